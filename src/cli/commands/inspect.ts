@@ -1,0 +1,62 @@
+/** `impera inspect`: the model summary and every cut, with bytes and the cost of each side. */
+import type { Command } from 'commander';
+import { findCuts, cutRecord, type Cut } from '../../cuts/cuts.js';
+import { modelSummary, type ModelSummary } from '../../cost/summary.js';
+import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
+import { fmtBytes, fmtCount, fmtInt, fmtPercent, fmtShape, table } from '../format.js';
+
+interface InspectOptions extends ModelOptions {
+  width: number;
+  json?: boolean;
+}
+
+export function registerInspect(program: Command): void {
+  addModelOptions(program.command('inspect'))
+    .description('summarise a model and list every place it can be cut')
+    .option('--width <n>', 'largest number of tensors in a cut (1: single-tensor cuts only)', positiveInt('--width'), 2)
+    .option('--json', 'print the summary and cuts as JSON')
+    .action(async (model: string | undefined, options: InspectOptions) => {
+      const g = await loadGraph(model, options);
+      const summary = modelSummary(g);
+      const cuts = findCuts(g, { maxWidth: options.width });
+      if (options.json) return printJson({ model: summary, cuts: cuts.map(cutRecord) });
+      printWarnings(summary.warnings);
+      process.stdout.write(`${summaryText(summary, cuts)}\n\n${cutTable(cuts, summary)}\n`);
+    });
+}
+
+function summaryText(s: ModelSummary, cuts: readonly Cut[]): string {
+  const io = (t: ModelSummary['inputs'][number]) => `${t.name} ${t.dtype} [${t.shape.join(', ')}] ${fmtInt(t.bytes)} B`;
+  const single = cuts.filter((c) => c.tensors.length === 1).length;
+  const ops = Object.entries(s.ops).map(([op, n]) => `${op} ${n}`).join(', ');
+  const rows: [string, string][] = [
+    ['model', `${s.source} (${fmtBytes(s.fileBytes)}) · ${s.producer || 'unknown producer'} · IR ${s.irVersion} · opset ${Object.entries(s.opsets).map(([d, v]) => (d === 'ai.onnx' ? v : `${d} ${v}`)).join(', ')}`],
+    ['inputs', s.inputs.map(io).join('; ') + (s.batch ? ` (${s.batch.symbol} = ${s.batch.size})` : '')],
+    ['outputs', s.outputs.map(io).join('; ')],
+    ['nodes', `${s.nodes.runtime} run per inference, ${s.nodes.constant} constant${s.nodes.dead ? `, ${s.nodes.dead} unused` : ''} · ${ops}`],
+    ['params', `${fmtCount(s.params.count)} (${fmtBytes(s.params.bytes)})`],
+    ['compute', `${fmtCount(s.cost.macs)} MACs · ${fmtCount(s.cost.flops)} FLOPs${s.cost.unknownCostNodes ? ` (+${s.cost.unknownCostNodes} nodes of unknown cost)` : ''} · peak activations ${fmtBytes(s.cost.peakActivationBytes)}`],
+    ['cuts', `${cuts.length}: ${single} single-tensor, ${cuts.length - single} wider`],
+  ];
+  return rows.map(([k, v]) => `${k.padEnd(8)} ${v}`).join('\n');
+}
+
+function cutTable(cuts: readonly Cut[], s: ModelSummary): string {
+  const rows = cuts.map((c) => [
+    c.index,
+    c.tensors.join('\n'),
+    c.detail.map((t) => fmtShape(t.shape)).join('\n'),
+    fmtInt(c.bytes),
+    fmtInt(c.wireBytes.float16),
+    fmtInt(c.wireBytes.int8),
+    `${fmtCount(c.headCost.macs)} ${fmtPercent(c.headCost.macs, s.cost.macs)}`,
+    fmtCount(c.tailCost.macs),
+    fmtBytes(c.headCost.paramBytes),
+    fmtBytes(c.headCost.peakActivationBytes),
+  ]);
+  return table(
+    ['#', 'cut tensor(s)', 'shape', 'bytes', 'as fp16', 'as int8', 'head MACs', 'tail MACs', 'head params', 'head peak RAM'],
+    rows,
+    ['right', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+  );
+}

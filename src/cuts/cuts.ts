@@ -1,0 +1,134 @@
+/**
+ * Cuts as users see them: the tensors with their shapes and bytes (as stored and at common wire types), and the
+ * cost of the head and the tail. Also resolving a cut a user names (by index or tensor names) and partitioning
+ * the graph into k consecutive stages along several cuts.
+ */
+import { ImperaError } from '../errors.js';
+import { runtimeNodes, tensor, type Graph } from '../graph/graph.js';
+import { dtypeName, WIRE_BITS, WIRE_DTYPES, type WireDType } from '../onnx/dtype.js';
+import { partCost, type PartCost } from '../cost/part.js';
+import { cutFromTensors, enumerateCuts, type EnumerateOptions, type RawCut } from './enumerate.js';
+
+export interface CutTensor {
+  name: string;
+  dtype: string;
+  shape: number[];
+  bytes: number;
+}
+
+export interface Cut extends RawCut {
+  /** Position in the ordered list of cuts; how users name a cut on the command line. */
+  index: number;
+  /** The tensors joined by '+': the other way to name the cut. */
+  id: string;
+  detail: CutTensor[];
+  /** Bytes crossing at the tensors' own type. */
+  bytes: number;
+  /** Bytes crossing if the tensors are sent as float32, float16 or int8 (elements x width, no header). */
+  wireBytes: Record<WireDType, number>;
+  headCost: PartCost;
+  tailCost: PartCost;
+}
+
+export function describeCut(g: Graph, raw: RawCut, index: number): Cut {
+  const detail = raw.tensors.map((name) => {
+    const t = tensor(g, name);
+    return { name, dtype: dtypeName(t.dtype), shape: [...t.shape], bytes: t.bytes };
+  });
+  const elements = detail.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
+  const tail = new Set(runtimeNodes(g).filter((i) => !raw.head.has(i)));
+  return {
+    ...raw,
+    index,
+    id: raw.tensors.join('+'),
+    detail,
+    bytes: detail.reduce((s, t) => s + t.bytes, 0),
+    wireBytes: Object.fromEntries(WIRE_DTYPES.map((d) => [d, Math.ceil((elements * WIRE_BITS[d]) / 8)])) as Record<WireDType, number>,
+    headCost: partCost(g, raw.head),
+    tailCost: partCost(g, tail),
+  };
+}
+
+/** Every cut of up to `maxWidth` tensors, ordered by depth, with sizes and costs. */
+export function findCuts(g: Graph, options: EnumerateOptions = {}): Cut[] {
+  return enumerateCuts(g, options).map((raw, i) => describeCut(g, raw, i));
+}
+
+/**
+ * The cut a user names: an index into `cuts`, or tensor names joined by '+'. Tensor sets that are not in the
+ * list (wider than enumerated) are accepted when they separate the graph.
+ */
+export function resolveCut(g: Graph, cuts: readonly Cut[], spec: string): Cut {
+  const s = spec.trim();
+  if (/^\d+$/.test(s)) {
+    const cut = cuts[Number(s)];
+    if (!cut) throw new ImperaError('UNKNOWN_CUT', `there is no cut #${s}: the model has ${cuts.length} cuts (0-${cuts.length - 1})`, 'run `impera inspect` to list them');
+    return cut;
+  }
+  const names = s.split('+').map((n) => n.trim());
+  const known = cuts.find((c) => c.tensors.length === names.length && names.every((n) => c.tensors.includes(n)));
+  if (known) return known;
+  for (const n of names) {
+    const t = g.tensors.get(n);
+    if (!t) throw new ImperaError('UNKNOWN_CUT', `'${n}' is not a tensor of the model`, 'name a cut by its index or tensor name from `impera inspect`');
+    if (t.isStatic) throw new ImperaError('INVALID_CUT', `'${n}' is a constant: constants never cross a cut`, 'pick a tensor computed from the input');
+  }
+  const { cut, frontier, valid } = cutFromTensors(g, names);
+  if (!valid) {
+    const missing = frontier.filter((f) => !names.includes(f));
+    const why =
+      cut.head.size === 0 ? 'its head would be empty'
+      : missing.length ? `the tail also needs ${missing.slice(0, 3).map((m) => `'${m}'`).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''} from the head`
+      : 'some of these tensors are not needed by the rest of the graph';
+    throw new ImperaError('INVALID_CUT', `'${s}' does not separate the graph: ${why}`, missing.length ? `cut at '${[...names, ...missing].join('+')}' instead` : 'pick a cut from `impera inspect`');
+  }
+  return describeCut(g, cut, -1);
+}
+
+export interface Stage {
+  index: number;
+  /** Runtime nodes run by this stage. */
+  nodes: Set<number>;
+  /** Tensors the stage receives: graph inputs for the first, the previous cut's tensors after. */
+  inputs: string[];
+  /** Tensors it sends on (its cut's tensors; graph outputs produced here). */
+  outputs: string[];
+  cost: PartCost;
+}
+
+/** Split the graph into cuts.length + 1 consecutive stages; each cut must lie strictly after the previous one. */
+export function partition(g: Graph, cuts: readonly RawCut[]): Stage[] {
+  cuts.forEach((c, i) => {
+    if (i === 0) return;
+    const prev = cuts[i - 1]!;
+    const nested = [...prev.head].every((n) => c.head.has(n)) && c.head.size > prev.head.size;
+    if (!nested) throw new ImperaError('INVALID_CUT', `cut '${c.tensors.join('+')}' does not lie after cut '${prev.tensors.join('+')}'`, 'list cuts in increasing depth, each after the previous');
+  });
+  const all = runtimeNodes(g);
+  const graphOutputs = g.outputs.map((o) => o.name!);
+  const bounds = [...cuts.map((c) => c.head), new Set(all)];
+  return bounds.map((head, i) => {
+    const before = i === 0 ? new Set<number>() : bounds[i - 1]!;
+    const nodes = new Set(all.filter((n) => head.has(n) && !before.has(n)));
+    const reads = new Set([...nodes].flatMap((n) => g.nodes[n]!.reads));
+    const inputs = i === 0 ? g.inputs.map((v) => v.name!).filter((n) => reads.has(n) || cuts[0]?.tensors.includes(n)) : [...cuts[i - 1]!.tensors];
+    const produced = graphOutputs.filter((o) => nodes.has(g.tensors.get(o)!.producer));
+    const outputs = i < cuts.length ? [...cuts[i]!.tensors, ...produced.filter((o) => !cuts[i]!.tensors.includes(o))] : produced;
+    return { index: i, nodes, inputs, outputs, cost: partCost(g, nodes) };
+  });
+}
+
+/** A cut as plain data (for JSON output and files). */
+export interface CutRecord {
+  index: number;
+  id: string;
+  tensors: CutTensor[];
+  bytes: number;
+  wireBytes: Record<WireDType, number>;
+  head: PartCost & { graphOutputs: string[] };
+  tail: PartCost;
+}
+
+export function cutRecord(c: Cut): CutRecord {
+  return { index: c.index, id: c.id, tensors: c.detail, bytes: c.bytes, wireBytes: c.wireBytes, head: { ...c.headCost, graphOutputs: c.headOutputs }, tail: c.tailCost };
+}

@@ -1,0 +1,41 @@
+/**
+ * impera's library API. The flow is one way: load a model -> analyse its graph (shapes, costs) -> find cuts ->
+ * split and export parts -> verify them in ONNX Runtime.
+ *
+ * ```ts
+ * import { loadModel, analyzeModel, findCuts, splitModel, writeParts } from 'impera';
+ * const g = await analyzeModel(loadModel('model.onnx'), { batch: 1 });
+ * const cuts = findCuts(g, { maxWidth: 2 });
+ * const { parts } = splitModel(g, [cuts[10]!]);
+ * writeParts(g, parts, 'out/');
+ * ```
+ */
+export { ImperaError, isImperaError, type ErrorCode } from './errors.js';
+
+export { loadModel, saveModel, decodeModel, encodeModel, inMemoryModel, type OnnxModel, type SaveOptions } from './onnx/io.js';
+export { readTensor, makeTensorProto, toNumbers, type Tensor, type TypedArray } from './onnx/tensor.js';
+export { ModelBuilder, valueInfo } from './onnx/builder.js';
+export { DataType, dtypeName, tensorBytes } from './onnx/dtype.js';
+export { onnx } from './onnx/proto.js';
+
+export { analyzeModel, type AnalyzeOptions } from './graph/analyze.js';
+export { tensor, runtimeNodes, type Graph, type TensorFacts } from './graph/graph.js';
+export { parseInputShapes } from './graph/input-shapes.js';
+export type { GraphNode } from './graph/structure.js';
+export { registerOpRule, registeredOps, type OpRule, type OpContext, type TensorInfo, type NodeCost, type ConstValue } from './ops/index.js';
+
+export { partCost, modelCost, type PartCost } from './cost/part.js';
+export { modelSummary, type ModelSummary } from './cost/summary.js';
+
+export { enumerateCuts, type RawCut, type EnumerateOptions } from './cuts/enumerate.js';
+export { findCuts, describeCut, resolveCut, partition, cutRecord, type Cut, type CutRecord, type CutTensor, type Stage } from './cuts/cuts.js';
+
+export { extractPart, type ExportedPart, type PartSpec } from './export/extract.js';
+export { splitModel, writeParts, partNames, type SplitResult } from './export/split.js';
+export { verifyParts, referenceOutputs, type VerifyReport, type VerifyOptions, type OutputCheck } from './export/verify.js';
+
+export { createSession, run, type SessionOptions, type Feeds } from './ort/session.js';
+
+export { loadFashionMnist, FASHION_MNIST_CLASSES, type GrayImages } from './data/fashion-mnist.js';
+export { grayToInput } from './data/preprocess.js';
+export { sampleFeeds, type SampleFeeds } from './data/samples.js';

@@ -1,0 +1,64 @@
+/**
+ * The one place impera talks to ONNX Runtime: sessions from in-memory models (external data resolved), and
+ * conversion between impera's tensors and ORT's.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { dtypeFromName, dtypeName } from '../onnx/dtype.js';
+import { encodeModel, saveModel } from '../onnx/io.js';
+import type { ModelProto } from '../onnx/proto.js';
+import { isExternal, type Tensor, type TypedArray } from '../onnx/tensor.js';
+
+export interface SessionOptions {
+  /** Intra-op threads (ORT's default: one per physical core). */
+  threads?: number;
+  /** Graph optimisation level (default 'all', as deployments run). */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+export type Feeds = Record<string, Tensor>;
+
+function ortOptions(o: SessionOptions): ort.InferenceSession.SessionOptions {
+  return {
+    graphOptimizationLevel: o.optimization ?? 'all',
+    ...(o.threads ? { intraOpNumThreads: o.threads, interOpNumThreads: 1 } : {}),
+    executionProviders: ['cpu'],
+  };
+}
+
+const hasExternalData = (proto: ModelProto): boolean => (proto.graph?.initializer ?? []).some(isExternal);
+
+/** A session for a model held in memory; `dir` resolves external data. */
+export async function createSession(proto: ModelProto, dir: string, options: SessionOptions = {}): Promise<ort.InferenceSession> {
+  if (!hasExternalData(proto)) return ort.InferenceSession.create(encodeModel(proto), ortOptions(options));
+  // ORT resolves external data next to a model file: write a self-contained copy to a temporary folder.
+  const tmp = mkdtempSync(join(tmpdir(), 'impera-'));
+  try {
+    const path = join(tmp, 'model.onnx');
+    saveModel({ proto, dir }, path);
+    return await ort.InferenceSession.create(path, ortOptions(options));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+export function toOrt(t: Tensor): ort.Tensor {
+  return new ort.Tensor(dtypeName(t.dtype) as ort.Tensor.Type, t.data as ort.Tensor.DataType, t.dims);
+}
+
+export function fromOrt(t: ort.Tensor): Tensor {
+  const dtype = dtypeFromName(t.type);
+  if (dtype === undefined) throw new Error(`ONNX Runtime returned a tensor of type ${t.type}, which impera does not handle`);
+  return { dtype, dims: [...t.dims], data: t.data as TypedArray };
+}
+
+/** Run a session on impera tensors; returns the requested outputs (all by default). */
+export async function run(session: ort.InferenceSession, feeds: Feeds, outputs?: readonly string[]): Promise<Record<string, Tensor>> {
+  const ortFeeds = Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, toOrt(v)]));
+  const result = outputs ? await session.run(ortFeeds, outputs as string[]) : await session.run(ortFeeds);
+  return Object.fromEntries(Object.entries(result).map(([k, v]) => [k, fromOrt(v)]));
+}
+
+export { ort };

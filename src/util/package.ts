@@ -1,0 +1,19 @@
+/** Where impera is installed, for the built-in example and the version. */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+function findRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) || JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name !== 'impera') {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the impera package root');
+    dir = up;
+  }
+  return dir;
+}
+
+export const PACKAGE_ROOT = findRoot();
+export const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version;
+/** The demo model shipped with impera (MobileNetV2 trained on Fashion-MNIST, from the reference zoo). */
+export const EXAMPLE_MODEL = join(PACKAGE_ROOT, 'examples', 'mobilenet_v2.onnx');

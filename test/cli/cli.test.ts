@@ -1,0 +1,145 @@
+/** The `impera` binary as users run it (built by `npm test` first). */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { saveModel } from '../../src/onnx/io.js';
+import { dynamicSequence, unknownOp, ZOO } from '../helpers/models.js';
+
+const BIN = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
+const tmp = () => mkdtempSync(join(tmpdir(), 'impera-cli-'));
+
+async function impera(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)('node', [BIN, ...args], { maxBuffer: 64 << 20 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+/** A bad input ends with exit code 1 and exactly one line on stderr naming the problem. */
+async function expectOneLineError(args: string[], pattern: RegExp) {
+  const r = await impera(...args);
+  expect(r.code).toBe(1);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^impera: error: /);
+  expect(lines[0]).toMatch(pattern);
+}
+
+describe('impera --help', () => {
+  it('lists the commands, and every command has its own help', async () => {
+    const top = await impera('--help');
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/inspect/);
+    expect(top.stdout).toMatch(/split/);
+    for (const cmd of ['inspect', 'split']) {
+      const r = await impera(cmd, '--help');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/--input-shape/);
+      expect(r.stdout).toMatch(/--json/);
+    }
+  });
+
+  it('rejects an unknown option as a usage error', async () => {
+    const r = await impera('inspect', '--frobnicate');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown option '--frobnicate'/);
+  });
+});
+
+describe('impera inspect', () => {
+  it('summarises the built-in example and tables its cuts', async () => {
+    const r = await impera('inspect');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/inputs +input float32 \[1, 3, 224, 224\] 602,112 B/);
+    expect(r.stdout).toMatch(/compute +299\.\d M MACs/);
+    expect(r.stdout).toMatch(/\/1\/features\/features\.16\/Add_output_0 +1×160×7×7 +31,360/);
+    // the README's example cut
+    expect(r.stdout).toMatch(/\n +39 +\/1\/features\/features\.7\/conv\/conv\.2\/Conv_output_0 +1×64×14×14 +50,176 .* 40\.3%/);
+  });
+
+  it('prints JSON for machines', async () => {
+    const r = await impera('inspect', join(ZOO, 'vgg16.onnx'), '--json', '--width', '1');
+    const out = JSON.parse(r.stdout);
+    expect(out.model.inputs[0]).toMatchObject({ name: 'input', bytes: 602112 });
+    const last = out.cuts.find((c: { id: string }) => c.id === '/1/features/features.43/MaxPool_output_0');
+    expect(last).toMatchObject({ bytes: 100352, wireBytes: { float16: 50176, int8: 25088 } });
+    expect(out.cuts.every((c: { tensors: unknown[] }) => c.tensors.length === 1)).toBe(true);
+  });
+
+  it('analyses at the batch asked for', async () => {
+    const r = JSON.parse((await impera('inspect', '--batch', '4', '--json', '--width', '1')).stdout);
+    expect(r.model.inputs[0].shape).toEqual([4, 3, 224, 224]);
+  });
+
+  it('warns about ops of unknown cost and goes on', async () => {
+    const dir = tmp();
+    saveModel(unknownOp(), join(dir, 'det.onnx'));
+    const r = await impera('inspect', join(dir, 'det.onnx'));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: the cost model does not know Det \(1 node\)/);
+    expect(r.stdout).toMatch(/nodes of unknown cost/);
+  });
+});
+
+describe('impera split', () => {
+  it('writes head and tail, a manifest, and verifies they compose', async () => {
+    const out = tmp();
+    const r = await impera('split', '--at', '39', '--out', out, '--verify', '--samples', '4');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/verify on the first 4 Fashion-MNIST test images .* parts compose exactly/);
+    expect(existsSync(join(out, 'head.onnx')) && existsSync(join(out, 'tail.onnx'))).toBe(true);
+    const manifest = JSON.parse(readFileSync(join(out, 'split.json'), 'utf8'));
+    expect(manifest.parts.map((p: { name: string }) => p.name)).toEqual(['head', 'tail']);
+    expect(manifest.verify.ok).toBe(true);
+  });
+
+  it('splits into k stages along several cuts, named by index', async () => {
+    const out = tmp();
+    const r = await impera('split', '--at', '11,40', '--out', out, '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).parts.map((p: { name: string }) => p.name)).toEqual(['stage0', 'stage1', 'stage2']);
+  });
+});
+
+describe('bad inputs', () => {
+  it('a missing file', () => expectOneLineError(['inspect', '/no/such.onnx'], /model file '\/no\/such\.onnx' does not exist/));
+
+  it('a file that is not ONNX', async () => {
+    const f = join(tmp(), 'notes.onnx');
+    writeFileSync(f, 'hello, not a model');
+    await expectOneLineError(['inspect', f], /is not an ONNX model/);
+  });
+
+  it('a truncated ONNX file', async () => {
+    const f = join(tmp(), 'half.onnx');
+    const whole = readFileSync(join(ZOO, 'mobilenet_v2.onnx'));
+    writeFileSync(f, whole.subarray(0, whole.length >> 1));
+    await expectOneLineError(['inspect', f], /is truncated or corrupt/);
+  });
+
+  it('dynamic dims beyond the batch without --input-shape', async () => {
+    const dir = tmp();
+    saveModel(dynamicSequence(), join(dir, 'seq.onnx'));
+    await expectOneLineError(['inspect', join(dir, 'seq.onnx')], /dynamic dims beyond the batch.*--input-shape tokens=1,N,8/);
+    const ok = await impera('inspect', join(dir, 'seq.onnx'), '--input-shape', 'tokens=1,32,8', '--json');
+    expect(JSON.parse(ok.stdout).model.outputs[0].shape).toEqual([1, 32, 3]);
+  });
+
+  it('an unknown cut name', () => expectOneLineError(['split', '--at', '/no/such/tensor', '--out', tmp()], /'\/no\/such\/tensor' is not a tensor of the model/));
+
+  it('a cut index out of range', () => expectOneLineError(['split', '--at', '5000', '--out', tmp()], /there is no cut #5000/));
+
+  it('a cut that does not separate the graph', () =>
+    expectOneLineError(['split', '--at', '/1/features/features.3/conv/conv.0/conv.0.2/Clip_output_0', '--out', tmp()], /does not separate the graph: the tail also needs '\/1\/features\/features\.2\/conv\/conv\.2\/Conv_output_0'/));
+
+  it('a non-positive batch or width', async () => {
+    await expectOneLineError(['inspect', '--batch', '0'], /--batch must be a positive integer/);
+    await expectOneLineError(['inspect', '--width', '-2'], /--width must be a positive integer/);
+  });
+});

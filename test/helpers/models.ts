@@ -1,0 +1,111 @@
+/** Tiny models built in code for unit tests: chains, residual and multi-branch DAGs, multi-input/output, shape chains. */
+import { ModelBuilder } from '../../src/onnx/builder.js';
+import { inMemoryModel, type OnnxModel } from '../../src/onnx/io.js';
+import { seededRandom } from '../../src/util/random.js';
+
+export const ZOO = new URL('../../../shared/zoo/', import.meta.url).pathname;
+
+/** An initializer of seeded values in [-0.5, 0.5). */
+export function weights(b: ModelBuilder, name: string, dims: number[], seed: number): string {
+  const rand = seededRandom(seed);
+  const n = dims.reduce((a, c) => a * c, 1);
+  return b.initializer(name, 'float32', dims, Float32Array.from({ length: n }, () => rand() - 0.5));
+}
+
+const conv = (b: ModelBuilder, x: string, cin: number, cout: number, seed: number, name: string, k = 3) =>
+  b.op('Conv', [x, weights(b, `${name}.w`, [cout, cin, k, k], seed), weights(b, `${name}.b`, [cout], seed + 1)], { kernel_shape: [k, k], pads: new Array(4).fill((k - 1) / 2) }, { output: name });
+
+/** x -> conv -> relu -> conv -> relu -> gap -> flatten -> gemm -> y */
+export function chain(): OnnxModel {
+  const b = new ModelBuilder();
+  b.input('x', 'float32', ['batch', 3, 8, 8]);
+  const r1 = b.op('Relu', [conv(b, 'x', 3, 4, 1, 'c1')], {}, { output: 'r1' });
+  const r2 = b.op('Relu', [conv(b, r1, 4, 4, 3, 'c2')], {}, { output: 'r2' });
+  const f = b.op('Flatten', [b.op('GlobalAveragePool', [r2], {}, { output: 'gap' })], {}, { output: 'flat' });
+  b.op('Gemm', [f, weights(b, 'fc.w', [5, 4], 5), weights(b, 'fc.b', [5], 6)], { transB: 1 }, { output: 'y' });
+  b.output('y', 'float32', ['batch', 5]);
+  return inMemoryModel(b.build(), 'chain');
+}
+
+/** A residual block: a = relu(conv(x)); y = relu(a + conv(relu(conv(a)))) -> head. */
+export function residual(): OnnxModel {
+  const b = new ModelBuilder();
+  b.input('x', 'float32', ['batch', 2, 6, 6]);
+  const a = b.op('Relu', [conv(b, 'x', 2, 4, 1, 'stem')], {}, { output: 'a' });
+  const m1 = b.op('Relu', [conv(b, a, 4, 4, 3, 'b1')], {}, { output: 'm1' });
+  const m2 = conv(b, m1, 4, 4, 5, 'b2');
+  const sum = b.op('Add', [a, m2], {}, { output: 'sum' });
+  const out = b.op('Relu', [sum], {}, { output: 'out' });
+  b.op('Flatten', [b.op('GlobalAveragePool', [out], {}, { output: 'gap' })], {}, { output: 'y' });
+  b.output('y', 'float32', ['batch', 4]);
+  return inMemoryModel(b.build(), 'residual');
+}
+
+/** Three branches from one stem joined by Concat (inception-like): cuts need up to 3 tensors inside. */
+export function branches(): OnnxModel {
+  const b = new ModelBuilder();
+  b.input('x', 'float32', ['batch', 2, 6, 6]);
+  const s = b.op('Relu', [conv(b, 'x', 2, 3, 1, 'stem')], {}, { output: 's' });
+  const p = b.op('Relu', [conv(b, s, 3, 2, 3, 'p1')], {}, { output: 'p2' });
+  const q1 = b.op('Relu', [conv(b, s, 3, 2, 5, 'q1')], {}, { output: 'q1r' });
+  const q = conv(b, q1, 2, 2, 7, 'q2');
+  const r = b.op('MaxPool', [s], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, { output: 'r' });
+  const cat = b.op('Concat', [p, q, r], { axis: 1 }, { output: 'cat' });
+  b.op('ReduceMean', [cat], { axes: [2, 3], keepdims: 0 }, { output: 'y' });
+  b.output('y', 'float32', ['batch', 7]);
+  return inMemoryModel(b.build(), 'branches');
+}
+
+/** Two inputs and two outputs; `c` is first read deep in the graph, `early` is a graph output the rest also reads. */
+export function multiIO(): OnnxModel {
+  const b = new ModelBuilder();
+  b.input('a', 'float32', ['batch', 4]);
+  b.input('c', 'float32', ['batch', 4]);
+  const w = weights(b, 'w', [4, 4], 1); // shared by both MatMuls
+  const h1 = b.op('Relu', [b.op('MatMul', ['a', w], {}, { output: 'm1' })], {}, { output: 'h1' });
+  const early = b.op('Sigmoid', [h1], {}, { output: 'early' });
+  const m2 = b.op('MatMul', [early, w], {}, { output: 'm2' });
+  const h2 = b.op('Add', [m2, h1], {}, { output: 'h2' });
+  b.op('Mul', [h2, 'c'], {}, { output: 'final' });
+  b.output('early', 'float32', ['batch', 4]);
+  b.output('final', 'float32', ['batch', 4]);
+  return inMemoryModel(b.build(), 'multi-io');
+}
+
+/**
+ * A ViT-like shape chain: the Reshape target is built from Shape(h) (the batch size) before a cut point, so a
+ * tail cut after `t` must rebuild it from its own input to keep the batch dynamic.
+ */
+export function shapeChain(): OnnxModel {
+  const b = new ModelBuilder();
+  b.input('x', 'float32', ['batch', 6, 4]);
+  const h = b.op('MatMul', ['x', weights(b, 'w1', [4, 4], 1)], {}, { output: 'h' });
+  const shape = b.op('Shape', [h], {}, { output: 'h_shape' });
+  const batch = b.op('Gather', [shape, b.constant('int64', [], [0])], { axis: 0 }, { output: 'batch_dim' });
+  const bvec = b.op('Unsqueeze', [batch, b.constant('int64', [1], [0])], {}, { output: 'batch_vec' });
+  const target = b.op('Concat', [bvec, b.constant('int64', [3], [6, 2, 2])], { axis: 0 }, { output: 'target' });
+  const t = b.op('Tanh', [h], {}, { output: 't' });
+  const r = b.op('Reshape', [t, target], {}, { output: 'r' });
+  b.op('ReduceSum', [r, b.constant('int64', [2], [2, 3])], { keepdims: 0 }, { output: 'y' });
+  b.output('y', 'float32', ['batch', 6]);
+  return inMemoryModel(b.build(), 'shape-chain');
+}
+
+/** An input with a dynamic sequence length besides the batch. */
+export function dynamicSequence(): OnnxModel {
+  const b = new ModelBuilder();
+  b.input('tokens', 'float32', ['batch', 'seq', 8]);
+  b.op('MatMul', ['tokens', weights(b, 'w', [8, 3], 1)], {}, { output: 'y' });
+  b.output('y', 'float32', ['batch', 'seq', 3]);
+  return inMemoryModel(b.build(), 'dynamic-seq');
+}
+
+/** A model with an op impera has no rule for (Det), which ONNX Runtime runs. */
+export function unknownOp(): OnnxModel {
+  const b = new ModelBuilder();
+  b.input('x', 'float32', [2, 3, 3]);
+  const d = b.op('Det', [b.op('Relu', ['x'], {}, { output: 'r' })], {}, { output: 'det' });
+  b.op('Neg', [d], {}, { output: 'y' });
+  b.output('y', 'float32', [2]);
+  return inMemoryModel(b.build(), 'unknown-op');
+}

@@ -24,7 +24,7 @@ export { parseInputShapes } from './graph/input-shapes.js';
 export type { GraphNode } from './graph/structure.js';
 export { registerOpRule, registeredOps, type OpRule, type OpContext, type TensorInfo, type NodeCost, type ConstValue } from './ops/index.js';
 
-export { partCost, modelCost, type PartCost } from './cost/part.js';
+export { partCost, modelCost, nodeCosts, type PartCost, type NodeCostRecord } from './cost/part.js';
 export { modelSummary, type ModelSummary } from './cost/summary.js';
 
 export { enumerateCuts, type RawCut, type EnumerateOptions } from './cuts/enumerate.js';

@@ -140,3 +140,39 @@ export function partCost(g: Graph, part: ReadonlySet<number>): PartCost {
 export function modelCost(g: Graph): PartCost {
   return partCost(g, new Set(runtimeNodes(g)));
 }
+
+export interface NodeCostRecord {
+  index: number;
+  name: string;
+  opType: string;
+  outputs: { name: string; shape: number[] }[];
+  macs: number;
+  flops: number;
+  /** The op has a cost rule (macs/flops are meaningful). */
+  known: boolean;
+  paramBytes: number;
+  /** Bytes of the activations the node reads and writes (what a memory-bound kernel moves). */
+  inputBytes: number;
+  outputBytes: number;
+}
+
+/** Per-node cost of every node run per inference, in topological order. */
+export function nodeCosts(g: Graph): NodeCostRecord[] {
+  const ix = costIndex(g);
+  return ix.order.map((i) => {
+    const n = g.nodes[i]!;
+    const c = g.costs[i];
+    return {
+      index: i,
+      name: n.name,
+      opType: n.opType,
+      outputs: n.outputs.filter((o) => g.tensors.has(o)).map((o) => ({ name: o, shape: [...g.tensors.get(o)!.shape] })),
+      macs: c?.macs ?? 0,
+      flops: c?.flops ?? 0,
+      known: c !== undefined,
+      paramBytes: ix.params[i]!.reduce((s, t) => s + ix.bytes[t]!, 0),
+      inputBytes: ix.reads[i]!.reduce((s, t) => s + ix.bytes[t]!, 0),
+      outputBytes: ix.writes[i]!.reduce((s, t) => s + ix.bytes[t]!, 0),
+    };
+  });
+}

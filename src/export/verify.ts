@@ -2,6 +2,7 @@
  * Checking that exported parts compose exactly: run the full model and the chain of parts in ONNX Runtime on
  * the same inputs and compare every graph output, relative to the output's largest magnitude.
  */
+import { ImperaError } from '../errors.js';
 import type { Graph } from '../graph/graph.js';
 import type { Tensor, TypedArray } from '../onnx/tensor.js';
 import { createSession, run, type Feeds, type SessionOptions } from '../ort/session.js';
@@ -29,13 +30,28 @@ function rows(t: Tensor, start: number, end: number): Tensor {
   return { dtype: t.dtype, dims: [end - start, ...t.dims.slice(1)], data: t.data.subarray(start * per, end * per) as TypedArray };
 }
 
-const sliceFeeds = (feeds: Feeds, start: number, end: number): Feeds => Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, rows(v, start, end)]));
+/**
+ * Batches to run `samples` inputs in: all at once when the model (and every part) takes any batch, otherwise in
+ * chunks of the analysed batch size; samples that do not fill a last chunk are left out.
+ */
+function chunks(g: Graph, samples: number, parts: readonly ExportedPart[]): [number, number][] {
+  const size = g.batch && parts.every((p) => p.dynamicBatch) ? samples : ([...g.inputShapes.values()][0]?.shape[0] ?? samples);
+  const count = Math.floor(samples / size);
+  if (count === 0) throw new ImperaError('BAD_ARGUMENT', `the model runs at batch ${size} only; verify needs at least ${size} samples`);
+  return Array.from({ length: count }, (_, i) => [i * size, (i + 1) * size]);
+}
 
-/** The full model's outputs on `feeds`, computed once to check many splits against. */
-export async function referenceOutputs(g: Graph, feeds: Feeds, options: SessionOptions = {}): Promise<Record<string, Tensor>> {
+const sliceFeeds = (feeds: Feeds, [start, end]: [number, number]): Feeds => Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, rows(v, start, end)]));
+
+const sampleCount = (feeds: Feeds): number => Object.values(feeds)[0]?.dims[0] ?? 1;
+
+/** The full model's outputs on `feeds`, per batch chunk, computed once to check many splits against. */
+export async function referenceOutputs(g: Graph, feeds: Feeds, options: SessionOptions = {}): Promise<Record<string, Tensor>[]> {
   const full = await createSession(g.proto, g.model.dir, options);
   try {
-    return await run(full, feeds);
+    const out: Record<string, Tensor>[] = [];
+    for (const range of chunks(g, sampleCount(feeds), [])) out.push(await run(full, sliceFeeds(feeds, range)));
+    return out;
   } finally {
     await full.release();
   }
@@ -44,30 +60,25 @@ export async function referenceOutputs(g: Graph, feeds: Feeds, options: SessionO
 export interface VerifyOptions extends SessionOptions {
   /** Largest allowed max |diff| relative to the output's largest magnitude (default 1e-5). */
   tolerance?: number;
-  /** The full model's outputs on `feeds`, if already known. */
-  expected?: Record<string, Tensor>;
+  /** The full model's outputs on `feeds` (from referenceOutputs), if already known. */
+  expected?: Record<string, Tensor>[];
 }
 
 export async function verifyParts(g: Graph, parts: readonly ExportedPart[], feeds: Feeds, options: VerifyOptions = {}): Promise<VerifyReport> {
   const tolerance = options.tolerance ?? 1e-5;
-  const samples = Object.values(feeds)[0]?.dims[0] ?? 1;
-  // parts pinned to the analysed batch run in chunks of that size
-  const chunk = parts.every((p) => p.dynamicBatch) ? samples : (g.batch?.size ?? samples);
-  const reference = options.expected ?? (await referenceOutputs(g, feeds, options));
+  const ranges = chunks(g, sampleCount(feeds), parts);
+  const chunked = options.expected ?? (await referenceOutputs(g, feeds, options));
+  const reference = Object.fromEntries(g.outputs.map((o) => [o.name!, concatRows(chunked.map((r) => r[o.name!]!))]));
   const sessions = await Promise.all(parts.map((p) => createSession(p.proto, g.model.dir, options)));
   const stats = new Map(g.outputs.map((o) => [o.name!, { maxAbsDiff: 0, maxAbs: 0 }]));
   try {
-    for (let start = 0; start < samples; start += chunk) {
-      const end = Math.min(samples, start + chunk);
-      const slice = sliceFeeds(feeds, start, end);
-      const expected = sliceFeeds(reference, start, end);
-      const env: Record<string, Tensor> = { ...slice };
+    for (const range of ranges) {
+      const env: Record<string, Tensor> = { ...sliceFeeds(feeds, range) };
       for (const [i, part] of parts.entries()) {
-        const out = await run(sessions[i]!, Object.fromEntries(part.inputs.map((n) => [n, env[n]!])), part.outputs);
-        Object.assign(env, out);
+        Object.assign(env, await run(sessions[i]!, Object.fromEntries(part.inputs.map((n) => [n, env[n]!])), part.outputs));
       }
       for (const [name, s] of stats) {
-        const want = expected[name]!.data as ArrayLike<number>;
+        const want = rows(reference[name]!, ...range).data as ArrayLike<number>;
         const got = env[name]!.data as ArrayLike<number>;
         for (let k = 0; k < want.length; k++) {
           s.maxAbs = Math.max(s.maxAbs, Math.abs(Number(want[k])));
@@ -79,5 +90,19 @@ export async function verifyParts(g: Graph, parts: readonly ExportedPart[], feed
     await Promise.all(sessions.map((s) => s.release()));
   }
   const outputs = [...stats].map(([name, s]) => ({ name, ...s, relative: s.maxAbs > 0 ? s.maxAbsDiff / s.maxAbs : s.maxAbsDiff }));
-  return { ok: outputs.every((o) => o.relative <= tolerance), tolerance, samples, outputs };
+  return { ok: outputs.every((o) => o.relative <= tolerance), tolerance, samples: ranges.length * (ranges[0]![1] - ranges[0]![0]), outputs };
+}
+
+/** Stack batched tensors along the first dim. */
+function concatRows(ts: readonly Tensor[]): Tensor {
+  const first = ts[0]!;
+  if (ts.length === 1) return first;
+  const Ctor = first.data.constructor as new (n: number) => TypedArray;
+  const data = new Ctor(ts.reduce((s, t) => s + t.data.length, 0));
+  let off = 0;
+  for (const t of ts) {
+    (data as Float32Array).set(t.data as Float32Array, off);
+    off += t.data.length;
+  }
+  return { dtype: first.dtype, dims: [ts.reduce((s, t) => s + t.dims[0]!, 0), ...first.dims.slice(1)], data };
 }

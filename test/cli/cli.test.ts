@@ -72,6 +72,13 @@ describe('impera inspect', () => {
     expect(out.cuts.every((c: { tensors: unknown[] }) => c.tensors.length === 1)).toBe(true);
   });
 
+  it('lists per-node costs on request', async () => {
+    const r = JSON.parse((await impera('inspect', join(ZOO, 'resnet50.onnx'), '--nodes', '--width', '1', '--json')).stdout);
+    const conv1 = r.nodes.find((n: { name: string }) => n.name === '/1/conv1/Conv');
+    expect(conv1).toMatchObject({ opType: 'Conv', macs: 64 * 112 * 112 * 3 * 49, known: true });
+    expect(r.nodes).toHaveLength(r.model.nodes.runtime);
+  });
+
   it('analyses at the batch asked for', async () => {
     const r = JSON.parse((await impera('inspect', '--batch', '4', '--json', '--width', '1')).stdout);
     expect(r.model.inputs[0].shape).toEqual([4, 3, 224, 224]);

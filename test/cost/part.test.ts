@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { modelCost, partCost } from '../../src/cost/part.js';
+import { modelCost, nodeCosts, partCost } from '../../src/cost/part.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import { ModelBuilder } from '../../src/onnx/builder.js';
 import { inMemoryModel } from '../../src/onnx/io.js';
@@ -61,5 +61,16 @@ describe('partCost', () => {
     b.output('y', 'float32', [2, 7]);
     const g = await analyzeModel(inMemoryModel(b.build()));
     expect(modelCost(g).macs).toBe(2 * 6 * 2 * 2 * 3 * 9 + 2 * 24 * 7);
+  });
+});
+
+describe('nodeCosts', () => {
+  it('lists each node run per inference with its work, weights and activation traffic', async () => {
+    const g = await analyzeModel(residual());
+    const nodes = nodeCosts(g);
+    expect(nodes.map((n) => n.opType)).toEqual(['Conv', 'Relu', 'Conv', 'Relu', 'Conv', 'Add', 'Relu', 'GlobalAveragePool', 'Flatten']);
+    const b2 = nodes.find((n) => n.name === g.nodes.find((x) => x.outputs[0] === 'b2')!.name)!;
+    expect(b2).toMatchObject({ macs: 4 * 36 * 4 * 9, known: true, paramBytes: (4 * 4 * 9 + 4) * 4, inputBytes: 4 * 36 * 4, outputBytes: 4 * 36 * 4 });
+    expect(nodes.reduce((s, n) => s + n.flops, 0)).toBe(modelCost(g).flops);
   });
 });

@@ -68,6 +68,16 @@ describe('splitModel', () => {
     for (const batch of [1, 5]) expect((await verifyParts(g, parts, feedsAt(g, batch))).ok).toBe(true);
   });
 
+  it('exports a model with a fixed batch with fixed dims and verifies it batch by batch', async () => {
+    const g = await analyzeModel(chain(2));
+    const { parts } = splitModel(g, [resolveCut(g, findCuts(g), 'r1')]);
+    expect(parts.every((p) => !p.dynamicBatch)).toBe(true);
+    expect(declaredShape(parts[1]!.proto.graph!.input![0]!)).toEqual([2, 4, 8, 8]);
+    const report = await verifyParts(g, parts, feedsAt(g, 7));
+    expect(report.samples).toBe(6);
+    expect(report.ok).toBe(true);
+  });
+
   it('splits into k stages that compose', async () => {
     const g = await analyzeModel(residual());
     const cuts = findCuts(g);

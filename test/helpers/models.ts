@@ -15,15 +15,15 @@ export function weights(b: ModelBuilder, name: string, dims: number[], seed: num
 const conv = (b: ModelBuilder, x: string, cin: number, cout: number, seed: number, name: string, k = 3) =>
   b.op('Conv', [x, weights(b, `${name}.w`, [cout, cin, k, k], seed), weights(b, `${name}.b`, [cout], seed + 1)], { kernel_shape: [k, k], pads: new Array(4).fill((k - 1) / 2) }, { output: name });
 
-/** x -> conv -> relu -> conv -> relu -> gap -> flatten -> gemm -> y */
-export function chain(): OnnxModel {
+/** x -> conv -> relu -> conv -> relu -> gap -> flatten -> gemm -> y; `batch` fixed or symbolic. */
+export function chain(batch: number | string = 'batch'): OnnxModel {
   const b = new ModelBuilder();
-  b.input('x', 'float32', ['batch', 3, 8, 8]);
+  b.input('x', 'float32', [batch, 3, 8, 8]);
   const r1 = b.op('Relu', [conv(b, 'x', 3, 4, 1, 'c1')], {}, { output: 'r1' });
   const r2 = b.op('Relu', [conv(b, r1, 4, 4, 3, 'c2')], {}, { output: 'r2' });
   const f = b.op('Flatten', [b.op('GlobalAveragePool', [r2], {}, { output: 'gap' })], {}, { output: 'flat' });
   b.op('Gemm', [f, weights(b, 'fc.w', [5, 4], 5), weights(b, 'fc.b', [5], 6)], { transB: 1 }, { output: 'y' });
-  b.output('y', 'float32', ['batch', 5]);
+  b.output('y', 'float32', [batch, 5]);
   return inMemoryModel(b.build(), 'chain');
 }
 

@@ -2,11 +2,13 @@
 import type { Command } from 'commander';
 import { findCuts, cutRecord, type Cut } from '../../cuts/cuts.js';
 import { modelSummary, type ModelSummary } from '../../cost/summary.js';
+import { nodeCosts, type NodeCostRecord } from '../../cost/part.js';
 import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtBytes, fmtCount, fmtInt, fmtPercent, fmtShape, table } from '../format.js';
 
 interface InspectOptions extends ModelOptions {
   width: number;
+  nodes?: boolean;
   json?: boolean;
 }
 
@@ -14,14 +16,17 @@ export function registerInspect(program: Command): void {
   addModelOptions(program.command('inspect'))
     .description('summarise a model and list every place it can be cut')
     .option('--width <n>', 'largest number of tensors in a cut (1: single-tensor cuts only)', positiveInt('--width'), 2)
+    .option('--nodes', 'also list every node run per inference with its cost')
     .option('--json', 'print the summary and cuts as JSON')
     .action(async (model: string | undefined, options: InspectOptions) => {
       const g = await loadGraph(model, options);
       const summary = modelSummary(g);
       const cuts = findCuts(g, { maxWidth: options.width });
-      if (options.json) return printJson({ model: summary, cuts: cuts.map(cutRecord) });
+      const nodes = options.nodes ? nodeCosts(g) : undefined;
+      if (options.json) return printJson({ model: summary, cuts: cuts.map(cutRecord), ...(nodes ? { nodes } : {}) });
       printWarnings(summary.warnings);
-      process.stdout.write(`${summaryText(summary, cuts)}\n\n${cutTable(cuts, summary)}\n`);
+      const sections = [summaryText(summary, cuts), ...(nodes ? [nodeTable(nodes)] : []), cutTable(cuts, summary)];
+      process.stdout.write(`${sections.join('\n\n')}\n`);
     });
 }
 
@@ -39,6 +44,20 @@ function summaryText(s: ModelSummary, cuts: readonly Cut[]): string {
     ['cuts', `${cuts.length}: ${single} single-tensor, ${cuts.length - single} wider`],
   ];
   return rows.map(([k, v]) => `${k.padEnd(8)} ${v}`).join('\n');
+}
+
+function nodeTable(nodes: readonly NodeCostRecord[]): string {
+  const rows = nodes.map((n) => [
+    n.index,
+    n.name,
+    n.opType,
+    n.outputs.map((o) => fmtShape(o.shape)).join(', '),
+    n.known ? fmtCount(n.macs) : '?',
+    n.known ? fmtCount(n.flops) : '?',
+    fmtBytes(n.paramBytes),
+    fmtBytes(n.inputBytes + n.outputBytes),
+  ]);
+  return table(['node', 'name', 'op', 'output shape', 'MACs', 'FLOPs', 'params', 'activations in+out'], rows, ['right', 'left', 'left', 'left', 'right', 'right', 'right', 'right']);
 }
 
 function cutTable(cuts: readonly Cut[], s: ModelSummary): string {

@@ -15,7 +15,9 @@ export type ErrorCode =
   | 'INVALID_CUT'
   | 'BAD_ARGUMENT'
   | 'VERIFY_FAILED'
-  | 'DATASET';
+  | 'DATASET'
+  | 'PROFILE_INVALID'
+  | 'PROFILE_MISMATCH';
 
 export class ImperaError extends Error {
   readonly code: ErrorCode;

@@ -12,6 +12,8 @@ export interface OnnxModel {
   dir: string;
   /** Where the model was read from, for messages. */
   source: string;
+  /** The absolute file path, for models loaded from a file. */
+  path?: string;
   /** Size of the .onnx file in bytes. */
   fileBytes: number;
 }
@@ -28,7 +30,7 @@ export function loadModel(path: string): OnnxModel {
     throw new ImperaError('FILE_NOT_FOUND', `model file '${path}' does not exist or cannot be read`, 'check the path');
   }
   const proto = decodeModel(bytes, path);
-  const model: OnnxModel = { proto, dir: dirname(file), source: path, fileBytes: bytes.byteLength };
+  const model: OnnxModel = { proto, dir: dirname(file), source: path, path: file, fileBytes: bytes.byteLength };
   checkExternalFiles(model);
   return model;
 }

@@ -1,0 +1,112 @@
+/**
+ * The profile file: latencies of a model's parts on one device, measured (`impera profile`) or predicted from a
+ * device model. Every later stage (simulation, planner, runtime check) reads compute times from it. JSON,
+ * validated on load; a fingerprint ties it to the exact model file it was made for.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ImperaError } from '../errors.js';
+import { encodeModel, type OnnxModel } from '../onnx/io.js';
+
+export const PROFILE_FORMAT = 'impera-profile/1';
+
+const stats = z.object({
+  runs: z.number().int().positive(),
+  minMs: z.number().nonnegative(),
+  medianMs: z.number().nonnegative(),
+  p90Ms: z.number().nonnegative(),
+});
+
+const part = z.object({
+  /** full model, head or tail of a cut, or stage `stage` of a k-stage partition along `cuts`. */
+  kind: z.enum(['full', 'head', 'tail', 'stage']),
+  /** The cut's id (tensor names joined by '+'); for stages, the ids of all cuts joined by ','; null for full. */
+  cut: z.string().nullable(),
+  stage: z.number().int().nonnegative().optional(),
+  batch: z.number().int().positive(),
+  /** Measured on the device (absent in predicted profiles). */
+  measured: stats.optional(),
+  /** Predicted: the sum of the part's node times, or the device model's estimate. */
+  predictedMs: z.number().nonnegative().optional(),
+});
+
+const node = z.object({
+  name: z.string(),
+  opType: z.string(),
+  /** Time per inference at `batch` (median over profiled runs, or predicted). */
+  ms: z.number().nonnegative(),
+});
+
+export const profileSchema = z.object({
+  format: z.literal(PROFILE_FORMAT),
+  createdAt: z.string(),
+  model: z.object({
+    source: z.string(),
+    /** sha256 of the model file (see modelFingerprint). */
+    fingerprint: z.string().regex(/^[0-9a-f]{64}$/),
+    inputShapes: z.record(z.string(), z.array(z.number().int().positive())),
+  }),
+  device: z.object({
+    kind: z.enum(['measured', 'predicted']),
+    /** Host name for measured profiles, catalog id for predicted ones. */
+    name: z.string(),
+    description: z.string(),
+    /** Predicted profiles: the measured profile the device model was calibrated on. */
+    calibratedFrom: z.string().optional(),
+  }),
+  runtime: z
+    .object({
+      engine: z.string(),
+      version: z.string(),
+      executionProvider: z.string(),
+      threads: z.number().int().nonnegative(),
+      graphOptimization: z.string(),
+    })
+    .nullable(),
+  batch: z.number().int().positive(),
+  nodes: z.array(node),
+  parts: z.array(part),
+});
+
+export type Profile = z.infer<typeof profileSchema>;
+export type PartTiming = z.infer<typeof part>;
+export type TimingStats = z.infer<typeof stats>;
+
+/** sha256 of the model's bytes: the file when it came from one, the encoded proto otherwise. */
+export function modelFingerprint(model: OnnxModel): string {
+  return createHash('sha256').update(model.path ? readFileSync(model.path) : encodeModel(model.proto)).digest('hex');
+}
+
+/** Read and validate a profile; with `model`, also check it was made for that model. */
+export function loadProfile(path: string, model?: OnnxModel): Profile {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new ImperaError(missing ? 'FILE_NOT_FOUND' : 'PROFILE_INVALID', missing ? `profile '${path}' does not exist` : `profile '${path}' is not valid JSON (${(e as Error).message})`, missing ? 'run `impera profile MODEL --out FILE` first' : 'profile it again');
+  }
+  const parsed = profileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ImperaError('PROFILE_INVALID', `profile '${path}' is corrupt: ${issue.path.join('.') || '(root)'}: ${issue.message}`, 'profile the model again with `impera profile`');
+  }
+  if (model) {
+    const fp = modelFingerprint(model);
+    if (fp !== parsed.data.model.fingerprint) {
+      throw new ImperaError('PROFILE_MISMATCH', `profile '${path}' was made for '${parsed.data.model.source}', not for '${model.source}' (fingerprints differ)`, 'profile this model, or pass the model the profile was made for');
+    }
+  }
+  return parsed.data;
+}
+
+export function saveProfile(profile: Profile, path: string): void {
+  writeFileSync(path, `${JSON.stringify(profileSchema.parse(profile), null, 2)}\n`);
+}
+
+/** The timing of one part, measured median if present, else predicted. */
+export function partMs(profile: Profile, kind: PartTiming['kind'], cut: string | null, stage?: number): number | undefined {
+  const p = profile.parts.find((x) => x.kind === kind && x.cut === cut && (stage === undefined || x.stage === stage));
+  return p?.measured?.medianMs ?? p?.predictedMs;
+}

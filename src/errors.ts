@@ -17,7 +17,14 @@ export type ErrorCode =
   | 'VERIFY_FAILED'
   | 'DATASET'
   | 'PROFILE_INVALID'
-  | 'PROFILE_MISMATCH';
+  | 'PROFILE_MISMATCH'
+  | 'BAD_LINK'
+  | 'UNKNOWN_PRESET'
+  | 'BAD_TRACE'
+  | 'BAD_SCENARIO'
+  | 'NS3_MISSING'
+  | 'NS3_FAILED'
+  | 'NO_GRADIENT';
 
 export class ImperaError extends Error {
   readonly code: ErrorCode;

@@ -37,5 +37,16 @@ export { verifyParts, referenceOutputs, type VerifyReport, type VerifyOptions, t
 export { createSession, run, type SessionOptions, type Feeds } from './ort/session.js';
 
 export { loadFashionMnist, FASHION_MNIST_CLASSES, type GrayImages } from './data/fashion-mnist.js';
-export { grayToInput } from './data/preprocess.js';
+export { grayToInput, rasterToInput, IMAGENET } from './data/preprocess.js';
 export { sampleFeeds, type SampleFeeds } from './data/samples.js';
+export { openDataset, type Dataset, type DatasetOptions, type ImageSpec } from './data/dataset.js';
+export { readNpy, writeNpy, encodeNpy, decodeNpy } from './data/npy.js';
+
+export { buildBackwardGraph, gradientName, TARGETS_INPUT, OUTPUT_GRAD_INPUT, type BackwardSpec, type BackwardModel, type Objective } from './autodiff/backward.js';
+export { registerGradient, differentiableOps, type GradRule, type GradContext } from './autodiff/registry.js';
+export { Emitter } from './autodiff/emit.js';
+
+export { runSaliency, candidateLayers, type SaliencyOptions, type SaliencyResult } from './saliency/run.js';
+export { buildSaliencyModel, type SaliencyModel } from './saliency/gradcam.js';
+export { CuiAccumulator, findPeaks, type CuiPoint, type SaliencyLayer } from './saliency/cui.js';
+export { renderSvg, curveSpec } from './report/plot.js';

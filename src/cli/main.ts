@@ -5,6 +5,8 @@ import { isImperaError } from '../errors.js';
 import { VERSION } from '../util/package.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerSplit } from './commands/split.js';
+import { registerGrad } from './commands/grad.js';
+import { registerSaliency } from './commands/saliency.js';
 
 export function buildProgram(): Command {
   const program = new Command('impera')
@@ -14,6 +16,8 @@ export function buildProgram(): Command {
     .exitOverride();
   registerInspect(program);
   registerSplit(program);
+  registerGrad(program);
+  registerSaliency(program);
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
 }

@@ -8,8 +8,8 @@
  * Where that is impossible the part is exported for the analysed batch ("pinned") and says so.
  */
 import { ImperaError } from '../errors.js';
-import { tensor, type Graph, type TensorFacts } from '../graph/graph.js';
-import { valueInfo, type Dim } from '../onnx/builder.js';
+import { symbolicShape, tensor, type Graph, type TensorFacts } from '../graph/graph.js';
+import { valueInfo } from '../onnx/builder.js';
 import { makeAttribute } from '../onnx/attributes.js';
 import { DataType } from '../onnx/dtype.js';
 import { onnx, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto.js';
@@ -149,20 +149,11 @@ class PartBuilder {
   }
 }
 
-function interfaceDims(g: Graph, name: string, dynamic: boolean): Dim[] {
-  const t = tensor(g, name);
-  if (!dynamic || !g.batch || !t.batchScale) return [...t.shape];
-  return t.shape.map((d, i) => {
-    const k = t.batchScale![i]!;
-    return k === 0 ? d : k === 1 ? g.batch!.symbol : `${k}*${g.batch!.symbol}`;
-  });
-}
-
 function build(g: Graph, spec: PartSpec, dynamic: boolean): ExportedPart {
   const part = new PartBuilder(g, spec, dynamic);
   const original = g.proto;
   const nodes = [...part.extraNodes, ...g.order.filter((i) => part.nodes.has(i)).map((i) => g.nodes[i]!.proto as onnx.NodeProto)];
-  const io = (n: string) => valueInfo(n, tensor(g, n).dtype, interfaceDims(g, n, dynamic));
+  const io = (n: string) => valueInfo(n, tensor(g, n).dtype, dynamic ? symbolicShape(g, n) : [...tensor(g, n).shape]);
   const proto = onnx.ModelProto.create({
     ...original,
     producerName: 'impera',

@@ -47,3 +47,17 @@ export function runtimeNodes(g: Graph): number[] {
 }
 
 export const bytesOf = (t: TensorInfo): number => tensorBytes(t.dtype, t.shape.reduce((a, b) => a * b, 1));
+
+/**
+ * The tensor's shape for a model interface: dims that equal the batch become the batch symbol, dims that are
+ * k x batch become `k*<symbol>`, fixed dims stay numbers. Without a symbolic batch, the concrete shape.
+ */
+export function symbolicShape(g: Graph, name: string): (number | string)[] {
+  const t = tensor(g, name);
+  const batch = g.batch;
+  if (!batch || !t.batchScale) return [...t.shape];
+  return t.shape.map((d, i) => {
+    const k = t.batchScale![i]!;
+    return k <= 0 ? d : k === 1 ? batch.symbol : `${k}*${batch.symbol}`;
+  });
+}

@@ -1,10 +1,11 @@
 /** Convolutions and pooling: Conv (grouped/depthwise, dilated), ConvTranspose, Max/Average/Lp pooling, global pools. */
 import { attrInt, attrInts, attrString } from '../onnx/attributes.js';
 import { DataType } from '../onnx/dtype.js';
+import type { NodeProto } from '../onnx/proto.js';
 import { registerOpRule } from './registry.js';
 import { badNode, numel, type OpContext, type OpRule } from './types.js';
 
-interface Window {
+export interface Window {
   kernel: number[];
   strides: number[];
   dilations: number[];
@@ -13,15 +14,14 @@ interface Window {
   padEnd: number[];
 }
 
-/** Kernel geometry with auto_pad resolved, as the ONNX Conv/Pool specs define it. */
-function window(ctx: OpContext, spatial: readonly number[], kernel: readonly number[]): Window {
-  const p = ctx.node.proto;
+/** Kernel geometry of a Conv/Pool node with auto_pad resolved, as the ONNX specs define it. */
+export function convWindow(p: NodeProto, spatial: readonly number[], kernel: readonly number[]): Window {
   const k = spatial.length;
   const strides = attrInts(p, 'strides') ?? new Array<number>(k).fill(1);
   const dilations = attrInts(p, 'dilations') ?? new Array<number>(k).fill(1);
   const pads = attrInts(p, 'pads') ?? new Array<number>(2 * k).fill(0);
   if (kernel.length !== k || strides.length !== k || dilations.length !== k || pads.length !== 2 * k) {
-    throw badNode(ctx, `kernel/strides/dilations/pads do not match the ${k} spatial dims of the input`);
+    throw new Error(`kernel/strides/dilations/pads do not match the ${k} spatial dims of the input`);
   }
   const autoPad = attrString(p, 'auto_pad', 'NOTSET');
   let padBegin = pads.slice(0, k);
@@ -36,6 +36,14 @@ function window(ctx: OpContext, spatial: readonly number[], kernel: readonly num
     padEnd = total.map((t, i) => t - padBegin[i]!);
   }
   return { kernel: [...kernel], strides, dilations, padBegin, padEnd };
+}
+
+function window(ctx: OpContext, spatial: readonly number[], kernel: readonly number[]): Window {
+  try {
+    return convWindow(ctx.node.proto, spatial, kernel);
+  } catch (e) {
+    throw badNode(ctx, (e as Error).message);
+  }
 }
 
 function outputSpatial(ctx: OpContext, spatial: readonly number[], w: Window, ceilMode = false): number[] {

@@ -1,35 +1,10 @@
-/** The `impera` binary as users run it (built by `npm test` first). */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+/** The `impera` binary as users run it: inspect and split. */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { expectOneLineError, impera, tmp } from '../helpers/cli.js';
 import { saveModel } from '../../src/onnx/io.js';
 import { dynamicSequence, unknownOp, ZOO } from '../helpers/models.js';
-
-const BIN = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
-const tmp = () => mkdtempSync(join(tmpdir(), 'impera-cli-'));
-
-async function impera(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)('node', [BIN, ...args], { maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
-
-/** A bad input ends with exit code 1 and exactly one line on stderr naming the problem. */
-async function expectOneLineError(args: string[], pattern: RegExp) {
-  const r = await impera(...args);
-  expect(r.code).toBe(1);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^impera: error: /);
-  expect(lines[0]).toMatch(pattern);
-}
 
 describe('impera --help', () => {
   it('lists the commands, and every command has its own help', async () => {

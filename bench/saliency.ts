@@ -1,0 +1,117 @@
+/**
+ * bench:saliency — forward + backward to all candidate tensors and the input, batch 8 at 224x224, for vgg16,
+ * resnet50 and mobilenet_v2: impera's backward graph in ONNX Runtime next to PyTorch CPU autograd running the same
+ * ONNX graph (bench/torch_autograd.py, Debian's python3-torch), same machine and thread count. Each side runs in
+ * its own process (clean peak memory), in alternating rounds; times are medians after a warm-up run.
+ * Goal: impera at most 0.5x PyTorch's time.
+ *
+ *   npm run bench:saliency [-- --rounds 2 --repeats 5 --threads 2]
+ * The PyTorch side needs /usr/bin/python3 with torch and onnx; the bench installs them with apt when run as root,
+ * otherwise it skips that side and says so.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildBackwardGraph, TARGETS_INPUT } from '../src/autodiff/backward.js';
+import { openDataset } from '../src/data/dataset.js';
+import { analyzeModel } from '../src/graph/analyze.js';
+import { DataType } from '../src/onnx/dtype.js';
+import { loadModel } from '../src/onnx/io.js';
+import { createSession, run } from '../src/ort/session.js';
+import { candidateLayers } from '../src/saliency/run.js';
+import { PACKAGE_ROOT } from '../src/util/package.js';
+
+const ZOO = process.env.IMPERA_ZOO ?? join(PACKAGE_ROOT, '..', 'shared', 'zoo');
+const MODELS = ['vgg16', 'resnet50', 'mobilenet_v2'] as const;
+const PYTHON = '/usr/bin/python3';
+const args = process.argv.slice(2);
+const flag = (name: string, dflt: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const [rounds, repeats, threads] = [flag('rounds', 2), flag('repeats', 5), flag('threads', 2)];
+const BATCH = 8;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+interface SideResult {
+  times: number[];
+  peakRssMb: number;
+}
+
+/** Worker mode: one model, impera side, printing its times as JSON. */
+async function imperaWorker(name: string, inputFile: string, labels: number[]): Promise<void> {
+  const g = await analyzeModel(loadModel(join(ZOO, `${name}.onnx`)));
+  const wrt = ['input', ...candidateLayers(g)];
+  const bwd = buildBackwardGraph(g, { wrt });
+  const session = await createSession(bwd.proto, g.model.dir, { threads });
+  const raw = (await import('node:fs')).readFileSync(inputFile);
+  const feeds = {
+    input: { dtype: DataType.FLOAT, dims: [BATCH, 3, 224, 224], data: new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4) },
+    [TARGETS_INPUT]: { dtype: DataType.INT64, dims: [BATCH], data: BigInt64Array.from(labels.map(BigInt)) },
+  };
+  const times: number[] = [];
+  for (let i = 0; i <= repeats; i++) {
+    const t0 = performance.now();
+    await run(session, feeds);
+    if (i > 0) times.push((performance.now() - t0) / 1000); // the first run warms up
+  }
+  console.log(JSON.stringify({ times, peakRssMb: process.resourceUsage().maxRSS / 1024, tensors: wrt.length }));
+}
+
+function torchAvailable(): boolean {
+  return spawnSync(PYTHON, ['-c', 'import torch, onnx'], { stdio: 'ignore' }).status === 0;
+}
+
+function ensureTorch(): string | undefined {
+  if (torchAvailable()) return undefined;
+  if (process.getuid?.() !== 0) return 'PyTorch baseline skipped: /usr/bin/python3 lacks torch/onnx (install Debian python3-torch python3-onnx as root)';
+  console.log('installing the PyTorch baseline: apt-get install python3-torch python3-onnx ...');
+  const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'python3-torch', 'python3-onnx'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  return r.status === 0 && torchAvailable() ? undefined : 'PyTorch baseline skipped: installing python3-torch and python3-onnx failed';
+}
+
+async function main(): Promise<void> {
+  if (args[0] === '--worker') return imperaWorker(args[1]!, args[2]!, args[3]!.split(',').map(Number));
+  const skipTorch = ensureTorch();
+  const torchVersion = skipTorch ? undefined : execFileSync(PYTHON, ['-c', 'import torch; print(torch.__version__)']).toString().trim();
+  const dir = mkdtempSync(join(tmpdir(), 'impera-bench-'));
+  const data = openDataset('fashion-mnist');
+  const indices = [...Array(BATCH).keys()];
+  const inputFile = join(dir, 'x.f32');
+  const x = data.load(indices, { channels: 3, height: 224, width: 224 });
+  writeFileSync(inputFile, Buffer.from(x.buffer, x.byteOffset, x.byteLength));
+  const labels = indices.map((i) => data.label(i)).join(',');
+  console.log(`bench:saliency  ${new Date().toISOString()}  ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}  threads ${threads}  batch ${BATCH}x3x224x224  ${rounds} rounds x ${repeats} runs  PyTorch ${torchVersion ?? '(skipped)'}`);
+  console.log('model          grads   impera s   PyTorch s   ratio   impera peak MB   PyTorch peak MB');
+  const ratio: Record<string, number | null> = {};
+  const peak: Record<string, { impera: number; pytorch: number | null }> = {};
+  for (const name of MODELS) {
+    const ours: SideResult[] = [];
+    const theirs: SideResult[] = [];
+    let tensors = 0;
+    const candidates = candidateLayers(await analyzeModel(loadModel(join(ZOO, `${name}.onnx`)))).join(',');
+    for (let r = 0; r < rounds; r++) {
+      const out = execFileSync(process.execPath, [new URL(import.meta.url).pathname, '--worker', name, inputFile, labels, '--repeats', String(repeats), '--threads', String(threads)], { maxBuffer: 1 << 24 }).toString().trim().split('\n').pop()!;
+      const parsed = JSON.parse(out);
+      tensors = parsed.tensors;
+      ours.push(parsed);
+      if (skipTorch) continue;
+      const t = execFileSync(PYTHON, [join(PACKAGE_ROOT, 'bench', 'torch_autograd.py'), join(ZOO, `${name}.onnx`), '--inputs', inputFile, '--shape', `${BATCH},3,224,224`, '--labels', labels, '--wrt', candidates, '--threads', String(threads), '--repeats', String(repeats)], { maxBuffer: 1 << 24 }).toString().trim().split('\n').pop()!;
+      const tp = JSON.parse(t);
+      theirs.push({ times: tp.times, peakRssMb: tp.peak_rss_mb });
+    }
+    const oursS = median(ours.flatMap((o) => o.times));
+    const theirsS = theirs.length ? median(theirs.flatMap((o) => o.times)) : undefined;
+    ratio[name] = theirsS ? +(oursS / theirsS).toFixed(3) : null;
+    peak[name] = { impera: Math.round(Math.max(...ours.map((o) => o.peakRssMb))), pytorch: theirs.length ? Math.round(Math.max(...theirs.map((o) => o.peakRssMb))) : null };
+    console.log(
+      `${name.padEnd(14)} ${String(tensors).padStart(5)}   ${oursS.toFixed(3).padStart(8)}   ${theirsS?.toFixed(3).padStart(9) ?? '        -'}   ${ratio[name]?.toFixed(2).padStart(5) ?? '    -'}   ${String(peak[name]!.impera).padStart(14)}   ${String(peak[name]!.pytorch ?? '-').padStart(15)}`,
+    );
+  }
+  if (skipTorch) console.log(skipTorch);
+  else console.log(`goal impera <= 0.5x PyTorch: ${Object.values(ratio).every((r) => r !== null && r <= 0.5) ? 'met' : 'not met'} (${Object.entries(ratio).map(([k, v]) => `${k} ${v}x`).join(', ')})`);
+  console.log(JSON.stringify({ bench: 'saliency', ratio, peak_rss_mb: peak }));
+}
+
+await main();

@@ -1,0 +1,153 @@
+/**
+ * Emitting the nodes of a backward graph: fresh names, constants as initializers, and the few ops whose form
+ * depends on the opset (axes as attribute or input), so rules stay short and work at the model's own opset.
+ */
+import { makeAttribute, type AttrValue } from '../onnx/attributes.js';
+import { DataType } from '../onnx/dtype.js';
+import { onnx } from '../onnx/proto.js';
+import { makeTensorProto, typedArrayFrom } from '../onnx/tensor.js';
+
+export class Emitter {
+  readonly nodes: onnx.NodeProto[] = [];
+  readonly initializers: onnx.TensorProto[] = [];
+  private counter = 0;
+  private readonly shapes = new Map<string, string>();
+  private readonly constants = new Map<string, string>();
+
+  /** `opset`: the default-domain opset of the model the nodes go into. */
+  constructor(readonly opset: number, private readonly prefix = 'grad') {}
+
+  fresh(hint: string): string {
+    return `${this.prefix}/${hint}_${this.counter++}`;
+  }
+
+  /** Add a node; returns its outputs. */
+  node(opType: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}, outputs = 1, hint = opType): string[] {
+    const names = Array.from({ length: outputs }, () => this.fresh(hint));
+    this.nodes.push(
+      onnx.NodeProto.create({
+        name: names[0],
+        opType,
+        input: [...inputs],
+        output: names,
+        attribute: Object.entries(attrs).map(([k, v]) => makeAttribute(k, v)),
+      }),
+    );
+    return names;
+  }
+
+  /** A node whose single output gets a chosen name (graph outputs). */
+  named(opType: string, inputs: readonly string[], output: string, attrs: Record<string, AttrValue> = {}): string {
+    this.nodes.push(onnx.NodeProto.create({ name: output, opType, input: [...inputs], output: [output], attribute: Object.entries(attrs).map(([k, v]) => makeAttribute(k, v)) }));
+    return output;
+  }
+
+  op(opType: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}, hint = opType): string {
+    return this.node(opType, inputs, attrs, 1, hint)[0]!;
+  }
+
+  /** A constant tensor (shared when equal). */
+  constant(dtype: DataType, dims: readonly number[], values: readonly number[]): string {
+    const key = `${dtype}:${dims}:${values}`;
+    const known = this.constants.get(key);
+    if (known) return known;
+    const name = this.fresh('const');
+    this.initializers.push(makeTensorProto(name, dtype, dims, typedArrayFrom(dtype, values)));
+    if (values.length <= 16) this.constants.set(key, name);
+    return name;
+  }
+
+  scalar(value: number, dtype: DataType = DataType.FLOAT): string {
+    return this.constant(dtype, [], [value]);
+  }
+
+  ints(values: readonly number[]): string {
+    return this.constant(DataType.INT64, [values.length], values);
+  }
+
+  /** Shape(x), emitted once per tensor. */
+  shapeOf(x: string): string {
+    let s = this.shapes.get(x);
+    if (!s) {
+      s = this.op('Shape', [x]);
+      this.shapes.set(x, s);
+    }
+    return s;
+  }
+
+  reshapeLike(x: string, like: string): string {
+    return this.op('Reshape', [x, this.shapeOf(like)]);
+  }
+
+  zerosLike(x: string): string {
+    return this.op('ConstantOfShape', [this.shapeOf(x)], { value: makeTensorProto('zero', DataType.FLOAT, [1], Float32Array.of(0)) });
+  }
+
+  private axesOp(opType: string, x: string, axes: readonly number[], attrs: Record<string, AttrValue>, inputSince: number): string {
+    return this.opset >= inputSince ? this.op(opType, [x, this.ints(axes)], attrs) : this.op(opType, [x], { ...attrs, axes: [...axes] });
+  }
+
+  reduceSum(x: string, axes: readonly number[], keepdims: boolean): string {
+    if (axes.length === 0) return x;
+    return this.axesOp('ReduceSum', x, axes, { keepdims: keepdims ? 1 : 0 }, 13);
+  }
+
+  reduceMean(x: string, axes: readonly number[], keepdims: boolean): string {
+    return this.axesOp('ReduceMean', x, axes, { keepdims: keepdims ? 1 : 0 }, 18);
+  }
+
+  unsqueeze(x: string, axes: readonly number[]): string {
+    return this.axesOp('Unsqueeze', x, axes, {}, 13);
+  }
+
+  squeeze(x: string, axes: readonly number[]): string {
+    return this.axesOp('Squeeze', x, axes, {}, 13);
+  }
+
+  /** Slice along axes with constant bounds (opset >= 10 form). */
+  slice(x: string, starts: readonly number[], ends: readonly number[], axes: readonly number[], steps?: readonly number[]): string {
+    const inputs = [x, this.ints(starts), this.ints(ends), this.ints(axes), ...(steps ? [this.ints(steps)] : [])];
+    return this.op('Slice', inputs);
+  }
+
+  mul(a: string, b: string): string {
+    return this.op('Mul', [a, b]);
+  }
+
+  add(a: string, b: string): string {
+    return this.op('Add', [a, b]);
+  }
+
+  sub(a: string, b: string): string {
+    return this.op('Sub', [a, b]);
+  }
+
+  neg(a: string): string {
+    return this.op('Neg', [a]);
+  }
+
+  /** Element-wise sum of several tensors (one node). */
+  sum(xs: readonly string[]): string {
+    return xs.length === 1 ? xs[0]! : this.op('Sum', xs);
+  }
+
+  /** data with updates added at indices along axis (repeated indices add up from opset 16; before, last wins). */
+  scatterAdd(data: string, indices: string, updates: string, axis: number): string {
+    return this.op('ScatterElements', [data, indices, updates], { axis, ...(this.opset >= 16 ? { reduction: 'add' } : {}) });
+  }
+
+  /** dy where the boolean mask holds, 0 elsewhere (a multiply by the cast mask: faster than Where in ORT). */
+  mask(dy: string, condition: string): string {
+    return this.op('Mul', [dy, this.op('Cast', [condition], { to: DataType.FLOAT })]);
+  }
+
+  /** Give a tensor produced by an emitted node a final name, everywhere it is used; false if not emitted here. */
+  rename(from: string, to: string): boolean {
+    if (!this.nodes.some((n) => n.output.includes(from))) return false;
+    for (const n of this.nodes) {
+      n.input = n.input.map((i) => (i === from ? to : i));
+      n.output = n.output.map((o) => (o === from ? to : o));
+    }
+    return true;
+  }
+}

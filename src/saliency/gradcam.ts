@@ -1,0 +1,64 @@
+/**
+ * The saliency model: forward + backward to every candidate layer, with each layer's Grad-CAM map computed inside
+ * the same ONNX graph (METHODS.md §2), so only the small maps leave ONNX Runtime.
+ *
+ * For an activation A with gradient G = d y_c / d A:
+ *  - images [N, C, H, W]: alpha_k = mean_ij G[k,i,j]; M[i,j] = ReLU(mean_k alpha_k A[k,i,j]).
+ *  - tokens [N, T, C] (transformers): the analogue with tokens as positions: alpha_k = mean_t G[t,k];
+ *    M[t] = ReLU(mean_k alpha_k A[t,k]); every token counts, the class token included.
+ *  - vectors [N, C]: one position: M = ReLU(mean_k G[k] A[k]).
+ */
+import { buildBackwardGraph, gradientName, TARGETS_INPUT } from '../autodiff/backward.js';
+import { Emitter } from '../autodiff/emit.js';
+import { ImperaError } from '../errors.js';
+import { tensor, type Graph } from '../graph/graph.js';
+import { valueInfo } from '../onnx/builder.js';
+import { DataType } from '../onnx/dtype.js';
+import { onnx, type ModelProto } from '../onnx/proto.js';
+
+export interface SaliencyModel {
+  proto: ModelProto;
+  /** Output name of each layer's map ([N, H, W], [N, T] or [N]). */
+  maps: Map<string, string>;
+  /** The class each sample was explained for (labels fed, or predictions). */
+  targetsOutput: string;
+  /** Input for the labels when explaining the labelled class. */
+  targetsInput?: string;
+  logits: string;
+}
+
+/** Positions (channel-free) of a layer's map and the axes that are channels and positions. */
+export function mapLayout(shape: readonly number[]): { channelAxis: number; positionAxes: number[]; positions: number } | undefined {
+  if (shape.length === 4) return { channelAxis: 1, positionAxes: [2, 3], positions: shape[2]! * shape[3]! };
+  if (shape.length === 3) return { channelAxis: 2, positionAxes: [1], positions: shape[1]! };
+  if (shape.length === 2) return { channelAxis: 1, positionAxes: [], positions: 1 };
+  return undefined;
+}
+
+export function buildSaliencyModel(g: Graph, layers: readonly string[], target: 'label' | 'pred'): SaliencyModel {
+  for (const l of layers) {
+    const t = g.tensors.get(l);
+    if (!t) throw new ImperaError('BAD_ARGUMENT', `layer '${l}' is not a tensor of the model`);
+    if (!mapLayout(t.shape)) throw new ImperaError('BAD_ARGUMENT', `layer '${l}' has shape [${t.shape}]; Grad-CAM needs [N, C, H, W], [N, T, C] or [N, C]`);
+  }
+  const bwd = buildBackwardGraph(g, { wrt: layers, targets: target === 'label' ? 'input' : 'predicted' });
+  const e = new Emitter(g.opsets.get('') ?? 1, 'gradcam');
+  const maps = new Map<string, string>();
+  for (const l of layers) {
+    const { channelAxis, positionAxes } = mapLayout(tensor(g, l).shape)!;
+    const grad = gradientName(l);
+    const alpha = positionAxes.length ? e.reduceMean(grad, positionAxes, true) : grad;
+    const weighted = e.reduceMean(e.mul(alpha, l), [channelAxis], false);
+    maps.set(l, e.named('Relu', [weighted], `${l}::gradcam`));
+  }
+  const logits = g.outputs[0]!.name!;
+  const targetsOutput = bwd.targetsOutput ?? e.named('Identity', [TARGETS_INPUT], 'impera::targets_used');
+  const graph = bwd.proto.graph!;
+  const outputs = [valueInfo(logits, DataType.FLOAT), valueInfo(targetsOutput, DataType.INT64), ...[...maps.values()].map((m) => valueInfo(m, DataType.FLOAT))];
+  const proto = onnx.ModelProto.create({
+    ...bwd.proto,
+    // gradients are no graph outputs any more: ONNX Runtime frees each as soon as its map is computed
+    graph: { ...graph, node: [...(graph.node ?? []), ...e.nodes], initializer: [...(graph.initializer ?? []), ...e.initializers], output: outputs },
+  });
+  return { proto, maps, targetsOutput, logits, ...(bwd.targetsInput ? { targetsInput: bwd.targetsInput } : {}) };
+}

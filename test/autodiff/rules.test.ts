@@ -1,0 +1,133 @@
+/** Every gradient rule against central finite differences, on small random cases, run at batch 2 (analysed at 1). */
+import { describe, expect, it } from 'vitest';
+import type { AttrValue } from '../../src/onnx/attributes.js';
+import { ModelBuilder, type Dim } from '../../src/onnx/builder.js';
+import { gradCheck, randomValues, type FeedSpec } from './gradcheck.js';
+
+interface Operand {
+  shape: number[];
+  /** The first dim is the symbolic batch. */
+  batched?: boolean;
+  /** A constant (initializer) instead of a differentiated input. */
+  constant?: { dtype?: string; values: number[] };
+  values?: number[];
+}
+
+interface Case {
+  op: string;
+  label?: string;
+  inputs: (Operand | null)[];
+  attrs?: Record<string, AttrValue>;
+  opset?: number;
+  /** Numbers of outputs (the first is checked). */
+  outputs?: number;
+  h?: number;
+  tolerance?: number;
+}
+
+const f = (...shape: number[]): Operand => ({ shape, batched: true });
+const w = (...shape: number[]): Operand => ({ shape });
+const ints = (...values: number[]): Operand => ({ shape: [values.length], constant: { dtype: 'int64', values } });
+const floatConst = (v: number): Operand => ({ shape: [], constant: { values: [v] } });
+const positive = (op: Operand): Operand => ({ ...op, values: randomValues(op.shape.reduce((a, b) => a * b, 1), 3, 0.5, 2).map(Math.abs) });
+/** Distinct values far apart, so max-pooling has no near-ties. */
+const spread = (op: Operand): Operand => {
+  const n = op.shape.reduce((a, b) => a * b, 1);
+  const perm = randomValues(n, 9).map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]).map(([, i]) => i);
+  return { ...op, values: perm.map((p) => (p - n / 2) * 0.1) };
+};
+
+const CASES: Case[] = [
+  { op: 'Conv', inputs: [f(2, 3, 7, 6), w(4, 3, 3, 3), w(4)], attrs: { pads: [1, 0, 2, 1], strides: [2, 1] }, label: 'strided, asymmetric pads, bias' },
+  { op: 'Conv', inputs: [f(2, 4, 7, 7), w(6, 2, 3, 3)], attrs: { group: 2, dilations: [2, 2], pads: [1, 1, 1, 1] }, label: 'grouped, dilated' },
+  { op: 'Conv', inputs: [f(2, 3, 8, 8), w(3, 1, 3, 3), w(3)], attrs: { group: 3, strides: [2, 2], auto_pad: 'SAME_UPPER' }, label: 'depthwise, SAME_UPPER, stride 2' },
+  { op: 'ConvTranspose', inputs: [f(2, 4, 3, 4), w(4, 3, 3, 3), w(3)], attrs: { strides: [2, 2], pads: [1, 0, 0, 1], output_padding: [1, 0] } },
+  { op: 'ConvTranspose', inputs: [f(2, 4, 3, 3), w(4, 1, 2, 2)], attrs: { group: 2, strides: [2, 2] }, label: 'grouped' },
+  { op: 'Gemm', inputs: [f(3, 4), w(5, 4), w(5)], attrs: { transB: 1, alpha: 0.5, beta: { float: 2 } } },
+  { op: 'Gemm', inputs: [w(4, 3), w(4, 5), w(3, 1)], attrs: { transA: 1 }, label: 'transA, column bias' },
+  { op: 'MatMul', inputs: [f(2, 3, 4), w(4, 5)], label: 'batched x shared weight' },
+  { op: 'MatMul', inputs: [f(2, 1, 3, 4), w(3, 4, 2)], label: 'broadcast batch dims' },
+  { op: 'MatMul', inputs: [w(4), w(2, 4, 3)], label: '1-D left' },
+  { op: 'Add', inputs: [f(2, 3, 4), w(3, 1)], label: 'broadcast' },
+  { op: 'Sub', inputs: [w(4), f(2, 3, 4)], label: 'broadcast, right operand' },
+  { op: 'Mul', inputs: [f(2, 3, 1), w(1, 4)] },
+  { op: 'Div', inputs: [f(2, 3), positive(w(3))] },
+  { op: 'Pow', inputs: [positive(f(2, 3)), w(3)], label: 'both operands' },
+  { op: 'Pow', inputs: [positive(f(2, 3)), floatConst(2)], label: 'constant exponent' },
+  { op: 'Sum', inputs: [f(2, 3), w(3), f(2, 1)] },
+  { op: 'Relu', inputs: [f(2, 5)] },
+  { op: 'LeakyRelu', inputs: [f(2, 5)], attrs: { alpha: 0.1 } },
+  { op: 'Clip', inputs: [{ shape: [2, 6], batched: true, values: [-0.9, -0.6, -0.4, -0.1, 0.3, 0.5, 0.7, 0.95, -0.45, 0.55, 0.65, -0.2] }, floatConst(-0.5), floatConst(0.6)] },
+  { op: 'Sigmoid', inputs: [f(2, 4)] },
+  { op: 'HardSigmoid', inputs: [f(2, 6)], attrs: { alpha: 0.4, beta: 0.5 } },
+  { op: 'HardSwish', inputs: [{ shape: [2, 6], batched: true, values: [-4, -2.5, -1, -0.3, 0.4, 1.1, 2, 2.8, 3.5, 5, -3.6, 0.9] }] },
+  { op: 'Tanh', inputs: [f(2, 4)] },
+  { op: 'Erf', inputs: [f(2, 4)] },
+  { op: 'Exp', inputs: [f(2, 4)] },
+  { op: 'Log', inputs: [positive(f(2, 4))] },
+  { op: 'Sqrt', inputs: [positive(f(2, 4))] },
+  { op: 'Reciprocal', inputs: [positive(f(2, 4))] },
+  { op: 'Neg', inputs: [f(2, 4)] },
+  { op: 'Abs', inputs: [f(2, 4)] },
+  { op: 'Identity', inputs: [f(2, 4)] },
+  { op: 'Dropout', inputs: [f(2, 4)] },
+  { op: 'Where', inputs: [{ shape: [3, 1], constant: { dtype: 'bool', values: [1, 0, 1] } }, f(2, 3, 4), w(4)] },
+  { op: 'BatchNormalization', inputs: [f(2, 3, 2, 2), w(3), w(3), w(3), positive(w(3))], attrs: { epsilon: 1e-3 } },
+  { op: 'LayerNormalization', inputs: [f(2, 3, 5), w(5), w(5)], attrs: { axis: -1 } },
+  { op: 'LayerNormalization', inputs: [f(2, 3, 4), w(3, 4), w(3, 4)], attrs: { axis: 1 }, label: 'over two axes' },
+  { op: 'Softmax', inputs: [f(2, 3, 4)], attrs: { axis: 1 } },
+  { op: 'Softmax', inputs: [f(2, 5)], attrs: { axis: 1 }, opset: 11, label: 'opset 11 (flattening)' },
+  { op: 'LogSoftmax', inputs: [f(2, 5)], attrs: { axis: -1 } },
+  { op: 'MaxPool', inputs: [spread(f(2, 2, 7, 7))], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, label: 'overlapping windows' },
+  { op: 'MaxPool', inputs: [spread(f(2, 2, 5, 5))], attrs: { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 }, label: 'ceil_mode' },
+  { op: 'AveragePool', inputs: [f(2, 2, 6, 5)], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, label: 'pads excluded from the count' },
+  { op: 'AveragePool', inputs: [f(2, 2, 6, 6)], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], count_include_pad: 1 }, label: 'pads counted' },
+  { op: 'AveragePool', inputs: [f(2, 2, 7, 7)], attrs: { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 }, label: 'ceil_mode' },
+  { op: 'GlobalAveragePool', inputs: [f(2, 3, 4, 5)] },
+  { op: 'ReduceMean', inputs: [f(2, 3, 4)], attrs: { axes: [1, 2], keepdims: 0 } },
+  { op: 'ReduceSum', inputs: [f(2, 3, 4), ints(-1)], attrs: { keepdims: 1 } },
+  { op: 'Flatten', inputs: [f(2, 3, 4)], attrs: { axis: 1 } },
+  { op: 'Reshape', inputs: [f(2, 3, 4), ints(0, 4, 3)] },
+  { op: 'Squeeze', inputs: [f(2, 1, 4), ints(1)] },
+  { op: 'Unsqueeze', inputs: [f(2, 4), ints(1, -1)] },
+  { op: 'Transpose', inputs: [f(2, 3, 4)], attrs: { perm: [0, 2, 1] } },
+  { op: 'Concat', inputs: [f(2, 3, 2), f(2, 1, 2), f(2, 2, 2)], attrs: { axis: 1 } },
+  { op: 'Split', inputs: [f(2, 6), ints(2, 4)], attrs: { axis: 1 }, outputs: 2, label: 'first output' },
+  { op: 'Slice', inputs: [f(2, 7, 6), ints(1, -1), ints(6, 0), ints(1, 2), ints(1, -1)], label: 'forward and reversed' },
+  { op: 'Gather', inputs: [f(2, 5, 3), { shape: [], constant: { dtype: 'int64', values: [0] } }], attrs: { axis: 1 }, label: 'scalar index (ViT cls token)' },
+  { op: 'Gather', inputs: [f(2, 5, 3), { shape: [2, 2], constant: { dtype: 'int64', values: [1, 4, 1, -1] } }], attrs: { axis: 1 }, label: 'repeated and negative indices' },
+  { op: 'Expand', inputs: [w(3, 1), ints(2, 3, 4)] },
+  { op: 'Pad', inputs: [f(2, 3, 4), ints(0, 1, 2, 0, 0, 1)] },
+];
+
+function buildCase(c: Case) {
+  const b = new ModelBuilder({ opset: c.opset ?? 17 });
+  const feeds: Record<string, FeedSpec> = {};
+  const wrt: string[] = [];
+  const names = c.inputs.map((o, i) => {
+    if (!o) return '';
+    const name = `in${i}`;
+    if (o.constant) return b.initializer(name, o.constant.dtype ?? 'float32', o.shape, o.constant.values);
+    const declared: Dim[] = o.batched ? ['batch', ...o.shape.slice(1)] : o.shape;
+    b.input(name, 'float32', declared);
+    feeds[name] = { shape: o.shape, ...(o.values ? { values: o.values } : {}) };
+    wrt.push(name);
+    return name;
+  });
+  const outs = b.node(c.op, names, c.attrs ?? {}, { outputs: Array.from({ length: c.outputs ?? 1 }, (_, i) => `y${i}`) });
+  b.output(outs[0]!);
+  return { proto: b.build(), feeds, wrt };
+}
+
+describe('gradient rules match finite differences', () => {
+  for (const c of CASES) {
+    it(`${c.op}${c.label ? ` (${c.label})` : ''}`, async () => {
+      const { proto, feeds, wrt } = buildCase(c);
+      const { errors, norms } = await gradCheck(proto, feeds, wrt, { h: c.h ?? 1e-2 });
+      for (const t of wrt) {
+        expect(norms[t], `${t}: numeric gradient is zero, the check would be vacuous`).toBeGreaterThan(1e-3);
+        expect(errors[t], `${t}: relative error`).toBeLessThan(c.tolerance ?? 2e-3);
+      }
+    });
+  }
+});

@@ -1,0 +1,69 @@
+/** `impera grad` and `impera saliency` as users run them. */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openDataset } from '../../src/data/dataset.js';
+import { readNpy, writeNpy } from '../../src/data/npy.js';
+import { DataType } from '../../src/onnx/dtype.js';
+import { expectOneLineError, impera, tmp } from '../helpers/cli.js';
+
+function inputsFile(n: number, shape = [3, 224, 224]): string {
+  const dir = tmp();
+  const data = openDataset('fashion-mnist').load([...Array(n).keys()], { channels: shape[0]!, height: shape[1]!, width: shape[2]! });
+  writeNpy(join(dir, 'x.npy'), { dtype: DataType.FLOAT, dims: [n, ...shape], data });
+  return join(dir, 'x.npy');
+}
+
+describe('impera grad', () => {
+  it('writes the input gradient and activation gradients as .npy with a manifest', async () => {
+    const out = tmp();
+    const r = await impera('grad', '--inputs', inputsFile(2), '--targets', '9,2', '--wrt', 'input,/1/features/features.16/Add_output_0', '--out', out, '--json');
+    expect(r.code).toBe(0);
+    const manifest = JSON.parse(r.stdout);
+    expect(manifest.targets).toEqual([9, 2]);
+    expect(manifest.gradients.map((x: { file: string }) => x.file.split('/').pop())).toEqual(['input.npy', '1_features_features.16_Add_output_0.npy']);
+    const grad = readNpy(join(out, 'input.npy'));
+    expect(grad.dims).toEqual([2, 3, 224, 224]);
+    expect(manifest.gradients[0].l2.every((v: number) => v > 0)).toBe(true);
+    expect(existsSync(join(out, 'grad.json'))).toBe(true);
+  });
+
+  it('explains predicted classes and reports the cross-entropy loss', async () => {
+    const r = JSON.parse((await impera('grad', '--inputs', inputsFile(2), '--targets', 'pred', '--objective', 'cross-entropy', '--out', tmp(), '--json')).stdout);
+    expect(r.targets).toHaveLength(2);
+    expect(r.loss).toBeGreaterThan(0);
+  });
+
+  it('rejects bad targets and inputs with one clear line', async () => {
+    const x = inputsFile(2);
+    await expectOneLineError(['grad', '--inputs', x, '--targets', '3,12', '--out', tmp()], /target class 12 is out of range: the model has 10 classes \(0-9\)/);
+    await expectOneLineError(['grad', '--inputs', x, '--targets', '3', '--out', tmp()], /--targets lists 1 classes for 2 inputs/);
+    await expectOneLineError(['grad', '--inputs', inputsFile(1, [3, 28, 28]), '--targets', '3', '--out', tmp()], /has shape \[1,3,28,28\], input 'input' needs \[N, 3, 224, 224\]/);
+    await expectOneLineError(['grad', '--inputs', x, '--targets', '1,2', '--wrt', 'nope', '--out', tmp()], /'nope' is not a tensor of the model/);
+    await expectOneLineError(['grad', '--inputs', '/no/x.npy', '--targets', '1', '--out', tmp()], /'\/no\/x.npy' does not exist/);
+  });
+});
+
+describe('impera saliency', () => {
+  it('runs on the built-in example and data, and writes the curve as SVG and CSV', async () => {
+    const dir = tmp();
+    const r = await impera('saliency', '--samples', '16', '--out', join(dir, 'curve.svg'));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/16 images of .*fashion-mnist-sample \(all classes\), target: labelled class/);
+    expect(r.stdout).toMatch(/candidate split points \(local maxima of log10 CUI\): layers \d+/);
+    expect(readFileSync(join(dir, 'curve.svg'), 'utf8')).toMatch(/^<svg[\s\S]*log10 CUI[\s\S]*<\/svg>$/);
+    const csv = await impera('saliency', '--samples', '8', '--classes', '9', '--out', join(dir, 'curve.csv'), '--json');
+    const json = JSON.parse(csv.stdout);
+    expect(json.subset).toEqual([9]);
+    const lines = readFileSync(join(dir, 'curve.csv'), 'utf8').trim().split('\n');
+    expect(lines[0]).toMatch(/^layer,tensor,shape,cui,log10_cui,peak,best,/);
+    expect(lines).toHaveLength(json.curve.length + 1);
+  });
+
+  it('rejects bad options and data with one clear line', async () => {
+    await expectOneLineError(['saliency', '--target', 'mine'], /--target must be label or pred/);
+    await expectOneLineError(['saliency', '--data', '/no/such/dir'], /dataset folder '\/no\/such\/dir' does not exist/);
+    await expectOneLineError(['saliency', '--classes', '3,x'], /--classes takes class indices/);
+    await expectOneLineError(['saliency', '--out', 'curve.png'], /must end in .svg or .csv/);
+  });
+});

@@ -24,7 +24,8 @@ export type ErrorCode =
   | 'BAD_SCENARIO'
   | 'NS3_MISSING'
   | 'NS3_FAILED'
-  | 'NO_GRADIENT';
+  | 'NO_GRADIENT'
+  | 'BAD_CODEC';
 
 export class ImperaError extends Error {
   readonly code: ErrorCode;

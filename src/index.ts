@@ -49,4 +49,16 @@ export { Emitter } from './autodiff/emit.js';
 export { runSaliency, candidateLayers, type SaliencyOptions, type SaliencyResult } from './saliency/run.js';
 export { buildSaliencyModel, type SaliencyModel } from './saliency/gradcam.js';
 export { CuiAccumulator, findPeaks, type CuiPoint, type SaliencyLayer } from './saliency/cui.js';
-export { renderSvg, curveSpec } from './report/plot.js';
+export { renderSvg, curveSpec, rateAccuracySpec } from './report/plot.js';
+
+export { parseCodec, isLossy, DEFAULT_CODECS, type CodecSpec, type QuantStage, type Entropy } from './codecs/spec.js';
+export { fitCodecs, type CalibrationOptions } from './codecs/calibrate.js';
+export { fitPca, type Pca, type ChannelMoments } from './codecs/pca.js';
+export { codecModel, emitEncode, emitDecode, emitRoundTrip } from './codecs/onnx.js';
+export { encodeWire, decodeWire, packWire, packBits, unpackBits, type WireValues } from './codecs/wire.js';
+export type { FittedCodec, FittedTensorCodec } from './codecs/fitted.js';
+export { attachCodec, describeWire, wireCodec, runCodecPair, type WireDescription } from './export/codec.js';
+export { evaluate, type EvaluateOptions, type EvalReport, type CutEval, type CodecEval } from './eval/evaluate.js';
+export { inputBaselines, type BaselineEval } from './eval/baselines.js';
+export { wilson, paretoFront, bestWithin } from './eval/stats.js';
+export { channelLayout, type ChannelLayout } from './graph/layout.js';

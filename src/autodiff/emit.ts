@@ -87,6 +87,11 @@ export class Emitter {
     return this.opset >= inputSince ? this.op(opType, [x, this.ints(axes)], attrs) : this.op(opType, [x], { ...attrs, axes: [...axes] });
   }
 
+  /** Any Reduce* op; axes move from attribute to input at opset 13 (ReduceSum) or 18 (the others). */
+  reduce(opType: string, x: string, axes: readonly number[], keepdims: boolean): string {
+    return this.axesOp(opType, x, axes, { keepdims: keepdims ? 1 : 0 }, opType === 'ReduceSum' ? 13 : 18);
+  }
+
   reduceSum(x: string, axes: readonly number[], keepdims: boolean): string {
     if (axes.length === 0) return x;
     return this.axesOp('ReduceSum', x, axes, { keepdims: keepdims ? 1 : 0 }, 13);

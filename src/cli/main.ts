@@ -7,6 +7,7 @@ import { registerInspect } from './commands/inspect.js';
 import { registerSplit } from './commands/split.js';
 import { registerGrad } from './commands/grad.js';
 import { registerSaliency } from './commands/saliency.js';
+import { registerEval } from './commands/eval.js';
 
 export function buildProgram(): Command {
   const program = new Command('impera')
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerSplit(program);
   registerGrad(program);
   registerSaliency(program);
+  registerEval(program);
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { ImperaError } from '../errors.js';
 import { FASHION_MNIST_CLASSES, loadFashionMnist } from './fashion-mnist.js';
 import { decodeImage, IMAGE_EXTENSIONS } from './images.js';
-import { grayToInput, IMAGENET, rasterToInput, type Normalisation } from './preprocess.js';
+import { grayToInput, IMAGENET, rasterToInput, type Normalisation, type RasterImage } from './preprocess.js';
 
 /** The model's image input: channels, height, width. */
 export interface ImageSpec {
@@ -24,6 +24,10 @@ export interface Dataset {
   label(i: number): number;
   /** Preprocessed images `indices` as one float32 [n, C, H, W] batch. */
   load(indices: readonly number[], spec: ImageSpec): Float32Array;
+  /** Image i as the sensor has it (8-bit, native size): what an input-side codec (PNG, JPEG) would send. */
+  raster(i: number): RasterImage;
+  /** Preprocess one raster exactly as `load` does, into `out` at `offset`. */
+  preprocess(img: RasterImage, spec: ImageSpec, out: Float32Array, offset: number, source?: string): void;
 }
 
 export interface DatasetOptions {
@@ -59,17 +63,20 @@ function folderDefaults(dir: string): DatasetOptions {
     throw new ImperaError('DATASET', `'${file}': preprocess must be "zoo" or "imagenet", not ${JSON.stringify(raw.preprocess)}`);
   }
   if (raw.resize !== undefined && typeof raw.resize !== 'boolean') throw new ImperaError('DATASET', `'${file}': resize must be true or false`);
-  return { ...(raw.preprocess ? { preprocess: raw.preprocess } : {}), ...(raw.resize !== undefined ? { resize: raw.resize } : {}) };
+  return { ...(raw.preprocess ? { preprocess: raw.preprocess as 'zoo' | 'imagenet' } : {}), ...(raw.resize !== undefined ? { resize: raw.resize as boolean } : {}) };
 }
 
 function fashionMnist(split: 'train' | 'test'): Dataset {
   const images = loadFashionMnist(split);
+  const size = images.rows * images.cols;
   return {
     name: `Fashion-MNIST ${split}`,
     size: images.count,
     classes: FASHION_MNIST_CLASSES,
     label: (i) => images.labels[i]!,
     load: (indices, spec) => grayToInput(images, indices, spec).data,
+    raster: (i) => ({ width: images.cols, height: images.rows, channels: 1, pixels: images.pixels.slice(i * size, (i + 1) * size) }),
+    preprocess: (img, spec, out, offset) => rasterToInput(img.channels === 3 ? toGray(img) : img, spec.channels, spec.height, spec.width, out, offset),
   };
 }
 
@@ -86,33 +93,34 @@ function imageFolder(dir: string, options: DatasetOptions): Dataset {
     throw new ImperaError('DATASET', `'${dir}' has no images`, 'expected one sub-folder per class holding PNG or JPEG files');
   }
   const imagenet = options.preprocess === 'imagenet';
+  const preprocess = (img: RasterImage, spec: ImageSpec, out: Float32Array, offset: number, source = 'image') => {
+    if (!imagenet && !options.resize && (img.height !== spec.height || img.width !== spec.width)) {
+      throw new ImperaError('DATASET', `image '${source}' is ${img.width}x${img.height}, the model takes ${spec.width}x${spec.height}`, 'pass --resize to resize images to the model');
+    }
+    if (img.channels === 3 && spec.channels === 1 && !options.resize) {
+      throw new ImperaError('DATASET', `image '${source}' is in colour, the model takes 1 channel`, 'pass --resize to convert images to gray');
+    }
+    const gray = img.channels === 3 && spec.channels === 1 ? toGray(img) : img;
+    rasterToInput(gray, spec.channels, spec.height, spec.width, out, offset, imagenet ? { shorter: options.shorterSide ?? Math.round((spec.height * 256) / 224), norm: options.normalisation ?? IMAGENET } : {});
+  };
   return {
     name: dir,
     size: files.length,
     classes,
     label: (i) => files[i]!.label,
+    raster: (i) => decodeImage(files[i]!.path),
+    preprocess,
     load: (indices, spec) => {
       const plane = spec.height * spec.width * spec.channels;
       const out = new Float32Array(indices.length * plane);
-      indices.forEach((i, n) => {
-        const { path } = files[i]!;
-        const img = decodeImage(path);
-        if (!imagenet && !options.resize && (img.height !== spec.height || img.width !== spec.width)) {
-          throw new ImperaError('DATASET', `image '${path}' is ${img.width}x${img.height}, the model takes ${spec.width}x${spec.height}`, 'pass --resize to resize images to the model');
-        }
-        if (img.channels === 3 && spec.channels === 1 && !options.resize) {
-          throw new ImperaError('DATASET', `image '${path}' is in colour, the model takes 1 channel`, 'pass --resize to convert images to gray');
-        }
-        const gray = img.channels === 3 && spec.channels === 1 ? toGray(img) : img;
-        rasterToInput(gray, spec.channels, spec.height, spec.width, out, n * plane, imagenet ? { shorter: options.shorterSide ?? Math.round((spec.height * 256) / 224), norm: options.normalisation ?? IMAGENET } : {});
-      });
+      indices.forEach((i, n) => preprocess(decodeImage(files[i]!.path), spec, out, n * plane, files[i]!.path));
       return out;
     },
   };
 }
 
 /** ITU-R 601 luma, as PIL's convert('L'). */
-function toGray(img: ReturnType<typeof decodeImage>) {
+function toGray(img: RasterImage): RasterImage {
   const n = img.width * img.height;
   const pixels = new Uint8Array(n);
   for (let i = 0; i < n; i++) pixels[i] = Math.round(0.299 * img.pixels[3 * i]! + 0.587 * img.pixels[3 * i + 1]! + 0.114 * img.pixels[3 * i + 2]!);

@@ -43,3 +43,35 @@ export function encodeGrayPng(width: number, height: number, gray: Uint8Array): 
   png.data = Buffer.from(gray);
   return PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false });
 }
+
+function toRgba(img: RasterImage): Uint8Array {
+  const n = img.width * img.height;
+  const rgba = new Uint8Array(4 * n);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < 3; c++) rgba[4 * i + c] = img.pixels[i * img.channels + (img.channels === 1 ? 0 : c)]!;
+    rgba[4 * i + 3] = 255;
+  }
+  return rgba;
+}
+
+/** PNG of a gray or RGB raster (lossless). */
+export function encodePng(img: RasterImage): Buffer {
+  if (img.channels === 1) return encodeGrayPng(img.width, img.height, img.pixels);
+  const png = new PNG({ width: img.width, height: img.height, colorType: 2, inputColorType: 2, inputHasAlpha: false });
+  png.data = Buffer.from(img.pixels);
+  return PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false });
+}
+
+/** JPEG at `quality` (1-100) and what a receiver decodes from it. */
+export function jpegRoundTrip(img: RasterImage, quality: number): { bytes: number; decoded: RasterImage } {
+  const encoded = jpeg.encode({ data: toRgba(img), width: img.width, height: img.height }, quality).data;
+  const back = jpeg.decode(encoded, { useTArray: true, formatAsRGBA: true });
+  const decoded = fromRgba(back.data, back.width, back.height);
+  // a gray source decodes to gray channels that may differ by rounding: keep the receiver's view in gray
+  return { bytes: encoded.length, decoded: img.channels === 1 && decoded.channels === 3 ? grayFromRgb(decoded) : decoded };
+}
+
+function grayFromRgb(img: RasterImage): RasterImage {
+  const n = img.width * img.height;
+  return { ...img, channels: 1, pixels: Uint8Array.from({ length: n }, (_, i) => img.pixels[3 * i]!) };
+}

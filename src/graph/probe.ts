@@ -4,7 +4,8 @@
  * values are read back. Shapes of data-dependent ops (NonZero, ...) are those of this one run.
  */
 import { DataType, isFloatType, numelOf } from '../onnx/dtype.js';
-import { onnx, type ModelProto } from '../onnx/proto.js';
+import type { ModelProto } from '../onnx/proto.js';
+import { exposeTensors } from '../onnx/expose.js';
 import { toNumbers, typedArrayFrom, type Tensor } from '../onnx/tensor.js';
 import { createSession, run } from '../ort/session.js';
 import type { TensorInfo } from '../ops/types.js';
@@ -24,11 +25,7 @@ export function syntheticFeeds(inputs: ReadonlyMap<string, TensorInfo>, seed = 1
 }
 
 export async function probeShapes(proto: ModelProto, dir: string, inputs: ReadonlyMap<string, TensorInfo>, names: readonly string[]): Promise<Map<string, Probed>> {
-  const graph = proto.graph!;
-  const known = new Set((graph.output ?? []).map((o) => o.name));
-  const extra = names.filter((n) => !known.has(n)).map((name) => onnx.ValueInfoProto.create({ name }));
-  const probeModel = onnx.ModelProto.create({ ...proto, graph: { ...graph, output: [...(graph.output ?? []), ...extra] } as onnx.IGraphProto });
-  const session = await createSession(probeModel, dir, { optimization: 'disabled' });
+  const session = await createSession(exposeTensors(proto, names), dir, { optimization: 'disabled' });
   try {
     const result = await run(session, syntheticFeeds(inputs), names);
     return new Map(

@@ -46,3 +46,34 @@ export function curveSpec(title: string, yTitle: string, points: readonly CurveP
     ],
   };
 }
+
+export interface RateAccuracyPoint {
+  /** Series: the codec, or 'input baseline'. */
+  series: string;
+  label: string;
+  bytes: number;
+  accuracy: number;
+}
+
+/** Bytes per sample (log scale) against accuracy, one colour per codec; the full model's accuracy as a rule. */
+export function rateAccuracySpec(title: string, points: readonly RateAccuracyPoint[], fullAccuracy: number): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title,
+    width: 640,
+    height: 320,
+    layer: [
+      {
+        data: { values: points.map((p) => ({ ...p, accuracy: 100 * p.accuracy })) },
+        mark: { type: 'point', filled: true, size: 50, opacity: 0.8 },
+        encoding: {
+          x: { field: 'bytes', type: 'quantitative', scale: { type: 'log' }, title: 'bytes per sample on the wire' },
+          y: { field: 'accuracy', type: 'quantitative', scale: { zero: false }, title: 'accuracy (%)' },
+          color: { field: 'series', type: 'nominal', title: 'codec' },
+          tooltip: [{ field: 'label' }, { field: 'series' }, { field: 'bytes', format: ',.0f' }, { field: 'accuracy', format: '.2f' }],
+        },
+      },
+      { data: { values: [{ full: 100 * fullAccuracy }] }, mark: { type: 'rule', strokeDash: [4, 4], color: '#888' }, encoding: { y: { field: 'full', type: 'quantitative' } } },
+    ],
+  };
+}

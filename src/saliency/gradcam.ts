@@ -12,6 +12,7 @@ import { buildBackwardGraph, gradientName, TARGETS_INPUT } from '../autodiff/bac
 import { Emitter } from '../autodiff/emit.js';
 import { ImperaError } from '../errors.js';
 import { tensor, type Graph } from '../graph/graph.js';
+import { channelLayout } from '../graph/layout.js';
 import { valueInfo } from '../onnx/builder.js';
 import { DataType } from '../onnx/dtype.js';
 import { onnx, type ModelProto } from '../onnx/proto.js';
@@ -27,25 +28,17 @@ export interface SaliencyModel {
   logits: string;
 }
 
-/** Positions (channel-free) of a layer's map and the axes that are channels and positions. */
-export function mapLayout(shape: readonly number[]): { channelAxis: number; positionAxes: number[]; positions: number } | undefined {
-  if (shape.length === 4) return { channelAxis: 1, positionAxes: [2, 3], positions: shape[2]! * shape[3]! };
-  if (shape.length === 3) return { channelAxis: 2, positionAxes: [1], positions: shape[1]! };
-  if (shape.length === 2) return { channelAxis: 1, positionAxes: [], positions: 1 };
-  return undefined;
-}
-
 export function buildSaliencyModel(g: Graph, layers: readonly string[], target: 'label' | 'pred'): SaliencyModel {
   for (const l of layers) {
     const t = g.tensors.get(l);
     if (!t) throw new ImperaError('BAD_ARGUMENT', `layer '${l}' is not a tensor of the model`);
-    if (!mapLayout(t.shape)) throw new ImperaError('BAD_ARGUMENT', `layer '${l}' has shape [${t.shape}]; Grad-CAM needs [N, C, H, W], [N, T, C] or [N, C]`);
+    if (!channelLayout(t.shape)) throw new ImperaError('BAD_ARGUMENT', `layer '${l}' has shape [${t.shape}]; Grad-CAM needs [N, C, H, W], [N, T, C] or [N, C]`);
   }
   const bwd = buildBackwardGraph(g, { wrt: layers, targets: target === 'label' ? 'input' : 'predicted' });
   const e = new Emitter(g.opsets.get('') ?? 1, 'gradcam');
   const maps = new Map<string, string>();
   for (const l of layers) {
-    const { channelAxis, positionAxes } = mapLayout(tensor(g, l).shape)!;
+    const { channelAxis, positionAxes } = channelLayout(tensor(g, l).shape)!;
     const grad = gradientName(l);
     const alpha = positionAxes.length ? e.reduceMean(grad, positionAxes, true) : grad;
     const weighted = e.reduceMean(e.mul(alpha, l), [channelAxis], false);

@@ -9,7 +9,8 @@ import { tensor, type Graph } from '../graph/graph.js';
 import { DataType } from '../onnx/dtype.js';
 import { createSession, run } from '../ort/session.js';
 import { CuiAccumulator, type CuiPoint, type SaliencyLayer } from './cui.js';
-import { buildSaliencyModel, mapLayout } from './gradcam.js';
+import { buildSaliencyModel } from './gradcam.js';
+import { channelLayout } from '../graph/layout.js';
 
 export interface SaliencyOptions {
   /** Candidate layers (tensor names); default: every single-tensor cut with a Grad-CAM layout. */
@@ -50,7 +51,7 @@ export interface SaliencyResult {
  */
 export function candidateLayers(g: Graph): string[] {
   return findCuts(g, { maxWidth: 1 })
-    .filter((c) => c.headCost.macs > 0 && [3, 4].includes(tensor(g, c.tensors[0]!).shape.length) && mapLayout(tensor(g, c.tensors[0]!).shape)!.positions > 1)
+    .filter((c) => c.headCost.macs > 0 && [3, 4].includes(tensor(g, c.tensors[0]!).shape.length) && channelLayout(tensor(g, c.tensors[0]!).shape)!.positions > 1)
     .map((c) => c.tensors[0]!);
 }
 
@@ -79,7 +80,7 @@ export async function runSaliency(g: Graph, data: Dataset, options: SaliencyOpti
 
   const model = buildSaliencyModel(g, layers, target);
   const session = await createSession(model.proto, g.model.dir, { ...(options.threads ? { threads: options.threads } : {}) });
-  const info = layers.map((l) => ({ tensor: l, shape: [...tensor(g, l).shape.slice(1)], positions: mapLayout(tensor(g, l).shape)!.positions }));
+  const info = layers.map((l) => ({ tensor: l, shape: [...tensor(g, l).shape.slice(1)], positions: channelLayout(tensor(g, l).shape)!.positions }));
   const acc = new CuiAccumulator(info, classCount);
   const batch = options.batchSize ?? 8;
   let correct = 0;

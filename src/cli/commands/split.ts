@@ -1,11 +1,22 @@
 /** `impera split`: export head and tail (or k stages) along named cuts, and check they compose exactly. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { fitCodecs } from '../../codecs/calibrate.js';
+import type { FittedCodec } from '../../codecs/fitted.js';
+import { parseCodec } from '../../codecs/spec.js';
+import { openDataset } from '../../data/dataset.js';
+import { argmax } from '../../eval/stats.js';
+import { attachCodec, describeWire, runCodecPair } from '../../export/codec.js';
+import type { ExportedPart } from '../../export/extract.js';
+import { createSession } from '../../ort/session.js';
+import { calibrationData, EXAMPLE_DATA } from './eval.js';
 import { cutRecord, findCuts, resolveCut } from '../../cuts/cuts.js';
 import { sampleFeeds } from '../../data/samples.js';
 import { ImperaError } from '../../errors.js';
 import { splitModel, writeManifest, writeParts } from '../../export/split.js';
-import { verifyParts, type VerifyReport } from '../../export/verify.js';
-import { tensor } from '../../graph/graph.js';
+import { referenceOutputs, verifyParts, type VerifyReport } from '../../export/verify.js';
+import { tensor, type Graph } from '../../graph/graph.js';
 import { dtypeName } from '../../onnx/dtype.js';
 import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtBytes, fmtCount, fmtInt, fmtShape, table } from '../format.js';
@@ -17,7 +28,37 @@ interface SplitOptions extends ModelOptions {
   verify?: boolean;
   samples: number;
   tolerance: number;
+  codec?: string;
+  calibration?: string;
+  calibrationSamples: number;
   json?: boolean;
+}
+
+interface CodecCheck {
+  codec: string;
+  source: string;
+  samples: number;
+  /** Samples whose predicted class equals the full model's. */
+  agree: number;
+  bytesMean: number;
+}
+
+/** Run the exported pair with the wire format between them and compare predictions with the full model. */
+async function checkCodecPair(g: Graph, parts: readonly [ExportedPart, ExportedPart], codec: FittedCodec, count: number): Promise<CodecCheck> {
+  const { feeds, source } = sampleFeeds(g.inputShapes, count);
+  const [expected] = await referenceOutputs(g, feeds);
+  const sessions = [await createSession(parts[0].proto, g.model.dir), await createSession(parts[1].proto, g.model.dir)] as const;
+  try {
+    const { outputs, bytes } = await runCodecPair(parts, sessions, codec, feeds);
+    const out = g.outputs[0]!.name!;
+    const classes = tensor(g, out).shape[1]!;
+    const predict = (t: Float32Array, n: number) => argmax(t.subarray(n * classes, (n + 1) * classes));
+    const samples = bytes.length;
+    const agree = Array.from({ length: samples }, (_, n) => predict(outputs[out]!.data as Float32Array, n) === predict(expected![out]!.data as Float32Array, n)).filter(Boolean).length;
+    return { codec: codec.spec.name, source, samples, agree, bytesMean: bytes.reduce((a, b) => a + b, 0) / samples };
+  } finally {
+    await Promise.all(sessions.map((s) => s.release()));
+  }
 }
 
 const positiveNumber = (v: string): number => {
@@ -35,29 +76,51 @@ export function registerSplit(program: Command): void {
     .option('--verify', 'run full model and parts in ONNX Runtime and compare outputs')
     .option('--samples <n>', 'inputs to verify on (Fashion-MNIST test images when the model takes images)', positiveInt('--samples'), 8)
     .option('--tolerance <x>', 'largest allowed |diff| relative to the output magnitude', positiveNumber, 1e-5)
+    .option('--codec <spec>', 'put a codec between head and tail (e.g. int8, pca:c/4+int8+deflate); one cut only')
+    .option('--calibration <source>', "images to fit the codec on (default 'fashion-mnist:train', else the built-in sample)")
+    .option('--calibration-samples <n>', 'images to fit the codec on', positiveInt('--calibration-samples'), 256)
     .option('--json', 'print the result as JSON')
     .action(async (model: string | undefined, options: SplitOptions) => {
       const g = await loadGraph(model, options);
       const all = findCuts(g, { maxWidth: options.width });
       const cuts = options.at.split(',').map((spec) => resolveCut(g, all, spec));
-      const { stages, parts } = splitModel(g, cuts);
+      const { stages, parts: plain } = splitModel(g, cuts);
+      let parts = plain;
+      let codec: FittedCodec | undefined;
+      const warnings = [...g.warnings];
+      if (options.codec) {
+        const spec = parseCodec(options.codec);
+        if (cuts.length !== 1) throw new ImperaError('BAD_ARGUMENT', '--codec works with one cut (head and tail)', 'split at a single cut');
+        const calibration = calibrationData(options.calibration, openDataset(EXAMPLE_DATA), warnings);
+        codec = (await fitCodecs(g, cuts, [spec], calibration, { samples: options.calibrationSamples })).get(cuts[0]!.id)![0]!;
+        parts = attachCodec(g, [plain[0]!, plain[1]!], codec);
+      }
       const files = writeParts(g, parts, options.out);
+      if (codec) writeFileSync(join(options.out, 'codec.json'), `${JSON.stringify(describeWire(codec), null, 2)}\n`);
       let verify: (VerifyReport & { source: string }) | undefined;
-      if (options.verify) {
+      let codecCheck: CodecCheck | undefined;
+      if (options.verify && codec) codecCheck = await checkCodecPair(g, [parts[0]!, parts[1]!], codec, options.samples);
+      else if (options.verify) {
         const { feeds, source } = sampleFeeds(g.inputShapes, options.samples);
         verify = { ...(await verifyParts(g, parts, feeds, { tolerance: options.tolerance })), source };
       }
-      const io = (n: string) => ({ name: n, dtype: dtypeName(tensor(g, n).dtype), shape: [...tensor(g, n).shape], bytes: tensor(g, n).bytes });
+      const wire = codec ? describeWire(codec) : undefined;
+      const io = (n: string) => {
+        const w = wire?.tensors.find((t) => t.wire === n);
+        return w ? { name: n, dtype: w.dtype, wireElements: w.wireElements } : { name: n, dtype: dtypeName(tensor(g, n).dtype), shape: [...tensor(g, n).shape], bytes: tensor(g, n).bytes };
+      };
       const manifest = {
         model: g.model.source,
         cuts: cuts.map(cutRecord),
         parts: parts.map((p, i) => ({ name: p.name, file: files[i]!, inputs: p.inputs.map(io), outputs: p.outputs.map(io), dynamicBatch: p.dynamicBatch, cost: stages[i]!.cost })),
+        ...(wire ? { codec: wire } : {}),
         ...(verify ? { verify } : {}),
+        ...(codecCheck ? { codecCheck } : {}),
       };
       writeManifest(options.out, manifest);
       if (options.json) printJson(manifest);
       else {
-        printWarnings(g.warnings);
+        printWarnings(warnings);
         const cutLines = cuts.map((c) => `cut ${c.index >= 0 ? `#${c.index} ` : ''}${c.detail.map((t) => `${t.name} (${fmtShape(t.shape)})`).join(' + ')}: ${fmtInt(c.bytes)} B`);
         const rows = manifest.parts.map((p) => [
           p.name,
@@ -71,6 +134,7 @@ export function registerSplit(program: Command): void {
         ]);
         process.stdout.write(`${cutLines.join('\n')}\n${table(['part', 'file', 'inputs', 'outputs', 'nodes', 'MACs', 'params', 'batch'], rows)}\n`);
         if (verify) process.stdout.write(`${verifyText(verify)}\n`);
+        if (codecCheck) process.stdout.write(`verify on ${codecCheck.source}: with codec ${codecCheck.codec} the pair predicts as the full model on ${codecCheck.agree} of ${codecCheck.samples} samples; ${fmtInt(codecCheck.bytesMean)} bytes per sample on the wire\n`);
       }
       if (verify && !verify.ok) {
         throw new ImperaError('VERIFY_FAILED', `the parts do not compose to the full model within ${options.tolerance} (relative)`, 'please report this with the model');

@@ -1,0 +1,146 @@
+/**
+ * The ONNX form of a fitted codec: nodes that turn a cut tensor into what goes on the wire (head side) and back
+ * (tail side). Exported heads end with the encoder and tails start with the decoder; evaluation runs both in one
+ * round-trip model. Parameters are constants: PCA as 1x1 convolutions (MatMul for token tensors), quantisation as
+ * round/clip/cast with per-channel scale and zero point, fp16 as a cast.
+ */
+import { Emitter } from '../autodiff/emit.js';
+import { valueInfo, type Dim } from '../onnx/builder.js';
+import { DataType } from '../onnx/dtype.js';
+import { onnx, type ModelProto } from '../onnx/proto.js';
+import type { FittedTensorCodec } from './fitted.js';
+
+/** Shape that broadcasts a per-channel vector along `axis` of a rank-`rank` tensor. */
+const along = (axis: number, rank: number, n: number) => Array.from({ length: rank }, (_, i) => (i === axis ? n : 1));
+
+export const wireDtype = (fit: FittedTensorCodec): DataType =>
+  fit.quant ? (fit.quant.bits <= 8 ? DataType.UINT8 : DataType.UINT16) : fit.fp16 ? DataType.FLOAT16 : DataType.FLOAT;
+
+function project(e: Emitter, x: string, fit: FittedTensorCodec, encode: boolean): string {
+  const { k, components, mean } = fit.pca!;
+  const c = mean.length;
+  const { rank, channelAxis } = fit;
+  // encode: z = P (x - mean); decode: x = P^T z + mean, with P the k x C matrix of principal directions
+  const pt = new Float32Array(c * k);
+  for (let i = 0; i < k; i++) for (let j = 0; j < c; j++) pt[j * k + i] = components[i * c + j]!;
+  const bias = encode ? Array.from({ length: k }, (_, i) => -components.subarray(i * c, (i + 1) * c).reduce((s, p, j) => s + p * mean[j]!, 0)) : [...mean];
+  if (rank === 4) {
+    const weight = encode ? e.constant(DataType.FLOAT, [k, c, 1, 1], [...components]) : e.constant(DataType.FLOAT, [c, k, 1, 1], [...pt]);
+    return e.op('Conv', [x, weight, e.constant(DataType.FLOAT, [bias.length], bias)], { kernel_shape: [1, 1] });
+  }
+  if (channelAxis !== rank - 1) throw new Error('PCA needs channels on the last axis for non-image tensors');
+  const weight = encode ? e.constant(DataType.FLOAT, [c, k], [...pt]) : e.constant(DataType.FLOAT, [k, c], [...components]);
+  return e.add(e.op('MatMul', [x, weight]), e.constant(DataType.FLOAT, [bias.length], bias));
+}
+
+/** Nodes from the float cut tensor `x` to its wire form. */
+export function emitEncode(e: Emitter, x: string, fit: FittedTensorCodec): string {
+  let t = fit.pca ? project(e, x, fit, true) : x;
+  if (fit.quant) {
+    const { bits, scale, zeroPoint } = fit.quant;
+    const shape = scale.length > 1 ? along(fit.channelAxis, fit.rank, scale.length) : [];
+    const s = e.constant(DataType.FLOAT, shape, [...scale]);
+    const zp = e.constant(DataType.FLOAT, shape, [...zeroPoint]);
+    const q = e.op('Clip', [e.add(e.op('Round', [e.op('Div', [t, s])]), zp), e.scalar(0), e.scalar(2 ** bits - 1)]);
+    t = e.op('Cast', [q], { to: bits <= 8 ? DataType.UINT8 : DataType.UINT16 });
+  } else if (fit.fp16) {
+    t = e.op('Cast', [t], { to: DataType.FLOAT16 });
+  }
+  return t;
+}
+
+/** Nodes from the wire form back to a float tensor of the cut tensor's shape. */
+export function emitDecode(e: Emitter, wire: string, fit: FittedTensorCodec): string {
+  let t = wire;
+  if (fit.quant) {
+    const { scale, zeroPoint } = fit.quant;
+    const shape = scale.length > 1 ? along(fit.channelAxis, fit.rank, scale.length) : [];
+    t = e.mul(e.sub(e.op('Cast', [t], { to: DataType.FLOAT }), e.constant(DataType.FLOAT, shape, [...zeroPoint])), e.constant(DataType.FLOAT, shape, [...scale]));
+  } else if (fit.fp16) {
+    t = e.op('Cast', [t], { to: DataType.FLOAT });
+  }
+  return fit.pca ? project(e, t, fit, false) : t;
+}
+
+/**
+ * What the tail sees, in fewer ops than encode + decode: clip(round(x / s), -zp, L - zp) * s equals
+ * (clip(round(x / s) + zp, 0, L) - zp) * s exactly (zp is an integer), without the integer casts.
+ */
+export function emitRoundTrip(e: Emitter, x: string, fit: FittedTensorCodec): string {
+  let t = fit.pca ? project(e, x, fit, true) : x;
+  if (fit.quant) {
+    const { bits, scale, zeroPoint } = fit.quant;
+    const perChannel = scale.length > 1;
+    const shape = perChannel ? along(fit.channelAxis, fit.rank, scale.length) : [];
+    const s = e.constant(DataType.FLOAT, shape, [...scale]);
+    const lo = [...zeroPoint].map((z) => -z);
+    const hi = [...zeroPoint].map((z) => 2 ** bits - 1 - z);
+    const r = e.op('Round', [e.op('Div', [t, s])]);
+    // Clip takes scalar bounds only: per-channel bounds need Max/Min
+    const clipped = perChannel
+      ? e.op('Min', [e.op('Max', [r, e.constant(DataType.FLOAT, shape, lo)]), e.constant(DataType.FLOAT, shape, hi)])
+      : e.op('Clip', [r, e.scalar(lo[0]!), e.scalar(hi[0]!)]);
+    t = e.mul(clipped, s);
+  } else if (fit.fp16) {
+    t = e.op('Cast', [e.op('Cast', [t], { to: DataType.FLOAT16 })], { to: DataType.FLOAT });
+  }
+  return fit.pca ? project(e, t, fit, false) : t;
+}
+
+export type CodecPart = 'encode' | 'decode' | 'roundtrip';
+
+/**
+ * A standalone model for one part of a codec over a cut's tensors: encode (float -> wire), decode (wire ->
+ * float) or roundtrip (float -> what the tail sees). Inputs and outputs keep the tensors' names with a
+ * `::wire` / `::decoded` suffix for the transformed side.
+ */
+export function codecModel(fits: readonly FittedTensorCodec[], part: CodecPart, opset: number, dims: (fit: FittedTensorCodec, wire: boolean) => Dim[]): ModelProto {
+  const e = new Emitter(opset, 'codec');
+  const inputs: onnx.IValueInfoProto[] = [];
+  const outputs: onnx.IValueInfoProto[] = [];
+  for (const fit of fits) {
+    const wireName = `${fit.tensor}::wire`;
+    if (part === 'decode') {
+      inputs.push(valueInfo(wireName, wireDtype(fit), dims(fit, true)));
+      outputs.push(valueInfo(e.named('Identity', [emitDecode(e, wireName, fit)], `${fit.tensor}::decoded`), DataType.FLOAT, dims(fit, false)));
+      continue;
+    }
+    inputs.push(valueInfo(fit.tensor, DataType.FLOAT, dims(fit, false)));
+    if (part === 'encode') outputs.push(valueInfo(e.named('Identity', [emitEncode(e, fit.tensor, fit)], wireName), wireDtype(fit), dims(fit, true)));
+    else outputs.push(valueInfo(e.named('Identity', [emitRoundTrip(e, fit.tensor, fit)], `${fit.tensor}::decoded`), DataType.FLOAT, dims(fit, false)));
+  }
+  return onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'impera',
+    opsetImport: [{ domain: '', version: opset }],
+    graph: { name: `codec_${part}`, node: e.nodes, initializer: e.initializers, input: inputs, output: outputs },
+  });
+}
+
+/** Input name of a cut tensor in an evaluation model (the tensor's own name is what the tail reads). */
+export const sourceName = (t: string): string => `${t}::in`;
+
+/**
+ * For evaluating several codecs at once: each cut tensor `t` (fed as `t::in`) goes through every codec's round
+ * trip and the results are stacked along the batch, codec after codec, under the name `t` — so a tail appended to
+ * this graph runs once, on a batch of codecs x samples, with its weights held once.
+ */
+export function emitStackedRoundTrips(e: Emitter, codecs: readonly (readonly FittedTensorCodec[])[]): void {
+  for (const [i, fit] of codecs[0]!.entries()) {
+    const decoded = codecs.map((fits) => emitRoundTrip(e, sourceName(fit.tensor), fits[i]!));
+    e.named('Concat', decoded, fit.tensor, { axis: 0 });
+  }
+}
+
+/** Every codec's wire tensors for a cut (`t::wire::<k>`, codec k), from the same inputs. */
+export function multiEncoderModel(codecs: readonly (readonly FittedTensorCodec[])[], opset: number, dims: (fit: FittedTensorCodec, wire: boolean) => Dim[]): ModelProto {
+  const e = new Emitter(opset, 'codec');
+  const first = codecs[0]!;
+  const outputs = codecs.flatMap((fits, k) => fits.map((fit) => valueInfo(e.named('Identity', [emitEncode(e, fit.tensor, fit)], `${fit.tensor}::wire::${k}`), wireDtype(fit), dims(fit, true))));
+  return onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'impera',
+    opsetImport: [{ domain: '', version: opset }],
+    graph: { name: 'codec_encoders', node: e.nodes, initializer: e.initializers, input: first.map((fit) => valueInfo(fit.tensor, DataType.FLOAT, dims(fit, false))), output: outputs },
+  });
+}

@@ -1,0 +1,103 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fitCodecs } from '../../src/codecs/calibrate.js';
+import { parseCodec } from '../../src/codecs/spec.js';
+import { findCuts, resolveCut } from '../../src/cuts/cuts.js';
+import { openDataset } from '../../src/data/dataset.js';
+import { encodeGrayPng } from '../../src/data/images.js';
+import { inputBaselines } from '../../src/eval/baselines.js';
+import { evaluate } from '../../src/eval/evaluate.js';
+import { bestWithin, paretoFront, wilson } from '../../src/eval/stats.js';
+import { attachCodec, runCodecPair } from '../../src/export/codec.js';
+import { splitModel } from '../../src/export/split.js';
+import { analyzeModel } from '../../src/graph/analyze.js';
+import { DataType } from '../../src/onnx/dtype.js';
+import { loadModel } from '../../src/onnx/io.js';
+import { createSession } from '../../src/ort/session.js';
+import { EXAMPLE_MODEL, PACKAGE_ROOT } from '../../src/util/package.js';
+
+const SAMPLE = join(PACKAGE_ROOT, 'examples', 'fashion-mnist-sample');
+
+describe('statistics', () => {
+  it('Wilson interval and the rate-accuracy front', () => {
+    const [lo, hi] = wilson(90, 100);
+    expect(lo).toBeCloseTo(0.8256, 3);
+    expect(hi).toBeCloseTo(0.9448, 3);
+    const points = [
+      { label: 'a', bytes: 100, accuracy: 0.9 },
+      { label: 'b', bytes: 50, accuracy: 0.8 },
+      { label: 'c', bytes: 80, accuracy: 0.7 },
+      { label: 'd', bytes: 200, accuracy: 0.9 },
+    ];
+    expect(paretoFront(points).map((p) => p.label)).toEqual(['b', 'a']);
+    expect(bestWithin(points, 90)?.label).toBe('b');
+  });
+});
+
+describe('evaluate on the example model and data', async () => {
+  const g = await analyzeModel(loadModel(EXAMPLE_MODEL));
+  const cuts = findCuts(g, { maxWidth: 2 });
+  const cut = resolveCut(g, cuts, '39');
+  const data = openDataset(SAMPLE);
+  const codecs = ['fp32', 'int8+deflate', 'pca:c/4+int8+deflate'].map(parseCodec);
+  const report = await evaluate(g, { cuts: [cut], codecs, data, calibration: data, samples: 120, byteSamples: 40, calibrationSamples: 40, detail: true });
+
+  it('the lossless codec keeps the full model accuracy exactly, and counts its bytes exactly', () => {
+    const fp32 = report.cuts[0]!.codecs[0]!;
+    expect(fp32.accuracy).toBe(report.full.accuracy);
+    expect(fp32.agreement).toBe(1);
+    expect(fp32.bytes.mean).toBe(50_176 + 3); // the tensor plus its 3-byte length
+    expect(fp32.bytes.samples).toBe(40);
+  });
+
+  it('lossy codecs send fewer bytes, with accuracy and a confidence interval', () => {
+    const [, int8, pca] = report.cuts[0]!.codecs;
+    expect(int8!.bytes.mean).toBeLessThan(50_176 / 4 + 10);
+    expect(int8!.agreement).toBeGreaterThan(0.97);
+    expect(pca!.bytes.mean).toBeLessThan(int8!.bytes.mean);
+    expect(pca!.pcaExplained).toBeGreaterThan(0.5);
+    expect(pca!.ci[0]).toBeLessThanOrEqual(pca!.accuracy);
+    expect(report.cuts[0]!.front).toContain('pca:c/4+int8+deflate');
+  });
+
+  it('the exported head+codec / codec+tail pair predicts and sends exactly what the evaluation reports', async () => {
+    for (const k of [1, 2]) {
+      const fitted = (await fitCodecs(g, [cut], [codecs[k]!], data, { samples: 40 })).get(cut.id)![0]!;
+      const parts = attachCodec(g, splitModel(g, [cut]).parts as [never, never], fitted);
+      const sessions = [await createSession(parts[0].proto, g.model.dir), await createSession(parts[1].proto, g.model.dir)] as const;
+      const x = data.load([...Array(120).keys()], { channels: 3, height: 224, width: 224 });
+      const { outputs, bytes } = await runCodecPair(parts, sessions, fitted, { input: { dtype: DataType.FLOAT, dims: [120, 3, 224, 224], data: x } });
+      const logits = outputs.logits!.data as Float32Array;
+      const predicted = Array.from({ length: 120 }, (_, n) => {
+        const row = Array.from(logits.subarray(n * 10, n * 10 + 10));
+        return row.indexOf(Math.max(...row));
+      });
+      const ev = report.cuts[0]!.codecs[k]!;
+      const same = predicted.filter((p, n) => p === ev.predictions![n]).length;
+      expect(same / 120, codecs[k]!.name).toBeGreaterThanOrEqual(0.999);
+      expect(bytes.slice(0, 40)).toEqual(ev.byteSizes);
+      await Promise.all(sessions.map((s) => s.release()));
+    }
+  });
+
+  it('input baselines: lossless forms keep the accuracy, JPEG shrinks with quality', async () => {
+    const base = await inputBaselines(g, data, 24, 0.9, { jpegQualities: [90, 20] });
+    expect(base.map((b) => b.name)).toEqual(['input tensor (float32)', 'raw image (28x28x1 uint8)', 'PNG', 'JPEG q90', 'JPEG q20']);
+    expect(base[0]!.bytes.mean).toBe(602_112);
+    expect(base[1]!.bytes.mean).toBe(784);
+    expect(base[2]!.accuracy).toBe(0.9);
+    expect(base[4]!.bytes.mean).toBeLessThan(base[3]!.bytes.mean);
+  });
+
+  it('rejects a dataset whose labels exceed the model classes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'impera-12-'));
+    for (let c = 0; c < 12; c++) {
+      mkdirSync(join(dir, `k${String(c).padStart(2, '0')}`));
+      writeFileSync(join(dir, `k${String(c).padStart(2, '0')}`, '0.png'), encodeGrayPng(28, 28, new Uint8Array(784)));
+    }
+    const wide = openDataset(dir, { resize: true });
+    await expect(evaluate(g, { cuts: [cut], codecs: codecs.slice(0, 1), data: wide, calibration: data })).rejects.toThrow(/has class index 10 \(k10\), but the model only has 10 classes/);
+  });
+});

@@ -16,6 +16,15 @@ export interface SessionOptions {
   threads?: number;
   /** Graph optimisation level (default 'all', as deployments run). */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Record ONNX Runtime's per-kernel trace (Chrome trace JSON) to `<prefix>_<date>.json`, written by `session.endProfiling()`. */
+  profilePrefix?: string;
+  /** Save the graph as ONNX Runtime optimised it (fused kernels, layout changes) to this file. */
+  optimizedModelPath?: string;
+  /**
+   * Keep ORT's memory arena (default true: fastest for one long-lived session). Turn it off when many sessions
+   * live at once, or each keeps its peak activation memory for good.
+   */
+  memoryArena?: boolean;
 }
 
 export type Feeds = Record<string, Tensor>;
@@ -25,6 +34,10 @@ function ortOptions(o: SessionOptions): ort.InferenceSession.SessionOptions {
     graphOptimizationLevel: o.optimization ?? 'all',
     ...(o.threads ? { intraOpNumThreads: o.threads, interOpNumThreads: 1 } : {}),
     executionProviders: ['cpu'],
+    ...(o.memoryArena === false ? { enableCpuMemArena: false } : {}),
+    ...(o.profilePrefix ? { enableProfiling: true, profileFilePrefix: o.profilePrefix } : {}),
+    // ORT warns that a saved NCHWc graph is machine-specific: it is read back on this machine only
+    ...(o.optimizedModelPath ? { optimizedModelFilePath: o.optimizedModelPath, logSeverityLevel: 3 as const } : {}),
   };
 }
 

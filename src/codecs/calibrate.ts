@@ -18,6 +18,7 @@ import { emitEncode } from './onnx.js';
 import { fitPca, type ChannelMoments, type Pca } from './pca.js';
 import { codecParamBytes, type FittedCodec, type FittedTensorCodec } from './fitted.js';
 import type { CodecSpec } from './spec.js';
+import { quantile } from '../util/stats.js';
 
 export interface CalibrationOptions {
   /** Calibration images (default 256). */
@@ -182,11 +183,7 @@ function reservoir(s: Stats, rows: Float32Array, channels: number, seen: number)
   }
 }
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = Math.min(sorted.length - 1, Math.max(0, Math.round((p / 100) * (sorted.length - 1))));
-  return sorted[at] ?? 0;
-}
+const percentile = (values: number[], p: number): number => (values.length ? quantile(values, p / 100) : 0);
 
 /** Scale and zero point of an affine quantiser covering [lo, hi]. */
 function affine(lo: number, hi: number, bits: number): [number, number] {

@@ -54,6 +54,14 @@ export function findCuts(g: Graph, options: EnumerateOptions = {}): Cut[] {
   return enumerateCuts(g, options).map((raw, i) => describeCut(g, raw, i));
 }
 
+/** The width `impera inspect` lists by default: cut indices users see are positions among cuts of up to 2 tensors. */
+export const DEFAULT_WIDTH = 2;
+
+/** The single-tensor cuts, numbered as `impera inspect` numbers them by default (so '#39' means the same everywhere). */
+export function singleTensorCuts(g: Graph): Cut[] {
+  return findCuts(g, { maxWidth: DEFAULT_WIDTH }).filter((c) => c.tensors.length === 1);
+}
+
 /**
  * The cut a user names: an index into `cuts`, or tensor names joined by '+'. Tensor sets that are not in the
  * list (wider than enumerated) are accepted when they separate the graph.

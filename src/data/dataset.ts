@@ -126,3 +126,16 @@ function toGray(img: RasterImage): RasterImage {
   for (let i = 0; i < n; i++) pixels[i] = Math.round(0.299 * img.pixels[3 * i]! + 0.587 * img.pixels[3 * i + 1]! + 0.114 * img.pixels[3 * i + 2]!);
   return { ...img, channels: 1 as const, pixels };
 }
+
+/** The images `indices` of `data` as a dataset of their own (image i is data's indices[i]). */
+export function subsetDataset(data: Dataset, indices: readonly number[], name = `${data.name} (${indices.length} held out)`): Dataset {
+  return {
+    name,
+    size: indices.length,
+    classes: data.classes,
+    label: (i) => data.label(indices[i]!),
+    load: (idx, spec) => data.load(idx.map((i) => indices[i]!), spec),
+    raster: (i) => data.raster(indices[i]!),
+    preprocess: data.preprocess,
+  };
+}

@@ -17,3 +17,5 @@ export const PACKAGE_ROOT = findRoot();
 export const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version;
 /** The demo model shipped with impera (MobileNetV2 trained on Fashion-MNIST, from the reference zoo). */
 export const EXAMPLE_MODEL = join(PACKAGE_ROOT, 'examples', 'mobilenet_v2.onnx');
+/** The built-in labelled images (200 Fashion-MNIST test images as PNG, one folder per class). */
+export const EXAMPLE_DATA = join(PACKAGE_ROOT, 'examples', 'fashion-mnist-sample');

@@ -2,10 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { enumerateCuts } from '../../src/cuts/enumerate.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import { runtimeNodes, type Graph } from '../../src/graph/graph.js';
-import { ModelBuilder } from '../../src/onnx/builder.js';
-import { inMemoryModel } from '../../src/onnx/io.js';
-import { seededRandom } from '../../src/util/random.js';
-import { branches, chain, multiIO, residual, shapeChain } from '../helpers/models.js';
+import { branches, chain, multiIO, randomDag, residual, shapeChain } from '../helpers/models.js';
 
 const keys = (cuts: { tensors: string[] }[]) => cuts.map((c) => [...c.tensors].sort().join('+'));
 
@@ -41,24 +38,6 @@ describe('enumerateCuts', () => {
     expect(cuts.map((c) => c.headOutputs)).toEqual([[], [], ['early'], ['early'], ['early']]);
   });
 });
-
-/** A random DAG of Relu/Add/Mul nodes on equal shapes, every node live. */
-function randomDag(seed: number, nodes: number, inputs: number) {
-  const rand = seededRandom(seed);
-  const b = new ModelBuilder();
-  const tensors = Array.from({ length: inputs }, (_, i) => b.input(`x${i}`, 'float32', ['batch', 3]));
-  const pick = () => tensors[Math.floor(rand() * tensors.length)]!;
-  for (let i = 0; i < nodes; i++) {
-    const op = rand() < 0.4 ? 'Relu' : rand() < 0.5 ? 'Add' : 'Mul';
-    tensors.push(b.op(op, op === 'Relu' ? [pick()] : [pick(), pick()], {}, { output: `t${i}` }));
-  }
-  const consumed = new Set(b.build().graph!.node!.flatMap((n) => n.input ?? []));
-  const sinks = tensors.filter((t) => !consumed.has(t));
-  b.op('Sum', sinks.length ? sinks : [tensors[tensors.length - 1]!], {}, { output: 'y' });
-  b.output('y', 'float32', ['batch', 3]);
-  if (rand() < 0.5) b.output(`t${Math.floor(rand() * nodes)}`, 'float32', ['batch', 3]);
-  return inMemoryModel(b.build(), `random-${seed}`);
-}
 
 /** Every set S of up to `width` data tensors whose head anc(S) needs nothing but S to be finished. */
 function bruteForce(g: Graph, width: number): string[] {

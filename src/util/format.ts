@@ -1,0 +1,30 @@
+/** Human-readable numbers for every output (CLI tables, reports). */
+export const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+/** Decimal units, as network and storage figures are quoted. */
+export function fmtBytes(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let u = 0;
+  while (Math.abs(v) >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return u === 0 ? `${v} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
+}
+
+/** 4.09 G, 299.5 M, 12.3 k. */
+export function fmtCount(n: number): string {
+  const units: [number, string][] = [
+    [1e12, 'T'],
+    [1e9, 'G'],
+    [1e6, 'M'],
+    [1e3, 'k'],
+  ];
+  for (const [scale, s] of units) if (Math.abs(n) >= scale) return `${(n / scale).toFixed(n / scale < 10 ? 2 : 1)} ${s}`;
+  return String(Math.round(n));
+}
+
+export const fmtShape = (shape: readonly (number | string)[]): string => (shape.length ? shape.join('×') : 'scalar');
+
+export const fmtPercent = (part: number, whole: number): string => (whole > 0 ? `${((100 * part) / whole).toFixed(1)}%` : '-');

@@ -29,6 +29,8 @@ const part = z.object({
   measured: stats.optional(),
   /** Predicted: the sum of the part's node times, or the device model's estimate. */
   predictedMs: z.number().nonnegative().optional(),
+  /** The share of predictedMs the part pays at its edges (output hand-over, layout conversion); see `boundaries`. */
+  boundaryMs: z.number().nonnegative().optional(),
 });
 
 const node = z.object({
@@ -36,6 +38,38 @@ const node = z.object({
   opType: z.string(),
   /** Time per inference at `batch` (median over profiled runs, or predicted). */
   ms: z.number().nonnegative(),
+  /** Index of the node in the model's node list. */
+  index: z.number().int().nonnegative().optional(),
+  /** The batch these times are for, when not the profile's `batch` (profiles at batch 1 and a chosen batch). */
+  batch: z.number().int().positive().optional(),
+  /**
+   * The node runs inside this node's kernel in the full model (ORT fusion); its `ms` is then its share of that
+   * kernel: its time when run as a kernel of its own (at most half the kernel's time).
+   */
+  fusedInto: z.string().optional(),
+  /** Measured profiles: the ORT kernels whose time the node carries. */
+  kernels: z.array(z.string()).optional(),
+});
+
+/** Measured costs at the edge of a part for float32 tensors of one shape (see src/profile/probes.ts). */
+const boundary = z.object({
+  shape: z.array(z.number().int().nonnegative()),
+  /** Fixed cost of a run plus allocating and copying an output of this shape to the caller. */
+  outputMs: z.number().nonnegative(),
+  /** Layout conversion into / out of ORT's blocked NCHWc layout (0 where ORT does not block the tensor). */
+  reorderInMs: z.number().nonnegative(),
+  reorderOutMs: z.number().nonnegative(),
+});
+
+const machine = z.object({
+  cpu: z.string(),
+  logicalCpus: z.number().int().positive(),
+  memoryBytes: z.number().nonnegative(),
+  platform: z.string(),
+  /** Compute the profile's threads reach in a large float32 GEMM in ORT, GFLOP/s (what device models scale from). */
+  peakGflops: z.number().positive().optional(),
+  /** Bandwidth they reach streaming a large float32 Add in ORT, GB/s. */
+  bandwidthGBs: z.number().positive().optional(),
 });
 
 export const profileSchema = z.object({
@@ -54,6 +88,8 @@ export const profileSchema = z.object({
     description: z.string(),
     /** Predicted profiles: the measured profile the device model was calibrated on. */
     calibratedFrom: z.string().optional(),
+    /** Measured profiles: the host's processor and memory. */
+    machine: machine.optional(),
   }),
   runtime: z
     .object({
@@ -67,11 +103,33 @@ export const profileSchema = z.object({
   batch: z.number().int().positive(),
   nodes: z.array(node),
   parts: z.array(part),
+  /** Measured profiles: edge costs of part inputs/outputs by shape, for predicting any part from its nodes. */
+  boundaries: z.array(boundary.extend({ batch: z.number().int().positive() })).optional(),
+  /** Tensors ORT keeps in its blocked NCHWc layout in the full model (a part cut there converts them). */
+  blockedTensors: z.array(z.string()).optional(),
+  /**
+   * Measured profiles, per batch: the factor applied to ORT's kernel times so the full model's nodes plus its
+   * edge costs sum to its measured (unprofiled) latency; profiling itself slows some kernels by a few percent.
+   */
+  traceScale: z.array(z.object({ batch: z.number().int().positive(), factor: z.number().positive() })).optional(),
+  /** Predicted profiles: the device model's fitted efficiencies (see src/devices/roofline.ts). */
+  deviceModel: z
+    .object({
+      dtype: z.string(),
+      overheadUs: z.number().nonnegative(),
+      classes: z.record(z.string(), z.object({ compute: z.number().positive(), memory: z.number().positive(), nodes: z.number().int().nonnegative() })),
+      host: z.object({ peakGflops: z.number().positive(), bandwidthGBs: z.number().positive() }),
+      fitError: z.number().nonnegative(),
+    })
+    .optional(),
 });
 
 export type Profile = z.infer<typeof profileSchema>;
 export type PartTiming = z.infer<typeof part>;
 export type TimingStats = z.infer<typeof stats>;
+export type NodeTiming = z.infer<typeof node>;
+export type BoundaryCost = z.infer<typeof boundary>;
+export type BoundaryTiming = BoundaryCost & { batch: number };
 
 /** sha256 of the model's bytes: the file when it came from one, the encoded proto otherwise. */
 export function modelFingerprint(model: OnnxModel): string {

@@ -1,0 +1,141 @@
+/**
+ * bench:profile — how well impera's latency models do.
+ *  1. Sum of nodes on this machine: mobilenet_v2, resnet50 and vgg16 are profiled with ONNX Runtime (one thread:
+ *     the machine has two shared cores); every single-tensor cut's head and tail is timed and predicted from the
+ *     per-node times of the full model's trace. Goal: median |error| <= 5 %, 95 % of parts within +-10 %.
+ *  2. Across devices: the roofline device model, calibrated only on those profiles, predicts the head latencies
+ *     measured on an H100 and a 16-core CPU (../shared/zoo/timings_h100_cpu16.json, PyTorch eager, batch 1).
+ *     Goal: median |error| <= 25 % per device and model; the table shows what drives the error.
+ *  3. Robustness: two more runs of `impera profile` on mobilenet_v2 (a subset of cuts) — the spread of each
+ *     part's median over the three runs. Goal: within 5 %.
+ * Last line: {"bench":"profile","median_abs_err":…,"share_within_10pct":…,"h100_median_abs_err":…,"cpu16_median_abs_err":…}
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { findCuts, partition, resolveCut } from '../src/cuts/cuts.js';
+import { findDevice, loadCatalog, type Device } from '../src/devices/catalog.js';
+import { calibrate, nodeWork, predictNodes, rooflineMs, type DeviceModel } from '../src/devices/roofline.js';
+import { analyzeModel } from '../src/graph/analyze.js';
+import type { Graph } from '../src/graph/graph.js';
+import { loadModel } from '../src/onnx/io.js';
+import type { Profile } from '../src/profile/format.js';
+import { predictionErrors } from '../src/profile/predict.js';
+import { profileModel } from '../src/profile/profiler.js';
+import { median, quantile } from '../src/util/stats.js';
+import { PACKAGE_ROOT } from '../src/util/package.js';
+
+const ZOO = process.env.IMPERA_ZOO ?? join(PACKAGE_ROOT, '..', 'shared', 'zoo');
+const MODELS = ['mobilenet_v2', 'resnet50', 'vgg16'] as const;
+const THREADS = 1;
+const BIN = join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const signed = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}%`;
+const pad = (s: string | number, n: number) => String(s).padStart(n);
+
+console.log(`bench:profile  ${new Date().toISOString()}  ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}  node ${process.version}  ORT threads ${THREADS}`);
+
+// 1. Sum of nodes against measured heads and tails.
+const graphs = new Map<string, Graph>();
+const profiles = new Map<string, Profile>();
+const allErrors: number[] = [];
+console.log('\n1. sum-of-nodes prediction vs measured, every single-tensor cut (heads and tails)');
+console.log('model          parts   full ms  median |err|  within 10%   worst   parts < 0.1 ms (their median |err|)   profile s');
+for (const name of MODELS) {
+  const g = await analyzeModel(loadModel(join(ZOO, `${name}.onnx`)), { batch: 1 });
+  const cuts = findCuts(g, { maxWidth: 1 }).map((c) => c.id);
+  const t0 = performance.now();
+  const profile = await profileModel([g], { threads: THREADS, cuts, stages: [], width: 1 });
+  const seconds = (performance.now() - t0) / 1000;
+  graphs.set(name, g);
+  profiles.set(name, profile);
+  const errors = predictionErrors(profile);
+  allErrors.push(...errors);
+  const abs = errors.map(Math.abs);
+  const tiny = profile.parts.filter((p) => p.kind !== 'full' && p.measured!.medianMs < 0.1).map((p) => Math.abs(p.predictedMs! / p.measured!.medianMs - 1));
+  const full = profile.parts.find((p) => p.kind === 'full')!.measured!.medianMs;
+  console.log(
+    `${name.padEnd(14)} ${pad(errors.length, 5)}  ${pad(full.toFixed(2), 8)}  ${pad(pct(median(abs)), 12)}  ${pad(pct(abs.filter((e) => e <= 0.1).length / abs.length), 10)}  ${pad(signed(errors[abs.indexOf(Math.max(...abs))]!), 6)}   ${pad(tiny.length, 3)} (${tiny.length ? pct(median(tiny)) : '-'})${' '.repeat(21)}${pad(seconds.toFixed(0), 8)}`,
+  );
+  const worst = profile.parts.filter((p) => p.kind !== 'full').sort((a, b) => Math.abs(b.predictedMs! / b.measured!.medianMs - 1) - Math.abs(a.predictedMs! / a.measured!.medianMs - 1));
+  for (const p of worst.slice(0, 3)) console.log(`    worst: ${p.kind} ${p.cut}  measured ${p.measured!.medianMs.toFixed(3)} ms (min ${p.measured!.minMs.toFixed(3)}), predicted ${p.predictedMs!.toFixed(3)} ms, of which edges ${p.boundaryMs!.toFixed(3)}`);
+}
+const allAbs = allErrors.map(Math.abs);
+const medianAbsErr = median(allAbs);
+const within10 = allAbs.filter((e) => e <= 0.1).length / allAbs.length;
+console.log(`all ${allAbs.length} parts: median |error| ${pct(medianAbsErr)} (goal <= 5 %), ${pct(within10)} within +-10 % (goal 95 %); p95 |error| ${pct(quantile(allAbs, 0.95))}`);
+const large = [...profiles.values()].flatMap((p) => p.parts.filter((x) => x.kind !== 'full' && x.measured!.medianMs >= 0.1)).map((x) => Math.abs(x.predictedMs! / x.measured!.medianMs - 1));
+console.log(`the ${large.length} parts of 0.1 ms or more: median |error| ${pct(median(large))}, ${pct(large.filter((e) => e <= 0.1).length / large.length)} within +-10 %`);
+
+// 2. Cross-device check against the server measurements.
+interface TimingPoint {
+  onnx_tensor: string;
+  head_ms_gpu_a: number;
+  head_ms_gpu_b: number;
+  head_ms_cpu_a: number;
+  head_ms_cpu_b: number;
+}
+type TimingModel = { points: TimingPoint[] } & Record<string, number>;
+const timings = JSON.parse(readFileSync(join(ZOO, 'timings_h100_cpu16.json'), 'utf8')) as { models: Record<string, TimingModel> };
+const catalog = loadCatalog();
+const targets: { key: 'gpu' | 'cpu'; label: string; device: Device }[] = [
+  { key: 'gpu', label: 'H100', device: findDevice(catalog, 'nvidia-h100') },
+  { key: 'cpu', label: 'cpu16', device: findDevice(catalog, 'server-cpu') },
+];
+const crossErrors: Record<'gpu' | 'cpu', number[]> = { gpu: [], cpu: [] };
+console.log('\n2. device model calibrated on this machine vs measured server heads (PyTorch eager, batch 1, fp32)');
+console.log('device  model          points  median |err|  full: measured  predicted (roofline + per-node)   a/b run spread   per-node cost that would fit');
+for (const name of MODELS) {
+  const g = graphs.get(name)!;
+  const model = calibrate(g, profiles.get(name)!);
+  const reference = timings.models[name]!;
+  for (const t of targets) {
+    const ms = predictNodes(g, t.device, model);
+    const errors = reference.points.map((p) => {
+      const measured = (p[`head_ms_${t.key}_a`] + p[`head_ms_${t.key}_b`]) / 2;
+      const [head] = partition(g, [resolveCut(g, [], p.onnx_tensor)]);
+      return [...head!.nodes].reduce((s, i) => s + ms.get(i)!, 0) / measured - 1;
+    });
+    crossErrors[t.key].push(...errors);
+    const measuredFull = (reference[`full_ms_${t.key}_a`]! + reference[`full_ms_${t.key}_b`]!) / 2;
+    const split = fullSplit(g, t.device, model);
+    const runSpread = median(reference.points.map((p) => Math.abs(p[`head_ms_${t.key}_a`] - p[`head_ms_${t.key}_b`]) / ((p[`head_ms_${t.key}_a`] + p[`head_ms_${t.key}_b`]) / 2)));
+    const fits = ((measuredFull - split.rooflineMs) / split.nodes) * 1000;
+    console.log(
+      `${t.label.padEnd(7)} ${name.padEnd(14)} ${pad(errors.length, 6)}  ${pad(pct(median(errors.map(Math.abs))), 12)}  ${pad(measuredFull.toFixed(2), 14)}  ${pad((split.rooflineMs + split.overheadMs).toFixed(2), 9)} (${split.rooflineMs.toFixed(2)} + ${split.nodes} x ${split.perNodeUs} µs)   ${pad(pct(runSpread), 14)}   ${pad(fits.toFixed(1), 6)} µs`,
+    );
+  }
+}
+const h100Err = median(crossErrors.gpu.map(Math.abs));
+const cpu16Err = median(crossErrors.cpu.map(Math.abs));
+console.log(`H100 median |error| ${pct(h100Err)}, cpu16 ${pct(cpu16Err)} over all heads of the three models (goal <= 25 %)`);
+
+/** The full model's prediction on a device, split into roofline time and the fixed per-node cost. */
+function fullSplit(g: Graph, device: Device, model: DeviceModel) {
+  const perNodeUs = device.kind === 'gpu' ? device.launchUs! : model.overheadUs;
+  const work = nodeWork(g);
+  const capped = (c: keyof DeviceModel['classes']) => ({ compute: Math.min(1, model.classes[c].compute), memory: Math.min(1, model.classes[c].memory) });
+  const roofline = work.reduce((s, w) => s + rooflineMs(w, capped(w.cls), device.peakGflops.fp32, device.memoryBandwidthGBs, 0), 0);
+  return { rooflineMs: roofline, overheadMs: (work.length * perNodeUs) / 1000, nodes: work.length, perNodeUs };
+}
+
+// 3. Robustness: repeated `impera profile` runs.
+const name = 'mobilenet_v2';
+const subset = findCuts(graphs.get(name)!, { maxWidth: 1 }).filter((_, i) => i % 4 === 0).map((c) => c.id);
+console.log(`\n3. robustness: \`impera profile ${name} --threads ${THREADS}\` twice more, ${subset.length} cuts; spread of each part's median over 3 runs (max/min - 1)`);
+const runs: Profile[] = [profiles.get(name)!];
+for (let i = 0; i < 2; i++) {
+  const { stdout } = await promisify(execFile)('node', [BIN, 'profile', join(ZOO, `${name}.onnx`), '--cuts', subset.join(','), '--threads', String(THREADS), '--json'], { maxBuffer: 256 << 20 });
+  runs.push(JSON.parse(stdout) as Profile);
+}
+const key = (p: Profile['parts'][number]) => `${p.kind} ${p.cut}`;
+const spreads = runs[1]!.parts.map((p) => {
+  const medians = runs.map((r) => r.parts.find((q) => key(q) === key(p))!.measured!.medianMs);
+  return Math.max(...medians) / Math.min(...medians) - 1;
+});
+console.log(`parts ${spreads.length}: median spread ${pct(median(spreads))}, p90 ${pct(quantile(spreads, 0.9))}, max ${pct(Math.max(...spreads))}; ${pct(spreads.filter((s) => s <= 0.05).length / spreads.length)} within 5 % (goal: all)`);
+
+const round = (x: number) => Number(x.toFixed(4));
+console.log(JSON.stringify({ bench: 'profile', median_abs_err: round(medianAbsErr), share_within_10pct: round(within10), h100_median_abs_err: round(h100Err), cpu16_median_abs_err: round(cpu16Err) }));

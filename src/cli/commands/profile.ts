@@ -1,0 +1,142 @@
+/**
+ * `impera profile`: measure the latency of a model's parts on this machine with ONNX Runtime (full model, head and
+ * tail of each cut, k-stage partitions; per-node breakdown and the sum-of-nodes prediction of every part), or
+ * predict them for a catalog device with `--device`.
+ */
+import { availableParallelism } from 'node:os';
+import { Option, type Command } from 'commander';
+import { findCuts, resolveCut, type Cut } from '../../cuts/cuts.js';
+import { DTYPES, findDevice, loadCatalog, type ComputeDtype } from '../../devices/catalog.js';
+import { predictedProfile } from '../../devices/predicted.js';
+import { calibrate, OP_CLASSES } from '../../devices/roofline.js';
+import type { Graph } from '../../graph/graph.js';
+import { loadProfile, saveProfile, type Profile } from '../../profile/format.js';
+import { profileModel, profileSteps } from '../../profile/profiler.js';
+import { predictionErrors } from '../../profile/predict.js';
+import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
+import { fmtCount, table } from '../format.js';
+import { progressBar } from '../progress.js';
+import { median } from '../../util/stats.js';
+
+interface ProfileOptions extends ModelOptions {
+  cuts: string;
+  width: number;
+  stages: string[];
+  threads: number;
+  out?: string;
+  json?: boolean;
+  nodes?: boolean;
+  device?: string;
+  calibrate?: string;
+  catalog: string[];
+  dtype: ComputeDtype;
+}
+
+const repeat = (v: string, prev: string[] = []) => [...prev, v];
+
+export function registerProfile(program: Command): void {
+  addModelOptions(program.command('profile'))
+    .description('measure the latency of every part of a model on this machine (with --batch N: at batch 1 and at N), or predict it for a catalog device with --device')
+    .option('--cuts <spec>', "cuts whose head and tail to time: 'all' (every cut up to --width), 'none', or indices / tensor names from `impera inspect` separated by ','", 'all')
+    .option('--width <n>', 'widest cut for --cuts all and for naming cuts by index', positiveInt('--width'), 1)
+    .addOption(new Option('--stages <cuts>', "a k-stage partition to time: its cuts in increasing depth separated by ',' (repeatable)").argParser(repeat).default([]))
+    .option('--threads <n>', 'intra-op threads per ONNX Runtime session', positiveInt('--threads'), availableParallelism())
+    .option('--out <file>', 'write the profile (impera-profile/1 JSON) to this file')
+    .option('--nodes', 'also list the per-node breakdown')
+    .option('--json', 'print the profile as JSON')
+    .option('--device <id>', 'predict for a catalog device instead of measuring (see `impera devices`)')
+    .option('--calibrate <file>', 'with --device: a measured profile of this model to fit the device model to (default: measure one now)')
+    .addOption(new Option('--catalog <file>', 'extra device catalog, YAML or JSON (repeatable)').argParser(repeat).default([]))
+    .addOption(new Option('--dtype <type>', 'with --device: the arithmetic the device runs').choices([...DTYPES]).default('fp32'))
+    .action(async (model: string | undefined, options: ProfileOptions) => {
+      const batch = options.batch ?? 1;
+      const g1 = await loadGraph(model, { ...options, batch: 1 });
+      const all = findCuts(g1, { maxWidth: options.width });
+      const cuts = selectCuts(g1, all, options.cuts);
+      const stages = options.stages.map((spec) => spec.split(',').map((s) => resolveCut(g1, all, s)));
+      const graphs = batch > 1 ? [g1, await loadGraph(model, { ...options, batch })] : [g1];
+      const profile = options.device
+        ? await predict(graphs[graphs.length - 1]!, options, cuts, stages)
+        : await measure(graphs, options, cuts.map((c) => c.id), stages.map((s) => s.map((c) => c.id)));
+      if (options.out) saveProfile(profile, options.out);
+      if (options.json) return printJson(profile);
+      printWarnings(g1.warnings);
+      process.stdout.write(`${report(profile, options)}\n`);
+    });
+}
+
+function selectCuts(g: Graph, all: readonly Cut[], spec: string): Cut[] {
+  if (spec === 'all') return [...all];
+  if (spec === 'none') return [];
+  return spec.split(',').map((s) => resolveCut(g, all, s));
+}
+
+async function measure(graphs: readonly Graph[], o: ProfileOptions, cuts: string[], stages: string[][]): Promise<Profile> {
+  const total = profileSteps(graphs, { cuts, stages });
+  const bar = progressBar('profiling', !o.json && process.stderr.isTTY === true);
+  let done = 0;
+  try {
+    return await profileModel(graphs, { threads: o.threads, cuts, stages, width: o.width, onProgress: () => bar.update(++done, total) });
+  } finally {
+    bar.stop();
+  }
+}
+
+/** Cut heads and tails are the same node sets at every batch size: cuts found on the batch-1 graph apply to g. */
+async function predict(g: Graph, o: ProfileOptions, cuts: readonly Cut[], stages: readonly Cut[][]): Promise<Profile> {
+  const device = findDevice(loadCatalog(o.catalog), o.device!);
+  const calibration = o.calibrate ? loadProfile(o.calibrate, g.model) : await measure([g], o, [], []);
+  return predictedProfile(g, {
+    device,
+    model: calibrate(g, calibration),
+    dtype: o.dtype,
+    calibratedFrom: o.calibrate ?? `a profile of this model measured now on ${calibration.device.description}`,
+    cuts,
+    stages,
+  });
+}
+
+const ms = (x: number | undefined) => (x === undefined ? '-' : x < 1 ? x.toFixed(3) : x.toFixed(2));
+const pct = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}%`;
+
+function report(p: Profile, o: ProfileOptions): string {
+  const lines: string[] = [];
+  if (p.device.kind === 'measured') {
+    lines.push(`device   ${p.device.name}: ${p.device.description} · ${p.runtime!.engine} ${p.runtime!.version} (${p.runtime!.executionProvider}, ${p.runtime!.threads} threads, optimisation ${p.runtime!.graphOptimization})`);
+    const m = p.device.machine;
+    if (m?.peakGflops && m.bandwidthGBs) lines.push(`machine  reaches ${fmtCount(m.peakGflops * 1e9)}FLOP/s in a large GEMM, ${m.bandwidthGBs.toFixed(1)} GB/s streaming`);
+  } else {
+    lines.push(`device   ${p.device.name}: ${p.device.description} (predicted; calibrated on ${p.device.calibratedFrom})`);
+    if (p.deviceModel) lines.push(deviceModelText(p.deviceModel));
+  }
+  if (o.nodes) lines.push('', nodeTable(p));
+  lines.push('', partTable(p));
+  const errors = predictionErrors(p);
+  if (errors.length) {
+    const within = errors.filter((e) => Math.abs(e) <= 0.1).length / errors.length;
+    lines.push('', `sum-of-nodes prediction: median |error| ${(100 * median(errors.map(Math.abs))).toFixed(1)}%, ${(100 * within).toFixed(0)}% of ${errors.length} heads and tails within ±10%`);
+  }
+  return lines.join('\n');
+}
+
+function deviceModelText(m: NonNullable<Profile['deviceModel']>): string {
+  const classes = OP_CLASSES.filter((c) => m.classes[c]).map((c) => {
+    const e = m.classes[c]!;
+    return `${c} ${(100 * Math.min(1, e.compute)).toFixed(0)}%/${(100 * Math.min(1, e.memory)).toFixed(0)}%${e.nodes ? '' : '*'}`;
+  });
+  return `model    ${m.dtype}; efficiency (compute/memory, capped at 100%): ${classes.join(', ')} (* = no nodes of its own, fitted on all); overhead ${m.overheadUs} µs per node on CPUs; fit error ${(100 * m.fitError).toFixed(0)}% (time-weighted median)`;
+}
+
+function partTable(p: Profile): string {
+  const rows = p.parts.map((x) => {
+    const err = x.measured && x.predictedMs !== undefined ? pct(x.predictedMs / x.measured.medianMs - 1) : '-';
+    return [x.kind + (x.stage !== undefined ? ` ${x.stage}` : ''), x.cut ?? '', x.batch, ms(x.measured?.minMs), ms(x.measured?.medianMs), ms(x.measured?.p90Ms), ms(x.predictedMs), err];
+  });
+  return table(['part', 'cut', 'batch', 'min ms', 'median ms', 'p90 ms', 'predicted ms', 'error'], rows, ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right']);
+}
+
+function nodeTable(p: Profile): string {
+  const rows = p.nodes.map((n) => [n.index ?? '', n.name, n.opType, n.batch ?? p.batch, ms(n.ms), n.fusedInto ? `in ${n.fusedInto}` : (n.kernels ?? []).join(', ')]);
+  return table(['node', 'name', 'op', 'batch', 'ms', 'ORT kernel(s)'], rows, ['right', 'left', 'left', 'right', 'right', 'left']);
+}
+

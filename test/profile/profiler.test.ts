@@ -1,0 +1,49 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { analyzeModel } from '../../src/graph/analyze.js';
+import { runtimeNodes } from '../../src/graph/graph.js';
+import { loadProfile, saveProfile } from '../../src/profile/format.js';
+import { profileModel, profileSteps } from '../../src/profile/profiler.js';
+import { chain } from '../helpers/models.js';
+
+// Few runs: these tests check what a profile holds, not how fast anything is.
+const quick = { warmup: 1, minRuns: 2, maxRuns: 4, block: 2, checkEvery: 2, budgetMs: 50 };
+
+describe('profiling a model with ONNX Runtime', () => {
+  it('times the full model, the head and tail of each cut and each staging, and predicts each from its nodes', async () => {
+    const model = chain();
+    const g1 = await analyzeModel(model, { batch: 1 });
+    const g2 = await analyzeModel(model, { batch: 2 });
+    const steps: string[] = [];
+    const options = { threads: 1, cuts: ['r1'], stages: [['r1', 'r2']], width: 1, measure: quick, onProgress: (s: string) => steps.push(s) };
+    const profile = await profileModel([g1, g2], options);
+
+    expect(steps).toHaveLength(profileSteps([g1, g2], options));
+    const parts = profile.parts.map((p) => `${p.kind}${p.stage ?? ''} ${p.cut ?? '-'} @${p.batch}`);
+    expect(parts).toEqual(['full - @1', 'head r1 @1', 'tail r1 @1', 'stage0 r1,r2 @1', 'stage1 r1,r2 @1', 'stage2 r1,r2 @1', 'full - @2', 'head r1 @2', 'tail r1 @2', 'stage0 r1,r2 @2', 'stage1 r1,r2 @2', 'stage2 r1,r2 @2']);
+    for (const p of profile.parts) {
+      expect(p.measured!.runs).toBeGreaterThanOrEqual(2);
+      expect(p.measured!.minMs).toBeLessThanOrEqual(p.measured!.medianMs);
+      expect(p.measured!.medianMs).toBeLessThanOrEqual(p.measured!.p90Ms);
+      expect(p.predictedMs).toBeGreaterThan(0);
+    }
+    // one node record per runtime node and batch, each mapped to the ORT kernel(s) or the node it is fused into
+    const names = runtimeNodes(g1).map((i) => g1.nodes[i]!.name).sort();
+    for (const batch of [1, 2]) {
+      const nodes = profile.nodes.filter((n) => n.batch === batch);
+      expect(nodes.map((n) => n.name).sort()).toEqual(names);
+      for (const n of nodes) expect(n.fusedInto !== undefined || (n.kernels ?? []).length > 0).toBe(true);
+    }
+    expect(profile.runtime).toMatchObject({ engine: 'onnxruntime-node', executionProvider: 'cpu', threads: 1, graphOptimization: 'all' });
+    expect(profile.device.machine!.peakGflops).toBeGreaterThan(0);
+    expect(profile.boundaries!.map((b) => `${b.shape.join('x')}@${b.batch}`).sort()).toEqual(['1x4x8x8@1', '1x5@1', '2x4x8x8@2', '2x5@2']);
+    expect(profile.traceScale!.map((s) => s.batch)).toEqual([1, 2]);
+
+    // the file round-trips through the format's schema and is tied to the model
+    const path = join(mkdtempSync(join(tmpdir(), 'impera-profiler-')), 'p.json');
+    saveProfile(profile, path);
+    expect(loadProfile(path, model).parts).toEqual(profile.parts);
+  });
+});

@@ -1,0 +1,154 @@
+/**
+ * Links: rates up and down (constant or a bandwidth trace), one-way propagation delay and its jitter, MTU,
+ * link-layer framing, packet loss per direction, and for Wi-Fi the 802.11 PHY. A link is configured by a preset
+ * name, or an object naming a preset and overriding fields, or all fields; `resolveLink` validates it.
+ */
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { ImperaError } from '../errors.js';
+import { FRAMINGS, type Framing } from './framing.js';
+import { constantRate, loadTrace, traceRate, type BandwidthTrace, type Rate } from './rate.js';
+import { maxMcs, phyRateMbps, type WifiPhy } from './wifi.js';
+
+export interface Link {
+  name: string;
+  /** Device -> server rate. */
+  up: Rate;
+  /** Server -> device rate. */
+  down: Rate;
+  /** One-way propagation delay (ms); the base RTT is twice this plus serialisation. */
+  delayMs: number;
+  /** Delay variation: each delivery is delayed by delayMs +- up to jitterMs, uniformly (as netem does). */
+  jitterMs: number;
+  mtu: number;
+  framing: Framing;
+  /** Probability that a packet device -> server is lost. */
+  loss: number;
+  /** Probability that a packet server -> device is lost. */
+  downLoss: number;
+  /** 802.11 PHY when the link is a Wi-Fi channel (airtime then comes from src/net/wifi.ts). */
+  wifi?: WifiPhy;
+  /** The bandwidth trace driving `up`, if any. */
+  trace?: BandwidthTrace;
+}
+
+/** A preset: the link's fixed fields with constant rates. */
+interface LinkFields extends Omit<Link, 'name' | 'up' | 'down' | 'trace'> {
+  upMbps: number;
+  downMbps: number;
+  description: string;
+}
+
+const base = { jitterMs: 0, mtu: 1500, loss: 0, downLoss: 0 };
+const WIFI_AC: WifiPhy = { standard: '802.11ac', mcs: 7, widthMHz: 80, spatialStreams: 1, shortGuard: false, maxAmpduBytes: 65535 };
+const WIFI_N: WifiPhy = { standard: '802.11n', mcs: 7, widthMHz: 40, spatialStreams: 1, shortGuard: false, maxAmpduBytes: 65535 };
+
+/**
+ * Built-in links. 3g/lte/wifi are Neurosurgeon's measured uplink rates (IP-level throughput, so no framing;
+ * the paper gives uplinks only, so downlinks here are set equal, and the one-way delays are typical values we
+ * chose). split-et-impera is that paper's link. 5g and ethernet are typical figures, not measurements.
+ * wifi-ac / wifi-n are 802.11 channels (one station, or a shared cell with `medium: shared`).
+ */
+export const LINK_PRESETS: Record<string, LinkFields> = {
+  '3g': { ...base, upMbps: 1.1, downMbps: 1.1, delayMs: 50, framing: 'none', description: "3G uplink, 1.1 Mb/s (Neurosurgeon's measurement)" },
+  lte: { ...base, upMbps: 5.85, downMbps: 5.85, delayMs: 25, framing: 'none', description: "LTE uplink, 5.85 Mb/s (Neurosurgeon's measurement)" },
+  wifi: { ...base, upMbps: 18.88, downMbps: 18.88, delayMs: 2, framing: 'none', description: "Wi-Fi uplink, 18.88 Mb/s (Neurosurgeon's measurement)" },
+  'split-et-impera': { ...base, upMbps: 1000, downMbps: 1000, delayMs: 0.1, framing: 'ppp', description: "Split-Et-Impera's link: 1 Gb/s full duplex, 100 us" },
+  '5g': { ...base, upMbps: 100, downMbps: 500, delayMs: 5, framing: 'none', description: '5G (sub-6 GHz), typical 100 Mb/s up, 500 Mb/s down, 5 ms' },
+  ethernet: { ...base, upMbps: 1000, downMbps: 1000, delayMs: 0.05, framing: 'ethernet', description: 'Gigabit Ethernet, 50 us' },
+  'wifi-ac': { ...base, upMbps: phyRateMbps(WIFI_AC), downMbps: phyRateMbps(WIFI_AC), delayMs: 0, framing: 'wifi', wifi: WIFI_AC, description: '802.11ac, 80 MHz, MCS 7, 1 stream (292.5 Mb/s PHY)' },
+  'wifi-n': { ...base, upMbps: phyRateMbps(WIFI_N), downMbps: phyRateMbps(WIFI_N), delayMs: 0, framing: 'wifi', wifi: WIFI_N, description: '802.11n, 40 MHz, MCS 7, 1 stream (135 Mb/s PHY)' },
+};
+
+const mbps = (what: string) => z.number({ error: `${what} must be a number of Mb/s` }).positive(`${what} must be a positive number of Mb/s (> 0)`);
+const probability = (what: string) => z.number({ error: `${what} must be a number` }).min(0, `${what} must be in [0, 1)`).lt(1, `${what} must be in [0, 1) (1 would lose every packet)`);
+
+export const wifiConfigSchema = z
+  .object({
+    standard: z.enum(['802.11n', '802.11ac']),
+    mcs: z.number().int().min(0).max(9),
+    widthMHz: z.union([z.literal(20), z.literal(40), z.literal(80), z.literal(160)]),
+    spatialStreams: z.number().int().min(1).max(8),
+    shortGuard: z.boolean(),
+    maxAmpduBytes: z.number().int().min(1600).max(1048575),
+  })
+  .partial()
+  .strict();
+
+export const linkConfigSchema = z.union([
+  z.string(),
+  z
+    .object({
+      preset: z.string().optional(),
+      upMbps: mbps('upMbps').optional(),
+      downMbps: mbps('downMbps').optional(),
+      delayMs: z.number().nonnegative('delayMs must be >= 0').optional(),
+      jitterMs: z.number().nonnegative('jitterMs must be >= 0').optional(),
+      mtu: z.number().int().min(576, 'mtu must be at least 576 bytes (the IPv4 minimum)').max(65535).optional(),
+      framing: z.enum(FRAMINGS).optional(),
+      loss: probability('loss').optional(),
+      downLoss: probability('downLoss').optional(),
+      /** A bandwidth trace file (time_s, Mb/s) for the uplink; relative to the scenario file. */
+      trace: z.string().optional(),
+      wifi: wifiConfigSchema.optional(),
+    })
+    .strict(),
+]);
+
+export type LinkConfig = z.infer<typeof linkConfigSchema>;
+
+/** Where a configuration came from, for error messages, and the folder relative paths start from. */
+export interface ConfigContext {
+  where: string;
+  baseDir: string;
+}
+
+const DEFAULT_CONTEXT: ConfigContext = { where: 'link', baseDir: '.' };
+
+export function zodMessage(where: string, error: z.ZodError): string {
+  const issue = error.issues[0]!;
+  const path = [where, ...issue.path.map(String)].filter(Boolean).join('.');
+  return `${path}: ${issue.message}`;
+}
+
+function preset(name: string, where: string): LinkFields {
+  const p = LINK_PRESETS[name.toLowerCase()];
+  if (!p) throw new ImperaError('UNKNOWN_PRESET', `${where}: unknown link preset '${name}'`, `use one of: ${Object.keys(LINK_PRESETS).join(', ')}; or give upMbps, delayMs, ... yourself`);
+  return p;
+}
+
+/** Validate a link configuration and build the link (loading its bandwidth trace, if any). */
+export function resolveLink(config: unknown, context: Partial<ConfigContext> = {}): Link {
+  const ctx = { ...DEFAULT_CONTEXT, ...context };
+  const parsed = linkConfigSchema.safeParse(config);
+  if (!parsed.success) throw new ImperaError('BAD_LINK', zodMessage(ctx.where, parsed.error), 'see `impera simulate --help` for the link fields and presets');
+  const c = typeof parsed.data === 'string' ? { preset: parsed.data } : parsed.data;
+  const fromPreset = c.preset ? preset(c.preset, ctx.where) : undefined;
+  if (!fromPreset && c.upMbps === undefined && !c.trace && !c.wifi) {
+    throw new ImperaError('BAD_LINK', `${ctx.where}: give a preset or an upload rate (upMbps or trace)`, `presets: ${Object.keys(LINK_PRESETS).join(', ')}`);
+  }
+  const wifi = c.wifi || fromPreset?.wifi ? ({ ...WIFI_AC, ...fromPreset?.wifi, ...c.wifi } as WifiPhy) : undefined;
+  if (wifi && wifi.mcs > maxMcs(wifi.standard)) throw new ImperaError('BAD_LINK', `${ctx.where}.wifi.mcs: ${wifi.standard} has MCS 0-${maxMcs(wifi.standard)}, got ${wifi.mcs}`);
+  const phyMbps = wifi ? phyRateMbps(wifi) : undefined;
+  const upMbps = c.upMbps ?? (c.wifi ? phyMbps : fromPreset?.upMbps) ?? phyMbps;
+  const downMbps = c.downMbps ?? (c.wifi ? phyMbps : fromPreset?.downMbps) ?? upMbps;
+  const trace = c.trace ? loadTrace(resolve(ctx.baseDir, c.trace)) : undefined;
+  if (upMbps === undefined && !trace) throw new ImperaError('BAD_LINK', `${ctx.where}: no upload rate`, 'give upMbps');
+  const up = trace ? traceRate(trace) : constantRate(upMbps!);
+  return {
+    name: c.preset ?? (trace ? `trace ${trace.source}` : `${upMbps} Mb/s`),
+    up,
+    down: constantRate(downMbps ?? up.meanMbps),
+    delayMs: c.delayMs ?? fromPreset?.delayMs ?? 0,
+    jitterMs: c.jitterMs ?? fromPreset?.jitterMs ?? 0,
+    mtu: c.mtu ?? fromPreset?.mtu ?? 1500,
+    framing: c.framing ?? fromPreset?.framing ?? (wifi ? 'wifi' : 'ethernet'),
+    loss: c.loss ?? fromPreset?.loss ?? 0,
+    downLoss: c.downLoss ?? fromPreset?.downLoss ?? 0,
+    ...(wifi ? { wifi } : {}),
+    ...(trace ? { trace } : {}),
+  };
+}
+
+/** The folder a config file's relative paths start from. */
+export const configDir = (file: string): string => dirname(resolve(file));

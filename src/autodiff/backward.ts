@@ -51,6 +51,8 @@ export interface BackwardModel {
 }
 
 export const TARGETS_INPUT = 'impera::targets';
+/** The mean cross-entropy output of a backward graph built with objective 'cross-entropy'. */
+export const LOSS_OUTPUT = 'impera::loss';
 export const OUTPUT_GRAD_INPUT = 'impera::output_grad';
 export const gradientName = (t: string) => `${t}::grad`;
 
@@ -226,7 +228,7 @@ function objectiveSeed(g: Graph, e: Emitter, output: string, objective: Objectiv
   const n = e.op('Cast', [e.slice(e.shapeOf(output), [0], [1], [0])], { to: DataType.FLOAT });
   const grad = e.op('Div', [e.sub(e.op('Softmax', [output], { axis: 1 }), oneHot), n]);
   const picked = e.reduceSum(e.mul(e.op('LogSoftmax', [output], { axis: 1 }), oneHot), [1], false);
-  const loss = e.named('ReduceMean', [e.neg(picked)], 'impera::loss', { keepdims: 0 }); // no axes: over the batch
+  const loss = e.named('ReduceMean', [e.neg(picked)], LOSS_OUTPUT, { keepdims: 0 }); // no axes: over the batch
   return { ...base, grad, lossOutput: loss };
 }
 

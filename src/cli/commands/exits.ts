@@ -1,0 +1,320 @@
+/**
+ * `impera exits`: train early-exit branches at cuts on the frozen model, calibrate them, sweep exit policies on a
+ * held-out test split, optionally find the POPEX partition for an edge device, a server and a link, study distorted
+ * inputs, and export the model (or head and tail) with its exits for the runtime.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Option, type Command } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { findCuts, resolveCut, type Cut } from '../../cuts/cuts.js';
+import { openDataset, type Dataset } from '../../data/dataset.js';
+import { ImperaError } from '../../errors.js';
+import { makeBranch, type BranchSpec } from '../../exits/branch.js';
+import { parseDistortions } from '../../exits/distort.js';
+import { pathTimes, popexSummary, profilePopex, type PopexSetup, type PopexSummary } from '../../exits/partition.js';
+import { checkPolicy, missedDeadline, type Policy } from '../../exits/policy.js';
+import { robustness, type RobustnessRow } from '../../exits/robustness.js';
+import { checkExitCuts, earlyShare, trainExits, type ExitsResult, type PolicyRow, type TrainedExit, type TrainedExits } from '../../exits/run.js';
+import { attachExits, describeExits } from '../../export/exits.js';
+import { splitModel, writeParts } from '../../export/split.js';
+import type { Graph } from '../../graph/graph.js';
+import { resolveLink } from '../../net/link.js';
+import { resolveTransport } from '../../net/transfer.js';
+import { loadCatalog } from '../../devices/catalog.js';
+import { analysisCache } from '../../plan/cache.js';
+import { resolveCompute } from '../../plan/compute.js';
+import { loadProfile, type Profile } from '../../profile/format.js';
+import { exitTradeOffSpec, reliabilitySpec, renderSvg } from '../../report/plot.js';
+import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
+import { fmtBytes, fmtInt, table } from '../format.js';
+import { progressBar } from '../progress.js';
+
+interface ExitsCliOptions extends ModelOptions {
+  at: string;
+  data: string;
+  test?: string;
+  kind: 'linear' | 'conv';
+  hidden: number;
+  sparsity?: string;
+  calibrate?: boolean;
+  tau: string;
+  trainSamples?: number;
+  valSamples?: number;
+  calSamples?: number;
+  testSamples?: number;
+  epochs: number;
+  batchSize: number;
+  lr: string;
+  patience: number;
+  seed: number;
+  outageTarget: string;
+  popex?: boolean;
+  device?: string;
+  server?: string;
+  link?: string;
+  protocol: 'tcp' | 'udp';
+  deadline?: string;
+  distort?: string;
+  distortSamples: number;
+  split?: string;
+  out?: string;
+  json?: boolean;
+}
+
+const number = (flag: string, value: string, ok: (x: number) => boolean, what: string): number => {
+  const x = Number(value);
+  if (!Number.isFinite(x) || !ok(x)) throw new ImperaError('BAD_ARGUMENT', `${flag} must be ${what}, got '${value}'`);
+  return x;
+};
+
+/** Training data and test data: Fashion-MNIST's train and test splits, or a folder with a held-out share. */
+function exitData(o: ExitsCliOptions): { train: Dataset; test?: Dataset } {
+  const fm = /^fashion-mnist(:train|:test)?$/.test(o.data);
+  const train = openDataset(fm ? 'fashion-mnist:train' : o.data);
+  const test = o.test ? openDataset(o.test) : fm ? openDataset('fashion-mnist:test') : undefined;
+  return { train, ...(test ? { test } : {}) };
+}
+
+function parseFanOuts(text: string | undefined): number[] | undefined {
+  if (!text) return undefined;
+  return text.split(',').map((v) => number('--sparsity', v, (x) => Number.isInteger(x) && x >= 0, 'fan-outs as whole numbers (0: dense), one per fully connected layer, e.g. 16,5'));
+}
+
+/**
+ * A machine for POPEX: a profile file (`impera profile` run here, on the device, or predicted), `this-machine`, or a
+ * catalog device predicted from a profile of the model measured here (cached).
+ */
+async function popexProfile(flag: string, spec: string | undefined, g: Graph): Promise<Profile> {
+  if (!spec) throw new ImperaError('BAD_ARGUMENT', `--popex needs ${flag} (a catalog device such as raspberry-pi-4, this-machine, or a PROFILE.json)`, 'profile files come from `impera profile MODEL --out FILE` (on the device, or --device ID to predict a catalog device)');
+  if (/\.json$/i.test(spec)) return loadProfile(spec, g.model);
+  return (await resolveCompute(g, spec, flag, { catalog: loadCatalog(), baseDir: '.', cache: analysisCache() })).profile;
+}
+
+function linkConfig(spec: string): unknown {
+  if (!/\.(ya?ml|json)$/i.test(spec)) return spec;
+  let text: string;
+  try {
+    text = readFileSync(spec, 'utf8');
+  } catch {
+    throw new ImperaError('BAD_LINK', `cannot read link file '${spec}'`);
+  }
+  try {
+    return parseYaml(text);
+  } catch (e) {
+    throw new ImperaError('BAD_LINK', `'${spec}' is not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** POPEX over all single-tensor cuts: layer times from the two profiles, hop times from the link model. */
+async function popexSetup(g: Graph, exits: readonly TrainedExit[], o: ExitsCliOptions): Promise<PopexSetup> {
+  if (!o.link) throw new ImperaError('BAD_ARGUMENT', '--popex needs --link (a preset such as wifi, lte, 5g, or a link file)');
+  const link = resolveLink(linkConfig(o.link), { where: '--link' });
+  const [edge, cloud] = [await popexProfile('--device', o.device, g), await popexProfile('--server', o.server, g)];
+  return profilePopex(g, exits, edge, cloud, link, resolveTransport({ protocol: o.protocol }, '--protocol'));
+}
+
+
+export function registerExits(program: Command): void {
+  addModelOptions(program.command('exits'))
+    .description('train, calibrate and evaluate early-exit branches; POPEX partitioning; export with exits')
+    .requiredOption('--at <cuts>', 'exit cuts, comma-separated, input to output: indices as `impera inspect` numbers them, or tensor names')
+    .option('--data <source>', "labelled images to train on: 'fashion-mnist' (train split; tests on the test split) or a folder with one sub-folder per class", 'fashion-mnist')
+    .option('--test <source>', 'test images (default: the Fashion-MNIST test split, or 20 % of a folder held out)')
+    .addOption(new Option('--kind <kind>', 'branch: GAP + (hidden) + linear, or a small 3x3 conv + GAP + linear').choices(['linear', 'conv']).default('linear'))
+    .option('--hidden <n>', 'hidden units of the linear branch (0: none), or channels of the conv branch', (v) => number('--hidden', v, (x) => Number.isInteger(x) && x >= 0, 'a whole number >= 0'), 0)
+    .option('--sparsity <fanouts>', 'predefined sparsity: fan-out of each fully connected layer, comma-separated (0: dense), e.g. 16,5')
+    .option('--calibrate', 'fit temperatures on a calibration split and report ECE before and after')
+    .option('--tau <t>', 'max-softmax threshold in (0, 1] for the fixed-tau comparison and the export', '0.9')
+    .option('--train-samples <n>', 'training images (default: all that validation and calibration leave)', positiveInt('--train-samples'))
+    .option('--val-samples <n>', 'validation images for early stopping (default: 10 %, at most 5000)', positiveInt('--val-samples'))
+    .option('--cal-samples <n>', 'calibration images (default: 10 %, at most 5000)', positiveInt('--cal-samples'))
+    .option('--test-samples <n>', 'test images (default: the whole test split)', positiveInt('--test-samples'))
+    .option('--epochs <n>', 'maximum epochs', positiveInt('--epochs'), 30)
+    .option('--batch-size <n>', 'mini-batch size', positiveInt('--batch-size'), 256)
+    .option('--lr <x>', 'Adam learning rate', '0.001')
+    .option('--patience <n>', 'epochs without a better validation accuracy before stopping', positiveInt('--patience'), 3)
+    .option('--seed <n>', 'seed for splits, initialisation and shuffling', positiveInt('--seed'), 1)
+    .option('--outage-target <acc>', 'edge accuracy target of the outage probability', '0.9')
+    .option('--popex', 'find the partition minimising expected inference time (needs --device, --server, --link)')
+    .option('--device <device>', 'edge device: a catalog id (predicted; see `impera devices`), this-machine, or a profile JSON from `impera profile`')
+    .option('--server <device>', 'server: a catalog id, this-machine, or a profile JSON')
+    .option('--link <link>', 'uplink: a preset (3g, lte, wifi, 5g, ethernet, wifi-ac, ...) or a link file (YAML/JSON)')
+    .addOption(new Option('--protocol <p>', 'transport on the link').choices(['tcp', 'udp']).default('tcp'))
+    .option('--deadline <ms>', 'with --popex: report the share of samples missing this deadline')
+    .option('--distort <spec>', "robustness: 'blur:1,2,3,4,5 noise:0.05,0.1' (sigma in input pixels / input units)")
+    .option('--distort-samples <n>', 'test images per distortion', positiveInt('--distort-samples'), 1000)
+    .option('--split <cut>', 'export head (with the exits) and tail at this cut instead of the whole model with exits')
+    .option('--out <dir>', 'write the model with exits (or head/tail), exits.json, the report and plots')
+    .option('--json', 'print the report as JSON')
+    .action(async (model: string | undefined, o: ExitsCliOptions) => {
+      const tau = number('--tau', o.tau, (x) => x > 0 && x <= 1, 'in (0, 1] (a max-softmax probability, e.g. 0.9)');
+      const lr = number('--lr', o.lr, (x) => x > 0, 'a positive number');
+      const outageTarget = number('--outage-target', o.outageTarget, (x) => x > 0 && x <= 1, 'in (0, 1]');
+      const deadline = o.deadline === undefined ? undefined : number('--deadline', o.deadline, (x) => x > 0, 'a positive number of ms');
+      const distortions = o.distort ? parseDistortions(o.distort) : [];
+      const fanOut = parseFanOuts(o.sparsity);
+      const spec: BranchSpec = { kind: o.kind, hidden: o.hidden, ...(fanOut ? { fanOut } : {}) };
+      const g = await loadGraph(model, o);
+      const warnings = [...g.warnings];
+      const all = findCuts(g, { maxWidth: 2 });
+      const cuts = o.at.split(',').map((s) => resolveCut(g, all, s.trim()));
+      checkExitCuts(cuts);
+      const classes = g.outputs[0] ? (g.tensors.get(g.outputs[0].name!)?.shape[1] ?? 0) : 0;
+      // fail before the long feature pass: fan-outs that do not fit, a conv exit on a vector
+      cuts.forEach((c, k) => makeBranch(spec, `exit${k}`, c.detail[0]!.shape, classes));
+      const split = o.split ? resolveCut(g, all, o.split) : undefined;
+      if (split && cuts.some((c) => ![...c.head].every((i) => split.head.has(i)))) throw new ImperaError('BAD_ARGUMENT', `--split ${o.split}: every exit must lie in the head`, 'split at or after the deepest exit');
+      if (deadline !== undefined && !o.popex) throw new ImperaError('BAD_ARGUMENT', '--deadline needs --popex (path times come from the partition)');
+      const data = exitData(o);
+      // profiles and link are checked before training too
+      if (o.popex) await popexSetup(g, [], o);
+
+      const bar = progressBar('exits', !o.json && process.stderr.isTTY === true);
+      let trained: TrainedExits;
+      let rows: RobustnessRow<PopexSummary>[] = [];
+      try {
+        trained = await trainExits(g, cuts, data, {
+          branch: spec,
+          calibrate: o.calibrate === true,
+          tau,
+          outageTarget,
+          maxEpochs: o.epochs,
+          batchSize: o.batchSize,
+          learningRate: lr,
+          patience: o.patience,
+          seed: o.seed,
+          ...(o.trainSamples ? { trainSamples: o.trainSamples } : {}),
+          ...(o.valSamples ? { valSamples: o.valSamples } : {}),
+          ...(o.calSamples ? { calSamples: o.calSamples } : {}),
+          ...(o.testSamples ? { testSamples: o.testSamples } : {}),
+          onProgress: (phase, d, t) => bar.update(d, t, phase),
+        });
+        const policy: Policy = { kind: 'softmax', thresholds: cuts.map(() => tau) };
+        checkPolicy(policy, cuts.length);
+        const setup = o.popex ? await popexSetup(g, trained.exits, o) : undefined;
+        if (distortions.length) {
+          const test = data.test ?? data.train;
+          const indices = [...Array(Math.min(o.distortSamples, test.size)).keys()];
+          rows = await robustness(g, trained.exits, test, indices, distortions, policy, {
+            seed: o.seed,
+            onProgress: (label, d, t) => bar.update(d, t, `distortion ${label}`),
+            ...(setup ? { partition: (rates: number[]) => popexSummary(setup.run(rates)) } : {}),
+          });
+        }
+        bar.stop();
+        const { result, exits } = trained;
+        const at = result.atTau.calibrated;
+        const popex = setup ? popexReport(setup, at, deadline, trained) : undefined;
+        const description = describeExits(exits, policy);
+        const files = o.out ? await writeOutputs(g, o.out, exits, description, split, result, { popex, robustness: rows }) : [];
+        const report = { model: g.model.source, ...result, ...(popex ? { popex } : {}), ...(rows.length ? { robustness: rows } : {}), deployment: description, files, warnings };
+        if (o.json) return printJson(report);
+        printWarnings(warnings);
+        process.stdout.write(`${reportText(result, popex, rows)}\n`);
+        if (files.length) process.stdout.write(`\nwrote ${files.join(', ')}\n`);
+      } finally {
+        bar.stop();
+      }
+    });
+}
+
+function popexReport(setup: PopexSetup, at: PolicyRow, deadline: number | undefined, trained: TrainedExits) {
+  const p = setup.run(at.rates);
+  const noExits = setup.run(at.rates.map(() => 0));
+  const paths = pathTimes(p.problem, p.plan.cut);
+  return {
+    device: setup.device,
+    server: setup.server,
+    link: setup.link,
+    tau: trained.result.atTau.tau,
+    exitProbabilities: p.problem.exits.map((e) => e.probability),
+    best: popexSummary(p),
+    withoutExits: popexSummary(noExits),
+    pathMs: paths,
+    ...(deadline !== undefined ? { deadlineMs: deadline, missedDeadline: missedDeadline(trained.taken, paths, deadline) } : {}),
+  };
+}
+
+async function writeOutputs(g: Graph, dir: string, exits: readonly TrainedExit[], description: ReturnType<typeof describeExits>, split: Cut | undefined, result: ExitsResult, extra: object): Promise<string[]> {
+  mkdirSync(dir, { recursive: true });
+  const parts = split ? splitModel(g, [split]).parts : [{ ...splitModel(g, []).parts[0]!, name: 'model_with_exits' }];
+  parts[0] = attachExits(g, parts[0]!, exits);
+  const files = writeParts(g, parts, dir);
+  const write = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    files.push(join(dir, name));
+  };
+  write('exits.json', `${JSON.stringify(description, null, 2)}\n`);
+  write('exits-report.json', `${JSON.stringify({ model: g.model.source, ...result, ...extra }, null, 2)}\n`);
+  const sweep = result.sweeps.softmax;
+  const points = (['uncalibrated', 'calibrated'] as const).flatMap((series) => sweep[series].map((r) => ({ series, threshold: r.policy.thresholds[0]!, earlyShare: earlyShare(r), accuracy: r.accuracy })));
+  write('tradeoff.svg', await renderSvg(exitTradeOffSpec(`Early exits: accuracy vs samples leaving early (${result.samples.test} test images)`, points, result.finalAccuracy)));
+  if (result.calibrated) {
+    const bins = result.exits.flatMap((e, k) => (['before', 'after'] as const).flatMap((when) => e.reliability[when].filter((b) => b.count > 0).map((b) => ({ panel: `exit ${k} (${e.cut.split('/').slice(-2).join('/')})`, series: when === 'before' ? 'uncalibrated' : 'calibrated', confidence: b.confidence, accuracy: b.accuracy, count: b.count }))));
+    write('reliability.svg', await renderSvg(reliabilitySpec('Reliability before and after temperature scaling', bins)));
+  }
+  return files;
+}
+
+const pct = (x: number | null) => (x === null ? '-' : (100 * x).toFixed(1));
+
+function reportText(r: ExitsResult, popex: ReturnType<typeof popexReport> | undefined, rows: readonly RobustnessRow<PopexSummary>[]): string {
+  const s = r.samples;
+  const lines = [`full model: ${pct(r.finalAccuracy)} % on ${fmtInt(s.test)} test images · trained on ${fmtInt(s.train)}, validated on ${fmtInt(s.val)}${s.cal ? `, calibrated on ${fmtInt(s.cal)}` : ''} (${r.dataset})`, ''];
+  lines.push(
+    table(
+      ['exit', 'cut', 'branch', 'weights (dense)', 'MACs (dense)', 'bytes (dense)', 'epochs', 's/epoch', 'test acc %', ...(r.calibrated ? ['T', 'ECE before', 'ECE after'] : [])],
+      r.exits.map((e, k) => [
+        k,
+        e.cut,
+        `${e.branch.kind}${e.branch.hidden ? ` ${e.branch.hidden}` : ''}${e.branch.fanOut ? ` fan-out ${e.branch.fanOut.join(',')}` : ''}`,
+        `${fmtInt(e.size.weights)} (${fmtInt(e.size.denseWeights)})`,
+        `${fmtInt(e.size.macs)} (${fmtInt(e.size.denseMacs)})`,
+        `${fmtBytes(e.size.bytes)} (${fmtBytes(e.size.denseBytes)})`,
+        `${e.training.bestEpoch}/${e.training.epochs}`,
+        e.training.secondsPerEpoch.toFixed(2),
+        pct(e.testAccuracy),
+        ...(r.calibrated ? [e.temperature.toFixed(3), e.ece.before.toFixed(4), e.ece.after.toFixed(4)] : []),
+      ]),
+    ),
+    '',
+  );
+  const sweep = r.calibrated ? r.sweeps.softmax.calibrated : r.sweeps.softmax.uncalibrated;
+  const k = r.exits.length;
+  lines.push(`max-softmax sweep${r.calibrated ? ' (calibrated)' : ''}: share leaving at each exit, their accuracy, overall accuracy`);
+  lines.push(
+    table(
+      ['tau', ...r.exits.map((_, i) => `exit ${i} %`), 'end %', 'early %', ...r.exits.map((_, i) => `acc ${i} %`), 'acc end %', 'overall %', 'Δ points'],
+      sweep.map((row) => [row.policy.thresholds[0]!, ...row.rates.map(pct), pct(row.finalRate), pct(earlyShare(row)), ...row.exitAccuracy.map(pct), pct(row.finalAccuracy), pct(row.accuracy), (100 * (row.accuracy - r.finalAccuracy)).toFixed(2)]),
+      ['right', ...Array<'right'>(2 * k + 5).fill('right')],
+    ),
+  );
+  const b = r.bestTradeOff;
+  lines.push(b ? `within 1 point of the full model: tau ${b.policy.thresholds[0]} lets ${pct(b.earlyShare)} % leave early at ${pct(b.accuracy)} % accuracy` : 'no tau keeps the overall accuracy within 1 point of the full model');
+  if (r.calibrated) {
+    const a = r.atTau;
+    lines.push(
+      '',
+      `at tau ${a.tau}: uncalibrated ${pct(earlyShare(a.uncalibrated))} % early, ${pct(a.uncalibrated.accuracy)} % accuracy, outage ${pct(a.uncalibrated.outage)} %; calibrated ${pct(earlyShare(a.calibrated))} % early, ${pct(a.calibrated.accuracy)} % accuracy, outage ${pct(a.calibrated.outage)} % (target ${pct(a.outageTarget)} %) · global T ${r.globalTemperature.toFixed(3)}`,
+    );
+  }
+  if (popex) {
+    lines.push(
+      '',
+      `POPEX (${popex.device} -> ${popex.link} -> ${popex.server}, tau ${popex.tau}): best ${popex.best.cut === 'cloud' || popex.best.cut === 'edge' ? popex.best.cut : `cut #${popex.best.cutIndex} ${popex.best.cut}`}, E[T] ${popex.best.expectedMs.toFixed(2)} ms (brute force ${popex.best.bruteForceMs.toFixed(2)} ms) · without exits: ${popex.withoutExits.cut}, ${popex.withoutExits.expectedMs.toFixed(2)} ms`,
+    );
+    if (popex.missedDeadline !== undefined) lines.push(`missed-deadline probability at ${popex.deadlineMs} ms: ${pct(popex.missedDeadline)} %`);
+  }
+  if (rows.length) {
+    lines.push('', `distorted inputs (tau ${r.atTau.tau}${r.calibrated ? ', calibrated' : ''}):`);
+    lines.push(
+      table(
+        ['distortion', ...r.exits.map((_, i) => `exit ${i} %`), 'early %', 'overall %', 'full model %', ...(rows[0]?.partition ? ['best cut', 'E[T] ms'] : [])],
+        rows.map((row) => [row.distortion, ...row.rates.map(pct), pct(row.rates.reduce((a, c) => a + c, 0)), pct(row.accuracy), pct(row.fullModelAccuracy), ...(row.partition ? [row.partition.cutIndex === null ? row.partition.cut : `#${row.partition.cutIndex}`, row.partition.expectedMs.toFixed(2)] : [])]),
+      ),
+    );
+  }
+  lines.push('', `time: features ${r.seconds.features.toFixed(1)} s, training ${r.seconds.training.toFixed(1)} s`);
+  return lines.join('\n');
+}

@@ -1,0 +1,88 @@
+/**
+ * Backbone features for exit branches, computed once: one pass of the frozen model over a dataset, exposing every
+ * exit's cut tensor already globally average-pooled inside ONNX Runtime (so only C floats per image and exit reach
+ * JavaScript; conv exits keep the whole tensor), plus the full model's logits. Branches then train for many epochs on the cached vectors.
+ */
+import { Emitter } from '../autodiff/emit.js';
+import type { Dataset } from '../data/dataset.js';
+import { ImperaError } from '../errors.js';
+import { tensor, type Graph } from '../graph/graph.js';
+import { channelLayout } from '../graph/layout.js';
+import { valueInfo } from '../onnx/builder.js';
+import { DataType } from '../onnx/dtype.js';
+import { onnx } from '../onnx/proto.js';
+import { createSession, run } from '../ort/session.js';
+
+export interface ExitFeatures {
+  /** Per exit, samples x width row-major: the pooled vector (width = channels) or, for `maps`, the whole tensor. */
+  features: Float32Array[];
+  channels: number[];
+  width: number[];
+  /** The full model's logits (samples x classes) and the labels. */
+  logits: Float32Array;
+  labels: Int32Array;
+  classes: number;
+  count: number;
+}
+
+export const featureName = (t: string): string => `${t}::features`;
+
+/** Global average pooling of an exit tensor: [N, C, H, W] over H, W; tokens [N, T, C] over T; [N, C] as is. */
+export function emitPool(e: Emitter, t: string, shape: readonly number[]): string {
+  const layout = channelLayout(shape);
+  if (!layout) throw new ImperaError('BAD_ARGUMENT', `an exit needs a feature map, token sequence or vector, but '${t}' has shape [${shape}]`);
+  return layout.positionAxes.length ? e.reduceMean(t, layout.positionAxes, false) : t;
+}
+
+export interface FeatureOptions {
+  batchSize?: number;
+  /** Per exit: keep the whole tensor instead of pooling it (conv branches). */
+  maps?: readonly boolean[];
+  /** Distorts each input batch (robustness studies). */
+  transform?: (x: Float32Array, dims: number[]) => Float32Array;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Feature caches larger than this are refused: a conv exit on an early, wide cut can need tens of GB. */
+export const MAX_FEATURE_BYTES = 6 * 2 ** 30;
+
+/** One pass over `indices` of `data`. */
+export async function extractFeatures(g: Graph, exitTensors: readonly string[], data: Dataset, indices: readonly number[], opts: FeatureOptions = {}): Promise<ExitFeatures> {
+  const e = new Emitter(g.opsets.get('') ?? 13, 'exit');
+  const outputs = exitTensors.map((t, k) => e.named('Identity', [opts.maps?.[k] ? t : emitPool(e, t, tensor(g, t).shape)], featureName(t)));
+  const logitsName = g.outputs[0]!.name!;
+  const graph = g.proto.graph!;
+  const proto = onnx.ModelProto.create({
+    ...g.proto,
+    graph: { ...graph, node: [...(graph.node ?? []), ...e.nodes], initializer: [...(graph.initializer ?? []), ...e.initializers], output: [valueInfo(logitsName, DataType.FLOAT), ...outputs.map((o) => valueInfo(o, DataType.FLOAT))] },
+  });
+  const channels = exitTensors.map((t) => channelLayout(tensor(g, t).shape)!.channels);
+  const classes = tensor(g, logitsName).shape[1]!;
+  const width = exitTensors.map((t, k) => (opts.maps?.[k] ? tensor(g, t).shape.slice(1).reduce((a, b) => a * b, 1) : channels[k]!));
+  const count = indices.length;
+  const bytes = width.reduce((s, w) => s + w * count * 4, 0);
+  if (bytes > MAX_FEATURE_BYTES) {
+    throw new ImperaError('BAD_ARGUMENT', `caching the exit features of ${count} samples needs ${(bytes / 2 ** 30).toFixed(1)} GiB (limit ${MAX_FEATURE_BYTES / 2 ** 30} GiB)`, 'use fewer training samples (--train-samples), a later cut, or the linear exit, which caches pooled vectors');
+  }
+  const features = width.map((w) => new Float32Array(count * w));
+  const logits = new Float32Array(count * classes);
+  const labels = Int32Array.from(indices, (i) => data.label(i));
+  const [inputName, info] = [...g.inputShapes][0]!;
+  const [, ch, h, w] = info.shape as [number, number, number, number];
+  const batch = opts.batchSize ?? 32;
+  const session = await createSession(proto, g.model.dir);
+  try {
+    for (let start = 0; start < count; start += batch) {
+      const chunk = indices.slice(start, start + batch);
+      const dims = [chunk.length, ch, h, w];
+      const x = data.load(chunk, { channels: ch, height: h, width: w });
+      const out = await run(session, { [inputName]: { dtype: DataType.FLOAT, dims, data: opts.transform ? opts.transform(x, dims) : x } });
+      logits.set(out[logitsName]!.data as Float32Array, start * classes);
+      exitTensors.forEach((t, k) => features[k]!.set(out[featureName(t)]!.data as Float32Array, start * width[k]!));
+      opts.onProgress?.(start + chunk.length, count);
+    }
+  } finally {
+    await session.release();
+  }
+  return { features, channels, width, logits, labels, classes, count };
+}

@@ -1,0 +1,217 @@
+/**
+ * bench:serve — the tail server under load, faults and hostile input (`impera serve` in its own process, clients
+ * here, loopback).
+ *  1. Load: 64 concurrent edge clients send real cut tensors (MobileNetV2 cut after features.16, 31 kB; the tail is
+ *     35 M MACs) back to back for 60 s (IMPERA_LOAD_S), once without and once with dynamic batching. Throughput,
+ *     latency p50/p99, every request answered or refused with 429 (lost = neither), server memory (RSS) over time.
+ *  2. Faults: an edge runner sends 25 frames/s for 20 s; the server is killed (SIGKILL) at 5 s and restarted at
+ *     10 s. Frames in must equal results out; the edge falls back to its local tail and reconnects.
+ *  3. Hostile input: 10,000 requests that are wrong by construction (src/runtime/hostile.ts), 25 at a time, while
+ *     a client keeps sending correct requests: every hostile one must get a 4xx, every correct one a 200.
+ * Last line: {"bench":"serve","load_rps_no_batching":…,"load_rps_batching":…,"p99_ms_no_batching":…,
+ *   "p99_ms_batching":…,"lost":…,"rss_growth":…,"fault_frames_in":…,"fault_results_out":…,"fuzz_non_4xx":…}
+ */
+import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'node:http';
+import { findCuts, resolveCut } from '../src/cuts/cuts.js';
+import { openDataset } from '../src/data/dataset.js';
+import { quantile } from '../src/util/stats.js';
+import { splitModel, writeParts } from '../src/export/split.js';
+import { analyzeModel } from '../src/graph/analyze.js';
+import { loadModel } from '../src/onnx/io.js';
+import { createSession, run } from '../src/ort/session.js';
+import { CallError, HttpClient } from '../src/runtime/edge/client.js';
+import { resolveRuntimeConfig } from '../src/runtime/edge/config.js';
+import { EdgeRunner, type FrameResult } from '../src/runtime/edge/runner.js';
+import { summarize } from '../src/runtime/edge/summary.js';
+import { hostileRequests, type RawRequest } from '../src/runtime/hostile.js';
+import { startServerProcess, type ServerProcess } from '../src/runtime/processes.js';
+import type { InferTensor } from '../src/runtime/protocol/tensor.js';
+import { LoopbackPath } from '../src/runtime/shaper/loopback.js';
+import { EXAMPLE_MODEL, PACKAGE_ROOT } from '../src/util/package.js';
+
+const LOAD_S = Number(process.env.IMPERA_LOAD_S ?? 60);
+const CLIENTS = 64;
+const CUT = '/1/features/features.16/Add_output_0';
+const FUZZ = Number(process.env.IMPERA_FUZZ ?? 10_000);
+const pad = (s: string | number, n: number) => String(s).padStart(n);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+console.log(`bench:serve  ${new Date().toISOString()}  ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}  node ${process.version}  load ${LOAD_S} s, ${CLIENTS} clients`);
+
+const dir = mkdtempSync(join(tmpdir(), 'impera-serve-bench-'));
+const g = await analyzeModel(loadModel(EXAMPLE_MODEL), { batch: 1 });
+const cut = resolveCut(g, findCuts(g, { maxWidth: 1 }), CUT);
+const { parts } = splitModel(g, [cut]);
+writeParts(g, parts, dir);
+
+/** The cut tensor of real images (the head run here), one per client. */
+async function cutTensors(count: number): Promise<InferTensor[][]> {
+  const data = openDataset(join(PACKAGE_ROOT, 'examples', 'fashion-mnist-sample'));
+  const head = await createSession(parts[0]!.proto, g.model.dir, { threads: 1 });
+  const out: InferTensor[][] = [];
+  for (let i = 0; i < count; i++) {
+    const x = data.load([i % data.size], { channels: 3, height: 224, width: 224 });
+    const y = (await run(head, { input: { dtype: 1, dims: [1, 3, 224, 224], data: x } }))[CUT]!;
+    out.push([{ name: CUT, datatype: 'FP32', shape: y.dims, data: y.data }]);
+  }
+  await head.release();
+  return out;
+}
+const inputs = await cutTensors(CLIENTS);
+
+const rssMb = (pid: number): number => {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+};
+
+interface LoadResult {
+  label: string;
+  sent: number;
+  ok: number;
+  refused: number;
+  lost: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  rss: number[];
+  lostReasons: string[];
+}
+
+async function load(label: string, args: string[]): Promise<LoadResult> {
+  const server = await startServerProcess(new LoopbackPath(), dir, ['--threads', '1', '--workers', '1', '--max-queue', '48', ...args]);
+  const rss: number[] = [];
+  const sampler = setInterval(() => rss.push(rssMb(server.child.pid!)), 1000);
+  const latencies: number[] = [];
+  let sent = 0;
+  let refused = 0;
+  const lostReasons: string[] = [];
+  const deadline = performance.now() + LOAD_S * 1000;
+  const client = async (k: number) => {
+    const c = new HttpClient({ url: server.url, protocol: 'binary' });
+    while (performance.now() < deadline) {
+      const t = performance.now();
+      sent++;
+      try {
+        await c.infer({ model: 'tail', inputs: inputs[k]!, timeoutMs: 30_000 });
+        latencies.push(performance.now() - t);
+      } catch (e) {
+        if (e instanceof CallError && e.status === 429) refused++;
+        else lostReasons.push((e as Error).message);
+      }
+    }
+    c.close();
+  };
+  const start = performance.now();
+  await Promise.all(Array.from({ length: CLIENTS }, (_, k) => client(k)));
+  const seconds = (performance.now() - start) / 1000;
+  clearInterval(sampler);
+  await server.stop();
+  return { label, sent, ok: latencies.length, refused, lost: sent - latencies.length - refused, rps: latencies.length / seconds, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), rss, lostReasons };
+}
+
+console.log(`\n1. load: ${CLIENTS} clients back to back for ${LOAD_S} s, tail of mobilenet_v2 after features.16 (31 kB per request), 1 worker, queue 48`);
+const loads = [await load('no batching', []), await load('dynamic batching (max 16, 2 ms)', ['--max-batch', '16', '--batch-delay-ms', '2'])];
+const third = (xs: number[], which: 'first' | 'last') => {
+  const n = Math.max(1, Math.floor(xs.length / 3));
+  const part = which === 'first' ? xs.slice(1, 1 + n) : xs.slice(-n);
+  return part.reduce((a, b) => a + b, 0) / part.length;
+};
+console.log(`   ${'run'.padEnd(34)} ${pad('sent', 7)} ${pad('200', 7)} ${pad('429', 6)} ${pad('lost', 5)} ${pad('req/s', 7)} ${pad('p50 ms', 7)} ${pad('p99 ms', 7)} ${pad('RSS MB first/last third, max', 30)}`);
+for (const l of loads) {
+  console.log(`   ${l.label.padEnd(34)} ${pad(l.sent, 7)} ${pad(l.ok, 7)} ${pad(l.refused, 6)} ${pad(l.lost, 5)} ${pad(l.rps.toFixed(0), 7)} ${pad(l.p50.toFixed(1), 7)} ${pad(l.p99.toFixed(1), 7)} ${pad(`${third(l.rss, 'first').toFixed(0)} / ${third(l.rss, 'last').toFixed(0)}, ${Math.max(...l.rss).toFixed(0)}`, 30)}`);
+  if (l.lostReasons.length) console.log(`     lost: ${[...new Set(l.lostReasons)].slice(0, 3).join('; ')}`);
+}
+const rssGrowth = Math.max(...loads.map((l) => third(l.rss, 'last') / third(l.rss, 'first') - 1));
+
+console.log('\n2. faults: 25 frames/s for 20 s, the server killed (SIGKILL) at 5 s and restarted at 10 s');
+let server: ServerProcess = await startServerProcess(new LoopbackPath(), dir, ['--threads', '1']);
+const port = server.port;
+writeFileSync(join(dir, 'edge.json'), JSON.stringify({ format: 'impera-runtime/1', head: 'head.onnx', tail: 'tail.onnx', server: { url: server.url, model: 'tail' }, latencyBudgetMs: 500, fallback: 'local', reconnect: { initialMs: 100, maxMs: 1000 }, threads: 1 }));
+const edge = await EdgeRunner.open(resolveRuntimeConfig(JSON.parse(readFileSync(join(dir, 'edge.json'), 'utf8')), join(dir, 'edge.json')));
+const images = openDataset(join(PACKAGE_ROOT, 'examples', 'fashion-mnist-sample'));
+const results: FrameResult[] = [];
+const t0 = performance.now();
+let frames = 0;
+let killedAt = 0;
+let restartedAt = 0;
+let restarting: Promise<void> | undefined;
+while (performance.now() - t0 < 20_000) {
+  const at = performance.now() - t0;
+  if (!killedAt && at >= 5000) {
+    server.child.kill('SIGKILL');
+    killedAt = at;
+  }
+  if (killedAt && !restarting && at >= 10_000) {
+    // frames keep coming while the server starts again
+    restarting = startServerProcess(new LoopbackPath(), dir, ['--threads', '1', '--port', String(port)]).then((s) => {
+      server = s;
+      restartedAt = performance.now() - t0;
+    });
+  }
+  const i = frames++;
+  const x = images.load([i % images.size], { channels: 3, height: 224, width: 224 });
+  results.push(await edge.process(i, { input: { dtype: 1, dims: [1, 3, 224, 224], data: x } }, images.label(i % images.size)));
+  await sleep(Math.max(0, t0 + frames * 40 - performance.now()));
+}
+await edge.close();
+await restarting;
+await server.stop();
+const fault = summarize(frames, results);
+const firstLocal = results.findIndex((r) => r.outcome === 'local');
+const back = results.findIndex((r, i) => i > firstLocal && r.outcome === 'server');
+console.log(`   frames in ${fault.framesIn}, results out ${fault.resultsOut}: ${Object.entries(fault.outcomes).map(([k, v]) => `${k} ${v}`).join(', ')}; accuracy ${(100 * fault.accuracy!).toFixed(1)}%`);
+console.log(`   killed at ${(killedAt / 1000).toFixed(1)} s, restart begun at 10.0 s and ready at ${(restartedAt / 1000).toFixed(1)} s; back on the server from frame ${back} (${back >= 0 ? ((back * 40) / 1000).toFixed(1) : '-'} s)`);
+for (const r of fault.reasons) console.log(`   fallback: ${r.reason} x${r.frames}`);
+
+console.log(`\n3. hostile input: ${FUZZ.toLocaleString('en-US')} broken requests, 25 at a time, with correct requests alongside (token required)`);
+const TOKEN = 'bench-token';
+server = await startServerProcess(new LoopbackPath(), dir, ['--threads', '1', '--token', TOKEN, '--body-limit', '4MB']);
+const send = (r: RawRequest) =>
+  new Promise<number>((resolve) => {
+    const req = request(new URL(r.path, server.url), { method: r.method, headers: { ...r.headers, ...(r.body ? { 'content-length': String(r.body.length) } : {}) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', () => resolve(0));
+    req.end(r.body);
+  });
+const hostile = hostileRequests({ model: 'tail', inputs: inputs[0]!, token: TOKEN }, FUZZ, 7);
+const byKind = new Map<string, Map<number, number>>();
+const good = new HttpClient({ url: server.url, protocol: 'binary', token: TOKEN });
+let goodOk = 0;
+let goodBad = 0;
+const fuzzStart = performance.now();
+for (let i = 0; i < hostile.length; i += 25) {
+  const batch = hostile.slice(i, i + 25);
+  const [statuses] = await Promise.all([
+    Promise.all(batch.map(send)),
+    good.infer({ model: 'tail', inputs: inputs[1]!, timeoutMs: 30_000 }).then(() => goodOk++, () => goodBad++),
+  ]);
+  statuses.forEach((s, k) => {
+    const m = byKind.get(batch[k]!.kind) ?? new Map<number, number>();
+    m.set(s, (m.get(s) ?? 0) + 1);
+    byKind.set(batch[k]!.kind, m);
+  });
+}
+good.close();
+await server.stop();
+const nonClientError = [...byKind.values()].flatMap((m) => [...m].filter(([s]) => s < 400 || s >= 500).map(([, n]) => n)).reduce((a, b) => a + b, 0);
+console.log(`   ${'case'.padEnd(30)} statuses`);
+for (const [kind, m] of [...byKind].sort()) console.log(`   ${kind.padEnd(30)} ${[...m].sort().map(([s, n]) => `${s} x${n}`).join(', ')}`);
+console.log(`   ${FUZZ} hostile requests in ${((performance.now() - fuzzStart) / 1000).toFixed(1)} s: ${nonClientError} not answered with a 4xx; correct requests alongside: ${goodOk} answered 200, ${goodBad} failed`);
+
+console.log(JSON.stringify({
+  bench: 'serve',
+  load_rps_no_batching: +loads[0]!.rps.toFixed(1),
+  load_rps_batching: +loads[1]!.rps.toFixed(1),
+  p99_ms_no_batching: +loads[0]!.p99.toFixed(1),
+  p99_ms_batching: +loads[1]!.p99.toFixed(1),
+  lost: loads.reduce((s, l) => s + l.lost, 0),
+  rss_growth: +rssGrowth.toFixed(3),
+  fault_frames_in: fault.framesIn,
+  fault_results_out: fault.resultsOut,
+  fuzz_non_4xx: nonClientError + goodBad,
+}));

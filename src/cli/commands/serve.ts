@@ -1,0 +1,119 @@
+/** `impera serve`: serve a model repository (exported tails) over the Open Inference Protocol until stopped. */
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import type { Command } from 'commander';
+import { ImperaError } from '../../errors.js';
+import { SERVER_DEFAULTS, startServer, type RunningServer } from '../../runtime/server/app.js';
+import { loadRepository } from '../../runtime/server/repository.js';
+import { positiveInt } from '../common.js';
+import { fmtBytes, table } from '../format.js';
+
+interface ServeOptions {
+  modelRepo: string;
+  host: string;
+  port: number;
+  token: string[];
+  tokenFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  workers: number;
+  threads?: number;
+  maxBatch: number;
+  batchDelayMs?: number;
+  maxQueue: number;
+  bodyLimit: number;
+  requestTimeoutMs: number;
+  json?: boolean;
+}
+
+const nonNegative = (flag: string) => (v: string): number => {
+  const n = Number(v);
+  if (!(n >= 0) || !Number.isFinite(n)) throw new ImperaError('BAD_ARGUMENT', `${flag} must be a number >= 0, got '${v}'`);
+  return n;
+};
+
+/** 32MB, 512kB, 1048576: a size in bytes (decimal units, as fmtBytes prints them; MiB/KiB binary). */
+export function parseBytes(flag: string) {
+  return (v: string): number => {
+    const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|kib|mib|gib)?$/i.exec(v.trim());
+    const scale: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+    if (!m || Number(m[1]) <= 0) throw new ImperaError('BAD_ARGUMENT', `${flag} must be a size like 32MB or 1048576, got '${v}'`);
+    return Math.round(Number(m[1]) * scale[(m[2] ?? 'b').toLowerCase()]!);
+  };
+}
+
+function readFileOption(flag: string, path: string): Buffer {
+  if (!existsSync(path)) throw new ImperaError('FILE_NOT_FOUND', `${flag} '${path}' does not exist`, 'check the path');
+  return readFileSync(path);
+}
+
+function tokens(o: ServeOptions): string[] {
+  const fromFile = o.tokenFile ? readFileOption('--token-file', o.tokenFile).toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean) : [];
+  if (o.tokenFile && !fromFile.length) throw new ImperaError('BAD_ARGUMENT', `--token-file '${o.tokenFile}' holds no token`, 'one token per line');
+  return [...o.token, ...fromFile, ...(process.env.IMPERA_TOKEN ? [process.env.IMPERA_TOKEN] : [])];
+}
+
+function describe(server: RunningServer, secured: { tokens: number; tls: boolean }): string {
+  const rows = server.models.map((m) => [
+    m.name,
+    m.version,
+    m.metadata.inputs.map((t) => `${t.name} ${t.datatype} [${t.shape.join(',')}]`).join('; '),
+    m.metadata.outputs.map((t) => `${t.name} ${t.datatype} [${t.shape.join(',')}]`).join('; '),
+    m.batchDelayMs !== undefined ? `dynamic, max ${m.maxBatch}, ${m.batchDelayMs} ms` : m.maxBatch > 1 ? `per request, max ${m.maxBatch}` : 'none',
+    m.wire ? m.wire.spec.name : '-',
+  ]);
+  const security = `${secured.tls ? 'TLS' : 'plain HTTP'}, ${secured.tokens ? `${secured.tokens} bearer token${secured.tokens > 1 ? 's' : ''}` : 'no authentication'}`;
+  return `serving ${server.models.length} model${server.models.length > 1 ? 's' : ''} at ${server.url} (${security}; Ctrl-C stops)\n${table(['model', 'version', 'inputs', 'outputs', 'batching', 'packed wire'], rows)}\n`;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('serve exported tails over the Open Inference Protocol (KServe v2 / Triton HTTP, binary tensors, WebSocket stream)')
+    .requiredOption('--model-repo <dir>', 'models: DIR/NAME.onnx (impera split --out), DIR/NAME/model.onnx, or a Triton repository DIR/NAME/<version>/model.onnx')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--port <n>', 'port (0: any free port)', nonNegative('--port'), 8000)
+    .option('--token <token>', 'accept this bearer token (repeatable; also $IMPERA_TOKEN); without tokens there is no authentication', (v: string, prev: string[] = []) => [...prev, v], [])
+    .option('--token-file <file>', 'accept the bearer tokens in this file (one per line)')
+    .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')
+    .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
+    .option('--workers <n>', 'worker threads running ONNX Runtime (each holds every model)', positiveInt('--workers'), SERVER_DEFAULTS.workers)
+    .option('--threads <n>', 'ONNX Runtime intra-op threads per worker (default: cores / workers)', positiveInt('--threads'))
+    .option('--max-batch <n>', 'largest batch per request and per dynamic batch', positiveInt('--max-batch'), 8)
+    .option('--batch-delay-ms <ms>', 'dynamic batching: wait up to this long for requests to batch together (default: off)', nonNegative('--batch-delay-ms'))
+    .option('--max-queue <n>', 'requests that may wait for a worker; more are refused with 429', positiveInt('--max-queue'), SERVER_DEFAULTS.maxQueue)
+    .option('--body-limit <size>', 'largest request body; larger ones are refused with 413', parseBytes('--body-limit'), SERVER_DEFAULTS.bodyLimit)
+    .option('--request-timeout-ms <ms>', 'a request must arrive whole within this, else 408', positiveInt('--request-timeout-ms'), SERVER_DEFAULTS.requestTimeoutMs)
+    .option('--json', 'print the address and models as one JSON line once ready')
+    .action(async (o: ServeOptions) => {
+      if (!!o.tlsCert !== !!o.tlsKey) throw new ImperaError('BAD_ARGUMENT', '--tls-cert and --tls-key go together', 'give both, or neither for plain HTTP');
+      const accepted = tokens(o);
+      const tls = o.tlsCert && o.tlsKey ? { cert: readFileOption('--tls-cert', o.tlsCert), key: readFileOption('--tls-key', o.tlsKey) } : undefined;
+      const models = loadRepository(o.modelRepo, { maxBatch: o.maxBatch, ...(o.batchDelayMs !== undefined ? { batchDelayMs: o.batchDelayMs } : {}) });
+      const server = await startServer({
+        models,
+        host: o.host,
+        port: o.port,
+        tokens: accepted,
+        ...(tls ? { tls } : {}),
+        bodyLimit: o.bodyLimit,
+        maxQueue: o.maxQueue,
+        workers: o.workers,
+        threads: o.threads ?? Math.max(1, Math.floor(availableParallelism() / o.workers)),
+        requestTimeoutMs: o.requestTimeoutMs,
+        keepAliveTimeoutMs: SERVER_DEFAULTS.keepAliveTimeoutMs,
+      }).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') throw new ImperaError('BAD_ARGUMENT', `cannot listen on ${o.host}:${o.port} (${e.code})`, 'choose another --port or --host');
+        throw e;
+      });
+      if (o.json) process.stdout.write(`${JSON.stringify({ url: server.url, port: server.port, models: models.map((m) => ({ name: m.name, version: m.version, maxBatch: m.maxBatch, batchDelayMs: m.batchDelayMs ?? null, wire: m.wire?.spec.name ?? null, metadata: m.metadata })) })}\n`);
+      else process.stdout.write(`${describe(server, { tokens: accepted.length, tls: !!tls })}body limit ${fmtBytes(o.bodyLimit)}, queue ${o.maxQueue}, ${o.workers} worker${o.workers > 1 ? 's' : ''}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await server.close();
+    });
+}
+

@@ -1,0 +1,62 @@
+/** `impera serve`, `impera edge`, `impera export-triton` and `impera bench-e2e` as users run them. */
+import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, expect, it } from 'vitest';
+import { expectOneLineError, impera, tmp } from '../helpers/cli.js';
+import { splitRepo } from '../helpers/runtime.js';
+
+const BIN = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
+
+describe('impera serve and impera edge', () => {
+  it('serve a split and run frames through it, printing every result as JSON', async () => {
+    const repo = await splitRepo();
+    const server = spawn('node', [BIN, 'serve', '--model-repo', repo.dir, '--port', '0', '--json', '--threads', '1', '--token', 'cli-token'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const ready = JSON.parse(await new Promise<string>((resolve) => createInterface({ input: server.stdout! }).once('line', resolve)));
+      expect(ready.models.map((m: { name: string }) => m.name)).toEqual(['head', 'tail']);
+      const config = join(repo.dir, 'edge.yaml');
+      writeFileSync(config, `format: impera-runtime/1\nhead: head.onnx\ntail: tail.onnx\nserver:\n  url: ${ready.url}\n  model: tail\n  token: cli-token\n`);
+      const r = await impera('edge', '--config', config, '--source', 'synthetic', '--frames', '3', '--json');
+      expect(r.code).toBe(0);
+      const out = JSON.parse(r.stdout);
+      expect(out.frames.map((f: { outcome: string }) => f.outcome)).toEqual(['server', 'server', 'server']);
+      expect(out.summary).toMatchObject({ framesIn: 3, resultsOut: 3 });
+      const human = await impera('edge', '--config', config, '--source', 'synthetic', '--frames', '2');
+      expect(human.stdout).toMatch(/2 frames in from synthetic frames.*2 results out: server 2/);
+      expect(human.stdout).toMatch(/serverCompute/);
+    } finally {
+      server.kill('SIGTERM');
+    }
+  });
+
+  it('explain what is wrong in one line', async () => {
+    const dir = tmp();
+    await expectOneLineError(['serve', '--model-repo', join(dir, 'nope')], /model repository '.*nope' is not a folder/);
+    await expectOneLineError(['serve', '--model-repo', dir], /holds no models/);
+    await expectOneLineError(['serve', '--model-repo', dir, '--tls-cert', 'c.pem'], /--tls-cert and --tls-key go together/);
+    await expectOneLineError(['serve', '--model-repo', dir, '--body-limit', 'lots'], /--body-limit must be a size like 32MB/);
+    await expectOneLineError(['edge', '--config', join(dir, 'missing.yaml')], /runtime config '.*missing\.yaml' does not exist/);
+    writeFileSync(join(dir, 'bad.yaml'), 'format: impera-runtime/1\nhead: head.onnx\n');
+    await expectOneLineError(['edge', '--config', join(dir, 'bad.yaml')], /runtime config '.*bad\.yaml': server/);
+    await expectOneLineError(['export-triton', join(dir, 'none'), '--out', dir], /does not exist/);
+    await expectOneLineError(['bench-e2e', '--links', '10'], /link '10' must be RATE\/DELAY/);
+    await expectOneLineError(['bench-e2e', '--shaper', 'magic'], /--shaper must be auto, netns or proxy/);
+  });
+});
+
+describe('impera export-triton', () => {
+  it('writes config.pbtxt and 1/model.onnx for the tail of a split', async () => {
+    const repo = await splitRepo();
+    const out = tmp();
+    const r = await impera('export-triton', repo.dir, '--out', out, '--max-batch', '4', '--batch-delay-us', '250', '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ model: 'tail', warnings: [] });
+    expect(existsSync(join(out, 'tail', '1', 'model.onnx'))).toBe(true);
+    const human = await impera('export-triton', join(repo.dir, 'head.onnx'), '--out', out, '--name', 'edge-head');
+    expect(human.stdout).toMatch(/max_batch_size: 8/);
+    expect(human.stdout).toMatch(/name: "edge-head"/);
+    await expectOneLineError(['export-triton', repo.dir, '--out', out, '--name', 'a/b'], /must be letters, digits/);
+  });
+});

@@ -1,0 +1,120 @@
+/** A served split of a tiny model, raw HTTP for requests a client library would not send, and reference outputs. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findCuts, resolveCut, type Cut } from '../../src/cuts/cuts.js';
+import { analyzeModel } from '../../src/graph/analyze.js';
+import type { Graph } from '../../src/graph/graph.js';
+import { tensor } from '../../src/graph/graph.js';
+import { splitModel, writeParts } from '../../src/export/split.js';
+import type { ExportedPart } from '../../src/export/extract.js';
+import { createSession, run } from '../../src/ort/session.js';
+import type { RawRequest } from '../../src/runtime/hostile.js';
+import type { InferTensor } from '../../src/runtime/protocol/tensor.js';
+import { SERVER_DEFAULTS, startServer, type RunningServer, type ServerOptions } from '../../src/runtime/server/app.js';
+import { loadRepository, type ServingDefaults } from '../../src/runtime/server/repository.js';
+import { seededRandom } from '../../src/util/random.js';
+import { fitCodecs } from '../../src/codecs/calibrate.js';
+import { parseCodec } from '../../src/codecs/spec.js';
+import { openDataset } from '../../src/data/dataset.js';
+import { attachCodec, describeWire } from '../../src/export/codec.js';
+import { PACKAGE_ROOT } from '../../src/util/package.js';
+
+export const SAMPLE = join(PACKAGE_ROOT, 'examples', 'fashion-mnist-sample');
+import { chain, weights } from './models.js';
+import { ModelBuilder } from '../../src/onnx/builder.js';
+import { inMemoryModel, type OnnxModel } from '../../src/onnx/io.js';
+
+/**
+ * The head of chain() at r1 with an early exit (r1 -> GAP -> Gemm -> 'exit' logits) as a second output, as a
+ * planner with exits exports it; chain()'s tail at r1 completes it.
+ */
+export function headWithExit(): OnnxModel {
+  const b = new ModelBuilder();
+  b.input('x', 'float32', ['batch', 3, 8, 8]);
+  const c1 = b.op('Conv', ['x', weights(b, 'c1.w', [4, 3, 3, 3], 1), weights(b, 'c1.b', [4], 2)], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, { output: 'c1' });
+  const r1 = b.op('Relu', [c1], {}, { output: 'r1' });
+  const e = b.op('Flatten', [b.op('GlobalAveragePool', [r1], {}, { output: 'egap' })], {}, { output: 'eflat' });
+  b.op('Gemm', [e, weights(b, 'ex.w', [5, 4], 7), weights(b, 'ex.b', [5], 8)], { transB: 1 }, { output: 'exit' });
+  b.output('r1', 'float32', ['batch', 4, 8, 8]);
+  b.output('exit', 'float32', ['batch', 5]);
+  return inMemoryModel(b.build(), 'head-with-exit');
+}
+
+export interface SplitRepo {
+  dir: string;
+  g: Graph;
+  cut: Cut;
+  parts: ExportedPart[];
+}
+
+/**
+ * The chain model split at r1 into head.onnx and tail.onnx in a fresh folder; with a codec (fitted on the
+ * built-in sample images), the pair encodes and decodes it and codec.json describes its wire format.
+ */
+export async function splitRepo(codec?: string): Promise<SplitRepo> {
+  const g = await analyzeModel(chain(), { batch: 1 });
+  const cut = resolveCut(g, findCuts(g, { maxWidth: 1 }), 'r1');
+  let { parts } = splitModel(g, [cut]);
+  const dir = mkdtempSync(join(tmpdir(), 'impera-repo-'));
+  if (codec) {
+    const fitted = (await fitCodecs(g, [cut], [parseCodec(codec)], openDataset(SAMPLE), { samples: 16 })).get(cut.id)![0]!;
+    parts = attachCodec(g, [parts[0]!, parts[1]!], fitted);
+    writeFileSync(join(dir, 'codec.json'), JSON.stringify(describeWire(fitted)));
+  }
+  writeParts(g, parts, dir);
+  return { dir, g, cut, parts };
+}
+
+/** Seeded inputs of the cut tensor for `batch` samples. */
+export function cutInputs(repo: SplitRepo, batch = 1, seed = 1): InferTensor[] {
+  const rand = seededRandom(seed);
+  return repo.cut.tensors.map((name) => {
+    const shape = [batch, ...tensor(repo.g, name).shape.slice(1)];
+    return { name, datatype: 'FP32', shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, rand) };
+  });
+}
+
+/** The tail's outputs for these inputs, run here. */
+export async function tailReference(repo: SplitRepo, inputs: readonly InferTensor[]): Promise<Float32Array> {
+  const session = await createSession(repo.parts[1]!.proto, repo.dir);
+  const out = await run(session, Object.fromEntries(inputs.map((t) => [t.name, { dtype: 1, dims: t.shape, data: t.data as Float32Array }])));
+  await session.release();
+  return out.y!.data as Float32Array;
+}
+
+export async function serve(repo: SplitRepo, o: Partial<ServerOptions> = {}, defaults: ServingDefaults = { maxBatch: 8 }): Promise<RunningServer> {
+  return startServer({
+    ...SERVER_DEFAULTS,
+    models: loadRepository(repo.dir, defaults),
+    host: '127.0.0.1',
+    port: 0,
+    tokens: [],
+    threads: 1,
+    requestTimeoutMs: 5000,
+    ...o,
+  });
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/** Send a request exactly as given (no client-side checks). */
+export function send(url: string, r: Pick<RawRequest, 'method' | 'path' | 'headers' | 'body'>): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(r.path, url), { method: r.method, headers: { ...r.headers, ...(r.body ? { 'content-length': String(r.body.length) } : {}) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end(r.body);
+  });
+}
+
+/** The protocol's error object of a response. */
+export const errorOf = (r: RawResponse): string => (JSON.parse(r.body.toString()) as { error: string }).error;

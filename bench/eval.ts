@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CODECS, parseCodec } from '../src/codecs/spec.js';
-import { findCuts } from '../src/cuts/cuts.js';
+import { singleTensorCuts } from '../src/cuts/cuts.js';
 import { openDataset } from '../src/data/dataset.js';
 import { inputBaselines } from '../src/eval/baselines.js';
 import { evaluate, type EvalReport } from '../src/eval/evaluate.js';
@@ -31,7 +31,7 @@ const byteSamples = Number(arg('byte-samples', '100'));
 
 const started = new Date();
 const g = await analyzeModel(loadModel(join(ZOO, `${model}.onnx`)));
-const cuts = findCuts(g, { maxWidth: 1 });
+const cuts = singleTensorCuts(g);
 const codecs = DEFAULT_CODECS.map(parseCodec);
 console.log(`bench:eval  ${started.toISOString()}  ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}  ${model}: ${cuts.length} cuts x ${codecs.length} codecs, ${samples} Fashion-MNIST test images, bytes on ${byteSamples}`);
 let last = 0;

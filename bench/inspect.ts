@@ -11,10 +11,10 @@ import { analyzeModel } from '../src/graph/analyze.js';
 import { loadModel } from '../src/onnx/io.js';
 import { ort } from '../src/ort/session.js';
 import { PACKAGE_ROOT } from '../src/util/package.js';
+import { median } from '../src/util/stats.js';
 
 const ZOO = process.env.IMPERA_ZOO ?? join(PACKAGE_ROOT, '..', 'shared', 'zoo');
 const RUNS = Number(process.env.BENCH_RUNS ?? 9);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 async function inspectOnce(path: string) {
   const t0 = performance.now();

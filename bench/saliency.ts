@@ -21,6 +21,7 @@ import { loadModel } from '../src/onnx/io.js';
 import { createSession, run } from '../src/ort/session.js';
 import { candidateLayers } from '../src/saliency/run.js';
 import { PACKAGE_ROOT } from '../src/util/package.js';
+import { median } from '../src/util/stats.js';
 
 const ZOO = process.env.IMPERA_ZOO ?? join(PACKAGE_ROOT, '..', 'shared', 'zoo');
 const MODELS = ['vgg16', 'resnet50', 'mobilenet_v2'] as const;
@@ -32,7 +33,6 @@ const flag = (name: string, dflt: number) => {
 };
 const [rounds, repeats, threads] = [flag('rounds', 2), flag('repeats', 5), flag('threads', 2)];
 const BATCH = 8;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 interface SideResult {
   times: number[];

@@ -18,6 +18,9 @@ export type ErrorCode =
   | 'DATASET'
   | 'PROFILE_INVALID'
   | 'PROFILE_MISMATCH'
+  | 'UNKNOWN_DEVICE'
+  | 'CATALOG_INVALID'
+  | 'DOES_NOT_FIT'
   | 'BAD_LINK'
   | 'UNKNOWN_PRESET'
   | 'BAD_TRACE'
@@ -25,7 +28,13 @@ export type ErrorCode =
   | 'NS3_MISSING'
   | 'NS3_FAILED'
   | 'NO_GRADIENT'
-  | 'BAD_CODEC';
+  | 'BAD_CODEC'
+  | 'BAD_REQUEST'
+  | 'BAD_REPOSITORY'
+  | 'BAD_RUNTIME_CONFIG'
+  | 'SERVER_ERROR'
+  | 'SERVER_UNREACHABLE'
+  | 'SHAPER_FAILED';
 
 export class ImperaError extends Error {
   readonly code: ErrorCode;

@@ -8,6 +8,15 @@ import { registerSplit } from './commands/split.js';
 import { registerGrad } from './commands/grad.js';
 import { registerSaliency } from './commands/saliency.js';
 import { registerEval } from './commands/eval.js';
+import { registerExits } from './commands/exits.js';
+import { registerPlan } from './commands/plan.js';
+import { registerSimulate } from './commands/simulate.js';
+import { registerProfile } from './commands/profile.js';
+import { registerDevices } from './commands/devices.js';
+import { registerServe } from './commands/serve.js';
+import { registerEdge } from './commands/edge.js';
+import { registerBenchE2e } from './commands/bench-e2e.js';
+import { registerExportTriton } from './commands/export-triton.js';
 
 export function buildProgram(): Command {
   const program = new Command('impera')
@@ -20,6 +29,15 @@ export function buildProgram(): Command {
   registerGrad(program);
   registerSaliency(program);
   registerEval(program);
+  registerExits(program);
+  registerPlan(program);
+  registerSimulate(program);
+  registerProfile(program);
+  registerDevices(program);
+  registerServe(program);
+  registerEdge(program);
+  registerExportTriton(program);
+  registerBenchE2e(program);
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
 }

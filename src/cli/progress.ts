@@ -2,22 +2,24 @@
 import cliProgress from 'cli-progress';
 
 export interface Progress {
-  update(done: number, total: number): void;
+  /** `phase` names the current step when one bar covers several (its total may change with the phase). */
+  update(done: number, total: number, phase?: string): void;
   stop(): void;
 }
 
 export function progressBar(label: string, enabled = process.stderr.isTTY === true): Progress {
   if (!enabled) return { update: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
-    { format: `${label} [{bar}] {percentage}% | {value}/{total} | {duration_formatted} elapsed, eta {eta_formatted}`, stream: process.stderr, hideCursor: true },
+    { format: `${label} [{bar}] {percentage}% | {value}/{total} | {duration_formatted} elapsed, eta {eta_formatted} {phase}`, stream: process.stderr, hideCursor: true },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
   return {
-    update(done, total) {
-      if (!started) bar.start(total, 0);
+    update(done, total, phase = '') {
+      if (!started) bar.start(total, 0, { phase });
+      else if (bar.getTotal() !== total) bar.setTotal(total);
       started = true;
-      bar.update(done);
+      bar.update(done, { phase });
     },
     stop() {
       if (started) bar.stop();

@@ -109,3 +109,38 @@ export function unknownOp(): OnnxModel {
   b.output('y', 'float32', [2]);
   return inMemoryModel(b.build(), 'unknown-op');
 }
+
+/** A random DAG of Relu/Add/Mul nodes on equal shapes, every node live. */
+export function randomDag(seed: number, nodes: number, inputs: number): OnnxModel {
+  const rand = seededRandom(seed);
+  const b = new ModelBuilder();
+  const tensors = Array.from({ length: inputs }, (_, i) => b.input(`x${i}`, 'float32', ['batch', 3]));
+  const pick = () => tensors[Math.floor(rand() * tensors.length)]!;
+  for (let i = 0; i < nodes; i++) {
+    const op = rand() < 0.4 ? 'Relu' : rand() < 0.5 ? 'Add' : 'Mul';
+    tensors.push(b.op(op, op === 'Relu' ? [pick()] : [pick(), pick()], {}, { output: `t${i}` }));
+  }
+  const consumed = new Set(b.build().graph!.node!.flatMap((n) => n.input ?? []));
+  const sinks = tensors.filter((t) => !consumed.has(t));
+  b.op('Sum', sinks.length ? sinks : [tensors[tensors.length - 1]!], {}, { output: 'y' });
+  b.output('y', 'float32', ['batch', 3]);
+  if (rand() < 0.5) b.output(`t${Math.floor(rand() * nodes)}`, 'float32', ['batch', 3]);
+  return inMemoryModel(b.build(), `random-${seed}`);
+}
+
+/** A random chain of MatMul layers (some followed by Relu) of random widths: varied weights and cut sizes. */
+export function randomChain(seed: number, layers: number): OnnxModel {
+  const rand = seededRandom(seed);
+  const b = new ModelBuilder();
+  const width = () => 2 + Math.floor(rand() * 63);
+  let d = width();
+  let x = b.input('x', 'float32', ['batch', d]);
+  for (let i = 0; i < layers; i++) {
+    const e = width();
+    x = b.op('MatMul', [x, weights(b, `w${i}`, [d, e], seed * 1000 + i)], {}, { output: `m${i}` });
+    if (rand() < 0.5) x = b.op('Relu', [x], {}, { output: `r${i}` });
+    d = e;
+  }
+  b.output(x, 'float32', ['batch', d]);
+  return inMemoryModel(b.build(), `random-chain-${seed}`);
+}

@@ -1,16 +1,15 @@
 /** `impera eval`: accuracy and bytes on the wire of every cut x codec on real data, with input-side baselines. */
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_CODECS, parseCodec } from '../../codecs/spec.js';
-import { findCuts, resolveCut, type Cut } from '../../cuts/cuts.js';
+import { findCuts, resolveCut, singleTensorCuts, type Cut } from '../../cuts/cuts.js';
 import { openDataset, type Dataset } from '../../data/dataset.js';
 import { ImperaError, isImperaError } from '../../errors.js';
 import { DEFAULT_JPEG_QUALITIES, inputBaselines, type BaselineEval } from '../../eval/baselines.js';
 import { evaluate, type EvalReport } from '../../eval/evaluate.js';
 import type { Graph } from '../../graph/graph.js';
 import { rateAccuracySpec, renderSvg } from '../../report/plot.js';
-import { PACKAGE_ROOT } from '../../util/package.js';
+import { EXAMPLE_DATA } from '../../util/package.js';
 import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtInt, table } from '../format.js';
 import { progressBar } from '../progress.js';
@@ -32,8 +31,6 @@ interface EvalCliOptions extends ModelOptions {
   json?: boolean;
 }
 
-export const EXAMPLE_DATA = join(PACKAGE_ROOT, 'examples', 'fashion-mnist-sample');
-
 /** Calibration data: as given, else Fashion-MNIST's training split, else the evaluation data itself (with a warning). */
 export function calibrationData(source: string | undefined, data: Dataset, warnings: string[]): Dataset {
   if (source) return openDataset(source);
@@ -47,7 +44,7 @@ export function calibrationData(source: string | undefined, data: Dataset, warni
 }
 
 function selectCuts(g: Graph, spec: string, width: number): Cut[] {
-  if (spec === 'all') return findCuts(g, { maxWidth: 1 });
+  if (spec === 'all') return singleTensorCuts(g);
   const all = findCuts(g, { maxWidth: width });
   return spec.split(',').map((s) => resolveCut(g, all, s));
 }

@@ -1,12 +1,11 @@
 /** `impera saliency`: I-SPLIT's CUI curve over a dataset, its peaks (candidate split points), a table and a plot. */
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { openDataset } from '../../data/dataset.js';
 import { ImperaError } from '../../errors.js';
 import { curveSpec, renderSvg } from '../../report/plot.js';
 import { runSaliency, type SaliencyResult } from '../../saliency/run.js';
-import { PACKAGE_ROOT } from '../../util/package.js';
+import { EXAMPLE_DATA } from '../../util/package.js';
 import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtShape, table } from '../format.js';
 import { progressBar } from '../progress.js';
@@ -24,7 +23,6 @@ interface SaliencyCliOptions extends ModelOptions {
   json?: boolean;
 }
 
-const EXAMPLE_DATA = join(PACKAGE_ROOT, 'examples', 'fashion-mnist-sample');
 
 function parseClasses(spec: string | undefined): number[] | undefined {
   if (!spec) return undefined;

@@ -1,0 +1,227 @@
+/**
+ * The planner's expensive, link-independent analyses, each cached (cache.ts): accuracy and bytes of every cut x
+ * codec and of the input-side baselines (eval/), the saliency curve (saliency/), and early exits trained and
+ * calibrated on the data (exits/), kept per test sample so any exit subset and policy combines exactly with any
+ * cut x codec on the same images.
+ */
+import { parseCodec } from '../codecs/spec.js';
+import { singleTensorCuts, type Cut } from '../cuts/cuts.js';
+import { openDataset, subsetDataset, type Dataset } from '../data/dataset.js';
+import { ImperaError, isImperaError } from '../errors.js';
+import { inputBaselines } from '../eval/baselines.js';
+import { evaluate } from '../eval/evaluate.js';
+import { argmax, wilson } from '../eval/stats.js';
+import { makeBranch, type BranchSpec } from '../exits/branch.js';
+import { softmax } from '../exits/policy.js';
+import { splitSamples, trainExits, type TrainedExit } from '../exits/run.js';
+import { tensor, type Graph } from '../graph/graph.js';
+import { modelFingerprint } from '../profile/format.js';
+import { runSaliency } from '../saliency/run.js';
+import type { AnalysisCache } from './cache.js';
+import type { SaliencySummary } from './types.js';
+
+/** Where the images come from: accuracy and saliency on `test`, codecs fitted on `calibration`, exits trained on `train`. */
+export interface PlanData {
+  name: string;
+  test: Dataset;
+  samples: number;
+  calibration: Dataset;
+  /** Training images for exits and, for a folder, the held-out test indices. */
+  train: Dataset;
+  folder: boolean;
+}
+
+const open = (source: string, baseDir: string): Dataset => (/^fashion-mnist(:train|:test)?$/.test(source) ? openDataset(source) : openDataset(source.startsWith('/') ? source : `${baseDir}/${source}`));
+
+/** Resolve the scenario's data; with exits on a folder, the test images are a held-out share the exits never see. */
+export function planData(source: string, o: { baseDir: string; samples: number; calibration?: string; exits: boolean; seed?: number }, warnings: string[]): PlanData {
+  const fm = /^fashion-mnist(:train|:test)?$/.test(source);
+  const data = open(fm ? 'fashion-mnist:test' : source, o.baseDir);
+  let calibration: Dataset;
+  if (o.calibration) calibration = open(o.calibration, o.baseDir);
+  else {
+    try {
+      calibration = openDataset('fashion-mnist:train');
+    } catch (e) {
+      if (!isImperaError(e)) throw e;
+      warnings.push('codecs are fitted on the evaluation images (Fashion-MNIST is not installed): give calibration: with other images');
+      calibration = data;
+    }
+  }
+  if (fm) return { name: data.name, test: data, samples: Math.min(o.samples, data.size), calibration, train: openDataset('fashion-mnist:train'), folder: false };
+  if (!o.exits) return { name: data.name, test: data, samples: Math.min(o.samples, data.size), calibration, train: data, folder: true };
+  // the same split trainExits makes for these options, so exits are tested on exactly these images
+  const held = splitSamples({ train: data }, { seed: o.seed ?? 1, testSamples: o.samples }).test.indices;
+  const test = subsetDataset(data, held);
+  return { name: test.name, test, samples: Math.min(o.samples, test.size), calibration, train: data, folder: true };
+}
+
+export interface CodecFigure {
+  cut: string;
+  codec: string;
+  lossy: boolean;
+  bytesMean: number;
+  bytesP95: number;
+  accuracy: number;
+  ci: [number, number];
+  agreement: number;
+  /** What the device stores for head + encoder, bytes. */
+  encoderBytes: number;
+  predictions: number[];
+}
+
+export interface InputFigure {
+  name: string;
+  bytesMean: number;
+  bytesP95: number;
+  accuracy: number;
+  ci: [number, number];
+}
+
+export interface AccuracyAnalysis {
+  dataset: string;
+  samples: number;
+  labels: number[];
+  full: { accuracy: number; ci: [number, number]; predictions: number[] };
+  codecs: CodecFigure[];
+  inputs: InputFigure[];
+}
+
+const dataKey = (d: PlanData) => ({ test: d.test.name, size: d.test.size, samples: d.samples, calibration: d.calibration.name });
+
+/**
+ * `cuts` may be empty (only local and remote placements): the full model's predictions then come from the raw
+ * float32 codec at `fallback`, which costs nothing beyond the full model's pass. `inputs`: also the input-side
+ * baselines (raw, PNG, JPEG) remote placements send.
+ */
+export async function accuracyAnalysis(g: Graph, cuts: readonly Cut[], fallback: Cut, codecs: readonly string[], data: PlanData, o: { inputs: boolean }, cache: AnalysisCache, onProgress?: (done: number, total: number) => void): Promise<{ value: AccuracyAnalysis; cached: boolean }> {
+  const specs = codecs.map((c) => parseCodec(c));
+  const key = { model: modelFingerprint(g.model), cuts: cuts.map((c) => c.id), codecs: specs.map((s) => s.name), data: dataKey(data), inputs: o.inputs };
+  return cache.get('accuracy', key, async () => {
+    const raw = parseCodec('fp32');
+    const evalCodecs = specs.some((s) => s.name === raw.name) ? specs : [raw, ...specs];
+    const report = await evaluate(g, { cuts: cuts.length ? cuts : [fallback], codecs: evalCodecs, data: data.test, calibration: data.calibration, samples: data.samples, byteSamples: Math.min(50, data.samples), detail: true, onProgress: (_s, d, t) => onProgress?.(d, t) });
+    const labels = Array.from({ length: report.samples }, (_, i) => data.test.label(i));
+    const predictions = report.cuts[0]!.codecs.find((c) => c.codec === raw.name)!.predictions!;
+    const wanted = new Set(specs.map((s) => s.name));
+    const inputs = o.inputs ? await inputBaselines(g, data.test, report.samples, report.full.accuracy, { jpegQualities: [90, 50] }) : [];
+    return {
+      dataset: report.dataset,
+      samples: report.samples,
+      labels,
+      full: { ...report.full, predictions },
+      codecs: (cuts.length ? report.cuts : []).flatMap((c) =>
+        c.codecs.filter((e) => wanted.has(e.codec)).map((e) => ({ cut: c.id, codec: e.codec, lossy: e.lossy, bytesMean: e.bytes.mean, bytesP95: e.bytes.p95, accuracy: e.accuracy, ci: e.ci, agreement: e.agreement, encoderBytes: e.encoderBytes, predictions: e.predictions ?? [] })),
+      ),
+      inputs: inputs.map((b) => ({ name: b.name, bytesMean: b.bytes.mean, bytesP95: b.bytes.p95, accuracy: b.accuracy, ci: b.ci })),
+    };
+  });
+}
+
+export async function saliencyAnalysis(g: Graph, data: PlanData, cache: AnalysisCache, onProgress?: (done: number, total: number) => void): Promise<{ value: SaliencySummary; cached: boolean }> {
+  const key = { model: modelFingerprint(g.model), data: dataKey(data) };
+  return cache.get('saliency-v2', key, async () => {
+    const r = await runSaliency(g, data.test, { samples: data.samples, ...(onProgress ? { onProgress } : {}) });
+    const cutOf = new Map(singleTensorCuts(g).map((c) => [c.tensors[0]!, c.index]));
+    return { curve: r.curve.map((p) => ({ index: p.index, layer: p.layer, log10: p.log10, peak: p.peak, best: p.best, cut: cutOf.get(p.layer) ?? null })), samples: r.samples, source: 'measured' as const };
+  });
+}
+
+/** A trained exit as cached: enough to rebuild the branch (masks come from the seed) and deploy it. */
+export interface CachedExit {
+  cut: string;
+  spec: BranchSpec;
+  seed: number;
+  norm: { mean: number[]; std: number[] };
+  values: Record<string, number[]>;
+  temperature: number;
+  /** FLOPs of the branch per sample (pooling included), and its weights' bytes. */
+  flops: number;
+  paramBytes: number;
+}
+
+export interface ExitAnalysis {
+  exits: CachedExit[];
+  samples: number;
+  /** Per tau: per exit and test sample, whether the exit is confident enough (calibrated) and what it predicts. */
+  taus: { tau: number; passes: number[][]; preds: number[][] }[];
+  testAccuracy: number[];
+  ece: { before: number; after: number }[];
+}
+
+export interface ExitOptions {
+  cuts: readonly Cut[];
+  hidden: number;
+  taus: readonly number[];
+  calibrate: boolean;
+  trainSamples?: number;
+  valSamples: number;
+  calSamples: number;
+}
+
+export async function exitAnalysis(g: Graph, data: PlanData, o: ExitOptions, cache: AnalysisCache, onProgress?: (phase: string, done: number, total: number) => void): Promise<{ value: ExitAnalysis; cached: boolean }> {
+  const key = { model: modelFingerprint(g.model), data: dataKey(data), train: data.train.name, cuts: o.cuts.map((c) => c.id), hidden: o.hidden, taus: o.taus, calibrate: o.calibrate, trainSamples: o.trainSamples ?? null, val: o.valSamples, cal: o.calSamples };
+  return cache.get('exits', key, async () => {
+    const { exits, test, result } = await trainExits(
+      g,
+      o.cuts,
+      data.folder ? { train: data.train } : { train: data.train, test: data.test },
+      { branch: { kind: 'linear', hidden: o.hidden }, calibrate: o.calibrate, testSamples: data.samples, valSamples: o.valSamples, calSamples: o.calSamples, ...(o.trainSamples ? { trainSamples: o.trainSamples } : {}), ...(onProgress ? { onProgress } : {}) },
+    );
+    if (test.labels.length !== data.samples) throw new ImperaError('BAD_ARGUMENT', `exits were tested on ${test.labels.length} images but accuracy is measured on ${data.samples}`);
+    const probs = test.exits.map((l, k) => Array.from({ length: test.labels.length }, (_, s) => softmax(l.subarray(s * test.classes, (s + 1) * test.classes), exits[k]!.temperature)));
+    return {
+      exits: exits.map((e, k) => cachedExit(e, k)),
+      samples: test.labels.length,
+      taus: o.taus.map((tau) => ({ tau, passes: probs.map((rows) => rows.map((p) => (Math.max(...p) >= tau ? 1 : 0))), preds: probs.map((rows) => rows.map((p) => argmax(p))) })),
+      testAccuracy: result.exits.map((e) => e.testAccuracy),
+      ece: result.exits.map((e) => e.ece),
+    };
+  });
+}
+
+function cachedExit(e: TrainedExit, k: number): CachedExit {
+  const elements = e.cut.detail[0]!.shape.reduce((a, b) => a * b, 1);
+  return {
+    cut: e.cut.id,
+    spec: e.branch.spec,
+    seed: 1 + k,
+    norm: { mean: [...(e.branch.norm?.mean ?? [])], std: [...(e.branch.norm?.std ?? [])] },
+    values: Object.fromEntries([...e.values].map(([n, v]) => [n, [...v]])),
+    temperature: e.temperature,
+    flops: 2 * e.branch.macs + elements,
+    paramBytes: e.branch.params.reduce((s, p) => s + 4 * p.shape.reduce((a, b) => a * b, 1), 0),
+  };
+}
+
+/** Rebuild deployable exits from the cache. */
+export function restoreExits(g: Graph, cuts: readonly Cut[], cached: readonly CachedExit[]): TrainedExit[] {
+  return cached.map((c, k) => {
+    const cut = cuts.find((x) => x.id === c.cut)!;
+    const classes = tensor(g, g.outputs[0]!.name!).shape[1]!;
+    const branch = makeBranch(c.spec, `exit${k}`, cut.detail[0]!.shape, classes, c.seed, { mean: Float32Array.from(c.norm.mean), std: Float32Array.from(c.norm.std) });
+    return { cut, tensor: cut.tensors[0]!, branch, values: new Map(Object.entries(c.values).map(([n, v]) => [n, Float32Array.from(v)])), temperature: c.temperature };
+  });
+}
+
+/**
+ * Accuracy and exit shares with the first `active` exits on the device (those in the head) at one tau, combined
+ * sample by sample with the predictions of the path that runs to the end.
+ */
+export function combineExits(a: ExitAnalysis, tauIndex: number, active: number, labels: readonly number[], endPredictions: readonly number[]): { accuracy: number; ci: [number, number]; rates: number[] } {
+  const t = a.taus[tauIndex]!;
+  const counts = new Array<number>(active).fill(0);
+  let correct = 0;
+  for (let s = 0; s < labels.length; s++) {
+    let pred = endPredictions[s]!;
+    for (let k = 0; k < active; k++) {
+      if (t.passes[k]![s]) {
+        counts[k]!++;
+        pred = t.preds[k]![s]!;
+        break;
+      }
+    }
+    if (pred === labels[s]) correct++;
+  }
+  return { accuracy: correct / labels.length, ci: wilson(correct, labels.length), rates: counts.map((c) => c / labels.length) };
+}

@@ -1,0 +1,69 @@
+/**
+ * `impera plan --export DIR`: the recommended configuration as files the runtime runs — the head with its codec and
+ * exits, the tail in a model repository for `impera serve`, and `runtime.yaml` (impera-runtime/1) for
+ * `impera edge`. Codecs are fitted on the same calibration images the plan's evaluation used, so the deployed pair
+ * behaves as measured.
+ */
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { fitCodecs } from '../codecs/calibrate.js';
+import { parseCodec } from '../codecs/spec.js';
+import { ImperaError } from '../errors.js';
+import { attachCodec, describeWire } from '../export/codec.js';
+import { attachExits, exitOutput } from '../export/exits.js';
+import { splitModel, writeParts } from '../export/split.js';
+import { RUNTIME_FORMAT } from '../runtime/edge/config.js';
+import { restoreExits } from './analyses.js';
+import type { PlanContext } from './run.js';
+import type { PlanConfiguration, PlanResult } from './types.js';
+
+/** Write the deployment of `c` into `dir`; returns the files written. */
+export async function exportPlan(c: PlanConfiguration, ctx: PlanContext, dir: string, result: PlanResult): Promise<string[]> {
+  const { g } = ctx;
+  mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  const write = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    files.push(join(dir, name));
+  };
+  const active = c.exits && ctx.exits ? restoreExits(g, ctx.exits.cuts, ctx.exits.analysis.exits).slice(0, c.exits.cuts.length) : [];
+  write('configuration.json', `${JSON.stringify({ plan: result.scenario.name, configuration: c }, null, 1)}\n`);
+
+  if (c.placement === 'local' || c.placement === 'remote') {
+    const model = { ...splitModel(g, []).parts[0]!, name: 'model' };
+    const withExits = c.placement === 'local' && active.length ? attachExits(g, model, active) : model;
+    files.push(...writeParts(g, [withExits], c.placement === 'local' ? dir : join(dir, 'server')));
+    write('README.txt', c.placement === 'local' ? 'Everything runs on the device: model.onnx (exit outputs exitK.logits divided by their temperature; leave at the first whose top softmax probability reaches its threshold, see configuration.json).\n' : `The device sends its input (${c.codec}); the server runs the whole model: impera serve --model-repo ${join(dir, 'server')}\n`);
+    return files;
+  }
+  if (c.placement !== 'split') throw new ImperaError('BAD_ARGUMENT', `exporting a '${c.placement}' configuration is not supported`);
+
+  const cut = ctx.cuts.find((x) => x.index === c.cuts[0]!.index)!;
+  let [head, tail] = splitModel(g, [cut]).parts as [NonNullable<ReturnType<typeof splitModel>['parts'][0]>, NonNullable<ReturnType<typeof splitModel>['parts'][0]>];
+  const spec = parseCodec(c.codec);
+  const raw = !spec.pca && !spec.quant && !spec.fp16 && !spec.sparse && !spec.entropy;
+  if (!raw) {
+    if (!ctx.data) throw new ImperaError('BAD_ARGUMENT', 'fitting the codec needs calibration images: give data in the scenario');
+    const codec = (await fitCodecs(g, [cut], [spec], ctx.data.calibration, { samples: 256 })).get(cut.id)![0]!;
+    [head, tail] = attachCodec(g, [head, tail], codec);
+    write('codec.json', `${JSON.stringify(describeWire(codec), null, 2)}\n`);
+    mkdirSync(join(dir, 'server'), { recursive: true });
+    copyFileSync(join(dir, 'codec.json'), join(dir, 'server', 'codec.json'));
+  }
+  if (active.length) head = attachExits(g, head, active);
+  files.push(...writeParts(g, [head], dir), ...writeParts(g, [tail], join(dir, 'server')));
+  const latency = result.scenario.qos.latency?.limit;
+  const runtime = {
+    format: RUNTIME_FORMAT,
+    head: 'head.onnx',
+    ...(raw ? {} : { codec: 'codec.json' }),
+    tail: 'server/tail.onnx',
+    server: { url: 'http://127.0.0.1:8000', model: 'tail', protocol: 'binary', wire: raw ? 'tensors' : 'packed' },
+    latencyBudgetMs: latency ?? 1000,
+    fallback: active.length ? 'exit' : 'local',
+    exits: active.map((_, k) => ({ output: exitOutput(k), threshold: c.exits!.threshold })),
+  };
+  write('runtime.yaml', `# ${c.id}\n# serve the tail: impera serve --model-repo ${join(dir, 'server')}\n# run the device: impera edge --config ${join(dir, 'runtime.yaml')} (set server.url to the server's address)\n${stringify(runtime)}`);
+  return files;
+}

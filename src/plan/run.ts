@@ -1,0 +1,272 @@
+/**
+ * `plan()`: one scenario in, one recommendation out. Loads the model, resolves devices and links, runs (or takes
+ * from the cache) the expensive analyses, explores every configuration analytically, refines the finalists with
+ * the discrete-event simulation, and decides.
+ */
+import { resolve } from 'node:path';
+import { modelCost } from '../cost/part.js';
+import { DEFAULT_WIDTH, findCuts, resolveCut, singleTensorCuts, type Cut } from '../cuts/cuts.js';
+import { loadCatalog } from '../devices/catalog.js';
+import { ImperaError, isImperaError } from '../errors.js';
+import { analyzeModel } from '../graph/analyze.js';
+import { tensor, type Graph } from '../graph/graph.js';
+import { resolveLink, type Link } from '../net/link.js';
+import { pathOf } from '../net/path.js';
+import { resolveTransport, transferStats, type Transport } from '../net/transfer.js';
+import { loadModel } from '../onnx/io.js';
+import { EXAMPLE_DATA, EXAMPLE_MODEL } from '../util/package.js';
+import { accuracyAnalysis, exitAnalysis, planData, saliencyAnalysis, type AccuracyAnalysis, type ExitAnalysis, type PlanData } from './analyses.js';
+import { analysisCache } from './cache.js';
+import { planChain, type ChainProblem } from './chain.js';
+import { bestEnumeratedCut, dadsPartition, transferFromBytes, type EdgeCloudCosts } from './dads.js';
+import { resolveCompute, type ComputeContext, type ComputeResource } from './compute.js';
+import { explore, type NamedLink } from './explore.js';
+import { decide } from './recommend.js';
+import { refineLatency } from './refine.js';
+import type { PlanScenario } from './scenario.js';
+import type { CutSummary, PlanConfiguration, PlanQos, PlanResult, SaliencySummary } from './types.js';
+
+export interface PlanOptions {
+  /** Reuse cached analyses (default true). */
+  cache?: boolean;
+  cacheDir?: string;
+  catalogFiles?: readonly string[];
+  /** Progress of the current step (done of total), for a progress bar. */
+  onProgress?: (step: string, done: number, total: number) => void;
+}
+
+/** What deploying the recommendation needs besides the result. */
+export interface PlanContext {
+  g: Graph;
+  cuts: Cut[];
+  exits: { analysis: ExitAnalysis; cuts: Cut[] } | null;
+  data: PlanData | null;
+}
+
+const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** Candidate cuts: every single-tensor cut after the first weighted layer, or the bytes minima along depth plus saliency peaks, or a list. */
+function candidateCuts(g: Graph, spec: PlanScenario['config']['explore']['cuts'], saliency: SaliencySummary | null): Cut[] {
+  const single = singleTensorCuts(g).filter((c) => c.headCost.macs > 0);
+  if (Array.isArray(spec)) {
+    const all = findCuts(g, { maxWidth: 2 });
+    return spec.map((s, i) => {
+      try {
+        return resolveCut(g, all, String(s));
+      } catch (e) {
+        if (isImperaError(e)) throw new ImperaError('BAD_SCENARIO', `explore.cuts.${i}: ${e.message}`, e.hint);
+        throw e;
+      }
+    });
+  }
+  const peaks = new Set((saliency?.curve ?? []).filter((p) => p.peak).map((p) => p.layer));
+  if (spec === 'all') return single;
+  if (spec === 'peaks') return single.filter((c) => peaks.has(c.tensors[0]!));
+  return single.filter((c, i) => peaks.has(c.tensors[0]!) || ((i === 0 || c.bytes < single[i - 1]!.bytes) && (i === single.length - 1 || c.bytes <= single[i + 1]!.bytes)));
+}
+
+function cutSummary(c: Cut): CutSummary {
+  return { index: c.index, id: c.id, bytes: c.bytes, shapes: c.detail.map((d) => d.shape), headMacs: c.headCost.macs, tailMacs: c.tailCost.macs, headParamBytes: c.headCost.paramBytes, headPeakActivationBytes: c.headCost.peakActivationBytes };
+}
+
+export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ result: PlanResult; context: PlanContext }> {
+  const started = performance.now();
+  const c = s.config;
+  const steps: PlanResult['timings']['steps'] = [];
+  const warnings: string[] = [];
+  const step = async <T>(name: string, run: () => Promise<{ value: T; cached: boolean }>): Promise<T> => {
+    const t0 = performance.now();
+    const { value, cached } = await run();
+    steps.push({ step: name, seconds: (performance.now() - t0) / 1000, cached });
+    return value;
+  };
+  const progress = (name: string) => (done: number, total: number) => o.onProgress?.(name, done, total);
+  const cache = analysisCache(o.cache !== false, o.cacheDir);
+
+  const modelPath = c.model ? resolve(s.baseDir, c.model) : EXAMPLE_MODEL;
+  const g = await step('analyse the model', async () => {
+    let model;
+    try {
+      model = loadModel(modelPath);
+    } catch (e) {
+      if (isImperaError(e)) throw new ImperaError('BAD_SCENARIO', `model: ${e.message}`, e.hint);
+      throw e;
+    }
+    const input = [...(model.proto.graph?.input ?? [])].find((i) => !(model.proto.graph?.initializer ?? []).some((t) => t.name === i.name));
+    return { value: await analyzeModel(model, c.inputShape && input ? { inputShapes: { [input.name!]: c.inputShape } } : {}), cached: false };
+  });
+  warnings.push(...g.warnings);
+  const catalog = loadCatalog(o.catalogFiles ?? []);
+  const ctx: ComputeContext = { catalog, baseDir: s.baseDir, cache, onStep: (name, seconds, cached) => steps.push({ step: name, seconds, cached }) };
+
+  // devices and links first: a typo there should fail before minutes of analysis
+  const links: NamedLink[] = asList(c.links.uplink).map((cfg, i, all) => {
+    const link = resolveLink(cfg, { where: all.length > 1 || Array.isArray(c.links.uplink) ? `links.uplink.${i}` : 'links.uplink', baseDir: s.baseDir });
+    return { name: link.name, link };
+  });
+  const transport = resolveTransport(c.transport, 'transport');
+  const edgeConfigs = asList(c.devices.edge);
+  const edges: ComputeResource[] = [];
+  for (const [i, e] of edgeConfigs.entries()) edges.push(await resolveCompute(g, e, Array.isArray(c.devices.edge) ? `devices.edge.${i}` : 'devices.edge', ctx));
+  const server = c.devices.server !== undefined ? await resolveCompute(g, c.devices.server, 'devices.server', ctx) : null;
+
+  // data: labelled for measured accuracy, else the built-in images as probes for agreement
+  const data = c.data ? planData(c.data, { baseDir: s.baseDir, samples: c.samples, ...(c.calibration ? { calibration: c.calibration } : {}), exits: !!c.explore.exits }, warnings) : null;
+  if (!data) warnings.push(`no data given: accuracy is an estimate (${c.modelAccuracy !== undefined ? `the stated ${(100 * c.modelAccuracy).toFixed(1)} %` : 'relative to the full model, 100 %'} x each configuration's agreement with the full model on the built-in sample images)`);
+  const evalData = data ?? planData(EXAMPLE_DATA, { baseDir: s.baseDir, samples: c.samples, exits: false }, []);
+
+  const saliency = data ? await step('saliency (I-SPLIT)', () => saliencyAnalysis(g, data, cache, progress('saliency'))) : null;
+  const cuts = c.devices.edge !== undefined && c.explore.placements.includes('split') ? candidateCuts(g, c.explore.cuts, saliency) : [];
+  const single = singleTensorCuts(g);
+  const accuracy: AccuracyAnalysis = await step('accuracy and bytes of cut x codec', () => accuracyAnalysis(g, cuts, single[single.length - 1]!, c.explore.codecs, evalData, { inputs: c.devices.edge !== undefined && c.explore.placements.includes('remote') }, cache, progress('accuracy')));
+
+  let exits: PlanContext['exits'] = null;
+  if (c.explore.exits && data) {
+    const all = findCuts(g, { maxWidth: DEFAULT_WIDTH });
+    const exitCuts = c.explore.exits.at.map((a, i) => {
+      try {
+        return resolveCut(g, all, String(a));
+      } catch (e) {
+        if (isImperaError(e)) throw new ImperaError('BAD_SCENARIO', `explore.exits.at.${i}: ${e.message}`, e.hint);
+        throw e;
+      }
+    });
+    const e = c.explore.exits;
+    const analysis = await step('early exits (training, calibration)', () => exitAnalysis(g, data, { cuts: exitCuts, hidden: e.hidden, taus: e.taus, calibrate: e.calibrate, valSamples: e.valSamples, calSamples: e.calSamples, ...(e.trainSamples ? { trainSamples: e.trainSamples } : {}) }, cache, (phase, d, t) => o.onProgress?.(phase, d, t)));
+    exits = { analysis, cuts: exitCuts };
+  }
+
+  const t0 = performance.now();
+  const resultBytes = tensor(g, g.outputs[0]!.name!).bytes;
+  const chainDevices: ComputeResource[] = [];
+  for (const [i, d] of (c.devices.chain ?? []).entries()) chainDevices.push(await resolveCompute(g, d, `devices.chain.${i}`, ctx));
+  const chainLinks = (c.links.chain ?? []).map((cfg, i) => resolveLink(cfg, { where: `links.chain.${i}`, baseDir: s.baseDir }));
+  const configs = [
+    ...chainConfigurations(g, chainDevices, chainLinks, transport, accuracy, data !== null),
+    ...explore({
+    g,
+    cuts,
+    edges,
+    server,
+    links,
+    transport,
+    workload: c.workload,
+    workers: c.server.workers,
+    codecs: c.explore.codecs,
+    placements: c.explore.placements,
+    accuracy,
+    accuracyMode: data ? { kind: 'measured' } : { kind: 'estimate', scale: c.modelAccuracy ?? 1 },
+    exits,
+    radios: catalog.radios,
+    resultBytes,
+  }),
+  ];
+  const tolerance = c.accuracyTolerance ?? Math.max(0.005, 1 / Math.max(1, accuracy.samples));
+  let decision = decide(configs, c.qos, c.objective, c.workload.fps, tolerance);
+  steps.push({ step: `explore ${configs.length} configurations`, seconds: (performance.now() - t0) / 1000, cached: false });
+
+  const t1 = performance.now();
+  // chains keep their analytic figures: the simulator models one device, its link and a server
+  const simulable = (x: PlanConfiguration) => x.placement !== 'chain';
+  const finalists = (decision.feasible.length ? decision.feasible : [...configs].sort((a, b) => a.latency.p95Ms - b.latency.p95Ms)).filter(simulable).slice(0, c.explore.finalists);
+  for (const f of finalists) {
+    const link = links.find((l) => l.name === f.link) ?? null;
+    f.latency = refineLatency(f, { link: link?.link ?? null, transport, workload: c.workload, workers: c.server.workers, resultBytes, ...(c.qos.latency ? { deadlineMs: c.qos.latency.ms } : {}) });
+  }
+  decision = decide(configs, c.qos, c.objective, c.workload.fps, tolerance);
+  steps.push({ step: `simulate ${finalists.length} finalists (DES)`, seconds: (performance.now() - t1) / 1000, cached: false });
+
+  const dads = server && edges[0] && links[0] ? dadsComparison(g, edges[0], server, links[0], transport) : null;
+  const cost = modelCost(g);
+  const input = [...g.inputShapes.values()][0]!;
+  const result: PlanResult = {
+    format: 'impera-plan/1',
+    createdAt: new Date().toISOString(),
+    scenario: {
+      name: s.name,
+      file: s.file,
+      qos: planQos(c.qos),
+      objective: c.objective,
+    },
+    model: { source: g.model.source, nodes: cost.nodes, macs: cost.macs, flops: cost.flops, params: cost.params, paramBytes: cost.paramBytes, inputShape: [...input.shape], outputs: g.outputs.map((x) => x.name!) },
+    setup: { edge: edges.map((e) => e.name).join(', '), server: server?.name ?? null, chain: chainDevices.map((d) => d.name), links: [...links.map((l) => l.name), ...chainLinks.map((l) => l.name)], workload: c.workload },
+    cuts: cuts.map(cutSummary),
+    saliency,
+    fullAccuracy: data ? { value: accuracy.full.accuracy, source: 'measured', ci: accuracy.full.ci, samples: accuracy.samples } : null,
+    rateAccuracy: accuracy.codecs.map((x) => ({ cut: x.cut, codec: x.codec, bytes: x.bytesMean, accuracy: x.accuracy })),
+    configurations: configs,
+    feasible: decision.feasible.map((x) => x.id),
+    pareto: decision.pareto.map((x) => x.id),
+    recommendation: decision.recommendation,
+    nearestMiss: decision.nearestMiss,
+    dads,
+    timings: { totalS: (performance.now() - started) / 1000, steps },
+    warnings,
+  };
+  return { result, context: { g, cuts, exits, data } };
+}
+
+const meanTransferMs = (link: Link, transport: Transport) => {
+  const memo = new Map<number, number>();
+  return (bytes: number) => memo.get(bytes) ?? memo.set(bytes, transferStats(pathOf(link, 'up'), transport, Math.max(1, Math.round(bytes)), { samples: 200 }).time.mean).get(bytes)!;
+};
+
+/**
+ * A chain of edge devices (METHODS.md §7): the latency-optimal and the throughput-optimal partition by exact
+ * dynamic programming over the single-tensor cuts, float32 tensors between devices (the model's own accuracy).
+ */
+function chainConfigurations(g: Graph, devices: readonly ComputeResource[], links: readonly Link[], transport: Transport, accuracy: AccuracyAnalysis, measured: boolean): PlanConfiguration[] {
+  if (devices.length === 0) return [];
+  const problem: ChainProblem = {
+    graph: g,
+    devices: devices.map((d) => ({ name: d.name, ms: (nodes) => d.ms(nodes), memoryBytes: d.memoryBytes })),
+    links: links.map((l) => ({ name: l.name, ms: meanTransferMs(l, transport) })),
+  };
+  return (['latency', 'throughput'] as const).map((objective) => {
+    const p = planChain(problem, objective);
+    const computeMs = p.stages.reduce((s, x) => s + x.ms, 0);
+    const transferMs = p.hops.reduce((s, x) => s + x.ms, 0);
+    const used = p.stages.filter((x) => x.role !== 'idle');
+    return {
+      id: `chain (${objective}-optimal): ${used.map((x, i) => `${x.device}${p.cuts[i] ? ` [#${p.cuts[i]!.index}]` : ''}`).join(' -> ')}`,
+      placement: 'chain' as const,
+      link: null,
+      cuts: p.cuts.map((x) => ({ index: x.index, id: x.id })),
+      devices: used.map((x) => x.device),
+      codec: 'fp32',
+      exits: null,
+      latency: { meanMs: p.latencyMs, p50Ms: p.latencyMs, p95Ms: p.latencyMs, p99Ms: p.latencyMs, source: 'analytic' as const, breakdown: { deviceMs: computeMs, transferMs, serverMs: 0, queueMs: 0 } },
+      accuracy: measured ? { value: accuracy.full.accuracy, source: 'measured' as const, ci: accuracy.full.ci, samples: accuracy.samples } : { value: 1, source: 'estimate' as const },
+      bytes: p.hops.reduce((s, x) => s + x.bytes, 0),
+      energyJ: null,
+      edgeMemoryBytes: Math.max(...used.map((x) => x.memoryBytes)),
+      throughputFps: p.throughputFps,
+      checks: [],
+      feasible: true,
+    };
+  });
+}
+
+/** DADS's min-cut partition against the best enumerated cut, on additive node costs (float32 tensors). */
+function dadsComparison(g: Graph, edge: ComputeResource, server: ComputeResource, link: NamedLink, transport: Transport): PlanResult['dads'] {
+  const costs: EdgeCloudCosts = { edgeMs: (n) => edge.ms([n]), cloudMs: (n) => server.ms([n]), transferMs: transferFromBytes(g, meanTransferMs(link.link, transport)) };
+  const d = dadsPartition(g, costs);
+  const best = bestEnumeratedCut(g, costs, findCuts(g, { maxWidth: 2 }));
+  return { latencyMs: d.latencyMs, tensors: d.tensors, edgeNodes: d.edgeNodes.length, placement: d.placement, bestCut: { id: best.cut?.id ?? best.placement, latencyMs: best.latencyMs } };
+}
+
+function planQos(q: PlanScenario['config']['qos']): PlanQos {
+  const limit = (v: number | undefined) => (v === undefined ? {} : { limit: v });
+  const entries: [keyof PlanQos, object][] = [
+    ['latency', q.latency ? { limit: q.latency.ms, at: q.latency.at } : {}],
+    ['accuracy', limit(q.accuracy)],
+    ['edgeMemory', limit(q.edgeMemoryMB === undefined ? undefined : q.edgeMemoryMB * 1e6)],
+    ['energy', limit(q.energyJ)],
+    ['bytes', limit(q.bytes)],
+    ['throughput', limit(q.throughputFps)],
+  ];
+  return Object.fromEntries(entries.filter(([, v]) => 'limit' in v)) as PlanQos;
+}
+
+/** The configuration a result recommends (or the nearest miss). */
+export const chosen = (r: PlanResult): PlanConfiguration | undefined => r.configurations.find((x) => x.id === (r.recommendation?.id ?? r.nearestMiss?.id));

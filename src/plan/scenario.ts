@@ -1,0 +1,194 @@
+/**
+ * The planner's scenario file (`impera.yaml`, or JSON): the model and data, the devices (an edge device and a
+ * server, each a catalog device or a profile file, or a chain of edge nodes), the links, the workload, the QoS
+ * constraints and objective, and what to explore. Validated with zod; an error names the file, the line and the
+ * field, and what is allowed.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
+import { z } from 'zod';
+import { ImperaError } from '../errors.js';
+import { linkConfigSchema } from '../net/link.js';
+import { transportSchema } from '../net/transfer.js';
+
+const positive = (what: string) => z.number({ error: `${what} must be a number` }).positive(`${what} must be > 0`);
+const count = (what: string) => z.number({ error: `${what} must be a whole number` }).int(`${what} must be a whole number`).positive(`${what} must be at least 1`);
+const fraction = (what: string) => z.number({ error: `${what} must be a number` }).gt(0, `${what} must be in (0, 1]`).max(1, `${what} must be in (0, 1] (a share, e.g. 0.9 for 90 %)`);
+
+/** A compute resource: a catalog device id, `this-machine` (measured here), or a profile file (measured elsewhere). */
+const computeSchema = z.union([
+  z.string().min(1, 'name a catalog device (see `impera devices`), this-machine, or { profile: FILE }'),
+  z
+    .object({
+      device: z.string().min(1).optional(),
+      profile: z.string().min(1).optional(),
+      /** For a profile measured elsewhere: the catalog entry giving its memory and power figures (optional). */
+      like: z.string().min(1).optional(),
+    })
+    .strict()
+    .refine((d) => (d.device === undefined) !== (d.profile === undefined), 'give either device: ID or profile: FILE'),
+]);
+export type ComputeConfig = z.infer<typeof computeSchema>;
+
+const oneOrMany = <T extends z.ZodTypeAny>(s: T) => z.union([s, z.array(s).min(1, 'give at least one')]);
+
+export const PERCENTILES = ['mean', 'p50', 'p95', 'p99'] as const;
+export const OBJECTIVES = ['max-accuracy', 'min-latency', 'min-energy', 'min-bytes', 'max-throughput'] as const;
+export const PLACEMENTS = ['local', 'remote', 'split'] as const;
+
+const exitsSchema = z
+  .object({
+    /** Exit cuts (indices as `impera inspect` numbers them, or tensor names), input to output. */
+    at: z.array(z.union([z.string(), z.number().int().nonnegative()])).min(1, 'name at least one exit cut'),
+    hidden: z.number().int().nonnegative().default(0),
+    /** Max-softmax thresholds to explore. */
+    taus: z.array(fraction('each tau')).min(1).default([0.9]),
+    calibrate: z.boolean().default(true),
+    /** Training images (default: all the training split leaves), validation and calibration images. */
+    trainSamples: count('trainSamples').optional(),
+    valSamples: count('valSamples').default(1000),
+    calSamples: count('calSamples').default(1000),
+  })
+  .strict();
+
+export const planScenarioSchema = z
+  .object({
+    name: z.string().min(1).optional(),
+    /** ONNX model, relative to this file (default: the built-in MobileNetV2 example). */
+    model: z.string().min(1).optional(),
+    /** Input shape for dynamic dims, e.g. [1, 3, 224, 224]. */
+    inputShape: z.array(count('each dim')).optional(),
+    /** Labelled images: a folder (relative to this file) or 'fashion-mnist'. Without data accuracy is an estimate. */
+    data: z.string().min(1).optional(),
+    /** Images for accuracy and saliency (default 200). */
+    samples: count('samples').default(200),
+    /** Images codecs are fitted on (default: Fashion-MNIST's training split if installed, else `data`). */
+    calibration: z.string().min(1).optional(),
+    /** Without labelled data: the model's known accuracy, scaled by the measured agreement of each configuration. */
+    modelAccuracy: fraction('modelAccuracy').optional(),
+    devices: z
+      .object({
+        /** The edge device, or several to compare. */
+        edge: oneOrMany(computeSchema).optional(),
+        server: computeSchema.optional(),
+        /** A chain of edge nodes the model is split across (multi-device partitioning). */
+        chain: z.array(computeSchema).min(2, 'a chain has at least two devices').optional(),
+      })
+      .strict()
+      .refine((d) => d.edge !== undefined || d.chain !== undefined, 'give devices.edge (and devices.server), or devices.chain'),
+    links: z
+      .object({
+        /** Edge -> server link (a preset name, preset with overrides, all fields, or a trace), or several to compare. */
+        uplink: oneOrMany(linkConfigSchema).optional(),
+        /** Links between consecutive chain devices. */
+        chain: z.array(linkConfigSchema).optional(),
+      })
+      .strict()
+      .default({}),
+    transport: transportSchema.default({ protocol: 'tcp' }),
+    workload: z.object({ fps: positive('workload.fps').default(10), devices: count('workload.devices').default(1) }).strict().default({ fps: 10, devices: 1 }),
+    server: z.object({ workers: count('server.workers').default(1) }).strict().default({ workers: 1 }),
+    qos: z
+      .object({
+        latency: z.object({ ms: positive('latency.ms'), at: z.enum(PERCENTILES).default('p95') }).strict().optional(),
+        accuracy: fraction('accuracy').optional(),
+        edgeMemoryMB: positive('edgeMemoryMB').optional(),
+        energyJ: positive('energyJ').optional(),
+        bytes: positive('bytes').optional(),
+        throughputFps: positive('throughputFps').optional(),
+      })
+      .strict()
+      .default({}),
+    objective: z.enum(OBJECTIVES).default('max-accuracy'),
+    /** max-accuracy: accuracies this close to the best count as equal (default: 0.5 points, or one test image if more). */
+    accuracyTolerance: z.number().min(0).max(0.2, 'accuracyTolerance is a share: 0.005 = half a point').optional(),
+    explore: z
+      .object({
+        /** 'candidates' (bytes minima along depth and saliency peaks), 'all' single-tensor cuts, 'peaks', or a list. */
+        cuts: z.union([z.enum(['candidates', 'all', 'peaks']), z.array(z.union([z.string(), z.number().int().nonnegative()])).min(1)]).default('candidates'),
+        codecs: z.array(z.string().min(1)).min(1).default(['fp32', 'fp16', 'int8+deflate', 'int4+deflate', 'pca:c/4+int8+deflate']),
+        placements: z.array(z.enum(PLACEMENTS)).min(1).default([...PLACEMENTS]),
+        exits: exitsSchema.optional(),
+        /** Finalists refined by the discrete-event simulation. */
+        finalists: z.number().int().nonnegative().default(8),
+      })
+      .strict()
+      .default({ cuts: 'candidates', codecs: ['fp32', 'fp16', 'int8+deflate', 'int4+deflate', 'pca:c/4+int8+deflate'], placements: [...PLACEMENTS], finalists: 8 }),
+  })
+  .strict();
+
+export type PlanScenarioConfig = z.infer<typeof planScenarioSchema>;
+
+export interface PlanScenario {
+  config: PlanScenarioConfig;
+  /** The file it came from (null: built in code), and the folder relative paths resolve against. */
+  file: string | null;
+  baseDir: string;
+  name: string;
+}
+
+/** The line (1-based) of the value at `path` in the YAML document, or of the nearest parent that exists. */
+function lineOf(doc: Document, counter: LineCounter, path: readonly PropertyKey[]): number | null {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n) as (string | number)[], true) as { range?: [number, number, number] } | undefined;
+    if (node?.range) return counter.linePos(node.range[0]).line;
+  }
+  return null;
+}
+
+function issueText(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+  if (issue.code === 'invalid_value' && 'values' in issue) return `must be one of ${(issue.values as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  return issue.message;
+}
+
+/** Validate a parsed scenario; `doc` gives line numbers when it came from YAML. */
+export function validateScenario(raw: unknown, where: string, doc?: { doc: Document; counter: LineCounter }): PlanScenarioConfig {
+  const parsed = planScenarioSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.map(String).join('.') || '(top level)';
+    const line = doc ? lineOf(doc.doc, doc.counter, issue.path) : null;
+    throw new ImperaError('BAD_SCENARIO', `${where}${line ? `:${line}` : ''}: ${field}: ${issueText(issue)}`, 'see examples/plan/impera.yaml and `impera plan --help`');
+  }
+  checkConstraints(parsed.data, where);
+  return parsed.data;
+}
+
+/** Constraints that cannot all hold, found before any work. */
+function checkConstraints(c: PlanScenarioConfig, where: string): void {
+  const fail = (field: string, what: string, hint?: string) => {
+    throw new ImperaError('BAD_SCENARIO', `${where}: ${field}: ${what}`, hint);
+  };
+  if (c.qos.throughputFps !== undefined && c.qos.throughputFps > c.workload.fps) {
+    fail('qos.throughputFps', `asks for ${c.qos.throughputFps} fps but each device produces only workload.fps = ${c.workload.fps}`, 'lower qos.throughputFps or raise workload.fps');
+  }
+  if (c.objective === 'min-energy' && c.devices.chain) fail('objective', 'min-energy applies to one edge device, not a chain');
+  if (c.devices.chain) {
+    const links = c.links.chain?.length ?? 0;
+    if (links !== c.devices.chain.length - 1) fail('links.chain', `a chain of ${c.devices.chain.length} devices needs ${c.devices.chain.length - 1} links, got ${links}`);
+  }
+  if (c.devices.edge !== undefined && c.explore.placements.some((p) => p !== 'local') && c.devices.server === undefined) {
+    fail('devices.server', `placements ${c.explore.placements.filter((p) => p !== 'local').join(', ')} need a server`, "add devices.server, or explore only placements: ['local']");
+  }
+  if (c.devices.edge !== undefined && c.devices.server !== undefined && c.links.uplink === undefined) fail('links.uplink', 'the edge device needs a link to the server (a preset such as wifi, lte, 5g, ethernet, or link fields)');
+  if (c.explore.cuts === 'peaks' && !c.data) fail('explore.cuts', "'peaks' needs saliency, which needs data", 'give data, or explore cuts: candidates');
+  if (c.explore.exits && !c.data) fail('explore.exits', 'exit branches are trained on labelled data', 'give data (e.g. fashion-mnist)');
+  if (c.explore.exits && c.devices.chain) fail('explore.exits', 'exits are explored for an edge device and a server, not a chain');
+}
+
+/** Read a scenario file (YAML or JSON). */
+export function readPlanScenario(path: string): PlanScenario {
+  if (!existsSync(path)) throw new ImperaError('BAD_SCENARIO', `scenario '${path}' does not exist`, 'write one (see examples/plan/impera.yaml), or run `impera plan` with no file for the built-in example');
+  const text = readFileSync(path, 'utf8');
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    throw new ImperaError('BAD_SCENARIO', `${path}:${e.linePos?.[0]?.line ?? counter.linePos(e.pos[0]).line}: not valid YAML: ${e.message.split('\n')[0]}`);
+  }
+  if (!isMap(doc.contents)) throw new ImperaError('BAD_SCENARIO', `${path}: a scenario is a mapping of fields (name, model, devices, links, qos, ...)`);
+  const config = validateScenario(doc.toJS(), path, { doc, counter });
+  return { config, file: resolve(path), baseDir: dirname(resolve(path)), name: config.name ?? path };
+}

@@ -1,0 +1,166 @@
+/**
+ * What a plan is: every configuration explored with its figures, the feasible set, the Pareto front and the
+ * recommendation. `plan.json` is this object; the HTML report renders it and nothing else.
+ */
+
+/** Where the model runs. */
+export type Placement = 'local' | 'remote' | 'split' | 'chain';
+
+/** A QoS constraint a configuration is checked against. */
+export type ConstraintName = 'latency' | 'accuracy' | 'edgeMemory' | 'energy' | 'bytes' | 'throughput';
+
+export interface ConstraintCheck {
+  constraint: ConstraintName;
+  /** The configuration's value and the limit, in the constraint's unit (ms, fraction, bytes, J, fps). */
+  value: number;
+  limit: number;
+  /** Slack as a share of the limit: > 0 met, < 0 violated (e.g. -0.2: 20 % over a maximum or under a minimum). */
+  margin: number;
+  met: boolean;
+}
+
+/** Latency of one inference, split into where the time goes (expected values over exits and losses). */
+export interface LatencyBreakdown {
+  deviceMs: number;
+  transferMs: number;
+  serverMs: number;
+  queueMs: number;
+}
+
+export interface LatencyFigures {
+  meanMs: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  /** 'analytic' for every configuration; 'des' where the discrete-event simulation refined a finalist. */
+  source: 'analytic' | 'des';
+  breakdown: LatencyBreakdown;
+}
+
+export interface AccuracyFigure {
+  value: number;
+  /** 'measured' on labelled data (with a 95 % interval), or 'estimate' from saliency when no data is given. */
+  source: 'measured' | 'estimate';
+  ci?: [number, number];
+  samples?: number;
+}
+
+export interface ConfigurationExits {
+  policy: 'softmax' | 'entropy';
+  threshold: number;
+  /** Cuts of the exits (tensor ids) and the share of samples leaving at each, in depth order. */
+  cuts: string[];
+  rates: number[];
+}
+
+export interface PlanConfiguration {
+  /** Stable, readable id, e.g. 'split #41 int8+deflate, exits tau 0.9'. */
+  id: string;
+  placement: Placement;
+  /** The link the edge device uses (null: none, e.g. local; chains name theirs in `devices`). */
+  link: string | null;
+  /** The cut (split), or the cuts between consecutive devices (chain); empty for local and remote. */
+  cuts: { index: number; id: string }[];
+  /** Devices running each stage, in order (edge first). */
+  devices: string[];
+  /** Codec on the wire ('fp32' when raw; for remote the input's encoding). */
+  codec: string;
+  exits: ConfigurationExits | null;
+  latency: LatencyFigures;
+  accuracy: AccuracyFigure;
+  /** Mean bytes sent per inference (after exits). */
+  bytes: number;
+  /** Edge energy per inference (compute + radio), J; null when the edge device has no power figures. */
+  energyJ: number | null;
+  /** Peak memory the edge device needs: its part's weights plus peak activations, bytes. */
+  edgeMemoryBytes: number;
+  /** Sustainable frames per second of one device's stream (pipelined: the slowest stage or hop). */
+  throughputFps: number;
+  checks: ConstraintCheck[];
+  feasible: boolean;
+}
+
+export interface CutSummary {
+  index: number;
+  id: string;
+  /** Raw bytes of the cut tensors (float32) and shape(s). */
+  bytes: number;
+  shapes: number[][];
+  headMacs: number;
+  tailMacs: number;
+  headParamBytes: number;
+  headPeakActivationBytes: number;
+}
+
+export interface SaliencySummary {
+  /** log10 CUI per candidate layer in depth order, with peaks (I-SPLIT candidates). */
+  curve: { index: number; layer: string; log10: number | null; peak: boolean; best: boolean; /** The layer's single-tensor cut (index as `inspect` numbers it). */ cut: number | null }[];
+  samples: number;
+  /** 'measured' from a gradient pass on the scenario's data. */
+  source: 'measured';
+}
+
+export interface RateAccuracyEntry {
+  cut: string;
+  codec: string;
+  bytes: number;
+  accuracy: number;
+}
+
+export interface Recommendation {
+  id: string;
+  objective: string;
+  /** Plain-language sentences: why this one, which constraint binds and its margin, what the runner-up changes. */
+  explanation: string[];
+  binding: ConstraintCheck | null;
+  runnerUp: string | null;
+}
+
+/** When nothing is feasible: the constraint closest to being met and by how much. */
+export interface NearestMiss {
+  id: string;
+  constraint: ConstraintName;
+  value: number;
+  limit: number;
+  /** How far off, as a share of the limit. */
+  shortBy: number;
+  explanation: string[];
+}
+
+/** The constraints as planned: limits in the constraint's unit (ms, share, bytes, J, fps). */
+export interface PlanQos {
+  latency?: { limit: number; at: 'mean' | 'p50' | 'p95' | 'p99' };
+  accuracy?: { limit: number };
+  edgeMemory?: { limit: number };
+  energy?: { limit: number };
+  bytes?: { limit: number };
+  throughput?: { limit: number };
+}
+
+export interface PlanResult {
+  format: 'impera-plan/1';
+  createdAt: string;
+  scenario: { name: string; file: string | null; qos: PlanQos; objective: string };
+  model: { source: string; nodes: number; macs: number; flops: number; params: number; paramBytes: number; inputShape: number[]; outputs: string[] };
+  /** Devices and links as described to the user. */
+  setup: { edge: string; server: string | null; chain: string[]; links: string[]; workload: { fps: number; devices: number } };
+  cuts: CutSummary[];
+  saliency: SaliencySummary | null;
+  /** Full model accuracy on the scenario's data (null without data). */
+  fullAccuracy: AccuracyFigure | null;
+  rateAccuracy: RateAccuracyEntry[];
+  configurations: PlanConfiguration[];
+  /** Ids of the feasible configurations and of the Pareto front (latency, accuracy, bytes, energy) over them. */
+  feasible: string[];
+  pareto: string[];
+  recommendation: Recommendation | null;
+  nearestMiss: NearestMiss | null;
+  /**
+   * DADS: the latency-optimal edge/server partition of the DAG as a minimum s-t cut, next to the best enumerated
+   * cut under the same additive costs (first edge device and link, float32 on the wire).
+   */
+  dads?: { latencyMs: number; tensors: string[]; edgeNodes: number; placement: string; bestCut: { id: string | null; latencyMs: number } } | null;
+  /** Where the time of planning went, and whether cached analyses were reused. */
+  timings: { totalS: number; steps: { step: string; seconds: number; cached: boolean }[] };
+  warnings: string[];
+}

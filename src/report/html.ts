@@ -1,0 +1,486 @@
+/**
+ * The plan as one self-contained HTML page: the verdict first (the recommendation, or the nearest miss), then the
+ * set-up, the charts (inline SVG rendered here with Vega-Lite, so the page needs no JavaScript to show them) and
+ * every configuration. It loads nothing: a Content-Security-Policy forbids any request, so the file works offline
+ * and can be mailed or archived as is. The one inline script only makes the tables sortable.
+ */
+import type { AccuracyFigure, ConstraintCheck, ConstraintName, PlanConfiguration, PlanResult } from '../plan/types.js';
+import { fmtBytes, fmtCount, fmtShape } from '../util/format.js';
+import type { TopLevelSpec } from 'vega-lite';
+import { bytesPerCutSpec, curveSpec, latencyBreakdownSpec, paretoSpec, rateAccuracySpec, renderSvg, type LatencyBar, type ParetoStatus } from './plot.js';
+
+/** Escapes text for HTML content and attribute values. */
+export function esc(text: string | number): string {
+  return String(text).replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+type LatencyKey = 'meanMs' | 'p50Ms' | 'p95Ms' | 'p99Ms';
+
+/** The latency statistic the QoS constraint is checked at ('p95', 'mean', ...); the mean when none is given. */
+function qosLatency(plan: PlanResult): { key: LatencyKey; label: string } {
+  const at = (plan.scenario.qos.latency?.at ?? 'mean').toLowerCase().replace(/%$/, '');
+  const percentile = /^p?(50|95|99)$/.exec(at);
+  return percentile ? { key: `p${percentile[1]}Ms` as LatencyKey, label: `p${percentile[1]}` } : { key: 'meanMs', label: 'mean' };
+}
+
+const CONSTRAINT_LABELS: Record<ConstraintName, string> = { latency: 'latency', accuracy: 'accuracy', edgeMemory: 'edge memory', energy: 'edge energy per inference', bytes: 'bytes per inference', throughput: 'throughput' };
+/** Constraints that are minimums (value >= limit); the others are maximums. */
+const MINIMUMS: ReadonlySet<ConstraintName> = new Set(['accuracy', 'throughput']);
+
+const fmtMs = (ms: number): string => `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
+const fmtPct = (share: number, digits = 1): string => `${(100 * share).toFixed(digits)} %`;
+const fmtEnergy = (j: number | null): string => (j === null ? 'n/a' : j < 1 ? `${(1000 * j).toFixed(1)} mJ` : `${j.toFixed(2)} J`);
+const fmtSize = (bytes: number): string => fmtBytes(Math.round(bytes));
+
+/** A constraint's value in its unit (ms, fraction, bytes, J, fps). */
+function fmtConstraint(name: ConstraintName, value: number): string {
+  switch (name) {
+    case 'latency':
+      return fmtMs(value);
+    case 'accuracy':
+      return fmtPct(value);
+    case 'edgeMemory':
+    case 'bytes':
+      return fmtSize(value);
+    case 'energy':
+      return fmtEnergy(value);
+    case 'throughput':
+      return `${value.toFixed(1)} fps`;
+  }
+}
+
+const ESTIMATE_BADGE = '<span class="badge estimate" title="estimated, not measured on labelled data">estimate</span>';
+
+/** A configuration's value for a constraint; an estimated accuracy says so. */
+function valueHtml(name: ConstraintName, value: number, c: PlanConfiguration | undefined): string {
+  return name === 'accuracy' && c?.accuracy.source === 'estimate' ? `≈${esc(fmtConstraint(name, value))} ${ESTIMATE_BADGE}` : esc(fmtConstraint(name, value));
+}
+
+/** Accuracy in per cent: an estimate as ≈, a measurement with its interval on hover. */
+function accuracyHtml(a: AccuracyFigure): string {
+  if (a.source === 'estimate') return `<span title="estimated, not measured on labelled data">≈${esc(fmtPct(a.value))}</span>`;
+  const ci = a.ci ? ` title="95 % interval ${esc(fmtPct(a.ci[0], 2))} to ${esc(fmtPct(a.ci[1], 2))}${a.samples ? `, ${a.samples} samples` : ''}"` : '';
+  return `<span${ci}>${esc(fmtPct(a.value, 2))}</span>`;
+}
+
+function exitsText(c: PlanConfiguration): string {
+  if (!c.exits) return '—';
+  const early = c.exits.rates.reduce((a, r) => a + r, 0);
+  return `${c.exits.policy} τ${c.exits.threshold} · ${fmtPct(early, 0)}`;
+}
+
+const cutText = (c: PlanConfiguration): string => (c.cuts.length ? c.cuts.map((k) => `#${k.index}`).join(' → ') : '—');
+
+/** The plan's verdict on each configuration: the chosen one, the Pareto front, feasible, or not. */
+function statusOf(plan: PlanResult): (c: PlanConfiguration) => ParetoStatus {
+  const pareto = new Set(plan.pareto);
+  return (c) => {
+    if (c.id === plan.recommendation?.id) return 'recommended';
+    if (c.id === plan.nearestMiss?.id) return 'nearest miss';
+    if (pareto.has(c.id)) return 'Pareto front';
+    return c.feasible ? 'feasible' : 'infeasible';
+  };
+}
+
+/** The configuration the verdict is about: the recommendation, else the nearest miss. */
+function chosen(plan: PlanResult): PlanConfiguration | undefined {
+  const id = plan.recommendation?.id ?? plan.nearestMiss?.id;
+  return plan.configurations.find((c) => c.id === id);
+}
+
+// ---------------------------------------------------------------------------------------------------- charts
+
+/** A chart of the report: its Vega-Lite spec, or null when the plan has no data for it (`missing` says why). */
+interface ChartDef {
+  id: string;
+  title: string;
+  caption: string;
+  missing: string;
+  spec: TopLevelSpec | null;
+}
+
+interface Chart extends Omit<ChartDef, 'spec'> {
+  svg: string | null;
+}
+
+/**
+ * Vega's SVG made fit to sit inline beside others: its ids (clip paths, gradients) get the chart's prefix, since
+ * every chart numbers them from 1; and each data mark's description (aria-label) becomes its <title>, which is
+ * both its accessible name and the browser's own tooltip.
+ */
+export function embedSvg(svg: string, scope: string): string {
+  return svg
+    .replace(/\bid="([^"]+)"|url\(#([^)]+)\)|href="#([^"]+)"/g, (m, id?: string, url?: string, href?: string) =>
+      id ? `id="${scope}-${id}"` : url ? `url(#${scope}-${url})` : href ? `href="#${scope}-${href}"` : m,
+    )
+    .replace(/<(\w+) aria-label="([^"]*)" role="graphics-symbol"([^>]*)\/>/g, (m, tag: string, label: string, rest: string) =>
+      rest.includes('aria-roledescription="line mark"') ? m : `<${tag} role="graphics-symbol"${rest}><title>${label}</title></${tag}>`,
+    );
+}
+
+/** Per placement and cut, the fastest configuration (feasible ones first); where the chosen one is, the chosen one. */
+function latencyBars(plan: PlanResult, key: LatencyKey, pick: PlanConfiguration | undefined): LatencyBar[] {
+  const groups: { label: string; configs: PlanConfiguration[] }[] = [
+    { label: 'remote', configs: plan.configurations.filter((c) => c.placement === 'remote') },
+    ...plan.cuts.map((cut) => ({ label: `#${cut.index}`, configs: plan.configurations.filter((c) => c.placement === 'split' && c.cuts[0]?.index === cut.index) })),
+    { label: 'local', configs: plan.configurations.filter((c) => c.placement === 'local') },
+  ];
+  return groups
+    .filter((g) => g.configs.length > 0)
+    .map((g) => {
+      const highlight = pick !== undefined && g.configs.includes(pick);
+      const shown = highlight ? pick : [...g.configs].sort((a, b) => Number(b.feasible) - Number(a.feasible) || a.latency[key] - b.latency[key])[0]!;
+      const b = shown.latency.breakdown;
+      return { label: g.label, configuration: shown.id, stages: [b.deviceMs, b.transferMs, b.serverMs, b.queueMs], qosMs: shown.latency[key], highlight };
+    });
+}
+
+function saliencyChart(plan: PlanResult): ChartDef {
+  const s = plan.saliency;
+  return {
+    id: 'saliency',
+    title: 'Saliency along depth (I-SPLIT)',
+    caption: s ? `log10 CUI of each candidate layer over ${s.samples} images; local maxima (peaks) are the candidate split points, the global maximum the best.` : '',
+    missing: 'No saliency pass in this plan (the scenario gives no labelled data or does not ask for saliency peaks).',
+    spec: s ? curveSpec(`log10 CUI per candidate layer (${s.samples} images)`, 'log10 CUI', s.curve.map((p) => ({ index: p.index, label: p.layer, value: p.log10, ...(p.best ? { mark: 'best' as const } : p.peak ? { mark: 'peak' as const } : {}) }))) : null,
+  };
+}
+
+function bytesChart(plan: PlanResult): ChartDef {
+  const splits = plan.configurations.filter((c) => c.placement === 'split');
+  const remote = plan.configurations.filter((c) => c.placement === 'remote' && c.bytes > 0).sort((a, b) => a.bytes - b.bytes)[0];
+  const raw = plan.cuts.map((c) => ({ index: c.index, series: 'raw float32', label: `#${c.index} ${c.id} (${c.shapes.map(fmtShape).join(' + ')})`, bytes: c.bytes }));
+  const sent = plan.cuts.flatMap((c) => {
+    const least = splits.filter((s) => s.cuts[0]?.index === c.index).sort((a, b) => a.bytes - b.bytes)[0];
+    return least && least.bytes > 0 ? [{ index: c.index, series: 'sent (smallest codec)', label: least.id, bytes: least.bytes }] : [];
+  });
+  const references = [{ label: 'input (float32)', value: 4 * plan.model.inputShape.reduce((a, d) => a * d, 1) }, ...(remote ? [{ label: remote.id, value: remote.bytes }] : [])];
+  return {
+    id: 'bytes',
+    title: 'Bytes per cut',
+    caption: 'Raw float32 size of each cut tensor along depth, and the fewest bytes actually sent at that cut by any explored codec (expected bytes: samples leaving at an early exit send nothing). Dashed: the input as float32, and the smallest remote encoding.',
+    missing: 'No cuts in this plan.',
+    spec: plan.cuts.length ? bytesPerCutSpec('Bytes crossing each cut', [...raw, ...sent], references) : null,
+  };
+}
+
+function latencyChart(plan: PlanResult): ChartDef {
+  const { key, label } = qosLatency(plan);
+  const pick = chosen(plan);
+  const marked = pick ? ` At the cut marked ▼ the bar is the ${plan.recommendation ? 'recommendation' : 'nearest miss'} itself.` : '';
+  const chains = plan.configurations.some((c) => c.placement === 'chain') ? ' Chains over several devices are in the tables.' : '';
+  return {
+    id: 'latency',
+    title: 'Latency breakdown per cut',
+    caption: `Where the time of one inference goes (expected values): device compute, transfer, server compute and queueing. Each bar is the configuration with the lowest ${label} latency at that placement or cut, feasible ones first; hover a segment for its id.${marked} Black ticks: the ${label} latency the constraint is checked at.${chains}`,
+    missing: 'No configurations.',
+    spec: plan.configurations.length ? latencyBreakdownSpec(`Latency per inference by placement and cut`, latencyBars(plan, key, pick), { label, limitMs: plan.scenario.qos.latency?.limit ?? null }) : null,
+  };
+}
+
+function rateAccuracyChart(plan: PlanResult): ChartDef {
+  const full = plan.fullAccuracy;
+  const cutLabel = new Map(plan.cuts.map((c) => [c.id, `#${c.index} ${c.id}`]));
+  return {
+    id: 'rate-accuracy',
+    title: 'Rate–accuracy',
+    caption: full ? `Accuracy against bytes on the wire for every cut × codec, measured on ${full.samples ?? 'the scenario’s'} labelled samples; dashed: the full model (${fmtPct(full.value, 2)}).` : '',
+    missing: 'No rate–accuracy measurement: the scenario gives no labelled data, so codec accuracy was not measured.',
+    spec: full && plan.rateAccuracy.length ? rateAccuracySpec('Accuracy against bytes per sample', plan.rateAccuracy.map((p) => ({ series: p.codec, label: cutLabel.get(p.cut) ?? p.cut, bytes: p.bytes, accuracy: p.accuracy })), full.value) : null,
+  };
+}
+
+function paretoChart(plan: PlanResult): ChartDef {
+  const { key, label } = qosLatency(plan);
+  const status = statusOf(plan);
+  const sources = new Set(plan.configurations.map((c) => c.accuracy.source));
+  const points = plan.configurations.map((c) => ({ id: c.id, latencyMs: c.latency[key], accuracy: c.accuracy.value, bytes: c.bytes, energyJ: c.energyJ, status: status(c), accuracySource: c.accuracy.source }));
+  const axes = { latency: `${label} latency (ms)`, accuracy: sources.has('measured') ? 'accuracy (%)' : 'accuracy (%, estimated)' };
+  const limits = { latencyMs: plan.scenario.qos.latency?.limit ?? null, accuracy: plan.scenario.qos.accuracy?.limit ?? null };
+  return {
+    id: 'pareto',
+    title: 'Pareto front',
+    caption: `Every configuration: ${label} latency against accuracy; size is bytes sent, hover for energy. The Pareto front is over latency, accuracy, bytes and energy among the feasible configurations, so some of its points look dominated in this two-axis view. Dashed: the QoS limits.${sources.has('estimate') ? ' Triangles: estimated accuracy.' : ''}`,
+    missing: 'No configurations.',
+    spec: points.length ? paretoSpec(`${points.length} configurations, ${plan.feasible.length} feasible`, points, axes, limits) : null,
+  };
+}
+
+/** The charts in reading order, rendered to inline SVG. */
+function charts(plan: PlanResult): Promise<Chart[]> {
+  const defs = [saliencyChart(plan), bytesChart(plan), latencyChart(plan), rateAccuracyChart(plan), paretoChart(plan)];
+  return Promise.all(defs.map(async ({ spec, ...c }) => ({ ...c, svg: spec ? embedSvg(await renderSvg(spec), c.id) : null })));
+}
+
+function chartSection(c: Chart): string {
+  const body = c.svg ? `<figure class="chart" data-chart="${esc(c.id)}">${c.svg}<figcaption>${esc(c.caption)}</figcaption></figure>` : `<p class="missing" data-missing-chart="${esc(c.id)}">${esc(c.missing)}</p>`;
+  return `<section id="chart-${esc(c.id)}"><h2>${esc(c.title)}</h2>${body}</section>`;
+}
+
+// ---------------------------------------------------------------------------------------------------- sections
+
+function figureTiles(c: PlanConfiguration, key: LatencyKey, label: string): string {
+  const tiles: [string, string, string][] = [
+    [`${label} latency`, esc(fmtMs(c.latency[key])), `mean ${esc(fmtMs(c.latency.meanMs))} · ${c.latency.source === 'des' ? 'simulated (DES)' : 'analytic'}`],
+    ['accuracy', accuracyHtml(c.accuracy), c.accuracy.source === 'estimate' ? `${ESTIMATE_BADGE} not measured` : c.accuracy.ci ? esc(`95 % CI ${fmtPct(c.accuracy.ci[0])} to ${fmtPct(c.accuracy.ci[1])}`) : 'measured'],
+    ['bytes per inference', esc(fmtSize(c.bytes)), esc(c.codec)],
+    ['edge energy', esc(fmtEnergy(c.energyJ)), 'per inference'],
+    ['edge memory', esc(fmtSize(c.edgeMemoryBytes)), 'weights + activations'],
+    ['throughput', esc(`${c.throughputFps.toFixed(1)} fps`), 'per device stream'],
+  ];
+  return `<div class="tiles">${tiles.map(([name, value, note]) => `<div class="tile"><div class="tile-name">${esc(name)}</div><div class="tile-value">${value}</div><div class="tile-note">${note}</div></div>`).join('')}</div>`;
+}
+
+function configurationLine(c: PlanConfiguration, plan: PlanResult): string {
+  const cutIds = c.cuts.map((k) => `<code>${esc(k.id)}</code>`).join(' and ');
+  const where = c.placement === 'local' ? 'everything on the edge device' : c.placement === 'remote' ? 'everything on the server' : `cut at #${c.cuts.map((k) => k.index).join(', #')} (${cutIds})`;
+  const exits = c.exits ? `, early exit ${esc(exitsText(c))} at <code>${c.exits.cuts.map(esc).join(', ')}</code>` : '';
+  const devices = c.devices.length ? `${c.devices.map(esc).join(' → ')}: ` : '';
+  return `<p class="config-line">${devices}${where}; codec <code>${esc(c.codec)}</code>${exits}. Objective: ${esc(plan.scenario.objective)}.</p>`;
+}
+
+const list = (items: readonly string[]): string => `<ul>${items.map((s) => `<li>${esc(s)}</li>`).join('')}</ul>`;
+
+function verdict(plan: PlanResult): string {
+  const { key, label } = qosLatency(plan);
+  const c = chosen(plan);
+  const r = plan.recommendation;
+  if (r) {
+    // the explanation already states the binding constraint and the runner-up
+    return `<section id="recommendation" class="verdict ok"><div class="verdict-kind">Recommendation</div><h2 class="verdict-id">${esc(r.id)}</h2>${c ? configurationLine(c, plan) + figureTiles(c, key, label) : ''}<div class="explanation">${list(r.explanation)}</div></section>`;
+  }
+  const m = plan.nearestMiss;
+  if (m) {
+    const summary = `Closest: <code>${esc(m.id)}</code>: ${esc(CONSTRAINT_LABELS[m.constraint])} is ${valueHtml(m.constraint, m.value, c)} against a limit of ${esc(fmtConstraint(m.constraint, m.limit))}, short by ${esc(fmtPct(m.shortBy))}.`;
+    return `<section id="nearest-miss" class="verdict miss"><div class="verdict-kind">No configuration meets every constraint</div><h2 class="verdict-id">${esc(m.id)}</h2><p class="miss-summary">${summary}</p>${c ? configurationLine(c, plan) + figureTiles(c, key, label) : ''}<div class="explanation">${list(m.explanation)}</div></section>`;
+  }
+  return `<section id="nearest-miss" class="verdict miss"><div class="verdict-kind">No recommendation</div><p>The plan has neither a recommendation nor a nearest miss (no configurations were explored).</p></section>`;
+}
+
+function estimateBanner(plan: PlanResult): string {
+  const estimated = plan.configurations.filter((c) => c.accuracy.source === 'estimate').length;
+  if (estimated === 0) return '';
+  const all = estimated === plan.configurations.length;
+  const how = plan.saliency ? 'from the saliency analysis' : 'without labelled data';
+  return `<div class="banner estimate" id="accuracy-estimate"><strong>Accuracy is estimated, not measured${all ? '' : ` for ${estimated} of ${plan.configurations.length} configurations`}.</strong> These figures (marked ≈ and ${ESTIMATE_BADGE}) are estimated ${how}, not measured on labelled samples, and may be off by several points. Give a labelled dataset in the scenario to measure them.</div>`;
+}
+
+function warnings(plan: PlanResult): string {
+  return plan.warnings.length ? `<section id="warnings" class="banner warn"><strong>Warnings</strong>${list(plan.warnings)}</section>` : '';
+}
+
+function constraintsTable(plan: PlanResult): string {
+  const c = chosen(plan);
+  const { label } = qosLatency(plan);
+  const rows = (Object.entries(plan.scenario.qos) as [ConstraintName, { limit: number; at?: string }][]).map(([name, q]) => {
+    const check: ConstraintCheck | undefined = c?.checks.find((k) => k.constraint === name);
+    const what = name === 'latency' ? `${CONSTRAINT_LABELS.latency} (${label})` : CONSTRAINT_LABELS[name];
+    const status = check ? `<td class="${check.met ? 'met' : 'violated'}">${check.met ? '✓ met' : '✗ violated'}</td>` : '<td>—</td>';
+    return `<tr><td>${esc(what)}</td><td class="num">${MINIMUMS.has(name) ? '≥' : '≤'} ${esc(fmtConstraint(name, q.limit))}</td><td class="num">${check ? valueHtml(name, check.value, c) : '—'}</td><td class="num">${check ? esc(fmtPct(check.margin)) : '—'}</td>${status}</tr>`;
+  });
+  const whose = c ? ` (values of <code>${esc(c.id)}</code>)` : '';
+  return `<section id="constraints"><h2>Constraints${whose}</h2><table class="compact"><thead><tr><th>constraint</th><th>limit</th><th>value</th><th>margin</th><th></th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`;
+}
+
+function definitionList(items: [string, string][]): string {
+  return `<dl>${items.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${v}</dd>`).join('')}</dl>`;
+}
+
+function setupAndModel(plan: PlanResult): string {
+  const s = plan.setup;
+  const m = plan.model;
+  const setup = definitionList([
+    ['edge device', esc(s.edge)],
+    ...(s.chain.length ? [['device chain', s.chain.map(esc).join(' → ')] as [string, string]] : []),
+    ['server', esc(s.server ?? 'none')],
+    ['links', s.links.length ? s.links.map(esc).join('<br>') : 'none'],
+    ['workload', esc(`${s.workload.fps} fps × ${s.workload.devices} device${s.workload.devices === 1 ? '' : 's'}`)],
+    ['scenario', esc(plan.scenario.file ?? 'built in')],
+  ]);
+  const full = plan.fullAccuracy;
+  const model = definitionList([
+    ['model', `<code>${esc(m.source)}</code>`],
+    ['nodes', esc(m.nodes)],
+    ['MACs / FLOPs', esc(`${fmtCount(m.macs)} / ${fmtCount(m.flops)}`)],
+    ['parameters', esc(`${fmtCount(m.params)} (${fmtBytes(m.paramBytes)})`)],
+    ['input', esc(fmtShape(m.inputShape))],
+    ['outputs', m.outputs.map((o) => `<code>${esc(o)}</code>`).join(', ')],
+    ['cuts explored', esc(plan.cuts.length)],
+    ['full-model accuracy', full ? accuracyHtml(full) : 'not measured (no labelled data)'],
+  ]);
+  return `<section id="setup" class="two-col"><div><h2>Set-up</h2>${setup}</div><div><h2>Model</h2>${model}</div></section>`;
+}
+
+function verdictCell(c: PlanConfiguration, status: ParetoStatus): string {
+  if (c.feasible) return `<td data-v="${status === 'recommended' ? 0 : status === 'Pareto front' ? 1 : 2}" class="met">✓ ${esc(status === 'feasible' ? 'feasible' : status)}</td>`;
+  const violated = c.checks.filter((k) => !k.met);
+  const worst = Math.min(...violated.map((k) => k.margin));
+  const text = violated.map((k) => `${CONSTRAINT_LABELS[k.constraint]} ${fmtPct(-k.margin)} off`).join(', ');
+  return `<td data-v="${3 - worst}" class="violated">✗ ${esc(text)}${status === 'nearest miss' ? ' <span class="badge">nearest miss</span>' : ''}</td>`;
+}
+
+function configRow(c: PlanConfiguration, key: LatencyKey, status: ParetoStatus, withTensors: boolean): string {
+  const tensors = withTensors && c.cuts.length ? `<div class="tensor">${c.cuts.map((k) => esc(k.id)).join('<br>')}</div>` : '';
+  const cells = [
+    `<td class="config" data-v="${esc(c.id)}"><code>${esc(c.id)}</code>${tensors}</td>`,
+    `<td data-v="${c.cuts[0]?.index ?? (c.placement === 'remote' ? -1 : 1e9)}" title="${esc(c.cuts.map((k) => k.id).join(', '))}">${esc(cutText(c))}</td>`,
+    `<td>${esc(c.codec)}</td>`,
+    `<td${c.exits ? ` title="${esc(`${fmtPct(c.exits.rates.reduce((a, r) => a + r, 0), 1)} of the samples leave at an exit`)}"` : ''}>${esc(exitsText(c))}</td>`,
+    `<td class="num" data-v="${c.latency[key]}">${esc(c.latency[key].toFixed(1))}${c.latency.source === 'des' ? ' <span class="badge" title="refined by the discrete-event simulation">DES</span>' : ''}</td>`,
+    `<td class="num" data-v="${c.latency.meanMs}">${esc(c.latency.meanMs.toFixed(1))}</td>`,
+    `<td class="num" data-v="${c.accuracy.value}">${accuracyHtml(c.accuracy)}</td>`,
+    `<td class="num" data-v="${c.bytes}">${esc(fmtSize(c.bytes))}</td>`,
+    `<td class="num" data-v="${c.energyJ ?? ''}">${esc(fmtEnergy(c.energyJ))}</td>`,
+    `<td class="num" data-v="${c.edgeMemoryBytes}">${esc(fmtSize(c.edgeMemoryBytes))}</td>`,
+    `<td class="num" data-v="${c.throughputFps}">${esc(c.throughputFps.toFixed(1))}</td>`,
+    verdictCell(c, status),
+  ];
+  const cls = status === 'recommended' || status === 'nearest miss' ? 'chosen' : status === 'Pareto front' ? 'pareto' : status;
+  return `<tr class="${esc(cls)}" data-id="${esc(c.id)}">${cells.join('')}</tr>`;
+}
+
+function configTable(rows: readonly PlanConfiguration[], plan: PlanResult, id: string, withTensors: boolean): string {
+  const { key, label } = qosLatency(plan);
+  const status = statusOf(plan);
+  const columns = ['configuration', 'cut', 'codec', 'exits', `${label} ms`, 'mean ms', 'accuracy', 'bytes', 'energy', 'memory', 'fps', 'verdict'];
+  const head = columns.map((h) => `<th scope="col">${esc(h)}</th>`).join('');
+  return `<div class="table-wrap"><table class="configs sortable" id="${esc(id)}"><thead><tr>${head}</tr></thead><tbody>${rows.map((c) => configRow(c, key, status(c), withTensors)).join('')}</tbody></table></div>`;
+}
+
+/** Threshold above which the full table is folded away (the shortlist stays open). */
+const OPEN_TABLE_ROWS = 40;
+
+function configurationTables(plan: PlanResult): string {
+  const { key, label } = qosLatency(plan);
+  const byLatency = [...plan.configurations].sort((a, b) => a.latency[key] - b.latency[key]);
+  const shortlistIds = new Set([plan.recommendation?.id, plan.recommendation?.runnerUp, plan.nearestMiss?.id, ...plan.pareto]);
+  const worstMargin = (c: PlanConfiguration) => Math.min(...c.checks.map((k) => k.margin));
+  const shortlist = plan.recommendation
+    ? byLatency.filter((c) => shortlistIds.has(c.id))
+    : [...plan.configurations].sort((a, b) => worstMargin(b) - worstMargin(a)).slice(0, 10);
+  const shortTitle = plan.recommendation ? `Shortlist: the recommendation, the runner-up and the Pareto front (${plan.pareto.length} of ${plan.feasible.length} feasible)` : 'Closest to feasible (smallest worst shortfall first)';
+  const all = configTable(byLatency, plan, 'all-configurations', false);
+  const fold = plan.configurations.length > OPEN_TABLE_ROWS;
+  return `<section id="configurations"><h2>Configurations</h2>
+<p class="note">Latency: ${esc(label)} per inference in ms (<span class="badge">DES</span>: refined by the discrete-event simulation, otherwise analytic); bytes are the expected bytes sent per inference; click a column header to sort.</p>
+<h3>${esc(shortTitle)}</h3>${configTable(shortlist, plan, 'shortlist', true)}
+<details id="all-configurations-details"${fold ? '' : ' open'}><summary>All ${plan.configurations.length} configurations (${plan.feasible.length} feasible), fastest first</summary>${all}</details></section>`;
+}
+
+function provenance(plan: PlanResult): string {
+  const steps = plan.timings.steps.map((s) => `<tr><td>${esc(s.step)}</td><td class="num">${esc(s.seconds.toFixed(2))} s</td><td>${s.cached ? '<span class="badge">cached</span>' : ''}</td></tr>`).join('');
+  return `<section id="provenance"><h2>How this plan was made</h2><p>Planning took ${esc(plan.timings.totalS.toFixed(1))} s.</p><table class="compact"><thead><tr><th>step</th><th>time</th><th></th></tr></thead><tbody>${steps}</tbody></table></section>`;
+}
+
+/** Sorts a table by a clicked header: numbers by their data-v value, text alphabetically. Progressive: the page is complete without it. */
+const SORT_SCRIPT = `for (const table of document.querySelectorAll('table.sortable')) {
+  table.querySelectorAll('th').forEach((th, col) => th.addEventListener('click', () => {
+    const asc = th.getAttribute('aria-sort') !== 'ascending';
+    table.querySelectorAll('th').forEach((h) => h.removeAttribute('aria-sort'));
+    th.setAttribute('aria-sort', asc ? 'ascending' : 'descending');
+    const value = (row) => { const cell = row.cells[col]; const v = cell.dataset.v ?? cell.textContent.trim(); return v !== '' && !isNaN(Number(v)) ? Number(v) : v; };
+    const rows = [...table.tBodies[0].rows].sort((a, b) => { const x = value(a), y = value(b); const d = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y)); return asc ? d : -d; });
+    table.tBodies[0].append(...rows);
+  }));
+}`;
+
+const STYLE = `
+:root { --fg: #1d2330; --muted: #5b6475; --line: #dfe3ea; --bg: #f6f7f9; --ok: #1e7b34; --ok-bg: #eef8f0; --bad: #b3261e; --bad-bg: #fdf0ef; --warn-bg: #fff8e1; --accent: #1f5fbf; }
+* { box-sizing: border-box; }
+body { margin: 0; background: var(--bg); color: var(--fg); font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
+main { max-width: 1240px; margin: 0 auto; padding: 24px 28px 48px; }
+header { border-bottom: 1px solid var(--line); margin-bottom: 20px; padding-bottom: 12px; }
+header h1 { margin: 0 0 4px; font-size: 26px; font-weight: 650; }
+header .meta { color: var(--muted); font-size: 13px; }
+nav { margin-top: 8px; font-size: 13px; }
+nav a { color: var(--accent); margin-right: 14px; text-decoration: none; }
+h2 { font-size: 19px; margin: 0 0 10px; font-weight: 620; }
+h3 { font-size: 15px; margin: 18px 0 8px; font-weight: 600; }
+section { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 18px 20px; margin: 0 0 18px; }
+code { font-family: "DejaVu Sans Mono", ui-monospace, Menlo, Consolas, monospace; font-size: 0.88em; background: #f1f3f6; padding: 1px 4px; border-radius: 3px; word-break: break-all; }
+.verdict { border-left: 6px solid var(--ok); background: var(--ok-bg); }
+.verdict.miss { border-left-color: var(--bad); background: var(--bad-bg); }
+.verdict-kind { text-transform: uppercase; letter-spacing: 0.06em; font-size: 12px; font-weight: 700; color: var(--ok); }
+.verdict.miss .verdict-kind { color: var(--bad); }
+.verdict-id { font-size: 22px; margin: 2px 0 6px; word-break: break-word; }
+.config-line, .miss-summary { margin: 4px 0 12px; }
+.tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(160px, 1fr)); gap: 10px; margin: 10px 0 14px; }
+.tile { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; }
+.tile-name { font-size: 12px; color: var(--muted); text-transform: uppercase; letter-spacing: 0.04em; }
+.tile-value { font-size: 21px; font-weight: 650; font-variant-numeric: tabular-nums; }
+.tile-note { font-size: 12px; color: var(--muted); }
+.explanation ul { margin: 6px 0 10px; padding-left: 20px; }
+.banner { border-radius: 8px; padding: 12px 16px; margin: 0 0 18px; border: 1px solid var(--line); }
+.banner.estimate { background: var(--warn-bg); border-color: #f0d68a; }
+.banner.warn { background: var(--warn-bg); border-color: #f0d68a; }
+.banner ul { margin: 4px 0 0; padding-left: 20px; }
+.badge { display: inline-block; font-size: 11px; font-weight: 600; padding: 0 5px; border-radius: 3px; background: #e6e9ef; color: #394150; vertical-align: 1px; }
+.badge.estimate { background: #ffe08a; color: #5c4400; }
+.two-col { display: grid; grid-template-columns: 1fr 1fr; gap: 28px; }
+@media (max-width: 800px) { .two-col { grid-template-columns: 1fr; } }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margin: 0; }
+dt { color: var(--muted); }
+dd { margin: 0; word-break: break-word; }
+figure.chart { margin: 0; overflow-x: auto; }
+figure.chart svg { max-width: 100%; height: auto; display: block; }
+figcaption { color: var(--muted); font-size: 13px; margin-top: 6px; max-width: 900px; }
+.missing { color: var(--muted); font-style: italic; margin: 0; }
+.note { color: var(--muted); font-size: 13px; margin: 0 0 6px; }
+.table-wrap { overflow-x: auto; }
+table { border-collapse: collapse; font-size: 12.5px; font-variant-numeric: tabular-nums; }
+table.configs { width: 100%; }
+th { text-align: left; font-weight: 600; color: var(--muted); border-bottom: 2px solid var(--line); padding: 6px; white-space: nowrap; }
+table.sortable th { cursor: pointer; user-select: none; }
+th[aria-sort=ascending]::after { content: " ▲"; }
+th[aria-sort=descending]::after { content: " ▼"; }
+td { border-bottom: 1px solid var(--line); padding: 5px 6px; vertical-align: top; white-space: nowrap; }
+td.config { white-space: normal; min-width: 250px; }
+td.config code { word-break: normal; white-space: nowrap; background: none; padding: 0; }
+td.met, td.violated { white-space: normal; min-width: 120px; }
+td.num, th.num { text-align: right; white-space: nowrap; }
+td.met { color: var(--ok); }
+td.violated { color: var(--bad); }
+tr.chosen td { background: #fff1d6; font-weight: 600; }
+tr.pareto td:first-child { box-shadow: inset 3px 0 0 #1f77b4; }
+tr.infeasible td { color: #7a8191; }
+tr.infeasible td.violated { color: var(--bad); }
+.tensor { font-family: "DejaVu Sans Mono", ui-monospace, monospace; font-size: 11px; color: var(--muted); overflow-wrap: anywhere; }
+details summary { cursor: pointer; font-weight: 600; margin: 14px 0 8px; }
+footer { color: var(--muted); font-size: 12px; text-align: center; margin-top: 24px; }
+`;
+
+/** One self-contained HTML page (no network, no JavaScript needed) that shows the plan. */
+export async function renderReport(plan: PlanResult): Promise<string> {
+  const chartList = await charts(plan);
+  const title = `impera plan: ${plan.scenario.name}`;
+  const nav = [['recommendation', plan.recommendation ? 'Recommendation' : 'Nearest miss'], ['setup', 'Set-up'], ...chartList.map((c) => [`chart-${c.id}`, c.title]), ['configurations', 'Configurations']]
+    .map(([id, text]) => `<a href="#${esc(id === 'recommendation' && !plan.recommendation ? 'nearest-miss' : id!)}">${esc(text!)}</a>`)
+    .join('');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<link rel="icon" href="data:,">
+<title>${esc(title)}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<main>
+<header><h1>${esc(title)}</h1><div class="meta">${esc(plan.model.source)} · ${esc(plan.setup.edge)}${plan.setup.server ? ` → ${esc(plan.setup.server)}` : ''} · ${esc(plan.configurations.length)} configurations · created ${esc(plan.createdAt)}</div><nav>${nav}</nav></header>
+${verdict(plan)}
+${estimateBanner(plan)}
+${warnings(plan)}
+${constraintsTable(plan)}
+${setupAndModel(plan)}
+${chartList.map(chartSection).join('\n')}
+${configurationTables(plan)}
+${provenance(plan)}
+<footer>${esc(plan.format)} · generated by impera · this page loads nothing from the network; JavaScript only adds table sorting</footer>
+</main>
+<script>${SORT_SCRIPT}</script>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,94 @@
+/** `impera plan` as users run it: a small real scenario, a cold cache, the report, the export and bad scenarios. */
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadRuntimeConfig } from '../../src/runtime/edge/config.js';
+import { loadModel } from '../../src/onnx/io.js';
+import { createSession } from '../../src/ort/session.js';
+import { expectOneLineError, impera, tmp } from '../helpers/cli.js';
+
+const SAMPLE = new URL('../../examples/fashion-mnist-sample', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'impera-plan-'));
+const scenario = (name: string, extra: string[] = [], qos = ['  latency: { ms: 150, at: p95 }', '  accuracy: 0.5']) => {
+  const file = join(dir, name);
+  writeFileSync(
+    file,
+    [
+      `data: ${SAMPLE}`,
+      'samples: 24',
+      'devices:',
+      '  edge: raspberry-pi-4',
+      '  server: nvidia-t4',
+      'links:',
+      '  uplink: wifi',
+      'qos:',
+      ...qos,
+      'explore:',
+      '  cuts: [39, 41]',
+      '  codecs: [fp32, int8+deflate]',
+      ...extra,
+    ].join('\n'),
+  );
+  return file;
+};
+
+describe('impera plan', () => {
+  beforeAll(() => {
+    // a cold cache: every analysis runs for real
+    process.env.IMPERA_CACHE_DIR = join(dir, 'cache');
+  });
+
+  it('explores local, remote and split at each cut x codec, recommends, and writes plan.json and the report', async () => {
+    const out = tmp();
+    const r = await impera('plan', scenario('all.yaml'), '--out', out);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/devices {2}raspberry-pi-4 \(predicted\) -> wifi -> nvidia-t4 \(predicted\)/);
+    expect(r.stdout).toMatch(/^> +1 +\S/m);
+    expect(r.stdout).toMatch(/Recommended: .* p95 latency [\d.]+ ms, accuracy [\d.]+ %/);
+    const plan = JSON.parse(readFileSync(join(out, 'plan.json'), 'utf8'));
+    // local, 5 remote input encodings (float32 tensor, raw image, PNG, JPEG q90, q50), 2 cuts x 2 codecs
+    expect(plan.configurations).toHaveLength(1 + 5 + 4);
+    expect(plan.configurations.map((c: { id: string }) => c.id)).toContain('split #39 int8+deflate');
+    expect(plan.fullAccuracy).toMatchObject({ source: 'measured', samples: 24 });
+    expect(plan.recommendation.id).toBe(plan.feasible[0]);
+    expect(plan.timings.steps.map((s: { cached: boolean }) => s.cached)).not.toContain(true);
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(html).toContain(plan.recommendation.id);
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href="http/);
+
+    // the same scenario again: every analysis from the cache
+    const again = JSON.parse((await impera('plan', scenario('all.yaml'), '--out', tmp(), '--json')).stdout);
+    expect(again.timings.steps.filter((s: { step: string }) => /profile|accuracy|saliency/.test(s.step)).every((s: { cached: boolean }) => s.cached)).toBe(true);
+    expect(again.recommendation.id).toBe(plan.recommendation.id);
+  });
+
+  it('exports the recommended split: head with codec, tail in a model repository, and a valid runtime config', async () => {
+    const deploy = tmp();
+    const r = await impera('plan', scenario('split.yaml', ['  placements: [split]']), '--out', tmp(), '--export', deploy);
+    expect(r.code).toBe(0);
+    const config = loadRuntimeConfig(join(deploy, 'runtime.yaml'));
+    expect(config.server).toMatchObject({ model: 'tail', protocol: 'binary' });
+    expect(existsSync(join(deploy, 'server', 'tail.onnx'))).toBe(true);
+    const head = await createSession(loadModel(config.head).proto, deploy);
+    const chosen = JSON.parse(readFileSync(join(deploy, 'configuration.json'), 'utf8')).configuration;
+    expect(head.outputNames[0]).toMatch(chosen.codec === 'fp32' ? /Output_0$|output_0$/ : /::wire$/);
+    await head.release();
+  });
+
+  it('when nothing is feasible, says which constraint is closest and by how much', async () => {
+    const r = await impera('plan', scenario('tight.yaml', [], ['  latency: { ms: 0.01, at: p95 }']), '--out', tmp());
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Nothing meets every constraint. Closest: .*, whose latency is [\d.]+ ms against 0.0 ms/);
+  });
+
+  it('rejects an unknown device, a missing model and a bad field, naming the field', async () => {
+    const unknown = join(dir, 'unknown.yaml');
+    writeFileSync(unknown, readFileSync(scenario('u.yaml'), 'utf8').replace('raspberry-pi-4', 'raspberry-pi-9'));
+    await expectOneLineError(['plan', unknown, '--out', tmp()], /devices.edge: unknown device 'raspberry-pi-9'; the catalog knows: raspberry-pi-4/);
+    const missing = join(dir, 'missing.yaml');
+    writeFileSync(missing, `model: nope.onnx\n${readFileSync(scenario('m.yaml'), 'utf8')}`);
+    await expectOneLineError(['plan', missing, '--out', tmp()], /model: model file '.*nope.onnx' does not exist/);
+    await expectOneLineError(['plan', scenario('bad.yaml', ['  finalists: many']), '--out', tmp()], /bad.yaml:14: explore.finalists: /);
+  });
+});

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { checkConfiguration, decide, paretoFront } from '../../src/plan/recommend.js';
+import type { PlanConfiguration } from '../../src/plan/types.js';
+
+/** A configuration with the figures that matter here. */
+function cfg(id: string, p95: number, accuracy: number, bytes = 1000, energyJ: number | null = 0.1, fps = 100): PlanConfiguration {
+  return {
+    id,
+    placement: 'split',
+    link: 'wifi',
+    cuts: [{ index: 1, id: 't' }],
+    devices: ['edge', 'server'],
+    codec: 'fp32',
+    exits: null,
+    latency: { meanMs: p95 * 0.8, p50Ms: p95 * 0.7, p95Ms: p95, p99Ms: p95 * 1.2, source: 'analytic', breakdown: { deviceMs: 1, transferMs: 1, serverMs: 1, queueMs: 0 } },
+    accuracy: { value: accuracy, source: 'measured' },
+    bytes,
+    energyJ,
+    edgeMemoryBytes: 1e6,
+    throughputFps: fps,
+    checks: [],
+    feasible: true,
+  };
+}
+
+describe('QoS matching and the recommendation', () => {
+  it('checks each constraint with its margin, at the percentile the constraint names', () => {
+    const checks = checkConfiguration(cfg('a', 80, 0.92), { latency: { ms: 100, at: 'p99' }, accuracy: 0.9, bytes: 500 }, 10);
+    expect(checks.map((c) => [c.constraint, c.met])).toEqual([['latency', true], ['accuracy', true], ['bytes', false], ['throughput', true]]);
+    expect(checks[0]!.value).toBeCloseTo(96, 9); // p99 = 1.2 x p95
+    expect(checks[2]!.margin).toBeCloseTo(-1, 9); // 1000 B against 500: 100 % over
+  });
+
+  it('an overloaded stream (max fps below the frame rate) misses its latency whatever the analytic figure', () => {
+    const [latency] = checkConfiguration(cfg('slow', 10, 0.95, 1000, 0.1, 5), { latency: { ms: 100, at: 'p95' } }, 10);
+    expect(latency).toMatchObject({ value: Infinity, met: false });
+  });
+
+  it('max-accuracy: the most accurate feasible configuration, accuracies within the tolerance tie and latency decides', () => {
+    const configs = [cfg('fast', 20, 0.93), cfg('accurate', 60, 0.934), cfg('best', 90, 0.96), cfg('too slow', 150, 0.99)];
+    const d = decide(configs, { latency: { ms: 100, at: 'p95' }, accuracy: 0.9 }, 'max-accuracy', 10, 0.005);
+    expect(d.recommendation!.id).toBe('best');
+    expect(d.feasible.map((c) => c.id)).toEqual(['best', 'accurate', 'fast']);
+    const tied = decide([cfg('fast', 20, 0.93), cfg('accurate', 60, 0.934)], { accuracy: 0.9 }, 'max-accuracy', 10, 0.005);
+    expect(tied.recommendation!.id).toBe('fast');
+    expect(tied.recommendation!.runnerUp).toBe('accurate');
+  });
+
+  it('explains the binding constraint (smallest margin) and what the runner-up changes', () => {
+    const d = decide([cfg('a', 95, 0.95), cfg('b', 50, 0.94)], { latency: { ms: 100, at: 'p95' }, accuracy: 0.9 }, 'max-accuracy', 10, 0.001);
+    expect(d.recommendation!.binding).toMatchObject({ constraint: 'latency', value: 95, limit: 100 });
+    expect(d.recommendation!.explanation.join(' ')).toMatch(/Binding constraint: latency, 95.0 ms against a limit of 100.0 ms \(margin 5.0 %\)/);
+    expect(d.recommendation!.explanation.join(' ')).toMatch(/Runner-up: b — p95 latency -45.0 ms, accuracy -1.00 points/);
+  });
+
+  it('min-latency, min-bytes and min-energy pick by their own measure', () => {
+    const configs = () => [cfg('quick', 10, 0.91, 5000, 0.3), cfg('small', 40, 0.91, 100, 0.2), cfg('frugal', 30, 0.91, 2000, 0.05)];
+    expect(decide(configs(), {}, 'min-latency', 10).recommendation!.id).toBe('quick');
+    expect(decide(configs(), {}, 'min-bytes', 10).recommendation!.id).toBe('small');
+    expect(decide(configs(), {}, 'min-energy', 10).recommendation!.id).toBe('frugal');
+  });
+
+  it('when nothing is feasible, names the constraint closest to being met and by how much', () => {
+    const d = decide([cfg('a', 120, 0.95), cfg('b', 300, 0.95)], { latency: { ms: 100, at: 'p95' } }, 'max-accuracy', 10);
+    expect(d.recommendation).toBeNull();
+    expect(d.nearestMiss).toMatchObject({ id: 'a', constraint: 'latency', value: 120, limit: 100 });
+    expect(d.nearestMiss!.shortBy).toBeCloseTo(0.2, 9);
+    expect(d.nearestMiss!.explanation.join(' ')).toMatch(/Relaxing latency to 120.0 ms would make it feasible/);
+  });
+
+  it('the Pareto front keeps exactly the configurations no other beats on latency, accuracy, bytes and energy', () => {
+    const configs = [cfg('a', 10, 0.9, 100, 0.1), cfg('dominated', 20, 0.89, 200, 0.2), cfg('b', 30, 0.95, 100, 0.1), cfg('c', 5, 0.8, 50, 0.3)];
+    expect(paretoFront(configs, 'p95').map((c) => c.id)).toEqual(['a', 'b', 'c']);
+  });
+});

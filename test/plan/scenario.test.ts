@@ -1,0 +1,59 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readPlanScenario } from '../../src/plan/scenario.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'impera-scenario-'));
+const write = (name: string, text: string) => {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+};
+const base = ['devices:', '  edge: raspberry-pi-4', '  server: nvidia-t4', 'links:', '  uplink: wifi'];
+
+describe('plan scenario files', () => {
+  it('reads the built-in example with its defaults filled in', () => {
+    const s = readPlanScenario(new URL('../../examples/plan/impera.yaml', import.meta.url).pathname);
+    expect(s.config.qos).toEqual({ latency: { ms: 100, at: 'p95' }, accuracy: 0.9 });
+    expect(s.config.devices).toEqual({ edge: 'raspberry-pi-4', server: 'nvidia-t4' });
+    expect(s.config.workload).toEqual({ fps: 10, devices: 1 });
+    expect(s.config.explore.placements).toEqual(['local', 'remote', 'split']);
+    expect(s.baseDir).toMatch(/examples\/plan$/);
+  });
+
+  it('names the file, the line and the field of a wrong type, and what is allowed', () => {
+    const file = write('types.yaml', [...base, 'qos:', '  latency: { ms: fast }'].join('\n'));
+    expect(() => readPlanScenario(file)).toThrow(new RegExp(`${file}:7: qos.latency.ms: latency.ms must be a number`));
+    const obj = write('objective.yaml', [...base, 'objective: cheapest'].join('\n'));
+    expect(() => readPlanScenario(obj)).toThrow(/objective.yaml:6: objective: must be one of "max-accuracy", "min-latency", "min-energy", "min-bytes", "max-throughput"/);
+    const extra = write('extra.yaml', [...base, 'qos:', '  latncy: { ms: 10 }'].join('\n'));
+    expect(() => readPlanScenario(extra)).toThrow(/extra.yaml:7: qos: unknown field 'latncy'/);
+    const acc = write('acc.yaml', [...base, 'qos:', '  accuracy: 90'].join('\n'));
+    expect(() => readPlanScenario(acc)).toThrow(/acc.yaml:7: qos.accuracy: accuracy must be in \(0, 1\] \(a share, e.g. 0.9 for 90 %\)/);
+  });
+
+  it('rejects contradictory constraints and incomplete set-ups before any work', () => {
+    const fps = write('fps.yaml', [...base, 'workload: { fps: 10 }', 'qos:', '  throughputFps: 30'].join('\n'));
+    expect(() => readPlanScenario(fps)).toThrow(/qos.throughputFps: asks for 30 fps but each device produces only workload.fps = 10/);
+    const noServer = write('noserver.yaml', ['devices:', '  edge: raspberry-pi-4'].join('\n'));
+    expect(() => readPlanScenario(noServer)).toThrow(/devices.server: placements remote, split need a server/);
+    const noLink = write('nolink.yaml', ['devices:', '  edge: raspberry-pi-4', '  server: nvidia-t4'].join('\n'));
+    expect(() => readPlanScenario(noLink)).toThrow(/links.uplink: the edge device needs a link to the server/);
+    const chain = write('chain.yaml', ['devices:', '  chain: [raspberry-pi-4, jetson-nano, nvidia-t4]', 'links:', '  chain: [wifi]'].join('\n'));
+    expect(() => readPlanScenario(chain)).toThrow(/links.chain: a chain of 3 devices needs 2 links, got 1/);
+    const exits = write('exits.yaml', [...base, 'explore:', '  exits: { at: [12] }'].join('\n'));
+    expect(() => readPlanScenario(exits)).toThrow(/explore.exits: exit branches are trained on labelled data/);
+  });
+
+  it('reports invalid YAML with its line, and a missing file with what to do', () => {
+    const bad = write('bad.yaml', ['devices:', '  edge: [raspberry-pi-4', 'links: wifi'].join('\n'));
+    expect(() => readPlanScenario(bad)).toThrow(/bad.yaml:\d+: not valid YAML/);
+    expect(() => readPlanScenario(join(dir, 'nope.yaml'))).toThrow(/scenario '.*nope.yaml' does not exist/);
+  });
+
+  it('reads JSON scenarios too', () => {
+    const file = write('s.json', JSON.stringify({ devices: { edge: 'raspberry-pi-4', server: 'nvidia-t4' }, links: { uplink: ['wifi', 'lte'] } }));
+    expect(readPlanScenario(file).config.links.uplink).toEqual(['wifi', 'lte']);
+  });
+});

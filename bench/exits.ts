@@ -144,7 +144,13 @@ const where = (p: PopexSummary) => (p.cutIndex === null ? p.cut : `#${p.cutIndex
 
 // --- report ---
 const pct = (x: number | null) => (x === null ? '-' : (100 * x).toFixed(2));
-const short = (id: string) => id.split('/').slice(-2).join('/');
+/** The shortest tail of the exit cuts' names (at least two path parts) that still tells them apart. */
+const tailParts = (() => {
+  const names = cuts.map((c) => c.id.split('/'));
+  for (let k = 2; k < Math.max(...names.map((n) => n.length)); k++) if (new Set(names.map((n) => n.slice(-k).join('/'))).size === names.length) return k;
+  return Infinity;
+})();
+const short = (id: string) => id.split('/').slice(-tailParts).join('/');
 const r = denseRun.result;
 const s = sparseRun.result;
 function sweepTable(rows: readonly PolicyRow[], full: number): string[] {

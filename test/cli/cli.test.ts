@@ -10,7 +10,7 @@ describe('impera --help', () => {
   it('lists the commands, and every command has its own help with its options', async () => {
     const top = await impera('--help');
     expect(top.code).toBe(0);
-    const commands = [...top.stdout.matchAll(/^  ([a-z][a-z0-9-]*) \[options\]/gm)].map((m) => m[1]!);
+    const commands = [...top.stdout.matchAll(/^ {2}([a-z][a-z0-9-]*) \[options\]/gm)].map((m) => m[1]!);
     expect(commands).toEqual(expect.arrayContaining(['inspect', 'split', 'grad', 'saliency', 'eval', 'exits', 'plan', 'simulate', 'profile', 'devices', 'serve', 'edge', 'export-triton', 'bench-e2e']));
     const helps = await Promise.all(commands.map((cmd) => impera(cmd, '--help')));
     helps.forEach((r, i) => {

@@ -8,7 +8,6 @@
  * Writes docs/eval/<model>.md (the table), .json and .svg (rate-accuracy plot).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CODECS, parseCodec } from '../src/codecs/spec.js';
 import { singleTensorCuts } from '../src/cuts/cuts.js';
@@ -19,12 +18,8 @@ import { analyzeModel } from '../src/graph/analyze.js';
 import { loadModel } from '../src/onnx/io.js';
 import { rateAccuracySpec, renderSvg } from '../src/report/plot.js';
 import { PACKAGE_ROOT } from '../src/util/package.js';
+import { arg, machine, ZOO } from './common.js';
 
-const ZOO = process.env.IMPERA_ZOO ?? join(PACKAGE_ROOT, '..', 'shared', 'zoo');
-const arg = (name: string, dflt: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : dflt;
-};
 const model = arg('model', 'resnet50');
 const samples = Number(arg('samples', model === 'mobilenet_v2' ? '2000' : '1000'));
 const byteSamples = Number(arg('byte-samples', '100'));
@@ -33,7 +28,7 @@ const started = new Date();
 const g = await analyzeModel(loadModel(join(ZOO, `${model}.onnx`)));
 const cuts = singleTensorCuts(g);
 const codecs = DEFAULT_CODECS.map(parseCodec);
-console.log(`bench:eval  ${started.toISOString()}  ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}  ${model}: ${cuts.length} cuts x ${codecs.length} codecs, ${samples} Fashion-MNIST test images, bytes on ${byteSamples}`);
+console.log(`bench:eval  ${started.toISOString()}  ${machine()}  ${model}: ${cuts.length} cuts x ${codecs.length} codecs, ${samples} Fashion-MNIST test images, bytes on ${byteSamples}`);
 let last = 0;
 const report: EvalReport = await evaluate(g, {
   cuts,
@@ -58,7 +53,7 @@ const pct = (x: number) => (100 * x).toFixed(2);
 const lines = [
   `# ${model}: rate-accuracy of every single-tensor cut`,
   '',
-  `\`npm run bench:eval -- --model ${model} --samples ${samples}\`, ${started.toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}.`,
+  `\`npm run bench:eval -- --model ${model} --samples ${samples}\`, ${started.toISOString().slice(0, 10)}, ${machine()}.`,
   `${samples} Fashion-MNIST test images; codecs fitted on 256 training images; bytes per sample at batch 1 on the first ${byteSamples} images (mean, p95), deflate level 6.`,
   `Full model: ${pct(report.full.accuracy)} % [${pct(report.full.ci[0])}, ${pct(report.full.ci[1])}]. Wall ${t.wallS.toFixed(0)} s (calibration ${t.calibrationS.toFixed(0)} s).`,
   '',

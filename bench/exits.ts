@@ -12,7 +12,7 @@
  * Writes docs/exits/<model>.md, .json, -tradeoff.svg and -reliability.svg.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { buildBackwardGraph, TARGETS_INPUT } from '../src/autodiff/backward.js';
 import { resolveCut, singleTensorCuts } from '../src/cuts/cuts.js';
@@ -38,12 +38,8 @@ import { profileModel } from '../src/profile/profiler.js';
 import { exitTradeOffSpec, reliabilitySpec, renderSvg } from '../src/report/plot.js';
 import { PACKAGE_ROOT } from '../src/util/package.js';
 import { median } from '../src/util/stats.js';
+import { arg, machine, ZOO } from './common.js';
 
-const ZOO = process.env.IMPERA_ZOO ?? join(PACKAGE_ROOT, '..', 'shared', 'zoo');
-const arg = (name: string, dflt: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : dflt;
-};
 const EXITS: Record<string, string[]> = {
   mobilenet_v2: ['/1/features/features.3/Add_output_0', '/1/features/features.10/Add_output_0', '/1/features/features.16/Add_output_0'],
   resnet50: ['/1/layer1/layer1.2/relu_2/Relu_output_0', '/1/layer2/layer2.3/relu_2/Relu_output_0', '/1/layer3/layer3.5/relu_2/Relu_output_0'],
@@ -60,7 +56,7 @@ const started = new Date();
 const g = await analyzeModel(loadModel(join(ZOO, `${model}.onnx`)));
 const all = singleTensorCuts(g);
 const cuts = (EXITS[model] ?? arg('at', '').split(',')).map((s) => resolveCut(g, all, s));
-console.log(`bench:exits  ${started.toISOString()}  ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}  ${model}: exits at ${cuts.map((c) => `#${c.index}`).join(', ')}`);
+console.log(`bench:exits  ${started.toISOString()}  ${machine()}  ${model}: exits at ${cuts.map((c) => `#${c.index}`).join(', ')}`);
 
 let last = 0;
 const progress = (phase: string, done: number, total: number) => {
@@ -168,7 +164,7 @@ const reductions = s.exits.map((e) => e.size.denseWeights / e.size.weights);
 const macReductions = s.exits.map((e) => e.size.denseMacs / e.size.macs);
 const a = r.atTau;
 const lines = [
-  `# ${model}: early exits (bench:exits, ${started.toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()})`,
+  `# ${model}: early exits (bench:exits, ${started.toISOString().slice(0, 10)}, ${machine()})`,
   '',
   `Backbone frozen; branches GAP -> ${hidden} (ReLU) -> 10, Adam lr 1e-3, batch 256, at most ${maxEpochs} epochs with early stopping on validation accuracy (patience ${patience}). Trained on ${cache.counts.train} Fashion-MNIST training images, ${cache.counts.val} for validation, ${cache.counts.cal} for calibration (all from the train split); measured on ${cache.test.count} test images. Full model: ${pct(r.finalAccuracy)} %.`,
   '',

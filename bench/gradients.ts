@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../src/util/package.js';
 import { l2, readFloats, referenceInputs, zooGradients } from './zoo-reference.js';
+import { ZOO } from './common.js';
 
-const ZOO = process.env.IMPERA_ZOO ?? join(PACKAGE_ROOT, '..', 'shared', 'zoo');
 const torch = spawnSync('/usr/bin/python3', ['-c', 'import torch, onnx'], { stdio: 'ignore' }).status === 0;
 const rel = (a: Float32Array, b: Float32Array) => l2(a.map((v, i) => v - b[i]!)) / l2(b);
 const fmt = (xs: number[]) => xs.map((x) => x.toExponential(1)).join(' ');

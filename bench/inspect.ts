@@ -3,17 +3,15 @@
  * time ONNX Runtime takes to create an inference session for the same file. Medians over alternating runs, with
  * the file in the page cache for both. Headline: resnet50, goal impera <= 1.5x ORT.
  */
-import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { findCuts } from '../src/cuts/cuts.js';
 import { modelSummary } from '../src/cost/summary.js';
 import { analyzeModel } from '../src/graph/analyze.js';
 import { loadModel } from '../src/onnx/io.js';
 import { ort } from '../src/ort/session.js';
-import { PACKAGE_ROOT } from '../src/util/package.js';
 import { median } from '../src/util/stats.js';
+import { machine, ZOO } from './common.js';
 
-const ZOO = process.env.IMPERA_ZOO ?? join(PACKAGE_ROOT, '..', 'shared', 'zoo');
 const RUNS = Number(process.env.BENCH_RUNS ?? 9);
 
 async function inspectOnce(path: string) {
@@ -36,7 +34,7 @@ async function ortOnce(path: string) {
   return t1 - t0;
 }
 
-console.log(`bench:inspect  ${new Date().toISOString()}  ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}  node ${process.version}  median of ${RUNS} alternating runs`);
+console.log(`bench:inspect  ${new Date().toISOString()}  ${machine()}  node ${process.version}  median of ${RUNS} alternating runs`);
 console.log('model          impera s  (load / analyse / cuts)     cuts   ORT session s   ratio');
 let headline = { impera: 0, ort: 0 };
 for (const name of ['resnet50', 'vgg16', 'mobilenet_v2', 'vit_tiny']) {

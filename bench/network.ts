@@ -15,7 +15,7 @@
  *     time minus compute-done time), lost packets, lost frames, from the analytic model, the DES and ns-3.
  * Runtime: a few minutes on 2 cores (ns-3 runs two at a time).
  */
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { resolveLink, type Link } from '../src/net/link.js';
 import { ns3Binary } from '../src/net/ns3/toolchain.js';
 import { runP2p, runWifi, type FrameLog } from '../src/net/ns3/scenarios.js';
@@ -28,6 +28,7 @@ import { simulate } from '../src/sim/des.js';
 import { fixed } from '../src/sim/distributions.js';
 import { seededRandom } from '../src/util/random.js';
 import { median } from '../src/util/stats.js';
+import { machine } from './common.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
@@ -48,7 +49,7 @@ async function pool<T>(jobs: (() => Promise<T>)[], width = Math.max(1, Math.min(
 
 const latenciesMs = (logs: FrameLog[]) => logs.flatMap((l) => l.sentS.flatMap((s, i) => (l.recvS[i]! >= 0 ? [(l.recvS[i]! - s) * 1000] : [])));
 
-console.log(`bench:network  ${new Date().toISOString()}  ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}  node ${process.version}`);
+console.log(`bench:network  ${new Date().toISOString()}  ${machine()}  node ${process.version}`);
 const p2p = ns3Binary('p2p');
 const wifiBin = ns3Binary('wifi');
 

@@ -7,19 +7,14 @@
  *   npm run bench:plan [-- --model resnet50 --samples 200 --exit-train 2000]
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { plan } from '../src/plan/run.js';
 import { readPlanScenario } from '../src/plan/scenario.js';
 import type { PlanResult } from '../src/plan/types.js';
-import { PACKAGE_ROOT } from '../src/util/package.js';
+import { arg, machine, ZOO } from './common.js';
 
-const ZOO = process.env.IMPERA_ZOO ?? join(PACKAGE_ROOT, '..', 'shared', 'zoo');
-const arg = (name: string, dflt: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : dflt;
-};
 const model = arg('model', 'resnet50');
 const EXITS: Record<string, string[]> = {
   resnet50: ['/1/layer1/layer1.2/relu_2/Relu_output_0', '/1/layer2/layer2.3/relu_2/Relu_output_0', '/1/layer3/layer3.5/relu_2/Relu_output_0'],
@@ -63,7 +58,7 @@ async function timed(links: unknown[], label: string): Promise<{ seconds: number
 }
 
 const started = new Date();
-console.log(`bench:plan  ${started.toISOString()}  ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}  ${model}`);
+console.log(`bench:plan  ${started.toISOString()}  ${machine()}  ${model}`);
 try {
   const cold = await timed(['3g', 'lte', 'wifi', '5g', 'ethernet'], 'cold');
   const warm = await timed(['3g', 'lte', { preset: 'wifi', loss: 0.01 }, '5g', 'ethernet'], 'warm');

@@ -12,7 +12,6 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { findCuts, partition, resolveCut } from '../src/cuts/cuts.js';
@@ -26,8 +25,8 @@ import { predictionErrors } from '../src/profile/predict.js';
 import { profileModel } from '../src/profile/profiler.js';
 import { median, quantile } from '../src/util/stats.js';
 import { PACKAGE_ROOT } from '../src/util/package.js';
+import { machine, ZOO } from './common.js';
 
-const ZOO = process.env.IMPERA_ZOO ?? join(PACKAGE_ROOT, '..', 'shared', 'zoo');
 const MODELS = ['mobilenet_v2', 'resnet50', 'vgg16'] as const;
 const THREADS = 1;
 const BIN = join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -35,7 +34,7 @@ const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const signed = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}%`;
 const pad = (s: string | number, n: number) => String(s).padStart(n);
 
-console.log(`bench:profile  ${new Date().toISOString()}  ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}  node ${process.version}  ORT threads ${THREADS}`);
+console.log(`bench:profile  ${new Date().toISOString()}  ${machine()}  node ${process.version}  ORT threads ${THREADS}`);
 
 // 1. Sum of nodes against measured heads and tails.
 const graphs = new Map<string, Graph>();

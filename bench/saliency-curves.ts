@@ -5,7 +5,6 @@
  *   npm run bench:saliency-curves [-- --samples 1000]
  */
 import { writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { openDataset } from '../src/data/dataset.js';
 import { analyzeModel } from '../src/graph/analyze.js';
@@ -13,13 +12,12 @@ import { loadModel } from '../src/onnx/io.js';
 import { curveSpec, renderSvg } from '../src/report/plot.js';
 import { runSaliency } from '../src/saliency/run.js';
 import { PACKAGE_ROOT } from '../src/util/package.js';
+import { arg, machine, ZOO } from './common.js';
 
-const ZOO = process.env.IMPERA_ZOO ?? join(PACKAGE_ROOT, '..', 'shared', 'zoo');
-const i = process.argv.indexOf('--samples');
-const samples = i >= 0 ? Number(process.argv[i + 1]) : 1000;
+const samples = Number(arg('samples', '1000'));
 const out = join(PACKAGE_ROOT, 'docs', 'saliency');
 
-console.log(`bench:saliency-curves  ${new Date().toISOString()}  ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}  ${samples} Fashion-MNIST test images, target = label`);
+console.log(`bench:saliency-curves  ${new Date().toISOString()}  ${machine()}  ${samples} Fashion-MNIST test images, target = label`);
 const summary: Record<string, { wall_s: number; best: string; peaks: number }> = {};
 for (const name of ['vgg16', 'resnet50', 'mobilenet_v2']) {
   const g = await analyzeModel(loadModel(join(ZOO, `${name}.onnx`)));

@@ -11,7 +11,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildBackwardGraph, TARGETS_INPUT } from '../src/autodiff/backward.js';
 import { openDataset } from '../src/data/dataset.js';
@@ -22,16 +22,12 @@ import { createSession, run } from '../src/ort/session.js';
 import { candidateLayers } from '../src/saliency/run.js';
 import { PACKAGE_ROOT } from '../src/util/package.js';
 import { median } from '../src/util/stats.js';
+import { arg, machine, ZOO } from './common.js';
 
-const ZOO = process.env.IMPERA_ZOO ?? join(PACKAGE_ROOT, '..', 'shared', 'zoo');
 const MODELS = ['vgg16', 'resnet50', 'mobilenet_v2'] as const;
 const PYTHON = '/usr/bin/python3';
 const args = process.argv.slice(2);
-const flag = (name: string, dflt: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
-const [rounds, repeats, threads] = [flag('rounds', 2), flag('repeats', 5), flag('threads', 2)];
+const [rounds, repeats, threads] = [Number(arg('rounds', '2')), Number(arg('repeats', '5')), Number(arg('threads', '2'))];
 const BATCH = 8;
 
 interface SideResult {
@@ -82,7 +78,7 @@ async function main(): Promise<void> {
   const x = data.load(indices, { channels: 3, height: 224, width: 224 });
   writeFileSync(inputFile, Buffer.from(x.buffer, x.byteOffset, x.byteLength));
   const labels = indices.map((i) => data.label(i)).join(',');
-  console.log(`bench:saliency  ${new Date().toISOString()}  ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}  threads ${threads}  batch ${BATCH}x3x224x224  ${rounds} rounds x ${repeats} runs  PyTorch ${torchVersion ?? '(skipped)'}`);
+  console.log(`bench:saliency  ${new Date().toISOString()}  ${machine()}  threads ${threads}  batch ${BATCH}x3x224x224  ${rounds} rounds x ${repeats} runs  PyTorch ${torchVersion ?? '(skipped)'}`);
   console.log('model          grads   impera s   PyTorch s   ratio   impera peak MB   PyTorch peak MB');
   const ratio: Record<string, number | null> = {};
   const peak: Record<string, { impera: number; pytorch: number | null }> = {};

@@ -12,7 +12,7 @@
  *   "p99_ms_batching":…,"lost":…,"rss_growth":…,"fault_frames_in":…,"fault_results_out":…,"fuzz_non_4xx":…}
  */
 import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { findCuts, resolveCut } from '../src/cuts/cuts.js';
@@ -31,6 +31,7 @@ import { startServerProcess, type ServerProcess } from '../src/runtime/processes
 import type { InferTensor } from '../src/runtime/protocol/tensor.js';
 import { LoopbackPath } from '../src/runtime/shaper/loopback.js';
 import { EXAMPLE_MODEL, PACKAGE_ROOT } from '../src/util/package.js';
+import { machine } from './common.js';
 
 const LOAD_S = Number(process.env.IMPERA_LOAD_S ?? 60);
 const CLIENTS = 64;
@@ -39,7 +40,7 @@ const FUZZ = Number(process.env.IMPERA_FUZZ ?? 10_000);
 const pad = (s: string | number, n: number) => String(s).padStart(n);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-console.log(`bench:serve  ${new Date().toISOString()}  ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}  node ${process.version}  load ${LOAD_S} s, ${CLIENTS} clients`);
+console.log(`bench:serve  ${new Date().toISOString()}  ${machine()}  node ${process.version}  load ${LOAD_S} s, ${CLIENTS} clients`);
 
 const dir = mkdtempSync(join(tmpdir(), 'impera-serve-bench-'));
 const g = await analyzeModel(loadModel(EXAMPLE_MODEL), { batch: 1 });

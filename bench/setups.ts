@@ -9,19 +9,14 @@
  *   npm run bench:setups [-- --samples 100 --exit-train 1000]
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { plan } from '../src/plan/run.js';
 import { readPlanScenario } from '../src/plan/scenario.js';
 import type { PlanConfiguration, PlanResult } from '../src/plan/types.js';
-import { PACKAGE_ROOT } from '../src/util/package.js';
+import { arg, machine, ZOO } from './common.js';
 
-const ZOO = process.env.IMPERA_ZOO ?? join(PACKAGE_ROOT, '..', 'shared', 'zoo');
-const arg = (name: string, dflt: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : dflt;
-};
 const LOSSES = [0, 0.01, 0.02, 0.03, 0.05];
 const dir = mkdtempSync(join(tmpdir(), 'impera-bench-setups-'));
 const samples = Number(arg('samples', '100'));
@@ -63,7 +58,7 @@ async function planAt(loss: number, accuracyFloor: number | undefined): Promise<
 }
 
 const started = new Date();
-console.log(`bench:setups  ${started.toISOString()}  ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}  vgg16, ${samples} test images`);
+console.log(`bench:setups  ${started.toISOString()}  ${machine()}  vgg16, ${samples} test images`);
 const setup = (c: PlanConfiguration) => (c.placement === 'split' ? (c.exits ? `early exit (#${c.cuts[0]!.index}, tau ${c.exits.threshold})` : `split #${c.cuts[0]!.index}`) : c.placement === 'local' ? (c.exits ? `local + exit (tau ${c.exits.threshold})` : 'local') : `remote (${c.codec})`);
 try {
   const first = await planAt(0, undefined);

@@ -19,3 +19,5 @@ export const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'packa
 export const EXAMPLE_MODEL = join(PACKAGE_ROOT, 'examples', 'mobilenet_v2.onnx');
 /** The built-in labelled images (200 Fashion-MNIST test images as PNG, one folder per class). */
 export const EXAMPLE_DATA = join(PACKAGE_ROOT, 'examples', 'fashion-mnist-sample');
+/** The reference zoo (../shared/zoo beside the checkout), or `IMPERA_ZOO`: the benches' and bench-e2e's models. */
+export const zooDir = (env: NodeJS.ProcessEnv = process.env): string => env.IMPERA_ZOO ?? join(PACKAGE_ROOT, '..', 'shared', 'zoo');

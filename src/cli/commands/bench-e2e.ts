@@ -17,11 +17,10 @@ import { profileModel } from '../../profile/profiler.js';
 import type { Graph } from '../../graph/graph.js';
 import { openPath, parseLinks, runE2e, type CutResult, type ModelUnderTest } from '../../runtime/e2e.js';
 import { measureOverhead, type OverheadStats } from '../../runtime/overhead.js';
-import { PACKAGE_ROOT } from '../../util/package.js';
 import { positiveInt, printJson, printWarnings } from '../common.js';
 import { fmtBytes, table } from '../format.js';
 import { progressBar } from '../progress.js';
-import { EXAMPLE_DATA } from '../../util/package.js';
+import { EXAMPLE_DATA, zooDir } from '../../util/package.js';
 
 interface BenchOptions {
   models: string;
@@ -111,7 +110,7 @@ export function registerBenchE2e(program: Command): void {
     .command('bench-e2e')
     .description('run server and edge over a shaped link for every cut and compare the measured latency with the prediction')
     .option('--models <list>', 'zoo model names or .onnx paths, comma-separated', 'mobilenet_v2,resnet50')
-    .option('--zoo <dir>', 'the reference zoo', process.env.IMPERA_ZOO ?? join(PACKAGE_ROOT, '..', 'shared', 'zoo'))
+    .option('--zoo <dir>', 'the reference zoo', zooDir())
     .option('--links <list>', 'links as RATE/DELAY (Mb/s / ms one way), comma-separated', '10/5,10/20,100/5,100/20')
     .option('--cuts <spec>', "single-tensor cuts: 'all', 'every:K', or indices", 'all')
     .option('--frames <n>', 'measured frames per cut and link (the median counts)', positiveInt('--frames'), 5)

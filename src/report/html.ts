@@ -5,7 +5,7 @@
  * and can be mailed or archived as is. The one inline script only makes the tables sortable.
  */
 import type { AccuracyFigure, ConstraintCheck, ConstraintName, PlanConfiguration, PlanResult } from '../plan/types.js';
-import { fmtBytes, fmtCount, fmtShape } from '../util/format.js';
+import { fmtBytes, fmtCount, fmtMs, fmtShape } from '../util/format.js';
 import type { TopLevelSpec } from 'vega-lite';
 import { bytesPerCutSpec, curveSpec, latencyBreakdownSpec, paretoSpec, rateAccuracySpec, renderSvg, type LatencyBar, type ParetoStatus } from './plot.js';
 
@@ -27,7 +27,7 @@ const CONSTRAINT_LABELS: Record<ConstraintName, string> = { latency: 'latency', 
 /** Constraints that are minimums (value >= limit); the others are maximums. */
 const MINIMUMS: ReadonlySet<ConstraintName> = new Set(['accuracy', 'throughput']);
 
-const fmtMs = (ms: number): string => `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
+const fmtMsUnit = (ms: number): string => `${fmtMs(ms)} ms`;
 const fmtPct = (share: number, digits = 1): string => `${(100 * share).toFixed(digits)} %`;
 const fmtEnergy = (j: number | null): string => (j === null ? 'n/a' : j < 1 ? `${(1000 * j).toFixed(1)} mJ` : `${j.toFixed(2)} J`);
 const fmtSize = (bytes: number): string => fmtBytes(Math.round(bytes));
@@ -36,7 +36,7 @@ const fmtSize = (bytes: number): string => fmtBytes(Math.round(bytes));
 function fmtConstraint(name: ConstraintName, value: number): string {
   switch (name) {
     case 'latency':
-      return fmtMs(value);
+      return fmtMsUnit(value);
     case 'accuracy':
       return fmtPct(value);
     case 'edgeMemory':
@@ -221,7 +221,7 @@ function chartSection(c: Chart): string {
 
 function figureTiles(c: PlanConfiguration, key: LatencyKey, label: string): string {
   const tiles: [string, string, string][] = [
-    [`${label} latency`, esc(fmtMs(c.latency[key])), `mean ${esc(fmtMs(c.latency.meanMs))} · ${c.latency.source === 'des' ? 'simulated (DES)' : 'analytic'}`],
+    [`${label} latency`, esc(fmtMsUnit(c.latency[key])), `mean ${esc(fmtMsUnit(c.latency.meanMs))} · ${c.latency.source === 'des' ? 'simulated (DES)' : 'analytic'}`],
     ['accuracy', accuracyHtml(c.accuracy), c.accuracy.source === 'estimate' ? `${ESTIMATE_BADGE} not measured` : c.accuracy.ci ? esc(`95 % CI ${fmtPct(c.accuracy.ci[0])} to ${fmtPct(c.accuracy.ci[1])}`) : 'measured'],
     ['bytes per inference', esc(fmtSize(c.bytes)), esc(c.codec)],
     ['edge energy', esc(fmtEnergy(c.energyJ)), 'per inference'],

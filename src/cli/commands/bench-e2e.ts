@@ -18,9 +18,10 @@ import type { Graph } from '../../graph/graph.js';
 import { openPath, parseLinks, runE2e, type CutResult, type ModelUnderTest } from '../../runtime/e2e.js';
 import { measureOverhead, type OverheadStats } from '../../runtime/overhead.js';
 import { positiveInt, printJson, printWarnings } from '../common.js';
-import { fmtBytes, table } from '../format.js';
+import { fmtBytes, fmtMs as ms, fmtSignedPercent as pct, table } from '../format.js';
 import { progressBar } from '../progress.js';
 import { EXAMPLE_DATA, zooDir } from '../../util/package.js';
+import { median, quantile } from '../../util/stats.js';
 
 interface BenchOptions {
   models: string;
@@ -78,23 +79,24 @@ async function profileFor(name: string, g: Graph, cuts: readonly Cut[], o: Bench
   return profile;
 }
 
-const pct = (x: number): string => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}%`;
-const ms = (x: number): string => (x < 10 ? x.toFixed(2) : x.toFixed(1));
+
+/** One summary row: cuts, share within 10 %, median and p90 of |error|, the worst error, and how many ran slower than predicted. */
+function summaryRow(rs: readonly CutResult[]): (string | number)[] {
+  const abs = rs.map((r) => Math.abs(r.error));
+  const worst = rs.reduce((w, r) => (Math.abs(r.error) > Math.abs(w.error) ? r : w));
+  return [rs.length, `${((100 * abs.filter((e) => e <= 0.1).length) / abs.length).toFixed(0)}%`, `${(100 * median(abs)).toFixed(1)}%`, `${(100 * quantile(abs, 0.9)).toFixed(1)}%`, pct(worst.error), rs.filter((r) => r.error > 0).length];
+}
 
 function resultTables(results: readonly CutResult[]): string {
   const groups = new Map<string, CutResult[]>();
   for (const r of results) groups.set(`${r.model}|${r.link}`, [...(groups.get(`${r.model}|${r.link}`) ?? []), r]);
-  const summary = [...groups].map(([key, rs]) => {
-    const abs = rs.map((r) => Math.abs(r.error)).sort((a, b) => a - b);
-    const [model, link] = key.split('|');
-    return [model!, link!, rs.length, `${((100 * abs.filter((e) => e <= 0.1).length) / abs.length).toFixed(0)}%`, `${(100 * abs[abs.length >> 1]!).toFixed(1)}%`, pct(rs.find((r) => Math.abs(r.error) === abs[abs.length - 1])!.error)];
-  });
+  const summary = [...[...groups].map(([key, rs]) => [...key.split('|'), ...summaryRow(rs)]), ['all', '', ...summaryRow(results)]];
   const detail = results.map((r) => [r.model, r.cut, fmtBytes(r.tensorBytes), r.link, ms(r.predicted.headMs), ms(r.predicted.upMs), ms(r.predicted.tailMs), ms(r.predicted.downMs + r.predicted.overheadMs), ms(r.predicted.totalMs), ms(r.measured.totalMs), pct(r.error)]);
   return [
     'measured vs predicted end-to-end latency per cut (ms; predicted = head + up + tail + down/overhead; measured: median of the frames)',
     table(['model', 'cut', 'tensor', 'link', 'head', 'up', 'tail', 'down+ovh', 'predicted', 'measured', 'error'], detail, ['left', 'right', 'right', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right']),
     '',
-    table(['model', 'link', 'cuts', '|error| <= 10%', 'median |error|', 'worst'], summary),
+    table(['model', 'link', 'cuts', '|error| <= 10%', 'median |error|', 'p90 |error|', 'worst', 'measured slower'], summary),
   ].join('\n');
 }
 

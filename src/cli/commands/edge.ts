@@ -7,7 +7,7 @@ import { EdgeRunner, type FrameResult } from '../../runtime/edge/runner.js';
 import { summarize, type RunSummary } from '../../runtime/edge/summary.js';
 import { positiveInt, printJson } from '../common.js';
 import { progressBar } from '../progress.js';
-import { table } from '../format.js';
+import { fmtMs as ms, table } from '../format.js';
 import { EXAMPLE_DATA } from '../../util/package.js';
 
 interface EdgeOptions {
@@ -25,7 +25,6 @@ const positiveNumber = (flag: string) => (v: string): number => {
   return n;
 };
 
-const ms = (v: number | undefined): string => (v === undefined ? '-' : v < 10 ? v.toFixed(2) : v.toFixed(1));
 
 function summaryText(source: string, s: RunSummary): string {
   const outcomes = Object.entries(s.outcomes).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ');

@@ -14,7 +14,7 @@ import { loadProfile, saveProfile, type Profile } from '../../profile/format.js'
 import { profileModel, profileSteps } from '../../profile/profiler.js';
 import { predictionErrors } from '../../profile/predict.js';
 import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
-import { fmtCount, table } from '../format.js';
+import { fmtCount, fmtSignedPercent as pct, table } from '../format.js';
 import { progressBar } from '../progress.js';
 import { median } from '../../util/stats.js';
 
@@ -97,7 +97,6 @@ async function predict(g: Graph, o: ProfileOptions, cuts: readonly Cut[], stages
 }
 
 const ms = (x: number | undefined) => (x === undefined ? '-' : x < 1 ? x.toFixed(3) : x.toFixed(2));
-const pct = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}%`;
 
 function report(p: Profile, o: ProfileOptions): string {
   const lines: string[] = [];

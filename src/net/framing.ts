@@ -22,19 +22,6 @@ export const FRAMING_BYTES = { ethernet: 38, ppp: 2, wifi: 38, none: 0 } as cons
 export type Framing = keyof typeof FRAMING_BYTES;
 export const FRAMINGS = Object.keys(FRAMING_BYTES) as Framing[];
 
-/** A frame cut into packets of at most `payload` bytes: `count` packets, the last one carrying `lastPayload`. */
-export interface Packetization {
-  count: number;
-  payload: number;
-  lastPayload: number;
-}
-
-export function packetize(bytes: number, payload: number): Packetization {
-  if (bytes <= 0) return { count: 0, payload, lastPayload: 0 };
-  const count = Math.ceil(bytes / payload);
-  return { count, payload, lastPayload: bytes - (count - 1) * payload };
-}
-
 /** Header bytes of one TCP data segment or pure ACK at the IP level. */
 export const tcpHeaderBytes = (timestamps: boolean): number => IPV4_HEADER + TCP_HEADER + (timestamps ? TCP_TIMESTAMP_OPTION : 0);
 

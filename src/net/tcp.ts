@@ -20,7 +20,7 @@
  *
  * Times are in ms; windows in segments.
  */
-import { tcpHeaderBytes, TCP_SYN_OPTIONS } from './framing.js';
+import { tcpHeaderBytes, tcpMss, TCP_SYN_OPTIONS } from './framing.js';
 import { arrivalMs, type Path } from './path.js';
 
 export interface TcpOptions {
@@ -103,7 +103,7 @@ export interface TcpConnection {
 }
 
 export function tcpConnection(path: Path, options: TcpOptions, streamPeriodMs?: number): TcpConnection {
-  const mss = options.segmentBytes ?? path.mtu - tcpHeaderBytes(options.timestamps);
+  const mss = options.segmentBytes ?? tcpMss(path.mtu, options.timestamps);
   return {
     path,
     options,

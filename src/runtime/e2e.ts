@@ -32,6 +32,7 @@ import type { Protocol } from './edge/client.js';
 import { RUNTIME_FORMAT } from './edge/config.js';
 import { NetnsPath, netnsUnavailable } from './shaper/netns.js';
 import { runEdgeProcess, startServerProcess } from './processes.js';
+import { HEADER_LENGTH } from './protocol/body.js';
 import { shapeParams, type PathKind, type ShapedPath, type ShaperKind } from './shaper/path.js';
 import { ProxyPath } from './shaper/proxy.js';
 import { median } from '../util/stats.js';
@@ -75,7 +76,7 @@ export function messageBytes(g: Graph, cut: Cut, protocol: Protocol, host: strin
     const frame = (n: number) => n + 4 + (n < 126 ? 2 : n < 65536 ? 4 : 10); // JSON-length prefix + WebSocket header
     return { request: frame(request.byteLength) + 4 /* client mask */, response: frame(response.byteLength) };
   }
-  const headers = { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(request.headerLength), 'content-length': String(request.byteLength) };
+  const headers = { 'content-type': 'application/octet-stream', [HEADER_LENGTH]: String(request.headerLength), 'content-length': String(request.byteLength) };
   const responseHead = 'HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ninference-header-content-length: 000\r\ncontent-length: 000\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\nConnection: keep-alive\r\nKeep-Alive: timeout=65\r\n\r\n'.length;
   return { request: httpHeadBytes('/v2/models/tail/infer', `${host}:8000`, headers) + request.byteLength, response: responseHead + response.byteLength };
 }

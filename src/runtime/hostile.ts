@@ -5,7 +5,7 @@
  * oversized headers. Seeded, so a failing case can be replayed. The server tests and `bench:serve` fire them
  * while correct requests keep flowing.
  */
-import { joinBody } from './protocol/body.js';
+import { HEADER_LENGTH, joinBody } from './protocol/body.js';
 import { encodeRequest } from './protocol/messages.js';
 import type { InferTensor } from './protocol/tensor.js';
 import { seededRandom } from '../util/random.js';
@@ -49,7 +49,7 @@ export function hostileRequest(t: HostileTarget, rand: Rand): RawRequest {
   const input = (json.inputs as Record<string, unknown>[])[0]!;
   const binaryRequest = (header: unknown, data: Buffer, headerLength?: number): Pick<RawRequest, 'headers' | 'body'> => {
     const h = Buffer.from(JSON.stringify(header));
-    return { headers: { ...auth, 'content-type': 'application/octet-stream', 'inference-header-content-length': String(headerLength ?? h.length) }, body: Buffer.concat([h, data]) };
+    return { headers: { ...auth, 'content-type': 'application/octet-stream', [HEADER_LENGTH]: String(headerLength ?? h.length) }, body: Buffer.concat([h, data]) };
   };
   const withInput = (change: Record<string, unknown>) => ({ ...json, inputs: [{ ...input, ...change }] });
   const cases: (() => RawRequest)[] = [
@@ -68,7 +68,7 @@ export function hostileRequest(t: HostileTarget, rand: Rand): RawRequest {
       const h = Buffer.from(JSON.stringify(json));
       return { kind: 'header length disagrees', method: 'POST', path, ...binaryRequest(json, binary, pick(rand, [h.length - 1, h.length + 1, h.length + binary.length + 1])) };
     },
-    () => ({ kind: 'garbage header length', method: 'POST', path, headers: { ...auth, 'inference-header-content-length': pick(rand, ['-1', 'abc', '1e3', '99999999999999999999', ' ']) }, body: Buffer.concat([Buffer.from(JSON.stringify(json)), binary]) }),
+    () => ({ kind: 'garbage header length', method: 'POST', path, headers: { ...auth, [HEADER_LENGTH]: pick(rand, ['-1', 'abc', '1e3', '99999999999999999999', ' ']) }, body: Buffer.concat([Buffer.from(JSON.stringify(json)), binary]) }),
     () => ({ kind: 'wrong datatype', method: 'POST', path, ...binaryRequest(withInput({ datatype: pick(rand, WRONG_DATATYPES) }), binary) }),
     () => {
       const shape = input.shape as number[];
@@ -88,7 +88,7 @@ export function hostileRequest(t: HostileTarget, rand: Rand): RawRequest {
     () => ({ kind: 'unknown route', method: pick(rand, ['GET', 'POST']), path: `/v${int(rand, 0, 9)}/${randomBytes(rand, 6).toString('hex')}`, headers: auth }),
     ...(t.token
       ? [
-          () => ({ kind: 'no token', method: 'POST', path, ...binaryRequest(json, binary), headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(Buffer.from(JSON.stringify(json)).length) } }),
+          () => ({ kind: 'no token', method: 'POST', path, ...binaryRequest(json, binary), headers: { 'content-type': 'application/octet-stream', [HEADER_LENGTH]: String(Buffer.from(JSON.stringify(json)).length) } }),
           () => ({ kind: 'wrong token', method: 'POST', path, ...binaryRequest(json, binary), headers: { authorization: `Bearer ${t.token}${pick(rand, ['x', '0', ' x'])}` } }),
         ]
       : []),

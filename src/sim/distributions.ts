@@ -78,16 +78,3 @@ export function sampler(d: Dist): (rand: () => number) => number {
     }
   }
 }
-
-export function describeDist(d: Dist): string {
-  switch (d.kind) {
-    case 'fixed':
-      return `${+d.ms.toFixed(3)} ms`;
-    case 'uniform':
-      return `U(${d.min}, ${d.max}) ms`;
-    case 'exponential':
-      return `Exp(mean ${d.mean}) ms`;
-    default:
-      return `${d.kind}(${d.mean} +- ${d.sd}) ms`;
-  }
-}

@@ -10,7 +10,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { ImperaError } from '../../errors.js';
-import { joinBody, parseHeaderLength, type EncodedBody } from '../protocol/body.js';
+import { type EncodedBody, HEADER_LENGTH, joinBody, parseHeaderLength } from '../protocol/body.js';
 import { decodeResponse, encodeRequest, type InferResponse } from '../protocol/messages.js';
 import { frameMessage, STREAM_PATH, unframeMessage } from '../protocol/stream.js';
 import type { InferTensor } from '../protocol/tensor.js';
@@ -146,11 +146,11 @@ export class HttpClient implements InferenceClient {
   async infer(call: InferCall): Promise<InferReply> {
     const encoded: EncodedBody = encodeRequest({ inputs: call.inputs }, { binaryInputs: this.o.protocol !== 'json' });
     const headers: Record<string, string> = encoded.headerLength !== undefined
-      ? { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(encoded.headerLength) }
+      ? { 'content-type': 'application/octet-stream', [HEADER_LENGTH]: String(encoded.headerLength) }
       : { 'content-type': 'application/json' };
     const { res, body, sent, received } = await this.send('POST', inferPath(call), joinBody(encoded), headers, call.timeoutMs);
     if (res.statusCode !== 200) throw answerError(res.statusCode ?? 0, body, res.headers['retry-after'] as string | undefined);
-    const response = decodeResponse(body, parseHeaderLength(res.headers['inference-header-content-length'], body.length));
+    const response = decodeResponse(body, parseHeaderLength(res.headers[HEADER_LENGTH], body.length));
     return { response, sentBytes: sent, receivedBytes: received };
   }
 

@@ -13,7 +13,7 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import { VERSION } from '../../util/package.js';
-import { joinBody, parseHeaderLength, type EncodedBody } from '../protocol/body.js';
+import { type EncodedBody, HEADER_LENGTH, joinBody, parseHeaderLength } from '../protocol/body.js';
 import { isProtocolError, ProtocolError } from '../protocol/errors.js';
 import { EXTENSIONS } from '../protocol/extensions.js';
 import { decodeRequest, encodeResponse, rawRequest, wantsBinary, type DecodedRequest, type ServerMetadata } from '../protocol/messages.js';
@@ -74,7 +74,7 @@ function errorStatus(e: unknown): { status: number; message: string; retryAfterS
 }
 
 function sendBody(reply: FastifyReply, body: EncodedBody): FastifyReply {
-  if (body.headerLength !== undefined) reply.header('content-type', 'application/octet-stream').header('inference-header-content-length', String(body.headerLength));
+  if (body.headerLength !== undefined) reply.header('content-type', 'application/octet-stream').header(HEADER_LENGTH, String(body.headerLength));
   else reply.header('content-type', 'application/json');
   return reply.send(joinBody(body));
 }
@@ -102,7 +102,7 @@ function routes(app: FastifyInstance, table: ModelTable, scheduler: Scheduler, s
     app.post(`${prefix}/infer`, async (req, reply) => {
       const m = model(req);
       const body = req.body instanceof Buffer ? req.body : Buffer.alloc(0);
-      const headerLength = parseHeaderLength(req.headers['inference-header-content-length'], body.length);
+      const headerLength = parseHeaderLength(req.headers[HEADER_LENGTH], body.length);
       const decoded: DecodedRequest = headerLength === 0 ? rawRequest(body, onlyInput(m), m.maxBatch > 1) : decodeRequest(body, headerLength);
       if (decoded.modelName !== undefined && decoded.modelName !== m.name) throw new ProtocolError(400, `the body names model '${decoded.modelName}' but the URL names '${m.name}'`);
       const res = await infer(scheduler, m, decoded, () => req.raw.socket.destroyed);

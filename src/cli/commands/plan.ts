@@ -16,6 +16,7 @@ import { PACKAGE_ROOT } from '../../util/package.js';
 import { printJson, printWarnings } from '../common.js';
 import { fmtInt, table } from '../format.js';
 import { progressBar } from '../progress.js';
+import { ImperaError } from '../../errors.js';
 
 export const EXAMPLE_SCENARIO = join(PACKAGE_ROOT, 'examples', 'plan', 'impera.yaml');
 
@@ -55,7 +56,7 @@ export function registerPlan(program: Command): void {
       writeFileSync(files[1]!, await renderReport(result));
       if (o.export) {
         const pick = chosen(result);
-        if (!pick) throw new Error('no configuration to export');
+        if (!pick) throw new ImperaError('BAD_SCENARIO', 'the plan has no configuration to export', 'widen explore (cuts, codecs, placements) or the devices so that at least one configuration exists');
         files.push(...(await exportPlan(pick, context, o.export, result)));
       }
       if (o.json) return printJson(result);

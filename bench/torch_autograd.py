@@ -7,7 +7,7 @@ the ONNX model, with the same (BatchNorm-folded) weights.
 
   torch_autograd.py MODEL.onnx --inputs X.f32 --labels 9,2,... --wrt t1,t2 [--threads N] [--repeats N] [--dump DIR]
 
-Prints one JSON line: median forward+backward seconds, peak RSS, and (with --dump) writes the input gradient.
+Prints one JSON line: forward+backward seconds (and, for reference, forward-only seconds without autograd), peak RSS, and (with --dump) writes the input gradient.
 """
 import argparse
 import json
@@ -111,13 +111,20 @@ def main():
             times = []
         if i > 0:
             times.append(dt)  # the first run warms up
+    fwd_times = []
+    with torch.no_grad():
+        for i in range(args.repeats + 1):
+            t0 = time.perf_counter()
+            run_graph(model.graph, {**weights, model.graph.input[0].name: x0}, set())
+            if i > 0:
+                fwd_times.append(time.perf_counter() - t0)
     if args.dump:
         x.grad.numpy().astype(np.float32).tofile(f'{args.dump}/input_grad.f32')
         norms = {t: [float(v) for v in env[t].grad.flatten(1).norm(dim=1)] for t in keep}
         with open(f'{args.dump}/grad_norms.json', 'w') as f:
             json.dump(norms, f)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({'torch': torch.__version__, 'threads': args.threads, 'times': times, 'median_s': statistics.median(times), 'peak_rss_mb': peak_mb}))
+    print(json.dumps({'torch': torch.__version__, 'threads': args.threads, 'times': times, 'median_s': statistics.median(times), 'forward_times': fwd_times, 'peak_rss_mb': peak_mb}))
 
 
 if __name__ == '__main__':

@@ -8,13 +8,18 @@
  *     Goal: median |error| <= 25 % per device and model; the table shows what drives the error.
  *  3. Robustness: two more runs of `impera profile` on mobilenet_v2 (a subset of cuts) — the spread of each
  *     part's median over the three runs. Goal: within 5 %.
- * Last line: {"bench":"profile","median_abs_err":…,"share_within_10pct":…,"h100_median_abs_err":…,"cpu16_median_abs_err":…}
+ *  4. The parts under 0.1 ms: their kernels as the full model's trace times them against a trace of the part alone.
+ * Last line: {"bench":"profile","median_abs_err":…,"share_within_10pct":…,"h100_median_abs_err":…,"cpu16_median_abs_err":…,"tiny_in_full_over_alone":…}
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { findCuts, partition, resolveCut } from '../src/cuts/cuts.js';
+import { sampleFeeds } from '../src/data/samples.js';
+import { splitModel } from '../src/export/split.js';
+import { createSession, run } from '../src/ort/session.js';
+import { traceRuns } from '../src/profile/kernels.js';
 import { findDevice, loadCatalog, type Device } from '../src/devices/catalog.js';
 import { calibrate, nodeWork, predictNodes, rooflineMs, type DeviceModel } from '../src/devices/roofline.js';
 import { analyzeModel } from '../src/graph/analyze.js';
@@ -136,5 +141,27 @@ const spreads = runs[1]!.parts.map((p) => {
 });
 console.log(`parts ${spreads.length}: median spread ${pct(median(spreads))}, p90 ${pct(quantile(spreads, 0.9))}, max ${pct(Math.max(...spreads))}; ${pct(spreads.filter((s) => s <= 0.05).length / spreads.length)} within 5 % (goal: all)`);
 
+// 4. What drives the misses of the tiny parts: their kernels timed inside the full model's run (what the
+// prediction sums) and in a traced run of the part alone, next to the part's measured wall time.
+console.log('\n4. parts under 0.1 ms: their kernels inside the full model vs traced alone (ms); wall = measured part');
+console.log('model          part   cut                                               wall   predicted   kernels in full   kernels alone');
+const tinyRatios: number[] = [];
+for (const [model, profile] of profiles) {
+  const g = graphs.get(model)!;
+  const { feeds } = sampleFeeds(g.inputShapes, 1);
+  for (const p of profile.parts.filter((x) => x.kind !== 'full' && x.measured!.medianMs < 0.1)) {
+    const split = splitModel(g, [resolveCut(g, [], p.cut!)]);
+    const head = await createSession(split.parts[0]!.proto, g.model.dir, { threads: THREADS });
+    const cutFeeds = await run(head, feeds);
+    await head.release();
+    const part = split.parts[p.kind === 'head' ? 0 : 1]!;
+    const alone = (await traceRuns(part.proto, g.model.dir, p.kind === 'head' ? feeds : cutFeeds, { threads: THREADS, warmup: 20, runs: 100 })).kernels.reduce((t, k) => t + k.ms, 0);
+    const inFull = p.predictedMs! - p.boundaryMs!;
+    tinyRatios.push(inFull / alone);
+    console.log(`${model.padEnd(14)} ${p.kind.padEnd(5)}  ${p.cut!.slice(-48).padEnd(48)}  ${pad(p.measured!.medianMs.toFixed(3), 5)}  ${pad(p.predictedMs!.toFixed(3), 10)}  ${pad(inFull.toFixed(3), 16)}  ${pad(alone.toFixed(3), 14)}`);
+  }
+}
+console.log(`kernels inside the full model / alone: median ${median(tinyRatios).toFixed(2)}x over ${tinyRatios.length} parts`);
+
 const round = (x: number) => Number(x.toFixed(4));
-console.log(JSON.stringify({ bench: 'profile', median_abs_err: round(medianAbsErr), share_within_10pct: round(within10), h100_median_abs_err: round(h100Err), cpu16_median_abs_err: round(cpu16Err) }));
+console.log(JSON.stringify({ bench: 'profile', median_abs_err: round(medianAbsErr), share_within_10pct: round(within10), h100_median_abs_err: round(h100Err), cpu16_median_abs_err: round(cpu16Err), tiny_in_full_over_alone: round(median(tinyRatios)) }));

@@ -3,7 +3,9 @@
  * resnet50 and mobilenet_v2: impera's backward graph in ONNX Runtime next to PyTorch CPU autograd running the same
  * ONNX graph (bench/torch_autograd.py, Debian's python3-torch), same machine and thread count. Each side runs in
  * its own process (clean peak memory), in alternating rounds; times are medians after a warm-up run.
- * Goal: impera at most 0.5x PyTorch's time.
+ * Goal: impera at most 0.5x PyTorch's time. Each side also times its forward pass alone: twice ORT's forward is a
+ * floor for impera (a convolution's input gradient has the forward's FLOPs), printed as a ratio to PyTorch's time.
+ * Last line: {"bench":"saliency","ratio":{…},"floor_ratio":{…},"peak_rss_mb":{…}}
  *
  *   npm run bench:saliency [-- --rounds 2 --repeats 5 --threads 2]
  * The PyTorch side needs /usr/bin/python3 with torch and onnx; the bench installs them with apt when run as root,

@@ -27,12 +27,11 @@ import type { Deployment, DeviceSpec } from '../src/sim/deployment.js';
 import { simulate } from '../src/sim/des.js';
 import { fixed } from '../src/sim/distributions.js';
 import { seededRandom } from '../src/util/random.js';
+import { fmtFraction } from '../src/util/format.js';
 import { median } from '../src/util/stats.js';
-import { machine } from './common.js';
+import { machine, pad } from './common.js';
 
-const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
-const pad = (s: string | number, n: number) => String(s).padStart(n);
 
 /** Run async jobs `width` at a time (ns-3 processes on the 2 cores). */
 async function pool<T>(jobs: (() => Promise<T>)[], width = Math.max(1, Math.min(2, availableParallelism()))): Promise<T[]> {
@@ -94,7 +93,7 @@ const grid = SIZES.flatMap((b) => RATES.flatMap((r) => RTTS.map((t) => [b, r, t]
 const t1 = performance.now();
 const cells: Cell[] = await pool([0, 0.01].flatMap((loss) => grid.map(([b, r, t]) => () => tcpCell(b, r, t, loss, 1000))));
 const sizeText = (b: number) => (b >= 1e6 ? `${b / 1e6} MB` : `${b / 1e3} kB`);
-const cellRow = (c: Cell) => `${pad(sizeText(c.bytes), 7)} ${pad(c.mbps, 6)} ${pad(c.rttMs, 5)} ${pad(pct(c.loss), 6)} ${pad(c.runs, 5)} ${pad(f(c.model, 1), 10)} ${pad(f(c.ns3, 1), 10)} ${pad(pct(c.ns3StdErr / c.ns3), 7)} ${pad(f(c.z, 1), 5)} ${pad(pct(c.error), 8)}`;
+const cellRow = (c: Cell) => `${pad(sizeText(c.bytes), 7)} ${pad(c.mbps, 6)} ${pad(c.rttMs, 5)} ${pad(fmtFraction(c.loss), 6)} ${pad(c.runs, 5)} ${pad(f(c.model, 1), 10)} ${pad(f(c.ns3, 1), 10)} ${pad(fmtFraction(c.ns3StdErr / c.ns3), 7)} ${pad(f(c.z, 1), 5)} ${pad(fmtFraction(c.error), 8)}`;
 const cellHead = `${pad('size', 7)} ${pad('Mb/s', 6)} ${pad('RTT', 5)} ${pad('loss', 6)} ${pad('runs', 5)} ${pad('model ms', 10)} ${pad('ns-3 ms', 10)} ${pad('ns-3 SE', 7)} ${pad('z', 5)} ${pad('error', 8)}`;
 const errStats = (loss: number) => {
   const sel = cells.filter((c) => c.loss === loss);
@@ -110,7 +109,7 @@ const noLoss = errStats(0);
 const withLoss = errStats(0.01);
 console.log(`\n1. TCP transfer time, analytic model vs ns-3 point-to-point (${grid.length} cells x 2 loss rates, ${((performance.now() - t1) / 1000).toFixed(0)} s)`);
 for (const [label, s, goal, random] of [['no loss', noLoss, 0.05, false], ['1 % loss (mean over seeds)', withLoss, 0.15, true]] as const) {
-  console.log(`   ${label}: median |error| ${pct(s.median)} (goal <= ${pct(goal)}: ${s.median <= goal ? 'met' : 'MISSED'}), ${s.within10}/${s.n} cells within 10 %${random ? `, ${s.noise}/${s.n} within sampling noise (|z| <= 2)` : ''}; worst cells:`);
+  console.log(`   ${label}: median |error| ${fmtFraction(s.median)} (goal <= ${fmtFraction(goal)}: ${s.median <= goal ? 'met' : 'MISSED'}), ${s.within10}/${s.n} cells within 10 %${random ? `, ${s.noise}/${s.n} within sampling noise (|z| <= 2)` : ''}; worst cells:`);
   console.log(`   ${cellHead}`);
   for (const c of s.worst) console.log(`   ${cellRow(c)}`);
 }
@@ -155,10 +154,10 @@ const rel = (a: number, b: number) => (a - b) / b;
 console.log(`\n2. Shared 802.11ac cell (80 MHz, MCS 7, UDP), DES vs ns-3, ${WIFI_S} s simulated each (${((performance.now() - t2) / 1000).toFixed(0)} s)`);
 console.log(`   ${pad('cams', 4)} ${pad('fps', 3)} ${pad('bytes', 7)} ${pad('Mb/s', 5)} ${pad('busy', 6)} ${pad('alone', 6)} ${pad('ns3 p50', 8)} ${pad('des p50', 8)} ${pad('err', 7)} ${pad('ns3 p95', 8)} ${pad('des p95', 8)} ${pad('err', 7)}  tensor`);
 for (const r of wifiRows) {
-  console.log(`   ${pad(r.cams, 4)} ${pad(r.fps, 3)} ${pad(r.bytes, 7)} ${pad(f(r.loadMbps, 0), 5)} ${pad(pct(r.busy), 6)} ${pad(f(r.alone), 6)} ${pad(f(r.ns3.p50, 3), 8)} ${pad(f(r.des.p50, 3), 8)} ${pad(pct(rel(r.des.p50, r.ns3.p50)), 7)} ${pad(f(r.ns3.p95, 3), 8)} ${pad(f(r.des.p95, 3), 8)} ${pad(pct(rel(r.des.p95, r.ns3.p95)), 7)}  ${r.what}`);
+  console.log(`   ${pad(r.cams, 4)} ${pad(r.fps, 3)} ${pad(r.bytes, 7)} ${pad(f(r.loadMbps, 0), 5)} ${pad(fmtFraction(r.busy), 6)} ${pad(f(r.alone), 6)} ${pad(f(r.ns3.p50, 3), 8)} ${pad(f(r.des.p50, 3), 8)} ${pad(fmtFraction(rel(r.des.p50, r.ns3.p50)), 7)} ${pad(f(r.ns3.p95, 3), 8)} ${pad(f(r.des.p95, 3), 8)} ${pad(fmtFraction(rel(r.des.p95, r.ns3.p95)), 7)}  ${r.what}`);
 }
 const wifiWorst = Math.max(...wifiRows.flatMap((r) => [Math.abs(rel(r.des.p50, r.ns3.p50)), Math.abs(rel(r.des.p95, r.ns3.p95))]));
-console.log(`   worst |error| of p50/p95: ${pct(wifiWorst)} (goal <= 20 %: ${wifiWorst <= 0.2 ? 'met' : 'MISSED'}); 'alone' = analytic uncontended latency (ms)`);
+console.log(`   worst |error| of p50/p95: ${fmtFraction(wifiWorst)} (goal <= 20 %: ${wifiWorst <= 0.2 ? 'met' : 'MISSED'}); 'alone' = analytic uncontended latency (ms)`);
 
 // ---------------------------------------------------------------- 3. DES speed
 function speedRun(shared: boolean) {
@@ -213,6 +212,6 @@ console.log('   (TCP: a tail loss costs a 200 ms RTO unless the next frame\'s se
 console.log('   loss the timeouts outpace 30 fps and the backlog grows, so DES and ns-3 means grow with the run length; the');
 console.log('   analytic column is a frame alone, without that backlog)');
 console.log(`   ${pad('proto', 5)} ${pad('loss', 5)} ${pad('backend', 8)} ${pad('mean', 8)} ${pad('p99', 8)} ${pad('max', 8)} ${pad('lost pkts', 10)} ${pad('lost frames', 11)}`);
-for (const r of sei) console.log(`   ${pad(r.protocol, 5)} ${pad(pct(r.loss), 5)} ${pad(r.backend, 8)} ${pad(f(r.mean, 3), 8)} ${pad(f(r.p99, 3), 8)} ${pad(f(r.max, 3), 8)} ${pad(f(r.lostPackets, 0), 10)} ${pad(f(r.lostFrames, 0), 11)}`);
+for (const r of sei) console.log(`   ${pad(r.protocol, 5)} ${pad(fmtFraction(r.loss), 5)} ${pad(r.backend, 8)} ${pad(f(r.mean, 3), 8)} ${pad(f(r.p99, 3), 8)} ${pad(f(r.max, 3), 8)} ${pad(f(r.lostPackets, 0), 10)} ${pad(f(r.lostFrames, 0), 11)}`);
 
 console.log(JSON.stringify({ bench: 'network', tcp_median_err_noloss: +noLoss.median.toFixed(4), tcp_median_err_loss: +withLoss.median.toFixed(4), des_events_per_s: Math.round(eventsPerS) }));

@@ -28,16 +28,14 @@ import { loadModel } from '../src/onnx/io.js';
 import type { Profile } from '../src/profile/format.js';
 import { predictionErrors } from '../src/profile/predict.js';
 import { profileModel } from '../src/profile/profiler.js';
+import { fmtFraction, fmtSignedPercent } from '../src/util/format.js';
 import { median, quantile } from '../src/util/stats.js';
 import { PACKAGE_ROOT } from '../src/util/package.js';
-import { machine, ZOO } from './common.js';
+import { machine, pad, ZOO } from './common.js';
 
 const MODELS = ['mobilenet_v2', 'resnet50', 'vgg16'] as const;
 const THREADS = 1;
 const BIN = join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');
-const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-const signed = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}%`;
-const pad = (s: string | number, n: number) => String(s).padStart(n);
 
 console.log(`bench:profile  ${new Date().toISOString()}  ${machine()}  node ${process.version}  ORT threads ${THREADS}`);
 
@@ -61,7 +59,7 @@ for (const name of MODELS) {
   const tiny = profile.parts.filter((p) => p.kind !== 'full' && p.measured!.medianMs < 0.1).map((p) => Math.abs(p.predictedMs! / p.measured!.medianMs - 1));
   const full = profile.parts.find((p) => p.kind === 'full')!.measured!.medianMs;
   console.log(
-    `${name.padEnd(14)} ${pad(errors.length, 5)}  ${pad(full.toFixed(2), 8)}  ${pad(pct(median(abs)), 12)}  ${pad(pct(abs.filter((e) => e <= 0.1).length / abs.length), 10)}  ${pad(signed(errors[abs.indexOf(Math.max(...abs))]!), 6)}   ${pad(tiny.length, 3)} (${tiny.length ? pct(median(tiny)) : '-'})${' '.repeat(21)}${pad(seconds.toFixed(0), 8)}`,
+    `${name.padEnd(14)} ${pad(errors.length, 5)}  ${pad(full.toFixed(2), 8)}  ${pad(fmtFraction(median(abs)), 12)}  ${pad(fmtFraction(abs.filter((e) => e <= 0.1).length / abs.length), 10)}  ${pad(fmtSignedPercent(errors[abs.indexOf(Math.max(...abs))]!), 6)}   ${pad(tiny.length, 3)} (${tiny.length ? fmtFraction(median(tiny)) : '-'})${' '.repeat(21)}${pad(seconds.toFixed(0), 8)}`,
   );
   const worst = profile.parts.filter((p) => p.kind !== 'full').sort((a, b) => Math.abs(b.predictedMs! / b.measured!.medianMs - 1) - Math.abs(a.predictedMs! / a.measured!.medianMs - 1));
   for (const p of worst.slice(0, 3)) console.log(`    worst: ${p.kind} ${p.cut}  measured ${p.measured!.medianMs.toFixed(3)} ms (min ${p.measured!.minMs.toFixed(3)}), predicted ${p.predictedMs!.toFixed(3)} ms, of which edges ${p.boundaryMs!.toFixed(3)}`);
@@ -69,9 +67,9 @@ for (const name of MODELS) {
 const allAbs = allErrors.map(Math.abs);
 const medianAbsErr = median(allAbs);
 const within10 = allAbs.filter((e) => e <= 0.1).length / allAbs.length;
-console.log(`all ${allAbs.length} parts: median |error| ${pct(medianAbsErr)} (goal <= 5 %), ${pct(within10)} within +-10 % (goal 95 %); p95 |error| ${pct(quantile(allAbs, 0.95))}`);
+console.log(`all ${allAbs.length} parts: median |error| ${fmtFraction(medianAbsErr)} (goal <= 5 %), ${fmtFraction(within10)} within +-10 % (goal 95 %); p95 |error| ${fmtFraction(quantile(allAbs, 0.95))}`);
 const large = [...profiles.values()].flatMap((p) => p.parts.filter((x) => x.kind !== 'full' && x.measured!.medianMs >= 0.1)).map((x) => Math.abs(x.predictedMs! / x.measured!.medianMs - 1));
-console.log(`the ${large.length} parts of 0.1 ms or more: median |error| ${pct(median(large))}, ${pct(large.filter((e) => e <= 0.1).length / large.length)} within +-10 %`);
+console.log(`the ${large.length} parts of 0.1 ms or more: median |error| ${fmtFraction(median(large))}, ${fmtFraction(large.filter((e) => e <= 0.1).length / large.length)} within +-10 %`);
 
 // 2. Cross-device check against the server measurements.
 interface TimingPoint {
@@ -108,13 +106,13 @@ for (const name of MODELS) {
     const runSpread = median(reference.points.map((p) => Math.abs(p[`head_ms_${t.key}_a`] - p[`head_ms_${t.key}_b`]) / ((p[`head_ms_${t.key}_a`] + p[`head_ms_${t.key}_b`]) / 2)));
     const fits = ((measuredFull - split.rooflineMs) / split.nodes) * 1000;
     console.log(
-      `${t.label.padEnd(7)} ${name.padEnd(14)} ${pad(errors.length, 6)}  ${pad(pct(median(errors.map(Math.abs))), 12)}  ${pad(measuredFull.toFixed(2), 14)}  ${pad((split.rooflineMs + split.overheadMs).toFixed(2), 9)} (${split.rooflineMs.toFixed(2)} + ${split.nodes} x ${split.perNodeUs} µs)   ${pad(pct(runSpread), 14)}   ${pad(fits.toFixed(1), 6)} µs`,
+      `${t.label.padEnd(7)} ${name.padEnd(14)} ${pad(errors.length, 6)}  ${pad(fmtFraction(median(errors.map(Math.abs))), 12)}  ${pad(measuredFull.toFixed(2), 14)}  ${pad((split.rooflineMs + split.overheadMs).toFixed(2), 9)} (${split.rooflineMs.toFixed(2)} + ${split.nodes} x ${split.perNodeUs} µs)   ${pad(fmtFraction(runSpread), 14)}   ${pad(fits.toFixed(1), 6)} µs`,
     );
   }
 }
 const h100Err = median(crossErrors.gpu.map(Math.abs));
 const cpu16Err = median(crossErrors.cpu.map(Math.abs));
-console.log(`H100 median |error| ${pct(h100Err)}, cpu16 ${pct(cpu16Err)} over all heads of the three models (goal <= 25 %)`);
+console.log(`H100 median |error| ${fmtFraction(h100Err)}, cpu16 ${fmtFraction(cpu16Err)} over all heads of the three models (goal <= 25 %)`);
 
 /** The full model's prediction on a device, split into roofline time and the fixed per-node cost. */
 function fullSplit(g: Graph, device: Device, model: DeviceModel) {
@@ -139,7 +137,7 @@ const spreads = runs[1]!.parts.map((p) => {
   const medians = runs.map((r) => r.parts.find((q) => key(q) === key(p))!.measured!.medianMs);
   return Math.max(...medians) / Math.min(...medians) - 1;
 });
-console.log(`parts ${spreads.length}: median spread ${pct(median(spreads))}, p90 ${pct(quantile(spreads, 0.9))}, max ${pct(Math.max(...spreads))}; ${pct(spreads.filter((s) => s <= 0.05).length / spreads.length)} within 5 % (goal: all)`);
+console.log(`parts ${spreads.length}: median spread ${fmtFraction(median(spreads))}, p90 ${fmtFraction(quantile(spreads, 0.9))}, max ${fmtFraction(Math.max(...spreads))}; ${fmtFraction(spreads.filter((s) => s <= 0.05).length / spreads.length)} within 5 % (goal: all)`);
 
 // 4. What drives the misses of the tiny parts: their kernels timed inside the full model's run (what the
 // prediction sums) and in a traced run of the part alone, next to the part's measured wall time.

@@ -7,37 +7,27 @@
  *   npm run bench:saliency-ops [-- --model mobilenet_v2 --runs 4 --threads 2]
  */
 import { join } from 'node:path';
-import { buildBackwardGraph, TARGETS_INPUT } from '../src/autodiff/backward.js';
+import { buildBackwardGraph } from '../src/autodiff/backward.js';
 import { table } from '../src/cli/format.js';
-import { openDataset } from '../src/data/dataset.js';
 import { analyzeModel } from '../src/graph/analyze.js';
 import type { Graph } from '../src/graph/graph.js';
-import { DataType } from '../src/onnx/dtype.js';
 import { loadModel } from '../src/onnx/io.js';
 import { TracedSession } from '../src/profile/kernels.js';
 import { kernelTimes } from '../src/profile/trace.js';
 import { candidateLayers } from '../src/saliency/run.js';
 import { median } from '../src/util/stats.js';
-import { arg, machine, ZOO } from './common.js';
+import { arg, gradientFeeds, machine, timeRuns, zooImages, ZOO } from './common.js';
 
 const [name, runs, threads] = [arg('model', 'vgg16'), Number(arg('runs', '4')), Number(arg('threads', '2'))];
 const BATCH = 8;
 
+const { x, labels } = zooImages(BATCH);
+const feeds = gradientFeeds(x, labels);
+
 /** Kernel times (median per run after one warm-up), ORT's run time and the wall time of runs with these outputs. */
 async function traced(g: Graph, wrt: string[]) {
-  const data = openDataset('fashion-mnist');
-  const indices = [...Array(BATCH).keys()];
-  const feeds = {
-    input: { dtype: DataType.FLOAT, dims: [BATCH, 3, 224, 224], data: data.load(indices, { channels: 3, height: 224, width: 224 }) },
-    [TARGETS_INPUT]: { dtype: DataType.INT64, dims: [BATCH], data: BigInt64Array.from(indices.map((i) => BigInt(data.label(i)))) },
-  };
   const session = await TracedSession.open(buildBackwardGraph(g, { wrt }).proto, g.model.dir, feeds, { threads });
-  const wall: number[] = [];
-  for (let i = 0; i <= runs; i++) {
-    const t0 = performance.now();
-    await session.run();
-    if (i > 0) wall.push(performance.now() - t0);
-  }
+  const wall = await timeRuns(() => session.run(), runs);
   const trace = await session.finish();
   return { kernels: kernelTimes(trace, 1), runMs: median(trace.runMs.slice(1)), wallMs: median(wall) };
 }

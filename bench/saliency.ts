@@ -12,20 +12,18 @@
  * otherwise it skips that side and says so.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildBackwardGraph, TARGETS_INPUT } from '../src/autodiff/backward.js';
-import { openDataset } from '../src/data/dataset.js';
+import { buildBackwardGraph } from '../src/autodiff/backward.js';
 import { analyzeModel } from '../src/graph/analyze.js';
-import { DataType } from '../src/onnx/dtype.js';
 import { loadModel } from '../src/onnx/io.js';
 import { createSession, run } from '../src/ort/session.js';
 import { candidateLayers } from '../src/saliency/run.js';
 import { PACKAGE_ROOT } from '../src/util/package.js';
 import { table } from '../src/cli/format.js';
 import { median } from '../src/util/stats.js';
-import { arg, machine, ZOO } from './common.js';
+import { arg, gradientFeeds, machine, timeRuns, zooImages, ZOO } from './common.js';
 
 const MODELS = ['vgg16', 'resnet50', 'mobilenet_v2'] as const;
 const PYTHON = '/usr/bin/python3';
@@ -39,16 +37,8 @@ interface SideResult {
   peakRssMb: number;
 }
 
-/** Seconds per run of `repeats` runs after one warm-up run. */
-async function timeRuns(once: () => Promise<unknown>): Promise<number[]> {
-  const times: number[] = [];
-  for (let i = 0; i <= repeats; i++) {
-    const t0 = performance.now();
-    await once();
-    if (i > 0) times.push((performance.now() - t0) / 1000);
-  }
-  return times;
-}
+/** Seconds per run of `repeats` runs after a warm-up run. */
+const secondsPerRun = async (once: () => Promise<unknown>) => (await timeRuns(once, repeats)).map((ms) => ms / 1000);
 
 /** Worker mode: one model, impera side, printing its times as JSON. */
 async function imperaWorker(name: string, inputFile: string, labels: number[]): Promise<void> {
@@ -56,17 +46,14 @@ async function imperaWorker(name: string, inputFile: string, labels: number[]): 
   const wrt = ['input', ...candidateLayers(g)];
   const bwd = buildBackwardGraph(g, { wrt });
   const session = await createSession(bwd.proto, g.model.dir, { threads });
-  const raw = (await import('node:fs')).readFileSync(inputFile);
-  const feeds = {
-    input: { dtype: DataType.FLOAT, dims: [BATCH, 3, 224, 224], data: new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4) },
-    [TARGETS_INPUT]: { dtype: DataType.INT64, dims: [BATCH], data: BigInt64Array.from(labels.map(BigInt)) },
-  };
-  const times = await timeRuns(() => run(session, feeds));
+  const raw = readFileSync(inputFile);
+  const feeds = gradientFeeds(new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4), labels);
+  const times = await secondsPerRun(() => run(session, feeds));
   const peakRssMb = process.resourceUsage().maxRSS / 1024; // before the forward-only session below adds its own
   // For reference, the forward pass alone: the backward graph's gradient convolutions have the forward ones' shapes
   // and FLOPs, so about twice this is the floor for forward + backward in ONNX Runtime.
   const forward = await createSession(g.model.proto, g.model.dir, { threads });
-  const forwardTimes = await timeRuns(() => run(forward, { input: feeds.input }));
+  const forwardTimes = await secondsPerRun(() => run(forward, { input: feeds.input! }));
   console.log(JSON.stringify({ times, forwardTimes, peakRssMb, tensors: wrt.length }));
 }
 
@@ -87,12 +74,10 @@ async function main(): Promise<void> {
   const skipTorch = ensureTorch();
   const torchVersion = skipTorch ? undefined : execFileSync(PYTHON, ['-c', 'import torch; print(torch.__version__)']).toString().trim();
   const dir = mkdtempSync(join(tmpdir(), 'impera-bench-'));
-  const data = openDataset('fashion-mnist');
-  const indices = [...Array(BATCH).keys()];
   const inputFile = join(dir, 'x.f32');
-  const x = data.load(indices, { channels: 3, height: 224, width: 224 });
-  writeFileSync(inputFile, Buffer.from(x.buffer, x.byteOffset, x.byteLength));
-  const labels = indices.map((i) => data.label(i)).join(',');
+  const images = zooImages(BATCH);
+  writeFileSync(inputFile, Buffer.from(images.x.buffer, images.x.byteOffset, images.x.byteLength));
+  const labels = images.labels.join(',');
   console.log(`bench:saliency  ${new Date().toISOString()}  ${machine()}  threads ${threads}  batch ${BATCH}x3x224x224  ${rounds} rounds x ${repeats} runs  PyTorch ${torchVersion ?? '(skipped)'}`);
   const ratio: Record<string, number | null> = {};
   const peak: Record<string, { impera: number; pytorch: number | null }> = {};

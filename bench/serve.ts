@@ -31,13 +31,12 @@ import { startServerProcess, type ServerProcess } from '../src/runtime/processes
 import type { InferTensor } from '../src/runtime/protocol/tensor.js';
 import { LoopbackPath } from '../src/runtime/shaper/loopback.js';
 import { EXAMPLE_MODEL, PACKAGE_ROOT } from '../src/util/package.js';
-import { machine } from './common.js';
+import { machine, pad } from './common.js';
 
 const LOAD_S = Number(process.env.IMPERA_LOAD_S ?? 60);
 const CLIENTS = 64;
 const CUT = '/1/features/features.16/Add_output_0';
 const FUZZ = Number(process.env.IMPERA_FUZZ ?? 10_000);
-const pad = (s: string | number, n: number) => String(s).padStart(n);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 console.log(`bench:serve  ${new Date().toISOString()}  ${machine()}  node ${process.version}  load ${LOAD_S} s, ${CLIENTS} clients`);

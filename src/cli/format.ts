@@ -1,7 +1,7 @@
 /** Tables for the CLI (and the number formats every output shares). */
 import Table from 'cli-table3';
 
-export { fmtBytes, fmtCount, fmtInt, fmtMs, fmtPercent, fmtShape, fmtSignedPercent } from '../util/format.js';
+export { fmtBytes, fmtCount, fmtFraction, fmtInt, fmtMs, fmtPercent, fmtShape, fmtSignedPercent } from '../util/format.js';
 
 export function table(head: string[], rows: (string | number)[][], align?: ('left' | 'right')[]): string {
   const t = new Table({

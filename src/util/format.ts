@@ -30,7 +30,10 @@ export const fmtShape = (shape: readonly (number | string)[]): string => (shape.
 /** Milliseconds for tables: 2 decimals below 10 ms, 1 above; '-' when there is no value. */
 export const fmtMs = (ms: number | undefined): string => (ms === undefined ? '-' : ms.toFixed(ms < 10 ? 2 : 1));
 
-/** A relative error or change (a fraction) with its sign: +9.9%, -0.4%. */
-export const fmtSignedPercent = (x: number): string => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}%`;
+/** A fraction as a percentage: 0.906 -> 90.6%. */
+export const fmtFraction = (x: number): string => `${(100 * x).toFixed(1)}%`;
 
-export const fmtPercent = (part: number, whole: number): string => (whole > 0 ? `${((100 * part) / whole).toFixed(1)}%` : '-');
+/** A relative error or change (a fraction) with its sign: +9.9%, -0.4%. */
+export const fmtSignedPercent = (x: number): string => `${x >= 0 ? '+' : ''}${fmtFraction(x)}`;
+
+export const fmtPercent = (part: number, whole: number): string => (whole > 0 ? fmtFraction(part / whole) : '-');

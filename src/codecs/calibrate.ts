@@ -11,7 +11,7 @@ import { ImperaError } from '../errors.js';
 import { tensor, type Graph } from '../graph/graph.js';
 import { channelLayout } from '../graph/layout.js';
 import { valueInfo } from '../onnx/builder.js';
-import { DataType } from '../onnx/dtype.js';
+import { DataType, numel } from '../onnx/dtype.js';
 import { onnx, type ModelProto } from '../onnx/proto.js';
 import { createSession, run } from '../ort/session.js';
 import { emitEncode } from './onnx.js';
@@ -109,7 +109,7 @@ function statsModel(g: Graph, plans: readonly Plan[], pcas?: ReadonlyMap<string,
   const heads: Head[] = [];
   const outputs: string[] = [];
   for (const plan of plans) {
-    const positions = tensor(g, plan.tensor).shape.slice(1).reduce((a, b) => a * b, 1) / plan.channels;
+    const positions = numel(tensor(g, plan.tensor).shape.slice(1)) / plan.channels;
     const sources: [string, Pca | undefined][] = pcas ? [...pcas].filter(([key]) => key.startsWith(`${plan.tensor}@`)) : [[plan.tensor, undefined]];
     for (const [key, pca] of sources) {
       const source = pca ? emitEncode(e, plan.tensor, { tensor: plan.tensor, rank: plan.rank, channelAxis: plan.channelAxis, wireElements: 0, pca }) : plan.tensor;
@@ -222,7 +222,7 @@ export async function fitCodecs(g: Graph, cuts: readonly Cut[], specs: readonly 
       specs.map((spec) => {
         const tensors = cut.tensors.map((t): FittedTensorCodec => {
           const plan = plans.get(t)!;
-          const perSample = tensor(g, t).shape.slice(1).reduce((a, b) => a * b, 1);
+          const perSample = numel(tensor(g, t).shape.slice(1));
           const k = spec.pca ? pcaK(spec, t, plan.channels) : undefined;
           const pca = k ? pcas.get(`${t}@${k}`) : undefined;
           const channels = pca ? pca.k : plan.channels;

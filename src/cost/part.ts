@@ -3,6 +3,7 @@
  * the peak activation memory of running its nodes in topological order.
  */
 import { runtimeNodes, type Graph } from '../graph/graph.js';
+import { numel } from '../onnx/dtype.js';
 
 export interface PartCost {
   /** Nodes run per inference. */
@@ -69,7 +70,7 @@ function costIndex(g: Graph): CostIndex {
   const index: CostIndex = {
     order,
     bytes: facts.map((t) => t.bytes),
-    elements: facts.map((t) => t.shape.reduce((a, b) => a * b, 1)),
+    elements: facts.map((t) => numel(t.shape)),
     producer: facts.map((t) => t.producer),
     readers: facts.map((t) => t.consumers.filter((c) => runtime.has(c))),
     isOutput: names.map((n) => g.outputs.some((o) => o.name === n)),

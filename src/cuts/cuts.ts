@@ -5,7 +5,7 @@
  */
 import { ImperaError } from '../errors.js';
 import { runtimeNodes, tensor, type Graph } from '../graph/graph.js';
-import { dtypeName, WIRE_BITS, WIRE_DTYPES, type WireDType } from '../onnx/dtype.js';
+import { dtypeName, numel, WIRE_BITS, WIRE_DTYPES, type WireDType } from '../onnx/dtype.js';
 import { partCost, type PartCost } from '../cost/part.js';
 import { cutFromTensors, enumerateCuts, type EnumerateOptions, type RawCut } from './enumerate.js';
 
@@ -35,7 +35,7 @@ export function describeCut(g: Graph, raw: RawCut, index: number): Cut {
     const t = tensor(g, name);
     return { name, dtype: dtypeName(t.dtype), shape: [...t.shape], bytes: t.bytes };
   });
-  const elements = detail.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
+  const elements = detail.reduce((s, t) => s + numel(t.shape), 0);
   const tail = new Set(runtimeNodes(g).filter((i) => !raw.head.has(i)));
   return {
     ...raw,

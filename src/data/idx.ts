@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { ImperaError } from '../errors.js';
+import { numel } from '../onnx/dtype.js';
 
 export interface IdxArray {
   dims: number[];
@@ -23,7 +24,7 @@ export function readIdx(path: string): IdxArray {
   const rank = bytes[3]!;
   const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
   const offset = 4 + 4 * rank;
-  const n = dims.reduce((a, b) => a * b, 1);
+  const n = numel(dims);
   if (bytes.byteLength < offset + n) throw new ImperaError('DATASET', `'${path}' is truncated: dims [${dims}] need ${n} bytes of data`);
   return { dims, data: bytes.subarray(offset, offset + n) };
 }

@@ -4,7 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ImperaError } from '../errors.js';
-import { DataType } from '../onnx/dtype.js';
+import { DataType, numel } from '../onnx/dtype.js';
 import type { Tensor, TypedArray } from '../onnx/tensor.js';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
@@ -60,7 +60,7 @@ export function decodeNpy(bytes: Uint8Array, source = 'array'): Tensor {
   if (!spec || shapeText === undefined) throw new ImperaError('BAD_ARGUMENT', `'${source}' holds ${descr ?? 'an unknown type'}; impera reads float32/64, int8/32/64, uint8, bool and float16 arrays`);
   if (fortran) throw new ImperaError('BAD_ARGUMENT', `'${source}' is in Fortran order`, 'save it with numpy.ascontiguousarray');
   const dims = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  const n = dims.reduce((a, b) => a * b, 1);
+  const n = numel(dims);
   const offset = start + len;
   if (bytes.length - offset < n * spec.bytes) throw new ImperaError('BAD_ARGUMENT', `'${source}' is truncated: shape (${dims}) needs ${n * spec.bytes} bytes of data`);
   const copy = bytes.slice(offset, offset + n * spec.bytes); // aligned copy

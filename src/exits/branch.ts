@@ -7,7 +7,7 @@
 import { Emitter } from '../autodiff/emit.js';
 import { ImperaError } from '../errors.js';
 import { valueInfo, type Dim } from '../onnx/builder.js';
-import { DataType } from '../onnx/dtype.js';
+import { DataType, numel } from '../onnx/dtype.js';
 import { onnx, type ModelProto } from '../onnx/proto.js';
 import { makeTensorProto } from '../onnx/tensor.js';
 import { seededRandom } from '../util/random.js';
@@ -136,7 +136,7 @@ export function initParams(branch: Branch, seed = 1): Map<string, Float32Array> 
   const rand = seededRandom(seed);
   return new Map(
     branch.params.map((p) => {
-      const n = p.shape.reduce((a, b) => a * b, 1);
+      const n = numel(p.shape);
       const bound = p.fanIn ? Math.sqrt(6 / p.fanIn) : 0;
       const v = Float32Array.from({ length: n }, (_, i) => (p.mask && !p.mask[i] ? 0 : (2 * rand() - 1) * bound));
       return [p.name, v];

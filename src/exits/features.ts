@@ -9,7 +9,7 @@ import { ImperaError } from '../errors.js';
 import { tensor, type Graph } from '../graph/graph.js';
 import { channelLayout } from '../graph/layout.js';
 import { valueInfo } from '../onnx/builder.js';
-import { DataType } from '../onnx/dtype.js';
+import { DataType, numel } from '../onnx/dtype.js';
 import { onnx } from '../onnx/proto.js';
 import { createSession, run } from '../ort/session.js';
 
@@ -58,7 +58,7 @@ export async function extractFeatures(g: Graph, exitTensors: readonly string[], 
   });
   const channels = exitTensors.map((t) => channelLayout(tensor(g, t).shape)!.channels);
   const classes = tensor(g, logitsName).shape[1]!;
-  const width = exitTensors.map((t, k) => (opts.maps?.[k] ? tensor(g, t).shape.slice(1).reduce((a, b) => a * b, 1) : channels[k]!));
+  const width = exitTensors.map((t, k) => (opts.maps?.[k] ? numel(tensor(g, t).shape.slice(1)) : channels[k]!));
   const count = indices.length;
   const bytes = width.reduce((s, w) => s + w * count * 4, 0);
   if (bytes > MAX_FEATURE_BYTES) {

@@ -8,6 +8,7 @@ import { modelCost } from '../cost/part.js';
 import { singleTensorCuts, type Cut } from '../cuts/cuts.js';
 import type { Link } from '../net/link.js';
 import { pathOf } from '../net/path.js';
+import { numel } from '../onnx/dtype.js';
 import { transferStats, type Transport } from '../net/transfer.js';
 import type { Profile } from '../profile/format.js';
 import { partPredictor } from '../profile/predict.js';
@@ -141,9 +142,9 @@ export function profilePopex(g: Graph, exits: readonly TrainedExit[], edge: Prof
   const hops = new Map<number, number>();
   const hopMs = (bytes: number) => hops.get(bytes) ?? hops.set(bytes, transferStats(up, transport, bytes, { samples: 500 }).time.mean).get(bytes)!;
   const cuts = singleTensorCuts(g);
-  const inputBytes = [...g.inputShapes.values()].reduce((s, i) => s + i.shape.reduce((a, b) => a * b, 1) * 4, 0);
+  const inputBytes = [...g.inputShapes.values()].reduce((s, i) => s + numel(i.shape) * 4, 0);
   const edgeMsPerFlop = edgeMs(runtimeNodes(g)) / Math.max(1, modelCost(g).flops);
-  const branchFlops = (e: TrainedExit) => 2 * e.branch.macs + e.cut.detail[0]!.shape.reduce((a, b) => a * b, 1);
+  const branchFlops = (e: TrainedExit) => 2 * e.branch.macs + numel(e.cut.detail[0]!.shape);
   return {
     device: `${edge.device.name} (${edge.device.kind})`,
     server: `${cloud.device.name} (${cloud.device.kind})`,

@@ -5,6 +5,7 @@
 import { ImperaError } from '../errors.js';
 import type { Graph } from '../graph/graph.js';
 import type { Tensor, TypedArray } from '../onnx/tensor.js';
+import { numel } from '../onnx/dtype.js';
 import { createSession, run, type Feeds, type SessionOptions } from '../ort/session.js';
 import type { ExportedPart } from './extract.js';
 
@@ -26,7 +27,7 @@ export interface VerifyReport {
 
 /** Rows [start, end) of a batched tensor. */
 function rows(t: Tensor, start: number, end: number): Tensor {
-  const per = t.dims.slice(1).reduce((a, b) => a * b, 1);
+  const per = numel(t.dims.slice(1));
   return { dtype: t.dtype, dims: [end - start, ...t.dims.slice(1)], data: t.data.subarray(start * per, end * per) as TypedArray };
 }
 

@@ -2,7 +2,7 @@
  * The analysed graph every later stage reads: structure plus, for the chosen input shapes, every tensor's type,
  * shape and size, which tensors are constants, known constant values, and each node's cost.
  */
-import { tensorBytes } from '../onnx/dtype.js';
+import { numel, tensorBytes } from '../onnx/dtype.js';
 import type { OnnxModel } from '../onnx/io.js';
 import type { ConstValue, NodeCost, TensorInfo } from '../ops/types.js';
 import type { GraphStructure, ValueLinks } from './structure.js';
@@ -46,7 +46,7 @@ export function runtimeNodes(g: Graph): number[] {
   return g.order.filter((i) => g.live[i] && !g.isStaticNode[i]);
 }
 
-export const bytesOf = (t: TensorInfo): number => tensorBytes(t.dtype, t.shape.reduce((a, b) => a * b, 1));
+export const bytesOf = (t: TensorInfo): number => tensorBytes(t.dtype, numel(t.shape));
 
 /**
  * The tensor's shape for a model interface: dims that equal the batch become the batch symbol, dims that are

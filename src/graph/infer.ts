@@ -5,12 +5,12 @@
  * for an ONNX Runtime probe (see analyze.ts).
  */
 import { ImperaError } from '../errors.js';
-import { DataType } from '../onnx/dtype.js';
+import { DataType, numel } from '../onnx/dtype.js';
 import { readTensor, toNumbers } from '../onnx/tensor.js';
 import type { TensorProto } from '../onnx/proto.js';
 import { RANDOM_OPS } from '../ops/constant.js';
 import { getOpRule } from '../ops/registry.js';
-import { NeedsValueError, numel, type ConstValue, type NodeCost, type OpContext, type TensorInfo } from '../ops/types.js';
+import { NeedsValueError, type ConstValue, type NodeCost, type OpContext, type TensorInfo } from '../ops/types.js';
 import type { GraphNode, GraphStructure } from './structure.js';
 
 /** Largest tensor whose value is folded; shape computations are far smaller. */

@@ -3,7 +3,7 @@
  * inputs of the analysed shapes with the unknown tensors added as outputs, and their types, shapes and (small)
  * values are read back. Shapes of data-dependent ops (NonZero, ...) are those of this one run.
  */
-import { DataType, isFloatType, numelOf } from '../onnx/dtype.js';
+import { DataType, isFloatType, numel } from '../onnx/dtype.js';
 import type { ModelProto } from '../onnx/proto.js';
 import { exposeTensors } from '../onnx/expose.js';
 import { toNumbers, typedArrayFrom, type Tensor } from '../onnx/tensor.js';
@@ -17,7 +17,7 @@ export function syntheticFeeds(inputs: ReadonlyMap<string, TensorInfo>, seed = 1
   const rand = seededRandom(seed);
   return Object.fromEntries(
     [...inputs].map(([name, { dtype, shape }]) => {
-      const n = numelOf(shape);
+      const n = numel(shape);
       const values = isFloatType(dtype) ? Array.from({ length: n }, rand) : new Array<number>(n).fill(0);
       return [name, { dtype, dims: [...shape], data: typedArrayFrom(dtype === DataType.FLOAT16 ? DataType.FLOAT : dtype, values) }];
     }),
@@ -31,7 +31,7 @@ export async function probeShapes(proto: ModelProto, dir: string, inputs: Readon
     return new Map(
       Object.entries(result).map(([name, t]) => {
         const info = { dtype: t.dtype, shape: t.dims };
-        const small = numelOf(t.dims) <= FOLD_LIMIT && t.dtype !== DataType.FLOAT16 && t.dtype !== DataType.BFLOAT16;
+        const small = numel(t.dims) <= FOLD_LIMIT && t.dtype !== DataType.FLOAT16 && t.dtype !== DataType.BFLOAT16;
         return [name, small ? { info, value: { dtype: t.dtype, dims: t.dims, data: toNumbers(t.data) } } : { info }];
       }),
     );

@@ -54,12 +54,13 @@ export function dtypeFromName(name: string): DataType | undefined {
 export const isFloatType = (dt: number): boolean =>
   dt === DataType.FLOAT || dt === DataType.FLOAT16 || dt === DataType.DOUBLE || dt === DataType.BFLOAT16;
 
-/** Bytes of a dense tensor of `numel` elements (sub-byte types packed, as ONNX stores them). */
-export function tensorBytes(dt: number, numel: number): number {
-  return Math.ceil((dtypeBits(dt) * numel) / 8);
+/** Bytes of a dense tensor of `count` elements (sub-byte types packed, as ONNX stores them). */
+export function tensorBytes(dt: number, count: number): number {
+  return Math.ceil((dtypeBits(dt) * count) / 8);
 }
 
-export const numelOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+/** Elements of a tensor of this shape (1 for a scalar). */
+export const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /** The element types a cut tensor is commonly sent as, for the bytes-on-the-wire columns. */
 export const WIRE_DTYPES = ['float32', 'float16', 'int8'] as const;

@@ -2,7 +2,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { ImperaError } from '../errors.js';
-import { DataType, dtypeName, numelOf, tensorBytes } from './dtype.js';
+import { DataType, dtypeName, numel, tensorBytes } from './dtype.js';
 import { onnx, type TensorProto } from './proto.js';
 
 export type TypedArray =
@@ -66,7 +66,7 @@ export function tensorRawBytes(t: TensorProto, baseDir: string): Uint8Array | un
   if (isExternal(t)) {
     const { location, offset, length } = externalLocation(t);
     const file = isAbsolute(location) ? location : join(baseDir, location);
-    const expected = length ?? tensorBytes(t.dataType ?? 0, numelOf(t.dims ?? []));
+    const expected = length ?? tensorBytes(t.dataType ?? 0, numel(t.dims ?? []));
     const out = new Uint8Array(expected);
     let fd: number;
     try {
@@ -89,26 +89,26 @@ export function tensorRawBytes(t: TensorProto, baseDir: string): Uint8Array | un
 export function readTensor(t: TensorProto, baseDir = '.'): Tensor {
   const dtype = (t.dataType ?? 0) as DataType;
   const dims = (t.dims ?? []).map(Number);
-  const numel = numelOf(dims);
+  const count = numel(dims);
   const Ctor = ctorFor(dtype, t.name ?? '');
   const raw = tensorRawBytes(t, baseDir);
   if (raw) {
-    const need = numel * Ctor.BYTES_PER_ELEMENT;
+    const need = count * Ctor.BYTES_PER_ELEMENT;
     if (raw.byteLength < need) throw new ImperaError('INVALID_MODEL', `tensor '${t.name}' holds ${raw.byteLength} bytes but its shape [${dims}] needs ${need}`);
     // Buffer.slice is a view: copy explicitly when the payload is not aligned for the typed array
     const aligned = raw.byteOffset % Ctor.BYTES_PER_ELEMENT === 0 ? raw : new Uint8Array(raw.subarray(0, need));
-    return { dtype, dims, data: new Ctor(aligned.buffer, aligned.byteOffset, numel) };
+    return { dtype, dims, data: new Ctor(aligned.buffer, aligned.byteOffset, count) };
   }
-  const data = new Ctor(numel);
+  const data = new Ctor(count);
   const src: ArrayLike<number> =
     dtype === DataType.FLOAT ? (t.floatData ?? [])
     : dtype === DataType.DOUBLE ? (t.doubleData ?? [])
     : dtype === DataType.INT64 ? (t.int64Data ?? [])
     : dtype === DataType.UINT64 || dtype === DataType.UINT32 ? (t.uint64Data ?? [])
     : (t.int32Data ?? []);
-  if (src.length < numel) throw new ImperaError('INVALID_MODEL', `tensor '${t.name}' holds ${src.length} values but its shape [${dims}] needs ${numel}`);
-  if (data instanceof BigInt64Array || data instanceof BigUint64Array) for (let i = 0; i < numel; i++) data[i] = BigInt(src[i]!);
-  else for (let i = 0; i < numel; i++) data[i] = src[i]!;
+  if (src.length < count) throw new ImperaError('INVALID_MODEL', `tensor '${t.name}' holds ${src.length} values but its shape [${dims}] needs ${count}`);
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) for (let i = 0; i < count; i++) data[i] = BigInt(src[i]!);
+  else for (let i = 0; i < count; i++) data[i] = src[i]!;
   return { dtype, dims, data };
 }
 

@@ -1,6 +1,7 @@
 /** NumPy-style broadcasting, shared by every element-wise rule. */
+import { numel } from '../onnx/dtype.js';
 import type { ConstValue, OpContext } from './types.js';
-import { badNode, numel } from './types.js';
+import { badNode } from './types.js';
 
 export function broadcastShapes(shapes: readonly (readonly number[])[], ctx: OpContext): number[] {
   const rank = Math.max(0, ...shapes.map((s) => s.length));

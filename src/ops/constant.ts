@@ -1,9 +1,9 @@
 /** Ops that create tensors: Constant, ConstantOfShape, Range, EyeLike; random generators (never folded). */
 import { attrFloat, attrFloats, attrInt, attrInts, attrTensor } from '../onnx/attributes.js';
-import { DataType } from '../onnx/dtype.js';
+import { DataType, numel } from '../onnx/dtype.js';
 import { knownValues } from './elementwise.js';
 import { registerOpRule } from './registry.js';
-import { badNode, numel, type ConstValue, type OpContext, type TensorInfo } from './types.js';
+import { badNode, type ConstValue, type OpContext, type TensorInfo } from './types.js';
 
 const free = () => ({ macs: 0, flops: 0 });
 

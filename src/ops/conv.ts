@@ -1,9 +1,9 @@
 /** Convolutions and pooling: Conv (grouped/depthwise, dilated), ConvTranspose, Max/Average/Lp pooling, global pools. */
 import { attrInt, attrInts, attrString } from '../onnx/attributes.js';
-import { DataType } from '../onnx/dtype.js';
+import { DataType, numel } from '../onnx/dtype.js';
 import type { NodeProto } from '../onnx/proto.js';
 import { registerOpRule } from './registry.js';
-import { badNode, numel, type OpContext, type OpRule } from './types.js';
+import { badNode, type OpContext, type OpRule } from './types.js';
 
 export interface Window {
   kernel: number[];

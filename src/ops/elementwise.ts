@@ -1,9 +1,9 @@
 /** Element-wise ops: activations, arithmetic, comparisons, logic, Where, Clip, Cast. One FLOP per output element. */
 import { attrFloat, attrInt } from '../onnx/attributes.js';
-import { DataType, isFloatType } from '../onnx/dtype.js';
+import { DataType, isFloatType, numel } from '../onnx/dtype.js';
 import { broadcastShapes, mapBroadcast } from './broadcast.js';
 import { registerOpRule } from './registry.js';
-import { NeedsValueError, numel, type ConstValue, type NodeCost, type OpContext, type OpRule, type TensorInfo } from './types.js';
+import { NeedsValueError, type ConstValue, type NodeCost, type OpContext, type OpRule, type TensorInfo } from './types.js';
 
 /** Every present input's value, or NeedsValueError. */
 export function knownValues(ctx: OpContext): ConstValue[] {

@@ -1,8 +1,9 @@
 /** Matrix products: MatMul (NumPy broadcasting), Gemm (transA/transB, alpha, beta), Einsum. */
+import { numel } from '../onnx/dtype.js';
 import { attrInt, attrString } from '../onnx/attributes.js';
 import { broadcastShapes } from './broadcast.js';
 import { registerOpRule } from './registry.js';
-import { badNode, numel, type OpContext } from './types.js';
+import { badNode, type OpContext } from './types.js';
 
 /** Batch shape, M, K, N of a MatMul, with 1-D operands promoted as NumPy does. */
 function matmulDims(ctx: OpContext) {

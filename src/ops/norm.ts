@@ -4,9 +4,9 @@
  * Softmax/LogSoftmax 5 (max, subtract, exp, sum, divide), Hardmax 1.
  */
 import { attrInt } from '../onnx/attributes.js';
-import { DataType } from '../onnx/dtype.js';
+import { DataType, numel } from '../onnx/dtype.js';
 import { registerOpRule } from './registry.js';
-import { normAxis, numel, type OpContext, type OpRule, type TensorInfo } from './types.js';
+import { normAxis, type OpContext, type OpRule, type TensorInfo } from './types.js';
 
 const sameAsInput = (ctx: OpContext): TensorInfo => ({ dtype: ctx.input(0).dtype, shape: [...ctx.input(0).shape] });
 

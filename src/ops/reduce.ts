@@ -1,9 +1,9 @@
 /** Reductions (Reduce*, ArgMax/ArgMin). One FLOP per input element (two for squared/exponential forms). */
 import { attrInt, attrInts } from '../onnx/attributes.js';
-import { DataType } from '../onnx/dtype.js';
+import { DataType, numel } from '../onnx/dtype.js';
 import { knownValues } from './elementwise.js';
 import { registerOpRule } from './registry.js';
-import { normAxis, numel, type ConstValue, type OpContext, type OpRule } from './types.js';
+import { normAxis, type ConstValue, type OpContext, type OpRule } from './types.js';
 
 /** Reduced axes (sorted, non-negative), or 'none' when the op is the identity (noop_with_empty_axes). */
 function reducedAxes(ctx: OpContext): number[] | 'none' {

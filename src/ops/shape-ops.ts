@@ -4,11 +4,11 @@
  * The ones that appear in shape computations (Shape -> Gather -> Concat -> Reshape chains) also fold values.
  */
 import { attrInt, attrInts, attrString } from '../onnx/attributes.js';
-import { DataType } from '../onnx/dtype.js';
+import { DataType, numel } from '../onnx/dtype.js';
 import { broadcastShapes, mapBroadcast } from './broadcast.js';
 import { knownValues } from './elementwise.js';
 import { registerOpRule } from './registry.js';
-import { badNode, NeedsValueError, normAxis, numel, type ConstValue, type OpContext, type OpRule, type TensorInfo } from './types.js';
+import { badNode, NeedsValueError, normAxis, type ConstValue, type OpContext, type OpRule, type TensorInfo } from './types.js';
 
 const free = () => ({ macs: 0, flops: 0 });
 const info = (dtype: DataType, shape: number[]): TensorInfo => ({ dtype, shape });
@@ -361,7 +361,7 @@ registerOpRule('Upsample', {
 function resizeShape(ctx: OpContext): number[] {
   const x = ctx.input(0).shape;
   const n = ctx.node.inputs.length;
-  const present = (i: number) => n > i && ctx.node.inputs[i] !== '' && (ctx.inputs[i]?.shape.reduce((a, b) => a * b, 1) ?? 0) > 0;
+  const present = (i: number) => n > i && ctx.node.inputs[i] !== '' && (ctx.inputs[i] ? numel(ctx.inputs[i]!.shape) : 0) > 0;
   const isResize = ctx.node.opType === 'Resize';
   const axes = (attrInts(ctx.node.proto, 'axes') ?? [...x.keys()]).map((a) => normAxis(a, x.length, ctx));
   const out = [...x];

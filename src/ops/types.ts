@@ -56,8 +56,6 @@ export function badNode(ctx: OpContext, why: string): ImperaError {
   return new ImperaError('SHAPE_INFERENCE', `node '${ctx.node.name}' (${ctx.node.opType}): ${why}`);
 }
 
-export const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-
 /** Normalise a possibly negative axis. */
 export function normAxis(axis: number, rank: number, ctx: OpContext): number {
   const a = axis < 0 ? axis + rank : axis;

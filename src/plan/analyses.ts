@@ -15,6 +15,7 @@ import { makeBranch, type BranchSpec } from '../exits/branch.js';
 import { softmax } from '../exits/policy.js';
 import { splitSamples, trainExits, type TrainedExit } from '../exits/run.js';
 import { tensor, type Graph } from '../graph/graph.js';
+import { numel } from '../onnx/dtype.js';
 import { modelFingerprint } from '../profile/format.js';
 import { runSaliency } from '../saliency/run.js';
 import type { AnalysisCache } from './cache.js';
@@ -181,7 +182,7 @@ export async function exitAnalysis(g: Graph, data: PlanData, o: ExitOptions, cac
 }
 
 function cachedExit(e: TrainedExit, k: number): CachedExit {
-  const elements = e.cut.detail[0]!.shape.reduce((a, b) => a * b, 1);
+  const elements = numel(e.cut.detail[0]!.shape);
   return {
     cut: e.cut.id,
     spec: e.branch.spec,
@@ -190,7 +191,7 @@ function cachedExit(e: TrainedExit, k: number): CachedExit {
     values: Object.fromEntries([...e.values].map(([n, v]) => [n, [...v]])),
     temperature: e.temperature,
     flops: 2 * e.branch.macs + elements,
-    paramBytes: e.branch.params.reduce((s, p) => s + 4 * p.shape.reduce((a, b) => a * b, 1), 0),
+    paramBytes: e.branch.params.reduce((s, p) => s + 4 * numel(p.shape), 0),
   };
 }
 

@@ -8,6 +8,7 @@
  * not probed). This is the cheap what-if: any head, tail or stage from one profile of the full model.
  */
 import { ImperaError } from '../errors.js';
+import { numel } from '../onnx/dtype.js';
 import { runtimeNodes, type Graph } from '../graph/graph.js';
 import type { BoundaryCost, NodeTiming, Profile } from './format.js';
 
@@ -19,21 +20,19 @@ export interface PartPrediction {
   boundaryMs: number;
 }
 
-const elements = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
 /** Edge costs for a shape: probed, else interpolated linearly in the element count between probed shapes. */
 function boundaryLookup(entries: readonly BoundaryCost[]): (shape: readonly number[]) => BoundaryCost {
   const exact = new Map(entries.map((e) => [e.shape.join('x'), e]));
-  const bySize = [...entries].sort((a, b) => elements(a.shape) - elements(b.shape));
+  const bySize = [...entries].sort((a, b) => numel(a.shape) - numel(b.shape));
   return (shape) => {
     const hit = exact.get(shape.join('x'));
     if (hit) return hit;
-    const n = elements(shape);
-    const above = bySize.findIndex((e) => elements(e.shape) >= n);
+    const n = numel(shape);
+    const above = bySize.findIndex((e) => numel(e.shape) >= n);
     const [lo, hi] = above < 0 ? [bySize[bySize.length - 2], bySize[bySize.length - 1]] : above === 0 ? [bySize[0], bySize[0]] : [bySize[above - 1], bySize[above]];
     if (!lo || !hi) return { shape: [...shape], outputMs: 0, reorderInMs: 0, reorderOutMs: 0 };
-    const span = elements(hi.shape) - elements(lo.shape);
-    const at = (k: 'outputMs' | 'reorderInMs' | 'reorderOutMs') => Math.max(0, span === 0 ? lo[k] : lo[k] + ((hi[k] - lo[k]) * (n - elements(lo.shape))) / span);
+    const span = numel(hi.shape) - numel(lo.shape);
+    const at = (k: 'outputMs' | 'reorderInMs' | 'reorderOutMs') => Math.max(0, span === 0 ? lo[k] : lo[k] + ((hi[k] - lo[k]) * (n - numel(lo.shape))) / span);
     return { shape: [...shape], outputMs: at('outputMs'), reorderInMs: at('reorderInMs'), reorderOutMs: at('reorderOutMs') };
   };
 }

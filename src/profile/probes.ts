@@ -6,7 +6,7 @@
  *    into JavaScript: a fixed cost per run plus a cost that grows with the bytes), and converts tensors ORT keeps
  *    in its blocked NCHWc layout back to plain NCHW (ReorderOutput) or into it (ReorderInput).
  */
-import { DataType } from '../onnx/dtype.js';
+import { DataType, numel } from '../onnx/dtype.js';
 import { extractPart } from '../export/extract.js';
 import type { Graph } from '../graph/graph.js';
 import { makeAttribute } from '../onnx/attributes.js';
@@ -26,7 +26,7 @@ function feedsFor(inputs: readonly { name: string; dtype: DataType; shape: reado
   const rand = seededRandom(7);
   return Object.fromEntries(
     inputs.map(({ name, dtype, shape }): [string, Tensor] => {
-      const n = shape.reduce((a, b) => a * b, 1);
+      const n = numel(shape);
       const data = dtype === DataType.FLOAT ? Float32Array.from({ length: n }, rand) : typedArrayFrom(dtype, new Array<number>(n).fill(0));
       return [name, { dtype, dims: [...shape], data }];
     }),

@@ -13,6 +13,7 @@
  * acknowledging every segment (ackEvery 1). The proxy shaper has no TCP on the shaped link: a transfer is the delay
  * plus the bytes at the link rate (the model with one segment as large as any frame).
  */
+import { numel } from '../onnx/dtype.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImperaError } from '../errors.js';
@@ -27,7 +28,6 @@ import { partMs, type Profile } from '../profile/format.js';
 import { allocate, datatypeOf, type NumericDatatype } from './protocol/datatypes.js';
 import { encodeRequest, encodeResponse } from './protocol/messages.js';
 import { TIMING } from './protocol/extensions.js';
-import { numel } from './protocol/tensor.js';
 import type { Protocol } from './edge/client.js';
 import { RUNTIME_FORMAT } from './edge/config.js';
 import { NetnsPath, netnsUnavailable } from './shaper/netns.js';

@@ -5,6 +5,7 @@
  * WebSocket framing, the loopback copy, validation, queueing and the hop to the worker thread. Protocols take
  * turns in blocks so the machine's slow phases hit them alike.
  */
+import { numel } from '../onnx/dtype.js';
 import type { Cut } from '../cuts/cuts.js';
 import type { Graph } from '../graph/graph.js';
 import { tensor } from '../graph/graph.js';
@@ -16,7 +17,6 @@ import { createClient, PROTOCOLS, type Protocol } from './edge/client.js';
 import { allocate, datatypeOf, type NumericDatatype } from './protocol/datatypes.js';
 import { TIMING } from './protocol/extensions.js';
 import type { InferTensor } from './protocol/tensor.js';
-import { numel } from './protocol/tensor.js';
 import { LoopbackPath } from './shaper/loopback.js';
 
 export interface OverheadStats {

@@ -5,7 +5,7 @@
 import { buildBackwardGraph, OUTPUT_GRAD_INPUT } from '../../src/autodiff/backward.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import type { Dim } from '../../src/onnx/builder.js';
-import { DataType } from '../../src/onnx/dtype.js';
+import { DataType, numel } from '../../src/onnx/dtype.js';
 import { inMemoryModel } from '../../src/onnx/io.js';
 import type { ModelProto } from '../../src/onnx/proto.js';
 import type { Tensor } from '../../src/onnx/tensor.js';
@@ -25,7 +25,6 @@ export function randomValues(n: number, seed: number, lo = 0.2, hi = 1): number[
   return Array.from({ length: n }, () => (rand() < 0.5 ? -1 : 1) * (lo + (hi - lo) * rand()));
 }
 
-const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 export interface GradCheckResult {
   /** Per wrt tensor: ||analytic - numeric|| / ||numeric||. */

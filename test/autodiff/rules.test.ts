@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AttrValue } from '../../src/onnx/attributes.js';
 import { ModelBuilder, type Dim } from '../../src/onnx/builder.js';
+import { numel } from '../../src/onnx/dtype.js';
 import { gradCheck, randomValues, type FeedSpec } from './gradcheck.js';
 
 interface Operand {
@@ -29,10 +30,10 @@ const f = (...shape: number[]): Operand => ({ shape, batched: true });
 const w = (...shape: number[]): Operand => ({ shape });
 const ints = (...values: number[]): Operand => ({ shape: [values.length], constant: { dtype: 'int64', values } });
 const floatConst = (v: number): Operand => ({ shape: [], constant: { values: [v] } });
-const positive = (op: Operand): Operand => ({ ...op, values: randomValues(op.shape.reduce((a, b) => a * b, 1), 3, 0.5, 2).map(Math.abs) });
+const positive = (op: Operand): Operand => ({ ...op, values: randomValues(numel(op.shape), 3, 0.5, 2).map(Math.abs) });
 /** Distinct values far apart, so max-pooling has no near-ties. */
 const spread = (op: Operand): Operand => {
-  const n = op.shape.reduce((a, b) => a * b, 1);
+  const n = numel(op.shape);
   const perm = randomValues(n, 9).map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]).map(([, i]) => i);
   return { ...op, values: perm.map((p) => (p - n / 2) * 0.1) };
 };

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findCuts, resolveCut, type Cut } from '../../src/cuts/cuts.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
+import { numel } from '../../src/onnx/dtype.js';
 import type { Graph } from '../../src/graph/graph.js';
 import { tensor } from '../../src/graph/graph.js';
 import { splitModel, writeParts } from '../../src/export/split.js';
@@ -72,7 +73,7 @@ export function cutInputs(repo: SplitRepo, batch = 1, seed = 1): InferTensor[] {
   const rand = seededRandom(seed);
   return repo.cut.tensors.map((name) => {
     const shape = [batch, ...tensor(repo.g, name).shape.slice(1)];
-    return { name, datatype: 'FP32', shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, rand) };
+    return { name, datatype: 'FP32', shape, data: Float32Array.from({ length: numel(shape) }, rand) };
   });
 }
 

@@ -4,7 +4,7 @@
  * depthwise transposed convolution of ones; the counts are constants of the shapes.
  */
 import { attrInt, attrInts } from '../../onnx/attributes.js';
-import { DataType } from '../../onnx/dtype.js';
+import { DataType, numel } from '../../onnx/dtype.js';
 import { convWindow, type Window } from '../../ops/conv.js';
 import { registerGradient, type GradContext } from '../registry.js';
 
@@ -61,7 +61,7 @@ registerGradient('AveragePool', {
     const counts = windowCounts(w, x.slice(2), ys, attrInt(ctx.node.proto, 'count_include_pad', 0) === 1);
     const uniform = counts.every((c) => c === counts[0]);
     const divisor = uniform ? e.scalar(counts[0]!) : e.constant(DataType.FLOAT, [1, 1, ...ys], counts);
-    const ones = e.constant(DataType.FLOAT, [channels, 1, ...w.kernel], new Array<number>(channels * w.kernel.reduce((a, b) => a * b, 1)).fill(1));
+    const ones = e.constant(DataType.FLOAT, [channels, 1, ...w.kernel], new Array<number>(channels * numel(w.kernel)).fill(1));
     const base = ys.map((o, i) => (o - 1) * w.strides[i]! - w.padBegin[i]! - w.padEnd[i]! + (w.kernel[i]! - 1) * w.dilations[i]! + 1);
     const extra = x.slice(2).map((d, i) => d - base[i]!);
     const dx = e.op('ConvTranspose', [e.op('Div', [ctx.dy()!, divisor]), ones], {
@@ -80,7 +80,7 @@ registerGradient('GlobalAveragePool', {
   grad: (ctx) => {
     if (!ctx.needs(0)) return [undefined];
     const e = ctx.emit;
-    const area = ctx.facts(ctx.x(0)).shape.slice(2).reduce((a, b) => a * b, 1);
+    const area = numel(ctx.facts(ctx.x(0)).shape.slice(2));
     return [e.op('Expand', [e.mul(ctx.dy()!, e.scalar(1 / area)), e.shapeOf(ctx.x(0))])];
   },
 });

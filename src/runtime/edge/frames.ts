@@ -8,11 +8,10 @@ import { ImperaError } from '../../errors.js';
 import { openDataset, type Dataset, type ImageSpec } from '../../data/dataset.js';
 import { decodeImage, IMAGE_EXTENSIONS } from '../../data/images.js';
 import { rasterToInput } from '../../data/preprocess.js';
-import { DataType } from '../../onnx/dtype.js';
+import { DataType, numel } from '../../onnx/dtype.js';
 import type { Feeds } from '../../ort/session.js';
 import { seededRandom } from '../../util/random.js';
 import type { TensorMetadata } from '../protocol/messages.js';
-import { numel } from '../protocol/tensor.js';
 
 export interface Frame {
   index: number;

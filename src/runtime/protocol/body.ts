@@ -8,11 +8,12 @@
  *
  * Requests and responses share this layout, so one encoder and one decoder serve the server and the client.
  */
+import { numel } from '../../onnx/dtype.js';
 import { z } from 'zod';
 import type { TypedArray } from '../../onnx/tensor.js';
 import { asBytes, elementBytes, fromBytes, isDatatype, type Datatype, type NumericDatatype } from './datatypes.js';
 import { ProtocolError } from './errors.js';
-import { dataFromJson, dataToJson, numel, type InferTensor, type Parameters } from './tensor.js';
+import { dataFromJson, dataToJson, type InferTensor, type Parameters } from './tensor.js';
 
 export const HEADER_LENGTH = 'inference-header-content-length';
 export const BINARY_SIZE = 'binary_data_size';

@@ -4,12 +4,13 @@
  * "binary_data_output" on the request) and the raw binary request (Inference-Header-Content-Length: 0, the body
  * being the bytes of a model's only input).
  */
+import { numel } from '../../onnx/dtype.js';
 import { z } from 'zod';
 import type { Datatype } from './datatypes.js';
 import { elementBytes } from './datatypes.js';
 import { dataFromBinary, decodeTensors, encodeBody, parametersSchema, schemaMessage, splitBody, type EncodedBody } from './body.js';
 import { isProtocolError, ProtocolError } from './errors.js';
-import { numel, type InferTensor, type Parameters } from './tensor.js';
+import { type InferTensor, type Parameters } from './tensor.js';
 
 export interface RequestedOutput {
   name: string;

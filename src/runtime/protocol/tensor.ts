@@ -5,6 +5,7 @@
  * range. FP16 has no JSON form the protocol fixes (the specification says so): impera refuses FP16 data in JSON
  * requests (send it as binary data) and writes FP16 outputs as the numbers they stand for.
  */
+import { numel } from '../../onnx/dtype.js';
 import type { TypedArray } from '../../onnx/tensor.js';
 import { allocate, type Datatype, type NumericDatatype } from './datatypes.js';
 import { ProtocolError } from './errors.js';
@@ -20,8 +21,6 @@ export interface InferTensor {
   data: TypedArray | Uint8Array[];
   parameters?: Parameters;
 }
-
-export const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 const INT_RANGE: Partial<Record<NumericDatatype, [number, number]>> = {
   UINT8: [0, 255],

@@ -3,6 +3,7 @@
  * may be batched, and - when it is a tail that starts by decoding a codec - the codec's wire format, so a client
  * may send the packed bytes of codecs/wire.ts instead of the wire tensors (extension "impera_wire").
  */
+import { numel } from '../../onnx/dtype.js';
 import { constants, brotliDecompressSync, inflateRawSync } from 'node:zlib';
 import { decodeWire } from '../../codecs/wire.js';
 import type { FittedCodec } from '../../codecs/fitted.js';
@@ -12,7 +13,7 @@ import { allocate, elementBytes, type NumericDatatype } from '../protocol/dataty
 import { ProtocolError } from '../protocol/errors.js';
 import { PACKED_WIRE_INPUT } from '../protocol/extensions.js';
 import type { ModelMetadata } from '../protocol/messages.js';
-import { numel, type InferTensor } from '../protocol/tensor.js';
+import { type InferTensor } from '../protocol/tensor.js';
 
 
 export interface ServedModel {

@@ -2,6 +2,7 @@
  * The server's worker threads (piscina): each holds a session per model, so inference never blocks the event
  * loop that parses requests. Inputs are moved to the worker, not copied, when they own their buffer.
  */
+import { numel } from '../../onnx/dtype.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +11,6 @@ import { ImperaError } from '../../errors.js';
 import type { Tensor } from '../../onnx/tensor.js';
 import { PACKAGE_ROOT } from '../../util/package.js';
 import { allocate, onnxType, type NumericDatatype } from '../protocol/datatypes.js';
-import { numel } from '../protocol/tensor.js';
 import type { ServedModel } from './model.js';
 import { LOADED, type InferResult, type InferTask, type WorkerSetup } from './tasks.js';
 

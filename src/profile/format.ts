@@ -109,7 +109,8 @@ export const profileSchema = z.object({
   blockedTensors: z.array(z.string()).optional(),
   /**
    * Measured profiles, per batch: the factor applied to ORT's kernel times so the full model's nodes plus its
-   * edge costs sum to its measured (unprofiled) latency; profiling itself slows some kernels by a few percent.
+   * edge costs sum to its measured (unprofiled) latency (at least 0.1); profiling itself slows kernels, by a few
+   * percent on the zoo models and up to 3x for microsecond kernels.
    */
   traceScale: z.array(z.object({ batch: z.number().int().positive(), factor: z.number().positive() })).optional(),
   /** Predicted profiles: the device model's fitted efficiencies (see src/devices/roofline.ts). */

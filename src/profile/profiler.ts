@@ -20,7 +20,7 @@ import { TracedSession } from './kernels.js';
 import { machinePeaks } from './machine.js';
 import { kernelTimes, type Trace } from './trace.js';
 import { measureAlternating, measureFor, type MeasureOptions, type Task } from './measure.js';
-import { partPredictor } from './predict.js';
+import { partPredictor, type PartPrediction } from './predict.js';
 import { BoundaryProbe, standaloneTimes } from './probes.js';
 import { median } from '../util/stats.js';
 import { timingStats } from './stats.js';
@@ -118,6 +118,18 @@ const CLEAN_SPREAD = 1.15;
 const CLEAN_LOAD = 1.1;
 const MAX_ATTEMPTS = 3;
 
+/**
+ * The least scale applied to traced kernel times. Tracing inflates microsecond kernels up to about 3x (tiny
+ * models scale at 0.3-0.4 under load), and on such a model the edge probe's cost is half of a run: when the
+ * probe ran slow, it can claim the whole run and leave the kernels nothing, or less. Their time is never zero.
+ */
+const MIN_TRACE_SCALE = 0.1;
+
+/** The scale on traced kernel times that makes the full model's prediction (unscaled nodes + edges) its measured median. */
+export function traceScaleFor(measuredMs: number, unscaled: Pick<PartPrediction, 'nodesMs' | 'boundaryMs'>): number {
+  return Math.max(MIN_TRACE_SCALE, (measuredMs - unscaled.boundaryMs) / unscaled.nodesMs);
+}
+
 /** What profileBatch measures: the windows, then the trace. */
 interface Measured {
   timed: Timed[];
@@ -145,7 +157,7 @@ async function profileBatch(g: Graph, o: ProfileOptions): Promise<BatchResult> {
   // (unprofiled) run in the same window.
   const full = timed[0]!;
   const unscaled = predictorOf(full.window, 1)(full.nodes);
-  const factor = (median(full.samples) - unscaled.boundaryMs) / unscaled.nodesMs;
+  const factor = traceScaleFor(median(full.samples), unscaled);
   // Under load a run takes longer between its kernels (kernel durations hardly change). The traced runs' time
   // outside their kernels beyond that of the full model's window is the window's load; a part gets its share of
   // it, by kernels or by time, whichever is smaller (a short part is rarely interrupted at all, so neither share

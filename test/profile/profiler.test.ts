@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import { runtimeNodes } from '../../src/graph/graph.js';
 import { loadProfile, saveProfile } from '../../src/profile/format.js';
-import { profileModel, profileSteps } from '../../src/profile/profiler.js';
+import { profileModel, profileSteps, traceScaleFor } from '../../src/profile/profiler.js';
 import { chain } from '../helpers/models.js';
 
 // Few runs: these tests check what a profile holds, not how fast anything is.
@@ -45,5 +45,15 @@ describe('profiling a model with ONNX Runtime', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'impera-profiler-')), 'p.json');
     saveProfile(profile, path);
     expect(loadProfile(path, model).parts).toEqual(profile.parts);
+  });
+});
+
+describe('the scale on traced kernel times', () => {
+  it("makes the full model's nodes plus edges its measured median", () => {
+    expect(traceScaleFor(1.9, { nodesMs: 2, boundaryMs: 0.1 })).toBeCloseTo(0.9, 12);
+  });
+
+  it('leaves the kernels a share when a slow edge probe claims the whole run (a tiny model under load)', () => {
+    expect(traceScaleFor(0.012, { nodesMs: 0.015, boundaryMs: 0.013 })).toBe(0.1);
   });
 });

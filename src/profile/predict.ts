@@ -65,7 +65,8 @@ export function partPredictor(g: Graph, profile: PredictionInputs): (part: Reado
     const outputs = [...part].flatMap((i) => g.nodes[i]!.outputs.filter(isData)).filter((t) => graphOutputs.has(t) || g.tensors.get(t)!.consumers.some((c) => !part.has(c) && runtime.has(c)));
     const reorderIn = inputs.filter((t) => blocked.has(t)).reduce((s, t) => s + edge(shape(t)).reorderInMs, 0);
     const reorderOut = outputs.filter((t) => blocked.has(t)).reduce((s, t) => s + edge(shape(t)).reorderOutMs, 0);
-    const handOver = outputs.reduce((s, t) => s + edge(shape(t)).outputMs, 0) - Math.max(0, outputs.length - 1) * fixedMs;
+    // every output costs at least the run's fixed cost, which is paid once (noisy probes can extrapolate below it)
+    const handOver = outputs.reduce((s, t) => s + Math.max(fixedMs, edge(shape(t)).outputMs), 0) - Math.max(0, outputs.length - 1) * fixedMs;
     const boundaryMs = reorderIn + reorderOut + handOver;
     return { ms: nodesMs + boundaryMs, nodesMs, boundaryMs };
   };

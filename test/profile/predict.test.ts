@@ -46,6 +46,17 @@ describe('predicting a part from the full model profile', () => {
     expect(p.boundaryMs).toBeCloseTo(0.1 + 0.02 - 0.01, 12);
   });
 
+  it('charges each output at least the fixed run cost where noisy probes extrapolate below it', async () => {
+    const { g, at, inputs } = await setup();
+    // the probes fall with size ([1,2] 0.05, [1,6] 0.01): [1,4,8,8] extrapolates below zero; {c1, c2} returns c1 and c2
+    const boundaries = [
+      { batch: 1, shape: [1, 2], outputMs: 0.05, reorderInMs: 0, reorderOutMs: 0 },
+      { batch: 1, shape: [1, 6], outputMs: 0.01, reorderInMs: 0, reorderOutMs: 0 },
+    ];
+    const p = partPredictor(g, { ...inputs, blockedTensors: [], boundaries })(at(['c1', 'c2']));
+    expect(p.boundaryMs).toBeCloseTo(0.01, 12);
+  });
+
   it('needs node times at the graph batch', async () => {
     const { g, inputs } = await setup();
     expect(() => partPredictor(g, { ...inputs, nodes: inputs.nodes.map((n) => ({ ...n, batch: 4 })) })).toThrow(/no node times at batch 1/);

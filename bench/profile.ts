@@ -21,7 +21,7 @@ import { splitModel } from '../src/export/split.js';
 import { createSession, run } from '../src/ort/session.js';
 import { traceRuns } from '../src/profile/kernels.js';
 import { findDevice, loadCatalog, type Device } from '../src/devices/catalog.js';
-import { calibrate, nodeWork, predictNodes, rooflineMs, type DeviceModel } from '../src/devices/roofline.js';
+import { calibrate, predictNodes, type DeviceModel } from '../src/devices/roofline.js';
 import { analyzeModel } from '../src/graph/analyze.js';
 import type { Graph } from '../src/graph/graph.js';
 import { loadModel } from '../src/onnx/io.js';
@@ -36,6 +36,10 @@ import { machine, pad, ZOO } from './common.js';
 const MODELS = ['mobilenet_v2', 'resnet50', 'vgg16'] as const;
 const THREADS = 1;
 const BIN = join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');
+
+type Part = Profile['parts'][number];
+/** |predicted / measured - 1| of a measured part. */
+const absErr = (p: Part) => Math.abs(p.predictedMs! / p.measured!.medianMs - 1);
 
 console.log(`bench:profile  ${new Date().toISOString()}  ${machine()}  node ${process.version}  ORT threads ${THREADS}`);
 
@@ -56,19 +60,19 @@ for (const name of MODELS) {
   const errors = predictionErrors(profile);
   allErrors.push(...errors);
   const abs = errors.map(Math.abs);
-  const tiny = profile.parts.filter((p) => p.kind !== 'full' && p.measured!.medianMs < 0.1).map((p) => Math.abs(p.predictedMs! / p.measured!.medianMs - 1));
+  const tiny = profile.parts.filter((p) => p.kind !== 'full' && p.measured!.medianMs < 0.1).map(absErr);
   const full = profile.parts.find((p) => p.kind === 'full')!.measured!.medianMs;
   console.log(
     `${name.padEnd(14)} ${pad(errors.length, 5)}  ${pad(full.toFixed(2), 8)}  ${pad(fmtFraction(median(abs)), 12)}  ${pad(fmtFraction(abs.filter((e) => e <= 0.1).length / abs.length), 10)}  ${pad(fmtSignedPercent(errors[abs.indexOf(Math.max(...abs))]!), 6)}   ${pad(tiny.length, 3)} (${tiny.length ? fmtFraction(median(tiny)) : '-'})${' '.repeat(21)}${pad(seconds.toFixed(0), 8)}`,
   );
-  const worst = profile.parts.filter((p) => p.kind !== 'full').sort((a, b) => Math.abs(b.predictedMs! / b.measured!.medianMs - 1) - Math.abs(a.predictedMs! / a.measured!.medianMs - 1));
+  const worst = profile.parts.filter((p) => p.kind !== 'full').sort((a, b) => absErr(b) - absErr(a));
   for (const p of worst.slice(0, 3)) console.log(`    worst: ${p.kind} ${p.cut}  measured ${p.measured!.medianMs.toFixed(3)} ms (min ${p.measured!.minMs.toFixed(3)}), predicted ${p.predictedMs!.toFixed(3)} ms, of which edges ${p.boundaryMs!.toFixed(3)}`);
 }
 const allAbs = allErrors.map(Math.abs);
 const medianAbsErr = median(allAbs);
 const within10 = allAbs.filter((e) => e <= 0.1).length / allAbs.length;
 console.log(`all ${allAbs.length} parts: median |error| ${fmtFraction(medianAbsErr)} (goal <= 5 %), ${fmtFraction(within10)} within +-10 % (goal 95 %); p95 |error| ${fmtFraction(quantile(allAbs, 0.95))}`);
-const large = [...profiles.values()].flatMap((p) => p.parts.filter((x) => x.kind !== 'full' && x.measured!.medianMs >= 0.1)).map((x) => Math.abs(x.predictedMs! / x.measured!.medianMs - 1));
+const large = [...profiles.values()].flatMap((p) => p.parts.filter((x) => x.kind !== 'full' && x.measured!.medianMs >= 0.1)).map(absErr);
 console.log(`the ${large.length} parts of 0.1 ms or more: median |error| ${fmtFraction(median(large))}, ${fmtFraction(large.filter((e) => e <= 0.1).length / large.length)} within +-10 %`);
 
 // 2. Cross-device check against the server measurements.
@@ -102,7 +106,7 @@ for (const name of MODELS) {
     });
     crossErrors[t.key].push(...errors);
     const measuredFull = (reference[`full_ms_${t.key}_a`]! + reference[`full_ms_${t.key}_b`]!) / 2;
-    const split = fullSplit(g, t.device, model);
+    const split = fullSplit(t.device, model, ms);
     const runSpread = median(reference.points.map((p) => Math.abs(p[`head_ms_${t.key}_a`] - p[`head_ms_${t.key}_b`]) / ((p[`head_ms_${t.key}_a`] + p[`head_ms_${t.key}_b`]) / 2)));
     const fits = ((measuredFull - split.rooflineMs) / split.nodes) * 1000;
     console.log(
@@ -114,13 +118,11 @@ const h100Err = median(crossErrors.gpu.map(Math.abs));
 const cpu16Err = median(crossErrors.cpu.map(Math.abs));
 console.log(`H100 median |error| ${fmtFraction(h100Err)}, cpu16 ${fmtFraction(cpu16Err)} over all heads of the three models (goal <= 25 %)`);
 
-/** The full model's prediction on a device, split into roofline time and the fixed per-node cost. */
-function fullSplit(g: Graph, device: Device, model: DeviceModel) {
+/** The full model's prediction on a device (`predictNodes`' times), split into roofline time and the fixed per-node cost. */
+function fullSplit(device: Device, model: DeviceModel, nodeMs: ReadonlyMap<number, number>) {
   const perNodeUs = device.kind === 'gpu' ? device.launchUs! : model.overheadUs;
-  const work = nodeWork(g);
-  const capped = (c: keyof DeviceModel['classes']) => ({ compute: Math.min(1, model.classes[c].compute), memory: Math.min(1, model.classes[c].memory) });
-  const roofline = work.reduce((s, w) => s + rooflineMs(w, capped(w.cls), device.peakGflops.fp32, device.memoryBandwidthGBs, 0), 0);
-  return { rooflineMs: roofline, overheadMs: (work.length * perNodeUs) / 1000, nodes: work.length, perNodeUs };
+  const overheadMs = (nodeMs.size * perNodeUs) / 1000;
+  return { rooflineMs: [...nodeMs.values()].reduce((s, x) => s + x, 0) - overheadMs, overheadMs, nodes: nodeMs.size, perNodeUs };
 }
 
 // 3. Robustness: repeated `impera profile` runs.
@@ -132,7 +134,7 @@ for (let i = 0; i < 2; i++) {
   const { stdout } = await promisify(execFile)('node', [BIN, 'profile', join(ZOO, `${name}.onnx`), '--cuts', subset.join(','), '--threads', String(THREADS), '--json'], { maxBuffer: 256 << 20 });
   runs.push(JSON.parse(stdout) as Profile);
 }
-const key = (p: Profile['parts'][number]) => `${p.kind} ${p.cut}`;
+const key = (p: Part) => `${p.kind} ${p.cut}`;
 const spreads = runs[1]!.parts.map((p) => {
   const medians = runs.map((r) => r.parts.find((q) => key(q) === key(p))!.measured!.medianMs);
   return Math.max(...medians) / Math.min(...medians) - 1;

@@ -75,8 +75,9 @@ export function readCatalogFile(path: string): Catalog {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
-  } catch {
-    throw new ImperaError('FILE_NOT_FOUND', `device catalog '${path}' does not exist`, 'pass a YAML or JSON file like devices/catalog.yaml');
+  } catch (e) {
+    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new ImperaError('FILE_NOT_FOUND', missing ? `device catalog '${path}' does not exist` : `device catalog '${path}' cannot be read (${(e as Error).message})`, 'pass a YAML or JSON file like devices/catalog.yaml');
   }
   let raw: unknown;
   try {

@@ -5,7 +5,7 @@
  */
 import { partition, type Cut } from '../cuts/cuts.js';
 import { runtimeNodes, type Graph } from '../graph/graph.js';
-import { modelFingerprint, PROFILE_FORMAT, type PartTiming, type Profile } from '../profile/format.js';
+import { modelInfo, PROFILE_FORMAT, type PartTiming, type Profile } from '../profile/format.js';
 import type { ComputeDtype, Device } from './catalog.js';
 import { predictNodes, type DeviceModel } from './roofline.js';
 
@@ -35,7 +35,7 @@ export function predictedProfile(g: Graph, o: PredictedProfileOptions): Profile 
   return {
     format: PROFILE_FORMAT,
     createdAt: new Date().toISOString(),
-    model: { source: g.model.source, fingerprint: modelFingerprint(g.model), inputShapes: Object.fromEntries([...g.inputShapes].map(([k, v]) => [k, [...v.shape]])) },
+    model: modelInfo(g),
     device: { kind: 'predicted', name: o.device.id, description: o.device.name, calibratedFrom: o.calibratedFrom },
     runtime: null,
     batch,

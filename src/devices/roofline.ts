@@ -12,7 +12,7 @@
  */
 import { attrInt } from '../onnx/attributes.js';
 import type { Graph } from '../graph/graph.js';
-import { nodeCosts, type NodeCostRecord } from '../cost/part.js';
+import { nodeCosts } from '../cost/part.js';
 import { ImperaError } from '../errors.js';
 import type { Profile } from '../profile/format.js';
 import { peakGflops, type ComputeDtype, type Device } from './catalog.js';
@@ -63,8 +63,8 @@ export interface NodeWork {
   bytes: number;
 }
 
-export function nodeWork(g: Graph, costs: readonly NodeCostRecord[] = nodeCosts(g)): NodeWork[] {
-  return costs.map((c) => ({ index: c.index, name: c.name, opType: c.opType, cls: opClass(g, c.index), flops: c.flops, bytes: c.inputBytes + c.outputBytes + c.paramBytes }));
+export function nodeWork(g: Graph): NodeWork[] {
+  return nodeCosts(g).map((c) => ({ index: c.index, name: c.name, opType: c.opType, cls: opClass(g, c.index), flops: c.flops, bytes: c.inputBytes + c.outputBytes + c.paramBytes }));
 }
 
 /** Roofline time of one node, ms. */
@@ -87,7 +87,7 @@ function loss(samples: readonly Sample[], e: Pick<Efficiency, 'compute' | 'memor
   return samples.reduce((s, x) => s + x.ms * Math.abs(Math.log(rooflineMs(x.w, e, host.peakGflops, host.bandwidthGBs, overheadUs) / x.ms)), 0);
 }
 
-function fitClass(samples: readonly Sample[], host: DeviceModel['host'], overheadUs: number): { e: Efficiency; loss: number } {
+function fitClass(samples: readonly Sample[], host: DeviceModel['host'], overheadUs: number): Efficiency {
   let best = { e: { compute: 1, memory: 1, nodes: samples.length }, loss: Infinity };
   for (const compute of COMPUTE_GRID) {
     for (const memory of MEMORY_GRID) {
@@ -95,7 +95,7 @@ function fitClass(samples: readonly Sample[], host: DeviceModel['host'], overhea
       if (l < best.loss) best = { e: { compute, memory, nodes: samples.length }, loss: l };
     }
   }
-  return best;
+  return best.e;
 }
 
 /** A class needs this many measured nodes for its own efficiencies; others take the fit over all nodes. */
@@ -123,7 +123,7 @@ export function calibrate(g: Graph, profile: Profile): DeviceModel {
   let bestLoss = Infinity;
   for (const overheadUs of OVERHEAD_GRID_US) {
     const all = fitClass(samples, host, overheadUs);
-    const classes = Object.fromEntries(OP_CLASSES.map((c) => [c, byClass.get(c)!.length >= MIN_CLASS_NODES ? fitClass(byClass.get(c)!, host, overheadUs).e : { ...all.e, nodes: 0 }])) as Record<OpClass, Efficiency>;
+    const classes = Object.fromEntries(OP_CLASSES.map((c) => [c, byClass.get(c)!.length >= MIN_CLASS_NODES ? fitClass(byClass.get(c)!, host, overheadUs) : { ...all, nodes: 0 }])) as Record<OpClass, Efficiency>;
     const total = OP_CLASSES.reduce((s, c) => s + loss(byClass.get(c)!, classes[c], host, overheadUs), 0);
     if (total < bestLoss) {
       bestLoss = total;

@@ -17,8 +17,8 @@
  *  4. a group's time goes to the node its kernels were matched to (the anchor); the other members are marked
  *     as fused into it with 0 ms. `shareFusedTime` then gives each member its own standalone time out of the
  *     anchor's: a fused Clip still costs about that much (MobileNetV2's first Conv runs 0.096 ms alone and
- *     0.132 ms with its Clip fused; the Clip alone takes 0.036 ms), and it is what a part that cuts the member
- *     off its anchor pays.
+ *     0.132 ms with its Clip fused; the Clip alone takes 0.036 ms: a one-off measurement, not a bench), and it is
+ *     what a part that cuts the member off its anchor pays.
  */
 import { runtimeNodes, type Graph } from '../graph/graph.js';
 import type { KernelTime } from './trace.js';

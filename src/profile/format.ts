@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ImperaError } from '../errors.js';
+import type { Graph } from '../graph/graph.js';
 import { encodeModel, type OnnxModel } from '../onnx/io.js';
 
 export const PROFILE_FORMAT = 'impera-profile/1';
@@ -137,14 +138,26 @@ export function modelFingerprint(model: OnnxModel): string {
   return createHash('sha256').update(model.path ? readFileSync(model.path) : encodeModel(model.proto)).digest('hex');
 }
 
+/** The profile's `model` section for a graph: its file, fingerprint and the input shapes it was analysed with. */
+export function modelInfo(g: Graph): Profile['model'] {
+  return { source: g.model.source, fingerprint: modelFingerprint(g.model), inputShapes: Object.fromEntries([...g.inputShapes].map(([k, v]) => [k, [...v.shape]])) };
+}
+
 /** Read and validate a profile; with `model`, also check it was made for that model. */
 export function loadProfile(path: string, model?: OnnxModel): Profile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    // a folder or an unreadable file is not a corrupt profile: profiling again would not help
+    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new ImperaError('FILE_NOT_FOUND', missing ? `profile '${path}' does not exist` : `profile '${path}' cannot be read (${(e as Error).message})`, missing ? 'run `impera profile MODEL --out FILE` first' : 'pass the profile file `impera profile --out` wrote');
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    raw = JSON.parse(text);
   } catch (e) {
-    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new ImperaError(missing ? 'FILE_NOT_FOUND' : 'PROFILE_INVALID', missing ? `profile '${path}' does not exist` : `profile '${path}' is not valid JSON (${(e as Error).message})`, missing ? 'run `impera profile MODEL --out FILE` first' : 'profile it again');
+    throw new ImperaError('PROFILE_INVALID', `profile '${path}' is not valid JSON (${(e as Error).message})`, 'profile it again');
   }
   const parsed = profileSchema.safeParse(raw);
   if (!parsed.success) {

@@ -6,32 +6,21 @@
  *    into JavaScript: a fixed cost per run plus a cost that grows with the bytes), and converts tensors ORT keeps
  *    in its blocked NCHWc layout back to plain NCHW (ReorderOutput) or into it (ReorderInput).
  */
-import { DataType, numel } from '../onnx/dtype.js';
+import { DataType } from '../onnx/dtype.js';
 import { extractPart } from '../export/extract.js';
 import type { Graph } from '../graph/graph.js';
+import { syntheticFeeds } from '../graph/probe.js';
 import { makeAttribute } from '../onnx/attributes.js';
 import { ModelBuilder, valueInfo } from '../onnx/builder.js';
 import { onnx } from '../onnx/proto.js';
-import { typedArrayFrom, type Tensor } from '../onnx/tensor.js';
 import { createSession, run, type Feeds } from '../ort/session.js';
-import { seededRandom } from '../util/random.js';
 import type { BoundaryCost } from './format.js';
 import { traceRuns } from './kernels.js';
 import type { KernelTime } from './trace.js';
 import { median } from '../util/stats.js';
 
 const PROBE = { warmup: 5, runs: 30 };
-
-function feedsFor(inputs: readonly { name: string; dtype: DataType; shape: readonly number[] }[]): Feeds {
-  const rand = seededRandom(7);
-  return Object.fromEntries(
-    inputs.map(({ name, dtype, shape }): [string, Tensor] => {
-      const n = numel(shape);
-      const data = dtype === DataType.FLOAT ? Float32Array.from({ length: n }, rand) : typedArrayFrom(dtype, new Array<number>(n).fill(0));
-      return [name, { dtype, dims: [...shape], data }];
-    }),
-  );
-}
+const SEED = 7;
 
 /**
  * Kernel time of each node in `nodes` run on its own (ORT at the 'basic' level, which fuses nothing), by node
@@ -50,7 +39,7 @@ export async function standaloneTimes(g: Graph, nodes: readonly number[], thread
   const graph = part.proto.graph!;
   graph.node = [...(graph.node ?? []), ...terminal.map((t, i) => onnx.NodeProto.create({ name: `impera_sink_${i}`, opType: 'ReduceMax', input: [t], output: [`impera_sink_${i}`], attribute: [makeAttribute('keepdims', 0)] }))];
   graph.output = terminal.map((t, i) => valueInfo(`impera_sink_${i}`, g.tensors.get(t)!.dtype, []));
-  const feeds = feedsFor(inputs.map((name) => ({ ...g.tensors.get(name)!, name })));
+  const feeds = syntheticFeeds(new Map(inputs.map((name) => [name, g.tensors.get(name)!])), SEED);
   const traced = await traceRuns(part.proto, g.model.dir, feeds, { threads, ...PROBE, optimization: 'basic' });
   const byName = new Map(traced.kernels.map((k) => [k.name, k.ms]));
   return new Map(nodes.flatMap((n) => (byName.has(g.nodes[n]!.name) ? [[n, byName.get(g.nodes[n]!.name)!] as const] : [])));
@@ -85,7 +74,7 @@ export class BoundaryProbe {
 
   static async open(shape: readonly number[], threads: number): Promise<BoundaryProbe> {
     const proto = boundaryModel(shape);
-    const feeds = feedsFor([{ name: 'x', dtype: DataType.FLOAT, shape }]);
+    const feeds = syntheticFeeds(new Map([['x', { dtype: DataType.FLOAT, shape: [...shape] }]]), SEED);
     const { kernels } = await traceRuns(proto, '', feeds, { threads, ...PROBE });
     return new BoundaryProbe([...shape], await createSession(proto, '', { threads }), feeds, kernels);
   }

@@ -9,13 +9,14 @@
  */
 import { availableParallelism, cpus, hostname, platform, arch, release, totalmem } from 'node:os';
 import { findCuts, resolveCut } from '../cuts/cuts.js';
+import { ImperaError } from '../errors.js';
 import { sampleFeeds } from '../data/samples.js';
 import { splitModel } from '../export/split.js';
 import { runtimeNodes, type Graph } from '../graph/graph.js';
 import type { Tensor } from '../onnx/tensor.js';
 import { createSession, ort, run, type Feeds } from '../ort/session.js';
 import { attributeKernels, shareFusedTime, type NodeTime, type OptimizedNode } from './attribute.js';
-import { modelFingerprint, PROFILE_FORMAT, type BoundaryCost, type BoundaryTiming, type NodeTiming, type PartTiming, type Profile } from './format.js';
+import { modelInfo, PROFILE_FORMAT, type BoundaryCost, type BoundaryTiming, type NodeTiming, type PartTiming, type Profile } from './format.js';
 import { TracedSession } from './kernels.js';
 import { machinePeaks } from './machine.js';
 import { kernelTimes, type Trace } from './trace.js';
@@ -43,6 +44,8 @@ export const profileSteps = (graphs: readonly Graph[], o: Pick<ProfileOptions, '
 
 /** Profile a model at each graph's batch size (analyse it at batch 1 and at the chosen batch). */
 export async function profileModel(graphs: readonly Graph[], o: ProfileOptions): Promise<Profile> {
+  // 0 would leave ORT its default (a thread per core) while the profile and the measurement settings assume 0
+  if (!Number.isInteger(o.threads) || o.threads <= 0) throw new ImperaError('BAD_ARGUMENT', `threads must be a positive integer, got ${o.threads}`, 'pass the intra-op threads per ONNX Runtime session, e.g. 1');
   const g0 = graphs[0]!;
   const nodes: NodeTiming[] = [];
   const parts: PartTiming[] = [];
@@ -63,7 +66,7 @@ export async function profileModel(graphs: readonly Graph[], o: ProfileOptions):
   return {
     format: PROFILE_FORMAT,
     createdAt: new Date().toISOString(),
-    model: { source: g0.model.source, fingerprint: modelFingerprint(g0.model), inputShapes: Object.fromEntries([...g0.inputShapes].map(([k, v]) => [k, [...v.shape]])) },
+    model: modelInfo(g0),
     device: {
       kind: 'measured',
       name: hostname(),
@@ -112,7 +115,7 @@ const shapeKey = (shape: readonly number[]) => shape.join('x');
  * A window is clean when no timed task's median exceeds its fastest run by more than CLEAN_SPREAD, and the traced
  * full model ran within CLEAN_LOAD of its quietest window: other processes competing for the cores show as a
  * wide spread, or as slower runs (the time goes between kernels; kernel durations hardly change). Unclean
- * windows are measured again (up to MAX_ATTEMPTS times) and the cleanest is kept.
+ * windows are measured again (MAX_ATTEMPTS attempts in all) and the cleanest is kept.
  */
 const CLEAN_SPREAD = 1.15;
 const CLEAN_LOAD = 1.1;

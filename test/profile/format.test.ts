@@ -47,5 +47,6 @@ describe('profile files', () => {
     writeFileSync(bad, '{"format": "impera-profile/1", ');
     expect(() => loadProfile(bad)).toThrow(/not valid JSON/);
     expect(() => loadProfile(join(dir, 'none.json'))).toThrow(/does not exist/);
+    expect(() => loadProfile(dir)).toThrow(/impera-profile-\w+' cannot be read \(EISDIR/); // not "invalid JSON: profile it again"
   });
 });

@@ -27,7 +27,8 @@ describe('timing tasks in turns', () => {
   });
 
   it('stops once every timed task has had a stable median at two checks in a row', async () => {
-    // identical no-op tasks: with an infinite tolerance every check is stable, so timing stops at the third check
+    // identical no-op tasks: with an infinite tolerance every check after the first (which has no earlier median to
+    // compare with) is stable, so timing stops at the third check
     const samples = await measureAlternating([async () => {}, async () => {}], { warmup: 0, block: 2, checkEvery: 2, minRuns: 1, maxRuns: 100, tolerance: Infinity, budgetMs: 1e9 });
     expect(samples.map((s) => s.length)).toEqual([6, 6]);
   });

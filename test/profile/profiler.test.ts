@@ -48,6 +48,15 @@ describe('profiling a model with ONNX Runtime', () => {
   });
 });
 
+describe('profiling options', () => {
+  it('rejects a thread count that is not a positive integer before running anything', async () => {
+    const g = await analyzeModel(chain(), { batch: 1 });
+    for (const threads of [0, -2, 1.5]) {
+      await expect(profileModel([g], { threads, cuts: [], stages: [], width: 1 })).rejects.toThrow(`threads must be a positive integer, got ${threads}`);
+    }
+  });
+});
+
 describe('the scale on traced kernel times', () => {
   it("makes the full model's nodes plus edges its measured median", () => {
     expect(traceScaleFor(1.9, { nodesMs: 2, boundaryMs: 0.1 })).toBeCloseTo(0.9, 12);

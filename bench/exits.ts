@@ -25,7 +25,7 @@ import { validFanOuts } from '../src/exits/sparsity.js';
 import { parseDistortions } from '../src/exits/distort.js';
 import { popexSummary, profilePopex, type PopexSummary } from '../src/exits/partition.js';
 import { robustness } from '../src/exits/robustness.js';
-import { cacheFeatures, earlyShare, fitExits, type ExitsResult, type PolicyRow, type TrainedExits } from '../src/exits/run.js';
+import { cacheFeatures, earlyShare, featureRows, fitExits, type ExitsResult, type PolicyRow, type TrainedExits } from '../src/exits/run.js';
 import { trainBranch, type TrainData } from '../src/exits/train.js';
 import { analyzeModel } from '../src/graph/analyze.js';
 import { resolveLink } from '../src/net/link.js';
@@ -99,7 +99,7 @@ async function bareOrtSeconds(run0: TrainedExits, k: number): Promise<{ epochS: 
   const e = run0.exits[k]!;
   const width = cache.fit.width[k]!;
   const { train: nTrain, val: nVal } = cache.counts;
-  const slice = (from: number, to: number): TrainData => ({ x: cache.fit.features[k]!.subarray(from * width, to * width), y: cache.fit.labels.subarray(from, to), count: to - from, width });
+  const slice = (from: number, to: number): TrainData => featureRows(cache.fit, k, from, to);
   const branch = makeBranch(dense, 'timing', e.cut.detail[0]!.shape, cache.fit.classes, 1, channelStats(slice(0, nTrain).x, nTrain, cache.fit.channels[k]!));
   const fwd = branchModel(branch);
   const bwd = buildBackwardGraph(await analyzeModel(inMemoryModel(fwd, 'branch')), { wrt: branch.params.map((p) => p.name), objective: 'cross-entropy' });

@@ -6,6 +6,7 @@
  */
 import { Emitter } from '../autodiff/emit.js';
 import { ImperaError } from '../errors.js';
+import { channelLayout } from '../graph/layout.js';
 import { valueInfo, type Dim } from '../onnx/builder.js';
 import { DataType, numel } from '../onnx/dtype.js';
 import { onnx, type ModelProto } from '../onnx/proto.js';
@@ -85,7 +86,10 @@ export function makeBranch(spec: BranchSpec, prefix: string, shape: readonly num
   if (!Number.isInteger(spec.hidden) || spec.hidden < 0) throw new ImperaError('BAD_ARGUMENT', `hidden units must be a whole number >= 0, got ${spec.hidden}`);
   const fan = spec.fanOut ?? [];
   if (spec.kind === 'linear') {
-    const channels = shape.length === 4 ? shape[1]! : shape[shape.length - 1]!;
+    // the channels GAP leaves, as features.ts pools them
+    const layout = channelLayout(shape);
+    if (!layout) throw new ImperaError('BAD_ARGUMENT', `an exit needs a feature map [N, C, H, W], token sequence [N, T, C] or vector [N, C], got [${shape}]`, 'pick a cut whose tensor has one of these shapes');
+    const channels = layout.channels;
     const sizes = spec.hidden ? [channels, spec.hidden, classes] : [channels, classes];
     if (fan.length > sizes.length - 1) throw new ImperaError('BAD_ARGUMENT', `--sparsity gives ${fan.length} fan-outs for ${sizes.length - 1} fully connected layer(s)`);
     const params = sizes.slice(1).flatMap((out, i) => fc(`${prefix}.fc${i + 1}`, sizes[i]!, out, fan[i] || undefined, seed + i));

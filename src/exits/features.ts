@@ -30,7 +30,7 @@ export const featureName = (t: string): string => `${t}::features`;
 /** Global average pooling of an exit tensor: [N, C, H, W] over H, W; tokens [N, T, C] over T; [N, C] as is. */
 export function emitPool(e: Emitter, t: string, shape: readonly number[]): string {
   const layout = channelLayout(shape);
-  if (!layout) throw new ImperaError('BAD_ARGUMENT', `an exit needs a feature map, token sequence or vector, but '${t}' has shape [${shape}]`);
+  if (!layout) throw new ImperaError('BAD_ARGUMENT', `an exit needs a feature map [N, C, H, W], token sequence [N, T, C] or vector [N, C], but '${t}' has shape [${shape}]`, 'pick a cut whose tensor has one of these shapes');
   return layout.positionAxes.length ? e.reduceMean(t, layout.positionAxes, false) : t;
 }
 

@@ -39,20 +39,19 @@ export interface ModelPopex {
   plan: PopexPlan;
   /** The brute-force answer, as a cross-check. */
   bruteForce: PopexPlan;
-  /** The chosen cut (null: everything in the cloud; 'edge': everything on the edge). */
+  /** The chosen cut ('cloud': everything in the cloud; 'edge': everything on the edge). */
   cut: Cut | 'cloud' | 'edge';
 }
 
 /** The node stretches between consecutive boundaries (heads are nested), the last ending at the outputs. */
 export function stretches(g: Graph, boundaries: readonly Cut[]): number[][] {
   const all = runtimeNodes(g);
-  let seen = new Set<number>();
-  const out = [...boundaries.map((c) => c.head), new Set(all)].map((head) => {
+  const seen = new Set<number>();
+  return [...boundaries.map((c) => c.head), new Set(all)].map((head) => {
     const layer = all.filter((i) => head.has(i) && !seen.has(i));
-    seen = new Set([...seen, ...layer]);
+    for (const i of layer) seen.add(i);
     return layer;
   });
-  return out;
 }
 
 /** Conditional exit probabilities from the shares of all samples leaving at each exit (in depth order). */
@@ -79,7 +78,7 @@ export function modelPopex(g: Graph, cuts: readonly Cut[], exits: readonly Model
     hopMs: [inputBytes, ...boundaries.map((c) => c.bytes)].map((b) => costs.hopMs(b)),
     exits: exits.map((e) => {
       const at = boundaries.findIndex((c) => c.index === e.cut.index);
-      if (at < 0) throw new ImperaError('BAD_ARGUMENT', `exit cut '${e.cut.id}' is not a single-tensor cut`);
+      if (at < 0) throw new ImperaError('BAD_ARGUMENT', `exit cut '${e.cut.id}' is not a single-tensor cut (it has ${e.cut.tensors.length} tensors)`, 'POPEX places exits between layers: pick single-tensor cuts (impera inspect lists them)');
       return { before: at + 2, probability: e.probability, branchMs: e.branchMs };
     }),
   };

@@ -64,7 +64,7 @@ export function expectedTime(p: PopexProblem, s: number): number {
   const P = reach(p, n);
   let t = 0;
   for (let i = 1; i <= s; i++) t += P[i - 1]! * p.edgeMs[i - 1]!;
-  for (const b of p.exits) if (b.before <= s + 1 && (b.before <= s || s === n)) t += exitReach(p, b) * b.branchMs;
+  for (const b of p.exits) if (b.before <= s || s === n) t += exitReach(p, b) * b.branchMs;
   if (s < n) t += P[s === 0 ? 0 : s - 1]! * p.hopMs[s]!;
   for (let i = s + 1; i <= n; i++) t += P[i - 1]! * p.cloudMs[i - 1]!;
   return t;
@@ -93,21 +93,19 @@ export function popexShortestPath(p: PopexProblem): PopexPlan {
   const cloud = new Array<number>(n + 1).fill(Infinity);
   const cutAt = new Array<number>(n + 1).fill(-1);
   edge[0] = 0;
-  for (let i = 0; i <= n; i++) {
-    if (i < n) {
-      // hop to the cloud after layer i, then stay in the cloud
-      const viaHop = edge[i]! + P[i === 0 ? 0 : i - 1]! * p.hopMs[i]!;
-      if (viaHop < cloud[i]!) {
-        cloud[i] = viaHop;
-        cutAt[i] = i;
-      }
-      const onEdge = edge[i]! + (i >= 1 ? branchBefore(i + 1) : 0) + P[i]! * p.edgeMs[i]!;
-      edge[i + 1] = Math.min(edge[i + 1]!, onEdge);
-      const inCloud = cloud[i]! + P[i]! * p.cloudMs[i]!;
-      if (inCloud < cloud[i + 1]!) {
-        cloud[i + 1] = inCloud;
-        cutAt[i + 1] = cutAt[i]!;
-      }
+  for (let i = 0; i < n; i++) {
+    // hop to the cloud after layer i, then stay in the cloud
+    const viaHop = edge[i]! + P[i === 0 ? 0 : i - 1]! * p.hopMs[i]!;
+    if (viaHop < cloud[i]!) {
+      cloud[i] = viaHop;
+      cutAt[i] = i;
+    }
+    const onEdge = edge[i]! + (i >= 1 ? branchBefore(i + 1) : 0) + P[i]! * p.edgeMs[i]!;
+    edge[i + 1] = Math.min(edge[i + 1]!, onEdge);
+    const inCloud = cloud[i]! + P[i]! * p.cloudMs[i]!;
+    if (inCloud < cloud[i + 1]!) {
+      cloud[i + 1] = inCloud;
+      cutAt[i + 1] = cutAt[i]!;
     }
   }
   const allEdge = edge[n]! + branchBefore(n + 1);

@@ -14,7 +14,7 @@ import { branchModel, channelStats, makeBranch, type Branch, type BranchSpec } f
 import { expectedCalibrationError, fitTemperature, MIN_CALIBRATION, type ReliabilityBin } from './calibration.js';
 import { extractFeatures, type ExitFeatures } from './features.js';
 import { applyPolicy, DEFAULT_TAUS, outageProbability, sweep, type ExitLogits, type Policy, type PolicyOutcome } from './policy.js';
-import { accuracyOf, branchLogits, trainBranch, type EpochLog, type TrainData } from './train.js';
+import { accuracyOf, branchLogits, DEFAULT_MAX_EPOCHS, trainBranch, type EpochLog, type TrainData } from './train.js';
 
 /** A trained, deployable exit. */
 export interface TrainedExit {
@@ -131,12 +131,15 @@ export function splitSamples(d: ExitData, o: Pick<ExitsOptions, 'trainSamples' |
     throw new ImperaError('BAD_ARGUMENT', `calibration needs at least ${MIN_CALIBRATION} samples, but ${d.train.name} leaves ${cal} for it`, `use a dataset with more images (about ${MIN_CALIBRATION * 10} or more), set --cal-samples, or drop --calibrate`);
   }
   const train = Math.min(o.trainSamples ?? rest - val - cal, rest - val - cal);
-  if (val < 1 || train < 1) throw new ImperaError('BAD_ARGUMENT', `${d.train.name} has too few samples (${d.train.size}) to train and validate exit branches`);
+  if (val < 1 || train < 1) {
+    throw new ImperaError('BAD_ARGUMENT', `${d.train.name} has too few samples (${d.train.size}) to train and validate exit branches: ${heldOut} held out for testing, ${val} for validation, ${cal} for calibration leave ${Math.max(0, rest - val - cal)} to train on`, 'use a larger dataset, or fewer --val-samples / --cal-samples / --test-samples');
+  }
   const testIdx = d.test ? [...Array(Math.min(o.testSamples ?? d.test.size, d.test.size)).keys()] : order.slice(rest);
   return { val: order.slice(0, val), cal: order.slice(val, val + cal), train: order.slice(val + cal, val + cal + train), test: { data: d.test ?? d.train, indices: testIdx } };
 }
 
-const slice = (f: ExitFeatures, k: number, from: number, to: number): TrainData => ({ x: f.features[k]!.subarray(from * f.width[k]!, to * f.width[k]!), y: f.labels.subarray(from, to), count: to - from, width: f.width[k]! });
+/** Samples [from, to) of exit k's cached features, as a training set. */
+export const featureRows = (f: ExitFeatures, k: number, from: number, to: number): TrainData => ({ x: f.features[k]!.subarray(from * f.width[k]!, to * f.width[k]!), y: f.labels.subarray(from, to), count: to - from, width: f.width[k]! });
 
 function branchSize(b: Branch): BranchSize {
   const sum = (k: 'weights' | 'denseWeights' | 'bytes' | 'denseBytes') => b.layers.reduce((s, l) => s + l[k], 0);
@@ -149,7 +152,7 @@ export async function exitLogits(exits: readonly Pick<TrainedExit, 'branch' | 'v
   for (const [k, e] of exits.entries()) {
     const session = await createSession(branchModel(e.branch), '.');
     try {
-      out.push(await branchLogits(session, e.branch, e.values, slice(f, k, from, to)));
+      out.push(await branchLogits(session, e.branch, e.values, featureRows(f, k, from, to)));
     } finally {
       await session.release();
     }
@@ -228,17 +231,17 @@ export async function fitExits(g: Graph, cuts: readonly Cut[], cache: CachedFeat
   const trainings: { history: EpochLog[]; bestEpoch: number; seconds: number }[] = [];
   for (const [k, cut] of cuts.entries()) {
     const shape = tensor(g, tensors[k]!).shape;
-    const trainSet = slice(fit, k, 0, nTrain);
+    const trainSet = featureRows(fit, k, 0, nTrain);
     const norm = channelStats(trainSet.x, nTrain, fit.channels[k]!);
     const branch = makeBranch(specOf(o.branch, k), `exit${k}`, shape, fit.classes, (o.seed ?? 1) + k, norm);
     const started = performance.now();
-    const trained = await trainBranch(branch, trainSet, slice(fit, k, nTrain, nTrain + nVal), {
+    const trained = await trainBranch(branch, trainSet, featureRows(fit, k, nTrain, nTrain + nVal), {
       ...(o.maxEpochs ? { maxEpochs: o.maxEpochs } : {}),
       ...(o.batchSize ? { batchSize: o.batchSize } : {}),
       ...(o.learningRate ? { learningRate: o.learningRate } : {}),
       ...(o.patience ? { patience: o.patience } : {}),
       seed: (o.seed ?? 1) + k,
-      onEpoch: (log) => o.onProgress?.(`training exit ${k} at ${cut.id} (val ${(100 * log.valAccuracy).toFixed(1)} %)`, log.epoch, o.maxEpochs ?? 30),
+      onEpoch: (log) => o.onProgress?.(`training exit ${k} at ${cut.id} (val ${(100 * log.valAccuracy).toFixed(1)} %)`, log.epoch, o.maxEpochs ?? DEFAULT_MAX_EPOCHS),
     });
     trainings.push({ history: trained.history, bestEpoch: trained.bestEpoch, seconds: (performance.now() - started) / 1000 });
     exits.push({ cut, tensor: tensors[k]!, branch, values: trained.values, temperature: 1 });

@@ -48,6 +48,9 @@ export interface TrainedBranch {
   bestEpoch: number;
 }
 
+/** Epochs when `maxEpochs` is not given. */
+export const DEFAULT_MAX_EPOCHS = 30;
+
 const BETA1 = 0.9;
 const BETA2 = 0.999;
 const EPS = 1e-8;
@@ -143,7 +146,7 @@ export async function trainBranch(branch: Branch, train: TrainData, val: TrainDa
   let best = { accuracy: -1, epoch: 0, values: copy(values) };
   let step = 0;
   try {
-    for (let epoch = 1; epoch <= (opts.maxEpochs ?? 30); epoch++) {
+    for (let epoch = 1; epoch <= (opts.maxEpochs ?? DEFAULT_MAX_EPOCHS); epoch++) {
       const started = performance.now();
       const order = Int32Array.from({ length: train.count }, (_, i) => i);
       for (let i = order.length - 1; i > 0; i--) {

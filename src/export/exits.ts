@@ -6,7 +6,7 @@
 import { Emitter } from '../autodiff/emit.js';
 import { paramTensors } from '../exits/branch.js';
 import { emitPool } from '../exits/features.js';
-import type { Policy } from '../exits/policy.js';
+import { checkPolicy, type Policy } from '../exits/policy.js';
 import type { TrainedExit } from '../exits/run.js';
 import { ImperaError } from '../errors.js';
 import { tensor, type Graph } from '../graph/graph.js';
@@ -50,6 +50,8 @@ export function attachExits(g: Graph, part: ExportedPart, exits: readonly Traine
 }
 
 export function describeExits(exits: readonly TrainedExit[], policy: Policy): ExitsDescription {
+  // an unchecked policy would write exits.json with missing or out-of-range thresholds for the runner to trip on
+  checkPolicy(policy, exits.length);
   return {
     policy: policy.kind,
     classes: exits[0]?.branch.classes ?? 0,

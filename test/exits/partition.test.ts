@@ -56,4 +56,11 @@ describe('POPEX on a model', () => {
     expect(r.problem.exits).toEqual([{ before: 3, probability: 0.6, branchMs: 0.1 }]);
     expect(r.plan.expectedMs).toBeCloseTo(r.bruteForce.expectedMs, 12);
   });
+
+  it('refuses an exit at a cut of several tensors, which lies between no two layers', async () => {
+    const g = await analyzeModel(residual());
+    const wide = findCuts(g, { maxWidth: 2 }).find((c) => c.tensors.length === 2)!;
+    const costs = { edgeMs: () => 1, cloudMs: () => 1, hopMs: () => 1 };
+    expect(() => modelPopex(g, findCuts(g, { maxWidth: 1 }), [{ cut: wide, probability: 0.5, branchMs: 0.1 }], costs, 100)).toThrow(/exit cut '.*' is not a single-tensor cut \(it has 2 tensors\)/);
+  });
 });

@@ -70,4 +70,9 @@ describe('exporting exits', async () => {
       ],
     });
   });
+
+  it('refuses to describe a policy the runner could not apply', () => {
+    expect(() => describeExits(exits, { kind: 'softmax', thresholds: [0.8] })).toThrow(/1 thresholds for 2 exits/);
+    expect(() => describeExits(exits, { kind: 'softmax', thresholds: [0.8, 1.5] })).toThrow(/tau 1.5 is outside \(0, 1\]/);
+  });
 });

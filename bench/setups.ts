@@ -20,6 +20,8 @@ import { arg, machine, ZOO } from './common.js';
 const LOSSES = [0, 0.01, 0.02, 0.03, 0.05];
 const dir = mkdtempSync(join(tmpdir(), 'impera-bench-setups-'));
 const samples = Number(arg('samples', '100'));
+/** Frames per second of the one device, as the DES runs the finalists (printed in the header). */
+const FPS = 2;
 
 async function planAt(loss: number, accuracyFloor: number | undefined): Promise<PlanResult> {
   const file = join(dir, `loss-${loss}.yaml`);
@@ -33,7 +35,7 @@ async function planAt(loss: number, accuracyFloor: number | undefined): Promise<
       devices: { edge: 'this-machine', server: 'nvidia-h100' },
       links: { uplink: { preset: 'split-et-impera', loss } },
       transport: { protocol: 'tcp' },
-      workload: { fps: 2, devices: 1 },
+      workload: { fps: FPS, devices: 1 },
       qos: accuracyFloor === undefined ? {} : { accuracy: accuracyFloor },
       objective: 'min-latency',
       explore: {
@@ -58,7 +60,7 @@ async function planAt(loss: number, accuracyFloor: number | undefined): Promise<
 }
 
 const started = new Date();
-console.log(`bench:setups  ${started.toISOString()}  ${machine()}  vgg16, ${samples} test images`);
+console.log(`bench:setups  ${started.toISOString()}  ${machine()}  vgg16, ${samples} test images, workload ${FPS} fps`);
 const setup = (c: PlanConfiguration) => (c.placement === 'split' ? (c.exits ? `early exit (#${c.cuts[0]!.index}, tau ${c.exits.threshold})` : `split #${c.cuts[0]!.index}`) : c.placement === 'local' ? (c.exits ? `local + exit (tau ${c.exits.threshold})` : 'local') : `remote (${c.codec})`);
 try {
   const first = await planAt(0, undefined);

@@ -32,11 +32,14 @@ export interface PlanData {
   folder: boolean;
 }
 
-const open = (source: string, baseDir: string): Dataset => (/^fashion-mnist(:train|:test)?$/.test(source) ? openDataset(source) : openDataset(source.startsWith('/') ? source : `${baseDir}/${source}`));
+/** Fashion-MNIST (Debian's files) by name; anything else is an image folder. */
+const FASHION_MNIST = /^fashion-mnist(:train|:test)?$/;
+
+const open = (source: string, baseDir: string): Dataset => (FASHION_MNIST.test(source) ? openDataset(source) : openDataset(source.startsWith('/') ? source : `${baseDir}/${source}`));
 
 /** Resolve the scenario's data; with exits on a folder, the test images are a held-out share the exits never see. */
 export function planData(source: string, o: { baseDir: string; samples: number; calibration?: string; exits: boolean; seed?: number }, warnings: string[]): PlanData {
-  const fm = /^fashion-mnist(:train|:test)?$/.test(source);
+  const fm = FASHION_MNIST.test(source);
   const data = open(fm ? 'fashion-mnist:test' : source, o.baseDir);
   let calibration: Dataset;
   if (o.calibration) calibration = open(o.calibration, o.baseDir);

@@ -38,7 +38,7 @@ export interface ComputeContext {
 }
 
 /** The profile of the model measured on this machine (cached per model, machine and thread count). */
-export function measuredHere(g: Graph, ctx: ComputeContext): Promise<Profile> {
+function measuredHere(g: Graph, ctx: ComputeContext): Promise<Profile> {
   ctx.here ??= profileHere(g, ctx);
   return ctx.here;
 }

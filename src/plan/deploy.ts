@@ -37,7 +37,9 @@ export async function exportPlan(c: PlanConfiguration, ctx: PlanContext, dir: st
     write('README.txt', c.placement === 'local' ? 'Everything runs on the device: model.onnx (exit outputs exitK.logits divided by their temperature; leave at the first whose top softmax probability reaches its threshold, see configuration.json).\n' : `The device sends its input (${c.codec}); the server runs the whole model: impera serve --model-repo ${join(dir, 'server')}\n`);
     return files;
   }
-  if (c.placement !== 'split') throw new ImperaError('BAD_ARGUMENT', `exporting a '${c.placement}' configuration is not supported`);
+  if (c.placement !== 'split') {
+    throw new ImperaError('BAD_ARGUMENT', `exporting a '${c.placement}' configuration is not supported`, c.cuts.length ? `write its stages with \`impera split MODEL --at ${c.cuts.map((x) => x.index).join(',')} --out DIR\`` : undefined);
+  }
 
   const cut = ctx.cuts.find((x) => x.index === c.cuts[0]!.index)!;
   let [head, tail] = splitModel(g, [cut]).parts as [NonNullable<ReturnType<typeof splitModel>['parts'][0]>, NonNullable<ReturnType<typeof splitModel>['parts'][0]>];

@@ -7,13 +7,13 @@
  * link, the workload or the QoS changes.
  */
 import type { Cut } from '../cuts/cuts.js';
-import { partCost, modelCost } from '../cost/part.js';
+import { modelCost } from '../cost/part.js';
 import type { Radio } from '../devices/catalog.js';
 import { computeEnergyJ, radioEnergyJ } from '../devices/energy.js';
 import { runtimeNodes, type Graph } from '../graph/graph.js';
 import type { Link } from '../net/link.js';
 import { pathOf } from '../net/path.js';
-import { quantileSorted as quantile } from '../util/stats.js';
+import { mean, quantileSorted as quantile } from '../util/stats.js';
 import { drawTransfers, type Transport } from '../net/transfer.js';
 import { stretches } from '../exits/partition.js';
 import { combineExits, type AccuracyAnalysis, type ExitAnalysis } from './analyses.js';
@@ -66,7 +66,7 @@ function transferDraws(transport: Transport, periodMs: number) {
       const { lossless, draws } = drawTransfers(pathOf(link.link, direction), transport, Math.max(1, Math.round(bytes)), { samples: SAMPLES, seed: 7, periodMs });
       const times = Float64Array.from(draws.filter((d) => !d.frameLost), (d) => d.endMs);
       times.sort();
-      hit = { sorted: times.length ? times : Float64Array.of(lossless.endMs), mean: times.length ? times.reduce((a, b) => a + b, 0) / times.length : lossless.endMs, busyMs: lossless.busyMs };
+      hit = { sorted: times.length ? times : Float64Array.of(lossless.endMs), mean: times.length ? mean(times) : lossless.endMs, busyMs: lossless.busyMs };
       memo.set(key, hit);
     }
     return hit;
@@ -144,8 +144,11 @@ export function explore(x: ExploreInputs): PlanConfiguration[] {
   const agreementOf = (preds: readonly number[]) => preds.reduce((s, p, i) => s + (p === accuracy.full.predictions[i] ? 1 : 0), 0) / Math.max(1, preds.length);
   const out: PlanConfiguration[] = [];
 
-  /** The paths and exit figures of a configuration whose device runs `headNodes` (all: local) and sends `bytes`. */
-  const withExits = (edge: ComputeResource, headNodes: ReadonlySet<number>, headMs: number, bytes: number, serverMs: number, choice: ExitChoice | null, endPredictions: readonly number[]) => {
+  /**
+   * The paths and exit figures of a configuration whose device runs a part of `headFlops` in `headMs` (the whole
+   * model: local) and sends `bytes`; an exit branch costs the part's time per FLOP.
+   */
+  const withExits = (edge: ComputeResource, headFlops: number, headMs: number, bytes: number, serverMs: number, choice: ExitChoice | null, endPredictions: readonly number[]) => {
     if (!choice || !x.exits) {
       return { paths: [{ deviceMs: headMs, upBytes: bytes, serverMs, share: 1 }], exits: null, predictionsAccuracy: null };
     }
@@ -157,7 +160,7 @@ export function explore(x: ExploreInputs): PlanConfiguration[] {
     let left = 1;
     for (let k = 0; k < choice.active; k++) {
       reach += edge.ms(exitStretches[k]!);
-      branchMs += (a.exits[k]!.flops * edge.ms(headNodes)) / Math.max(1, partCost(g, headNodes).flops);
+      branchMs += (a.exits[k]!.flops * headMs) / Math.max(1, headFlops);
       paths.push({ deviceMs: reach + branchMs, upBytes: 0, serverMs: 0, share: combined.rates[k]! });
       left -= combined.rates[k]!;
     }
@@ -178,7 +181,7 @@ export function explore(x: ExploreInputs): PlanConfiguration[] {
     const fullEdgeMs = edge.ms(all);
     if (x.placements.includes('local')) {
       for (const choice of exitChoices(exitCuts.length)) {
-        const { paths, exits, predictionsAccuracy } = withExits(edge, all, fullEdgeMs, 0, 0, choice, accuracy.full.predictions);
+        const { paths, exits, predictionsAccuracy } = withExits(edge, model.flops, fullEdgeMs, 0, 0, choice, accuracy.full.predictions);
         const deviceMs = paths.reduce((s, p) => s + p.share * p.deviceMs, 0);
         const exitBytes = x.exits && exits ? x.exits.analysis.exits.reduce((s, e) => s + e.paramBytes, 0) : 0;
         push({
@@ -231,7 +234,7 @@ export function explore(x: ExploreInputs): PlanConfiguration[] {
           const fig = accuracy.codecs.find((c) => c.cut === cut.id && c.codec === codec);
           if (!fig) continue;
           for (const choice of exitChoices(activeExits)) {
-            const { paths, exits, predictionsAccuracy } = withExits(edge, head, headMs, fig.bytesMean, tailMs, choice, fig.predictions);
+            const { paths, exits, predictionsAccuracy } = withExits(edge, cut.headCost.flops, headMs, fig.bytesMean, tailMs, choice, fig.predictions);
             const sent = paths.reduce((s, p) => s + p.share * p.upBytes, 0);
             const deviceMs = paths.reduce((s, p) => s + p.share * p.deviceMs, 0);
             const exitBytes = x.exits && exits ? x.exits.analysis.exits.slice(0, activeExits).reduce((s, e) => s + e.paramBytes, 0) : 0;

@@ -5,7 +5,7 @@
  * feasible, the constraint closest to being met and by how much.
  */
 import type { PlanScenarioConfig } from './scenario.js';
-import type { ConstraintCheck, ConstraintName, NearestMiss, PlanConfiguration, Recommendation } from './types.js';
+import type { ConstraintCheck, ConstraintName, NearestMiss, PlanConfiguration, PlanResult, Recommendation } from './types.js';
 
 export type Qos = PlanScenarioConfig['qos'];
 export type Objective = PlanScenarioConfig['objective'];
@@ -147,3 +147,6 @@ function nearestMiss(configs: readonly PlanConfiguration[]): NearestMiss | null 
     ],
   };
 }
+
+/** The configuration a result recommends, or the nearest miss when nothing is feasible. */
+export const chosen = (r: PlanResult): PlanConfiguration | undefined => r.configurations.find((x) => x.id === (r.recommendation?.id ?? r.nearestMiss?.id));

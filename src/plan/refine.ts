@@ -24,9 +24,12 @@ export interface RefineInputs {
   seed?: number;
 }
 
+/** Share of frames an exit answers on the device. */
+const exitShareOf = (c: PlanConfiguration): number => (c.exits ? c.exits.rates.reduce((a, b) => a + b, 0) : 0);
+
 /** The deployment a configuration stands for; device and server times are the analytic means of its paths. */
-export function configDeployment(c: PlanConfiguration, x: RefineInputs): Deployment {
-  const exitShare = c.exits ? c.exits.rates.reduce((a, b) => a + b, 0) : 0;
+function configDeployment(c: PlanConfiguration, x: RefineInputs): Deployment {
+  const exitShare = exitShareOf(c);
   const offload = c.placement !== 'local';
   const rand = seededRandom(x.seed ?? 1);
   const served = Math.max(1e-9, 1 - exitShare);
@@ -65,7 +68,7 @@ export function refineLatency(c: PlanConfiguration, x: RefineInputs): LatencyFig
   const r = simulate(configDeployment(c, x));
   const s = r.stagesMs;
   const finite = (v: number) => (Number.isFinite(v) ? v : 0);
-  const offloaded = c.placement === 'local' ? 0 : 1 - (c.exits ? c.exits.rates.reduce((a, b) => a + b, 0) : 0);
+  const offloaded = c.placement === 'local' ? 0 : 1 - exitShareOf(c);
   return {
     meanMs: r.latencyMs.mean,
     p50Ms: r.latencyMs.p50,

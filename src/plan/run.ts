@@ -26,6 +26,9 @@ import { refineLatency } from './refine.js';
 import type { PlanScenario } from './scenario.js';
 import type { CutSummary, PlanConfiguration, PlanQos, PlanResult, SaliencySummary } from './types.js';
 
+/** The configuration a result recommends (or the nearest miss); defined beside the decision, which the report also reads. */
+export { chosen } from './recommend.js';
+
 export interface PlanOptions {
   /** Reuse cached analyses (default true). */
   cache?: boolean;
@@ -45,20 +48,20 @@ export interface PlanContext {
 
 const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-/** Candidate cuts: every single-tensor cut after the first weighted layer, or the bytes minima along depth plus saliency peaks, or a list. */
-function candidateCuts(g: Graph, spec: PlanScenario['config']['explore']['cuts'], saliency: SaliencySummary | null): Cut[] {
-  const single = singleTensorCuts(g).filter((c) => c.headCost.macs > 0);
-  if (Array.isArray(spec)) {
-    const all = findCuts(g, { maxWidth: 2 });
-    return spec.map((s, i) => {
-      try {
-        return resolveCut(g, all, String(s));
-      } catch (e) {
-        if (isImperaError(e)) throw new ImperaError('BAD_SCENARIO', `explore.cuts.${i}: ${e.message}`, e.hint);
-        throw e;
-      }
-    });
+/** The cut a scenario names (index as `impera inspect` numbers it, or tensor names) at `field`; errors name the field. */
+function scenarioCut(g: Graph, all: readonly Cut[], spec: string | number, field: string): Cut {
+  try {
+    return resolveCut(g, all, String(spec));
+  } catch (e) {
+    if (isImperaError(e)) throw new ImperaError('BAD_SCENARIO', `${field}: ${e.message}`, e.hint);
+    throw e;
   }
+}
+
+/** Candidate cuts: every single-tensor cut after the first weighted layer, or the bytes minima along depth plus saliency peaks, or a list. */
+function candidateCuts(g: Graph, spec: PlanScenario['config']['explore']['cuts'], saliency: SaliencySummary | null, all: () => readonly Cut[]): Cut[] {
+  const single = singleTensorCuts(g).filter((c) => c.headCost.macs > 0);
+  if (Array.isArray(spec)) return spec.map((s, i) => scenarioCut(g, all(), s, `explore.cuts.${i}`));
   const peaks = new Set((saliency?.curve ?? []).filter((p) => p.peak).map((p) => p.layer));
   if (spec === 'all') return single;
   if (spec === 'peaks') return single.filter((c) => peaks.has(c.tensors[0]!));
@@ -109,6 +112,18 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
   const edges: ComputeResource[] = [];
   for (const [i, e] of edgeConfigs.entries()) edges.push(await resolveCompute(g, e, Array.isArray(c.devices.edge) ? `devices.edge.${i}` : 'devices.edge', ctx));
   const server = c.devices.server !== undefined ? await resolveCompute(g, c.devices.server, 'devices.server', ctx) : null;
+  const chainDevices: ComputeResource[] = [];
+  for (const [i, d] of (c.devices.chain ?? []).entries()) {
+    const device = await resolveCompute(g, d, `devices.chain.${i}`, ctx);
+    // a profile file alone has no memory figure (Infinity), and chain stages are placed by memory
+    if (!Number.isFinite(device.memoryBytes)) throw new ImperaError('BAD_SCENARIO', `devices.chain.${i}: '${device.name}' has no memory size, which a chain needs to place its stages`, 'add like: CATALOG_ID (the catalog device with its memory) next to profile:');
+    chainDevices.push(device);
+  }
+  const chainLinks = (c.links.chain ?? []).map((cfg, i) => resolveLink(cfg, { where: `links.chain.${i}`, baseDir: s.baseDir }));
+  // every cut as `impera inspect` lists them, enumerated once if a step needs it
+  let listed: Cut[] | undefined;
+  const allCuts = () => (listed ??= findCuts(g, { maxWidth: DEFAULT_WIDTH }));
+  const exitCuts = (c.explore.exits?.at ?? []).map((a, i) => scenarioCut(g, allCuts(), a, `explore.exits.at.${i}`));
 
   // data: labelled for measured accuracy, else the built-in images as probes for agreement
   const data = c.data ? planData(c.data, { baseDir: s.baseDir, samples: c.samples, ...(c.calibration ? { calibration: c.calibration } : {}), exits: !!c.explore.exits }, warnings) : null;
@@ -116,21 +131,12 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
   const evalData = data ?? planData(EXAMPLE_DATA, { baseDir: s.baseDir, samples: c.samples, exits: false }, []);
 
   const saliency = data ? await step('saliency (I-SPLIT)', () => saliencyAnalysis(g, data, cache, progress('saliency'))) : null;
-  const cuts = c.devices.edge !== undefined && c.explore.placements.includes('split') ? candidateCuts(g, c.explore.cuts, saliency) : [];
+  const cuts = c.devices.edge !== undefined && c.explore.placements.includes('split') ? candidateCuts(g, c.explore.cuts, saliency, allCuts) : [];
   const single = singleTensorCuts(g);
   const accuracy: AccuracyAnalysis = await step('accuracy and bytes of cut x codec', () => accuracyAnalysis(g, cuts, single[single.length - 1]!, c.explore.codecs, evalData, { inputs: c.devices.edge !== undefined && c.explore.placements.includes('remote') }, cache, progress('accuracy')));
 
   let exits: PlanContext['exits'] = null;
   if (c.explore.exits && data) {
-    const all = findCuts(g, { maxWidth: DEFAULT_WIDTH });
-    const exitCuts = c.explore.exits.at.map((a, i) => {
-      try {
-        return resolveCut(g, all, String(a));
-      } catch (e) {
-        if (isImperaError(e)) throw new ImperaError('BAD_SCENARIO', `explore.exits.at.${i}: ${e.message}`, e.hint);
-        throw e;
-      }
-    });
     const e = c.explore.exits;
     const analysis = await step('early exits (training, calibration)', () => exitAnalysis(g, data, { cuts: exitCuts, hidden: e.hidden, taus: e.taus, calibrate: e.calibrate, valSamples: e.valSamples, calSamples: e.calSamples, ...(e.trainSamples ? { trainSamples: e.trainSamples } : {}) }, cache, (phase, d, t) => o.onProgress?.(phase, d, t)));
     exits = { analysis, cuts: exitCuts };
@@ -138,9 +144,6 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
 
   const t0 = performance.now();
   const resultBytes = tensor(g, g.outputs[0]!.name!).bytes;
-  const chainDevices: ComputeResource[] = [];
-  for (const [i, d] of (c.devices.chain ?? []).entries()) chainDevices.push(await resolveCompute(g, d, `devices.chain.${i}`, ctx));
-  const chainLinks = (c.links.chain ?? []).map((cfg, i) => resolveLink(cfg, { where: `links.chain.${i}`, baseDir: s.baseDir }));
   const configs = [
     ...chainConfigurations(g, chainDevices, chainLinks, transport, accuracy, data !== null),
     ...explore({
@@ -176,7 +179,7 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
   decision = decide(configs, c.qos, c.objective, c.workload.fps, tolerance);
   steps.push({ step: `simulate ${finalists.length} finalists (DES)`, seconds: (performance.now() - t1) / 1000, cached: false });
 
-  const dads = server && edges[0] && links[0] ? dadsComparison(g, edges[0], server, links[0], transport) : null;
+  const dads = server && edges[0] && links[0] ? dadsComparison(g, edges[0], server, links[0], transport, allCuts()) : null;
   const cost = modelCost(g);
   const input = [...g.inputShapes.values()][0]!;
   const result: PlanResult = {
@@ -247,11 +250,11 @@ function chainConfigurations(g: Graph, devices: readonly ComputeResource[], link
   });
 }
 
-/** DADS's min-cut partition against the best enumerated cut, on additive node costs (float32 tensors). */
-function dadsComparison(g: Graph, edge: ComputeResource, server: ComputeResource, link: NamedLink, transport: Transport): PlanResult['dads'] {
+/** DADS's min-cut partition against the best of `cuts`, on additive node costs (float32 tensors). */
+function dadsComparison(g: Graph, edge: ComputeResource, server: ComputeResource, link: NamedLink, transport: Transport, cuts: readonly Cut[]): PlanResult['dads'] {
   const costs: EdgeCloudCosts = { edgeMs: (n) => edge.ms([n]), cloudMs: (n) => server.ms([n]), transferMs: transferFromBytes(g, meanTransferMs(link.link, transport)) };
   const d = dadsPartition(g, costs);
-  const best = bestEnumeratedCut(g, costs, findCuts(g, { maxWidth: 2 }));
+  const best = bestEnumeratedCut(g, costs, cuts);
   return { latencyMs: d.latencyMs, tensors: d.tensors, edgeNodes: d.edgeNodes.length, placement: d.placement, bestCut: { id: best.cut?.id ?? best.placement, latencyMs: best.latencyMs } };
 }
 
@@ -267,6 +270,3 @@ function planQos(q: PlanScenario['config']['qos']): PlanQos {
   ];
   return Object.fromEntries(entries.filter(([, v]) => 'limit' in v)) as PlanQos;
 }
-
-/** The configuration a result recommends (or the nearest miss). */
-export const chosen = (r: PlanResult): PlanConfiguration | undefined => r.configurations.find((x) => x.id === (r.recommendation?.id ?? r.nearestMiss?.id));

@@ -33,9 +33,9 @@ export type ComputeConfig = z.infer<typeof computeSchema>;
 
 const oneOrMany = <T extends z.ZodTypeAny>(s: T) => z.union([s, z.array(s).min(1, 'give at least one')]);
 
-export const PERCENTILES = ['mean', 'p50', 'p95', 'p99'] as const;
-export const OBJECTIVES = ['max-accuracy', 'min-latency', 'min-energy', 'min-bytes', 'max-throughput'] as const;
-export const PLACEMENTS = ['local', 'remote', 'split'] as const;
+const PERCENTILES = ['mean', 'p50', 'p95', 'p99'] as const;
+const OBJECTIVES = ['max-accuracy', 'min-latency', 'min-energy', 'min-bytes', 'max-throughput'] as const;
+const PLACEMENTS = ['local', 'remote', 'split'] as const;
 
 const exitsSchema = z
   .object({
@@ -87,8 +87,9 @@ export const planScenarioSchema = z
       .strict()
       .default({}),
     transport: transportSchema.default({ protocol: 'tcp' }),
-    workload: z.object({ fps: positive('workload.fps').default(10), devices: count('workload.devices').default(1) }).strict().default({ fps: 10, devices: 1 }),
-    server: z.object({ workers: count('server.workers').default(1) }).strict().default({ workers: 1 }),
+    // prefault: an absent section is parsed as {}, so the field defaults apply (and are written once)
+    workload: z.object({ fps: positive('workload.fps').default(10), devices: count('workload.devices').default(1) }).strict().prefault({}),
+    server: z.object({ workers: count('server.workers').default(1) }).strict().prefault({}),
     qos: z
       .object({
         latency: z.object({ ms: positive('latency.ms'), at: z.enum(PERCENTILES).default('p95') }).strict().optional(),
@@ -114,7 +115,7 @@ export const planScenarioSchema = z
         finalists: z.number().int().nonnegative().default(8),
       })
       .strict()
-      .default({ cuts: 'candidates', codecs: ['fp32', 'fp16', 'int8+deflate', 'int4+deflate', 'pca:c/4+int8+deflate'], placements: [...PLACEMENTS], finalists: 8 }),
+      .prefault({}),
   })
   .strict();
 
@@ -164,10 +165,10 @@ function checkConstraints(c: PlanScenarioConfig, where: string): void {
   if (c.qos.throughputFps !== undefined && c.qos.throughputFps > c.workload.fps) {
     fail('qos.throughputFps', `asks for ${c.qos.throughputFps} fps but each device produces only workload.fps = ${c.workload.fps}`, 'lower qos.throughputFps or raise workload.fps');
   }
-  if (c.objective === 'min-energy' && c.devices.chain) fail('objective', 'min-energy applies to one edge device, not a chain');
+  if (c.objective === 'min-energy' && c.devices.chain) fail('objective', 'min-energy applies to one edge device, not a chain', 'choose min-latency or max-throughput for a chain, or plan one edge device and a server');
   if (c.devices.chain) {
     const links = c.links.chain?.length ?? 0;
-    if (links !== c.devices.chain.length - 1) fail('links.chain', `a chain of ${c.devices.chain.length} devices needs ${c.devices.chain.length - 1} links, got ${links}`);
+    if (links !== c.devices.chain.length - 1) fail('links.chain', `a chain of ${c.devices.chain.length} devices needs ${c.devices.chain.length - 1} links, got ${links}`, 'links.chain[j] joins devices.chain[j] and devices.chain[j + 1]');
   }
   if (c.devices.edge !== undefined && c.explore.placements.some((p) => p !== 'local') && c.devices.server === undefined) {
     fail('devices.server', `placements ${c.explore.placements.filter((p) => p !== 'local').join(', ')} need a server`, "add devices.server, or explore only placements: ['local']");
@@ -175,7 +176,7 @@ function checkConstraints(c: PlanScenarioConfig, where: string): void {
   if (c.devices.edge !== undefined && c.devices.server !== undefined && c.links.uplink === undefined) fail('links.uplink', 'the edge device needs a link to the server (a preset such as wifi, lte, 5g, ethernet, or link fields)');
   if (c.explore.cuts === 'peaks' && !c.data) fail('explore.cuts', "'peaks' needs saliency, which needs data", 'give data, or explore cuts: candidates');
   if (c.explore.exits && !c.data) fail('explore.exits', 'exit branches are trained on labelled data', 'give data (e.g. fashion-mnist)');
-  if (c.explore.exits && c.devices.chain) fail('explore.exits', 'exits are explored for an edge device and a server, not a chain');
+  if (c.explore.exits && c.devices.chain) fail('explore.exits', 'exits are explored for an edge device and a server, not a chain', 'remove explore.exits, or plan devices.edge and devices.server instead of a chain');
 }
 
 /** Read a scenario file (YAML or JSON). */

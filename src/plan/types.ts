@@ -39,7 +39,7 @@ export interface LatencyFigures {
 
 export interface AccuracyFigure {
   value: number;
-  /** 'measured' on labelled data (with a 95 % interval), or 'estimate' from saliency when no data is given. */
+  /** 'measured' on labelled data (with a 95 % interval), or, when no data is given, an 'estimate': the model's stated accuracy x agreement with the full model. */
   source: 'measured' | 'estimate';
   ci?: [number, number];
   samples?: number;

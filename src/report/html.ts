@@ -4,6 +4,8 @@
  * every configuration. It loads nothing: a Content-Security-Policy forbids any request, so the file works offline
  * and can be mailed or archived as is. The one inline script only makes the tables sortable.
  */
+// recommend.ts imports only types: the report stays free of the planner's machinery
+import { chosen } from '../plan/recommend.js';
 import type { AccuracyFigure, ConstraintCheck, ConstraintName, PlanConfiguration, PlanResult } from '../plan/types.js';
 import { fmtBytes, fmtCount, fmtMs, fmtShape } from '../util/format.js';
 import type { TopLevelSpec } from 'vega-lite';
@@ -18,9 +20,8 @@ type LatencyKey = 'meanMs' | 'p50Ms' | 'p95Ms' | 'p99Ms';
 
 /** The latency statistic the QoS constraint is checked at ('p95', 'mean', ...); the mean when none is given. */
 function qosLatency(plan: PlanResult): { key: LatencyKey; label: string } {
-  const at = (plan.scenario.qos.latency?.at ?? 'mean').toLowerCase().replace(/%$/, '');
-  const percentile = /^p?(50|95|99)$/.exec(at);
-  return percentile ? { key: `p${percentile[1]}Ms` as LatencyKey, label: `p${percentile[1]}` } : { key: 'meanMs', label: 'mean' };
+  const at = plan.scenario.qos.latency?.at ?? 'mean';
+  return { key: `${at}Ms`, label: at };
 }
 
 const CONSTRAINT_LABELS: Record<ConstraintName, string> = { latency: 'latency', accuracy: 'accuracy', edgeMemory: 'edge memory', energy: 'edge energy per inference', bytes: 'bytes per inference', throughput: 'throughput' };
@@ -82,12 +83,6 @@ function statusOf(plan: PlanResult): (c: PlanConfiguration) => ParetoStatus {
   };
 }
 
-/** The configuration the verdict is about: the recommendation, else the nearest miss. */
-function chosen(plan: PlanResult): PlanConfiguration | undefined {
-  const id = plan.recommendation?.id ?? plan.nearestMiss?.id;
-  return plan.configurations.find((c) => c.id === id);
-}
-
 // ---------------------------------------------------------------------------------------------------- charts
 
 /** A chart of the report: its Vega-Lite spec, or null when the plan has no data for it (`missing` says why). */
@@ -141,7 +136,7 @@ function saliencyChart(plan: PlanResult): ChartDef {
     id: 'saliency',
     title: 'Saliency along depth (I-SPLIT)',
     caption: s ? `log10 CUI of each candidate layer over ${s.samples} images; local maxima (peaks) are the candidate split points, the global maximum the best.` : '',
-    missing: 'No saliency pass in this plan (the scenario gives no labelled data or does not ask for saliency peaks).',
+    missing: 'No saliency pass in this plan: the scenario gives no labelled data.',
     spec: s ? curveSpec(`log10 CUI per candidate layer (${s.samples} images)`, 'log10 CUI', s.curve.map((p) => ({ index: p.index, label: p.layer, value: p.log10, ...(p.best ? { mark: 'best' as const } : p.peak ? { mark: 'peak' as const } : {}) }))) : null,
   };
 }
@@ -261,8 +256,8 @@ function estimateBanner(plan: PlanResult): string {
   const estimated = plan.configurations.filter((c) => c.accuracy.source === 'estimate').length;
   if (estimated === 0) return '';
   const all = estimated === plan.configurations.length;
-  const how = plan.saliency ? 'from the saliency analysis' : 'without labelled data';
-  return `<div class="banner estimate" id="accuracy-estimate"><strong>Accuracy is estimated, not measured${all ? '' : ` for ${estimated} of ${plan.configurations.length} configurations`}.</strong> These figures (marked ≈ and ${ESTIMATE_BADGE}) are estimated ${how}, not measured on labelled samples, and may be off by several points. Give a labelled dataset in the scenario to measure them.</div>`;
+  // the planner estimates only without labelled data: the model's stated accuracy x agreement with the full model
+  return `<div class="banner estimate" id="accuracy-estimate"><strong>Accuracy is estimated, not measured${all ? '' : ` for ${estimated} of ${plan.configurations.length} configurations`}.</strong> These figures (marked ≈ and ${ESTIMATE_BADGE}) are estimated without labelled data, from each configuration's agreement with the full model, not measured on labelled samples, and may be off by several points. Give a labelled dataset in the scenario to measure them.</div>`;
 }
 
 function warnings(plan: PlanResult): string {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkConfiguration, decide, paretoFront } from '../../src/plan/recommend.js';
-import type { PlanConfiguration } from '../../src/plan/types.js';
+import { checkConfiguration, chosen, decide, formatConstraint, paretoFront } from '../../src/plan/recommend.js';
+import type { PlanConfiguration, PlanResult } from '../../src/plan/types.js';
 
 /** A configuration with the figures that matter here. */
 function cfg(id: string, p95: number, accuracy: number, bytes = 1000, energyJ: number | null = 0.1, fps = 100): PlanConfiguration {
@@ -60,12 +60,39 @@ describe('QoS matching and the recommendation', () => {
     expect(decide(configs(), {}, 'min-energy', 10).recommendation!.id).toBe('frugal');
   });
 
+  it('max-throughput picks the highest sustainable frame rate, latency breaking ties', () => {
+    const configs = [cfg('steady', 50, 0.91, 1000, 0.1, 40), cfg('fastest', 10, 0.91, 1000, 0.1, 30), cfg('steady but slower', 80, 0.91, 1000, 0.1, 40)];
+    const d = decide(configs, {}, 'max-throughput', 10);
+    expect(d.feasible.map((c) => c.id)).toEqual(['steady', 'steady but slower', 'fastest']);
+  });
+
+  it('checks energy only where the edge device has power figures', () => {
+    const qos = { energyJ: 0.05 };
+    expect(checkConfiguration(cfg('known', 10, 0.9, 1000, 0.1), qos, 10).map((k) => [k.constraint, k.met])).toEqual([['energy', false], ['throughput', true]]);
+    expect(checkConfiguration(cfg('unknown', 10, 0.9, 1000, null), qos, 10).map((k) => k.constraint)).toEqual(['throughput']);
+  });
+
   it('when nothing is feasible, names the constraint closest to being met and by how much', () => {
     const d = decide([cfg('a', 120, 0.95), cfg('b', 300, 0.95)], { latency: { ms: 100, at: 'p95' } }, 'max-accuracy', 10);
     expect(d.recommendation).toBeNull();
     expect(d.nearestMiss).toMatchObject({ id: 'a', constraint: 'latency', value: 120, limit: 100 });
     expect(d.nearestMiss!.shortBy).toBeCloseTo(0.2, 9);
     expect(d.nearestMiss!.explanation.join(' ')).toMatch(/Relaxing latency to 120.0 ms would make it feasible/);
+  });
+
+  it('a nearest miss that fails several constraints lists the others; an overloaded latency reads as such', () => {
+    const d = decide([cfg('a', 120, 0.85, 1000, 0.1, 5)], { latency: { ms: 100, at: 'p95' }, accuracy: 0.9 }, 'max-accuracy', 10);
+    expect(d.nearestMiss).toMatchObject({ id: 'a', constraint: 'latency', value: Infinity });
+    expect(d.nearestMiss!.explanation.join(' ')).toMatch(/whose latency is unbounded \(overloaded\) against 100.0 ms \(overloaded\)\. It also misses accuracy \(85.0 % vs 90.0 %\), throughput \(5.0 fps vs 10.0 fps\)\./);
+    expect(formatConstraint('bytes', 1234.4)).toBe('1,234 B');
+  });
+
+  it('chosen: the recommendation, else the nearest miss, of a result', () => {
+    const configs = [cfg('a', 120, 0.95), cfg('b', 50, 0.95)];
+    const result = (d: ReturnType<typeof decide>) => ({ configurations: configs, recommendation: d.recommendation, nearestMiss: d.nearestMiss }) as PlanResult;
+    expect(chosen(result(decide(configs, { latency: { ms: 100, at: 'p95' } }, 'max-accuracy', 10)))!.id).toBe('b');
+    expect(chosen(result(decide(configs, { latency: { ms: 40, at: 'p95' } }, 'max-accuracy', 10)))!.id).toBe('b');
+    expect(chosen(result(decide([], {}, 'max-accuracy', 10)))).toBeUndefined();
   });
 
   it('the Pareto front keeps exactly the configurations no other beats on latency, accuracy, bytes and energy', () => {

@@ -22,6 +22,19 @@ describe('plan scenario files', () => {
     expect(s.baseDir).toMatch(/examples\/plan$/);
   });
 
+  it('fills every default of a minimal scenario', () => {
+    const c = readPlanScenario(write('minimal.yaml', base.join('\n'))).config;
+    expect(c.workload).toEqual({ fps: 10, devices: 1 });
+    expect(c.server).toEqual({ workers: 1 });
+    expect(c.explore).toEqual({ cuts: 'candidates', codecs: ['fp32', 'fp16', 'int8+deflate', 'int4+deflate', 'pca:c/4+int8+deflate'], placements: ['local', 'remote', 'split'], finalists: 8 });
+    expect([c.samples, c.objective, c.qos, c.transport]).toEqual([200, 'max-accuracy', {}, { protocol: 'tcp' }]);
+    // a section given in part keeps the defaults of the fields it leaves out
+    const partial = readPlanScenario(write('partial.yaml', [...base, 'workload: { devices: 4 }', 'explore: { finalists: 2 }'].join('\n'))).config;
+    expect(partial.workload).toEqual({ fps: 10, devices: 4 });
+    expect(partial.explore.codecs).toHaveLength(5);
+    expect(partial.explore.finalists).toBe(2);
+  });
+
   it('names the file, the line and the field of a wrong type, and what is allowed', () => {
     const file = write('types.yaml', [...base, 'qos:', '  latency: { ms: fast }'].join('\n'));
     expect(() => readPlanScenario(file)).toThrow(new RegExp(`${file}:7: qos.latency.ms: latency.ms must be a number`));
@@ -44,6 +57,11 @@ describe('plan scenario files', () => {
     expect(() => readPlanScenario(chain)).toThrow(/links.chain: a chain of 3 devices needs 2 links, got 1/);
     const exits = write('exits.yaml', [...base, 'explore:', '  exits: { at: [12] }'].join('\n'));
     expect(() => readPlanScenario(exits)).toThrow(/explore.exits: exit branches are trained on labelled data/);
+    const peaks = write('peaks.yaml', [...base, 'explore:', '  cuts: peaks'].join('\n'));
+    expect(() => readPlanScenario(peaks)).toThrow(/explore.cuts: 'peaks' needs saliency, which needs data/);
+    const chainOf = (lines: string[]) => ['data: fashion-mnist', 'devices:', '  chain: [raspberry-pi-4, nvidia-t4]', 'links:', '  chain: [wifi]', ...lines].join('\n');
+    expect(() => readPlanScenario(write('chain-energy.yaml', chainOf(['objective: min-energy'])))).toThrow(expect.objectContaining({ message: expect.stringMatching(/objective: min-energy applies to one edge device, not a chain/), hint: expect.stringMatching(/min-latency or max-throughput/) }));
+    expect(() => readPlanScenario(write('chain-exits.yaml', chainOf(['explore:', '  exits: { at: [12] }'])))).toThrow(/explore.exits: exits are explored for an edge device and a server, not a chain/);
   });
 
   it('reports invalid YAML with its line, and a missing file with what to do', () => {

@@ -2,8 +2,9 @@
  * bench:serve — the tail server under load, faults and hostile input (`impera serve` in its own process, clients
  * here, loopback).
  *  1. Load: 64 concurrent edge clients send real cut tensors (MobileNetV2 cut after features.16, 31 kB; the tail is
- *     35 M MACs) back to back for 60 s (IMPERA_LOAD_S), once without and once with dynamic batching. Throughput,
- *     latency p50/p99, every request answered or refused with 429 (lost = neither), server memory (RSS) over time.
+ *     43 M MACs, as `impera inspect --width 1` lists it) back to back for 60 s (IMPERA_LOAD_S), once without and
+ *     once with dynamic batching. Throughput, latency p50/p99, every request answered or refused with 429 (lost =
+ *     neither), server memory (RSS) over time.
  *  2. Faults: an edge runner sends 25 frames/s for 20 s; the server is killed (SIGKILL) at 5 s and restarted at
  *     10 s. Frames in must equal results out; the edge falls back to its local tail and reconnects.
  *  3. Hostile input: 10,000 requests that are wrong by construction (src/runtime/hostile.ts), 25 at a time, while
@@ -11,13 +12,13 @@
  * Last line: {"bench":"serve","load_rps_no_batching":…,"load_rps_batching":…,"p99_ms_no_batching":…,
  *   "p99_ms_batching":…,"lost":…,"rss_growth":…,"fault_frames_in":…,"fault_results_out":…,"fuzz_non_4xx":…}
  */
-import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { readFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { findCuts, resolveCut } from '../src/cuts/cuts.js';
 import { openDataset } from '../src/data/dataset.js';
-import { quantile } from '../src/util/stats.js';
+import { mean, quantile } from '../src/util/stats.js';
 import { splitModel, writeParts } from '../src/export/split.js';
 import { analyzeModel } from '../src/graph/analyze.js';
 import { loadModel } from '../src/onnx/io.js';
@@ -30,7 +31,7 @@ import { hostileRequests, type RawRequest } from '../src/runtime/hostile.js';
 import { startServerProcess, type ServerProcess } from '../src/runtime/processes.js';
 import type { InferTensor } from '../src/runtime/protocol/tensor.js';
 import { LoopbackPath } from '../src/runtime/shaper/loopback.js';
-import { EXAMPLE_MODEL, PACKAGE_ROOT } from '../src/util/package.js';
+import { EXAMPLE_DATA, EXAMPLE_MODEL } from '../src/util/package.js';
 import { machine, pad } from './common.js';
 
 const LOAD_S = Number(process.env.IMPERA_LOAD_S ?? 60);
@@ -49,7 +50,7 @@ writeParts(g, parts, dir);
 
 /** The cut tensor of real images (the head run here), one per client. */
 async function cutTensors(count: number): Promise<InferTensor[][]> {
-  const data = openDataset(join(PACKAGE_ROOT, 'examples', 'fashion-mnist-sample'));
+  const data = openDataset(EXAMPLE_DATA);
   const head = await createSession(parts[0]!.proto, g.model.dir, { threads: 1 });
   const out: InferTensor[][] = [];
   for (let i = 0; i < count; i++) {
@@ -117,7 +118,7 @@ const loads = [await load('no batching', []), await load('dynamic batching (max 
 const third = (xs: number[], which: 'first' | 'last') => {
   const n = Math.max(1, Math.floor(xs.length / 3));
   const part = which === 'first' ? xs.slice(1, 1 + n) : xs.slice(-n);
-  return part.reduce((a, b) => a + b, 0) / part.length;
+  return mean(part);
 };
 console.log(`   ${'run'.padEnd(34)} ${pad('sent', 7)} ${pad('200', 7)} ${pad('429', 6)} ${pad('lost', 5)} ${pad('req/s', 7)} ${pad('p50 ms', 7)} ${pad('p99 ms', 7)} ${pad('RSS MB first/last third, max', 30)}`);
 for (const l of loads) {
@@ -129,9 +130,9 @@ const rssGrowth = Math.max(...loads.map((l) => third(l.rss, 'last') / third(l.rs
 console.log('\n2. faults: 25 frames/s for 20 s, the server killed (SIGKILL) at 5 s and restarted at 10 s');
 let server: ServerProcess = await startServerProcess(new LoopbackPath(), dir, ['--threads', '1']);
 const port = server.port;
-writeFileSync(join(dir, 'edge.json'), JSON.stringify({ format: 'impera-runtime/1', head: 'head.onnx', tail: 'tail.onnx', server: { url: server.url, model: 'tail' }, latencyBudgetMs: 500, fallback: 'local', reconnect: { initialMs: 100, maxMs: 1000 }, threads: 1 }));
-const edge = await EdgeRunner.open(resolveRuntimeConfig(JSON.parse(readFileSync(join(dir, 'edge.json'), 'utf8')), join(dir, 'edge.json')));
-const images = openDataset(join(PACKAGE_ROOT, 'examples', 'fashion-mnist-sample'));
+const edgeConfig = { format: 'impera-runtime/1', head: 'head.onnx', tail: 'tail.onnx', server: { url: server.url, model: 'tail' }, latencyBudgetMs: 500, fallback: 'local', reconnect: { initialMs: 100, maxMs: 1000 }, threads: 1 };
+const edge = await EdgeRunner.open(resolveRuntimeConfig(edgeConfig, join(dir, 'edge.json'))); // paths resolve against dir
+const images = openDataset(EXAMPLE_DATA);
 const results: FrameResult[] = [];
 const t0 = performance.now();
 let frames = 0;

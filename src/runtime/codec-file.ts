@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ImperaError } from '../errors.js';
 import type { FittedCodec } from '../codecs/fitted.js';
 import { wireCodec, type WireDescription } from '../export/codec.js';
+import { zodMessage } from '../net/link.js';
 
 const wireSchema = z.object({
   codec: z.string(),
@@ -12,17 +13,22 @@ const wireSchema = z.object({
 
 /** Read a codec.json written by `impera split --codec`. */
 export function readWireDescription(file: string): WireDescription {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new ImperaError('FILE_NOT_FOUND', `codec description '${file}' does not exist or cannot be read`, 'pass the codec.json `impera split --codec` wrote');
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    raw = JSON.parse(text);
   } catch (e) {
     throw new ImperaError('BAD_CODEC', `'${file}' is not valid JSON (${(e as Error).message})`, 'write it again with `impera split --codec`');
   }
   const parsed = wireSchema.safeParse(raw);
-  if (!parsed.success) throw new ImperaError('BAD_CODEC', `'${file}' is not a codec description: ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`, 'write it again with `impera split --codec`');
+  if (!parsed.success) throw new ImperaError('BAD_CODEC', `'${file}' is not a codec description: ${zodMessage('', parsed.error)}`, 'write it again with `impera split --codec`');
   return parsed.data as WireDescription;
 }
-
 
 /** The codec a codec.json describes, able to pack and unpack wire bytes. */
 export const loadWireCodec = (file: string): FittedCodec => wireCodec(readWireDescription(file));

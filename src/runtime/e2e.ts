@@ -27,6 +27,7 @@ import { drawTransfers, resolveTransport, type Transport } from '../net/transfer
 import { partMs, type Profile } from '../profile/format.js';
 import { allocate, datatypeOf, type NumericDatatype } from './protocol/datatypes.js';
 import { encodeRequest, encodeResponse } from './protocol/messages.js';
+import type { InferTensor } from './protocol/tensor.js';
 import { TIMING } from './protocol/extensions.js';
 import type { Protocol } from './edge/client.js';
 import { RUNTIME_FORMAT } from './edge/config.js';
@@ -59,17 +60,20 @@ function httpHeadBytes(path: string, host: string, headers: Record<string, strin
   return lines.reduce((s, l) => s + l.length + 2, 2);
 }
 
+/** A tensor of the graph as a protocol tensor at its analysed shape: zeros, or values drawn from `fill`. */
+export function graphTensor(g: Graph, name: string, fill?: () => number): InferTensor {
+  const t = tensor(g, name);
+  const datatype = datatypeOf(t.dtype)!;
+  const data = allocate(datatype as NumericDatatype, numel(t.shape));
+  if (fill) for (let i = 0; i < data.length; i++) (data as Float32Array)[i] = fill();
+  return { name, datatype, shape: [...t.shape], data };
+}
+
 /** Bytes on the wire (above TCP) for one frame's request and response through `protocol`. */
 export function messageBytes(g: Graph, cut: Cut, protocol: Protocol, host: string): { request: number; response: number } {
-  const inputs = cut.tensors.map((name) => {
-    const t = tensor(g, name);
-    const datatype = datatypeOf(t.dtype)!;
-    return { name, datatype, shape: [...t.shape], data: allocate(datatype as NumericDatatype, numel(t.shape)) };
-  });
+  const inputs = cut.tensors.map((name) => graphTensor(g, name));
   const request = encodeRequest({ inputs }, { binaryInputs: true, ...(protocol === 'websocket' ? { modelName: 'tail' } : {}) });
-  const out = g.outputs[0]!.name!;
-  const o = tensor(g, out);
-  const outputs = [{ name: out, datatype: datatypeOf(o.dtype)!, shape: [...o.shape], data: allocate(datatypeOf(o.dtype) as NumericDatatype, numel(o.shape)) }];
+  const outputs = [graphTensor(g, g.outputs[0]!.name!)];
   const timing = { [TIMING.queue]: 0.0123456789, [TIMING.compute]: 1.23456789012, [TIMING.batch]: 1 };
   const response = encodeResponse({ model_name: 'tail', model_version: '1', parameters: timing, outputs }, () => true);
   if (protocol === 'websocket') {

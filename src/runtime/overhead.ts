@@ -5,16 +5,13 @@
  * WebSocket framing, the loopback copy, validation, queueing and the hop to the worker thread. Protocols take
  * turns in blocks so the machine's slow phases hit them alike.
  */
-import { numel } from '../onnx/dtype.js';
 import type { Cut } from '../cuts/cuts.js';
 import type { Graph } from '../graph/graph.js';
-import { tensor } from '../graph/graph.js';
 import { quantile } from '../util/stats.js';
 import { seededRandom } from '../util/random.js';
-import { splitCut } from './e2e.js';
+import { graphTensor, splitCut } from './e2e.js';
 import { startServerProcess } from './processes.js';
 import { createClient, PROTOCOLS, type Protocol } from './edge/client.js';
-import { allocate, datatypeOf, type NumericDatatype } from './protocol/datatypes.js';
 import { TIMING } from './protocol/extensions.js';
 import type { InferTensor } from './protocol/tensor.js';
 import { LoopbackPath } from './shaper/loopback.js';
@@ -45,13 +42,7 @@ export interface OverheadOptions {
 /** The cut tensor with seeded values (JSON's size depends on the digits). */
 function cutInputs(g: Graph, cut: Cut): InferTensor[] {
   const rand = seededRandom(7);
-  return cut.tensors.map((name) => {
-    const t = tensor(g, name);
-    const datatype = datatypeOf(t.dtype)!;
-    const data = allocate(datatype as NumericDatatype, numel(t.shape));
-    for (let i = 0; i < data.length; i++) (data as Float32Array)[i] = rand();
-    return { name, datatype, shape: [...t.shape], data };
-  });
+  return cut.tensors.map((name) => graphTensor(g, name, rand));
 }
 
 export async function measureOverhead(g: Graph, cut: Cut, o: OverheadOptions): Promise<OverheadStats[]> {

@@ -137,10 +137,19 @@ export interface TritonServing {
   batchDelayUs?: number;
 }
 
-export function readTritonServing(config: TextMessage): TritonServing {
+/** The serving fields of a parsed configuration; `source` names the file in errors. */
+export function readTritonServing(config: TextMessage, source = 'config.pbtxt'): TritonServing {
   const first = <T>(m: TextMessage, k: string): T | undefined => m[k]?.[0] as T | undefined;
+  // a count that is not one (max_batch_size: -1, "8", an enum name) would otherwise slip through as NaN limits
+  const count = (m: TextMessage, k: string): number | undefined => {
+    const v = first<unknown>(m, k);
+    if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v >= 0)) {
+      throw new ImperaError('BAD_REPOSITORY', `${source}: ${k} must be a whole number >= 0, got ${JSON.stringify(v)}`, "see Triton's model configuration documentation");
+    }
+    return v;
+  };
   const dynamic = first<TextMessage>(config, 'dynamic_batching');
   const name = first<string>(config, 'name');
-  const delay = dynamic ? (first<number>(dynamic, 'max_queue_delay_microseconds') ?? 0) : undefined;
-  return { ...(name !== undefined ? { name } : {}), maxBatch: first<number>(config, 'max_batch_size') ?? 0, ...(delay !== undefined ? { batchDelayUs: delay } : {}) };
+  const delay = dynamic ? (count(dynamic, 'max_queue_delay_microseconds') ?? 0) : undefined;
+  return { ...(name !== undefined ? { name } : {}), maxBatch: count(config, 'max_batch_size') ?? 0, ...(delay !== undefined ? { batchDelayUs: delay } : {}) };
 }

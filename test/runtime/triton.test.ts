@@ -100,5 +100,12 @@ describe('model repositories', () => {
     expect(() => loadRepository(empty, { maxBatch: 8 })).toThrow(/names the model 'other' but its folder is 'm'/);
     writeFileSync(join(empty, 'm', 'config.pbtxt'), 'max_batch_size: [');
     expect(() => loadRepository(empty, { maxBatch: 8 })).toThrow(/config\.pbtxt/);
+    writeFileSync(join(empty, 'm', 'config.pbtxt'), 'max_batch_size: -1\n');
+    expect(() => loadRepository(empty, { maxBatch: 8 })).toThrow(/m\/config\.pbtxt: max_batch_size must be a whole number >= 0, got -1/);
+    writeFileSync(join(empty, 'm', 'config.pbtxt'), 'max_batch_size: 4\ndynamic_batching { max_queue_delay_microseconds: "soon" }\n');
+    expect(() => loadRepository(empty, { maxBatch: 8 })).toThrow(/max_queue_delay_microseconds must be a whole number >= 0, got "soon"/);
+    writeFileSync(join(empty, 'm', 'config.pbtxt'), 'max_batch_size: 2\n');
+    copyFileSync(join(split.dir, 'tail.onnx'), join(empty, 'm.onnx'));
+    expect(() => loadRepository(empty, { maxBatch: 8 })).toThrow(/holds the model 'm' twice: '.*m\/1\/model\.onnx' and '.*m\.onnx'/);
   });
 });

@@ -28,7 +28,7 @@ export class CallError extends ImperaError {
     readonly status?: number,
     readonly retryAfterS?: number,
   ) {
-    super(kind === 'rejected' ? 'SERVER_ERROR' : kind === 'unreachable' || kind === 'timeout' ? 'SERVER_UNREACHABLE' : 'SERVER_ERROR', message);
+    super(kind === 'unreachable' || kind === 'timeout' ? 'SERVER_UNREACHABLE' : 'SERVER_ERROR', message);
   }
 }
 
@@ -83,7 +83,7 @@ export function answerError(status: number, body: Buffer, retryAfter: string | u
     // not JSON: keep the text
   }
   const retry = retryAfter !== undefined && /^\d+$/.test(retryAfter) ? Number(retryAfter) : undefined;
-  const kind: FailureKind = status === 429 ? 'overloaded' : status === 503 ? 'overloaded' : status < 500 ? 'rejected' : 'server';
+  const kind: FailureKind = status === 429 || status === 503 ? 'overloaded' : status < 500 ? 'rejected' : 'server';
   return new CallError(kind, `the server answered ${status}: ${message}`, status, retry);
 }
 
@@ -124,10 +124,11 @@ export class HttpClient implements InferenceClient {
       });
       req.on('response', (res) => {
         const chunks: Buffer[] = [];
+        const limit = this.o.maxResponseBytes ?? 1 << 30;
         let size = 0;
         res.on('data', (c: Buffer) => {
           size += c.length;
-          if (size > (this.o.maxResponseBytes ?? 1 << 30)) req.destroy(new CallError('server', `the response is larger than ${this.o.maxResponseBytes} bytes`));
+          if (size > limit) req.destroy(new CallError('server', `the response is larger than ${limit} bytes`));
           else chunks.push(c);
         });
         res.on('end', () => {

@@ -10,15 +10,15 @@ import { encodeWire, type WireValues } from '../../codecs/wire.js';
 import type { FittedCodec } from '../../codecs/fitted.js';
 import { ImperaError } from '../../errors.js';
 import { argmax } from '../../eval/stats.js';
+import { softmax } from '../../exits/policy.js';
 import { wireName } from '../../export/codec.js';
 import { loadModel, type OnnxModel } from '../../onnx/io.js';
 import type { Tensor, TypedArray } from '../../onnx/tensor.js';
 import { createSession, run, type Feeds, type ort } from '../../ort/session.js';
 import { loadWireCodec } from '../codec-file.js';
-import { datatypeOf } from '../protocol/datatypes.js';
 import type { TensorMetadata } from '../protocol/messages.js';
 import { modelMetadata } from '../protocol/metadata.js';
-import type { InferTensor } from '../protocol/tensor.js';
+import { inferTensor, type InferTensor } from '../protocol/tensor.js';
 import { PACKED_WIRE_INPUT, TIMING } from '../protocol/extensions.js';
 import { CallError, createClient, type InferenceClient } from './client.js';
 import type { RuntimeConfig } from './config.js';
@@ -56,15 +56,7 @@ export interface FrameResult {
 }
 
 /** Largest softmax probability of a row of logits. */
-export function topProbability(logits: ArrayLike<number>): number {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]!);
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
-  return 1 / sum;
-}
-
-const toInfer = (name: string, t: Tensor): InferTensor => ({ name, datatype: datatypeOf(t.dtype)!, shape: t.dims, data: t.data });
+export const topProbability = (logits: ArrayLike<number>): number => softmax(logits).reduce((a, b) => Math.max(a, b), 0);
 
 /** Connection state: when the server may be tried again. */
 interface LinkState {
@@ -113,7 +105,7 @@ export class EdgeRunner {
   /** What the server receives: the packed wire bytes, or the head's cut (wire) tensors as they are. */
   private payload(headOut: Record<string, Tensor>): InferTensor[] {
     const cut = this.head.outputNames.filter((n) => !this.exitOutputs.has(n));
-    if (!this.codec || this.config.server.wire === 'tensors') return cut.map((n) => toInfer(n, headOut[n]!));
+    if (!this.codec || this.config.server.wire === 'tensors') return cut.map((n) => inferTensor(n, headOut[n]!));
     const wires = this.codec.tensors.map((f) => headOut[wireName(f.tensor)]!);
     const batch = wires[0]!.dims[0]!;
     const samples = Array.from({ length: batch }, (_, s) =>

@@ -8,8 +8,9 @@
  *
  * Requests and responses share this layout, so one encoder and one decoder serve the server and the client.
  */
-import { numel } from '../../onnx/dtype.js';
 import { z } from 'zod';
+import { zodMessage } from '../../net/link.js';
+import { numel } from '../../onnx/dtype.js';
 import type { TypedArray } from '../../onnx/tensor.js';
 import { asBytes, elementBytes, fromBytes, isDatatype, type Datatype, type NumericDatatype } from './datatypes.js';
 import { ProtocolError } from './errors.js';
@@ -88,12 +89,6 @@ export function parseJsonObject(bytes: Uint8Array, what: string): Record<string,
   return value as Record<string, unknown>;
 }
 
-/** The first problem zod found, as "where.path: message". */
-export function schemaMessage(where: string, error: z.ZodError): string {
-  const issue = error.issues[0]!;
-  return `${[where, ...issue.path.map(String)].join('.')}: ${issue.message}`;
-}
-
 /** BYTES elements from binary data: each a 4-byte little-endian length, then the bytes. */
 function bytesElements(bytes: Uint8Array, count: number, where: string): Uint8Array[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -135,7 +130,7 @@ interface TensorHeader {
 
 function tensorHeader(value: unknown, where: string): TensorHeader {
   const parsed = tensorSchema.safeParse(value);
-  if (!parsed.success) throw new ProtocolError(400, schemaMessage(where, parsed.error));
+  if (!parsed.success) throw new ProtocolError(400, zodMessage(where, parsed.error));
   const t = parsed.data;
   if (!isDatatype(t.datatype)) throw new ProtocolError(400, `${where}.datatype: '${t.datatype}' is not a protocol data type`, 'use one of BOOL, UINT8..UINT64, INT8..INT64, FP16, FP32, FP64, BYTES');
   if (!Number.isSafeInteger(numel(t.shape))) throw new ProtocolError(400, `${where}.shape: [${t.shape.join(', ')}] has too many elements`);

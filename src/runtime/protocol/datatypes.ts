@@ -53,6 +53,3 @@ export function fromBytes(d: NumericDatatype, bytes: Uint8Array, count: number):
 
 /** The little-endian bytes of a typed array (a view, no copy). */
 export const asBytes = (data: TypedArray): Uint8Array => new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-
-/** Does `data` hold elements of datatype `d`? */
-export const holds = (d: NumericDatatype, data: TypedArray): boolean => data instanceof NUMERIC[d].ctor;

@@ -8,7 +8,8 @@ import { numel } from '../../onnx/dtype.js';
 import { z } from 'zod';
 import type { Datatype } from './datatypes.js';
 import { elementBytes } from './datatypes.js';
-import { dataFromBinary, decodeTensors, encodeBody, parametersSchema, schemaMessage, splitBody, type EncodedBody } from './body.js';
+import { zodMessage } from '../../net/link.js';
+import { dataFromBinary, decodeTensors, encodeBody, parametersSchema, splitBody, type EncodedBody } from './body.js';
 import { isProtocolError, ProtocolError } from './errors.js';
 import { type InferTensor, type Parameters } from './tensor.js';
 
@@ -82,7 +83,7 @@ export function decodeRequest(body: Uint8Array, headerLength: number | undefined
   const id = typeof split.fields.id === 'string' ? split.fields.id : undefined;
   try {
     const parsed = requestFields.safeParse(split.fields);
-    if (!parsed.success) throw new ProtocolError(400, schemaMessage('request', parsed.error));
+    if (!parsed.success) throw new ProtocolError(400, zodMessage('request', parsed.error));
     const { parameters, outputs, model_name, model_version } = parsed.data;
     return {
       inputs: decodeTensors(split, 'inputs'),
@@ -156,6 +157,6 @@ export function encodeResponse(res: InferResponse, binary: (name: string) => boo
 export function decodeResponse(body: Uint8Array, headerLength: number | undefined): InferResponse {
   const split = splitBody(body, headerLength, 'outputs');
   const parsed = responseFields.safeParse(split.fields);
-  if (!parsed.success) throw new ProtocolError(502, `the server's response is not an inference response: ${schemaMessage('response', parsed.error)}`);
+  if (!parsed.success) throw new ProtocolError(502, `the server's response is not an inference response: ${zodMessage('response', parsed.error)}`);
   return { ...parsed.data, outputs: decodeTensors(split, 'outputs') };
 }

@@ -6,8 +6,8 @@
  * requests (send it as binary data) and writes FP16 outputs as the numbers they stand for.
  */
 import { numel } from '../../onnx/dtype.js';
-import type { TypedArray } from '../../onnx/tensor.js';
-import { allocate, type Datatype, type NumericDatatype } from './datatypes.js';
+import type { Tensor, TypedArray } from '../../onnx/tensor.js';
+import { allocate, datatypeOf, type Datatype, type NumericDatatype } from './datatypes.js';
 import { ProtocolError } from './errors.js';
 
 export type ParameterValue = string | number | boolean;
@@ -21,6 +21,9 @@ export interface InferTensor {
   data: TypedArray | Uint8Array[];
   parameters?: Parameters;
 }
+
+/** An ONNX Runtime tensor as a protocol tensor (no copy); its element type must be one the protocol carries. */
+export const inferTensor = (name: string, t: Tensor): InferTensor => ({ name, datatype: datatypeOf(t.dtype)!, shape: t.dims, data: t.data });
 
 const INT_RANGE: Partial<Record<NumericDatatype, [number, number]>> = {
   UINT8: [0, 255],

@@ -3,12 +3,10 @@
  * packed wire bytes, validate against the metadata, queue (and batch), and build the response with the server's
  * own timing as response parameters (extension "impera_timing").
  */
-import type { Tensor } from '../../onnx/tensor.js';
-import { datatypeOf } from '../protocol/datatypes.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { PACKED_WIRE_INPUT, TIMING } from '../protocol/extensions.js';
 import type { InferRequest, InferResponse } from '../protocol/messages.js';
-import type { InferTensor } from '../protocol/tensor.js';
+import { inferTensor } from '../protocol/tensor.js';
 import { checkRequest } from '../protocol/validate.js';
 import { unpackWireInput, type ServedModel } from './model.js';
 import type { Scheduler } from './scheduler.js';
@@ -29,8 +27,6 @@ export class ModelTable {
   }
 }
 
-const toInferTensor = (name: string, t: Tensor): InferTensor => ({ name, datatype: datatypeOf(t.dtype)!, shape: t.dims, data: t.data });
-
 export async function infer(scheduler: Scheduler, model: ServedModel, req: InferRequest, abandoned: () => boolean): Promise<InferResponse> {
   const packed = req.inputs.find((t) => t.name === PACKED_WIRE_INPUT);
   if (packed && !model.wire) throw new ProtocolError(400, `model '${model.name}' takes no packed wire input`, 'it has no codec.json; send its input tensors');
@@ -43,6 +39,6 @@ export async function infer(scheduler: Scheduler, model: ServedModel, req: Infer
     model_version: model.version,
     ...(req.id !== undefined ? { id: req.id } : {}),
     parameters: { [TIMING.queue]: done.queueMs, [TIMING.compute]: done.computeMs, [TIMING.batch]: done.batchSize },
-    outputs: checked.outputs.map((name) => toInferTensor(name, done.outputs[name]!)),
+    outputs: checked.outputs.map((name) => inferTensor(name, done.outputs[name]!)),
   };
 }

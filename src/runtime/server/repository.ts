@@ -37,7 +37,7 @@ function tritonModel(dir: string, name: string): Found | undefined {
   const versions = readdirSync(dir).filter((v) => /^\d+$/.test(v) && existsSync(join(dir, v, 'model.onnx'))).sort((a, b) => Number(b) - Number(a));
   if (!versions.length) return undefined;
   const configFile = join(dir, 'config.pbtxt');
-  const triton = existsSync(configFile) ? readTritonServing(parseTextProto(readFileSync(configFile, 'utf8'), configFile)) : undefined;
+  const triton = existsSync(configFile) ? readTritonServing(parseTextProto(readFileSync(configFile, 'utf8'), configFile), configFile) : undefined;
   if (triton?.name !== undefined && triton.name !== name) throw new ImperaError('BAD_REPOSITORY', `${configFile} names the model '${triton.name}' but its folder is '${name}'`, 'Triton requires the name to match the folder');
   return { name, version: versions[0]!, file: join(dir, versions[0]!, 'model.onnx'), codecFiles: [join(dir, 'codec.json')], ...(triton ? { triton } : {}) };
 }
@@ -55,6 +55,9 @@ function discover(repo: string): Found[] {
     }
   }
   if (!found.length) throw new ImperaError('BAD_REPOSITORY', `model repository '${repo}' holds no models`, 'expected NAME.onnx, NAME/model.onnx or NAME/<version>/model.onnx (Triton layout)');
+  // NAME.onnx beside a folder NAME/ would serve one of them silently
+  const twice = found.find((f, i) => found.findIndex((o) => o.name === f.name) !== i);
+  if (twice) throw new ImperaError('BAD_REPOSITORY', `model repository '${repo}' holds the model '${twice.name}' twice: ${found.filter((f) => f.name === twice.name).map((f) => `'${f.file}'`).join(' and ')}`, 'keep one of them, or rename the other');
   return found;
 }
 

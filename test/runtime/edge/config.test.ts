@@ -26,11 +26,11 @@ describe('runtime configuration', () => {
 
   it.each([
     ['a wrong format', { ...base, format: 'impera-runtime/9' }, /format must be 'impera-runtime\/1'/],
-    ['no head', { ...base, head: undefined }, /head/],
+    ['no head', { ...base, head: undefined }, /': head: /],
     ['a missing file', { ...base, head: 'nope.onnx' }, /head: '.*nope\.onnx' does not exist/],
     ['a URL that is not http', { ...base, server: { ...base.server, url: 'ftp://x' } }, /server\.url must be an http/],
     ['an unknown protocol', { ...base, server: { ...base.server, protocol: 'grpc' } }, /server\.protocol/],
-    ['an unknown field', { ...base, retries: 3 }, /retries|unrecognized/i],
+    ['an unknown field', { ...base, retries: 3 }, /unrecognized key: "retries"/i],
     ['a negative budget', { ...base, latencyBudgetMs: -5 }, /latencyBudgetMs must be > 0/],
     ['an exit threshold above 1', { ...base, exits: [{ output: 'e', threshold: 1.5 }] }, /threshold is a probability/],
     ['local fallback without a tail', { ...base, tail: undefined }, /fallback is 'local' but no tail/],
@@ -38,6 +38,9 @@ describe('runtime configuration', () => {
     ['packed bytes over JSON', { ...base, codec: 'codec.json', server: { ...base.server, protocol: 'json' } }, /packed wire bytes cannot travel as JSON/],
     ['two token sources', { ...base, server: { ...base.server, token: 'a', tokenEnv: 'B' } }, /give one of token, tokenEnv, tokenFile/],
     ['an unset token variable', { ...base, server: { ...base.server, tokenEnv: 'IMPERA_NOT_SET_ANYWHERE' } }, /IMPERA_NOT_SET_ANYWHERE is not set/],
+    ['a missing token file', { ...base, server: { ...base.server, tokenFile: 'nope.txt' } }, /server\.tokenFile: '.*nope\.txt' does not exist/],
+    ['a missing CA file', { ...base, server: { ...base.server, ca: 'nope.pem' } }, /server\.ca: '.*nope\.pem' does not exist/],
+    ['zero threads', { ...base, threads: 0 }, /threads: /],
   ])('refuses %s', (_what, raw, message) => {
     expect(() => resolveRuntimeConfig(raw, file)).toThrow(message);
   });

@@ -151,7 +151,10 @@ describe('security and limits', () => {
     try {
       const client = new HttpClient({ url: busy.url, protocol: 'binary' });
       const inputs = cutInputs(repo, 8);
-      const outcomes = await Promise.all(Array.from({ length: 40 }, () => client.infer({ model: 'tail', inputs, timeoutMs: 20_000 }).then(() => 200, (e: CallError) => e)));
+      const burst = () => Promise.all(Array.from({ length: 40 }, () => client.infer({ model: 'tail', inputs, timeoutMs: 20_000 }).then(() => 200 as const, (e: CallError) => e)));
+      // on a loaded machine requests can arrive so spread out that one burst never fills the queue: try a few
+      let outcomes = await burst();
+      for (let tries = 1; tries < 5 && outcomes.every((o) => o === 200); tries++) outcomes = await burst();
       client.close();
       const refused = outcomes.filter((o): o is CallError => o !== 200);
       expect(refused.length).toBeGreaterThan(0);
@@ -191,20 +194,18 @@ describe('hostile input', () => {
     const client = new HttpClient({ url: server.url, protocol: 'binary', token: TOKEN });
     const inputs = cutInputs(repo, 1, 3);
     const expected = await tailReference(repo, inputs);
-    let correct = 0;
+    expect(requests).toHaveLength(2000);
     const statuses = new Map<string, number[]>();
     for (let i = 0; i < requests.length; i += 20) {
       const batch = requests.slice(i, i + 20);
       const [answers, reply] = await Promise.all([Promise.all(batch.map((r) => send(server.url, r))), client.infer({ model: 'tail', inputs, timeoutMs: 10_000 })]);
       answers.forEach((a, k) => statuses.set(batch[k]!.kind, [...(statuses.get(batch[k]!.kind) ?? []), a.status]));
       close(reply.response.outputs[0]!.data as Float32Array, expected);
-      correct++;
     }
     client.close();
     const bad = [...statuses].flatMap(([kind, s]) => s.filter((x) => x < 400 || x >= 500).map((x) => `${kind}: ${x}`));
     expect(bad).toEqual([]);
     expect(statuses.size).toBe(19); // every family was tried (17, and 2 about the token)
-    expect(correct).toBe(100);
   });
 });
 

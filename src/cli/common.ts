@@ -19,6 +19,13 @@ export const positiveInt = (flag: string) => (value: string): number => {
   return n;
 };
 
+/** A positive finite number option value (a rate, a duration, a tolerance), or a clear error naming the option. */
+export const positiveNumber = (flag: string) => (value: string): number => {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new ImperaError('BAD_ARGUMENT', `${flag} must be a positive number, got '${value}'`);
+  return n;
+};
+
 export function addModelOptions(cmd: Command): Command {
   return cmd
     .argument('[model]', 'ONNX model file (default: the built-in MobileNetV2 example)')

@@ -40,12 +40,17 @@ export interface DatasetOptions {
   normalisation?: Normalisation;
 }
 
+const FASHION_MNIST = /^fashion-mnist(?::(train|test))?$/;
+
+/** Whether a data source names Fashion-MNIST (Debian's files, either split) rather than an image folder. */
+export const isFashionMnist = (source: string): boolean => FASHION_MNIST.test(source);
+
 /**
  * 'fashion-mnist' (test split), 'fashion-mnist:train', or a folder of class folders. A folder may hold a
  * `dataset.json` with its own defaults ({"preprocess": "zoo", "resize": true}), which `options` override.
  */
 export function openDataset(source: string, options: DatasetOptions = {}): Dataset {
-  const fm = /^fashion-mnist(?::(train|test))?$/.exec(source);
+  const fm = FASHION_MNIST.exec(source);
   if (fm) return fashionMnist((fm[1] ?? 'test') as 'train' | 'test');
   return imageFolder(source, { ...folderDefaults(source), ...options });
 }

@@ -18,7 +18,10 @@ describe('impera --help', () => {
       expect(r.stdout, commands[i]).toMatch(new RegExp(`^Usage: impera ${commands[i]} `));
       expect(r.stdout, commands[i]).toMatch(/--[a-z]/);
     });
-    for (const cmd of ['inspect', 'split']) expect(helps[commands.indexOf(cmd)]!.stdout).toMatch(/--input-shape/);
+    for (const cmd of ['inspect', 'split']) {
+      expect(helps[commands.indexOf(cmd)]!.stdout).toMatch(/--input-shape/);
+      expect(helps[commands.indexOf(cmd)]!.stdout).toMatch(/--json/);
+    }
   });
 
   it('rejects an unknown option as a usage error', async () => {

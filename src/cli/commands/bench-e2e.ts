@@ -18,7 +18,7 @@ import type { Graph } from '../../graph/graph.js';
 import { openPath, parseLinks, runE2e, type CutResult, type ModelUnderTest } from '../../runtime/e2e.js';
 import { measureOverhead, type OverheadStats } from '../../runtime/overhead.js';
 import { positiveInt, printJson, printWarnings } from '../common.js';
-import { fmtBytes, fmtMs as ms, fmtSignedPercent as pct, table } from '../format.js';
+import { fmtBytes, fmtFraction, fmtMs as ms, fmtSignedPercent as pct, table } from '../format.js';
 import { progressBar } from '../progress.js';
 import { EXAMPLE_DATA, zooDir } from '../../util/package.js';
 import { median, quantile } from '../../util/stats.js';
@@ -84,7 +84,7 @@ async function profileFor(name: string, g: Graph, cuts: readonly Cut[], o: Bench
 function summaryRow(rs: readonly CutResult[]): (string | number)[] {
   const abs = rs.map((r) => Math.abs(r.error));
   const worst = rs.reduce((w, r) => (Math.abs(r.error) > Math.abs(w.error) ? r : w));
-  return [rs.length, `${((100 * abs.filter((e) => e <= 0.1).length) / abs.length).toFixed(0)}%`, `${(100 * median(abs)).toFixed(1)}%`, `${(100 * quantile(abs, 0.9)).toFixed(1)}%`, pct(worst.error), rs.filter((r) => r.error > 0).length];
+  return [rs.length, `${((100 * abs.filter((e) => e <= 0.1).length) / abs.length).toFixed(0)}%`, fmtFraction(median(abs)), fmtFraction(quantile(abs, 0.9)), pct(worst.error), rs.filter((r) => r.error > 0).length];
 }
 
 function resultTables(results: readonly CutResult[]): string {

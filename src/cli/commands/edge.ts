@@ -1,13 +1,12 @@
 /** `impera edge`: run the device side of a split deployment on frames, with fallback when the server cannot answer. */
 import type { Command } from 'commander';
-import { ImperaError } from '../../errors.js';
 import { loadRuntimeConfig } from '../../runtime/edge/config.js';
 import { frameSource, pace } from '../../runtime/edge/frames.js';
 import { EdgeRunner, type FrameResult } from '../../runtime/edge/runner.js';
 import { summarize, type RunSummary } from '../../runtime/edge/summary.js';
-import { positiveInt, printJson } from '../common.js';
+import { positiveInt, positiveNumber, printJson } from '../common.js';
 import { progressBar } from '../progress.js';
-import { fmtMs as ms, table } from '../format.js';
+import { fmtFraction, fmtMs as ms, table } from '../format.js';
 import { EXAMPLE_DATA } from '../../util/package.js';
 
 interface EdgeOptions {
@@ -19,17 +18,10 @@ interface EdgeOptions {
   jsonl?: boolean;
 }
 
-const positiveNumber = (flag: string) => (v: string): number => {
-  const n = Number(v);
-  if (!(n > 0) || !Number.isFinite(n)) throw new ImperaError('BAD_ARGUMENT', `${flag} must be a positive number, got '${v}'`);
-  return n;
-};
-
-
 function summaryText(source: string, s: RunSummary): string {
   const outcomes = Object.entries(s.outcomes).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ');
   const lines = [
-    `${s.framesIn} frames in from ${source}, ${s.resultsOut} results out: ${outcomes}${s.accuracy !== undefined ? `; accuracy ${(100 * s.accuracy).toFixed(1)}%` : ''}`,
+    `${s.framesIn} frames in from ${source}, ${s.resultsOut} results out: ${outcomes}${s.accuracy !== undefined ? `; accuracy ${fmtFraction(s.accuracy)}` : ''}`,
     table(['stage', 'frames', 'p50 ms', 'p90 ms', 'p99 ms'], s.stages.map((x) => [x.stage.replace(/Ms$/, ''), x.frames, ms(x.p50Ms), ms(x.p90Ms), ms(x.p99Ms)]), ['left', 'right', 'right', 'right', 'right']),
   ];
   if (s.reasons.length) lines.push(table(['fallback / failure', 'frames'], s.reasons.map((r) => [r.reason, r.frames])));

@@ -4,11 +4,11 @@
  * inputs, and export the model (or head and tail) with its exits for the runtime.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { findCuts, resolveCut, type Cut } from '../../cuts/cuts.js';
-import { openDataset, type Dataset } from '../../data/dataset.js';
+import { isFashionMnist, openDataset, type Dataset } from '../../data/dataset.js';
 import { ImperaError } from '../../errors.js';
 import { makeBranch, type BranchSpec } from '../../exits/branch.js';
 import { parseDistortions } from '../../exits/distort.js';
@@ -70,7 +70,7 @@ const number = (flag: string, value: string, ok: (x: number) => boolean, what: s
 
 /** Training data and test data: Fashion-MNIST's train and test splits, or a folder with a held-out share. */
 function exitData(o: ExitsCliOptions): { train: Dataset; test?: Dataset } {
-  const fm = /^fashion-mnist(:train|:test)?$/.test(o.data);
+  const fm = isFashionMnist(o.data);
   const train = openDataset(fm ? 'fashion-mnist:train' : o.data);
   const test = o.test ? openDataset(o.test) : fm ? openDataset('fashion-mnist:test') : undefined;
   return { train, ...(test ? { test } : {}) };
@@ -109,7 +109,8 @@ function linkConfig(spec: string): unknown {
 /** POPEX over all single-tensor cuts: layer times from the two profiles, hop times from the link model. */
 async function popexSetup(g: Graph, exits: readonly TrainedExit[], o: ExitsCliOptions): Promise<PopexSetup> {
   if (!o.link) throw new ImperaError('BAD_ARGUMENT', '--popex needs --link (a preset such as wifi, lte, 5g, or a link file)');
-  const link = resolveLink(linkConfig(o.link), { where: '--link' });
+  // a trace named in a link file is relative to that file, as in scenario files (dirname of a preset name is '.')
+  const link = resolveLink(linkConfig(o.link), { where: '--link', baseDir: dirname(o.link) });
   const [edge, cloud] = [await popexProfile('--device', o.device, g), await popexProfile('--server', o.server, g)];
   return profilePopex(g, exits, edge, cloud, link, resolveTransport({ protocol: o.protocol }, '--protocol'));
 }

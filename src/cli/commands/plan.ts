@@ -13,12 +13,12 @@ import { formatConstraint } from '../../plan/recommend.js';
 import type { PlanConfiguration, PlanResult } from '../../plan/types.js';
 import { renderReport } from '../../report/html.js';
 import { PACKAGE_ROOT } from '../../util/package.js';
-import { printJson, printWarnings } from '../common.js';
+import { positiveInt, printJson, printWarnings } from '../common.js';
 import { fmtInt, table } from '../format.js';
 import { progressBar } from '../progress.js';
 import { ImperaError } from '../../errors.js';
 
-export const EXAMPLE_SCENARIO = join(PACKAGE_ROOT, 'examples', 'plan', 'impera.yaml');
+const EXAMPLE_SCENARIO = join(PACKAGE_ROOT, 'examples', 'plan', 'impera.yaml');
 
 interface PlanCliOptions {
   out: string;
@@ -38,7 +38,7 @@ export function registerPlan(program: Command): void {
     .option('--export <dir>', 'also write the recommended deployment: parts with codec and exits, and the runtime config')
     .option('--no-cache', 'recompute every analysis (profiles, accuracy, saliency, exits) instead of reusing cached ones')
     .addOption(new Option('--catalog <file>', 'extra device catalog, YAML or JSON (repeatable)').argParser((v: string, prev: string[] = []) => [...prev, v]).default([]))
-    .option('--top <n>', 'configurations in the printed table', (v) => Math.max(1, Number(v) || 15), 15)
+    .option('--top <n>', 'configurations in the printed table', positiveInt('--top'), 15)
     .option('--json', 'print plan.json to stdout')
     .action(async (file: string | undefined, o: PlanCliOptions) => {
       const scenario = readPlanScenario(file ?? EXAMPLE_SCENARIO);

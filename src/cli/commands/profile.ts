@@ -14,7 +14,7 @@ import { loadProfile, saveProfile, type Profile } from '../../profile/format.js'
 import { profileModel, profileSteps } from '../../profile/profiler.js';
 import { predictionErrors } from '../../profile/predict.js';
 import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
-import { fmtCount, fmtSignedPercent as pct, table } from '../format.js';
+import { fmtCount, fmtFraction, fmtSignedPercent as pct, table } from '../format.js';
 import { progressBar } from '../progress.js';
 import { median } from '../../util/stats.js';
 
@@ -113,7 +113,7 @@ function report(p: Profile, o: ProfileOptions): string {
   const errors = predictionErrors(p);
   if (errors.length) {
     const within = errors.filter((e) => Math.abs(e) <= 0.1).length / errors.length;
-    lines.push('', `sum-of-nodes prediction: median |error| ${(100 * median(errors.map(Math.abs))).toFixed(1)}%, ${(100 * within).toFixed(0)}% of ${errors.length} heads and tails within ±10%`);
+    lines.push('', `sum-of-nodes prediction: median |error| ${fmtFraction(median(errors.map(Math.abs)))}, ${(100 * within).toFixed(0)}% of ${errors.length} heads and tails within ±10%`);
   }
   return lines.join('\n');
 }

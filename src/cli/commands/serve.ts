@@ -32,6 +32,13 @@ const nonNegative = (flag: string) => (v: string): number => {
   return n;
 };
 
+/** A TCP port, checked here: fastify's own refusal of 70000 or 1.5 would surface as an internal error. */
+const port = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ImperaError('BAD_ARGUMENT', `--port must be a whole number from 0 to 65535 (0: any free port), got '${v}'`);
+  return n;
+};
+
 /** 32MB, 512kB, 1048576: a size in bytes (decimal units, as fmtBytes prints them; MiB/KiB binary). */
 export function parseBytes(flag: string) {
   return (v: string): number => {
@@ -72,7 +79,7 @@ export function registerServe(program: Command): void {
     .description('serve exported tails over the Open Inference Protocol (KServe v2 / Triton HTTP, binary tensors, WebSocket stream)')
     .requiredOption('--model-repo <dir>', 'models: DIR/NAME.onnx (impera split --out), DIR/NAME/model.onnx, or a Triton repository DIR/NAME/<version>/model.onnx')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('--port <n>', 'port (0: any free port)', nonNegative('--port'), 8000)
+    .option('--port <n>', 'port (0: any free port)', port, 8000)
     .option('--token <token>', 'accept this bearer token (repeatable; also $IMPERA_TOKEN); without tokens there is no authentication', (v: string, prev: string[] = []) => [...prev, v], [])
     .option('--token-file <file>', 'accept the bearer tokens in this file (one per line)')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')

@@ -10,25 +10,19 @@ import { simulateNs3 } from '../../sim/ns3.js';
 import { FRAME_STATUS, type Backend, type FrameTrace, type SimResult } from '../../sim/result.js';
 import { loadScenario, SETUPS, type Scenario, type SetupName } from '../../sim/scenario.js';
 import { chooseSetups, deployment } from '../../sim/setups.js';
-import { positiveInt, printJson } from '../common.js';
+import { positiveInt, positiveNumber, printJson } from '../common.js';
 import { fmtBytes, fmtInt, table } from '../format.js';
 import { progressBar } from '../progress.js';
 
 interface SimulateOptions {
   backend: Backend;
   setup?: SetupName[];
-  durationS?: number;
+  duration?: number;
   seed?: number;
   devices?: boolean;
   frames?: string;
   json?: boolean;
 }
-
-const positiveNumber = (flag: string) => (v: string): number => {
-  const n = Number(v);
-  if (!(n > 0)) throw new ImperaError('BAD_ARGUMENT', `${flag} must be a positive number, got '${v}'`);
-  return n;
-};
 
 const HELP = `
 Scenario file (YAML), paths relative to it; see examples/scenarios/:
@@ -58,7 +52,7 @@ export function registerSimulate(program: Command): void {
     .option('--frames <file>', 'des: write every frame\'s timestamps to a CSV file')
     .option('--json', 'print the results as JSON')
     .addHelpText('after', HELP)
-    .action(async (file: string, options: SimulateOptions & { duration?: number }) => {
+    .action(async (file: string, options: SimulateOptions) => {
       if (options.frames && options.backend !== 'des') throw new ImperaError('BAD_ARGUMENT', '--frames needs --backend des', 'per-frame timestamps come from the discrete-event simulator');
       const scenario = await loadScenario(file);
       const s: Scenario = { ...scenario, ...(options.duration ? { durationS: options.duration } : {}), ...(options.seed ? { seed: options.seed } : {}), ...(options.setup ? { setups: options.setup } : {}) };

@@ -19,7 +19,7 @@ import { splitModel, writeManifest, writeParts } from '../../export/split.js';
 import { referenceOutputs, verifyParts, type VerifyReport } from '../../export/verify.js';
 import { tensor, type Graph } from '../../graph/graph.js';
 import { dtypeName } from '../../onnx/dtype.js';
-import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
+import { addModelOptions, loadGraph, positiveInt, positiveNumber, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtBytes, fmtCount, fmtInt, fmtShape, table } from '../format.js';
 
 interface SplitOptions extends ModelOptions {
@@ -62,12 +62,6 @@ async function checkCodecPair(g: Graph, parts: readonly [ExportedPart, ExportedP
   }
 }
 
-const positiveNumber = (v: string): number => {
-  const n = Number(v);
-  if (!(n > 0)) throw new ImperaError('BAD_ARGUMENT', `--tolerance must be a positive number, got '${v}'`);
-  return n;
-};
-
 export function registerSplit(program: Command): void {
   addModelOptions(program.command('split'))
     .description('export the head and tail (or k stages) of a model as standalone ONNX models')
@@ -76,7 +70,7 @@ export function registerSplit(program: Command): void {
     .option('--width <n>', 'widest cut to consider when naming cuts by index (must match inspect)', positiveInt('--width'), 2)
     .option('--verify', 'run full model and parts in ONNX Runtime and compare outputs')
     .option('--samples <n>', 'inputs to verify on (Fashion-MNIST test images when the model takes images)', positiveInt('--samples'), 8)
-    .option('--tolerance <x>', 'largest allowed |diff| relative to the output magnitude', positiveNumber, 1e-5)
+    .option('--tolerance <x>', 'largest allowed |diff| relative to the output magnitude', positiveNumber('--tolerance'), 1e-5)
     .option('--codec <spec>', 'put a codec between head and tail (e.g. int8, pca:c/4+int8+deflate); one cut only')
     .option('--calibration <source>', "images to fit the codec on (default 'fashion-mnist:train', else the built-in sample)")
     .option('--calibration-samples <n>', 'images to fit the codec on', positiveInt('--calibration-samples'), 256)

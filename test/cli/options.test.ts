@@ -1,0 +1,44 @@
+/** Option parsers shared by the commands: bad values are refused in one line naming the option, before any work. */
+import { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { positiveInt, positiveNumber } from '../../src/cli/common.js';
+import { registerPlan } from '../../src/cli/commands/plan.js';
+import { parseBytes, registerServe } from '../../src/cli/commands/serve.js';
+import { registerSimulate } from '../../src/cli/commands/simulate.js';
+
+/** Parse a command line with one command registered; its file or folder does not exist, so only option parsing can pass. */
+function parse(register: (p: Command) => void, ...args: string[]): Promise<unknown> {
+  const program = new Command('impera').exitOverride();
+  register(program);
+  for (const cmd of program.commands) cmd.exitOverride();
+  return program.parseAsync(['node', 'impera', ...args]);
+}
+
+describe('option parsers', () => {
+  it('positiveInt takes whole numbers above 0 only', () => {
+    expect(positiveInt('--n')('3')).toBe(3);
+    for (const bad of ['0', '-2', '2.5', 'abc', '']) expect(() => positiveInt('--n')(bad)).toThrow(/--n must be a positive integer, got/);
+  });
+
+  it('positiveNumber takes finite numbers above 0 only', () => {
+    expect(positiveNumber('--fps')('2.5')).toBe(2.5);
+    expect(positiveNumber('--tolerance')('1e-5')).toBe(1e-5);
+    for (const bad of ['0', '-1', 'abc', 'Infinity', 'NaN']) expect(() => positiveNumber('--fps')(bad)).toThrow(/--fps must be a positive number, got/);
+  });
+
+  it('parseBytes reads decimal and binary units', () => {
+    const p = parseBytes('--body-limit');
+    expect(p('1048576')).toBe(1048576);
+    expect(p('32MB')).toBe(32e6);
+    expect(p('512 kB')).toBe(512e3);
+    expect(p('1MiB')).toBe(1024 ** 2);
+    for (const bad of ['0', 'lots', '-1MB', '1 TB']) expect(() => p(bad)).toThrow(/--body-limit must be a size like 32MB/);
+  });
+
+  it('commands refuse bad counts and durations instead of guessing', async () => {
+    await expect(parse(registerPlan, 'plan', '/nonexistent/impera.yaml', '--top', 'abc')).rejects.toThrow(/--top must be a positive integer, got 'abc'/);
+    await expect(parse(registerPlan, 'plan', '/nonexistent/impera.yaml', '--top', '0')).rejects.toThrow(/--top must be a positive integer/);
+    await expect(parse(registerSimulate, 'simulate', '/nonexistent/s.yaml', '--duration', 'Infinity')).rejects.toThrow(/--duration must be a positive number/);
+    for (const bad of ['70000', '1.5', '-1']) await expect(parse(registerServe, 'serve', '--model-repo', '/nonexistent', '--port', bad)).rejects.toThrow(/--port must be a whole number from 0 to 65535/);
+  });
+});

@@ -9,7 +9,7 @@ import type { Dataset } from '../data/dataset.js';
 import { ImperaError } from '../errors.js';
 import { tensor, type Graph } from '../graph/graph.js';
 import { createSession } from '../ort/session.js';
-import { seededRandom } from '../util/random.js';
+import { seededRandom, shuffledIndices } from '../util/random.js';
 import { branchModel, channelStats, makeBranch, type Branch, type BranchSpec } from './branch.js';
 import { expectedCalibrationError, fitTemperature, MIN_CALIBRATION, type ReliabilityBin } from './calibration.js';
 import { extractFeatures, type ExitFeatures } from './features.js';
@@ -103,15 +103,6 @@ const row = ({ taken: _taken, ...rest }: PolicyOutcome): PolicyRow => rest;
 const specOf = (b: ExitsOptions['branch'], k: number): BranchSpec => ('kind' in b ? b : b[k]!);
 export const earlyShare = (r: Pick<PolicyRow, 'rates'>): number => r.rates.reduce((a, b) => a + b, 0);
 
-function shuffledIndices(n: number, seed: number): number[] {
-  const rand = seededRandom(seed);
-  const p = [...Array(n).keys()];
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [p[i], p[j]] = [p[j]!, p[i]!];
-  }
-  return p;
-}
 
 interface Splits {
   train: number[];
@@ -122,7 +113,7 @@ interface Splits {
 
 /** Disjoint splits, drawn in a seeded order; the test split comes from `test` when given. */
 export function splitSamples(d: ExitData, o: Pick<ExitsOptions, 'trainSamples' | 'valSamples' | 'calSamples' | 'testSamples' | 'seed' | 'calibrate'>): Splits {
-  const order = shuffledIndices(d.train.size, o.seed ?? 1);
+  const order = shuffledIndices(d.train.size, seededRandom(o.seed ?? 1));
   const heldOut = d.test ? 0 : Math.min(o.testSamples ?? Math.round(order.length * 0.2), Math.round(order.length * 0.5));
   const rest = order.length - heldOut;
   const val = o.valSamples ?? Math.min(5000, Math.round(rest * 0.1));

@@ -4,20 +4,11 @@
  * kept during training. Stored compactly as values plus input indices.
  */
 import { ImperaError } from '../errors.js';
-import { seededRandom } from '../util/random.js';
+import { seededRandom, shuffledIndices } from '../util/random.js';
 
 /** Fan-outs that give every output the same fan-in. */
 export function validFanOuts(nIn: number, nOut: number): number[] {
   return Array.from({ length: nOut }, (_, i) => i + 1).filter((d) => (nIn * d) % nOut === 0);
-}
-
-function shuffled(n: number, rand: () => number): number[] {
-  const p = [...Array(n).keys()];
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [p[i], p[j]] = [p[j]!, p[i]!];
-  }
-  return p;
 }
 
 /**
@@ -31,8 +22,8 @@ export function fanOutMask(nIn: number, nOut: number, fanOut: number, seed = 1):
     throw new ImperaError('BAD_ARGUMENT', `fan-out ${fanOut} does not fit a ${nIn} -> ${nOut} layer: every output must read the same number of inputs (${nIn} x fan-out / ${nOut} must be whole)`, `fan-outs that work: ${list}`);
   }
   const rand = seededRandom(seed);
-  const ins = shuffled(nIn, rand);
-  const outs = shuffled(nOut, rand);
+  const ins = shuffledIndices(nIn, rand);
+  const outs = shuffledIndices(nOut, rand);
   const mask = new Float32Array(nIn * nOut);
   ins.forEach((i, r) => {
     for (let j = 0; j < fanOut; j++) mask[i * nOut + outs[(r * fanOut + j) % nOut]!] = 1;

@@ -13,7 +13,7 @@ import { onnx, type ModelProto } from '../onnx/proto.js';
 import { valueInfo } from '../onnx/builder.js';
 import type { Tensor } from '../onnx/tensor.js';
 import { createSession, run, type ort } from '../ort/session.js';
-import { seededRandom } from '../util/random.js';
+import { seededRandom, shuffledIndices } from '../util/random.js';
 import { branchModel, initParams, type Branch } from './branch.js';
 
 export interface TrainData {
@@ -148,13 +148,7 @@ export async function trainBranch(branch: Branch, train: TrainData, val: TrainDa
   try {
     for (let epoch = 1; epoch <= (opts.maxEpochs ?? DEFAULT_MAX_EPOCHS); epoch++) {
       const started = performance.now();
-      const order = Int32Array.from({ length: train.count }, (_, i) => i);
-      for (let i = order.length - 1; i > 0; i--) {
-        const j = Math.floor(rand() * (i + 1));
-        const t = order[i]!;
-        order[i] = order[j]!;
-        order[j] = t;
-      }
+      const order = Int32Array.from(shuffledIndices(train.count, rand));
       let lossSum = 0;
       let steps = 0;
       for (let start = 0; start + batch <= train.count || (start === 0 && train.count > 0); start += batch) {

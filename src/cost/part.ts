@@ -2,7 +2,7 @@
  * Cost of a part of a graph (a head, a tail, a stage, or the whole model): arithmetic, parameter storage, and
  * the peak activation memory of running its nodes in topological order.
  */
-import { runtimeNodes, type Graph } from '../graph/graph.js';
+import { isDataTensor, runtimeNodes, type Graph } from '../graph/graph.js';
 import { numel } from '../onnx/dtype.js';
 
 export interface PartCost {
@@ -76,7 +76,7 @@ function costIndex(g: Graph): CostIndex {
     isOutput: names.map((n) => g.outputs.some((o) => o.name === n)),
     reads: g.nodes.map((n) => n.reads.filter((r) => !g.tensors.get(r)?.isStatic).map((r) => id.get(r)!)),
     params: g.nodes.map((n) => [...new Set(n.reads.filter((r) => g.tensors.get(r)?.isStatic).flatMap(storedRoots))].map((r) => id.get(r)!)),
-    writes: g.nodes.map((n) => n.outputs.filter((o) => o && g.tensors.get(o) && !g.tensors.get(o)!.isStatic).map((o) => id.get(o)!)),
+    writes: g.nodes.map((n) => n.outputs.filter((o) => isDataTensor(g, o)).map((o) => id.get(o)!)),
   };
   indexes.set(g, index);
   return index;

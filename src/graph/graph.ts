@@ -41,6 +41,9 @@ export function tensor(g: Graph, name: string): TensorFacts {
   return t;
 }
 
+/** A tensor computed per inference: in the graph (not an omitted optional input, '') and not static. */
+export const isDataTensor = (g: Graph, name: string): boolean => !!name && g.tensors.has(name) && !g.tensors.get(name)!.isStatic;
+
 /** Nodes that run per inference: live and not constant. These are what cuts divide. */
 export function runtimeNodes(g: Graph): number[] {
   return g.order.filter((i) => g.live[i] && !g.isStaticNode[i]);

@@ -15,7 +15,7 @@
  */
 import type { Cut } from '../cuts/cuts.js';
 import { ImperaError } from '../errors.js';
-import { runtimeNodes, tensor, type Graph } from '../graph/graph.js';
+import { isDataTensor, runtimeNodes, tensor, type Graph } from '../graph/graph.js';
 import { minCut, type Arc } from './maxflow.js';
 
 /** Additive costs, in ms, as DADS assumes: each node's time on either side, each tensor's time to send up. */
@@ -75,7 +75,7 @@ function price(g: Graph, costs: EdgeCloudCosts): Priced {
   const names = (n: number) => `node '${g.nodes[n]!.name || `#${n}`}'`;
   const candidates = [...new Set([...g.inputs.map((v) => v.name!), ...order.flatMap((n) => g.nodes[n]!.outputs)])];
   const data = candidates
-    .filter((name) => name && g.tensors.has(name) && !g.tensors.get(name)!.isStatic)
+    .filter((name) => isDataTensor(g, name))
     .map((name) => {
       const t = tensor(g, name);
       return { name, producer: runtime.has(t.producer) ? t.producer : -1, readers: t.consumers.filter((c) => runtime.has(c)) };

@@ -20,7 +20,7 @@
  *     0.132 ms with its Clip fused; the Clip alone takes 0.036 ms: a one-off measurement, not a bench), and it is
  *     what a part that cuts the member off its anchor pays.
  */
-import { runtimeNodes, type Graph } from '../graph/graph.js';
+import { isDataTensor, runtimeNodes, type Graph } from '../graph/graph.js';
 import type { KernelTime } from './trace.js';
 
 /** A node of ORT's optimised graph (as saved with `optimizedModelPath`). */
@@ -86,7 +86,7 @@ class Flow {
     this.graphOutputs = new Set(g.outputs.map((o) => o.name!));
   }
 
-  private isData = (t: string) => !!t && this.g.tensors.has(t) && !this.g.tensors.get(t)!.isStatic;
+  private isData = (t: string) => isDataTensor(this.g, t);
   node = (name: string) => this.byName.get(name) ?? -1;
   /** Runtime producer of a tensor, -1 for inputs, constants and unknown names. */
   producer = (t: string) => {

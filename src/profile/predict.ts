@@ -9,7 +9,7 @@
  */
 import { ImperaError } from '../errors.js';
 import { numel } from '../onnx/dtype.js';
-import { runtimeNodes, type Graph } from '../graph/graph.js';
+import { isDataTensor, runtimeNodes, type Graph } from '../graph/graph.js';
 import type { BoundaryCost, NodeTiming, Profile } from './format.js';
 
 export interface PartPrediction {
@@ -55,7 +55,7 @@ export function partPredictor(g: Graph, profile: PredictionInputs): (part: Reado
   const edge = boundaryLookup(edges);
   const fixedMs = edges.length ? Math.min(...edges.map((e) => e.outputMs)) : 0;
   const graphOutputs = new Set(g.outputs.map((o) => o.name!));
-  const isData = (t: string) => !!t && g.tensors.has(t) && !g.tensors.get(t)!.isStatic;
+  const isData = (t: string) => isDataTensor(g, t);
   const shape = (t: string) => [...g.tensors.get(t)!.shape];
 
   return (part) => {

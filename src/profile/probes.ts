@@ -8,7 +8,7 @@
  */
 import { DataType } from '../onnx/dtype.js';
 import { extractPart } from '../export/extract.js';
-import type { Graph } from '../graph/graph.js';
+import { isDataTensor, type Graph } from '../graph/graph.js';
 import { syntheticFeeds } from '../graph/probe.js';
 import { makeAttribute } from '../onnx/attributes.js';
 import { ModelBuilder, valueInfo } from '../onnx/builder.js';
@@ -30,7 +30,7 @@ const SEED = 7;
  */
 export async function standaloneTimes(g: Graph, nodes: readonly number[], threads: number): Promise<Map<number, number>> {
   if (nodes.length === 0) return new Map();
-  const isData = (t: string) => !!t && g.tensors.has(t) && !g.tensors.get(t)!.isStatic;
+  const isData = (t: string) => isDataTensor(g, t);
   const produced = new Set(nodes.flatMap((n) => g.nodes[n]!.outputs));
   const read = new Set(nodes.flatMap((n) => g.nodes[n]!.reads));
   const inputs = [...new Set(nodes.flatMap((n) => g.nodes[n]!.reads.filter(isData)))].filter((t) => !produced.has(t));

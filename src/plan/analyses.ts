@@ -6,7 +6,7 @@
  */
 import { parseCodec } from '../codecs/spec.js';
 import { singleTensorCuts, type Cut } from '../cuts/cuts.js';
-import { openDataset, subsetDataset, type Dataset } from '../data/dataset.js';
+import { isFashionMnist, openDataset, subsetDataset, type Dataset } from '../data/dataset.js';
 import { ImperaError, isImperaError } from '../errors.js';
 import { inputBaselines } from '../eval/baselines.js';
 import { evaluate } from '../eval/evaluate.js';
@@ -32,14 +32,11 @@ export interface PlanData {
   folder: boolean;
 }
 
-/** Fashion-MNIST (Debian's files) by name; anything else is an image folder. */
-const FASHION_MNIST = /^fashion-mnist(:train|:test)?$/;
-
-const open = (source: string, baseDir: string): Dataset => (FASHION_MNIST.test(source) ? openDataset(source) : openDataset(source.startsWith('/') ? source : `${baseDir}/${source}`));
+const open = (source: string, baseDir: string): Dataset => (isFashionMnist(source) ? openDataset(source) : openDataset(source.startsWith('/') ? source : `${baseDir}/${source}`));
 
 /** Resolve the scenario's data; with exits on a folder, the test images are a held-out share the exits never see. */
 export function planData(source: string, o: { baseDir: string; samples: number; calibration?: string; exits: boolean; seed?: number }, warnings: string[]): PlanData {
-  const fm = FASHION_MNIST.test(source);
+  const fm = isFashionMnist(source);
   const data = open(fm ? 'fashion-mnist:test' : source, o.baseDir);
   let calibration: Dataset;
   if (o.calibration) calibration = open(o.calibration, o.baseDir);

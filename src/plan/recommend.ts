@@ -10,7 +10,8 @@ import type { ConstraintCheck, ConstraintName, NearestMiss, PlanConfiguration, P
 export type Qos = PlanScenarioConfig['qos'];
 export type Objective = PlanScenarioConfig['objective'];
 
-const latencyAt = (c: PlanConfiguration, at: string): number => (at === 'mean' ? c.latency.meanMs : at === 'p50' ? c.latency.p50Ms : at === 'p99' ? c.latency.p99Ms : c.latency.p95Ms);
+/** The configuration's latency at a percentile (or the mean), as the QoS names it. */
+export const latencyAt = (c: PlanConfiguration, at: string): number => (at === 'mean' ? c.latency.meanMs : at === 'p50' ? c.latency.p50Ms : at === 'p99' ? c.latency.p99Ms : c.latency.p95Ms);
 
 /** Checks of one configuration; a stream the configuration cannot sustain (throughput below the frame rate) misses its latency too. */
 export function checkConfiguration(c: PlanConfiguration, qos: Qos, fps: number): ConstraintCheck[] {

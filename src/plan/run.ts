@@ -27,7 +27,6 @@ import type { PlanScenario } from './scenario.js';
 import type { CutSummary, PlanConfiguration, PlanQos, PlanResult, SaliencySummary } from './types.js';
 
 /** The configuration a result recommends (or the nearest miss); defined beside the decision, which the report also reads. */
-export { chosen } from './recommend.js';
 
 export interface PlanOptions {
   /** Reuse cached analyses (default true). */

@@ -77,6 +77,11 @@ describe('impera profile', () => {
     await expectOneLineError(['profile', chainPath, '--device', 'nvidia-t4', '--calibrate', corrupt], /is corrupt: createdAt/);
   });
 
+  it('refuses options that only apply to a prediction when measuring', async () => {
+    await expectOneLineError(['profile', chainPath, '--calibrate', 'p.json'], /--calibrate applies only with --device/);
+    await expectOneLineError(['profile', chainPath, '--dtype', 'int8', '--catalog', 'c.yaml'], /--catalog, --dtype apply only with --device/);
+  });
+
   it('rejects a non-positive thread or batch count', async () => {
     await expectOneLineError(['profile', chainPath, '--threads', '0'], /--threads must be a positive integer, got '0'/);
     await expectOneLineError(['profile', chainPath, '--threads', '-2'], /--threads must be a positive integer/);

@@ -6,10 +6,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { chosen, plan } from '../../plan/run.js';
+import { plan } from '../../plan/run.js';
 import { readPlanScenario } from '../../plan/scenario.js';
 import { exportPlan } from '../../plan/deploy.js';
-import { formatConstraint } from '../../plan/recommend.js';
+import { chosen, formatConstraint, latencyAt } from '../../plan/recommend.js';
 import type { PlanConfiguration, PlanResult } from '../../plan/types.js';
 import { renderReport } from '../../report/html.js';
 import { PACKAGE_ROOT } from '../../util/package.js';
@@ -69,7 +69,7 @@ const pct = (x: number) => (100 * x).toFixed(1);
 
 function summary(r: PlanResult, top: number): string {
   const at = r.scenario.qos.latency?.at ?? 'p95';
-  const lat = (c: PlanConfiguration) => (at === 'mean' ? c.latency.meanMs : at === 'p50' ? c.latency.p50Ms : at === 'p99' ? c.latency.p99Ms : c.latency.p95Ms);
+  const lat = (c: PlanConfiguration) => latencyAt(c, at);
   const order = [...r.feasible, ...r.configurations.filter((c) => !c.feasible).sort((a, b) => lat(a) - lat(b)).map((c) => c.id)];
   const byId = new Map(r.configurations.map((c) => [c.id, c]));
   const rows = order.slice(0, top).map((id, i) => {

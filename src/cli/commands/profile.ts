@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
 import { findCuts, resolveCut, type Cut } from '../../cuts/cuts.js';
+import { ImperaError } from '../../errors.js';
 import { DTYPES, findDevice, loadCatalog, type ComputeDtype } from '../../devices/catalog.js';
 import { predictedProfile } from '../../devices/predicted.js';
 import { calibrate, OP_CLASSES } from '../../devices/roofline.js';
@@ -48,7 +49,9 @@ export function registerProfile(program: Command): void {
     .option('--calibrate <file>', 'with --device: a measured profile of this model to fit the device model to (default: measure one now)')
     .addOption(new Option('--catalog <file>', 'extra device catalog, YAML or JSON (repeatable)').argParser(repeat).default([]))
     .addOption(new Option('--dtype <type>', 'with --device: the arithmetic the device runs').choices([...DTYPES]).default('fp32'))
-    .action(async (model: string | undefined, options: ProfileOptions) => {
+    .action(async (model: string | undefined, options: ProfileOptions, command: Command) => {
+      const deviceOnly = ['calibrate', 'catalog', 'dtype'].filter((k) => command.getOptionValueSource(k) === 'cli');
+      if (!options.device && deviceOnly.length) throw new ImperaError('BAD_ARGUMENT', `${deviceOnly.map((k) => `--${k}`).join(', ')} ${deviceOnly.length === 1 ? 'applies' : 'apply'} only with --device (a predicted profile)`, 'add --device ID (see `impera devices`), or drop them to measure this machine');
       const batch = options.batch ?? 1;
       const g1 = await loadGraph(model, { ...options, batch: 1 });
       const all = findCuts(g1, { maxWidth: options.width });

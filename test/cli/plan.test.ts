@@ -6,16 +6,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadRuntimeConfig } from '../../src/runtime/edge/config.js';
 import { loadModel } from '../../src/onnx/io.js';
 import { createSession } from '../../src/ort/session.js';
+import { EXAMPLE_DATA } from '../../src/util/package.js';
 import { expectOneLineError, impera, tmp } from '../helpers/cli.js';
 
-const SAMPLE = new URL('../../examples/fashion-mnist-sample', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'impera-plan-'));
 const scenario = (name: string, extra: string[] = [], qos = ['  latency: { ms: 150, at: p95 }', '  accuracy: 0.5']) => {
   const file = join(dir, name);
   writeFileSync(
     file,
     [
-      `data: ${SAMPLE}`,
+      `data: ${EXAMPLE_DATA}`,
       'samples: 24',
       'devices:',
       '  edge: raspberry-pi-4',

@@ -4,10 +4,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { expectOneLineError, impera, tmp } from '../helpers/cli.js';
+import { BIN, expectOneLineError, impera, tmp } from '../helpers/cli.js';
 import { splitRepo } from '../helpers/runtime.js';
-
-const BIN = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
 
 describe('impera serve and impera edge', () => {
   it('serve a split and run frames through it, printing every result as JSON', async () => {

@@ -1,36 +1,14 @@
 /** `impera simulate` as users run it (the built binary; `npm test` builds first). */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { expectOneLine, impera, imperaWithEnv, tmp } from '../helpers/cli.js';
 
-const BIN = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
 const EXAMPLES = new URL('../../examples/scenarios/', import.meta.url).pathname;
-const tmp = () => mkdtempSync(join(tmpdir(), 'impera-simulate-'));
-
-async function impera(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)('node', [BIN, ...args], { maxBuffer: 64 << 20, env: { ...process.env, ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
-
-function oneLineError(r: { code: number; stderr: string }, pattern: RegExp): void {
-  expect(r.code).toBe(1);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^impera: error: /);
-  expect(lines[0]).toMatch(pattern);
-}
 
 describe('impera simulate', () => {
   it('documents the scenario format, presets and backends in --help', async () => {
-    const r = await impera(['simulate', '--help']);
+    const r = await impera('simulate', '--help');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/--backend <name>/);
     expect(r.stdout).toMatch(/analytic.*des.*ns3/s);
@@ -38,7 +16,7 @@ describe('impera simulate', () => {
   });
 
   it("tables the four set-ups side by side (Split-Et-Impera's example)", async () => {
-    const r = await impera(['simulate', join(EXAMPLES, 'split-et-impera.yaml'), '--duration', '5']);
+    const r = await impera('simulate', join(EXAMPLES, 'split-et-impera.yaml'), '--duration', '5');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^ +local +remote +split +early-exit/m);
     expect(r.stdout).toMatch(/latency p95 ms/);
@@ -48,7 +26,7 @@ describe('impera simulate', () => {
 
   it('prints JSON, per backend', async () => {
     for (const backend of ['analytic', 'des']) {
-      const r = await impera(['simulate', join(EXAMPLES, 'split-et-impera.yaml'), '--duration', '5', '--backend', backend, '--json']);
+      const r = await impera('simulate', join(EXAMPLES, 'split-et-impera.yaml'), '--duration', '5', '--backend', backend, '--json');
       expect(r.code).toBe(0);
       const out = JSON.parse(r.stdout);
       expect(out.backend).toBe(backend);
@@ -61,7 +39,7 @@ describe('impera simulate', () => {
 
   it('writes every frame\'s timestamps with --frames', async () => {
     const file = join(tmp(), 'frames.csv');
-    const r = await impera(['simulate', join(EXAMPLES, 'split-et-impera.yaml'), '--duration', '2', '--setup', 'split', '--frames', file]);
+    const r = await impera('simulate', join(EXAMPLES, 'split-et-impera.yaml'), '--duration', '2', '--setup', 'split', '--frames', file);
     expect(r.code).toBe(0);
     const lines = readFileSync(file, 'utf8').trim().split('\n');
     expect(lines[0]).toBe('setup,frame,device,status,created_ms,headStart_ms,headEnd_ms,txStart_ms,serverArrival_ms,serverStart_ms,serverEnd_ms,delivered_ms');
@@ -76,20 +54,20 @@ describe('impera simulate', () => {
   it('rejects a bad scenario in one line naming the field', async () => {
     const file = join(tmp(), 's.yaml');
     writeFileSync(file, 'payload: { cutBytes: 1000 }\ncompute: { device: { head: 1 }, server: { tail: 1 } }\ndevices: [{ fps: -1 }]\n');
-    oneLineError(await impera(['simulate', file]), /scenario '.*s\.yaml': devices\.0\.fps: fps must be > 0/);
+    expectOneLine(await impera('simulate', file), /scenario '.*s\.yaml': devices\.0\.fps: fps must be > 0/);
     writeFileSync(file, 'payload: { cutBytes: 1000 }\ncompute: { device: { head: 1 }, server: { tail: 1 } }\ndevices: [{ fps: 5 }]\nnetwork: { link: 4g }\n');
-    oneLineError(await impera(['simulate', file]), /network\.link: unknown link preset '4g' \(use one of: 3g, lte/);
+    expectOneLine(await impera('simulate', file), /network\.link: unknown link preset '4g' \(use one of: 3g, lte/);
   });
 
   it('says how to install ns-3 when it is missing, while the other backends still work', async () => {
     const env = { IMPERA_NS3_PREFIX: '/nonexistent/ns3' };
     const scenario = join(EXAMPLES, 'split-et-impera.yaml');
-    oneLineError(await impera(['simulate', scenario, '--backend', 'ns3', '--duration', '1'], env), /ns-3 is not installed .*sudo apt-get install libns3-dev/);
-    expect((await impera(['simulate', scenario, '--backend', 'des', '--duration', '1'], env)).code).toBe(0);
-    expect((await impera(['simulate', scenario, '--backend', 'analytic', '--duration', '1'], env)).code).toBe(0);
+    expectOneLine(await imperaWithEnv(['simulate', scenario, '--backend', 'ns3', '--duration', '1'], env), /ns-3 is not installed .*sudo apt-get install libns3-dev/);
+    expect((await imperaWithEnv(['simulate', scenario, '--backend', 'des', '--duration', '1'], env)).code).toBe(0);
+    expect((await imperaWithEnv(['simulate', scenario, '--backend', 'analytic', '--duration', '1'], env)).code).toBe(0);
   });
 
   it('rejects --frames with a backend that does not keep frames', async () => {
-    oneLineError(await impera(['simulate', join(EXAMPLES, 'split-et-impera.yaml'), '--backend', 'analytic', '--frames', 'x.csv']), /--frames needs --backend des/);
+    expectOneLine(await impera('simulate', join(EXAMPLES, 'split-et-impera.yaml'), '--backend', 'analytic', '--frames', 'x.csv'), /--frames needs --backend des/);
   });
 });

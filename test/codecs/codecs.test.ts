@@ -13,11 +13,9 @@ import { symbolicShape } from '../../src/graph/graph.js';
 import { DataType } from '../../src/onnx/dtype.js';
 import { loadModel } from '../../src/onnx/io.js';
 import { createSession, run } from '../../src/ort/session.js';
-import { EXAMPLE_MODEL, PACKAGE_ROOT } from '../../src/util/package.js';
+import { EXAMPLE_DATA, EXAMPLE_MODEL } from '../../src/util/package.js';
 import { seededRandom } from '../../src/util/random.js';
-import { join } from 'node:path';
 
-const SAMPLE = join(PACKAGE_ROOT, 'examples', 'fashion-mnist-sample');
 
 describe('fitPca', () => {
   it('recovers a low-rank subspace, with the full and the randomized solver alike', async () => {
@@ -68,7 +66,7 @@ describe('codecs on the example model', async () => {
   const g = await analyzeModel(loadModel(EXAMPLE_MODEL));
   const cuts = findCuts(g, { maxWidth: 2 });
   const cut = resolveCut(g, cuts, '39');
-  const data = openDataset(SAMPLE);
+  const data = openDataset(EXAMPLE_DATA);
 
   it('calibrate min/max so that calibration data never clips: the error is at most half a step', async () => {
     const fitted = (await fitCodecs(g, [cut], [parseCodec('int8'), parseCodec('int8:tensor')], data, { samples: 32 })).get(cut.id)!;

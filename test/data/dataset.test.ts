@@ -7,15 +7,14 @@ import { loadFashionMnist } from '../../src/data/fashion-mnist.js';
 import { encodeGrayPng } from '../../src/data/images.js';
 import { decodeNpy, encodeNpy } from '../../src/data/npy.js';
 import { DataType } from '../../src/onnx/dtype.js';
-import { PACKAGE_ROOT } from '../../src/util/package.js';
+import { EXAMPLE_DATA } from '../../src/util/package.js';
 import { PNG } from 'pngjs';
 
-const SAMPLE = join(PACKAGE_ROOT, 'examples', 'fashion-mnist-sample');
 const spec = { channels: 3, height: 224, width: 224 };
 
 describe('image folder datasets', () => {
   it('read the committed sample exactly as the IDX files (PNG is lossless, same resize)', () => {
-    const folder = openDataset(SAMPLE);
+    const folder = openDataset(EXAMPLE_DATA);
     expect(folder.size).toBe(200);
     expect(folder.classes[9]).toBe('9_Ankle-boot');
     // the first sample of class 9 is test image 0 (an ankle boot)

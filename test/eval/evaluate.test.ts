@@ -16,9 +16,8 @@ import { analyzeModel } from '../../src/graph/analyze.js';
 import { DataType } from '../../src/onnx/dtype.js';
 import { loadModel } from '../../src/onnx/io.js';
 import { createSession } from '../../src/ort/session.js';
-import { EXAMPLE_MODEL, PACKAGE_ROOT } from '../../src/util/package.js';
+import { EXAMPLE_DATA, EXAMPLE_MODEL } from '../../src/util/package.js';
 
-const SAMPLE = join(PACKAGE_ROOT, 'examples', 'fashion-mnist-sample');
 
 describe('statistics', () => {
   it('Wilson interval and the rate-accuracy front', () => {
@@ -40,7 +39,7 @@ describe('evaluate on the example model and data', async () => {
   const g = await analyzeModel(loadModel(EXAMPLE_MODEL));
   const cuts = findCuts(g, { maxWidth: 2 });
   const cut = resolveCut(g, cuts, '39');
-  const data = openDataset(SAMPLE);
+  const data = openDataset(EXAMPLE_DATA);
   const codecs = ['fp32', 'int8+deflate', 'pca:c/4+int8+deflate'].map(parseCodec);
   const report = await evaluate(g, { cuts: [cut], codecs, data, calibration: data, samples: 120, byteSamples: 40, calibrationSamples: 40, detail: true });
 

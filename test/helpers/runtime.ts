@@ -20,9 +20,8 @@ import { fitCodecs } from '../../src/codecs/calibrate.js';
 import { parseCodec } from '../../src/codecs/spec.js';
 import { openDataset } from '../../src/data/dataset.js';
 import { attachCodec, describeWire } from '../../src/export/codec.js';
-import { PACKAGE_ROOT } from '../../src/util/package.js';
+import { EXAMPLE_DATA } from '../../src/util/package.js';
 
-export const SAMPLE = join(PACKAGE_ROOT, 'examples', 'fashion-mnist-sample');
 import { chain, weights } from './models.js';
 import { ModelBuilder } from '../../src/onnx/builder.js';
 import { inMemoryModel, type OnnxModel } from '../../src/onnx/io.js';
@@ -60,7 +59,7 @@ export async function splitRepo(codec?: string): Promise<SplitRepo> {
   let { parts } = splitModel(g, [cut]);
   const dir = mkdtempSync(join(tmpdir(), 'impera-repo-'));
   if (codec) {
-    const fitted = (await fitCodecs(g, [cut], [parseCodec(codec)], openDataset(SAMPLE), { samples: 16 })).get(cut.id)![0]!;
+    const fitted = (await fitCodecs(g, [cut], [parseCodec(codec)], openDataset(EXAMPLE_DATA), { samples: 16 })).get(cut.id)![0]!;
     parts = attachCodec(g, [parts[0]!, parts[1]!], fitted);
     writeFileSync(join(dir, 'codec.json'), JSON.stringify(describeWire(fitted)));
   }

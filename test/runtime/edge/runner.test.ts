@@ -15,9 +15,9 @@ import { EdgeRunner, type FrameResult } from '../../../src/runtime/edge/runner.j
 import { summarize } from '../../../src/runtime/edge/summary.js';
 import type { RunningServer } from '../../../src/runtime/server/app.js';
 import { saveModel } from '../../../src/onnx/io.js';
+import { BIN } from '../../helpers/cli.js';
 import { headWithExit, serve, splitRepo, type SplitRepo } from '../../helpers/runtime.js';
 
-const BIN = new URL('../../../dist/src/cli/main.js', import.meta.url).pathname;
 
 async function runner(repo: SplitRepo, over: Record<string, unknown>): Promise<EdgeRunner> {
   const raw = { format: 'impera-runtime/1', head: 'head.onnx', tail: 'tail.onnx', latencyBudgetMs: 5000, reconnect: { initialMs: 100, maxMs: 400 }, ...over };

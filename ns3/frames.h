@@ -9,6 +9,7 @@
 #include "ns3/network-module.h"
 
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
@@ -67,12 +68,38 @@ struct FrameLog
     std::vector<double> sentS;
     std::vector<double> recvS;
 
+    // A frame handed to a sender (not arrived yet); returns its index.
+    uint32_t Scheduled(double atS)
+    {
+        sentS.push_back(atS);
+        recvS.push_back(-1);
+        return sentS.size() - 1;
+    }
+
     void Exited(double atS)
     {
         sentS.push_back(atS);
         recvS.push_back(-2);
     }
 };
+
+// Packets lost independently with probability `loss` on receipt, as the analytic models assume; on Wi-Fi the
+// MAC then retries the MPDU.
+inline Ptr<RateErrorModel>
+PacketLoss(double loss)
+{
+    Ptr<RateErrorModel> errors = CreateObject<RateErrorModel>();
+    errors->SetAttribute("ErrorUnit", StringValue("ERROR_UNIT_PACKET"));
+    errors->SetAttribute("ErrorRate", DoubleValue(loss));
+    return errors;
+}
+
+// A trace sink for packet drops: counts them into *n.
+inline Callback<void, Ptr<const Packet>>
+CountInto(uint64_t* n)
+{
+    return MakeBoundCallback(+[](uint64_t* count, Ptr<const Packet>) { ++*count; }, n);
+}
 
 // Frames a device keeps sending (the rest exit early), drawn from ns-3's seeded streams.
 class ExitDraw
@@ -114,8 +141,6 @@ class UdpFrameReceiver
         m_socket->SetRecvCallback(MakeCallback(&UdpFrameReceiver::Receive, this));
     }
 
-    uint64_t packets = 0;
-
   private:
     void Receive(Ptr<Socket> socket)
     {
@@ -128,7 +153,6 @@ class UdpFrameReceiver
             {
                 continue;
             }
-            packets++;
             uint64_t key = (uint64_t(h.flow) << 32) | h.frame;
             if (++m_got[key] == h.count)
             {
@@ -158,10 +182,7 @@ class UdpFrameSender
 
     void Schedule(double atS)
     {
-        uint32_t frame = m_log->sentS.size();
-        m_log->sentS.push_back(atS);
-        m_log->recvS.push_back(-1);
-        Simulator::Schedule(Seconds(atS) - Simulator::Now(), &UdpFrameSender::Send, this, frame);
+        Simulator::Schedule(Seconds(atS) - Simulator::Now(), &UdpFrameSender::Send, this, m_log->Scheduled(atS));
     }
 
     void Warmup(double atS)
@@ -218,28 +239,24 @@ class TcpFrameSender
         m_socket->Connect(to);
     }
 
-    // Frames at absolute times; with `afterConnect`, the first frame goes when the connection is up.
+    // A frame written at an absolute time.
     void Schedule(double atS)
     {
-        m_log->sentS.push_back(atS);
-        m_log->recvS.push_back(-1);
-        Simulator::Schedule(Seconds(atS) - Simulator::Now(), &TcpFrameSender::Write, this, m_log->sentS.size() - 1);
+        Simulator::Schedule(Seconds(atS) - Simulator::Now(), &TcpFrameSender::Write, this, m_log->Scheduled(atS));
     }
 
+    // The first frame, written when the connection is up (its send time is logged then).
     void SendOnConnect()
     {
         m_onConnect = true;
-        m_log->sentS.push_back(-1);
-        m_log->recvS.push_back(-1);
+        m_log->Scheduled(-1);
     }
 
     uint64_t packets = 0;
-    double connectedS = -1;
 
   private:
     void Connected(Ptr<Socket>)
     {
-        connectedS = Simulator::Now().GetSeconds();
         if (m_onConnect)
         {
             Write(0);

@@ -77,14 +77,9 @@ main(int argc, char* argv[])
         Ipv4InterfaceContainer ifaces = addresses.Assign(devices);
         TrafficControlHelper().Uninstall(devices);
 
-        Ptr<RateErrorModel> errors = CreateObject<RateErrorModel>();
-        errors->SetAttribute("ErrorUnit", StringValue("ERROR_UNIT_PACKET"));
-        errors->SetAttribute("ErrorRate", DoubleValue(loss));
-        devices.Get(1)->SetAttribute("ReceiveErrorModel", PointerValue(errors));
+        devices.Get(1)->SetAttribute("ReceiveErrorModel", PointerValue(PacketLoss(loss)));
         uint64_t lost = 0;
-        devices.Get(1)->TraceConnectWithoutContext(
-            "PhyRxDrop",
-            MakeBoundCallback(+[](uint64_t* n, Ptr<const Packet>) { ++*n; }, &lost));
+        devices.Get(1)->TraceConnectWithoutContext("PhyRxDrop", CountInto(&lost));
 
         std::vector<FrameLog> logs(1);
         ExitDraw exits(keepProbability);

@@ -96,10 +96,7 @@ main(int argc, char* argv[])
     mac.SetType("ns3::ApWifiMac", "Ssid", SsidValue(ssid), "BE_MaxAmpduSize", UintegerValue(maxAmpduBytes));
     if (loss > 0)
     {
-        Ptr<RateErrorModel> errors = CreateObject<RateErrorModel>();
-        errors->SetAttribute("ErrorUnit", StringValue("ERROR_UNIT_PACKET"));
-        errors->SetAttribute("ErrorRate", DoubleValue(loss));
-        phy.Set("PostReceptionErrorModel", PointerValue(errors));
+        phy.Set("PostReceptionErrorModel", PointerValue(PacketLoss(loss)));
     }
     NetDeviceContainer apDevice = wifi.Install(phy, mac, ap);
     Config::Set("/NodeList/*/DeviceList/*/$ns3::WifiNetDevice/HtConfiguration/ShortGuardIntervalSupported",
@@ -124,9 +121,7 @@ main(int argc, char* argv[])
     addresses.Assign(staDevices);
 
     uint64_t lost = 0;
-    Config::ConnectWithoutContext(
-        "/NodeList/*/DeviceList/*/$ns3::WifiNetDevice/Mac/MacTxDrop",
-        MakeBoundCallback(+[](uint64_t* n, Ptr<const Packet>) { ++*n; }, &lost));
+    Config::ConnectWithoutContext("/NodeList/*/DeviceList/*/$ns3::WifiNetDevice/Mac/MacTxDrop", CountInto(&lost));
 
     std::vector<FrameLog> logs(stations);
     std::vector<std::unique_ptr<UdpFrameSender>> udpTx;

@@ -12,7 +12,7 @@ import { drawTransfers } from '../net/transfer.js';
 import type { TransferOutcome } from '../net/tcp.js';
 import { uncontendedUs } from '../net/wifi.js';
 import { seededRandom } from '../util/random.js';
-import type { Deployment, DeviceSpec } from './deployment.js';
+import { meanDeviceMs, sendPeriodMs, type Deployment, type DeviceSpec } from './deployment.js';
 import { sharedMediumPackets } from './medium.js';
 import { distMean, sampler } from './distributions.js';
 import { frameTable, STATUS, summariseTrace, type SimResult } from './result.js';
@@ -42,7 +42,7 @@ function mediumDraws(dep: Deployment, bytes: number, seed: number, periodMs: num
 function directionDraws(dep: Deployment, d: DeviceSpec, direction: 'up' | 'down', seed: number): Draws {
   const bytes = direction === 'up' ? d.upBytes : d.downBytes;
   if (bytes <= 0 || !d.offload) return { outcomes: [{ endMs: 0, senderFreeMs: 0, busyMs: 0, packets: 0, lost: 0, timeouts: 0, frameLost: false }], busyMs: 0 };
-  const periodMs = 1000 / (d.fps * Math.max(1e-6, 1 - d.exitProbability));
+  const periodMs = sendPeriodMs(d);
   return dep.network === 'shared' ? mediumDraws(dep, bytes, seed, periodMs) : linkDraws(pathOf(d.link, direction), dep, bytes, seed, periodMs);
 }
 
@@ -66,7 +66,7 @@ export function analyse(dep: Deployment): SimResult {
     const exit = d.exit ? sampler(d.exit) : () => 0;
     const sendRate = d.offload ? d.fps * (1 - d.exitProbability) : 0;
     offloadedFps += sendRate;
-    load.device += (d.fps * (distMean(d.compute) + (d.exit ? distMean(d.exit) : 0))) / 1000 / n;
+    load.device += (d.fps * meanDeviceMs(d)) / 1000 / n;
     load.uplink += (sendRate * up.busyMs) / 1000 / n;
     load.downlink += (sendRate * down.busyMs) / 1000 / n;
     load.medium += (sendRate * (up.busyMs + down.busyMs)) / 1000;

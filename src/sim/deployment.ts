@@ -5,7 +5,7 @@
  */
 import type { Link } from '../net/link.js';
 import type { Transport } from '../net/transfer.js';
-import type { Dist } from './distributions.js';
+import { distMean, type Dist } from './distributions.js';
 
 export interface DeviceSpec {
   name: string;
@@ -32,6 +32,12 @@ export interface DeviceSpec {
   /** Frames that may wait for the device's processor; more are dropped. */
   queueLimit: number;
 }
+
+/** Mean device time per frame: compute plus the exit branch. */
+export const meanDeviceMs = (d: DeviceSpec): number => distMean(d.compute) + (d.exit ? distMean(d.exit) : 0);
+
+/** How often a device's frames go on its connection, on average (less often with early exits). */
+export const sendPeriodMs = (d: DeviceSpec): number => 1000 / (d.fps * Math.max(1e-6, 1 - d.exitProbability));
 
 export interface ServerSpec {
   workers: number;

@@ -11,7 +11,7 @@
 import { pathOf } from '../net/path.js';
 import { openFlow, type Flow } from '../net/transfer.js';
 import { seededRandom } from '../util/random.js';
-import type { Deployment } from './deployment.js';
+import { sendPeriodMs, type Deployment } from './deployment.js';
 import { sampler } from './distributions.js';
 import { EventQueue } from './events.js';
 import { SharedMedium, sharedMediumPackets } from './medium.js';
@@ -89,10 +89,9 @@ export function simulate(dep: Deployment, options: SimOptions = {}): SimResult {
   };
 
   const shared = dep.network === 'shared';
-  // a device's frames form a stream on its connection: one every 1/fps on average (fewer with early exits)
-  const streamPeriod = (d: Deployment['devices'][number]) => 1000 / (d.fps * Math.max(1e-6, 1 - d.exitProbability));
-  const upFlows: Flow[] = shared ? [] : dep.devices.map((d) => openFlow(pathOf(d.link, 'up'), dep.transport, streamPeriod(d)));
-  const downFlows: Flow[] = shared ? [] : dep.devices.map((d) => openFlow(pathOf(d.link, 'down'), dep.transport, streamPeriod(d)));
+  // a device's frames form a stream on its connection
+  const upFlows: Flow[] = shared ? [] : dep.devices.map((d) => openFlow(pathOf(d.link, 'up'), dep.transport, sendPeriodMs(d)));
+  const downFlows: Flow[] = shared ? [] : dep.devices.map((d) => openFlow(pathOf(d.link, 'down'), dep.transport, sendPeriodMs(d)));
   let medium: SharedMedium | undefined;
   let upPackets: { sizes: number[]; needed: number }[] = [];
   let downPackets: { sizes: number[]; needed: number }[] = [];

@@ -37,10 +37,7 @@ export class EventQueue {
       this.move(parent, i);
       i = parent;
     }
-    this.time[i] = time;
-    this.seq[i] = seq;
-    this.kind[i] = kind;
-    this.subject[i] = subject;
+    this.set(i, time, seq, kind, subject);
   }
 
   /** Pop the earliest event into now/nowKind/nowSubject; false when empty. */
@@ -65,11 +62,16 @@ export class EventQueue {
       this.move(child, i);
       i = child;
     }
-    this.time[i] = t;
-    this.seq[i] = s;
-    this.kind[i] = k;
-    this.subject[i] = sub;
+    this.set(i, t, s, k, sub);
     return true;
+  }
+
+  /** Slot i holds this event: the one place all four columns are written together. */
+  private set(i: number, time: number, seq: number, kind: number, subject: number): void {
+    this.time[i] = time;
+    this.seq[i] = seq;
+    this.kind[i] = kind;
+    this.subject[i] = subject;
   }
 
   private move(from: number, to: number): void {

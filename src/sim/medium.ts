@@ -63,14 +63,12 @@ interface TransferProgress {
 
 export interface MediumStats {
   busyMs: number;
-  txops: number;
-  collisions: number;
   packets: number;
   lostPackets: number;
 }
 
 export class SharedMedium {
-  readonly stats: MediumStats = { busyMs: 0, txops: 0, collisions: 0, packets: 0, lostPackets: 0 };
+  readonly stats: MediumStats = { busyMs: 0, packets: 0, lostPackets: 0 };
   private readonly stations: Station[];
   private readonly transfers = new Map<number, TransferProgress>();
   private readonly wifi: WifiPhy | undefined;
@@ -160,8 +158,6 @@ export class SharedMedium {
     const { durationMs, arrivalMs } = this.burstMs(now, winners);
     this.arrival = now + arrivalMs + this.link.delayMs;
     this.stats.busyMs += durationMs;
-    this.stats.txops++;
-    if (this.collided) this.stats.collisions++;
     this.host.schedule(now + durationMs, 'end', 0);
   }
 

@@ -14,7 +14,7 @@ import { drawTransfers } from '../net/transfer.js';
 import { uncontendedUs } from '../net/wifi.js';
 import { udpMaxPayload } from '../net/framing.js';
 import { udpIpSizes } from '../net/udp.js';
-import type { Deployment, DeviceSpec } from './deployment.js';
+import { meanDeviceMs, type Deployment, type DeviceSpec } from './deployment.js';
 import { distMean } from './distributions.js';
 import { frameTable, STATUS, summariseTrace, type FrameTrace, type SimResult } from './result.js';
 
@@ -24,7 +24,6 @@ export interface Ns3Options {
   onProgress?: (done: number, total: number) => void;
 }
 
-const deviceMs = (d: DeviceSpec) => distMean(d.compute) + (d.exit ? distMean(d.exit) : 0);
 const framesOf = (d: DeviceSpec, endMs: number) => Math.max(0, Math.ceil((endMs - d.phaseMs) / (1000 / d.fps)));
 
 function downlinkMs(dep: Deployment, d: DeviceSpec): number {
@@ -49,9 +48,9 @@ async function uplinkLogs(dep: Deployment, binary: (p: 'p2p' | 'wifi') => string
       bytes: d0.upBytes,
       fps: d0.fps,
       // a frame goes on the air when the device has computed it
-      phasesMs: dep.devices.map((d) => d.phaseMs + deviceMs(d)),
+      phasesMs: dep.devices.map((d) => d.phaseMs + meanDeviceMs(d)),
       // long enough for every frame created within the duration to be sent
-      durationS: dep.durationS + Math.max(...dep.devices.map(deviceMs)) / 1000,
+      durationS: dep.durationS + Math.max(...dep.devices.map(meanDeviceMs)) / 1000,
       seed: dep.seed,
       keepProbability: 1 - d0.exitProbability,
     });
@@ -106,7 +105,7 @@ export async function simulateNs3(dep: Deployment, options: Ns3Options = {}): Pr
   const toServer: number[] = [];
   let deviceBusy = 0;
   dep.devices.forEach((d, i) => {
-    const compute = deviceMs(d);
+    const compute = meanDeviceMs(d);
     const log = net.logs[i];
     for (let k = 0; k < framesOf(d, endMs); k++) {
       const f = trace.count++;

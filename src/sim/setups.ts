@@ -25,13 +25,15 @@ export function missingFor(s: Scenario, setup: SetupName): string[] {
   return need.filter(([ok]) => !ok).map(([, what]) => what);
 }
 
+function checkSetup(s: Scenario, setup: SetupName): void {
+  const missing = missingFor(s, setup);
+  if (missing.length) throw new ImperaError('BAD_SCENARIO', `scenario '${s.source}': set-up '${setup}' needs ${missing.join(', ')}`, 'add them, or remove the set-up from `setups`');
+}
+
 /** The set-ups to run: those the scenario asks for (each must be complete), or every complete one. */
 export function chooseSetups(s: Scenario): SetupName[] {
   if (s.setups) {
-    for (const setup of s.setups) {
-      const missing = missingFor(s, setup);
-      if (missing.length) throw new ImperaError('BAD_SCENARIO', `scenario '${s.source}': set-up '${setup}' needs ${missing.join(', ')}`, 'add them, or remove the set-up from `setups`');
-    }
+    for (const setup of s.setups) checkSetup(s, setup);
     return s.setups;
   }
   const runnable = SETUPS.filter((setup) => missingFor(s, setup).length === 0);
@@ -45,8 +47,7 @@ function phases(s: Scenario): number[][] {
 }
 
 export function deployment(s: Scenario, setup: SetupName): Deployment {
-  const missing = missingFor(s, setup);
-  if (missing.length) throw new ImperaError('BAD_SCENARIO', `set-up '${setup}' needs ${missing.join(', ')}`);
+  checkSetup(s, setup);
   const { device, server } = s.compute;
   const none = fixed(0);
   const plan: { compute: Dist; exit?: Dist; offload: boolean; upBytes: number; serverCompute: Dist; exitProbability: number } =

@@ -1,11 +1,11 @@
 /** The ns-3 backend: a real compile of the point-to-point scenario (once, into a temporary cache) and short runs. */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveLink } from '../../src/net/link.js';
-import { checkNs3, ns3Binary, ns3Toolchain } from '../../src/net/ns3/toolchain.js';
-import { p2pArgs, runP2p } from '../../src/net/ns3/scenarios.js';
+import { checkNs3, ns3Binary, ns3Toolchain, runNs3 } from '../../src/net/ns3/toolchain.js';
+import { p2pArgs, runP2p, wifiArgs } from '../../src/net/ns3/scenarios.js';
 import { pathOf } from '../../src/net/path.js';
 import { resolveTransport, transferStats } from '../../src/net/transfer.js';
 
@@ -44,6 +44,27 @@ describe('finding ns-3', () => {
     expect(() => p2pArgs({ link: resolveLink('ethernet'), transport: tcp, bytes: 1000, mode: 'bulk' })).toThrow(/frames packets with PPP/);
     expect(() => p2pArgs({ link: resolveLink({ preset: 'split-et-impera', jitterMs: 1 }), transport: tcp, bytes: 1000, mode: 'bulk' })).toThrow(/cannot model jitter/);
     expect(() => p2pArgs({ link: resolveLink('split-et-impera'), transport: resolveTransport({ protocol: 'udp', fec: { data: 4, parity: 1 } }), bytes: 1000, mode: 'frames' })).toThrow(/FEC/);
+    expect(() => p2pArgs({ link: resolveLink({ preset: 'split-et-impera', downLoss: 0.01 }), transport: tcp, bytes: 1000, mode: 'bulk' })).toThrow(/cannot model downLoss of link/);
+    expect(() => p2pArgs({ link: resolveLink('wifi-ac'), transport: tcp, bytes: 1000, mode: 'bulk' })).toThrow(/an 802\.11 PHY/);
+    expect(() => wifiArgs({ link: resolveLink('ethernet'), transport: tcp, bytes: 1000, fps: 10, phasesMs: [0], durationS: 1 })).toThrow(/link 'ethernet' is not a Wi-Fi channel/);
+  });
+
+  it('says which compiler error stopped a build, and leaves no half-written program', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'impera-ns3-'));
+    const cxx = join(dir, 'fake-g++');
+    writeFileSync(cxx, '#!/bin/sh\n[ "$1" = --version ] && { echo fake 1.0; exit 0; }\necho "p2p.cc:1:1: error: no ns-3 here" >&2\nexit 1\n');
+    chmodSync(cxx, 0o755);
+    const cacheDir = join(dir, 'cache');
+    const e = error(() => ns3Binary('p2p', { ...ns3Toolchain(), cxx, cacheDir }));
+    expect(e.code).toBe('NS3_FAILED');
+    expect(e.message).toBe("compiling the ns-3 scenario 'p2p' failed: p2p.cc:1:1: error: no ns-3 here");
+    expect(e.hint).toMatch(/libns3-dev/);
+    expect(readdirSync(cacheDir).flatMap((d) => readdirSync(join(cacheDir, d)))).toEqual([]);
+  });
+
+  it('says how to reproduce a failed run, and refuses output that is not JSON', async () => {
+    await expect(runNs3('/bin/false', { seed: 3 })).rejects.toMatchObject({ code: 'NS3_FAILED', message: expect.stringMatching(/ns-3 scenario 'false' failed/), hint: 'reproduce with: /bin/false --seed=3' });
+    await expect(runNs3('/bin/echo', { shortGuard: true })).rejects.toMatchObject({ code: 'NS3_FAILED', message: "ns-3 scenario 'echo' printed something that is not JSON: --shortGuard=1\n" });
   });
 });
 

@@ -2,6 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { resolveLink } from '../../src/net/link.js';
 import { resolveTransport } from '../../src/net/transfer.js';
+import { udpIpSizes } from '../../src/net/udp.js';
+import { uncontendedUs } from '../../src/net/wifi.js';
 import { simulate } from '../../src/sim/des.js';
 import { fixed } from '../../src/sim/distributions.js';
 import { simulateNs3 } from '../../src/sim/ns3.js';
@@ -38,5 +40,32 @@ describe('the ns3 backend', () => {
 
   it('refuses Poisson sources, which it cannot schedule', async () => {
     await expect(simulateNs3(deployment([{ ...cams[0]!, arrivals: 'poisson' }], { transport: udp }))).rejects.toThrow(/Poisson sources are simulated by --backend des/);
+  });
+});
+
+describe('the ns3 backend on a shared Wi-Fi cell', () => {
+  const cell = resolveLink('wifi-ac');
+  const cams = Array.from({ length: 3 }, (_, i) => device({ name: `cam-${i}`, fps: 10, phaseMs: 7 + 31 * i, upBytes: 100_352, link: cell }));
+
+  it('gives cameras that do not meet their uncontended airtime, as the DES does', async () => {
+    const dep = deployment(cams, { durationS: 2 }, cell);
+    const ns = await simulateNs3(dep);
+    const des = simulate(dep);
+    const alone = uncontendedUs(cell.wifi!, udpIpSizes(100_352, 1472).sizes) / 1000;
+    expect(ns.perDevice.map((d) => d.completed)).toEqual([20, 20, 20]);
+    expect(ns.packets).toEqual({ sent: 60 * 69, lost: 0 });
+    expect(Math.abs(ns.latencyMs.p50 / alone - 1)).toBeLessThan(0.02);
+    expect(ns.latencyMs.p50).toBeCloseTo(des.latencyMs.p50, 1);
+  });
+
+  it('runs TCP over the cell, which the DES refuses', async () => {
+    const ns = await simulateNs3(deployment([cams[0]!], { durationS: 2, transport: resolveTransport({ protocol: 'tcp' }) }, cell));
+    expect(ns.frames.completed).toBe(20);
+    expect(ns.packets.sent).toBeGreaterThanOrEqual(20 * Math.ceil(100_352 / 1448));
+    expect(ns.latencyMs.p50).toBeGreaterThan(3);
+  });
+
+  it('refuses device groups with different frame rates, which one cell run cannot send', async () => {
+    await expect(simulateNs3(deployment([cams[0]!, { ...cams[1]!, fps: 15 }], {}, cell))).rejects.toThrow(/one frame size, frame rate and exit probability/);
   });
 });

@@ -134,6 +134,7 @@ describe('bad scenarios', () => {
   it('say what a requested set-up lacks', async () => {
     const s = await loadScenario(write({ ...minimal, compute: { device: { head: 5 }, server: { tail: 1 } }, setups: ['split', 'remote'] }));
     expect(() => chooseSetups(s)).toThrow(/set-up 'remote' needs compute\.server\.full/);
+    expect(() => deployment(s, 'local')).toThrow(/^scenario '.*scenario\.yaml': set-up 'local' needs compute\.device\.full$/);
     const none = await loadScenario(write({ ...minimal, compute: { device: {}, server: {} } }));
     expect(() => chooseSetups(none)).toThrow(/no set-up can run: split needs compute\.device\.head, compute\.server\.tail/);
   });

@@ -8,12 +8,11 @@
  * installation: PREFIX/include/ns3, PREFIX/lib...), IMPERA_CACHE_DIR (instead of ~/.cache/impera).
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { ImperaError } from '../../errors.js';
-import { cacheRoot } from '../../util/cache.js';
+import { cacheRoot, contentKey } from '../../util/cache.js';
 import { PACKAGE_ROOT } from '../../util/package.js';
 
 export const NS3_SOURCES = join(PACKAGE_ROOT, 'ns3');
@@ -73,10 +72,8 @@ function flags(tc: Ns3Toolchain, program: Ns3Program): string[] {
 /** The program's executable, compiled now if this version of it is not cached yet. */
 export function ns3Binary(program: Ns3Program, tc: Ns3Toolchain = ns3Toolchain()): string {
   checkNs3(tc);
-  const hash = createHash('sha256');
-  for (const f of readdirSync(NS3_SOURCES).sort()) hash.update(f).update(readFileSync(join(NS3_SOURCES, f)));
-  hash.update(run(tc.cxx, ['--version']).stdout).update(flags(tc, program).join(' '));
-  const dir = join(tc.cacheDir, hash.digest('hex').slice(0, 16));
+  const sources = readdirSync(NS3_SOURCES).sort().flatMap((f) => [f, readFileSync(join(NS3_SOURCES, f))]);
+  const dir = join(tc.cacheDir, contentKey(...sources, run(tc.cxx, ['--version']).stdout, flags(tc, program).join(' ')));
   const binary = join(dir, program);
   if (existsSync(binary)) return binary;
   mkdirSync(dir, { recursive: true });

@@ -8,7 +8,7 @@ import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { ModelBuilder } from '../onnx/builder.js';
 import { DataType } from '../onnx/dtype.js';
 import { createSession, run, type ort } from '../ort/session.js';
-import { seededRandom } from '../util/random.js';
+import { gaussian, seededRandom } from '../util/random.js';
 
 export interface ChannelMoments {
   /** Sum over samples and positions of x x^T (C x C, row-major) and of x (C), and how many vectors were summed. */
@@ -105,10 +105,9 @@ export async function fitPca(moments: ChannelMoments, k: number, seed = 7): Prom
     // randomized subspace iteration (Halko, Martinsson & Tropp): a few power steps on an oversampled block
     const m = Math.min(c, k + 16);
     const rand = seededRandom(seed);
-    const gaussian = () => Math.sqrt(-2 * Math.log(rand() || 1e-12)) * Math.cos(2 * Math.PI * rand());
     const product = await CovarianceProduct.create(cov, c);
     try {
-      let q = orthonormalize(Array.from({ length: m }, () => Float64Array.from({ length: c }, gaussian)));
+      let q = orthonormalize(Array.from({ length: m }, () => Float64Array.from({ length: c }, () => gaussian(rand))));
       for (let it = 0; it < 4; it++) q = orthonormalize(await product.times(q));
       const aq = await product.times(q);
       const small = new Matrix(m, m);

@@ -5,7 +5,7 @@
  * best partition move.
  */
 import { ImperaError } from '../errors.js';
-import { seededRandom } from '../util/random.js';
+import { gaussian, seededRandom } from '../util/random.js';
 
 export type Distortion = { kind: 'blur'; sigma: number } | { kind: 'noise'; sigma: number };
 
@@ -67,6 +67,5 @@ function blur(x: Float32Array, dims: readonly number[], sigma: number): Float32A
 export function distorter(d: Distortion, seed = 1, range: [number, number] = [0, 1]): (x: Float32Array, dims: number[]) => Float32Array {
   if (d.kind === 'blur') return (x, dims) => blur(x, dims, d.sigma);
   const rand = seededRandom(seed);
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-  return (x) => x.map((v) => Math.min(range[1], Math.max(range[0], v + d.sigma * gauss())));
+  return (x) => x.map((v) => Math.min(range[1], Math.max(range[0], v + d.sigma * gaussian(rand))));
 }

@@ -3,6 +3,7 @@
  * by its mean and spread. Samplers draw from a seeded uniform source, so a run is reproducible.
  */
 import { z } from 'zod';
+import { gaussian } from '../util/random.js';
 
 const ms = (what: string) => z.number({ error: `${what} must be a number of ms` }).nonnegative(`${what} must be >= 0 ms`);
 
@@ -48,12 +49,6 @@ export function distMean(d: Dist): number {
   }
 }
 
-/** A standard normal draw (Box-Muller; two uniforms per draw keeps the stream simple to reason about). */
-function gauss(rand: () => number): number {
-  const u = 1 - rand();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
-}
-
 export function sampler(d: Dist): (rand: () => number) => number {
   switch (d.kind) {
     case 'fixed':
@@ -66,7 +61,7 @@ export function sampler(d: Dist): (rand: () => number) => number {
       return (rand) => {
         if (d.sd === 0) return d.mean;
         for (;;) {
-          const x = d.mean + d.sd * gauss(rand);
+          const x = d.mean + d.sd * gaussian(rand);
           if (x >= 0) return x;
         }
       };
@@ -74,7 +69,7 @@ export function sampler(d: Dist): (rand: () => number) => number {
       const s2 = Math.log(1 + (d.sd / d.mean) ** 2);
       const mu = Math.log(d.mean) - s2 / 2;
       const s = Math.sqrt(s2);
-      return (rand) => Math.exp(mu + s * gauss(rand));
+      return (rand) => Math.exp(mu + s * gaussian(rand));
     }
   }
 }

@@ -19,3 +19,8 @@ export function shuffledIndices(n: number, rand: () => number): number[] {
   }
   return p;
 }
+
+/** A standard normal draw (Box-Muller, two uniforms per draw; 1 - u keeps the logarithm finite). */
+export function gaussian(rand: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+}

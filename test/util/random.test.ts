@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { seededRandom, shuffledIndices } from '../../src/util/random.js';
+import { gaussian, seededRandom, shuffledIndices } from '../../src/util/random.js';
 
 describe('seeded randomness', () => {
   it('repeats its draws for a seed and differs between seeds, within [0, 1)', () => {
@@ -15,5 +15,15 @@ describe('seeded randomness', () => {
     expect(p).not.toEqual([...Array(50).keys()]);
     expect(shuffledIndices(50, seededRandom(3))).toEqual(p);
     expect(shuffledIndices(0, seededRandom(3))).toEqual([]);
+  });
+
+  it('draws standard normal values: mean 0, variance 1, finite even when the uniform draw is 0', () => {
+    const rand = seededRandom(5);
+    const x = Array.from({ length: 20_000 }, () => gaussian(rand));
+    const mean = x.reduce((a, b) => a + b, 0) / x.length;
+    const variance = x.reduce((a, b) => a + (b - mean) ** 2, 0) / x.length;
+    expect(Math.abs(mean)).toBeLessThan(0.03);
+    expect(Math.abs(variance - 1)).toBeLessThan(0.04);
+    expect(Number.isFinite(gaussian(() => 0))).toBe(true);
   });
 });

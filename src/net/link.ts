@@ -3,9 +3,10 @@
  * link-layer framing, packet loss per direction, and for Wi-Fi the 802.11 PHY. A link is configured by a preset
  * name, or an object naming a preset and overriding fields, or all fields; `resolveLink` validates it.
  */
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ImperaError } from '../errors.js';
+import { zodMessage } from '../util/config.js';
 import { FRAMINGS, type Framing } from './framing.js';
 import { constantRate, loadTrace, traceRate, type BandwidthTrace, type Rate } from './rate.js';
 import { maxMcs, phyRateMbps, type WifiPhy } from './wifi.js';
@@ -105,12 +106,6 @@ export interface ConfigContext {
 
 const DEFAULT_CONTEXT: ConfigContext = { where: 'link', baseDir: '.' };
 
-export function zodMessage(where: string, error: z.ZodError): string {
-  const issue = error.issues[0]!;
-  const path = [where, ...issue.path.map(String)].filter(Boolean).join('.');
-  return `${path}: ${issue.message}`;
-}
-
 function preset(name: string, where: string): LinkFields {
   const p = LINK_PRESETS[name.toLowerCase()];
   if (!p) throw new ImperaError('UNKNOWN_PRESET', `${where}: unknown link preset '${name}'`, `use one of: ${Object.keys(LINK_PRESETS).join(', ')}; or give upMbps, delayMs, ... yourself`);
@@ -149,6 +144,3 @@ export function resolveLink(config: unknown, context: Partial<ConfigContext> = {
     ...(trace ? { trace } : {}),
   };
 }
-
-/** The folder a config file's relative paths start from. */
-export const configDir = (file: string): string => dirname(resolve(file));

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { ImperaError } from '../errors.js';
-import { zodMessage } from './link.js';
+import { zodMessage } from '../util/config.js';
 import type { Path } from './path.js';
 import { summarize, type Summary } from './stats.js';
 import { TCP_DEFAULTS, tcpConnection, tcpSend, type TcpOptions, type TransferOutcome } from './tcp.js';

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ImperaError } from '../errors.js';
 import type { FittedCodec } from '../codecs/fitted.js';
 import { wireCodec, type WireDescription } from '../export/codec.js';
-import { zodMessage } from '../net/link.js';
+import { zodMessage } from '../util/config.js';
 
 const wireSchema = z.object({
   codec: z.string(),

@@ -15,7 +15,8 @@ import { tensor } from '../graph/graph.js';
 import { WIRE_DTYPES } from '../onnx/dtype.js';
 import { loadModel, type OnnxModel } from '../onnx/io.js';
 import { loadProfile, partMs, type Profile } from '../profile/format.js';
-import { configDir, linkConfigSchema, resolveLink, zodMessage, type Link } from '../net/link.js';
+import { linkConfigSchema, resolveLink, type Link } from '../net/link.js';
+import { configDir, zodMessage } from '../util/config.js';
 import { resolveTransport, transportSchema, type Transport } from '../net/transfer.js';
 import { distSchema, fixed, toDist, type Dist, type DistConfig } from './distributions.js';
 

@@ -29,7 +29,7 @@ import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ImperaError } from '../../errors.js';
-import { configDir, zodMessage } from '../../net/link.js';
+import { configDir, zodMessage } from '../../util/config.js';
 import { PROTOCOLS } from './client.js';
 
 export const RUNTIME_FORMAT = 'impera-runtime/1';

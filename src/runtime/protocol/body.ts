@@ -9,7 +9,7 @@
  * Requests and responses share this layout, so one encoder and one decoder serve the server and the client.
  */
 import { z } from 'zod';
-import { zodMessage } from '../../net/link.js';
+import { zodMessage } from '../../util/config.js';
 import { numel } from '../../onnx/dtype.js';
 import type { TypedArray } from '../../onnx/tensor.js';
 import { asBytes, elementBytes, fromBytes, isDatatype, type Datatype, type NumericDatatype } from './datatypes.js';

@@ -8,7 +8,7 @@ import { numel } from '../../onnx/dtype.js';
 import { z } from 'zod';
 import type { Datatype } from './datatypes.js';
 import { elementBytes } from './datatypes.js';
-import { zodMessage } from '../../net/link.js';
+import { zodMessage } from '../../util/config.js';
 import { dataFromBinary, decodeTensors, encodeBody, parametersSchema, splitBody, type EncodedBody } from './body.js';
 import { isProtocolError, ProtocolError } from './errors.js';
 import { type InferTensor, type Parameters } from './tensor.js';

@@ -13,7 +13,7 @@
  *  4. Split-Et-Impera's set-up: VGG16's last max-pool tensor (100,352 B) over 1 Gb/s / 100 us, 1,010-byte
  *     payloads, TCP (min RTO 200 ms, no Nagle) and UDP, loss 0-5 %, 1,000 frames at 30 fps: latency (receive
  *     time minus compute-done time), lost packets, lost frames, from the analytic model, the DES and ns-3.
- * Runtime: a few minutes on 2 cores (ns-3 runs two at a time).
+ * Runtime: about 7 minutes on 2 cores (ns-3 runs two at a time).
  */
 import { availableParallelism } from 'node:os';
 import { resolveLink, type Link } from '../src/net/link.js';

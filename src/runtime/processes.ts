@@ -27,14 +27,28 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
+/** The port in `impera serve --json`'s first line, `{"port": N, ...}`. */
+function listeningPort(line: string): number | undefined {
+  try {
+    const port = (JSON.parse(line) as { port?: unknown }).port;
+    return typeof port === 'number' ? port : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** `impera serve` on the server side of the path; resolves once it listens. */
 export async function startServerProcess(path: ShapedPath, repo: string, args: readonly string[] = []): Promise<ServerProcess> {
   const child = path.spawn('server', process.execPath, [CLI, 'serve', '--model-repo', repo, '--host', path.serverHost, '--port', '0', '--json', ...args]);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const out = lines(child);
   const first = await out.next();
   if (!first) throw new ImperaError('SERVER_ERROR', `impera serve did not start: ${out.stderr()}`);
-  const { port } = JSON.parse(first) as { port: number };
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = listeningPort(first);
+  if (port === undefined) {
+    child.kill('SIGTERM');
+    throw new ImperaError('SERVER_ERROR', `impera serve started but did not say where it listens (its first line: ${first.slice(0, 200)})`, 'run `impera serve --json` by hand to see what it prints');
+  }
   return {
     url: await path.expose(port),
     port,

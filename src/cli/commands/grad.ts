@@ -22,7 +22,7 @@ interface GradOptions extends ModelOptions {
 }
 
 /** A file name for a tensor name ('/1/layer1/Relu_output_0' -> '1_layer1_Relu_output_0'). */
-export function fileNameFor(tensorName: string, taken: Set<string>): string {
+function fileNameFor(tensorName: string, taken: Set<string>): string {
   const base = tensorName.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '') || 'tensor';
   let name = base;
   for (let k = 2; taken.has(name); k++) name = `${base}_${k}`;

@@ -3,12 +3,12 @@
  * size, power and per-kernel launch cost, each figure with its source; and radios with their transmit power
  * model. impera ships `devices/catalog.yaml`; users add or override devices with their own YAML or JSON files.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ImperaError } from '../errors.js';
 import { PACKAGE_ROOT } from '../util/package.js';
+import { readUserFile } from '../util/config.js';
 
 export const BUILTIN_CATALOG = join(PACKAGE_ROOT, 'devices', 'catalog.yaml');
 
@@ -72,13 +72,7 @@ export interface Catalog {
 
 /** Read one catalog file (YAML or JSON), with errors that name the file and the field. */
 export function readCatalogFile(path: string): Catalog {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new ImperaError('FILE_NOT_FOUND', missing ? `device catalog '${path}' does not exist` : `device catalog '${path}' cannot be read (${(e as Error).message})`, 'pass a YAML or JSON file like devices/catalog.yaml');
-  }
+  const text = readUserFile(path, 'device catalog', 'pass a YAML or JSON file like devices/catalog.yaml');
   let raw: unknown;
   try {
     raw = parseYaml(text);

@@ -2,8 +2,8 @@
  * Link rates over time: a constant rate, or a bandwidth trace (time, Mb/s) replayed in a loop. Every link model
  * asks one question of a rate: when have `bits` sent from time `start` left the sender? Times are in ms.
  */
-import { readFileSync } from 'node:fs';
 import { ImperaError } from '../errors.js';
+import { readUserFile } from '../util/config.js';
 
 export interface Rate {
   /** The time (ms) at which `bits` handed to the link at `startMs` have been serialised. */
@@ -108,12 +108,6 @@ export function parseTrace(text: string, source: string): BandwidthTrace {
 }
 
 export function loadTrace(path: string): BandwidthTrace {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new ImperaError(missing ? 'FILE_NOT_FOUND' : 'BAD_TRACE', missing ? `bandwidth trace '${path}' does not exist` : `cannot read bandwidth trace '${path}': ${(e as Error).message}`, 'check the path (relative paths are relative to the scenario file)');
-  }
+  const text = readUserFile(path, 'bandwidth trace', 'check the path (relative paths are relative to the scenario file)');
   return parseTrace(text, path);
 }

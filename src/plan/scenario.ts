@@ -4,13 +4,13 @@
  * constraints and objective, and what to explore. Validated with zod; an error names the file, the line and the
  * field, and what is allowed.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { ImperaError } from '../errors.js';
 import { linkConfigSchema } from '../net/link.js';
 import { transportSchema } from '../net/transfer.js';
+import { readUserFile } from '../util/config.js';
 
 const positive = (what: string) => z.number({ error: `${what} must be a number` }).positive(`${what} must be > 0`);
 const count = (what: string) => z.number({ error: `${what} must be a whole number` }).int(`${what} must be a whole number`).positive(`${what} must be at least 1`);
@@ -181,8 +181,7 @@ function checkConstraints(c: PlanScenarioConfig, where: string): void {
 
 /** Read a scenario file (YAML or JSON). */
 export function readPlanScenario(path: string): PlanScenario {
-  if (!existsSync(path)) throw new ImperaError('BAD_SCENARIO', `scenario '${path}' does not exist`, 'write one (see examples/plan/impera.yaml), or run `impera plan` with no file for the built-in example');
-  const text = readFileSync(path, 'utf8');
+  const text = readUserFile(path, 'scenario', 'write one (see examples/plan/impera.yaml), or run `impera plan` with no file for the built-in example');
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
   if (doc.errors.length) {

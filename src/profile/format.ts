@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { ImperaError } from '../errors.js';
 import type { Graph } from '../graph/graph.js';
 import { encodeModel, type OnnxModel } from '../onnx/io.js';
+import { readUserFile } from '../util/config.js';
 
 export const PROFILE_FORMAT = 'impera-profile/1';
 
@@ -145,14 +146,7 @@ export function modelInfo(g: Graph): Profile['model'] {
 
 /** Read and validate a profile; with `model`, also check it was made for that model. */
 export function loadProfile(path: string, model?: OnnxModel): Profile {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    // a folder or an unreadable file is not a corrupt profile: profiling again would not help
-    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new ImperaError('FILE_NOT_FOUND', missing ? `profile '${path}' does not exist` : `profile '${path}' cannot be read (${(e as Error).message})`, missing ? 'run `impera profile MODEL --out FILE` first' : 'pass the profile file `impera profile --out` wrote');
-  }
+  const text = readUserFile(path, 'profile', 'pass the file `impera profile MODEL --out FILE` wrote, or run it first');
   let raw: unknown;
   try {
     raw = JSON.parse(text);

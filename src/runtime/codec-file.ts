@@ -1,10 +1,9 @@
 /** Reading the codec.json `impera split --codec` writes: what both ends need to turn wire tensors into bytes and back. */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ImperaError } from '../errors.js';
 import type { FittedCodec } from '../codecs/fitted.js';
 import { wireCodec, type WireDescription } from '../export/codec.js';
-import { zodMessage } from '../util/config.js';
+import { readUserFile, zodMessage } from '../util/config.js';
 
 const wireSchema = z.object({
   codec: z.string(),
@@ -13,12 +12,7 @@ const wireSchema = z.object({
 
 /** Read a codec.json written by `impera split --codec`. */
 export function readWireDescription(file: string): WireDescription {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    throw new ImperaError('FILE_NOT_FOUND', `codec description '${file}' does not exist or cannot be read`, 'pass the codec.json `impera split --codec` wrote');
-  }
+  const text = readUserFile(file, 'codec description', 'pass the codec.json `impera split --codec` wrote');
   let raw: unknown;
   try {
     raw = JSON.parse(text);

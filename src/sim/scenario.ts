@@ -4,7 +4,6 @@
  * server. Validated with zod; errors name the field. `resolveScenario` turns a file into everything the set-ups
  * need, loading the model, the cut and the profiles it references.
  */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -16,7 +15,7 @@ import { WIRE_DTYPES } from '../onnx/dtype.js';
 import { loadModel, type OnnxModel } from '../onnx/io.js';
 import { loadProfile, partMs, type Profile } from '../profile/format.js';
 import { linkConfigSchema, resolveLink, type Link } from '../net/link.js';
-import { configDir, zodMessage } from '../util/config.js';
+import { configDir, readUserFile, zodMessage } from '../util/config.js';
 import { resolveTransport, transportSchema, type Transport } from '../net/transfer.js';
 import { distSchema, fixed, toDist, type Dist, type DistConfig } from './distributions.js';
 
@@ -132,13 +131,7 @@ const scenarioError = (file: string, what: string, hint = 'see examples/scenario
 
 /** Read and validate a scenario file (YAML or JSON). */
 export function readScenario(path: string): ScenarioConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ImperaError('FILE_NOT_FOUND', `scenario '${path}' does not exist`, 'check the path; examples are in examples/scenarios/');
-    throw e;
-  }
+  const text = readUserFile(path, 'scenario', 'check the path; examples are in examples/scenarios/');
   let raw: unknown;
   try {
     raw = parseYaml(text);

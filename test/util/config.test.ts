@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { configDir, zodMessage } from '../../src/util/config.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { configDir, readUserFile, zodMessage } from '../../src/util/config.js';
 
 const issueOf = (schema: z.ZodType, value: unknown) => {
   const r = schema.safeParse(value);
@@ -22,5 +25,13 @@ describe('config helpers', () => {
 
   it("resolves relative paths from the config file's folder", () => {
     expect(configDir('/etc/impera/scenario.yaml')).toBe('/etc/impera');
+  });
+
+  it('reads a file, and names a missing one or one that cannot be read (a folder) with the hint', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'impera-config-'));
+    writeFileSync(join(dir, 'a.yaml'), 'x: 1\n');
+    expect(readUserFile(join(dir, 'a.yaml'), 'scenario', 'hint')).toBe('x: 1\n');
+    expect(() => readUserFile(join(dir, 'b.yaml'), 'scenario', 'write one')).toThrow(expect.objectContaining({ code: 'FILE_NOT_FOUND', message: expect.stringMatching(/^scenario '.*b\.yaml' does not exist$/), hint: 'write one' }));
+    expect(() => readUserFile(dir, 'scenario', 'hint')).toThrow(/scenario '.*' cannot be read \(EISDIR/);
   });
 });

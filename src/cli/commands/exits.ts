@@ -3,7 +3,7 @@
  * held-out test split, optionally find the POPEX partition for an edge device, a server and a link, study distorted
  * inputs, and export the model (or head and tail) with its exits for the runtime.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
@@ -29,6 +29,7 @@ import { exitTradeOffSpec, reliabilitySpec, renderSvg } from '../../report/plot.
 import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtBytes, fmtInt, table } from '../format.js';
 import { progressBar } from '../progress.js';
+import { readUserFile } from '../../util/config.js';
 
 interface ExitsCliOptions extends ModelOptions {
   at: string;
@@ -93,12 +94,7 @@ async function popexProfile(flag: string, spec: string | undefined, g: Graph): P
 
 function linkConfig(spec: string): unknown {
   if (!/\.(ya?ml|json)$/i.test(spec)) return spec;
-  let text: string;
-  try {
-    text = readFileSync(spec, 'utf8');
-  } catch {
-    throw new ImperaError('BAD_LINK', `cannot read link file '${spec}'`);
-  }
+  const text = readUserFile(spec, 'link file', 'give a link file (YAML or JSON) or a preset such as wifi, lte, 5g');
   try {
     return parseYaml(text);
   } catch (e) {

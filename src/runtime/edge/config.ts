@@ -29,7 +29,7 @@ import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ImperaError } from '../../errors.js';
-import { configDir, zodMessage } from '../../util/config.js';
+import { configDir, readUserFile, zodMessage } from '../../util/config.js';
 import { PROTOCOLS } from './client.js';
 
 export const RUNTIME_FORMAT = 'impera-runtime/1';
@@ -118,12 +118,7 @@ export function resolveRuntimeConfig(raw: unknown, file: string): RuntimeConfig 
 }
 
 export function loadRuntimeConfig(file: string): RuntimeConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    throw new ImperaError('FILE_NOT_FOUND', `runtime config '${file}' does not exist or cannot be read`, 'check the path');
-  }
+  const text = readUserFile(file, 'runtime config', 'check the path');
   let raw: unknown;
   try {
     raw = parseYaml(text);

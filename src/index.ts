@@ -15,6 +15,7 @@ export { ImperaError, isImperaError, type ErrorCode } from './errors.js';
 export { loadModel, saveModel, decodeModel, encodeModel, inMemoryModel, type OnnxModel, type SaveOptions } from './onnx/io.js';
 export { readTensor, makeTensorProto, toNumbers, type Tensor, type TypedArray } from './onnx/tensor.js';
 export { ModelBuilder, valueInfo } from './onnx/builder.js';
+export { Emitter, type NodeOptions, type OpOptions } from './onnx/emitter.js';
 export { DataType, dtypeName, tensorBytes } from './onnx/dtype.js';
 export { onnx } from './onnx/proto.js';
 
@@ -44,7 +45,6 @@ export { readNpy, writeNpy, encodeNpy, decodeNpy } from './data/npy.js';
 
 export { buildBackwardGraph, gradientName, TARGETS_INPUT, OUTPUT_GRAD_INPUT, type BackwardSpec, type BackwardModel, type Objective } from './autodiff/backward.js';
 export { registerGradient, differentiableOps, type GradRule, type GradContext } from './autodiff/registry.js';
-export { Emitter } from './autodiff/emit.js';
 
 export { runSaliency, candidateLayers, type SaliencyOptions, type SaliencyResult } from './saliency/run.js';
 export { buildSaliencyModel, type SaliencyModel } from './saliency/gradcam.js';

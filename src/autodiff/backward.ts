@@ -13,7 +13,7 @@ import type { GraphNode } from '../graph/structure.js';
 import { valueInfo } from '../onnx/builder.js';
 import { DataType, isFloatType } from '../onnx/dtype.js';
 import { onnx, type ModelProto } from '../onnx/proto.js';
-import { Emitter } from './emit.js';
+import { Emitter } from '../onnx/emitter.js';
 import { getGradient, type GradContext, type GradRule, type ShapeFacts } from './registry.js';
 import './rules/index.js';
 
@@ -102,7 +102,7 @@ export function buildBackwardGraph(g: Graph, spec: BackwardSpec): BackwardModel 
   const opset = g.opsets.get('') ?? 1;
   const ruleOf = checkRules(g, path, live, opset);
 
-  const emit = new Emitter(opset);
+  const emit = new Emitter(opset, 'grad');
   const aux = auxiliaryOutputs(path, ruleOf);
   const partials = new Map<string, string[]>();
   const addPartial = (t: string, grad: string) => (partials.get(t) ?? partials.set(t, []).get(t)!).push(grad);
@@ -141,7 +141,7 @@ export function buildBackwardGraph(g: Graph, spec: BackwardSpec): BackwardModel 
     const grad = parts ? emit.sum(parts) : emit.zerosLike(t);
     // name the gradient tensor itself (no copy); a copy only when it is already named or not ours (the seed)
     if (!renamed.has(grad) && emit.rename(grad, name)) renamed.set(grad, name);
-    else emit.named('Identity', [renamed.get(grad) ?? grad], name);
+    else emit.op('Identity', [renamed.get(grad) ?? grad], {}, { output: name });
     gradients.set(t, name);
     outputs.push(valueInfo(name, tensor(g, t).dtype));
   }
@@ -222,13 +222,13 @@ function objectiveSeed(g: Graph, e: Emitter, output: string, objective: Objectiv
     inputs: fromInput ? [valueInfo(TARGETS_INPUT, DataType.INT64, [batchDim])] : [],
     ...(fromInput ? { targetsInput: TARGETS_INPUT } : { targetsOutput: 'impera::targets_used' }),
   };
-  if (!fromInput) e.named('Identity', [labels], 'impera::targets_used');
+  if (!fromInput) e.op('Identity', [labels], {}, { output: 'impera::targets_used' });
   if (objective === 'target-logit') return base;
   // mean cross-entropy: d/dlogits = (softmax - onehot) / N
   const n = e.op('Cast', [e.slice(e.shapeOf(output), [0], [1], [0])], { to: DataType.FLOAT });
   const grad = e.op('Div', [e.sub(e.op('Softmax', [output], { axis: 1 }), oneHot), n]);
   const picked = e.reduceSum(e.mul(e.op('LogSoftmax', [output], { axis: 1 }), oneHot), [1], false);
-  const loss = e.named('ReduceMean', [e.neg(picked)], LOSS_OUTPUT, { keepdims: 0 }); // no axes: over the batch
+  const loss = e.op('ReduceMean', [e.neg(picked)], { keepdims: 0 }, { output: LOSS_OUTPUT }); // no axes: over the batch
   return { ...base, grad, lossOutput: loss };
 }
 

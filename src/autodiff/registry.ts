@@ -4,7 +4,7 @@
  */
 import type { TensorFacts } from '../graph/graph.js';
 import type { GraphNode } from '../graph/structure.js';
-import type { Emitter } from './emit.js';
+import type { Emitter } from '../onnx/emitter.js';
 
 /** Shape of a tensor with how each dim follows the batch (batchScale semantics of TensorFacts). */
 export interface ShapeFacts {

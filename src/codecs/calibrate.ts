@@ -4,7 +4,7 @@
  * each cut tensor — per-channel min/max, the channel Gram matrix for PCA, a strided sample for percentiles — so
  * only small tensors reach JavaScript. PCA + quantisation needs a second pass over the projected tensor.
  */
-import { Emitter } from '../autodiff/emit.js';
+import { Emitter } from '../onnx/emitter.js';
 import type { Cut } from '../cuts/cuts.js';
 import type { Dataset } from '../data/dataset.js';
 import { ImperaError } from '../errors.js';
@@ -82,7 +82,7 @@ const range = (n: number) => [...Array(n).keys()];
  */
 function statsHeads(e: Emitter, source: string, prefix: string, plan: Plan, channels: number, moments: boolean): string[] {
   const others = range(plan.rank).filter((a) => a !== plan.channelAxis);
-  const name = (suffix: string, t: string) => e.named('Identity', [t], `${prefix}::${suffix}`);
+  const name = (suffix: string, t: string) => e.op('Identity', [t], {}, { output: `${prefix}::${suffix}` });
   const outs = [name('min', e.reduce('ReduceMin', source, others, false)), name('max', e.reduce('ReduceMax', source, others, false))];
   // one row per (sample, position), channels last
   const rows = e.op('Reshape', [plan.channelAxis < 0 ? source : e.op('Transpose', [source], { perm: [...others, plan.channelAxis] }), e.ints([-1, channels])]);

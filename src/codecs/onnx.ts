@@ -4,7 +4,7 @@
  * round-trip model. Parameters are constants: PCA as 1x1 convolutions (MatMul for token tensors), quantisation as
  * round/clip/cast with per-channel scale and zero point, fp16 as a cast.
  */
-import { Emitter } from '../autodiff/emit.js';
+import { Emitter } from '../onnx/emitter.js';
 import { valueInfo, type Dim } from '../onnx/builder.js';
 import { DataType } from '../onnx/dtype.js';
 import { onnx, type ModelProto } from '../onnx/proto.js';
@@ -102,12 +102,12 @@ export function codecModel(fits: readonly FittedTensorCodec[], part: CodecPart, 
     const wireName = `${fit.tensor}::wire`;
     if (part === 'decode') {
       inputs.push(valueInfo(wireName, wireDtype(fit), dims(fit, true)));
-      outputs.push(valueInfo(e.named('Identity', [emitDecode(e, wireName, fit)], `${fit.tensor}::decoded`), DataType.FLOAT, dims(fit, false)));
+      outputs.push(valueInfo(e.op('Identity', [emitDecode(e, wireName, fit)], {}, { output: `${fit.tensor}::decoded` }), DataType.FLOAT, dims(fit, false)));
       continue;
     }
     inputs.push(valueInfo(fit.tensor, DataType.FLOAT, dims(fit, false)));
-    if (part === 'encode') outputs.push(valueInfo(e.named('Identity', [emitEncode(e, fit.tensor, fit)], wireName), wireDtype(fit), dims(fit, true)));
-    else outputs.push(valueInfo(e.named('Identity', [emitRoundTrip(e, fit.tensor, fit)], `${fit.tensor}::decoded`), DataType.FLOAT, dims(fit, false)));
+    if (part === 'encode') outputs.push(valueInfo(e.op('Identity', [emitEncode(e, fit.tensor, fit)], {}, { output: wireName }), wireDtype(fit), dims(fit, true)));
+    else outputs.push(valueInfo(e.op('Identity', [emitRoundTrip(e, fit.tensor, fit)], {}, { output: `${fit.tensor}::decoded` }), DataType.FLOAT, dims(fit, false)));
   }
   return onnx.ModelProto.create({
     irVersion: 8,
@@ -128,7 +128,7 @@ export const sourceName = (t: string): string => `${t}::in`;
 export function emitStackedRoundTrips(e: Emitter, codecs: readonly (readonly FittedTensorCodec[])[]): void {
   for (const [i, fit] of codecs[0]!.entries()) {
     const decoded = codecs.map((fits) => emitRoundTrip(e, sourceName(fit.tensor), fits[i]!));
-    e.named('Concat', decoded, fit.tensor, { axis: 0 });
+    e.op('Concat', decoded, { axis: 0 }, { output: fit.tensor });
   }
 }
 
@@ -136,7 +136,7 @@ export function emitStackedRoundTrips(e: Emitter, codecs: readonly (readonly Fit
 export function multiEncoderModel(codecs: readonly (readonly FittedTensorCodec[])[], opset: number, dims: (fit: FittedTensorCodec, wire: boolean) => Dim[]): ModelProto {
   const e = new Emitter(opset, 'codec');
   const first = codecs[0]!;
-  const outputs = codecs.flatMap((fits, k) => fits.map((fit) => valueInfo(e.named('Identity', [emitEncode(e, fit.tensor, fit)], `${fit.tensor}::wire::${k}`), wireDtype(fit), dims(fit, true))));
+  const outputs = codecs.flatMap((fits, k) => fits.map((fit) => valueInfo(e.op('Identity', [emitEncode(e, fit.tensor, fit)], {}, { output: `${fit.tensor}::wire::${k}` }), wireDtype(fit), dims(fit, true))));
   return onnx.ModelProto.create({
     irVersion: 8,
     producerName: 'impera',

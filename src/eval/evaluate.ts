@@ -6,7 +6,7 @@
  * running the real wire encoder.
  */
 import { emitStackedRoundTrips, multiEncoderModel, sourceName } from '../codecs/onnx.js';
-import { Emitter } from '../autodiff/emit.js';
+import { Emitter } from '../onnx/emitter.js';
 import { valueInfo } from '../onnx/builder.js';
 import { onnx, type ModelProto } from '../onnx/proto.js';
 import { fitCodecs } from '../codecs/calibrate.js';

@@ -4,7 +4,7 @@
  * global average pooling -> linear classifier. The forward model takes the weights as inputs, so one definition
  * serves training (differentiated by autodiff/), inference and export (weights then become initializers).
  */
-import { Emitter } from '../autodiff/emit.js';
+import { Emitter } from '../onnx/emitter.js';
 import { ImperaError } from '../errors.js';
 import { channelLayout } from '../graph/layout.js';
 import { valueInfo, type Dim } from '../onnx/builder.js';
@@ -151,7 +151,7 @@ export function initParams(branch: Branch, seed = 1): Map<string, Float32Array> 
 /** The branch alone, weights as inputs (training, inference with changing weights). */
 export function branchModel(branch: Branch, opset = 17): ModelProto {
   const e = new Emitter(opset, 'branch');
-  const logits = e.named('Identity', [branch.emit(e, branch.input.name, (p) => p.name)], 'logits');
+  const logits = e.op('Identity', [branch.emit(e, branch.input.name, (p) => p.name)], {}, { output: 'logits' });
   return onnx.ModelProto.create({
     irVersion: 8,
     producerName: 'impera',

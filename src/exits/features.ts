@@ -3,7 +3,7 @@
  * exit's cut tensor already globally average-pooled inside ONNX Runtime (so only C floats per image and exit reach
  * JavaScript; conv exits keep the whole tensor), plus the full model's logits. Branches then train for many epochs on the cached vectors.
  */
-import { Emitter } from '../autodiff/emit.js';
+import { Emitter } from '../onnx/emitter.js';
 import type { Dataset } from '../data/dataset.js';
 import { ImperaError } from '../errors.js';
 import { tensor, type Graph } from '../graph/graph.js';
@@ -49,7 +49,7 @@ export const MAX_FEATURE_BYTES = 6 * 2 ** 30;
 /** One pass over `indices` of `data`. */
 export async function extractFeatures(g: Graph, exitTensors: readonly string[], data: Dataset, indices: readonly number[], opts: FeatureOptions = {}): Promise<ExitFeatures> {
   const e = new Emitter(g.opsets.get('') ?? 13, 'exit');
-  const outputs = exitTensors.map((t, k) => e.named('Identity', [opts.maps?.[k] ? t : emitPool(e, t, tensor(g, t).shape)], featureName(t)));
+  const outputs = exitTensors.map((t, k) => e.op('Identity', [opts.maps?.[k] ? t : emitPool(e, t, tensor(g, t).shape)], {}, { output: featureName(t) }));
   const logitsName = g.outputs[0]!.name!;
   const graph = g.proto.graph!;
   const proto = onnx.ModelProto.create({

@@ -3,7 +3,7 @@
  * the tail starts by decoding them, so the pair runs as is in any ONNX runtime; between them the wire format of
  * codecs/wire.ts (packing, sparse and entropy coding) carries the bytes. `codec.json` describes that wire format.
  */
-import { Emitter } from '../autodiff/emit.js';
+import { Emitter } from '../onnx/emitter.js';
 import { emitDecode, emitEncode, wireDtype } from '../codecs/onnx.js';
 import type { FittedCodec, FittedTensorCodec } from '../codecs/fitted.js';
 import { parseCodec } from '../codecs/spec.js';
@@ -29,9 +29,9 @@ export function attachCodec(g: Graph, [head, tail]: readonly [ExportedPart, Expo
   const opset = g.opsets.get('') ?? 13;
   const fits = new Map(codec.tensors.map((f) => [f.tensor, f]));
   const enc = new Emitter(opset, 'encode');
-  for (const f of codec.tensors) enc.named('Identity', [emitEncode(enc, f.tensor, f)], wireName(f.tensor));
+  for (const f of codec.tensors) enc.op('Identity', [emitEncode(enc, f.tensor, f)], {}, { output: wireName(f.tensor) });
   const dec = new Emitter(opset, 'decode');
-  for (const f of codec.tensors) dec.named('Identity', [emitDecode(dec, wireName(f.tensor), f)], f.tensor);
+  for (const f of codec.tensors) dec.op('Identity', [emitDecode(dec, wireName(f.tensor), f)], {}, { output: f.tensor });
   const swap = (vi: onnx.IValueInfoProto) => {
     const f = fits.get(vi.name!);
     return f ? valueInfo(wireName(f.tensor), wireDtype(f), wireDims(g, f)) : vi;

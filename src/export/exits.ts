@@ -3,7 +3,7 @@
  * branch's logits already divided by the exit's temperature — so the edge runner reads the exits' confidences from
  * the same ONNX Runtime run that produces the cut tensor. `exits.json` tells the runner the policy.
  */
-import { Emitter } from '../autodiff/emit.js';
+import { Emitter } from '../onnx/emitter.js';
 import { paramTensors } from '../exits/branch.js';
 import { emitPool } from '../exits/features.js';
 import { checkPolicy, type Policy } from '../exits/policy.js';
@@ -35,7 +35,7 @@ export function attachExits(g: Graph, part: ExportedPart, exits: readonly Traine
     }
     const input = x.branch.spec.kind === 'conv' ? x.tensor : emitPool(e, x.tensor, tensor(g, x.tensor).shape);
     const logits = x.branch.emit(e, input, (p) => p.name);
-    return e.named('Div', [logits, e.scalar(x.temperature)], exitOutput(k));
+    return e.op('Div', [logits, e.scalar(x.temperature)], {}, { output: exitOutput(k) });
   });
   const proto = onnx.ModelProto.create({
     ...part.proto,

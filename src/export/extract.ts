@@ -10,8 +10,8 @@
 import { ImperaError } from '../errors.js';
 import { symbolicShape, tensor, type Graph, type TensorFacts } from '../graph/graph.js';
 import { valueInfo } from '../onnx/builder.js';
-import { makeAttribute } from '../onnx/attributes.js';
 import { DataType } from '../onnx/dtype.js';
+import { Emitter } from '../onnx/emitter.js';
 import { onnx, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto.js';
 import { makeTensorProto, typedArrayFrom } from '../onnx/tensor.js';
 
@@ -39,7 +39,8 @@ class CannotKeepBatch extends Error {}
 /** Collects the nodes and initializers a part needs, rebuilding Shape()/Size() of tensors it does not have. */
 class PartBuilder {
   readonly nodes = new Set<number>();
-  readonly extraNodes: NodeProto[] = [];
+  /** The nodes the part adds (rebuilt shape computations). */
+  readonly added: Emitter;
   readonly initializers = new Map<string, TensorProto>();
   private readonly available: Set<string>;
   private batchVector: string | undefined;
@@ -49,6 +50,7 @@ class PartBuilder {
     private readonly spec: PartSpec,
     private readonly dynamic: boolean,
   ) {
+    this.added = new Emitter(g.opsets.get('') ?? 1, 'impera');
     this.available = new Set([...spec.inputs, ...[...spec.nodes].flatMap((n) => g.nodes[n]!.outputs)]);
     for (const n of spec.nodes) this.addNode(n);
   }
@@ -87,14 +89,7 @@ class PartBuilder {
   }
 
   private constant(values: readonly number[], shape: readonly number[] = [values.length]): string {
-    const out = `impera/const_${this.extraNodes.length}`;
-    this.extraNodes.push(onnx.NodeProto.create({ opType: 'Constant', name: out, output: [out], attribute: [makeAttribute('value', makeTensorProto(out, DataType.INT64, shape, typedArrayFrom(DataType.INT64, values)))] }));
-    return out;
-  }
-
-  private emit(opType: string, inputs: string[], out: string, attrs: onnx.AttributeProto[] = []): string {
-    this.extraNodes.push(onnx.NodeProto.create({ opType, name: out, input: inputs, output: [out], attribute: attrs }));
-    return out;
+    return this.added.constantNode(DataType.INT64, shape, values);
   }
 
   /** A 1-element int64 tensor holding the batch size, read from an input of the part. */
@@ -104,9 +99,9 @@ class PartBuilder {
       const scale = tensor(this.g, input).batchScale ?? [];
       const axis = scale.findIndex((k) => k > 0);
       if (axis < 0) continue;
-      const shape = this.emit('Shape', [input], 'impera/anchor_shape');
-      let b = this.emit('Gather', [shape, this.constant([axis])], 'impera/batch_times_k', [makeAttribute('axis', 0)]);
-      if (scale[axis] !== 1) b = this.emit('Div', [b, this.constant([scale[axis]!])], 'impera/batch');
+      const shape = this.added.op('Shape', [input], {}, { output: 'impera/anchor_shape' });
+      let b = this.added.op('Gather', [shape, this.constant([axis])], { axis: 0 }, { output: 'impera/batch_times_k' });
+      if (scale[axis] !== 1) b = this.added.op('Div', [b, this.constant([scale[axis]!])], {}, { output: 'impera/batch' });
       this.batchVector = b;
       return b;
     }
@@ -121,8 +116,8 @@ class PartBuilder {
       const fixed = source.shape.reduce((p, d, i) => p * (scale[i]! > 0 ? scale[i]! : d), 1);
       const batchDims = scale.filter((k) => k > 0).length;
       if (batchDims > 1) throw new CannotKeepBatch();
-      const vec = batchDims ? this.emit('Mul', [this.batch(), this.constant([fixed])], `${out}/vec`) : this.constant([fixed]);
-      this.emit('Reshape', [vec, this.constant([], [0])], out);
+      const vec = batchDims ? this.added.op('Mul', [this.batch(), this.constant([fixed])], {}, { output: `${out}/vec` }) : this.constant([fixed]);
+      this.added.op('Reshape', [vec, this.constant([], [0])], {}, { output: out });
       return;
     }
     const rank = source.shape.length;
@@ -141,18 +136,18 @@ class PartBuilder {
         continue;
       }
       flush();
-      pieces.push(scale[i] === 1 ? this.batch() : this.emit('Mul', [this.batch(), this.constant([scale[i]!])], `${out}/dim${i}`));
+      pieces.push(scale[i] === 1 ? this.batch() : this.added.op('Mul', [this.batch(), this.constant([scale[i]!])], {}, { output: `${out}/dim${i}` }));
     }
     flush();
     if (pieces.length === 0) pieces.push(this.constant([]));
-    this.emit('Concat', pieces, out, [makeAttribute('axis', 0)]);
+    this.added.op('Concat', pieces, { axis: 0 }, { output: out });
   }
 }
 
 function build(g: Graph, spec: PartSpec, dynamic: boolean): ExportedPart {
   const part = new PartBuilder(g, spec, dynamic);
   const original = g.proto;
-  const nodes = [...part.extraNodes, ...g.order.filter((i) => part.nodes.has(i)).map((i) => g.nodes[i]!.proto as onnx.NodeProto)];
+  const nodes = [...part.added.nodes, ...g.order.filter((i) => part.nodes.has(i)).map((i) => g.nodes[i]!.proto as onnx.NodeProto)];
   const io = (n: string) => valueInfo(n, tensor(g, n).dtype, dynamic ? symbolicShape(g, n) : [...tensor(g, n).shape]);
   const proto = onnx.ModelProto.create({
     ...original,

@@ -51,6 +51,14 @@ export function dtypeFromName(name: string): DataType | undefined {
   return undefined;
 }
 
+/** A data type given as an enum value or by name ('float32', 'int64', ...). */
+export function dtypeOf(dtype: DataType | string): DataType {
+  if (typeof dtype !== 'string') return dtype;
+  const dt = dtypeFromName(dtype);
+  if (dt === undefined) throw new Error(`unknown element type '${dtype}'`);
+  return dt;
+}
+
 export const isFloatType = (dt: number): boolean =>
   dt === DataType.FLOAT || dt === DataType.FLOAT16 || dt === DataType.DOUBLE || dt === DataType.BFLOAT16;
 

@@ -9,7 +9,7 @@
  *  - vectors [N, C]: one position: M = ReLU(mean_k G[k] A[k]).
  */
 import { buildBackwardGraph, gradientName, TARGETS_INPUT } from '../autodiff/backward.js';
-import { Emitter } from '../autodiff/emit.js';
+import { Emitter } from '../onnx/emitter.js';
 import { ImperaError } from '../errors.js';
 import { tensor, type Graph } from '../graph/graph.js';
 import { channelLayout } from '../graph/layout.js';
@@ -42,10 +42,10 @@ export function buildSaliencyModel(g: Graph, layers: readonly string[], target: 
     const grad = gradientName(l);
     const alpha = positionAxes.length ? e.reduceMean(grad, positionAxes, true) : grad;
     const weighted = e.reduceMean(e.mul(alpha, l), [channelAxis], false);
-    maps.set(l, e.named('Relu', [weighted], `${l}::gradcam`));
+    maps.set(l, e.op('Relu', [weighted], {}, { output: `${l}::gradcam` }));
   }
   const logits = g.outputs[0]!.name!;
-  const targetsOutput = bwd.targetsOutput ?? e.named('Identity', [TARGETS_INPUT], 'impera::targets_used');
+  const targetsOutput = bwd.targetsOutput ?? e.op('Identity', [TARGETS_INPUT], {}, { output: 'impera::targets_used' });
   const graph = bwd.proto.graph!;
   const outputs = [valueInfo(logits, DataType.FLOAT), valueInfo(targetsOutput, DataType.INT64), ...[...maps.values()].map((m) => valueInfo(m, DataType.FLOAT))];
   const proto = onnx.ModelProto.create({

@@ -37,7 +37,7 @@ const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-5) => {
 describe('buildBackwardGraph', () => {
   it('names the op and the node it cannot differentiate, before building anything', async () => {
     const g = await analyzeModel(unknownOp());
-    expect(() => buildBackwardGraph(g, { wrt: ['x'], objective: 'seed' })).toThrow(/cannot differentiate the model: no gradient rule for op Det \(node 'det_\d+'\)/);
+    expect(() => buildBackwardGraph(g, { wrt: ['x'], objective: 'seed' })).toThrow(/cannot differentiate the model: no gradient rule for op Det \(node 'det'\)/);
     // tensors after the unsupported node differentiate fine
     expect(() => buildBackwardGraph(g, { wrt: ['det'], objective: 'seed' })).not.toThrow();
   });

@@ -19,7 +19,7 @@ describe('partCost', () => {
   it('counts Constant node values as parameters and shape computations as free', async () => {
     const b = new ModelBuilder();
     b.input('x', 'float32', ['batch', 4]);
-    const k = b.constant('float32', [4], [1, 2, 3, 4]);
+    const k = b.constantNode('float32', [4], [1, 2, 3, 4]);
     b.op('Mul', ['x', k], {}, { output: 'y' });
     b.output('y', 'float32', ['batch', 4]);
     const g = await analyzeModel(inMemoryModel(b.build()));

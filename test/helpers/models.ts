@@ -81,12 +81,12 @@ export function shapeChain(): OnnxModel {
   b.input('x', 'float32', ['batch', 6, 4]);
   const h = b.op('MatMul', ['x', weights(b, 'w1', [4, 4], 1)], {}, { output: 'h' });
   const shape = b.op('Shape', [h], {}, { output: 'h_shape' });
-  const batch = b.op('Gather', [shape, b.constant('int64', [], [0])], { axis: 0 }, { output: 'batch_dim' });
-  const bvec = b.op('Unsqueeze', [batch, b.constant('int64', [1], [0])], {}, { output: 'batch_vec' });
-  const target = b.op('Concat', [bvec, b.constant('int64', [3], [6, 2, 2])], { axis: 0 }, { output: 'target' });
+  const batch = b.op('Gather', [shape, b.constantNode('int64', [], [0])], { axis: 0 }, { output: 'batch_dim' });
+  const bvec = b.op('Unsqueeze', [batch, b.constantNode('int64', [1], [0])], {}, { output: 'batch_vec' });
+  const target = b.op('Concat', [bvec, b.constantNode('int64', [3], [6, 2, 2])], { axis: 0 }, { output: 'target' });
   const t = b.op('Tanh', [h], {}, { output: 't' });
   const r = b.op('Reshape', [t, target], {}, { output: 'r' });
-  b.op('ReduceSum', [r, b.constant('int64', [2], [2, 3])], { keepdims: 0 }, { output: 'y' });
+  b.op('ReduceSum', [r, b.constantNode('int64', [2], [2, 3])], { keepdims: 0 }, { output: 'y' });
   b.output('y', 'float32', ['batch', 6]);
   return inMemoryModel(b.build(), 'shape-chain');
 }

@@ -5,7 +5,7 @@
  */
 import { attrInt, attrInts, attrString } from '../../onnx/attributes.js';
 import { convWindow, type Window } from '../../ops/conv.js';
-import type { Emitter } from '../emit.js';
+import type { Emitter } from '../../onnx/emitter.js';
 import { registerGradient, type GradContext } from '../registry.js';
 
 const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
@@ -33,8 +33,8 @@ function correlateOverBatch(e: Emitter, input: string, filter: string, w: Window
 function groupedWeightGrad(ctx: GradContext, a: string, b: string, group: number, one: (a: string, b: string) => string): string {
   if (group === 1) return one(a, b);
   const e = ctx.emit;
-  const as = e.node('Split', [a], { axis: 1, ...(ctx.opset >= 18 ? { num_outputs: group } : {}) }, group);
-  const bs = e.node('Split', [b], { axis: 1, ...(ctx.opset >= 18 ? { num_outputs: group } : {}) }, group);
+  const as = e.node('Split', [a], { axis: 1, ...(ctx.opset >= 18 ? { num_outputs: group } : {}) }, { outputs: group });
+  const bs = e.node('Split', [b], { axis: 1, ...(ctx.opset >= 18 ? { num_outputs: group } : {}) }, { outputs: group });
   return e.op('Concat', as.map((ai, i) => one(ai, bs[i]!)), { axis: 0 });
 }
 

@@ -29,7 +29,7 @@ registerGradient('Transpose', {
 
 function splitNode(ctx: GradContext, x: string, sizes: number[], axis: number): string[] {
   const e = ctx.emit;
-  return ctx.opset >= 13 ? e.node('Split', [x, e.ints(sizes)], { axis }, sizes.length) : e.node('Split', [x], { axis, split: sizes }, sizes.length);
+  return ctx.opset >= 13 ? e.node('Split', [x, e.ints(sizes)], { axis }, { outputs: sizes.length }) : e.node('Split', [x], { axis, split: sizes }, { outputs: sizes.length });
 }
 
 registerGradient('Concat', {

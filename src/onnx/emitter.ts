@@ -1,11 +1,26 @@
 /**
- * Emitting the nodes of a backward graph: fresh names, constants as initializers, and the few ops whose form
- * depends on the opset (axes as attribute or input), so rules stay short and work at the model's own opset.
+ * The one writer of ONNX nodes: every stage that emits ONNX (model builder, backward graphs, codecs, exit
+ * branches, Grad-CAM, exported parts) goes through it. It gives fresh names, stores constants as initializers
+ * (shared when equal) or Constant nodes, and writes the few ops whose form depends on the opset (axes as
+ * attribute or input), so callers stay short and work at the opset of the model the nodes go into.
  */
-import { makeAttribute, type AttrValue } from '../onnx/attributes.js';
-import { DataType } from '../onnx/dtype.js';
-import { onnx } from '../onnx/proto.js';
-import { makeTensorProto, typedArrayFrom } from '../onnx/tensor.js';
+import { makeAttribute, type AttrValue } from './attributes.js';
+import { DataType, dtypeOf } from './dtype.js';
+import { onnx } from './proto.js';
+import { makeTensorProto, typedArrayFrom, type TypedArray } from './tensor.js';
+
+export interface NodeOptions {
+  /** Output names, or how many outputs to give fresh names (default 1). */
+  outputs?: readonly string[] | number;
+  /** Node name (default: its first output when named by the caller, else a fresh name). */
+  name?: string;
+  domain?: string;
+}
+
+export interface OpOptions extends Omit<NodeOptions, 'outputs'> {
+  /** Name of the single output (default: a fresh name). */
+  output?: string;
+}
 
 export class Emitter {
   readonly nodes: onnx.NodeProto[] = [];
@@ -14,47 +29,63 @@ export class Emitter {
   private readonly shapes = new Map<string, string>();
   private readonly constants = new Map<string, string>();
 
-  /** `opset`: the default-domain opset of the model the nodes go into. */
-  constructor(readonly opset: number, private readonly prefix = 'grad') {}
+  /**
+   * `opset`: the default-domain opset of the model the nodes go into; `prefix`: the namespace of fresh names,
+   * so emitted names do not collide with the model's own ('' for none).
+   */
+  constructor(
+    readonly opset: number,
+    private readonly prefix: string,
+  ) {}
 
   fresh(hint: string): string {
-    return `${this.prefix}/${hint}_${this.counter++}`;
+    return `${this.prefix ? `${this.prefix}/` : ''}${hint}_${this.counter++}`;
   }
 
   /** Add a node; returns its outputs. */
-  node(opType: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}, outputs = 1, hint = opType): string[] {
-    const names = Array.from({ length: outputs }, () => this.fresh(hint));
+  node(opType: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}, opts: NodeOptions = {}): string[] {
+    const outputs = typeof opts.outputs === 'object' ? [...opts.outputs] : Array.from({ length: opts.outputs ?? 1 }, () => this.fresh(opType));
     this.nodes.push(
       onnx.NodeProto.create({
-        name: names[0],
+        name: opts.name ?? outputs[0],
         opType,
+        domain: opts.domain ?? '',
         input: [...inputs],
-        output: names,
+        output: outputs,
         attribute: Object.entries(attrs).map(([k, v]) => makeAttribute(k, v)),
       }),
     );
-    return names;
+    return outputs;
   }
 
-  /** A node whose single output gets a chosen name (graph outputs). */
-  named(opType: string, inputs: readonly string[], output: string, attrs: Record<string, AttrValue> = {}): string {
-    this.nodes.push(onnx.NodeProto.create({ name: output, opType, input: [...inputs], output: [output], attribute: Object.entries(attrs).map(([k, v]) => makeAttribute(k, v)) }));
-    return output;
+  /** Add a single-output node; returns the output name. */
+  op(opType: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}, opts: OpOptions = {}): string {
+    const { output, ...rest } = opts;
+    return this.node(opType, inputs, attrs, { ...rest, ...(output !== undefined ? { outputs: [output] } : {}) })[0]!;
   }
 
-  op(opType: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}, hint = opType): string {
-    return this.node(opType, inputs, attrs, 1, hint)[0]!;
+  /** A named initializer; returns its name. */
+  initializer(name: string, dtype: DataType | string, dims: readonly number[], values: TypedArray | readonly number[]): string {
+    const dt = dtypeOf(dtype);
+    this.initializers.push(makeTensorProto(name, dt, dims, ArrayBuffer.isView(values) ? values : typedArrayFrom(dt, values)));
+    return name;
   }
 
-  /** A constant tensor (shared when equal). */
-  constant(dtype: DataType, dims: readonly number[], values: readonly number[]): string {
-    const key = `${dtype}:${dims}:${values}`;
+  /** A constant tensor stored as an initializer (small ones shared when equal). */
+  constant(dtype: DataType | string, dims: readonly number[], values: readonly number[]): string {
+    const dt = dtypeOf(dtype);
+    const key = `${dt}:${dims}:${values}`;
     const known = this.constants.get(key);
     if (known) return known;
-    const name = this.fresh('const');
-    this.initializers.push(makeTensorProto(name, dtype, dims, typedArrayFrom(dtype, values)));
+    const name = this.initializer(this.fresh('const'), dt, dims, values);
     if (values.length <= 16) this.constants.set(key, name);
     return name;
+  }
+
+  /** A constant tensor stored in a Constant node (part of the graph's nodes, e.g. for parts that copy nodes). */
+  constantNode(dtype: DataType | string, dims: readonly number[], values: readonly number[], output = this.fresh('const')): string {
+    const dt = dtypeOf(dtype);
+    return this.op('Constant', [], { value: makeTensorProto(output, dt, dims, typedArrayFrom(dt, values)) }, { output });
   }
 
   scalar(value: number, dtype: DataType = DataType.FLOAT): string {

@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'NS3_MISSING'
   | 'NS3_FAILED'
   | 'NO_GRADIENT'
+  | 'DUPLICATE_RULE'
   | 'BAD_CODEC'
   | 'BAD_REQUEST'
   | 'BAD_REPOSITORY'

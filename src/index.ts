@@ -23,7 +23,7 @@ export { analyzeModel, type AnalyzeOptions } from './graph/analyze.js';
 export { tensor, runtimeNodes, type Graph, type TensorFacts } from './graph/graph.js';
 export { parseInputShapes } from './graph/input-shapes.js';
 export type { GraphNode } from './graph/structure.js';
-export { registerOpRule, registeredOps, type OpRule, type OpContext, type TensorInfo, type NodeCost, type ConstValue } from './ops/index.js';
+export { registerOpRule, registeredOps, type RegisterOptions, type OpRule, type OpContext, type TensorInfo, type NodeCost, type ConstValue } from './ops/index.js';
 
 export { partCost, modelCost, nodeCosts, type PartCost, type NodeCostRecord } from './cost/part.js';
 export { modelSummary, type ModelSummary } from './cost/summary.js';
@@ -44,7 +44,8 @@ export { openDataset, type Dataset, type DatasetOptions, type ImageSpec } from '
 export { readNpy, writeNpy, encodeNpy, decodeNpy } from './data/npy.js';
 
 export { buildBackwardGraph, gradientName, TARGETS_INPUT, OUTPUT_GRAD_INPUT, type BackwardSpec, type BackwardModel, type Objective } from './autodiff/backward.js';
-export { registerGradient, differentiableOps, type GradRule, type GradContext } from './autodiff/registry.js';
+export { registerGradient, differentiableOps } from './autodiff/registry.js';
+export type { GradRule, GradContext, ShapeFacts } from './autodiff/rule.js';
 
 export { runSaliency, candidateLayers, type SaliencyOptions, type SaliencyResult } from './saliency/run.js';
 export { buildSaliencyModel, type SaliencyModel } from './saliency/gradcam.js';

@@ -14,8 +14,8 @@ import { valueInfo } from '../onnx/builder.js';
 import { DataType, isFloatType } from '../onnx/dtype.js';
 import { onnx, type ModelProto } from '../onnx/proto.js';
 import { Emitter } from '../onnx/emitter.js';
-import { getGradient, type GradContext, type GradRule, type ShapeFacts } from './registry.js';
-import './rules/index.js';
+import { getGradient } from './registry.js';
+import type { GradContext, GradRule, ShapeFacts } from './rule.js';
 
 /** What is differentiated: the target logit (default), cross-entropy, or a caller-given output gradient. */
 export type Objective = 'target-logit' | 'cross-entropy' | 'seed';

@@ -1,59 +1,34 @@
 /**
- * Gradient rules, one file per op family under rules/ (the tfjs-core layout): each rule turns the gradients
- * arriving at a node's outputs into gradients for its inputs, emitting ONNX nodes. Adding an op touches one file.
+ * The gradient-rule registry: the rule families under rules/ listed below, registered once when the table is
+ * made, keyed by (domain, op type) like the op rules. Adding an op touches its family file, adding a family
+ * touches this list. Users register rules for custom ops with `registerGradient`.
  */
-import type { TensorFacts } from '../graph/graph.js';
-import type { GraphNode } from '../graph/structure.js';
-import type { Emitter } from '../onnx/emitter.js';
+import { OpTable, type RegisterOptions, type RuleList } from '../onnx/op-table.js';
+import type { GradRule } from './rule.js';
+import { convGradients } from './rules/conv.js';
+import { elementwiseGradients } from './rules/elementwise.js';
+import { matmulGradients } from './rules/matmul.js';
+import { normGradients } from './rules/norm.js';
+import { poolGradients } from './rules/pool.js';
+import { shapeGradients } from './rules/shape.js';
 
-/** Shape of a tensor with how each dim follows the batch (batchScale semantics of TensorFacts). */
-export interface ShapeFacts {
-  shape: readonly number[];
-  batchScale: readonly number[] | undefined;
-}
+const BUILT_IN: readonly RuleList<GradRule>[] = [elementwiseGradients, convGradients, matmulGradients, poolGradients, normGradients, shapeGradients];
 
-export interface GradContext {
-  readonly node: GraphNode;
-  readonly opset: number;
-  readonly emit: Emitter;
-  /** Forward input / output names. */
-  x(i: number): string;
-  y(i: number): string;
-  /** Facts about a forward tensor. */
-  facts(name: string): TensorFacts;
-  /** Gradient arriving at output k (summed over its readers), or undefined when none arrives. */
-  dy(k?: number): string | undefined;
-  /** Input i lies on a path from a tensor being differentiated: its gradient is wanted. */
-  needs(i: number): boolean;
-  /**
-   * Reduce a gradient whose shape is `from` back to the shape of forward tensor `to`, summing over the axes
-   * broadcasting expanded (told apart from batch dims by how dims follow the batch).
-   */
-  sumTo(grad: string, from: ShapeFacts, to: string): string;
-}
+const rules = OpTable.of('gradient rule', 'registerGradient', BUILT_IN);
 
-export interface GradRule {
-  /** Gradients for each input (undefined where none is needed or the input is not differentiable). */
-  grad(ctx: GradContext): (string | undefined)[];
-  /** Forward outputs the rule reads besides the node's own (e.g. MaxPool indices); the builder adds them. */
-  auxOutputs?(node: GraphNode): number;
-  /** Why this node cannot be differentiated (checked before anything is built), or undefined. */
-  unsupported?(ctx: Pick<GradContext, 'node' | 'opset' | 'facts' | 'needs' | 'x' | 'y'>): string | undefined;
-}
-
-const rules = new Map<string, GradRule>();
-
-export function registerGradient(opTypes: string | readonly string[], rule: GradRule): void {
-  for (const op of typeof opTypes === 'string' ? [opTypes] : opTypes) rules.set(op, rule);
+/**
+ * Add the gradient rule for op types (default domain unless `options.domain`). An op that already has a rule
+ * is an error unless `options.replace` is set (to override a built-in rule).
+ */
+export function registerGradient(opTypes: string | readonly string[], rule: GradRule, options: RegisterOptions = {}): void {
+  rules.register(opTypes, rule, options);
 }
 
 export function getGradient(domain: string, opType: string): GradRule | undefined {
-  return domain === '' || domain === 'ai.onnx' ? rules.get(opType) : undefined;
+  return rules.get(domain, opType);
 }
 
+/** Op types of the default domain that can be differentiated, for documentation and tests. */
 export function differentiableOps(): string[] {
-  return [...rules.keys()].sort();
+  return rules.opTypes();
 }
-
-/** Axis a (possibly negative) of a rank-r tensor. */
-export const axisOf = (a: number, rank: number): number => (a < 0 ? a + rank : a);

@@ -6,7 +6,6 @@
 import { ImperaError } from '../errors.js';
 import type { OnnxModel } from '../onnx/io.js';
 import type { TensorInfo } from '../ops/types.js';
-import '../ops/index.js';
 import { bytesOf, type Graph, type TensorFacts } from './graph.js';
 import { inferPass, type PassResult, type Probed } from './infer.js';
 import { resolveInputShapes } from './input-shapes.js';

@@ -2,7 +2,7 @@
 import { attrInt, attrInts, attrString } from '../onnx/attributes.js';
 import { DataType, numel } from '../onnx/dtype.js';
 import type { NodeProto } from '../onnx/proto.js';
-import { registerOpRule } from './registry.js';
+import type { RuleList } from '../onnx/op-table.js';
 import { badNode, type OpContext, type OpRule } from './types.js';
 
 export interface Window {
@@ -75,41 +75,6 @@ const conv: OpRule = {
     return { macs, flops: 2 * macs + (ctx.inputs[2] ? numel(y!.shape) : 0) };
   },
 };
-registerOpRule('Conv', conv);
-
-registerOpRule('ConvTranspose', {
-  infer: (ctx) => {
-    const x = ctx.input(0);
-    const wt = ctx.input(1);
-    const p = ctx.node.proto;
-    const group = attrInt(p, 'group', 1);
-    if (wt.shape[0] !== x.shape[1]) throw badNode(ctx, `weight [${wt.shape}] expects ${wt.shape[0]} input channels, input has ${x.shape[1]}`);
-    const spatial = x.shape.slice(2);
-    const k = spatial.length;
-    const kernel = attrInts(p, 'kernel_shape') ?? wt.shape.slice(2);
-    const strides = attrInts(p, 'strides') ?? new Array<number>(k).fill(1);
-    const dil = attrInts(p, 'dilations') ?? new Array<number>(k).fill(1);
-    const outPad = attrInts(p, 'output_padding') ?? new Array<number>(k).fill(0);
-    const given = attrInts(p, 'output_shape');
-    let out: number[];
-    if (given) out = given.slice(-k);
-    else {
-      const autoPad = attrString(p, 'auto_pad', 'NOTSET');
-      const pads = autoPad === 'NOTSET' ? (attrInts(p, 'pads') ?? new Array<number>(2 * k).fill(0)) : new Array<number>(2 * k).fill(0);
-      out = spatial.map((d, i) =>
-        autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER'
-          ? d * strides[i]!
-          : strides[i]! * (d - 1) + outPad[i]! + (kernel[i]! - 1) * dil[i]! + 1 - pads[i]! - pads[i + k]!,
-      );
-    }
-    return [{ dtype: x.dtype, shape: [x.shape[0]!, wt.shape[1]! * group, ...out] }];
-  },
-  cost: (ctx, [y]) => {
-    const x = ctx.input(0);
-    const macs = numel(x.shape) * numel(ctx.input(1).shape.slice(1)); // per input: (M/g) * prod(kernel)
-    return { macs, flops: 2 * macs + (ctx.inputs[2] ? numel(y!.shape) : 0) };
-  },
-});
 
 const pool: OpRule = {
   infer: (ctx) => {
@@ -125,13 +90,50 @@ const pool: OpRule = {
   },
   cost: (ctx, [y]) => ({ macs: 0, flops: numel(y!.shape) * numel(attrInts(ctx.node.proto, 'kernel_shape')!) }),
 };
-registerOpRule(['MaxPool', 'AveragePool', 'LpPool'], pool);
 
-registerOpRule(['GlobalAveragePool', 'GlobalMaxPool', 'GlobalLpPool'], {
-  infer: (ctx) => {
-    const x = ctx.input(0);
-    if (x.shape.length < 3) throw badNode(ctx, `input must be [N, C, spatial...], got [${x.shape}]`);
-    return [{ dtype: x.dtype, shape: [x.shape[0]!, x.shape[1]!, ...x.shape.slice(2).map(() => 1)] }];
-  },
-  cost: (ctx) => ({ macs: 0, flops: numel(ctx.input(0).shape) }),
-});
+/** The rules of this family, listed in registry.ts. */
+export const convRules: RuleList<OpRule> = [
+  ['Conv', conv],
+  ['ConvTranspose', {
+    infer: (ctx) => {
+      const x = ctx.input(0);
+      const wt = ctx.input(1);
+      const p = ctx.node.proto;
+      const group = attrInt(p, 'group', 1);
+      if (wt.shape[0] !== x.shape[1]) throw badNode(ctx, `weight [${wt.shape}] expects ${wt.shape[0]} input channels, input has ${x.shape[1]}`);
+      const spatial = x.shape.slice(2);
+      const k = spatial.length;
+      const kernel = attrInts(p, 'kernel_shape') ?? wt.shape.slice(2);
+      const strides = attrInts(p, 'strides') ?? new Array<number>(k).fill(1);
+      const dil = attrInts(p, 'dilations') ?? new Array<number>(k).fill(1);
+      const outPad = attrInts(p, 'output_padding') ?? new Array<number>(k).fill(0);
+      const given = attrInts(p, 'output_shape');
+      let out: number[];
+      if (given) out = given.slice(-k);
+      else {
+        const autoPad = attrString(p, 'auto_pad', 'NOTSET');
+        const pads = autoPad === 'NOTSET' ? (attrInts(p, 'pads') ?? new Array<number>(2 * k).fill(0)) : new Array<number>(2 * k).fill(0);
+        out = spatial.map((d, i) =>
+          autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER'
+            ? d * strides[i]!
+            : strides[i]! * (d - 1) + outPad[i]! + (kernel[i]! - 1) * dil[i]! + 1 - pads[i]! - pads[i + k]!,
+        );
+      }
+      return [{ dtype: x.dtype, shape: [x.shape[0]!, wt.shape[1]! * group, ...out] }];
+    },
+    cost: (ctx, [y]) => {
+      const x = ctx.input(0);
+      const macs = numel(x.shape) * numel(ctx.input(1).shape.slice(1)); // per input: (M/g) * prod(kernel)
+      return { macs, flops: 2 * macs + (ctx.inputs[2] ? numel(y!.shape) : 0) };
+    },
+  }],
+  [['MaxPool', 'AveragePool', 'LpPool'], pool],
+  [['GlobalAveragePool', 'GlobalMaxPool', 'GlobalLpPool'], {
+    infer: (ctx) => {
+      const x = ctx.input(0);
+      if (x.shape.length < 3) throw badNode(ctx, `input must be [N, C, spatial...], got [${x.shape}]`);
+      return [{ dtype: x.dtype, shape: [x.shape[0]!, x.shape[1]!, ...x.shape.slice(2).map(() => 1)] }];
+    },
+    cost: (ctx) => ({ macs: 0, flops: numel(ctx.input(0).shape) }),
+  }],
+];

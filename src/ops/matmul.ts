@@ -2,8 +2,8 @@
 import { numel } from '../onnx/dtype.js';
 import { attrInt, attrString } from '../onnx/attributes.js';
 import { broadcastShapes } from './broadcast.js';
-import { registerOpRule } from './registry.js';
-import { badNode, type OpContext } from './types.js';
+import type { RuleList } from '../onnx/op-table.js';
+import { badNode, type OpContext, type OpRule } from './types.js';
 
 /** Batch shape, M, K, N of a MatMul, with 1-D operands promoted as NumPy does. */
 function matmulDims(ctx: OpContext) {
@@ -20,15 +20,6 @@ function matmulDims(ctx: OpContext) {
   return { batch, m, k, n, out };
 }
 
-registerOpRule('MatMul', {
-  infer: (ctx) => [{ dtype: ctx.input(0).dtype, shape: matmulDims(ctx).out }],
-  cost: (ctx) => {
-    const { batch, m, k, n } = matmulDims(ctx);
-    const macs = numel(batch) * m * k * n;
-    return { macs, flops: 2 * macs };
-  },
-});
-
 function gemmDims(ctx: OpContext) {
   const a = ctx.input(0).shape;
   const b = ctx.input(1).shape;
@@ -38,18 +29,6 @@ function gemmDims(ctx: OpContext) {
   if (k !== k2) throw badNode(ctx, `inner dimensions differ: [${a}] x [${b}] (transA/transB applied)`);
   return { m, k, n };
 }
-
-registerOpRule('Gemm', {
-  infer: (ctx) => {
-    const { m, n } = gemmDims(ctx);
-    return [{ dtype: ctx.input(0).dtype, shape: [m, n] }];
-  },
-  cost: (ctx) => {
-    const { m, k, n } = gemmDims(ctx);
-    const macs = m * k * n;
-    return { macs, flops: 2 * macs + (ctx.inputs[2] ? m * n : 0) };
-  },
-});
 
 /** Letter -> size map and output letters of an einsum equation; '.' stands for the ellipsis dims. */
 function einsum(ctx: OpContext) {
@@ -81,10 +60,32 @@ function einsum(ctx: OpContext) {
   return { out, work: numel([...sizes.values()]) * numel(ellipsis) };
 }
 
-registerOpRule('Einsum', {
-  infer: (ctx) => [{ dtype: ctx.input(0).dtype, shape: einsum(ctx).out }],
-  cost: (ctx) => {
-    const macs = einsum(ctx).work;
-    return { macs, flops: 2 * macs };
-  },
-});
+/** The rules of this family, listed in registry.ts. */
+export const matmulRules: RuleList<OpRule> = [
+  ['MatMul', {
+    infer: (ctx) => [{ dtype: ctx.input(0).dtype, shape: matmulDims(ctx).out }],
+    cost: (ctx) => {
+      const { batch, m, k, n } = matmulDims(ctx);
+      const macs = numel(batch) * m * k * n;
+      return { macs, flops: 2 * macs };
+    },
+  }],
+  ['Gemm', {
+    infer: (ctx) => {
+      const { m, n } = gemmDims(ctx);
+      return [{ dtype: ctx.input(0).dtype, shape: [m, n] }];
+    },
+    cost: (ctx) => {
+      const { m, k, n } = gemmDims(ctx);
+      const macs = m * k * n;
+      return { macs, flops: 2 * macs + (ctx.inputs[2] ? m * n : 0) };
+    },
+  }],
+  ['Einsum', {
+    infer: (ctx) => [{ dtype: ctx.input(0).dtype, shape: einsum(ctx).out }],
+    cost: (ctx) => {
+      const macs = einsum(ctx).work;
+      return { macs, flops: 2 * macs };
+    },
+  }],
+];

@@ -5,7 +5,7 @@
  */
 import { attrInt } from '../onnx/attributes.js';
 import { DataType, numel } from '../onnx/dtype.js';
-import { registerOpRule } from './registry.js';
+import type { RuleList } from '../onnx/op-table.js';
 import { normAxis, type OpContext, type OpRule, type TensorInfo } from './types.js';
 
 const sameAsInput = (ctx: OpContext): TensorInfo => ({ dtype: ctx.input(0).dtype, shape: [...ctx.input(0).shape] });
@@ -15,27 +15,27 @@ const perElement = (flops: number | ((ctx: OpContext) => number)): OpRule['cost'
   flops: (typeof flops === 'number' ? flops : flops(ctx)) * numel(ctx.input(0).shape),
 });
 
-registerOpRule('BatchNormalization', {
-  // inference form; the training-mode outputs (running mean/var) are per channel
-  infer: (ctx) => {
-    const c = ctx.input(0).shape[1] ?? 1;
-    return ctx.node.outputs.map((_, i) => (i === 0 ? sameAsInput(ctx) : { dtype: ctx.input(0).dtype, shape: [c] }));
-  },
-  cost: perElement(2),
-});
-
-registerOpRule(['InstanceNormalization', 'GroupNormalization', 'MeanVarianceNormalization', 'LpNormalization'], { infer: (ctx) => [sameAsInput(ctx)], cost: perElement(8) });
-
-registerOpRule('LayerNormalization', {
-  infer: (ctx) => {
-    const x = ctx.input(0);
-    const axis = normAxis(attrInt(ctx.node.proto, 'axis', -1), x.shape.length, ctx);
-    const stats = { dtype: DataType.FLOAT, shape: x.shape.map((d, i) => (i < axis ? d : 1)) };
-    return ctx.node.outputs.map((_, i) => (i === 0 ? sameAsInput(ctx) : { ...stats, shape: [...stats.shape] }));
-  },
-  cost: perElement(8),
-});
-
-registerOpRule('LRN', { infer: (ctx) => [sameAsInput(ctx)], cost: perElement((ctx) => attrInt(ctx.node.proto, 'size', 1) + 3) });
-registerOpRule(['Softmax', 'LogSoftmax'], { infer: (ctx) => [sameAsInput(ctx)], cost: perElement(5) });
-registerOpRule('Hardmax', { infer: (ctx) => [sameAsInput(ctx)], cost: perElement(1) });
+/** The rules of this family, listed in registry.ts. */
+export const normRules: RuleList<OpRule> = [
+  ['BatchNormalization', {
+    // inference form; the training-mode outputs (running mean/var) are per channel
+    infer: (ctx) => {
+      const c = ctx.input(0).shape[1] ?? 1;
+      return ctx.node.outputs.map((_, i) => (i === 0 ? sameAsInput(ctx) : { dtype: ctx.input(0).dtype, shape: [c] }));
+    },
+    cost: perElement(2),
+  }],
+  [['InstanceNormalization', 'GroupNormalization', 'MeanVarianceNormalization', 'LpNormalization'], { infer: (ctx) => [sameAsInput(ctx)], cost: perElement(8) }],
+  ['LayerNormalization', {
+    infer: (ctx) => {
+      const x = ctx.input(0);
+      const axis = normAxis(attrInt(ctx.node.proto, 'axis', -1), x.shape.length, ctx);
+      const stats = { dtype: DataType.FLOAT, shape: x.shape.map((d, i) => (i < axis ? d : 1)) };
+      return ctx.node.outputs.map((_, i) => (i === 0 ? sameAsInput(ctx) : { ...stats, shape: [...stats.shape] }));
+    },
+    cost: perElement(8),
+  }],
+  ['LRN', { infer: (ctx) => [sameAsInput(ctx)], cost: perElement((ctx) => attrInt(ctx.node.proto, 'size', 1) + 3) }],
+  [['Softmax', 'LogSoftmax'], { infer: (ctx) => [sameAsInput(ctx)], cost: perElement(5) }],
+  ['Hardmax', { infer: (ctx) => [sameAsInput(ctx)], cost: perElement(1) }],
+];

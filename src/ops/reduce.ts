@@ -2,7 +2,7 @@
 import { attrInt, attrInts } from '../onnx/attributes.js';
 import { DataType, numel } from '../onnx/dtype.js';
 import { knownValues } from './elementwise.js';
-import { registerOpRule } from './registry.js';
+import type { RuleList } from '../onnx/op-table.js';
 import { normAxis, type ConstValue, type OpContext, type OpRule } from './types.js';
 
 /** Reduced axes (sorted, non-negative), or 'none' when the op is the identity (noop_with_empty_axes). */
@@ -52,19 +52,22 @@ function reduceValue(x: ConstValue, axes: number[] | 'none', keep: boolean, fold
 }
 
 const sum: Reducer = (xs) => xs.reduce((a, b) => a + b, 0);
-registerOpRule('ReduceSum', reduceRule(sum, 1));
-registerOpRule('ReduceMean', reduceRule((xs) => sum(xs) / xs.length, 1));
-registerOpRule('ReduceProd', reduceRule((xs) => xs.reduce((a, b) => a * b, 1), 1));
-registerOpRule('ReduceMax', reduceRule((xs) => Math.max(...xs), 1));
-registerOpRule('ReduceMin', reduceRule((xs) => Math.min(...xs), 1));
-registerOpRule('ReduceL1', reduceRule((xs) => sum(xs.map(Math.abs)), 1));
-registerOpRule(['ReduceL2', 'ReduceSumSquare', 'ReduceLogSum', 'ReduceLogSumExp'], reduceRule(undefined, 2));
 
-registerOpRule(['ArgMax', 'ArgMin'], {
-  infer: (ctx) => {
-    const x = ctx.input(0);
-    const axis = normAxis(attrInt(ctx.node.proto, 'axis', 0), x.shape.length, ctx);
-    return [{ dtype: DataType.INT64, shape: reducedShape(x.shape, [axis], attrInt(ctx.node.proto, 'keepdims', 1) === 1) }];
-  },
-  cost: (ctx) => ({ macs: 0, flops: numel(ctx.input(0).shape) }),
-});
+/** The rules of this family, listed in registry.ts. */
+export const reduceRules: RuleList<OpRule> = [
+  ['ReduceSum', reduceRule(sum, 1)],
+  ['ReduceMean', reduceRule((xs) => sum(xs) / xs.length, 1)],
+  ['ReduceProd', reduceRule((xs) => xs.reduce((a, b) => a * b, 1), 1)],
+  ['ReduceMax', reduceRule((xs) => Math.max(...xs), 1)],
+  ['ReduceMin', reduceRule((xs) => Math.min(...xs), 1)],
+  ['ReduceL1', reduceRule((xs) => sum(xs.map(Math.abs)), 1)],
+  [['ReduceL2', 'ReduceSumSquare', 'ReduceLogSum', 'ReduceLogSumExp'], reduceRule(undefined, 2)],
+  [['ArgMax', 'ArgMin'], {
+    infer: (ctx) => {
+      const x = ctx.input(0);
+      const axis = normAxis(attrInt(ctx.node.proto, 'axis', 0), x.shape.length, ctx);
+      return [{ dtype: DataType.INT64, shape: reducedShape(x.shape, [axis], attrInt(ctx.node.proto, 'keepdims', 1) === 1) }];
+    },
+    cost: (ctx) => ({ macs: 0, flops: numel(ctx.input(0).shape) }),
+  }],
+];

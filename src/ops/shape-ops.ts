@@ -7,7 +7,7 @@ import { attrInt, attrInts, attrString } from '../onnx/attributes.js';
 import { DataType, numel } from '../onnx/dtype.js';
 import { broadcastShapes, mapBroadcast } from './broadcast.js';
 import { knownValues } from './elementwise.js';
-import { registerOpRule } from './registry.js';
+import type { RuleList } from '../onnx/op-table.js';
 import { badNode, NeedsValueError, normAxis, type ConstValue, type OpContext, type OpRule, type TensorInfo } from './types.js';
 
 const free = () => ({ macs: 0, flops: 0 });
@@ -46,12 +46,6 @@ function reshaping(shapeOf: (ctx: OpContext) => number[]): OpRule {
   };
 }
 
-registerOpRule('Shape', {
-  infer: (ctx) => [info(DataType.INT64, [shapeSlice(ctx).length])],
-  evaluate: (ctx) => [{ dtype: DataType.INT64, dims: [shapeSlice(ctx).length], data: shapeSlice(ctx) }],
-  cost: free,
-});
-
 function shapeSlice(ctx: OpContext): number[] {
   const s = ctx.input(0).shape;
   const r = s.length;
@@ -59,67 +53,11 @@ function shapeSlice(ctx: OpContext): number[] {
   return s.slice(clamp(attrInt(ctx.node.proto, 'start', 0)), clamp(attrInt(ctx.node.proto, 'end', r)));
 }
 
-registerOpRule('Size', {
-  infer: () => [info(DataType.INT64, [])],
-  evaluate: (ctx) => [{ dtype: DataType.INT64, dims: [], data: [numel(ctx.input(0).shape)] }],
-  cost: free,
-});
-
-registerOpRule(
-  'Reshape',
-  reshaping((ctx) => {
-    const x = ctx.input(0).shape;
-    const target = ctx.requireValue(1, 'target shape');
-    const allowZero = attrInt(ctx.node.proto, 'allowzero', 0) === 1;
-    const out = target.map((d, i) => (d === 0 && !allowZero ? x[i]! : d));
-    const known = numel(out.filter((d) => d !== -1));
-    const n = numel(x);
-    if (out.filter((d) => d === -1).length > 1) throw badNode(ctx, `target shape [${target}] has more than one -1`);
-    const result = out.map((d) => (d === -1 ? (known === 0 ? 0 : n / known) : d));
-    if (numel(result) !== n || !result.every(Number.isInteger)) throw badNode(ctx, `cannot reshape [${x}] (${n} elements) to [${target}]`);
-    return result;
-  }),
-);
-
-registerOpRule(
-  'Flatten',
-  reshaping((ctx) => {
-    const x = ctx.input(0).shape;
-    const axis = attrInt(ctx.node.proto, 'axis', 1);
-    const a = axis < 0 ? axis + x.length : axis;
-    if (a < 0 || a > x.length) throw badNode(ctx, `axis ${axis} is out of range for rank ${x.length}`);
-    return [numel(x.slice(0, a)), numel(x.slice(a))];
-  }),
-);
-
 /** Axes from input 1 (opset >= 13) or the `axes` attribute. */
 function axesArg(ctx: OpContext): number[] | undefined {
   if (ctx.node.inputs.length > 1 && ctx.node.inputs[1] !== '') return ctx.requireValue(1, 'axes');
   return attrInts(ctx.node.proto, 'axes');
 }
-
-registerOpRule(
-  'Squeeze',
-  reshaping((ctx) => {
-    const x = ctx.input(0).shape;
-    const axes = axesArg(ctx)?.map((a) => normAxis(a, x.length, ctx));
-    if (axes?.some((a) => x[a] !== 1)) throw badNode(ctx, `cannot squeeze axes [${axes}] of shape [${x}]: they are not 1`);
-    return x.filter((d, i) => (axes ? !axes.includes(i) : d !== 1));
-  }),
-);
-
-registerOpRule(
-  'Unsqueeze',
-  reshaping((ctx) => {
-    const x = ctx.input(0).shape;
-    const raw = axesArg(ctx);
-    if (!raw) throw badNode(ctx, 'axes are required');
-    const rank = x.length + raw.length;
-    const axes = new Set(raw.map((a) => normAxis(a, rank, ctx)));
-    const rest = [...x];
-    return [...Array(rank).keys()].map((i) => (axes.has(i) ? 1 : rest.shift()!));
-  }),
-);
 
 function perm(ctx: OpContext): number[] {
   const r = ctx.input(0).shape.length;
@@ -128,49 +66,9 @@ function perm(ctx: OpContext): number[] {
   return p;
 }
 
-registerOpRule('Transpose', {
-  infer: (ctx) => [info(ctx.input(0).dtype, perm(ctx).map((a) => ctx.input(0).shape[a]!))],
-  evaluate: (ctx) => {
-    const x = input0(ctx);
-    const p = perm(ctx);
-    const st = stridesOf(x.dims);
-    return [remap(x, p.map((a) => x.dims[a]!), (c) => c.reduce((s, v, i) => s + v * st[p[i]!]!, 0))];
-  },
-  cost: free,
-});
-
 function concatAxis(ctx: OpContext): number {
   return normAxis(attrInt(ctx.node.proto, 'axis', 0), ctx.input(0).shape.length, ctx);
 }
-
-registerOpRule('Concat', {
-  infer: (ctx) => {
-    const axis = concatAxis(ctx);
-    const shapes = ctx.inputs.map((_, i) => ctx.input(i).shape);
-    const out = [...shapes[0]!];
-    for (const s of shapes.slice(1)) {
-      if (s.length !== out.length || s.some((d, i) => i !== axis && d !== out[i])) throw badNode(ctx, `inputs [${shapes.join('], [')}] differ outside axis ${axis}`);
-      out[axis]! += s[axis]!;
-    }
-    return [info(ctx.input(0).dtype, out)];
-  },
-  evaluate: (ctx) => {
-    const axis = concatAxis(ctx);
-    const vals = knownValues(ctx);
-    const outer = numel(vals[0]!.dims.slice(0, axis));
-    const data: number[] = [];
-    for (let o = 0; o < outer; o++) {
-      for (const v of vals) {
-        const chunk = numel(v.dims.slice(axis));
-        data.push(...v.data.slice(o * chunk, (o + 1) * chunk));
-      }
-    }
-    const dims = [...vals[0]!.dims];
-    dims[axis] = vals.reduce((s, v) => s + v.dims[axis]!, 0);
-    return [{ dtype: vals[0]!.dtype, dims, data }];
-  },
-  cost: free,
-});
 
 function splitSizes(ctx: OpContext): { axis: number; sizes: number[] } {
   const x = ctx.input(0).shape;
@@ -186,25 +84,6 @@ function splitSizes(ctx: OpContext): { axis: number; sizes: number[] } {
   const chunk = Math.ceil(d / n); // opset 18: the last chunk may be smaller
   return { axis, sizes: [...Array(n).keys()].map((i) => Math.max(0, Math.min(chunk, d - i * chunk))) };
 }
-
-registerOpRule('Split', {
-  infer: (ctx) => {
-    const { axis, sizes } = splitSizes(ctx);
-    return sizes.map((s) => info(ctx.input(0).dtype, ctx.input(0).shape.map((d, i) => (i === axis ? s : d))));
-  },
-  evaluate: (ctx) => {
-    const x = input0(ctx);
-    const { axis, sizes } = splitSizes(ctx);
-    const st = stridesOf(x.dims);
-    let start = 0;
-    return sizes.map((s) => {
-      const off = start;
-      start += s;
-      return remap(x, x.dims.map((d, i) => (i === axis ? s : d)), (c) => c.reduce((acc, v, i) => acc + (i === axis ? v + off : v) * st[i]!, 0));
-    });
-  },
-  cost: free,
-});
 
 /** Per-axis start, step and count of a Slice, clamped as the ONNX spec says. */
 function sliceSpec(ctx: OpContext): { start: number[]; step: number[]; count: number[] } {
@@ -239,97 +118,6 @@ function sliceSpec(ctx: OpContext): { start: number[]; step: number[]; count: nu
   return { start, step, count };
 }
 
-registerOpRule('Slice', {
-  infer: (ctx) => [info(ctx.input(0).dtype, sliceSpec(ctx).count)],
-  evaluate: (ctx) => {
-    const x = input0(ctx);
-    const { start, step, count } = sliceSpec(ctx);
-    const st = stridesOf(x.dims);
-    return [remap(x, count, (c) => c.reduce((s, v, i) => s + (start[i]! + v * step[i]!) * st[i]!, 0))];
-  },
-  cost: free,
-});
-
-registerOpRule('Gather', {
-  infer: (ctx) => {
-    const x = ctx.input(0).shape;
-    const axis = normAxis(attrInt(ctx.node.proto, 'axis', 0), x.length, ctx);
-    return [info(ctx.input(0).dtype, [...x.slice(0, axis), ...ctx.input(1).shape, ...x.slice(axis + 1)])];
-  },
-  evaluate: (ctx) => {
-    const [x, idx] = knownValues(ctx) as [ConstValue, ConstValue];
-    const axis = normAxis(attrInt(ctx.node.proto, 'axis', 0), x.dims.length, ctx);
-    const d = x.dims[axis]!;
-    const st = stridesOf(x.dims);
-    const outDims = [...x.dims.slice(0, axis), ...idx.dims, ...x.dims.slice(axis + 1)];
-    const ist = stridesOf(idx.dims);
-    const k = idx.dims.length;
-    return [
-      remap(x, outDims, (c) => {
-        const flat = c.slice(axis, axis + k).reduce((s, v, i) => s + v * ist[i]!, 0);
-        let j = idx.data[flat]!;
-        if (j < 0) j += d;
-        if (j < 0 || j >= d) throw badNode(ctx, `index ${idx.data[flat]} is out of range for axis of size ${d}`);
-        const src = [...c.slice(0, axis), j, ...c.slice(axis + k)];
-        return src.reduce((s, v, i) => s + v * st[i]!, 0);
-      }),
-    ];
-  },
-  cost: free,
-});
-
-registerOpRule('GatherElements', { infer: (ctx) => [info(ctx.input(0).dtype, [...ctx.input(1).shape])], cost: free });
-
-registerOpRule('GatherND', {
-  infer: (ctx) => {
-    const data = ctx.input(0).shape;
-    const idx = ctx.input(1).shape;
-    const batch = attrInt(ctx.node.proto, 'batch_dims', 0);
-    return [info(ctx.input(0).dtype, [...idx.slice(0, -1), ...data.slice(batch + idx[idx.length - 1]!)])];
-  },
-  cost: free,
-});
-
-registerOpRule(['ScatterND', 'ScatterElements', 'Scatter', 'Trilu', 'ReverseSequence'], { infer: (ctx) => [info(ctx.input(0).dtype, [...ctx.input(0).shape])], cost: free });
-
-registerOpRule('Expand', {
-  infer: (ctx) => [info(ctx.input(0).dtype, broadcastShapes([ctx.input(0).shape, ctx.requireValue(1, 'shape')], ctx))],
-  evaluate: (ctx) => {
-    const x = input0(ctx);
-    const shape = broadcastShapes([x.dims, ctx.requireValue(1, 'shape')], ctx);
-    return [{ dtype: x.dtype, dims: shape, data: mapBroadcast([x], shape, (v) => v) }];
-  },
-  cost: free,
-});
-
-registerOpRule('Tile', {
-  infer: (ctx) => {
-    const reps = ctx.requireValue(1, 'repeats');
-    return [info(ctx.input(0).dtype, ctx.input(0).shape.map((d, i) => d * reps[i]!))];
-  },
-  evaluate: (ctx) => {
-    const x = input0(ctx);
-    const reps = ctx.requireValue(1, 'repeats');
-    const st = stridesOf(x.dims);
-    return [remap(x, x.dims.map((d, i) => d * reps[i]!), (c) => c.reduce((s, v, i) => s + (v % x.dims[i]!) * st[i]!, 0))];
-  },
-  cost: free,
-});
-
-registerOpRule('Pad', {
-  infer: (ctx) => {
-    const x = ctx.input(0).shape;
-    const r = x.length;
-    const pads = ctx.node.inputs.length > 1 ? ctx.requireValue(1, 'pads') : (attrInts(ctx.node.proto, 'pads') ?? []);
-    const axes = (ctx.node.inputs.length > 3 && ctx.node.inputs[3] !== '' ? ctx.requireValue(3, 'axes') : [...Array(r).keys()]).map((a) => normAxis(a, r, ctx));
-    if (pads.length !== 2 * axes.length) throw badNode(ctx, `pads [${pads}] must have 2 x ${axes.length} entries`);
-    const out = [...x];
-    axes.forEach((a, j) => (out[a] = x[a]! + pads[j]! + pads[j + axes.length]!));
-    return [info(ctx.input(0).dtype, out)];
-  },
-  cost: free,
-});
-
 function blockRearrange(toSpace: boolean): OpRule {
   return {
     infer: (ctx) => {
@@ -340,22 +128,6 @@ function blockRearrange(toSpace: boolean): OpRule {
     cost: free,
   };
 }
-registerOpRule('DepthToSpace', blockRearrange(true));
-registerOpRule('SpaceToDepth', blockRearrange(false));
-
-registerOpRule('Resize', {
-  infer: (ctx) => [info(ctx.input(0).dtype, resizeShape(ctx))],
-  cost: (ctx, [y]) => {
-    const mode = attrString(ctx.node.proto, 'mode', 'nearest');
-    const spatial = ctx.input(0).shape.filter((d, i) => d !== y!.shape[i]).length;
-    const taps = mode === 'nearest' ? 0 : mode === 'cubic' ? 4 ** spatial : 2 ** spatial;
-    return { macs: 0, flops: 2 * taps * numel(y!.shape) };
-  },
-});
-registerOpRule('Upsample', {
-  infer: (ctx) => [info(ctx.input(0).dtype, resizeShape(ctx))],
-  cost: (_ctx, [y]) => ({ macs: 0, flops: numel(y!.shape) }),
-});
 
 /** Output shape of Resize (opset 10-19) and Upsample: from `sizes`, else floor(input x scales). */
 function resizeShape(ctx: OpContext): number[] {
@@ -382,26 +154,225 @@ function attrFloatsScales(ctx: OpContext): number[] | undefined {
   return a ? [...(a.floats ?? [])] : undefined;
 }
 
-registerOpRule('TopK', {
-  infer: (ctx) => {
-    const x = ctx.input(0);
-    const axis = normAxis(attrInt(ctx.node.proto, 'axis', -1), x.shape.length, ctx);
-    const k = ctx.node.inputs.length > 1 ? ctx.requireValue(1, 'k')[0]! : attrInt(ctx.node.proto, 'k', 1);
-    const shape = x.shape.map((d, i) => (i === axis ? k : d));
-    return [info(x.dtype, shape), info(DataType.INT64, [...shape])];
-  },
-  cost: (ctx) => ({ macs: 0, flops: numel(ctx.input(0).shape) }),
-});
-
-registerOpRule('CumSum', { infer: (ctx) => [info(ctx.input(0).dtype, [...ctx.input(0).shape])], cost: (ctx) => ({ macs: 0, flops: numel(ctx.input(0).shape) }) });
-
-registerOpRule('OneHot', {
-  infer: (ctx) => {
-    const idx = ctx.input(0).shape;
-    const depth = ctx.requireValue(1, 'depth')[0]!;
-    const axis = attrInt(ctx.node.proto, 'axis', -1);
-    const a = axis < 0 ? axis + idx.length + 1 : axis;
-    return [info(ctx.input(2).dtype, [...idx.slice(0, a), depth, ...idx.slice(a)])];
-  },
-  cost: free,
-});
+/** The rules of this family, listed in registry.ts. */
+export const shapeRules: RuleList<OpRule> = [
+  ['Shape', {
+    infer: (ctx) => [info(DataType.INT64, [shapeSlice(ctx).length])],
+    evaluate: (ctx) => [{ dtype: DataType.INT64, dims: [shapeSlice(ctx).length], data: shapeSlice(ctx) }],
+    cost: free,
+  }],
+  ['Size', {
+    infer: () => [info(DataType.INT64, [])],
+    evaluate: (ctx) => [{ dtype: DataType.INT64, dims: [], data: [numel(ctx.input(0).shape)] }],
+    cost: free,
+  }],
+  ['Reshape', reshaping((ctx) => {
+      const x = ctx.input(0).shape;
+      const target = ctx.requireValue(1, 'target shape');
+      const allowZero = attrInt(ctx.node.proto, 'allowzero', 0) === 1;
+      const out = target.map((d, i) => (d === 0 && !allowZero ? x[i]! : d));
+      const known = numel(out.filter((d) => d !== -1));
+      const n = numel(x);
+      if (out.filter((d) => d === -1).length > 1) throw badNode(ctx, `target shape [${target}] has more than one -1`);
+      const result = out.map((d) => (d === -1 ? (known === 0 ? 0 : n / known) : d));
+      if (numel(result) !== n || !result.every(Number.isInteger)) throw badNode(ctx, `cannot reshape [${x}] (${n} elements) to [${target}]`);
+      return result;
+    })],
+  ['Flatten', reshaping((ctx) => {
+      const x = ctx.input(0).shape;
+      const axis = attrInt(ctx.node.proto, 'axis', 1);
+      const a = axis < 0 ? axis + x.length : axis;
+      if (a < 0 || a > x.length) throw badNode(ctx, `axis ${axis} is out of range for rank ${x.length}`);
+      return [numel(x.slice(0, a)), numel(x.slice(a))];
+    })],
+  ['Squeeze', reshaping((ctx) => {
+      const x = ctx.input(0).shape;
+      const axes = axesArg(ctx)?.map((a) => normAxis(a, x.length, ctx));
+      if (axes?.some((a) => x[a] !== 1)) throw badNode(ctx, `cannot squeeze axes [${axes}] of shape [${x}]: they are not 1`);
+      return x.filter((d, i) => (axes ? !axes.includes(i) : d !== 1));
+    })],
+  ['Unsqueeze', reshaping((ctx) => {
+      const x = ctx.input(0).shape;
+      const raw = axesArg(ctx);
+      if (!raw) throw badNode(ctx, 'axes are required');
+      const rank = x.length + raw.length;
+      const axes = new Set(raw.map((a) => normAxis(a, rank, ctx)));
+      const rest = [...x];
+      return [...Array(rank).keys()].map((i) => (axes.has(i) ? 1 : rest.shift()!));
+    })],
+  ['Transpose', {
+    infer: (ctx) => [info(ctx.input(0).dtype, perm(ctx).map((a) => ctx.input(0).shape[a]!))],
+    evaluate: (ctx) => {
+      const x = input0(ctx);
+      const p = perm(ctx);
+      const st = stridesOf(x.dims);
+      return [remap(x, p.map((a) => x.dims[a]!), (c) => c.reduce((s, v, i) => s + v * st[p[i]!]!, 0))];
+    },
+    cost: free,
+  }],
+  ['Concat', {
+    infer: (ctx) => {
+      const axis = concatAxis(ctx);
+      const shapes = ctx.inputs.map((_, i) => ctx.input(i).shape);
+      const out = [...shapes[0]!];
+      for (const s of shapes.slice(1)) {
+        if (s.length !== out.length || s.some((d, i) => i !== axis && d !== out[i])) throw badNode(ctx, `inputs [${shapes.join('], [')}] differ outside axis ${axis}`);
+        out[axis]! += s[axis]!;
+      }
+      return [info(ctx.input(0).dtype, out)];
+    },
+    evaluate: (ctx) => {
+      const axis = concatAxis(ctx);
+      const vals = knownValues(ctx);
+      const outer = numel(vals[0]!.dims.slice(0, axis));
+      const data: number[] = [];
+      for (let o = 0; o < outer; o++) {
+        for (const v of vals) {
+          const chunk = numel(v.dims.slice(axis));
+          data.push(...v.data.slice(o * chunk, (o + 1) * chunk));
+        }
+      }
+      const dims = [...vals[0]!.dims];
+      dims[axis] = vals.reduce((s, v) => s + v.dims[axis]!, 0);
+      return [{ dtype: vals[0]!.dtype, dims, data }];
+    },
+    cost: free,
+  }],
+  ['Split', {
+    infer: (ctx) => {
+      const { axis, sizes } = splitSizes(ctx);
+      return sizes.map((s) => info(ctx.input(0).dtype, ctx.input(0).shape.map((d, i) => (i === axis ? s : d))));
+    },
+    evaluate: (ctx) => {
+      const x = input0(ctx);
+      const { axis, sizes } = splitSizes(ctx);
+      const st = stridesOf(x.dims);
+      let start = 0;
+      return sizes.map((s) => {
+        const off = start;
+        start += s;
+        return remap(x, x.dims.map((d, i) => (i === axis ? s : d)), (c) => c.reduce((acc, v, i) => acc + (i === axis ? v + off : v) * st[i]!, 0));
+      });
+    },
+    cost: free,
+  }],
+  ['Slice', {
+    infer: (ctx) => [info(ctx.input(0).dtype, sliceSpec(ctx).count)],
+    evaluate: (ctx) => {
+      const x = input0(ctx);
+      const { start, step, count } = sliceSpec(ctx);
+      const st = stridesOf(x.dims);
+      return [remap(x, count, (c) => c.reduce((s, v, i) => s + (start[i]! + v * step[i]!) * st[i]!, 0))];
+    },
+    cost: free,
+  }],
+  ['Gather', {
+    infer: (ctx) => {
+      const x = ctx.input(0).shape;
+      const axis = normAxis(attrInt(ctx.node.proto, 'axis', 0), x.length, ctx);
+      return [info(ctx.input(0).dtype, [...x.slice(0, axis), ...ctx.input(1).shape, ...x.slice(axis + 1)])];
+    },
+    evaluate: (ctx) => {
+      const [x, idx] = knownValues(ctx) as [ConstValue, ConstValue];
+      const axis = normAxis(attrInt(ctx.node.proto, 'axis', 0), x.dims.length, ctx);
+      const d = x.dims[axis]!;
+      const st = stridesOf(x.dims);
+      const outDims = [...x.dims.slice(0, axis), ...idx.dims, ...x.dims.slice(axis + 1)];
+      const ist = stridesOf(idx.dims);
+      const k = idx.dims.length;
+      return [
+        remap(x, outDims, (c) => {
+          const flat = c.slice(axis, axis + k).reduce((s, v, i) => s + v * ist[i]!, 0);
+          let j = idx.data[flat]!;
+          if (j < 0) j += d;
+          if (j < 0 || j >= d) throw badNode(ctx, `index ${idx.data[flat]} is out of range for axis of size ${d}`);
+          const src = [...c.slice(0, axis), j, ...c.slice(axis + k)];
+          return src.reduce((s, v, i) => s + v * st[i]!, 0);
+        }),
+      ];
+    },
+    cost: free,
+  }],
+  ['GatherElements', { infer: (ctx) => [info(ctx.input(0).dtype, [...ctx.input(1).shape])], cost: free }],
+  ['GatherND', {
+    infer: (ctx) => {
+      const data = ctx.input(0).shape;
+      const idx = ctx.input(1).shape;
+      const batch = attrInt(ctx.node.proto, 'batch_dims', 0);
+      return [info(ctx.input(0).dtype, [...idx.slice(0, -1), ...data.slice(batch + idx[idx.length - 1]!)])];
+    },
+    cost: free,
+  }],
+  [['ScatterND', 'ScatterElements', 'Scatter', 'Trilu', 'ReverseSequence'], { infer: (ctx) => [info(ctx.input(0).dtype, [...ctx.input(0).shape])], cost: free }],
+  ['Expand', {
+    infer: (ctx) => [info(ctx.input(0).dtype, broadcastShapes([ctx.input(0).shape, ctx.requireValue(1, 'shape')], ctx))],
+    evaluate: (ctx) => {
+      const x = input0(ctx);
+      const shape = broadcastShapes([x.dims, ctx.requireValue(1, 'shape')], ctx);
+      return [{ dtype: x.dtype, dims: shape, data: mapBroadcast([x], shape, (v) => v) }];
+    },
+    cost: free,
+  }],
+  ['Tile', {
+    infer: (ctx) => {
+      const reps = ctx.requireValue(1, 'repeats');
+      return [info(ctx.input(0).dtype, ctx.input(0).shape.map((d, i) => d * reps[i]!))];
+    },
+    evaluate: (ctx) => {
+      const x = input0(ctx);
+      const reps = ctx.requireValue(1, 'repeats');
+      const st = stridesOf(x.dims);
+      return [remap(x, x.dims.map((d, i) => d * reps[i]!), (c) => c.reduce((s, v, i) => s + (v % x.dims[i]!) * st[i]!, 0))];
+    },
+    cost: free,
+  }],
+  ['Pad', {
+    infer: (ctx) => {
+      const x = ctx.input(0).shape;
+      const r = x.length;
+      const pads = ctx.node.inputs.length > 1 ? ctx.requireValue(1, 'pads') : (attrInts(ctx.node.proto, 'pads') ?? []);
+      const axes = (ctx.node.inputs.length > 3 && ctx.node.inputs[3] !== '' ? ctx.requireValue(3, 'axes') : [...Array(r).keys()]).map((a) => normAxis(a, r, ctx));
+      if (pads.length !== 2 * axes.length) throw badNode(ctx, `pads [${pads}] must have 2 x ${axes.length} entries`);
+      const out = [...x];
+      axes.forEach((a, j) => (out[a] = x[a]! + pads[j]! + pads[j + axes.length]!));
+      return [info(ctx.input(0).dtype, out)];
+    },
+    cost: free,
+  }],
+  ['DepthToSpace', blockRearrange(true)],
+  ['SpaceToDepth', blockRearrange(false)],
+  ['Resize', {
+    infer: (ctx) => [info(ctx.input(0).dtype, resizeShape(ctx))],
+    cost: (ctx, [y]) => {
+      const mode = attrString(ctx.node.proto, 'mode', 'nearest');
+      const spatial = ctx.input(0).shape.filter((d, i) => d !== y!.shape[i]).length;
+      const taps = mode === 'nearest' ? 0 : mode === 'cubic' ? 4 ** spatial : 2 ** spatial;
+      return { macs: 0, flops: 2 * taps * numel(y!.shape) };
+    },
+  }],
+  ['Upsample', {
+    infer: (ctx) => [info(ctx.input(0).dtype, resizeShape(ctx))],
+    cost: (_ctx, [y]) => ({ macs: 0, flops: numel(y!.shape) }),
+  }],
+  ['TopK', {
+    infer: (ctx) => {
+      const x = ctx.input(0);
+      const axis = normAxis(attrInt(ctx.node.proto, 'axis', -1), x.shape.length, ctx);
+      const k = ctx.node.inputs.length > 1 ? ctx.requireValue(1, 'k')[0]! : attrInt(ctx.node.proto, 'k', 1);
+      const shape = x.shape.map((d, i) => (i === axis ? k : d));
+      return [info(x.dtype, shape), info(DataType.INT64, [...shape])];
+    },
+    cost: (ctx) => ({ macs: 0, flops: numel(ctx.input(0).shape) }),
+  }],
+  ['CumSum', { infer: (ctx) => [info(ctx.input(0).dtype, [...ctx.input(0).shape])], cost: (ctx) => ({ macs: 0, flops: numel(ctx.input(0).shape) }) }],
+  ['OneHot', {
+    infer: (ctx) => {
+      const idx = ctx.input(0).shape;
+      const depth = ctx.requireValue(1, 'depth')[0]!;
+      const axis = attrInt(ctx.node.proto, 'axis', -1);
+      const a = axis < 0 ? axis + idx.length + 1 : axis;
+      return [info(ctx.input(2).dtype, [...idx.slice(0, a), depth, ...idx.slice(a)])];
+    },
+    cost: free,
+  }],
+];

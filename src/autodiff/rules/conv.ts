@@ -6,7 +6,8 @@
 import { attrInt, attrInts, attrString } from '../../onnx/attributes.js';
 import { convWindow, type Window } from '../../ops/conv.js';
 import type { Emitter } from '../../onnx/emitter.js';
-import { registerGradient, type GradContext } from '../registry.js';
+import type { RuleList } from '../../onnx/op-table.js';
+import type { GradContext, GradRule } from '../rule.js';
 
 const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
 
@@ -60,54 +61,56 @@ function flippedWeight(ctx: GradContext, weight: string, group: number, rank: nu
 
 const biasGrad = (ctx: GradContext, dy: string, rank: number) => ctx.emit.reduceSum(dy, [0, ...range(2, rank)], false);
 
-registerGradient('Conv', {
-  grad: (ctx) => {
-    const e = ctx.emit;
-    const dy = ctx.dy()!;
-    const { w, rank } = geometry(ctx, ctx.x(0), ctx.x(1));
-    const group = attrInt(ctx.node.proto, 'group', 1);
-    let dx: string | undefined;
-    if (ctx.needs(0)) {
-      const flipped = flippedConvPads(w);
-      if (flipped && ctx.facts(ctx.x(1)).isStatic) {
-        // stride 1 with a constant weight: dx is an ordinary convolution of dy with the weight flipped in space
-        // and transposed per group. ORT folds the weight rearrangement at load and runs its fast Conv kernels.
-        dx = e.op('Conv', [dy, flippedWeight(ctx, ctx.x(1), group, rank)], { group, dilations: w.dilations, kernel_shape: w.kernel, pads: flipped });
-      } else {
-        // output_padding (or extra end padding) so the transposed convolution lands exactly on x's size
-        const xs = ctx.facts(ctx.x(0)).shape.slice(2);
-        const ys = ctx.facts(ctx.y(0)).shape.slice(2);
-        const base = ys.map((o, i) => (o - 1) * w.strides[i]! - w.padBegin[i]! - w.padEnd[i]! + (w.kernel[i]! - 1) * w.dilations[i]! + 1);
-        const extra = xs.map((d, i) => d - base[i]!);
-        dx = e.op('ConvTranspose', [dy, ctx.x(1)], {
-          strides: w.strides,
-          dilations: w.dilations,
-          group,
-          kernel_shape: w.kernel,
-          pads: pads(w, w.padEnd.map((p, i) => p + Math.max(0, -extra[i]!))),
-          output_padding: extra.map((x) => Math.max(0, x)),
-        });
+/** The gradient rules of this family, listed in registry.ts. */
+export const convGradients: RuleList<GradRule> = [
+  ['Conv', {
+    grad: (ctx) => {
+      const e = ctx.emit;
+      const dy = ctx.dy()!;
+      const { w, rank } = geometry(ctx, ctx.x(0), ctx.x(1));
+      const group = attrInt(ctx.node.proto, 'group', 1);
+      let dx: string | undefined;
+      if (ctx.needs(0)) {
+        const flipped = flippedConvPads(w);
+        if (flipped && ctx.facts(ctx.x(1)).isStatic) {
+          // stride 1 with a constant weight: dx is an ordinary convolution of dy with the weight flipped in space
+          // and transposed per group. ORT folds the weight rearrangement at load and runs its fast Conv kernels.
+          dx = e.op('Conv', [dy, flippedWeight(ctx, ctx.x(1), group, rank)], { group, dilations: w.dilations, kernel_shape: w.kernel, pads: flipped });
+        } else {
+          // output_padding (or extra end padding) so the transposed convolution lands exactly on x's size
+          const xs = ctx.facts(ctx.x(0)).shape.slice(2);
+          const ys = ctx.facts(ctx.y(0)).shape.slice(2);
+          const base = ys.map((o, i) => (o - 1) * w.strides[i]! - w.padBegin[i]! - w.padEnd[i]! + (w.kernel[i]! - 1) * w.dilations[i]! + 1);
+          const extra = xs.map((d, i) => d - base[i]!);
+          dx = e.op('ConvTranspose', [dy, ctx.x(1)], {
+            strides: w.strides,
+            dilations: w.dilations,
+            group,
+            kernel_shape: w.kernel,
+            pads: pads(w, w.padEnd.map((p, i) => p + Math.max(0, -extra[i]!))),
+            output_padding: extra.map((x) => Math.max(0, x)),
+          });
+        }
       }
-    }
-    const dw = ctx.needs(1) ? groupedWeightGrad(ctx, ctx.x(0), dy, group, (xg, dyg) => correlateOverBatch(e, xg, dyg, w, rank, w.dilations, w.strides)) : undefined;
-    const db = ctx.node.inputs[2] && ctx.needs(2) ? biasGrad(ctx, dy, rank) : undefined;
-    return [dx, dw, db];
-  },
-});
-
-registerGradient('ConvTranspose', {
-  unsupported: (ctx) =>
-    attrString(ctx.node.proto, 'auto_pad', 'NOTSET') !== 'NOTSET' || attrInts(ctx.node.proto, 'output_shape')
-      ? 'ConvTranspose with auto_pad or output_shape (export it with explicit pads)'
-      : undefined,
-  grad: (ctx) => {
-    const e = ctx.emit;
-    const dy = ctx.dy()!;
-    const { w, rank } = geometry(ctx, ctx.x(0), ctx.x(1));
-    const group = attrInt(ctx.node.proto, 'group', 1);
-    const dx = ctx.needs(0) ? e.op('Conv', [dy, ctx.x(1)], { strides: w.strides, dilations: w.dilations, group, kernel_shape: w.kernel, pads: pads(w) }) : undefined;
-    const dw = ctx.needs(1) ? groupedWeightGrad(ctx, dy, ctx.x(0), group, (dyg, xg) => correlateOverBatch(e, dyg, xg, w, rank, w.dilations, w.strides)) : undefined;
-    const db = ctx.node.inputs[2] && ctx.needs(2) ? biasGrad(ctx, dy, rank) : undefined;
-    return [dx, dw, db];
-  },
-});
+      const dw = ctx.needs(1) ? groupedWeightGrad(ctx, ctx.x(0), dy, group, (xg, dyg) => correlateOverBatch(e, xg, dyg, w, rank, w.dilations, w.strides)) : undefined;
+      const db = ctx.node.inputs[2] && ctx.needs(2) ? biasGrad(ctx, dy, rank) : undefined;
+      return [dx, dw, db];
+    },
+  }],
+  ['ConvTranspose', {
+    unsupported: (ctx) =>
+      attrString(ctx.node.proto, 'auto_pad', 'NOTSET') !== 'NOTSET' || attrInts(ctx.node.proto, 'output_shape')
+        ? 'ConvTranspose with auto_pad or output_shape (export it with explicit pads)'
+        : undefined,
+    grad: (ctx) => {
+      const e = ctx.emit;
+      const dy = ctx.dy()!;
+      const { w, rank } = geometry(ctx, ctx.x(0), ctx.x(1));
+      const group = attrInt(ctx.node.proto, 'group', 1);
+      const dx = ctx.needs(0) ? e.op('Conv', [dy, ctx.x(1)], { strides: w.strides, dilations: w.dilations, group, kernel_shape: w.kernel, pads: pads(w) }) : undefined;
+      const dw = ctx.needs(1) ? groupedWeightGrad(ctx, dy, ctx.x(0), group, (dyg, xg) => correlateOverBatch(e, dyg, xg, w, rank, w.dilations, w.strides)) : undefined;
+      const db = ctx.node.inputs[2] && ctx.needs(2) ? biasGrad(ctx, dy, rank) : undefined;
+      return [dx, dw, db];
+    },
+  }],
+];

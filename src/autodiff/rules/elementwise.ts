@@ -3,7 +3,8 @@
  * ReLU passes where y > 0, Clip (ReLU6) where min < x < max, HardSwish as torch's hardswish_backward.
  */
 import { attrFloat } from '../../onnx/attributes.js';
-import { registerGradient, type GradContext, type ShapeFacts } from '../registry.js';
+import type { RuleList } from '../../onnx/op-table.js';
+import type { GradContext, GradRule, ShapeFacts } from '../rule.js';
 
 const out = (ctx: GradContext): ShapeFacts => ctx.facts(ctx.y(0));
 
@@ -19,102 +20,87 @@ function binary(partial: (ctx: GradContext, dy: string, i: 0 | 1) => string) {
   };
 }
 
-registerGradient('Add', binary((_c, dy) => dy));
-registerGradient('Sub', binary((c, dy, i) => (i === 0 ? dy : c.emit.neg(dy))));
-registerGradient('Mul', binary((c, dy, i) => c.emit.mul(dy, c.x(1 - i))));
-registerGradient(
-  'Div',
-  binary((c, dy, i) => (i === 0 ? c.emit.op('Div', [dy, c.x(1)]) : c.emit.neg(c.emit.op('Div', [c.emit.mul(dy, c.y(0)), c.x(1)])))),
-);
-registerGradient(
-  'Pow',
-  binary((c, dy, i) => {
-    const e = c.emit;
-    if (i === 1) return e.mul(dy, e.mul(c.y(0), e.op('Log', [c.x(0)]))); // d/db a^b = a^b ln a
-    const bMinus1 = e.sub(c.x(1), e.op('CastLike', [e.scalar(1), c.x(1)]));
-    return e.mul(dy, e.mul(e.op('CastLike', [c.x(1), c.x(0)]), e.op('Pow', [c.x(0), bMinus1])));
-  }),
-);
-registerGradient('Sum', {
-  grad: (ctx) => ctx.node.inputs.map((_, i) => (ctx.needs(i) ? ctx.sumTo(ctx.dy()!, out(ctx), ctx.x(i)) : undefined)),
-});
-
-registerGradient('Neg', unary((c, dy) => c.emit.neg(dy)));
-registerGradient('Identity', unary((_c, dy) => dy));
-registerGradient('Dropout', unary((_c, dy) => dy)); // inference: the identity
-registerGradient('Abs', unary((c, dy) => c.emit.mul(dy, c.emit.op('Sign', [c.x(0)]))));
-registerGradient('Exp', unary((c, dy) => c.emit.mul(dy, c.y(0))));
-registerGradient('Log', unary((c, dy) => c.emit.op('Div', [dy, c.x(0)])));
-registerGradient('Sqrt', unary((c, dy) => c.emit.op('Div', [c.emit.mul(dy, c.emit.scalar(0.5)), c.y(0)])));
-registerGradient('Reciprocal', unary((c, dy) => c.emit.neg(c.emit.mul(dy, c.emit.mul(c.y(0), c.y(0))))));
-registerGradient('Tanh', unary((c, dy) => c.emit.mul(dy, c.emit.sub(c.emit.scalar(1), c.emit.mul(c.y(0), c.y(0))))));
-registerGradient('Sigmoid', unary((c, dy) => c.emit.mul(dy, c.emit.mul(c.y(0), c.emit.sub(c.emit.scalar(1), c.y(0))))));
-registerGradient(
-  'Erf',
-  unary((c, dy) => {
-    const e = c.emit;
-    const gauss = e.op('Exp', [e.neg(e.mul(c.x(0), c.x(0)))]);
-    return e.mul(dy, e.mul(gauss, e.scalar(2 / Math.sqrt(Math.PI))));
-  }),
-);
-registerGradient('Relu', unary((c, dy) => c.emit.mask(dy, c.emit.op('Greater', [c.y(0), c.emit.scalar(0)]))));
-registerGradient(
-  'LeakyRelu',
-  unary((c, dy) => {
-    const e = c.emit;
-    const alpha = attrFloat(c.node.proto, 'alpha', 0.01);
-    return e.op('Where', [e.op('Greater', [c.x(0), e.scalar(0)]), dy, e.mul(dy, e.scalar(alpha))]);
-  }),
-);
-registerGradient('Clip', {
-  grad: (ctx) => {
-    if (!ctx.needs(0)) return [undefined];
-    const e = ctx.emit;
-    const bound = (i: number, attr: string, dflt: number) => (ctx.node.inputs[i] ? ctx.x(i) : e.scalar(attrFloat(ctx.node.proto, attr, dflt)));
-    const hasMin = !!ctx.node.inputs[1] || attrFloat(ctx.node.proto, 'min') !== undefined;
-    const hasMax = !!ctx.node.inputs[2] || attrFloat(ctx.node.proto, 'max') !== undefined;
-    let keep: string | undefined;
-    if (hasMin) keep = e.op('Greater', [ctx.x(0), bound(1, 'min', -Infinity)]);
-    if (hasMax) {
-      const below = e.op('Less', [ctx.x(0), bound(2, 'max', Infinity)]);
-      keep = keep ? e.op('And', [keep, below]) : below;
-    }
-    return [keep ? e.mask(ctx.dy()!, keep) : ctx.dy()!];
-  },
-});
-registerGradient(
-  'HardSigmoid',
-  unary((c, dy) => {
-    const e = c.emit;
-    const [alpha, beta] = [attrFloat(c.node.proto, 'alpha', 0.2), attrFloat(c.node.proto, 'beta', 0.5)];
-    const inner = e.add(e.mul(c.x(0), e.scalar(alpha)), e.scalar(beta));
-    const inside = e.op('And', [e.op('Greater', [inner, e.scalar(0)]), e.op('Less', [inner, e.scalar(1)])]);
-    return e.mask(e.mul(dy, e.scalar(alpha)), inside);
-  }),
-);
-registerGradient(
-  'HardSwish',
-  unary((c, dy) => {
-    const e = c.emit;
-    const x = c.x(0);
-    const slope = e.add(e.op('Div', [x, e.scalar(3)]), e.scalar(0.5));
-    const middle = e.op('Where', [e.op('LessOrEqual', [x, e.scalar(3)]), e.mul(dy, slope), dy]);
-    return e.mask(middle, e.op('GreaterOrEqual', [x, e.scalar(-3)]));
-  }),
-);
-// only float -> float casts carry a gradient: integer and bool tensors never require one (see backward.ts)
-registerGradient('Cast', { grad: (ctx) => [ctx.needs(0) ? ctx.emit.op('Cast', [ctx.dy()!], { to: ctx.facts(ctx.x(0)).dtype }) : undefined] });
-// piecewise-constant: zero gradient almost everywhere, as in PyTorch
-registerGradient(['Floor', 'Ceil', 'Round', 'Sign'], { grad: (ctx) => ctx.node.inputs.map(() => undefined) });
-registerGradient('Where', {
-  grad: (ctx) => {
-    const e = ctx.emit;
-    const dy = ctx.dy()!;
-    const zero = e.op('CastLike', [e.scalar(0), dy]);
-    return [
-      undefined,
-      ctx.needs(1) ? ctx.sumTo(e.op('Where', [ctx.x(0), dy, zero]), out(ctx), ctx.x(1)) : undefined,
-      ctx.needs(2) ? ctx.sumTo(e.op('Where', [ctx.x(0), zero, dy]), out(ctx), ctx.x(2)) : undefined,
-    ];
-  },
-});
+/** The gradient rules of this family, listed in registry.ts. */
+export const elementwiseGradients: RuleList<GradRule> = [
+  ['Add', binary((_c, dy) => dy)],
+  ['Sub', binary((c, dy, i) => (i === 0 ? dy : c.emit.neg(dy)))],
+  ['Mul', binary((c, dy, i) => c.emit.mul(dy, c.x(1 - i)))],
+  ['Div', binary((c, dy, i) => (i === 0 ? c.emit.op('Div', [dy, c.x(1)]) : c.emit.neg(c.emit.op('Div', [c.emit.mul(dy, c.y(0)), c.x(1)]))))],
+  ['Pow', binary((c, dy, i) => {
+      const e = c.emit;
+      if (i === 1) return e.mul(dy, e.mul(c.y(0), e.op('Log', [c.x(0)]))); // d/db a^b = a^b ln a
+      const bMinus1 = e.sub(c.x(1), e.op('CastLike', [e.scalar(1), c.x(1)]));
+      return e.mul(dy, e.mul(e.op('CastLike', [c.x(1), c.x(0)]), e.op('Pow', [c.x(0), bMinus1])));
+    })],
+  ['Sum', {
+    grad: (ctx) => ctx.node.inputs.map((_, i) => (ctx.needs(i) ? ctx.sumTo(ctx.dy()!, out(ctx), ctx.x(i)) : undefined)),
+  }],
+  ['Neg', unary((c, dy) => c.emit.neg(dy))],
+  ['Identity', unary((_c, dy) => dy)],
+  ['Dropout', unary((_c, dy) => dy)], // inference: the identity
+  // inference: the identity
+  ['Abs', unary((c, dy) => c.emit.mul(dy, c.emit.op('Sign', [c.x(0)])))],
+  ['Exp', unary((c, dy) => c.emit.mul(dy, c.y(0)))],
+  ['Log', unary((c, dy) => c.emit.op('Div', [dy, c.x(0)]))],
+  ['Sqrt', unary((c, dy) => c.emit.op('Div', [c.emit.mul(dy, c.emit.scalar(0.5)), c.y(0)]))],
+  ['Reciprocal', unary((c, dy) => c.emit.neg(c.emit.mul(dy, c.emit.mul(c.y(0), c.y(0)))))],
+  ['Tanh', unary((c, dy) => c.emit.mul(dy, c.emit.sub(c.emit.scalar(1), c.emit.mul(c.y(0), c.y(0)))))],
+  ['Sigmoid', unary((c, dy) => c.emit.mul(dy, c.emit.mul(c.y(0), c.emit.sub(c.emit.scalar(1), c.y(0)))))],
+  ['Erf', unary((c, dy) => {
+      const e = c.emit;
+      const gauss = e.op('Exp', [e.neg(e.mul(c.x(0), c.x(0)))]);
+      return e.mul(dy, e.mul(gauss, e.scalar(2 / Math.sqrt(Math.PI))));
+    })],
+  ['Relu', unary((c, dy) => c.emit.mask(dy, c.emit.op('Greater', [c.y(0), c.emit.scalar(0)])))],
+  ['LeakyRelu', unary((c, dy) => {
+      const e = c.emit;
+      const alpha = attrFloat(c.node.proto, 'alpha', 0.01);
+      return e.op('Where', [e.op('Greater', [c.x(0), e.scalar(0)]), dy, e.mul(dy, e.scalar(alpha))]);
+    })],
+  ['Clip', {
+    grad: (ctx) => {
+      if (!ctx.needs(0)) return [undefined];
+      const e = ctx.emit;
+      const bound = (i: number, attr: string, dflt: number) => (ctx.node.inputs[i] ? ctx.x(i) : e.scalar(attrFloat(ctx.node.proto, attr, dflt)));
+      const hasMin = !!ctx.node.inputs[1] || attrFloat(ctx.node.proto, 'min') !== undefined;
+      const hasMax = !!ctx.node.inputs[2] || attrFloat(ctx.node.proto, 'max') !== undefined;
+      let keep: string | undefined;
+      if (hasMin) keep = e.op('Greater', [ctx.x(0), bound(1, 'min', -Infinity)]);
+      if (hasMax) {
+        const below = e.op('Less', [ctx.x(0), bound(2, 'max', Infinity)]);
+        keep = keep ? e.op('And', [keep, below]) : below;
+      }
+      return [keep ? e.mask(ctx.dy()!, keep) : ctx.dy()!];
+    },
+  }],
+  ['HardSigmoid', unary((c, dy) => {
+      const e = c.emit;
+      const [alpha, beta] = [attrFloat(c.node.proto, 'alpha', 0.2), attrFloat(c.node.proto, 'beta', 0.5)];
+      const inner = e.add(e.mul(c.x(0), e.scalar(alpha)), e.scalar(beta));
+      const inside = e.op('And', [e.op('Greater', [inner, e.scalar(0)]), e.op('Less', [inner, e.scalar(1)])]);
+      return e.mask(e.mul(dy, e.scalar(alpha)), inside);
+    })],
+  ['HardSwish', unary((c, dy) => {
+      const e = c.emit;
+      const x = c.x(0);
+      const slope = e.add(e.op('Div', [x, e.scalar(3)]), e.scalar(0.5));
+      const middle = e.op('Where', [e.op('LessOrEqual', [x, e.scalar(3)]), e.mul(dy, slope), dy]);
+      return e.mask(middle, e.op('GreaterOrEqual', [x, e.scalar(-3)]));
+    })],
+  // only float -> float casts carry a gradient: integer and bool tensors never require one (see backward.ts)
+  ['Cast', { grad: (ctx) => [ctx.needs(0) ? ctx.emit.op('Cast', [ctx.dy()!], { to: ctx.facts(ctx.x(0)).dtype }) : undefined] }],
+  // piecewise-constant: zero gradient almost everywhere, as in PyTorch
+  [['Floor', 'Ceil', 'Round', 'Sign'], { grad: (ctx) => ctx.node.inputs.map(() => undefined) }],
+  ['Where', {
+    grad: (ctx) => {
+      const e = ctx.emit;
+      const dy = ctx.dy()!;
+      const zero = e.op('CastLike', [e.scalar(0), dy]);
+      return [
+        undefined,
+        ctx.needs(1) ? ctx.sumTo(e.op('Where', [ctx.x(0), dy, zero]), out(ctx), ctx.x(1)) : undefined,
+        ctx.needs(2) ? ctx.sumTo(e.op('Where', [ctx.x(0), zero, dy]), out(ctx), ctx.x(2)) : undefined,
+      ];
+    },
+  }],
+];

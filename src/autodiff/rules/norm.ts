@@ -1,55 +1,9 @@
 /** Normalisations and softmax. LayerNormalization reads the mean and inverse std-dev its forward node can output. */
 import { attrFloat, attrInt } from '../../onnx/attributes.js';
-import { registerGradient, axisOf, type GradContext } from '../registry.js';
+import type { RuleList } from '../../onnx/op-table.js';
+import { axisOf, type GradContext, type GradRule } from '../rule.js';
 
 const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
-
-registerGradient('LayerNormalization', {
-  auxOutputs: () => 3,
-  grad: (ctx) => {
-    const e = ctx.emit;
-    const rank = ctx.facts(ctx.x(0)).shape.length;
-    const axes = range(axisOf(attrInt(ctx.node.proto, 'axis', -1), rank), rank);
-    const dy = ctx.dy()!;
-    const xhat = e.mul(e.sub(ctx.x(0), ctx.y(1)), ctx.y(2));
-    let dx: string | undefined;
-    if (ctx.needs(0)) {
-      const g = e.mul(dy, ctx.x(1));
-      const centred = e.sub(g, e.reduceMean(g, axes, true));
-      dx = e.mul(ctx.y(2), e.sub(centred, e.mul(xhat, e.reduceMean(e.mul(g, xhat), axes, true))));
-    }
-    const y = ctx.facts(ctx.y(0));
-    return [
-      dx,
-      ctx.needs(1) ? ctx.sumTo(e.mul(dy, xhat), y, ctx.x(1)) : undefined,
-      ctx.node.inputs[2] && ctx.needs(2) ? ctx.sumTo(dy, y, ctx.x(2)) : undefined,
-    ];
-  },
-});
-
-registerGradient('BatchNormalization', {
-  unsupported: (ctx) => (attrInt(ctx.node.proto, 'training_mode', 0) ? 'BatchNormalization in training mode (export the model in eval mode)' : undefined),
-  grad: (ctx) => {
-    const e = ctx.emit;
-    const rank = ctx.facts(ctx.x(0)).shape.length;
-    const perChannel = (t: string) => e.unsqueeze(t, range(1, rank - 1)); // [C] -> [C, 1, ...]
-    const dy = ctx.dy()!;
-    const invStd = e.op('Reciprocal', [e.op('Sqrt', [e.add(ctx.x(4), e.scalar(attrFloat(ctx.node.proto, 'epsilon', 1e-5)))])]);
-    const overAllButChannels = [0, ...range(2, rank)];
-    const centred = () => e.sub(ctx.x(0), perChannel(ctx.x(3)));
-    const gain = () => e.mul(ctx.x(1), invStd); // scale / sqrt(var + eps), per channel
-    const sumDy = () => e.reduceSum(dy, overAllButChannels, false);
-    // d/dvar of (x - mean) * scale * (var + eps)^-1/2 = -1/2 (x - mean) scale (var + eps)^-3/2
-    const dVar = () => e.mul(e.reduceSum(e.mul(dy, centred()), overAllButChannels, false), e.mul(gain(), e.mul(e.mul(invStd, invStd), e.scalar(-0.5))));
-    return [
-      ctx.needs(0) ? e.mul(dy, perChannel(gain())) : undefined,
-      ctx.needs(1) ? e.reduceSum(e.mul(dy, e.mul(centred(), perChannel(invStd))), overAllButChannels, false) : undefined,
-      ctx.needs(2) ? sumDy() : undefined,
-      ctx.needs(3) ? e.neg(e.mul(sumDy(), gain())) : undefined,
-      ctx.needs(4) ? dVar() : undefined,
-    ];
-  },
-});
 
 /** Axes a softmax normalises over: its axis (opset >= 13) or all axes from it on (older opsets flatten to 2-D). */
 function softmaxAxes(ctx: GradContext): number[] {
@@ -58,20 +12,67 @@ function softmaxAxes(ctx: GradContext): number[] {
   return ctx.opset >= 13 ? [axis] : range(axis, rank);
 }
 
-registerGradient('Softmax', {
-  grad: (ctx) => {
-    if (!ctx.needs(0)) return [undefined];
-    const e = ctx.emit;
-    const [dy, y] = [ctx.dy()!, ctx.y(0)];
-    return [e.mul(y, e.sub(dy, e.reduceSum(e.mul(dy, y), softmaxAxes(ctx), true)))];
-  },
-});
-
-registerGradient('LogSoftmax', {
-  grad: (ctx) => {
-    if (!ctx.needs(0)) return [undefined];
-    const e = ctx.emit;
-    const dy = ctx.dy()!;
-    return [e.sub(dy, e.mul(e.op('Exp', [ctx.y(0)]), e.reduceSum(dy, softmaxAxes(ctx), true)))];
-  },
-});
+/** The gradient rules of this family, listed in registry.ts. */
+export const normGradients: RuleList<GradRule> = [
+  ['LayerNormalization', {
+    auxOutputs: () => 3,
+    grad: (ctx) => {
+      const e = ctx.emit;
+      const rank = ctx.facts(ctx.x(0)).shape.length;
+      const axes = range(axisOf(attrInt(ctx.node.proto, 'axis', -1), rank), rank);
+      const dy = ctx.dy()!;
+      const xhat = e.mul(e.sub(ctx.x(0), ctx.y(1)), ctx.y(2));
+      let dx: string | undefined;
+      if (ctx.needs(0)) {
+        const g = e.mul(dy, ctx.x(1));
+        const centred = e.sub(g, e.reduceMean(g, axes, true));
+        dx = e.mul(ctx.y(2), e.sub(centred, e.mul(xhat, e.reduceMean(e.mul(g, xhat), axes, true))));
+      }
+      const y = ctx.facts(ctx.y(0));
+      return [
+        dx,
+        ctx.needs(1) ? ctx.sumTo(e.mul(dy, xhat), y, ctx.x(1)) : undefined,
+        ctx.node.inputs[2] && ctx.needs(2) ? ctx.sumTo(dy, y, ctx.x(2)) : undefined,
+      ];
+    },
+  }],
+  ['BatchNormalization', {
+    unsupported: (ctx) => (attrInt(ctx.node.proto, 'training_mode', 0) ? 'BatchNormalization in training mode (export the model in eval mode)' : undefined),
+    grad: (ctx) => {
+      const e = ctx.emit;
+      const rank = ctx.facts(ctx.x(0)).shape.length;
+      const perChannel = (t: string) => e.unsqueeze(t, range(1, rank - 1)); // [C] -> [C, 1, ...]
+      const dy = ctx.dy()!;
+      const invStd = e.op('Reciprocal', [e.op('Sqrt', [e.add(ctx.x(4), e.scalar(attrFloat(ctx.node.proto, 'epsilon', 1e-5)))])]);
+      const overAllButChannels = [0, ...range(2, rank)];
+      const centred = () => e.sub(ctx.x(0), perChannel(ctx.x(3)));
+      const gain = () => e.mul(ctx.x(1), invStd); // scale / sqrt(var + eps), per channel
+      const sumDy = () => e.reduceSum(dy, overAllButChannels, false);
+      // d/dvar of (x - mean) * scale * (var + eps)^-1/2 = -1/2 (x - mean) scale (var + eps)^-3/2
+      const dVar = () => e.mul(e.reduceSum(e.mul(dy, centred()), overAllButChannels, false), e.mul(gain(), e.mul(e.mul(invStd, invStd), e.scalar(-0.5))));
+      return [
+        ctx.needs(0) ? e.mul(dy, perChannel(gain())) : undefined,
+        ctx.needs(1) ? e.reduceSum(e.mul(dy, e.mul(centred(), perChannel(invStd))), overAllButChannels, false) : undefined,
+        ctx.needs(2) ? sumDy() : undefined,
+        ctx.needs(3) ? e.neg(e.mul(sumDy(), gain())) : undefined,
+        ctx.needs(4) ? dVar() : undefined,
+      ];
+    },
+  }],
+  ['Softmax', {
+    grad: (ctx) => {
+      if (!ctx.needs(0)) return [undefined];
+      const e = ctx.emit;
+      const [dy, y] = [ctx.dy()!, ctx.y(0)];
+      return [e.mul(y, e.sub(dy, e.reduceSum(e.mul(dy, y), softmaxAxes(ctx), true)))];
+    },
+  }],
+  ['LogSoftmax', {
+    grad: (ctx) => {
+      if (!ctx.needs(0)) return [undefined];
+      const e = ctx.emit;
+      const dy = ctx.dy()!;
+      return [e.sub(dy, e.mul(e.op('Exp', [ctx.y(0)]), e.reduceSum(dy, softmaxAxes(ctx), true)))];
+    },
+  }],
+];

@@ -6,31 +6,14 @@
 import { attrInt, attrInts } from '../../onnx/attributes.js';
 import { DataType, numel } from '../../onnx/dtype.js';
 import { convWindow, type Window } from '../../ops/conv.js';
-import { registerGradient, type GradContext } from '../registry.js';
+import type { RuleList } from '../../onnx/op-table.js';
+import type { GradContext, GradRule } from '../rule.js';
 
 function window(ctx: GradContext): Window {
   return convWindow(ctx.node.proto, ctx.facts(ctx.x(0)).shape.slice(2), attrInts(ctx.node.proto, 'kernel_shape')!);
 }
 
 const overlapping = (w: Window) => w.kernel.some((k, i) => (k - 1) * w.dilations[i]! + 1 > w.strides[i]!);
-
-registerGradient('MaxPool', {
-  auxOutputs: () => 2,
-  unsupported: (ctx) => {
-    if (attrInt(ctx.node.proto, 'storage_order', 0) !== 0) return 'MaxPool with column-major indices (storage_order=1)';
-    if (ctx.opset < 16 && overlapping(convWindow(ctx.node.proto, ctx.facts(ctx.x(0)).shape.slice(2), attrInts(ctx.node.proto, 'kernel_shape')!))) {
-      return 'MaxPool with overlapping windows below opset 16 (a scatter-add needs ScatterElements with reduction, opset 16)';
-    }
-    return undefined;
-  },
-  grad: (ctx) => {
-    if (!ctx.needs(0)) return [undefined];
-    const e = ctx.emit;
-    const flat = (t: string) => e.op('Reshape', [t, e.ints([-1])]);
-    const scattered = e.scatterAdd(flat(e.zerosLike(ctx.x(0))), flat(ctx.y(1)), flat(ctx.dy()!), 0);
-    return [e.reshapeLike(scattered, ctx.x(0))];
-  },
-});
 
 /** How many elements each averaging window divides by, per output position (ONNX/PyTorch semantics). */
 function windowCounts(w: Window, inSpatial: readonly number[], outSpatial: readonly number[], includePad: boolean): number[] {
@@ -50,37 +33,56 @@ function windowCounts(w: Window, inSpatial: readonly number[], outSpatial: reado
   return perAxis.reduce<number[]>((acc, axis) => acc.flatMap((a) => axis.map((c) => a * c)), [1]);
 }
 
-registerGradient('AveragePool', {
-  grad: (ctx) => {
-    if (!ctx.needs(0)) return [undefined];
-    const e = ctx.emit;
-    const w = window(ctx);
-    const x = ctx.facts(ctx.x(0)).shape;
-    const ys = ctx.facts(ctx.y(0)).shape.slice(2);
-    const channels = x[1]!;
-    const counts = windowCounts(w, x.slice(2), ys, attrInt(ctx.node.proto, 'count_include_pad', 0) === 1);
-    const uniform = counts.every((c) => c === counts[0]);
-    const divisor = uniform ? e.scalar(counts[0]!) : e.constant(DataType.FLOAT, [1, 1, ...ys], counts);
-    const ones = e.constant(DataType.FLOAT, [channels, 1, ...w.kernel], new Array<number>(channels * numel(w.kernel)).fill(1));
-    const base = ys.map((o, i) => (o - 1) * w.strides[i]! - w.padBegin[i]! - w.padEnd[i]! + (w.kernel[i]! - 1) * w.dilations[i]! + 1);
-    const extra = x.slice(2).map((d, i) => d - base[i]!);
-    const dx = e.op('ConvTranspose', [e.op('Div', [ctx.dy()!, divisor]), ones], {
-      group: channels,
-      strides: w.strides,
-      dilations: w.dilations,
-      kernel_shape: w.kernel,
-      pads: [...w.padBegin, ...w.padEnd.map((p, i) => p + Math.max(0, -extra[i]!))],
-      output_padding: extra.map((v) => Math.max(0, v)),
-    });
-    return [dx];
-  },
-});
-
-registerGradient('GlobalAveragePool', {
-  grad: (ctx) => {
-    if (!ctx.needs(0)) return [undefined];
-    const e = ctx.emit;
-    const area = numel(ctx.facts(ctx.x(0)).shape.slice(2));
-    return [e.op('Expand', [e.mul(ctx.dy()!, e.scalar(1 / area)), e.shapeOf(ctx.x(0))])];
-  },
-});
+/** The gradient rules of this family, listed in registry.ts. */
+export const poolGradients: RuleList<GradRule> = [
+  ['MaxPool', {
+    auxOutputs: () => 2,
+    unsupported: (ctx) => {
+      if (attrInt(ctx.node.proto, 'storage_order', 0) !== 0) return 'MaxPool with column-major indices (storage_order=1)';
+      if (ctx.opset < 16 && overlapping(convWindow(ctx.node.proto, ctx.facts(ctx.x(0)).shape.slice(2), attrInts(ctx.node.proto, 'kernel_shape')!))) {
+        return 'MaxPool with overlapping windows below opset 16 (a scatter-add needs ScatterElements with reduction, opset 16)';
+      }
+      return undefined;
+    },
+    grad: (ctx) => {
+      if (!ctx.needs(0)) return [undefined];
+      const e = ctx.emit;
+      const flat = (t: string) => e.op('Reshape', [t, e.ints([-1])]);
+      const scattered = e.scatterAdd(flat(e.zerosLike(ctx.x(0))), flat(ctx.y(1)), flat(ctx.dy()!), 0);
+      return [e.reshapeLike(scattered, ctx.x(0))];
+    },
+  }],
+  ['AveragePool', {
+    grad: (ctx) => {
+      if (!ctx.needs(0)) return [undefined];
+      const e = ctx.emit;
+      const w = window(ctx);
+      const x = ctx.facts(ctx.x(0)).shape;
+      const ys = ctx.facts(ctx.y(0)).shape.slice(2);
+      const channels = x[1]!;
+      const counts = windowCounts(w, x.slice(2), ys, attrInt(ctx.node.proto, 'count_include_pad', 0) === 1);
+      const uniform = counts.every((c) => c === counts[0]);
+      const divisor = uniform ? e.scalar(counts[0]!) : e.constant(DataType.FLOAT, [1, 1, ...ys], counts);
+      const ones = e.constant(DataType.FLOAT, [channels, 1, ...w.kernel], new Array<number>(channels * numel(w.kernel)).fill(1));
+      const base = ys.map((o, i) => (o - 1) * w.strides[i]! - w.padBegin[i]! - w.padEnd[i]! + (w.kernel[i]! - 1) * w.dilations[i]! + 1);
+      const extra = x.slice(2).map((d, i) => d - base[i]!);
+      const dx = e.op('ConvTranspose', [e.op('Div', [ctx.dy()!, divisor]), ones], {
+        group: channels,
+        strides: w.strides,
+        dilations: w.dilations,
+        kernel_shape: w.kernel,
+        pads: [...w.padBegin, ...w.padEnd.map((p, i) => p + Math.max(0, -extra[i]!))],
+        output_padding: extra.map((v) => Math.max(0, v)),
+      });
+      return [dx];
+    },
+  }],
+  ['GlobalAveragePool', {
+    grad: (ctx) => {
+      if (!ctx.needs(0)) return [undefined];
+      const e = ctx.emit;
+      const area = numel(ctx.facts(ctx.x(0)).shape.slice(2));
+      return [e.op('Expand', [e.mul(ctx.dy()!, e.scalar(1 / area)), e.shapeOf(ctx.x(0))])];
+    },
+  }],
+];

@@ -4,7 +4,8 @@
  * shapes, so the axes involved must not follow the batch.
  */
 import { attrInt, attrInts, attrString } from '../../onnx/attributes.js';
-import { registerGradient, axisOf, type GradContext, type GradRule } from '../registry.js';
+import type { RuleList } from '../../onnx/op-table.js';
+import { axisOf, type GradContext, type GradRule } from '../rule.js';
 
 const INT64_MAX = 2 ** 62; // large enough for Slice ends, exact in a double
 
@@ -15,45 +16,11 @@ const constantInput = (ctx: Pick<GradContext, 'node' | 'facts'>, i: number): num
 const followsBatch = (ctx: Pick<GradContext, 'facts'>, name: string, axis: number) => (ctx.facts(name).batchScale?.[axis] ?? 0) !== 0;
 
 const reshapeBack: GradRule = { grad: (ctx) => [ctx.needs(0) ? ctx.emit.reshapeLike(ctx.dy()!, ctx.x(0)) : undefined] };
-registerGradient(['Flatten', 'Reshape', 'Squeeze', 'Unsqueeze'], reshapeBack);
-
-registerGradient('Transpose', {
-  grad: (ctx) => {
-    if (!ctx.needs(0)) return [undefined];
-    const rank = ctx.facts(ctx.x(0)).shape.length;
-    const perm = attrInts(ctx.node.proto, 'perm') ?? [...Array(rank).keys()].reverse();
-    const inverse = perm.map((_, i) => perm.indexOf(i));
-    return [ctx.emit.op('Transpose', [ctx.dy()!], { perm: inverse })];
-  },
-});
 
 function splitNode(ctx: GradContext, x: string, sizes: number[], axis: number): string[] {
   const e = ctx.emit;
   return ctx.opset >= 13 ? e.node('Split', [x, e.ints(sizes)], { axis }, { outputs: sizes.length }) : e.node('Split', [x], { axis, split: sizes }, { outputs: sizes.length });
 }
-
-registerGradient('Concat', {
-  unsupported: (ctx) => {
-    const axis = axisOf(attrInt(ctx.node.proto, 'axis', 0), ctx.facts(ctx.x(0)).shape.length);
-    return ctx.node.inputs.some((n) => followsBatch(ctx, n, axis)) ? 'Concat along the batch axis' : undefined;
-  },
-  grad: (ctx) => {
-    const axis = axisOf(attrInt(ctx.node.proto, 'axis', 0), ctx.facts(ctx.x(0)).shape.length);
-    const sizes = ctx.node.inputs.map((n) => ctx.facts(n).shape[axis]!);
-    const parts = splitNode(ctx, ctx.dy()!, sizes, axis);
-    return parts.map((p, i) => (ctx.needs(i) ? p : undefined));
-  },
-});
-
-registerGradient('Split', {
-  grad: (ctx) => {
-    if (!ctx.needs(0)) return [undefined];
-    const e = ctx.emit;
-    const axis = axisOf(attrInt(ctx.node.proto, 'axis', 0), ctx.facts(ctx.x(0)).shape.length);
-    const pieces = ctx.node.outputs.map((o, k) => ctx.dy(k) ?? e.zerosLike(o));
-    return [e.op('Concat', pieces, { axis })];
-  },
-});
 
 /** Per sliced axis: where the slice starts, how many elements it takes, and its step (ONNX clamping). */
 function sliceAxes(ctx: Pick<GradContext, 'node' | 'facts' | 'x' | 'opset'>): { axis: number; start: number; count: number; step: number }[] | string {
@@ -80,79 +47,6 @@ function padNode(ctx: GradContext, x: string, begin: number[], end: number[]): s
   const e = ctx.emit;
   return ctx.opset >= 11 ? e.op('Pad', [x, e.ints([...begin, ...end])]) : e.op('Pad', [x], { pads: [...begin, ...end] });
 }
-
-registerGradient('Slice', {
-  unsupported: (ctx) => {
-    const spec = sliceAxes(ctx);
-    if (typeof spec === 'string') return spec;
-    if (spec.some((s) => Math.abs(s.step) !== 1)) return 'Slice with a step other than 1 or -1';
-    if (spec.some((s) => followsBatch(ctx, ctx.x(0), s.axis))) return 'Slice along the batch axis';
-    return undefined;
-  },
-  grad: (ctx) => {
-    if (!ctx.needs(0)) return [undefined];
-    const e = ctx.emit;
-    const shape = ctx.facts(ctx.x(0)).shape;
-    const spec = sliceAxes(ctx) as Exclude<ReturnType<typeof sliceAxes>, string>;
-    let dy = ctx.dy()!;
-    const begin = shape.map(() => 0);
-    const end = shape.map(() => 0);
-    for (const s of spec) {
-      if (s.step < 0) dy = e.slice(dy, [-1], [-INT64_MAX], [s.axis], [-1]); // put the elements back in order
-      const first = s.step > 0 ? s.start : s.start - s.count + 1;
-      begin[s.axis] = first;
-      end[s.axis] = shape[s.axis]! - first - s.count;
-    }
-    return [padNode(ctx, dy, begin, end)];
-  },
-});
-
-registerGradient('Gather', {
-  unsupported: (ctx) => {
-    const indices = constantInput(ctx, 1);
-    const unique = indices && new Set(indices).size === indices.length;
-    return ctx.opset < 16 && !unique ? 'Gather with possibly repeated indices below opset 16 (needs ScatterElements with reduction)' : undefined;
-  },
-  grad: (ctx) => {
-    if (!ctx.needs(0)) return [undefined];
-    const e = ctx.emit;
-    const data = ctx.facts(ctx.x(0));
-    const axis = axisOf(attrInt(ctx.node.proto, 'axis', 0), data.shape.length);
-    const indexRank = ctx.facts(ctx.x(1)).shape.length;
-    // flatten the indices to one axis so dy has data's rank, then scatter-add along `axis`
-    const flatIdx = e.op('Reshape', [ctx.x(1), e.ints([-1])]);
-    const before = e.slice(e.shapeOf(ctx.y(0)), [0], [axis], [0]);
-    const after = e.slice(e.shapeOf(ctx.y(0)), [axis + indexRank], [INT64_MAX], [0]);
-    const dy = e.op('Reshape', [ctx.dy()!, e.op('Concat', [before, e.ints([-1]), after], { axis: 0 })]);
-    const idxShape = [...Array(data.shape.length).keys()].map((i) => (i === axis ? -1 : 1));
-    const idx = e.op('Expand', [e.op('Reshape', [flatIdx, e.ints(idxShape)]), e.shapeOf(dy)]);
-    return [e.scatterAdd(e.zerosLike(ctx.x(0)), idx, dy, axis), undefined];
-  },
-});
-
-registerGradient('Expand', {
-  grad: (ctx) => [ctx.needs(0) ? ctx.sumTo(ctx.dy()!, ctx.facts(ctx.y(0)), ctx.x(0)) : undefined, undefined],
-});
-
-registerGradient('Pad', {
-  unsupported: (ctx) => {
-    if (attrString(ctx.node.proto, 'mode', 'constant') !== 'constant') return `Pad in ${attrString(ctx.node.proto, 'mode', '')} mode`;
-    const pads = ctx.opset >= 11 ? constantInput(ctx, 1) : attrInts(ctx.node.proto, 'pads');
-    if (!pads) return 'Pad with amounts computed at run time';
-    if (pads.some((p) => p < 0)) return 'Pad with negative amounts (cropping)';
-    if (ctx.node.inputs[3]) return 'Pad with an axes input';
-    return undefined;
-  },
-  grad: (ctx) => {
-    if (!ctx.needs(0)) return [undefined];
-    const shape = ctx.facts(ctx.x(0)).shape;
-    const pads = (ctx.opset >= 11 ? constantInput(ctx, 1) : attrInts(ctx.node.proto, 'pads'))!;
-    const axes = shape.map((_, i) => i);
-    const starts = axes.map((i) => pads[i]!);
-    const ends = axes.map((i) => (followsBatch(ctx, ctx.x(0), i) ? INT64_MAX : pads[i]! + shape[i]!));
-    return [ctx.emit.slice(ctx.dy()!, starts, ends, axes)];
-  },
-});
 
 /** Reduced axes of ReduceSum/ReduceMean, or 'none' when the node is the identity. */
 function reducedAxes(ctx: Pick<GradContext, 'node' | 'facts' | 'x'>): number[] | 'none' | undefined {
@@ -183,5 +77,109 @@ function reduceRule(mean: boolean): GradRule {
     },
   };
 }
-registerGradient('ReduceSum', reduceRule(false));
-registerGradient('ReduceMean', reduceRule(true));
+
+/** The gradient rules of this family, listed in registry.ts. */
+export const shapeGradients: RuleList<GradRule> = [
+  [['Flatten', 'Reshape', 'Squeeze', 'Unsqueeze'], reshapeBack],
+  ['Transpose', {
+    grad: (ctx) => {
+      if (!ctx.needs(0)) return [undefined];
+      const rank = ctx.facts(ctx.x(0)).shape.length;
+      const perm = attrInts(ctx.node.proto, 'perm') ?? [...Array(rank).keys()].reverse();
+      const inverse = perm.map((_, i) => perm.indexOf(i));
+      return [ctx.emit.op('Transpose', [ctx.dy()!], { perm: inverse })];
+    },
+  }],
+  ['Concat', {
+    unsupported: (ctx) => {
+      const axis = axisOf(attrInt(ctx.node.proto, 'axis', 0), ctx.facts(ctx.x(0)).shape.length);
+      return ctx.node.inputs.some((n) => followsBatch(ctx, n, axis)) ? 'Concat along the batch axis' : undefined;
+    },
+    grad: (ctx) => {
+      const axis = axisOf(attrInt(ctx.node.proto, 'axis', 0), ctx.facts(ctx.x(0)).shape.length);
+      const sizes = ctx.node.inputs.map((n) => ctx.facts(n).shape[axis]!);
+      const parts = splitNode(ctx, ctx.dy()!, sizes, axis);
+      return parts.map((p, i) => (ctx.needs(i) ? p : undefined));
+    },
+  }],
+  ['Split', {
+    grad: (ctx) => {
+      if (!ctx.needs(0)) return [undefined];
+      const e = ctx.emit;
+      const axis = axisOf(attrInt(ctx.node.proto, 'axis', 0), ctx.facts(ctx.x(0)).shape.length);
+      const pieces = ctx.node.outputs.map((o, k) => ctx.dy(k) ?? e.zerosLike(o));
+      return [e.op('Concat', pieces, { axis })];
+    },
+  }],
+  ['Slice', {
+    unsupported: (ctx) => {
+      const spec = sliceAxes(ctx);
+      if (typeof spec === 'string') return spec;
+      if (spec.some((s) => Math.abs(s.step) !== 1)) return 'Slice with a step other than 1 or -1';
+      if (spec.some((s) => followsBatch(ctx, ctx.x(0), s.axis))) return 'Slice along the batch axis';
+      return undefined;
+    },
+    grad: (ctx) => {
+      if (!ctx.needs(0)) return [undefined];
+      const e = ctx.emit;
+      const shape = ctx.facts(ctx.x(0)).shape;
+      const spec = sliceAxes(ctx) as Exclude<ReturnType<typeof sliceAxes>, string>;
+      let dy = ctx.dy()!;
+      const begin = shape.map(() => 0);
+      const end = shape.map(() => 0);
+      for (const s of spec) {
+        if (s.step < 0) dy = e.slice(dy, [-1], [-INT64_MAX], [s.axis], [-1]); // put the elements back in order
+        const first = s.step > 0 ? s.start : s.start - s.count + 1;
+        begin[s.axis] = first;
+        end[s.axis] = shape[s.axis]! - first - s.count;
+      }
+      return [padNode(ctx, dy, begin, end)];
+    },
+  }],
+  ['Gather', {
+    unsupported: (ctx) => {
+      const indices = constantInput(ctx, 1);
+      const unique = indices && new Set(indices).size === indices.length;
+      return ctx.opset < 16 && !unique ? 'Gather with possibly repeated indices below opset 16 (needs ScatterElements with reduction)' : undefined;
+    },
+    grad: (ctx) => {
+      if (!ctx.needs(0)) return [undefined];
+      const e = ctx.emit;
+      const data = ctx.facts(ctx.x(0));
+      const axis = axisOf(attrInt(ctx.node.proto, 'axis', 0), data.shape.length);
+      const indexRank = ctx.facts(ctx.x(1)).shape.length;
+      // flatten the indices to one axis so dy has data's rank, then scatter-add along `axis`
+      const flatIdx = e.op('Reshape', [ctx.x(1), e.ints([-1])]);
+      const before = e.slice(e.shapeOf(ctx.y(0)), [0], [axis], [0]);
+      const after = e.slice(e.shapeOf(ctx.y(0)), [axis + indexRank], [INT64_MAX], [0]);
+      const dy = e.op('Reshape', [ctx.dy()!, e.op('Concat', [before, e.ints([-1]), after], { axis: 0 })]);
+      const idxShape = [...Array(data.shape.length).keys()].map((i) => (i === axis ? -1 : 1));
+      const idx = e.op('Expand', [e.op('Reshape', [flatIdx, e.ints(idxShape)]), e.shapeOf(dy)]);
+      return [e.scatterAdd(e.zerosLike(ctx.x(0)), idx, dy, axis), undefined];
+    },
+  }],
+  ['Expand', {
+    grad: (ctx) => [ctx.needs(0) ? ctx.sumTo(ctx.dy()!, ctx.facts(ctx.y(0)), ctx.x(0)) : undefined, undefined],
+  }],
+  ['Pad', {
+    unsupported: (ctx) => {
+      if (attrString(ctx.node.proto, 'mode', 'constant') !== 'constant') return `Pad in ${attrString(ctx.node.proto, 'mode', '')} mode`;
+      const pads = ctx.opset >= 11 ? constantInput(ctx, 1) : attrInts(ctx.node.proto, 'pads');
+      if (!pads) return 'Pad with amounts computed at run time';
+      if (pads.some((p) => p < 0)) return 'Pad with negative amounts (cropping)';
+      if (ctx.node.inputs[3]) return 'Pad with an axes input';
+      return undefined;
+    },
+    grad: (ctx) => {
+      if (!ctx.needs(0)) return [undefined];
+      const shape = ctx.facts(ctx.x(0)).shape;
+      const pads = (ctx.opset >= 11 ? constantInput(ctx, 1) : attrInts(ctx.node.proto, 'pads'))!;
+      const axes = shape.map((_, i) => i);
+      const starts = axes.map((i) => pads[i]!);
+      const ends = axes.map((i) => (followsBatch(ctx, ctx.x(0), i) ? INT64_MAX : pads[i]! + shape[i]!));
+      return [ctx.emit.slice(ctx.dy()!, starts, ends, axes)];
+    },
+  }],
+  ['ReduceSum', reduceRule(false)],
+  ['ReduceMean', reduceRule(true)],
+];

@@ -14,7 +14,7 @@ import { shapeGradients } from './rules/shape.js';
 
 const BUILT_IN: readonly RuleList<GradRule>[] = [elementwiseGradients, convGradients, matmulGradients, poolGradients, normGradients, shapeGradients];
 
-const rules = OpTable.of('gradient rule', 'registerGradient', BUILT_IN);
+const rules = OpTable.of('a gradient rule', 'registerGradient', BUILT_IN);
 
 /**
  * Add the gradient rule for op types (default domain unless `options.domain`). An op that already has a rule

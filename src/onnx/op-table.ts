@@ -21,7 +21,7 @@ const canonicalDomain = (domain: string): string => (domain === 'ai.onnx' ? '' :
 export class OpTable<R> {
   private readonly rules = new Map<string, Map<string, R>>();
 
-  /** `kind` names the rules in errors ('op rule'), `registrar` the public function that adds one. */
+  /** `kind` names one rule in errors ('an op rule'), `registrar` the public function that adds rules. */
   constructor(
     private readonly kind: string,
     private readonly registrar: string,
@@ -41,7 +41,7 @@ export class OpTable<R> {
     for (const opType of typeof opTypes === 'string' ? [opTypes] : opTypes) {
       if (byType.has(opType) && !options.replace) {
         const where = domain ? ` in domain '${domain}'` : '';
-        throw new ImperaError('DUPLICATE_RULE', `a ${this.kind} for op ${opType}${where} is already registered`, `pass { replace: true } to ${this.registrar} to replace it`);
+        throw new ImperaError('DUPLICATE_RULE', `${this.kind} for op ${opType}${where} is already registered`, `pass { replace: true } to ${this.registrar} to replace it`);
       }
       byType.set(opType, rule);
     }

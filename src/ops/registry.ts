@@ -16,7 +16,7 @@ import type { OpRule } from './types.js';
 
 const BUILT_IN: readonly RuleList<OpRule>[] = [elementwiseRules, convRules, matmulRules, normRules, reduceRules, shapeRules, constantRules];
 
-const rules = OpTable.of('op rule', 'registerOpRule', BUILT_IN);
+const rules = OpTable.of('an op rule', 'registerOpRule', BUILT_IN);
 
 /**
  * Add the rule for op types (default domain unless `options.domain`). An op that already has a rule is an

@@ -7,6 +7,7 @@ import { analyzeModel } from '../../src/graph/analyze.js';
 import { ModelBuilder } from '../../src/onnx/builder.js';
 import { inMemoryModel } from '../../src/onnx/io.js';
 import { registerOpRule } from '../../src/ops/index.js';
+import { gradCheck } from './gradcheck.js';
 
 /** dx = -dy: a rule no standard op has, so its node shows which rule built the backward graph. */
 const negated: GradRule = { grad: (ctx) => [ctx.needs(0) ? ctx.emit.neg(ctx.dy()!) : undefined] };
@@ -21,6 +22,17 @@ function relu(domain: string) {
   if (domain) proto.opsetImport.push({ domain, version: 1 });
   return inMemoryModel(proto, `relu-${domain || 'onnx'}`);
 }
+
+/** d/dx x·Φ(x) = Φ(x) + x·φ(x), for ONNX Runtime's contrib op com.microsoft.Gelu (the erf form). */
+const geluGradient: GradRule = {
+  grad: (ctx) => {
+    if (!ctx.needs(0)) return [undefined];
+    const [e, x] = [ctx.emit, ctx.x(0)];
+    const cdf = e.mul(e.scalar(0.5), e.add(e.scalar(1), e.op('Erf', [e.mul(x, e.scalar(Math.SQRT1_2))])));
+    const pdf = e.mul(e.scalar(1 / Math.sqrt(2 * Math.PI)), e.op('Exp', [e.mul(e.scalar(-0.5), e.mul(x, x))]));
+    return [e.mul(ctx.dy()!, e.add(cdf, e.mul(x, pdf)))];
+  },
+};
 
 const backwardOpTypes = async (domain: string) => {
   const bwd = buildBackwardGraph(await analyzeModel(relu(domain), { probe: false }), { wrt: ['x'], objective: 'seed' });
@@ -48,5 +60,18 @@ describe('gradient-rule registry', () => {
     expect(await backwardOpTypes('com.example')).toContain('Neg');
     expect(await backwardOpTypes('')).toEqual(expect.arrayContaining(['Relu', 'Greater', 'Mul']));
     expect(await backwardOpTypes('')).not.toContain('Neg');
+  });
+
+  it('differentiates a custom-domain op with the rule registered for its domain (ONNX Runtime contrib Gelu, finite differences)', async () => {
+    registerGradient('Gelu', geluGradient, { domain: 'com.microsoft' });
+    const b = new ModelBuilder();
+    b.input('x', 'float32', [2, 3]);
+    b.op('Gelu', ['x'], {}, { output: 'y', domain: 'com.microsoft' });
+    b.output('y', 'float32', [2, 3]);
+    const proto = b.build();
+    proto.opsetImport.push({ domain: 'com.microsoft', version: 1 });
+    const { errors, norms } = await gradCheck(proto, { x: { shape: [2, 3] } }, ['x']);
+    expect(norms.x).toBeGreaterThan(1e-3);
+    expect(errors.x).toBeLessThan(2e-3);
   });
 });

@@ -23,7 +23,7 @@ import { calibrate } from '../src/devices/roofline.js';
 import { branchModel, channelStats, initParams, makeBranch, type BranchSpec } from '../src/exits/branch.js';
 import { validFanOuts } from '../src/exits/sparsity.js';
 import { parseDistortions } from '../src/exits/distort.js';
-import { popexSummary, profilePopex, type PopexSummary } from '../src/exits/partition.js';
+import { popexSummary, profilePopex, type PopexSummary } from '../src/placement/model-popex.js';
 import { robustness } from '../src/exits/robustness.js';
 import { cacheFeatures, earlyShare, featureRows, fitExits, type ExitsResult, type PolicyRow, type TrainedExits } from '../src/exits/run.js';
 import { trainBranch, type TrainData } from '../src/exits/train.js';

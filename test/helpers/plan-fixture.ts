@@ -9,7 +9,7 @@ import { decide } from '../../src/plan/recommend.js';
 import type { AccuracyFigure, PlanConfiguration, PlanResult } from '../../src/plan/types.js';
 import { findCuts, type Cut } from '../../src/cuts/cuts.js';
 import { modelCost } from '../../src/cost/part.js';
-import { wilson } from '../../src/eval/stats.js';
+import { wilson } from '../../src/util/stats.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import type { Graph } from '../../src/graph/graph.js';
 import { loadModel } from '../../src/onnx/io.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { plan } from '../../plan/run.js';
 import { readPlanScenario } from '../../plan/scenario.js';
-import { exportPlan } from '../../plan/deploy.js';
+import { exportPlan } from '../../runtime/deploy.js';
 import { chosen, formatConstraint, latencyAt } from '../../plan/recommend.js';
 import type { PlanConfiguration, PlanResult } from '../../plan/types.js';
 import { renderReport } from '../../report/html.js';

@@ -25,7 +25,7 @@ import { validFanOuts } from '../src/exits/sparsity.js';
 import { parseDistortions } from '../src/exits/distort.js';
 import { popexSummary, profilePopex, type PopexSummary } from '../src/placement/model-popex.js';
 import { robustness } from '../src/exits/robustness.js';
-import { cacheFeatures, earlyShare, featureRows, fitExits, type ExitsResult, type PolicyRow, type TrainedExits } from '../src/exits/run.js';
+import { cacheFeatures, earlyShare, featureRows, fitExits, type ExitsResult, type PolicyRow, type TrainedExits } from '../src/exits/pipeline.js';
 import { trainBranch, type TrainData } from '../src/exits/train.js';
 import { analyzeModel } from '../src/graph/analyze.js';
 import { resolveLink } from '../src/net/link.js';

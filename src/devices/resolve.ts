@@ -11,7 +11,7 @@ import { predictedProfile } from './predicted.js';
 import { calibrate } from './roofline.js';
 import { ImperaError, isImperaError } from '../errors.js';
 import type { Graph } from '../graph/graph.js';
-import { loadProfile, modelFingerprint, type Profile } from '../profile/format.js';
+import { loadProfile, modelFingerprint, type Profile } from '../profile/profile-file.js';
 import { partPredictor } from '../profile/predict.js';
 import { profileModel } from '../profile/profiler.js';
 import type { AnalysisCache } from '../util/analysis-cache.js';

@@ -23,7 +23,7 @@ import { exposeTensors } from '../onnx/expose.js';
 import type { Tensor } from '../onnx/tensor.js';
 import { createSession, run, type ort } from '../ort/session.js';
 import { argmax, mean, quantile, wilson } from '../util/stats.js';
-import { paretoFront } from './stats.js';
+import { paretoFront } from './pareto.js';
 
 export interface EvaluateOptions {
   cuts: readonly Cut[];

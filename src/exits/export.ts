@@ -7,7 +7,7 @@ import { Emitter } from '../autodiff/emit.js';
 import { paramTensors } from './branch.js';
 import { emitPool } from './features.js';
 import { checkPolicy, type Policy } from './policy.js';
-import type { TrainedExit } from './run.js';
+import type { TrainedExit } from './pipeline.js';
 import { ImperaError } from '../errors.js';
 import { tensor, type Graph } from '../graph/graph.js';
 import { valueInfo } from '../onnx/builder.js';

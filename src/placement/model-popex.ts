@@ -10,11 +10,11 @@ import type { Link } from '../net/link.js';
 import { pathOf } from '../net/path.js';
 import { numel } from '../onnx/dtype.js';
 import { transferStats, type Transport } from '../net/transfer.js';
-import type { Profile } from '../profile/format.js';
+import type { Profile } from '../profile/profile-file.js';
 import { partPredictor } from '../profile/predict.js';
 import { ImperaError } from '../errors.js';
 import { runtimeNodes, type Graph } from '../graph/graph.js';
-import type { TrainedExit } from '../exits/run.js';
+import type { TrainedExit } from '../exits/pipeline.js';
 import { popexBruteForce, popexShortestPath, type PopexPlan, type PopexProblem } from './popex.js';
 
 export interface ModelCosts {

@@ -13,11 +13,11 @@ import { evaluate } from '../eval/evaluate.js';
 import { argmax, wilson } from '../util/stats.js';
 import { makeBranch, type BranchSpec } from '../exits/branch.js';
 import { softmax } from '../exits/policy.js';
-import { splitSamples, trainExits, type TrainedExit } from '../exits/run.js';
+import { splitSamples, trainExits, type TrainedExit } from '../exits/pipeline.js';
 import { tensor, type Graph } from '../graph/graph.js';
 import { numel } from '../onnx/dtype.js';
-import { modelFingerprint } from '../profile/format.js';
-import { runSaliency } from '../saliency/run.js';
+import { modelFingerprint } from '../profile/profile-file.js';
+import { runSaliency } from '../saliency/dataset-saliency.js';
 import type { AnalysisCache } from '../util/analysis-cache.js';
 import type { SaliencySummary } from './types.js';
 

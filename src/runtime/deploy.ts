@@ -15,7 +15,7 @@ import { attachExits, exitOutput } from '../exits/export.js';
 import { splitModel, writeParts } from '../export/split.js';
 import { RUNTIME_FORMAT } from './edge/config.js';
 import { restoreExits } from '../plan/analyses.js';
-import type { PlanContext } from '../plan/run.js';
+import type { PlanContext } from '../plan/planner.js';
 import type { PlanConfiguration, PlanResult } from '../plan/types.js';
 
 /** Write the deployment of `c` into `dir`; returns the files written. */

@@ -9,7 +9,7 @@ import { openDataset } from '../../src/data/dataset.js';
 import { encodeGrayPng } from '../../src/data/images.js';
 import { inputBaselines } from '../../src/eval/baselines.js';
 import { evaluate } from '../../src/eval/evaluate.js';
-import { bestWithin, paretoFront } from '../../src/eval/stats.js';
+import { bestWithin, paretoFront } from '../../src/eval/pareto.js';
 import { wilson } from '../../src/util/stats.js';
 import { attachCodec, runCodecPair } from '../../src/export/codec.js';
 import { splitModel } from '../../src/export/split.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { findCuts, resolveCut } from '../../src/cuts/cuts.js';
 import { branchModel, initParams, makeBranch } from '../../src/exits/branch.js';
-import type { TrainedExit } from '../../src/exits/run.js';
+import type { TrainedExit } from '../../src/exits/pipeline.js';
 import { attachExits, describeExits, exitOutput } from '../../src/exits/export.js';
 import { splitModel } from '../../src/export/split.js';
 import { analyzeModel } from '../../src/graph/analyze.js';

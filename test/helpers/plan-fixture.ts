@@ -13,7 +13,7 @@ import { wilson } from '../../src/util/stats.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import type { Graph } from '../../src/graph/graph.js';
 import { loadModel } from '../../src/onnx/io.js';
-import { candidateLayers } from '../../src/saliency/run.js';
+import { candidateLayers } from '../../src/saliency/dataset-saliency.js';
 import { findPeaks } from '../../src/saliency/cui.js';
 
 const DEMO_MODEL = new URL('../../examples/mobilenet_v2.onnx', import.meta.url).pathname;

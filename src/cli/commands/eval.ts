@@ -11,7 +11,7 @@ import type { Graph } from '../../graph/graph.js';
 import { rateAccuracySpec, renderSvg } from '../../report/plot.js';
 import { EXAMPLE_DATA } from '../../util/package.js';
 import { addModelOptions, calibrationData, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
-import { fmtInt, table } from '../format.js';
+import { fmtInt, table } from '../table.js';
 import { progressBar } from '../progress.js';
 
 interface EvalCliOptions extends ModelOptions {

@@ -19,7 +19,7 @@ import { referenceOutputs, verifyParts, type VerifyReport } from '../../export/v
 import { tensor, type Graph } from '../../graph/graph.js';
 import { dtypeName } from '../../onnx/dtype.js';
 import { addModelOptions, calibrationData, loadGraph, positiveInt, positiveNumber, printJson, printWarnings, type ModelOptions } from '../common.js';
-import { fmtBytes, fmtCount, fmtInt, fmtShape, table } from '../format.js';
+import { fmtBytes, fmtCount, fmtInt, fmtShape, table } from '../table.js';
 
 interface SplitOptions extends ModelOptions {
   at: string;

@@ -20,9 +20,9 @@ import { resolveLink, type Link } from '../src/net/link.js';
 import { ns3Binary } from '../src/net/ns3/toolchain.js';
 import { runP2p, runWifi, type FrameLog } from '../src/net/ns3/scenarios.js';
 import { pathOf } from '../src/net/path.js';
-import { summarize, type Summary } from '../src/net/stats.js';
+import { summarize, type Summary } from '../src/net/time-summary.js';
 import { resolveTransport, transferStats, type Transport } from '../src/net/transfer.js';
-import { analyse } from '../src/sim/analytic.js';
+import { analyze } from '../src/sim/analytic.js';
 import type { Deployment, DeviceSpec } from '../src/sim/deployment.js';
 import { simulate } from '../src/sim/des.js';
 import { fixed } from '../src/sim/distributions.js';
@@ -146,7 +146,7 @@ const wifiRows = await pool(WIFI_CASES.map((c) => async () => {
   const phases = Array.from({ length: c.cams }, () => (rand() * 1000) / c.fps);
   const dep = deployment(phases.map((p, i) => camera(i, c.fps, c.bytes, p, wifiLink)), udp, 'shared', WIFI_S, wifiLink);
   const des = simulate(dep);
-  const analytic = analyse(dep);
+  const analytic = analyze(dep);
   const ns = summarize(latenciesMs((await runWifi(wifiBin, { link: wifiLink, transport: udp, bytes: c.bytes, fps: c.fps, phasesMs: phases, durationS: WIFI_S })).stations));
   return { ...c, loadMbps: (c.cams * c.fps * c.bytes * 8) / 1e6, des: des.latencyMs, ns3: ns, alone: analytic.latencyMs.p50, busy: des.utilisation.uplink };
 }));
@@ -196,7 +196,7 @@ const seiJobs = (['tcp', 'udp'] as const).flatMap((protocol) => [0, 0.01, 0.02, 
   const transport = resolveTransport(protocol === 'tcp' ? { protocol, segmentBytes: 1010, minRtoMs: 200 } : { protocol, payloadBytes: 1010 });
   const dep = deployment([camera(0, SEI_FPS, SEI_BYTES, 0, link)], transport, 'dedicated', SEI_FRAMES / SEI_FPS);
   const row = (backend: string, l: Summary, lostPackets: number, lostFrames: number): SeiRow => ({ protocol, loss, backend, mean: l.mean, p99: l.p99, max: l.max, lostPackets, lostFrames });
-  const a = analyse(dep);
+  const a = analyze(dep);
   const d = simulate(dep);
   const [n] = await runP2p(p2p, { link, transport, bytes: SEI_BYTES, mode: 'frames', fps: SEI_FPS, frames: SEI_FRAMES, seed: 1 });
   return [

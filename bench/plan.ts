@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { plan } from '../src/plan/run.js';
+import { plan } from '../src/plan/planner.js';
 import { readPlanScenario } from '../src/plan/scenario.js';
 import type { PlanResult } from '../src/plan/types.js';
 import { arg, machine, ZOO } from './common.js';

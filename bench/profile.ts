@@ -25,7 +25,7 @@ import { calibrate, predictNodes, type DeviceModel } from '../src/devices/roofli
 import { analyzeModel } from '../src/graph/analyze.js';
 import type { Graph } from '../src/graph/graph.js';
 import { loadModel } from '../src/onnx/io.js';
-import type { Profile } from '../src/profile/format.js';
+import type { Profile } from '../src/profile/profile-file.js';
 import { predictionErrors } from '../src/profile/predict.js';
 import { profileModel } from '../src/profile/profiler.js';
 import { fmtFraction, fmtSignedPercent } from '../src/util/format.js';

@@ -10,7 +10,7 @@ import { openDataset } from '../src/data/dataset.js';
 import { analyzeModel } from '../src/graph/analyze.js';
 import { loadModel } from '../src/onnx/io.js';
 import { curveSpec, renderSvg } from '../src/report/plot.js';
-import { runSaliency } from '../src/saliency/run.js';
+import { runSaliency } from '../src/saliency/dataset-saliency.js';
 import { PACKAGE_ROOT } from '../src/util/package.js';
 import { arg, machine, ZOO } from './common.js';
 

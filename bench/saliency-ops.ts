@@ -8,13 +8,13 @@
  */
 import { join } from 'node:path';
 import { buildBackwardGraph } from '../src/autodiff/backward.js';
-import { table } from '../src/cli/format.js';
+import { table } from '../src/cli/table.js';
 import { analyzeModel } from '../src/graph/analyze.js';
 import type { Graph } from '../src/graph/graph.js';
 import { loadModel } from '../src/onnx/io.js';
 import { TracedSession } from '../src/profile/kernels.js';
 import { kernelTimes } from '../src/profile/trace.js';
-import { candidateLayers } from '../src/saliency/run.js';
+import { candidateLayers } from '../src/saliency/dataset-saliency.js';
 import { median } from '../src/util/stats.js';
 import { arg, gradientFeeds, machine, timeRuns, zooImages, ZOO } from './common.js';
 

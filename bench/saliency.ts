@@ -19,9 +19,9 @@ import { buildBackwardGraph } from '../src/autodiff/backward.js';
 import { analyzeModel } from '../src/graph/analyze.js';
 import { loadModel } from '../src/onnx/io.js';
 import { createSession, run } from '../src/ort/session.js';
-import { candidateLayers } from '../src/saliency/run.js';
+import { candidateLayers } from '../src/saliency/dataset-saliency.js';
 import { PACKAGE_ROOT } from '../src/util/package.js';
-import { table } from '../src/cli/format.js';
+import { table } from '../src/cli/table.js';
 import { median } from '../src/util/stats.js';
 import { arg, gradientFeeds, machine, timeRuns, zooImages, ZOO } from './common.js';
 

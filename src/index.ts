@@ -29,7 +29,7 @@ export { partCost, modelCost, nodeCosts, type PartCost, type NodeCostRecord } fr
 export { modelSummary, type ModelSummary } from './cost/summary.js';
 
 export { enumerateCuts, type RawCut, type EnumerateOptions } from './cuts/enumerate.js';
-export { findCuts, describeCut, resolveCut, partition, cutRecord, type Cut, type CutRecord, type CutTensor, type Stage } from './cuts/cuts.js';
+export { findCuts, describeCut, resolveCut, partition, stretches, cutRecord, type Cut, type CutRecord, type CutTensor, type Stage } from './cuts/cuts.js';
 
 export { extractPart, type ExportedPart, type PartSpec } from './export/extract.js';
 export { splitModel, writeParts, partNames, type SplitResult } from './export/split.js';
@@ -47,7 +47,7 @@ export { buildBackwardGraph, gradientName, TARGETS_INPUT, OUTPUT_GRAD_INPUT, typ
 export { registerGradient, differentiableOps } from './autodiff/registry.js';
 export type { GradRule, GradContext, ShapeFacts } from './autodiff/rule.js';
 
-export { runSaliency, candidateLayers, type SaliencyOptions, type SaliencyResult } from './saliency/run.js';
+export { runSaliency, candidateLayers, type SaliencyOptions, type SaliencyResult } from './saliency/dataset-saliency.js';
 export { buildSaliencyModel, type SaliencyModel } from './saliency/gradcam.js';
 export { CuiAccumulator, findPeaks, type CuiPoint, type SaliencyLayer } from './saliency/cui.js';
 export { renderSvg, curveSpec, rateAccuracySpec } from './report/plot.js';
@@ -62,7 +62,7 @@ export type { FittedCodec, FittedTensorCodec } from './codecs/fitted.js';
 export { attachCodec, describeWire, wireCodec, runCodecPair, type WireDescription } from './export/codec.js';
 export { evaluate, type EvaluateOptions, type EvalReport, type CutEval, type CodecEval } from './eval/evaluate.js';
 export { inputBaselines, type BaselineEval } from './eval/baselines.js';
-export { wilson, paretoFront, bestWithin } from './eval/stats.js';
+export { paretoFront, bestWithin } from './eval/pareto.js';
 export { channelLayout, type ChannelLayout } from './graph/layout.js';
 
 export { resolveLink, LINK_PRESETS, type Link, type LinkConfig } from './net/link.js';
@@ -72,19 +72,19 @@ export { tcpConnection, tcpSend, TCP_DEFAULTS, type TcpOptions, type TcpConnecti
 export { udpFlow, udpSend, udpFrameLossProbability, type UdpOptions } from './net/udp.js';
 export { resolveTransport, openFlow, drawTransfers, transferStats, type Transport, type Flow, type TransferStats } from './net/transfer.js';
 export { phyRateMbps, ppduUs, aggregate, uncontendedUs, type WifiPhy } from './net/wifi.js';
-export { summarize, type Summary } from './net/stats.js';
-export { quantile, quantileSorted, median, mean } from './util/stats.js';
+export { summarize, type Summary } from './net/time-summary.js';
+export { quantile, quantileSorted, median, mean, wilson, argmax } from './util/stats.js';
 export { ns3Toolchain, ns3Binary, checkNs3, runNs3, type Ns3Toolchain, type Ns3Program } from './net/ns3/toolchain.js';
 export { runP2p, runWifi, type P2pRequest, type WifiRequest, type Ns3Run, type WifiRun } from './net/ns3/scenarios.js';
 export { simulate, type SimOptions } from './sim/des.js';
-export { analyse } from './sim/analytic.js';
+export { analyze } from './sim/analytic.js';
 export { simulateNs3, type Ns3Options } from './sim/ns3.js';
 export { loadScenario, readScenario, SETUPS, type Scenario, type ScenarioConfig, type SetupName } from './sim/scenario.js';
 export { deployment, chooseSetups, missingFor } from './sim/setups.js';
 export type { Deployment, DeviceSpec, ServerSpec } from './sim/deployment.js';
 export type { SimResult, FrameTrace, Backend } from './sim/result.js';
 
-export { loadProfile, saveProfile, partMs, modelFingerprint, PROFILE_FORMAT, profileSchema, type Profile, type PartTiming, type NodeTiming, type TimingStats, type BoundaryTiming } from './profile/format.js';
+export { loadProfile, saveProfile, partMs, modelFingerprint, PROFILE_FORMAT, profileSchema, type Profile, type PartTiming, type NodeTiming, type TimingStats, type BoundaryTiming } from './profile/profile-file.js';
 export { profileModel, profileSteps, type ProfileOptions } from './profile/profiler.js';
 export { partPredictor, predictionErrors, type PartPrediction, type PredictionInputs } from './profile/predict.js';
 export { attributeKernels, shareFusedTime, type NodeTime, type OptimizedNode, type Attribution } from './profile/attribute.js';
@@ -101,16 +101,16 @@ export { extractFeatures, type ExitFeatures, type FeatureOptions } from './exits
 export { trainBranch, trainingModel, adamStep, branchLogits, accuracyOf, type TrainData, type TrainOptions, type TrainedBranch } from './exits/train.js';
 export { fitTemperature, expectedCalibrationError, nll, type ReliabilityBin } from './exits/calibration.js';
 export { applyPolicy, sweep, softmax, entropy, outageProbability, missedDeadline, DEFAULT_TAUS, type Policy, type PolicyOutcome, type ExitLogits } from './exits/policy.js';
-export { trainExits, cacheFeatures, fitExits, splitSamples, testLogits, type TrainedExit, type TrainedExits, type ExitsOptions, type ExitsResult, type ExitReport } from './exits/run.js';
-export { expectedTime, popexBruteForce, popexShortestPath, type PopexProblem, type PopexPlan, type PopexExit } from './exits/popex.js';
-export { modelPopex, profilePopex, pathTimes, stretches, conditionalRates, popexSummary, type ModelPopex, type PopexSetup, type PopexSummary } from './exits/partition.js';
+export { trainExits, cacheFeatures, fitExits, splitSamples, testLogits, type TrainedExit, type TrainedExits, type ExitsOptions, type ExitsResult, type ExitReport } from './exits/pipeline.js';
+export { expectedTime, popexBruteForce, popexShortestPath, type PopexProblem, type PopexPlan, type PopexExit } from './placement/popex.js';
+export { modelPopex, profilePopex, pathTimes, conditionalRates, popexSummary, type ModelPopex, type PopexSetup, type PopexSummary } from './placement/model-popex.js';
 export { parseDistortions, distorter, type Distortion } from './exits/distort.js';
 export { robustness, type RobustnessRow } from './exits/robustness.js';
-export { attachExits, describeExits, exitOutput, type ExitsDescription } from './export/exits.js';
+export { attachExits, describeExits, exitOutput, type ExitsDescription } from './exits/export.js';
 
-export { planChain, bruteForceChain, type ChainProblem, type ChainDevice, type ChainLink, type ChainObjective, type ChainPlan, type ChainStage, type ChainHop } from './plan/chain.js';
-export { dadsPartition, bestEnumeratedCut, splitLatency, transferFromBytes, type EdgeCloudCosts, type EdgeCloudSplit, type DadsResult } from './plan/dads.js';
-export { minCut, type Arc, type MinCut } from './plan/maxflow.js';
+export { planChain, bruteForceChain, type ChainProblem, type ChainDevice, type ChainLink, type ChainObjective, type ChainPlan, type ChainStage, type ChainHop } from './placement/chain.js';
+export { dadsPartition, bestEnumeratedCut, splitLatency, transferFromBytes, type EdgeCloudCosts, type EdgeCloudSplit, type DadsResult } from './placement/dads.js';
+export { minCut, type Arc, type MinCut } from './placement/maxflow.js';
 
 export { startServer, SERVER_DEFAULTS, type ServerOptions, type RunningServer } from './runtime/server/app.js';
 export { loadRepository, type ServingDefaults } from './runtime/server/repository.js';

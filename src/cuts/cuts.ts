@@ -1,7 +1,7 @@
 /**
  * Cuts as users see them: the tensors with their shapes and bytes (as stored and at common wire types), and the
  * cost of the head and the tail. Also resolving a cut a user names (by index or tensor names) and partitioning
- * the graph into k consecutive stages along several cuts.
+ * the graph into k consecutive stages along several cuts, or into the node stretches between them.
  */
 import { ImperaError } from '../errors.js';
 import { runtimeNodes, tensor, type Graph } from '../graph/graph.js';
@@ -123,6 +123,17 @@ export function partition(g: Graph, cuts: readonly RawCut[]): Stage[] {
     const produced = graphOutputs.filter((o) => nodes.has(g.tensors.get(o)!.producer));
     const outputs = i < cuts.length ? [...cuts[i]!.tensors, ...produced.filter((o) => !cuts[i]!.tensors.includes(o))] : produced;
     return { index: i, nodes, inputs, outputs, cost: partCost(g, nodes) };
+  });
+}
+
+/** The node stretches between consecutive boundaries (heads are nested), the last ending at the outputs. */
+export function stretches(g: Graph, boundaries: readonly Cut[]): number[][] {
+  const all = runtimeNodes(g);
+  const seen = new Set<number>();
+  return [...boundaries.map((c) => c.head), new Set(all)].map((head) => {
+    const layer = all.filter((i) => head.has(i) && !seen.has(i));
+    for (const i of layer) seen.add(i);
+    return layer;
   });
 }
 

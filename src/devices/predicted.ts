@@ -5,7 +5,7 @@
  */
 import { partition, type Cut } from '../cuts/cuts.js';
 import { runtimeNodes, type Graph } from '../graph/graph.js';
-import { modelInfo, PROFILE_FORMAT, type PartTiming, type Profile } from '../profile/format.js';
+import { modelInfo, PROFILE_FORMAT, type PartTiming, type Profile } from '../profile/profile-file.js';
 import type { ComputeDtype, Device } from './catalog.js';
 import { predictNodes, type DeviceModel } from './roofline.js';
 

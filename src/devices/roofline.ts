@@ -14,7 +14,7 @@ import { attrInt } from '../onnx/attributes.js';
 import type { Graph } from '../graph/graph.js';
 import { nodeCosts } from '../cost/part.js';
 import { ImperaError } from '../errors.js';
-import type { Profile } from '../profile/format.js';
+import type { Profile } from '../profile/profile-file.js';
 import { peakGflops, type ComputeDtype, type Device } from './catalog.js';
 
 export const OP_CLASSES = ['conv', 'depthwise', 'matmul', 'pool', 'normalization', 'elementwise', 'data'] as const;

@@ -9,8 +9,7 @@ import type { RasterImage } from '../data/preprocess.js';
 import type { Graph } from '../graph/graph.js';
 import { DataType } from '../onnx/dtype.js';
 import { createSession, run } from '../ort/session.js';
-import { mean, quantile } from '../util/stats.js';
-import { argmax, wilson } from './stats.js';
+import { argmax, mean, quantile, wilson } from '../util/stats.js';
 
 export interface BaselineEval {
   name: string;

@@ -22,8 +22,8 @@ import { DataType } from '../onnx/dtype.js';
 import { exposeTensors } from '../onnx/expose.js';
 import type { Tensor } from '../onnx/tensor.js';
 import { createSession, run, type ort } from '../ort/session.js';
-import { mean, quantile } from '../util/stats.js';
-import { argmax, paretoFront, wilson } from './stats.js';
+import { argmax, mean, quantile, wilson } from '../util/stats.js';
+import { paretoFront } from './pareto.js';
 
 export interface EvaluateOptions {
   cuts: readonly Cut[];

@@ -4,7 +4,7 @@
  * reliability diagram. The NLL is convex in 1/T, so a golden-section search on log T finds the optimum.
  */
 import { ImperaError } from '../errors.js';
-import { argmax } from '../eval/stats.js';
+import { argmax } from '../util/stats.js';
 import { softmax } from './policy.js';
 
 /** Mean NLL of the labels under softmax(logits / T), over one or several logit sets with the same labels. */

@@ -5,7 +5,7 @@
  * logits before the softmax.
  */
 import { ImperaError } from '../errors.js';
-import { argmax } from '../eval/stats.js';
+import { argmax } from '../util/stats.js';
 
 export interface ExitLogits {
   /** Per exit (in depth order): samples x classes. */

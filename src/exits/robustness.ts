@@ -7,7 +7,7 @@ import type { Dataset } from '../data/dataset.js';
 import type { Graph } from '../graph/graph.js';
 import { distorter, distortionLabel, type Distortion } from './distort.js';
 import { applyPolicy, type Policy } from './policy.js';
-import { testLogits, type TrainedExit } from './run.js';
+import { testLogits, type TrainedExit } from './pipeline.js';
 import { accuracyOf } from './train.js';
 
 export interface RobustnessRow<P = unknown> {

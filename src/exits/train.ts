@@ -5,7 +5,7 @@
  * appending it to the graph, which would make ONNX Runtime hand back weights and both moments every step.
  */
 import { buildBackwardGraph, gradientName, LOSS_OUTPUT, TARGETS_INPUT } from '../autodiff/backward.js';
-import { argmax } from '../eval/stats.js';
+import { argmax } from '../util/stats.js';
 import { analyzeModel } from '../graph/analyze.js';
 import { DataType } from '../onnx/dtype.js';
 import { inMemoryModel } from '../onnx/io.js';

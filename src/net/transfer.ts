@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { ImperaError } from '../errors.js';
 import { zodMessage } from '../util/config.js';
 import type { Path } from './path.js';
-import { summarize, type Summary } from './stats.js';
+import { summarize, type Summary } from './time-summary.js';
 import { TCP_DEFAULTS, tcpConnection, tcpSend, type TcpOptions, type TransferOutcome } from './tcp.js';
 import { udpFlow, udpSend, type UdpOptions } from './udp.js';
 import { seededRandom } from '../util/random.js';

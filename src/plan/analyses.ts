@@ -1,8 +1,8 @@
 /**
- * The planner's expensive, link-independent analyses, each cached (cache.ts): accuracy and bytes of every cut x
- * codec and of the input-side baselines (eval/), the saliency curve (saliency/), and early exits trained and
- * calibrated on the data (exits/), kept per test sample so any exit subset and policy combines exactly with any
- * cut x codec on the same images.
+ * The planner's expensive, link-independent analyses, each cached (util/analysis-cache.ts): accuracy and bytes
+ * of every cut x codec and of the input-side baselines (eval/), the saliency curve (saliency/), and early exits
+ * trained and calibrated on the data (exits/), kept per test sample so any exit subset and policy combines exactly
+ * with any cut x codec on the same images.
  */
 import { parseCodec } from '../codecs/spec.js';
 import { singleTensorCuts, type Cut } from '../cuts/cuts.js';
@@ -10,15 +10,15 @@ import { isFashionMnist, openDataset, subsetDataset, type Dataset } from '../dat
 import { ImperaError, isImperaError } from '../errors.js';
 import { inputBaselines } from '../eval/baselines.js';
 import { evaluate } from '../eval/evaluate.js';
-import { argmax, wilson } from '../eval/stats.js';
+import { argmax, wilson } from '../util/stats.js';
 import { makeBranch, type BranchSpec } from '../exits/branch.js';
 import { softmax } from '../exits/policy.js';
-import { splitSamples, trainExits, type TrainedExit } from '../exits/run.js';
+import { splitSamples, trainExits, type TrainedExit } from '../exits/pipeline.js';
 import { tensor, type Graph } from '../graph/graph.js';
 import { numel } from '../onnx/dtype.js';
-import { modelFingerprint } from '../profile/format.js';
-import { runSaliency } from '../saliency/run.js';
-import type { AnalysisCache } from './cache.js';
+import { modelFingerprint } from '../profile/profile-file.js';
+import { runSaliency } from '../saliency/dataset-saliency.js';
+import type { AnalysisCache } from '../util/analysis-cache.js';
 import type { SaliencySummary } from './types.js';
 
 /** Where the images come from: accuracy and saliency on `test`, codecs fitted on `calibration`, exits trained on `train`. */

@@ -6,7 +6,7 @@
  * sustainable throughput. Everything here is cheap given the cached analyses: this is what re-runs when only a
  * link, the workload or the QoS changes.
  */
-import type { Cut } from '../cuts/cuts.js';
+import { stretches, type Cut } from '../cuts/cuts.js';
 import { modelCost } from '../cost/part.js';
 import type { Radio } from '../devices/catalog.js';
 import { computeEnergyJ, radioEnergyJ } from '../devices/energy.js';
@@ -15,9 +15,8 @@ import type { Link } from '../net/link.js';
 import { pathOf } from '../net/path.js';
 import { mean, quantileSorted as quantile } from '../util/stats.js';
 import { drawTransfers, type Transport } from '../net/transfer.js';
-import { stretches } from '../exits/partition.js';
 import { combineExits, type AccuracyAnalysis, type ExitAnalysis } from './analyses.js';
-import type { ComputeResource } from './compute.js';
+import type { ComputeResource } from '../devices/resolve.js';
 import type { AccuracyFigure, ConfigurationExits, LatencyFigures, PlanConfiguration } from './types.js';
 
 export interface NamedLink {

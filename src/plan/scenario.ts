@@ -7,6 +7,7 @@
 import { dirname, resolve } from 'node:path';
 import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
+import { computeSchema } from '../devices/resolve.js';
 import { ImperaError } from '../errors.js';
 import { linkConfigSchema } from '../net/link.js';
 import { transportSchema } from '../net/transfer.js';
@@ -15,21 +16,6 @@ import { readUserFile } from '../util/config.js';
 const positive = (what: string) => z.number({ error: `${what} must be a number` }).positive(`${what} must be > 0`);
 const count = (what: string) => z.number({ error: `${what} must be a whole number` }).int(`${what} must be a whole number`).positive(`${what} must be at least 1`);
 const fraction = (what: string) => z.number({ error: `${what} must be a number` }).gt(0, `${what} must be in (0, 1]`).max(1, `${what} must be in (0, 1] (a share, e.g. 0.9 for 90 %)`);
-
-/** A compute resource: a catalog device id, `this-machine` (measured here), or a profile file (measured elsewhere). */
-const computeSchema = z.union([
-  z.string().min(1, 'name a catalog device (see `impera devices`), this-machine, or { profile: FILE }'),
-  z
-    .object({
-      device: z.string().min(1).optional(),
-      profile: z.string().min(1).optional(),
-      /** For a profile measured elsewhere: the catalog entry giving its memory and power figures (optional). */
-      like: z.string().min(1).optional(),
-    })
-    .strict()
-    .refine((d) => (d.device === undefined) !== (d.profile === undefined), 'give either device: ID or profile: FILE'),
-]);
-export type ComputeConfig = z.infer<typeof computeSchema>;
 
 const oneOrMany = <T extends z.ZodTypeAny>(s: T) => z.union([s, z.array(s).min(1, 'give at least one')]);
 

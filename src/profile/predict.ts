@@ -10,7 +10,7 @@
 import { ImperaError } from '../errors.js';
 import { numel } from '../onnx/dtype.js';
 import { isDataTensor, runtimeNodes, type Graph } from '../graph/graph.js';
-import type { BoundaryCost, NodeTiming, Profile } from './format.js';
+import type { BoundaryCost, NodeTiming, Profile } from './profile-file.js';
 
 export interface PartPrediction {
   ms: number;

@@ -14,7 +14,7 @@ import { makeAttribute } from '../onnx/attributes.js';
 import { ModelBuilder, valueInfo } from '../onnx/builder.js';
 import { onnx } from '../onnx/proto.js';
 import { createSession, run, type Feeds } from '../ort/session.js';
-import type { BoundaryCost } from './format.js';
+import type { BoundaryCost } from './profile-file.js';
 import { traceRuns } from './kernels.js';
 import type { KernelTime } from './trace.js';
 import { median } from '../util/stats.js';

@@ -16,7 +16,7 @@ import { runtimeNodes, type Graph } from '../graph/graph.js';
 import type { Tensor } from '../onnx/tensor.js';
 import { createSession, ort, run, type Feeds } from '../ort/session.js';
 import { attributeKernels, shareFusedTime, type NodeTime, type OptimizedNode } from './attribute.js';
-import { modelInfo, PROFILE_FORMAT, type BoundaryCost, type BoundaryTiming, type NodeTiming, type PartTiming, type Profile } from './format.js';
+import { modelInfo, PROFILE_FORMAT, type BoundaryCost, type BoundaryTiming, type NodeTiming, type PartTiming, type Profile } from './profile-file.js';
 import { TracedSession } from './kernels.js';
 import { machinePeaks } from './machine.js';
 import { kernelTimes, type Trace } from './trace.js';
@@ -24,7 +24,7 @@ import { measureAlternating, measureFor, type MeasureOptions, type Task } from '
 import { partPredictor, type PartPrediction } from './predict.js';
 import { BoundaryProbe, standaloneTimes } from './probes.js';
 import { median } from '../util/stats.js';
-import { timingStats } from './stats.js';
+import { timingStats } from './timing-stats.js';
 
 export interface ProfileOptions {
   /** Intra-op threads for every session. */

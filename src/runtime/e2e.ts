@@ -24,7 +24,7 @@ import { tensor } from '../graph/graph.js';
 import { resolveLink, type Link } from '../net/link.js';
 import { pathOf } from '../net/path.js';
 import { drawTransfers, resolveTransport, type Transport } from '../net/transfer.js';
-import { partMs, type Profile } from '../profile/format.js';
+import { partMs, type Profile } from '../profile/profile-file.js';
 import { allocate, datatypeOf, type NumericDatatype } from './protocol/datatypes.js';
 import { encodeRequest, encodeResponse } from './protocol/messages.js';
 import type { InferTensor } from './protocol/tensor.js';

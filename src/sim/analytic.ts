@@ -46,7 +46,7 @@ function directionDraws(dep: Deployment, d: DeviceSpec, direction: 'up' | 'down'
   return dep.network === 'shared' ? mediumDraws(dep, bytes, seed, periodMs) : linkDraws(pathOf(d.link, direction), dep, bytes, seed, periodMs);
 }
 
-export function analyse(dep: Deployment): SimResult {
+export function analyze(dep: Deployment): SimResult {
   const wallStart = performance.now();
   const rand = seededRandom(dep.seed);
   const n = dep.devices.length;

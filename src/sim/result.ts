@@ -2,7 +2,7 @@
  * What a simulation produces: per-frame timestamps (FrameTrace) and the summary every backend reports (latency
  * percentiles, losses, deadline misses, throughput, utilisation, stage times, per-device results).
  */
-import { summarize, type Summary } from '../net/stats.js';
+import { summarize, type Summary } from '../net/time-summary.js';
 import type { Deployment } from './deployment.js';
 
 /** What became of a frame. */

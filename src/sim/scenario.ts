@@ -13,7 +13,7 @@ import { analyzeModel } from '../graph/analyze.js';
 import { tensor } from '../graph/graph.js';
 import { WIRE_DTYPES } from '../onnx/dtype.js';
 import { loadModel, type OnnxModel } from '../onnx/io.js';
-import { loadProfile, partMs, type Profile } from '../profile/format.js';
+import { loadProfile, partMs, type Profile } from '../profile/profile-file.js';
 import { linkConfigSchema, resolveLink, type Link } from '../net/link.js';
 import { configDir, readUserFile, zodMessage } from '../util/config.js';
 import { resolveTransport, transportSchema, type Transport } from '../net/transfer.js';

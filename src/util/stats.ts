@@ -1,4 +1,7 @@
-/** Order statistics and means shared by every report (bytes, latencies, timings). */
+/**
+ * The statistics every stage shares: order statistics and means (bytes, latencies, timings), the predicted class
+ * of a logit row, and the Wilson interval of an accuracy.
+ */
 
 /** Quantile q (0..1) of ascending-sorted values, linear between order statistics (numpy's default, R type 7). */
 export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
@@ -19,4 +22,21 @@ export function mean(values: ArrayLike<number>): number {
   let sum = 0;
   for (let i = 0; i < values.length; i++) sum += values[i]!;
   return values.length ? sum / values.length : NaN;
+}
+
+/** 95 % Wilson score interval of a proportion (better than the normal approximation near 0 and 1). */
+export function wilson(correct: number, n: number, z = 1.96): [number, number] {
+  if (n === 0) return [0, 1];
+  const p = correct / n;
+  const denom = 1 + (z * z) / n;
+  const centre = (p + (z * z) / (2 * n)) / denom;
+  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / denom;
+  return [Math.max(0, centre - half), Math.min(1, centre + half)];
+}
+
+/** Index of the largest value (the predicted class). */
+export function argmax(row: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i]! > row[best]!) best = i;
+  return best;
 }

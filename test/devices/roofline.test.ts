@@ -7,7 +7,7 @@ import { analyzeModel } from '../../src/graph/analyze.js';
 import type { Graph } from '../../src/graph/graph.js';
 import { ModelBuilder } from '../../src/onnx/builder.js';
 import { inMemoryModel } from '../../src/onnx/io.js';
-import { PROFILE_FORMAT, type Profile } from '../../src/profile/format.js';
+import { PROFILE_FORMAT, type Profile } from '../../src/profile/profile-file.js';
 import { weights } from '../helpers/models.js';
 
 /** Four Conv+Relu blocks (one depthwise), global pooling and a classifier. */

@@ -9,11 +9,11 @@ import { decide } from '../../src/plan/recommend.js';
 import type { AccuracyFigure, PlanConfiguration, PlanResult } from '../../src/plan/types.js';
 import { findCuts, type Cut } from '../../src/cuts/cuts.js';
 import { modelCost } from '../../src/cost/part.js';
-import { wilson } from '../../src/eval/stats.js';
+import { wilson } from '../../src/util/stats.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import type { Graph } from '../../src/graph/graph.js';
 import { loadModel } from '../../src/onnx/io.js';
-import { candidateLayers } from '../../src/saliency/run.js';
+import { candidateLayers } from '../../src/saliency/dataset-saliency.js';
 import { findPeaks } from '../../src/saliency/cui.js';
 
 const DEMO_MODEL = new URL('../../examples/mobilenet_v2.onnx', import.meta.url).pathname;

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { saveModel } from '../../src/onnx/io.js';
-import { loadProfile, PROFILE_FORMAT, saveProfile, type Profile } from '../../src/profile/format.js';
+import { loadProfile, PROFILE_FORMAT, saveProfile, type Profile } from '../../src/profile/profile-file.js';
 import { expectOneLineError, impera, tmp } from '../helpers/cli.js';
 import { chain, residual } from '../helpers/models.js';
 

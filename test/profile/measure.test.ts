@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { measureAlternating } from '../../src/profile/measure.js';
 import { quantile } from '../../src/util/stats.js';
-import { timingStats } from '../../src/profile/stats.js';
+import { timingStats } from '../../src/profile/timing-stats.js';
 
 describe('order statistics', () => {
   it('interpolate quantiles between order statistics', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import { runtimeNodes, type Graph } from '../../src/graph/graph.js';
-import type { NodeTiming, Profile } from '../../src/profile/format.js';
+import type { NodeTiming, Profile } from '../../src/profile/profile-file.js';
 import { partPredictor, predictionErrors, type PredictionInputs } from '../../src/profile/predict.js';
 import { chain } from '../helpers/models.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import { runtimeNodes } from '../../src/graph/graph.js';
-import { loadProfile, saveProfile } from '../../src/profile/format.js';
+import { loadProfile, saveProfile } from '../../src/profile/profile-file.js';
 import { profileModel, profileSteps, traceScaleFor } from '../../src/profile/profiler.js';
 import { chain } from '../helpers/models.js';
 

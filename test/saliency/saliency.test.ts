@@ -12,7 +12,7 @@ import { loadModel } from '../../src/onnx/io.js';
 import { createSession, run } from '../../src/ort/session.js';
 import { CuiAccumulator, findPeaks } from '../../src/saliency/cui.js';
 import { buildSaliencyModel } from '../../src/saliency/gradcam.js';
-import { candidateLayers, runSaliency } from '../../src/saliency/run.js';
+import { candidateLayers, runSaliency } from '../../src/saliency/dataset-saliency.js';
 import { EXAMPLE_MODEL, PACKAGE_ROOT } from '../../src/util/package.js';
 import { residual } from '../helpers/models.js';
 

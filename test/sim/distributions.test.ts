@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { summarize } from '../../src/net/stats.js';
+import { summarize } from '../../src/net/time-summary.js';
 import { distMean, distSchema, sampler, toDist, type Dist } from '../../src/sim/distributions.js';
 import { seededRandom } from '../../src/util/random.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/onnx/io.js';
-import { modelFingerprint, PROFILE_FORMAT, saveProfile, type Profile } from '../../src/profile/format.js';
+import { modelFingerprint, PROFILE_FORMAT, saveProfile, type Profile } from '../../src/profile/profile-file.js';
 import { loadScenario } from '../../src/sim/scenario.js';
 import { chooseSetups, deployment } from '../../src/sim/setups.js';
 import { PACKAGE_ROOT } from '../../src/util/package.js';

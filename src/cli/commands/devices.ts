@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { loadCatalog, type Device, type Radio } from '../../devices/catalog.js';
 import { radioJoulesPerByte } from '../../devices/energy.js';
 import { printJson } from '../common.js';
-import { fmtCount, table } from '../format.js';
+import { fmtCount, table } from '../table.js';
 
 interface DevicesOptions {
   catalog: string[];

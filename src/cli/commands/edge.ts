@@ -6,7 +6,7 @@ import { EdgeRunner, type FrameResult } from '../../runtime/edge/runner.js';
 import { summarize, type RunSummary } from '../../runtime/edge/summary.js';
 import { positiveInt, positiveNumber, printJson } from '../common.js';
 import { progressBar } from '../progress.js';
-import { fmtFraction, fmtMs as ms, table } from '../format.js';
+import { fmtFraction, fmtMs as ms, table } from '../table.js';
 import { EXAMPLE_DATA } from '../../util/package.js';
 
 interface EdgeOptions {

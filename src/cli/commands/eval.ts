@@ -3,15 +3,15 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_CODECS, parseCodec } from '../../codecs/spec.js';
 import { findCuts, resolveCut, singleTensorCuts, type Cut } from '../../cuts/cuts.js';
-import { openDataset, type Dataset } from '../../data/dataset.js';
-import { ImperaError, isImperaError } from '../../errors.js';
+import { openDataset } from '../../data/dataset.js';
+import { ImperaError } from '../../errors.js';
 import { DEFAULT_JPEG_QUALITIES, inputBaselines, type BaselineEval } from '../../eval/baselines.js';
 import { evaluate, type EvalReport } from '../../eval/evaluate.js';
 import type { Graph } from '../../graph/graph.js';
 import { rateAccuracySpec, renderSvg } from '../../report/plot.js';
 import { EXAMPLE_DATA } from '../../util/package.js';
-import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
-import { fmtInt, table } from '../format.js';
+import { addModelOptions, calibrationData, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
+import { fmtInt, table } from '../table.js';
 import { progressBar } from '../progress.js';
 
 interface EvalCliOptions extends ModelOptions {
@@ -29,18 +29,6 @@ interface EvalCliOptions extends ModelOptions {
   resize?: boolean;
   out?: string;
   json?: boolean;
-}
-
-/** Calibration data: as given, else Fashion-MNIST's training split, else the evaluation data itself (with a warning). */
-export function calibrationData(source: string | undefined, data: Dataset, warnings: string[]): Dataset {
-  if (source) return openDataset(source);
-  try {
-    return openDataset('fashion-mnist:train');
-  } catch (e) {
-    if (!isImperaError(e)) throw e;
-    warnings.push('codecs are calibrated on the evaluation images (Fashion-MNIST is not installed): pass --calibration with other images');
-    return data;
-  }
 }
 
 function selectCuts(g: Graph, spec: string, width: number): Cut[] {

@@ -10,7 +10,7 @@ import { DataType, dtypeName } from '../../onnx/dtype.js';
 import type { Tensor } from '../../onnx/tensor.js';
 import { createSession, run } from '../../ort/session.js';
 import { addModelOptions, loadGraph, printJson, printWarnings, type ModelOptions } from '../common.js';
-import { fmtShape, table } from '../format.js';
+import { fmtShape, table } from '../table.js';
 
 interface GradOptions extends ModelOptions {
   inputs: string;

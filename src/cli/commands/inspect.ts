@@ -4,7 +4,7 @@ import { findCuts, cutRecord, type Cut } from '../../cuts/cuts.js';
 import { modelSummary, type ModelSummary } from '../../cost/summary.js';
 import { nodeCosts, type NodeCostRecord } from '../../cost/part.js';
 import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
-import { fmtBytes, fmtCount, fmtInt, fmtPercent, fmtShape, table } from '../format.js';
+import { fmtBytes, fmtCount, fmtInt, fmtPercent, fmtShape, table } from '../table.js';
 
 interface InspectOptions extends ModelOptions {
   width: number;

@@ -6,15 +6,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { plan } from '../../plan/run.js';
+import { plan } from '../../plan/planner.js';
 import { readPlanScenario } from '../../plan/scenario.js';
-import { exportPlan } from '../../plan/deploy.js';
+import { exportPlan } from '../../runtime/deploy.js';
 import { chosen, formatConstraint, latencyAt } from '../../plan/recommend.js';
 import type { PlanConfiguration, PlanResult } from '../../plan/types.js';
 import { renderReport } from '../../report/html.js';
 import { PACKAGE_ROOT } from '../../util/package.js';
 import { positiveInt, printJson, printWarnings } from '../common.js';
-import { fmtInt, table } from '../format.js';
+import { fmtInt, table } from '../table.js';
 import { progressBar } from '../progress.js';
 import { ImperaError } from '../../errors.js';
 

@@ -11,11 +11,11 @@ import { DTYPES, findDevice, loadCatalog, type ComputeDtype } from '../../device
 import { predictedProfile } from '../../devices/predicted.js';
 import { calibrate, OP_CLASSES } from '../../devices/roofline.js';
 import type { Graph } from '../../graph/graph.js';
-import { loadProfile, saveProfile, type Profile } from '../../profile/format.js';
+import { loadProfile, saveProfile, type Profile } from '../../profile/profile-file.js';
 import { profileModel, profileSteps } from '../../profile/profiler.js';
 import { predictionErrors } from '../../profile/predict.js';
 import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
-import { fmtCount, fmtFraction, fmtSignedPercent as pct, table } from '../format.js';
+import { fmtCount, fmtFraction, fmtSignedPercent as pct, table } from '../table.js';
 import { progressBar } from '../progress.js';
 import { median } from '../../util/stats.js';
 

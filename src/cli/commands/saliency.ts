@@ -4,10 +4,10 @@ import type { Command } from 'commander';
 import { openDataset } from '../../data/dataset.js';
 import { ImperaError } from '../../errors.js';
 import { curveSpec, renderSvg } from '../../report/plot.js';
-import { runSaliency, type SaliencyResult } from '../../saliency/run.js';
+import { runSaliency, type SaliencyResult } from '../../saliency/dataset-saliency.js';
 import { EXAMPLE_DATA } from '../../util/package.js';
 import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
-import { fmtShape, table } from '../format.js';
+import { fmtShape, table } from '../table.js';
 import { progressBar } from '../progress.js';
 
 interface SaliencyCliOptions extends ModelOptions {

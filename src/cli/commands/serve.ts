@@ -6,7 +6,7 @@ import { ImperaError } from '../../errors.js';
 import { SERVER_DEFAULTS, startServer, type RunningServer } from '../../runtime/server/app.js';
 import { loadRepository } from '../../runtime/server/repository.js';
 import { positiveInt } from '../common.js';
-import { fmtBytes, table } from '../format.js';
+import { fmtBytes, table } from '../table.js';
 
 interface ServeOptions {
   modelRepo: string;

@@ -4,14 +4,14 @@ import { Option, type Command } from 'commander';
 import { ImperaError } from '../../errors.js';
 import { LINK_PRESETS, type Link } from '../../net/link.js';
 import type { Transport } from '../../net/transfer.js';
-import { analyse } from '../../sim/analytic.js';
+import { analyze } from '../../sim/analytic.js';
 import { simulate } from '../../sim/des.js';
 import { simulateNs3 } from '../../sim/ns3.js';
 import { FRAME_STATUS, type Backend, type FrameTrace, type SimResult } from '../../sim/result.js';
 import { loadScenario, SETUPS, type Scenario, type SetupName } from '../../sim/scenario.js';
 import { chooseSetups, deployment } from '../../sim/setups.js';
 import { positiveInt, positiveNumber, printJson } from '../common.js';
-import { fmtBytes, fmtInt, table } from '../format.js';
+import { fmtBytes, fmtInt, table } from '../table.js';
 import { progressBar } from '../progress.js';
 
 interface SimulateOptions {
@@ -70,7 +70,7 @@ async function runSetup(s: Scenario, setup: SetupName, options: SimulateOptions)
   const dep = deployment(s, setup);
   const bar = progressBar(`${setup} (${options.backend})`, !options.json && process.stderr.isTTY === true);
   try {
-    if (options.backend === 'analytic') return analyse(dep);
+    if (options.backend === 'analytic') return analyze(dep);
     if (options.backend === 'ns3') return await simulateNs3(dep, { onProgress: (done, total) => bar.update(done, total, 'ns-3 runs') });
     return simulate(dep, { keepTrace: !!options.frames, onProgress: (f) => bar.update(Math.round(100 * f), 100, '% of simulated time') });
   } finally {

@@ -6,11 +6,10 @@ import { fitCodecs } from '../../codecs/calibrate.js';
 import type { FittedCodec } from '../../codecs/fitted.js';
 import { parseCodec } from '../../codecs/spec.js';
 import { openDataset } from '../../data/dataset.js';
-import { argmax } from '../../eval/stats.js';
+import { argmax } from '../../util/stats.js';
 import { attachCodec, describeWire, runCodecPair } from '../../export/codec.js';
 import type { ExportedPart } from '../../export/extract.js';
 import { createSession } from '../../ort/session.js';
-import { calibrationData } from './eval.js';
 import { EXAMPLE_DATA } from '../../util/package.js';
 import { cutRecord, findCuts, resolveCut } from '../../cuts/cuts.js';
 import { sampleFeeds } from '../../data/samples.js';
@@ -19,8 +18,8 @@ import { splitModel, writeManifest, writeParts } from '../../export/split.js';
 import { referenceOutputs, verifyParts, type VerifyReport } from '../../export/verify.js';
 import { tensor, type Graph } from '../../graph/graph.js';
 import { dtypeName } from '../../onnx/dtype.js';
-import { addModelOptions, loadGraph, positiveInt, positiveNumber, printJson, printWarnings, type ModelOptions } from '../common.js';
-import { fmtBytes, fmtCount, fmtInt, fmtShape, table } from '../format.js';
+import { addModelOptions, calibrationData, loadGraph, positiveInt, positiveNumber, printJson, printWarnings, type ModelOptions } from '../common.js';
+import { fmtBytes, fmtCount, fmtInt, fmtShape, table } from '../table.js';
 
 interface SplitOptions extends ModelOptions {
   at: string;

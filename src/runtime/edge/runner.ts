@@ -9,7 +9,7 @@
 import { encodeWire, type WireValues } from '../../codecs/wire.js';
 import type { FittedCodec } from '../../codecs/fitted.js';
 import { ImperaError } from '../../errors.js';
-import { argmax } from '../../eval/stats.js';
+import { argmax } from '../../util/stats.js';
 import { softmax } from '../../exits/policy.js';
 import { wireName } from '../../export/codec.js';
 import { loadModel, type OnnxModel } from '../../onnx/io.js';

@@ -6,7 +6,7 @@ import { ImperaError } from '../../src/errors.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import { runtimeNodes, type Graph } from '../../src/graph/graph.js';
 import { loadModel } from '../../src/onnx/io.js';
-import { bruteForceChain, planChain, type ChainDevice, type ChainLink, type ChainObjective, type ChainPlan, type ChainProblem } from '../../src/plan/chain.js';
+import { bruteForceChain, planChain, type ChainDevice, type ChainLink, type ChainObjective, type ChainPlan, type ChainProblem } from '../../src/placement/chain.js';
 import { seededRandom } from '../../src/util/random.js';
 import { chain, randomChain, randomDag, residual, ZOO } from '../helpers/models.js';
 

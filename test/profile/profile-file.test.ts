@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadProfile, modelFingerprint, partMs, PROFILE_FORMAT, saveProfile, type Profile } from '../../src/profile/format.js';
+import { loadProfile, modelFingerprint, partMs, PROFILE_FORMAT, saveProfile, type Profile } from '../../src/profile/profile-file.js';
 import { chain, residual } from '../helpers/models.js';
 
 function sample(fingerprint: string): Profile {

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadModel, saveModel } from '../../src/onnx/io.js';
-import { plan } from '../../src/plan/run.js';
+import { plan } from '../../src/plan/planner.js';
 import { readPlanScenario } from '../../src/plan/scenario.js';
-import { modelFingerprint, PROFILE_FORMAT, saveProfile } from '../../src/profile/format.js';
+import { modelFingerprint, PROFILE_FORMAT, saveProfile } from '../../src/profile/profile-file.js';
 import { chain } from '../helpers/models.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'impera-plan-run-'));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { findCuts } from '../../src/cuts/cuts.js';
 import type { Dataset } from '../../src/data/dataset.js';
-import { checkExitCuts, splitSamples } from '../../src/exits/run.js';
+import { checkExitCuts, splitSamples } from '../../src/exits/pipeline.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import { residual } from '../helpers/models.js';
 

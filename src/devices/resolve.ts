@@ -5,16 +5,31 @@
  */
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
-import { findDevice, type Catalog, type Device } from '../devices/catalog.js';
-import { predictedProfile } from '../devices/predicted.js';
-import { calibrate } from '../devices/roofline.js';
+import { z } from 'zod';
+import { findDevice, type Catalog, type Device } from './catalog.js';
+import { predictedProfile } from './predicted.js';
+import { calibrate } from './roofline.js';
 import { ImperaError, isImperaError } from '../errors.js';
 import type { Graph } from '../graph/graph.js';
-import { loadProfile, modelFingerprint, type Profile } from '../profile/format.js';
+import { loadProfile, modelFingerprint, type Profile } from '../profile/profile-file.js';
 import { partPredictor } from '../profile/predict.js';
 import { profileModel } from '../profile/profiler.js';
-import type { AnalysisCache } from './cache.js';
-import type { ComputeConfig } from './scenario.js';
+import type { AnalysisCache } from '../util/analysis-cache.js';
+
+/** A compute resource: a catalog device id, `this-machine` (measured here), or a profile file (measured elsewhere). */
+export const computeSchema = z.union([
+  z.string().min(1, 'name a catalog device (see `impera devices`), this-machine, or { profile: FILE }'),
+  z
+    .object({
+      device: z.string().min(1).optional(),
+      profile: z.string().min(1).optional(),
+      /** For a profile measured elsewhere: the catalog entry giving its memory and power figures (optional). */
+      like: z.string().min(1).optional(),
+    })
+    .strict()
+    .refine((d) => (d.device === undefined) !== (d.profile === undefined), 'give either device: ID or profile: FILE'),
+]);
+export type ComputeConfig = z.infer<typeof computeSchema>;
 
 export interface ComputeResource {
   /** As shown to users, e.g. 'raspberry-pi-4 (predicted)'. */

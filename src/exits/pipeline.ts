@@ -2,7 +2,7 @@
  * Early exits end to end: split the labelled data (train / validation / calibration from the training set, a test
  * set never used for either), cache the backbone's features at every exit in one pass per split, train a branch per
  * exit, calibrate, and measure on the test split: each exit alone, the policy sweeps before and after calibration,
- * ECE and reliability, edge outage. The trained exits are what export/exits.ts deploys.
+ * ECE and reliability, edge outage. The trained exits are what exits/export.ts deploys.
  */
 import type { Cut } from '../cuts/cuts.js';
 import type { Dataset } from '../data/dataset.js';

@@ -2,7 +2,7 @@
  * Partitioning a model over a chain of k heterogeneous devices joined by k - 1 links (METHODS.md §7, Mukherjee &
  * Dey): device j runs the j-th of k consecutive stages and sends what it hands on over link j to device j + 1.
  * Stages are unions of consecutive stretches between single-tensor cuts (on a DAG every path crosses each such cut,
- * their heads are nested, and the model is a chain of stretches: `stretches` in exits/partition.ts).
+ * their heads are nested, and the model is a chain of stretches: `stretches` in cuts/cuts.ts).
  *
  * Two objectives: the latency of one inference (every stage and hop in turn) and the throughput of a pipelined
  * stream (1000 / the slowest stage or hop, in frames per second). A stage needs its weights plus its peak
@@ -15,10 +15,9 @@
  * the chain (it holds the tensor it forwards, and both its links carry it; device 1 relaying sends the raw input),
  * and is *idle* after the last computing device (its link is not used).
  */
-import { singleTensorCuts, type Cut } from '../cuts/cuts.js';
+import { singleTensorCuts, stretches, type Cut } from '../cuts/cuts.js';
 import { partCost } from '../cost/part.js';
 import { ImperaError } from '../errors.js';
-import { stretches } from '../exits/partition.js';
 import { runtimeNodes, tensor, type Graph } from '../graph/graph.js';
 
 export interface ChainDevice {

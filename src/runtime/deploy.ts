@@ -11,12 +11,12 @@ import { fitCodecs } from '../codecs/calibrate.js';
 import { parseCodec } from '../codecs/spec.js';
 import { ImperaError } from '../errors.js';
 import { attachCodec, describeWire } from '../export/codec.js';
-import { attachExits, exitOutput } from '../export/exits.js';
+import { attachExits, exitOutput } from '../exits/export.js';
 import { splitModel, writeParts } from '../export/split.js';
-import { RUNTIME_FORMAT } from '../runtime/edge/config.js';
-import { restoreExits } from './analyses.js';
-import type { PlanContext } from './run.js';
-import type { PlanConfiguration, PlanResult } from './types.js';
+import { RUNTIME_FORMAT } from './edge/config.js';
+import { restoreExits } from '../plan/analyses.js';
+import type { PlanContext } from '../plan/planner.js';
+import type { PlanConfiguration, PlanResult } from '../plan/types.js';
 
 /** Write the deployment of `c` into `dir`; returns the files written. */
 export async function exportPlan(c: PlanConfiguration, ctx: PlanContext, dir: string, result: PlanResult): Promise<string[]> {

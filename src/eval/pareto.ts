@@ -1,21 +1,4 @@
-/** Small statistics for evaluation reports. */
-
-/** 95 % Wilson score interval of a proportion (better than the normal approximation near 0 and 1). */
-export function wilson(correct: number, n: number, z = 1.96): [number, number] {
-  if (n === 0) return [0, 1];
-  const p = correct / n;
-  const denom = 1 + (z * z) / n;
-  const centre = (p + (z * z) / (2 * n)) / denom;
-  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / denom;
-  return [Math.max(0, centre - half), Math.min(1, centre + half)];
-}
-
-/** Index of the largest value (the predicted class). */
-export function argmax(row: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < row.length; i++) if (row[i]! > row[best]!) best = i;
-  return best;
-}
+/** Pareto fronts and budgets over rate-accuracy points (cut x codec, input baselines). */
 
 export interface RatePoint {
   label: string;

@@ -5,16 +5,16 @@
  * at cuts. The result names the best cut, E[T], and each path's time (for missed-deadline probabilities).
  */
 import { modelCost } from '../cost/part.js';
-import { singleTensorCuts, type Cut } from '../cuts/cuts.js';
+import { singleTensorCuts, stretches, type Cut } from '../cuts/cuts.js';
 import type { Link } from '../net/link.js';
 import { pathOf } from '../net/path.js';
 import { numel } from '../onnx/dtype.js';
 import { transferStats, type Transport } from '../net/transfer.js';
-import type { Profile } from '../profile/format.js';
+import type { Profile } from '../profile/profile-file.js';
 import { partPredictor } from '../profile/predict.js';
 import { ImperaError } from '../errors.js';
 import { runtimeNodes, type Graph } from '../graph/graph.js';
-import type { TrainedExit } from './run.js';
+import type { TrainedExit } from '../exits/pipeline.js';
 import { popexBruteForce, popexShortestPath, type PopexPlan, type PopexProblem } from './popex.js';
 
 export interface ModelCosts {
@@ -41,17 +41,6 @@ export interface ModelPopex {
   bruteForce: PopexPlan;
   /** The chosen cut ('cloud': everything in the cloud; 'edge': everything on the edge). */
   cut: Cut | 'cloud' | 'edge';
-}
-
-/** The node stretches between consecutive boundaries (heads are nested), the last ending at the outputs. */
-export function stretches(g: Graph, boundaries: readonly Cut[]): number[][] {
-  const all = runtimeNodes(g);
-  const seen = new Set<number>();
-  return [...boundaries.map((c) => c.head), new Set(all)].map((head) => {
-    const layer = all.filter((i) => head.has(i) && !seen.has(i));
-    for (const i of layer) seen.add(i);
-    return layer;
-  });
 }
 
 /** Conditional exit probabilities from the shares of all samples leaving at each exit (in depth order). */

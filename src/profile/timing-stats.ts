@@ -1,6 +1,6 @@
 /** Order statistics of timing samples. */
 import { median, quantile } from '../util/stats.js';
-import type { TimingStats } from './format.js';
+import type { TimingStats } from './profile-file.js';
 
 
 export function timingStats(samplesMs: readonly number[]): TimingStats {

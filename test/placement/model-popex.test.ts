@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { findCuts } from '../../src/cuts/cuts.js';
-import { conditionalRates, modelPopex, pathTimes, stretches } from '../../src/exits/partition.js';
-import { expectedTime, type PopexProblem } from '../../src/exits/popex.js';
+import { stretches } from '../../src/cuts/cuts.js';
+import { conditionalRates, modelPopex, pathTimes } from '../../src/placement/model-popex.js';
+import { expectedTime, type PopexProblem } from '../../src/placement/popex.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import { runtimeNodes } from '../../src/graph/graph.js';
 import { seededRandom } from '../../src/util/random.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expectedTime, popexBruteForce, popexShortestPath, type PopexProblem } from '../../src/exits/popex.js';
+import { expectedTime, popexBruteForce, popexShortestPath, type PopexProblem } from '../../src/placement/popex.js';
 import { seededRandom } from '../../src/util/random.js';
 
 /** A random chain: n layers, edge 1-20x slower than the cloud, shrinking tensors, 0-3 exits, any bandwidth. */

@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cacheRoot, contentKey } from '../util/cache.js';
+import { cacheRoot, contentKey } from './cache.js';
 
 export interface AnalysisCache {
   /** The value for `key`, computed (and stored) on a miss; `cached` says which. */

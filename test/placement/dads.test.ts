@@ -4,8 +4,8 @@ import { findCuts } from '../../src/cuts/cuts.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import { runtimeNodes, tensor, type Graph } from '../../src/graph/graph.js';
 import { loadModel } from '../../src/onnx/io.js';
-import { bestEnumeratedCut, dadsPartition, splitLatency, transferFromBytes, type EdgeCloudCosts } from '../../src/plan/dads.js';
-import { minCut } from '../../src/plan/maxflow.js';
+import { bestEnumeratedCut, dadsPartition, splitLatency, transferFromBytes, type EdgeCloudCosts } from '../../src/placement/dads.js';
+import { minCut } from '../../src/placement/maxflow.js';
 import { seededRandom } from '../../src/util/random.js';
 import { chain, randomDag, residual, ZOO } from '../helpers/models.js';
 

@@ -4,16 +4,16 @@
  * the same ONNX Runtime run that produces the cut tensor. `exits.json` tells the runner the policy.
  */
 import { Emitter } from '../onnx/emitter.js';
-import { paramTensors } from '../exits/branch.js';
-import { emitPool } from '../exits/features.js';
-import { checkPolicy, type Policy } from '../exits/policy.js';
-import type { TrainedExit } from '../exits/run.js';
+import { paramTensors } from './branch.js';
+import { emitPool } from './features.js';
+import { checkPolicy, type Policy } from './policy.js';
+import type { TrainedExit } from './pipeline.js';
 import { ImperaError } from '../errors.js';
 import { tensor, type Graph } from '../graph/graph.js';
 import { valueInfo } from '../onnx/builder.js';
 import { DataType } from '../onnx/dtype.js';
 import { onnx } from '../onnx/proto.js';
-import type { ExportedPart } from './extract.js';
+import type { ExportedPart } from '../export/extract.js';
 
 export const exitOutput = (k: number): string => `exit${k}.logits`;
 

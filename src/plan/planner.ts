@@ -16,10 +16,10 @@ import { resolveTransport, transferStats, type Transport } from '../net/transfer
 import { loadModel } from '../onnx/io.js';
 import { EXAMPLE_DATA, EXAMPLE_MODEL } from '../util/package.js';
 import { accuracyAnalysis, exitAnalysis, planData, saliencyAnalysis, type AccuracyAnalysis, type ExitAnalysis, type PlanData } from './analyses.js';
-import { analysisCache } from './cache.js';
-import { planChain, type ChainProblem } from './chain.js';
-import { bestEnumeratedCut, dadsPartition, transferFromBytes, type EdgeCloudCosts } from './dads.js';
-import { resolveCompute, type ComputeContext, type ComputeResource } from './compute.js';
+import { analysisCache } from '../util/analysis-cache.js';
+import { planChain, type ChainProblem } from '../placement/chain.js';
+import { bestEnumeratedCut, dadsPartition, transferFromBytes, type EdgeCloudCosts } from '../placement/dads.js';
+import { resolveCompute, type ComputeContext, type ComputeResource } from '../devices/resolve.js';
 import { explore, type NamedLink } from './explore.js';
 import { decide } from './recommend.js';
 import { refineLatency } from './refine.js';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { findCuts, resolveCut } from '../../src/cuts/cuts.js';
 import { branchModel, initParams, makeBranch } from '../../src/exits/branch.js';
-import type { TrainedExit } from '../../src/exits/run.js';
-import { attachExits, describeExits, exitOutput } from '../../src/export/exits.js';
+import type { TrainedExit } from '../../src/exits/pipeline.js';
+import { attachExits, describeExits, exitOutput } from '../../src/exits/export.js';
 import { splitModel } from '../../src/export/split.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import { syntheticFeeds } from '../../src/graph/probe.js';

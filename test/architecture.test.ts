@@ -27,7 +27,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['placement', 'sim'],
   ['plan'],
   ['report', 'runtime'],
-  ['cli', 'index'],
+  ['cli', 'index', 'api'],
 ];
 
 /** Folders that import each other as one concern (in one layer). */

@@ -2,13 +2,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { buildBackwardGraph, type Objective } from '../../autodiff/backward.js';
+import { computeGradients, type GradientOptions } from '../../autodiff/gradients.js';
 import { readNpy, writeNpy } from '../../data/npy.js';
 import { ImperaError } from '../../errors.js';
 import { tensor, type Graph } from '../../graph/graph.js';
 import { DataType, dtypeName } from '../../onnx/dtype.js';
 import type { Tensor } from '../../onnx/tensor.js';
-import { createSession, run } from '../../ort/session.js';
 import { addModelOptions, loadGraph, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtShape, table } from '../table.js';
 
@@ -16,7 +15,7 @@ interface GradOptions extends ModelOptions {
   inputs: string;
   targets: string;
   wrt: string;
-  objective: Objective;
+  objective: NonNullable<GradientOptions['objective']>;
   out: string;
   json?: boolean;
 }
@@ -69,15 +68,11 @@ export function registerGrad(program: Command): void {
       const classes = tensor(g, g.outputs[0]!.name!).shape[1] ?? 0;
       const targets = parseTargets(options.targets, input.batch, classes);
       const wrt = options.wrt.split(',').map((t) => (t.trim() === 'input' ? input.name : t.trim()));
-      const bwd = buildBackwardGraph(g, { wrt, objective: options.objective, targets: targets === 'pred' ? 'predicted' : 'input' });
-      const session = await createSession(bwd.proto, g.model.dir);
-      const feeds = { [input.name]: x, ...(bwd.targetsInput && targets !== 'pred' ? { [bwd.targetsInput]: { dtype: DataType.INT64, dims: [input.batch], data: BigInt64Array.from(targets.map(BigInt)) } } : {}) };
-      const out = await run(session, feeds);
-      await session.release();
+      const result = await computeGradients(g, { [input.name]: x }, { wrt, objective: options.objective, targets: targets === 'pred' ? 'predicted' : targets });
       mkdirSync(options.out, { recursive: true });
       const taken = new Set<string>();
       const gradients = wrt.map((t) => {
-        const grad = out[bwd.gradients.get(t)!]!;
+        const grad = result.gradients.get(t)!;
         const file = join(options.out, `${fileNameFor(t, taken)}.npy`);
         writeNpy(file, grad);
         const per = grad.dims[0] === input.batch ? grad.data.length / input.batch : grad.data.length;
@@ -85,11 +80,10 @@ export function registerGrad(program: Command): void {
         const l2 = Array.from({ length: rows }, (_, n) => Math.sqrt((grad.data as Float32Array).subarray(n * per, (n + 1) * per).reduce((s, v) => s + v * v, 0)));
         return { tensor: t, file, shape: grad.dims, l2 };
       });
-      const used = targets === 'pred' ? Array.from(out[bwd.targetsOutput!]!.data as BigInt64Array, Number) : targets;
-      const manifest = { model: g.model.source, inputs: options.inputs, objective: options.objective, targets: used, ...(bwd.lossOutput ? { loss: (out[bwd.lossOutput]!.data as Float32Array)[0] } : {}), unreachable: bwd.unreachable, gradients };
+      const manifest = { model: g.model.source, inputs: options.inputs, objective: options.objective, targets: result.targets, ...(result.loss !== undefined ? { loss: result.loss } : {}), unreachable: result.unreachable, gradients };
       writeFileSync(join(options.out, 'grad.json'), `${JSON.stringify(manifest, null, 2)}\n`);
       if (options.json) return printJson(manifest);
-      printWarnings([...g.warnings, ...bwd.unreachable.map((t) => `the objective does not depend on '${t}': its gradient is zero`)]);
-      process.stdout.write(`targets ${used.join(',')}\n${table(['tensor', 'shape', 'file', 'L2 per sample'], gradients.map((r) => [r.tensor, fmtShape(r.shape), r.file, r.l2.map((v) => v.toPrecision(4)).join(' ')]))}\n`);
+      printWarnings([...g.warnings, ...result.unreachable.map((t) => `the objective does not depend on '${t}': its gradient is zero`)]);
+      process.stdout.write(`targets ${result.targets.join(',')}\n${table(['tensor', 'shape', 'file', 'L2 per sample'], gradients.map((r) => [r.tensor, fmtShape(r.shape), r.file, r.l2.map((v) => v.toPrecision(4)).join(' ')]))}\n`);
     });
 }

@@ -170,3 +170,12 @@ export function withExternalData(dir: string, keys: Record<string, string>, name
   writeFileSync(file, encodeModel(model.proto));
   return file;
 }
+
+/** A Relu over an input that declares [batch, 1e6, 1e6]: 4 TB per sample, which no server can allocate. */
+export function hugeInput(): OnnxModel {
+  const b = new ModelBuilder();
+  b.input('x', 'float32', ['batch', 1e6, 1e6]);
+  b.op('Relu', ['x'], {}, { output: 'y' });
+  b.output('y', 'float32', ['batch', 1e6, 1e6]);
+  return inMemoryModel(b.build(), 'huge-input');
+}

@@ -29,8 +29,12 @@ export function loadModel(path: string): OnnxModel {
     if (e instanceof ImperaError) throw e;
     throw new ImperaError('FILE_NOT_FOUND', `model file '${path}' does not exist or cannot be read`, 'check the path');
   }
-  const proto = decodeModel(bytes, path);
-  const model: OnnxModel = { proto, dir: dirname(file), source: path, path: file, fileBytes: bytes.byteLength };
+  return { ...modelFromBytes(bytes, dirname(file), path), path: file };
+}
+
+/** A model from its bytes with its external data checked against `dir`: loadModel once the file is read. */
+export function modelFromBytes(bytes: Uint8Array, dir: string, source: string): OnnxModel {
+  const model: OnnxModel = { proto: decodeModel(bytes, source), dir, source, fileBytes: bytes.byteLength };
   checkExternalFiles(model);
   return model;
 }

@@ -88,17 +88,17 @@ export function externalLocation(t: TensorProto): { location: string; offset: nu
   return { location, offset: byteCount(t, 'offset', kv.get('offset') ?? '0'), length };
 }
 
-const leaves = (relativePath: string): boolean => relativePath === '..' || relativePath.startsWith(`..${sep}`) || isAbsolute(relativePath);
+const leavesFolder = (relativePath: string): boolean => relativePath === '..' || relativePath.startsWith(`..${sep}`) || isAbsolute(relativePath);
 
 /**
  * The file holding an external tensor's bytes. As the ONNX checker requires, its location is a relative path that
  * stays inside the model's folder once symlinks are resolved: otherwise a model could make impera read any file
  * the user can read, embed it in exported parts and serve it.
  */
-export function externalFile(t: TensorProto, baseDir: string): string {
+function externalFile(t: TensorProto, baseDir: string): string {
   const { location } = externalLocation(t);
   const outside = () => new ImperaError('INVALID_MODEL', `tensor '${t.name}' keeps its data in '${location}', which is outside the model's folder`, "external data must be a relative path inside the model's folder");
-  if (isAbsolute(location) || win32.isAbsolute(location) || leaves(normalize(location))) throw outside();
+  if (isAbsolute(location) || win32.isAbsolute(location) || leavesFolder(normalize(location))) throw outside();
   let file: string;
   let dir: string;
   try {
@@ -107,7 +107,7 @@ export function externalFile(t: TensorProto, baseDir: string): string {
   } catch {
     throw new ImperaError('FILE_NOT_FOUND', `external data file '${location}' of tensor '${t.name}' is missing`, `put '${location}' next to the model`);
   }
-  if (leaves(relative(dir, file))) throw outside();
+  if (leavesFolder(relative(dir, file))) throw outside();
   // a FIFO or device would block or never end; a folder cannot be read
   if (!statSync(file).isFile()) throw new ImperaError('INVALID_MODEL', `tensor '${t.name}' keeps its data in '${location}', which is not a regular file`, 'check the model: it is corrupt');
   return file;

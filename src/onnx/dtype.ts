@@ -1,4 +1,5 @@
 /** ONNX element types: names, sizes and the typed arrays that hold them. */
+import { ImperaError } from '../errors.js';
 import { onnx } from './proto.js';
 
 export const DataType = onnx.TensorProto.DataType;
@@ -42,7 +43,7 @@ export function dtypeName(dt: number): string {
 
 export function dtypeBits(dt: number): number {
   const info = INFO[dt];
-  if (!info) throw new Error(`unknown ONNX data type ${dt}`);
+  if (!info) throw new ImperaError('INVALID_MODEL', `unknown ONNX element type ${dt}`, 'check the model: it is corrupt or newer than impera');
   return info.bits;
 }
 

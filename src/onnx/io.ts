@@ -1,8 +1,8 @@
 /** Loading and saving ONNX models, including tensors stored in external data files. */
-import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ImperaError } from '../errors.js';
-import { externalLocation, isExternal, tensorRawBytes } from './tensor.js';
+import { externalExtent, isExternal, tensorRawBytes } from './tensor.js';
 import { onnx, type GraphProto, type ModelProto, type TensorProto } from './proto.js';
 
 /** A model and the directory its external data is resolved against. */
@@ -29,8 +29,12 @@ export function loadModel(path: string): OnnxModel {
     if (e instanceof ImperaError) throw e;
     throw new ImperaError('FILE_NOT_FOUND', `model file '${path}' does not exist or cannot be read`, 'check the path');
   }
-  const proto = decodeModel(bytes, path);
-  const model: OnnxModel = { proto, dir: dirname(file), source: path, path: file, fileBytes: bytes.byteLength };
+  return { ...modelFromBytes(bytes, dirname(file), path), path: file };
+}
+
+/** A model from its bytes with its external data checked against `dir`: loadModel once the file is read. */
+export function modelFromBytes(bytes: Uint8Array, dir: string, source: string): OnnxModel {
+  const model: OnnxModel = { proto: decodeModel(bytes, source), dir, source, fileBytes: bytes.byteLength };
   checkExternalFiles(model);
   return model;
 }
@@ -54,7 +58,8 @@ export function decodeModel(bytes: Uint8Array, source = 'model'): ModelProto {
   return proto;
 }
 
-function* allTensors(g: GraphProto): Generator<TensorProto> {
+/** Every TensorProto of a graph and its subgraphs: initializers, sparse initializers, attribute tensors. */
+export function* allTensors(g: GraphProto): Generator<TensorProto> {
   yield* g.initializer ?? [];
   for (const s of g.sparseInitializer ?? []) {
     if (s.values) yield s.values;
@@ -70,14 +75,9 @@ function* allTensors(g: GraphProto): Generator<TensorProto> {
   }
 }
 
+/** Every external tensor's file is inside the model's folder and holds its bytes (read later, on demand). */
 function checkExternalFiles(model: OnnxModel): void {
-  for (const t of allTensors(model.proto.graph!)) {
-    if (!isExternal(t)) continue;
-    const { location } = externalLocation(t);
-    if (!existsSync(resolve(model.dir, location))) {
-      throw new ImperaError('FILE_NOT_FOUND', `'${model.source}' keeps tensor '${t.name}' in '${location}', which is missing`, `put '${location}' next to the model`);
-    }
-  }
+  for (const t of allTensors(model.proto.graph!)) if (isExternal(t)) externalExtent(t, model.dir);
 }
 
 export interface SaveOptions {

@@ -3,7 +3,7 @@ import { attrFloat, attrInt } from '../onnx/attributes.js';
 import { DataType, isFloatType, numel } from '../onnx/dtype.js';
 import { broadcastShapes, mapBroadcast } from './broadcast.js';
 import type { RuleList } from '../onnx/op-table.js';
-import { NeedsValueError, type ConstValue, type NodeCost, type OpContext, type OpRule, type TensorInfo } from './types.js';
+import { badNode, NeedsValueError, type ConstValue, type NodeCost, type OpContext, type OpRule, type TensorInfo } from './types.js';
 
 /** Every present input's value, or NeedsValueError. */
 export function knownValues(ctx: OpContext): ConstValue[] {
@@ -39,6 +39,7 @@ function unary(fn?: (x: number, ctx: OpContext) => number, flops = 1): OpRule {
 function nary(fn: ((...xs: number[]) => number) | undefined, outType?: DataType, flops = 1): OpRule {
   const infer = (ctx: OpContext): TensorInfo[] => {
     const present = ctx.inputs.filter((i): i is TensorInfo => i !== undefined);
+    if (!present.length) throw badNode(ctx, 'it has no inputs');
     return [{ dtype: outType ?? present[0]!.dtype, shape: broadcastShapes(present.map((i) => i.shape), ctx) }];
   };
   return {

@@ -90,8 +90,9 @@ function sliceSpec(ctx: OpContext): { start: number[]; step: number[]; count: nu
   const x = ctx.input(0).shape;
   const fromInputs = ctx.node.inputs.length > 1;
   const opt = (i: number) => (ctx.node.inputs.length > i && ctx.node.inputs[i] !== '' ? ctx.requireValue(i, ['', 'starts', 'ends', 'axes', 'steps'][i]!) : undefined);
-  const starts = fromInputs ? opt(1)! : attrInts(ctx.node.proto, 'starts')!;
-  const ends = fromInputs ? opt(2)! : attrInts(ctx.node.proto, 'ends')!;
+  const starts = fromInputs ? opt(1) : attrInts(ctx.node.proto, 'starts');
+  const ends = fromInputs ? opt(2) : attrInts(ctx.node.proto, 'ends');
+  if (!starts || !ends) throw badNode(ctx, 'it has no starts or no ends');
   const axes = (fromInputs ? opt(3) : attrInts(ctx.node.proto, 'axes')) ?? starts.map((_, i) => i);
   const steps = (fromInputs ? opt(4) : undefined) ?? starts.map(() => 1);
   const start = x.map(() => 0);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { dtypeFromName, dtypeName } from '../onnx/dtype.js';
-import { encodeModel, saveModel } from '../onnx/io.js';
+import { allTensors, encodeModel, saveModel } from '../onnx/io.js';
 import type { ModelProto } from '../onnx/proto.js';
 import { isExternal, type Tensor, type TypedArray } from '../onnx/tensor.js';
 
@@ -41,7 +41,8 @@ function ortOptions(o: SessionOptions): ort.InferenceSession.SessionOptions {
   };
 }
 
-const hasExternalData = (proto: ModelProto): boolean => (proto.graph?.initializer ?? []).some(isExternal);
+/** Any tensor kept outside the model, attribute and subgraph tensors included (ORT would resolve those itself). */
+const hasExternalData = (proto: ModelProto): boolean => !!proto.graph && [...allTensors(proto.graph)].some(isExternal);
 
 /** A session for a model held in memory; `dir` resolves external data. */
 export async function createSession(proto: ModelProto, dir: string, options: SessionOptions = {}): Promise<ort.InferenceSession> {

@@ -1,10 +1,10 @@
 /** The `impera` binary as users run it: inspect and split. */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectOneLineError, impera, tmp } from '../helpers/cli.js';
 import { saveModel } from '../../src/onnx/io.js';
-import { dynamicSequence, unknownOp, ZOO } from '../helpers/models.js';
+import { dynamicSequence, unknownOp, withExternalData, ZOO } from '../helpers/models.js';
 
 describe('impera --help', () => {
   it('lists the commands, and every command has its own help with its options', async () => {
@@ -123,6 +123,21 @@ describe('bad inputs', () => {
 
   it('a cut that does not separate the graph', () =>
     expectOneLineError(['split', '--at', '/1/features/features.3/conv/conv.0/conv.0.2/Clip_output_0', '--out', tmp()], /does not separate the graph: the tail also needs '\/1\/features\/features\.2\/conv\/conv\.2\/Conv_output_0'/));
+
+  it('a model whose external data lies outside its folder, or past the end of its data file', async () => {
+    const root = tmp();
+    writeFileSync(join(root, 'secret.txt'), 'top secret '.repeat(1000));
+    const dir = join(root, 'model');
+    mkdirSync(dir);
+    for (const location of ['../secret.txt', join(root, 'secret.txt')]) {
+      const model = withExternalData(dir, { location, offset: '0' });
+      await expectOneLineError(['inspect', model], /tensor 'c2\.w' keeps its data in '.*secret\.txt', which is outside the model's folder/);
+      await expectOneLineError(['split', model, '--at', 'r1', '--out', join(root, 'out')], /which is outside the model's folder/);
+    }
+    expect(existsSync(join(root, 'out'))).toBe(false);
+    const past = withExternalData(dir, { location: 'model.onnx.data', offset: '1000000' });
+    await expectOneLineError(['inspect', past], /external data file '.*model\.onnx\.data' ends before tensor 'c2\.w'/);
+  });
 
   it('a non-positive batch or width', async () => {
     await expectOneLineError(['inspect', '--batch', '0'], /--batch must be a positive integer/);

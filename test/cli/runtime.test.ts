@@ -1,11 +1,13 @@
 /** `impera serve`, `impera edge`, `impera export-triton` and `impera bench-e2e` as users run them. */
 import { spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { BIN, expectOneLineError, impera, tmp } from '../helpers/cli.js';
 import { splitRepo } from '../helpers/runtime.js';
+import { hugeInput, withExternalData } from '../helpers/models.js';
+import { saveModel } from '../../src/onnx/io.js';
 
 describe('impera serve and impera edge', () => {
   it('serve a split and run frames through it, printing every result as JSON', async () => {
@@ -35,6 +37,15 @@ describe('impera serve and impera edge', () => {
     await expectOneLineError(['serve', '--model-repo', dir], /holds no models/);
     await expectOneLineError(['serve', '--model-repo', dir, '--tls-cert', 'c.pem'], /--tls-cert and --tls-key go together/);
     await expectOneLineError(['serve', '--model-repo', dir, '--body-limit', 'lots'], /--body-limit must be a size like 32MB/);
+    const outside = join(dir, 'outside');
+    mkdirSync(outside);
+    withExternalData(outside, { location: '../secret.txt', offset: '0' }, 'tail.onnx');
+    writeFileSync(join(dir, 'secret.txt'), 'top secret '.repeat(1000));
+    await expectOneLineError(['serve', '--model-repo', outside], /keeps its data in '\.\.\/secret\.txt', which is outside the model's folder/);
+    const huge = join(dir, 'huge');
+    mkdirSync(huge);
+    saveModel(hugeInput(), join(huge, 'huge.onnx'));
+    await expectOneLineError(['serve', '--model-repo', huge], /input 'x' declares shape \[-1, 1000000, 1000000\], 4000000000000 bytes per sample, more than a tensor can hold/);
     await expectOneLineError(['edge', '--config', join(dir, 'missing.yaml')], /runtime config '.*missing\.yaml' does not exist/);
     writeFileSync(join(dir, 'bad.yaml'), 'format: impera-runtime/1\nhead: head.onnx\n');
     await expectOneLineError(['edge', '--config', join(dir, 'bad.yaml')], /runtime config '.*bad\.yaml': server/);

@@ -1,6 +1,12 @@
-/** Tiny models built in code for unit tests: chains, residual and multi-branch DAGs, multi-input/output, shape chains. */
+/**
+ * Tiny models built in code for unit tests: chains, residual and multi-branch DAGs, multi-input/output, shape chains,
+ * and models whose external data points elsewhere.
+ */
 import { ModelBuilder } from '../../src/onnx/builder.js';
-import { inMemoryModel, type OnnxModel } from '../../src/onnx/io.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodeModel, inMemoryModel, loadModel, saveModel, type OnnxModel } from '../../src/onnx/io.js';
+import { onnx } from '../../src/onnx/proto.js';
 import { seededRandom } from '../../src/util/random.js';
 
 export const ZOO = new URL('../../../shared/zoo/', import.meta.url).pathname;
@@ -143,4 +149,33 @@ export function randomChain(seed: number, layers: number): OnnxModel {
   }
   b.output(x, 'float32', ['batch', d]);
   return inMemoryModel(b.build(), `random-chain-${seed}`);
+}
+
+/** The weight of chain() that `withExternalData` moves around (576 bytes, stored externally). */
+export const EXTERNAL_TENSOR = 'c2.w';
+
+/**
+ * chain() saved as `dir/NAME` with its weights in `NAME.data` beside it, then the external-data keys of
+ * EXTERNAL_TENSOR (location, offset, length) changed by `keys`: how a hostile or corrupt model points a tensor at
+ * another file or past the end of its own. Returns the model's path.
+ */
+export function withExternalData(dir: string, keys: Record<string, string>, name = 'model.onnx'): string {
+  const file = join(dir, name);
+  saveModel(chain(), file, { externalData: { minBytes: 64 } });
+  const model = loadModel(file);
+  const t = model.proto.graph!.initializer!.find((i) => i.name === EXTERNAL_TENSOR)!;
+  const entries = new Map((t.externalData ?? []).map((e) => [e.key!, e.value!]));
+  for (const [key, value] of Object.entries(keys)) entries.set(key, value);
+  t.externalData = [...entries].map(([key, value]) => onnx.StringStringEntryProto.create({ key, value }));
+  writeFileSync(file, encodeModel(model.proto));
+  return file;
+}
+
+/** A Relu over an input that declares [batch, 1e6, 1e6]: 4 TB per sample, which no server can allocate. */
+export function hugeInput(): OnnxModel {
+  const b = new ModelBuilder();
+  b.input('x', 'float32', ['batch', 1e6, 1e6]);
+  b.op('Relu', ['x'], {}, { output: 'y' });
+  b.output('y', 'float32', ['batch', 1e6, 1e6]);
+  return inMemoryModel(b.build(), 'huge-input');
 }

@@ -28,6 +28,7 @@ import { loadProfile, type Profile } from '../../profile/format.js';
 import { exitTradeOffSpec, reliabilitySpec, renderSvg } from '../../report/plot.js';
 import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtBytes, fmtInt, table } from '../format.js';
+import { fmtPoints as pct } from '../../util/format.js';
 import { progressBar } from '../progress.js';
 import { readUserFile } from '../../util/config.js';
 
@@ -253,8 +254,6 @@ async function writeOutputs(g: Graph, dir: string, exits: readonly TrainedExit[]
   }
   return files;
 }
-
-const pct = (x: number | null) => (x === null ? '-' : (100 * x).toFixed(1));
 
 function reportText(r: ExitsResult, popex: ReturnType<typeof popexReport> | undefined, rows: readonly RobustnessRow<PopexSummary>[]): string {
   const s = r.samples;

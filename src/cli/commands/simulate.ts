@@ -12,6 +12,7 @@ import { loadScenario, SETUPS, type Scenario, type SetupName } from '../../sim/s
 import { chooseSetups, deployment } from '../../sim/setups.js';
 import { positiveInt, positiveNumber, printJson } from '../common.js';
 import { fmtBytes, fmtInt, table } from '../format.js';
+import { fmtFractionFine as pct, fmtMsWide as ms } from '../../util/format.js';
 import { progressBar } from '../progress.js';
 
 interface SimulateOptions {
@@ -97,9 +98,6 @@ function header(s: Scenario, backend: Backend): string {
   ];
   return rows.map(([k, v]) => `${k.padEnd(9)} ${v}`).join('\n');
 }
-
-const ms = (x: number) => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)) : '-');
-const pct = (x: number | null) => (x === null || !Number.isFinite(x) ? '-' : `${(100 * x).toFixed(x < 0.001 && x > 0 ? 3 : 1)}%`);
 
 function summaryTable(results: Omit<SimResult, 'trace'>[]): string {
   const rows: [string, (r: Omit<SimResult, 'trace'>) => string][] = [

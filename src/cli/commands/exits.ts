@@ -4,9 +4,8 @@
  * inputs, and export the model (or head and tail) with its exits for the runtime.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
 import { findCuts, resolveCut, type Cut } from '../../cuts/cuts.js';
 import { isFashionMnist, openDataset, type Dataset } from '../../data/dataset.js';
 import { ImperaError } from '../../errors.js';
@@ -30,7 +29,6 @@ import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type
 import { fmtBytes, fmtInt, table } from '../format.js';
 import { fmtPoints as pct } from '../../util/format.js';
 import { progressBar } from '../progress.js';
-import { readUserFile } from '../../util/config.js';
 
 interface ExitsCliOptions extends ModelOptions {
   at: string;
@@ -93,21 +91,10 @@ async function popexProfile(flag: string, spec: string | undefined, g: Graph): P
   return (await resolveCompute(g, spec, flag, { catalog: loadCatalog(), baseDir: '.', cache: analysisCache() })).profile;
 }
 
-function linkConfig(spec: string): unknown {
-  if (!/\.(ya?ml|json)$/i.test(spec)) return spec;
-  const text = readUserFile(spec, 'link file', 'give a link file (YAML or JSON) or a preset such as wifi, lte, 5g');
-  try {
-    return parseYaml(text);
-  } catch (e) {
-    throw new ImperaError('BAD_LINK', `'${spec}' is not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
-  }
-}
-
 /** POPEX over all single-tensor cuts: layer times from the two profiles, hop times from the link model. */
 async function popexSetup(g: Graph, exits: readonly TrainedExit[], o: ExitsCliOptions): Promise<PopexSetup> {
-  if (!o.link) throw new ImperaError('BAD_ARGUMENT', '--popex needs --link (a preset such as wifi, lte, 5g, or a link file)');
-  // a trace named in a link file is relative to that file, as in scenario files (dirname of a preset name is '.')
-  const link = resolveLink(linkConfig(o.link), { where: '--link', baseDir: dirname(o.link) });
+  if (!o.link) throw new ImperaError('BAD_ARGUMENT', '--popex needs --link (a preset such as wifi, lte, 5g, RATE/DELAY such as 10/5, or a link file)');
+  const link = resolveLink(o.link, { where: '--link' });
   const [edge, cloud] = [await popexProfile('--device', o.device, g), await popexProfile('--server', o.server, g)];
   return profilePopex(g, exits, edge, cloud, link, resolveTransport({ protocol: o.protocol }, '--protocol'));
 }
@@ -137,7 +124,7 @@ export function registerExits(program: Command): void {
     .option('--popex', 'find the partition minimising expected inference time (needs --device, --server, --link)')
     .option('--device <device>', 'edge device: a catalog id (predicted; see `impera devices`), this-machine, or a profile JSON from `impera profile`')
     .option('--server <device>', 'server: a catalog id, this-machine, or a profile JSON')
-    .option('--link <link>', 'uplink: a preset (3g, lte, wifi, 5g, ethernet, wifi-ac, ...) or a link file (YAML/JSON)')
+    .option('--link <link>', 'uplink: a preset (3g, lte, wifi, 5g, ethernet, wifi-ac, ...), RATE/DELAY in Mb/s and ms (10/5), or a link file (YAML/JSON)')
     .addOption(new Option('--protocol <p>', 'transport on the link').choices(['tcp', 'udp']).default('tcp'))
     .option('--deadline <ms>', 'with --popex: report the share of samples missing this deadline')
     .option('--distort <spec>', "robustness: 'blur:1,2,3,4,5 noise:0.05,0.1' (sigma in input pixels / input units)")

@@ -25,7 +25,7 @@ describe('impera devices', () => {
   it('rejects a bad user catalog naming the field', async () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'devices:\n  - id: x\n    name: X\n    kind: tpu\n');
-    await expectOneLineError(['devices', '--catalog', bad], /bad\.yaml': devices\[0\]\.kind \(x\)/);
+    await expectOneLineError(['devices', '--catalog', bad], /bad\.yaml' line \d+: devices\.0\.kind \(x\)/);
   });
 });
 

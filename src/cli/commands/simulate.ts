@@ -31,8 +31,9 @@ Scenario file (YAML), paths relative to it; see examples/scenarios/:
   model:     { path, cut, wire?: float32|float16|int8 }   or   payload: { inputBytes, cutBytes, resultBytes, cut? }
   compute:   { device: { profile?, head?, full?, exit? }, server: { profile?, tail?, full? } }
              times in ms or { dist: normal|lognormal|exponential|uniform, ... }; profiles are impera-profile/1 files
-  network:   { uplink: dedicated|shared, link: PRESET | { preset?, upMbps, downMbps, delayMs, jitterMs, mtu,
-             framing: ethernet|ppp|wifi|none, loss, downLoss, trace: FILE (time_s, Mb/s), wifi: {...} } }
+  network:   { uplink: dedicated|shared, link: PRESET | RATE/DELAY (10/5: Mb/s, ms) | LINK_FILE.yaml | { preset?, upMbps,
+             downMbps, delayMs, jitterMs, mtu, framing: ethernet|ppp|wifi|none, loss, downLoss, trace: FILE (time_s, Mb/s),
+             wifi: {...} } }
   transport: { protocol: tcp, handshake, initialWindow, minRtoMs, ... } | { protocol: udp, payloadBytes, fec, retransmit }
   server:    { workers, batch: { max, timeoutMs, scaling }, queueLimit }
   earlyExit: { probability }    deadlineMs, durationS, warmupS, seed, setups: [local, remote, split, early-exit]

@@ -78,7 +78,7 @@ export const planScenarioSchema = z
       .refine((d) => d.edge !== undefined || d.chain !== undefined, 'give devices.edge (and devices.server), or devices.chain'),
     links: z
       .object({
-        /** Edge -> server link (a preset name, preset with overrides, all fields, or a trace), or several to compare. */
+        /** Edge -> server link (a preset name, RATE/DELAY, a link file, preset with overrides, all fields, or a trace), or several to compare. */
         uplink: oneOrMany(linkConfigSchema).optional(),
         /** Links between consecutive chain devices. */
         chain: z.array(linkConfigSchema).optional(),

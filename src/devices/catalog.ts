@@ -4,11 +4,10 @@
  * model. impera ships `devices/catalog.yaml`; users add or override devices with their own YAML or JSON files.
  */
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ImperaError } from '../errors.js';
 import { PACKAGE_ROOT } from '../util/package.js';
-import { readUserFile } from '../util/config.js';
+import { readConfigFile } from '../util/config.js';
 
 export const BUILTIN_CATALOG = join(PACKAGE_ROOT, 'devices', 'catalog.yaml');
 
@@ -72,30 +71,7 @@ export interface Catalog {
 
 /** Read one catalog file (YAML or JSON), with errors that name the file and the field. */
 export function readCatalogFile(path: string): Catalog {
-  const text = readUserFile(path, 'device catalog', 'pass a YAML or JSON file like devices/catalog.yaml');
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (e) {
-    throw new ImperaError('CATALOG_INVALID', `device catalog '${path}' is not valid YAML or JSON (${(e as Error).message.split('\n')[0]})`, 'fix the syntax');
-  }
-  const parsed = catalogFile.safeParse(raw ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const where = issue.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('');
-    const id = entryId(raw, issue.path);
-    const message = /received undefined/.test(issue.message) ? 'missing' : issue.message;
-    throw new ImperaError('CATALOG_INVALID', `device catalog '${path}': ${where || '(root)'}${id ? ` (${id})` : ''}: ${message}`, 'see devices/catalog.yaml for the format');
-  }
-  return parsed.data;
-}
-
-/** The id of the entry an issue is in, to name it in the error. */
-function entryId(raw: unknown, path: readonly PropertyKey[]): string | undefined {
-  const [list, index] = path;
-  const entry = (raw as Record<string, unknown[]> | undefined)?.[String(list)]?.[Number(index)];
-  const id = (entry as { id?: unknown } | undefined)?.id;
-  return typeof id === 'string' ? id : undefined;
+  return readConfigFile(path, catalogFile, { what: 'device catalog', code: 'CATALOG_INVALID', missingHint: 'pass a YAML or JSON file like devices/catalog.yaml', invalidHint: 'see devices/catalog.yaml for the format' });
 }
 
 /** The built-in catalog with user files merged in order: an entry with an existing id replaces it. */

@@ -21,7 +21,7 @@ import { symbolicShape, tensor, type Graph } from '../graph/graph.js';
 import { DataType } from '../onnx/dtype.js';
 import { exposeTensors } from '../onnx/expose.js';
 import type { Tensor } from '../onnx/tensor.js';
-import { createSession, run, type ort } from '../ort/session.js';
+import { createSession, run as runSession, type ort } from '../ort/session.js';
 import { argmax, mean, quantile, wilson } from '../util/stats.js';
 import { paretoFront } from './pareto.js';
 
@@ -105,135 +105,216 @@ function codecDims(g: Graph) {
   };
 }
 
+/** The model's one image input [N, C, H, W], its logits and classes, and the opset codec models are built in. */
+interface ImageModel {
+  inputName: string;
+  channels: number;
+  height: number;
+  width: number;
+  logitsName: string;
+  classes: number;
+  opset: number;
+}
+
+/** What one codec at one cut has scored so far. */
+interface Tally {
+  correct: number;
+  agree: number;
+  bytes: number[];
+  packed: number[];
+  predictions: number[];
+}
+
+/** One evaluation while it runs: its settings, fitted codecs, open sessions, tallies and time spent. */
+interface EvalRun {
+  g: Graph;
+  model: ImageModel;
+  options: EvaluateOptions;
+  total: number;
+  byteSamples: number;
+  batch: number;
+  fitted: Map<string, FittedCodec[]>;
+  full: ort.InferenceSession;
+  /** Per cut: the tail behind every lossy codec's round trip, stacked along the batch. */
+  fused: Map<string, ort.InferenceSession>;
+  /** Per cut, while bytes are measured: every codec's encoder. */
+  encoders: Map<string, ort.InferenceSession>;
+  tallies: Tally[][];
+  fullCorrect: number;
+  timing: { fullS: number; tailS: number; codecS: number; bytesS: number };
+}
+
 export async function evaluate(g: Graph, options: EvaluateOptions): Promise<EvalReport> {
   const started = performance.now();
-  const { cuts, codecs, data } = options;
+  const model = imageModel(g);
+  const total = Math.min(options.samples ?? options.data.size, options.data.size);
+  checkLabels(options.data, total, model.classes);
+  const t0 = performance.now();
+  const fitted = await fitCodecs(g, options.cuts, options.codecs, options.calibration, { samples: options.calibrationSamples ?? 256, onProgress: (d, t) => options.onProgress?.('calibrate', d, t) });
+  const calibrationS = (performance.now() - t0) / 1000;
+  const run: EvalRun = {
+    g,
+    model,
+    options,
+    total,
+    byteSamples: Math.min(options.byteSamples ?? 100, total),
+    batch: options.batchSize ?? 16,
+    fitted,
+    full: await createSession(exposeTensors(g.proto, options.cuts.flatMap((c) => c.tensors)), g.model.dir),
+    fused: new Map(),
+    encoders: new Map(),
+    tallies: options.cuts.map((cut) => fitted.get(cut.id)!.map(() => ({ correct: 0, agree: 0, bytes: [], packed: [], predictions: [] }))),
+    fullCorrect: 0,
+    timing: { fullS: 0, tailS: 0, codecS: 0, bytesS: 0 },
+  };
+  try {
+    await openCodecSessions(run);
+    for (let start = 0; start < total; start += run.batch) await evaluateBatch(run, start);
+  } finally {
+    await Promise.all([run.full, ...run.fused.values(), ...run.encoders.values()].map((s) => s.release()));
+  }
+  return {
+    dataset: options.data.name,
+    samples: total,
+    full: { accuracy: run.fullCorrect / total, ci: wilson(run.fullCorrect, total) },
+    cuts: options.cuts.map((cut, c) => cutEval(cut, fitted.get(cut.id)!, run.tallies[c]!, total, options.detail === true)),
+    timing: { wallS: (performance.now() - started) / 1000, calibrationS, ...run.timing },
+  };
+}
+
+function imageModel(g: Graph): ImageModel {
   const inputs = [...g.inputShapes];
   if (inputs.length !== 1 || inputs[0]![1].shape.length !== 4) throw new ImperaError('BAD_ARGUMENT', 'evaluation needs a model with one image input [N, C, H, W]');
   const [inputName, inputInfo] = inputs[0]!;
   const [, channels, height, width] = inputInfo.shape as [number, number, number, number];
-  const classes = tensor(g, g.outputs[0]!.name!).shape[1]!;
-  const total = Math.min(options.samples ?? data.size, data.size);
+  const logitsName = g.outputs[0]!.name!;
+  return { inputName, channels, height, width, logitsName, classes: tensor(g, logitsName).shape[1]!, opset: g.opsets.get('') ?? 13 };
+}
+
+function checkLabels(data: Dataset, total: number, classes: number): void {
   for (let i = 0; i < total; i++) {
     const label = data.label(i);
     if (label >= classes) throw new ImperaError('DATASET', `'${data.name}' has class index ${label} (${data.classes[label]}), but the model only has ${classes} classes`);
   }
-  const byteSamples = Math.min(options.byteSamples ?? 100, total);
-  const batch = options.batchSize ?? 16;
-  const opset = g.opsets.get('') ?? 13;
+}
 
-  const t0 = performance.now();
-  const fitted = await fitCodecs(g, cuts, codecs, options.calibration, { samples: options.calibrationSamples ?? 256, onProgress: (d, t) => options.onProgress?.('calibrate', d, t) });
-  const calibrationS = (performance.now() - t0) / 1000;
+/** Time `work` under `key` of the run's timing. */
+async function timed<T>(run: EvalRun, key: keyof EvalRun['timing'], work: () => Promise<T>): Promise<T> {
+  const t = performance.now();
+  try {
+    return await work();
+  } finally {
+    run.timing[key] += (performance.now() - t) / 1000;
+  }
+}
 
-  const logitsName = g.outputs[0]!.name!;
+/** The indices of a cut's lossy codecs (lossless ones reuse the full model's predictions). */
+const lossyOf = (run: EvalRun, cut: Cut): number[] => run.fitted.get(cut.id)!.flatMap((f, k) => (isLossy(f.spec) ? [k] : []));
+
+async function openCodecSessions(run: EvalRun): Promise<void> {
+  const { g } = run;
   // many sessions live at once: without arenas each returns its activation memory after every run
   const sessionOptions = { memoryArena: false };
-  const full = await createSession(exposeTensors(g.proto, cuts.flatMap((c) => c.tensors)), g.model.dir);
-  const fused = new Map<string, ort.InferenceSession>();
-  const encoders = new Map<string, ort.InferenceSession>();
-  const timing = { fullS: 0, tailS: 0, codecS: 0, bytesS: 0 };
-  const timed = async <T>(key: keyof typeof timing, work: () => Promise<T>): Promise<T> => {
-    const t = performance.now();
-    try {
-      return await work();
-    } finally {
-      timing[key] += (performance.now() - t) / 1000;
-    }
-  };
-  const acc = cuts.map((cut) => fitted.get(cut.id)!.map(() => ({ correct: 0, agree: 0, bytes: [] as number[], packed: [] as number[], predictions: [] as number[] })));
-  const lossyOf = (cut: Cut) => fitted.get(cut.id)!.flatMap((f, k) => (isLossy(f.spec) ? [k] : []));
-  const batches = Math.ceil(total / batch);
-  let fullCorrect = 0;
-  try {
-    for (const cut of cuts) {
-      const fits = fitted.get(cut.id)!;
-      const lossy = lossyOf(cut);
-      if (lossy.length) fused.set(cut.id, await createSession(fusedTail(g, cut, lossy.map((k) => fits[k]!.tensors), opset), g.model.dir, sessionOptions));
-      if (byteSamples > 0) encoders.set(cut.id, await createSession(multiEncoderModel(fits.map((f) => f.tensors), opset, codecDims(g)), '.', sessionOptions));
-    }
-    for (let start = 0; start < total; start += batch) {
-      const idx = Array.from({ length: Math.min(batch, total - start) }, (_, i) => start + i);
-      const labels = idx.map((i) => data.label(i));
-      const feeds = { [inputName]: { dtype: DataType.FLOAT, dims: [idx.length, channels, height, width], data: data.load(idx, { channels, height, width }) } };
-      const out = await timed('fullS', () => run(full, feeds));
-      const logits = out[logitsName]!;
-      const fullPred = idx.map((_, n) => argmax(logits.data.subarray(n * classes, (n + 1) * classes) as Float32Array));
-      fullPred.forEach((p, n) => p === labels[n] && fullCorrect++);
-      const measure = Math.max(0, Math.min(idx.length, byteSamples - start)); // images of this batch whose bytes are measured
-      for (const [c, cut] of cuts.entries()) {
-        const fits = fitted.get(cut.id)!;
-        if (measure > 0) {
-          const wire = await timed('bytesS', () => run(encoders.get(cut.id)!, Object.fromEntries(cut.tensors.map((t) => [t, out[t]!]))));
-          await timed('bytesS', async () => fits.forEach((fit, k) => measureBytes(fit, cut.tensors.map((t) => wire[`${t}::wire::${k}`]!), measure, acc[c]![k]!)));
-          if (start + batch >= byteSamples) {
-            await encoders.get(cut.id)!.release();
-            encoders.delete(cut.id);
-          }
-        }
-        fits.forEach((fit, k) => {
-          if (isLossy(fit.spec)) return;
-          const a = acc[c]![k]!;
-          fullPred.forEach((p, n) => {
-            if (p === labels[n]) a.correct++;
-            a.agree++;
-          });
-          if (options.detail) a.predictions.push(...fullPred);
-        });
-        const lossy = lossyOf(cut);
-        if (!lossy.length) continue;
-        // one tail run for every lossy codec: the batch is codec after codec
-        const tailOut = await timed('tailS', () => run(fused.get(cut.id)!, Object.fromEntries(cut.tensors.map((t) => [sourceName(t), out[t]!])), [logitsName]));
-        const tl = tailOut[logitsName]!.data as Float32Array;
-        lossy.forEach((k, j) => {
-          const a = acc[c]![k]!;
-          labels.forEach((label, n) => {
-            const row = (j * idx.length + n) * classes;
-            const p = argmax(tl.subarray(row, row + classes));
-            if (p === label) a.correct++;
-            if (p === fullPred[n]) a.agree++;
-            if (options.detail) a.predictions.push(p);
-          });
-        });
-        if (start === 0) timing.codecS += (await codecShare(cut, lossy.map((k) => fits[k]!.tensors), out, opset, g)) * batches;
-      }
-      options.onProgress?.('evaluate', start + idx.length, total);
-    }
-  } finally {
-    await Promise.all([full, ...fused.values(), ...encoders.values()].map((s) => s.release()));
+  for (const cut of run.options.cuts) {
+    const fits = run.fitted.get(cut.id)!;
+    const lossy = lossyOf(run, cut);
+    if (lossy.length) run.fused.set(cut.id, await createSession(fusedTail(g, cut, lossy.map((k) => fits[k]!.tensors), run.model.opset), g.model.dir, sessionOptions));
+    if (run.byteSamples > 0) run.encoders.set(cut.id, await createSession(multiEncoderModel(fits.map((f) => f.tensors), run.model.opset, codecDims(g)), '.', sessionOptions));
   }
-  const cutEvals = cuts.map((cut, c): CutEval => {
-    const evals = fitted.get(cut.id)!.map((fit, k): CodecEval => {
-      const a = acc[c]![k]!;
-      const explained = fit.tensors.filter((t) => t.pca).map((t) => t.pca!.explained);
-      return {
-        codec: fit.spec.name,
-        lossy: isLossy(fit.spec),
-        accuracy: a.correct / total,
-        ci: wilson(a.correct, total),
-        agreement: a.agree / total,
-        bytes: { mean: mean(a.bytes), p95: quantile(a.bytes, 0.95), samples: a.bytes.length },
-        packedBytes: mean(a.packed),
-        encoderBytes: cut.headCost.paramBytes + fit.paramBytes,
-        ...(explained.length ? { pcaExplained: Math.min(...explained) } : {}),
-        ...(options.detail ? { predictions: a.predictions, byteSizes: a.bytes } : {}),
-      };
+}
+
+/** One batch of images from `start`: the full model once, then each cut's bytes, lossless and lossy codecs. */
+async function evaluateBatch(run: EvalRun, start: number): Promise<void> {
+  const { model, options } = run;
+  const idx = Array.from({ length: Math.min(run.batch, run.total - start) }, (_, i) => start + i);
+  const labels = idx.map((i) => options.data.label(i));
+  const { channels, height, width } = model;
+  const feeds = { [model.inputName]: { dtype: DataType.FLOAT, dims: [idx.length, channels, height, width], data: options.data.load(idx, { channels, height, width }) } };
+  const out = await timed(run, 'fullS', () => runSession(run.full, feeds));
+  const logits = out[model.logitsName]!;
+  const fullPred = idx.map((_, n) => argmax(logits.data.subarray(n * model.classes, (n + 1) * model.classes) as Float32Array));
+  fullPred.forEach((p, n) => p === labels[n] && run.fullCorrect++);
+  for (const [c, cut] of options.cuts.entries()) {
+    await measureCutBytes(run, c, cut, out, start, idx.length);
+    scoreLossless(run, c, cut, labels, fullPred);
+    await scoreLossy(run, c, cut, out, labels, fullPred);
+    const lossy = lossyOf(run, cut);
+    const fits = run.fitted.get(cut.id)!;
+    if (start === 0 && lossy.length) run.timing.codecS += (await codecShare(cut, lossy.map((k) => fits[k]!.tensors), out, model.opset, run.g)) * Math.ceil(run.total / run.batch);
+  }
+  options.onProgress?.('evaluate', start + idx.length, run.total);
+}
+
+/** Wire bytes of the batch's images that are among the first `byteSamples`; the encoders close after the last. */
+async function measureCutBytes(run: EvalRun, c: number, cut: Cut, out: Record<string, Tensor>, start: number, size: number): Promise<void> {
+  const measure = Math.max(0, Math.min(size, run.byteSamples - start));
+  if (measure === 0) return;
+  const fits = run.fitted.get(cut.id)!;
+  const encoder = run.encoders.get(cut.id)!;
+  const wire = await timed(run, 'bytesS', () => runSession(encoder, Object.fromEntries(cut.tensors.map((t) => [t, out[t]!]))));
+  await timed(run, 'bytesS', async () => fits.forEach((fit, k) => measureBytes(fit, cut.tensors.map((t) => wire[`${t}::wire::${k}`]!), measure, run.tallies[c]![k]!)));
+  if (start + run.batch >= run.byteSamples) {
+    await encoder.release();
+    run.encoders.delete(cut.id);
+  }
+}
+
+/** Lossless codecs deliver the cut tensors exactly: they predict what the full model predicts. */
+function scoreLossless(run: EvalRun, c: number, cut: Cut, labels: readonly number[], fullPred: readonly number[]): void {
+  run.fitted.get(cut.id)!.forEach((fit, k) => {
+    if (isLossy(fit.spec)) return;
+    const tally = run.tallies[c]![k]!;
+    fullPred.forEach((p, n) => {
+      if (p === labels[n]) tally.correct++;
+      tally.agree++;
     });
+    if (run.options.detail) tally.predictions.push(...fullPred);
+  });
+}
+
+/** One tail run for every lossy codec of the cut: the batch is codec after codec. */
+async function scoreLossy(run: EvalRun, c: number, cut: Cut, out: Record<string, Tensor>, labels: readonly number[], fullPred: readonly number[]): Promise<void> {
+  const lossy = lossyOf(run, cut);
+  if (!lossy.length) return;
+  const { logitsName, classes } = run.model;
+  const tailOut = await timed(run, 'tailS', () => runSession(run.fused.get(cut.id)!, Object.fromEntries(cut.tensors.map((t) => [sourceName(t), out[t]!])), [logitsName]));
+  const tl = tailOut[logitsName]!.data as Float32Array;
+  lossy.forEach((k, j) => {
+    const tally = run.tallies[c]![k]!;
+    labels.forEach((label, n) => {
+      const row = (j * labels.length + n) * classes;
+      const p = argmax(tl.subarray(row, row + classes));
+      if (p === label) tally.correct++;
+      if (p === fullPred[n]) tally.agree++;
+      if (run.options.detail) tally.predictions.push(p);
+    });
+  });
+}
+
+function cutEval(cut: Cut, fits: readonly FittedCodec[], tallies: readonly Tally[], total: number, detail: boolean): CutEval {
+  const evals = fits.map((fit, k): CodecEval => {
+    const a = tallies[k]!;
+    const explained = fit.tensors.filter((t) => t.pca).map((t) => t.pca!.explained);
     return {
-      index: cut.index,
-      id: cut.id,
-      tensors: cut.detail,
-      floatBytes: cut.wireBytes.float32,
-      codecs: evals,
-      front: paretoFront(evals.map((e) => ({ label: e.codec, bytes: e.bytes.mean, accuracy: e.accuracy }))).map((p) => p.label),
+      codec: fit.spec.name,
+      lossy: isLossy(fit.spec),
+      accuracy: a.correct / total,
+      ci: wilson(a.correct, total),
+      agreement: a.agree / total,
+      bytes: { mean: mean(a.bytes), p95: quantile(a.bytes, 0.95), samples: a.bytes.length },
+      packedBytes: mean(a.packed),
+      encoderBytes: cut.headCost.paramBytes + fit.paramBytes,
+      ...(explained.length ? { pcaExplained: Math.min(...explained) } : {}),
+      ...(detail ? { predictions: a.predictions, byteSizes: a.bytes } : {}),
     };
   });
   return {
-    dataset: data.name,
-    samples: total,
-    full: { accuracy: fullCorrect / total, ci: wilson(fullCorrect, total) },
-    cuts: cutEvals,
-    timing: { wallS: (performance.now() - started) / 1000, calibrationS, ...timing },
+    index: cut.index,
+    id: cut.id,
+    tensors: cut.detail,
+    floatBytes: cut.wireBytes.float32,
+    codecs: evals,
+    front: paretoFront(evals.map((e) => ({ label: e.codec, bytes: e.bytes.mean, accuracy: e.accuracy }))).map((p) => p.label),
   };
 }
 
@@ -259,9 +340,9 @@ async function codecShare(cut: Cut, codecs: readonly (readonly FittedTensorCodec
   const session = await createSession(proto, '.', { memoryArena: false });
   try {
     const feeds = Object.fromEntries(cut.tensors.map((t) => [sourceName(t), out[t]!]));
-    await run(session, feeds); // warm-up
+    await runSession(session, feeds); // warm-up
     const t0 = performance.now();
-    await run(session, feeds);
+    await runSession(session, feeds);
     return (performance.now() - t0) / 1000;
   } finally {
     await session.release();

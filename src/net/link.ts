@@ -1,12 +1,13 @@
 /**
  * Links: rates up and down (constant or a bandwidth trace), one-way propagation delay and its jitter, MTU,
- * link-layer framing, packet loss per direction, and for Wi-Fi the 802.11 PHY. A link is configured by a preset
- * name, or an object naming a preset and overriding fields, or all fields; `resolveLink` validates it.
+ * link-layer framing, packet loss per direction, and for Wi-Fi the 802.11 PHY. A link is configured by a spec (a
+ * preset name, RATE/DELAY, or a link file: `parseLinkSpec`), or an object naming a preset and overriding fields,
+ * or all fields; `resolveLink` validates it.
  */
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { ImperaError } from '../errors.js';
-import { zodMessage } from '../util/config.js';
+import { readConfigFile, zodMessage } from '../util/config.js';
 import { FRAMINGS, type Framing } from './framing.js';
 import { constantRate, loadTrace, traceRate, type BandwidthTrace, type Rate } from './rate.js';
 import { maxMcs, phyRateMbps, type WifiPhy } from './wifi.js';
@@ -76,25 +77,26 @@ export const wifiConfigSchema = z
   .partial()
   .strict();
 
-export const linkConfigSchema = z.union([
-  z.string(),
-  z
-    .object({
-      preset: z.string().optional(),
-      upMbps: mbps('upMbps').optional(),
-      downMbps: mbps('downMbps').optional(),
-      delayMs: z.number().nonnegative('delayMs must be >= 0').optional(),
-      jitterMs: z.number().nonnegative('jitterMs must be >= 0').optional(),
-      mtu: z.number().int().min(576, 'mtu must be at least 576 bytes (the IPv4 minimum)').max(65535).optional(),
-      framing: z.enum(FRAMINGS).optional(),
-      loss: probability('loss').optional(),
-      downLoss: probability('downLoss').optional(),
-      /** A bandwidth trace file (time_s, Mb/s) for the uplink; relative to the scenario file. */
-      trace: z.string().optional(),
-      wifi: wifiConfigSchema.optional(),
-    })
-    .strict(),
-]);
+/** A link's fields (in a scenario, or a link file). */
+const linkFieldsSchema = z
+  .object({
+    preset: z.string().optional(),
+    upMbps: mbps('upMbps').optional(),
+    downMbps: mbps('downMbps').optional(),
+    delayMs: z.number().nonnegative('delayMs must be >= 0').optional(),
+    jitterMs: z.number().nonnegative('jitterMs must be >= 0').optional(),
+    mtu: z.number().int().min(576, 'mtu must be at least 576 bytes (the IPv4 minimum)').max(65535).optional(),
+    framing: z.enum(FRAMINGS).optional(),
+    loss: probability('loss').optional(),
+    downLoss: probability('downLoss').optional(),
+    /** A bandwidth trace file (time_s, Mb/s) for the uplink; relative to the scenario file. */
+    trace: z.string().optional(),
+    wifi: wifiConfigSchema.optional(),
+  })
+  .strict();
+
+/** A link spec (see parseLinkSpec) or the link's fields. */
+export const linkConfigSchema = z.union([z.string(), linkFieldsSchema]);
 
 export type LinkConfig = z.infer<typeof linkConfigSchema>;
 
@@ -112,12 +114,43 @@ function preset(name: string, where: string): LinkFields {
   return p;
 }
 
-/** Validate a link configuration and build the link (loading its bandwidth trace, if any). */
+/** A link as one string names it: a preset, a rate and a delay, or a link file. */
+export type LinkSpec = { kind: 'preset'; name: string } | { kind: 'rate'; mbps: number; delayMs: number } | { kind: 'file'; path: string };
+
+/**
+ * The one reading of a link spec, on a command line or in a scenario: `lte` (a preset), `10/5` or `10mbit/5ms`
+ * (Mb/s both ways / one-way delay in ms, Ethernet framing), or `uplink.yaml` (a link file, YAML or JSON).
+ */
+export function parseLinkSpec(spec: string): LinkSpec {
+  const s = spec.trim();
+  const rate = /^(\d+(?:\.\d+)?)\s*(?:mbit|mbps)?\s*\/\s*(\d+(?:\.\d+)?)\s*(?:ms)?$/i.exec(s);
+  if (rate) return { kind: 'rate', mbps: Number(rate[1]), delayMs: Number(rate[2]) };
+  if (/\.(ya?ml|json)$/i.test(s)) return { kind: 'file', path: s };
+  return { kind: 'preset', name: s };
+}
+
+type LinkFieldsConfig = z.infer<typeof linkFieldsSchema>;
+
+/** The fields a spec stands for, the folder its trace is relative to, and the link's name if the spec gives one. */
+function specFields(spec: string, ctx: ConfigContext): { fields: LinkFieldsConfig; baseDir: string; name?: string } {
+  const s = parseLinkSpec(spec);
+  if (s.kind === 'preset') return { fields: { preset: s.name }, baseDir: ctx.baseDir };
+  if (s.kind === 'rate') return { fields: { upMbps: s.mbps, downMbps: s.mbps, delayMs: s.delayMs, framing: 'ethernet' }, baseDir: ctx.baseDir, name: `${s.mbps} Mb/s, ${s.delayMs} ms` };
+  // a trace named in a link file is relative to that file, as in scenario files
+  const file = resolve(ctx.baseDir, s.path);
+  const fields = readConfigFile(file, linkFieldsSchema, { what: `${ctx.where}: link file`, code: 'BAD_LINK', missingHint: `give a link file (YAML or JSON), a preset (${Object.keys(LINK_PRESETS).join(', ')}) or RATE/DELAY such as 10/5`, invalidHint: LINK_HINT });
+  return { fields, baseDir: dirname(file) };
+}
+
+const LINK_HINT = 'see `impera simulate --help` for the link fields and presets';
+
+/** Validate a link configuration (a spec, see parseLinkSpec, or the fields) and build the link, loading its bandwidth trace if any. */
 export function resolveLink(config: unknown, context: Partial<ConfigContext> = {}): Link {
-  const ctx = { ...DEFAULT_CONTEXT, ...context };
+  const given = { ...DEFAULT_CONTEXT, ...context };
   const parsed = linkConfigSchema.safeParse(config);
-  if (!parsed.success) throw new ImperaError('BAD_LINK', zodMessage(ctx.where, parsed.error), 'see `impera simulate --help` for the link fields and presets');
-  const c = typeof parsed.data === 'string' ? { preset: parsed.data } : parsed.data;
+  if (!parsed.success) throw new ImperaError('BAD_LINK', zodMessage(given.where, parsed.error), LINK_HINT);
+  const { fields: c, baseDir, name } = typeof parsed.data === 'string' ? specFields(parsed.data, given) : { fields: parsed.data, baseDir: given.baseDir };
+  const ctx = { ...given, baseDir };
   const fromPreset = c.preset ? preset(c.preset, ctx.where) : undefined;
   if (!fromPreset && c.upMbps === undefined && !c.trace && !c.wifi) {
     throw new ImperaError('BAD_LINK', `${ctx.where}: give a preset or an upload rate (upMbps or trace)`, `presets: ${Object.keys(LINK_PRESETS).join(', ')}`);
@@ -131,7 +164,7 @@ export function resolveLink(config: unknown, context: Partial<ConfigContext> = {
   if (upMbps === undefined && !trace) throw new ImperaError('BAD_LINK', `${ctx.where}: no upload rate`, 'give upMbps');
   const up = trace ? traceRate(trace) : constantRate(upMbps!);
   return {
-    name: c.preset ?? (trace ? `trace ${trace.source}` : `${upMbps} Mb/s`),
+    name: name ?? c.preset ?? (trace ? `trace ${trace.source}` : `${upMbps} Mb/s`),
     up,
     down: constantRate(downMbps ?? up.meanMbps),
     delayMs: c.delayMs ?? fromPreset?.delayMs ?? 0,

@@ -177,143 +177,219 @@ function handshake(c: TcpConnection, startMs: number, rand: (() => number) | nul
   }
 }
 
+/** One transfer in progress: its fixed sizes, what is left to send, and where the sender stands. */
+interface Transfer {
+  readonly c: TcpConnection;
+  readonly rand: (() => number) | null;
+  readonly canLose: boolean;
+  readonly out: TransferOutcome;
+  /** When the application's write takes effect (after the previous frame of the connection). */
+  readonly writeAt: number;
+  readonly segBits: number;
+  readonly ackBits: number;
+  /** Bits the last segment lacks. */
+  readonly shortLast: number;
+  readonly maxWindow: number;
+  unsent: number;
+  /** Lost segments awaiting retransmission. */
+  pending: number;
+  /** This round is fast recovery: retransmissions first, window already halved. */
+  recovery: boolean;
+  backoff: number;
+  linkFree: number;
+  /** How long the previous round's ACKs took to arrive, i.e. over which this round is released. */
+  releaseSpan: number;
+  roundStart: number;
+}
+
+/** One window sent back to back: its retransmitted and new segments, when it left, and what of it was lost. */
+interface Round {
+  start: number;
+  end: number;
+  k: number;
+  kRetx: number;
+  kNew: number;
+  firstLost: number;
+  nLost: number;
+  retxLost: boolean;
+}
+
 /**
  * Send `bytes` over the connection from `startMs` (the application's write). One draw when `rand` is given
  * (packet losses), the deterministic lossless transfer when it is null. Updates the connection's state.
  */
 export function tcpSend(c: TcpConnection, bytes: number, startMs: number, rand: (() => number) | null): TransferOutcome {
+  const t = startTransfer(c, bytes, startMs, rand);
+  for (;;) {
+    const r = sendRound(t);
+    if (r.nLost > 0) recoverFromLoss(t, r);
+    else if (t.unsent > 0 || t.pending > 0) acknowledgeRound(t, r);
+    else {
+      t.out.endMs = arrivalMs(c.path, r.end, rand);
+      break;
+    }
+  }
+  t.out.endMs = Math.max(t.out.endMs, c.lastDeliveryMs); // a byte stream delivers frames in order
+  t.out.senderFreeMs = t.linkFree;
+  c.senderFreeMs = t.linkFree;
+  c.lastDeliveryMs = t.out.endMs;
+  c.lastActivityMs = t.out.endMs;
+  return t.out;
+}
+
+/** Open the connection if needed, restart an idle window, and size the segments. */
+function startTransfer(c: TcpConnection, bytes: number, startMs: number, rand: (() => number) | null): Transfer {
   const p = c.path;
   const o = c.options;
   const out: TransferOutcome = { endMs: startMs, senderFreeMs: startMs, busyMs: 0, packets: 0, lost: 0, timeouts: 0, frameLost: false };
   // Frames on one connection are modelled one after another: a frame starts once the previous one is
   // delivered (its state - window, RTT estimate - is what this one starts from).
   const writeAt = Math.max(startMs, c.lastDeliveryMs - p.delayMs);
-  let roundStart = c.open ? writeAt : handshake(c, writeAt, rand, out);
+  const roundStart = c.open ? writeAt : handshake(c, writeAt, rand, out);
   if (o.restartAfterIdle && c.hasRtt && roundStart - c.lastActivityMs > rtoMs(c)) c.cwnd = Math.min(c.cwnd, o.initialWindow);
-
   const headerBytes = tcpHeaderBytes(o.timestamps) + p.l2Bytes;
-  const segBits = (c.mss + headerBytes) * 8;
-  const ackBits = headerBytes * 8;
   const total = Math.max(1, Math.ceil(bytes / c.mss));
-  const shortLast = (total * c.mss - Math.max(bytes, 1)) * 8; // bits the last segment lacks
-  const maxWindow = Math.max(1, Math.floor(o.maxWindowBytes / c.mss));
-  const canLose = rand !== null && p.loss > 0;
-  const ackReturn = (segmentArrival: number) => p.reverse.finish(segmentArrival, ackBits) + p.delayMs;
-
-  let unsent = total;
-  let pending = 0; // lost segments awaiting retransmission
-  let recovery = false; // this round is fast recovery: retransmissions first, window already halved
-  let backoff = 1;
-  let linkFree = Math.max(c.senderFreeMs, roundStart);
-  let releaseSpan = 0; // how long the previous round's ACKs took to arrive, i.e. over which this round is released
-  const sendSegments = (from: number, n: number, carriesLast: boolean) => p.rate.finish(from, n * segBits - (carriesLast ? shortLast : 0));
-  const countLosses = (n: number) => {
-    let lost = 0;
-    if (canLose) for (let j = 0; j < n; j++) if (rand!() < p.loss) lost++;
-    return lost;
+  return {
+    c,
+    rand,
+    canLose: rand !== null && p.loss > 0,
+    out,
+    writeAt,
+    segBits: (c.mss + headerBytes) * 8,
+    ackBits: headerBytes * 8,
+    shortLast: (total * c.mss - Math.max(bytes, 1)) * 8,
+    maxWindow: Math.max(1, Math.floor(o.maxWindowBytes / c.mss)),
+    unsent: total,
+    pending: 0,
+    recovery: false,
+    backoff: 1,
+    linkFree: Math.max(c.senderFreeMs, roundStart),
+    releaseSpan: 0,
+    roundStart,
   };
-  for (;;) {
-    const window = Math.max(1, Math.min(Math.floor(c.cwnd), maxWindow));
-    const kRetx = recovery ? pending : Math.min(pending, window);
-    const kNew = recovery ? Math.min(unsent, Math.max(0, window - pending)) : Math.min(unsent, window - kRetx);
-    const k = kRetx + kNew;
-    const s = Math.max(roundStart, linkFree);
-    const end = sendSegments(s, k, kNew > 0 && kNew === unsent);
-    const segmentEnd = (j: number) => (j >= k ? end : p.rate.finish(s, j * segBits));
-    linkFree = end;
-    out.busyMs += end - s;
-    out.packets += k;
+}
 
-    let firstLost = -1;
-    let nLost = 0;
-    let retxLost = false;
-    if (canLose) {
-      for (let j = 0; j < k; j++) {
-        if (rand!() >= p.loss) continue;
-        nLost++;
-        if (firstLost < 0) firstLost = j;
-        if (j < kRetx) retxLost = true;
-      }
-    }
-    out.lost += nLost;
-    unsent -= kNew;
-    pending = pending - kRetx + nLost;
+/** When the ACK of a segment that arrives at `segmentArrival` is back at the sender. */
+const ackReturn = (t: Transfer, segmentArrival: number): number => t.c.path.reverse.finish(segmentArrival, t.ackBits) + t.c.path.delayMs;
 
-    if (nLost === 0) {
-      if (unsent === 0 && pending === 0) {
-        out.endMs = arrivalMs(p, end, rand);
-        break;
-      }
-      // the round's first ACK releases the next window: after ackEvery segments, or the delayed-ACK timer; a
-      // retransmission filling a hole is acknowledged at once
-      const firstAcked = kRetx > 0 ? 1 : o.ackEvery - c.unacked;
-      const ackAt = firstAcked <= k ? ackReturn(segmentEnd(firstAcked) + p.delayMs) : ackReturn(end + p.delayMs + o.delayedAckMs);
-      const acks = Math.max(1, Math.floor((k + c.unacked) / o.ackEvery));
-      c.unacked = (k + c.unacked) % o.ackEvery;
-      if (recovery) recovery = false;
-      else growWindow(c, acks);
-      // RTT samples run from the first segment's to the last one's, which queued behind the whole round
-      const lastAck = ackReturn(end + p.delayMs);
-      sampleRtt(c, ackAt - roundStart, lastAck - Math.min(roundStart + releaseSpan, end), acks);
-      releaseSpan = lastAck - ackAt;
-      backoff = 1;
-      roundStart = ackAt;
-      continue;
-    }
+/** When `n` segments from `from` have left the sender. */
+const sendSegments = (t: Transfer, from: number, n: number, carriesLast: boolean): number => t.c.path.rate.finish(from, n * t.segBits - (carriesLast ? t.shortLast : 0));
 
-    const slowStart = c.cwnd < c.ssthresh;
-    c.ssthresh = Math.max(2, Math.floor(k / 2));
-    // Before the loss is detected the ACKs of the segments ahead of it slide the window (and grow it in slow
-    // start): those new segments follow, plus two limited-transmit segments (RFC 3042). Their duplicate ACKs
-    // and those of the segments behind the loss in this round trigger fast retransmit; only a loss near the end
-    // of the data or in a tiny window lacks three.
-    const followers = Math.min(unsent, firstLost + (slowStart ? Math.floor(firstLost / o.ackEvery) : 0) + 2);
-    const followersFrom = Math.max(ackReturn(segmentEnd(Math.min(k, firstLost >= o.ackEvery ? o.ackEvery : firstLost + 2)) + p.delayMs), linkFree);
-    if (followers > 0) {
-      linkFree = sendSegments(followersFrom, followers, followers === unsent);
-      out.busyMs += linkFree - followersFrom;
+/** When the round's `j`th segment (0: none yet) has left the sender. */
+const segmentEnd = (t: Transfer, r: Round, j: number): number => (j >= r.k ? r.end : t.c.path.rate.finish(r.start, j * t.segBits));
+
+function countLosses(t: Transfer, n: number): number {
+  let lost = 0;
+  if (t.canLose) for (let j = 0; j < n; j++) if (t.rand!() < t.c.path.loss) lost++;
+  return lost;
+}
+
+/** Release a window: retransmissions first, then new segments, and draw which are lost. */
+function sendRound(t: Transfer): Round {
+  const window = Math.max(1, Math.min(Math.floor(t.c.cwnd), t.maxWindow));
+  const kRetx = t.recovery ? t.pending : Math.min(t.pending, window);
+  const kNew = t.recovery ? Math.min(t.unsent, Math.max(0, window - t.pending)) : Math.min(t.unsent, window - kRetx);
+  const k = kRetx + kNew;
+  const start = Math.max(t.roundStart, t.linkFree);
+  const end = sendSegments(t, start, k, kNew > 0 && kNew === t.unsent);
+  t.linkFree = end;
+  t.out.busyMs += end - start;
+  t.out.packets += k;
+  const r: Round = { start, end, k, kRetx, kNew, firstLost: -1, nLost: 0, retxLost: false };
+  if (t.canLose) {
+    for (let j = 0; j < k; j++) {
+      if (t.rand!() >= t.c.path.loss) continue;
+      r.nLost++;
+      if (r.firstLost < 0) r.firstLost = j;
+      if (j < kRetx) r.retxLost = true;
     }
-    const followersLost = countLosses(followers);
-    out.packets += followers;
-    out.lost += followersLost;
-    unsent -= followers;
-    pending += followersLost;
-    const dupAcks = k - firstLost - nLost + followers - followersLost;
-    // the ACK of the segments ahead of the loss last restarted the retransmission timer
-    const lastAdvance = firstLost > 0 && !retxLost ? ackReturn(segmentEnd(firstLost) + p.delayMs) : roundStart;
-    const timeoutAt = lastAdvance + Math.min(MAX_RTO_MS, rtoMs(c) * backoff);
-    // the third duplicate ACK: from a segment of this round, from a follower, or - at the end of the data of a
-    // stream - from the next frame's first segments, if it comes before the timer fires
-    const third = firstLost + 2 + nLost;
-    const nextFrameAt = c.streamPeriodMs === undefined ? undefined : Math.max(writeAt + c.streamPeriodMs, linkFree);
-    const dupAt =
-      dupAcks >= 3 ? (third < k ? ackReturn(segmentEnd(third + 1) + p.delayMs) : ackReturn(p.rate.finish(followersFrom, (third - k + 1) * segBits) + p.delayMs))
-      : nextFrameAt !== undefined ? ackReturn(p.rate.finish(nextFrameAt, (3 - dupAcks) * segBits) + p.delayMs)
-      : undefined;
-    let fastRetransmit = false;
-    if (!retxLost && dupAt !== undefined) {
-      // the retransmission must be acknowledged before the timer fires, or the timeout wins (RTT near minRto)
-      const retransmissionAcked = ackReturn(p.rate.finish(Math.max(dupAt, linkFree), segBits) + p.delayMs);
-      if (retransmissionAcked < timeoutAt) {
-        roundStart = dupAt;
-        c.cwnd = c.ssthresh;
-        recovery = true;
-        fastRetransmit = true;
-      }
-    }
-    if (!fastRetransmit) {
-      roundStart = timeoutAt;
-      backoff *= 2;
-      out.timeouts++;
-      c.cwnd = 1;
-      recovery = false;
-    }
-    c.unacked = 0;
   }
-  out.endMs = Math.max(out.endMs, c.lastDeliveryMs); // a byte stream delivers frames in order
-  out.senderFreeMs = linkFree;
-  c.senderFreeMs = linkFree;
-  c.lastDeliveryMs = out.endMs;
-  c.lastActivityMs = out.endMs;
-  return out;
+  t.out.lost += r.nLost;
+  t.unsent -= kNew;
+  t.pending = t.pending - kRetx + r.nLost;
+  return r;
+}
+
+/** A round without loss: its ACKs grow the window, give RTT samples, and the first one releases the next round. */
+function acknowledgeRound(t: Transfer, r: Round): void {
+  const { c } = t;
+  const o = c.options;
+  const p = c.path;
+  // the round's first ACK releases the next window: after ackEvery segments, or the delayed-ACK timer; a
+  // retransmission filling a hole is acknowledged at once
+  const firstAcked = r.kRetx > 0 ? 1 : o.ackEvery - c.unacked;
+  const ackAt = firstAcked <= r.k ? ackReturn(t, segmentEnd(t, r, firstAcked) + p.delayMs) : ackReturn(t, r.end + p.delayMs + o.delayedAckMs);
+  const acks = Math.max(1, Math.floor((r.k + c.unacked) / o.ackEvery));
+  c.unacked = (r.k + c.unacked) % o.ackEvery;
+  if (t.recovery) t.recovery = false;
+  else growWindow(c, acks);
+  // RTT samples run from the first segment's to the last one's, which queued behind the whole round
+  const lastAck = ackReturn(t, r.end + p.delayMs);
+  sampleRtt(c, ackAt - t.roundStart, lastAck - Math.min(t.roundStart + t.releaseSpan, r.end), acks);
+  t.releaseSpan = lastAck - ackAt;
+  t.backoff = 1;
+  t.roundStart = ackAt;
+}
+
+/** A round with losses: fast retransmit if three duplicate ACKs come back before the timer fires, else a timeout. */
+function recoverFromLoss(t: Transfer, r: Round): void {
+  const { c } = t;
+  const p = c.path;
+  const slowStart = c.cwnd < c.ssthresh;
+  c.ssthresh = Math.max(2, Math.floor(r.k / 2));
+  const followers = sendFollowers(t, r, slowStart);
+  const dupAcks = r.k - r.firstLost - r.nLost + followers.sent - followers.lost;
+  // the ACK of the segments ahead of the loss last restarted the retransmission timer
+  const lastAdvance = r.firstLost > 0 && !r.retxLost ? ackReturn(t, segmentEnd(t, r, r.firstLost) + p.delayMs) : t.roundStart;
+  const timeoutAt = lastAdvance + Math.min(MAX_RTO_MS, rtoMs(c) * t.backoff);
+  const dupAt = thirdDuplicateAck(t, r, dupAcks, followers.from);
+  // the retransmission must be acknowledged before the timer fires, or the timeout wins (RTT near minRto)
+  const fastRetransmit = !r.retxLost && dupAt !== undefined && ackReturn(t, p.rate.finish(Math.max(dupAt, t.linkFree), t.segBits) + p.delayMs) < timeoutAt;
+  if (fastRetransmit) {
+    t.roundStart = dupAt;
+    c.cwnd = c.ssthresh;
+    t.recovery = true;
+  } else {
+    t.roundStart = timeoutAt;
+    t.backoff *= 2;
+    t.out.timeouts++;
+    c.cwnd = 1;
+    t.recovery = false;
+  }
+  c.unacked = 0;
+}
+
+/**
+ * Before the loss is detected the ACKs of the segments ahead of it slide the window (and grow it in slow
+ * start): those new segments follow, plus two limited-transmit segments (RFC 3042). Their duplicate ACKs and
+ * those of the segments behind the loss in this round trigger fast retransmit; only a loss near the end of the
+ * data or in a tiny window lacks three.
+ */
+function sendFollowers(t: Transfer, r: Round, slowStart: boolean): { sent: number; lost: number; from: number } {
+  const o = t.c.options;
+  const sent = Math.min(t.unsent, r.firstLost + (slowStart ? Math.floor(r.firstLost / o.ackEvery) : 0) + 2);
+  const from = Math.max(ackReturn(t, segmentEnd(t, r, Math.min(r.k, r.firstLost >= o.ackEvery ? o.ackEvery : r.firstLost + 2)) + t.c.path.delayMs), t.linkFree);
+  if (sent > 0) {
+    t.linkFree = sendSegments(t, from, sent, sent === t.unsent);
+    t.out.busyMs += t.linkFree - from;
+  }
+  const lost = countLosses(t, sent);
+  t.out.packets += sent;
+  t.out.lost += lost;
+  t.unsent -= sent;
+  t.pending += lost;
+  return { sent, lost, from };
+}
+
+/**
+ * When the third duplicate ACK returns: from a segment of this round, from a follower, or - at the end of the
+ * data of a stream - from the next frame's first segments; undefined when none comes.
+ */
+function thirdDuplicateAck(t: Transfer, r: Round, dupAcks: number, followersFrom: number): number | undefined {
+  const p = t.c.path;
+  const third = r.firstLost + 2 + r.nLost;
+  if (dupAcks >= 3) return third < r.k ? ackReturn(t, segmentEnd(t, r, third + 1) + p.delayMs) : ackReturn(t, p.rate.finish(followersFrom, (third - r.k + 1) * t.segBits) + p.delayMs);
+  if (t.c.streamPeriodMs === undefined) return undefined;
+  const nextFrameAt = Math.max(t.writeAt + t.c.streamPeriodMs, t.linkFree);
+  return ackReturn(t, p.rate.finish(nextFrameAt, (3 - dupAcks) * t.segBits) + p.delayMs);
 }

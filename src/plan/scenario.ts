@@ -5,13 +5,12 @@
  * field, and what is allowed.
  */
 import { dirname, resolve } from 'node:path';
-import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { computeSchema } from '../devices/resolve.js';
 import { ImperaError } from '../errors.js';
 import { linkConfigSchema } from '../net/link.js';
 import { transportSchema } from '../net/transfer.js';
-import { readUserFile } from '../util/config.js';
+import { readConfigFile } from '../util/config.js';
 
 const positive = (what: string) => z.number({ error: `${what} must be a number` }).positive(`${what} must be > 0`);
 const count = (what: string) => z.number({ error: `${what} must be a whole number` }).int(`${what} must be a whole number`).positive(`${what} must be at least 1`);
@@ -65,7 +64,7 @@ export const planScenarioSchema = z
       .refine((d) => d.edge !== undefined || d.chain !== undefined, 'give devices.edge (and devices.server), or devices.chain'),
     links: z
       .object({
-        /** Edge -> server link (a preset name, preset with overrides, all fields, or a trace), or several to compare. */
+        /** Edge -> server link (a preset name, RATE/DELAY, a link file, preset with overrides, all fields, or a trace), or several to compare. */
         uplink: oneOrMany(linkConfigSchema).optional(),
         /** Links between consecutive chain devices. */
         chain: z.array(linkConfigSchema).optional(),
@@ -115,34 +114,6 @@ export interface PlanScenario {
   name: string;
 }
 
-/** The line (1-based) of the value at `path` in the YAML document, or of the nearest parent that exists. */
-function lineOf(doc: Document, counter: LineCounter, path: readonly PropertyKey[]): number | null {
-  for (let n = path.length; n >= 0; n--) {
-    const node = doc.getIn(path.slice(0, n) as (string | number)[], true) as { range?: [number, number, number] } | undefined;
-    if (node?.range) return counter.linePos(node.range[0]).line;
-  }
-  return null;
-}
-
-function issueText(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
-  if (issue.code === 'invalid_value' && 'values' in issue) return `must be one of ${(issue.values as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
-  return issue.message;
-}
-
-/** Validate a parsed scenario; `doc` gives line numbers when it came from YAML. */
-export function validateScenario(raw: unknown, where: string, doc?: { doc: Document; counter: LineCounter }): PlanScenarioConfig {
-  const parsed = planScenarioSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.map(String).join('.') || '(top level)';
-    const line = doc ? lineOf(doc.doc, doc.counter, issue.path) : null;
-    throw new ImperaError('BAD_SCENARIO', `${where}${line ? `:${line}` : ''}: ${field}: ${issueText(issue)}`, 'see examples/plan/impera.yaml and `impera plan --help`');
-  }
-  checkConstraints(parsed.data, where);
-  return parsed.data;
-}
-
 /** Constraints that cannot all hold, found before any work. */
 function checkConstraints(c: PlanScenarioConfig, where: string): void {
   const fail = (field: string, what: string, hint?: string) => {
@@ -167,14 +138,12 @@ function checkConstraints(c: PlanScenarioConfig, where: string): void {
 
 /** Read a scenario file (YAML or JSON). */
 export function readPlanScenario(path: string): PlanScenario {
-  const text = readUserFile(path, 'scenario', 'write one (see examples/plan/impera.yaml), or run `impera plan` with no file for the built-in example');
-  const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
-  if (doc.errors.length) {
-    const e = doc.errors[0]!;
-    throw new ImperaError('BAD_SCENARIO', `${path}:${e.linePos?.[0]?.line ?? counter.linePos(e.pos[0]).line}: not valid YAML: ${e.message.split('\n')[0]}`);
-  }
-  if (!isMap(doc.contents)) throw new ImperaError('BAD_SCENARIO', `${path}: a scenario is a mapping of fields (name, model, devices, links, qos, ...)`);
-  const config = validateScenario(doc.toJS(), path, { doc, counter });
+  const config = readConfigFile(path, planScenarioSchema, {
+    what: 'scenario',
+    code: 'BAD_SCENARIO',
+    missingHint: 'write one (see examples/plan/impera.yaml), or run `impera plan` with no file for the built-in example',
+    invalidHint: 'see examples/plan/impera.yaml and `impera plan --help`',
+  });
+  checkConstraints(config, `scenario '${path}'`);
   return { config, file: resolve(path), baseDir: dirname(resolve(path)), name: config.name ?? path };
 }

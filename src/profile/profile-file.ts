@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { ImperaError } from '../errors.js';
 import type { Graph } from '../graph/graph.js';
 import { encodeModel, type OnnxModel } from '../onnx/io.js';
-import { readUserFile } from '../util/config.js';
+import { readConfigFile } from '../util/config.js';
 
 export const PROFILE_FORMAT = 'impera-profile/1';
 
@@ -146,25 +146,16 @@ export function modelInfo(g: Graph): Profile['model'] {
 
 /** Read and validate a profile; with `model`, also check it was made for that model. */
 export function loadProfile(path: string, model?: OnnxModel): Profile {
-  const text = readUserFile(path, 'profile', 'pass the file `impera profile MODEL --out FILE` wrote, or run it first');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new ImperaError('PROFILE_INVALID', `profile '${path}' is not valid JSON (${(e as Error).message})`, 'profile it again');
+  const profile = readConfigFile(path, profileSchema, {
+    what: 'profile',
+    code: 'PROFILE_INVALID',
+    missingHint: 'pass the file `impera profile MODEL --out FILE` wrote, or run it first',
+    invalidHint: 'profile the model again with `impera profile`',
+  });
+  if (model && modelFingerprint(model) !== profile.model.fingerprint) {
+    throw new ImperaError('PROFILE_MISMATCH', `profile '${path}' was made for '${profile.model.source}', not for '${model.source}' (fingerprints differ)`, 'profile this model, or pass the model the profile was made for');
   }
-  const parsed = profileSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ImperaError('PROFILE_INVALID', `profile '${path}' is corrupt: ${issue.path.join('.') || '(root)'}: ${issue.message}`, 'profile the model again with `impera profile`');
-  }
-  if (model) {
-    const fp = modelFingerprint(model);
-    if (fp !== parsed.data.model.fingerprint) {
-      throw new ImperaError('PROFILE_MISMATCH', `profile '${path}' was made for '${parsed.data.model.source}', not for '${model.source}' (fingerprints differ)`, 'profile this model, or pass the model the profile was made for');
-    }
-  }
-  return parsed.data;
+  return profile;
 }
 
 export function saveProfile(profile: Profile, path: string): void {

@@ -1,9 +1,8 @@
 /** Reading the codec.json `impera split --codec` writes: what both ends need to turn wire tensors into bytes and back. */
 import { z } from 'zod';
-import { ImperaError } from '../errors.js';
 import type { FittedCodec } from '../codecs/fitted.js';
 import { wireCodec, type WireDescription } from '../export/codec.js';
-import { readUserFile, zodMessage } from '../util/config.js';
+import { readConfigFile } from '../util/config.js';
 
 const wireSchema = z.object({
   codec: z.string(),
@@ -12,16 +11,8 @@ const wireSchema = z.object({
 
 /** Read a codec.json written by `impera split --codec`. */
 export function readWireDescription(file: string): WireDescription {
-  const text = readUserFile(file, 'codec description', 'pass the codec.json `impera split --codec` wrote');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new ImperaError('BAD_CODEC', `'${file}' is not valid JSON (${(e as Error).message})`, 'write it again with `impera split --codec`');
-  }
-  const parsed = wireSchema.safeParse(raw);
-  if (!parsed.success) throw new ImperaError('BAD_CODEC', `'${file}' is not a codec description: ${zodMessage('', parsed.error)}`, 'write it again with `impera split --codec`');
-  return parsed.data as WireDescription;
+  const description = readConfigFile(file, wireSchema, { what: 'codec description', code: 'BAD_CODEC', missingHint: 'pass the codec.json `impera split --codec` wrote', invalidHint: 'write it again with `impera split --codec`' });
+  return description as WireDescription;
 }
 
 /** The codec a codec.json describes, able to pack and unpack wire bytes. */

@@ -21,7 +21,7 @@ import type { Cut } from '../cuts/cuts.js';
 import { splitModel, writeParts } from '../export/split.js';
 import type { Graph } from '../graph/graph.js';
 import { tensor } from '../graph/graph.js';
-import { resolveLink, type Link } from '../net/link.js';
+import { parseLinkSpec, resolveLink, type Link } from '../net/link.js';
 import { pathOf } from '../net/path.js';
 import { drawTransfers, resolveTransport, type Transport } from '../net/transfer.js';
 import { partMs, type Profile } from '../profile/profile-file.js';
@@ -38,13 +38,11 @@ import { shapeParams, type PathKind, type ShapedPath, type ShaperKind } from './
 import { ProxyPath } from './shaper/proxy.js';
 import { median } from '../util/stats.js';
 
-/** A link of the check: `10/5` is 10 Mb/s both ways with a 5 ms one-way delay, Ethernet framing. */
-export function parseLinks(spec: string): Link[] {
-  return spec.split(',').map((s) => {
-    const m = /^\s*(\d+(?:\.\d+)?)\/(\d+(?:\.\d+)?)\s*$/.exec(s);
-    if (!m) throw new ImperaError('BAD_ARGUMENT', `link '${s}' must be RATE/DELAY in Mb/s and ms, e.g. 10/5`);
-    const link = resolveLink({ upMbps: Number(m[1]), downMbps: Number(m[1]), delayMs: Number(m[2]), framing: 'ethernet' });
-    return { ...link, name: `${m[1]} Mb/s, ${m[2]} ms` };
+/** The links of the check: `10/5` is 10 Mb/s both ways with a 5 ms one-way delay, Ethernet framing (the shapers emulate no more). */
+export function parseLinks(specs: string): Link[] {
+  return specs.split(',').map((spec) => {
+    if (parseLinkSpec(spec).kind !== 'rate') throw new ImperaError('BAD_ARGUMENT', `link '${spec}' must be RATE/DELAY in Mb/s and ms, e.g. 10/5`);
+    return resolveLink(spec, { where: '--links' });
   });
 }
 

@@ -1,8 +1,12 @@
-/** What every reader of a user's config file needs: where relative paths start, and one line per invalid field. */
+/**
+ * What every reader of a user's config file needs: one way to read, parse (YAML or JSON) and validate a file with
+ * errors naming the file, the line and the field; where its relative paths start; one line per invalid field.
+ */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
-import { ImperaError } from '../errors.js';
+import { ImperaError, type ErrorCode } from '../errors.js';
 
 /** A user's file as text; missing or unreadable, an error naming it as `what` (a folder is not a corrupt file). */
 export function readUserFile(path: string, what: string, hint: string): string {
@@ -12,6 +16,99 @@ export function readUserFile(path: string, what: string, hint: string): string {
     const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
     throw new ImperaError('FILE_NOT_FOUND', missing ? `${what} '${path}' does not exist` : `${what} '${path}' cannot be read (${(e as Error).message})`, hint);
   }
+}
+
+/** A kind of config file, as its errors name it. */
+export interface ConfigFileKind {
+  /** What the file is: 'scenario', 'device catalog'. */
+  what: string;
+  /** The error code of a file that exists but is not valid. */
+  code: ErrorCode;
+  /** What to do when the file is missing or cannot be read. */
+  missingHint: string;
+  /** What to do when its content is not valid. */
+  invalidHint: string;
+}
+
+/** A parsed file and the line each of its values is on. */
+interface ParsedConfig {
+  value: unknown;
+  lineOf: (path: readonly PropertyKey[]) => number | null;
+}
+
+/**
+ * Read a config file (YAML, or JSON, which is YAML too), validate it with `schema` and return the valid value.
+ * An empty file is an empty mapping. Errors name the file, the line and the field:
+ * `scenario 'a.yaml' line 7: qos.latency.ms: latency.ms must be a number`.
+ */
+export function readConfigFile<S extends z.ZodType>(path: string, schema: S, kind: ConfigFileKind): z.output<S> {
+  const text = readUserFile(path, kind.what, kind.missingHint);
+  const parsed = parseConfigText(text, path, kind);
+  const checked = schema.safeParse(parsed.value);
+  if (checked.success) return checked.data;
+  const issue = checked.error.issues[0]!;
+  const line = parsed.lineOf(issue.path);
+  throw new ImperaError(kind.code, `${kind.what} '${path}'${line ? ` line ${line}` : ''}: ${issueMessage(issue, parsed.value)}`, kind.invalidHint);
+}
+
+/** JSON files take the fast JSON parser (profiles are large) and are parsed again for line numbers only on an error. */
+function parseConfigText(text: string, path: string, kind: ConfigFileKind): ParsedConfig {
+  if (/\.json$/i.test(path)) {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      throw new ImperaError(kind.code, `${kind.what} '${path}' is not valid JSON: ${(e as Error).message}`, kind.invalidHint);
+    }
+    return { value: value ?? {}, lineOf: (p) => linesOf(text).lineOf(p) };
+  }
+  const doc = linesOf(text);
+  if (doc.error) throw new ImperaError(kind.code, `${kind.what} '${path}' is not valid YAML or JSON (line ${doc.error.line}): ${doc.error.message}`, kind.invalidHint);
+  return { value: doc.doc.toJS() ?? {}, lineOf: doc.lineOf };
+}
+
+function linesOf(text: string): { doc: Document; error?: { line: number; message: string }; lineOf: ParsedConfig['lineOf'] } {
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
+  const e = doc.errors[0];
+  const error = e ? { line: e.linePos?.[0]?.line ?? counter.linePos(e.pos[0]).line, message: e.message.split('\n')[0]! } : undefined;
+  return { doc, ...(error ? { error } : {}), lineOf: (path) => lineOf(doc, counter, path) };
+}
+
+/** The line (1-based) of the value at `path` in the document, or of the nearest parent that exists. */
+function lineOf(doc: Document, counter: LineCounter, path: readonly PropertyKey[]): number | null {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n) as (string | number)[], true) as { range?: [number, number, number] } | undefined;
+    if (node?.range) return counter.linePos(node.range[0]).line;
+  }
+  return null;
+}
+
+/**
+ * A validation issue as `field.path (entry id): what is wrong`, in words a user reads: unknown fields named,
+ * the allowed values listed, a missing field called missing. `raw` is the validated value, to name the entry.
+ */
+export function issueMessage(issue: z.core.$ZodIssue, raw: unknown): string {
+  const field = issue.path.map(String).join('.') || '(top level)';
+  const id = entryId(raw, issue.path);
+  return `${field}${id ? ` (${id})` : ''}: ${issueText(issue)}`;
+}
+
+function issueText(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+  if (issue.code === 'invalid_value' && 'values' in issue) return `must be one of ${(issue.values as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  if (/received undefined/.test(issue.message)) return 'missing';
+  return issue.message;
+}
+
+/** The id of the list entry an issue is in (catalog devices have ids), to name it. */
+function entryId(raw: unknown, path: readonly PropertyKey[]): string | undefined {
+  const at = path.findIndex((p) => typeof p === 'number');
+  if (at < 0) return undefined;
+  let entry: unknown = raw;
+  for (const p of path.slice(0, at + 1)) entry = (entry as Record<PropertyKey, unknown> | undefined)?.[p as string];
+  const id = (entry as { id?: unknown } | undefined)?.id;
+  return typeof id === 'string' ? id : undefined;
 }
 
 /** The folder a config file's relative paths start from. */

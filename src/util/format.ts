@@ -37,3 +37,15 @@ export const fmtFraction = (x: number): string => `${(100 * x).toFixed(1)}%`;
 export const fmtSignedPercent = (x: number): string => `${x >= 0 ? '+' : ''}${fmtFraction(x)}`;
 
 export const fmtPercent = (part: number, whole: number): string => (whole > 0 ? fmtFraction(part / whole) : '-');
+
+/** Milliseconds spanning orders of magnitude (queueing delays reach seconds): 4321, 56.7, 8.90; '-' when not finite. */
+export const fmtMsWide = (ms: number): string => (Number.isFinite(ms) ? ms.toFixed(ms >= 100 ? 0 : ms >= 10 ? 1 : 2) : '-');
+
+/** Milliseconds of single layers and parts, often below 1 ms: 0.042, 3.14; '-' when there is no value. */
+export const fmtMsFine = (ms: number | undefined): string => (ms === undefined ? '-' : ms.toFixed(ms < 1 ? 3 : 2));
+
+/** A fraction as percentage points for columns and sentences that carry the '%' themselves: 0.906 -> 90.6. */
+export const fmtPoints = (x: number | null): string => (x === null || !Number.isFinite(x) ? '-' : (100 * x).toFixed(1));
+
+/** A fraction as a percentage that keeps rare events visible: 0.0004 -> 0.040% (not 0.0%); '-' when unknown. */
+export const fmtFractionFine = (x: number | null): string => (x === null || !Number.isFinite(x) ? '-' : `${(100 * x).toFixed(x < 0.001 && x > 0 ? 3 : 1)}%`);

@@ -89,6 +89,6 @@ describe('impera plan', () => {
     const missing = join(dir, 'missing.yaml');
     writeFileSync(missing, `model: nope.onnx\n${readFileSync(scenario('m.yaml'), 'utf8')}`);
     await expectOneLineError(['plan', missing, '--out', tmp()], /model: model file '.*nope.onnx' does not exist/);
-    await expectOneLineError(['plan', scenario('bad.yaml', ['  finalists: many']), '--out', tmp()], /bad.yaml:14: explore.finalists: /);
+    await expectOneLineError(['plan', scenario('bad.yaml', ['  finalists: many']), '--out', tmp()], /bad.yaml' line 14: explore.finalists: /);
   });
 });

@@ -48,7 +48,7 @@ describe('impera serve and impera edge', () => {
     await expectOneLineError(['serve', '--model-repo', huge], /input 'x' declares shape \[-1, 1000000, 1000000\], 4000000000000 bytes per sample, more than a tensor can hold/);
     await expectOneLineError(['edge', '--config', join(dir, 'missing.yaml')], /runtime config '.*missing\.yaml' does not exist/);
     writeFileSync(join(dir, 'bad.yaml'), 'format: impera-runtime/1\nhead: head.onnx\n');
-    await expectOneLineError(['edge', '--config', join(dir, 'bad.yaml')], /runtime config '.*bad\.yaml': server/);
+    await expectOneLineError(['edge', '--config', join(dir, 'bad.yaml')], /runtime config '.*bad\.yaml' line 1: server: missing/);
     await expectOneLineError(['export-triton', join(dir, 'none'), '--out', dir], /does not exist/);
     await expectOneLineError(['bench-e2e', '--links', '10'], /link '10' must be RATE\/DELAY/);
     await expectOneLineError(['bench-e2e', '--shaper', 'magic'], /--shaper must be auto, netns or proxy/);

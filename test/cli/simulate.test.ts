@@ -54,7 +54,7 @@ describe('impera simulate', () => {
   it('rejects a bad scenario in one line naming the field', async () => {
     const file = join(tmp(), 's.yaml');
     writeFileSync(file, 'payload: { cutBytes: 1000 }\ncompute: { device: { head: 1 }, server: { tail: 1 } }\ndevices: [{ fps: -1 }]\n');
-    expectOneLine(await impera('simulate', file), /scenario '.*s\.yaml': devices\.0\.fps: fps must be > 0/);
+    expectOneLine(await impera('simulate', file), /scenario '.*s\.yaml' line \d+: devices\.0\.fps: fps must be > 0/);
     writeFileSync(file, 'payload: { cutBytes: 1000 }\ncompute: { device: { head: 1 }, server: { tail: 1 } }\ndevices: [{ fps: 5 }]\nnetwork: { link: 4g }\n');
     expectOneLine(await impera('simulate', file), /network\.link: unknown link preset '4g' \(use one of: 3g, lte/);
   });

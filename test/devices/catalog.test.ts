@@ -58,10 +58,10 @@ describe('the device catalog', () => {
   });
 
   it('rejects entries with a clear error naming the file, the entry and the field', () => {
-    expect(() => loadCatalog([file('nosource.yaml', board.replace(', memory: datasheet', ''))])).toThrow(/nosource\.yaml': devices\[0\]\.sources\.memory \(my-board\): every figure needs its source/);
-    expect(() => loadCatalog([file('neg.yaml', board.replace('fp32: 10', 'fp32: -1'))])).toThrow(/devices\[0\]\.peakGflops\.fp32 \(my-board\)/);
-    expect(() => loadCatalog([file('cores.yaml', board.replace('    cores: 2\n', ''))])).toThrow(/devices\[0\]\.cores \(my-board\): a CPU needs the number of cores/);
-    expect(() => loadCatalog([file('typo.yaml', board.replace('memoryGB', 'memoryGb'))])).toThrow(/devices\[0\]\.memoryGB \(my-board\): missing/);
+    expect(() => loadCatalog([file('nosource.yaml', board.replace(', memory: datasheet', ''))])).toThrow(/nosource\.yaml' line \d+: devices\.0\.sources\.memory \(my-board\): every figure needs its source/);
+    expect(() => loadCatalog([file('neg.yaml', board.replace('fp32: 10', 'fp32: -1'))])).toThrow(/devices\.0\.peakGflops\.fp32 \(my-board\)/);
+    expect(() => loadCatalog([file('cores.yaml', board.replace('    cores: 2\n', ''))])).toThrow(/devices\.0\.cores \(my-board\): a CPU needs the number of cores/);
+    expect(() => loadCatalog([file('typo.yaml', board.replace('memoryGB', 'memoryGb'))])).toThrow(/devices\.0\.memoryGB \(my-board\): missing/);
     expect(() => loadCatalog([file('bad.yaml', 'devices: [ {')])).toThrow(/is not valid YAML or JSON/);
     expect(() => loadCatalog([join(dir, 'missing.yaml')])).toThrow(/does not exist/);
     expect(() => loadCatalog([dir])).toThrow(/impera-catalog-\w+' cannot be read \(EISDIR/); // a folder exists, but is no catalog

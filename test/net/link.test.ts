@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LINK_PRESETS, resolveLink } from '../../src/net/link.js';
+import { LINK_PRESETS, parseLinkSpec, resolveLink } from '../../src/net/link.js';
 
 describe('link presets', () => {
   it("carry Neurosurgeon's uplinks, Split-Et-Impera's link, 5G, Ethernet and Wi-Fi cells", () => {
@@ -81,3 +81,33 @@ describe('bad links', () => {
     expect(() => resolveLink({ preset: 'lte', trace: 'bad.csv' }, { baseDir: dir })).toThrow(/bad\.csv': line 2: expected two numbers/);
   });
 });
+
+describe('link specs: one reading for command lines and scenarios', () => {
+  it('tell a preset, RATE/DELAY (with or without units) and a link file apart', () => {
+    expect(parseLinkSpec('lte')).toEqual({ kind: 'preset', name: 'lte' });
+    expect(parseLinkSpec(' 10/5 ')).toEqual({ kind: 'rate', mbps: 10, delayMs: 5 });
+    expect(parseLinkSpec('100mbit/20ms')).toEqual({ kind: 'rate', mbps: 100, delayMs: 20 });
+    expect(parseLinkSpec('2.5Mbps / 0.5ms')).toEqual({ kind: 'rate', mbps: 2.5, delayMs: 0.5 });
+    expect(parseLinkSpec('links/uplink.yml')).toEqual({ kind: 'file', path: 'links/uplink.yml' });
+    expect(parseLinkSpec('uplink.JSON')).toEqual({ kind: 'file', path: 'uplink.JSON' });
+    for (const other of ['10', '10/5/1', 'a/b']) expect(parseLinkSpec(other).kind).toBe('preset');
+  });
+
+  it('build RATE/DELAY as that rate both ways and that one-way delay over Ethernet', () => {
+    const l = resolveLink('100mbit/20ms');
+    expect([l.up.meanMbps, l.down.meanMbps, l.delayMs, l.framing, l.name]).toEqual([100, 100, 20, 'ethernet', '100 Mb/s, 20 ms']);
+  });
+
+  it('read a link file relative to the scenario, with its trace relative to the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'impera-link-'));
+    mkdirSync(join(dir, 'links'));
+    writeFileSync(join(dir, 'links', 'up.csv'), '0, 2\n1, 6\n');
+    writeFileSync(join(dir, 'links', 'uplink.yaml'), 'preset: lte\ndelayMs: 40\ntrace: up.csv\n');
+    const l = resolveLink('links/uplink.yaml', { where: 'network.link', baseDir: dir });
+    expect([l.up.meanMbps, l.down.meanMbps, l.delayMs]).toEqual([4, 5.85, 40]);
+    writeFileSync(join(dir, 'links', 'bad.yaml'), 'preset: lte\nloss: 2\n');
+    expect(() => resolveLink('links/bad.yaml', { where: 'network.link', baseDir: dir })).toThrow(expect.objectContaining({ code: 'BAD_LINK', message: expect.stringMatching(/^network\.link: link file '.*bad\.yaml' line 2: loss: loss must be in \[0, 1\)/) }));
+    expect(() => resolveLink('links/none.json', { where: '--link', baseDir: dir })).toThrow(/--link: link file '.*none\.json' does not exist/);
+  });
+});
+

@@ -37,13 +37,13 @@ describe('plan scenario files', () => {
 
   it('names the file, the line and the field of a wrong type, and what is allowed', () => {
     const file = write('types.yaml', [...base, 'qos:', '  latency: { ms: fast }'].join('\n'));
-    expect(() => readPlanScenario(file)).toThrow(new RegExp(`${file}:7: qos.latency.ms: latency.ms must be a number`));
+    expect(() => readPlanScenario(file)).toThrow(new RegExp(`scenario '${file}' line 7: qos.latency.ms: latency.ms must be a number`));
     const obj = write('objective.yaml', [...base, 'objective: cheapest'].join('\n'));
-    expect(() => readPlanScenario(obj)).toThrow(/objective.yaml:6: objective: must be one of "max-accuracy", "min-latency", "min-energy", "min-bytes", "max-throughput"/);
+    expect(() => readPlanScenario(obj)).toThrow(/objective.yaml' line 6: objective: must be one of "max-accuracy", "min-latency", "min-energy", "min-bytes", "max-throughput"/);
     const extra = write('extra.yaml', [...base, 'qos:', '  latncy: { ms: 10 }'].join('\n'));
-    expect(() => readPlanScenario(extra)).toThrow(/extra.yaml:7: qos: unknown field 'latncy'/);
+    expect(() => readPlanScenario(extra)).toThrow(/extra.yaml' line 7: qos: unknown field 'latncy'/);
     const acc = write('acc.yaml', [...base, 'qos:', '  accuracy: 90'].join('\n'));
-    expect(() => readPlanScenario(acc)).toThrow(/acc.yaml:7: qos.accuracy: accuracy must be in \(0, 1\] \(a share, e.g. 0.9 for 90 %\)/);
+    expect(() => readPlanScenario(acc)).toThrow(/acc.yaml' line 7: qos.accuracy: accuracy must be in \(0, 1\] \(a share, e.g. 0.9 for 90 %\)/);
   });
 
   it('rejects contradictory constraints and incomplete set-ups before any work', () => {
@@ -66,7 +66,7 @@ describe('plan scenario files', () => {
 
   it('reports invalid YAML with its line, and a missing file with what to do', () => {
     const bad = write('bad.yaml', ['devices:', '  edge: [raspberry-pi-4', 'links: wifi'].join('\n'));
-    expect(() => readPlanScenario(bad)).toThrow(/bad.yaml:\d+: not valid YAML/);
+    expect(() => readPlanScenario(bad)).toThrow(/bad.yaml' is not valid YAML or JSON \(line \d+\)/);
     expect(() => readPlanScenario(join(dir, 'nope.yaml'))).toThrow(/scenario '.*nope.yaml' does not exist/);
   });
 

@@ -25,7 +25,7 @@ describe('impera devices', () => {
   it('rejects a bad user catalog naming the field', async () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'devices:\n  - id: x\n    name: X\n    kind: tpu\n');
-    await expectOneLineError(['devices', '--catalog', bad], /bad\.yaml': devices\[0\]\.kind \(x\)/);
+    await expectOneLineError(['devices', '--catalog', bad], /bad\.yaml' line \d+: devices\.0\.kind \(x\)/);
   });
 });
 
@@ -74,7 +74,7 @@ describe('impera profile', () => {
     writeFileSync(corrupt, '{"format": "impera-profile/1", "nodes": [');
     await expectOneLineError(['profile', chainPath, '--device', 'nvidia-t4', '--calibrate', corrupt], /is not valid JSON/);
     writeFileSync(corrupt, JSON.stringify({ format: 'impera-profile/1', batch: 1 }));
-    await expectOneLineError(['profile', chainPath, '--device', 'nvidia-t4', '--calibrate', corrupt], /is corrupt: createdAt/);
+    await expectOneLineError(['profile', chainPath, '--device', 'nvidia-t4', '--calibrate', corrupt], /profile '.*corrupt\.json' line 1: createdAt: missing/);
   });
 
   it('refuses options that only apply to a prediction when measuring', async () => {

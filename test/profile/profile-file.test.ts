@@ -43,7 +43,7 @@ describe('profile files', () => {
   it('reject corrupt files with the field that is wrong', () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ ...sample('0'.repeat(64)), batch: -1 }));
-    expect(() => loadProfile(bad)).toThrow(/is corrupt: batch:/);
+    expect(() => loadProfile(bad)).toThrow(/profile '.*bad\.json' line 1: batch: /);
     writeFileSync(bad, '{"format": "impera-profile/1", ');
     expect(() => loadProfile(bad)).toThrow(/not valid JSON/);
     expect(() => loadProfile(join(dir, 'none.json'))).toThrow(/does not exist/);

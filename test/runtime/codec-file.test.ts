@@ -21,6 +21,6 @@ describe('codec.json', () => {
     writeFileSync(join(dir, 'bad.json'), '{"codec": ');
     expect(() => readWireDescription(join(dir, 'bad.json'))).toThrow(/'.*bad\.json' is not valid JSON/);
     writeFileSync(join(dir, 'other.json'), JSON.stringify({ codec: 'int8', tensors: [{ tensor: 'r1' }] }));
-    expect(() => readWireDescription(join(dir, 'other.json'))).toThrow(/'.*other\.json' is not a codec description: tensors\.0\.wire: /);
+    expect(() => readWireDescription(join(dir, 'other.json'))).toThrow(/codec description '.*other\.json' line 1: tensors\.0\.wire: missing/);
   });
 });

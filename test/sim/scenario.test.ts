@@ -102,7 +102,7 @@ describe('bad scenarios', () => {
   it('name the field that is wrong', async () => {
     expect((await error({ ...minimal, devices: [{ fps: -3 }] })).message).toMatch(/devices\.0\.fps: fps must be > 0/);
     expect((await error({ ...minimal, devices: [] })).message).toMatch(/devices: give at least one device group/);
-    expect((await error({ ...minimal, sever: { workers: 2 } })).message).toMatch(/Unrecognized key.*"sever"/i);
+    expect((await error({ ...minimal, sever: { workers: 2 } })).message).toMatch(/scenario '.*' line \d+: \(top level\): unknown field 'sever'/);
     expect((await error({ ...minimal, transport: { protocol: 'quic' } })).message).toMatch(/transport/);
     expect((await error({ ...minimal, server: { workers: 0 } })).message).toMatch(/server\.workers: workers must be at least 1/);
     expect((await error({ ...minimal, compute: { device: { head: { dist: 'normal', mean: 3 } } } })).message).toMatch(/compute\.device\.head/);

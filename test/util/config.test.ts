@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configDir, readUserFile, zodMessage } from '../../src/util/config.js';
+import { configDir, readConfigFile, readUserFile, zodMessage, type ConfigFileKind } from '../../src/util/config.js';
 
 const issueOf = (schema: z.ZodType, value: unknown) => {
   const r = schema.safeParse(value);
@@ -35,3 +35,43 @@ describe('config helpers', () => {
     expect(() => readUserFile(dir, 'scenario', 'hint')).toThrow(/scenario '.*' cannot be read \(EISDIR/);
   });
 });
+
+describe('readConfigFile', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'impera-config-file-'));
+  const write = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  };
+  const kind: ConfigFileKind = { what: 'scenario', code: 'BAD_SCENARIO', missingHint: 'write one', invalidHint: 'see the examples' };
+  const schema = z.strictObject({
+    name: z.string().default('unnamed'),
+    mode: z.enum(['fast', 'exact']).default('fast'),
+    devices: z.array(z.strictObject({ id: z.string(), fps: z.number().positive('fps must be > 0') })).default([]),
+  });
+
+  it('reads YAML and JSON alike, and an empty file as an empty mapping with the defaults', () => {
+    expect(readConfigFile(write('a.yaml', 'name: cams\ndevices:\n  - { id: cam, fps: 10 }\n'), schema, kind)).toEqual({ name: 'cams', mode: 'fast', devices: [{ id: 'cam', fps: 10 }] });
+    expect(readConfigFile(write('a.json', JSON.stringify({ mode: 'exact' })), schema, kind)).toEqual({ name: 'unnamed', mode: 'exact', devices: [] });
+    expect(readConfigFile(write('empty.yaml', ''), schema, kind)).toEqual({ name: 'unnamed', mode: 'fast', devices: [] });
+  });
+
+  it('names the file, the line, the field and the list entry of an invalid value, with the hint', () => {
+    const file = write('fps.yaml', 'name: cams\ndevices:\n  - id: cam\n    fps: 10\n  - id: door\n    fps: -1\n');
+    expect(() => readConfigFile(file, schema, kind)).toThrow(expect.objectContaining({ code: 'BAD_SCENARIO', message: `scenario '${file}' line 6: devices.1.fps (door): fps must be > 0`, hint: 'see the examples' }));
+    const json = write('fps.json', JSON.stringify({ devices: [{ id: 'cam', fps: 0 }] }, null, 2));
+    expect(() => readConfigFile(json, schema, kind)).toThrow(`scenario '${json}' line 5: devices.0.fps (cam): fps must be > 0`);
+  });
+
+  it('says what is wrong in words: unknown fields, the allowed values, a missing field', () => {
+    expect(() => readConfigFile(write('typo.yaml', 'name: a\nmdoe: fast\n'), schema, kind)).toThrow(/typo\.yaml' line 1: \(top level\): unknown field 'mdoe'$/);
+    expect(() => readConfigFile(write('mode.yaml', 'mode: quick\n'), schema, kind)).toThrow(/mode\.yaml' line 1: mode: must be one of "fast", "exact"$/);
+    expect(() => readConfigFile(write('noid.yaml', 'devices:\n  - fps: 3\n'), schema, kind)).toThrow(/noid\.yaml' line 2: devices\.0\.id: missing$/);
+  });
+
+  it('reports a syntax error with its line, and a missing file with the hint for it', () => {
+    expect(() => readConfigFile(write('bad.yaml', 'name: a\ndevices: [ {\n'), schema, kind)).toThrow(/^scenario '.*bad\.yaml' is not valid YAML or JSON \(line \d\): /);
+    expect(() => readConfigFile(write('bad.json', '{"name": '), schema, kind)).toThrow(/^scenario '.*bad\.json' is not valid JSON: /);
+    expect(() => readConfigFile(join(dir, 'none.yaml'), schema, kind)).toThrow(expect.objectContaining({ code: 'FILE_NOT_FOUND', hint: 'write one' }));
+  });
+});
+

@@ -12,6 +12,7 @@ import { rateAccuracySpec, renderSvg } from '../../report/plot.js';
 import { EXAMPLE_DATA } from '../../util/package.js';
 import { addModelOptions, calibrationData, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtInt, table } from '../table.js';
+import { fmtPoints as pct } from '../../util/format.js';
 import { progressBar } from '../progress.js';
 
 interface EvalCliOptions extends ModelOptions {
@@ -92,8 +93,6 @@ export function registerEval(program: Command): void {
       process.stdout.write(`${reportText(report, baselines)}\n`);
     });
 }
-
-const pct = (x: number) => (100 * x).toFixed(1);
 
 function reportText(r: EvalReport, baselines: readonly BaselineEval[]): string {
   const full = `full model: accuracy ${pct(r.full.accuracy)} % [${pct(r.full.ci[0])}, ${pct(r.full.ci[1])}] on ${r.samples} images of ${r.dataset}`;

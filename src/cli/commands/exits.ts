@@ -4,14 +4,13 @@
  * inputs, and export the model (or head and tail) with its exits for the runtime.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
 import { findCuts, resolveCut, type Cut } from '../../cuts/cuts.js';
 import { isFashionMnist, openDataset, type Dataset } from '../../data/dataset.js';
 import { ImperaError } from '../../errors.js';
 import { makeBranch, type BranchSpec } from '../../exits/branch.js';
-import { parseDistortions } from '../../exits/distort.js';
+import { parseDistortions, type Distortion } from '../../exits/distort.js';
 import { pathTimes, popexSummary, profilePopex, type PopexSetup, type PopexSummary } from '../../placement/model-popex.js';
 import { checkPolicy, missedDeadline, type Policy } from '../../exits/policy.js';
 import { robustness, type RobustnessRow } from '../../exits/robustness.js';
@@ -28,8 +27,8 @@ import { loadProfile, type Profile } from '../../profile/profile-file.js';
 import { exitTradeOffSpec, reliabilitySpec, renderSvg } from '../../report/plot.js';
 import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtBytes, fmtInt, table } from '../table.js';
-import { progressBar } from '../progress.js';
-import { readUserFile } from '../../util/config.js';
+import { fmtPoints as pct } from '../../util/format.js';
+import { progressBar, type Progress } from '../progress.js';
 
 interface ExitsCliOptions extends ModelOptions {
   at: string;
@@ -92,21 +91,10 @@ async function popexProfile(flag: string, spec: string | undefined, g: Graph): P
   return (await resolveCompute(g, spec, flag, { catalog: loadCatalog(), baseDir: '.', cache: analysisCache() })).profile;
 }
 
-function linkConfig(spec: string): unknown {
-  if (!/\.(ya?ml|json)$/i.test(spec)) return spec;
-  const text = readUserFile(spec, 'link file', 'give a link file (YAML or JSON) or a preset such as wifi, lte, 5g');
-  try {
-    return parseYaml(text);
-  } catch (e) {
-    throw new ImperaError('BAD_LINK', `'${spec}' is not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
-  }
-}
-
 /** POPEX over all single-tensor cuts: layer times from the two profiles, hop times from the link model. */
 async function popexSetup(g: Graph, exits: readonly TrainedExit[], o: ExitsCliOptions): Promise<PopexSetup> {
-  if (!o.link) throw new ImperaError('BAD_ARGUMENT', '--popex needs --link (a preset such as wifi, lte, 5g, or a link file)');
-  // a trace named in a link file is relative to that file, as in scenario files (dirname of a preset name is '.')
-  const link = resolveLink(linkConfig(o.link), { where: '--link', baseDir: dirname(o.link) });
+  if (!o.link) throw new ImperaError('BAD_ARGUMENT', '--popex needs --link (a preset such as wifi, lte, 5g, RATE/DELAY such as 10/5, or a link file)');
+  const link = resolveLink(o.link, { where: '--link' });
   const [edge, cloud] = [await popexProfile('--device', o.device, g), await popexProfile('--server', o.server, g)];
   return profilePopex(g, exits, edge, cloud, link, resolveTransport({ protocol: o.protocol }, '--protocol'));
 }
@@ -136,7 +124,7 @@ export function registerExits(program: Command): void {
     .option('--popex', 'find the partition minimising expected inference time (needs --device, --server, --link)')
     .option('--device <device>', 'edge device: a catalog id (predicted; see `impera devices`), this-machine, or a profile JSON from `impera profile`')
     .option('--server <device>', 'server: a catalog id, this-machine, or a profile JSON')
-    .option('--link <link>', 'uplink: a preset (3g, lte, wifi, 5g, ethernet, wifi-ac, ...) or a link file (YAML/JSON)')
+    .option('--link <link>', 'uplink: a preset (3g, lte, wifi, 5g, ethernet, wifi-ac, ...), RATE/DELAY in Mb/s and ms (10/5), or a link file (YAML/JSON)')
     .addOption(new Option('--protocol <p>', 'transport on the link').choices(['tcp', 'udp']).default('tcp'))
     .option('--deadline <ms>', 'with --popex: report the share of samples missing this deadline')
     .option('--distort <spec>', "robustness: 'blur:1,2,3,4,5 noise:0.05,0.1' (sigma in input pixels / input units)")
@@ -145,75 +133,108 @@ export function registerExits(program: Command): void {
     .option('--out <dir>', 'write the model with exits (or head/tail), exits.json, the report and plots')
     .option('--json', 'print the report as JSON')
     .action(async (model: string | undefined, o: ExitsCliOptions) => {
-      const tau = number('--tau', o.tau, (x) => x > 0 && x <= 1, 'in (0, 1] (a max-softmax probability, e.g. 0.9)');
-      const lr = number('--lr', o.lr, (x) => x > 0, 'a positive number');
-      const outageTarget = number('--outage-target', o.outageTarget, (x) => x > 0 && x <= 1, 'in (0, 1]');
-      const deadline = o.deadline === undefined ? undefined : number('--deadline', o.deadline, (x) => x > 0, 'a positive number of ms');
-      const distortions = o.distort ? parseDistortions(o.distort) : [];
-      const fanOut = parseFanOuts(o.sparsity);
-      const spec: BranchSpec = { kind: o.kind, hidden: o.hidden, ...(fanOut ? { fanOut } : {}) };
-      const g = await loadGraph(model, o);
-      const warnings = [...g.warnings];
-      const all = findCuts(g, { maxWidth: 2 });
-      const cuts = o.at.split(',').map((s) => resolveCut(g, all, s.trim()));
-      checkExitCuts(cuts);
-      const classes = g.outputs[0] ? (g.tensors.get(g.outputs[0].name!)?.shape[1] ?? 0) : 0;
-      // fail before the long feature pass: fan-outs that do not fit, a conv exit on a vector
-      cuts.forEach((c, k) => makeBranch(spec, `exit${k}`, c.detail[0]!.shape, classes));
-      const split = o.split ? resolveCut(g, all, o.split) : undefined;
-      if (split && cuts.some((c) => ![...c.head].every((i) => split.head.has(i)))) throw new ImperaError('BAD_ARGUMENT', `--split ${o.split}: every exit must lie in the head`, 'split at or after the deepest exit');
-      if (deadline !== undefined && !o.popex) throw new ImperaError('BAD_ARGUMENT', '--deadline needs --popex (path times come from the partition)');
-      const data = exitData(o);
-      // profiles and link are checked before training too
-      if (o.popex) await popexSetup(g, [], o);
-
+      const settings = exitsSettings(o);
+      const setup = await exitsSetup(model, o, settings);
       const bar = progressBar('exits', !o.json && process.stderr.isTTY === true);
-      let trained: TrainedExits;
-      let rows: RobustnessRow<PopexSummary>[] = [];
       try {
-        trained = await trainExits(g, cuts, data, {
-          branch: spec,
-          calibrate: o.calibrate === true,
-          tau,
-          outageTarget,
-          maxEpochs: o.epochs,
-          batchSize: o.batchSize,
-          learningRate: lr,
-          patience: o.patience,
-          seed: o.seed,
-          ...(o.trainSamples ? { trainSamples: o.trainSamples } : {}),
-          ...(o.valSamples ? { valSamples: o.valSamples } : {}),
-          ...(o.calSamples ? { calSamples: o.calSamples } : {}),
-          ...(o.testSamples ? { testSamples: o.testSamples } : {}),
-          onProgress: (phase, d, t) => bar.update(d, t, phase),
-        });
-        const policy: Policy = { kind: 'softmax', thresholds: cuts.map(() => tau) };
-        checkPolicy(policy, cuts.length);
-        const setup = o.popex ? await popexSetup(g, trained.exits, o) : undefined;
-        if (distortions.length) {
-          const test = data.test ?? data.train;
-          const indices = [...Array(Math.min(o.distortSamples, test.size)).keys()];
-          rows = await robustness(g, trained.exits, test, indices, distortions, policy, {
-            seed: o.seed,
-            onProgress: (label, d, t) => bar.update(d, t, `distortion ${label}`),
-            ...(setup ? { partition: (rates: number[]) => popexSummary(setup.run(rates)) } : {}),
-          });
-        }
-        bar.stop();
-        const { result, exits } = trained;
-        const at = result.atTau.calibrated;
-        const popex = setup ? popexReport(setup, at, deadline, trained) : undefined;
-        const description = describeExits(exits, policy);
-        const files = o.out ? await writeOutputs(g, o.out, exits, description, split, result, { popex, robustness: rows }) : [];
-        const report = { model: g.model.source, ...result, ...(popex ? { popex } : {}), ...(rows.length ? { robustness: rows } : {}), deployment: description, files, warnings };
-        if (o.json) return printJson(report);
-        printWarnings(warnings);
-        process.stdout.write(`${reportText(result, popex, rows)}\n`);
-        if (files.length) process.stdout.write(`\nwrote ${files.join(', ')}\n`);
+        const outcome = await runExits(setup, settings, o, bar);
+        if (o.json) return printJson(outcome.report);
+        printWarnings(setup.warnings);
+        process.stdout.write(`${reportText(outcome.trained.result, outcome.popex, outcome.rows)}\n`);
+        if (outcome.files.length) process.stdout.write(`\nwrote ${outcome.files.join(', ')}\n`);
       } finally {
         bar.stop();
       }
     });
+}
+
+/** What the flags ask for, as numbers and specs, checked before the model is loaded. */
+interface ExitsSettings {
+  tau: number;
+  lr: number;
+  outageTarget: number;
+  deadline: number | undefined;
+  distortions: Distortion[];
+  branch: BranchSpec;
+}
+
+function exitsSettings(o: ExitsCliOptions): ExitsSettings {
+  const tau = number('--tau', o.tau, (x) => x > 0 && x <= 1, 'in (0, 1] (a max-softmax probability, e.g. 0.9)');
+  const lr = number('--lr', o.lr, (x) => x > 0, 'a positive number');
+  const outageTarget = number('--outage-target', o.outageTarget, (x) => x > 0 && x <= 1, 'in (0, 1]');
+  const deadline = o.deadline === undefined ? undefined : number('--deadline', o.deadline, (x) => x > 0, 'a positive number of ms');
+  const distortions = o.distort ? parseDistortions(o.distort) : [];
+  const fanOut = parseFanOuts(o.sparsity);
+  return { tau, lr, outageTarget, deadline, distortions, branch: { kind: o.kind, hidden: o.hidden, ...(fanOut ? { fanOut } : {}) } };
+}
+
+/** The model, its exit cuts and split, and the data, all checked before the long feature pass. */
+interface ExitsSetup {
+  g: Graph;
+  warnings: string[];
+  cuts: Cut[];
+  split: Cut | undefined;
+  data: { train: Dataset; test?: Dataset };
+}
+
+async function exitsSetup(model: string | undefined, o: ExitsCliOptions, settings: ExitsSettings): Promise<ExitsSetup> {
+  const g = await loadGraph(model, o);
+  const all = findCuts(g, { maxWidth: 2 });
+  const cuts = o.at.split(',').map((s) => resolveCut(g, all, s.trim()));
+  checkExitCuts(cuts);
+  const classes = g.outputs[0] ? (g.tensors.get(g.outputs[0].name!)?.shape[1] ?? 0) : 0;
+  // fail before the long feature pass: fan-outs that do not fit, a conv exit on a vector
+  cuts.forEach((c, k) => makeBranch(settings.branch, `exit${k}`, c.detail[0]!.shape, classes));
+  const split = o.split ? resolveCut(g, all, o.split) : undefined;
+  if (split && cuts.some((c) => ![...c.head].every((i) => split.head.has(i)))) throw new ImperaError('BAD_ARGUMENT', `--split ${o.split}: every exit must lie in the head`, 'split at or after the deepest exit');
+  if (settings.deadline !== undefined && !o.popex) throw new ImperaError('BAD_ARGUMENT', '--deadline needs --popex (path times come from the partition)');
+  const data = exitData(o);
+  // profiles and link are checked before training too
+  if (o.popex) await popexSetup(g, [], o);
+  return { g, warnings: [...g.warnings], cuts, split, data };
+}
+
+/** Train, calibrate and sweep the exits, then POPEX, distortions and files as asked. */
+async function runExits(setup: ExitsSetup, settings: ExitsSettings, o: ExitsCliOptions, bar: Progress) {
+  const { g, cuts, data } = setup;
+  const trained = await trainExits(g, cuts, data, {
+    branch: settings.branch,
+    calibrate: o.calibrate === true,
+    tau: settings.tau,
+    outageTarget: settings.outageTarget,
+    maxEpochs: o.epochs,
+    batchSize: o.batchSize,
+    learningRate: settings.lr,
+    patience: o.patience,
+    seed: o.seed,
+    ...(o.trainSamples ? { trainSamples: o.trainSamples } : {}),
+    ...(o.valSamples ? { valSamples: o.valSamples } : {}),
+    ...(o.calSamples ? { calSamples: o.calSamples } : {}),
+    ...(o.testSamples ? { testSamples: o.testSamples } : {}),
+    onProgress: (phase, d, t) => bar.update(d, t, phase),
+  });
+  const policy: Policy = { kind: 'softmax', thresholds: cuts.map(() => settings.tau) };
+  checkPolicy(policy, cuts.length);
+  const partition = o.popex ? await popexSetup(g, trained.exits, o) : undefined;
+  const rows = settings.distortions.length ? await distortedRows(setup, trained, settings, policy, partition, o, bar) : [];
+  bar.stop();
+  const { result, exits } = trained;
+  const popex = partition ? popexReport(partition, result.atTau.calibrated, settings.deadline, trained) : undefined;
+  const description = describeExits(exits, policy);
+  const files = o.out ? await writeOutputs(g, o.out, exits, description, setup.split, result, { popex, robustness: rows }) : [];
+  const report = { model: g.model.source, ...result, ...(popex ? { popex } : {}), ...(rows.length ? { robustness: rows } : {}), deployment: description, files, warnings: setup.warnings };
+  return { trained, popex, rows, files, report };
+}
+
+/** The exits on distorted test images, with the POPEX partition for each distortion's exit rates. */
+async function distortedRows(setup: ExitsSetup, trained: TrainedExits, settings: ExitsSettings, policy: Policy, partition: PopexSetup | undefined, o: ExitsCliOptions, bar: Progress): Promise<RobustnessRow<PopexSummary>[]> {
+  const test = setup.data.test ?? setup.data.train;
+  const indices = [...Array(Math.min(o.distortSamples, test.size)).keys()];
+  return robustness(setup.g, trained.exits, test, indices, settings.distortions, policy, {
+    seed: o.seed,
+    onProgress: (label, d, t) => bar.update(d, t, `distortion ${label}`),
+    ...(partition ? { partition: (rates: number[]) => popexSummary(partition.run(rates)) } : {}),
+  });
 }
 
 function popexReport(setup: PopexSetup, at: PolicyRow, deadline: number | undefined, trained: TrainedExits) {
@@ -254,64 +275,70 @@ async function writeOutputs(g: Graph, dir: string, exits: readonly TrainedExit[]
   return files;
 }
 
-const pct = (x: number | null) => (x === null ? '-' : (100 * x).toFixed(1));
-
 function reportText(r: ExitsResult, popex: ReturnType<typeof popexReport> | undefined, rows: readonly RobustnessRow<PopexSummary>[]): string {
   const s = r.samples;
   const lines = [`full model: ${pct(r.finalAccuracy)} % on ${fmtInt(s.test)} test images · trained on ${fmtInt(s.train)}, validated on ${fmtInt(s.val)}${s.cal ? `, calibrated on ${fmtInt(s.cal)}` : ''} (${r.dataset})`, ''];
-  lines.push(
-    table(
-      ['exit', 'cut', 'branch', 'weights (dense)', 'MACs (dense)', 'bytes (dense)', 'epochs', 's/epoch', 'test acc %', ...(r.calibrated ? ['T', 'ECE before', 'ECE after'] : [])],
-      r.exits.map((e, k) => [
-        k,
-        e.cut,
-        `${e.branch.kind}${e.branch.hidden ? ` ${e.branch.hidden}` : ''}${e.branch.fanOut ? ` fan-out ${e.branch.fanOut.join(',')}` : ''}`,
-        `${fmtInt(e.size.weights)} (${fmtInt(e.size.denseWeights)})`,
-        `${fmtInt(e.size.macs)} (${fmtInt(e.size.denseMacs)})`,
-        `${fmtBytes(e.size.bytes)} (${fmtBytes(e.size.denseBytes)})`,
-        `${e.training.bestEpoch}/${e.training.epochs}`,
-        e.training.secondsPerEpoch.toFixed(2),
-        pct(e.testAccuracy),
-        ...(r.calibrated ? [e.temperature.toFixed(3), e.ece.before.toFixed(4), e.ece.after.toFixed(4)] : []),
-      ]),
-    ),
-    '',
+  lines.push(exitTable(r), '', ...sweepLines(r));
+  if (r.calibrated) lines.push('', calibrationLine(r));
+  if (popex) lines.push('', ...popexLines(popex));
+  if (rows.length) lines.push('', ...robustnessLines(r, rows));
+  lines.push('', `time: features ${r.seconds.features.toFixed(1)} s, training ${r.seconds.training.toFixed(1)} s`);
+  return lines.join('\n');
+}
+
+function exitTable(r: ExitsResult): string {
+  return table(
+    ['exit', 'cut', 'branch', 'weights (dense)', 'MACs (dense)', 'bytes (dense)', 'epochs', 's/epoch', 'test acc %', ...(r.calibrated ? ['T', 'ECE before', 'ECE after'] : [])],
+    r.exits.map((e, k) => [
+      k,
+      e.cut,
+      `${e.branch.kind}${e.branch.hidden ? ` ${e.branch.hidden}` : ''}${e.branch.fanOut ? ` fan-out ${e.branch.fanOut.join(',')}` : ''}`,
+      `${fmtInt(e.size.weights)} (${fmtInt(e.size.denseWeights)})`,
+      `${fmtInt(e.size.macs)} (${fmtInt(e.size.denseMacs)})`,
+      `${fmtBytes(e.size.bytes)} (${fmtBytes(e.size.denseBytes)})`,
+      `${e.training.bestEpoch}/${e.training.epochs}`,
+      e.training.secondsPerEpoch.toFixed(2),
+      pct(e.testAccuracy),
+      ...(r.calibrated ? [e.temperature.toFixed(3), e.ece.before.toFixed(4), e.ece.after.toFixed(4)] : []),
+    ]),
   );
+}
+
+/** The max-softmax sweep and the best trade-off within a point of the full model. */
+function sweepLines(r: ExitsResult): string[] {
   const sweep = r.calibrated ? r.sweeps.softmax.calibrated : r.sweeps.softmax.uncalibrated;
   const k = r.exits.length;
-  lines.push(`max-softmax sweep${r.calibrated ? ' (calibrated)' : ''}: share leaving at each exit, their accuracy, overall accuracy`);
-  lines.push(
+  const b = r.bestTradeOff;
+  return [
+    `max-softmax sweep${r.calibrated ? ' (calibrated)' : ''}: share leaving at each exit, their accuracy, overall accuracy`,
     table(
       ['tau', ...r.exits.map((_, i) => `exit ${i} %`), 'end %', 'early %', ...r.exits.map((_, i) => `acc ${i} %`), 'acc end %', 'overall %', 'Δ points'],
       sweep.map((row) => [row.policy.thresholds[0]!, ...row.rates.map(pct), pct(row.finalRate), pct(earlyShare(row)), ...row.exitAccuracy.map(pct), pct(row.finalAccuracy), pct(row.accuracy), (100 * (row.accuracy - r.finalAccuracy)).toFixed(2)]),
       ['right', ...Array<'right'>(2 * k + 5).fill('right')],
     ),
-  );
-  const b = r.bestTradeOff;
-  lines.push(b ? `within 1 point of the full model: tau ${b.policy.thresholds[0]} lets ${pct(b.earlyShare)} % leave early at ${pct(b.accuracy)} % accuracy` : 'no tau keeps the overall accuracy within 1 point of the full model');
-  if (r.calibrated) {
-    const a = r.atTau;
-    lines.push(
-      '',
-      `at tau ${a.tau}: uncalibrated ${pct(earlyShare(a.uncalibrated))} % early, ${pct(a.uncalibrated.accuracy)} % accuracy, outage ${pct(a.uncalibrated.outage)} %; calibrated ${pct(earlyShare(a.calibrated))} % early, ${pct(a.calibrated.accuracy)} % accuracy, outage ${pct(a.calibrated.outage)} % (target ${pct(a.outageTarget)} %) · global T ${r.globalTemperature.toFixed(3)}`,
-    );
-  }
-  if (popex) {
-    lines.push(
-      '',
-      `POPEX (${popex.device} -> ${popex.link} -> ${popex.server}, tau ${popex.tau}): best ${popex.best.cut === 'cloud' || popex.best.cut === 'edge' ? popex.best.cut : `cut #${popex.best.cutIndex} ${popex.best.cut}`}, E[T] ${popex.best.expectedMs.toFixed(2)} ms (brute force ${popex.best.bruteForceMs.toFixed(2)} ms) · without exits: ${popex.withoutExits.cut}, ${popex.withoutExits.expectedMs.toFixed(2)} ms`,
-    );
-    if (popex.missedDeadline !== undefined) lines.push(`missed-deadline probability at ${popex.deadlineMs} ms: ${pct(popex.missedDeadline)} %`);
-  }
-  if (rows.length) {
-    lines.push('', `distorted inputs (tau ${r.atTau.tau}${r.calibrated ? ', calibrated' : ''}):`);
-    lines.push(
-      table(
-        ['distortion', ...r.exits.map((_, i) => `exit ${i} %`), 'early %', 'overall %', 'full model %', ...(rows[0]?.partition ? ['best cut', 'E[T] ms'] : [])],
-        rows.map((row) => [row.distortion, ...row.rates.map(pct), pct(row.rates.reduce((a, c) => a + c, 0)), pct(row.accuracy), pct(row.fullModelAccuracy), ...(row.partition ? [row.partition.cutIndex === null ? row.partition.cut : `#${row.partition.cutIndex}`, row.partition.expectedMs.toFixed(2)] : [])]),
-      ),
-    );
-  }
-  lines.push('', `time: features ${r.seconds.features.toFixed(1)} s, training ${r.seconds.training.toFixed(1)} s`);
-  return lines.join('\n');
+    b ? `within 1 point of the full model: tau ${b.policy.thresholds[0]} lets ${pct(b.earlyShare)} % leave early at ${pct(b.accuracy)} % accuracy` : 'no tau keeps the overall accuracy within 1 point of the full model',
+  ];
+}
+
+function calibrationLine(r: ExitsResult): string {
+  const a = r.atTau;
+  return `at tau ${a.tau}: uncalibrated ${pct(earlyShare(a.uncalibrated))} % early, ${pct(a.uncalibrated.accuracy)} % accuracy, outage ${pct(a.uncalibrated.outage)} %; calibrated ${pct(earlyShare(a.calibrated))} % early, ${pct(a.calibrated.accuracy)} % accuracy, outage ${pct(a.calibrated.outage)} % (target ${pct(a.outageTarget)} %) · global T ${r.globalTemperature.toFixed(3)}`;
+}
+
+function popexLines(popex: ReturnType<typeof popexReport>): string[] {
+  const best = popex.best.cut === 'cloud' || popex.best.cut === 'edge' ? popex.best.cut : `cut #${popex.best.cutIndex} ${popex.best.cut}`;
+  return [
+    `POPEX (${popex.device} -> ${popex.link} -> ${popex.server}, tau ${popex.tau}): best ${best}, E[T] ${popex.best.expectedMs.toFixed(2)} ms (brute force ${popex.best.bruteForceMs.toFixed(2)} ms) · without exits: ${popex.withoutExits.cut}, ${popex.withoutExits.expectedMs.toFixed(2)} ms`,
+    ...(popex.missedDeadline !== undefined ? [`missed-deadline probability at ${popex.deadlineMs} ms: ${pct(popex.missedDeadline)} %`] : []),
+  ];
+}
+
+function robustnessLines(r: ExitsResult, rows: readonly RobustnessRow<PopexSummary>[]): string[] {
+  return [
+    `distorted inputs (tau ${r.atTau.tau}${r.calibrated ? ', calibrated' : ''}):`,
+    table(
+      ['distortion', ...r.exits.map((_, i) => `exit ${i} %`), 'early %', 'overall %', 'full model %', ...(rows[0]?.partition ? ['best cut', 'E[T] ms'] : [])],
+      rows.map((row) => [row.distortion, ...row.rates.map(pct), pct(row.rates.reduce((a, c) => a + c, 0)), pct(row.accuracy), pct(row.fullModelAccuracy), ...(row.partition ? [row.partition.cutIndex === null ? row.partition.cut : `#${row.partition.cutIndex}`, row.partition.expectedMs.toFixed(2)] : [])]),
+    ),
+  ];
 }

@@ -15,6 +15,7 @@ import { renderReport } from '../../report/html.js';
 import { PACKAGE_ROOT } from '../../util/package.js';
 import { positiveInt, printJson, printWarnings } from '../common.js';
 import { fmtInt, table } from '../table.js';
+import { fmtPoints as pct } from '../../util/format.js';
 import { progressBar } from '../progress.js';
 import { ImperaError } from '../../errors.js';
 
@@ -64,8 +65,6 @@ export function registerPlan(program: Command): void {
       process.stdout.write(`${summary(result, o.top)}\n\nwrote ${files.join(', ')}\n`);
     });
 }
-
-const pct = (x: number) => (100 * x).toFixed(1);
 
 function summary(r: PlanResult, top: number): string {
   const at = r.scenario.qos.latency?.at ?? 'p95';

@@ -16,6 +16,7 @@ import { profileModel, profileSteps } from '../../profile/profiler.js';
 import { predictionErrors } from '../../profile/predict.js';
 import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtCount, fmtFraction, fmtSignedPercent as pct, table } from '../table.js';
+import { fmtMsFine as ms } from '../../util/format.js';
 import { progressBar } from '../progress.js';
 import { median } from '../../util/stats.js';
 
@@ -98,8 +99,6 @@ async function predict(g: Graph, o: ProfileOptions, cuts: readonly Cut[], stages
     stages,
   });
 }
-
-const ms = (x: number | undefined) => (x === undefined ? '-' : x < 1 ? x.toFixed(3) : x.toFixed(2));
 
 function report(p: Profile, o: ProfileOptions): string {
   const lines: string[] = [];

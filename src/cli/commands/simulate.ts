@@ -12,6 +12,7 @@ import { loadScenario, SETUPS, type Scenario, type SetupName } from '../../sim/s
 import { chooseSetups, deployment } from '../../sim/setups.js';
 import { positiveInt, positiveNumber, printJson } from '../common.js';
 import { fmtBytes, fmtInt, table } from '../table.js';
+import { fmtFractionFine as pct, fmtMsWide as ms } from '../../util/format.js';
 import { progressBar } from '../progress.js';
 
 interface SimulateOptions {
@@ -30,8 +31,9 @@ Scenario file (YAML), paths relative to it; see examples/scenarios/:
   model:     { path, cut, wire?: float32|float16|int8 }   or   payload: { inputBytes, cutBytes, resultBytes, cut? }
   compute:   { device: { profile?, head?, full?, exit? }, server: { profile?, tail?, full? } }
              times in ms or { dist: normal|lognormal|exponential|uniform, ... }; profiles are impera-profile/1 files
-  network:   { uplink: dedicated|shared, link: PRESET | { preset?, upMbps, downMbps, delayMs, jitterMs, mtu,
-             framing: ethernet|ppp|wifi|none, loss, downLoss, trace: FILE (time_s, Mb/s), wifi: {...} } }
+  network:   { uplink: dedicated|shared, link: PRESET | RATE/DELAY (10/5: Mb/s, ms) | LINK_FILE.yaml | { preset?, upMbps,
+             downMbps, delayMs, jitterMs, mtu, framing: ethernet|ppp|wifi|none, loss, downLoss, trace: FILE (time_s, Mb/s),
+             wifi: {...} } }
   transport: { protocol: tcp, handshake, initialWindow, minRtoMs, ... } | { protocol: udp, payloadBytes, fec, retransmit }
   server:    { workers, batch: { max, timeoutMs, scaling }, queueLimit }
   earlyExit: { probability }    deadlineMs, durationS, warmupS, seed, setups: [local, remote, split, early-exit]
@@ -97,9 +99,6 @@ function header(s: Scenario, backend: Backend): string {
   ];
   return rows.map(([k, v]) => `${k.padEnd(9)} ${v}`).join('\n');
 }
-
-const ms = (x: number) => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)) : '-');
-const pct = (x: number | null) => (x === null || !Number.isFinite(x) ? '-' : `${(100 * x).toFixed(x < 0.001 && x > 0 ? 3 : 1)}%`);
 
 function summaryTable(results: Omit<SimResult, 'trace'>[]): string {
   const rows: [string, (r: Omit<SimResult, 'trace'>) => string][] = [

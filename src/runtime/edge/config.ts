@@ -26,10 +26,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ImperaError } from '../../errors.js';
-import { configDir, readUserFile, zodMessage } from '../../util/config.js';
+import { configDir, readConfigFile, zodMessage } from '../../util/config.js';
 import { PROTOCOLS } from './client.js';
 
 export const RUNTIME_FORMAT = 'impera-runtime/1';
@@ -71,7 +70,8 @@ export interface RuntimeConfig extends Omit<RuntimeConfigFile, 'server'> {
   server: Omit<RuntimeConfigFile['server'], 'tokenEnv' | 'tokenFile' | 'ca'> & { ca?: Buffer };
 }
 
-const configError = (file: string, why: string, hint = 'see docs/RUNTIME.md for the fields') => new ImperaError('BAD_RUNTIME_CONFIG', `runtime config '${file}': ${why}`, hint);
+const CONFIG_HINT = 'see docs/RUNTIME.md for the fields';
+const configError = (file: string, why: string, hint = CONFIG_HINT) => new ImperaError('BAD_RUNTIME_CONFIG', `runtime config '${file}': ${why}`, hint);
 
 function readToken(file: string, s: RuntimeConfigFile['server'], dir: string): string | undefined {
   const given = [s.token, s.tokenEnv, s.tokenFile].filter((x) => x !== undefined).length;
@@ -89,11 +89,15 @@ function readToken(file: string, s: RuntimeConfigFile['server'], dir: string): s
   return s.token;
 }
 
-/** Validate a parsed configuration; `file` names it in errors and relative paths start from its folder. */
+/** Validate a configuration given as a value; `file` names it in errors and relative paths start from its folder. */
 export function resolveRuntimeConfig(raw: unknown, file: string): RuntimeConfig {
   const parsed = runtimeSchema.safeParse(raw);
   if (!parsed.success) throw configError(file, zodMessage('', parsed.error));
-  const c = parsed.data;
+  return resolveValidConfig(parsed.data, file);
+}
+
+/** Check what the schema cannot (files exist, fields agree) and resolve paths and the token. */
+function resolveValidConfig(c: RuntimeConfigFile, file: string): RuntimeConfig {
   const dir = configDir(file);
   const path = (field: string, p: string) => {
     const full = resolve(dir, p);
@@ -118,12 +122,6 @@ export function resolveRuntimeConfig(raw: unknown, file: string): RuntimeConfig 
 }
 
 export function loadRuntimeConfig(file: string): RuntimeConfig {
-  const text = readUserFile(file, 'runtime config', 'check the path');
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (e) {
-    throw configError(file, `not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
-  }
-  return resolveRuntimeConfig(raw, file);
+  const c = readConfigFile(file, runtimeSchema, { what: 'runtime config', code: 'BAD_RUNTIME_CONFIG', missingHint: 'check the path', invalidHint: CONFIG_HINT });
+  return resolveValidConfig(c, file);
 }

@@ -4,11 +4,10 @@
  * model. impera ships `devices/catalog.yaml`; users add or override devices with their own YAML or JSON files.
  */
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ImperaError } from '../errors.js';
 import { PACKAGE_ROOT } from '../util/package.js';
-import { readUserFile } from '../util/config.js';
+import { readConfigFile } from '../util/config.js';
 
 export const BUILTIN_CATALOG = join(PACKAGE_ROOT, 'devices', 'catalog.yaml');
 
@@ -72,13 +71,8 @@ export interface Catalog {
 
 /** Read one catalog file (YAML or JSON), with errors that name the file and the field. */
 export function readCatalogFile(path: string): Catalog {
-  const text = readUserFile(path, 'device catalog', 'pass a YAML or JSON file like devices/catalog.yaml');
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (e) {
-    throw new ImperaError('CATALOG_INVALID', `device catalog '${path}' is not valid YAML or JSON (${(e as Error).message.split('\n')[0]})`, 'fix the syntax');
-  }
+  const fail = (why: string, line?: number) => new ImperaError('CATALOG_INVALID', `device catalog '${path}'${line ? ` (line ${line})` : ''} is ${why}`, 'fix the file');
+  const raw = readConfigFile(path, 'device catalog', 'pass a YAML or JSON file like devices/catalog.yaml', fail).value;
   const parsed = catalogFile.safeParse(raw ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

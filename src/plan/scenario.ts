@@ -5,12 +5,12 @@
  * field, and what is allowed.
  */
 import { dirname, resolve } from 'node:path';
-import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, type Document, type LineCounter } from 'yaml';
 import { z } from 'zod';
 import { ImperaError } from '../errors.js';
 import { linkConfigSchema } from '../net/link.js';
 import { transportSchema } from '../net/transfer.js';
-import { readUserFile } from '../util/config.js';
+import { readConfigFile } from '../util/config.js';
 
 const positive = (what: string) => z.number({ error: `${what} must be a number` }).positive(`${what} must be > 0`);
 const count = (what: string) => z.number({ error: `${what} must be a whole number` }).int(`${what} must be a whole number`).positive(`${what} must be at least 1`);
@@ -181,14 +181,9 @@ function checkConstraints(c: PlanScenarioConfig, where: string): void {
 
 /** Read a scenario file (YAML or JSON). */
 export function readPlanScenario(path: string): PlanScenario {
-  const text = readUserFile(path, 'scenario', 'write one (see examples/plan/impera.yaml), or run `impera plan` with no file for the built-in example');
-  const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
-  if (doc.errors.length) {
-    const e = doc.errors[0]!;
-    throw new ImperaError('BAD_SCENARIO', `${path}:${e.linePos?.[0]?.line ?? counter.linePos(e.pos[0]).line}: not valid YAML: ${e.message.split('\n')[0]}`);
-  }
+  const hint = 'write one (see examples/plan/impera.yaml), or run `impera plan` with no file for the built-in example';
+  const { value, doc, lines } = readConfigFile(path, 'scenario', hint, (why, line) => new ImperaError('BAD_SCENARIO', `${path}${line ? `:${line}` : ''}: ${why}`));
   if (!isMap(doc.contents)) throw new ImperaError('BAD_SCENARIO', `${path}: a scenario is a mapping of fields (name, model, devices, links, qos, ...)`);
-  const config = validateScenario(doc.toJS(), path, { doc, counter });
+  const config = validateScenario(value, path, { doc, counter: lines });
   return { config, file: resolve(path), baseDir: dirname(resolve(path)), name: config.name ?? path };
 }

@@ -5,7 +5,6 @@
  * need, loading the model, the cut and the profiles it references.
  */
 import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { findCuts, resolveCut } from '../cuts/cuts.js';
 import { ImperaError, isImperaError } from '../errors.js';
@@ -15,7 +14,7 @@ import { WIRE_DTYPES } from '../onnx/dtype.js';
 import { loadModel, type OnnxModel } from '../onnx/io.js';
 import { loadProfile, partMs, type Profile } from '../profile/format.js';
 import { linkConfigSchema, resolveLink, type Link } from '../net/link.js';
-import { configDir, readUserFile, zodMessage } from '../util/config.js';
+import { configDir, readConfigFile, zodMessage } from '../util/config.js';
 import { resolveTransport, transportSchema, type Transport } from '../net/transfer.js';
 import { distSchema, fixed, toDist, type Dist, type DistConfig } from './distributions.js';
 
@@ -131,13 +130,7 @@ const scenarioError = (file: string, what: string, hint = 'see examples/scenario
 
 /** Read and validate a scenario file (YAML or JSON). */
 export function readScenario(path: string): ScenarioConfig {
-  const text = readUserFile(path, 'scenario', 'check the path; examples are in examples/scenarios/');
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (e) {
-    throw scenarioError(path, `not valid YAML: ${(e as Error).message.split('\n')[0]}`);
-  }
+  const raw = readConfigFile(path, 'scenario', 'check the path; examples are in examples/scenarios/', (why, line) => scenarioError(line ? `${path}:${line}` : path, why)).value;
   const parsed = scenarioSchema.safeParse(raw);
   if (!parsed.success) throw scenarioError(path, zodMessage('', parsed.error));
   return parsed.data;

@@ -6,7 +6,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
 import { findCuts, resolveCut, type Cut } from '../../cuts/cuts.js';
 import { isFashionMnist, openDataset, type Dataset } from '../../data/dataset.js';
 import { ImperaError } from '../../errors.js';
@@ -29,7 +28,7 @@ import { exitTradeOffSpec, reliabilitySpec, renderSvg } from '../../report/plot.
 import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtBytes, fmtInt, table } from '../format.js';
 import { progressBar } from '../progress.js';
-import { readUserFile } from '../../util/config.js';
+import { readConfigFile } from '../../util/config.js';
 
 interface ExitsCliOptions extends ModelOptions {
   at: string;
@@ -94,12 +93,8 @@ async function popexProfile(flag: string, spec: string | undefined, g: Graph): P
 
 function linkConfig(spec: string): unknown {
   if (!/\.(ya?ml|json)$/i.test(spec)) return spec;
-  const text = readUserFile(spec, 'link file', 'give a link file (YAML or JSON) or a preset such as wifi, lte, 5g');
-  try {
-    return parseYaml(text);
-  } catch (e) {
-    throw new ImperaError('BAD_LINK', `'${spec}' is not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
-  }
+  const hint = 'give a link file (YAML or JSON) or a preset such as wifi, lte, 5g';
+  return readConfigFile(spec, 'link file', hint, (why, line) => new ImperaError('BAD_LINK', `'${spec}'${line ? ` (line ${line})` : ''} is ${why}`)).value;
 }
 
 /** POPEX over all single-tensor cuts: layer times from the two profiles, hop times from the link model. */

@@ -26,10 +26,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ImperaError } from '../../errors.js';
-import { configDir, readUserFile, zodMessage } from '../../util/config.js';
+import { configDir, readConfigFile, zodMessage } from '../../util/config.js';
 import { PROTOCOLS } from './client.js';
 
 export const RUNTIME_FORMAT = 'impera-runtime/1';
@@ -118,12 +117,5 @@ export function resolveRuntimeConfig(raw: unknown, file: string): RuntimeConfig 
 }
 
 export function loadRuntimeConfig(file: string): RuntimeConfig {
-  const text = readUserFile(file, 'runtime config', 'check the path');
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (e) {
-    throw configError(file, `not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
-  }
-  return resolveRuntimeConfig(raw, file);
+  return resolveRuntimeConfig(readConfigFile(file, 'runtime config', 'check the path', (why, line) => configError(line ? `${file}:${line}` : file, why)).value, file);
 }

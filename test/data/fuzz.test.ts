@@ -63,7 +63,7 @@ const randomHeaderNpy = fc
     return Uint8Array.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length & 0xff, header.length >> 8, ...header, ...new Uint8Array(data)]);
   });
 
-const rgb = (w: number, h: number) => ({ width: w, height: h, channels: 3, pixels: Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 37) % 256) });
+const rgb = (w: number, h: number) => ({ width: w, height: h, channels: 3 as const, pixels: Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 37) % 256) });
 const validPng = fc.tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 }), fc.boolean()).map(([w, h, color]) => new Uint8Array(color ? encodePng(rgb(w, h)) : encodeGrayPng(w, h, new Uint8Array(w * h).fill(w * h))));
 // jpeg-js builds its encoder tables on every call (~0.1 s): encode a few valid files once
 const jpegs = [[1, 1, 50], [8, 8, 90], [13, 7, 10], [24, 17, 75], [16, 24, 95]].map(([w, h, q]) => {

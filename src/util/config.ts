@@ -64,7 +64,8 @@ function duplicateKey(doc: Document): { message: string; pos: number } | undefin
 /** YAML (or JSON, which is YAML) text as a value; a syntax error, a repeated key or an alias bomb is `fail`. */
 export function parseConfig(text: string, fail: ConfigFailure): ParsedConfig {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
+  // logLevel 'error': yaml's warnings (a mapping used as a key) would print as a stray line; validation names the field
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false, logLevel: 'error' });
   const syntax = doc.errors[0];
   const error = syntax ? { message: syntax.message, pos: syntax.pos[0] } : duplicateKey(doc);
   if (error) throw fail(`not valid YAML or JSON: ${error.message.split('\n')[0]}`, lines.linePos(error.pos).line);

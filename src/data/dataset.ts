@@ -3,12 +3,13 @@
  * (Debian's IDX files) and image folders (one sub-folder per class, PNG/JPEG, classes in sorted folder order as
  * torchvision's ImageFolder does).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImperaError } from '../errors.js';
 import { FASHION_MNIST_CLASSES, loadFashionMnist } from './fashion-mnist.js';
 import { decodeImage, IMAGE_EXTENSIONS } from './images.js';
 import { grayToInput, IMAGENET, rasterToInput, type Normalisation, type RasterImage } from './preprocess.js';
+import { readConfigFile } from '../util/config.js';
 
 /** The model's image input: channels, height, width. */
 export interface ImageSpec {
@@ -58,12 +59,9 @@ export function openDataset(source: string, options: DatasetOptions = {}): Datas
 function folderDefaults(dir: string): DatasetOptions {
   const file = join(dir, 'dataset.json');
   if (!existsSync(file)) return {};
-  let raw: { preprocess?: unknown; resize?: unknown };
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new ImperaError('DATASET', `'${file}' is not valid JSON (${(e as Error).message})`);
-  }
+  const value = readConfigFile(file, 'dataset description', 'see examples/fashion-mnist-sample/dataset.json', (why, line) => new ImperaError('DATASET', `'${file}'${line ? ` (line ${line})` : ''} is ${why}`)).value;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ImperaError('DATASET', `'${file}' must be an object such as {"preprocess": "imagenet", "resize": true}`);
+  const raw = value as { preprocess?: unknown; resize?: unknown };
   if (raw.preprocess !== undefined && raw.preprocess !== 'zoo' && raw.preprocess !== 'imagenet') {
     throw new ImperaError('DATASET', `'${file}': preprocess must be "zoo" or "imagenet", not ${JSON.stringify(raw.preprocess)}`);
   }

@@ -59,6 +59,16 @@ describe('image folder datasets', () => {
     expect(() => openDataset(empty)).toThrow(/has no images/);
   });
 
+  it("refuse a dataset.json that is not valid or not an object with one line naming it", () => {
+    const dir = folderWith({ a: [{ w: 4, h: 4 }] });
+    const withDescription = (text: string) => (writeFileSync(join(dir, 'dataset.json'), text), () => openDataset(dir));
+    expect(withDescription('null')).toThrow(expect.objectContaining({ code: 'DATASET', message: expect.stringMatching(/dataset\.json' must be an object such as/) }));
+    expect(withDescription('[1, 2]')).toThrow(/dataset\.json' must be an object/);
+    expect(withDescription('{"preprocess": ')).toThrow(/dataset\.json' \(line 1\) is not valid YAML or JSON/);
+    expect(withDescription('{"resize": "yes"}')).toThrow(/resize must be true or false/);
+    expect(withDescription('{"preprocess": "imagenet"}')().size).toBe(1);
+  });
+
   it('normalise as ImageNet models expect (shorter side, centre crop, mean/std)', () => {
     const dir = folderWith({ a: [{ w: 300, h: 200 }] });
     const x = openDataset(dir, { preprocess: 'imagenet' }).load([0], spec);

@@ -3,12 +3,14 @@
  * (Debian's IDX files) and image folders (one sub-folder per class, PNG/JPEG, classes in sorted folder order as
  * torchvision's ImageFolder does).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImperaError } from '../errors.js';
 import { FASHION_MNIST_CLASSES, loadFashionMnist } from './fashion-mnist.js';
 import { decodeImage, IMAGE_EXTENSIONS } from './images.js';
 import { grayToInput, IMAGENET, rasterToInput, type Normalisation, type RasterImage } from './preprocess.js';
+import { z } from 'zod';
+import { readConfigFile } from '../util/config.js';
 
 /** The model's image input: channels, height, width. */
 export interface ImageSpec {
@@ -55,20 +57,15 @@ export function openDataset(source: string, options: DatasetOptions = {}): Datas
   return imageFolder(source, { ...folderDefaults(source), ...options });
 }
 
+/** A folder's `dataset.json`: its own preprocessing defaults. */
+const folderDefaultsSchema = z.strictObject({ preprocess: z.enum(['zoo', 'imagenet']).optional(), resize: z.boolean().optional() });
+
 function folderDefaults(dir: string): DatasetOptions {
   const file = join(dir, 'dataset.json');
   if (!existsSync(file)) return {};
-  let raw: { preprocess?: unknown; resize?: unknown };
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new ImperaError('DATASET', `'${file}' is not valid JSON (${(e as Error).message})`);
-  }
-  if (raw.preprocess !== undefined && raw.preprocess !== 'zoo' && raw.preprocess !== 'imagenet') {
-    throw new ImperaError('DATASET', `'${file}': preprocess must be "zoo" or "imagenet", not ${JSON.stringify(raw.preprocess)}`);
-  }
-  if (raw.resize !== undefined && typeof raw.resize !== 'boolean') throw new ImperaError('DATASET', `'${file}': resize must be true or false`);
-  return { ...(raw.preprocess ? { preprocess: raw.preprocess as 'zoo' | 'imagenet' } : {}), ...(raw.resize !== undefined ? { resize: raw.resize as boolean } : {}) };
+  const hint = 'see examples/fashion-mnist-sample/dataset.json: {"preprocess": "zoo" or "imagenet", "resize": true or false}';
+  const raw = readConfigFile(file, folderDefaultsSchema, { what: 'dataset description', code: 'DATASET', missingHint: hint, invalidHint: hint });
+  return { ...(raw.preprocess ? { preprocess: raw.preprocess } : {}), ...(raw.resize !== undefined ? { resize: raw.resize } : {}) };
 }
 
 function fashionMnist(split: 'train' | 'test'): Dataset {

@@ -1,5 +1,5 @@
 /**
- * NumPy's .npy format (version 1.0/2.0, C order), so gradients and inputs move between impera and any tool that
+ * NumPy's .npy format (versions 1.0 to 3.0, C order), so gradients and inputs move between impera and any tool that
  * reads NumPy files. The format is a short text header (a Python dict literal) followed by the raw data.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -47,24 +47,39 @@ export function encodeNpy(t: Tensor): Uint8Array {
   return out;
 }
 
+/** The header's `shape` tuple as dims: each a non-negative integer, the whole a safe element count. */
+function parseDims(shapeText: string, source: string): number[] {
+  const parts = shapeText.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!parts.every((p) => /^\d+L?$/.test(p))) throw new ImperaError('BAD_ARGUMENT', `'${source}' has shape (${parts.join(', ')}): every dimension must be a non-negative integer`, 'save arrays with numpy.save');
+  const dims = parts.map((p) => Number.parseInt(p, 10));
+  if (!Number.isSafeInteger(numel(dims)) || dims.some((d) => !Number.isSafeInteger(d))) throw new ImperaError('BAD_ARGUMENT', `'${source}' has shape (${parts.join(', ')}): too many elements`);
+  return dims;
+}
+
 export function decodeNpy(bytes: Uint8Array, source = 'array'): Tensor {
   if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m)) throw new ImperaError('BAD_ARGUMENT', `'${source}' is not a .npy file`, 'save arrays with numpy.save');
   const major = bytes[6]!;
+  if (major < 1 || major > 3) throw new ImperaError('BAD_ARGUMENT', `'${source}' is .npy format version ${major}; impera reads versions 1 to 3`, 'save arrays with numpy.save');
+  if (major > 1 && bytes.length < 12) throw new ImperaError('BAD_ARGUMENT', `'${source}' is truncated: it ends inside the .npy header`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const [len, start] = major === 1 ? [view.getUint16(8, true), 10] : [view.getUint32(8, true), 12];
-  const header = Buffer.from(bytes.subarray(start, start + len)).toString('latin1');
+  if (start + len > bytes.length) throw new ImperaError('BAD_ARGUMENT', `'${source}' is truncated: its header claims ${len} bytes but the file has ${bytes.length - start} after the header length`, 'save the array again with numpy.save');
+  const header = Buffer.from(bytes.subarray(start, start + len)).toString(major === 3 ? 'utf8' : 'latin1');
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*True/.test(header);
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  const spec = descr ? CTOR[descr] : undefined;
-  if (!spec || shapeText === undefined) throw new ImperaError('BAD_ARGUMENT', `'${source}' holds ${descr ?? 'an unknown type'}; impera reads float32/64, int8/32/64, uint8, bool and float16 arrays`);
+  if (descr === undefined || shapeText === undefined) throw new ImperaError('BAD_ARGUMENT', `'${source}' has a .npy header without 'descr' and 'shape'`, 'save arrays with numpy.save');
+  const spec = CTOR[descr];
+  if (!spec) throw new ImperaError('BAD_ARGUMENT', `'${source}' holds ${descr}; impera reads float32/64, int8/32/64, uint8, bool and float16 arrays`);
   if (fortran) throw new ImperaError('BAD_ARGUMENT', `'${source}' is in Fortran order`, 'save it with numpy.ascontiguousarray');
-  const dims = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const dims = parseDims(shapeText, source);
   const n = numel(dims);
   const offset = start + len;
   if (bytes.length - offset < n * spec.bytes) throw new ImperaError('BAD_ARGUMENT', `'${source}' is truncated: shape (${dims}) needs ${n * spec.bytes} bytes of data`);
-  const copy = bytes.slice(offset, offset + n * spec.bytes); // aligned copy
-  return { dtype: spec.dtype, dims, data: spec.make(copy.buffer, 0, n) };
+  // a fresh, aligned buffer holding only the data: `bytes` may be a view into a larger one (a Buffer from readFileSync)
+  const data = new Uint8Array(n * spec.bytes);
+  data.set(bytes.subarray(offset, offset + n * spec.bytes));
+  return { dtype: spec.dtype, dims, data: spec.make(data.buffer, 0, n) };
 }
 
 export function readNpy(path: string): Tensor {

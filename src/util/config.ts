@@ -1,12 +1,16 @@
 /**
  * What every reader of a user's config file needs: one way to read, parse (YAML or JSON) and validate a file with
- * errors naming the file, the line and the field; where its relative paths start; one line per invalid field.
+ * bounded work and errors naming the file, the line and the field; where its relative paths start; one line per
+ * invalid field.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { isNode, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ImperaError, type ErrorCode } from '../errors.js';
+
+/** The largest config file impera parses: far above any real one, and parsed in about a second. */
+export const MAX_CONFIG_BYTES = 1 << 20;
 
 /** A user's file as text; missing or unreadable, an error naming it as `what` (a folder is not a corrupt file). */
 export function readUserFile(path: string, what: string, hint: string): string {
@@ -42,6 +46,10 @@ interface ParsedConfig {
  * `scenario 'a.yaml' line 7: qos.latency.ms: latency.ms must be a number`.
  */
 export function readConfigFile<S extends z.ZodType>(path: string, schema: S, kind: ConfigFileKind): z.output<S> {
+  const size = sizeOf(path) ?? 0;
+  if (size > MAX_CONFIG_BYTES) {
+    throw new ImperaError(kind.code, `${kind.what} '${path}' is too large: ${(size / 2 ** 20).toFixed(1)} MiB (impera reads config files of at most ${MAX_CONFIG_BYTES / 2 ** 20} MiB)`, kind.invalidHint);
+  }
   const text = readUserFile(path, kind.what, kind.missingHint);
   const parsed = parseConfigText(text, path, kind);
   const checked = schema.safeParse(parsed.value);
@@ -63,16 +71,27 @@ function parseConfigText(text: string, path: string, kind: ConfigFileKind): Pars
     return { value: value ?? {}, lineOf: (p) => linesOf(text).lineOf(p) };
   }
   const doc = linesOf(text);
-  if (doc.error) throw new ImperaError(kind.code, `${kind.what} '${path}' is not valid YAML or JSON (line ${doc.error.line}): ${doc.error.message}`, kind.invalidHint);
-  return { value: doc.doc.toJS() ?? {}, lineOf: doc.lineOf };
+  const invalid = (line: number | undefined, message: string) =>
+    new ImperaError(kind.code, `${kind.what} '${path}' is not valid YAML or JSON${line ? ` (line ${line})` : ''}: ${message}`, kind.invalidHint);
+  if (doc.error) throw invalid(doc.error.line, doc.error.message);
+  const repeated = duplicateKey(doc.doc);
+  if (repeated) throw invalid(doc.counter.linePos(repeated.pos).line, repeated.message);
+  try {
+    return { value: doc.doc.toJS() ?? {}, lineOf: doc.lineOf };
+  } catch (e) {
+    // yaml refuses to expand more aliases than its maxAliasCount ("billion laughs"): a ReferenceError
+    throw invalid(undefined, (e as Error).message.split('\n')[0]!);
+  }
 }
 
-function linesOf(text: string): { doc: Document; error?: { line: number; message: string }; lineOf: ParsedConfig['lineOf'] } {
+function linesOf(text: string): { doc: Document; counter: LineCounter; error?: { line: number; message: string }; lineOf: ParsedConfig['lineOf'] } {
   const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
+  // uniqueKeys off: yaml's own check is quadratic in a mapping's keys (duplicateKey is linear); logLevel 'error':
+  // its warnings (a mapping used as a key) would print as a stray line, and validation names the field anyway
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: false, logLevel: 'error' });
   const e = doc.errors[0];
   const error = e ? { line: e.linePos?.[0]?.line ?? counter.linePos(e.pos[0]).line, message: e.message.split('\n')[0]! } : undefined;
-  return { doc, ...(error ? { error } : {}), lineOf: (path) => lineOf(doc, counter, path) };
+  return { doc, counter, ...(error ? { error } : {}), lineOf: (path) => lineOf(doc, counter, path) };
 }
 
 /** The line (1-based) of the value at `path` in the document, or of the nearest parent that exists. */
@@ -119,4 +138,33 @@ export function zodMessage(where: string, error: z.ZodError): string {
   const issue = error.issues[0]!;
   const path = [where, ...issue.path.map(String)].filter(Boolean).join('.');
   return path ? `${path}: ${issue.message}` : issue.message;
+}
+
+/** The first key that repeats within one mapping, found in time linear in the document (yaml's own check is quadratic). */
+function duplicateKey(doc: Document): { message: string; pos: number } | undefined {
+  let found: { message: string; pos: number } | undefined;
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const { key } of map.items) {
+        const name = isScalar(key) ? key.value : String(key);
+        if (seen.has(name)) {
+          found = { message: `the key '${String(name)}' appears twice in one mapping`, pos: isNode(key) ? (key.range?.[0] ?? 0) : 0 };
+          return visit.BREAK;
+        }
+        seen.add(name);
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
+/** A config file's size in bytes, or undefined when it cannot be read (readUserFile then says why). */
+function sizeOf(path: string): number | undefined {
+  try {
+    return statSync(path).size;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,11 +1,14 @@
 /** `impera grad` and `impera saliency` as users run them. */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDataset } from '../../src/data/dataset.js';
 import { readNpy, writeNpy } from '../../src/data/npy.js';
 import { DataType } from '../../src/onnx/dtype.js';
+import { l2, readFloats } from '../../bench/zoo-reference.js';
 import { expectOneLineError, impera, tmp } from '../helpers/cli.js';
+import { ZOO } from '../helpers/models.js';
 
 function inputsFile(n: number, shape = [3, 224, 224]): string {
   const dir = tmp();
@@ -41,7 +44,39 @@ describe('impera grad', () => {
     await expectOneLineError(['grad', '--inputs', inputsFile(1, [3, 28, 28]), '--targets', '3', '--out', tmp()], /has shape \[1,3,28,28\], input 'input' needs \[N, 3, 224, 224\]/);
     await expectOneLineError(['grad', '--inputs', x, '--targets', '1,2', '--wrt', 'nope', '--out', tmp()], /'nope' is not a tensor of the model/);
     await expectOneLineError(['grad', '--inputs', '/no/x.npy', '--targets', '1', '--out', tmp()], /'\/no\/x.npy' does not exist/);
+    const empty = join(tmp(), 'empty.npy');
+    writeNpy(empty, { dtype: DataType.FLOAT, dims: [0, 3, 224, 224], data: new Float32Array(0) });
+    await expectOneLineError(['grad', '--inputs', empty, '--targets', '1', '--out', tmp()], /'.*empty\.npy' holds no inputs \(its batch dimension is 0\)/);
   });
+});
+
+/** NumPy's own writer, so the file is what users hand impera; absent NumPy skips with the reason. */
+const numpy = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' });
+const noNumpy = numpy.status === 0 ? undefined : `python3 with numpy is needed to write the .npy inputs (${numpy.error?.message ?? numpy.stderr.trim()})`;
+
+/** The zoo's first reference image as a [1, 3, 224, 224] float32 .npy written by numpy.save. */
+function numpyReferenceImage(name: string): string {
+  const file = join(tmp(), 'x.npy');
+  const script = 'import numpy as np, sys; g = np.fromfile(sys.argv[1], dtype="<f4", count=224 * 224).reshape(1, 1, 224, 224); np.save(sys.argv[2], np.repeat(g, 3, axis=1))';
+  const r = spawnSync('python3', ['-c', script, join(ZOO, `${name}.ref_inputs.f32`), file], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`numpy could not write ${file}: ${r.stderr}`);
+  return file;
+}
+
+describe.skipIf(noNumpy !== undefined)(`impera grad on NumPy files matches PyTorch on the zoo (first reference image)${noNumpy ? ` (skipped: ${noNumpy})` : ''}`, () => {
+  const bounds = { vgg16: 3e-2, resnet50: 3e-2, mobilenet_v2: 3e-2, vit_tiny: 1e-3 }; // why these bounds: test/autodiff/zoo.test.ts
+  for (const [name, bound] of Object.entries(bounds)) {
+    it(`${name}: the input gradient is within ${bound} relative L2 of the reference`, async () => {
+      const label = (JSON.parse(readFileSync(join(ZOO, `${name}.reference.json`), 'utf8')) as { labels: number[] }).labels[0]!;
+      const out = tmp();
+      const r = await impera('grad', join(ZOO, `${name}.onnx`), '--inputs', numpyReferenceImage(name), '--targets', String(label), '--out', out);
+      expect(r.stderr).toBe('');
+      const ours = readNpy(join(out, 'input.npy')).data as Float32Array;
+      const theirs = readFloats(join(ZOO, `${name}.ref_input_grads.f32`)).subarray(0, ours.length);
+      expect(ours.length).toBe(3 * 224 * 224);
+      expect(l2(ours.map((v, i) => v - theirs[i]!)) / l2(theirs)).toBeLessThan(bound);
+    });
+  }
 });
 
 describe('impera saliency', () => {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { openDataset } from '../../src/data/dataset.js';
 import { loadFashionMnist } from '../../src/data/fashion-mnist.js';
 import { encodeGrayPng } from '../../src/data/images.js';
-import { decodeNpy, encodeNpy } from '../../src/data/npy.js';
+import { decodeNpy, encodeNpy, readNpy, writeNpy } from '../../src/data/npy.js';
 import { DataType } from '../../src/onnx/dtype.js';
 import { EXAMPLE_DATA } from '../../src/util/package.js';
 import { PNG } from 'pngjs';
@@ -59,6 +59,16 @@ describe('image folder datasets', () => {
     expect(() => openDataset(empty)).toThrow(/has no images/);
   });
 
+  it("refuse a dataset.json that is not valid or not an object with one line naming it", () => {
+    const dir = folderWith({ a: [{ w: 4, h: 4 }] });
+    const withDescription = (text: string) => (writeFileSync(join(dir, 'dataset.json'), text), () => openDataset(dir));
+    expect(withDescription('null')).toThrow(expect.objectContaining({ code: 'DATASET', message: expect.stringMatching(/dataset\.json' must be an object such as/) }));
+    expect(withDescription('[1, 2]')).toThrow(/dataset\.json' must be an object/);
+    expect(withDescription('{"preprocess": ')).toThrow(/dataset\.json' \(line 1\) is not valid YAML or JSON/);
+    expect(withDescription('{"resize": "yes"}')).toThrow(/resize must be true or false/);
+    expect(withDescription('{"preprocess": "imagenet"}')().size).toBe(1);
+  });
+
   it('normalise as ImageNet models expect (shorter side, centre crop, mean/std)', () => {
     const dir = folderWith({ a: [{ w: 300, h: 200 }] });
     const x = openDataset(dir, { preprocess: 'imagenet' }).load([0], spec);
@@ -80,5 +90,40 @@ describe('.npy files', () => {
     expect(() => decodeNpy(new TextEncoder().encode('hello'), 'x.npy')).toThrow(/'x.npy' is not a .npy file/);
     const bytes = encodeNpy({ dtype: DataType.FLOAT, dims: [4], data: new Float32Array(4) });
     expect(() => decodeNpy(bytes.subarray(0, bytes.length - 4), 'short.npy')).toThrow(/truncated/);
+  });
+
+  it('read the data after the header when the bytes are a view into a larger buffer (a Buffer from readFileSync)', () => {
+    const f = { dtype: DataType.FLOAT, dims: [2, 2], data: Float32Array.from([1.5, -2, 3, 4]) };
+    const inside = Buffer.concat([Buffer.alloc(24, 7), Buffer.from(encodeNpy(f))]).subarray(24);
+    expect(decodeNpy(inside)).toEqual(f);
+    const dir = mkdtempSync(join(tmpdir(), 'impera-npy-'));
+    writeNpy(join(dir, 'x.npy'), f);
+    expect(readNpy(join(dir, 'x.npy'))).toEqual(f);
+  });
+
+  /** A .npy v1.0 file with `header` as its header text and `data` bytes after it. */
+  const withHeader = (header: string, data = 16): Uint8Array => {
+    const text = Buffer.from(header, 'latin1');
+    return Uint8Array.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, text.length & 0xff, text.length >> 8, ...text, ...new Uint8Array(data)]);
+  };
+
+  it('reject negative, NaN, fractional and huge dimensions with one line naming the shape', () => {
+    for (const shape of ['(-1, 4)', '(nan,)', '(1.5, 2)', '(2, x)', '(99999999999, 99999999999)']) {
+      const run = () => decodeNpy(withHeader(`{'descr': '<f4', 'fortran_order': False, 'shape': ${shape}, }`), 'bad.npy');
+      expect(run).toThrow(expect.objectContaining({ name: 'ImperaError', message: expect.stringMatching(/^'bad\.npy' has shape \(.*\): (every dimension must be a non-negative integer|too many elements)$/) }));
+    }
+    expect(decodeNpy(withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), }", 0)).dims).toEqual([0, 3]);
+  });
+
+  it('reject a header length past the end of the file, an unknown version or a header without descr and shape', () => {
+    const good = withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }");
+    const claimsMore = Uint8Array.from(good);
+    claimsMore.set([0xff, 0x7f], 8);
+    expect(() => decodeNpy(claimsMore, 'long.npy')).toThrow(/^'long\.npy' is truncated: its header claims 32767 bytes but the file has \d+ after the header length$/);
+    const v9 = Uint8Array.from(good);
+    v9[6] = 9;
+    expect(() => decodeNpy(v9, 'v9.npy')).toThrow(/'v9\.npy' is \.npy format version 9; impera reads versions 1 to 3/);
+    expect(() => decodeNpy(withHeader('{}'), 'empty.npy')).toThrow(/'empty\.npy' has a \.npy header without 'descr' and 'shape'/);
+    expect(() => decodeNpy(withHeader("{'descr': '>f4', 'fortran_order': False, 'shape': (4,), }"), 'be.npy')).toThrow(/'be\.npy' holds >f4; impera reads/);
   });
 });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configDir, readConfigFile, readUserFile, zodMessage, type ConfigFileKind } from '../../src/util/config.js';
+import { configDir, MAX_CONFIG_BYTES, readConfigFile, readUserFile, zodMessage, type ConfigFileKind } from '../../src/util/config.js';
 
 const issueOf = (schema: z.ZodType, value: unknown) => {
   const r = schema.safeParse(value);
@@ -73,5 +73,18 @@ describe('readConfigFile', () => {
     expect(() => readConfigFile(write('bad.json', '{"name": '), schema, kind)).toThrow(/^scenario '.*bad\.json' is not valid JSON: /);
     expect(() => readConfigFile(join(dir, 'none.yaml'), schema, kind)).toThrow(expect.objectContaining({ code: 'FILE_NOT_FOUND', hint: 'write one' }));
   });
-});
 
+  it('refuses repeated keys (at any depth) with their line, and alias bombs, in bounded time', () => {
+    const loose = z.record(z.string(), z.unknown());
+    expect(() => readConfigFile(write('dup.yaml', 'a: 1\nb:\n  c: 1\n  c: 2\n'), loose, kind)).toThrow(/dup\.yaml' is not valid YAML or JSON \(line 4\): the key 'c' appears twice in one mapping$/);
+    expect(readConfigFile(write('same.yaml', 'a: {c: 1}\nb: {c: 2}\n'), loose, kind)).toEqual({ a: { c: 1 }, b: { c: 2 } });
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]'];
+    expect(() => readConfigFile(write('bomb.yaml', bomb.join('\n')), loose, kind)).toThrow(/bomb\.yaml' is not valid YAML or JSON: Excessive alias count/);
+  });
+
+  it('refuses a file over MAX_CONFIG_BYTES before reading it, naming its size and the cap', () => {
+    const big = write('big.json', `[${'0,'.repeat(MAX_CONFIG_BYTES / 2)}0]`);
+    expect(() => readConfigFile(big, z.array(z.number()), kind)).toThrow(/big\.json' is too large: 1\.0 MiB \(impera reads config files of at most 1 MiB\)$/);
+    expect(readConfigFile(write('ok.json', '[0]'), z.array(z.number()), kind)).toEqual([0]);
+  });
+});

@@ -36,6 +36,7 @@ function checkInput(g: Graph, x: Tensor, path: string): { name: string; batch: n
   if (x.dims.length !== info.shape.length || x.dims.slice(1).some((d, i) => d !== info.shape[i + 1])) {
     throw new ImperaError('BAD_ARGUMENT', `'${path}' has shape [${x.dims}], input '${name}' needs [N, ${info.shape.slice(1).join(', ')}]`);
   }
+  if (x.dims[0] === 0) throw new ImperaError('BAD_ARGUMENT', `'${path}' holds no inputs (its batch dimension is 0)`, 'save at least one input in the array');
   return { name, batch: x.dims[0]! };
 }
 

@@ -57,8 +57,8 @@ export function openDataset(source: string, options: DatasetOptions = {}): Datas
   return imageFolder(source, { ...folderDefaults(source), ...options });
 }
 
-/** A folder's `dataset.json`: its own preprocessing defaults. */
-const folderDefaultsSchema = z.strictObject({ preprocess: z.enum(['zoo', 'imagenet']).optional(), resize: z.boolean().optional() });
+/** A folder's `dataset.json`: its own preprocessing defaults (other fields, such as a description, are the user's). */
+const folderDefaultsSchema = z.object({ preprocess: z.enum(['zoo', 'imagenet']).optional(), resize: z.boolean().optional() });
 
 function folderDefaults(dir: string): DatasetOptions {
   const file = join(dir, 'dataset.json');

@@ -68,7 +68,7 @@ function parseConfigText(text: string, path: string, kind: ConfigFileKind): Pars
     } catch (e) {
       throw new ImperaError(kind.code, `${kind.what} '${path}' is not valid JSON: ${(e as Error).message}`, kind.invalidHint);
     }
-    return { value: value ?? {}, lineOf: (p) => linesOf(text).lineOf(p) };
+    return { value, lineOf: (p) => linesOf(text).lineOf(p) };
   }
   const doc = linesOf(text);
   const invalid = (line: number | undefined, message: string) =>

@@ -62,10 +62,11 @@ describe('image folder datasets', () => {
   it("refuse a dataset.json that is not valid or not an object with one line naming it", () => {
     const dir = folderWith({ a: [{ w: 4, h: 4 }] });
     const withDescription = (text: string) => (writeFileSync(join(dir, 'dataset.json'), text), () => openDataset(dir));
-    expect(withDescription('null')).toThrow(expect.objectContaining({ code: 'DATASET', message: expect.stringMatching(/dataset\.json' must be an object such as/) }));
-    expect(withDescription('[1, 2]')).toThrow(/dataset\.json' must be an object/);
-    expect(withDescription('{"preprocess": ')).toThrow(/dataset\.json' \(line 1\) is not valid YAML or JSON/);
-    expect(withDescription('{"resize": "yes"}')).toThrow(/resize must be true or false/);
+    expect(withDescription('null')).toThrow(expect.objectContaining({ code: 'DATASET', message: expect.stringMatching(/dataset\.json' line 1: \(top level\): .*expected object/) }));
+    expect(withDescription('[1, 2]')).toThrow(/dataset\.json' line 1: \(top level\): .*expected object/);
+    expect(withDescription('{"preprocess": ')).toThrow(/dataset\.json' is not valid JSON/);
+    expect(withDescription('{"resize": "yes"}')).toThrow(/dataset\.json' line 1: resize: .*expected boolean/);
+    expect(withDescription('{"preprocess": "bicubic"}')).toThrow(/dataset\.json' line 1: preprocess: must be one of "zoo", "imagenet"/);
     expect(withDescription('{"preprocess": "imagenet"}')().size).toBe(1);
   });
 

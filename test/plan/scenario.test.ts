@@ -72,9 +72,9 @@ describe('plan scenario files', () => {
 
   it('refuses an alias bomb ("billion laughs"), a repeated key and an oversized file with one clear line', () => {
     const levels = ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdefg'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefg'[i]}`).join(', ')}]`)];
-    expect(() => readPlanScenario(write('bomb.yaml', levels.join('\n')))).toThrow(expect.objectContaining({ code: 'BAD_SCENARIO', message: expect.stringMatching(/bomb\.yaml: not valid YAML or JSON: Excessive alias count/) }));
-    expect(() => readPlanScenario(write('twice.yaml', [...base, 'links:', '  uplink: lte'].join('\n')))).toThrow(/twice\.yaml:6: not valid YAML or JSON: the key 'links' appears twice in one mapping/);
-    expect(() => readPlanScenario(write('big.yaml', `# ${'x'.repeat(2 << 20)}\n${base.join('\n')}`))).toThrow(/big\.yaml: too large: 2\.0 MiB \(impera reads config files of at most 1 MiB\)/);
+    expect(() => readPlanScenario(write('bomb.yaml', levels.join('\n')))).toThrow(expect.objectContaining({ code: 'BAD_SCENARIO', message: expect.stringMatching(/bomb\.yaml' is not valid YAML or JSON: Excessive alias count/) }));
+    expect(() => readPlanScenario(write('twice.yaml', [...base, 'links:', '  uplink: lte'].join('\n')))).toThrow(/twice\.yaml' is not valid YAML or JSON \(line 6\): the key 'links' appears twice in one mapping/);
+    expect(() => readPlanScenario(write('big.yaml', `# ${'x'.repeat(2 << 20)}\n${base.join('\n')}`))).toThrow(/big\.yaml' is too large: 2\.0 MiB \(impera reads config files of at most 1 MiB\)/);
   });
 
   it('reads JSON scenarios too', () => {

@@ -14,7 +14,8 @@ import { resolveLink, type Link } from '../net/link.js';
 import { pathOf } from '../net/path.js';
 import { resolveTransport, transferStats, type Transport } from '../net/transfer.js';
 import { loadModel } from '../onnx/io.js';
-import { EXAMPLE_DATA, EXAMPLE_MODEL } from '../util/package.js';
+import { DEFAULT_DATA } from '../data/policy.js';
+import { EXAMPLE_MODEL } from '../util/package.js';
 import { accuracyAnalysis, exitAnalysis, planData, saliencyAnalysis, type AccuracyAnalysis, type ExitAnalysis, type PlanData } from './analyses.js';
 import { analysisCache } from './cache.js';
 import { planChain, type ChainProblem } from './chain.js';
@@ -127,7 +128,7 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
   // data: labelled for measured accuracy, else the built-in images as probes for agreement
   const data = c.data ? planData(c.data, { baseDir: s.baseDir, samples: c.samples, ...(c.calibration ? { calibration: c.calibration } : {}), exits: !!c.explore.exits }, warnings) : null;
   if (!data) warnings.push(`no data given: accuracy is an estimate (${c.modelAccuracy !== undefined ? `the stated ${(100 * c.modelAccuracy).toFixed(1)} %` : 'relative to the full model, 100 %'} x each configuration's agreement with the full model on the built-in sample images)`);
-  const evalData = data ?? planData(EXAMPLE_DATA, { baseDir: s.baseDir, samples: c.samples, exits: false }, []);
+  const evalData = data ?? planData(DEFAULT_DATA, { baseDir: s.baseDir, samples: c.samples, exits: false }, []);
 
   const saliency = data ? await step('saliency (I-SPLIT)', () => saliencyAnalysis(g, data, cache, progress('saliency'))) : null;
   const cuts = c.devices.edge !== undefined && c.explore.placements.includes('split') ? candidateCuts(g, c.explore.cuts, saliency, allCuts) : [];

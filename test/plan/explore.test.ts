@@ -14,7 +14,7 @@ import { analyzeModel } from '../../src/graph/analyze.js';
 import { runtimeNodes, type Graph } from '../../src/graph/graph.js';
 import { resolveLink } from '../../src/net/link.js';
 import { resolveTransport } from '../../src/net/transfer.js';
-import type { AccuracyAnalysis, CodecFigure } from '../../src/plan/analyses.js';
+import type { AccuracyAnalysis, CodecFigure, ExitAnalysis } from '../../src/plan/analyses.js';
 import { analysisCache } from '../../src/plan/cache.js';
 import { resolveCompute, type ComputeResource } from '../../src/plan/compute.js';
 import { explore, type ExploreInputs } from '../../src/plan/explore.js';
@@ -176,6 +176,46 @@ describe('explore: figures of each configuration by hand', () => {
     const configs = explore(inputs({ accuracyMode: { kind: 'estimate', scale: 0.9 }, placements: ['split'] }));
     expect(byId(configs, `split #${cuts.flat.index} fp32`).accuracy).toEqual({ value: 0.9 * 0.5, source: 'estimate', samples: 4 });
     expect(byId(configs, `split #${cuts.r1.index} fp32`).accuracy.value).toBeCloseTo(0.9, 12);
+  });
+
+  it('an exit at r1 on the device: half the frames answered after 12 ms, the rest go on; figures mixed over the two paths', () => {
+    const headFlops = cuts.flat.headCost.flops;
+    // the exit answers samples 0 (right) and 1 (wrong) at tau 0.9; its branch costs 1 ms at the flat head's ms per FLOP
+    const analysis: ExitAnalysis = {
+      exits: [{ cut: cuts.r1.id, spec: { kind: 'linear', hidden: 0 }, seed: 1, norm: { mean: [], std: [] }, values: {}, temperature: 1, flops: headFlops / 24.5, paramBytes: 100 }],
+      samples: 4,
+      taus: [{ tau: 0.9, passes: [[1, 1, 0, 0]], preds: [[0, 3, 0, 0]] }],
+      testAccuracy: [0.5],
+      ece: [{ before: 0, after: 0 }],
+    };
+    const configs = explore(inputs({ placements: ['split'], exits: { analysis, cuts: [cuts.r1] } }));
+    const c = byId(configs, `split #${cuts.flat.index} fp32, exits tau 0.9`);
+    // exit path: c1 + r1 (11 ms) + branch (1 ms) = 12 ms, share 1/2; on: head 24.5 + branch 1 + up 5.044 + tail 0.3 + down 5.048 = 35.892 ms
+    expect(c.exits).toEqual({ policy: 'softmax', threshold: 0.9, cuts: [cuts.r1.id], rates: [0.5] });
+    expect(c.latency.meanMs).toBeCloseTo(0.5 * 12 + 0.5 * 35.892, 9);
+    expect(c.latency.p50Ms).toBeCloseTo((12 + 35.892) / 2, 9); // half the samples each side
+    expect(c.latency.p95Ms).toBeCloseTo(35.892, 9);
+    expect(c.bytes).toBe(0.5 * 16);
+    // sample 0 right at the exit, 1 wrong at the exit, 2 right and 3 wrong at the end (predictions 0 1 2 0)
+    expect(c.accuracy.value).toBe(0.5);
+    const deviceMs = 0.5 * 12 + 0.5 * 25.5;
+    expect(c.energyJ).toBeCloseTo((pi.power!.activeW * deviceMs) / 1000 + (0.5 * 8 + 0.1) * ((8 * 8) / 8e6), 12);
+    expect(c.edgeMemoryBytes).toBe(cuts.flat.headCost.paramBytes + cuts.flat.headCost.peakActivationBytes + 100);
+    expect(c.throughputFps).toBeCloseTo(1000 / deviceMs, 9);
+    // without exits the same split is explored too, and local gets the exit as well
+    expect(configs.map((x) => x.id)).toContain(`split #${cuts.flat.index} fp32`);
+    expect(explore(inputs({ placements: ['local'], exits: { analysis, cuts: [cuts.r1] } })).map((x) => x.id)).toEqual(['local', 'local, exits tau 0.9']);
+  });
+
+  it('several edge devices and links: every placement per device and link, named by them; a slower link only adds transfer time', () => {
+    const slow = { name: 'lte', link: resolveLink({ upMbps: 4, downMbps: 4, delayMs: 5, mtu: 576, framing: 'none' }) };
+    const twin = { ...edge, name: 'twin' };
+    const configs = explore(inputs({ edges: [edge, twin], links: [inputs().links[0]!, slow], placements: ['local', 'split'], cuts: [cuts.r1] }));
+    const split = `split #${cuts.r1.index} fp32`;
+    expect(configs.map((c) => c.id)).toEqual([`local on ${edge.name}`, `${split} on ${edge.name} via wifi`, `${split} on ${edge.name} via lte`, 'local on twin', `${split} on twin via wifi`, `${split} on twin via lte`]);
+    // at 4 Mb/s every serialisation takes twice as long: (8640 + 384) bits / 4000 instead of / 8000
+    const [fast, slower] = [byId(configs, `${split} on twin via wifi`), byId(configs, `${split} on twin via lte`)];
+    expect(slower.latency.meanMs - fast.latency.meanMs).toBeCloseTo((8640 + 384) / 4000 - (8640 + 384) / 8000, 9);
   });
 
   it('an edge device without power figures has no energy; without a server only local is explored', () => {

@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import { modelCost } from '../cost/part.js';
 import { DEFAULT_WIDTH, findCuts, resolveCut, singleTensorCuts, type Cut } from '../cuts/cuts.js';
+import { DEFAULT_DATA } from '../data/policy.js';
 import { loadCatalog, type Radio } from '../devices/catalog.js';
 import { ImperaError, isImperaError } from '../errors.js';
 import { analyzeModel } from '../graph/analyze.js';
@@ -14,7 +15,6 @@ import { resolveLink, type Link } from '../net/link.js';
 import { pathOf } from '../net/path.js';
 import { resolveTransport, transferStats, type Transport } from '../net/transfer.js';
 import { loadModel } from '../onnx/io.js';
-import { DEFAULT_DATA } from '../data/policy.js';
 import { EXAMPLE_MODEL } from '../util/package.js';
 import { accuracyAnalysis, exitAnalysis, planData, saliencyAnalysis, type AccuracyAnalysis, type ExitAnalysis, type PlanData } from './analyses.js';
 import { analysisCache, type AnalysisCache } from './cache.js';
@@ -185,6 +185,9 @@ async function runAnalyses(x: AnalysisInputs): Promise<PlanAnalyses> {
   return { saliency, cuts, accuracy, exits: { analysis, cuts: x.exitCuts } };
 }
 
+/** Bytes of the result the server sends back (the model's first output). */
+const resultBytesOf = (g: Graph): number => tensor(g, g.outputs[0]!.name!).bytes;
+
 /** Every configuration with its analytic figures: chains of devices, then edge/server placements. */
 function configurations(g: Graph, c: PlanScenario['config'], setup: PlanSetup, a: PlanAnalyses, measured: boolean, radios: readonly Radio[]): PlanConfiguration[] {
   return [
@@ -204,7 +207,7 @@ function configurations(g: Graph, c: PlanScenario['config'], setup: PlanSetup, a
       accuracyMode: measured ? { kind: 'measured' } : { kind: 'estimate', scale: c.modelAccuracy ?? 1 },
       exits: a.exits,
       radios,
-      resultBytes: tensor(g, g.outputs[0]!.name!).bytes,
+      resultBytes: resultBytesOf(g),
     }),
   ];
 }
@@ -217,7 +220,7 @@ function configurations(g: Graph, c: PlanScenario['config'], setup: PlanSetup, a
 function refineFinalists(g: Graph, configs: readonly PlanConfiguration[], feasible: readonly PlanConfiguration[], setup: PlanSetup, c: PlanScenario['config']): number {
   const simulable = (x: PlanConfiguration) => x.placement !== 'chain';
   const finalists = (feasible.length ? feasible : [...configs].sort((a, b) => a.latency.p95Ms - b.latency.p95Ms)).filter(simulable).slice(0, c.explore.finalists);
-  const resultBytes = tensor(g, g.outputs[0]!.name!).bytes;
+  const resultBytes = resultBytesOf(g);
   for (const f of finalists) {
     const link = setup.links.find((l) => l.name === f.link) ?? null;
     f.latency = refineLatency(f, { link: link?.link ?? null, transport: setup.transport, workload: c.workload, workers: c.server.workers, resultBytes, ...(c.qos.latency ? { deadlineMs: c.qos.latency.ms } : {}) });

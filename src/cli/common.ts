@@ -1,7 +1,6 @@
 /** Options and steps shared by commands: loading and analysing a model, the calibration data, parsing numbers, printing output. */
 import { Option, type Command } from 'commander';
-import { openDataset, type Dataset } from '../data/dataset.js';
-import { ImperaError, isImperaError } from '../errors.js';
+import { ImperaError } from '../errors.js';
 import { analyzeModel } from '../graph/analyze.js';
 import type { Graph } from '../graph/graph.js';
 import { parseInputShapes } from '../graph/input-shapes.js';
@@ -47,16 +46,4 @@ export function printWarnings(warnings: readonly string[]): void {
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-}
-
-/** Calibration data: as given, else Fashion-MNIST's training split, else the evaluation data itself (with a warning). */
-export function calibrationData(source: string | undefined, data: Dataset, warnings: string[]): Dataset {
-  if (source) return openDataset(source);
-  try {
-    return openDataset('fashion-mnist:train');
-  } catch (e) {
-    if (!isImperaError(e)) throw e;
-    warnings.push('codecs are calibrated on the evaluation images (Fashion-MNIST is not installed): pass --calibration with other images');
-    return data;
-  }
 }

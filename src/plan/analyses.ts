@@ -6,8 +6,9 @@
  */
 import { parseCodec } from '../codecs/spec.js';
 import { singleTensorCuts, type Cut } from '../cuts/cuts.js';
-import { isFashionMnist, openDataset, subsetDataset, type Dataset } from '../data/dataset.js';
-import { ImperaError, isImperaError } from '../errors.js';
+import { subsetDataset, type Dataset } from '../data/dataset.js';
+import { calibrationData, labelledSplits } from '../data/policy.js';
+import { ImperaError } from '../errors.js';
 import { inputBaselines } from '../eval/baselines.js';
 import { evaluate } from '../eval/evaluate.js';
 import { argmax, wilson } from '../util/stats.js';
@@ -32,24 +33,12 @@ export interface PlanData {
   folder: boolean;
 }
 
-const open = (source: string, baseDir: string): Dataset => (isFashionMnist(source) ? openDataset(source) : openDataset(source.startsWith('/') ? source : `${baseDir}/${source}`));
-
 /** Resolve the scenario's data; with exits on a folder, the test images are a held-out share the exits never see. */
 export function planData(source: string, o: { baseDir: string; samples: number; calibration?: string; exits: boolean; seed?: number }, warnings: string[]): PlanData {
-  const fm = isFashionMnist(source);
-  const data = open(fm ? 'fashion-mnist:test' : source, o.baseDir);
-  let calibration: Dataset;
-  if (o.calibration) calibration = open(o.calibration, o.baseDir);
-  else {
-    try {
-      calibration = openDataset('fashion-mnist:train');
-    } catch (e) {
-      if (!isImperaError(e)) throw e;
-      warnings.push('codecs are fitted on the evaluation images (Fashion-MNIST is not installed): give calibration: with other images');
-      calibration = data;
-    }
-  }
-  if (fm) return { name: data.name, test: data, samples: Math.min(o.samples, data.size), calibration, train: openDataset('fashion-mnist:train'), folder: false };
+  const splits = labelledSplits(source, o.baseDir);
+  const data = splits.test?.() ?? splits.train();
+  const calibration = calibrationData(o.calibration, { what: 'the evaluation images', data: () => data }, warnings, 'give calibration: with other images', o.baseDir);
+  if (splits.test) return { name: data.name, test: data, samples: Math.min(o.samples, data.size), calibration, train: splits.train(), folder: false };
   if (!o.exits) return { name: data.name, test: data, samples: Math.min(o.samples, data.size), calibration, train: data, folder: true };
   // the same split trainExits makes for these options, so exits are tested on exactly these images
   const held = splitSamples({ train: data }, { seed: o.seed ?? 1, testSamples: o.samples }).test.indices;

@@ -129,134 +129,166 @@ interface ExitChoice {
   active: number;
 }
 
-export function explore(x: ExploreInputs): PlanConfiguration[] {
-  const { g, accuracy } = x;
-  const draws = transferDraws(x.transport, 1000 / x.workload.fps);
-  const all = new Set(runtimeNodes(g));
-  const model = modelCost(g);
-  const labels = accuracy.labels;
-  const exitCuts = x.exits?.cuts ?? [];
-  // node stretches between consecutive exits: the device's time up to each exit
-  const exitStretches = exitCuts.length ? stretches(g, exitCuts) : [];
-  const accuracyFigure = (value: number, ci: [number, number] | undefined, agreement: number): AccuracyFigure =>
-    x.accuracyMode.kind === 'measured' ? { value, source: 'measured', ...(ci ? { ci } : {}), samples: labels.length } : { value: x.accuracyMode.scale * agreement, source: 'estimate', samples: labels.length };
-  const agreementOf = (preds: readonly number[]) => preds.reduce((s, p, i) => s + (p === accuracy.full.predictions[i] ? 1 : 0), 0) / Math.max(1, preds.length);
-  const out: PlanConfiguration[] = [];
+/** What every configuration of one exploration shares, computed once. */
+interface Exploration {
+  x: ExploreInputs;
+  draws: Draws;
+  /** The model's runtime nodes and cost. */
+  all: Set<number>;
+  model: ReturnType<typeof modelCost>;
+  exitCuts: readonly Cut[];
+  /** Node stretches between consecutive exits: the device's time up to each exit. */
+  exitStretches: number[][];
+}
 
-  /**
-   * The paths and exit figures of a configuration whose device runs a part of `headFlops` in `headMs` (the whole
-   * model: local) and sends `bytes`; an exit branch costs the part's time per FLOP.
-   */
-  const withExits = (edge: ComputeResource, headFlops: number, headMs: number, bytes: number, serverMs: number, choice: ExitChoice | null, endPredictions: readonly number[]) => {
-    if (!choice || !x.exits) {
-      return { paths: [{ deviceMs: headMs, upBytes: bytes, serverMs, share: 1 }], exits: null, predictionsAccuracy: null };
-    }
-    const a = x.exits.analysis;
-    const combined = combineExits(a, choice.tauIndex, choice.active, labels, endPredictions);
-    let reach = 0;
-    const paths: FramePath[] = [];
-    let branchMs = 0;
-    let left = 1;
-    for (let k = 0; k < choice.active; k++) {
-      reach += edge.ms(exitStretches[k]!);
-      branchMs += (a.exits[k]!.flops * headMs) / Math.max(1, headFlops);
-      paths.push({ deviceMs: reach + branchMs, upBytes: 0, serverMs: 0, share: combined.rates[k]! });
-      left -= combined.rates[k]!;
-    }
-    paths.push({ deviceMs: headMs + branchMs, upBytes: bytes, serverMs, share: Math.max(0, left) });
-    const exits: ConfigurationExits = { policy: 'softmax', threshold: a.taus[choice.tauIndex]!.tau, cuts: exitCuts.slice(0, choice.active).map((c) => c.id), rates: combined.rates };
-    return { paths, exits, predictionsAccuracy: combined };
-  };
+/** A measured accuracy as is, or the estimate: the stated accuracy x agreement with the full model. */
+function accuracyFigure(e: Exploration, value: number, ci: [number, number] | undefined, agreement: number): AccuracyFigure {
+  const samples = e.x.accuracy.labels.length;
+  return e.x.accuracyMode.kind === 'measured' ? { value, source: 'measured', ...(ci ? { ci } : {}), samples } : { value: e.x.accuracyMode.scale * agreement, source: 'estimate', samples };
+}
 
-  /** Exit choices for a device part holding the first `active` exits: none, then each tau. */
-  const exitChoices = (active: number): (ExitChoice | null)[] => [null, ...(x.exits && active > 0 ? x.exits.analysis.taus.map((_, tauIndex) => ({ tauIndex, active })) : [])];
+/** Share of samples on which `preds` matches the full model. */
+function agreementOf(e: Exploration, preds: readonly number[]): number {
+  const full = e.x.accuracy.full.predictions;
+  return preds.reduce((s, p, i) => s + (p === full[i] ? 1 : 0), 0) / Math.max(1, preds.length);
+}
 
-  const push = (c: Omit<PlanConfiguration, 'checks' | 'feasible'>) => out.push({ ...c, checks: [], feasible: true });
-  const exitLabel = (e: ConfigurationExits | null) => (e ? `, exits tau ${e.threshold}` : '');
-  const linkLabel = (l: NamedLink | null, many: boolean) => (l && many ? ` via ${l.name}` : '');
-  const edgeLabel = (e: ComputeResource) => (x.edges.length > 1 ? ` on ${e.name}` : '');
+/**
+ * The paths and exit figures of a configuration whose device runs a part of `headFlops` in `headMs` (the whole
+ * model: local) and sends `bytes`; an exit branch costs the part's time per FLOP.
+ */
+function exitPaths(e: Exploration, edge: ComputeResource, headFlops: number, headMs: number, bytes: number, serverMs: number, choice: ExitChoice | null, endPredictions: readonly number[]) {
+  const exitsInput = e.x.exits;
+  if (!choice || !exitsInput) {
+    return { paths: [{ deviceMs: headMs, upBytes: bytes, serverMs, share: 1 }], exits: null, predictionsAccuracy: null };
+  }
+  const a = exitsInput.analysis;
+  const combined = combineExits(a, choice.tauIndex, choice.active, e.x.accuracy.labels, endPredictions);
+  let reach = 0;
+  const paths: FramePath[] = [];
+  let branchMs = 0;
+  let left = 1;
+  for (let k = 0; k < choice.active; k++) {
+    reach += edge.ms(e.exitStretches[k]!);
+    branchMs += (a.exits[k]!.flops * headMs) / Math.max(1, headFlops);
+    paths.push({ deviceMs: reach + branchMs, upBytes: 0, serverMs: 0, share: combined.rates[k]! });
+    left -= combined.rates[k]!;
+  }
+  paths.push({ deviceMs: headMs + branchMs, upBytes: bytes, serverMs, share: Math.max(0, left) });
+  const exits: ConfigurationExits = { policy: 'softmax', threshold: a.taus[choice.tauIndex]!.tau, cuts: e.exitCuts.slice(0, choice.active).map((c) => c.id), rates: combined.rates };
+  return { paths, exits, predictionsAccuracy: combined };
+}
 
-  for (const edge of x.edges) {
-    const fullEdgeMs = edge.ms(all);
-    if (x.placements.includes('local')) {
-      for (const choice of exitChoices(exitCuts.length)) {
-        const { paths, exits, predictionsAccuracy } = withExits(edge, model.flops, fullEdgeMs, 0, 0, choice, accuracy.full.predictions);
-        const deviceMs = paths.reduce((s, p) => s + p.share * p.deviceMs, 0);
-        const exitBytes = x.exits && exits ? x.exits.analysis.exits.reduce((s, e) => s + e.paramBytes, 0) : 0;
-        push({
-          id: `local${edgeLabel(edge)}${exitLabel(exits)}`,
-          placement: 'local',
-          link: null,
-          cuts: [],
-          devices: [edge.name],
-          codec: '-',
+/** Exit choices for a device part holding the first `active` exits: none, then each tau. */
+const exitChoices = (e: Exploration, active: number): (ExitChoice | null)[] => [null, ...(e.x.exits && active > 0 ? e.x.exits.analysis.taus.map((_, tauIndex) => ({ tauIndex, active })) : [])];
+
+/** Expected device time over a configuration's paths. */
+const expectedDeviceMs = (paths: readonly FramePath[]) => paths.reduce((s, p) => s + p.share * p.deviceMs, 0);
+
+const exitLabel = (ex: ConfigurationExits | null) => (ex ? `, exits tau ${ex.threshold}` : '');
+const linkLabel = (e: Exploration, l: NamedLink) => (e.x.links.length > 1 ? ` via ${l.name}` : '');
+const edgeLabel = (e: Exploration, edge: ComputeResource) => (e.x.edges.length > 1 ? ` on ${edge.name}` : '');
+
+type Explored = Omit<PlanConfiguration, 'checks' | 'feasible'>;
+
+/** The whole model on the edge device, without exits and with each exit policy. */
+function localConfigurations(e: Exploration, edge: ComputeResource): Explored[] {
+  const { x, model } = e;
+  const fullEdgeMs = edge.ms(e.all);
+  return exitChoices(e, e.exitCuts.length).map((choice) => {
+    const { paths, exits, predictionsAccuracy } = exitPaths(e, edge, model.flops, fullEdgeMs, 0, 0, choice, x.accuracy.full.predictions);
+    const exitBytes = x.exits && exits ? x.exits.analysis.exits.reduce((s, ex) => s + ex.paramBytes, 0) : 0;
+    return {
+      id: `local${edgeLabel(e, edge)}${exitLabel(exits)}`,
+      placement: 'local',
+      link: null,
+      cuts: [],
+      devices: [edge.name],
+      codec: '-',
+      exits,
+      latency: latencyOf(paths, null, e.draws, 0),
+      accuracy: predictionsAccuracy ? accuracyFigure(e, predictionsAccuracy.accuracy, predictionsAccuracy.ci, predictionsAccuracy.accuracy) : accuracyFigure(e, x.accuracy.full.accuracy, x.accuracy.full.ci, 1),
+      bytes: 0,
+      energyJ: energyOf(edge, null, x.radios, expectedDeviceMs(paths), 0),
+      edgeMemoryBytes: model.paramBytes + model.peakActivationBytes + exitBytes,
+      throughputFps: throughputOf(paths, null, e.draws, x.workers, x.workload.devices),
+    };
+  });
+}
+
+/** The device sends its input, in each input encoding, and the server runs the whole model. */
+function remoteConfigurations(e: Exploration, edge: ComputeResource, server: ComputeResource, link: NamedLink): Explored[] {
+  const { x } = e;
+  const labels = x.accuracy.labels;
+  return x.accuracy.inputs.map((input) => {
+    const paths = [{ deviceMs: 0, upBytes: input.bytesMean, serverMs: server.ms(e.all), share: 1 }];
+    return {
+      id: `remote ${input.name}${edgeLabel(e, edge)}${linkLabel(e, link)}`,
+      placement: 'remote',
+      link: link.name,
+      cuts: [],
+      devices: [edge.name, server.name],
+      codec: input.name,
+      exits: null,
+      latency: latencyOf(paths, link, e.draws, x.resultBytes),
+      accuracy: x.accuracyMode.kind === 'measured' ? { value: input.accuracy, source: 'measured', ci: input.ci, samples: labels.length } : { value: x.accuracyMode.scale * (input.accuracy / Math.max(1e-9, x.accuracy.full.accuracy)), source: 'estimate', samples: labels.length },
+      bytes: input.bytesMean,
+      energyJ: energyOf(edge, link, x.radios, 0, input.bytesMean),
+      edgeMemoryBytes: 0,
+      throughputFps: throughputOf(paths, link, e.draws, x.workers, x.workload.devices),
+    };
+  });
+}
+
+/** Head on the device, tail on the server: each candidate cut x codec x exit policy (exits the head holds). */
+function splitConfigurations(e: Exploration, edge: ComputeResource, server: ComputeResource, link: NamedLink): Explored[] {
+  const { x } = e;
+  const out: Explored[] = [];
+  for (const cut of x.cuts) {
+    const head = cut.head;
+    const tailNodes = [...e.all].filter((i) => !head.has(i));
+    const [headMs, tailMs] = [edge.ms(head), server.ms(tailNodes)];
+    const activeExits = e.exitCuts.filter((ex) => [...ex.head].every((i) => head.has(i))).length;
+    for (const codec of x.codecs) {
+      const fig = x.accuracy.codecs.find((c) => c.cut === cut.id && c.codec === codec);
+      if (!fig) continue;
+      for (const choice of exitChoices(e, activeExits)) {
+        const { paths, exits, predictionsAccuracy } = exitPaths(e, edge, cut.headCost.flops, headMs, fig.bytesMean, tailMs, choice, fig.predictions);
+        const sent = paths.reduce((s, p) => s + p.share * p.upBytes, 0);
+        const exitBytes = x.exits && exits ? x.exits.analysis.exits.slice(0, activeExits).reduce((s, ex) => s + ex.paramBytes, 0) : 0;
+        out.push({
+          id: `split #${cut.index} ${codec}${exitLabel(exits)}${edgeLabel(e, edge)}${linkLabel(e, link)}`,
+          placement: 'split',
+          link: link.name,
+          cuts: [{ index: cut.index, id: cut.id }],
+          devices: [edge.name, server.name],
+          codec,
           exits,
-          latency: latencyOf(paths, null, draws, 0),
-          accuracy: predictionsAccuracy ? accuracyFigure(predictionsAccuracy.accuracy, predictionsAccuracy.ci, predictionsAccuracy.accuracy) : accuracyFigure(accuracy.full.accuracy, accuracy.full.ci, 1),
-          bytes: 0,
-          energyJ: energyOf(edge, null, x.radios, deviceMs, 0),
-          edgeMemoryBytes: model.paramBytes + model.peakActivationBytes + exitBytes,
-          throughputFps: throughputOf(paths, null, draws, x.workers, x.workload.devices),
+          latency: latencyOf(paths, link, e.draws, x.resultBytes),
+          accuracy: predictionsAccuracy ? accuracyFigure(e, predictionsAccuracy.accuracy, predictionsAccuracy.ci, agreementOf(e, fig.predictions)) : accuracyFigure(e, fig.accuracy, fig.ci, fig.agreement),
+          bytes: sent,
+          energyJ: energyOf(edge, link, x.radios, expectedDeviceMs(paths), sent),
+          edgeMemoryBytes: Math.max(fig.encoderBytes, cut.headCost.paramBytes) + cut.headCost.peakActivationBytes + exitBytes,
+          throughputFps: throughputOf(paths, link, e.draws, x.workers, x.workload.devices),
         });
-      }
-    }
-    if (!x.server) continue;
-    const server = x.server;
-    for (const link of x.links) {
-      if (x.placements.includes('remote')) {
-        for (const input of accuracy.inputs) {
-          const paths = [{ deviceMs: 0, upBytes: input.bytesMean, serverMs: server.ms(all), share: 1 }];
-          push({
-            id: `remote ${input.name}${edgeLabel(edge)}${linkLabel(link, x.links.length > 1)}`,
-            placement: 'remote',
-            link: link.name,
-            cuts: [],
-            devices: [edge.name, server.name],
-            codec: input.name,
-            exits: null,
-            latency: latencyOf(paths, link, draws, x.resultBytes),
-            accuracy: x.accuracyMode.kind === 'measured' ? { value: input.accuracy, source: 'measured', ci: input.ci, samples: labels.length } : { value: x.accuracyMode.scale * (input.accuracy / Math.max(1e-9, accuracy.full.accuracy)), source: 'estimate', samples: labels.length },
-            bytes: input.bytesMean,
-            energyJ: energyOf(edge, link, x.radios, 0, input.bytesMean),
-            edgeMemoryBytes: 0,
-            throughputFps: throughputOf(paths, link, draws, x.workers, x.workload.devices),
-          });
-        }
-      }
-      if (!x.placements.includes('split')) continue;
-      for (const cut of x.cuts) {
-        const head = cut.head;
-        const tailNodes = [...all].filter((i) => !head.has(i));
-        const [headMs, tailMs] = [edge.ms(head), server.ms(tailNodes)];
-        const activeExits = exitCuts.filter((e) => [...e.head].every((i) => head.has(i))).length;
-        for (const codec of x.codecs) {
-          const fig = accuracy.codecs.find((c) => c.cut === cut.id && c.codec === codec);
-          if (!fig) continue;
-          for (const choice of exitChoices(activeExits)) {
-            const { paths, exits, predictionsAccuracy } = withExits(edge, cut.headCost.flops, headMs, fig.bytesMean, tailMs, choice, fig.predictions);
-            const sent = paths.reduce((s, p) => s + p.share * p.upBytes, 0);
-            const deviceMs = paths.reduce((s, p) => s + p.share * p.deviceMs, 0);
-            const exitBytes = x.exits && exits ? x.exits.analysis.exits.slice(0, activeExits).reduce((s, e) => s + e.paramBytes, 0) : 0;
-            const headCost = cut.headCost;
-            push({
-              id: `split #${cut.index} ${codec}${exitLabel(exits)}${edgeLabel(edge)}${linkLabel(link, x.links.length > 1)}`,
-              placement: 'split',
-              link: link.name,
-              cuts: [{ index: cut.index, id: cut.id }],
-              devices: [edge.name, server.name],
-              codec,
-              exits,
-              latency: latencyOf(paths, link, draws, x.resultBytes),
-              accuracy: predictionsAccuracy ? accuracyFigure(predictionsAccuracy.accuracy, predictionsAccuracy.ci, agreementOf(fig.predictions)) : accuracyFigure(fig.accuracy, fig.ci, fig.agreement),
-              bytes: sent,
-              energyJ: energyOf(edge, link, x.radios, deviceMs, sent),
-              edgeMemoryBytes: Math.max(fig.encoderBytes, headCost.paramBytes) + headCost.peakActivationBytes + exitBytes,
-              throughputFps: throughputOf(paths, link, draws, x.workers, x.workload.devices),
-            });
-          }
-        }
       }
     }
   }
   return out;
+}
+
+/** Every configuration, per edge device: local, then per link the remote encodings and the splits. */
+export function explore(x: ExploreInputs): PlanConfiguration[] {
+  const exitCuts = x.exits?.cuts ?? [];
+  const e: Exploration = { x, draws: transferDraws(x.transport, 1000 / x.workload.fps), all: new Set(runtimeNodes(x.g)), model: modelCost(x.g), exitCuts, exitStretches: exitCuts.length ? stretches(x.g, exitCuts) : [] };
+  const out: Explored[] = [];
+  for (const edge of x.edges) {
+    if (x.placements.includes('local')) out.push(...localConfigurations(e, edge));
+    if (!x.server) continue;
+    for (const link of x.links) {
+      if (x.placements.includes('remote')) out.push(...remoteConfigurations(e, edge, x.server, link));
+      if (x.placements.includes('split')) out.push(...splitConfigurations(e, edge, x.server, link));
+    }
+  }
+  return out.map((c) => ({ ...c, checks: [], feasible: true }));
 }

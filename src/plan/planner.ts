@@ -6,7 +6,8 @@
 import { resolve } from 'node:path';
 import { modelCost } from '../cost/part.js';
 import { DEFAULT_WIDTH, findCuts, resolveCut, singleTensorCuts, type Cut } from '../cuts/cuts.js';
-import { loadCatalog } from '../devices/catalog.js';
+import { DEFAULT_DATA } from '../data/policy.js';
+import { loadCatalog, type Radio } from '../devices/catalog.js';
 import { ImperaError, isImperaError } from '../errors.js';
 import { analyzeModel } from '../graph/analyze.js';
 import { tensor, type Graph } from '../graph/graph.js';
@@ -14,9 +15,9 @@ import { resolveLink, type Link } from '../net/link.js';
 import { pathOf } from '../net/path.js';
 import { resolveTransport, transferStats, type Transport } from '../net/transfer.js';
 import { loadModel } from '../onnx/io.js';
-import { EXAMPLE_DATA, EXAMPLE_MODEL } from '../util/package.js';
+import { EXAMPLE_MODEL } from '../util/package.js';
 import { accuracyAnalysis, exitAnalysis, planData, saliencyAnalysis, type AccuracyAnalysis, type ExitAnalysis, type PlanData } from './analyses.js';
-import { analysisCache } from '../util/analysis-cache.js';
+import { analysisCache, type AnalysisCache } from '../util/analysis-cache.js';
 import { planChain, type ChainProblem } from '../placement/chain.js';
 import { bestEnumeratedCut, dadsPartition, transferFromBytes, type EdgeCloudCosts } from '../placement/dads.js';
 import { resolveCompute, type ComputeContext, type ComputeResource } from '../devices/resolve.js';
@@ -25,8 +26,6 @@ import { decide } from './recommend.js';
 import { refineLatency } from './refine.js';
 import type { PlanScenario } from './scenario.js';
 import type { CutSummary, PlanConfiguration, PlanQos, PlanResult, SaliencySummary } from './types.js';
-
-/** The configuration a result recommends (or the nearest miss); defined beside the decision, which the report also reads. */
 
 export interface PlanOptions {
   /** Reuse cached analyses (default true). */
@@ -71,45 +70,63 @@ function cutSummary(c: Cut): CutSummary {
   return { index: c.index, id: c.id, bytes: c.bytes, shapes: c.detail.map((d) => d.shape), headMacs: c.headCost.macs, tailMacs: c.tailCost.macs, headParamBytes: c.headCost.paramBytes, headPeakActivationBytes: c.headCost.peakActivationBytes };
 }
 
-export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ result: PlanResult; context: PlanContext }> {
-  const started = performance.now();
-  const c = s.config;
+/** Where planning time goes: each step's seconds and whether its result came from the cache. */
+interface StepLog {
+  steps: PlanResult['timings']['steps'];
+  /** Run a step that says whether it was cached, timing it. */
+  run<T>(name: string, work: () => Promise<{ value: T; cached: boolean }>): Promise<T>;
+  record(name: string, seconds: number, cached: boolean): void;
+}
+
+function stepLog(): StepLog {
   const steps: PlanResult['timings']['steps'] = [];
-  const warnings: string[] = [];
-  const step = async <T>(name: string, run: () => Promise<{ value: T; cached: boolean }>): Promise<T> => {
-    const t0 = performance.now();
-    const { value, cached } = await run();
-    steps.push({ step: name, seconds: (performance.now() - t0) / 1000, cached });
-    return value;
+  const record = (step: string, seconds: number, cached: boolean) => void steps.push({ step, seconds, cached });
+  return {
+    steps,
+    record,
+    async run(name, work) {
+      const t0 = performance.now();
+      const { value, cached } = await work();
+      record(name, (performance.now() - t0) / 1000, cached);
+      return value;
+    },
   };
-  const progress = (name: string) => (done: number, total: number) => o.onProgress?.(name, done, total);
-  const cache = analysisCache(o.cache !== false, o.cacheDir);
+}
 
-  const modelPath = c.model ? resolve(s.baseDir, c.model) : EXAMPLE_MODEL;
-  const g = await step('analyse the model', async () => {
-    let model;
-    try {
-      model = loadModel(modelPath);
-    } catch (e) {
-      if (isImperaError(e)) throw new ImperaError('BAD_SCENARIO', `model: ${e.message}`, e.hint);
-      throw e;
-    }
-    const input = [...(model.proto.graph?.input ?? [])].find((i) => !(model.proto.graph?.initializer ?? []).some((t) => t.name === i.name));
-    return { value: await analyzeModel(model, c.inputShape && input ? { inputShapes: { [input.name!]: c.inputShape } } : {}), cached: false };
-  });
-  warnings.push(...g.warnings);
-  const catalog = loadCatalog(o.catalogFiles ?? []);
-  const ctx: ComputeContext = { catalog, baseDir: s.baseDir, cache, onStep: (name, seconds, cached) => steps.push({ step: name, seconds, cached }) };
+/** The scenario's model (the built-in one by default), analysed at the scenario's input shape; errors name `model`. */
+async function scenarioGraph(s: PlanScenario): Promise<Graph> {
+  const c = s.config;
+  let model;
+  try {
+    model = loadModel(c.model ? resolve(s.baseDir, c.model) : EXAMPLE_MODEL);
+  } catch (e) {
+    if (isImperaError(e)) throw new ImperaError('BAD_SCENARIO', `model: ${e.message}`, e.hint);
+    throw e;
+  }
+  const input = [...(model.proto.graph?.input ?? [])].find((i) => !(model.proto.graph?.initializer ?? []).some((t) => t.name === i.name));
+  return analyzeModel(model, c.inputShape && input ? { inputShapes: { [input.name!]: c.inputShape } } : {});
+}
 
-  // devices and links first: a typo there should fail before minutes of analysis
+/** The devices and links a scenario names, resolved. */
+interface PlanSetup {
+  links: NamedLink[];
+  transport: Transport;
+  edges: ComputeResource[];
+  server: ComputeResource | null;
+  chainDevices: ComputeResource[];
+  chainLinks: Link[];
+}
+
+/** Devices and links, resolved before any analysis: a typo there should fail before minutes of work. */
+async function resolveSetup(g: Graph, s: PlanScenario, ctx: ComputeContext): Promise<PlanSetup> {
+  const c = s.config;
   const links: NamedLink[] = asList(c.links.uplink).map((cfg, i, all) => {
     const link = resolveLink(cfg, { where: all.length > 1 || Array.isArray(c.links.uplink) ? `links.uplink.${i}` : 'links.uplink', baseDir: s.baseDir });
     return { name: link.name, link };
   });
   const transport = resolveTransport(c.transport, 'transport');
-  const edgeConfigs = asList(c.devices.edge);
   const edges: ComputeResource[] = [];
-  for (const [i, e] of edgeConfigs.entries()) edges.push(await resolveCompute(g, e, Array.isArray(c.devices.edge) ? `devices.edge.${i}` : 'devices.edge', ctx));
+  for (const [i, e] of asList(c.devices.edge).entries()) edges.push(await resolveCompute(g, e, Array.isArray(c.devices.edge) ? `devices.edge.${i}` : 'devices.edge', ctx));
   const server = c.devices.server !== undefined ? await resolveCompute(g, c.devices.server, 'devices.server', ctx) : null;
   const chainDevices: ComputeResource[] = [];
   for (const [i, d] of (c.devices.chain ?? []).entries()) {
@@ -119,81 +136,150 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
     chainDevices.push(device);
   }
   const chainLinks = (c.links.chain ?? []).map((cfg, i) => resolveLink(cfg, { where: `links.chain.${i}`, baseDir: s.baseDir }));
+  return { links, transport, edges, server, chainDevices, chainLinks };
+}
+
+/**
+ * The scenario's labelled data (null: none given), and the images accuracy is evaluated on: that data, or without
+ * it the built-in sample as probes for agreement with the full model (warned).
+ */
+function scenarioData(s: PlanScenario, warnings: string[]): { data: PlanData | null; evalData: PlanData } {
+  const c = s.config;
+  const data = c.data ? planData(c.data, { baseDir: s.baseDir, samples: c.samples, ...(c.calibration ? { calibration: c.calibration } : {}), exits: !!c.explore.exits }, warnings) : null;
+  if (!data) warnings.push(`no data given: accuracy is an estimate (${c.modelAccuracy !== undefined ? `the stated ${(100 * c.modelAccuracy).toFixed(1)} %` : 'relative to the full model, 100 %'} x each configuration's agreement with the full model on the built-in sample images)`);
+  return { data, evalData: data ?? planData(DEFAULT_DATA, { baseDir: s.baseDir, samples: c.samples, exits: false }, []) };
+}
+
+/** The expensive, cached analyses and the candidate cuts they decide. */
+interface PlanAnalyses {
+  saliency: SaliencySummary | null;
+  cuts: Cut[];
+  accuracy: AccuracyAnalysis;
+  exits: PlanContext['exits'];
+}
+
+interface AnalysisInputs {
+  g: Graph;
+  s: PlanScenario;
+  data: PlanData | null;
+  evalData: PlanData;
+  allCuts: () => readonly Cut[];
+  exitCuts: Cut[];
+  cache: AnalysisCache;
+  log: StepLog;
+  onProgress: PlanOptions['onProgress'];
+}
+
+/** Saliency (with data), the candidate cuts, accuracy and bytes of cut x codec, and exits (with data and asked for). */
+async function runAnalyses(x: AnalysisInputs): Promise<PlanAnalyses> {
+  const { g, data, cache, log } = x;
+  const c = x.s.config;
+  const progress = (name: string) => (done: number, total: number) => x.onProgress?.(name, done, total);
+  const saliency = data ? await log.run('saliency (I-SPLIT)', () => saliencyAnalysis(g, data, cache, progress('saliency'))) : null;
+  const cuts = c.devices.edge !== undefined && c.explore.placements.includes('split') ? candidateCuts(g, c.explore.cuts, saliency, x.allCuts) : [];
+  const single = singleTensorCuts(g);
+  const accuracy = await log.run('accuracy and bytes of cut x codec', () => accuracyAnalysis(g, cuts, single[single.length - 1]!, c.explore.codecs, x.evalData, { inputs: c.devices.edge !== undefined && c.explore.placements.includes('remote') }, cache, progress('accuracy')));
+  if (!c.explore.exits || !data) return { saliency, cuts, accuracy, exits: null };
+  const e = c.explore.exits;
+  const analysis = await log.run('early exits (training, calibration)', () => exitAnalysis(g, data, { cuts: x.exitCuts, hidden: e.hidden, taus: e.taus, calibrate: e.calibrate, valSamples: e.valSamples, calSamples: e.calSamples, ...(e.trainSamples ? { trainSamples: e.trainSamples } : {}) }, cache, (phase, d, t) => x.onProgress?.(phase, d, t)));
+  return { saliency, cuts, accuracy, exits: { analysis, cuts: x.exitCuts } };
+}
+
+/** Bytes of the result the server sends back (the model's first output). */
+const resultBytesOf = (g: Graph): number => tensor(g, g.outputs[0]!.name!).bytes;
+
+/** Every configuration with its analytic figures: chains of devices, then edge/server placements. */
+function configurations(g: Graph, c: PlanScenario['config'], setup: PlanSetup, a: PlanAnalyses, measured: boolean, radios: readonly Radio[]): PlanConfiguration[] {
+  return [
+    ...chainConfigurations(g, setup.chainDevices, setup.chainLinks, setup.transport, a.accuracy, measured),
+    ...explore({
+      g,
+      cuts: a.cuts,
+      edges: setup.edges,
+      server: setup.server,
+      links: setup.links,
+      transport: setup.transport,
+      workload: c.workload,
+      workers: c.server.workers,
+      codecs: c.explore.codecs,
+      placements: c.explore.placements,
+      accuracy: a.accuracy,
+      accuracyMode: measured ? { kind: 'measured' } : { kind: 'estimate', scale: c.modelAccuracy ?? 1 },
+      exits: a.exits,
+      radios,
+      resultBytes: resultBytesOf(g),
+    }),
+  ];
+}
+
+/**
+ * The finalists (the feasible configurations in the objective's order, else the fastest) through the
+ * discrete-event simulation, their latency replaced by what it sees; returns how many were simulated. Chains keep
+ * their analytic figures: the simulator models one device, its link and a server.
+ */
+function refineFinalists(g: Graph, configs: readonly PlanConfiguration[], feasible: readonly PlanConfiguration[], setup: PlanSetup, c: PlanScenario['config']): number {
+  const simulable = (x: PlanConfiguration) => x.placement !== 'chain';
+  const finalists = (feasible.length ? feasible : [...configs].sort((a, b) => a.latency.p95Ms - b.latency.p95Ms)).filter(simulable).slice(0, c.explore.finalists);
+  const resultBytes = resultBytesOf(g);
+  for (const f of finalists) {
+    const link = setup.links.find((l) => l.name === f.link) ?? null;
+    f.latency = refineLatency(f, { link: link?.link ?? null, transport: setup.transport, workload: c.workload, workers: c.server.workers, resultBytes, ...(c.qos.latency ? { deadlineMs: c.qos.latency.ms } : {}) });
+  }
+  return finalists.length;
+}
+
+/** The model as the result describes it. */
+function modelSummary(g: Graph): PlanResult['model'] {
+  const cost = modelCost(g);
+  const input = [...g.inputShapes.values()][0]!;
+  return { source: g.model.source, nodes: cost.nodes, macs: cost.macs, flops: cost.flops, params: cost.params, paramBytes: cost.paramBytes, inputShape: [...input.shape], outputs: g.outputs.map((x) => x.name!) };
+}
+
+/** Devices and links as the result describes them. */
+function setupSummary(setup: PlanSetup, workload: PlanResult['setup']['workload']): PlanResult['setup'] {
+  return { edge: setup.edges.map((e) => e.name).join(', '), server: setup.server?.name ?? null, chain: setup.chainDevices.map((d) => d.name), links: [...setup.links.map((l) => l.name), ...setup.chainLinks.map((l) => l.name)], workload };
+}
+
+export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ result: PlanResult; context: PlanContext }> {
+  const started = performance.now();
+  const c = s.config;
+  const log = stepLog();
+  const warnings: string[] = [];
+  const cache = analysisCache(o.cache !== false, o.cacheDir);
+
+  const g = await log.run('analyse the model', async () => ({ value: await scenarioGraph(s), cached: false }));
+  warnings.push(...g.warnings);
+  const catalog = loadCatalog(o.catalogFiles ?? []);
+  const setup = await resolveSetup(g, s, { catalog, baseDir: s.baseDir, cache, onStep: log.record });
   // every cut as `impera inspect` lists them, enumerated once if a step needs it
   let listed: Cut[] | undefined;
   const allCuts = () => (listed ??= findCuts(g, { maxWidth: DEFAULT_WIDTH }));
   const exitCuts = (c.explore.exits?.at ?? []).map((a, i) => scenarioCut(g, allCuts(), a, `explore.exits.at.${i}`));
-
-  // data: labelled for measured accuracy, else the built-in images as probes for agreement
-  const data = c.data ? planData(c.data, { baseDir: s.baseDir, samples: c.samples, ...(c.calibration ? { calibration: c.calibration } : {}), exits: !!c.explore.exits }, warnings) : null;
-  if (!data) warnings.push(`no data given: accuracy is an estimate (${c.modelAccuracy !== undefined ? `the stated ${(100 * c.modelAccuracy).toFixed(1)} %` : 'relative to the full model, 100 %'} x each configuration's agreement with the full model on the built-in sample images)`);
-  const evalData = data ?? planData(EXAMPLE_DATA, { baseDir: s.baseDir, samples: c.samples, exits: false }, []);
-
-  const saliency = data ? await step('saliency (I-SPLIT)', () => saliencyAnalysis(g, data, cache, progress('saliency'))) : null;
-  const cuts = c.devices.edge !== undefined && c.explore.placements.includes('split') ? candidateCuts(g, c.explore.cuts, saliency, allCuts) : [];
-  const single = singleTensorCuts(g);
-  const accuracy: AccuracyAnalysis = await step('accuracy and bytes of cut x codec', () => accuracyAnalysis(g, cuts, single[single.length - 1]!, c.explore.codecs, evalData, { inputs: c.devices.edge !== undefined && c.explore.placements.includes('remote') }, cache, progress('accuracy')));
-
-  let exits: PlanContext['exits'] = null;
-  if (c.explore.exits && data) {
-    const e = c.explore.exits;
-    const analysis = await step('early exits (training, calibration)', () => exitAnalysis(g, data, { cuts: exitCuts, hidden: e.hidden, taus: e.taus, calibrate: e.calibrate, valSamples: e.valSamples, calSamples: e.calSamples, ...(e.trainSamples ? { trainSamples: e.trainSamples } : {}) }, cache, (phase, d, t) => o.onProgress?.(phase, d, t)));
-    exits = { analysis, cuts: exitCuts };
-  }
+  const { data, evalData } = scenarioData(s, warnings);
+  const analyses = await runAnalyses({ g, s, data, evalData, allCuts, exitCuts, cache, log, onProgress: o.onProgress });
 
   const t0 = performance.now();
-  const resultBytes = tensor(g, g.outputs[0]!.name!).bytes;
-  const configs = [
-    ...chainConfigurations(g, chainDevices, chainLinks, transport, accuracy, data !== null),
-    ...explore({
-    g,
-    cuts,
-    edges,
-    server,
-    links,
-    transport,
-    workload: c.workload,
-    workers: c.server.workers,
-    codecs: c.explore.codecs,
-    placements: c.explore.placements,
-    accuracy,
-    accuracyMode: data ? { kind: 'measured' } : { kind: 'estimate', scale: c.modelAccuracy ?? 1 },
-    exits,
-    radios: catalog.radios,
-    resultBytes,
-  }),
-  ];
-  const tolerance = c.accuracyTolerance ?? Math.max(0.005, 1 / Math.max(1, accuracy.samples));
+  const configs = configurations(g, c, setup, analyses, data !== null, catalog.radios);
+  const tolerance = c.accuracyTolerance ?? Math.max(0.005, 1 / Math.max(1, analyses.accuracy.samples));
   let decision = decide(configs, c.qos, c.objective, c.workload.fps, tolerance);
-  steps.push({ step: `explore ${configs.length} configurations`, seconds: (performance.now() - t0) / 1000, cached: false });
+  log.record(`explore ${configs.length} configurations`, (performance.now() - t0) / 1000, false);
 
   const t1 = performance.now();
-  // chains keep their analytic figures: the simulator models one device, its link and a server
-  const simulable = (x: PlanConfiguration) => x.placement !== 'chain';
-  const finalists = (decision.feasible.length ? decision.feasible : [...configs].sort((a, b) => a.latency.p95Ms - b.latency.p95Ms)).filter(simulable).slice(0, c.explore.finalists);
-  for (const f of finalists) {
-    const link = links.find((l) => l.name === f.link) ?? null;
-    f.latency = refineLatency(f, { link: link?.link ?? null, transport, workload: c.workload, workers: c.server.workers, resultBytes, ...(c.qos.latency ? { deadlineMs: c.qos.latency.ms } : {}) });
-  }
+  const simulated = refineFinalists(g, configs, decision.feasible, setup, c);
   decision = decide(configs, c.qos, c.objective, c.workload.fps, tolerance);
-  steps.push({ step: `simulate ${finalists.length} finalists (DES)`, seconds: (performance.now() - t1) / 1000, cached: false });
+  log.record(`simulate ${simulated} finalists (DES)`, (performance.now() - t1) / 1000, false);
 
+  const { edges, server, links, transport } = setup;
   const dads = server && edges[0] && links[0] ? dadsComparison(g, edges[0], server, links[0], transport, allCuts()) : null;
-  const cost = modelCost(g);
-  const input = [...g.inputShapes.values()][0]!;
+  const { accuracy, cuts, exits } = analyses;
   const result: PlanResult = {
     format: 'impera-plan/1',
     createdAt: new Date().toISOString(),
-    scenario: {
-      name: s.name,
-      file: s.file,
-      qos: planQos(c.qos),
-      objective: c.objective,
-    },
-    model: { source: g.model.source, nodes: cost.nodes, macs: cost.macs, flops: cost.flops, params: cost.params, paramBytes: cost.paramBytes, inputShape: [...input.shape], outputs: g.outputs.map((x) => x.name!) },
-    setup: { edge: edges.map((e) => e.name).join(', '), server: server?.name ?? null, chain: chainDevices.map((d) => d.name), links: [...links.map((l) => l.name), ...chainLinks.map((l) => l.name)], workload: c.workload },
+    scenario: { name: s.name, file: s.file, qos: planQos(c.qos), objective: c.objective },
+    model: modelSummary(g),
+    setup: setupSummary(setup, c.workload),
     cuts: cuts.map(cutSummary),
-    saliency,
+    saliency: analyses.saliency,
     fullAccuracy: data ? { value: accuracy.full.accuracy, source: 'measured', ci: accuracy.full.ci, samples: accuracy.samples } : null,
     rateAccuracy: accuracy.codecs.map((x) => ({ cut: x.cut, codec: x.codec, bytes: x.bytesMean, accuracy: x.accuracy })),
     configurations: configs,
@@ -202,7 +288,7 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
     recommendation: decision.recommendation,
     nearestMiss: decision.nearestMiss,
     dads,
-    timings: { totalS: (performance.now() - started) / 1000, steps },
+    timings: { totalS: (performance.now() - started) / 1000, steps: log.steps },
     warnings,
   };
   return { result, context: { g, cuts, exits, data } };

@@ -18,8 +18,8 @@ import { restoreExits } from '../plan/analyses.js';
 import type { PlanContext } from '../plan/planner.js';
 import type { PlanConfiguration, PlanResult } from '../plan/types.js';
 
-/** Write the deployment of `c` into `dir`; returns the files written. */
-export async function exportPlan(c: PlanConfiguration, ctx: PlanContext, dir: string, result: PlanResult): Promise<string[]> {
+/** Write the deployment of `c` into `dir` (named after the plan's scenario, its latency limit the budget); returns the files written. */
+export async function exportPlan(c: PlanConfiguration, ctx: PlanContext, dir: string, result: Pick<PlanResult, 'scenario'>): Promise<string[]> {
   const { g } = ctx;
   mkdirSync(dir, { recursive: true });
   const files: string[] = [];

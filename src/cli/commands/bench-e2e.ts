@@ -20,7 +20,8 @@ import { measureOverhead, type OverheadStats } from '../../runtime/overhead.js';
 import { positiveInt, printJson, printWarnings } from '../common.js';
 import { fmtBytes, fmtFraction, fmtMs as ms, fmtSignedPercent as pct, table } from '../table.js';
 import { progressBar } from '../progress.js';
-import { EXAMPLE_DATA, zooDir } from '../../util/package.js';
+import { DEFAULT_DATA } from '../../data/policy.js';
+import { zooDir } from '../../util/package.js';
 import { median, quantile } from '../../util/stats.js';
 
 interface BenchOptions {
@@ -120,7 +121,7 @@ export function registerBenchE2e(program: Command): void {
     .option('--shaper <kind>', "'netns' (network namespaces + link emulator, root), 'proxy' (user-space TCP proxy), 'auto'", 'auto')
     .option('--protocol <p>', "edge protocol: 'binary' or 'websocket'", 'binary')
     .option('--profile-dir <dir>', 'reuse (or save) measured profiles as DIR/<model>.json (default: profile now, 1 thread)')
-    .option('--source <frames>', 'frames the edge sends', EXAMPLE_DATA)
+    .option('--source <frames>', 'frames the edge sends', DEFAULT_DATA)
     .option('--overhead-requests <n>', 'requests per protocol for the overhead measurement', positiveInt('--overhead-requests'), 300)
     .option('--work-dir <dir>', 'where parts and configurations go (default: a temporary folder, removed after)')
     .option('--out <file>', 'write every result as JSON')

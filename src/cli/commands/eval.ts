@@ -4,13 +4,13 @@ import type { Command } from 'commander';
 import { DEFAULT_CODECS, parseCodec } from '../../codecs/spec.js';
 import { findCuts, resolveCut, singleTensorCuts, type Cut } from '../../cuts/cuts.js';
 import { openDataset } from '../../data/dataset.js';
+import { calibrationData, DEFAULT_DATA } from '../../data/policy.js';
 import { ImperaError } from '../../errors.js';
 import { DEFAULT_JPEG_QUALITIES, inputBaselines, type BaselineEval } from '../../eval/baselines.js';
 import { evaluate, type EvalReport } from '../../eval/evaluate.js';
 import type { Graph } from '../../graph/graph.js';
 import { rateAccuracySpec, renderSvg } from '../../report/plot.js';
-import { EXAMPLE_DATA } from '../../util/package.js';
-import { addModelOptions, calibrationData, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
+import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtInt, table } from '../table.js';
 import { fmtPoints as pct } from '../../util/format.js';
 import { progressBar } from '../progress.js';
@@ -41,7 +41,7 @@ function selectCuts(g: Graph, spec: string, width: number): Cut[] {
 export function registerEval(program: Command): void {
   addModelOptions(program.command('eval'))
     .description('accuracy and bytes on the wire of every cut x codec on real data, with input-side baselines')
-    .option('--data <source>', "labelled images: a folder with one sub-folder per class, 'fashion-mnist' (test split)", EXAMPLE_DATA)
+    .option('--data <source>', "labelled images: a folder with one sub-folder per class, 'fashion-mnist' (test split)", DEFAULT_DATA)
     .option('--calibration <source>', "images to fit codecs on (default 'fashion-mnist:train', else the evaluation data)")
     .option('--cuts <list>', "'all' single-tensor cuts, or cuts by index (as `impera inspect` numbers them) or tensor name", 'all')
     .option('--codecs <list>', 'comma-separated codecs: fp32, fp16, int<1-16>[:tensor|:channel][:p<pct>], pca[:k|:c/<d>]+..., +sparse, +deflate|brotli|zstd', DEFAULT_CODECS.join(','))
@@ -63,7 +63,7 @@ export function registerEval(program: Command): void {
       const g = await loadGraph(model, options);
       const warnings = [...g.warnings];
       const data = openDataset(options.data, options.resize ? { resize: true } : {});
-      const calibration = calibrationData(options.calibration, data, warnings);
+      const calibration = calibrationData(options.calibration, { what: 'the evaluation images', data: () => data }, warnings, 'pass --calibration with other images');
       const cuts = selectCuts(g, options.cuts, options.width);
       const bar = progressBar('eval', !options.json && process.stderr.isTTY === true);
       let report: EvalReport;

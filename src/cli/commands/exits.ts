@@ -7,7 +7,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { findCuts, resolveCut, type Cut } from '../../cuts/cuts.js';
-import { isFashionMnist, openDataset, type Dataset } from '../../data/dataset.js';
+import { openDataset, type Dataset } from '../../data/dataset.js';
+import { DEFAULT_TRAINING_DATA, labelledSplits } from '../../data/policy.js';
 import { ImperaError } from '../../errors.js';
 import { makeBranch, type BranchSpec } from '../../exits/branch.js';
 import { parseDistortions, type Distortion } from '../../exits/distort.js';
@@ -68,11 +69,11 @@ const number = (flag: string, value: string, ok: (x: number) => boolean, what: s
   return x;
 };
 
-/** Training data and test data: Fashion-MNIST's train and test splits, or a folder with a held-out share. */
+/** Training data and test data: the source's own splits, or a folder with a held-out share (no test set here). */
 function exitData(o: ExitsCliOptions): { train: Dataset; test?: Dataset } {
-  const fm = isFashionMnist(o.data);
-  const train = openDataset(fm ? 'fashion-mnist:train' : o.data);
-  const test = o.test ? openDataset(o.test) : fm ? openDataset('fashion-mnist:test') : undefined;
+  const splits = labelledSplits(o.data);
+  const train = splits.train();
+  const test = o.test ? openDataset(o.test) : splits.test?.();
   return { train, ...(test ? { test } : {}) };
 }
 
@@ -104,7 +105,7 @@ export function registerExits(program: Command): void {
   addModelOptions(program.command('exits'))
     .description('train, calibrate and evaluate early-exit branches; POPEX partitioning; export with exits')
     .requiredOption('--at <cuts>', 'exit cuts, comma-separated, input to output: indices as `impera inspect` numbers them, or tensor names')
-    .option('--data <source>', "labelled images to train on: 'fashion-mnist' (train split; tests on the test split) or a folder with one sub-folder per class", 'fashion-mnist')
+    .option('--data <source>', "labelled images to train on: 'fashion-mnist' (train split; tests on the test split) or a folder with one sub-folder per class", DEFAULT_TRAINING_DATA)
     .option('--test <source>', 'test images (default: the Fashion-MNIST test split, or 20 % of a folder held out)')
     .addOption(new Option('--kind <kind>', 'branch: GAP + (hidden) + linear, or a small 3x3 conv + GAP + linear').choices(['linear', 'conv']).default('linear'))
     .option('--hidden <n>', 'hidden units of the linear branch (0: none), or channels of the conv branch', (v) => number('--hidden', v, (x) => Number.isInteger(x) && x >= 0, 'a whole number >= 0'), 0)

@@ -5,7 +5,7 @@ import { openDataset } from '../../data/dataset.js';
 import { ImperaError } from '../../errors.js';
 import { curveSpec, renderSvg } from '../../report/plot.js';
 import { runSaliency, type SaliencyResult } from '../../saliency/dataset-saliency.js';
-import { EXAMPLE_DATA } from '../../util/package.js';
+import { DEFAULT_DATA } from '../../data/policy.js';
 import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtShape, table } from '../table.js';
 import { progressBar } from '../progress.js';
@@ -36,7 +36,7 @@ function parseClasses(spec: string | undefined): number[] | undefined {
 export function registerSaliency(program: Command): void {
   addModelOptions(program.command('saliency'))
     .description("rank layers by interpretability (I-SPLIT): Grad-CAM per layer, the CUI curve and its peaks")
-    .option('--data <source>', "a folder with one sub-folder of images per class, or 'fashion-mnist' / 'fashion-mnist:train'", EXAMPLE_DATA)
+    .option('--data <source>', "a folder with one sub-folder of images per class, or 'fashion-mnist' / 'fashion-mnist:train'", DEFAULT_DATA)
     .option('--classes <list>', 'only images of these classes, e.g. 0,3,7 (the curve of that class subset)')
     .option('--samples <n>', 'at most this many images', positiveInt('--samples'))
     .option('--target <which>', 'explain the labelled class (label) or the predicted one (pred)', 'label')

@@ -6,11 +6,11 @@ import { fitCodecs } from '../../codecs/calibrate.js';
 import type { FittedCodec } from '../../codecs/fitted.js';
 import { parseCodec } from '../../codecs/spec.js';
 import { openDataset } from '../../data/dataset.js';
+import { calibrationData, DEFAULT_DATA } from '../../data/policy.js';
 import { argmax } from '../../util/stats.js';
 import { attachCodec, describeWire, runCodecPair } from '../../export/codec.js';
 import type { ExportedPart } from '../../export/extract.js';
 import { createSession } from '../../ort/session.js';
-import { EXAMPLE_DATA } from '../../util/package.js';
 import { cutRecord, findCuts, resolveCut } from '../../cuts/cuts.js';
 import { sampleFeeds } from '../../data/samples.js';
 import { ImperaError } from '../../errors.js';
@@ -18,7 +18,7 @@ import { splitModel, writeManifest, writeParts } from '../../export/split.js';
 import { referenceOutputs, verifyParts, type VerifyReport } from '../../export/verify.js';
 import { tensor, type Graph } from '../../graph/graph.js';
 import { dtypeName } from '../../onnx/dtype.js';
-import { addModelOptions, calibrationData, loadGraph, positiveInt, positiveNumber, printJson, printWarnings, type ModelOptions } from '../common.js';
+import { addModelOptions, loadGraph, positiveInt, positiveNumber, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtBytes, fmtCount, fmtInt, fmtShape, table } from '../table.js';
 
 interface SplitOptions extends ModelOptions {
@@ -85,7 +85,7 @@ export function registerSplit(program: Command): void {
       if (options.codec) {
         const spec = parseCodec(options.codec);
         if (cuts.length !== 1) throw new ImperaError('BAD_ARGUMENT', '--codec works with one cut (head and tail)', 'split at a single cut');
-        const calibration = calibrationData(options.calibration, openDataset(EXAMPLE_DATA), warnings);
+        const calibration = calibrationData(options.calibration, { what: 'the built-in sample images', data: () => openDataset(DEFAULT_DATA) }, warnings, 'pass --calibration with other images');
         codec = (await fitCodecs(g, cuts, [spec], calibration, { samples: options.calibrationSamples })).get(cuts[0]!.id)![0]!;
         parts = attachCodec(g, [plain[0]!, plain[1]!], codec);
       }

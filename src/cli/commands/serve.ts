@@ -61,11 +61,12 @@ const readFileOption = (flag: string, path: string): Buffer => Buffer.from(readU
 
 /** The accepted tokens, each checked with where it came from. */
 function tokens(o: ServeOptions): string[] {
-  const fromFile = o.tokenFile ? readUserFile(o.tokenFile, '--token-file', 'check the path').split('\n').map((l) => l.trim()).filter(Boolean) : [];
-  if (o.tokenFile && !fromFile.length) throw new ImperaError('BAD_ARGUMENT', `--token-file '${o.tokenFile}' holds no token`, 'one token per line');
+  const lines = o.tokenFile ? readUserFile(o.tokenFile, '--token-file', 'check the path').split('\n').map((token, i) => ({ token: token.trim(), line: i + 1 })).filter((l) => l.token) : [];
+  if (o.tokenFile && !lines.length) throw new ImperaError('BAD_ARGUMENT', `--token-file '${o.tokenFile}' holds no token`, 'one token per line');
   const env = process.env.IMPERA_TOKEN ? [process.env.IMPERA_TOKEN] : [];
-  checkTokens([...o.token, ...fromFile, ...env], [...o.token.map((_, i) => `given with --token (number ${i + 1})`), ...fromFile.map((_, i) => `on line ${i + 1} of --token-file`), ...env.map(() => 'in $IMPERA_TOKEN')]);
-  return [...o.token, ...fromFile, ...env];
+  const all = [...o.token, ...lines.map((l) => l.token), ...env];
+  checkTokens(all, [...o.token.map((_, i) => `given with --token (number ${i + 1})`), ...lines.map((l) => `on line ${l.line} of --token-file`), ...env.map(() => 'in $IMPERA_TOKEN')]);
+  return all;
 }
 
 function describe(server: RunningServer, secured: { tokens: number; tls: boolean }): string {

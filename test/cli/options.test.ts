@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { positiveInt, positiveNumber } from '../../src/cli/common.js';
 import { registerPlan } from '../../src/cli/commands/plan.js';
 import { parseBytes, registerServe } from '../../src/cli/commands/serve.js';
+import { HOSTILE_SERVE_ARGS } from '../../src/runtime/hostile.js';
 import { registerSimulate } from '../../src/cli/commands/simulate.js';
 
 /** Parse a command line with one command registered; its file or folder does not exist, so only option parsing can pass. */
@@ -54,6 +55,13 @@ describe('option parsers', () => {
     await expect(serve('--stream-buffer-limit', '0')).rejects.toThrow(/--stream-buffer-limit must be a size like 32MB/);
     // in range, option parsing passes and the missing repository is what stops it
     await expect(serve('--batch-delay-ms', '2.5', '--inference-timeout-ms', '5000', '--max-json-depth', '8')).rejects.toThrow(/model repository '\/nonexistent' is not a folder/);
+  });
+
+  it('serve refuses every argument of the hostile set at start, before reading the repository', async () => {
+    for (const { kind, args } of HOSTILE_SERVE_ARGS) {
+      const refusal = parse(registerServe, 'serve', '--model-repo', '/nonexistent', ...args);
+      await expect(refusal, kind).rejects.toThrow(/--token|--batch-delay-ms|--inference-timeout-ms|--max-json-depth/);
+    }
   });
 
   it('serve refuses tokens no client could send and TLS files it cannot read, before loading anything', async () => {

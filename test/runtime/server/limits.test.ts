@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
+import { hostileStreamMessages } from '../../../src/runtime/hostile.js';
 import { joinBody } from '../../../src/runtime/protocol/body.js';
 import { encodeRequest } from '../../../src/runtime/protocol/messages.js';
 import { frameMessage, STREAM_PATH, unframeMessage } from '../../../src/runtime/protocol/stream.js';
@@ -73,6 +74,19 @@ describe('request size and structure', () => {
     await vi.waitFor(() => expect(messages).toHaveLength(1), { timeout: 10_000 });
     expect(messages[0]).toMatchObject({ id: 'deep-7', status: 400, error: expect.stringMatching(/nests deeper than 32 levels/) });
     ws.close();
+  });
+});
+
+describe('hostile stream messages', () => {
+  it('refuses each past-the-limits message with a 4xx error carrying its own id', async () => {
+    const hostile = hostileStreamMessages({ model: 'tail', inputs: cutInputs(repo) }, 40, 3);
+    expect(new Set(hostile.map((h) => h.kind))).toEqual(new Set(['deep JSON', 'many tensors']));
+    const { ws, messages } = await openStream(server.url);
+    for (const h of hostile) ws.send(h.message);
+    await vi.waitFor(() => expect(messages).toHaveLength(hostile.length), { timeout: 20_000 });
+    ws.close();
+    const byId = new Map(messages.map((m) => [m.id, m]));
+    for (const h of hostile) expect(byId.get(h.id), h.kind).toMatchObject({ status: 400, error: h.kind === 'deep JSON' ? expect.stringMatching(/nests deeper/) : expect.stringMatching(/more than 16 tensors/) });
   });
 });
 

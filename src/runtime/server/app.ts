@@ -21,7 +21,7 @@ import { VERSION } from '../../util/package.js';
 import { type EncodedBody, HEADER_LENGTH, joinBody, parseHeaderLength } from '../protocol/body.js';
 import { isProtocolError, ProtocolError } from '../protocol/errors.js';
 import { EXTENSIONS } from '../protocol/extensions.js';
-import type { JsonLimits } from '../protocol/limits.js';
+import { JSON_LIMITS, type JsonLimits } from '../protocol/limits.js';
 import { decodeRequest, encodeResponse, rawRequest, wantsBinary, type DecodedRequest, type ServerMetadata } from '../protocol/messages.js';
 import { errorMessage, frameMessage, STREAM_PATH, unframeMessage } from '../protocol/stream.js';
 import { bearerCheck, checkTokens } from './auth.js';
@@ -70,8 +70,8 @@ export const SERVER_DEFAULTS = {
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 65_000,
   inferenceTimeoutMs: 60_000,
-  maxJsonDepth: 32,
-  maxTensors: 1024,
+  maxJsonDepth: JSON_LIMITS.maxDepth,
+  maxTensors: JSON_LIMITS.maxTensors,
   streamBufferLimit: 16 * 1024 * 1024,
   accessLog: false,
 } as const;

@@ -70,7 +70,7 @@ describe('request size and structure', () => {
 
   it('answers deep JSON on the stream with a 400 that keeps the request id', async () => {
     const { ws, messages } = await openStream(server.url);
-    ws.send(streamFrame(withData('['.repeat(100_000) + ']'.repeat(100_000), 'deep-7')));
+    ws.send(streamFrame(withData(`[${'{"a":'.repeat(200_000)}1${'}'.repeat(200_000)}]`, 'deep-7')));
     await vi.waitFor(() => expect(messages).toHaveLength(1), { timeout: 10_000 });
     expect(messages[0]).toMatchObject({ id: 'deep-7', status: 400, error: expect.stringMatching(/nests deeper than 32 levels/) });
     ws.close();

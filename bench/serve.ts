@@ -12,11 +12,12 @@
  *  4. Limits (issue 14): `impera serve` arguments that would lock clients out or hold requests for days are refused
  *     at start; a request held past --inference-timeout-ms gets 504; stream messages nested thousands deep or
  *     listing too many tensors get a 4xx that keeps their id; and the server's RSS while a WebSocket client sends
- *     3,000 requests (IMPERA_UNREAD) without reading a single answer, and after it goes away.
+ *     3,000 requests (IMPERA_UNREAD) with 64 kB ids, which every answer echoes, without reading a single answer,
+ *     and after it goes away - with the default stream buffer limit and without one (as before it existed).
  * Last line: {"bench":"serve","load_rps_no_batching":…,"load_rps_batching":…,"p99_ms_no_batching":…,
  *   "p99_ms_batching":…,"lost":…,"rss_growth":…,"fault_frames_in":…,"fault_results_out":…,"fuzz_non_4xx":…,
  *   "start_refusals_missed":…,"deadline_status":…,"stream_refusals_without_id":…,"unread_rss_mb":[before, peak, after],
- *   "unread_close_code":…}
+ *   "unread_close_code":…,"unread_rss_mb_no_limit":[…]}
  */
 import { readFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -276,16 +277,16 @@ const cpuTicks = (pid: number): number => {
 };
 
 /** Server RSS (MB) before, at its peak while a client sends `count` requests and reads nothing, and after it left. */
-async function unreadStream(count: number): Promise<{ rss: [number, number, number]; closeCode: number; read: number; statuses: string }> {
-  // a queue that takes them all, so every request is answered (not refused with a short 429)
-  const s = await startServerProcess(new LoopbackPath(), dir, ['--threads', '1', '--max-queue', String(count)]);
+async function unreadStream(count: number, args: string[]): Promise<{ rss: [number, number, number]; closeCode: number; read: number; statuses: string }> {
+  const s = await startServerProcess(new LoopbackPath(), dir, ['--threads', '1', ...args]);
   const pid = s.child.pid!;
   await sleep(1000);
   const before = rssMb(pid);
   const stream = await openStream(s.url);
   stream.ws.pause();
-  // JSON outputs: about 20 kB of answer per request
-  for (let i = 0; i < count; i++) stream.ws.send(frameMessage(encodeRequest({ id: String(i), inputs: inputs[i % CLIENTS]! }, { binaryInputs: true, binaryOutputs: false, modelName: 'tail' })));
+  // every answer echoes its request's id: a 64 kB id makes a 64 kB answer (or 429 refusal)
+  const pad = 'x'.repeat(64 * 1024);
+  for (let i = 0; i < count; i++) stream.ws.send(frameMessage(encodeRequest({ id: `${i}:${pad}`, inputs: inputs[i % CLIENTS]! }, { binaryInputs: true, modelName: 'tail' })));
   // until the server has done what it will do with them: 2 s without CPU time (at most 5 min)
   let peak = before;
   let idle = 0;
@@ -313,8 +314,14 @@ const deadline = await deadlineStatus();
 console.log(`   ${missedRefusals.length ? `STARTED ANYWAY: ${missedRefusals.join(', ')}` : `all ${HOSTILE_SERVE_ARGS.length} refused`}; a request held 2 s by the batcher with --inference-timeout-ms 100: ${deadline}`);
 const withoutId = await streamRefusals(200);
 console.log(`   200 stream messages nested 33-5000 deep or listing 1025+ tensors: ${withoutId} answered without their id or a 4xx`);
-const unread = await unreadStream(UNREAD);
-console.log(`   RSS under a WebSocket client that sends ${UNREAD} requests and reads nothing: ${unread.rss.map((r) => r.toFixed(0)).join(' -> ')} MB (before, peak, after it left); closed with ${unread.closeCode || 'nothing'}; ${unread.read} answers read when it read again (${unread.statuses})`);
+console.log(`   server RSS while a WebSocket client sends ${UNREAD} requests with 64 kB ids (answers echo them) and reads nothing:`);
+const unreadRuns = [['--stream-buffer-limit 16MB (the default)', []], ['no limit (--stream-buffer-limit 1000GB, as before)', ['--stream-buffer-limit', '1000GB']]] as const;
+const unreadResults: Awaited<ReturnType<typeof unreadStream>>[] = [];
+for (const [label, args] of unreadRuns) {
+  const u = await unreadStream(UNREAD, [...args]);
+  unreadResults.push(u);
+  console.log(`     ${label.padEnd(48)} ${u.rss.map((r) => r.toFixed(0)).join(' -> ')} MB (before, peak, after it left); closed with ${u.closeCode || 'nothing'}; ${u.read} answers read when it read again (${u.statuses})`);
+}
 
 console.log(JSON.stringify({
   bench: 'serve',
@@ -330,6 +337,7 @@ console.log(JSON.stringify({
   start_refusals_missed: missedRefusals.length,
   deadline_status: deadline,
   stream_refusals_without_id: withoutId,
-  unread_rss_mb: unread.rss.map((r) => +r.toFixed(0)),
-  unread_close_code: unread.closeCode,
+  unread_rss_mb: unreadResults[0]!.rss.map((r) => +r.toFixed(0)),
+  unread_close_code: unreadResults[0]!.closeCode,
+  unread_rss_mb_no_limit: unreadResults[1]!.rss.map((r) => +r.toFixed(0)),
 }));

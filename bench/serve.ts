@@ -9,8 +9,15 @@
  *     10 s. Frames in must equal results out; the edge falls back to its local tail and reconnects.
  *  3. Hostile input: 10,000 requests that are wrong by construction (src/runtime/hostile.ts), 25 at a time, while
  *     a client keeps sending correct requests: every hostile one must get a 4xx, every correct one a 200.
+ *  4. Limits (issue 14): `impera serve` arguments that would lock clients out or hold requests for days are refused
+ *     at start; a request held past --inference-timeout-ms gets 504; stream messages nested thousands deep or
+ *     listing too many tensors get a 4xx that keeps their id; and the server's RSS while a WebSocket client sends
+ *     3,000 requests (IMPERA_UNREAD) with 64 kB ids, which every answer echoes, without reading a single answer,
+ *     and after it goes away - with the default stream buffer limit and without one (as before it existed).
  * Last line: {"bench":"serve","load_rps_no_batching":…,"load_rps_batching":…,"p99_ms_no_batching":…,
- *   "p99_ms_batching":…,"lost":…,"rss_growth":…,"fault_frames_in":…,"fault_results_out":…,"fuzz_non_4xx":…}
+ *   "p99_ms_batching":…,"lost":…,"rss_growth":…,"fault_frames_in":…,"fault_results_out":…,"fuzz_non_4xx":…,
+ *   "start_refusals_missed":…,"deadline_status":…,"stream_refusals_without_id":…,"unread_rss_mb":[before, peak, after],
+ *   "unread_close_code":…,"unread_rss_mb_no_limit":[…]}
  */
 import { readFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,7 +34,10 @@ import { CallError, HttpClient } from '../src/runtime/edge/client.js';
 import { resolveRuntimeConfig } from '../src/runtime/edge/config.js';
 import { EdgeRunner, type FrameResult } from '../src/runtime/edge/runner.js';
 import { summarize } from '../src/runtime/edge/summary.js';
-import { hostileRequests, type RawRequest } from '../src/runtime/hostile.js';
+import WebSocket from 'ws';
+import { HOSTILE_SERVE_ARGS, hostileRequests, hostileStreamMessages, type RawRequest } from '../src/runtime/hostile.js';
+import { encodeRequest } from '../src/runtime/protocol/messages.js';
+import { frameMessage, STREAM_PATH, unframeMessage } from '../src/runtime/protocol/stream.js';
 import { startServerProcess, type ServerProcess } from '../src/runtime/processes.js';
 import type { InferTensor } from '../src/runtime/protocol/tensor.js';
 import { LoopbackPath } from '../src/runtime/shaper/loopback.js';
@@ -204,6 +214,115 @@ console.log(`   ${'case'.padEnd(30)} statuses`);
 for (const [kind, m] of [...byKind].sort()) console.log(`   ${kind.padEnd(30)} ${[...m].sort().map(([s, n]) => `${s} x${n}`).join(', ')}`);
 console.log(`   ${FUZZ} hostile requests in ${((performance.now() - fuzzStart) / 1000).toFixed(1)} s: ${nonClientError} not answered with a 4xx; correct requests alongside: ${goodOk} answered 200, ${goodBad} failed`);
 
+// ---- 4. limits (issue 14) ----
+const UNREAD = Number(process.env.IMPERA_UNREAD ?? 3000);
+
+/** A stream to `url` whose messages are decoded as they come (until `ws.pause()` stops reading). */
+async function openStream(url: string) {
+  const ws = new WebSocket(url.replace(/^http/, 'ws') + STREAM_PATH);
+  const messages: Record<string, unknown>[] = [];
+  ws.on('message', (m: Buffer) => {
+    const { body, headerLength } = unframeMessage(m);
+    messages.push(JSON.parse(body.subarray(0, headerLength).toString()) as Record<string, unknown>);
+  });
+  const closed = new Promise<number>((resolve) => ws.once('close', resolve));
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  return { ws, messages, closed };
+}
+
+/** Start arguments that must be refused: the ones that started anyway. */
+async function startRefusals(): Promise<string[]> {
+  const started: string[] = [];
+  for (const { kind, args } of HOSTILE_SERVE_ARGS) {
+    const s = await startServerProcess(new LoopbackPath(), dir, ['--threads', '1', ...args]).catch((e: Error) => {
+      console.log(`   refused at start: ${kind.padEnd(26)} ${e.message.replace(/^impera serve did not start: /, '').split('\n')[0]!.slice(0, 110)}`);
+      return undefined;
+    });
+    if (s) {
+      started.push(kind);
+      await s.stop();
+    }
+  }
+  return started;
+}
+
+/** The status of a request the batcher holds (2 s) past its deadline (100 ms). */
+async function deadlineStatus(): Promise<number> {
+  const s = await startServerProcess(new LoopbackPath(), dir, ['--threads', '1', '--max-batch', '16', '--batch-delay-ms', '2000', '--inference-timeout-ms', '100']);
+  const c = new HttpClient({ url: s.url, protocol: 'binary' });
+  const status = await c.infer({ model: 'tail', inputs: inputs[0]!, timeoutMs: 10_000 }).then(() => 200, (e: CallError) => e.status ?? 0);
+  c.close();
+  await s.stop();
+  return status;
+}
+
+/** Hostile stream messages answered without their id or with a status other than 4xx. */
+async function streamRefusals(count: number): Promise<number> {
+  const s = await startServerProcess(new LoopbackPath(), dir, ['--threads', '1']);
+  const hostile = hostileStreamMessages({ model: 'tail', inputs: inputs[0]! }, count, 11);
+  const stream = await openStream(s.url);
+  for (const h of hostile) stream.ws.send(h.message);
+  const until = performance.now() + 30_000;
+  while (stream.messages.length < count && performance.now() < until) await sleep(50);
+  stream.ws.close();
+  await s.stop();
+  const answered = new Map(stream.messages.map((m) => [m.id, m.status as number]));
+  return hostile.filter((h) => !((answered.get(h.id) ?? 0) >= 400 && answered.get(h.id)! < 500)).length;
+}
+
+/** CPU time a process has used (clock ticks, user + system). */
+const cpuTicks = (pid: number): number => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+};
+
+/** Server RSS (MB) before, at its peak while a client sends `count` requests and reads nothing, and after it left. */
+async function unreadStream(count: number, args: string[]): Promise<{ rss: [number, number, number]; closeCode: number; read: number; statuses: string }> {
+  const s = await startServerProcess(new LoopbackPath(), dir, ['--threads', '1', ...args]);
+  const pid = s.child.pid!;
+  await sleep(1000);
+  const before = rssMb(pid);
+  const stream = await openStream(s.url);
+  stream.ws.pause();
+  // every answer echoes its request's id: a 64 kB id makes a 64 kB answer (or 429 refusal)
+  const pad = 'x'.repeat(64 * 1024);
+  for (let i = 0; i < count; i++) stream.ws.send(frameMessage(encodeRequest({ id: `${i}:${pad}`, inputs: inputs[i % CLIENTS]! }, { binaryInputs: true, modelName: 'tail' })));
+  // until the server has done what it will do with them: 2 s without CPU time (at most 5 min)
+  let peak = before;
+  let idle = 0;
+  for (let t = 0, cpu = cpuTicks(pid); idle < 4 && t < 600; t++) {
+    await sleep(500);
+    peak = Math.max(peak, rssMb(pid));
+    const now = cpuTicks(pid);
+    idle = now - cpu <= 1 ? idle + 1 : 0;
+    cpu = now;
+  }
+  stream.ws.resume();
+  const closeCode = await Promise.race([stream.closed, sleep(5000).then(() => 0)]);
+  stream.ws.terminate();
+  await sleep(3000);
+  const after = rssMb(pid);
+  await s.stop();
+  const statuses = new Map<number, number>();
+  for (const m of stream.messages) statuses.set((m.status as number | undefined) ?? 200, (statuses.get((m.status as number | undefined) ?? 200) ?? 0) + 1);
+  return { rss: [before, peak, after], closeCode, read: stream.messages.length, statuses: [...statuses].map(([k, v]) => `${k} x${v}`).join(', ') };
+}
+
+console.log('\n4. limits: arguments refused at start, inference deadline, hostile stream messages, a stream client that stops reading');
+const missedRefusals = await startRefusals();
+const deadline = await deadlineStatus();
+console.log(`   ${missedRefusals.length ? `STARTED ANYWAY: ${missedRefusals.join(', ')}` : `all ${HOSTILE_SERVE_ARGS.length} refused`}; a request held 2 s by the batcher with --inference-timeout-ms 100: ${deadline}`);
+const withoutId = await streamRefusals(200);
+console.log(`   200 stream messages nested 33-5000 deep or listing 1025+ tensors: ${withoutId} answered without their id or a 4xx`);
+console.log(`   server RSS while a WebSocket client sends ${UNREAD} requests with 64 kB ids (answers echo them) and reads nothing:`);
+const unreadRuns = [['--stream-buffer-limit 16MB (the default)', []], ['no limit (--stream-buffer-limit 1000GB, as before)', ['--stream-buffer-limit', '1000GB']]] as const;
+const unreadResults: Awaited<ReturnType<typeof unreadStream>>[] = [];
+for (const [label, args] of unreadRuns) {
+  const u = await unreadStream(UNREAD, [...args]);
+  unreadResults.push(u);
+  console.log(`     ${label.padEnd(48)} ${u.rss.map((r) => r.toFixed(0)).join(' -> ')} MB (before, peak, after it left); closed with ${u.closeCode || 'nothing'}; ${u.read} answers read when it read again (${u.statuses})`);
+}
+
 console.log(JSON.stringify({
   bench: 'serve',
   load_rps_no_batching: +loads[0]!.rps.toFixed(1),
@@ -215,4 +334,10 @@ console.log(JSON.stringify({
   fault_frames_in: fault.framesIn,
   fault_results_out: fault.resultsOut,
   fuzz_non_4xx: nonClientError + goodBad,
+  start_refusals_missed: missedRefusals.length,
+  deadline_status: deadline,
+  stream_refusals_without_id: withoutId,
+  unread_rss_mb: unreadResults[0]!.rss.map((r) => +r.toFixed(0)),
+  unread_close_code: unreadResults[0]!.closeCode,
+  unread_rss_mb_no_limit: unreadResults[1]!.rss.map((r) => +r.toFixed(0)),
 }));

@@ -2,11 +2,14 @@
  * Hostile requests for the inference server, every one wrong by construction, so the only right answer is a 4xx:
  * garbage bodies, valid requests cut short, a wrong token, malformed JSON, wrong datatypes, shapes and names,
  * binary sizes and an Inference-Header-Content-Length that disagree with the body, unknown models and methods,
- * oversized headers. Seeded, so a failing case can be replayed. The server tests and `bench:serve` fire them
- * while correct requests keep flowing.
+ * oversized headers, JSON nested thousands deep, more tensors than the server takes. Seeded, so a failing case can
+ * be replayed. The server tests and `bench:serve` fire them while correct requests keep flowing. Stream messages
+ * that must be refused with their id kept, and `impera serve` arguments that must be refused at start, complete
+ * them.
  */
 import { HEADER_LENGTH, joinBody } from './protocol/body.js';
 import { encodeRequest } from './protocol/messages.js';
+import { frameMessage } from './protocol/stream.js';
 import type { InferTensor } from './protocol/tensor.js';
 import { seededRandom } from '../util/random.js';
 
@@ -86,6 +89,7 @@ export function hostileRequest(t: HostileTarget, rand: Rand): RawRequest {
     () => ({ kind: 'unknown version', method: 'POST', path: `/v2/models/${encodeURIComponent(t.model)}/versions/${int(rand, 2, 99)}/infer`, ...binaryRequest(json, binary) }),
     () => ({ kind: 'wrong method', method: pick(rand, ['GET', 'PUT', 'DELETE', 'PATCH']), path, headers: auth }),
     () => ({ kind: 'unknown route', method: pick(rand, ['GET', 'POST']), path: `/v${int(rand, 0, 9)}/${randomBytes(rand, 6).toString('hex')}`, headers: auth }),
+    ...limitCases(t, rand, path, auth),
     ...(t.token
       ? [
           () => ({ kind: 'no token', method: 'POST', path, ...binaryRequest(json, binary), headers: { 'content-type': 'application/octet-stream', [HEADER_LENGTH]: String(Buffer.from(JSON.stringify(json)).length) } }),
@@ -101,3 +105,54 @@ export function hostileRequests(t: HostileTarget, count: number, seed = 1): RawR
   const rand = seededRandom(seed);
   return Array.from({ length: count }, () => hostileRequest(t, rand));
 }
+
+// ---- requests past the server's structure limits (issue 14): deep JSON, many tensors, on HTTP and the stream ----
+
+/** JSON nested `levels` deep where a tensor's data belongs: arrays, or objects in an array. */
+function deepData(rand: Rand, levels: number): string {
+  return rand() < 0.5 ? '['.repeat(levels) + ']'.repeat(levels) : `[${'{"a":'.repeat(levels)}0${'}'.repeat(levels)}]`;
+}
+
+/** A JSON request for `model` with `tensors` (raw JSON text each) under "inputs". */
+const jsonRequest = (fields: Record<string, string>, tensors: string[]): string => `{${Object.entries(fields).map(([k, v]) => `"${k}": ${JSON.stringify(v)}, `).join('')}"inputs": [${tensors.join(',')}]}`;
+
+const LIMIT_KINDS = ['deep JSON', 'many tensors'] as const;
+
+/** A body past the default limits (depth 32, 1024 tensors) under 64 kB, so the depth or count check answers. */
+function limitBody(t: HostileTarget, rand: Rand, kind: (typeof LIMIT_KINDS)[number], fields: Record<string, string>): Buffer {
+  const tensors = kind === 'deep JSON'
+    ? [`{"name": ${JSON.stringify(t.inputs[0]!.name)}, "shape": [1], "datatype": "FP32", "data": ${deepData(rand, int(rand, 33, 5000))}}`]
+    : Array.from({ length: int(rand, 1025, 1150) }, () => '{"name":"a","shape":[0],"datatype":"FP32","data":[]}');
+  return Buffer.from(jsonRequest(fields, tensors));
+}
+
+function limitCases(t: HostileTarget, rand: Rand, path: string, auth: Record<string, string>): (() => RawRequest)[] {
+  return LIMIT_KINDS.map((kind) => () => ({ kind, method: 'POST', path, headers: { ...auth, 'content-type': 'application/json' }, body: limitBody(t, rand, kind, {}) }));
+}
+
+/** A stream message the server must refuse (4xx) in an error message carrying `id`. */
+export interface HostileStreamMessage {
+  kind: string;
+  id: string;
+  message: Buffer;
+}
+
+/** `count` stream messages past the structure limits, each with its own id, from a seed. */
+export function hostileStreamMessages(t: HostileTarget, count: number, seed = 1): HostileStreamMessage[] {
+  const rand = seededRandom(seed);
+  return Array.from({ length: count }, (_, i) => {
+    const id = `hostile-${i}`;
+    const kind = pick(rand, LIMIT_KINDS);
+    const bytes = limitBody(t, rand, kind, { id, model_name: t.model });
+    return { kind, id, message: frameMessage({ chunks: [bytes], headerLength: undefined, byteLength: bytes.length }) };
+  });
+}
+
+/** `impera serve` arguments that must stop it at start with a one-line error (each alone would lock out or hang). */
+export const HOSTILE_SERVE_ARGS: readonly { kind: string; args: string[] }[] = [
+  { kind: 'empty token', args: ['--token', ''] },
+  { kind: 'token with a space', args: ['--token', 'two words'] },
+  { kind: 'batch delay of 115 days', args: ['--batch-delay-ms', '1e10'] },
+  { kind: 'inference timeout 0', args: ['--inference-timeout-ms', '0'] },
+  { kind: 'JSON depth of a billion', args: ['--max-json-depth', '1e9'] },
+];

@@ -83,18 +83,25 @@ function scalar(token: string): string | number | boolean {
   return Number.isNaN(n) ? token : n; // enum values stay names
 }
 
+/** Deepest nesting of messages a configuration may have (model configurations use 3; recursion needs a bound). */
+const MAX_TEXT_DEPTH = 100;
+
 /** Parse protobuf text format (the subset model configurations use: messages, lists, scalars, enums, comments). */
 export function parseTextProto(text: string, source = 'config.pbtxt'): TextMessage {
   const tokens = tokenize(text, source);
   let i = 0;
+  let depth = 0;
   const fail = (why: string): never => {
     throw new ImperaError('BAD_REPOSITORY', `${source}: ${why} (near token ${i}: '${tokens[i] ?? 'end of file'}')`, 'see Triton\'s model configuration documentation');
   };
   const value = (): string | number | boolean | TextMessage => {
     const t = tokens[i];
     if (t === '{' || t === '<') {
+      if (++depth > MAX_TEXT_DEPTH) fail(`messages nest deeper than ${MAX_TEXT_DEPTH} levels`);
       i++;
-      return message(t === '{' ? '}' : '>');
+      const m = message(t === '{' ? '}' : '>');
+      depth--;
+      return m;
     }
     if (t === undefined || /^[{}[\]:,;<>]$/.test(t)) return fail('expected a value');
     i++;

@@ -1,5 +1,5 @@
 /** Triton model configurations: read as the documentation writes them, written as Triton reads them. */
-import { mkdirSync, mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -107,5 +107,24 @@ describe('model repositories', () => {
     writeFileSync(join(empty, 'm', 'config.pbtxt'), 'max_batch_size: 2\n');
     copyFileSync(join(split.dir, 'tail.onnx'), join(empty, 'm.onnx'));
     expect(() => loadRepository(empty, { maxBatch: 8 })).toThrow(/holds the model 'm' twice: '.*m\/1\/model\.onnx' and '.*m\.onnx'/);
+  });
+});
+
+describe('configurations impera serve refuses at start', () => {
+  it('a configuration nested 200,000 deep, a folder in place of the file, and a batching delay of hours', async () => {
+    expect(() => parseTextProto(`${'a { '.repeat(200_000)}${'} '.repeat(200_000)}`, 'deep.pbtxt')).toThrow(/^deep\.pbtxt: messages nest deeper than 100 levels/);
+    const tail = loadModel(join((await splitRepo()).dir, 'tail.onnx'));
+    /** A Triton repository of the tail whose config.pbtxt is `config`, or a folder when undefined. */
+    const triton = (config: string | undefined) => {
+      const repo = mkdtempSync(join(tmpdir(), 'impera-triton-'));
+      const dir = writeTritonModel(tail, modelMetadata(tail.proto, 'tail', '1'), repo, { maxBatch: 8 });
+      rmSync(join(dir, 'config.pbtxt'));
+      if (config === undefined) mkdirSync(join(dir, 'config.pbtxt'));
+      else writeFileSync(join(dir, 'config.pbtxt'), config);
+      return repo;
+    };
+    expect(() => loadRepository(triton('max_batch_size: 8\ndynamic_batching { max_queue_delay_microseconds: 100000000000 }\n'), { maxBatch: 8 })).toThrow(/config\.pbtxt: dynamic_batching\.max_queue_delay_microseconds is 100000000000, beyond the 60000000 \(60 s\) impera serve allows/);
+    expect(loadRepository(triton('max_batch_size: 8\ndynamic_batching { max_queue_delay_microseconds: 60000000 }\n'), { maxBatch: 8 })[0]!.batchDelayMs).toBe(60_000);
+    expect(() => loadRepository(triton(undefined), { maxBatch: 8 })).toThrow(/^Triton configuration '.*config\.pbtxt' cannot be read \(EISDIR/);
   });
 });

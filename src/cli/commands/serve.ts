@@ -1,10 +1,12 @@
 /** `impera serve`: serve a model repository (exported tails) over the Open Inference Protocol until stopped. */
-import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { ImperaError } from '../../errors.js';
-import { SERVER_DEFAULTS, startServer, type RunningServer } from '../../runtime/server/app.js';
+import { SERVER_DEFAULTS, SERVER_LIMITS, startServer, type RunningServer } from '../../runtime/server/app.js';
+import { checkTokens } from '../../runtime/server/auth.js';
 import { loadRepository } from '../../runtime/server/repository.js';
+import { MAX_BATCH_DELAY_MS } from '../../runtime/server/scheduler.js';
+import { readUserFile } from '../../util/config.js';
 import { positiveInt } from '../common.js';
 import { fmtBytes, table } from '../table.js';
 
@@ -23,12 +25,18 @@ interface ServeOptions {
   maxQueue: number;
   bodyLimit: number;
   requestTimeoutMs: number;
+  inferenceTimeoutMs: number;
+  maxJsonDepth: number;
+  maxTensors: number;
+  streamBufferLimit: number;
+  accessLog?: boolean;
   json?: boolean;
 }
 
-const nonNegative = (flag: string) => (v: string): number => {
+/** A number in [lo, hi] (whole when `whole`); the refusal names the flag and the range. */
+export const inRange = (flag: string, [lo, hi]: readonly [number, number], whole = true) => (v: string): number => {
   const n = Number(v);
-  if (!(n >= 0) || !Number.isFinite(n)) throw new ImperaError('BAD_ARGUMENT', `${flag} must be a number >= 0, got '${v}'`);
+  if (v.trim() === '' || !(n >= lo && n <= hi) || (whole && !Number.isInteger(n))) throw new ImperaError('BAD_ARGUMENT', `${flag} must be a ${whole ? 'whole ' : ''}number from ${lo} to ${hi}, got '${v}'`);
   return n;
 };
 
@@ -49,15 +57,16 @@ export function parseBytes(flag: string) {
   };
 }
 
-function readFileOption(flag: string, path: string): Buffer {
-  if (!existsSync(path)) throw new ImperaError('FILE_NOT_FOUND', `${flag} '${path}' does not exist`, 'check the path');
-  return readFileSync(path);
-}
+const readFileOption = (flag: string, path: string): Buffer => Buffer.from(readUserFile(path, flag, 'check the path'));
 
+/** The accepted tokens, each checked with where it came from. */
 function tokens(o: ServeOptions): string[] {
-  const fromFile = o.tokenFile ? readFileOption('--token-file', o.tokenFile).toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean) : [];
-  if (o.tokenFile && !fromFile.length) throw new ImperaError('BAD_ARGUMENT', `--token-file '${o.tokenFile}' holds no token`, 'one token per line');
-  return [...o.token, ...fromFile, ...(process.env.IMPERA_TOKEN ? [process.env.IMPERA_TOKEN] : [])];
+  const lines = o.tokenFile ? readUserFile(o.tokenFile, '--token-file', 'check the path').split('\n').map((token, i) => ({ token: token.trim(), line: i + 1 })).filter((l) => l.token) : [];
+  if (o.tokenFile && !lines.length) throw new ImperaError('BAD_ARGUMENT', `--token-file '${o.tokenFile}' holds no token`, 'one token per line');
+  const env = process.env.IMPERA_TOKEN ? [process.env.IMPERA_TOKEN] : [];
+  const all = [...o.token, ...lines.map((l) => l.token), ...env];
+  checkTokens(all, [...o.token.map((_, i) => `given with --token (number ${i + 1})`), ...lines.map((l) => `on line ${l.line} of --token-file`), ...env.map(() => 'in $IMPERA_TOKEN')]);
+  return all;
 }
 
 function describe(server: RunningServer, secured: { tokens: number; tls: boolean }): string {
@@ -87,10 +96,15 @@ export function registerServe(program: Command): void {
     .option('--workers <n>', 'worker threads running ONNX Runtime (each holds every model)', positiveInt('--workers'), SERVER_DEFAULTS.workers)
     .option('--threads <n>', 'ONNX Runtime intra-op threads per worker (default: cores / workers)', positiveInt('--threads'))
     .option('--max-batch <n>', 'largest batch per request and per dynamic batch', positiveInt('--max-batch'), 8)
-    .option('--batch-delay-ms <ms>', 'dynamic batching: wait up to this long for requests to batch together (default: off)', nonNegative('--batch-delay-ms'))
+    .option('--batch-delay-ms <ms>', `dynamic batching: wait up to this long for requests to batch together, 0 to ${MAX_BATCH_DELAY_MS} (default: off)`, inRange('--batch-delay-ms', [0, MAX_BATCH_DELAY_MS], false))
     .option('--max-queue <n>', 'requests that may wait for a worker; more are refused with 429', positiveInt('--max-queue'), SERVER_DEFAULTS.maxQueue)
     .option('--body-limit <size>', 'largest request body; larger ones are refused with 413', parseBytes('--body-limit'), SERVER_DEFAULTS.bodyLimit)
     .option('--request-timeout-ms <ms>', 'a request must arrive whole within this, else 408', positiveInt('--request-timeout-ms'), SERVER_DEFAULTS.requestTimeoutMs)
+    .option('--inference-timeout-ms <ms>', `a request not answered within this (queueing included) gets 504, ${SERVER_LIMITS.inferenceTimeoutMs.join(' to ')}`, inRange('--inference-timeout-ms', SERVER_LIMITS.inferenceTimeoutMs), SERVER_DEFAULTS.inferenceTimeoutMs)
+    .option('--max-json-depth <n>', `deepest JSON nesting of a request, checked before parsing (400 beyond), ${SERVER_LIMITS.maxJsonDepth.join(' to ')}`, inRange('--max-json-depth', SERVER_LIMITS.maxJsonDepth), SERVER_DEFAULTS.maxJsonDepth)
+    .option('--max-tensors <n>', `most tensors a request may list (400 beyond), ${SERVER_LIMITS.maxTensors.join(' to ')}`, inRange('--max-tensors', SERVER_LIMITS.maxTensors), SERVER_DEFAULTS.maxTensors)
+    .option('--stream-buffer-limit <size>', 'a WebSocket client with more unread answers than this is closed (1008)', parseBytes('--stream-buffer-limit'), SERVER_DEFAULTS.streamBufferLimit)
+    .option('--access-log', 'log every request as one JSON line on stderr (server errors are logged always)')
     .option('--json', 'print the address and models as one JSON line once ready')
     .action(async (o: ServeOptions) => {
       if (!!o.tlsCert !== !!o.tlsKey) throw new ImperaError('BAD_ARGUMENT', '--tls-cert and --tls-key go together', 'give both, or neither for plain HTTP');
@@ -109,6 +123,11 @@ export function registerServe(program: Command): void {
         threads: o.threads ?? Math.max(1, Math.floor(availableParallelism() / o.workers)),
         requestTimeoutMs: o.requestTimeoutMs,
         keepAliveTimeoutMs: SERVER_DEFAULTS.keepAliveTimeoutMs,
+        inferenceTimeoutMs: o.inferenceTimeoutMs,
+        maxJsonDepth: o.maxJsonDepth,
+        maxTensors: o.maxTensors,
+        streamBufferLimit: o.streamBufferLimit,
+        accessLog: !!o.accessLog,
       }).catch((e: NodeJS.ErrnoException) => {
         if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') throw new ImperaError('BAD_ARGUMENT', `cannot listen on ${o.host}:${o.port} (${e.code})`, 'choose another --port or --host');
         throw e;

@@ -14,6 +14,7 @@ import { numel } from '../../onnx/dtype.js';
 import type { TypedArray } from '../../onnx/tensor.js';
 import { asBytes, elementBytes, fromBytes, isDatatype, type Datatype, type NumericDatatype } from './datatypes.js';
 import { ProtocolError } from './errors.js';
+import { checkJsonLimits, JSON_LIMITS, type JsonLimits } from './limits.js';
 import { dataFromJson, dataToJson, type InferTensor, type Parameters } from './tensor.js';
 
 export const HEADER_LENGTH = 'inference-header-content-length';
@@ -148,9 +149,10 @@ export interface SplitBody {
   binary: Uint8Array;
 }
 
-/** The JSON up to `headerLength` (the whole body when undefined), and the bytes after it. */
-export function splitBody(body: Uint8Array, headerLength: number | undefined, key: 'inputs' | 'outputs'): SplitBody {
+/** The JSON up to `headerLength` (the whole body when undefined), within `limits`, and the bytes after it. */
+export function splitBody(body: Uint8Array, headerLength: number | undefined, key: 'inputs' | 'outputs', limits: JsonLimits = JSON_LIMITS): SplitBody {
   const jsonLength = headerLength ?? body.length;
+  checkJsonLimits(body.subarray(0, jsonLength), limits);
   const { [key]: list, ...fields } = parseJsonObject(body.subarray(0, jsonLength), 'the JSON object');
   if (!Array.isArray(list)) throw new ProtocolError(400, `"${key}" must be an array of tensors`);
   return { fields, list, binary: body.subarray(jsonLength) };

@@ -1,9 +1,12 @@
 /**
  * A request the server refuses, with the HTTP status it answers with. The protocol's error object is
  * `{"error": "<message>"}` (inference_rest.md, "Inference Response JSON Error Object"); the hint is appended to
- * the message so a client sees what to change.
+ * the message so a client sees what to change. The error code follows the status: a 4xx is the request's fault
+ * (BAD_REQUEST), a 5xx the server's (SERVER_ERROR).
  */
-import { ImperaError } from '../../errors.js';
+import { ImperaError, type ErrorCode } from '../../errors.js';
+
+const codeOfStatus = (status: number): ErrorCode => (status >= 500 ? 'SERVER_ERROR' : 'BAD_REQUEST');
 
 export class ProtocolError extends ImperaError {
   readonly status: number;
@@ -13,7 +16,7 @@ export class ProtocolError extends ImperaError {
   requestId: string | undefined;
 
   constructor(status: number, message: string, hint?: string, retryAfterS?: number) {
-    super('BAD_REQUEST', message, hint);
+    super(codeOfStatus(status), message, hint);
     this.status = status;
     this.retryAfterS = retryAfterS;
   }

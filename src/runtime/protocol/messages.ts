@@ -11,6 +11,7 @@ import { elementBytes } from './datatypes.js';
 import { zodMessage } from '../../util/config.js';
 import { dataFromBinary, decodeTensors, encodeBody, parametersSchema, splitBody, type EncodedBody } from './body.js';
 import { isProtocolError, ProtocolError } from './errors.js';
+import { JSON_LIMITS, type JsonLimits } from './limits.js';
 import { type InferTensor, type Parameters } from './tensor.js';
 
 export interface RequestedOutput {
@@ -77,9 +78,9 @@ export interface DecodedRequest extends InferRequest {
   modelVersion?: string;
 }
 
-/** Decode a request body; a failure after the JSON was read carries the request's id. */
-export function decodeRequest(body: Uint8Array, headerLength: number | undefined): DecodedRequest {
-  const split = splitBody(body, headerLength, 'inputs');
+/** Decode a request body within `limits`; a failure carries the request's id when it could be read. */
+export function decodeRequest(body: Uint8Array, headerLength: number | undefined, limits: JsonLimits = JSON_LIMITS): DecodedRequest {
+  const split = splitBody(body, headerLength, 'inputs', limits);
   const id = typeof split.fields.id === 'string' ? split.fields.id : undefined;
   try {
     const parsed = requestFields.safeParse(split.fields);

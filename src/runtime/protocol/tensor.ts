@@ -55,12 +55,15 @@ function flatten(data: unknown, where: string): unknown[] {
   return out;
 }
 
+/** A bad element for an error message: objects by kind only (stringifying hostile nesting would overflow the stack). */
+const shown = (v: unknown): string => (v === null ? 'null' : typeof v === 'object' ? 'an object' : String(JSON.stringify(v)).slice(0, 40));
+
 /** The elements of a JSON "data" field as the datatype's typed array (or byte strings for BYTES). */
 export function dataFromJson(datatype: Datatype, shape: readonly number[], data: unknown, where: string): TypedArray | Uint8Array[] {
   const values = flatten(data, where);
   const count = numel(shape);
   if (values.length !== count) throw new ProtocolError(400, `${where}: shape [${shape.join(', ')}] has ${count} elements but data has ${values.length}`);
-  const bad = (i: number, want: string) => new ProtocolError(400, `${where}.data[${i}] must be ${want}, got ${JSON.stringify(values[i])?.slice(0, 40)}`);
+  const bad = (i: number, want: string) => new ProtocolError(400, `${where}.data[${i}] must be ${want}, got ${shown(values[i])}`);
   if (datatype === 'BYTES') {
     return values.map((v, i) => {
       if (typeof v !== 'string') throw bad(i, 'a string (BYTES elements are strings in JSON)');

@@ -7,14 +7,16 @@
  * A `codec.json` (from `impera split --codec`) beside a model, or in its folder, lets the model take packed wire
  * bytes when the codec's wire tensors are exactly the model's inputs.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImperaError } from '../../errors.js';
+import { readUserFile } from '../../util/config.js';
 import { loadWireCodec } from '../codec-file.js';
 import { loadModel } from '../../onnx/io.js';
 import { batchable, parseTextProto, readTritonServing, type TritonServing } from '../triton.js';
 import { modelMetadata } from '../protocol/metadata.js';
 import { codecFits, type ServedModel } from './model.js';
+import { MAX_BATCH_DELAY_MS } from './scheduler.js';
 
 export interface ServingDefaults {
   /** Largest batch per request and per dynamic batch (models without a batch dim: 1). */
@@ -37,8 +39,11 @@ function tritonModel(dir: string, name: string): Found | undefined {
   const versions = readdirSync(dir).filter((v) => /^\d+$/.test(v) && existsSync(join(dir, v, 'model.onnx'))).sort((a, b) => Number(b) - Number(a));
   if (!versions.length) return undefined;
   const configFile = join(dir, 'config.pbtxt');
-  const triton = existsSync(configFile) ? readTritonServing(parseTextProto(readFileSync(configFile, 'utf8'), configFile), configFile) : undefined;
+  const triton = existsSync(configFile) ? readTritonServing(parseTextProto(readUserFile(configFile, 'Triton configuration', 'config.pbtxt must be a text file'), configFile), configFile) : undefined;
   if (triton?.name !== undefined && triton.name !== name) throw new ImperaError('BAD_REPOSITORY', `${configFile} names the model '${triton.name}' but its folder is '${name}'`, 'Triton requires the name to match the folder');
+  if (triton?.batchDelayUs !== undefined && triton.batchDelayUs > MAX_BATCH_DELAY_MS * 1000) {
+    throw new ImperaError('BAD_REPOSITORY', `${configFile}: dynamic_batching.max_queue_delay_microseconds is ${triton.batchDelayUs}, beyond the ${MAX_BATCH_DELAY_MS * 1000} (${MAX_BATCH_DELAY_MS / 1000} s) impera serve allows`, 'a batching delay is a few milliseconds (e.g. 500 to 5000)');
+  }
   return { name, version: versions[0]!, file: join(dir, versions[0]!, 'model.onnx'), codecFiles: [join(dir, 'codec.json')], ...(triton ? { triton } : {}) };
 }
 

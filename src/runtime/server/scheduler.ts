@@ -41,6 +41,9 @@ interface Job {
 
 export type Runner = (task: InferTask) => Promise<InferResult>;
 
+/** The longest batching delay (ms): longer holds requests for minutes (and past 2^31 ms overflows Node's timers). */
+export const MAX_BATCH_DELAY_MS = 60_000;
+
 /** Feeds of several requests stacked along dim 0. */
 export function concatFeeds(parts: readonly Record<string, Tensor>[]): Record<string, Tensor> {
   if (parts.length === 1) return parts[0]!;

@@ -9,8 +9,12 @@
  *     10 s. Frames in must equal results out; the edge falls back to its local tail and reconnects.
  *  3. Hostile input: 10,000 requests that are wrong by construction (src/runtime/hostile.ts), 25 at a time, while
  *     a client keeps sending correct requests: every hostile one must get a 4xx, every correct one a 200.
+ *  4. A worker killed under load: 16 clients back to back for 10 s (IMPERA_KILL_S) on a server with 2 workers, one
+ *     worker killed (SIGKILL) at 3 s. Only the request it was running may fail (503 saying why); nothing is lost,
+ *     a replacement starts, and the server answers 200s after the kill.
  * Last line: {"bench":"serve","load_rps_no_batching":…,"load_rps_batching":…,"p99_ms_no_batching":…,
- *   "p99_ms_batching":…,"lost":…,"rss_growth":…,"fault_frames_in":…,"fault_results_out":…,"fuzz_non_4xx":…}
+ *   "p99_ms_batching":…,"lost":…,"rss_growth":…,"fault_frames_in":…,"fault_results_out":…,"fuzz_non_4xx":…,
+ *   "worker_kill_503":…,"worker_kill_lost":…,"worker_kill_ok_after":…,"worker_kill_replaced":…}
  */
 import { readFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,7 +31,7 @@ import { CallError, HttpClient } from '../src/runtime/edge/client.js';
 import { resolveRuntimeConfig } from '../src/runtime/edge/config.js';
 import { EdgeRunner, type FrameResult } from '../src/runtime/edge/runner.js';
 import { summarize } from '../src/runtime/edge/summary.js';
-import { hostileRequests, type RawRequest } from '../src/runtime/hostile.js';
+import { hostileRequests, serverWorkers, type RawRequest } from '../src/runtime/hostile.js';
 import { startServerProcess, type ServerProcess } from '../src/runtime/processes.js';
 import type { InferTensor } from '../src/runtime/protocol/tensor.js';
 import { LoopbackPath } from '../src/runtime/shaper/loopback.js';
@@ -67,6 +71,8 @@ const rssMb = (pid: number): number => {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 };
+/** The server's memory: its own process and its worker processes. */
+const serverRssMb = (pid: number): number => [pid, ...serverWorkers(pid)].reduce((s, p) => s + rssMb(p), 0);
 
 interface LoadResult {
   label: string;
@@ -84,7 +90,7 @@ interface LoadResult {
 async function load(label: string, args: string[]): Promise<LoadResult> {
   const server = await startServerProcess(new LoopbackPath(), dir, ['--threads', '1', '--workers', '1', '--max-queue', '48', ...args]);
   const rss: number[] = [];
-  const sampler = setInterval(() => rss.push(rssMb(server.child.pid!)), 1000);
+  const sampler = setInterval(() => rss.push(serverRssMb(server.child.pid!)), 1000);
   const latencies: number[] = [];
   let sent = 0;
   let refused = 0;
@@ -204,6 +210,55 @@ console.log(`   ${'case'.padEnd(30)} statuses`);
 for (const [kind, m] of [...byKind].sort()) console.log(`   ${kind.padEnd(30)} ${[...m].sort().map(([s, n]) => `${s} x${n}`).join(', ')}`);
 console.log(`   ${FUZZ} hostile requests in ${((performance.now() - fuzzStart) / 1000).toFixed(1)} s: ${nonClientError} not answered with a 4xx; correct requests alongside: ${goodOk} answered 200, ${goodBad} failed`);
 
+const KILL_S = Number(process.env.IMPERA_KILL_S ?? 10);
+
+interface WorkerKill {
+  ok: number;
+  okAfter: number;
+  refused: number;
+  failed: string[];
+  lost: string[];
+  killed: number;
+  replacedBy: number[];
+}
+
+/** 4. Clients back to back on a 2-worker server; one worker killed at 3 s. */
+async function workerKill(): Promise<WorkerKill> {
+  const s = await startServerProcess(new LoopbackPath(), dir, ['--threads', '1', '--workers', '2', '--max-queue', '48']);
+  const [killed] = serverWorkers(s.child.pid!);
+  const r: WorkerKill = { ok: 0, okAfter: 0, refused: 0, failed: [], lost: [], killed: killed!, replacedBy: [] };
+  let killedYet = false;
+  const deadline = performance.now() + KILL_S * 1000;
+  const client = async (k: number) => {
+    const c = new HttpClient({ url: s.url, protocol: 'binary' });
+    while (performance.now() < deadline) {
+      try {
+        await c.infer({ model: 'tail', inputs: inputs[k]!, timeoutMs: 30_000 });
+        r.ok++;
+        if (killedYet) r.okAfter++;
+      } catch (e) {
+        if (e instanceof CallError && e.status === 429) r.refused++;
+        else if (e instanceof CallError && e.status === 503) r.failed.push(e.message);
+        else r.lost.push((e as Error).message);
+      }
+    }
+    c.close();
+  };
+  const kill = sleep(3000).then(() => {
+    process.kill(killed!, 'SIGKILL');
+    killedYet = true;
+  });
+  await Promise.all([kill, ...Array.from({ length: 16 }, (_, k) => client(k))]);
+  r.replacedBy = serverWorkers(s.child.pid!).filter((p) => p !== killed);
+  await s.stop();
+  return r;
+}
+
+console.log(`\n4. a worker killed under load: 16 clients back to back for ${KILL_S} s, 2 workers, one killed (SIGKILL) at 3 s`);
+const wk = await workerKill();
+console.log(`   200 x${wk.ok} (${wk.okAfter} after the kill), 429 x${wk.refused}, 503 x${wk.failed.length}, lost ${wk.lost.length}; worker ${wk.killed} replaced by ${wk.replacedBy.join(', ') || 'none'}`);
+for (const m of new Set([...wk.failed, ...wk.lost])) console.log(`   ${m}`);
+
 console.log(JSON.stringify({
   bench: 'serve',
   load_rps_no_batching: +loads[0]!.rps.toFixed(1),
@@ -215,4 +270,8 @@ console.log(JSON.stringify({
   fault_frames_in: fault.framesIn,
   fault_results_out: fault.resultsOut,
   fuzz_non_4xx: nonClientError + goodBad,
+  worker_kill_503: wk.failed.length,
+  worker_kill_lost: wk.lost.length,
+  worker_kill_ok_after: wk.okAfter,
+  worker_kill_replaced: wk.replacedBy.length === 2,
 }));

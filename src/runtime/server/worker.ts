@@ -34,9 +34,8 @@ async function infer(sessions: Map<string, ort.InferenceSession>, task: InferTas
   return { outputs, computeMs: performance.now() - start };
 }
 
-const send = (m: FromWorker): void => {
-  process.send?.(m);
-};
+/** Resolves once the message is written, not merely queued behind a run that blocks this thread. */
+const send = (m: FromWorker): Promise<void> => new Promise((resolve) => process.send?.(m, undefined, {}, () => resolve()));
 
 process.on('disconnect', () => process.exit(0)); // the server is gone
 process.once('message', (first: ToWorker) => {
@@ -44,9 +43,10 @@ process.once('message', (first: ToWorker) => {
   void open(first.setup).then(({ sessions, failed }) => {
     process.on('message', (m: ToWorker) => {
       if (!('task' in m)) return;
-      send({ started: m.id });
-      infer(sessions, m.task).then((result) => send({ id: m.id, result }), (e: unknown) => send({ id: m.id, error: message(e) }));
+      void send({ started: m.id })
+        .then(() => infer(sessions, m.task))
+        .then((result) => send({ id: m.id, result }), (e: unknown) => send({ id: m.id, error: message(e) }));
     });
-    send({ loaded: { failed } });
+    void send({ loaded: { failed } });
   });
 });

@@ -4,10 +4,11 @@
  * serves the other models while requests for that one get a 503 naming why. Workers are killed for real (SIGKILL on
  * the worker processes this test process started).
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CallError, HttpClient } from '../../../src/runtime/edge/client.js';
+import { serverWorkers } from '../../../src/runtime/hostile.js';
 import type { InferTensor } from '../../../src/runtime/protocol/tensor.js';
 import type { RunningServer } from '../../../src/runtime/server/app.js';
 import { createSession, run } from '../../../src/ort/session.js';
@@ -16,18 +17,8 @@ import { inMemoryModel, saveModel } from '../../../src/onnx/io.js';
 import { weights } from '../../helpers/models.js';
 import { cutInputs, serve, splitRepo, tailReference, type SplitRepo } from '../../helpers/runtime.js';
 
-/** Pids of the server workers this process started (children running worker.js). */
-function workerPids(): number[] {
-  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((d) => {
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      return ppid === process.pid && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('runtime/server/worker.js') ? [Number(d)] : [];
-    } catch {
-      return []; // exited while we looked
-    }
-  });
-}
+/** Pids of the server workers this process started. */
+const workerPids = (): number[] => serverWorkers(process.pid);
 
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 60_000): Promise<T> {
   const end = performance.now() + ms;
@@ -71,12 +62,11 @@ function addSlowModel(dir: string): void {
 }
 
 describe('a worker that fails', () => {
-  it.each([1, 2])('under load (%i workers) fails only the request it runs, with a 503 that says why; a replacement serves the rest', async (workers) => {
+  it.each([1, 2])('under load (%i workers) fails at most the request it runs, with a 503 that says why; a replacement serves the rest', async (workers) => {
     addSlowModel(repo.dir);
     server = await serve(repo, { workers });
     client = new HttpClient({ url: server.url, protocol: 'binary' });
-    const first = workerPids();
-    expect(first).toHaveLength(workers);
+    expect(workerPids()).toHaveLength(workers);
     const x: InferTensor = { name: 'x', datatype: 'FP32', shape: [1, 256, 256], data: new Float32Array(256 * 256).fill(0.01) };
     const outcomes: (CallError | 'ok')[] = [];
     let stop = false;
@@ -84,21 +74,35 @@ describe('a worker that fails', () => {
       while (!stop) outcomes.push(await client.infer({ model: 'slow', inputs: [x], timeoutMs: 60_000 }).then(() => 'ok' as const, (e: CallError) => e));
     };
     const load = Array.from({ length: 2 * workers }, loop);
-    await until('requests answered', () => (outcomes.length >= 2 * workers ? true : undefined));
-    const killedAt = outcomes.length;
-    process.kill(first[0]!, 'SIGKILL');
-    const replaced = await until('a replacement worker', () => {
-      const now = workerPids();
-      return now.length === workers && !now.includes(first[0]!) ? now : undefined;
-    });
-    await until('requests answered after the replacement', () => (outcomes.length >= killedAt + 4 * workers ? true : undefined));
+    const failed = () => outcomes.filter((o): o is CallError => o !== 'ok');
+    // a kill can land before the worker has its next task (that task then runs elsewhere): kill until one lands in a run
+    const answers = async (count: number) => {
+      const from = outcomes.length;
+      await until(`${count} more answers`, () => (outcomes.length >= from + count ? true : undefined));
+    };
+    await answers(2 * workers);
+    let kills = 0;
+    while (kills < 6 && failed().length === 0) {
+      const [victim] = workerPids();
+      process.kill(victim!, 'SIGKILL');
+      kills++;
+      await until('a replacement worker', () => {
+        const now = workerPids();
+        return now.length === workers && !now.includes(victim!) ? true : undefined;
+      });
+      await answers(2 * workers); // the killed worker's request among them, answered at once
+    }
+    const afterKills = outcomes.length;
+    await answers(2 * workers);
     stop = true;
     await Promise.all(load);
-    expect(replaced).toHaveLength(workers);
-    const failed = outcomes.filter((o): o is CallError => o !== 'ok');
-    expect(failed).toHaveLength(1); // the one the killed worker was running; the others waited for a worker
-    expect(failed[0]).toMatchObject({ kind: 'overloaded', status: 503, retryAfterS: 1 });
-    expect(failed[0]!.message).toMatch(/^the server answered 503: the worker running this request was killed \(SIGKILL\); a new one is starting/);
+    expect(failed().length).toBeGreaterThan(0);
+    expect(failed().length).toBeLessThanOrEqual(kills); // one per kill at most: the others waited for a worker
+    for (const e of failed()) {
+      expect(e).toMatchObject({ kind: 'overloaded', status: 503, retryAfterS: 1 });
+      expect(e.message).toMatch(/^the server answered 503: the worker running this request was killed \(SIGKILL\); a new one is starting/);
+    }
+    expect(outcomes.slice(afterKills).every((o) => o === 'ok')).toBe(true);
     const inputs = cutInputs(repo, 2, 7);
     close((await inferTail(inputs)).response.outputs[0]!.data as Float32Array, await tailReference(repo, inputs));
   });

@@ -44,6 +44,12 @@ export function warmupFeeds(model: ServedModel): Record<string, Tensor> {
   }));
 }
 
+/**
+ * A tensor that alone owns its buffer; a view into a larger one (a request body) is copied, since the channel to
+ * the worker would carry the whole buffer behind the view.
+ */
+const compact = (t: Tensor): Tensor => (t.data.byteOffset === 0 && t.data.byteLength === t.data.buffer.byteLength ? t : { ...t, data: t.data.slice() });
+
 interface Pending {
   task: InferTask;
   resolve: (r: InferResult) => void;
@@ -172,7 +178,8 @@ export class InferencePool {
   run(task: InferTask): Promise<InferResult> {
     if (this.closing) return Promise.reject(new ProtocolError(503, 'the server is shutting down'));
     return new Promise((resolve, reject) => {
-      this.waiting.push({ task, resolve, reject });
+      const feeds = Object.fromEntries(Object.entries(task.feeds).map(([name, t]) => [name, compact(t)]));
+      this.waiting.push({ task: { ...task, feeds }, resolve, reject });
       this.dispatch();
     });
   }

@@ -38,6 +38,7 @@ async function infer(sessions: Map<string, ort.InferenceSession>, task: InferTas
 const send = (m: FromWorker): Promise<void> => new Promise((resolve) => process.send?.(m, undefined, {}, () => resolve()));
 
 process.on('disconnect', () => process.exit(0)); // the server is gone
+process.on('SIGINT', () => undefined); // Ctrl-C reaches the whole process group: the server stops its workers itself
 process.once('message', (first: ToWorker) => {
   if (!('setup' in first)) return process.exit(1);
   void open(first.setup).then(({ sessions, failed }) => {

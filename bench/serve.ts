@@ -14,10 +14,14 @@
  *     listing too many tensors get a 4xx that keeps their id; and the server's RSS while a WebSocket client sends
  *     3,000 requests (IMPERA_UNREAD) with 64 kB ids, which every answer echoes, without reading a single answer,
  *     and after it goes away - with the default stream buffer limit and without one (as before it existed).
+ *  5. A worker killed under load: 16 clients back to back for 10 s (IMPERA_KILL_S) on a server with 2 workers, one
+ *     worker killed (SIGKILL) at 3 s. Only the request it was running may fail (503 saying why); nothing is lost,
+ *     a replacement starts, and the server answers 200s after the kill.
  * Last line: {"bench":"serve","load_rps_no_batching":…,"load_rps_batching":…,"p99_ms_no_batching":…,
  *   "p99_ms_batching":…,"lost":…,"rss_growth":…,"fault_frames_in":…,"fault_results_out":…,"fuzz_non_4xx":…,
  *   "start_refusals_missed":…,"deadline_status":…,"stream_refusals_without_id":…,"unread_rss_mb":[before, peak, after],
- *   "unread_close_code":…,"unread_rss_mb_no_limit":[…]}
+ *   "unread_close_code":…,"unread_rss_mb_no_limit":[…],"worker_kill_503":…,"worker_kill_lost":…,
+ *   "worker_kill_ok_after":…,"worker_kill_replaced":…}
  */
 import { readFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,7 +39,7 @@ import { resolveRuntimeConfig } from '../src/runtime/edge/config.js';
 import { EdgeRunner, type FrameResult } from '../src/runtime/edge/runner.js';
 import { summarize } from '../src/runtime/edge/summary.js';
 import WebSocket from 'ws';
-import { HOSTILE_SERVE_ARGS, hostileRequests, hostileStreamMessages, type RawRequest } from '../src/runtime/hostile.js';
+import { HOSTILE_SERVE_ARGS, hostileRequests, hostileStreamMessages, serverWorkers, type RawRequest } from '../src/runtime/hostile.js';
 import { encodeRequest } from '../src/runtime/protocol/messages.js';
 import { frameMessage, STREAM_PATH, unframeMessage } from '../src/runtime/protocol/stream.js';
 import { startServerProcess, type ServerProcess } from '../src/runtime/processes.js';
@@ -77,6 +81,8 @@ const rssMb = (pid: number): number => {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 };
+/** The server's memory: its own process and its worker processes. */
+const serverRssMb = (pid: number): number => [pid, ...serverWorkers(pid)].reduce((s, p) => s + rssMb(p), 0);
 
 interface LoadResult {
   label: string;
@@ -94,7 +100,7 @@ interface LoadResult {
 async function load(label: string, args: string[]): Promise<LoadResult> {
   const server = await startServerProcess(new LoopbackPath(), dir, ['--threads', '1', '--workers', '1', '--max-queue', '48', ...args]);
   const rss: number[] = [];
-  const sampler = setInterval(() => rss.push(rssMb(server.child.pid!)), 1000);
+  const sampler = setInterval(() => rss.push(serverRssMb(server.child.pid!)), 1000);
   const latencies: number[] = [];
   let sent = 0;
   let refused = 0;
@@ -323,6 +329,56 @@ for (const [label, args] of unreadRuns) {
   console.log(`     ${label.padEnd(48)} ${u.rss.map((r) => r.toFixed(0)).join(' -> ')} MB (before, peak, after it left); closed with ${u.closeCode || 'nothing'}; ${u.read} answers read when it read again (${u.statuses})`);
 }
 
+// ---- 5. a worker killed under load ----
+const KILL_S = Number(process.env.IMPERA_KILL_S ?? 10);
+
+interface WorkerKill {
+  ok: number;
+  okAfter: number;
+  refused: number;
+  failed: string[];
+  lost: string[];
+  killed: number;
+  replacedBy: number[];
+}
+
+/** 5. Clients back to back on a 2-worker server; one worker killed at 3 s. */
+async function workerKill(): Promise<WorkerKill> {
+  const s = await startServerProcess(new LoopbackPath(), dir, ['--threads', '1', '--workers', '2', '--max-queue', '48']);
+  const [killed] = serverWorkers(s.child.pid!);
+  const r: WorkerKill = { ok: 0, okAfter: 0, refused: 0, failed: [], lost: [], killed: killed!, replacedBy: [] };
+  let killedYet = false;
+  const deadline = performance.now() + KILL_S * 1000;
+  const client = async (k: number) => {
+    const c = new HttpClient({ url: s.url, protocol: 'binary' });
+    while (performance.now() < deadline) {
+      try {
+        await c.infer({ model: 'tail', inputs: inputs[k]!, timeoutMs: 30_000 });
+        r.ok++;
+        if (killedYet) r.okAfter++;
+      } catch (e) {
+        if (e instanceof CallError && e.status === 429) r.refused++;
+        else if (e instanceof CallError && e.status === 503) r.failed.push(e.message);
+        else r.lost.push((e as Error).message);
+      }
+    }
+    c.close();
+  };
+  const kill = sleep(3000).then(() => {
+    process.kill(killed!, 'SIGKILL');
+    killedYet = true;
+  });
+  await Promise.all([kill, ...Array.from({ length: 16 }, (_, k) => client(k))]);
+  r.replacedBy = serverWorkers(s.child.pid!).filter((p) => p !== killed);
+  await s.stop();
+  return r;
+}
+
+console.log(`\n5. a worker killed under load: 16 clients back to back for ${KILL_S} s, 2 workers, one killed (SIGKILL) at 3 s`);
+const wk = await workerKill();
+console.log(`   200 x${wk.ok} (${wk.okAfter} after the kill), 429 x${wk.refused}, 503 x${wk.failed.length}, lost ${wk.lost.length}; worker ${wk.killed} replaced by ${wk.replacedBy.join(', ') || 'none'}`);
+for (const m of new Set([...wk.failed, ...wk.lost])) console.log(`   ${m}`);
+
 console.log(JSON.stringify({
   bench: 'serve',
   load_rps_no_batching: +loads[0]!.rps.toFixed(1),
@@ -340,4 +396,8 @@ console.log(JSON.stringify({
   unread_rss_mb: unreadResults[0]!.rss.map((r) => +r.toFixed(0)),
   unread_close_code: unreadResults[0]!.closeCode,
   unread_rss_mb_no_limit: unreadResults[1]!.rss.map((r) => +r.toFixed(0)),
+  worker_kill_503: wk.failed.length,
+  worker_kill_lost: wk.lost.length,
+  worker_kill_ok_after: wk.okAfter,
+  worker_kill_replaced: wk.replacedBy.length === 2,
 }));

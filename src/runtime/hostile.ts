@@ -5,13 +5,15 @@
  * oversized headers, JSON nested thousands deep, more tensors than the server takes. Seeded, so a failing case can
  * be replayed. The server tests and `bench:serve` fire them while correct requests keep flowing. Stream messages
  * that must be refused with their id kept, and `impera serve` arguments that must be refused at start, complete
- * them.
+ * them. And the server's worker processes, found from the server's pid, so the same tests and bench can kill one
+ * under load (Linux /proc).
  */
 import { HEADER_LENGTH, joinBody } from './protocol/body.js';
 import { encodeRequest } from './protocol/messages.js';
 import { frameMessage } from './protocol/stream.js';
 import type { InferTensor } from './protocol/tensor.js';
 import { seededRandom } from '../util/random.js';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface RawRequest {
   /** What is wrong with it (the case's family). */
@@ -156,3 +158,33 @@ export const HOSTILE_SERVE_ARGS: readonly { kind: string; args: string[] }[] = [
   { kind: 'inference timeout 0', args: ['--inference-timeout-ms', '0'] },
   { kind: 'JSON depth of a billion', args: ['--max-json-depth', '1e9'] },
 ];
+
+/** Parent pid of every process (Linux /proc); processes that exit while it reads are left out. */
+function parents(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const d of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      out.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])); // after "(comm) state"
+    } catch {
+      // exited
+    }
+  }
+  return out;
+}
+
+/** Pids of the inference workers of the server running in process `serverPid` (or below it), alive now. */
+export function serverWorkers(serverPid: number): number[] {
+  const ppid = parents();
+  const below = (pid: number): boolean => {
+    for (let p = ppid.get(pid); p !== undefined && p > 1; p = ppid.get(p)) if (p === serverPid) return true;
+    return false;
+  };
+  return [...ppid.keys()].filter((pid) => {
+    try {
+      return below(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('runtime/server/worker.js');
+    } catch {
+      return false;
+    }
+  });
+}

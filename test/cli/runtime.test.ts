@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { BIN, expectOneLineError, impera, tmp } from '../helpers/cli.js';
-import { splitRepo } from '../helpers/runtime.js';
+import { MALFORMED_ANSWERS, malformedServer, splitRepo } from '../helpers/runtime.js';
 import { hugeInput, withExternalData } from '../helpers/models.js';
 import { saveModel } from '../../src/onnx/io.js';
 
@@ -28,6 +28,23 @@ describe('impera serve and impera edge', () => {
       expect(human.stdout).toMatch(/serverCompute/);
     } finally {
       server.kill('SIGTERM');
+    }
+  });
+
+  it('edge gives every frame a result when the server answers 200 with something that is not a result', async () => {
+    const repo = await splitRepo();
+    const stub = await malformedServer();
+    try {
+      const config = join(repo.dir, 'edge.yaml');
+      writeFileSync(config, `format: impera-runtime/1\nhead: head.onnx\ntail: tail.onnx\nserver:\n  url: ${stub.url}\n  model: tail\n`);
+      const count = MALFORMED_ANSWERS.length;
+      const r = await impera('edge', '--config', config, '--source', 'synthetic', '--frames', String(count), '--json');
+      expect(r.code).toBe(0);
+      const out = JSON.parse(r.stdout);
+      expect(out.frames.map((f: { outcome: string }) => f.outcome)).toEqual(Array(count).fill('local'));
+      expect(out.summary).toMatchObject({ framesIn: count, resultsOut: count });
+    } finally {
+      stub.close();
     }
   });
 

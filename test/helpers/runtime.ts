@@ -1,6 +1,7 @@
 /** A served split of a tiny model, raw HTTP for requests a client library would not send, and reference outputs. */
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findCuts, resolveCut, type Cut } from '../../src/cuts/cuts.js';
@@ -118,3 +119,32 @@ export function send(url: string, r: Pick<RawRequest, 'method' | 'path' | 'heade
 
 /** The protocol's error object of a response. */
 export const errorOf = (r: RawResponse): string => (JSON.parse(r.body.toString()) as { error: string }).error;
+
+/** 200 answers that are not inference results, as a broken or foreign server might send them. */
+export const MALFORMED_ANSWERS: { what: string; headers: Record<string, string>; body: string }[] = [
+  { what: 'not JSON', headers: { 'content-type': 'text/html' }, body: '<html>oops</html>' },
+  { what: 'a JSON array', headers: { 'content-type': 'application/json' }, body: '[1, 2]' },
+  { what: 'no outputs field', headers: { 'content-type': 'application/json' }, body: '{"model_name": "tail"}' },
+  { what: 'an empty outputs list', headers: { 'content-type': 'application/json' }, body: '{"model_name": "tail", "outputs": []}' },
+  { what: 'null for a NaN score', headers: { 'content-type': 'application/json' }, body: '{"model_name": "tail", "outputs": [{"name": "y", "datatype": "FP32", "shape": [1, 5], "data": [null, 0.1, 0.2, 0.3, 0.4]}]}' },
+  { what: 'fewer values than the shape', headers: { 'content-type': 'application/json' }, body: '{"model_name": "tail", "outputs": [{"name": "y", "datatype": "FP32", "shape": [1, 5], "data": [1, 2]}]}' },
+  { what: 'strings for scores', headers: { 'content-type': 'application/json' }, body: '{"model_name": "tail", "outputs": [{"name": "y", "datatype": "BYTES", "shape": [1], "data": ["cat"]}]}' },
+  { what: 'a binary header longer than the body', headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': '9999' }, body: '{}' },
+];
+
+/** A real HTTP server that answers its n-th request with MALFORMED_ANSWERS[n mod 8], status 200. */
+export async function malformedServer(): Promise<{ url: string; close: () => void }> {
+  let n = 0;
+  const server = createServer((req, res) => {
+    const answer = MALFORMED_ANSWERS[n++ % MALFORMED_ANSWERS.length]!;
+    req.resume().on('end', () => res.writeHead(200, answer.headers).end(answer.body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}

@@ -93,7 +93,7 @@ export function registerServe(program: Command): void {
     .option('--token-file <file>', 'accept the bearer tokens in this file (one per line)')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
-    .option('--workers <n>', 'worker threads running ONNX Runtime (each holds every model)', positiveInt('--workers'), SERVER_DEFAULTS.workers)
+    .option('--workers <n>', 'worker processes running ONNX Runtime (each holds every model; a failed one is replaced)', positiveInt('--workers'), SERVER_DEFAULTS.workers)
     .option('--threads <n>', 'ONNX Runtime intra-op threads per worker (default: cores / workers)', positiveInt('--threads'))
     .option('--max-batch <n>', 'largest batch per request and per dynamic batch', positiveInt('--max-batch'), 8)
     .option('--batch-delay-ms <ms>', `dynamic batching: wait up to this long for requests to batch together, 0 to ${MAX_BATCH_DELAY_MS} (default: off)`, inRange('--batch-delay-ms', [0, MAX_BATCH_DELAY_MS], false))

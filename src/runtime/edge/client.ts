@@ -3,7 +3,8 @@
  * impera's WebSocket stream. They talk to `impera serve` or to any server of the protocol (Triton, KServe) and
  * count the bytes they put on the wire. Failures are classified so the edge runner can react: the server is
  * unreachable, too slow (timeout), overloaded (429, with its Retry-After), rejected the request (4xx), or failed
- * (5xx).
+ * (5xx). A 200 whose body is not an inference response (not JSON, the wrong shape, data that does not decode) is
+ * a server failure too, so every call ends in a response or a CallError.
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
@@ -87,6 +88,15 @@ export function answerError(status: number, body: Buffer, retryAfter: string | u
   return new CallError(kind, `the server answered ${status}: ${message}`, status, retry);
 }
 
+/** A 200 answer decoded as an inference response; one that does not decode is the server's failure. */
+function decodeAnswer(what: string, decode: () => InferResponse): InferResponse {
+  try {
+    return decode();
+  } catch (e) {
+    throw new CallError('server', `${what} is not a valid inference response: ${(e as Error).message}`);
+  }
+}
+
 const inferPath = (c: InferCall): string => `/v2/models/${encodeURIComponent(c.model)}${c.version ? `/versions/${encodeURIComponent(c.version)}` : ''}/infer`;
 
 /** HTTP/REST client over one keep-alive connection pool. */
@@ -151,7 +161,7 @@ export class HttpClient implements InferenceClient {
       : { 'content-type': 'application/json' };
     const { res, body, sent, received } = await this.send('POST', inferPath(call), joinBody(encoded), headers, call.timeoutMs);
     if (res.statusCode !== 200) throw answerError(res.statusCode ?? 0, body, res.headers['retry-after'] as string | undefined);
-    const response = decodeResponse(body, parseHeaderLength(res.headers[HEADER_LENGTH], body.length));
+    const response = decodeAnswer("the server's 200 answer", () => decodeResponse(body, parseHeaderLength(res.headers[HEADER_LENGTH], body.length)));
     return { response, sentBytes: sent, receivedBytes: received };
   }
 
@@ -250,10 +260,10 @@ export class StreamClient implements InferenceClient {
       return p.reject(answerError(status, body, typeof header.retry_after_s === 'number' ? String(header.retry_after_s) : undefined));
     }
     try {
-      const response = decodeResponse(frame.body, frame.headerLength === frame.body.length ? undefined : frame.headerLength);
+      const response = decodeAnswer("the server's stream answer", () => decodeResponse(frame.body, frame.headerLength === frame.body.length ? undefined : frame.headerLength));
       p.resolve({ response, sentBytes: p.sent, receivedBytes: data.length });
     } catch (e) {
-      p.reject(classify(e, 'the stream response'));
+      p.reject(e as CallError);
     }
   }
 

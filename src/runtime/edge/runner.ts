@@ -1,7 +1,8 @@
 /**
  * The edge runner: per frame, run the head (and its early exits), pack the cut tensors as the codec says, send
  * them to the server and return its result with a per-stage timing breakdown. When the server cannot answer in
- * time - unreachable, slower than the latency budget, overloaded (429/503) or failing - the frame falls back to
+ * time - unreachable, slower than the latency budget, overloaded (429/503), failing, or answering with something that
+ * is not a result (a body that does not decode, no scores) - the frame falls back to
  * the policy's local path (the tail here, or the deepest early exit) and the result says so and why. After a
  * connection failure the server is left alone for a backoff that doubles up to a limit; the next frame after it
  * tries again (reconnects), and success resets it. Every frame ends with a result; `failed` carries the error.
@@ -16,7 +17,7 @@ import { loadModel, type OnnxModel } from '../../onnx/io.js';
 import type { Tensor, TypedArray } from '../../onnx/tensor.js';
 import { createSession, run, type Feeds, type ort } from '../../ort/session.js';
 import { loadWireCodec } from '../codec-file.js';
-import type { TensorMetadata } from '../protocol/messages.js';
+import type { InferResponse, TensorMetadata } from '../protocol/messages.js';
 import { modelMetadata } from '../protocol/metadata.js';
 import { inferTensor, type InferTensor } from '../protocol/tensor.js';
 import { PACKED_WIRE_INPUT, TIMING } from '../protocol/extensions.js';
@@ -158,6 +159,15 @@ export class EdgeRunner {
     return e.message;
   }
 
+  /** The scores the frame's result reads from the server's answer; an answer without them is the server's failure. */
+  private answerLogits(response: InferResponse): TypedArray {
+    const name = this.config.output ?? response.outputs[0]?.name;
+    const out = response.outputs.find((o) => o.name === name);
+    if (!out) throw new CallError('server', `the server's answer has no output${name === undefined ? 's' : ` '${name}'`}`);
+    if (Array.isArray(out.data) || out.data instanceof BigInt64Array || out.data instanceof BigUint64Array || out.data.length === 0) throw new CallError('server', `the server's output '${out.name}' is ${out.datatype} [${out.shape.join(', ')}], not scores`);
+    return out.data;
+  }
+
   /** Process one frame; never throws for a frame's own failure. */
   async process(frame: number, feeds: Feeds, label?: number): Promise<FrameResult> {
     const start = performance.now();
@@ -180,10 +190,8 @@ export class EdgeRunner {
       if (typeof p[TIMING.queue] === 'number') timings.serverQueueMs = p[TIMING.queue] as number;
       if (typeof p[TIMING.compute] === 'number') timings.serverComputeMs = p[TIMING.compute] as number;
       this.link.backoffMs = this.config.reconnect.initialMs;
-      const name = this.config.output ?? reply.response.outputs[0]?.name;
-      const out = reply.response.outputs.find((o) => o.name === name);
-      if (!out) return this.result(frame, 'failed', undefined, { ...timings, totalMs: performance.now() - start }, { ...extra, reason: `the server's answer has no output '${name}'` });
-      return this.result(frame, 'server', out.data as TypedArray, { ...timings, totalMs: performance.now() - start }, { ...extra, sentBytes: reply.sentBytes, receivedBytes: reply.receivedBytes });
+      const logits = this.answerLogits(reply.response);
+      return this.result(frame, 'server', logits, { ...timings, totalMs: performance.now() - start }, { ...extra, sentBytes: reply.sentBytes, receivedBytes: reply.receivedBytes });
     } catch (e) {
       if (!(e instanceof CallError)) throw e;
       timings.requestMs = performance.now() - sent;

@@ -1,7 +1,7 @@
 /**
  * The tail server: the Open Inference Protocol over HTTP/REST (health, server and model metadata, model ready,
  * infer; JSON and Triton's binary tensor data) plus impera's WebSocket stream, in front of a pool of ONNX Runtime
- * worker threads. Security and limits: bearer tokens on everything but the health probes, optional TLS, a body
+ * worker processes. Security and limits: bearer tokens on everything but the health probes, optional TLS, a body
  * limit (413), a bounded queue (429 + Retry-After), whole-request and keep-alive timeouts (a client that sends too
  * slowly gets 408 and is closed), a deadline on every inference (504), JSON depth and tensor-count limits checked
  * before parsing, a stream that closes (1008) on a client that stops reading its answers, and every tensor

@@ -1,4 +1,4 @@
-/** What the server's event loop and its worker threads exchange (kept apart: importing worker.ts starts a worker). */
+/** What the server's event loop and its worker processes exchange (kept apart: importing worker.ts starts a worker). */
 import type { Tensor } from '../../onnx/tensor.js';
 
 export interface WorkerSetup {
@@ -22,5 +22,11 @@ export interface InferResult {
   computeMs: number;
 }
 
-/** The message a worker posts once its sessions are open and warm. */
-export const LOADED = 'impera:worker-loaded';
+/** Server -> worker: the set-up (first message), then tasks by id. */
+export type ToWorker = { setup: WorkerSetup } | { id: number; task: InferTask };
+
+/**
+ * Worker -> server: loaded once its sessions are open and warm (`failed`: model name -> why it could not be loaded;
+ * the worker serves the others), then per task: started when it has the task, and its answer.
+ */
+export type FromWorker = { loaded: { failed: Record<string, string> } } | { started: number } | { id: number; result: InferResult } | { id: number; error: string };

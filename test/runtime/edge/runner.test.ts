@@ -16,7 +16,7 @@ import { summarize } from '../../../src/runtime/edge/summary.js';
 import type { RunningServer } from '../../../src/runtime/server/app.js';
 import { saveModel } from '../../../src/onnx/io.js';
 import { BIN } from '../../helpers/cli.js';
-import { headWithExit, serve, splitRepo, type SplitRepo } from '../../helpers/runtime.js';
+import { headWithExit, MALFORMED_ANSWERS, malformedServer, serve, splitRepo, type SplitRepo } from '../../helpers/runtime.js';
 
 
 async function runner(repo: SplitRepo, over: Record<string, unknown>): Promise<EdgeRunner> {
@@ -130,6 +130,23 @@ describe('when the server cannot answer', () => {
     await r.close();
     stub.closeAllConnections();
     stub.close();
+  });
+
+  it.each(['binary', 'json'] as const)('falls back on every 200 answer that is not a result (%s), each frame with the reason', async (protocol) => {
+    const stub = await malformedServer();
+    const r = await runner(repo, { server: { url: stub.url, model: 'tail', protocol } });
+    const local = await runner(repo, { server: { url: 'http://127.0.0.1:1', model: 'tail' } });
+    try {
+      const [answered, here] = [await frames(r, MALFORMED_ANSWERS.length), await frames(local, MALFORMED_ANSWERS.length)];
+      answered.forEach((f, i) => {
+        const what = MALFORMED_ANSWERS[i]!.what;
+        expect(f, what).toMatchObject({ outcome: 'local', prediction: here[i]!.prediction, reason: expect.stringMatching(/^the server's (200 answer is not a valid inference response|answer has no outputs?|output 'y' is BYTES).*; ran the tail locally$/) });
+        expect(f.timings.requestMs, what).toBeDefined();
+      });
+    } finally {
+      await Promise.all([r.close(), local.close()]);
+      stub.close();
+    }
   });
 
   it('survives the server being killed and restarted mid-run: falls back, reconnects, and every frame has a result', async () => {

@@ -7,7 +7,7 @@
  *     neither), server memory (RSS) over time.
  *  2. Faults: an edge runner sends 25 frames/s for 20 s; the server is killed (SIGKILL) at 5 s and restarted at
  *     10 s. Frames in must equal results out; the edge falls back to its local tail and reconnects.
- *  3. Hostile input: 10,000 requests that are wrong by construction (src/runtime/hostile.ts), 25 at a time, while
+ *  3. Hostile input: 10,000 requests that are wrong by construction (src/harness/hostile.ts), 25 at a time, while
  *     a client keeps sending correct requests: every hostile one must get a 4xx, every correct one a 200.
  *  4. Limits (issue 14): `impera serve` arguments that would lock clients out or hold requests for days are refused
  *     at start; a request held past --inference-timeout-ms gets 504; stream messages nested thousands deep or
@@ -39,12 +39,12 @@ import { resolveRuntimeConfig } from '../src/runtime/edge/config.js';
 import { EdgeRunner, type FrameResult } from '../src/runtime/edge/runner.js';
 import { summarize } from '../src/runtime/edge/summary.js';
 import WebSocket from 'ws';
-import { HOSTILE_SERVE_ARGS, hostileRequests, hostileStreamMessages, serverWorkers, type RawRequest } from '../src/runtime/hostile.js';
+import { HOSTILE_SERVE_ARGS, hostileRequests, hostileStreamMessages, serverWorkers, type RawRequest } from '../src/harness/hostile.js';
 import { encodeRequest } from '../src/runtime/protocol/messages.js';
 import { frameMessage, STREAM_PATH, unframeMessage } from '../src/runtime/protocol/stream.js';
-import { startServerProcess, type ServerProcess } from '../src/runtime/processes.js';
+import { startServerProcess, type ServerProcess } from '../src/harness/processes.js';
 import type { InferTensor } from '../src/runtime/protocol/tensor.js';
-import { LoopbackPath } from '../src/runtime/shaper/loopback.js';
+import { LoopbackPath } from '../src/harness/shaper/loopback.js';
 import { EXAMPLE_DATA, EXAMPLE_MODEL } from '../src/util/package.js';
 import { machine, pad } from './common.js';
 

@@ -27,6 +27,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['placement', 'sim'],
   ['plan'],
   ['report', 'runtime'],
+  ['harness'],
   ['cli', 'index', 'api'],
 ];
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { positiveInt, positiveNumber } from '../../src/cli/common.js';
 import { registerPlan } from '../../src/cli/commands/plan.js';
 import { parseBytes, registerServe } from '../../src/cli/commands/serve.js';
-import { HOSTILE_SERVE_ARGS } from '../../src/runtime/hostile.js';
+import { HOSTILE_SERVE_ARGS } from '../../src/harness/hostile.js';
 import { registerSimulate } from '../../src/cli/commands/simulate.js';
 
 /** Parse a command line with one command registered; its file or folder does not exist, so only option parsing can pass. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectOneLine, impera, imperaWithEnv, tmp } from '../helpers/cli.js';
 
-const EXAMPLES = new URL('../../examples/scenarios/', import.meta.url).pathname;
+const EXAMPLES = new URL('../../examples/scenarios', import.meta.url).pathname;
 
 describe('impera simulate', () => {
   it('documents the scenario format, presets and backends in --help', async () => {

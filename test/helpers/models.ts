@@ -9,7 +9,7 @@ import { encodeModel, inMemoryModel, loadModel, saveModel, type OnnxModel } from
 import { onnx } from '../../src/onnx/proto.js';
 import { seededRandom } from '../../src/util/random.js';
 
-export const ZOO = new URL('../../../shared/zoo/', import.meta.url).pathname;
+export const ZOO = new URL('../../../shared/zoo', import.meta.url).pathname;
 
 /** An initializer of seeded values in [-0.5, 0.5). */
 export function weights(b: ModelBuilder, name: string, dims: number[], seed: number): string {

@@ -12,7 +12,7 @@ import { tensor } from '../../src/graph/graph.js';
 import { splitModel, writeParts } from '../../src/export/split.js';
 import type { ExportedPart } from '../../src/export/extract.js';
 import { createSession, run } from '../../src/ort/session.js';
-import type { RawRequest } from '../../src/runtime/hostile.js';
+import type { RawRequest } from '../../src/harness/hostile.js';
 import type { InferTensor } from '../../src/runtime/protocol/tensor.js';
 import { SERVER_DEFAULTS, startServer, type RunningServer, type ServerOptions } from '../../src/runtime/server/app.js';
 import { loadRepository, type ServingDefaults } from '../../src/runtime/server/repository.js';

@@ -1,5 +1,5 @@
 /**
- * `impera bench-e2e`: the end-to-end check of src/runtime/e2e.ts - server and edge on this machine over a shaped
+ * `impera bench-e2e`: the end-to-end check of src/harness/e2e.ts - server and edge on this machine over a shaped
  * link, every single-tensor cut of each model, measured latency against the prediction - plus the protocol
  * overhead per protocol on loopback. Prints tables; the last line is the headline JSON
  * {"bench":"e2e","share_within_10pct":…,"overhead_ms_p50":…}.
@@ -15,8 +15,8 @@ import { loadModel } from '../../onnx/io.js';
 import { loadProfile, saveProfile, type Profile } from '../../profile/profile-file.js';
 import { profileModel } from '../../profile/profiler.js';
 import type { Graph } from '../../graph/graph.js';
-import { openPath, parseLinks, runE2e, type CutResult, type ModelUnderTest } from '../../runtime/e2e.js';
-import { measureOverhead, type OverheadStats } from '../../runtime/overhead.js';
+import { openPath, parseLinks, runE2e, type CutResult, type ModelUnderTest } from '../../harness/e2e.js';
+import { measureOverhead, type OverheadStats } from '../../harness/overhead.js';
 import { positiveInt, printJson, printWarnings } from '../common.js';
 import { fmtBytes, fmtFraction, fmtMs as ms, fmtSignedPercent as pct, table } from '../table.js';
 import { progressBar } from '../progress.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CallError, HttpClient, StreamClient } from '../../../src/runtime/edge/client.js';
-import { hostileRequests } from '../../../src/runtime/hostile.js';
+import { hostileRequests } from '../../../src/harness/hostile.js';
 import { joinBody } from '../../../src/runtime/protocol/body.js';
 import { encodeRequest } from '../../../src/runtime/protocol/messages.js';
 import { TIMING } from '../../../src/runtime/protocol/extensions.js';

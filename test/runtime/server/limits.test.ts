@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { hostileStreamMessages } from '../../../src/runtime/hostile.js';
+import { hostileStreamMessages } from '../../../src/harness/hostile.js';
 import { joinBody } from '../../../src/runtime/protocol/body.js';
 import { encodeRequest } from '../../../src/runtime/protocol/messages.js';
 import { frameMessage, STREAM_PATH, unframeMessage } from '../../../src/runtime/protocol/stream.js';

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CallError, HttpClient } from '../../../src/runtime/edge/client.js';
-import { serverWorkers } from '../../../src/runtime/hostile.js';
+import { serverWorkers } from '../../../src/harness/hostile.js';
 import type { InferTensor } from '../../../src/runtime/protocol/tensor.js';
 import type { RunningServer } from '../../../src/runtime/server/app.js';
 import { createSession, run } from '../../../src/ort/session.js';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveLink } from '../../src/net/link.js';
 import { pathOf } from '../../src/net/path.js';
 import { drawTransfers } from '../../src/net/transfer.js';
-import { messageBytes, parseLinks, predictE2e, transportFor } from '../../src/runtime/e2e.js';
+import { messageBytes, parseLinks, predictE2e, transportFor } from '../../src/harness/e2e.js';
 import { HttpClient, StreamClient } from '../../src/runtime/edge/client.js';
 import { cutInputs, serve, splitRepo } from '../helpers/runtime.js';
 

@@ -8,10 +8,10 @@
  * them. And the server's worker processes, found from the server's pid, so the same tests and bench can kill one
  * under load (Linux /proc).
  */
-import { HEADER_LENGTH, joinBody } from './protocol/body.js';
-import { encodeRequest } from './protocol/messages.js';
-import { frameMessage } from './protocol/stream.js';
-import type { InferTensor } from './protocol/tensor.js';
+import { HEADER_LENGTH, joinBody } from '../runtime/protocol/body.js';
+import { encodeRequest } from '../runtime/protocol/messages.js';
+import { frameMessage } from '../runtime/protocol/stream.js';
+import type { InferTensor } from '../runtime/protocol/tensor.js';
 import { seededRandom } from '../util/random.js';
 import { readdirSync, readFileSync } from 'node:fs';
 

@@ -14,7 +14,7 @@ import { cacheRoot, contentKey } from '../../util/cache.js';
 import { PACKAGE_ROOT } from '../../util/package.js';
 import { Children, type ShapedPath, type ShapeParams } from './path.js';
 
-export const LINKEMU_SOURCE = join(PACKAGE_ROOT, 'src', 'runtime', 'shaper', 'linkemu.c');
+export const LINKEMU_SOURCE = join(PACKAGE_ROOT, 'src', 'harness', 'shaper', 'linkemu.c');
 const MTU = 1500;
 /** Queue limit per direction: large enough that TCP's window, not the queue, limits it (the model has no queue losses). */
 const QUEUE_LIMIT_BYTES = 16 * 1024 * 1024;

@@ -7,10 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { resolveLink } from '../../../src/net/link.js';
 import { pathOf } from '../../../src/net/path.js';
 import { drawTransfers } from '../../../src/net/transfer.js';
-import { canUseNetns, transportFor } from '../../../src/runtime/e2e.js';
-import { NetnsPath } from '../../../src/runtime/shaper/netns.js';
-import { shapeParams, type ShapedPath } from '../../../src/runtime/shaper/path.js';
-import { ProxyPath } from '../../../src/runtime/shaper/proxy.js';
+import { canUseNetns, transportFor } from '../../../src/harness/e2e.js';
+import { NetnsPath } from '../../../src/harness/shaper/netns.js';
+import { shapeParams, type ShapedPath } from '../../../src/harness/shaper/path.js';
+import { ProxyPath } from '../../../src/harness/shaper/proxy.js';
 
 /** A server that answers "done" once it has `bytes`; resolves with its port. */
 const SINK = (host: string, bytes: number) => `require('net').createServer((s) => { let n = 0; s.on('data', (c) => { n += c.length; if (n >= ${bytes}) s.end('done'); }); }).listen(0, '${host}', function () { console.log(this.address().port); });`;

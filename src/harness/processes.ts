@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ImperaError } from '../errors.js';
 import { PACKAGE_ROOT } from '../util/package.js';
-import type { FrameResult } from './edge/runner.js';
+import type { FrameResult } from '../runtime/edge/runner.js';
 import type { ShapedPath } from './shaper/path.js';
 
 export const CLI = join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');

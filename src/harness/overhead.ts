@@ -11,9 +11,9 @@ import { quantile } from '../util/stats.js';
 import { seededRandom } from '../util/random.js';
 import { graphTensor, splitCut } from './e2e.js';
 import { startServerProcess } from './processes.js';
-import { createClient, PROTOCOLS, type Protocol } from './edge/client.js';
-import { TIMING } from './protocol/extensions.js';
-import type { InferTensor } from './protocol/tensor.js';
+import { createClient, PROTOCOLS, type Protocol } from '../runtime/edge/client.js';
+import { TIMING } from '../runtime/protocol/extensions.js';
+import type { InferTensor } from '../runtime/protocol/tensor.js';
 import { LoopbackPath } from './shaper/loopback.js';
 
 export interface OverheadStats {

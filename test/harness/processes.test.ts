@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { startServerProcess } from '../../src/runtime/processes.js';
-import type { ShapedPath } from '../../src/runtime/shaper/path.js';
+import { startServerProcess } from '../../src/harness/processes.js';
+import type { ShapedPath } from '../../src/harness/shaper/path.js';
 
 /** A path whose server side runs `script` with node in place of `impera serve`. */
 const pathRunning = (script: string): ShapedPath => ({

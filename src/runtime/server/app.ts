@@ -55,7 +55,11 @@ export interface ServerOptions {
   maxJsonDepth: number;
   /** Most tensors a request may list under "inputs" (and under "outputs"). */
   maxTensors: number;
-  /** A stream whose unsent answers pass this many bytes (the client stopped reading) is closed with 1008. */
+  /**
+   * A stream whose unsent answers pass half this many bytes (or with STREAM_MAX_PENDING requests unanswered) is not
+   * read until they drain; past it, or without any answer read for STREAM_STALL_MS meanwhile (the client stopped
+   * reading), it is closed with 1008.
+   */
   streamBufferLimit: number;
   /** Log every request as a JSON line; server errors (5xx) are logged either way. */
   accessLog: boolean;
@@ -95,6 +99,10 @@ export interface RunningServer {
 const HEALTH = /^\/v2\/health\//;
 /** WebSocket close code for a client that does not read its answers (RFC 6455 7.4.1: policy violation). */
 export const STREAM_NOT_READ = 1008;
+/** How long a stream whose reading is stopped may go without its client reading any answer before it is closed. */
+export const STREAM_STALL_MS = 3000;
+/** Unanswered requests of one stream beyond which the server stops reading it until answers go out. */
+export const STREAM_MAX_PENDING = 64;
 /** How long a closing server lets running inferences finish. */
 const SHUTDOWN_GRACE_MS = 5000;
 
@@ -199,15 +207,47 @@ function onlyInput(m: ServedModel) {
 
 function streamRoute(app: FastifyInstance, s: Serving, o: ServerOptions, logEntry: (entry: LogEntry) => void): void {
   app.get(STREAM_PATH, { websocket: true }, (socket: WebSocket) => {
-    // answers pile up in memory when the client stops reading: past the limit, close (and read nothing more)
-    const answer = (frame: Buffer): void => {
-      if (socket.readyState !== socket.OPEN) return;
-      if (socket.bufferedAmount <= o.streamBufferLimit) return socket.send(frame);
+    // Backpressure: the stream is not read while STREAM_MAX_PENDING of its requests are unanswered or half the
+    // limit of its answers is unsent (TCP then pushes back on the client), and read again when both have drained.
+    // It is closed (1008) when the unsent answers pass the limit, or make no progress for STREAM_STALL_MS (a slow
+    // link drains; a client that stopped reading does not).
+    let pending = 0;
+    let stall: NodeJS.Timeout | undefined;
+    const backlogged = (): boolean => socket.bufferedAmount > o.streamBufferLimit / 2;
+    const close = (why: string): void => {
       socket.close(STREAM_NOT_READ, 'the client is not reading its answers');
-      logEntry({ method: 'WS', url: STREAM_PATH, status: STREAM_NOT_READ, ms: 0, error: `closed: ${socket.bufferedAmount} bytes of answers unread (limit ${o.streamBufferLimit})` });
+      setTimeout(() => socket.terminate(), 2000).unref(); // the close frame itself may never get through
+      logEntry({ method: 'WS', url: STREAM_PATH, status: STREAM_NOT_READ, ms: 0, error: `closed: ${socket.bufferedAmount} bytes of answers unread (limit ${o.streamBufferLimit})${why}` });
     };
+    const watchStall = (unsent: number): void => {
+      stall = setTimeout(() => {
+        stall = undefined;
+        if (socket.readyState !== socket.OPEN || !backlogged()) return;
+        if (socket.bufferedAmount >= unsent) return close(`, none read for ${STREAM_STALL_MS} ms`);
+        watchStall(socket.bufferedAmount);
+      }, STREAM_STALL_MS).unref();
+    };
+    const adjust = (): void => {
+      if (socket.readyState !== socket.OPEN) return;
+      if (pending >= STREAM_MAX_PENDING || backlogged()) {
+        if (!socket.isPaused) socket.pause();
+      } else if (socket.isPaused && pending < STREAM_MAX_PENDING / 2 && socket.bufferedAmount < o.streamBufferLimit / 4) {
+        socket.resume();
+      }
+      if (backlogged() && !stall) watchStall(socket.bufferedAmount);
+    };
+    const answer = (frame: Buffer): void => {
+      pending--;
+      if (socket.readyState !== socket.OPEN) return;
+      if (socket.bufferedAmount > o.streamBufferLimit) return close('');
+      socket.send(frame, adjust);
+      adjust();
+    };
+    socket.once('close', () => clearTimeout(stall));
     socket.on('message', (data: RawData, isBinary: boolean) => {
       if (socket.readyState !== socket.OPEN) return; // closing: what arrives now is not answered
+      pending++;
+      adjust();
       void (async () => {
         const start = performance.now();
         let id: string | undefined;

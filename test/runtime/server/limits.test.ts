@@ -108,6 +108,24 @@ describe('deadlines and slow readers', () => {
     }
   });
 
+  it('stops reading a stream whose client reads slowly, and answers every request once it reads again', async () => {
+    const s = await serve(repo); // the default 16 MB: reading stops at 8 MB of unsent answers
+    try {
+      const { ws, messages } = await openStream(s.url);
+      ws.pause();
+      const requests = 300; // 100 kB answers, 30 MB in all
+      for (let i = 0; i < requests; i++) ws.send(frameMessage(encodeRequest({ id: `${i}:${'x'.repeat(100_000)}`, inputs: cutInputs(repo) }, { binaryInputs: true, modelName: 'tail' })));
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // shorter than STREAM_STALL_MS
+      ws.resume();
+      await vi.waitFor(() => expect(messages).toHaveLength(requests), { timeout: 60_000, interval: 100 });
+      expect(new Set(messages.map((m) => String(m.id).split(':')[0]))).toEqual(new Set(Array.from({ length: requests }, (_, i) => String(i))));
+      expect(ws.readyState).toBe(ws.OPEN);
+      ws.close();
+    } finally {
+      await s.close();
+    }
+  });
+
   it('closes a stream whose client stops reading its answers with 1008, keeping the answers it buffered bounded', async () => {
     const lines: LogEntry[] = [];
     const s = await serve(repo, { streamBufferLimit: 256 * 1024, log: (line) => lines.push(JSON.parse(line) as LogEntry) });

@@ -224,10 +224,12 @@ export class StreamClient implements InferenceClient {
         this.opening = undefined;
         reject(classify(e, 'the stream'));
       });
-      ws.on('close', () => {
+      ws.on('close', (code: number, reason: Buffer) => {
         this.opening = undefined;
         if (this.socket === ws) this.socket = undefined;
-        this.failAll(new CallError('unreachable', 'the stream connection closed'));
+        // the server's reason (e.g. 1008: answers left unread) says why; a dropped connection has none
+        const why = reason.length ? ` by the server (${code}: ${reason.toString()})` : '';
+        this.failAll(new CallError('unreachable', `the stream connection closed${why}`));
       });
     });
     return this.opening;

@@ -70,7 +70,8 @@ describe('the shaping proxy', () => {
     try {
       const spec = { upMbps: 10, delayMs: 20 };
       await path.set(shapeParams(resolveLink({ ...spec, downMbps: 10, framing: 'none' })));
-      const ms = await transferMs(path, 200_000);
+      // the best of three fresh connections, as for the namespaces: the machine's other work only ever delays
+      const ms = Math.min(await transferMs(path, 200_000), await transferMs(path, 200_000), await transferMs(path, 200_000));
       const expected = 20 + (200_000 * 8) / 10_000 + 20;
       expect(Math.abs(ms / expected - 1)).toBeLessThan(0.15);
       expect(Math.abs(predicted('proxy', spec, 200_000) / expected - 1)).toBeLessThan(0.05);

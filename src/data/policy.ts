@@ -17,7 +17,10 @@ export const DEFAULT_DATA = EXAMPLE_DATA;
 export const DEFAULT_TRAINING_DATA = 'fashion-mnist';
 
 /** What codecs are fitted on unless told otherwise: a training split, so no test image is seen while fitting. */
-const DEFAULT_CALIBRATION = 'fashion-mnist:train';
+export const DEFAULT_CALIBRATION = 'fashion-mnist:train';
+
+/** The named datasets a source may be instead of a folder, for help texts and hints. */
+export const NAMED_SOURCES = ['fashion-mnist', 'fashion-mnist:train'] as const;
 
 /** A source's images for training and testing, opened on first use (loading a split takes a while). */
 export interface LabelledSplits {

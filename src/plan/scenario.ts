@@ -7,6 +7,7 @@
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { computeSchema } from '../devices/resolve.js';
+import { NAMED_SOURCES } from '../data/policy.js';
 import { ImperaError } from '../errors.js';
 import { linkConfigSchema } from '../net/link.js';
 import { transportSchema } from '../net/transfer.js';
@@ -44,11 +45,11 @@ export const planScenarioSchema = z
     model: z.string().min(1).optional(),
     /** Input shape for dynamic dims, e.g. [1, 3, 224, 224]. */
     inputShape: z.array(count('each dim')).optional(),
-    /** Labelled images: a folder (relative to this file) or 'fashion-mnist'. Without data accuracy is an estimate. */
+    /** Labelled images: a folder (relative to this file) or a named dataset (data/policy.ts). Without data accuracy is an estimate. */
     data: z.string().min(1).optional(),
     /** Images for accuracy and saliency (default 200). */
     samples: count('samples').default(200),
-    /** Images codecs are fitted on (default: Fashion-MNIST's training split if installed, else `data`). */
+    /** Images codecs are fitted on (default: data/policy.ts's calibration data if installed, else `data`). */
     calibration: z.string().min(1).optional(),
     /** Without labelled data: the model's known accuracy, scaled by the measured agreement of each configuration. */
     modelAccuracy: fraction('modelAccuracy').optional(),
@@ -132,7 +133,7 @@ function checkConstraints(c: PlanScenarioConfig, where: string): void {
   }
   if (c.devices.edge !== undefined && c.devices.server !== undefined && c.links.uplink === undefined) fail('links.uplink', 'the edge device needs a link to the server (a preset such as wifi, lte, 5g, ethernet, or link fields)');
   if (c.explore.cuts === 'peaks' && !c.data) fail('explore.cuts', "'peaks' needs saliency, which needs data", 'give data, or explore cuts: candidates');
-  if (c.explore.exits && !c.data) fail('explore.exits', 'exit branches are trained on labelled data', 'give data (e.g. fashion-mnist)');
+  if (c.explore.exits && !c.data) fail('explore.exits', 'exit branches are trained on labelled data', `give data: a folder with one sub-folder of images per class, or ${NAMED_SOURCES.join(', ')}`);
   if (c.explore.exits && c.devices.chain) fail('explore.exits', 'exits are explored for an edge device and a server, not a chain', 'remove explore.exits, or plan devices.edge and devices.server instead of a chain');
 }
 

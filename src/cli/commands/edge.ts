@@ -7,7 +7,7 @@ import { summarize, type RunSummary } from '../../runtime/edge/summary.js';
 import { positiveInt, positiveNumber, printJson } from '../common.js';
 import { progressBar } from '../progress.js';
 import { fmtFraction, fmtMs as ms, table } from '../table.js';
-import { DEFAULT_DATA } from '../../data/policy.js';
+import { DEFAULT_DATA, NAMED_SOURCES } from '../../data/policy.js';
 
 interface EdgeOptions {
   config: string;
@@ -33,7 +33,7 @@ export function registerEdge(program: Command): void {
     .command('edge')
     .description('run the head on frames and send the cut to the server, falling back locally when it cannot answer')
     .requiredOption('--config <file>', 'runtime configuration (impera-runtime/1, YAML or JSON; see docs/RUNTIME.md)')
-    .option('--source <frames>', "frames: 'synthetic', 'fashion-mnist', an image folder, or comma-separated image files", DEFAULT_DATA)
+    .option('--source <frames>', `frames: 'synthetic', a dataset (${NAMED_SOURCES.join(', ')} or an image folder), or comma-separated image files`, DEFAULT_DATA)
     .option('--frames <n>', 'frames to process (default: every image of the source; synthetic: 100)', positiveInt('--frames'))
     .option('--fps <rate>', 'frames per second (default: as fast as they are processed)', positiveNumber('--fps'))
     .option('--json', 'print every frame result and the summary as one JSON object')

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { DEFAULT_CODECS, parseCodec } from '../../codecs/spec.js';
 import { findCuts, resolveCut, singleTensorCuts, type Cut } from '../../cuts/cuts.js';
 import { openDataset } from '../../data/dataset.js';
-import { calibrationData, DEFAULT_DATA } from '../../data/policy.js';
+import { calibrationData, DEFAULT_CALIBRATION, DEFAULT_DATA, NAMED_SOURCES } from '../../data/policy.js';
 import { ImperaError } from '../../errors.js';
 import { DEFAULT_JPEG_QUALITIES, inputBaselines, type BaselineEval } from '../../eval/baselines.js';
 import { evaluate, type EvalReport } from '../../eval/evaluate.js';
@@ -41,8 +41,8 @@ function selectCuts(g: Graph, spec: string, width: number): Cut[] {
 export function registerEval(program: Command): void {
   addModelOptions(program.command('eval'))
     .description('accuracy and bytes on the wire of every cut x codec on real data, with input-side baselines')
-    .option('--data <source>', "labelled images: a folder with one sub-folder per class, 'fashion-mnist' (test split)", DEFAULT_DATA)
-    .option('--calibration <source>', "images to fit codecs on (default 'fashion-mnist:train', else the evaluation data)")
+    .option('--data <source>', `labelled images: a folder with one sub-folder per class, or ${NAMED_SOURCES.join(', ')}`, DEFAULT_DATA)
+    .option('--calibration <source>', `images to fit codecs on (default '${DEFAULT_CALIBRATION}', else the evaluation data)`)
     .option('--cuts <list>', "'all' single-tensor cuts, or cuts by index (as `impera inspect` numbers them) or tensor name", 'all')
     .option('--codecs <list>', 'comma-separated codecs: fp32, fp16, int<1-16>[:tensor|:channel][:p<pct>], pca[:k|:c/<d>]+..., +sparse, +deflate|brotli|zstd', DEFAULT_CODECS.join(','))
     .option('--width <n>', 'widest cut when naming cuts by index (as in inspect)', positiveInt('--width'), 2)

@@ -6,7 +6,7 @@ import { fitCodecs } from '../../codecs/calibrate.js';
 import type { FittedCodec } from '../../codecs/fitted.js';
 import { parseCodec } from '../../codecs/spec.js';
 import { openDataset } from '../../data/dataset.js';
-import { calibrationData, DEFAULT_DATA } from '../../data/policy.js';
+import { calibrationData, DEFAULT_CALIBRATION, DEFAULT_DATA } from '../../data/policy.js';
 import { argmax } from '../../util/stats.js';
 import { attachCodec, describeWire, runCodecPair } from '../../export/codec.js';
 import type { ExportedPart } from '../../export/extract.js';
@@ -68,10 +68,10 @@ export function registerSplit(program: Command): void {
     .requiredOption('--out <dir>', 'folder for the parts and split.json')
     .option('--width <n>', 'widest cut to consider when naming cuts by index (must match inspect)', positiveInt('--width'), 2)
     .option('--verify', 'run full model and parts in ONNX Runtime and compare outputs')
-    .option('--samples <n>', 'inputs to verify on (Fashion-MNIST test images when the model takes images)', positiveInt('--samples'), 8)
+    .option('--samples <n>', 'inputs to verify on (images of the default data when the model takes them)', positiveInt('--samples'), 8)
     .option('--tolerance <x>', 'largest allowed |diff| relative to the output magnitude', positiveNumber('--tolerance'), 1e-5)
     .option('--codec <spec>', 'put a codec between head and tail (e.g. int8, pca:c/4+int8+deflate); one cut only')
-    .option('--calibration <source>', "images to fit the codec on (default 'fashion-mnist:train', else the built-in sample)")
+    .option('--calibration <source>', `images to fit the codec on (default '${DEFAULT_CALIBRATION}', else the built-in sample)`)
     .option('--calibration-samples <n>', 'images to fit the codec on', positiveInt('--calibration-samples'), 256)
     .option('--json', 'print the result as JSON')
     .action(async (model: string | undefined, options: SplitOptions) => {

@@ -1,5 +1,5 @@
 /**
- * Frames for the edge runner: images from a dataset (Fashion-MNIST, an image folder, the built-in sample) or
+ * Frames for the edge runner: images from a dataset (a named one, an image folder, the built-in sample) or
  * single image files, preprocessed for the head's image input, or seeded synthetic frames; and pacing at a frame
  * rate. Frames are read one at a time, so a long run holds one frame in memory.
  */
@@ -74,7 +74,7 @@ function synthetic(inputs: readonly TensorMetadata[]): FrameSource {
   };
 }
 
-/** 'synthetic', a dataset ('fashion-mnist', an image folder), or comma-separated image files. */
+/** 'synthetic', a dataset (a named one or an image folder), or comma-separated image files. */
 export function frameSource(source: string, inputs: readonly TensorMetadata[]): FrameSource {
   if (source === 'synthetic') return synthetic(inputs);
   if (inputs.length !== 1) throw new ImperaError('BAD_ARGUMENT', `the head takes ${inputs.length} inputs; images feed one`, 'use --source synthetic');

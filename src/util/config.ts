@@ -107,7 +107,7 @@ function lineOf(doc: Document, counter: LineCounter, path: readonly PropertyKey[
  * A validation issue as `field.path (entry id): what is wrong`, in words a user reads: unknown fields named,
  * the allowed values listed, a missing field called missing. `raw` is the validated value, to name the entry.
  */
-export function issueMessage(issue: z.core.$ZodIssue, raw: unknown): string {
+function issueMessage(issue: z.core.$ZodIssue, raw: unknown): string {
   const field = issue.path.map(String).join('.') || '(top level)';
   const id = entryId(raw, issue.path);
   return `${field}${id ? ` (${id})` : ''}: ${issueText(issue)}`;

@@ -19,6 +19,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['ort'],
   ['graph', 'ops'],
   ['cost', 'autodiff', 'data', 'net'],
+  ['task'],
   ['cuts'],
   ['codecs'],
   ['export'],

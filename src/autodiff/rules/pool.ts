@@ -37,13 +37,9 @@ function windowCounts(w: Window, inSpatial: readonly number[], outSpatial: reado
 export const poolGradients: RuleList<GradRule> = [
   ['MaxPool', {
     auxOutputs: () => 2,
-    unsupported: (ctx) => {
-      if (attrInt(ctx.node.proto, 'storage_order', 0) !== 0) return 'MaxPool with column-major indices (storage_order=1)';
-      if (ctx.opset < 16 && overlapping(convWindow(ctx.node.proto, ctx.facts(ctx.x(0)).shape.slice(2), attrInts(ctx.node.proto, 'kernel_shape')!))) {
-        return 'MaxPool with overlapping windows below opset 16 (a scatter-add needs ScatterElements with reduction, opset 16)';
-      }
-      return undefined;
-    },
+    // the Indices output exists from opset 8, a scatter from 9; overlapping windows add up: reduction 'add', 16
+    opsetNeeded: (ctx) => (overlapping(convWindow(ctx.node.proto, ctx.facts(ctx.x(0)).shape.slice(2), attrInts(ctx.node.proto, 'kernel_shape')!)) ? 16 : 9),
+    unsupported: (ctx) => (attrInt(ctx.node.proto, 'storage_order', 0) !== 0 ? 'MaxPool with column-major indices (storage_order=1)' : undefined),
     grad: (ctx) => {
       if (!ctx.needs(0)) return [undefined];
       const e = ctx.emit;
@@ -82,7 +78,7 @@ export const poolGradients: RuleList<GradRule> = [
       if (!ctx.needs(0)) return [undefined];
       const e = ctx.emit;
       const area = numel(ctx.facts(ctx.x(0)).shape.slice(2));
-      return [e.op('Expand', [e.mul(ctx.dy()!, e.scalar(1 / area)), e.shapeOf(ctx.x(0))])];
+      return [e.expandLike(e.mul(ctx.dy()!, e.scalar(1 / area)), ctx.x(0))];
     },
   }],
 ];

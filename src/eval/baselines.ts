@@ -4,6 +4,7 @@
  * the receiver decodes. Lossless forms keep the full model's accuracy; JPEG runs the model on decoded images.
  */
 import type { Dataset } from '../data/dataset.js';
+import { ImperaError } from '../errors.js';
 import { encodePng, jpegRoundTrip } from '../data/images.js';
 import type { RasterImage } from '../data/preprocess.js';
 import type { Graph } from '../graph/graph.js';
@@ -25,7 +26,9 @@ export async function inputBaselines(g: Graph, data: Dataset, samples: number, f
   const [, channels, height, width] = info.shape as [number, number, number, number];
   const spec = { channels, height, width };
   const idx = Array.from({ length: samples }, (_, i) => i);
-  const rasters = idx.map((i) => data.raster(i));
+  const { raster, preprocess } = data;
+  if (!raster || !preprocess) throw new ImperaError('DATASET', `input baselines (PNG, JPEG) compress images, and '${data.name}' holds arrays`, 'leave the input baselines out for array data');
+  const rasters = idx.map((i) => raster(i));
   const fullCorrect = Math.round(fullAccuracy * samples);
   const lossless = (name: string, sizes: number[]): BaselineEval => ({ name, bytes: { mean: mean(sizes), p95: quantile(sizes, 0.95), samples }, accuracy: fullAccuracy, ci: wilson(fullCorrect, samples) });
   const results = [
@@ -43,7 +46,7 @@ export async function inputBaselines(g: Graph, data: Dataset, samples: number, f
       for (let start = 0; start < samples; start += batch) {
         const chunk = coded.slice(start, start + batch);
         const x = new Float32Array(chunk.length * channels * height * width);
-        chunk.forEach((c, n) => data.preprocess(c.decoded as RasterImage, spec, x, n * channels * height * width, `JPEG q${q}`));
+        chunk.forEach((c, n) => preprocess(c.decoded as RasterImage, spec, x, n * channels * height * width, `JPEG q${q}`));
         const logits = (await run(session, { [inputName]: { dtype: DataType.FLOAT, dims: [chunk.length, channels, height, width], data: x } }))[g.outputs[0]!.name!]!.data as Float32Array;
         chunk.forEach((_, n) => argmax(logits.subarray(n * classes, (n + 1) * classes)) === data.label(start + n) && correct++);
       }

@@ -121,7 +121,10 @@ export function resolvePreprocess(given: string | PreprocessInput | undefined, w
   const raw = typeof given === 'string' ? parseCompactPreprocess(given, where) : given;
   const parsed = preprocessSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
+    const first = parsed.error.issues[0]!;
+    // a field that takes a string or a number reports the string's own complaint, not the union's "invalid input"
+    const inner = first.code === 'invalid_union' ? first.errors.flat().find((i) => i.code !== 'invalid_type') : undefined;
+    const issue = inner ? { ...inner, path: first.path } : first;
     const field = issue.path[0] === undefined ? '' : ` field '${String(issue.path[0])}'`;
     const value = issue.path[0] === undefined ? '' : ` ('${String((raw as Record<string, unknown>)[issue.path[0] as string])}')`;
     const message = issue.code === 'unrecognized_keys' ? `has an unknown field '${issue.keys[0]}'` : `${field.trim()}${value} ${issue.message.toLowerCase()}`;

@@ -117,7 +117,7 @@ export function imageTarget(name: string, dims: readonly number[], spec: Preproc
   for (const [what, values] of [['mean', spec.mean], ['std', spec.std]] as const) {
     if (values.length > 1 && values.length !== channels) throw new ImperaError('BAD_ARGUMENT', `the preprocessing gives ${values.length} ${what} values, input '${name}' has ${channels} channels`, `give one ${what} value, or ${channels}`);
   }
-  let [height, width] = [dims[ax.h]!, dims[ax.w]!];
+  const [height, width] = [dims[ax.h]!, dims[ax.w]!];
   if (spec.size) {
     for (const [dim, side, given] of [[height, 'height', spec.size.height], [width, 'width', spec.size.width]] as const) {
       if (dim > 0 && dim !== given) throw new ImperaError('BAD_ARGUMENT', `the preprocessing's size is ${spec.size.width}x${spec.size.height}, but input '${name}' fixes its ${side} at ${dim}`, `drop size= or give the model's ${dims[ax.w]}x${dims[ax.h]}`);
@@ -127,10 +127,9 @@ export function imageTarget(name: string, dims: readonly number[], spec: Preproc
   if (height > 0 && width > 0) return { channels, height, width, layout };
   const img = first();
   const keepRatio = spec.resize !== 'none';
-  if (height <= 0 && width <= 0) [height, width] = [img.height, img.width];
-  else if (height <= 0) height = keepRatio ? Math.round((img.height * width) / img.width) : img.height;
-  else width = keepRatio ? Math.round((img.width * height) / img.height) : img.width;
-  return { channels, height: roundUp(height, spec.multiple), width: roundUp(width, spec.multiple), layout };
+  if (height <= 0 && width <= 0) return { channels, height: roundUp(img.height, spec.multiple), width: roundUp(img.width, spec.multiple), layout };
+  if (height <= 0) return { channels, height: roundUp(keepRatio ? Math.round((img.height * width) / img.width) : img.height, spec.multiple), width, layout };
+  return { channels, height, width: roundUp(keepRatio ? Math.round((img.width * height) / img.height) : img.width, spec.multiple), layout };
 }
 
 /** ITU-R 601 luma, as PIL's convert('L'). */

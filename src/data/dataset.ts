@@ -277,13 +277,13 @@ function npyDataset(file: string, options: DatasetOptions): Dataset {
   return arrayDataset(file, t.dims[0]!, new Map([[basename(file, '.npy'), t]]), sideLabels(file, options, t.dims[0]!), true);
 }
 
-/** Samples of an .npz: its labels' count, else the first axis of its biggest array (the others may be shared, e.g. a scalar). */
+/** Samples of an .npz: the first axis of its biggest array (others may be fed whole, e.g. a scalar); labels must count them. */
 function npzDataset(file: string, options: DatasetOptions): Dataset {
   const arrays = readNpz(file);
   const inputs = new Map([...arrays].filter(([k]) => k !== 'labels'));
   const biggest = [...inputs.values()].filter((t) => t.dims.length > 0).sort((a, b) => numel(b.dims) - numel(a.dims))[0];
   const given = arrays.get('labels');
-  const size = given?.dims[0] ?? biggest?.dims[0];
+  const size = biggest?.dims[0] ?? given?.dims[0];
   if (size === undefined) throw new ImperaError('DATASET', `'${file}' holds no array with samples`, 'save arrays [N, ...] with one sample per row');
   const labels = options.labels ? labelsOf(readNpy(options.labels), options.labels, size) : given ? labelsOf(given, `${file}:labels`, size) : null;
   return arrayDataset(file, size, inputs, labels, false);

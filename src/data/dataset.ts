@@ -12,6 +12,7 @@ import { DataType, dtypeName, numel } from '../onnx/dtype.js';
 import type { Tensor } from '../onnx/tensor.js';
 import type { Graph } from '../graph/graph.js';
 import { declaredShape } from '../graph/input-shapes.js';
+import type { OnnxModel } from '../onnx/io.js';
 import { FASHION_MNIST_CLASSES, loadFashionMnist } from './fashion-mnist.js';
 import { decodeImage, IMAGE_EXTENSIONS } from './images.js';
 import { imageTarget, imageToInput, type ImageTarget, type RasterImage } from './preprocess.js';
@@ -67,15 +68,31 @@ const FASHION_MNIST = /^fashion-mnist(?::(train|test))?$/;
 export const isFashionMnist = (source: string): boolean => FASHION_MNIST.test(source);
 
 /**
- * The model's inputs as data fills them: each graph input's declared dims, symbolic ones (the batch among them)
- * as -1; an input declared without a shape takes the analysed shape with a dynamic batch.
+ * The model's inputs as its file declares them, every symbolic dim -1: what data fills before the model is analysed,
+ * so that dynamic dims (a detector's height and width) can come from the data (`dataShapes`).
+ */
+export function declaredInputs(model: OnnxModel): InputSpec[] {
+  const initializers = new Set((model.proto.graph?.initializer ?? []).map((t) => t.name));
+  return (model.proto.graph?.input ?? [])
+    .filter((v) => !initializers.has(v.name!))
+    .map((v) => ({ name: v.name!, dtype: (v.type?.tensorType?.elemType ?? 0) as DataType, dims: (declaredShape(v) ?? []).map((d) => (typeof d === 'number' ? d : -1)) }));
+}
+
+/**
+ * The inputs of an analysed model as data fills them: the analysed dims, with the batch (each dim that follows the
+ * batch one to one) as -1, so every batch of data has the shapes the analysis measured.
  */
 export function modelInputs(g: Graph): InputSpec[] {
-  const declared = new Map((g.model.proto.graph?.input ?? []).map((v) => [v.name!, declaredShape(v)]));
   return [...g.inputShapes].map(([name, info]) => {
-    const dims = declared.get(name)?.map((d) => (typeof d === 'number' ? d : -1)) ?? info.shape.map((d, i) => (i === 0 ? -1 : d));
+    const scale = g.tensors.get(name)?.batchScale;
+    const dims = info.shape.map((d, i) => ((scale ? scale[i] === 1 : i === 0 && g.batch !== undefined) ? -1 : d));
     return { name, dtype: info.dtype, dims };
   });
+}
+
+/** The shapes `data` gives `inputs` at batch 1 (dynamic dims decided by the data): `inputShapes` for analysing the model. */
+export function dataShapes(data: Dataset, inputs: readonly InputSpec[]): Record<string, number[]> {
+  return Object.fromEntries(Object.entries(data.feeds([0], inputs)).map(([name, t]) => [name, [...t.dims]]));
 }
 
 /** The input spec of a [N, C, H, W] float image input (for callers that know only the image geometry). */

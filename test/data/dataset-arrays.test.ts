@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { modelInputs, openDataset, type InputSpec } from '../../src/data/dataset.js';
+import { dataShapes, declaredInputs, modelInputs, openDataset, type InputSpec } from '../../src/data/dataset.js';
 import { encodeGrayPng } from '../../src/data/images.js';
 import { encodeNpy } from '../../src/data/npy.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
@@ -100,8 +100,8 @@ describe('image folders', () => {
   });
 });
 
-describe('modelInputs', () => {
-  it("gives each input's declared dims with symbolic ones as -1, and its element type", async () => {
+describe('the inputs data fills', () => {
+  it("are each input's declared dims, symbolic ones -1, before analysis; the analysed dims with the batch -1 after", async () => {
     const b = new ModelBuilder();
     b.input('ids', 'int64', ['batch', 4]);
     b.input('x', 'float32', ['batch', 3, 'h', 'w']);
@@ -109,10 +109,22 @@ describe('modelInputs', () => {
     b.op('ReduceSum', ['x'], { keepdims: 0 }, { output: 'y' });
     b.output('f', 'float32', ['batch', 4]);
     b.output('y', 'float32', []);
-    const g = await analyzeModel(inMemoryModel(b.build(), 'two'), { inputShapes: { x: [1, 3, 8, 8] } });
-    expect(modelInputs(g)).toEqual([
+    const model = inMemoryModel(b.build(), 'two');
+    expect(declaredInputs(model)).toEqual([
       { name: 'ids', dtype: DataType.INT64, dims: [-1, 4] },
       { name: 'x', dtype: DataType.FLOAT, dims: [-1, 3, -1, -1] },
     ]);
+    const g = await analyzeModel(model, { inputShapes: { x: [1, 3, 8, 6] } });
+    expect(modelInputs(g)).toEqual([
+      { name: 'ids', dtype: DataType.INT64, dims: [-1, 4] },
+      { name: 'x', dtype: DataType.FLOAT, dims: [-1, 3, 8, 6] },
+    ]);
+  });
+
+  it('take dynamic dims from the data: the shapes to analyse a model at', () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'a.png'), encodeGrayPng(20, 10, new Uint8Array(200)));
+    const x: InputSpec = { name: 'x', dtype: DataType.FLOAT, dims: [-1, 3, 48, -1] };
+    expect(dataShapes(openDataset(dir, { preprocess: 'resize=pad,multiple=32' }), [x])).toEqual({ x: [1, 3, 48, 96] });
   });
 });

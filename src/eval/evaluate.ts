@@ -14,7 +14,7 @@ import type { FittedCodec, FittedTensorCodec } from '../codecs/fitted.js';
 import { isLossy, type CodecSpec } from '../codecs/spec.js';
 import { packWire, encodeWire, type WireValues } from '../codecs/wire.js';
 import type { Cut, CutTensor } from '../cuts/cuts.js';
-import type { Dataset } from '../data/dataset.js';
+import { modelInputs, type Dataset } from '../data/dataset.js';
 import { ImperaError } from '../errors.js';
 import { splitModel } from '../export/split.js';
 import { symbolicShape, tensor, type Graph } from '../graph/graph.js';
@@ -228,8 +228,7 @@ async function evaluateBatch(run: EvalRun, start: number): Promise<void> {
   const { model, options } = run;
   const idx = Array.from({ length: Math.min(run.batch, run.total - start) }, (_, i) => start + i);
   const labels = idx.map((i) => options.data.label(i));
-  const { channels, height, width } = model;
-  const feeds = { [model.inputName]: { dtype: DataType.FLOAT, dims: [idx.length, channels, height, width], data: options.data.load(idx, { channels, height, width }) } };
+  const feeds = options.data.feeds(idx, modelInputs(run.g));
   const out = await timed(run, 'fullS', () => runSession(run.full, feeds));
   const logits = out[model.logitsName]!;
   const fullPred = idx.map((_, n) => argmax(logits.data.subarray(n * model.classes, (n + 1) * model.classes) as Float32Array));

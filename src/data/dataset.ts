@@ -216,6 +216,19 @@ function imageFolder(dir: string, options: DatasetOptions): Dataset {
   });
 }
 
+/** Single image files as an unlabelled dataset, in the order given. */
+export function imageFiles(paths: readonly string[], options: DatasetOptions = {}): Dataset {
+  return imageDataset({
+    name: `${paths.length} image file${paths.length > 1 ? 's' : ''}`,
+    size: paths.length,
+    classes: [],
+    label: null,
+    raster: (i) => decodeImage(paths[i]!),
+    source: (i) => paths[i]!,
+    spec: specOf(options),
+  });
+}
+
 /** Integer labels, one per sample, from an .npy array (or an .npz's `labels`). */
 function labelsOf(t: Tensor, source: string, size: number): number[] {
   const ints = [DataType.INT64, DataType.INT32, DataType.INT8, DataType.UINT8];

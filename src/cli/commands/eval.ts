@@ -10,7 +10,7 @@ import { DEFAULT_JPEG_QUALITIES, inputBaselines, type BaselineEval } from '../..
 import { evaluate, type EvalReport } from '../../eval/evaluate.js';
 import type { Graph } from '../../graph/graph.js';
 import { rateAccuracySpec, renderSvg } from '../../report/plot.js';
-import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
+import { addDataOptions, addModelOptions, datasetOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtInt, table } from '../table.js';
 import { fmtPoints as pct } from '../../util/format.js';
 import { progressBar } from '../progress.js';
@@ -28,6 +28,8 @@ interface EvalCliOptions extends ModelOptions {
   baselines: boolean;
   jpeg: string;
   resize?: boolean;
+  preprocess?: string;
+  labels?: string;
   out?: string;
   json?: boolean;
 }
@@ -39,7 +41,7 @@ function selectCuts(g: Graph, spec: string, width: number): Cut[] {
 }
 
 export function registerEval(program: Command): void {
-  addModelOptions(program.command('eval'))
+  addDataOptions(addModelOptions(program.command('eval')))
     .description('accuracy and bytes on the wire of every cut x codec on real data, with input-side baselines')
     .option('--data <source>', `labelled images: a folder with one sub-folder per class, or ${NAMED_SOURCES.join(', ')}`, DEFAULT_DATA)
     .option('--calibration <source>', `images to fit codecs on (default '${DEFAULT_CALIBRATION}', else the evaluation data)`)
@@ -60,10 +62,10 @@ export function registerEval(program: Command): void {
       const jpeg = options.jpeg.split(',').map(Number);
       if (jpeg.some((q) => !Number.isInteger(q) || q < 1 || q > 100)) throw new ImperaError('BAD_ARGUMENT', `--jpeg takes qualities from 1 to 100, got '${options.jpeg}'`);
       if (options.out && !options.out.toLowerCase().endsWith('.svg')) throw new ImperaError('BAD_ARGUMENT', `--out '${options.out}' must end in .svg`);
-      const g = await loadGraph(model, options);
+      const data = openDataset(options.data, datasetOptions(options));
+      const g = await loadGraph(model, options, () => data);
       const warnings = [...g.warnings];
-      const data = openDataset(options.data, options.resize ? { resize: true } : {});
-      const calibration = calibrationData(options.calibration, { what: 'the evaluation images', data: () => data }, warnings, 'pass --calibration with other images');
+      const calibration = calibrationData(options.calibration, { what: 'the evaluation images', data: () => data }, warnings, 'pass --calibration with other images', undefined, datasetOptions(options));
       const cuts = selectCuts(g, options.cuts, options.width);
       const bar = progressBar('eval', !options.json && process.stderr.isTTY === true);
       let report: EvalReport;

@@ -210,7 +210,7 @@ export async function evaluate(g: Graph, options: EvaluateOptions): Promise<Eval
     return {
       dataset: options.data.name,
       samples: total,
-      task: { metric: m.name, label: m.label, better: m.better, reason: task.reason },
+      task: { metric: m.name, label: m.label, better: m.better, reason: [task.reason, ...(task.notes?.() ?? [])].join('; ') },
       full: comparesWithFull(task) ? null : qualityFigure(m, run.fullScores),
       cuts: options.cuts.map((cut, c) => cutEval(run, cut, fitted.get(cut.id)!, run.tallies[c]!)),
       timing: { wallS: (performance.now() - started) / 1000, calibrationS, ...timing },

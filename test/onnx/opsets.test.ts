@@ -17,7 +17,7 @@ import { analyzeModel } from '../../src/graph/analyze.js';
 import type { Graph } from '../../src/graph/graph.js';
 import { codecModel } from '../../src/codecs/onnx.js';
 import type { FittedTensorCodec } from '../../src/codecs/fitted.js';
-import { ModelBuilder } from '../../src/onnx/builder.js';
+import { ModelBuilder, valueInfo } from '../../src/onnx/builder.js';
 import { DataType } from '../../src/onnx/dtype.js';
 import { inMemoryModel } from '../../src/onnx/io.js';
 import type { ModelProto } from '../../src/onnx/proto.js';
@@ -28,7 +28,8 @@ import { seededRandom } from '../../src/util/random.js';
 import { weights } from '../helpers/models.js';
 import { randomValues } from '../autodiff/gradcheck.js';
 
-const irFor = (opset: number) => (opset >= 21 ? 10 : 8);
+/** The IR version exporters wrote with each opset (the ONNX release that introduced it). */
+const irFor = (opset: number) => [3, 3, 4, 5, 6, 7, 7, 8, 8, 8, 8, 8, 9, 9, 10, 10, 11, 11, 11, 11][opset - 7] ?? 11;
 
 /** The newest default-domain opset this ONNX Runtime loads. */
 async function newestOpset(): Promise<number> {
@@ -74,7 +75,10 @@ function convnet(opset: number): ModelProto {
   const gm = b.op('Gemm', [v, weights(b, 'fc.w', [10, 42], 8), weights(b, 'fc.b', [10], 9)], { transB: 1 }, { output: 'gm' });
   b.op('Softmax', [b.op('MatMul', [gm, weights(b, 'mm.w', [10, 5], 10)])], { axis: 1 }, { output: 'y' });
   b.output('y', 'float32', ['batch', 5]);
-  return b.build();
+  const proto = b.build();
+  // before IR 4 every initializer was a graph input too
+  if (proto.irVersion < 4) proto.graph!.input!.push(...proto.graph!.initializer!.map((t) => valueInfo(t.name!, t.dataType!, t.dims!.map(Number))));
+  return proto;
 }
 
 const X: Tensor = { dtype: DataType.FLOAT, dims: [2, 3, 8, 8], data: Float32Array.from(randomValues(384, 3, 0, 2)) };

@@ -153,14 +153,16 @@ const isMap = (c: InspectCut): boolean => {
   return s.length === 4 && s.filter((d, i) => i > 0 && d > 1).length >= 2;
 };
 
+/** Cuts a third and two thirds along the single-tensor cuts (along all cuts when fewer than two are single). */
 function chooseCuts(cuts: readonly InspectCut[]): Cuts {
   const single = cuts.filter((c) => c.tensors.length === 1);
   const multi = cuts.filter((c) => c.tensors.length > 1);
-  if (single.length < 2) fail(`only ${single.length} single-tensor cuts`);
+  const pool = single.length >= 2 ? single : cuts;
+  if (pool.length === 0) fail('the model has no cuts');
   const maps = single.filter(isMap);
   return {
-    a: single[Math.floor(single.length / 3)]!,
-    b: single[Math.floor((2 * single.length) / 3)]!,
+    a: pool[Math.floor(pool.length / 3)]!,
+    b: pool[Math.floor((2 * pool.length) / 3)]!,
     multi: multi[Math.floor(multi.length / 2)],
     spatial: maps[Math.floor(maps.length / 3)],
   };
@@ -241,13 +243,20 @@ async function runCase(c: ModelCase, roots: readonly string[], work: string): Pr
     const r = results[name];
     console.log(`  ${c.id.padEnd(20)} ${name.padEnd(13)} ${r.status.padEnd(6)} ${r.seconds.toFixed(1).padStart(6)} s  ${r.note}`);
   };
-  const needCuts = (): Cuts => cuts ?? fail('no cuts: inspect failed');
+  let noCuts = 'inspect failed';
+  const needCuts = (): Cuts => cuts ?? fail(`no cuts to use: ${noCuts}`);
 
   await record('inspect', async () => {
     return must(['inspect', ...base, '--json'], (text) => {
       const out = parseJson<{ cuts: InspectCut[] }>(text, 'inspect');
-      cuts = chooseCuts(out.cuts);
-      return `${out.cuts.length} cuts; a ${cutName(cuts.a)}, b ${cutName(cuts.b)}, multi ${cuts.multi ? cutName(cuts.multi) : '-'}`;
+      const single = out.cuts.filter((cut) => cut.tensors.length === 1).length;
+      try {
+        cuts = chooseCuts(out.cuts);
+      } catch (e) {
+        noCuts = `inspect listed ${out.cuts.length} cuts: ${(e as Error).message}`;
+        return noCuts;
+      }
+      return `${out.cuts.length} cuts (${single} single-tensor); a ${cutName(cuts.a)}, b ${cutName(cuts.b)}, multi ${cuts.multi ? cutName(cuts.multi) : '-'}`;
     });
   });
   const verify = (cut: () => InspectCut | undefined, name: string) => async () => {

@@ -226,14 +226,14 @@ async function serveAndEdge(c: ModelCase, model: string, data: CaseData, cut: In
   }
 }
 
-async function runCase(c: ModelCase, roots: readonly string[], work: string): Promise<Record<StepName, StepResult>> {
+async function runCase(c: ModelCase, roots: readonly string[], work: string): Promise<{ results: Record<StepName, StepResult>; data: string }> {
   const results = {} as Record<StepName, StepResult>;
   const model = modelPath(c, roots);
   const dir = join(work, c.id);
   mkdirSync(dir, { recursive: true });
   if (!model) {
     for (const s of STEPS) results[s] = { status: 'failed', note: `${c.pkg}/${c.file} is not installed (npm package ${c.pkg}; or --pkg-root)`, seconds: 0 };
-    return results;
+    return { results, data: '-' };
   }
   const data = c.data(dir);
   const base = [model, ...modelArgs(c)];
@@ -305,7 +305,7 @@ async function runCase(c: ModelCase, roots: readonly string[], work: string): Pr
     }
   });
   await record('serve+edge', () => serveAndEdge(c, model, data, needCuts().b, dir));
-  return results;
+  return { results, data: data.what };
 }
 
 const only = arg('models', '');
@@ -314,8 +314,12 @@ const cases = MODEL_CASES.filter((c) => !only || only.split(',').includes(c.id))
 const work = mkdtempSync(join(tmpdir(), 'impera-bench-models-'));
 console.log(`bench:models  ${new Date().toISOString()}  ${machine()}  node ${process.version}  ${cases.length} models, work in ${work}`);
 
-const table: { c: ModelCase; results: Record<StepName, StepResult> }[] = [];
-for (const c of cases) table.push({ c, results: await runCase(c, roots, work) });
+const table: { c: ModelCase; results: Record<StepName, StepResult>; data: string }[] = [];
+for (const c of cases) table.push({ c, ...(await runCase(c, roots, work)) });
+
+console.log('\n| model | package | what | input | data |');
+console.log('| --- | --- | --- | --- | --- |');
+for (const { c, data } of table) console.log(`| ${c.id} | ${c.pkg} | ${c.kind} | ${c.inputShapes.join(' ') || 'fixed'} | ${data} |`);
 
 const cell = (r: StepResult): string => (r.status === 'failed' ? '**failed**' : r.status);
 console.log(`\n| model | covers | ${STEPS.join(' | ')} |`);

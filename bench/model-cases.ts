@@ -113,9 +113,10 @@ export const MODEL_CASES: readonly ModelCase[] = [
     data: (dir) => {
       const path = join(dir, 'speech.npz');
       const input = { dtype: DataType.FLOAT, dims: [FRAMES, 512], data: speechChunks(FRAMES, 512, 16000, 400) };
-      const state = { dtype: DataType.FLOAT, dims: [2, 1, 128], data: new Float32Array(256) };
+      // every array holds one row per sample (the data layer moves the state's row to its batch axis, dim 1)
+      const state = { dtype: DataType.FLOAT, dims: [FRAMES, 2, 128], data: new Float32Array(FRAMES * 256) };
       writeFileSync(path, encodeNpz({ input, state, sr: SR16K }));
-      return { source: path, what: '10 chunks of 512 samples at 16 kHz, voiced bursts + noise (.npz: input, state, sr)' };
+      return { source: path, what: '10 chunks of 512 samples at 16 kHz, voiced bursts + noise (.npz: input [10, 512], state [10, 2, 128] zeros, sr 16000)' };
     },
   },
   {
@@ -132,9 +133,9 @@ export const MODEL_CASES: readonly ModelCase[] = [
     data: (dir) => {
       const path = join(dir, 'speech.npz');
       const input = { dtype: DataType.FLOAT, dims: [FRAMES, 512], data: speechChunks(FRAMES, 512, 16000, 500) };
-      const zeros = { dtype: DataType.FLOAT, dims: [2, 1, 64], data: new Float32Array(128) };
+      const zeros = { dtype: DataType.FLOAT, dims: [FRAMES, 2, 64], data: new Float32Array(FRAMES * 128) };
       writeFileSync(path, encodeNpz({ input, sr: SR16K, h: zeros, c: zeros }));
-      return { source: path, what: '10 chunks of 512 samples at 16 kHz (.npz: input, sr, h, c)' };
+      return { source: path, what: '10 chunks of 512 samples at 16 kHz (.npz: input [10, 512], sr 16000, h and c [10, 2, 64] zeros)' };
     },
   },
   {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { findCuts, type Cut } from '../../src/cuts/cuts.js';
-import { enumerateCuts } from '../../src/cuts/enumerate.js';
 import { dominatedTensors, paretoFront, type FrontPoint } from '../../src/cuts/front.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import { loadModel } from '../../src/onnx/io.js';

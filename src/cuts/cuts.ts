@@ -128,7 +128,7 @@ function cutByIndex(g: Graph, cuts: readonly Cut[], index: number): Cut {
   const numbered = enumerateCuts(g, { maxWidth: DEFAULT_WIDTH });
   const cut = numbered[index];
   if (!cut) {
-    throw new ImperaError('UNKNOWN_CUT', `there is no cut #${index}: the model has ${numbered.length} numbered cuts (0-${numbered.length - 1}, every cut of up to ${DEFAULT_WIDTH} tensors)`, 'run `impera inspect` to list them; name a wider cut by its tensors joined by \'+\' (see `impera inspect --width N --pareto`)');
+    throw new ImperaError('UNKNOWN_CUT', `there is no cut #${index}: the model has ${numbered.length} cuts (0-${numbered.length - 1}) of up to ${DEFAULT_WIDTH} tensors`, 'run `impera inspect` to list them; name a wider cut by its tensors joined by \'+\' (see `impera inspect --width N --pareto`)');
   }
   return describeCut(g, cut, index);
 }

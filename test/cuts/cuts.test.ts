@@ -61,7 +61,7 @@ describe('resolveCut', () => {
   it('says which cut or tensor is unknown', async () => {
     const g = await analyzeModel(residual());
     const cuts = findCuts(g);
-    expect(() => resolveCut(g, cuts, '99')).toThrow(/no cut #99: the model has 8 numbered cuts \(0-7, every cut of up to 2 tensors\)/);
+    expect(() => resolveCut(g, cuts, '99')).toThrow(/no cut #99: the model has 8 cuts \(0-7\) of up to 2 tensors/);
     expect(() => resolveCut(g, cuts, 'nope')).toThrow(/'nope' is not a tensor of the model/);
     expect(() => resolveCut(g, cuts, 'stem.w')).toThrow(/constant: constants never cross/);
   });

@@ -64,7 +64,7 @@ function selectCuts(all: readonly Cut[], spec: string): Cut[] {
   }
   return spec.split(',').map((s) => {
     const c = all.find((x) => x.index === Number(s));
-    if (!c) throw new ImperaError('UNKNOWN_CUT', `--cuts: no single-tensor cut #${s}`, `cuts are numbered 0..${all.length - 1} (impera inspect --width 1)`);
+    if (!c) throw new ImperaError('UNKNOWN_CUT', `--cuts: no single-tensor cut #${s}`, 'use the index of a single-tensor cut as `impera inspect` numbers it');
     return c;
   });
 }

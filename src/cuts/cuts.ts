@@ -1,7 +1,8 @@
 /**
  * Cuts as users see them: the tensors with their shapes and bytes (as stored and at common wire types), and the
- * cost of the head and the tail. Also resolving a cut a user names (by index or tensor names) and partitioning
- * the graph into k consecutive stages along several cuts, or into the node stretches between them.
+ * cost of the head and the tail, numbered one way for every command (see findCuts). Also resolving a cut a user
+ * names (by index or tensor names) and partitioning the graph into k consecutive stages along several cuts, or into
+ * the node stretches between them.
  */
 import { ImperaError } from '../errors.js';
 import { runtimeNodes, tensor, type Graph } from '../graph/graph.js';

@@ -74,7 +74,7 @@ async function profileFor(name: string, g: Graph, cuts: readonly Cut[], o: Bench
   if (file && existsSync(file)) return loadProfile(file, g.model);
   const bar = progressBar(`profiling ${name}`, process.stderr.isTTY === true);
   let done = 0;
-  const profile = await profileModel([g], { threads: 1, cuts: cuts.map((c) => c.id), stages: [], width: 1, onProgress: () => bar.update(++done, 2 + cuts.length) });
+  const profile = await profileModel([g], { threads: 1, cuts: cuts.map((c) => c.id), stages: [], onProgress: () => bar.update(++done, 2 + cuts.length) });
   bar.stop();
   saveProfile(profile, file ?? join(workDir, `${name}.profile.json`));
   return profile;

@@ -71,7 +71,7 @@ async function measure(graphs: readonly Graph[], o: ProfileOptions, cuts: string
   const bar = progressBar('profiling', !o.json && process.stderr.isTTY === true);
   let done = 0;
   try {
-    return await profileModel(graphs, { threads: o.threads, cuts, stages, width: o.width, onProgress: () => bar.update(++done, total) });
+    return await profileModel(graphs, { threads: o.threads, cuts, stages, onProgress: () => bar.update(++done, total) });
   } finally {
     bar.stop();
   }

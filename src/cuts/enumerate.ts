@@ -119,10 +119,12 @@ export function enumerateCuts(g: Graph, options: EnumerateOptions = {}): RawCut[
   // many orders of adding the same members reach it, and searching it again finds nothing new
   const searched = new Set<string>();
 
-  const search = (members: number[], head: Uint32Array, latest: number): void => {
+  /** Search from `members`, whose head is `base`, grown by the ancestry of `absorb` (checked as a state first: cheaper). */
+  const search = (members: number[], base: Uint32Array, latest: number, absorb = -1): void => {
     const state = `${latest}:${[...members].sort((a, b) => a - b).join(',')}`;
     if (searched.has(state)) return;
     searched.add(state);
+    const head = absorb >= 0 ? union(base, ix.anc[absorb]!) : base;
     const f = frontier(ix, head);
     // a member whose readers were all absorbed no longer crosses, and a growing head never makes it cross again
     if (!members.every((m) => f.includes(m))) return;
@@ -138,7 +140,7 @@ export function enumerateCuts(g: Graph, options: EnumerateOptions = {}): RawCut[
       const key = [...members].sort((a, b) => a - b).join(',');
       if (!found.has(key)) found.set(key, { members, head });
       if (members.length < width) {
-        for (const a of candidates(ix, head, bPos, (t) => allowed[t]!)) search([...members, a], union(head, ix.anc[a]!), latest);
+        for (const a of candidates(ix, head, bPos, (t) => allowed[t]!)) search([...members, a], head, latest, a);
       }
       return;
     }
@@ -146,7 +148,7 @@ export function enumerateCuts(g: Graph, options: EnumerateOptions = {}): RawCut[
     const x = leaks[0]!;
     if (allowed[x]) search([...members, x], head, latest);
     const outside = ix.readers[x]!.filter((r) => !has(head, r));
-    for (const a of candidates(ix, head, bPos, (t) => allowed[t]! && outside.some((r) => has(ix.anc[t]!, r)))) search([...members, a], union(head, ix.anc[a]!), latest);
+    for (const a of candidates(ix, head, bPos, (t) => allowed[t]! && outside.some((r) => has(ix.anc[t]!, r)))) search([...members, a], head, latest, a);
   };
 
   ix.names.forEach((_, b) => {

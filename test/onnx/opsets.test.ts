@@ -1,7 +1,7 @@
 /**
  * Every opset ONNX Runtime runs, 7 to its newest (probed, so a newer ORT widens the matrix): one small model of
  * the op families impera differentiates and codes (strided Conv, BatchNorm, Relu/Clip/LeakyRelu/Abs/Sigmoid/Pow,
- * Max/Average/Global pooling, ReduceMean, Slice/Concat, a Shape->Gather->Unsqueeze->Concat->Reshape flatten,
+ * Max/Average/Global pooling, bilinear Upsample/Resize, ReduceMean, Slice/Concat, a Shape->Gather->Unsqueeze->Concat->Reshape flatten,
  * Gemm/MatMul, Softmax) is written in each opset's own form and put through everything impera emits —
  * gradients, codec models, Grad-CAM, exit branches, exported parts — so ORT itself checks every (op, opset).
  * Oracles: the same model at the newest opset (whose gradients rules.test.ts checks by finite differences), the
@@ -50,8 +50,22 @@ async function newestOpset(): Promise<number> {
 const NEWEST = await newestOpset();
 const OPSETS = Array.from({ length: NEWEST - 6 }, (_, i) => 7 + i);
 
-/** The test model at `opset`, written as an exporter targeting that opset would write it. */
-function convnet(opset: number): ModelProto {
+/**
+ * Bilinear x2 upsampling with asymmetric coordinates in the opset's own form (Upsample with scales as attribute
+ * to 8, as input at 9, Resize from 10).
+ */
+function upsample(b: ModelBuilder, x: string, opset: number): string {
+  const scales = b.constant(DataType.FLOAT, [4], [1, 1, 2, 2]);
+  if (opset < 9) return b.op('Upsample', [x], { mode: 'linear', scales: { floats: [1, 1, 2, 2] } });
+  if (opset < 11) return b.op(opset < 10 ? 'Upsample' : 'Resize', [x, scales], { mode: 'linear' });
+  return b.op('Resize', [x, b.constant(DataType.FLOAT, [0], []), scales], { mode: 'linear', coordinate_transformation_mode: 'asymmetric' });
+}
+
+/**
+ * The test model at `opset`, written as an exporter targeting that opset would write it. Below opset 9 it has no
+ * Upsample: MaxPool's gradient needs opset 9, and Upsample-7 changes meaning there (tested apart below).
+ */
+function convnet(opset: number, withUpsample = opset >= 9): ModelProto {
   const b = new ModelBuilder({ opset, irVersion: irFor(opset), name: `convnet_opset${opset}` });
   b.input('x', 'float32', ['batch', 3, 8, 8]);
   const c1 = b.op('Conv', ['x', weights(b, 'c1.w', [4, 3, 3, 3], 1), weights(b, 'c1.b', [4], 2)], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, { output: 'c1' });
@@ -71,8 +85,9 @@ function convnet(opset: number): ModelProto {
   const fl = b.op('Reshape', [sl, b.op('Concat', [batch, b.ints([-1])], { axis: 0 })], {}, { output: 'fl' });
   const gp = b.op('Flatten', [b.op('GlobalAveragePool', [r1])], { axis: 1 }, { output: 'gp' });
   const rm = b.op('Identity', [b.reduceMean(k2, [2, 3], false)], {}, { output: 'rm' });
-  const v = b.op('Concat', [fl, gp, rm], { axis: 1 }, { output: 'v' });
-  const gm = b.op('Gemm', [v, weights(b, 'fc.w', [10, 42], 8), weights(b, 'fc.b', [10], 9)], { transB: 1 }, { output: 'gm' });
+  const up = b.op('Identity', [b.reduceMean(withUpsample ? b.op('Sigmoid', [upsample(b, k2, opset)]) : k2, [2, 3], false)], {}, { output: 'up' });
+  const v = b.op('Concat', [fl, gp, rm, up], { axis: 1 }, { output: 'v' });
+  const gm = b.op('Gemm', [v, weights(b, 'fc.w', [10, 48], 8), weights(b, 'fc.b', [10], 9)], { transB: 1 }, { output: 'gm' });
   b.op('Softmax', [b.op('MatMul', [gm, weights(b, 'mm.w', [10, 5], 10)])], { axis: 1 }, { output: 'y' });
   b.output('y', 'float32', ['batch', 5]);
   const proto = b.build();
@@ -175,19 +190,27 @@ function expectClose(actual: Float32Array, expected: Float32Array, tolerance = 1
 const analyse = (proto: ModelProto) => analyzeModel(inMemoryModel(proto));
 
 describe(`everything impera emits, at every opset ONNX Runtime runs (7 to ${NEWEST})`, () => {
-  let reference: Results;
+  /** The newest opset's results, for the model with and without Upsample. */
+  const references = new Map<boolean, Results>();
   beforeAll(async () => {
-    reference = await emitAll(await analyse(convnet(NEWEST)), NEWEST);
+    for (const withUpsample of [false, true]) references.set(withUpsample, await emitAll(await analyse(convnet(NEWEST, withUpsample)), NEWEST));
   });
 
   it.each(OPSETS)('opset %i: gradients, codecs, Grad-CAM and exits run in ORT and match the newest opset', async (opset) => {
     const g = await analyse(convnet(opset));
     const got = await emitAll(g, opset);
+    const reference = references.get(opset >= 9)!;
     for (const [t, grad] of reference.gradients) expectClose(got.gradients.get(t)!, grad, 1e-4);
     expect(got.loss).toBeCloseTo(reference.loss, 5);
     got.codecs.forEach((c, i) => expectClose(c, reference.codecs[i]!));
     got.gradcam.forEach((m, i) => expectClose(m, reference.gradcam[i]!, 1e-4));
     got.exits.forEach((l, i) => expectClose(l, reference.exits[i]!));
+  });
+
+  it('opset 7: Upsample, which changes meaning at 9, keeps the MaxPool gradient from being raised there, and says so', async () => {
+    const g = await analyse(convnet(7, true));
+    await expect(computeGradients(g, { x: X }, { wrt: ['x'] })).rejects.toThrow(/MaxPool node 'mp' needs opset 9, but the model is opset 7 and cannot be raised: Upsample node .* changes meaning at opset 9/);
+    await expect(computeGradients(g, { x: X }, { wrt: ['fl'] })).resolves.toBeDefined(); // after the MaxPool: no raise needed
   });
 
   it.each(OPSETS)('opset %i: quantisers round half to even and clip exactly as the closed form, in every codec model', async (opset) => {

@@ -176,7 +176,7 @@ function dynamicText(g: Graph, kept: readonly string[]): string {
 
 function verifyText(v: SplitVerify): string {
   const first = v.reports[0]!;
-  const head = `verify on ${v.source}, ONNX Runtime optimisations ${first.optimization} on both sides (tolerance ${first.tolerance.toExponential(0)} relative): ${v.ok ? 'parts compose exactly' : 'MISMATCH'} at ${v.reports.map((r) => shapeText(r.shapes)).join(' and ')}`;
+  const head = `verify on ${v.source} with ONNX Runtime optimisations ${first.optimization} on both sides (tolerance ${first.tolerance.toExponential(0)} relative): ${v.ok ? 'parts compose exactly' : 'MISMATCH'} at ${v.reports.map((r) => shapeText(r.shapes)).join(' and ')}`;
   const lines = v.reports.flatMap((r) => [
     `  at ${shapeText(r.shapes)}:`,
     ...r.checks.map((o) => `    ${o.kind === 'cut' ? 'cut' : 'output'} ${o.name}: max |diff| ${o.maxAbsDiff.toExponential(2)} = ${o.relative.toExponential(2)} of max |value| ${o.maxAbs.toPrecision(4)}, relative L2 ${o.relativeL2.toExponential(2)} ${o.relative <= r.tolerance ? 'ok' : 'FAIL'}`),

@@ -70,7 +70,7 @@ export function registerSplit(program: Command): void {
     .requiredOption('--at <cuts>', "cut(s) by index or tensor name from `impera inspect`; '+' joins the tensors of one cut, ',' separates cuts for k stages")
     .requiredOption('--out <dir>', 'folder for the parts and split.json')
     .option('--width <n>', 'widest cut to consider when naming cuts by index (must match inspect)', positiveInt('--width'), 2)
-    .option('--verify', 'run full model and parts in ONNX Runtime and compare outputs')
+    .option('--verify', 'run the full model and the parts in ONNX Runtime and compare every cut tensor and output')
     .option('--samples <n>', 'inputs to verify on (images of the default data when the model takes them)', positiveInt('--samples'), 8)
     .option('--tolerance <x>', `largest allowed |diff| relative to a tensor's magnitude (default ${defaultTolerance('disabled')} with optimisations disabled, ${defaultTolerance('all')} otherwise)`, positiveNumber('--tolerance'))
     .addOption(new Option('--optimization <level>', "ONNX Runtime graph optimisations on both sides while verifying: 'disabled' checks the split itself (float sums in the same order); a runtime's level fuses kernels across the cut in the full model only, so results differ by rounding").choices(['disabled', 'basic', 'extended', 'all']).default('disabled'))

@@ -5,21 +5,22 @@ import { Option, type Command } from 'commander';
 import { fitCodecs } from '../../codecs/calibrate.js';
 import type { FittedCodec } from '../../codecs/fitted.js';
 import { parseCodec } from '../../codecs/spec.js';
-import { openDataset } from '../../data/dataset.js';
+import { modelInputs, openDataset, type Dataset } from '../../data/dataset.js';
 import { calibrationData, DEFAULT_CALIBRATION, DEFAULT_DATA } from '../../data/policy.js';
 import { argmax } from '../../util/stats.js';
 import { attachCodec, describeWire, runCodecPair } from '../../export/codec.js';
 import type { ExportedPart } from '../../export/extract.js';
-import { createSession } from '../../ort/session.js';
+import { createSession, type Feeds } from '../../ort/session.js';
 import { cutRecord, findCuts, resolveCut } from '../../cuts/cuts.js';
 import { sampleFeeds } from '../../data/samples.js';
-import { ImperaError } from '../../errors.js';
+import { ImperaError, isImperaError } from '../../errors.js';
 import { splitModel, writeManifest, writeParts } from '../../export/split.js';
 import { defaultTolerance, defaultVerifyShapes, mismatchText, referenceOutputs, verifyParts, verifyShapesAt, type OptimizationLevel, type VerifyReport } from '../../export/verify.js';
 import { tensor, type Graph } from '../../graph/graph.js';
 import { parseInputShapes } from '../../graph/input-shapes.js';
 import { dtypeName } from '../../onnx/dtype.js';
-import { addModelOptions, loadGraph, positiveInt, positiveNumber, printJson, printWarnings, type ModelOptions } from '../common.js';
+import type { TensorInfo } from '../../ops/types.js';
+import { addDataOptions, addModelOptions, datasetOptions, loadGraph, positiveInt, positiveNumber, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtBytes, fmtCount, fmtInt, fmtShape, table } from '../table.js';
 
 interface SplitOptions extends ModelOptions {
@@ -34,6 +35,9 @@ interface SplitOptions extends ModelOptions {
   codec?: string;
   calibration?: string;
   calibrationSamples: number;
+  data?: string;
+  preprocess?: string;
+  labels?: string;
   json?: boolean;
 }
 
@@ -46,9 +50,20 @@ interface CodecCheck {
   bytesMean: number;
 }
 
+/**
+ * The first `count` samples of the user's data, else the default samples (data/samples.ts), at `inputs`' shapes
+ * (the batch aside), and what they are.
+ */
+function verifyFeeds(g: Graph, inputs: ReadonlyMap<string, TensorInfo>, data: Dataset | undefined, count: number): { feeds: Feeds; source: string } {
+  if (!data) return sampleFeeds(inputs, count);
+  const n = Math.min(count, data.size);
+  const specs = modelInputs(g).map((s) => ({ ...s, dims: s.dims.map((d, i) => (d < 0 ? d : inputs.get(s.name)!.shape[i]!)) }));
+  return { feeds: data.feeds([...Array(n).keys()], specs), source: `the first ${n} samples of ${data.name}` };
+}
+
 /** Run the exported pair with the wire format between them and compare predictions with the full model. */
-async function checkCodecPair(g: Graph, parts: readonly [ExportedPart, ExportedPart], codec: FittedCodec, count: number): Promise<CodecCheck> {
-  const { feeds, source } = sampleFeeds(g.inputShapes, count);
+async function checkCodecPair(g: Graph, parts: readonly [ExportedPart, ExportedPart], codec: FittedCodec, data: Dataset | undefined, count: number): Promise<CodecCheck> {
+  const { feeds, source } = verifyFeeds(g, g.inputShapes, data, count);
   const [expected] = await referenceOutputs(g, feeds);
   const sessions = [await createSession(parts[0].proto, g.model.dir), await createSession(parts[1].proto, g.model.dir)] as const;
   try {
@@ -65,41 +80,44 @@ async function checkCodecPair(g: Graph, parts: readonly [ExportedPart, ExportedP
 }
 
 export function registerSplit(program: Command): void {
-  addModelOptions(program.command('split'))
+  addDataOptions(addModelOptions(program.command('split')))
     .description('export the head and tail (or k stages) of a model as standalone ONNX models')
     .requiredOption('--at <cuts>', "cut(s) by index or tensor name from `impera inspect`; '+' joins the tensors of one cut, ',' separates cuts for k stages")
     .requiredOption('--out <dir>', 'folder for the parts and split.json')
     .option('--width <n>', 'widest cut to consider when naming cuts by index (must match inspect)', positiveInt('--width'), 2)
     .option('--verify', 'run the full model and the parts in ONNX Runtime and compare every cut tensor and output')
-    .option('--samples <n>', 'inputs to verify on (images of the default data when the model takes them)', positiveInt('--samples'), 8)
+    .option('--data <source>', 'data to verify on and fit the codec on: an image folder, an .npy or .npz file (default: the built-in sample for the example models, seeded random inputs otherwise)')
+    .option('--samples <n>', 'inputs to verify on (the first of --data, or default samples)', positiveInt('--samples'), 8)
     .option('--tolerance <x>', `largest allowed |diff| relative to a tensor's magnitude (default ${defaultTolerance('disabled')} with optimisations disabled, ${defaultTolerance('all')} otherwise)`, positiveNumber('--tolerance'))
     .addOption(new Option('--optimization <level>', "ONNX Runtime graph optimisations on both sides while verifying: 'disabled' checks the split itself (float sums in the same order); a runtime's level fuses kernels across the cut in the full model only, so results differ by rounding").choices(['disabled', 'basic', 'extended', 'all']).default('disabled'))
     .option('--verify-shapes <shapes>', "input shapes to verify at, ';' between shapes, '+' between inputs as NAME=dims (default: the analysed shape and, where the parts keep dynamic dims other than the batch, those dims a few steps larger); the batch is --samples")
     .option('--codec <spec>', 'put a codec between head and tail (e.g. int8, pca:c/4+int8+deflate); one cut only')
-    .option('--calibration <source>', `images to fit the codec on (default '${DEFAULT_CALIBRATION}', else the built-in sample)`)
+    .option('--calibration <source>', `images to fit the codec on (default: --data, else '${DEFAULT_CALIBRATION}', else the built-in sample)`)
     .option('--calibration-samples <n>', 'images to fit the codec on', positiveInt('--calibration-samples'), 256)
     .option('--json', 'print the result as JSON')
     .action(async (model: string | undefined, options: SplitOptions) => {
-      const g = await loadGraph(model, options);
+      const data = options.data ? openDataset(options.data, datasetOptions(options)) : undefined;
+      const g = await loadGraph(model, options, data && (() => data));
       const all = findCuts(g, { maxWidth: options.width });
       const cuts = options.at.split(',').map((spec) => resolveCut(g, all, spec));
       const { stages, parts: plain } = splitModel(g, cuts);
       let parts = plain;
       let codec: FittedCodec | undefined;
+      let calibration: Dataset | undefined;
       const warnings = [...g.warnings];
       if (options.codec) {
         const spec = parseCodec(options.codec);
         if (cuts.length !== 1) throw new ImperaError('BAD_ARGUMENT', '--codec works with one cut (head and tail)', 'split at a single cut');
-        const calibration = calibrationData(options.calibration, { what: 'the built-in sample images', data: () => openDataset(DEFAULT_DATA) }, warnings, 'pass --calibration with other images');
-        codec = (await fitCodecs(g, cuts, [spec], calibration, { samples: options.calibrationSamples })).get(cuts[0]!.id)![0]!;
+        calibration = calibrationData(options.calibration ?? options.data, { what: 'the built-in sample images', data: () => openDataset(DEFAULT_DATA) }, warnings, 'pass --calibration with other images', undefined, datasetOptions(options));
+        codec = (await fitCodecs(g, cuts, [spec], calibration!, { samples: options.calibrationSamples })).get(cuts[0]!.id)![0]!;
         parts = attachCodec(g, [plain[0]!, plain[1]!], codec);
       }
       const files = writeParts(g, parts, options.out);
       if (codec) writeFileSync(join(options.out, 'codec.json'), `${JSON.stringify(describeWire(codec), null, 2)}\n`);
       let verify: SplitVerify | undefined;
       let codecCheck: CodecCheck | undefined;
-      if (options.verify && codec) codecCheck = await checkCodecPair(g, [parts[0]!, parts[1]!], codec, options.samples);
-      else if (options.verify) verify = await verifyAtShapes(g, parts, options);
+      if (options.verify && codec) codecCheck = await checkCodecPair(g, [parts[0]!, parts[1]!], codec, data, options.samples);
+      else if (options.verify) verify = await verifyAtShapes(g, parts, data, options);
       const wire = codec ? describeWire(codec) : undefined;
       const io = (n: string) => {
         const w = wire?.tensors.find((t) => t.wire === n);
@@ -112,6 +130,8 @@ export function registerSplit(program: Command): void {
         ...(wire ? { codec: wire } : {}),
         ...(verify ? { verify } : {}),
         ...(codecCheck ? { codecCheck } : {}),
+        // which data each check used, so a report never hides that it ran on the built-in sample
+        data: { verify: verify?.source ?? codecCheck?.source ?? null, calibration: calibration?.name ?? null },
       };
       writeManifest(options.out, manifest);
       if (options.json) printJson(manifest);
@@ -145,24 +165,35 @@ export function registerSplit(program: Command): void {
 
 interface SplitVerify {
   ok: boolean;
+  /** The samples of the first shape. */
   source: string;
-  reports: VerifyReport[];
+  /** Per shape, with the samples it ran on. */
+  reports: (VerifyReport & { source: string })[];
 }
 
-/** Verify the parts at each shape asked for (or the default two resolutions) on the same sample source. */
-async function verifyAtShapes(g: Graph, parts: readonly ExportedPart[], options: SplitOptions): Promise<SplitVerify> {
+/**
+ * Verify the parts at each shape asked for, or at the analysed shape and a second resolution. The user's data
+ * feeds every shape; where it cannot come at the second resolution (images not resized), the default samples do,
+ * and the report says so.
+ */
+async function verifyAtShapes(g: Graph, parts: readonly ExportedPart[], data: Dataset | undefined, options: SplitOptions): Promise<SplitVerify> {
   const inputNames = [...g.inputShapes.keys()];
   const shapes = options.verifyShapes
     ? options.verifyShapes.split(';').map((set) => verifyShapesAt(g, parts, parseInputShapes(set.split('+'), inputNames)))
     : defaultVerifyShapes(g, parts);
-  const reports: VerifyReport[] = [];
-  let source = '';
-  for (const inputs of shapes) {
-    const samples = sampleFeeds(inputs, options.samples);
-    source = samples.source;
-    reports.push(await verifyParts(g, parts, samples.feeds, { optimization: options.optimization, ...(options.tolerance ? { tolerance: options.tolerance } : {}) }));
+  const reports: SplitVerify['reports'] = [];
+  for (const [i, inputs] of shapes.entries()) {
+    let samples: { feeds: Feeds; source: string };
+    try {
+      samples = verifyFeeds(g, inputs, data, options.samples);
+    } catch (e) {
+      if (i === 0 || options.verifyShapes || !isImperaError(e)) throw e;
+      const fallback = sampleFeeds(inputs, options.samples);
+      samples = { feeds: fallback.feeds, source: `${fallback.source}, as ${data!.name} does not come at this size (${e.message})` };
+    }
+    reports.push({ ...(await verifyParts(g, parts, samples.feeds, { optimization: options.optimization, ...(options.tolerance ? { tolerance: options.tolerance } : {}) })), source: samples.source });
   }
-  return { ok: reports.every((r) => r.ok), source, reports };
+  return { ok: reports.every((r) => r.ok), source: reports[0]!.source, reports };
 }
 
 const shapeText = (shapes: Record<string, number[]>): string => Object.entries(shapes).map(([name, dims]) => `${name} ${dims.join('x')}`).join(', ');
@@ -178,7 +209,7 @@ function verifyText(v: SplitVerify): string {
   const first = v.reports[0]!;
   const head = `verify on ${v.source} with ONNX Runtime optimisations ${first.optimization} on both sides (tolerance ${first.tolerance.toExponential(0)} relative): ${v.ok ? 'parts compose exactly' : 'MISMATCH'} at ${v.reports.map((r) => shapeText(r.shapes)).join(' and ')}`;
   const lines = v.reports.flatMap((r) => [
-    `  at ${shapeText(r.shapes)}:`,
+    `  at ${shapeText(r.shapes)}${r.source === v.source ? '' : ` on ${r.source}`}:`,
     ...r.checks.map((o) => `    ${o.kind === 'cut' ? 'cut' : 'output'} ${o.name}: max |diff| ${o.maxAbsDiff.toExponential(2)} = ${o.relative.toExponential(2)} of max |value| ${o.maxAbs.toPrecision(4)}, relative L2 ${o.relativeL2.toExponential(2)} ${o.relative <= r.tolerance ? 'ok' : 'FAIL'}`),
   ]);
   return [head, ...lines].join('\n');

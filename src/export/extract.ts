@@ -2,13 +2,15 @@
  * Exporting a part (head, tail, or stage) as a standalone ONNX model: its nodes, only the initializers and
  * constants they need, the cut tensors as named inputs/outputs, opset and IR version preserved.
  *
- * Shape computations cross no cut (they are constants for a given input shape), but a tail may need one whose
- * source tensor lives in the head (ViT's Reshape targets hold the batch size read by Shape() in the head). The
- * part then rebuilds that Shape() from one of its own inputs' batch dim, so exported parts keep a dynamic batch.
- * Where that is impossible the part is exported for the analysed batch ("pinned") and says so.
+ * Shape computations cross no cut (they are constants for given input shapes), but a part may need one whose
+ * source tensor lives in another part (ViT's Reshape targets hold the batch size read by Shape() in the head; a
+ * text recognizer's hold the width of its feature map). The part then rebuilds that Shape() from its own inputs:
+ * each dim of the source from an input dim that moved in proportion to it in every shape pass of the analysis
+ * (graph/analyze.ts), so exported parts keep the model's dynamic dims (batch, height, width, length). A dynamic
+ * dim a part cannot follow this way is kept at its analysed size ("pinned"), and the part says so.
  */
 import { ImperaError } from '../errors.js';
-import { symbolicShape, tensor, type Graph, type TensorFacts } from '../graph/graph.js';
+import { followedDims, symbolicShape, tensor, type DynamicDim, type Graph, type TensorFacts } from '../graph/graph.js';
 import { valueInfo } from '../onnx/builder.js';
 import { DataType } from '../onnx/dtype.js';
 import { Emitter } from '../onnx/emitter.js';
@@ -30,11 +32,20 @@ export interface ExportedPart {
   outputs: string[];
   /** The batch dim stays symbolic; false when the part only runs at the analysed batch size. */
   dynamicBatch: boolean;
+  /** Symbols of the model's dynamic input dims (graph.dynamicDims) the part keeps dynamic, the batch included. */
+  dynamicDims: string[];
 }
 
 const SHAPE_ONLY = new Set(['Shape', 'Size', 'EyeLike']);
 
-class CannotKeepBatch extends Error {}
+/** A dynamic dim the part cannot follow: no input of the part moves with it where a shape computation needs it. */
+class CannotFollow extends Error {
+  constructor(readonly symbol: string) {
+    super(`cannot follow ${symbol}`);
+  }
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 /** Collects the nodes and initializers a part needs, rebuilding Shape()/Size() of tensors it does not have. */
 class PartBuilder {
@@ -43,12 +54,14 @@ class PartBuilder {
   readonly added: Emitter;
   readonly initializers = new Map<string, TensorProto>();
   private readonly available: Set<string>;
-  private batchVector: string | undefined;
+  /** 1-element int64 tensors already emitted, by `input:axis` (and `input` for its Shape). */
+  private readonly emitted = new Map<string, string>();
 
   constructor(
     private readonly g: Graph,
     private readonly spec: PartSpec,
-    private readonly dynamic: boolean,
+    /** The dynamic dims the part follows. */
+    private readonly open: readonly DynamicDim[],
   ) {
     this.added = new Emitter(g.opsets.get('') ?? 1, 'impera');
     this.available = new Set([...spec.inputs, ...[...spec.nodes].flatMap((n) => g.nodes[n]!.outputs)]);
@@ -76,8 +89,7 @@ class PartBuilder {
     const source = producer.inputs[0] ?? '';
     if (SHAPE_ONLY.has(producer.opType) && !this.available.has(source) && !tensor(this.g, source).isStatic) {
       this.available.add(name);
-      if (this.dynamic) this.rebuildShapeOf(producer.proto, tensor(this.g, source), name);
-      else this.materialise(name, t);
+      this.rebuildShapeOf(producer.proto, tensor(this.g, source), name, t);
       return;
     }
     this.addNode(t.producer);
@@ -92,32 +104,49 @@ class PartBuilder {
     return this.added.constantNode(DataType.INT64, shape, values);
   }
 
-  /** A 1-element int64 tensor holding the batch size, read from an input of the part. */
-  private batch(): string {
-    if (this.batchVector) return this.batchVector;
-    for (const input of this.spec.inputs) {
-      const scale = tensor(this.g, input).batchScale ?? [];
-      const axis = scale.findIndex((k) => k > 0);
-      if (axis < 0) continue;
-      const shape = this.added.op('Shape', [input], {}, { output: 'impera/anchor_shape' });
-      let b = this.added.op('Gather', [shape, this.constant([axis])], { axis: 0 }, { output: 'impera/batch_times_k' });
-      if (scale[axis] !== 1) b = this.added.op('Div', [b, this.constant([scale[axis]!])], {}, { output: 'impera/batch' });
-      this.batchVector = b;
-      return b;
-    }
-    throw new CannotKeepBatch();
+  /** A dim's size in the analysis, then in the second pass of each dynamic dim the part follows. */
+  private trace(t: TensorFacts, axis: number): number[] {
+    return [t.shape[axis]!, ...this.open.map((d) => t.shapeAt.get(d.symbol)![axis]!)];
   }
 
-  /** Emit nodes computing Shape(source) / Size(source) from the part's own batch. */
-  private rebuildShapeOf(node: NodeProto, source: TensorFacts, out: string): void {
-    const scale = source.batchScale ?? source.shape.map(() => 0);
-    if (scale.some((k) => k < 0) || node.opType === 'EyeLike') throw new CannotKeepBatch();
+  /**
+   * A 1-element int64 tensor holding dim `axis` of `source`, read from the input dim of the part that moved in
+   * proportion to it in every pass (the same dim if there is one, else times p/q).
+   */
+  private dimOf(source: TensorFacts, axis: number): string {
+    const want = this.trace(source, axis);
+    const candidates = this.spec.inputs.flatMap((input) =>
+      tensor(this.g, input).shape.flatMap((_, a) => {
+        const have = this.trace(tensor(this.g, input), a);
+        if (!(have[0]! > 0) || !want.every((w, k) => w * have[0]! === have[k]! * want[0]!)) return [];
+        const c = gcd(want[0]!, have[0]!);
+        return [{ input, axis: a, p: want[0]! / c, q: have[0]! / c }];
+      }),
+    );
+    const rank = (r: { p: number; q: number }) => (r.p === r.q ? 0 : r.q === 1 ? 1 : 2);
+    const best = candidates.sort((a, b) => rank(a) - rank(b))[0];
+    if (!best) throw new CannotFollow(followedDims(source, axis, this.open)[0]!.symbol);
+    const key = `${best.input}:${best.axis}`;
+    let dim = this.emitted.get(key);
+    if (!dim) {
+      let shape = this.emitted.get(best.input);
+      if (!shape) this.emitted.set(best.input, (shape = this.added.op('Shape', [best.input])));
+      this.emitted.set(key, (dim = this.added.op('Gather', [shape, this.constant([best.axis])], { axis: 0 })));
+    }
+    if (best.p !== 1) dim = this.added.op('Mul', [dim, this.constant([best.p])]);
+    if (best.q !== 1) dim = this.added.op('Div', [dim, this.constant([best.q])]);
+    return dim;
+  }
+
+  /** Emit nodes computing Shape(source) / Size(source) from the part's own inputs; a constant when no dim moves. */
+  private rebuildShapeOf(node: NodeProto, source: TensorFacts, out: string, t: TensorFacts): void {
+    const moves = source.shape.map((_, i) => followedDims(source, i, this.open).length > 0);
+    if (!moves.some(Boolean)) return this.materialise(out, t);
+    if (node.opType === 'EyeLike') throw new CannotFollow(followedDims(source, moves.indexOf(true), this.open)[0]!.symbol);
     if (node.opType === 'Size') {
-      const fixed = source.shape.reduce((p, d, i) => p * (scale[i]! > 0 ? scale[i]! : d), 1);
-      const batchDims = scale.filter((k) => k > 0).length;
-      if (batchDims > 1) throw new CannotKeepBatch();
-      const vec = batchDims ? this.added.op('Mul', [this.batch(), this.constant([fixed])], {}, { output: `${out}/vec` }) : this.constant([fixed]);
-      this.added.op('Reshape', [vec, this.constant([], [0])], {}, { output: out });
+      const fixed = source.shape.reduce((p, d, i) => (moves[i] ? p : p * d), 1);
+      const size = source.shape.reduce((p, _, i) => (moves[i] ? this.added.op('Mul', [p, this.dimOf(source, i)]) : p), this.constant([fixed]));
+      this.added.op('Reshape', [size, this.constant([], [0])], {}, { output: out });
       return;
     }
     const rank = source.shape.length;
@@ -131,12 +160,12 @@ class PartBuilder {
       run = [];
     };
     for (let i = start; i < end; i++) {
-      if (scale[i] === 0) {
+      if (!moves[i]) {
         run.push(source.shape[i]!);
         continue;
       }
       flush();
-      pieces.push(scale[i] === 1 ? this.batch() : this.added.op('Mul', [this.batch(), this.constant([scale[i]!])], {}, { output: `${out}/dim${i}` }));
+      pieces.push(this.dimOf(source, i));
     }
     flush();
     if (pieces.length === 0) pieces.push(this.constant([]));
@@ -144,11 +173,12 @@ class PartBuilder {
   }
 }
 
-function build(g: Graph, spec: PartSpec, dynamic: boolean): ExportedPart {
-  const part = new PartBuilder(g, spec, dynamic);
+function build(g: Graph, spec: PartSpec, open: readonly DynamicDim[]): ExportedPart {
+  const part = new PartBuilder(g, spec, open);
   const original = g.proto;
   const nodes = [...part.added.nodes, ...g.order.filter((i) => part.nodes.has(i)).map((i) => g.nodes[i]!.proto as onnx.NodeProto)];
-  const io = (n: string) => valueInfo(n, tensor(g, n).dtype, dynamic ? symbolicShape(g, n) : [...tensor(g, n).shape]);
+  const fixed = new Set(g.dynamicDims.filter((d) => !open.includes(d)).map((d) => d.symbol));
+  const io = (n: string) => valueInfo(n, tensor(g, n).dtype, symbolicShape(g, n, fixed));
   const proto = onnx.ModelProto.create({
     ...original,
     producerName: 'impera',
@@ -163,18 +193,23 @@ function build(g: Graph, spec: PartSpec, dynamic: boolean): ExportedPart {
       output: spec.outputs.map(io),
     },
   });
-  return { name: spec.name, proto, inputs: [...spec.inputs], outputs: [...spec.outputs], dynamicBatch: dynamic };
+  const dynamicDims = open.map((d) => d.symbol);
+  return { name: spec.name, proto, inputs: [...spec.inputs], outputs: [...spec.outputs], dynamicBatch: !!g.batch && dynamicDims.includes(g.batch.symbol), dynamicDims };
 }
 
-/** A standalone model for one part; keeps the batch dynamic whenever the graph allows it. */
-export function extractPart(g: Graph, spec: PartSpec): ExportedPart {
-  const canBeDynamic = !!g.batch && [...spec.inputs, ...spec.outputs].every((n) => tensor(g, n).batchScale?.every((k) => k >= 0));
-  if (canBeDynamic) {
+/**
+ * A standalone model for one part; keeps every dynamic dim of the model dynamic that the part can follow, except
+ * those in `fixed`. The batch stays dynamic only where every interface dim is k x batch or fixed.
+ */
+export function extractPart(g: Graph, spec: PartSpec, fixed: ReadonlySet<string> = new Set()): ExportedPart {
+  const pinned = new Set(fixed);
+  if (g.batch && ![...spec.inputs, ...spec.outputs].every((n) => tensor(g, n).batchScale?.every((k) => k >= 0))) pinned.add(g.batch.symbol);
+  for (;;) {
     try {
-      return build(g, spec, true);
+      return build(g, spec, g.dynamicDims.filter((d) => d.probe !== undefined && !pinned.has(d.symbol)));
     } catch (e) {
-      if (!(e instanceof CannotKeepBatch)) throw e;
+      if (!(e instanceof CannotFollow)) throw e;
+      pinned.add(e.symbol);
     }
   }
-  return build(g, spec, false);
 }

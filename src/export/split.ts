@@ -17,11 +17,18 @@ export function partNames(count: number): string[] {
   return count === 2 ? ['head', 'tail'] : Array.from({ length: count }, (_, i) => `stage${i}`);
 }
 
+/**
+ * The parts along `cuts`. A dynamic dim that one part cannot follow is fixed in every part, so that the chain
+ * runs at every size each of its parts accepts.
+ */
 export function splitModel(g: Graph, cuts: readonly Cut[]): SplitResult {
   const stages = partition(g, cuts);
   const names = partNames(stages.length);
-  const parts = stages.map((s, i) => extractPart(g, { name: names[i]!, nodes: s.nodes, inputs: s.inputs, outputs: s.outputs }));
-  return { stages, parts };
+  const extract = (fixed: ReadonlySet<string>) => stages.map((s, i) => extractPart(g, { name: names[i]!, nodes: s.nodes, inputs: s.inputs, outputs: s.outputs }, fixed));
+  const parts = extract(new Set());
+  const kept = g.dynamicDims.filter((d) => parts.every((p) => p.dynamicDims.includes(d.symbol)));
+  if (parts.every((p) => p.dynamicDims.length === kept.length)) return { stages, parts };
+  return { stages, parts: extract(new Set(g.dynamicDims.filter((d) => !kept.includes(d)).map((d) => d.symbol))) };
 }
 
 /** Write each part as `<name>.onnx` and return the paths. */

@@ -1,14 +1,15 @@
 /**
  * From a loaded model to an analysed Graph: concrete input shapes, a shape-inference pass (with the ONNX
- * Runtime probe for ops without a rule), node costs, and how every shape follows the batch size — found by
- * running the pass again one batch larger, which is what lets exported parts keep a dynamic batch.
+ * Runtime probe for ops without a rule), node costs, and how every shape follows each dynamic input dim — found
+ * by running the pass again with only that dim changed (the batch one larger, a height or length a few steps
+ * larger), which is what lets exported parts keep those dims dynamic.
  */
 import { ImperaError } from '../errors.js';
 import type { OnnxModel } from '../onnx/io.js';
 import type { TensorInfo } from '../ops/types.js';
-import { bytesOf, type Graph, type TensorFacts } from './graph.js';
+import { bytesOf, type DynamicDim, type Graph, type TensorFacts } from './graph.js';
 import { inferPass, type PassResult, type Probed } from './infer.js';
-import { resolveInputShapes } from './input-shapes.js';
+import { openDims, resolveInputShapes, type OpenDim } from './input-shapes.js';
 import { probeShapes } from './probe.js';
 import { buildStructure, type GraphStructure } from './structure.js';
 
@@ -26,20 +27,26 @@ export async function analyzeModel(model: OnnxModel, options: AnalyzeOptions = {
     throw new ImperaError('BAD_ARGUMENT', `batch must be a positive integer, got ${options.batch}`);
   }
   const s = buildStructure(model.proto);
-  const { infos: inputs, batch } = resolveInputShapes(s.inputs, options.inputShapes, options.batch);
+  const resolved = resolveInputShapes(s.inputs, options.inputShapes, options.batch);
+  const { infos: inputs, batch } = resolved;
   const probe = options.probe ?? true;
   const warnings: string[] = [];
   const pass = await passWithProbe(s, model, inputs, probe, warnings);
 
-  let next: PassResult | undefined;
-  if (batch) {
-    const bigger = new Map([...inputs].map(([name, info]) => [name, batchDimIsSymbolic(s, name) ? { ...info, shape: [info.shape[0]! + 1, ...info.shape.slice(1)] } : info]));
+  const passes = new Map<string, PassResult>();
+  const dynamicDims: DynamicDim[] = [];
+  for (const open of openDims(s.inputs, resolved)) {
+    const isBatch = open.symbol === batch?.symbol;
+    const size = secondSize(open, isBatch);
     try {
-      next = await passWithProbe(s, model, bigger, probe, []);
+      passes.set(open.symbol, await passWithProbe(s, model, resized(inputs, open, size), probe, []));
+      dynamicDims.push({ ...open, probe: size });
     } catch {
-      warnings.push(`the model does not run at batch ${batch.size + 1}: exported parts keep the batch fixed at ${batch.size}`);
+      warnings.push(`the model does not run at ${isBatch ? `batch ${size}` : `${open.symbol} = ${size}`}: exported parts keep ${isBatch ? 'the batch' : 'it'} fixed at ${open.size}`);
+      dynamicDims.push({ ...open, probe: undefined });
     }
   }
+  const next = batch ? passes.get(batch.symbol) : undefined;
 
   const unknownCost = new Map<string, number>();
   pass.costs.forEach((c, i) => {
@@ -62,15 +69,30 @@ export async function analyzeModel(model: OnnxModel, options: AnalyzeOptions = {
       bytes: bytesOf(info),
       batchScale: next && batch ? batchScale(info, other, batch.size) : undefined,
       valueFollowsBatch: next ? JSON.stringify(pass.values.get(name)?.data) !== JSON.stringify(next.values.get(name)?.data) : false,
+      shapeAt: new Map([...passes].flatMap(([symbol, p]) => (p.infos.has(name) ? [[symbol, p.infos.get(name)!.shape]] : []))),
     });
   }
   const isStaticNode = s.nodes.map((n) => n.outputs.every((o) => !o || pass.isStatic.has(o)));
-  return { ...s, model, tensors, costs: pass.costs, isStaticNode, inputShapes: inputs, batch, warnings };
+  return { ...s, model, tensors, costs: pass.costs, isStaticNode, inputShapes: inputs, batch, dynamicDims, warnings };
 }
 
-function batchDimIsSymbolic(s: GraphStructure, input: string): boolean {
-  const d = s.inputs.find((v) => v.name === input)?.type?.tensorType?.shape?.dim?.[0];
-  return !!d && !(Number(d.dimValue ?? 0) > 0);
+/**
+ * The size of an open dim's second pass: the batch one larger; another dim larger by its largest power-of-two
+ * factor up to 32, so that sizes a strided model needs (multiples of 8, 32) stay multiples of them.
+ */
+function secondSize(dim: OpenDim, isBatch: boolean): number {
+  if (isBatch) return dim.size + 1;
+  return dim.size + Math.min(32, dim.size & -dim.size);
+}
+
+/** The input shapes with one open dim at another size. */
+function resized(inputs: ReadonlyMap<string, TensorInfo>, dim: OpenDim, size: number): Map<string, TensorInfo> {
+  const out = new Map(inputs);
+  for (const { input, axis } of dim.at) {
+    const info = out.get(input)!;
+    out.set(input, { ...info, shape: info.shape.map((d, i) => (i === axis ? d + size - dim.size : d)) });
+  }
+  return out;
 }
 
 /** k per dim when dim = k x batch at both batch sizes, 0 when fixed, -1 otherwise. */

@@ -21,6 +21,26 @@ export interface TensorFacts extends ValueLinks, TensorInfo {
   readonly batchScale: readonly number[] | undefined;
   /** The (static) value changes with the batch size, e.g. a Reshape target holding the batch. */
   readonly valueFollowsBatch: boolean;
+  /**
+   * The tensor's shape in the second shape pass of each dynamic input dim (by symbol): a dim that differs from
+   * `shape` follows that input dim. Symbols whose second pass failed are absent.
+   */
+  readonly shapeAt: ReadonlyMap<string, readonly number[]>;
+}
+
+/**
+ * A dim of the model's inputs that the model leaves open: the batch, or a height, width or length. Analysis runs
+ * the shape pass once more with only this dim changed, to learn which dims of every tensor follow it.
+ */
+export interface DynamicDim {
+  /** The model's name for it (its dim_param), or one impera gives an unnamed dim. */
+  readonly symbol: string;
+  /** The inputs and axes that carry it. */
+  readonly at: readonly { readonly input: string; readonly axis: number }[];
+  /** Its size in the analysis. */
+  readonly size: number;
+  /** Its size in the second pass; undefined when the model does not run at another size (parts keep it fixed). */
+  readonly probe: number | undefined;
 }
 
 export interface Graph extends GraphStructure {
@@ -32,6 +52,8 @@ export interface Graph extends GraphStructure {
   readonly isStaticNode: readonly boolean[];
   readonly inputShapes: ReadonlyMap<string, TensorInfo>;
   readonly batch: { readonly symbol: string; readonly size: number } | undefined;
+  /** Every dynamic input dim, the batch first; exported parts keep those with a `probe` dynamic. */
+  readonly dynamicDims: readonly DynamicDim[];
   readonly warnings: readonly string[];
 }
 
@@ -51,16 +73,38 @@ export function runtimeNodes(g: Graph): number[] {
 
 export const bytesOf = (t: TensorInfo): number => tensorBytes(t.dtype, numel(t.shape));
 
+/** The dynamic dims that dim `axis` of `t` follows, among `dims` (a dim follows one when it changed in its pass). */
+export function followedDims(t: TensorFacts, axis: number, dims: readonly DynamicDim[]): DynamicDim[] {
+  return dims.filter((d) => {
+    const other = t.shapeAt.get(d.symbol);
+    return other !== undefined && other[axis] !== t.shape[axis];
+  });
+}
+
 /**
- * The tensor's shape for a model interface: dims that equal the batch become the batch symbol, dims that are
- * k x batch become `k*<symbol>`, fixed dims stay numbers. Without a symbolic batch, the concrete shape.
+ * The name of a dim that follows `dims`: their symbols' product times a constant (`batch`, `4*batch`, `H/4`,
+ * `H*W`) when the dim is proportional to each of them in its pass, else `<tensor>_dim<axis>`.
  */
-export function symbolicShape(g: Graph, name: string): (number | string)[] {
+function dimName(t: TensorFacts, name: string, axis: number, dims: readonly DynamicDim[]): string {
+  const d = t.shape[axis]!;
+  const proportional = dims.every((s) => t.shapeAt.get(s.symbol)![axis]! * s.size === d * s.probe!);
+  const product = dims.reduce((p, s) => p * s.size, 1);
+  const symbols = dims.map((s) => s.symbol).join('*');
+  if (proportional && d % product === 0) return d === product ? symbols : `${d / product}*${symbols}`;
+  if (proportional && product % d === 0) return `${symbols}/${product / d}`;
+  return `${name}_dim${axis}`;
+}
+
+/**
+ * The tensor's shape for a model interface: a dim that follows dynamic input dims gets a symbolic name (the batch
+ * symbol, `k*<batch>`, `<H>/4`, ...), other dims stay numbers. `fixed` lists symbols to keep at their analysed
+ * size (a part that cannot follow them).
+ */
+export function symbolicShape(g: Graph, name: string, fixed: ReadonlySet<string> = new Set()): (number | string)[] {
   const t = tensor(g, name);
-  const batch = g.batch;
-  if (!batch || !t.batchScale) return [...t.shape];
+  const open = g.dynamicDims.filter((d) => d.probe !== undefined && !fixed.has(d.symbol));
   return t.shape.map((d, i) => {
-    const k = t.batchScale![i]!;
-    return k <= 0 ? d : k === 1 ? batch.symbol : `${k}*${batch.symbol}`;
+    const follows = followedDims(t, i, open);
+    return follows.length ? dimName(t, name, i, follows) : d;
   });
 }

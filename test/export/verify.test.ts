@@ -1,0 +1,84 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { findCuts, resolveCut } from '../../src/cuts/cuts.js';
+import type { ExportedPart } from '../../src/export/extract.js';
+import { splitModel } from '../../src/export/split.js';
+import { defaultVerifyShapes, mismatchText, referenceOutputs, verifyParts, verifyShapesAt } from '../../src/export/verify.js';
+import { analyzeModel } from '../../src/graph/analyze.js';
+import { syntheticFeeds } from '../../src/graph/probe.js';
+import { sampleFeeds } from '../../src/data/samples.js';
+import { loadModel } from '../../src/onnx/io.js';
+import { onnx } from '../../src/onnx/proto.js';
+import { makeTensorProto, readTensor } from '../../src/onnx/tensor.js';
+import { chain, fcn, PADDLE_OCR, pooledShape } from '../helpers/models.js';
+
+/** The head with its first conv's weights and bias doubled: its output relu(conv(x)) is exactly twice the true one. */
+function doubledHead(head: ExportedPart): ExportedPart {
+  const g = head.proto.graph!;
+  const initializer = g.initializer!.map((t) => {
+    const r = readTensor(t, '.');
+    return makeTensorProto(t.name!, r.dtype, r.dims, Float32Array.from(r.data as Float32Array, (v) => 2 * v));
+  });
+  return { ...head, proto: onnx.ModelProto.create({ ...head.proto, graph: { ...g, initializer } }) };
+}
+
+describe('verifyParts', () => {
+  it('names the first tensor that differs in topological order (the cut tensor before the output), with max abs and relative L2', async () => {
+    const g = await analyzeModel(chain());
+    const [head, tail] = splitModel(g, [resolveCut(g, findCuts(g), 'r1')]).parts as [ExportedPart, ExportedPart];
+    const feeds = syntheticFeeds(new Map([['x', { dtype: 1, shape: [4, 3, 8, 8] }]]), 3);
+    const report = await verifyParts(g, [doubledHead(head), tail], feeds);
+    expect(report.ok).toBe(false);
+    expect(report.checks.map((c) => [c.name, c.kind, c.part])).toEqual([
+      ['r1', 'cut', 'head'],
+      ['y', 'output', 'tail'],
+    ]);
+    // 2r - r = r: the difference is as large as the tensor, in max and in L2
+    expect(report.firstMismatch).toMatchObject({ name: 'r1', relative: 1, relativeL2: 1 });
+    expect(report.firstMismatch!.maxAbsDiff).toBe(report.firstMismatch!.maxAbs);
+    expect(mismatchText(report)).toMatch(/^the first tensor that differs from the full model is cut tensor 'r1' \(output of head\): max \|diff\| \S+ = 1\.00e\+0 of its largest \|value\|, relative L2 1\.00e\+0, over the tolerance 0\.00001 \(ONNX Runtime optimisations disabled\)$/);
+    // given the full model's graph outputs only, it still finds the cut tensor
+    const expected = await referenceOutputs(g, feeds);
+    expect(Object.keys(expected[0]!)).toEqual(['y']);
+    expect((await verifyParts(g, [doubledHead(head), tail], feeds, { expected })).firstMismatch?.name).toBe('r1');
+  });
+
+  it('reproduces the PaddleOCR recognizer failure of issue 16: parts differ from the full model at ONNX Runtime level all, and compose exactly with optimisations off', async () => {
+    const g = await analyzeModel(loadModel(join(PADDLE_OCR, 'ch_PP-OCRv4_rec_infer.onnx')), { inputShapes: { x: [1, 3, 48, 320] } });
+    const parts = splitModel(g, [resolveCut(g, findCuts(g, { maxWidth: 2 }), 'p2o.Add.167')]).parts;
+    const { feeds } = sampleFeeds(g.inputShapes, 8);
+    // the old check: optimisations all, tolerance 1e-5; the attention's fused kernels reorder float sums in the full model only
+    const fused = await verifyParts(g, parts, feeds, { optimization: 'all', tolerance: 1e-5 });
+    expect(fused.ok).toBe(false);
+    expect(fused.checks.find((c) => c.kind === 'cut')!.maxAbsDiff).toBe(0);
+    expect(fused.firstMismatch).toMatchObject({ name: 'softmax_11.tmp_0', kind: 'output' });
+    expect(fused.firstMismatch!.relative).toBeGreaterThan(1e-5);
+    const exact = await verifyParts(g, parts, feeds);
+    expect(exact.optimization).toBe('disabled');
+    expect(exact.ok).toBe(true);
+    for (const c of exact.checks) expect(c.maxAbsDiff, c.name).toBe(0);
+  });
+});
+
+describe('shapes to verify at', () => {
+  it('are the analysed shape and one with every dynamic dim the parts keep (other than the batch) at its second-pass size', async () => {
+    const g = await analyzeModel(fcn(), { inputShapes: { x: [1, 2, 8, 12] } });
+    const parts = splitModel(g, [resolveCut(g, findCuts(g), 'r2+r1')]).parts;
+    expect(defaultVerifyShapes(g, parts).map((m) => m.get('x')!.shape)).toEqual([
+      [1, 2, 8, 12],
+      [1, 2, 16, 16],
+    ]);
+    expect(verifyShapesAt(g, parts, { x: [1, 2, 32, 48] }).get('x')!.shape).toEqual([1, 2, 32, 48]);
+    const c = await analyzeModel(chain());
+    expect(defaultVerifyShapes(c, splitModel(c, [resolveCut(c, findCuts(c), 'r1')]).parts)).toHaveLength(1);
+  });
+
+  it('refuse a size for a dim the parts keep fixed', async () => {
+    const g = await analyzeModel(pooledShape(), { inputShapes: { x: [1, 2, 8, 8] } });
+    const parts = splitModel(g, [resolveCut(g, findCuts(g), 'pooled')]).parts;
+    expect(defaultVerifyShapes(g, parts)).toHaveLength(1);
+    expect(() => verifyShapesAt(g, parts, { x: [4, 2, 16, 8] })).toThrow(/^dim 2 of input 'x' is fixed at 8 in the exported parts, but the shape to verify at gives 16$/);
+    expect(() => verifyShapesAt(g, parts, { x: [4, 2, 8] })).toThrow(/has rank 4/);
+    expect(verifyShapesAt(g, parts, { x: [4, 2, 8, 8] }).get('x')!.shape).toEqual([4, 2, 8, 8]);
+  });
+});

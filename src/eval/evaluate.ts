@@ -21,6 +21,7 @@ import { symbolicShape, tensor, type Graph } from '../graph/graph.js';
 import { DataType } from '../onnx/dtype.js';
 import { exposeTensors } from '../onnx/expose.js';
 import type { Tensor } from '../onnx/tensor.js';
+import type { MetricName, QualityFigure, TaskOptions } from '../task/types.js';
 import { createSession, run as runSession, type ort } from '../ort/session.js';
 import { argmax, mean, quantile, wilson } from '../util/stats.js';
 import { paretoFront } from './pareto.js';
@@ -35,6 +36,8 @@ export interface EvaluateOptions {
   byteSamples?: number;
   calibrationSamples?: number;
   batchSize?: number;
+  /** How quality is measured (only accuracy here, until the task layer lands). */
+  task?: TaskOptions;
   /** Keep each image's predicted class and each measured sample's bytes (CodecEval.predictions, .byteSizes). */
   detail?: boolean;
   onProgress?: (stage: string, done: number, total: number) => void;
@@ -43,11 +46,10 @@ export interface EvaluateOptions {
 export interface CodecEval {
   codec: string;
   lossy: boolean;
-  accuracy: number;
-  /** 95 % Wilson interval. */
-  ci: [number, number];
-  /** Share of images predicted as the full model predicts them. */
-  agreement: number;
+  /** The task's metric on the split model's outputs. */
+  quality: QualityFigure;
+  /** Share of images predicted as the full model predicts them (null where the task has no classes). */
+  agreement: number | null;
   /** Bytes per sample on the wire (batch 1). */
   bytes: { mean: number; p95: number; samples: number };
   /** Mean bytes before the entropy stage. */
@@ -89,7 +91,10 @@ export interface EvalTiming {
 export interface EvalReport {
   dataset: string;
   samples: number;
-  full: { accuracy: number; ci: [number, number] };
+  /** The metric used, and why. */
+  task: { metric: MetricName; label: string; better: 'higher' | 'lower'; reason: string };
+  /** The full model's quality (null for fidelity metrics, where the full model is the reference). */
+  full: QualityFigure | null;
   cuts: CutEval[];
   timing: EvalTiming;
 }
@@ -146,6 +151,7 @@ interface EvalRun {
 
 export async function evaluate(g: Graph, options: EvaluateOptions): Promise<EvalReport> {
   const started = performance.now();
+  if (options.task?.metric !== undefined && options.task.metric !== 'accuracy') throw new ImperaError('BAD_ARGUMENT', `metric ${options.task.metric} is not available yet: evaluation measures accuracy`);
   const model = imageModel(g);
   const total = Math.min(options.samples ?? options.data.size, options.data.size);
   checkLabels(options.data, total, model.classes);
@@ -176,7 +182,8 @@ export async function evaluate(g: Graph, options: EvaluateOptions): Promise<Eval
   return {
     dataset: options.data.name,
     samples: total,
-    full: { accuracy: run.fullCorrect / total, ci: wilson(run.fullCorrect, total) },
+    task: { metric: 'accuracy', label: 'top-1 accuracy', better: 'higher', reason: 'chosen: class logits and labelled data' },
+    full: accuracyFigure(run.fullCorrect, total),
     cuts: options.cuts.map((cut, c) => cutEval(cut, fitted.get(cut.id)!, run.tallies[c]!, total, options.detail === true)),
     timing: { wallS: (performance.now() - started) / 1000, calibrationS, ...run.timing },
   };
@@ -291,6 +298,8 @@ async function scoreLossy(run: EvalRun, c: number, cut: Cut, out: Record<string,
   });
 }
 
+const accuracyFigure = (correct: number, total: number): QualityFigure => ({ metric: 'accuracy', label: 'top-1 accuracy', better: 'higher', value: correct / total, ci: wilson(correct, total), samples: total });
+
 function cutEval(cut: Cut, fits: readonly FittedCodec[], tallies: readonly Tally[], total: number, detail: boolean): CutEval {
   const evals = fits.map((fit, k): CodecEval => {
     const a = tallies[k]!;
@@ -298,8 +307,7 @@ function cutEval(cut: Cut, fits: readonly FittedCodec[], tallies: readonly Tally
     return {
       codec: fit.spec.name,
       lossy: isLossy(fit.spec),
-      accuracy: a.correct / total,
-      ci: wilson(a.correct, total),
+      quality: accuracyFigure(a.correct, total),
       agreement: a.agree / total,
       bytes: { mean: mean(a.bytes), p95: quantile(a.bytes, 0.95), samples: a.bytes.length },
       packedBytes: mean(a.packed),
@@ -314,7 +322,7 @@ function cutEval(cut: Cut, fits: readonly FittedCodec[], tallies: readonly Tally
     tensors: cut.detail,
     floatBytes: cut.wireBytes.float32,
     codecs: evals,
-    front: paretoFront(evals.map((e) => ({ label: e.codec, bytes: e.bytes.mean, accuracy: e.accuracy }))).map((p) => p.label),
+    front: paretoFront(evals.map((e) => ({ label: e.codec, bytes: e.bytes.mean, accuracy: e.quality.value }))).map((p) => p.label),
   };
 }
 

@@ -46,7 +46,7 @@ describe('evaluate on the example model and data', async () => {
 
   it('the lossless codec keeps the full model accuracy exactly, and counts its bytes exactly', () => {
     const fp32 = report.cuts[0]!.codecs[0]!;
-    expect(fp32.accuracy).toBe(report.full.accuracy);
+    expect(fp32.quality.value).toBe(report.full!.value);
     expect(fp32.agreement).toBe(1);
     expect(fp32.bytes.mean).toBe(50_176 + 3); // the tensor plus its 3-byte length
     expect(fp32.bytes.samples).toBe(40);
@@ -58,7 +58,7 @@ describe('evaluate on the example model and data', async () => {
     expect(int8!.agreement).toBeGreaterThan(0.97);
     expect(pca!.bytes.mean).toBeLessThan(int8!.bytes.mean);
     expect(pca!.pcaExplained).toBeGreaterThan(0.5);
-    expect(pca!.ci[0]).toBeLessThanOrEqual(pca!.accuracy);
+    expect(pca!.quality.ci[0]).toBeLessThanOrEqual(pca!.quality.value);
     expect(report.cuts[0]!.front).toContain('pca:c/4+int8+deflate');
   });
 

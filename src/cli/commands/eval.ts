@@ -80,13 +80,13 @@ export function registerEval(program: Command): void {
           onProgress: (_stage, d, t) => bar.update(d, t),
           ...(options.samples ? { samples: options.samples } : {}),
         });
-        if (options.baselines) baselines = await inputBaselines(g, data, report.samples, report.full.accuracy, { jpegQualities: jpeg, batchSize: options.batchSize });
+        if (options.baselines) baselines = await inputBaselines(g, data, report.samples, report.full!.value, { jpegQualities: jpeg, batchSize: options.batchSize });
       } finally {
         bar.stop();
       }
       if (options.out) {
-        const points = [...report.cuts.flatMap((c) => c.codecs.map((e) => ({ series: e.codec, label: `cut #${c.index}`, bytes: e.bytes.mean, accuracy: e.accuracy }))), ...baselines.map((b) => ({ series: 'input baseline', label: b.name, bytes: b.bytes.mean, accuracy: b.accuracy }))];
-        writeFileSync(options.out, await renderSvg(rateAccuracySpec(`Rate-accuracy: ${g.model.source} (${report.samples} images)`, points, report.full.accuracy)));
+        const points = [...report.cuts.flatMap((c) => c.codecs.map((e) => ({ series: e.codec, label: `cut #${c.index}`, bytes: e.bytes.mean, accuracy: e.quality.value }))), ...baselines.map((b) => ({ series: 'input baseline', label: b.name, bytes: b.bytes.mean, accuracy: b.accuracy }))];
+        writeFileSync(options.out, await renderSvg(rateAccuracySpec(`Rate-accuracy: ${g.model.source} (${report.samples} images)`, points, report.full!.value)));
       }
       if (options.json) return printJson({ model: g.model.source, ...report, baselines, warnings });
       printWarnings(warnings);
@@ -95,7 +95,7 @@ export function registerEval(program: Command): void {
 }
 
 function reportText(r: EvalReport, baselines: readonly BaselineEval[]): string {
-  const full = `full model: accuracy ${pct(r.full.accuracy)} % [${pct(r.full.ci[0])}, ${pct(r.full.ci[1])}] on ${r.samples} images of ${r.dataset}`;
+  const full = `full model: accuracy ${pct(r.full!.value)} % [${pct(r.full!.ci[0])}, ${pct(r.full!.ci[1])}] on ${r.samples} images of ${r.dataset}`;
   const rows = r.cuts.flatMap((c) =>
     c.codecs.map((e, k) => [
       k === 0 ? `#${c.index}` : '',
@@ -103,9 +103,9 @@ function reportText(r: EvalReport, baselines: readonly BaselineEval[]): string {
       e.codec,
       fmtInt(e.bytes.mean),
       fmtInt(e.bytes.p95),
-      `${pct(e.accuracy)} [${pct(e.ci[0])}, ${pct(e.ci[1])}]`,
-      (100 * (e.accuracy - r.full.accuracy)).toFixed(1),
-      `${pct(e.agreement)} %`,
+      `${pct(e.quality.value)} [${pct(e.quality.ci[0])}, ${pct(e.quality.ci[1])}]`,
+      (100 * (e.quality.value - r.full!.value)).toFixed(1),
+      `${pct(e.agreement ?? NaN)} %`,
       c.front.includes(e.codec) ? 'front' : '',
     ]),
   );

@@ -24,6 +24,8 @@ export interface FrameSource {
   name: string;
   /** Frames available (Infinity for synthetic ones). */
   size: number;
+  /** Number of classes of the labels (0: the frames have none). */
+  classes: number;
   frame(index: number): Frame;
 }
 
@@ -40,7 +42,7 @@ const imageFeeds = (input: TensorMetadata, spec: ImageSpec, data: Float32Array):
 
 function fromDataset(d: Dataset, input: TensorMetadata): FrameSource {
   const spec = imageSpec(input);
-  return { name: d.name, size: d.size, frame: (index) => ({ index, feeds: imageFeeds(input, spec, d.load([index % d.size], spec)), label: d.label(index % d.size) }) };
+  return { name: d.name, size: d.size, classes: d.classes.length, frame: (index) => ({ index, feeds: imageFeeds(input, spec, d.load([index % d.size], spec)), label: d.label(index % d.size) }) };
 }
 
 function fromFiles(files: readonly string[], input: TensorMetadata): FrameSource {
@@ -48,6 +50,7 @@ function fromFiles(files: readonly string[], input: TensorMetadata): FrameSource
   return {
     name: `${files.length} image file${files.length > 1 ? 's' : ''}`,
     size: files.length,
+    classes: 0,
     frame: (index) => {
       const out = new Float32Array(spec.channels * spec.height * spec.width);
       rasterToInput(decodeImage(files[index % files.length]!), spec.channels, spec.height, spec.width, out, 0);
@@ -63,6 +66,7 @@ function synthetic(inputs: readonly TensorMetadata[]): FrameSource {
   return {
     name: 'synthetic frames (seeded uniform [0, 1))',
     size: Infinity,
+    classes: 0,
     frame: (index) => {
       const rand = seededRandom(index + 1);
       const feeds: Feeds = Object.fromEntries(inputs.map((i) => {

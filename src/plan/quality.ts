@@ -24,9 +24,6 @@ const UNITS: Record<BuiltinMetric, Unit> = {
   'token-error-rate': 'share',
 };
 
-/** The built-in metric names a scenario may set (a user's metric is `custom:` and a module). */
-export const BUILTIN_METRICS = Object.keys(UNITS) as BuiltinMetric[];
-
 const unitOf = (metric: MetricName): Unit => UNITS[metric as BuiltinMetric] ?? 'number';
 
 /** What quality figures, checks and rankings need to know about the metric. */

@@ -11,8 +11,9 @@ import { NAMED_SOURCES } from '../data/policy.js';
 import { ImperaError } from '../errors.js';
 import { linkConfigSchema } from '../net/link.js';
 import { transportSchema } from '../net/transfer.js';
+import type { BuiltinMetric } from '../task/types.js';
 import { readConfigFile } from '../util/config.js';
-import { BUILTIN_METRICS } from './quality.js';
+import { BUILTIN_METRICS } from '../task/choose.js';
 
 const positive = (what: string) => z.number({ error: `${what} must be a number` }).positive(`${what} must be > 0`);
 const count = (what: string) => z.number({ error: `${what} must be a whole number` }).int(`${what} must be a whole number`).positive(`${what} must be at least 1`);
@@ -40,10 +41,12 @@ const exitsSchema = z
   })
   .strict();
 
+const METRIC_NAMES = BUILTIN_METRICS.map((d) => d.name) as [BuiltinMetric, ...BuiltinMetric[]];
+
 /** How quality is measured (task/types.ts TaskOptions): the metric (default: chosen from the outputs and the data) and its settings. */
 const qualitySchema = z
   .object({
-    metric: z.union([z.enum(BUILTIN_METRICS), z.templateLiteral(['custom:', z.string().min(1)])], { error: `metric must be one of ${BUILTIN_METRICS.join(', ')}, or custom:NAME with module` }).optional(),
+    metric: z.union([z.enum(METRIC_NAMES), z.templateLiteral(['custom:', z.string().min(1)])], { error: `metric must be one of ${METRIC_NAMES.join(', ')}, or custom:NAME with module` }).optional(),
     /** Outputs scored (default: every output for fidelity metrics, the first for class and sequence metrics). */
     outputs: z.array(z.string().min(1)).min(1, 'name at least one output').optional(),
     /** Threshold of map metrics (default 0.5). */

@@ -37,7 +37,7 @@ export function registerPlan(program: Command): void {
     .argument('[scenario]', 'scenario file, YAML or JSON (default: the built-in example, examples/plan/impera.yaml)')
     .option('--out <dir>', 'where plan.json and report.html go', 'impera-plan')
     .option('--export <dir>', 'also write the recommended deployment: parts with codec and exits, and the runtime config')
-    .option('--no-cache', 'recompute every analysis (profiles, accuracy, saliency, exits) instead of reusing cached ones')
+    .option('--no-cache', 'recompute every analysis (profiles, quality, saliency, exits) instead of reusing cached ones')
     .addOption(new Option('--catalog <file>', 'extra device catalog, YAML or JSON (repeatable)').argParser((v: string, prev: string[] = []) => [...prev, v]).default([]))
     .option('--top <n>', 'configurations in the printed table', positiveInt('--top'), 15)
     .option('--json', 'print plan.json to stdout')

@@ -87,7 +87,7 @@ const dataKey = (d: PlanData) => ({ test: d.test.name, size: d.test.size, sample
 /**
  * `cuts` may be empty (only local and remote placements): the full model's figures then come from the raw
  * float32 codec at `fallback`, which costs nothing beyond the full model's pass. `inputs`: also the input-side
- * baselines remote placements send (raw, PNG, JPEG under accuracy; the lossless forms under other metrics).
+ * baselines remote placements send (raw, PNG, JPEG), scored under the same metric.
  */
 export async function qualityAnalysis(g: Graph, cuts: readonly Cut[], fallback: Cut, codecs: readonly string[], data: PlanData, o: { inputs: boolean; task: TaskOptions }, cache: AnalysisCache, onProgress?: (done: number, total: number) => void): Promise<{ value: QualityAnalysis; cached: boolean }> {
   const specs = codecs.map((c) => parseCodec(c));
@@ -100,7 +100,7 @@ export async function qualityAnalysis(g: Graph, cuts: readonly Cut[], fallback: 
     const full = report.full ?? rawEval.quality;
     const accuracy = report.task.metric === 'accuracy';
     const wanted = new Set(specs.map((s) => s.name));
-    const inputs = o.inputs ? await inputBaselines(g, data.test, report.samples, full.value, { jpegQualities: accuracy ? [90, 50] : [] }) : [];
+    const inputs = o.inputs ? await inputBaselines(g, data.test, report.samples, { jpegQualities: [90, 50], task: o.task }) : [];
     return {
       dataset: report.dataset,
       samples: report.samples,
@@ -110,8 +110,7 @@ export async function qualityAnalysis(g: Graph, cuts: readonly Cut[], fallback: 
       codecs: (cuts.length ? report.cuts : []).flatMap((c) =>
         c.codecs.filter((e) => wanted.has(e.codec)).map((e) => ({ cut: c.id, codec: e.codec, lossy: e.lossy, bytesMean: e.bytes.mean, bytesP95: e.bytes.p95, quality: e.quality, agreement: e.agreement, encoderBytes: e.encoderBytes, predictions: e.predictions ?? [] })),
       ),
-      // JPEG is scored by accuracy only (eval/baselines.ts); lossless forms deliver the input exactly: the full model's quality
-      inputs: inputs.map((b) => ({ name: b.name, bytesMean: b.bytes.mean, bytesP95: b.bytes.p95, quality: accuracy ? { ...full, value: b.accuracy, ci: b.ci } : full })),
+      inputs: inputs.map((b) => ({ name: b.name, bytesMean: b.bytes.mean, bytesP95: b.bytes.p95, quality: b.quality })),
     };
   });
 }

@@ -56,11 +56,11 @@ export function formatQualityDelta(metric: MetricName, delta: number): string {
   return `${sign}${Number(delta.toPrecision(3))}`;
 }
 
-/** How charts plot the metric: the factor values are multiplied by and the axis title. */
-export function qualityAxis(q: QualityMeta): { factor: number; title: string } {
+/** How charts plot the metric: in per cent (values x 100) or as they are, and the axis title. */
+export function qualityAxis(q: QualityMeta): { percent: boolean; title: string } {
   const unit = unitOf(q.metric);
   const notes = [...(unit === 'share' ? ['%'] : unit === 'db' ? ['dB'] : []), ...(q.better === 'lower' ? ['lower is better'] : [])];
-  return { factor: unit === 'share' ? 100 : 1, title: notes.length ? `${q.label} (${notes.join(', ')})` : q.label };
+  return { percent: unit === 'share', title: notes.length ? `${q.label} (${notes.join(', ')})` : q.label };
 }
 
 /** The scenario's QoS on quality: `quality: {min}` or `{max}`, or the `accuracy` alias (a floor on accuracy). */

@@ -58,19 +58,18 @@ export interface RateAccuracyPoint {
   accuracy: number;
 }
 
-/** How a quality axis shows its metric: values times `factor`, under `title`. */
+/** How a quality axis shows its metric (task/): under `title`, in per cent (values x 100) or as they are. */
 export interface QualityAxis {
-  factor: number;
   title: string;
+  percent: boolean;
 }
 
-const ACCURACY_AXIS: QualityAxis = { factor: 100, title: 'accuracy (%)' };
-
 /**
- * Bytes per sample (log scale) against quality (accuracy unless `axis` says otherwise), one colour per codec; the
- * full model's quality as a rule (none where the full model is the reference itself: null).
+ * Bytes per sample (log scale) against accuracy, one colour per codec; the full model's accuracy as a rule. `y`
+ * names another metric's axis (task/): values plotted as they are unless `percent`; no rule where `full` is null.
  */
-export function rateAccuracySpec(title: string, points: readonly RateAccuracyPoint[], fullAccuracy: number | null, axis: QualityAxis = ACCURACY_AXIS): TopLevelSpec {
+export function rateAccuracySpec(title: string, points: readonly RateAccuracyPoint[], fullAccuracy: number | null, y: QualityAxis = { title: 'accuracy (%)', percent: true }): TopLevelSpec {
+  const scale = y.percent ? 100 : 1;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
@@ -78,23 +77,23 @@ export function rateAccuracySpec(title: string, points: readonly RateAccuracyPoi
     height: 320,
     layer: [
       {
-        data: { values: points.map((p) => ({ ...p, accuracy: axis.factor * p.accuracy })) },
+        data: { values: points.map((p) => ({ ...p, accuracy: scale * p.accuracy })) },
         mark: { type: 'point', filled: true, size: 50, opacity: 0.8 },
         encoding: {
           x: { field: 'bytes', type: 'quantitative', scale: { type: 'log' }, title: 'bytes per sample on the wire' },
-          y: { field: 'accuracy', type: 'quantitative', scale: { zero: false }, title: axis.title },
+          y: { field: 'accuracy', type: 'quantitative', scale: { zero: false }, title: y.title },
           color: { field: 'series', type: 'nominal', title: 'codec' },
-          tooltip: [{ field: 'label' }, { field: 'series' }, { field: 'bytes', format: ',.0f' }, { field: 'accuracy', format: '.4~g', title: axis.title }],
+          tooltip: [{ field: 'label' }, { field: 'series' }, { field: 'bytes', format: ',.0f' }, { field: 'accuracy', format: '.4~g', title: y.title }],
         },
       },
-      ...(fullAccuracy === null ? [] : [fullAccuracyRule(fullAccuracy, axis.factor)]),
+      ...(fullAccuracy === null ? [] : [fullAccuracyRule(scale * fullAccuracy)]),
     ],
   };
 }
 
-/** The full model's quality as a dashed horizontal rule, the reference every quality plot is read against. */
-const fullAccuracyRule = (fullAccuracy: number, factor = 100): UnitSpec<Field> => ({
-  data: { values: [{ full: factor * fullAccuracy }] },
+/** The full model's figure (as plotted) as a dashed horizontal rule, the reference every accuracy plot is read against. */
+const fullAccuracyRule = (full: number): UnitSpec<Field> => ({
+  data: { values: [{ full }] },
   mark: { type: 'rule', strokeDash: [4, 4], color: '#888' },
   encoding: { y: { field: 'full', type: 'quantitative' } },
 });
@@ -127,7 +126,7 @@ export function exitTradeOffSpec(title: string, points: readonly TradeOffPoint[]
           tooltip: [{ field: 'series' }, { field: 'threshold' }, { field: 'earlyShare', format: '.1f' }, { field: 'accuracy', format: '.2f' }],
         },
       },
-      fullAccuracyRule(fullAccuracy),
+      fullAccuracyRule(100 * fullAccuracy),
     ],
   };
 }
@@ -293,7 +292,7 @@ const PARETO_COLORS: Record<ParetoStatus, string> = { infeasible: '#c7c7c7', fea
  * Points whose quality is not finite (an exact configuration's SNR) cannot be placed and are left out.
  */
 export function paretoSpec(title: string, points: readonly ParetoPoint[], axes: { latency: string; quality: QualityAxis }, limits: { latencyMs: number | null; quality: { value: number; label: string } | null }): TopLevelSpec {
-  const f = axes.quality.factor;
+  const f = axes.quality.percent ? 100 : 1;
   const values = [...points]
     .filter((p) => Number.isFinite(p.quality))
     .sort((a, b) => PARETO_STATUSES.indexOf(a.status) - PARETO_STATUSES.indexOf(b.status))

@@ -79,11 +79,17 @@ function builtinTask(c: Choice, s: MetricSettings): Task {
     return Array.from({ length: batch.n }, (_, i) => per.reduce((sum, p) => sum + p[i]!, 0) / per.length);
   };
   const classes = classificationMetrics.includes(def);
+  const seen = { samples: 0, vacuous: 0 };
   return {
     metric: { name: def.name, label: def.label(s), better: def.better, kind: def.kind, needsLabels: def.needsLabels, outputs: names },
     reason: c.reason,
     score,
-    scoreFull: (batch) => score({ n: batch.n, split: batch.full, full: batch.full, labels: batch.labels }),
+    scoreFull: (batch) => {
+      seen.samples += batch.n;
+      if (def.vacuous) seen.vacuous += Math.max(...names.map((o) => def.vacuous!(batch.full[o]!, batch.n, s)));
+      return score({ n: batch.n, split: batch.full, full: batch.full, labels: batch.labels });
+    },
+    notes: () => (seen.vacuous > 0 && def.vacuousNote ? [`on ${seen.vacuous} of ${seen.samples} samples ${def.vacuousNote(s)}`] : []),
     ...(classes ? { predict: (outputs: Record<string, Tensor>, n: number) => topClass(outputs[names[0]!]!, n) } : {}),
   };
 }

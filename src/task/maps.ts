@@ -51,6 +51,8 @@ const mapMetric = (name: MetricDef['name'], what: string, f: (s: Numbers, r: Num
   readsAll: false,
   misfit: (out, _data, s) => notAMap(out, s),
   score: (split, full, n, _labels, s) => perSample(split, full, n, null, (x, r) => f(x, r, s.threshold)),
+  vacuous: (full, n, s) => perSample(full, full, n, null, (_x, r) => (r.some((v) => v > s.threshold) ? 0 : 1)).reduce((a, b) => a + b, 0),
+  vacuousNote: (s) => `the full model's map is empty at threshold ${s.threshold} (${what} 1 by convention there: lower the threshold, or use data where the model finds something)`,
 });
 
 export const mapMetrics: readonly MetricDef[] = [mapMetric('map-iou', 'IoU', mapIou), mapMetric('map-f1', 'F1', mapF1)];

@@ -45,6 +45,10 @@ export interface MetricDef {
   readsAll: boolean;
   /** What the output or the data lacks for this metric, or null when it fits. */
   misfit(out: OutputInfo, data: DataInfo, s: MetricSettings): string | null;
+  /** How many of the n samples of the full model's output say nothing under this metric (an empty map), when that can happen. */
+  vacuous?(full: Tensor, n: number, s: MetricSettings): number;
+  /** What `vacuous` samples mean, for the report: 'the full model's map was empty at 0.5'. */
+  vacuousNote?(s: MetricSettings): string;
   /** Per-sample scores of one output of a batch of n. */
   score(split: Tensor, full: Tensor, n: number, labels: readonly number[] | null, s: MetricSettings): number[];
 }

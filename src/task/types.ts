@@ -88,6 +88,11 @@ export interface Task {
   score(batch: ScoreBatch): Promise<number[]>;
   /** The full model's own score on a batch (labels needed for accuracy; fidelity metrics score the reference itself). */
   scoreFull(batch: Omit<ScoreBatch, 'split'>): Promise<number[]>;
+  /**
+   * What the scores do not say, from the batches given to `scoreFull` (e.g. a map metric whose reference map was
+   * empty on most samples, where IoU is 1 by convention): sentences for the report, empty when nothing is amiss.
+   */
+  notes?(): string[];
   /** Where the metric reads class scores: the predicted class of each of n samples (for agreement and per-image predictions). */
   predict?(outputs: Record<string, Tensor>, n: number): number[];
 }

@@ -36,9 +36,9 @@ describe('values in the metric’s units', () => {
 
   it('more is better after orientation; chart axes say the unit and the direction', () => {
     expect([gain('higher', 0.9), gain('lower', 0.05)]).toEqual([0.9, -0.05]);
-    expect(qualityAxis(ACCURACY)).toEqual({ factor: 100, title: 'top-1 accuracy (%)' });
-    expect(qualityAxis(TER)).toEqual({ factor: 100, title: 'token error rate (%, lower is better)' });
-    expect(qualityAxis({ metric: 'snr-db', label: 'SNR', better: 'higher' })).toEqual({ factor: 1, title: 'SNR (dB)' });
-    expect(qualityAxis({ metric: 'rel-l2', label: 'relative L2 error', better: 'lower' })).toEqual({ factor: 1, title: 'relative L2 error (lower is better)' });
+    expect(qualityAxis(ACCURACY)).toEqual({ percent: true, title: 'top-1 accuracy (%)' });
+    expect(qualityAxis(TER)).toEqual({ percent: true, title: 'token error rate (%, lower is better)' });
+    expect(qualityAxis({ metric: 'snr-db', label: 'SNR', better: 'higher' })).toEqual({ percent: false, title: 'SNR (dB)' });
+    expect(qualityAxis({ metric: 'rel-l2', label: 'relative L2 error', better: 'lower' })).toEqual({ percent: false, title: 'relative L2 error (lower is better)' });
   });
 });

@@ -256,7 +256,7 @@ describe('embedSvg', () => {
 
 describe('the drawn-chart check', () => {
   it('finds nothing drawn on a plot with axes, legends and limit rules but no data', async () => {
-    const empty = embedSvg(await renderSvg(paretoSpec('empty', [], { latency: 'p95 latency (ms)', quality: { factor: 100, title: 'accuracy (%)' } }, { latencyMs: 100, quality: { value: 0.9, label: '90.0 %' } })), 'empty');
+    const empty = embedSvg(await renderSvg(paretoSpec('empty', [], { latency: 'p95 latency (ms)', quality: { percent: true, title: 'accuracy (%)' } }, { latencyMs: 100, quality: { value: 0.9, label: '90.0 %' } })), 'empty');
     const { page } = await open('empty-chart', `<!doctype html><meta charset="utf-8"><figure class="chart" data-chart="empty">${empty}</figure>`);
     const { empty: stats } = await charts(page);
     expect(stats!.pixels).toBe(0);

@@ -14,6 +14,13 @@ describe('map metrics', () => {
     expect(await task.score({ n: 2, split: { prob: split }, full: { prob: full }, labels: null })).toEqual([2 / 5, 1]);
     expect(task.metric.label).toBe('map IoU @0.5');
   });
+  it('says on how many samples the full model found nothing, where IoU is 1 by convention', async () => {
+    const task = await chooseTask(outputs, { labelled: false, classes: 0 }, { metric: 'map-iou' });
+    expect(task.notes!()).toEqual([]);
+    expect(await task.scoreFull({ n: 2, full: { prob: full }, labels: null })).toEqual([1, 1]);
+    expect(task.notes!()).toEqual(["on 1 of 2 samples the full model's map is empty at threshold 0.5 (IoU 1 by convention there: lower the threshold, or use data where the model finds something)"]);
+  });
+
   it('F1 = 2 |A ∩ B| / (|A| + |B|), at a set threshold', async () => {
     const task = await chooseTask(outputs, { labelled: false, classes: 0 }, { metric: 'map-f1' });
     expect(await task.score({ n: 2, split: { prob: split }, full: { prob: full }, labels: null })).toEqual([4 / 7, 1]);

@@ -179,7 +179,7 @@ await server.stop();
 const fault = summarize(frames, results);
 const firstLocal = results.findIndex((r) => r.outcome === 'local');
 const back = results.findIndex((r, i) => i > firstLocal && r.outcome === 'server');
-console.log(`   frames in ${fault.framesIn}, results out ${fault.resultsOut}: ${Object.entries(fault.outcomes).map(([k, v]) => `${k} ${v}`).join(', ')}; accuracy ${(100 * fault.accuracy!).toFixed(1)}%`);
+console.log(`   frames in ${fault.framesIn}, results out ${fault.resultsOut}: ${Object.entries(fault.outcomes).map(([k, v]) => `${k} ${v}`).join(', ')}; accuracy ${((100 * results.filter((r) => r.label !== undefined && r.prediction === r.label).length) / results.length).toFixed(1)}%`);
 console.log(`   killed at ${(killedAt / 1000).toFixed(1)} s, restart begun at 10.0 s and ready at ${(restartedAt / 1000).toFixed(1)} s; back on the server from frame ${back} (${back >= 0 ? ((back * 40) / 1000).toFixed(1) : '-'} s)`);
 for (const r of fault.reasons) console.log(`   fallback: ${r.reason} x${r.frames}`);
 

@@ -64,7 +64,7 @@ console.log(`bench:setups  ${started.toISOString()}  ${machine()}  vgg16, ${samp
 const setup = (c: PlanConfiguration) => (c.placement === 'split' ? (c.exits ? `early exit (#${c.cuts[0]!.index}, tau ${c.exits.threshold})` : `split #${c.cuts[0]!.index}`) : c.placement === 'local' ? (c.exits ? `local + exit (tau ${c.exits.threshold})` : 'local') : `remote (${c.codec})`);
 try {
   const first = await planAt(0, undefined);
-  const floor = first.fullAccuracy!.value - 0.01;
+  const floor = first.quality.full.value - 0.01;
   const rows: string[] = [];
   const chosen: { loss: number; id: string; p95: number }[] = [];
   for (const loss of LOSSES) {
@@ -73,11 +73,11 @@ try {
     const pick = r.configurations.find((c) => c.id === r.recommendation?.id);
     chosen.push({ loss, id: pick ? setup(pick) : 'none', p95: pick?.latency.p95Ms ?? NaN });
     for (const c of r.configurations.filter((x) => x.placement !== 'remote' || /float32|raw image/.test(x.codec))) {
-      rows.push(`| ${100 * loss} % | ${setup(c)}${c.id === r.recommendation?.id ? ' **(chosen)**' : ''} | ${c.latency.meanMs.toFixed(2)} | ${c.latency.p95Ms.toFixed(2)} | ${c.latency.p99Ms.toFixed(2)} | ${c.latency.source} | ${Math.round(c.bytes).toLocaleString('en-US')} | ${(100 * c.accuracy.value).toFixed(1)} | ${c.feasible ? 'yes' : 'no'} |`);
+      rows.push(`| ${100 * loss} % | ${setup(c)}${c.id === r.recommendation?.id ? ' **(chosen)**' : ''} | ${c.latency.meanMs.toFixed(2)} | ${c.latency.p95Ms.toFixed(2)} | ${c.latency.p99Ms.toFixed(2)} | ${c.latency.source} | ${Math.round(c.bytes).toLocaleString('en-US')} | ${(100 * c.quality.value).toFixed(1)} | ${c.feasible ? 'yes' : 'no'} |`);
     }
     process.stderr.write(`loss ${100 * loss} %: planned in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   }
-  console.log(`\nFull model accuracy ${(100 * first.fullAccuracy!.value).toFixed(1)} % on ${samples} images; objective: minimum p95 latency with accuracy >= ${(100 * floor).toFixed(1)} %. Candidates (saliency peaks): ${first.cuts.map((c) => `#${c.index}`).join(', ')}.\n`);
+  console.log(`\nFull model accuracy ${(100 * first.quality.full.value).toFixed(1)} % on ${samples} images; objective: minimum p95 latency with accuracy >= ${(100 * floor).toFixed(1)} %. Candidates (saliency peaks): ${first.cuts.map((c) => `#${c.index}`).join(', ')}.\n`);
   console.log('| loss | set-up | mean ms | p95 ms | p99 ms | latency from | bytes | accuracy % | feasible |');
   console.log('|---:|---|---:|---:|---:|---|---:|---:|---|');
   console.log(rows.join('\n'));

@@ -1,6 +1,6 @@
 /**
- * The planner's expensive, link-independent analyses, each cached (util/analysis-cache.ts): accuracy and bytes
- * of every cut x codec and of the input-side baselines (eval/), the saliency curve (saliency/), and early exits
+ * The planner's expensive, link-independent analyses, each cached (util/analysis-cache.ts): quality under the
+ * task's metric and bytes of every cut x codec and of the input-side baselines (eval/), the saliency curve (saliency/), and early exits
  * trained and calibrated on the data (exits/), kept per test sample so any exit subset and policy combines exactly
  * with any cut x codec on the same images.
  */
@@ -10,7 +10,7 @@ import { subsetDataset, type Dataset } from '../data/dataset.js';
 import { calibrationData, labelledSplits } from '../data/policy.js';
 import { ImperaError } from '../errors.js';
 import { inputBaselines } from '../eval/baselines.js';
-import { evaluate } from '../eval/evaluate.js';
+import { evaluate, type EvalReport } from '../eval/evaluate.js';
 import { argmax, wilson } from '../util/stats.js';
 import { makeBranch, type BranchSpec } from '../exits/branch.js';
 import { softmax } from '../exits/policy.js';
@@ -19,10 +19,11 @@ import { tensor, type Graph } from '../graph/graph.js';
 import { numel } from '../onnx/dtype.js';
 import { modelFingerprint } from '../profile/profile-file.js';
 import { runSaliency } from '../saliency/dataset-saliency.js';
+import type { QualityFigure, TaskOptions } from '../task/types.js';
 import type { AnalysisCache } from '../util/analysis-cache.js';
 import type { SaliencySummary } from './types.js';
 
-/** Where the images come from: accuracy and saliency on `test`, codecs fitted on `calibration`, exits trained on `train`. */
+/** Where the images come from: quality and saliency on `test`, codecs fitted on `calibration`, exits trained on `train`. */
 export interface PlanData {
   name: string;
   test: Dataset;
@@ -52,11 +53,12 @@ export interface CodecFigure {
   lossy: boolean;
   bytesMean: number;
   bytesP95: number;
-  accuracy: number;
-  ci: [number, number];
-  agreement: number;
+  quality: QualityFigure;
+  /** Share of samples whose top-1 class is the full model's (null where the task has no classes). */
+  agreement: number | null;
   /** What the device stores for head + encoder, bytes. */
   encoderBytes: number;
+  /** Each sample's predicted class (empty where the task has no classes). */
   predictions: number[];
 }
 
@@ -64,15 +66,18 @@ export interface InputFigure {
   name: string;
   bytesMean: number;
   bytesP95: number;
-  accuracy: number;
-  ci: [number, number];
+  quality: QualityFigure;
 }
 
-export interface AccuracyAnalysis {
+export interface QualityAnalysis {
   dataset: string;
   samples: number;
-  labels: number[];
-  full: { accuracy: number; ci: [number, number]; predictions: number[] };
+  /** The metric and why it was chosen. */
+  task: EvalReport['task'];
+  /** Labels of the samples where the metric reads them (accuracy), else null. */
+  labels: number[] | null;
+  /** The full model's quality (for fidelity metrics: the lossless codec's, the reference itself) and its classes. */
+  full: { quality: QualityFigure; predictions: number[] };
   codecs: CodecFigure[];
   inputs: InputFigure[];
 }
@@ -80,34 +85,32 @@ export interface AccuracyAnalysis {
 const dataKey = (d: PlanData) => ({ test: d.test.name, size: d.test.size, samples: d.samples, calibration: d.calibration.name });
 
 /**
- * `cuts` may be empty (only local and remote placements): the full model's predictions then come from the raw
+ * `cuts` may be empty (only local and remote placements): the full model's figures then come from the raw
  * float32 codec at `fallback`, which costs nothing beyond the full model's pass. `inputs`: also the input-side
- * baselines (raw, PNG, JPEG) remote placements send.
+ * baselines remote placements send (raw, PNG, JPEG), scored under the same metric.
  */
-export async function accuracyAnalysis(g: Graph, cuts: readonly Cut[], fallback: Cut, codecs: readonly string[], data: PlanData, o: { inputs: boolean }, cache: AnalysisCache, onProgress?: (done: number, total: number) => void): Promise<{ value: AccuracyAnalysis; cached: boolean }> {
+export async function qualityAnalysis(g: Graph, cuts: readonly Cut[], fallback: Cut, codecs: readonly string[], data: PlanData, o: { inputs: boolean; task: TaskOptions }, cache: AnalysisCache, onProgress?: (done: number, total: number) => void): Promise<{ value: QualityAnalysis; cached: boolean }> {
   const specs = codecs.map((c) => parseCodec(c));
-  const key = { model: modelFingerprint(g.model), cuts: cuts.map((c) => c.id), codecs: specs.map((s) => s.name), data: dataKey(data), inputs: o.inputs };
-  return cache.get('accuracy', key, async () => {
+  const key = { model: modelFingerprint(g.model), cuts: cuts.map((c) => c.id), codecs: specs.map((s) => s.name), data: dataKey(data), inputs: o.inputs, task: o.task };
+  return cache.get('quality', key, async () => {
     const raw = parseCodec('fp32');
     const evalCodecs = specs.some((s) => s.name === raw.name) ? specs : [raw, ...specs];
-    const report = await evaluate(g, { cuts: cuts.length ? cuts : [fallback], codecs: evalCodecs, data: data.test, calibration: data.calibration, samples: data.samples, byteSamples: Math.min(50, data.samples), detail: true, onProgress: (_s, d, t) => onProgress?.(d, t) });
-    const labels = Array.from({ length: report.samples }, (_, i) => data.test.label(i));
+    const report = await evaluate(g, { cuts: cuts.length ? cuts : [fallback], codecs: evalCodecs, data: data.test, calibration: data.calibration, samples: data.samples, byteSamples: Math.min(50, data.samples), task: o.task, detail: true, onProgress: (_s, d, t) => onProgress?.(d, t) });
     const rawEval = report.cuts[0]!.codecs.find((c) => c.codec === raw.name)!;
-    const predictions = rawEval.predictions ?? [];
-    // the metric's figures stand in for accuracy until the planner speaks the metric; without a full-model figure
-    // (fidelity metrics) the lossless codec's is the full model's own
     const full = report.full ?? rawEval.quality;
+    const accuracy = report.task.metric === 'accuracy';
     const wanted = new Set(specs.map((s) => s.name));
-    const inputs = o.inputs ? await inputBaselines(g, data.test, report.samples, { jpegQualities: [90, 50] }) : [];
+    const inputs = o.inputs ? await inputBaselines(g, data.test, report.samples, { jpegQualities: [90, 50], task: o.task }) : [];
     return {
       dataset: report.dataset,
       samples: report.samples,
-      labels,
-      full: { accuracy: full.value, ci: full.ci, predictions },
+      task: report.task,
+      labels: accuracy ? Array.from({ length: report.samples }, (_, i) => data.test.label(i)) : null,
+      full: { quality: full, predictions: rawEval.predictions ?? [] },
       codecs: (cuts.length ? report.cuts : []).flatMap((c) =>
-        c.codecs.filter((e) => wanted.has(e.codec)).map((e) => ({ cut: c.id, codec: e.codec, lossy: e.lossy, bytesMean: e.bytes.mean, bytesP95: e.bytes.p95, accuracy: e.quality.value, ci: e.quality.ci, agreement: e.agreement ?? e.quality.value, encoderBytes: e.encoderBytes, predictions: e.predictions ?? [] })),
+        c.codecs.filter((e) => wanted.has(e.codec)).map((e) => ({ cut: c.id, codec: e.codec, lossy: e.lossy, bytesMean: e.bytes.mean, bytesP95: e.bytes.p95, quality: e.quality, agreement: e.agreement, encoderBytes: e.encoderBytes, predictions: e.predictions ?? [] })),
       ),
-      inputs: inputs.map((b) => ({ name: b.name, bytesMean: b.bytes.mean, bytesP95: b.bytes.p95, accuracy: b.quality.value, ci: b.quality.ci })),
+      inputs: inputs.map((b) => ({ name: b.name, bytesMean: b.bytes.mean, bytesP95: b.bytes.p95, quality: b.quality })),
     };
   });
 }
@@ -162,7 +165,7 @@ export async function exitAnalysis(g: Graph, data: PlanData, o: ExitOptions, cac
       data.folder ? { train: data.train } : { train: data.train, test: data.test },
       { branch: { kind: 'linear', hidden: o.hidden }, calibrate: o.calibrate, testSamples: data.samples, valSamples: o.valSamples, calSamples: o.calSamples, ...(o.trainSamples ? { trainSamples: o.trainSamples } : {}), ...(onProgress ? { onProgress } : {}) },
     );
-    if (test.labels.length !== data.samples) throw new ImperaError('BAD_ARGUMENT', `exits were tested on ${test.labels.length} images but accuracy is measured on ${data.samples}`);
+    if (test.labels.length !== data.samples) throw new ImperaError('BAD_ARGUMENT', `exits were tested on ${test.labels.length} images but quality is measured on ${data.samples}`);
     const probs = test.exits.map((l, k) => Array.from({ length: test.labels.length }, (_, s) => softmax(l.subarray(s * test.classes, (s + 1) * test.classes), exits[k]!.temperature)));
     return {
       exits: exits.map((e, k) => cachedExit(e, k)),

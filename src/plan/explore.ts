@@ -2,8 +2,8 @@
  * Design-space exploration: every placement (all on the edge, all on the server, split at each candidate cut) x
  * codec x exit policy x edge device x link becomes a configuration with its latency (analytic: compute from the
  * profiles, transfers drawn from the link models of net/, mixed over the paths frames take when exits let some
- * leave early), accuracy (measured sample by sample, or an estimate), bytes, edge energy and memory, and
- * sustainable throughput. Everything here is cheap given the cached analyses: this is what re-runs when only a
+ * leave early; the model's outputs come back over the downlink), quality under the task's metric (measured, or
+ * for a classifier without data an estimate), bytes up and down, edge energy and memory, and sustainable throughput. Everything here is cheap given the cached analyses: this is what re-runs when only a
  * link, the workload or the QoS changes.
  */
 import { stretches, type Cut } from '../cuts/cuts.js';
@@ -15,9 +15,10 @@ import type { Link } from '../net/link.js';
 import { pathOf } from '../net/path.js';
 import { mean, quantileSorted as quantile } from '../util/stats.js';
 import { drawTransfers, type Transport } from '../net/transfer.js';
-import { combineExits, type AccuracyAnalysis, type ExitAnalysis } from './analyses.js';
+import { combineExits, type ExitAnalysis, type QualityAnalysis } from './analyses.js';
 import type { ComputeResource } from '../devices/resolve.js';
-import type { AccuracyFigure, ConfigurationExits, LatencyFigures, PlanConfiguration } from './types.js';
+import type { QualityFigure } from '../task/types.js';
+import type { ConfigurationExits, LatencyFigures, PlanConfiguration, PlanQualityFigure } from './types.js';
 
 export interface NamedLink {
   name: string;
@@ -36,13 +37,13 @@ export interface ExploreInputs {
   workers: number;
   codecs: readonly string[];
   placements: readonly ('local' | 'remote' | 'split')[];
-  accuracy: AccuracyAnalysis;
-  /** Accuracy is measured on labelled data, or estimated as `scale` x agreement with the full model. */
-  accuracyMode: { kind: 'measured' } | { kind: 'estimate'; scale: number };
+  quality: QualityAnalysis;
+  /** Quality is measured, or (a classifier without data) accuracy is estimated as `scale` x agreement with the full model. */
+  qualityMode: { kind: 'measured' } | { kind: 'estimate'; scale: number };
   exits: { analysis: ExitAnalysis; cuts: readonly Cut[] } | null;
   radios: readonly Radio[];
-  /** Bytes of the result sent back (the logits). */
-  resultBytes: number;
+  /** Bytes of the model's outputs sent back to the device per offloaded inference. */
+  downlinkBytes: number;
 }
 
 /** A way a frame goes: its device time, bytes up (0: answered on the device), server time, and its share. */
@@ -75,7 +76,7 @@ function transferDraws(transport: Transport, periodMs: number) {
 type Draws = ReturnType<typeof transferDraws>;
 
 /** Latency figures of a mixture of paths: mean exact, percentiles from stratified samples of each path. */
-function latencyOf(paths: readonly FramePath[], link: NamedLink | null, draws: Draws, resultBytes: number): LatencyFigures {
+function latencyOf(paths: readonly FramePath[], link: NamedLink | null, draws: Draws, downlinkBytes: number): LatencyFigures {
   const samples: number[] = [];
   let mean = 0;
   const breakdown = { deviceMs: 0, transferMs: 0, serverMs: 0, queueMs: 0 };
@@ -89,7 +90,7 @@ function latencyOf(paths: readonly FramePath[], link: NamedLink | null, draws: D
       continue;
     }
     const up = draws(link, 'up', p.upBytes);
-    const down = draws(link, 'down', resultBytes);
+    const down = draws(link, 'down', downlinkBytes);
     mean += p.share * (p.deviceMs + up.mean + p.serverMs + down.mean);
     breakdown.deviceMs += p.share * p.deviceMs;
     breakdown.transferMs += p.share * (up.mean + down.mean);
@@ -103,12 +104,13 @@ function latencyOf(paths: readonly FramePath[], link: NamedLink | null, draws: D
   return { meanMs: mean, p50Ms: quantile(sorted, 0.5), p95Ms: quantile(sorted, 0.95), p99Ms: quantile(sorted, 0.99), source: 'analytic', breakdown };
 }
 
-/** Frames per second one device's stream can sustain: the slowest of its device, its uplink and its share of the server. */
-function throughputOf(paths: readonly FramePath[], link: NamedLink | null, draws: Draws, workers: number, devices: number): number {
+/** Frames per second one device's stream can sustain: the slowest of its device, its uplink, its downlink and its share of the server. */
+function throughputOf(paths: readonly FramePath[], link: NamedLink | null, draws: Draws, workers: number, devices: number, downlinkBytes: number): number {
   const device = paths.reduce((s, p) => s + p.share * p.deviceMs, 0);
   const uplink = link ? paths.reduce((s, p) => s + (p.upBytes > 0 ? p.share * draws(link, 'up', p.upBytes).busyMs : 0), 0) : 0;
+  const downlink = link ? offloadedShare(paths) * draws(link, 'down', downlinkBytes).busyMs : 0;
   const server = paths.reduce((s, p) => s + p.share * p.serverMs, 0) * devices / workers;
-  const slowest = Math.max(device, uplink, server);
+  const slowest = Math.max(device, uplink, downlink, server);
   return slowest > 0 ? 1000 / slowest : Infinity;
 }
 
@@ -141,17 +143,18 @@ interface Exploration {
   exitStretches: number[][];
 }
 
-/** A measured accuracy as is, or the estimate: the stated accuracy x agreement with the full model. */
-function accuracyFigure(e: Exploration, value: number, ci: [number, number] | undefined, agreement: number): AccuracyFigure {
-  const samples = e.x.accuracy.labels.length;
-  return e.x.accuracyMode.kind === 'measured' ? { value, source: 'measured', ...(ci ? { ci } : {}), samples } : { value: e.x.accuracyMode.scale * agreement, source: 'estimate', samples };
+/** Share of frames sent to the server (each gets the model's outputs back). */
+const offloadedShare = (paths: readonly FramePath[]) => paths.reduce((s, p) => s + (p.upBytes > 0 ? p.share : 0), 0);
+
+/** A measured figure as is, or the estimate: the stated accuracy x agreement with the full model. */
+function qualityFigure(e: Exploration, measured: QualityFigure, agreement: number | null): PlanQualityFigure {
+  const mode = e.x.qualityMode;
+  if (mode.kind === 'measured') return { ...measured, source: 'measured' };
+  return { metric: 'accuracy', label: measured.label, better: 'higher', value: mode.scale * (agreement ?? 0), source: 'estimate', samples: measured.samples };
 }
 
-/** Share of samples on which `preds` matches the full model. */
-function agreementOf(e: Exploration, preds: readonly number[]): number {
-  const full = e.x.accuracy.full.predictions;
-  return preds.reduce((s, p, i) => s + (p === full[i] ? 1 : 0), 0) / Math.max(1, preds.length);
-}
+/** Accuracy of a configuration with exits, measured (exits are trained and scored on labelled data). */
+const exitsFigure = (e: Exploration, combined: { accuracy: number; ci: [number, number] }): PlanQualityFigure => ({ ...e.x.quality.full.quality, value: combined.accuracy, ci: combined.ci, source: 'measured' });
 
 /**
  * The paths and exit figures of a configuration whose device runs a part of `headFlops` in `headMs` (the whole
@@ -163,7 +166,7 @@ function exitPaths(e: Exploration, edge: ComputeResource, headFlops: number, hea
     return { paths: [{ deviceMs: headMs, upBytes: bytes, serverMs, share: 1 }], exits: null, predictionsAccuracy: null };
   }
   const a = exitsInput.analysis;
-  const combined = combineExits(a, choice.tauIndex, choice.active, e.x.accuracy.labels, endPredictions);
+  const combined = combineExits(a, choice.tauIndex, choice.active, e.x.quality.labels!, endPredictions);
   let reach = 0;
   const paths: FramePath[] = [];
   let branchMs = 0;
@@ -196,7 +199,7 @@ function localConfigurations(e: Exploration, edge: ComputeResource): Explored[] 
   const { x, model } = e;
   const fullEdgeMs = edge.ms(e.all);
   return exitChoices(e, e.exitCuts.length).map((choice) => {
-    const { paths, exits, predictionsAccuracy } = exitPaths(e, edge, model.flops, fullEdgeMs, 0, 0, choice, x.accuracy.full.predictions);
+    const { paths, exits, predictionsAccuracy } = exitPaths(e, edge, model.flops, fullEdgeMs, 0, 0, choice, x.quality.full.predictions);
     const exitBytes = x.exits && exits ? x.exits.analysis.exits.reduce((s, ex) => s + ex.paramBytes, 0) : 0;
     return {
       id: `local${edgeLabel(e, edge)}${exitLabel(exits)}`,
@@ -207,11 +210,12 @@ function localConfigurations(e: Exploration, edge: ComputeResource): Explored[] 
       codec: '-',
       exits,
       latency: latencyOf(paths, null, e.draws, 0),
-      accuracy: predictionsAccuracy ? accuracyFigure(e, predictionsAccuracy.accuracy, predictionsAccuracy.ci, predictionsAccuracy.accuracy) : accuracyFigure(e, x.accuracy.full.accuracy, x.accuracy.full.ci, 1),
+      quality: predictionsAccuracy ? exitsFigure(e, predictionsAccuracy) : qualityFigure(e, x.quality.full.quality, 1),
       bytes: 0,
+      downlinkBytes: 0,
       energyJ: energyOf(edge, null, x.radios, expectedDeviceMs(paths), 0),
       edgeMemoryBytes: model.paramBytes + model.peakActivationBytes + exitBytes,
-      throughputFps: throughputOf(paths, null, e.draws, x.workers, x.workload.devices),
+      throughputFps: throughputOf(paths, null, e.draws, x.workers, x.workload.devices, 0),
     };
   });
 }
@@ -219,8 +223,8 @@ function localConfigurations(e: Exploration, edge: ComputeResource): Explored[] 
 /** The device sends its input, in each input encoding, and the server runs the whole model. */
 function remoteConfigurations(e: Exploration, edge: ComputeResource, server: ComputeResource, link: NamedLink): Explored[] {
   const { x } = e;
-  const labels = x.accuracy.labels;
-  return x.accuracy.inputs.map((input) => {
+  const full = x.quality.full.quality.value;
+  return x.quality.inputs.map((input) => {
     const paths = [{ deviceMs: 0, upBytes: input.bytesMean, serverMs: server.ms(e.all), share: 1 }];
     return {
       id: `remote ${input.name}${edgeLabel(e, edge)}${linkLabel(e, link)}`,
@@ -230,12 +234,14 @@ function remoteConfigurations(e: Exploration, edge: ComputeResource, server: Com
       devices: [edge.name, server.name],
       codec: input.name,
       exits: null,
-      latency: latencyOf(paths, link, e.draws, x.resultBytes),
-      accuracy: x.accuracyMode.kind === 'measured' ? { value: input.accuracy, source: 'measured', ci: input.ci, samples: labels.length } : { value: x.accuracyMode.scale * (input.accuracy / Math.max(1e-9, x.accuracy.full.accuracy)), source: 'estimate', samples: labels.length },
+      latency: latencyOf(paths, link, e.draws, x.downlinkBytes),
+      // an estimate scales the input form's accuracy relative to the full model's on the same images
+      quality: qualityFigure(e, input.quality, input.quality.value / Math.max(1e-9, full)),
       bytes: input.bytesMean,
+      downlinkBytes: x.downlinkBytes,
       energyJ: energyOf(edge, link, x.radios, 0, input.bytesMean),
       edgeMemoryBytes: 0,
-      throughputFps: throughputOf(paths, link, e.draws, x.workers, x.workload.devices),
+      throughputFps: throughputOf(paths, link, e.draws, x.workers, x.workload.devices, x.downlinkBytes),
     };
   });
 }
@@ -250,7 +256,7 @@ function splitConfigurations(e: Exploration, edge: ComputeResource, server: Comp
     const [headMs, tailMs] = [edge.ms(head), server.ms(tailNodes)];
     const activeExits = e.exitCuts.filter((ex) => [...ex.head].every((i) => head.has(i))).length;
     for (const codec of x.codecs) {
-      const fig = x.accuracy.codecs.find((c) => c.cut === cut.id && c.codec === codec);
+      const fig = x.quality.codecs.find((c) => c.cut === cut.id && c.codec === codec);
       if (!fig) continue;
       for (const choice of exitChoices(e, activeExits)) {
         const { paths, exits, predictionsAccuracy } = exitPaths(e, edge, cut.headCost.flops, headMs, fig.bytesMean, tailMs, choice, fig.predictions);
@@ -264,12 +270,13 @@ function splitConfigurations(e: Exploration, edge: ComputeResource, server: Comp
           devices: [edge.name, server.name],
           codec,
           exits,
-          latency: latencyOf(paths, link, e.draws, x.resultBytes),
-          accuracy: predictionsAccuracy ? accuracyFigure(e, predictionsAccuracy.accuracy, predictionsAccuracy.ci, agreementOf(e, fig.predictions)) : accuracyFigure(e, fig.accuracy, fig.ci, fig.agreement),
+          latency: latencyOf(paths, link, e.draws, x.downlinkBytes),
+          quality: predictionsAccuracy ? exitsFigure(e, predictionsAccuracy) : qualityFigure(e, fig.quality, fig.agreement),
           bytes: sent,
+          downlinkBytes: offloadedShare(paths) * x.downlinkBytes,
           energyJ: energyOf(edge, link, x.radios, expectedDeviceMs(paths), sent),
           edgeMemoryBytes: Math.max(fig.encoderBytes, cut.headCost.paramBytes) + cut.headCost.peakActivationBytes + exitBytes,
-          throughputFps: throughputOf(paths, link, e.draws, x.workers, x.workload.devices),
+          throughputFps: throughputOf(paths, link, e.draws, x.workers, x.workload.devices, x.downlinkBytes),
         });
       }
     }

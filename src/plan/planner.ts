@@ -16,16 +16,18 @@ import { pathOf } from '../net/path.js';
 import { resolveTransport, transferStats, type Transport } from '../net/transfer.js';
 import { loadModel } from '../onnx/io.js';
 import { EXAMPLE_MODEL } from '../util/package.js';
-import { accuracyAnalysis, exitAnalysis, planData, saliencyAnalysis, type AccuracyAnalysis, type ExitAnalysis, type PlanData } from './analyses.js';
+import { exitAnalysis, planData, qualityAnalysis, saliencyAnalysis, type ExitAnalysis, type PlanData, type QualityAnalysis } from './analyses.js';
 import { analysisCache, type AnalysisCache } from '../util/analysis-cache.js';
 import { planChain, type ChainProblem } from '../placement/chain.js';
 import { bestEnumeratedCut, dadsPartition, transferFromBytes, type EdgeCloudCosts } from '../placement/dads.js';
 import { resolveCompute, type ComputeContext, type ComputeResource } from '../devices/resolve.js';
 import { explore, type NamedLink } from './explore.js';
-import { decide } from './recommend.js';
+import { qualityConstraint } from './quality.js';
+import { decide, type Qos } from './recommend.js';
 import { refineLatency } from './refine.js';
 import type { PlanScenario } from './scenario.js';
-import type { CutSummary, PlanConfiguration, PlanQos, PlanResult, SaliencySummary } from './types.js';
+import type { TaskOptions } from '../task/types.js';
+import type { CutSummary, PlanConfiguration, PlanQos, PlanQuality, PlanQualityFigure, PlanResult, SaliencySummary } from './types.js';
 
 export interface PlanOptions {
   /** Reuse cached analyses (default true). */
@@ -141,13 +143,13 @@ async function resolveSetup(g: Graph, s: PlanScenario, ctx: ComputeContext): Pro
 }
 
 /**
- * The scenario's labelled data (null: none given), and the images accuracy is evaluated on: that data, or without
- * it the built-in sample as probes for agreement with the full model (warned).
+ * The scenario's data (null: none given), and the samples quality is measured on: that data, or without it the
+ * built-in sample as probes for agreement with the full model (warned).
  */
 function scenarioData(s: PlanScenario, warnings: string[]): { data: PlanData | null; evalData: PlanData } {
   const c = s.config;
   const data = c.data ? planData(c.data, { baseDir: s.baseDir, samples: c.samples, ...(c.calibration ? { calibration: c.calibration } : {}), exits: !!c.explore.exits }, warnings) : null;
-  if (!data) warnings.push(`no data given: accuracy is an estimate (${c.modelAccuracy !== undefined ? `the stated ${(100 * c.modelAccuracy).toFixed(1)} %` : 'relative to the full model, 100 %'} x each configuration's agreement with the full model on the built-in sample images)`);
+  if (!data) warnings.push(`no data given: quality is measured against the full model on the built-in sample images, and a classifier's accuracy is an estimate (${c.modelAccuracy !== undefined ? `the stated ${(100 * c.modelAccuracy).toFixed(1)} %` : 'relative to the full model, 100 %'} x each configuration's agreement with the full model)`);
   return { data, evalData: data ?? planData(DEFAULT_DATA, { baseDir: s.baseDir, samples: c.samples, exits: false }, []) };
 }
 
@@ -155,7 +157,7 @@ function scenarioData(s: PlanScenario, warnings: string[]): { data: PlanData | n
 interface PlanAnalyses {
   saliency: SaliencySummary | null;
   cuts: Cut[];
-  accuracy: AccuracyAnalysis;
+  quality: QualityAnalysis;
   exits: PlanContext['exits'];
 }
 
@@ -171,7 +173,10 @@ interface AnalysisInputs {
   onProgress: PlanOptions['onProgress'];
 }
 
-/** Saliency (with data), the candidate cuts, accuracy and bytes of cut x codec, and exits (with data and asked for). */
+/** The scenario's `quality:` block as the task layer takes it, paths relative to the scenario. */
+const taskOptions = (s: PlanScenario): TaskOptions => ({ ...s.config.quality, ...(s.config.quality?.module ? { baseDir: s.baseDir } : {}) }) as TaskOptions;
+
+/** Saliency (with data), the candidate cuts, quality and bytes of cut x codec, and exits (with data and asked for). */
 async function runAnalyses(x: AnalysisInputs): Promise<PlanAnalyses> {
   const { g, data, cache, log } = x;
   const c = x.s.config;
@@ -179,20 +184,31 @@ async function runAnalyses(x: AnalysisInputs): Promise<PlanAnalyses> {
   const saliency = data ? await log.run('saliency (I-SPLIT)', () => saliencyAnalysis(g, data, cache, progress('saliency'))) : null;
   const cuts = c.devices.edge !== undefined && c.explore.placements.includes('split') ? candidateCuts(g, c.explore.cuts, saliency, x.allCuts) : [];
   const single = singleTensorCuts(g);
-  const accuracy = await log.run('accuracy and bytes of cut x codec', () => accuracyAnalysis(g, cuts, single[single.length - 1]!, c.explore.codecs, x.evalData, { inputs: c.devices.edge !== undefined && c.explore.placements.includes('remote') }, cache, progress('accuracy')));
-  if (!c.explore.exits || !data) return { saliency, cuts, accuracy, exits: null };
+  const quality = await log.run('quality and bytes of cut x codec', () => qualityAnalysis(g, cuts, single[single.length - 1]!, c.explore.codecs, x.evalData, { inputs: c.devices.edge !== undefined && c.explore.placements.includes('remote'), task: taskOptions(x.s) }, cache, progress('quality')));
+  if (!c.explore.exits || !data) return { saliency, cuts, quality, exits: null };
   const e = c.explore.exits;
+  if (quality.task.metric !== 'accuracy') throw new ImperaError('BAD_SCENARIO', `explore.exits: exits are trained and scored on class labels, but the task's metric is ${quality.task.label} (${quality.task.metric})`, 'remove explore.exits, or plan a classifier with labelled data');
   const analysis = await log.run('early exits (training, calibration)', () => exitAnalysis(g, data, { cuts: x.exitCuts, hidden: e.hidden, taus: e.taus, calibrate: e.calibrate, valSamples: e.valSamples, calSamples: e.calSamples, ...(e.trainSamples ? { trainSamples: e.trainSamples } : {}) }, cache, (phase, d, t) => x.onProgress?.(phase, d, t)));
-  return { saliency, cuts, accuracy, exits: { analysis, cuts: x.exitCuts } };
+  return { saliency, cuts, quality, exits: { analysis, cuts: x.exitCuts } };
 }
 
-/** Bytes of the result the server sends back (the model's first output). */
-const resultBytesOf = (g: Graph): number => tensor(g, g.outputs[0]!.name!).bytes;
+/** Bytes the server sends back per inference: every output of the model (a 640x640 float map is 1.6 MB). */
+export const downlinkBytesOf = (g: Graph): number => g.outputs.reduce((s, o) => s + tensor(g, o.name!).bytes, 0);
+
+/**
+ * Whether quality figures are measured or, for a classifier without data, accuracy is estimated from agreement
+ * with the full model (a classifier's labels on the built-in sample say nothing about the user's model).
+ */
+function qualityModeOf(c: PlanScenario['config'], measured: boolean, q: QualityAnalysis): { kind: 'measured' } | { kind: 'estimate'; scale: number } {
+  if (measured || (q.task.metric !== 'accuracy' && c.modelAccuracy === undefined)) return { kind: 'measured' };
+  if (q.full.predictions.length === 0) throw new ImperaError('BAD_SCENARIO', `modelAccuracy: the task's metric is ${q.task.label} (${q.task.metric}), and an accuracy estimate needs a classifier`, 'remove modelAccuracy, or give data:');
+  return { kind: 'estimate', scale: c.modelAccuracy ?? 1 };
+}
 
 /** Every configuration with its analytic figures: chains of devices, then edge/server placements. */
-function configurations(g: Graph, c: PlanScenario['config'], setup: PlanSetup, a: PlanAnalyses, measured: boolean, radios: readonly Radio[]): PlanConfiguration[] {
+function configurations(g: Graph, c: PlanScenario['config'], setup: PlanSetup, a: PlanAnalyses, full: PlanQualityFigure, radios: readonly Radio[]): PlanConfiguration[] {
   return [
-    ...chainConfigurations(g, setup.chainDevices, setup.chainLinks, setup.transport, a.accuracy, measured),
+    ...chainConfigurations(g, setup.chainDevices, setup.chainLinks, setup.transport, full),
     ...explore({
       g,
       cuts: a.cuts,
@@ -204,11 +220,11 @@ function configurations(g: Graph, c: PlanScenario['config'], setup: PlanSetup, a
       workers: c.server.workers,
       codecs: c.explore.codecs,
       placements: c.explore.placements,
-      accuracy: a.accuracy,
-      accuracyMode: measured ? { kind: 'measured' } : { kind: 'estimate', scale: c.modelAccuracy ?? 1 },
+      quality: a.quality,
+      qualityMode: qualityModeOf(c, full.source === 'measured', a.quality),
       exits: a.exits,
       radios,
-      resultBytes: resultBytesOf(g),
+      downlinkBytes: downlinkBytesOf(g),
     }),
   ];
 }
@@ -221,10 +237,10 @@ function configurations(g: Graph, c: PlanScenario['config'], setup: PlanSetup, a
 function refineFinalists(g: Graph, configs: readonly PlanConfiguration[], feasible: readonly PlanConfiguration[], setup: PlanSetup, c: PlanScenario['config']): number {
   const simulable = (x: PlanConfiguration) => x.placement !== 'chain';
   const finalists = (feasible.length ? feasible : [...configs].sort((a, b) => a.latency.p95Ms - b.latency.p95Ms)).filter(simulable).slice(0, c.explore.finalists);
-  const resultBytes = resultBytesOf(g);
+  const downlinkBytes = downlinkBytesOf(g);
   for (const f of finalists) {
     const link = setup.links.find((l) => l.name === f.link) ?? null;
-    f.latency = refineLatency(f, { link: link?.link ?? null, transport: setup.transport, workload: c.workload, workers: c.server.workers, resultBytes, ...(c.qos.latency ? { deadlineMs: c.qos.latency.ms } : {}) });
+    f.latency = refineLatency(f, { link: link?.link ?? null, transport: setup.transport, workload: c.workload, workers: c.server.workers, downlinkBytes, ...(c.qos.latency ? { deadlineMs: c.qos.latency.ms } : {}) });
   }
   return finalists.length;
 }
@@ -260,29 +276,31 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
   const analyses = await runAnalyses({ g, s, data, evalData, allCuts, exitCuts, cache, log, onProgress: o.onProgress });
 
   const t0 = performance.now();
-  const configs = configurations(g, c, setup, analyses, data !== null, catalog.radios);
-  const tolerance = c.accuracyTolerance ?? Math.max(0.005, 1 / Math.max(1, analyses.accuracy.samples));
-  let decision = decide(configs, c.qos, c.objective, c.workload.fps, tolerance);
+  const quality = planQuality(analyses.quality, qualityModeOf(c, data !== null, analyses.quality));
+  const qos: Qos = { ...c.qos, quality: qualityConstraint(c.qos, quality) };
+  const configs = configurations(g, c, setup, analyses, quality.full, catalog.radios);
+  const tolerance = c.qualityTolerance ?? c.accuracyTolerance ?? (quality.metric === 'accuracy' || analyses.quality.full.predictions.length ? Math.max(0.005, 1 / Math.max(1, quality.samples)) : 0);
+  let decision = decide(configs, qos, c.objective, c.workload.fps, tolerance);
   log.record(`explore ${configs.length} configurations`, (performance.now() - t0) / 1000, false);
 
   const t1 = performance.now();
   const simulated = refineFinalists(g, configs, decision.feasible, setup, c);
-  decision = decide(configs, c.qos, c.objective, c.workload.fps, tolerance);
+  decision = decide(configs, qos, c.objective, c.workload.fps, tolerance);
   log.record(`simulate ${simulated} finalists (DES)`, (performance.now() - t1) / 1000, false);
 
   const { edges, server, links, transport } = setup;
   const dads = server && edges[0] && links[0] ? dadsComparison(g, edges[0], server, links[0], transport, allCuts()) : null;
-  const { accuracy, cuts, exits } = analyses;
+  const { cuts, exits } = analyses;
   const result: PlanResult = {
     format: 'impera-plan/1',
     createdAt: new Date().toISOString(),
-    scenario: { name: s.name, file: s.file, qos: planQos(c.qos), objective: c.objective },
+    scenario: { name: s.name, file: s.file, qos: planQos(qos), objective: c.objective },
     model: modelSummary(g),
     setup: setupSummary(setup, c.workload),
     cuts: cuts.map(cutSummary),
     saliency: analyses.saliency,
-    fullAccuracy: data ? { value: accuracy.full.accuracy, source: 'measured', ci: accuracy.full.ci, samples: accuracy.samples } : null,
-    rateAccuracy: accuracy.codecs.map((x) => ({ cut: x.cut, codec: x.codec, bytes: x.bytesMean, accuracy: x.accuracy })),
+    quality,
+    rateQuality: quality.source === 'measured' ? analyses.quality.codecs.map((x) => ({ cut: x.cut, codec: x.codec, bytes: x.bytesMean, quality: x.quality.value })) : [],
     configurations: configs,
     feasible: decision.feasible.map((x) => x.id),
     pareto: decision.pareto.map((x) => x.id),
@@ -300,11 +318,18 @@ const meanTransferMs = (link: Link, transport: Transport) => {
   return (bytes: number) => memo.get(bytes) ?? memo.set(bytes, transferStats(pathOf(link, 'up'), transport, Math.max(1, Math.round(bytes)), { samples: 200 }).time.mean).get(bytes)!;
 };
 
+/** The plan's metric, the data it was measured on, and the full model's figure (an estimate's: the stated accuracy). */
+function planQuality(q: QualityAnalysis, mode: ReturnType<typeof qualityModeOf>): PlanQuality {
+  const full: PlanQualityFigure = mode.kind === 'measured' ? { ...q.full.quality, source: 'measured' } : { metric: 'accuracy', label: q.full.quality.label, better: 'higher', value: mode.scale, source: 'estimate' };
+  const reason = mode.kind === 'measured' ? q.task.reason : `estimated: no data given, so the stated accuracy x agreement with the full model on ${q.dataset}`;
+  return { metric: full.metric, label: full.label, better: full.better, reason, data: q.dataset, samples: q.samples, source: mode.kind, full };
+}
+
 /**
  * A chain of edge devices (METHODS.md §7): the latency-optimal and the throughput-optimal partition by exact
- * dynamic programming over the single-tensor cuts, float32 tensors between devices (the model's own accuracy).
+ * dynamic programming over the single-tensor cuts, float32 tensors between devices (the model's own quality).
  */
-function chainConfigurations(g: Graph, devices: readonly ComputeResource[], links: readonly Link[], transport: Transport, accuracy: AccuracyAnalysis, measured: boolean): PlanConfiguration[] {
+function chainConfigurations(g: Graph, devices: readonly ComputeResource[], links: readonly Link[], transport: Transport, full: PlanQualityFigure): PlanConfiguration[] {
   if (devices.length === 0) return [];
   const problem: ChainProblem = {
     graph: g,
@@ -325,8 +350,9 @@ function chainConfigurations(g: Graph, devices: readonly ComputeResource[], link
       codec: 'fp32',
       exits: null,
       latency: { meanMs: p.latencyMs, p50Ms: p.latencyMs, p95Ms: p.latencyMs, p99Ms: p.latencyMs, source: 'analytic' as const, breakdown: { deviceMs: computeMs, transferMs, serverMs: 0, queueMs: 0 } },
-      accuracy: measured ? { value: accuracy.full.accuracy, source: 'measured' as const, ci: accuracy.full.ci, samples: accuracy.samples } : { value: 1, source: 'estimate' as const },
+      quality: full,
       bytes: p.hops.reduce((s, x) => s + x.bytes, 0),
+      downlinkBytes: 0,
       energyJ: null,
       edgeMemoryBytes: Math.max(...used.map((x) => x.memoryBytes)),
       throughputFps: p.throughputFps,
@@ -344,11 +370,11 @@ function dadsComparison(g: Graph, edge: ComputeResource, server: ComputeResource
   return { latencyMs: d.latencyMs, tensors: d.tensors, edgeNodes: d.edgeNodes.length, placement: d.placement, bestCut: { id: best.cut?.id ?? best.placement, latencyMs: best.latencyMs } };
 }
 
-function planQos(q: PlanScenario['config']['qos']): PlanQos {
+function planQos(q: Qos): PlanQos {
   const limit = (v: number | undefined) => (v === undefined ? {} : { limit: v });
   const entries: [keyof PlanQos, object][] = [
     ['latency', q.latency ? { limit: q.latency.ms, at: q.latency.at } : {}],
-    ['accuracy', limit(q.accuracy)],
+    ['quality', q.quality ?? {}],
     ['edgeMemory', limit(q.edgeMemoryMB === undefined ? undefined : q.edgeMemoryMB * 1e6)],
     ['energy', limit(q.energyJ)],
     ['bytes', limit(q.bytes)],

@@ -18,7 +18,8 @@ export interface RefineInputs {
   transport: Transport;
   workload: { fps: number; devices: number };
   workers: number;
-  resultBytes: number;
+  /** Bytes of the model's outputs sent back per offloaded inference. */
+  downlinkBytes: number;
   deadlineMs?: number;
   durationS?: number;
   seed?: number;
@@ -49,7 +50,7 @@ function configDeployment(c: PlanConfiguration, x: RefineInputs): Deployment {
       exitProbability: offload ? exitShare : 0,
       offload,
       upBytes,
-      downBytes: x.resultBytes,
+      downBytes: x.downlinkBytes,
       link,
       queueLimit: Infinity,
     })),

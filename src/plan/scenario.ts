@@ -11,7 +11,9 @@ import { NAMED_SOURCES } from '../data/policy.js';
 import { ImperaError } from '../errors.js';
 import { linkConfigSchema } from '../net/link.js';
 import { transportSchema } from '../net/transfer.js';
+import type { BuiltinMetric } from '../task/types.js';
 import { readConfigFile } from '../util/config.js';
+import { BUILTIN_METRICS } from '../task/choose.js';
 
 const positive = (what: string) => z.number({ error: `${what} must be a number` }).positive(`${what} must be > 0`);
 const count = (what: string) => z.number({ error: `${what} must be a whole number` }).int(`${what} must be a whole number`).positive(`${what} must be at least 1`);
@@ -20,7 +22,8 @@ const fraction = (what: string) => z.number({ error: `${what} must be a number` 
 const oneOrMany = <T extends z.ZodTypeAny>(s: T) => z.union([s, z.array(s).min(1, 'give at least one')]);
 
 const PERCENTILES = ['mean', 'p50', 'p95', 'p99'] as const;
-const OBJECTIVES = ['max-accuracy', 'min-latency', 'min-energy', 'min-bytes', 'max-throughput'] as const;
+// max-accuracy: the name max-quality had when the only metric was accuracy
+const OBJECTIVES = ['max-quality', 'max-accuracy', 'min-latency', 'min-energy', 'min-bytes', 'max-throughput'] as const;
 const PLACEMENTS = ['local', 'remote', 'split'] as const;
 
 /** A cut as a scenario names it: its index as `impera inspect` numbers it, its tensors joined by '+', or { tensors: [...] }. */
@@ -41,6 +44,30 @@ const exitsSchema = z
   })
   .strict();
 
+const METRIC_NAMES = BUILTIN_METRICS.map((d) => d.name) as [BuiltinMetric, ...BuiltinMetric[]];
+
+/** How quality is measured (task/types.ts TaskOptions): the metric (default: chosen from the outputs and the data) and its settings. */
+const qualitySchema = z
+  .object({
+    metric: z.union([z.enum(METRIC_NAMES), z.templateLiteral(['custom:', z.string().min(1)])], { error: `metric must be one of ${METRIC_NAMES.join(', ')}, or custom:NAME with module` }).optional(),
+    /** Outputs scored (default: every output for fidelity metrics, the first for class and sequence metrics). */
+    outputs: z.array(z.string().min(1)).min(1, 'name at least one output').optional(),
+    /** Threshold of map metrics (default 0.5). */
+    threshold: z.number({ error: 'threshold must be a number' }).optional(),
+    /** Token id CTC uses as blank (default 0). */
+    blank: z.number().int().nonnegative().optional(),
+    /** A user's metric: a JS module (relative to this file) exporting `score` and `better`. */
+    module: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((q) => !q.metric?.startsWith('custom:') || q.module !== undefined, { message: 'a custom: metric needs module: (the JS file that scores it)', path: ['module'] });
+
+/** A floor ('min') on a higher-is-better metric or a ceiling ('max') on a lower-is-better one, in the metric's units. */
+const qualityQosSchema = z
+  .object({ min: z.number({ error: 'quality.min must be a number' }).optional(), max: z.number({ error: 'quality.max must be a number' }).optional() })
+  .strict()
+  .refine((q) => (q.min === undefined) !== (q.max === undefined), 'give one of min (higher-is-better metrics) or max (lower-is-better metrics)');
+
 export const planScenarioSchema = z
   .object({
     name: z.string().min(1).optional(),
@@ -56,6 +83,8 @@ export const planScenarioSchema = z
     calibration: z.string().min(1).optional(),
     /** Without labelled data: the model's known accuracy, scaled by the measured agreement of each configuration. */
     modelAccuracy: fraction('modelAccuracy').optional(),
+    /** How quality is measured: the metric and its settings (default: chosen from the outputs and the data). */
+    quality: qualitySchema.optional(),
     devices: z
       .object({
         /** The edge device, or several to compare. */
@@ -82,6 +111,9 @@ export const planScenarioSchema = z
     qos: z
       .object({
         latency: z.object({ ms: positive('latency.ms'), at: z.enum(PERCENTILES).default('p95') }).strict().optional(),
+        /** A bound on the task's metric. */
+        quality: qualityQosSchema.optional(),
+        /** Alias of quality: {min} when the metric is accuracy. */
         accuracy: fraction('accuracy').optional(),
         edgeMemoryMB: positive('edgeMemoryMB').optional(),
         energyJ: positive('energyJ').optional(),
@@ -90,8 +122,10 @@ export const planScenarioSchema = z
       })
       .strict()
       .default({}),
-    objective: z.enum(OBJECTIVES).default('max-accuracy'),
-    /** max-accuracy: accuracies this close to the best count as equal (default: 0.5 points, or one test image if more). */
+    objective: z.enum(OBJECTIVES).default('max-quality'),
+    /** max-quality: qualities this close to the best count as equal, in the metric's units (default: for shares 0.5 points or one sample if more, else 0). */
+    qualityTolerance: z.number().min(0).optional(),
+    /** Alias of qualityTolerance for accuracy. */
     accuracyTolerance: z.number().min(0).max(0.2, 'accuracyTolerance is a share: 0.005 = half a point').optional(),
     explore: z
       .object({
@@ -135,6 +169,9 @@ function checkConstraints(c: PlanScenarioConfig, where: string): void {
     fail('devices.server', `placements ${c.explore.placements.filter((p) => p !== 'local').join(', ')} need a server`, "add devices.server, or explore only placements: ['local']");
   }
   if (c.devices.edge !== undefined && c.devices.server !== undefined && c.links.uplink === undefined) fail('links.uplink', 'the edge device needs a link to the server (a preset such as wifi, lte, 5g, ethernet, or link fields)');
+  if (c.qos.accuracy !== undefined && c.qos.quality) fail('qos.accuracy', 'give qos.quality or qos.accuracy (its alias for accuracy), not both');
+  if (c.qos.accuracy !== undefined && c.quality?.metric !== undefined && c.quality.metric !== 'accuracy') fail('qos.accuracy', `the scenario's metric is ${c.quality.metric}, not accuracy`, 'constrain it with qos: {quality: {min: ...}} (or {max: ...} for a lower-is-better metric)');
+  if (c.qualityTolerance !== undefined && c.accuracyTolerance !== undefined) fail('accuracyTolerance', 'give qualityTolerance or accuracyTolerance (its alias), not both');
   if (c.explore.cuts === 'peaks' && !c.data) fail('explore.cuts', "'peaks' needs saliency, which needs data", 'give data, or explore cuts: candidates');
   if (c.explore.exits && !c.data) fail('explore.exits', 'exit branches are trained on labelled data', `give data: a folder with one sub-folder of images per class, or ${NAMED_SOURCES.join(', ')}`);
   if (c.explore.exits && c.devices.chain) fail('explore.exits', 'exits are explored for an edge device and a server, not a chain', 'remove explore.exits, or plan devices.edge and devices.server instead of a chain');

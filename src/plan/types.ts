@@ -2,19 +2,20 @@
  * What a plan is: every configuration explored with its figures, the feasible set, the Pareto front and the
  * recommendation. `plan.json` is this object; the HTML report renders it and nothing else.
  */
+import type { MetricName, QualityFigure } from '../task/types.js';
 
 /** Where the model runs. */
 export type Placement = 'local' | 'remote' | 'split' | 'chain';
 
 /** A QoS constraint a configuration is checked against. */
-export type ConstraintName = 'latency' | 'accuracy' | 'edgeMemory' | 'energy' | 'bytes' | 'throughput';
+export type ConstraintName = 'latency' | 'quality' | 'edgeMemory' | 'energy' | 'bytes' | 'throughput';
 
 export interface ConstraintCheck {
   constraint: ConstraintName;
-  /** The configuration's value and the limit, in the constraint's unit (ms, fraction, bytes, J, fps). */
+  /** The configuration's value and the limit, in the constraint's unit (ms, the metric's own, bytes, J, fps). */
   value: number;
   limit: number;
-  /** Slack as a share of the limit: > 0 met, < 0 violated (e.g. -0.2: 20 % over a maximum or under a minimum). */
+  /** Slack as a share of the limit (of |limit|): > 0 met, < 0 violated (e.g. -0.2: 20 % over a maximum or under a minimum). */
   margin: number;
   met: boolean;
 }
@@ -37,12 +38,28 @@ export interface LatencyFigures {
   breakdown: LatencyBreakdown;
 }
 
-export interface AccuracyFigure {
-  value: number;
-  /** 'measured' on labelled data (with a 95 % interval), or, when no data is given, an 'estimate': the model's stated accuracy x agreement with the full model. */
+/**
+ * A configuration's quality under the task's metric: 'measured' on the scenario's data (with a 95 % interval), or,
+ * for a classifier without data, an 'estimate': the model's stated accuracy x agreement with the full model.
+ */
+export interface PlanQualityFigure extends Omit<QualityFigure, 'ci' | 'samples'> {
   source: 'measured' | 'estimate';
   ci?: [number, number];
   samples?: number;
+}
+
+/** The metric every quality figure of a plan is in, why it was chosen, and the data it was measured on. */
+export interface PlanQuality {
+  metric: MetricName;
+  label: string;
+  better: 'higher' | 'lower';
+  reason: string;
+  /** The data quality was measured on (for an estimate: the images agreement was measured on). */
+  data: string;
+  samples: number;
+  source: 'measured' | 'estimate';
+  /** The full model's quality (for fidelity metrics the reference itself: what a lossless configuration scores). */
+  full: PlanQualityFigure;
 }
 
 export interface ConfigurationExits {
@@ -67,9 +84,11 @@ export interface PlanConfiguration {
   codec: string;
   exits: ConfigurationExits | null;
   latency: LatencyFigures;
-  accuracy: AccuracyFigure;
+  quality: PlanQualityFigure;
   /** Mean bytes sent per inference (after exits). */
   bytes: number;
+  /** Mean bytes of the model's outputs sent back to the edge device per inference (0 when answered on the device). */
+  downlinkBytes: number;
   /** Edge energy per inference (compute + radio), J; null when the edge device has no power figures. */
   energyJ: number | null;
   /** Peak memory the edge device needs: its part's weights plus peak activations, bytes. */
@@ -100,11 +119,12 @@ export interface SaliencySummary {
   source: 'measured';
 }
 
-export interface RateAccuracyEntry {
+export interface RateQualityEntry {
   cut: string;
   codec: string;
   bytes: number;
-  accuracy: number;
+  /** In the plan's metric (PlanResult.quality). */
+  quality: number;
 }
 
 export interface Recommendation {
@@ -127,10 +147,11 @@ export interface NearestMiss {
   explanation: string[];
 }
 
-/** The constraints as planned: limits in the constraint's unit (ms, share, bytes, J, fps). */
+/** The constraints as planned: limits in the constraint's unit (ms, the metric's own, bytes, J, fps). */
 export interface PlanQos {
   latency?: { limit: number; at: 'mean' | 'p50' | 'p95' | 'p99' };
-  accuracy?: { limit: number };
+  /** A floor ('min') on a higher-is-better metric, a ceiling ('max') on a lower-is-better one. */
+  quality?: { limit: number; bound: 'min' | 'max' };
   edgeMemory?: { limit: number };
   energy?: { limit: number };
   bytes?: { limit: number };
@@ -146,11 +167,10 @@ export interface PlanResult {
   setup: { edge: string; server: string | null; chain: string[]; links: string[]; workload: { fps: number; devices: number } };
   cuts: CutSummary[];
   saliency: SaliencySummary | null;
-  /** Full model accuracy on the scenario's data (null without data). */
-  fullAccuracy: AccuracyFigure | null;
-  rateAccuracy: RateAccuracyEntry[];
+  quality: PlanQuality;
+  rateQuality: RateQualityEntry[];
   configurations: PlanConfiguration[];
-  /** Ids of the feasible configurations and of the Pareto front (latency, accuracy, bytes, energy) over them. */
+  /** Ids of the feasible configurations and of the Pareto front (latency, quality, bytes, energy) over them. */
   feasible: string[];
   pareto: string[];
   recommendation: Recommendation | null;

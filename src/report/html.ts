@@ -4,9 +4,10 @@
  * every configuration. It loads nothing: a Content-Security-Policy forbids any request, so the file works offline
  * and can be mailed or archived as is. The one inline script only makes the tables sortable.
  */
-// recommend.ts imports only types: the report stays free of the planner's machinery
+// recommend.ts and quality.ts are pure functions over plan types: the report stays free of the planner's machinery
+import { formatQuality, qualityAxis } from '../plan/quality.js';
 import { chosen } from '../plan/recommend.js';
-import type { AccuracyFigure, ConstraintCheck, ConstraintName, PlanConfiguration, PlanResult } from '../plan/types.js';
+import type { ConstraintCheck, ConstraintName, PlanConfiguration, PlanQualityFigure, PlanResult } from '../plan/types.js';
 import { fmtBytes, fmtCount, fmtMs, fmtShape } from '../util/format.js';
 import type { TopLevelSpec } from 'vega-lite';
 import { bytesPerCutSpec, curveSpec, latencyBreakdownSpec, paretoSpec, rateAccuracySpec, renderSvg, type LatencyBar, type ParetoStatus } from './plot.js';
@@ -24,22 +25,24 @@ function qosLatency(plan: PlanResult): { key: LatencyKey; label: string } {
   return { key: `${at}Ms`, label: at };
 }
 
-const CONSTRAINT_LABELS: Record<ConstraintName, string> = { latency: 'latency', accuracy: 'accuracy', edgeMemory: 'edge memory', energy: 'edge energy per inference', bytes: 'bytes per inference', throughput: 'throughput' };
-/** Constraints that are minimums (value >= limit); the others are maximums. */
-const MINIMUMS: ReadonlySet<ConstraintName> = new Set(['accuracy', 'throughput']);
+const CONSTRAINT_LABELS: Record<Exclude<ConstraintName, 'quality'>, string> = { latency: 'latency', edgeMemory: 'edge memory', energy: 'edge energy per inference', bytes: 'bytes per inference', throughput: 'throughput' };
+/** A constraint's name in the report: quality as the plan's metric's label. */
+const constraintLabel = (plan: PlanResult, name: ConstraintName): string => (name === 'quality' ? plan.quality.label : CONSTRAINT_LABELS[name]);
+/** Whether a constraint is a minimum (value >= limit) rather than a maximum. */
+const isMinimum = (plan: PlanResult, name: ConstraintName): boolean => name === 'throughput' || (name === 'quality' && plan.scenario.qos.quality?.bound === 'min');
 
 const fmtMsUnit = (ms: number): string => `${fmtMs(ms)} ms`;
 const fmtPct = (share: number, digits = 1): string => `${(100 * share).toFixed(digits)} %`;
 const fmtEnergy = (j: number | null): string => (j === null ? 'n/a' : j < 1 ? `${(1000 * j).toFixed(1)} mJ` : `${j.toFixed(2)} J`);
 const fmtSize = (bytes: number): string => fmtBytes(Math.round(bytes));
 
-/** A constraint's value in its unit (ms, fraction, bytes, J, fps). */
-function fmtConstraint(name: ConstraintName, value: number): string {
+/** A constraint's value in its unit (ms, the plan's metric's, bytes, J, fps). */
+function fmtConstraint(plan: PlanResult, name: ConstraintName, value: number): string {
   switch (name) {
     case 'latency':
       return fmtMsUnit(value);
-    case 'accuracy':
-      return fmtPct(value);
+    case 'quality':
+      return formatQuality(plan.quality.metric, value);
     case 'edgeMemory':
     case 'bytes':
       return fmtSize(value);
@@ -52,16 +55,16 @@ function fmtConstraint(name: ConstraintName, value: number): string {
 
 const ESTIMATE_BADGE = '<span class="badge estimate" title="estimated, not measured on labelled data">estimate</span>';
 
-/** A configuration's value for a constraint; an estimated accuracy says so. */
-function valueHtml(name: ConstraintName, value: number, c: PlanConfiguration | undefined): string {
-  return name === 'accuracy' && c?.accuracy.source === 'estimate' ? `≈${esc(fmtConstraint(name, value))} ${ESTIMATE_BADGE}` : esc(fmtConstraint(name, value));
+/** A configuration's value for a constraint; an estimated quality says so. */
+function valueHtml(plan: PlanResult, name: ConstraintName, value: number, c: PlanConfiguration | undefined): string {
+  return name === 'quality' && c?.quality.source === 'estimate' ? `≈${esc(fmtConstraint(plan, name, value))} ${ESTIMATE_BADGE}` : esc(fmtConstraint(plan, name, value));
 }
 
-/** Accuracy in per cent: an estimate as ≈, a measurement with its interval on hover. */
-function accuracyHtml(a: AccuracyFigure): string {
-  if (a.source === 'estimate') return `<span title="estimated, not measured on labelled data">≈${esc(fmtPct(a.value))}</span>`;
-  const ci = a.ci ? ` title="95 % interval ${esc(fmtPct(a.ci[0], 2))} to ${esc(fmtPct(a.ci[1], 2))}${a.samples ? `, ${a.samples} samples` : ''}"` : '';
-  return `<span${ci}>${esc(fmtPct(a.value, 2))}</span>`;
+/** Quality in its metric's units: an estimate as ≈, a measurement with its interval on hover. */
+function qualityHtml(q: PlanQualityFigure): string {
+  if (q.source === 'estimate') return `<span title="estimated, not measured on labelled data">≈${esc(formatQuality(q.metric, q.value))}</span>`;
+  const ci = q.ci ? ` title="95 % interval ${esc(formatQuality(q.metric, q.ci[0]))} to ${esc(formatQuality(q.metric, q.ci[1]))}${q.samples ? `, ${q.samples} samples` : ''}"` : '';
+  return `<span${ci}>${esc(formatQuality(q.metric, q.value))}</span>`;
 }
 
 function exitsText(c: PlanConfiguration): string {
@@ -173,29 +176,37 @@ function latencyChart(plan: PlanResult): ChartDef {
   };
 }
 
-function rateAccuracyChart(plan: PlanResult): ChartDef {
-  const full = plan.fullAccuracy;
+function rateQualityChart(plan: PlanResult): ChartDef {
+  const q = plan.quality;
   const cutLabel = new Map(plan.cuts.map((c) => [c.id, `#${c.index} ${c.id}`]));
+  // an exact configuration's SNR is infinite: it has no place on the axis (nor does the full model's reference)
+  const points = plan.rateQuality.filter((p) => Number.isFinite(p.quality));
+  const left = plan.rateQuality.length - points.length;
+  const full = Number.isFinite(q.full.value) ? q.full.value : null;
   return {
-    id: 'rate-accuracy',
-    title: 'Rate–accuracy',
-    caption: full ? `Accuracy against bytes on the wire for every cut × codec, measured on ${full.samples ?? 'the scenario’s'} labelled samples; dashed: the full model (${fmtPct(full.value, 2)}).` : '',
-    missing: 'No rate–accuracy measurement: the scenario gives no labelled data, so codec accuracy was not measured.',
-    spec: full && plan.rateAccuracy.length ? rateAccuracySpec('Accuracy against bytes per sample', plan.rateAccuracy.map((p) => ({ series: p.codec, label: cutLabel.get(p.cut) ?? p.cut, bytes: p.bytes, accuracy: p.accuracy })), full.value) : null,
+    id: 'rate-quality',
+    title: `Rate–${q.label}`,
+    caption: `${q.label} against bytes on the wire for every cut × codec, measured on ${q.samples} samples of ${q.data}${full === null ? '' : `; dashed: the full model (${formatQuality(q.metric, full)})`}.${left ? ` ${left} exact configurations (infinite ${q.label}) are not drawn.` : ''}`,
+    missing: `No rate–${q.label} measurement: the scenario gives no data, so each codec's ${q.label} was estimated, not measured.`,
+    spec: points.length ? rateAccuracySpec(`${q.label} against bytes per sample`, points.map((p) => ({ series: p.codec, label: cutLabel.get(p.cut) ?? p.cut, bytes: p.bytes, accuracy: p.quality })), full, qualityAxis(q)) : null,
   };
 }
 
 function paretoChart(plan: PlanResult): ChartDef {
   const { key, label } = qosLatency(plan);
   const status = statusOf(plan);
-  const sources = new Set(plan.configurations.map((c) => c.accuracy.source));
-  const points = plan.configurations.map((c) => ({ id: c.id, latencyMs: c.latency[key], accuracy: c.accuracy.value, bytes: c.bytes, energyJ: c.energyJ, status: status(c), accuracySource: c.accuracy.source }));
-  const axes = { latency: `${label} latency (ms)`, accuracy: sources.has('measured') ? 'accuracy (%)' : 'accuracy (%, estimated)' };
-  const limits = { latencyMs: plan.scenario.qos.latency?.limit ?? null, accuracy: plan.scenario.qos.accuracy?.limit ?? null };
+  const q = plan.quality;
+  const sources = new Set(plan.configurations.map((c) => c.quality.source));
+  const points = plan.configurations.map((c) => ({ id: c.id, latencyMs: c.latency[key], quality: c.quality.value, bytes: c.bytes, energyJ: c.energyJ, status: status(c), qualitySource: c.quality.source }));
+  const axis = qualityAxis(q);
+  const axes = { latency: `${label} latency (ms)`, quality: sources.has('measured') ? axis : { ...axis, title: `${axis.title}, estimated` } };
+  const bound = plan.scenario.qos.quality;
+  const limits = { latencyMs: plan.scenario.qos.latency?.limit ?? null, quality: bound ? { value: bound.limit, label: formatQuality(q.metric, bound.limit) } : null };
+  const hidden = points.filter((p) => !Number.isFinite(p.quality)).length;
   return {
     id: 'pareto',
     title: 'Pareto front',
-    caption: `Every configuration: ${label} latency against accuracy; size is bytes sent, hover for energy. The Pareto front is over latency, accuracy, bytes and energy among the feasible configurations, so some of its points look dominated in this two-axis view. Dashed: the QoS limits.${sources.has('estimate') ? ' Triangles: estimated accuracy.' : ''}`,
+    caption: `Every configuration: ${label} latency against ${q.label} (measured on ${q.data}${q.better === 'lower' ? '; lower is better' : ''}); size is bytes sent, hover for energy. The Pareto front is over latency, ${q.label}, bytes and energy among the feasible configurations, so some of its points look dominated in this two-axis view. Dashed: the QoS limits.${sources.has('estimate') ? ` Triangles: estimated ${q.label}.` : ''}${hidden ? ` ${hidden} exact configurations (infinite ${q.label}) are not drawn.` : ''}`,
     missing: 'No configurations.',
     spec: points.length ? paretoSpec(`${points.length} configurations, ${plan.feasible.length} feasible`, points, axes, limits) : null,
   };
@@ -203,7 +214,7 @@ function paretoChart(plan: PlanResult): ChartDef {
 
 /** The charts in reading order, rendered to inline SVG. */
 function charts(plan: PlanResult): Promise<Chart[]> {
-  const defs = [saliencyChart(plan), bytesChart(plan), latencyChart(plan), rateAccuracyChart(plan), paretoChart(plan)];
+  const defs = [saliencyChart(plan), bytesChart(plan), latencyChart(plan), rateQualityChart(plan), paretoChart(plan)];
   return Promise.all(defs.map(async ({ spec, ...c }) => ({ ...c, svg: spec ? embedSvg(await renderSvg(spec), c.id) : null })));
 }
 
@@ -214,11 +225,12 @@ function chartSection(c: Chart): string {
 
 // ---------------------------------------------------------------------------------------------------- sections
 
-function figureTiles(c: PlanConfiguration, key: LatencyKey, label: string): string {
+function figureTiles(c: PlanConfiguration, key: LatencyKey, label: string, plan: PlanResult): string {
+  const q = c.quality;
   const tiles: [string, string, string][] = [
     [`${label} latency`, esc(fmtMsUnit(c.latency[key])), `mean ${esc(fmtMsUnit(c.latency.meanMs))} · ${c.latency.source === 'des' ? 'simulated (DES)' : 'analytic'}`],
-    ['accuracy', accuracyHtml(c.accuracy), c.accuracy.source === 'estimate' ? `${ESTIMATE_BADGE} not measured` : c.accuracy.ci ? esc(`95 % CI ${fmtPct(c.accuracy.ci[0])} to ${fmtPct(c.accuracy.ci[1])}`) : 'measured'],
-    ['bytes per inference', esc(fmtSize(c.bytes)), esc(c.codec)],
+    [q.label, qualityHtml(q), q.source === 'estimate' ? `${ESTIMATE_BADGE} not measured` : esc(`${q.ci ? `95 % CI ${formatQuality(q.metric, q.ci[0])} to ${formatQuality(q.metric, q.ci[1])} · ` : ''}on ${plan.quality.data}`)],
+    ['bytes per inference', esc(fmtSize(c.bytes)), esc(`${c.codec}${c.downlinkBytes > 0 ? ` · ${fmtSize(c.downlinkBytes)} back` : ''}`)],
     ['edge energy', esc(fmtEnergy(c.energyJ)), 'per inference'],
     ['edge memory', esc(fmtSize(c.edgeMemoryBytes)), 'weights + activations'],
     ['throughput', esc(`${c.throughputFps.toFixed(1)} fps`), 'per device stream'],
@@ -242,22 +254,22 @@ function verdict(plan: PlanResult): string {
   const r = plan.recommendation;
   if (r) {
     // the explanation already states the binding constraint and the runner-up
-    return `<section id="recommendation" class="verdict ok"><div class="verdict-kind">Recommendation</div><h2 class="verdict-id">${esc(r.id)}</h2>${c ? configurationLine(c, plan) + figureTiles(c, key, label) : ''}<div class="explanation">${list(r.explanation)}</div></section>`;
+    return `<section id="recommendation" class="verdict ok"><div class="verdict-kind">Recommendation</div><h2 class="verdict-id">${esc(r.id)}</h2>${c ? configurationLine(c, plan) + figureTiles(c, key, label, plan) : ''}<div class="explanation">${list(r.explanation)}</div></section>`;
   }
   const m = plan.nearestMiss;
   if (m) {
-    const summary = `Closest: <code>${esc(m.id)}</code>: ${esc(CONSTRAINT_LABELS[m.constraint])} is ${valueHtml(m.constraint, m.value, c)} against a limit of ${esc(fmtConstraint(m.constraint, m.limit))}, short by ${esc(fmtPct(m.shortBy))}.`;
-    return `<section id="nearest-miss" class="verdict miss"><div class="verdict-kind">No configuration meets every constraint</div><h2 class="verdict-id">${esc(m.id)}</h2><p class="miss-summary">${summary}</p>${c ? configurationLine(c, plan) + figureTiles(c, key, label) : ''}<div class="explanation">${list(m.explanation)}</div></section>`;
+    const summary = `Closest: <code>${esc(m.id)}</code>: ${esc(constraintLabel(plan, m.constraint))} is ${valueHtml(plan, m.constraint, m.value, c)} against a limit of ${esc(fmtConstraint(plan, m.constraint, m.limit))}, short by ${esc(fmtPct(m.shortBy))}.`;
+    return `<section id="nearest-miss" class="verdict miss"><div class="verdict-kind">No configuration meets every constraint</div><h2 class="verdict-id">${esc(m.id)}</h2><p class="miss-summary">${summary}</p>${c ? configurationLine(c, plan) + figureTiles(c, key, label, plan) : ''}<div class="explanation">${list(m.explanation)}</div></section>`;
   }
   return `<section id="nearest-miss" class="verdict miss"><div class="verdict-kind">No recommendation</div><p>The plan has neither a recommendation nor a nearest miss (no configurations were explored).</p></section>`;
 }
 
 function estimateBanner(plan: PlanResult): string {
-  const estimated = plan.configurations.filter((c) => c.accuracy.source === 'estimate').length;
+  const estimated = plan.configurations.filter((c) => c.quality.source === 'estimate').length;
   if (estimated === 0) return '';
   const all = estimated === plan.configurations.length;
   // the planner estimates only without labelled data: the model's stated accuracy x agreement with the full model
-  return `<div class="banner estimate" id="accuracy-estimate"><strong>Accuracy is estimated, not measured${all ? '' : ` for ${estimated} of ${plan.configurations.length} configurations`}.</strong> These figures (marked ≈ and ${ESTIMATE_BADGE}) are estimated without labelled data, from each configuration's agreement with the full model, not measured on labelled samples, and may be off by several points. Give a labelled dataset in the scenario to measure them.</div>`;
+  return `<div class="banner estimate" id="quality-estimate"><strong>${esc(plan.quality.label)} is estimated, not measured${all ? '' : ` for ${estimated} of ${plan.configurations.length} configurations`}.</strong> These figures (marked ≈ and ${ESTIMATE_BADGE}) are estimated without labelled data, from each configuration's agreement with the full model, not measured on labelled samples, and may be off by several points. Give a labelled dataset in the scenario to measure them.</div>`;
 }
 
 function warnings(plan: PlanResult): string {
@@ -269,9 +281,9 @@ function constraintsTable(plan: PlanResult): string {
   const { label } = qosLatency(plan);
   const rows = (Object.entries(plan.scenario.qos) as [ConstraintName, { limit: number; at?: string }][]).map(([name, q]) => {
     const check: ConstraintCheck | undefined = c?.checks.find((k) => k.constraint === name);
-    const what = name === 'latency' ? `${CONSTRAINT_LABELS.latency} (${label})` : CONSTRAINT_LABELS[name];
+    const what = name === 'latency' ? `${CONSTRAINT_LABELS.latency} (${label})` : name === 'quality' ? `${plan.quality.label} (on ${plan.quality.data})` : constraintLabel(plan, name);
     const status = check ? `<td class="${check.met ? 'met' : 'violated'}">${check.met ? '✓ met' : '✗ violated'}</td>` : '<td>—</td>';
-    return `<tr><td>${esc(what)}</td><td class="num">${MINIMUMS.has(name) ? '≥' : '≤'} ${esc(fmtConstraint(name, q.limit))}</td><td class="num">${check ? valueHtml(name, check.value, c) : '—'}</td><td class="num">${check ? esc(fmtPct(check.margin)) : '—'}</td>${status}</tr>`;
+    return `<tr><td>${esc(what)}</td><td class="num">${isMinimum(plan, name) ? '≥' : '≤'} ${esc(fmtConstraint(plan, name, q.limit))}</td><td class="num">${check ? valueHtml(plan, name, check.value, c) : '—'}</td><td class="num">${check ? esc(fmtPct(check.margin)) : '—'}</td>${status}</tr>`;
   });
   const whose = c ? ` (values of <code>${esc(c.id)}</code>)` : '';
   return `<section id="constraints"><h2>Constraints${whose}</h2><table class="compact"><thead><tr><th>constraint</th><th>limit</th><th>value</th><th>margin</th><th></th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`;
@@ -292,7 +304,7 @@ function setupAndModel(plan: PlanResult): string {
     ['workload', esc(`${s.workload.fps} fps × ${s.workload.devices} device${s.workload.devices === 1 ? '' : 's'}`)],
     ['scenario', esc(plan.scenario.file ?? 'built in')],
   ]);
-  const full = plan.fullAccuracy;
+  const q = plan.quality;
   const model = definitionList([
     ['model', `<code>${esc(m.source)}</code>`],
     ['nodes', esc(m.nodes)],
@@ -301,7 +313,9 @@ function setupAndModel(plan: PlanResult): string {
     ['input', esc(fmtShape(m.inputShape))],
     ['outputs', m.outputs.map((o) => `<code>${esc(o)}</code>`).join(', ')],
     ['cuts explored', esc(plan.cuts.length)],
-    ['full-model accuracy', full ? accuracyHtml(full) : 'not measured (no labelled data)'],
+    ['quality metric', esc(`${q.label} (${q.metric}, ${q.better} is better): ${q.reason}`)],
+    ['quality measured on', esc(`${q.samples} samples of ${q.data}${q.source === 'estimate' ? ' (agreement with the full model only)' : ''}`)],
+    [`full model's ${q.label}`, qualityHtml(q.full)],
   ]);
   return `<section id="setup" class="two-col"><div><h2>Set-up</h2>${setup}</div><div><h2>Model</h2>${model}</div></section>`;
 }
@@ -310,7 +324,7 @@ function verdictCell(c: PlanConfiguration, status: ParetoStatus): string {
   if (c.feasible) return `<td data-v="${status === 'recommended' ? 0 : status === 'Pareto front' ? 1 : 2}" class="met">✓ ${esc(status === 'feasible' ? 'feasible' : status)}</td>`;
   const violated = c.checks.filter((k) => !k.met);
   const worst = Math.min(...violated.map((k) => k.margin));
-  const text = violated.map((k) => `${CONSTRAINT_LABELS[k.constraint]} ${fmtPct(-k.margin)} off`).join(', ');
+  const text = violated.map((k) => `${k.constraint === 'quality' ? c.quality.label : CONSTRAINT_LABELS[k.constraint]} ${fmtPct(-k.margin)} off`).join(', ');
   return `<td data-v="${3 - worst}" class="violated">✗ ${esc(text)}${status === 'nearest miss' ? ' <span class="badge">nearest miss</span>' : ''}</td>`;
 }
 
@@ -323,8 +337,9 @@ function configRow(c: PlanConfiguration, key: LatencyKey, status: ParetoStatus, 
     `<td${c.exits ? ` title="${esc(`${fmtPct(c.exits.rates.reduce((a, r) => a + r, 0), 1)} of the samples leave at an exit`)}"` : ''}>${esc(exitsText(c))}</td>`,
     `<td class="num" data-v="${c.latency[key]}">${esc(c.latency[key].toFixed(1))}${c.latency.source === 'des' ? ' <span class="badge" title="refined by the discrete-event simulation">DES</span>' : ''}</td>`,
     `<td class="num" data-v="${c.latency.meanMs}">${esc(c.latency.meanMs.toFixed(1))}</td>`,
-    `<td class="num" data-v="${c.accuracy.value}">${accuracyHtml(c.accuracy)}</td>`,
+    `<td class="num" data-v="${c.quality.value}">${qualityHtml(c.quality)}</td>`,
     `<td class="num" data-v="${c.bytes}">${esc(fmtSize(c.bytes))}</td>`,
+    `<td class="num" data-v="${c.downlinkBytes}">${esc(fmtSize(c.downlinkBytes))}</td>`,
     `<td class="num" data-v="${c.energyJ ?? ''}">${esc(fmtEnergy(c.energyJ))}</td>`,
     `<td class="num" data-v="${c.edgeMemoryBytes}">${esc(fmtSize(c.edgeMemoryBytes))}</td>`,
     `<td class="num" data-v="${c.throughputFps}">${esc(c.throughputFps.toFixed(1))}</td>`,
@@ -337,7 +352,7 @@ function configRow(c: PlanConfiguration, key: LatencyKey, status: ParetoStatus, 
 function configTable(rows: readonly PlanConfiguration[], plan: PlanResult, id: string, withTensors: boolean): string {
   const { key, label } = qosLatency(plan);
   const status = statusOf(plan);
-  const columns = ['configuration', 'cut', 'codec', 'exits', `${label} ms`, 'mean ms', 'accuracy', 'bytes', 'energy', 'memory', 'fps', 'verdict'];
+  const columns = ['configuration', 'cut', 'codec', 'exits', `${label} ms`, 'mean ms', plan.quality.label, 'bytes up', 'bytes down', 'energy', 'memory', 'fps', 'verdict'];
   const head = columns.map((h) => `<th scope="col">${esc(h)}</th>`).join('');
   return `<div class="table-wrap"><table class="configs sortable" id="${esc(id)}"><thead><tr>${head}</tr></thead><tbody>${rows.map((c) => configRow(c, key, status(c), withTensors)).join('')}</tbody></table></div>`;
 }
@@ -357,7 +372,7 @@ function configurationTables(plan: PlanResult): string {
   const all = configTable(byLatency, plan, 'all-configurations', false);
   const fold = plan.configurations.length > OPEN_TABLE_ROWS;
   return `<section id="configurations"><h2>Configurations</h2>
-<p class="note">Latency: ${esc(label)} per inference in ms (<span class="badge">DES</span>: refined by the discrete-event simulation, otherwise analytic); bytes are the expected bytes sent per inference; click a column header to sort.</p>
+<p class="note">Latency: ${esc(label)} per inference in ms (<span class="badge">DES</span>: refined by the discrete-event simulation, otherwise analytic); ${esc(plan.quality.label)} measured on ${esc(plan.quality.data)}; bytes up are the expected bytes sent per inference, bytes down the model's outputs sent back; click a column header to sort.</p>
 <h3>${esc(shortTitle)}</h3>${configTable(shortlist, plan, 'shortlist', true)}
 <details id="all-configurations-details"${fold ? '' : ' open'}><summary>All ${plan.configurations.length} configurations (${plan.feasible.length} feasible), fastest first</summary>${all}</details></section>`;
 }

@@ -54,14 +54,21 @@ export interface RateAccuracyPoint {
   series: string;
   label: string;
   bytes: number;
+  /** Quality in the metric's units (accuracy as a share by default). */
   accuracy: number;
+}
+
+/** How a quality axis shows its metric (task/): under `title`, in per cent (values x 100) or as they are. */
+export interface QualityAxis {
+  title: string;
+  percent: boolean;
 }
 
 /**
  * Bytes per sample (log scale) against accuracy, one colour per codec; the full model's accuracy as a rule. `y`
  * names another metric's axis (task/): values plotted as they are unless `percent`; no rule where `full` is null.
  */
-export function rateAccuracySpec(title: string, points: readonly RateAccuracyPoint[], fullAccuracy: number | null, y: { title: string; percent: boolean } = { title: 'accuracy (%)', percent: true }): TopLevelSpec {
+export function rateAccuracySpec(title: string, points: readonly RateAccuracyPoint[], fullAccuracy: number | null, y: QualityAxis = { title: 'accuracy (%)', percent: true }): TopLevelSpec {
   const scale = y.percent ? 100 : 1;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
@@ -76,7 +83,7 @@ export function rateAccuracySpec(title: string, points: readonly RateAccuracyPoi
           x: { field: 'bytes', type: 'quantitative', scale: { type: 'log' }, title: 'bytes per sample on the wire' },
           y: { field: 'accuracy', type: 'quantitative', scale: { zero: false }, title: y.title },
           color: { field: 'series', type: 'nominal', title: 'codec' },
-          tooltip: [{ field: 'label' }, { field: 'series' }, { field: 'bytes', format: ',.0f' }, { field: 'accuracy', format: '.2f' }],
+          tooltip: [{ field: 'label' }, { field: 'series' }, { field: 'bytes', format: ',.0f' }, { field: 'accuracy', format: '.4~g', title: y.title }],
         },
       },
       ...(fullAccuracy === null ? [] : [fullAccuracyRule(scale * fullAccuracy)]),
@@ -267,11 +274,12 @@ export type ParetoStatus = 'infeasible' | 'feasible' | 'Pareto front' | 'recomme
 export interface ParetoPoint {
   id: string;
   latencyMs: number;
-  accuracy: number;
+  /** In the metric's units. */
+  quality: number;
   bytes: number;
   energyJ: number | null;
   status: ParetoStatus;
-  accuracySource: 'measured' | 'estimate';
+  qualitySource: 'measured' | 'estimate';
 }
 
 /** Drawing order (the chosen one on top) and colours. */
@@ -279,19 +287,22 @@ const PARETO_STATUSES: readonly ParetoStatus[] = ['infeasible', 'feasible', 'Par
 const PARETO_COLORS: Record<ParetoStatus, string> = { infeasible: '#c7c7c7', feasible: '#8cc084', 'Pareto front': '#1f77b4', recommended: '#d62728', 'nearest miss': '#d62728' };
 
 /**
- * Every configuration as latency against accuracy: colour is feasible / on the Pareto front / chosen (drawn on
- * top, labelled), size the bytes sent, shape whether accuracy was measured or estimated; the QoS limits as rules.
+ * Every configuration as latency against quality: colour is feasible / on the Pareto front / chosen (drawn on
+ * top, labelled), size the bytes sent, shape whether quality was measured or estimated; the QoS limits as rules.
+ * Points whose quality is not finite (an exact configuration's SNR) cannot be placed and are left out.
  */
-export function paretoSpec(title: string, points: readonly ParetoPoint[], axes: { latency: string; accuracy: string }, limits: { latencyMs: number | null; accuracy: number | null }): TopLevelSpec {
+export function paretoSpec(title: string, points: readonly ParetoPoint[], axes: { latency: string; quality: QualityAxis }, limits: { latencyMs: number | null; quality: { value: number; label: string } | null }): TopLevelSpec {
+  const f = axes.quality.percent ? 100 : 1;
   const values = [...points]
+    .filter((p) => Number.isFinite(p.quality))
     .sort((a, b) => PARETO_STATUSES.indexOf(a.status) - PARETO_STATUSES.indexOf(b.status))
-    .map((p) => ({ ...p, accuracy: 100 * p.accuracy, energy: p.energyJ === null ? 'n/a' : `${(1000 * p.energyJ).toFixed(1)} mJ` }));
+    .map((p) => ({ ...p, quality: f * p.quality, energy: p.energyJ === null ? 'n/a' : `${(1000 * p.energyJ).toFixed(1)} mJ` }));
   const present = [...PARETO_STATUSES].reverse().filter((s) => points.some((p) => p.status === s));
-  const sources = (['measured', 'estimate'] as const).filter((s) => points.some((p) => p.accuracySource === s));
+  const sources = (['measured', 'estimate'] as const).filter((s) => points.some((p) => p.qualitySource === s));
   const latencies = points.map((p) => p.latencyMs).filter((v) => v > 0);
   const wide = latencies.length > 0 && Math.max(...latencies) / Math.min(...latencies) > 20;
   const x = { field: 'latencyMs', type: 'quantitative' as const, title: axes.latency, scale: wide ? { type: 'log' as const } : { zero: false } };
-  const y = { field: 'accuracy', type: 'quantitative' as const, title: axes.accuracy, scale: { zero: false } };
+  const y = { field: 'quality', type: 'quantitative' as const, title: axes.quality.title, scale: { zero: false } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
@@ -306,14 +317,14 @@ export function paretoSpec(title: string, points: readonly ParetoPoint[], axes: 
           y,
           color: { field: 'status', type: 'nominal', title: null, scale: { domain: present, range: present.map((s) => PARETO_COLORS[s]) } },
           size: { field: 'bytes', type: 'quantitative', title: 'bytes sent', scale: { type: 'sqrt', range: [20, 420] }, legend: { format: '.2s' } },
-          shape: { field: 'accuracySource', type: 'nominal', title: 'accuracy', scale: { domain: sources, range: sources.map((s) => (s === 'measured' ? 'circle' : 'triangle-up')) } },
+          shape: { field: 'qualitySource', type: 'nominal', title: 'quality', scale: { domain: sources, range: sources.map((s) => (s === 'measured' ? 'circle' : 'triangle-up')) } },
           opacity: { condition: { test: "datum.status === 'infeasible'", value: 0.45 }, value: 0.9 },
-          tooltip: [{ field: 'id' }, { field: 'status' }, { field: 'latencyMs', format: '.2f', title: 'latency (ms)' }, { field: 'accuracy', format: '.2f', title: 'accuracy (%)' }, { field: 'bytes', format: ',.0f' }, { field: 'energy' }],
+          tooltip: [{ field: 'id' }, { field: 'status' }, { field: 'latencyMs', format: '.2f', title: 'latency (ms)' }, { field: 'quality', format: '.4~g', title: axes.quality.title }, { field: 'bytes', format: ',.0f' }, { field: 'energy' }],
         },
       },
       { data: { values: values.filter((p) => p.status === 'recommended' || p.status === 'nearest miss') }, mark: { type: 'text', align: 'left', dx: 10, fontWeight: 'bold', color: PARETO_COLORS.recommended }, encoding: { x, y, text: { field: 'status' } } },
       ...referenceRules('x', limits.latencyMs === null ? [] : [{ label: `limit ${limits.latencyMs} ms`, value: limits.latencyMs }], '#d62728'),
-      ...referenceRules('y', limits.accuracy === null ? [] : [{ label: `limit ${(100 * limits.accuracy).toFixed(1)} %`, value: 100 * limits.accuracy }], '#d62728'),
+      ...referenceRules('y', limits.quality === null ? [] : [{ label: `limit ${limits.quality.label}`, value: f * limits.quality.value }], '#d62728'),
     ],
   };
 }

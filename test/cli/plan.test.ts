@@ -45,12 +45,14 @@ describe('impera plan', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/devices {2}raspberry-pi-4 \(predicted\) -> wifi -> nvidia-t4 \(predicted\)/);
     expect(r.stdout).toMatch(/^> +1 +\S/m);
-    expect(r.stdout).toMatch(/Recommended: .* p95 latency [\d.]+ ms, accuracy [\d.]+ %/);
+    expect(r.stdout).toMatch(/Recommended: .* p95 latency [\d.]+ ms, top-1 accuracy [\d.]+ %/);
+    expect(r.stdout).toMatch(/quality {2}top-1 accuracy \(accuracy, chosen: .*\) on 24 samples of /);
     const plan = JSON.parse(readFileSync(join(out, 'plan.json'), 'utf8'));
     // local, 5 remote input encodings (float32 tensor, raw image, PNG, JPEG q90, q50), 2 cuts x 2 codecs
     expect(plan.configurations).toHaveLength(1 + 5 + 4);
     expect(plan.configurations.map((c: { id: string }) => c.id)).toContain('split #39 int8+deflate');
-    expect(plan.fullAccuracy).toMatchObject({ source: 'measured', samples: 24 });
+    expect(plan.quality).toMatchObject({ metric: 'accuracy', label: 'top-1 accuracy', better: 'higher', source: 'measured', samples: 24, full: { metric: 'accuracy', source: 'measured' } });
+    expect(plan.configurations.every((c: { downlinkBytes: number; placement: string }) => c.downlinkBytes === (c.placement === 'local' ? 0 : 40))).toBe(true); // 10 logits back
     expect(plan.recommendation.id).toBe(plan.feasible[0]);
     expect(plan.timings.steps.map((s: { cached: boolean }) => s.cached)).not.toContain(true);
     const html = readFileSync(join(out, 'report.html'), 'utf8');
@@ -59,7 +61,7 @@ describe('impera plan', () => {
 
     // the same scenario again: every analysis from the cache
     const again = JSON.parse((await impera('plan', scenario('all.yaml'), '--out', tmp(), '--json')).stdout);
-    expect(again.timings.steps.filter((s: { step: string }) => /profile|accuracy|saliency/.test(s.step)).every((s: { cached: boolean }) => s.cached)).toBe(true);
+    expect(again.timings.steps.filter((s: { step: string }) => /profile|quality|saliency/.test(s.step)).every((s: { cached: boolean }) => s.cached)).toBe(true);
     expect(again.recommendation.id).toBe(plan.recommendation.id);
   });
 
@@ -90,5 +92,7 @@ describe('impera plan', () => {
     writeFileSync(missing, `model: nope.onnx\n${readFileSync(scenario('m.yaml'), 'utf8')}`);
     await expectOneLineError(['plan', missing, '--out', tmp()], /model: model file '.*nope.onnx' does not exist/);
     await expectOneLineError(['plan', scenario('bad.yaml', ['  finalists: many']), '--out', tmp()], /bad.yaml' line 14: explore.finalists: /);
+    // a bound the metric in use cannot have: named once the metric is known
+    await expectOneLineError(['plan', scenario('ceiling.yaml', [], ['  quality: { max: 0.05 }']), '--out', tmp()], /qos\.quality\.max: the task's metric is top-1 accuracy \(accuracy, higher is better\), so it takes a floor/);
   });
 });

@@ -1,12 +1,12 @@
 /** `impera serve`, `impera edge`, `impera export-triton` and `impera bench-e2e` as users run them. */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { BIN, expectOneLineError, impera, tmp } from '../helpers/cli.js';
-import { MALFORMED_ANSWERS, malformedServer, splitRepo } from '../helpers/runtime.js';
-import { hugeInput, withExternalData } from '../helpers/models.js';
+import { MALFORMED_ANSWERS, malformedServer, serve, splitRepo } from '../helpers/runtime.js';
+import { hugeInput, mapModel, withExternalData } from '../helpers/models.js';
 import { saveModel } from '../../src/onnx/io.js';
 
 describe('impera serve and impera edge', () => {
@@ -45,6 +45,29 @@ describe('impera serve and impera edge', () => {
       expect(out.summary).toMatchObject({ framesIn: count, resultsOut: count });
     } finally {
       stub.close();
+    }
+  });
+
+  it('edge on a probability map: one .npy per frame and output, map IoU against the full model, no accuracy', async () => {
+    const repo = await splitRepo('int8', mapModel(), 'feat');
+    const server = await serve(repo);
+    try {
+      saveModel(mapModel(), join(repo.dir, 'full.onnx'));
+      const config = join(repo.dir, 'edge.yaml');
+      writeFileSync(config, `format: impera-runtime/1\nhead: head.onnx\ntail: tail.onnx\ncodec: codec.json\nserver:\n  url: ${server.url}\n  model: tail\n`);
+      const saved = join(tmp(), 'outputs');
+      const r = await impera('edge', '--config', config, '--source', 'synthetic', '--frames', '3', '--save-outputs', saved, '--reference', join(repo.dir, 'full.onnx'), '--json');
+      expect(r.code).toBe(0);
+      const out = JSON.parse(r.stdout);
+      expect(out.frames.every((f: { outcome: string; prediction?: number }) => f.outcome === 'server' && f.prediction === undefined)).toBe(true);
+      expect(out.summary.quality).toMatchObject({ metric: 'map-iou', samples: 3, against: 'the full model run here on the same frames' });
+      expect(readdirSync(saved).sort()).toEqual(['000000', '000001', '000002'].flatMap((n) => [`frame-${n}.map.npy`, `frame-${n}.score.npy`]));
+      const human = await impera('edge', '--config', config, '--source', 'synthetic', '--frames', '2');
+      expect(human.stdout).toMatch(/quality: map IoU .* compares the outputs with the full model's: give --reference FULL\.onnx to measure it/);
+      expect(human.stdout).not.toMatch(/accuracy/);
+      await expectOneLineError(['edge', '--config', config, '--source', 'synthetic', '--frames', '1', '--metric', 'accuracy'], /accuracy does not fit 'map' \[1, 1, 16, 16\]/);
+    } finally {
+      await server.close();
     }
   });
 

@@ -38,6 +38,21 @@ export function chain(batch: number | string = 'batch'): OnnxModel {
   return inMemoryModel(b.build(), 'chain');
 }
 
+/**
+ * A detector's shape in miniature: x [batch,3,16,16] -> conv -> relu ('feat') -> 1x1 conv -> sigmoid: a probability
+ * map 'map' [batch,1,16,16], and its mean 'score' [batch,1] as a second output.
+ */
+export function mapModel(): OnnxModel {
+  const b = new ModelBuilder();
+  b.input('x', 'float32', ['batch', 3, 16, 16]);
+  const feat = b.op('Relu', [conv(b, 'x', 3, 4, 11, 'c1')], {}, { output: 'feat' });
+  const map = b.op('Sigmoid', [conv(b, feat, 4, 1, 13, 'c2', 1)], {}, { output: 'map' });
+  b.op('ReduceMean', [map], { axes: [2, 3], keepdims: 0 }, { output: 'score' });
+  b.output('map', 'float32', ['batch', 1, 16, 16]);
+  b.output('score', 'float32', ['batch', 1]);
+  return inMemoryModel(b.build(), 'map');
+}
+
 /** A residual block: a = relu(conv(x)); y = relu(a + conv(relu(conv(a)))) -> head. */
 export function residual(): OnnxModel {
   const b = new ModelBuilder();

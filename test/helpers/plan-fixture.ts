@@ -6,7 +6,8 @@
  * figures the way the planner defines them, so the report is exercised with self-consistent data.
  */
 import { decide } from '../../src/plan/recommend.js';
-import type { AccuracyFigure, PlanConfiguration, PlanResult } from '../../src/plan/types.js';
+import type { PlanConfiguration, PlanQualityFigure, PlanResult } from '../../src/plan/types.js';
+import type { QualityMeta } from '../../src/plan/quality.js';
 import { findCuts, type Cut } from '../../src/cuts/cuts.js';
 import { modelCost } from '../../src/cost/part.js';
 import { wilson } from '../../src/util/stats.js';
@@ -36,7 +37,16 @@ export interface PlanFixtureOptions {
   energyJ: number;
   /** Labelled data given: measured accuracy, rate-accuracy and the saliency curve; otherwise estimates only. */
   measured: boolean;
+  /**
+   * The metric (default top-1 accuracy). A lower-is-better metric reads the same figures as error rates
+   * (1 - accuracy), with the QoS a ceiling of 1 - `accuracy`.
+   */
+  metric?: QualityMeta;
 }
+
+const ACCURACY: QualityMeta = { metric: 'accuracy', label: 'top-1 accuracy', better: 'higher' };
+/** A fidelity metric where lower is better: a detector's plan. */
+export const ERROR_RATE: QualityMeta = { metric: 'token-error-rate', label: 'token error rate', better: 'lower' };
 
 /** The built-in example's QoS (100 ms p95, 90 %): several splits meet it, local and raw remote do not. */
 export const FEASIBLE: PlanFixtureOptions = { name: 'Pi camera on Wi-Fi to a GPU server', latencyMs: 100, accuracy: 0.9, energyJ: 0.5, measured: true };
@@ -44,6 +54,12 @@ export const FEASIBLE: PlanFixtureOptions = { name: 'Pi camera on Wi-Fi to a GPU
 export const NOTHING_FEASIBLE: PlanFixtureOptions = { ...FEASIBLE, name: 'Pi camera, 30 ms at p95 and 93 %', latencyMs: 30, accuracy: 0.93 };
 /** No labelled data and no saliency pass: every accuracy is an estimate. */
 export const ESTIMATED: PlanFixtureOptions = { ...FEASIBLE, name: 'Pi camera, no labelled data', measured: false };
+/** The feasible plan under a lower-is-better metric. */
+export const LOWER_IS_BETTER: PlanFixtureOptions = { ...FEASIBLE, name: 'OCR on Wi-Fi to a GPU server', metric: ERROR_RATE };
+
+/** The fixture's figures (accuracies) in the metric's terms. */
+const metricOf = (o: PlanFixtureOptions): QualityMeta => o.metric ?? ACCURACY;
+const inMetric = (o: PlanFixtureOptions, accuracy: number): number => (metricOf(o).better === 'higher' ? accuracy : 1 - accuracy);
 
 const EDGE_FLOPS_PER_MS = 6e6;
 const EDGE_MS_PER_NODE = 0.05;
@@ -105,9 +121,12 @@ function latency(f: Figures): PlanConfiguration['latency'] {
   };
 }
 
-function accuracyFigure(value: number, measured: boolean): AccuracyFigure {
-  if (!measured) return { value, source: 'estimate' };
-  return { value, source: 'measured', ci: wilson(Math.round(value * TEST_SAMPLES), TEST_SAMPLES), samples: TEST_SAMPLES };
+function qualityFigure(accuracy: number, o: PlanFixtureOptions): PlanQualityFigure {
+  const meta = metricOf(o);
+  if (!o.measured) return { ...meta, value: inMetric(o, accuracy), source: 'estimate' };
+  const [lo, hi] = wilson(Math.round(accuracy * TEST_SAMPLES), TEST_SAMPLES);
+  const ci: [number, number] = meta.better === 'higher' ? [lo, hi] : [1 - hi, 1 - lo];
+  return { ...meta, value: inMetric(o, accuracy), source: 'measured', ci, samples: TEST_SAMPLES };
 }
 
 function configuration(id: string, placement: PlanConfiguration['placement'], cut: Cut | null, codec: string, exits: PlanConfiguration['exits'], f: Figures, o: PlanFixtureOptions): PlanConfiguration {
@@ -122,8 +141,9 @@ function configuration(id: string, placement: PlanConfiguration['placement'], cu
     codec,
     exits,
     latency: lat,
-    accuracy: accuracyFigure(f.accuracy, o.measured),
+    quality: qualityFigure(f.accuracy, o),
     bytes: f.sent * f.bytes,
+    downlinkBytes: placement === 'local' ? 0 : f.sent * 40,
     energyJ,
     edgeMemoryBytes: f.edgeMemoryBytes,
     throughputFps: 1000 / Math.max(f.deviceMs, f.sent * f.transferMs, f.sent * (f.serverMs + f.queueMs)),
@@ -169,9 +189,11 @@ function configurations({ g, cuts }: DemoAnalysis, o: PlanFixtureOptions): PlanC
   return [local, ...remote, ...splits];
 }
 
+const qosQuality = (o: PlanFixtureOptions) => ({ limit: inMetric(o, o.accuracy), bound: metricOf(o).better === 'higher' ? ('min' as const) : ('max' as const) });
+
 /** The planner's own QoS matching (min-latency) over the fixture's configurations. */
 function decision(configs: PlanConfiguration[], o: PlanFixtureOptions): Pick<PlanResult, 'feasible' | 'pareto' | 'recommendation' | 'nearestMiss'> {
-  const d = decide(configs, { latency: { ms: o.latencyMs, at: 'p95' }, accuracy: o.accuracy, energyJ: o.energyJ }, 'min-latency', 1);
+  const d = decide(configs, { latency: { ms: o.latencyMs, at: 'p95' }, quality: qosQuality(o), energyJ: o.energyJ }, 'min-latency', 1);
   return { feasible: d.feasible.map((c) => c.id), pareto: d.pareto.map((c) => c.id), recommendation: d.recommendation, nearestMiss: d.nearestMiss };
 }
 
@@ -199,13 +221,13 @@ export function planFixture(analysis: DemoAnalysis, o: PlanFixtureOptions): Plan
   return {
     format: 'impera-plan/1',
     createdAt: '2026-11-22T12:00:00.000Z',
-    scenario: { name: o.name, file: 'examples/impera.yaml', qos: { latency: { limit: o.latencyMs, at: 'p95' }, accuracy: { limit: o.accuracy }, energy: { limit: o.energyJ } }, objective: 'min-latency' },
+    scenario: { name: o.name, file: 'examples/impera.yaml', qos: { latency: { limit: o.latencyMs, at: 'p95' }, quality: qosQuality(o), energy: { limit: o.energyJ } }, objective: 'min-latency' },
     model: { source: g.model.source, nodes: full.nodes, macs: full.macs, flops: full.flops, params: full.params, paramBytes: full.paramBytes, inputShape: [...input.shape], outputs: ['logits'] },
     setup: { edge: 'raspberry-pi-4 (catalog, predicted profile)', server: 'h100 (measured profile)', chain: [], links: ["wifi: Wi-Fi uplink, 18.88 Mb/s (Neurosurgeon's measurement), 2 ms"], workload: { fps: 10, devices: 1 } },
     cuts: cuts.map((c) => ({ index: c.index, id: c.id, bytes: c.wireBytes.float32, shapes: c.detail.map((t) => t.shape), headMacs: c.headCost.macs, tailMacs: c.tailCost.macs, headParamBytes: c.headCost.paramBytes, headPeakActivationBytes: c.headCost.peakActivationBytes })),
     saliency: o.measured ? saliency(g) : null,
-    fullAccuracy: o.measured ? accuracyFigure(FULL_ACCURACY, true) : null,
-    rateAccuracy: o.measured ? configs.filter((c) => c.placement === 'split' && !c.exits).map((c) => ({ cut: c.cuts[0]!.id, codec: c.codec, bytes: c.bytes, accuracy: c.accuracy.value })) : [],
+    quality: { ...metricOf(o), reason: 'chosen: test fixture', data: o.measured ? 'fashion-mnist (test split)' : 'the built-in sample', samples: TEST_SAMPLES, source: o.measured ? 'measured' : 'estimate', full: qualityFigure(FULL_ACCURACY, o) },
+    rateQuality: o.measured ? configs.filter((c) => c.placement === 'split' && !c.exits).map((c) => ({ cut: c.cuts[0]!.id, codec: c.codec, bytes: c.bytes, quality: c.quality.value })) : [],
     configurations: configs,
     ...decision(configs, o),
     timings: { totalS: 41.7, steps: [{ step: 'analyse model', seconds: 0.4, cached: false }, { step: 'profile edge', seconds: 23.1, cached: false }, { step: 'evaluate codecs', seconds: 17.2, cached: false }, { step: 'simulate finalists', seconds: 1.0, cached: false }] },

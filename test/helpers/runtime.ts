@@ -54,9 +54,10 @@ export interface SplitRepo {
  * The chain model split at r1 into head.onnx and tail.onnx in a fresh folder; with a codec (fitted on the
  * built-in sample images), the pair encodes and decodes it and codec.json describes its wire format.
  */
-export async function splitRepo(codec?: string): Promise<SplitRepo> {
-  const g = await analyzeModel(chain(), { batch: 1 });
-  const cut = resolveCut(g, findCuts(g, { maxWidth: 1 }), 'r1');
+/** `model` (chain() by default) split at the tensor `at`, with `codec` on the wire if given, written as a model repository. */
+export async function splitRepo(codec?: string, model: OnnxModel = chain(), at = 'r1'): Promise<SplitRepo> {
+  const g = await analyzeModel(model, { batch: 1 });
+  const cut = resolveCut(g, findCuts(g, { maxWidth: 1 }), at);
   let { parts } = splitModel(g, [cut]);
   const dir = mkdtempSync(join(tmpdir(), 'impera-repo-'));
   if (codec) {

@@ -1,5 +1,5 @@
 /**
- * The planner's cached analyses on a tiny model and ten images: accuracy and bytes of cut x codec against the
+ * The planner's cached analyses on a tiny model and ten images: quality and bytes of cut x codec against the
  * model run directly in ONNX Runtime and the wire format counted by hand, the saliency curve's layers and cuts,
  * and how exits combine with a cut's predictions sample by sample (by hand).
  */
@@ -15,7 +15,7 @@ import { analyzeModel } from '../../src/graph/analyze.js';
 import type { Graph } from '../../src/graph/graph.js';
 import { DataType } from '../../src/onnx/dtype.js';
 import { createSession, run } from '../../src/ort/session.js';
-import { accuracyAnalysis, combineExits, planData, saliencyAnalysis, type ExitAnalysis, type PlanData } from '../../src/plan/analyses.js';
+import { combineExits, qualityAnalysis, planData, saliencyAnalysis, type ExitAnalysis, type PlanData } from '../../src/plan/analyses.js';
 import { analysisCache } from '../../src/util/analysis-cache.js';
 import { candidateLayers } from '../../src/saliency/dataset-saliency.js';
 import { seededRandom } from '../../src/util/random.js';
@@ -62,37 +62,37 @@ describe('planData', () => {
   });
 });
 
-describe('accuracyAnalysis', () => {
+describe('qualityAnalysis', () => {
   it('the full model\'s accuracy and predictions as ONNX Runtime gives them; fp32 at a cut agrees exactly and sends the tensor plus its length', async () => {
     const cache = analysisCache(true, join(dir, 'cache'));
-    const { value: a, cached } = await accuracyAnalysis(g, [r1], singleTensorCuts(g).at(-1)!, ['fp32'], data, { inputs: false }, cache);
+    const { value: a, cached } = await qualityAnalysis(g, [r1], singleTensorCuts(g).at(-1)!, ['fp32'], data, { inputs: false, task: {} }, cache);
     expect(cached).toBe(false);
     const expected = await directPredictions();
     const labels = [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]; // class folders in sorted order
     expect(a.labels).toEqual(labels);
     expect(a.full.predictions).toEqual(expected);
     const correct = expected.filter((p, i) => p === labels[i]).length;
-    expect(a.full.accuracy).toBe(correct / 10);
-    expect(a.full.ci).toEqual(wilson(correct, 10));
+    expect(a.task.metric).toBe('accuracy');
+    expect(a.full.quality).toMatchObject({ metric: 'accuracy', value: correct / 10, ci: wilson(correct, 10), samples: 10 });
     const [fp32] = a.codecs;
     // r1 is [1, 4, 8, 8] float32 = 1024 bytes, after a 2-byte LEB128 length (1024 >= 128)
-    expect(fp32).toMatchObject({ cut: r1.id, codec: 'fp32', lossy: false, bytesMean: 1026, agreement: 1, accuracy: a.full.accuracy, predictions: expected });
+    expect(fp32).toMatchObject({ cut: r1.id, codec: 'fp32', lossy: false, bytesMean: 1026, agreement: 1, quality: a.full.quality, predictions: expected });
     expect(a.inputs).toEqual([]);
 
     // the same inputs again: from the cache, the same figures
-    const again = await accuracyAnalysis(g, [r1], singleTensorCuts(g).at(-1)!, ['fp32'], data, { inputs: false }, cache);
+    const again = await qualityAnalysis(g, [r1], singleTensorCuts(g).at(-1)!, ['fp32'], data, { inputs: false, task: {} }, cache);
     expect(again).toEqual({ value: a, cached: true });
   });
 
   it('no cuts (local and remote only): predictions from the full model, no codec figures; remote input encodings on request', async () => {
-    const { value: a } = await accuracyAnalysis(g, [], singleTensorCuts(g).at(-1)!, ['fp32'], data, { inputs: true }, analysisCache(false));
+    const { value: a } = await qualityAnalysis(g, [], singleTensorCuts(g).at(-1)!, ['fp32'], data, { inputs: true, task: {} }, analysisCache(false));
     expect(a.full.predictions).toEqual(await directPredictions());
     expect(a.codecs).toEqual([]);
     expect(a.inputs.length).toBeGreaterThan(0);
     // the input as float32: 3 x 8 x 8 x 4 bytes, and lossless
     const raw = a.inputs.find((i) => /float32/.test(i.name))!;
     expect(raw.bytesMean).toBe(768);
-    expect(raw.accuracy).toBe(a.full.accuracy);
+    expect(raw.quality.value).toBe(a.full.quality.value);
   });
 });
 

@@ -14,7 +14,7 @@ import { analyzeModel } from '../../src/graph/analyze.js';
 import { runtimeNodes, type Graph } from '../../src/graph/graph.js';
 import { resolveLink } from '../../src/net/link.js';
 import { resolveTransport } from '../../src/net/transfer.js';
-import type { AccuracyAnalysis, CodecFigure, ExitAnalysis } from '../../src/plan/analyses.js';
+import type { CodecFigure, ExitAnalysis, QualityAnalysis } from '../../src/plan/analyses.js';
 import { analysisCache } from '../../src/util/analysis-cache.js';
 import { resolveCompute, type ComputeResource } from '../../src/devices/resolve.js';
 import { explore, type ExploreInputs } from '../../src/plan/explore.js';
@@ -57,17 +57,19 @@ function profileFile(name: string, msOf: (op: string) => number): string {
 }
 
 const labels = [0, 1, 2, 3];
-const codecFigure = (cut: Cut, bytesMean: number, accuracy: number, agreement: number): CodecFigure => ({ cut: cut.id, codec: 'fp32', lossy: false, bytesMean, bytesP95: bytesMean, accuracy, ci: [0, 1], agreement, encoderBytes: 0, predictions: [0, 1, 2, 0] });
+const accuracyOf = (value: number, ci: [number, number]) => ({ metric: 'accuracy' as const, label: 'top-1 accuracy', better: 'higher' as const, value, ci, samples: labels.length });
+const codecFigure = (cut: Cut, bytesMean: number, accuracy: number, agreement: number): CodecFigure => ({ cut: cut.id, codec: 'fp32', lossy: false, bytesMean, bytesP95: bytesMean, quality: accuracyOf(accuracy, [0, 1]), agreement, encoderBytes: 0, predictions: [0, 1, 2, 0] });
 
 function inputs(over: Partial<ExploreInputs> = {}): ExploreInputs {
-  const accuracy: AccuracyAnalysis = {
+  const quality: QualityAnalysis = {
     dataset: 'test',
     samples: labels.length,
+    task: { metric: 'accuracy', label: 'top-1 accuracy', better: 'higher', reason: 'test' },
     labels,
-    full: { accuracy: 0.75, ci: [0.3, 0.95], predictions: [0, 1, 2, 0] },
+    full: { quality: accuracyOf(0.75, [0.3, 0.95]), predictions: [0, 1, 2, 0] },
     // raw float32 cut tensors: r1 is [1,4,8,8] = 256 floats, flat is [1,4] = 4 floats
     codecs: [codecFigure(cuts.r1, 1024, 0.75, 1), codecFigure(cuts.flat, 16, 0.5, 0.5)],
-    inputs: [{ name: 'float32 tensor', bytesMean: 768, bytesP95: 768, accuracy: 0.75, ci: [0.3, 0.95] }],
+    inputs: [{ name: 'float32 tensor', bytesMean: 768, bytesP95: 768, quality: accuracyOf(0.75, [0.3, 0.95]) }],
   };
   return {
     g,
@@ -81,11 +83,11 @@ function inputs(over: Partial<ExploreInputs> = {}): ExploreInputs {
     workers: 1,
     codecs: ['fp32'],
     placements: ['local', 'remote', 'split'],
-    accuracy,
-    accuracyMode: { kind: 'measured' },
+    quality,
+    qualityMode: { kind: 'measured' },
     exits: null,
     radios: [RADIO],
-    resultBytes: 20, // y: 5 floats
+    downlinkBytes: 20, // y: 5 floats
     ...over,
   };
 }
@@ -133,7 +135,8 @@ describe('explore: figures of each configuration by hand', () => {
     expect(r1.edgeMemoryBytes).toBe((4 * 3 * 3 * 3 + 4) * 4 + cuts.r1.headCost.peakActivationBytes);
     // fps: the slowest stage is the device's 11 ms (the uplink is busy 1.08 ms, the server 1.65 ms)
     expect(r1.throughputFps).toBeCloseTo(1000 / 11, 9);
-    expect(r1.accuracy).toEqual({ value: 0.75, source: 'measured', ci: [0, 1], samples: 4 });
+    expect(r1.quality).toEqual({ metric: 'accuracy', label: 'top-1 accuracy', better: 'higher', value: 0.75, source: 'measured', ci: [0, 1], samples: 4 });
+    expect(r1.downlinkBytes).toBe(20);
 
     // split at flat: head = everything but the Gemm = 10 + 1 + 10 + 1 + 2 + 0.5 = 24.5 ms; 16 bytes = 1 datagram
     const flat = byId(configs, `split #${cuts.flat.index} fp32`);
@@ -151,7 +154,8 @@ describe('explore: figures of each configuration by hand', () => {
     expect(local.latency.meanMs).toBeCloseTo(27.5, 9); // 2 x 10 + 2 x 1 + 2 + 0.5 + 3
     expect(local).toMatchObject({ bytes: 0, link: null, cuts: [], codec: '-' });
     expect(local.energyJ).toBeCloseTo((pi.power!.activeW * 27.5) / 1000, 12); // no radio
-    expect(local.accuracy.value).toBe(0.75);
+    expect(local.quality.value).toBe(0.75);
+    expect(local.downlinkBytes).toBe(0);
 
     // 768 input bytes = 2 datagrams: (768 + 2 x 28) x 8 = 6592 bits; the whole model on the server: 27.5 / 10 ms
     const remote = byId(configs, 'remote float32 tensor');
@@ -173,9 +177,27 @@ describe('explore: figures of each configuration by hand', () => {
   });
 
   it('without labelled data accuracy is the stated accuracy x agreement with the full model', () => {
-    const configs = explore(inputs({ accuracyMode: { kind: 'estimate', scale: 0.9 }, placements: ['split'] }));
-    expect(byId(configs, `split #${cuts.flat.index} fp32`).accuracy).toEqual({ value: 0.9 * 0.5, source: 'estimate', samples: 4 });
-    expect(byId(configs, `split #${cuts.r1.index} fp32`).accuracy.value).toBeCloseTo(0.9, 12);
+    const configs = explore(inputs({ qualityMode: { kind: 'estimate', scale: 0.9 }, placements: ['split'] }));
+    expect(byId(configs, `split #${cuts.flat.index} fp32`).quality).toEqual({ metric: 'accuracy', label: 'top-1 accuracy', better: 'higher', value: 0.9 * 0.5, source: 'estimate', samples: 4 });
+    expect(byId(configs, `split #${cuts.r1.index} fp32`).quality.value).toBeCloseTo(0.9, 12);
+  });
+
+  it("a 640x640 float map sent back: the downlink's transfer adds to latency and bounds the frame rate", () => {
+    const map = 640 * 640 * 4; // 1,638,400 bytes per frame back
+    const configs = explore(inputs({ downlinkBytes: map, placements: ['local', 'split'], cuts: [cuts.r1] }));
+    const r1 = byId(configs, `split #${cuts.r1.index} fp32`);
+    // UDP: ceil(1638400 / 548) = 2990 datagrams of 28 header bytes, serialised at 8000 bits/ms, + 5 ms delay
+    const downSerialMs = ((map + 2990 * 28) * 8) / 8000; // 1722.12 ms
+    const r1Up = 8640 / 8000 + 5;
+    const r1Tail = (10 + 1 + 2 + 0.5 + 3) / SERVER_SPEEDUP;
+    expect(r1.downlinkBytes).toBe(map);
+    expect(r1.latency.meanMs).toBeCloseTo(11 + r1Up + r1Tail + downSerialMs + 5, 6);
+    expect(r1.latency.breakdown.transferMs).toBeCloseTo(r1Up + downSerialMs + 5, 6);
+    // the downlink is busy 1722 ms per frame: the slowest stage of the stream
+    expect(r1.throughputFps).toBeCloseTo(1000 / downSerialMs, 6);
+    // answered on the device, nothing comes back
+    expect(byId(configs, 'local')).toMatchObject({ downlinkBytes: 0 });
+    expect(byId(configs, 'local').throughputFps).toBeCloseTo(1000 / 27.5, 9);
   });
 
   it('an exit at r1 on the device: half the frames answered after 12 ms, the rest go on; figures mixed over the two paths', () => {
@@ -197,7 +219,8 @@ describe('explore: figures of each configuration by hand', () => {
     expect(c.latency.p95Ms).toBeCloseTo(35.892, 9);
     expect(c.bytes).toBe(0.5 * 16);
     // sample 0 right at the exit, 1 wrong at the exit, 2 right and 3 wrong at the end (predictions 0 1 2 0)
-    expect(c.accuracy.value).toBe(0.5);
+    expect(c.quality.value).toBe(0.5);
+    expect(c.downlinkBytes).toBe(0.5 * 20); // only the frames that go on get the outputs back
     const deviceMs = 0.5 * 12 + 0.5 * 25.5;
     expect(c.energyJ).toBeCloseTo((pi.power!.activeW * deviceMs) / 1000 + (0.5 * 8 + 0.1) * ((8 * 8) / 8e6), 12);
     expect(c.edgeMemoryBytes).toBe(cuts.flat.headCost.paramBytes + cuts.flat.headCost.peakActivationBytes + 100);

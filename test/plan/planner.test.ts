@@ -2,11 +2,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadModel, saveModel } from '../../src/onnx/io.js';
-import { plan } from '../../src/plan/planner.js';
+import { analyzeModel } from '../../src/graph/analyze.js';
+import { ModelBuilder } from '../../src/onnx/builder.js';
+import { inMemoryModel, loadModel, saveModel } from '../../src/onnx/io.js';
+import { downlinkBytesOf, plan } from '../../src/plan/planner.js';
 import { readPlanScenario } from '../../src/plan/scenario.js';
 import { modelFingerprint, PROFILE_FORMAT, saveProfile } from '../../src/profile/profile-file.js';
-import { chain } from '../helpers/models.js';
+import { chain, weights } from '../helpers/models.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'impera-plan-run-'));
 saveModel(chain(), join(dir, 'chain.onnx'));
@@ -39,5 +41,20 @@ describe('plan fails early and says how to fix it', () => {
   it('an unknown exit cut is named by its field before any analysis', async () => {
     const s = scenario('exits.yaml', ['data: fashion-mnist', 'devices:', '  edge: { profile: cam.json, like: raspberry-pi-4 }', "explore: { placements: [local], exits: { at: ['no-such-tensor'] } }"]);
     await expect(plan(s, { cache: false })).rejects.toMatchObject({ code: 'BAD_SCENARIO', message: expect.stringMatching(/^explore\.exits\.at\.0: /) });
+  });
+});
+
+describe('what comes back to the device', () => {
+  it("every output of the model, at the analysed shape: a 640x640 float probability map is 1.6 MB per frame", async () => {
+    // a detector's shape: x [1,3,640,640] -> 1x1 conv -> sigmoid map [1,1,640,640], and a score [1,1]
+    const b = new ModelBuilder();
+    b.input('x', 'float32', [1, 3, 640, 640]);
+    const map = b.op('Sigmoid', [b.op('Conv', ['x', weights(b, 'w', [1, 3, 1, 1], 1)], { kernel_shape: [1, 1] })], {}, { output: 'map' });
+    b.op('ReduceMax', [map], { axes: [2, 3], keepdims: 0 }, { output: 'score' });
+    b.output('map', 'float32', [1, 1, 640, 640]);
+    b.output('score', 'float32', [1, 1]);
+    const g = await analyzeModel(inMemoryModel(b.build(), 'map'));
+    expect(downlinkBytesOf(g)).toBe(640 * 640 * 4 + 4); // 1,638,404 bytes
+    expect(downlinkBytesOf(await analyzeModel(chain(1)))).toBe(5 * 4);
   });
 });

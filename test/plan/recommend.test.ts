@@ -1,9 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { checkConfiguration, chosen, decide, formatConstraint, paretoFront } from '../../src/plan/recommend.js';
+import type { QualityMeta } from '../../src/plan/quality.js';
 import type { PlanConfiguration, PlanResult } from '../../src/plan/types.js';
 
-/** A configuration with the figures that matter here. */
-function cfg(id: string, p95: number, accuracy: number, bytes = 1000, energyJ: number | null = 0.1, fps = 100): PlanConfiguration {
+const ACCURACY: QualityMeta = { metric: 'accuracy', label: 'top-1 accuracy', better: 'higher' };
+const REL_L2: QualityMeta = { metric: 'rel-l2', label: 'relative L2 error', better: 'lower' };
+
+/** A configuration with the figures that matter here (quality in `metric`, top-1 accuracy by default). */
+function cfg(id: string, p95: number, accuracy: number, bytes = 1000, energyJ: number | null = 0.1, fps = 100, metric = ACCURACY): PlanConfiguration {
   return {
     id,
     placement: 'split',
@@ -13,8 +17,9 @@ function cfg(id: string, p95: number, accuracy: number, bytes = 1000, energyJ: n
     codec: 'fp32',
     exits: null,
     latency: { meanMs: p95 * 0.8, p50Ms: p95 * 0.7, p95Ms: p95, p99Ms: p95 * 1.2, source: 'analytic', breakdown: { deviceMs: 1, transferMs: 1, serverMs: 1, queueMs: 0 } },
-    accuracy: { value: accuracy, source: 'measured' },
+    quality: { ...metric, value: accuracy, source: 'measured' },
     bytes,
+    downlinkBytes: 40,
     energyJ,
     edgeMemoryBytes: 1e6,
     throughputFps: fps,
@@ -25,8 +30,8 @@ function cfg(id: string, p95: number, accuracy: number, bytes = 1000, energyJ: n
 
 describe('QoS matching and the recommendation', () => {
   it('checks each constraint with its margin, at the percentile the constraint names', () => {
-    const checks = checkConfiguration(cfg('a', 80, 0.92), { latency: { ms: 100, at: 'p99' }, accuracy: 0.9, bytes: 500 }, 10);
-    expect(checks.map((c) => [c.constraint, c.met])).toEqual([['latency', true], ['accuracy', true], ['bytes', false], ['throughput', true]]);
+    const checks = checkConfiguration(cfg('a', 80, 0.92), { latency: { ms: 100, at: 'p99' }, quality: { limit: 0.9, bound: 'min' }, bytes: 500 }, 10);
+    expect(checks.map((c) => [c.constraint, c.met])).toEqual([['latency', true], ['quality', true], ['bytes', false], ['throughput', true]]);
     expect(checks[0]!.value).toBeCloseTo(96, 9); // p99 = 1.2 x p95
     expect(checks[2]!.margin).toBeCloseTo(-1, 9); // 1000 B against 500: 100 % over
   });
@@ -38,19 +43,19 @@ describe('QoS matching and the recommendation', () => {
 
   it('max-accuracy: the most accurate feasible configuration, accuracies within the tolerance tie and latency decides', () => {
     const configs = [cfg('fast', 20, 0.93), cfg('accurate', 60, 0.934), cfg('best', 90, 0.96), cfg('too slow', 150, 0.99)];
-    const d = decide(configs, { latency: { ms: 100, at: 'p95' }, accuracy: 0.9 }, 'max-accuracy', 10, 0.005);
+    const d = decide(configs, { latency: { ms: 100, at: 'p95' }, quality: { limit: 0.9, bound: 'min' } }, 'max-accuracy', 10, 0.005);
     expect(d.recommendation!.id).toBe('best');
     expect(d.feasible.map((c) => c.id)).toEqual(['best', 'accurate', 'fast']);
-    const tied = decide([cfg('fast', 20, 0.93), cfg('accurate', 60, 0.934)], { accuracy: 0.9 }, 'max-accuracy', 10, 0.005);
+    const tied = decide([cfg('fast', 20, 0.93), cfg('accurate', 60, 0.934)], { quality: { limit: 0.9, bound: 'min' } }, 'max-accuracy', 10, 0.005);
     expect(tied.recommendation!.id).toBe('fast');
     expect(tied.recommendation!.runnerUp).toBe('accurate');
   });
 
   it('explains the binding constraint (smallest margin) and what the runner-up changes', () => {
-    const d = decide([cfg('a', 95, 0.95), cfg('b', 50, 0.94)], { latency: { ms: 100, at: 'p95' }, accuracy: 0.9 }, 'max-accuracy', 10, 0.001);
+    const d = decide([cfg('a', 95, 0.95), cfg('b', 50, 0.94)], { latency: { ms: 100, at: 'p95' }, quality: { limit: 0.9, bound: 'min' } }, 'max-accuracy', 10, 0.001);
     expect(d.recommendation!.binding).toMatchObject({ constraint: 'latency', value: 95, limit: 100 });
     expect(d.recommendation!.explanation.join(' ')).toMatch(/Binding constraint: latency, 95.0 ms against a limit of 100.0 ms \(margin 5.0 %\)/);
-    expect(d.recommendation!.explanation.join(' ')).toMatch(/Runner-up: b — p95 latency -45.0 ms, accuracy -1.00 points/);
+    expect(d.recommendation!.explanation.join(' ')).toMatch(/Runner-up: b — p95 latency -45.0 ms, top-1 accuracy -1.00 points/);
   });
 
   it('min-latency, min-bytes and min-energy pick by their own measure', () => {
@@ -81,9 +86,9 @@ describe('QoS matching and the recommendation', () => {
   });
 
   it('a nearest miss that fails several constraints lists the others; an overloaded latency reads as such', () => {
-    const d = decide([cfg('a', 120, 0.85, 1000, 0.1, 5)], { latency: { ms: 100, at: 'p95' }, accuracy: 0.9 }, 'max-accuracy', 10);
+    const d = decide([cfg('a', 120, 0.85, 1000, 0.1, 5)], { latency: { ms: 100, at: 'p95' }, quality: { limit: 0.9, bound: 'min' } }, 'max-accuracy', 10);
     expect(d.nearestMiss).toMatchObject({ id: 'a', constraint: 'latency', value: Infinity });
-    expect(d.nearestMiss!.explanation.join(' ')).toMatch(/whose latency is unbounded \(overloaded\) against 100.0 ms \(overloaded\)\. It also misses accuracy \(85.0 % vs 90.0 %\), throughput \(5.0 fps vs 10.0 fps\)\./);
+    expect(d.nearestMiss!.explanation.join(' ')).toMatch(/whose latency is unbounded \(overloaded\) against 100.0 ms \(overloaded\)\. It also misses top-1 accuracy \(85.0 % vs 90.0 %\), throughput \(5.0 fps vs 10.0 fps\)\./);
     expect(formatConstraint('bytes', 1234.4)).toBe('1,234 B');
   });
 
@@ -98,5 +103,30 @@ describe('QoS matching and the recommendation', () => {
   it('the Pareto front keeps exactly the configurations no other beats on latency, accuracy, bytes and energy', () => {
     const configs = [cfg('a', 10, 0.9, 100, 0.1), cfg('dominated', 20, 0.89, 200, 0.2), cfg('b', 30, 0.95, 100, 0.1), cfg('c', 5, 0.8, 50, 0.3)];
     expect(paretoFront(configs, 'p95').map((c) => c.id)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('a lower-is-better metric: a ceiling is checked as a maximum, ranking and the Pareto front prefer less', () => {
+    const err = (id: string, p95: number, e: number, bytes = 1000) => cfg(id, p95, e, bytes, 0.1, 100, REL_L2);
+    const [within, over] = [err('within', 10, 0.02), err('over', 10, 0.08)].map((c) => checkConfiguration(c, { quality: { limit: 0.05, bound: 'max' } }, 10)[0]!);
+    expect(within).toMatchObject({ constraint: 'quality', met: true });
+    expect(within.margin).toBeCloseTo(0.6, 9); // (0.05 - 0.02) / 0.05
+    expect(over).toMatchObject({ constraint: 'quality', met: false });
+    expect(over.margin).toBeCloseTo(-0.6, 9);
+    // same latency and bytes: the smaller error dominates; the larger error survives only by being faster
+    const front = paretoFront([err('exact', 20, 0), err('worse', 20, 0.01), err('faster', 5, 0.03)], 'p95');
+    expect(front.map((c) => c.id)).toEqual(['exact', 'faster']);
+    const d = decide([err('fast', 10, 0.04), err('faithful', 50, 0.001), err('too far', 5, 0.2)], { quality: { limit: 0.05, bound: 'max' } }, 'max-quality', 10, 0);
+    expect(d.feasible.map((c) => c.id)).toEqual(['faithful', 'fast']);
+    expect(d.recommendation!.explanation.join(' ')).toMatch(/relative L2 error 0\.001/);
+    expect(d.recommendation!.explanation.join(' ')).toMatch(/Runner-up: fast — p95 latency -40\.0 ms, relative L2 error \+0\.039/);
+  });
+
+  it('a quality constraint in dB: margins on a negative or zero limit are taken on its magnitude', () => {
+    const snr = (id: string, v: number) => cfg(id, 10, v, 1000, 0.1, 100, { metric: 'snr-db', label: 'SNR', better: 'higher' });
+    const [check] = checkConfiguration(snr('a', -5), { quality: { limit: -10, bound: 'min' } }, 10);
+    expect(check).toMatchObject({ met: true, value: -5, limit: -10 });
+    expect(check!.margin).toBeCloseTo(0.5, 9);
+    expect(checkConfiguration(snr('b', 3), { quality: { limit: 0, bound: 'min' } }, 10)[0]!.margin).toBe(3);
+    expect(formatConstraint('quality', 24.34, 'snr-db')).toBe('24.3 dB');
   });
 });

@@ -26,8 +26,9 @@ function configuration(placement: 'local' | 'split', deviceMs: number, serverMs:
     codec: 'fp32',
     exits,
     latency: { meanMs, p50Ms: meanMs, p95Ms: meanMs, p99Ms: meanMs, source: 'analytic', breakdown: { deviceMs, transferMs: meanMs - deviceMs - serverMs, serverMs, queueMs: 0 } },
-    accuracy: { value: 0.9, source: 'measured' },
+    quality: { metric: 'accuracy', label: 'top-1 accuracy', better: 'higher', value: 0.9, source: 'measured' },
     bytes: placement === 'local' ? 0 : 1000,
+    downlinkBytes: placement === 'local' ? 0 : 20,
     energyJ: null,
     edgeMemoryBytes: 0,
     throughputFps: 1000 / deviceMs,
@@ -36,7 +37,7 @@ function configuration(placement: 'local' | 'split', deviceMs: number, serverMs:
   };
 }
 
-const inputs = (over: Partial<RefineInputs> = {}): RefineInputs => ({ link, transport: resolveTransport({ protocol: 'udp' }), workload: { fps: 10, devices: 1 }, workers: 1, resultBytes: 20, durationS: 20, ...over });
+const inputs = (over: Partial<RefineInputs> = {}): RefineInputs => ({ link, transport: resolveTransport({ protocol: 'udp' }), workload: { fps: 10, devices: 1 }, workers: 1, downlinkBytes: 20, durationS: 20, ...over });
 
 describe('refineLatency', () => {
   it('one device below capacity: no queueing, the simulated latency is device + up + server + down', () => {

@@ -27,7 +27,7 @@ describe('plan scenario files', () => {
     expect(c.workload).toEqual({ fps: 10, devices: 1 });
     expect(c.server).toEqual({ workers: 1 });
     expect(c.explore).toEqual({ cuts: 'candidates', codecs: ['fp32', 'fp16', 'int8+deflate', 'int4+deflate', 'pca:c/4+int8+deflate'], placements: ['local', 'remote', 'split'], finalists: 8 });
-    expect([c.samples, c.objective, c.qos, c.transport]).toEqual([200, 'max-accuracy', {}, { protocol: 'tcp' }]);
+    expect([c.samples, c.objective, c.qos, c.transport, c.quality]).toEqual([200, 'max-quality', {}, { protocol: 'tcp' }, undefined]);
     // a section given in part keeps the defaults of the fields it leaves out
     const partial = readPlanScenario(write('partial.yaml', [...base, 'workload: { devices: 4 }', 'explore: { finalists: 2 }'].join('\n'))).config;
     expect(partial.workload).toEqual({ fps: 10, devices: 4 });
@@ -48,7 +48,7 @@ describe('plan scenario files', () => {
     const file = write('types.yaml', [...base, 'qos:', '  latency: { ms: fast }'].join('\n'));
     expect(() => readPlanScenario(file)).toThrow(new RegExp(`scenario '${file}' line 7: qos.latency.ms: latency.ms must be a number`));
     const obj = write('objective.yaml', [...base, 'objective: cheapest'].join('\n'));
-    expect(() => readPlanScenario(obj)).toThrow(/objective.yaml' line 6: objective: must be one of "max-accuracy", "min-latency", "min-energy", "min-bytes", "max-throughput"/);
+    expect(() => readPlanScenario(obj)).toThrow(/objective.yaml' line 6: objective: must be one of "max-quality", "max-accuracy", "min-latency", "min-energy", "min-bytes", "max-throughput"/);
     const extra = write('extra.yaml', [...base, 'qos:', '  latncy: { ms: 10 }'].join('\n'));
     expect(() => readPlanScenario(extra)).toThrow(/extra.yaml' line 7: qos: unknown field 'latncy'/);
     const acc = write('acc.yaml', [...base, 'qos:', '  accuracy: 90'].join('\n'));
@@ -89,5 +89,20 @@ describe('plan scenario files', () => {
   it('reads JSON scenarios too', () => {
     const file = write('s.json', JSON.stringify({ devices: { edge: 'raspberry-pi-4', server: 'nvidia-t4' }, links: { uplink: ['wifi', 'lte'] } }));
     expect(readPlanScenario(file).config.links.uplink).toEqual(['wifi', 'lte']);
+  });
+
+  it('reads the quality block and a bound on the metric; refuses what cannot hold before any work', () => {
+    const ok = readPlanScenario(write('quality.yaml', [...base, 'quality: { metric: map-iou, threshold: 0.3, outputs: [sigmoid_0.tmp_0] }', 'qos:', '  quality: { min: 0.8 }'].join('\n'))).config;
+    expect(ok.quality).toEqual({ metric: 'map-iou', threshold: 0.3, outputs: ['sigmoid_0.tmp_0'] });
+    expect(ok.qos.quality).toEqual({ min: 0.8 });
+    const custom = readPlanScenario(write('custom.yaml', [...base, 'quality: { metric: "custom:map", module: metric.mjs }', 'qos:', '  quality: { max: 0.05 }'].join('\n'))).config;
+    expect(custom.quality).toEqual({ metric: 'custom:map', module: 'metric.mjs' });
+    const fail = (name: string, lines: string[], message: RegExp) => expect(() => readPlanScenario(write(name, [...base, ...lines].join('\n')))).toThrow(expect.objectContaining({ code: 'BAD_SCENARIO', message: expect.stringMatching(message) }));
+    fail('unknown-metric.yaml', ['quality: { metric: miou }'], /quality.metric: metric must be one of accuracy, top1-agreement, .*token-error-rate, or custom:NAME with module/);
+    fail('no-module.yaml', ['quality: { metric: "custom:map" }'], /quality.module: a custom: metric needs module:/);
+    fail('both-bounds.yaml', ['qos:', '  quality: { min: 0.8, max: 0.9 }'], /qos.quality: give one of min \(higher-is-better metrics\) or max \(lower-is-better metrics\)/);
+    fail('no-bound.yaml', ['qos:', '  quality: {}'], /qos.quality: give one of min/);
+    fail('alias-and-quality.yaml', ['qos:', '  accuracy: 0.9', '  quality: { min: 0.8 }'], /qos.accuracy: give qos.quality or qos.accuracy \(its alias for accuracy\), not both/);
+    fail('accuracy-of-iou.yaml', ['quality: { metric: map-iou }', 'qos:', '  accuracy: 0.9'], /qos.accuracy: the scenario's metric is map-iou, not accuracy/);
   });
 });

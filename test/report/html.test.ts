@@ -14,7 +14,7 @@ import { embedSvg, esc, renderReport } from '../../src/report/html.js';
 import { paretoSpec, renderSvg } from '../../src/report/plot.js';
 import type { PlanResult } from '../../src/plan/types.js';
 import { launchChromium, screenshotReport } from '../../scripts/report-screenshot.mjs';
-import { demoAnalysis, ESTIMATED, FEASIBLE, NOTHING_FEASIBLE, planFixture, type DemoAnalysis } from '../helpers/plan-fixture.js';
+import { demoAnalysis, ESTIMATED, FEASIBLE, LOWER_IS_BETTER, NOTHING_FEASIBLE, planFixture, type DemoAnalysis } from '../helpers/plan-fixture.js';
 
 let dir: string;
 let browser: Browser;
@@ -103,14 +103,14 @@ describe('the report of a feasible plan', () => {
 
   it('draws all five charts with their data', async () => {
     const drawn = await charts(opened.page);
-    expect(Object.keys(drawn).sort()).toEqual(['bytes', 'latency', 'pareto', 'rate-accuracy', 'saliency']);
+    expect(Object.keys(drawn).sort()).toEqual(['bytes', 'latency', 'pareto', 'rate-quality', 'saliency']);
     for (const [id, c] of Object.entries(drawn)) expect(c.pixels, `${id}: drawn pixels`).toBeGreaterThan(DRAWN);
     expect(drawn.saliency!.marks).toBeGreaterThanOrEqual(plan.saliency!.curve.length);
     expect(drawn.bytes!.marks).toBeGreaterThanOrEqual(plan.cuts.length);
     // four stacked segments and a tick per bar: remote, each split cut, local
     const bars = 2 + new Set(plan.configurations.filter((c) => c.placement === 'split').map((c) => c.cuts[0]!.index)).size;
     expect(drawn.latency!.marks).toBe(5 * bars);
-    expect(drawn['rate-accuracy']!.marks).toBeGreaterThanOrEqual(plan.rateAccuracy.length);
+    expect(drawn['rate-quality']!.marks).toBeGreaterThanOrEqual(plan.rateQuality.length);
     expect(drawn.pareto!.marks).toBeGreaterThanOrEqual(plan.configurations.length);
   });
 
@@ -124,9 +124,13 @@ describe('the report of a feasible plan', () => {
     expect(await opened.page.$$eval('figure[data-chart="pareto"] svg text', (ts) => ts.map((t) => t.textContent))).toContain('recommended');
   });
 
-  it('has no estimate labels when accuracy was measured', async () => {
-    expect(await opened.page.$('#accuracy-estimate')).toBeNull();
-    expect(await text(opened.page, '#setup')).toMatch(/full-model accuracy\s+92\.60 %/);
+  it('has no estimate labels when accuracy was measured, and says the metric and the data it was measured on', async () => {
+    expect(await opened.page.$('#quality-estimate')).toBeNull();
+    const setup = await text(opened.page, '#setup');
+    expect(setup).toMatch(/quality metric\s+top-1 accuracy \(accuracy, higher is better\): chosen: test fixture/);
+    expect(setup).toMatch(/quality measured on\s+10000 samples of fashion-mnist \(test split\)/);
+    expect(setup).toMatch(/full model's top-1 accuracy\s+92\.6 %/);
+    expect(await text(opened.page, '#constraints')).toMatch(/top-1 accuracy \(on fashion-mnist \(test split\)\)\s+≥ 90\.0 %/);
   });
 
   it('gives every element a unique id, so the inline charts do not share clip paths', async () => {
@@ -138,7 +142,7 @@ describe('the report of a feasible plan', () => {
   it('sorts a table by a clicked column', async () => {
     const bytes = '#all-configurations th:nth-child(8)';
     const column = () => opened.page.$$eval('#all-configurations tbody tr td:nth-child(8)', (cells) => cells.map((c) => Number((c as HTMLElement).dataset.v)));
-    expect(await opened.page.$eval(bytes, (th) => th.textContent)).toBe('bytes');
+    expect(await opened.page.$eval(bytes, (th) => th.textContent)).toBe('bytes up');
     await opened.page.click('#all-configurations-details summary');
     await opened.page.click(bytes);
     const ascending = await column();
@@ -182,15 +186,37 @@ describe('the report without labelled data or saliency', () => {
     const { page, errors, requests, url } = await open('estimated', await renderReport(plan));
     expect(errors).toEqual([]);
     expect(requests).toEqual([url]);
-    expect(await text(page, '#accuracy-estimate')).toMatch(/^Accuracy is estimated, not measured\./);
-    expect(await text(page, '#recommendation')).toMatch(/ACCURACY\s+≈90\.6 %\s+estimate not measured/);
-    expect(await text(page, '#constraints')).toMatch(/accuracy\s+≥ 90\.0 %\s+≈90\.6 % estimate/);
+    expect(await text(page, '#quality-estimate')).toMatch(/^top-1 accuracy is estimated, not measured\./);
+    expect(await text(page, '#recommendation')).toMatch(/TOP-1 ACCURACY\s+≈90\.6 %\s+estimate not measured/);
+    expect(await text(page, '#constraints')).toMatch(/top-1 accuracy \(on the built-in sample\)\s+≥ 90\.0 %\s+≈90\.6 % estimate/);
     const cells = await page.$$eval('#all-configurations tbody td:nth-child(7)', (tds) => tds.map((td) => td.textContent));
     expect(cells).toHaveLength(plan.configurations.length);
     for (const cell of cells) expect(cell).toMatch(/^≈\d+\.\d %$/);
-    expect(await page.$$eval('[data-missing-chart]', (ps) => ps.map((p) => (p as HTMLElement).dataset.missingChart))).toEqual(['saliency', 'rate-accuracy']);
+    expect(await page.$$eval('[data-missing-chart]', (ps) => ps.map((p) => (p as HTMLElement).dataset.missingChart))).toEqual(['saliency', 'rate-quality']);
     expect(Object.keys(await charts(page)).sort()).toEqual(['bytes', 'latency', 'pareto']);
-    expect(await page.$eval('figure[data-chart="pareto"] svg', (s) => s.textContent)).toContain('accuracy (%, estimated)');
+    expect(await page.$eval('figure[data-chart="pareto"] svg', (s) => s.textContent)).toContain('top-1 accuracy (%), estimated');
+  });
+});
+
+describe('the report of a plan under a lower-is-better metric', () => {
+  it("speaks the metric: its label on the axes, in the tables and sentences, a ceiling as the constraint", async () => {
+    const plan = planFixture(analysis, LOWER_IS_BETTER);
+    const { page, errors } = await open('lower', await renderReport(plan));
+    expect(errors).toEqual([]);
+    expect(await text(page, '#constraints')).toMatch(/token error rate \(on fashion-mnist \(test split\)\)\s+≤ 10\.0 %\s+\d+\.\d %/);
+    expect(await text(page, '#recommendation')).toMatch(/TOKEN ERROR RATE\s+\d+\.\d %/);
+    expect(plan.recommendation!.explanation.join(' ')).toMatch(/token error rate \d+\.\d %/);
+    expect(await page.$eval('#all-configurations th:nth-child(7)', (th) => th.textContent)).toBe('token error rate');
+    const drawn = await charts(page);
+    expect(Object.keys(drawn).sort()).toEqual(['bytes', 'latency', 'pareto', 'rate-quality', 'saliency']);
+    expect(drawn['rate-quality']!.pixels).toBeGreaterThan(DRAWN);
+    for (const chart of ['pareto', 'rate-quality']) expect(await page.$eval(`figure[data-chart="${chart}"] svg`, (s) => s.textContent)).toContain('token error rate (%, lower is better)');
+    expect(await text(page, '#chart-rate-quality h2')).toBe('Rate–token error rate');
+    // the recommended configuration's error is within the ceiling, and nothing on the front has a larger error at a higher latency than another
+    const chosen = plan.configurations.find((c) => c.id === plan.recommendation!.id)!;
+    expect(chosen.quality.value).toBeLessThanOrEqual(0.1);
+    const front = plan.configurations.filter((c) => plan.pareto.includes(c.id));
+    for (const a of front) for (const b of front) expect(a.latency.p95Ms < b.latency.p95Ms && a.quality.value < b.quality.value && a.bytes < b.bytes && (a.energyJ ?? 0) < (b.energyJ ?? 0)).toBe(false);
   });
 });
 
@@ -230,7 +256,7 @@ describe('embedSvg', () => {
 
 describe('the drawn-chart check', () => {
   it('finds nothing drawn on a plot with axes, legends and limit rules but no data', async () => {
-    const empty = embedSvg(await renderSvg(paretoSpec('empty', [], { latency: 'p95 latency (ms)', accuracy: 'accuracy (%)' }, { latencyMs: 100, accuracy: 0.9 })), 'empty');
+    const empty = embedSvg(await renderSvg(paretoSpec('empty', [], { latency: 'p95 latency (ms)', quality: { percent: true, title: 'accuracy (%)' } }, { latencyMs: 100, quality: { value: 0.9, label: '90.0 %' } })), 'empty');
     const { page } = await open('empty-chart', `<!doctype html><meta charset="utf-8"><figure class="chart" data-chart="empty">${empty}</figure>`);
     const { empty: stats } = await charts(page);
     expect(stats!.pixels).toBe(0);

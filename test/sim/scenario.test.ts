@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { loadModel } from '../../src/onnx/io.js';
+import { loadModel, saveModel } from '../../src/onnx/io.js';
 import { modelFingerprint, PROFILE_FORMAT, saveProfile, type Profile } from '../../src/profile/profile-file.js';
 import { loadScenario } from '../../src/sim/scenario.js';
 import { chooseSetups, deployment } from '../../src/sim/setups.js';
 import { PACKAGE_ROOT } from '../../src/util/package.js';
+import { mapModel } from '../helpers/models.js';
 
 const EXAMPLES = join(PACKAGE_ROOT, 'examples', 'scenarios');
 const MODEL = join(PACKAGE_ROOT, 'examples', 'mobilenet_v2.onnx');
@@ -53,6 +54,14 @@ describe('scenario files', () => {
     expect(s.payload).toMatchObject({ cutBytes: 50176, inputBytes: 602112, resultBytes: 40, cut: '/1/features/features.7/conv/conv.2/Conv_output_0' });
     const int8 = await loadScenario(write({ ...minimal, payload: undefined, model: { path: MODEL, cut: 39, wire: 'int8' } }));
     expect(int8.payload.cutBytes).toBe(12544);
+  });
+
+  it("send every output of the model back: a probability map and a score (16x16 + 1 floats) come down per frame", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'impera-map-')), 'map.onnx');
+    saveModel(mapModel(), path);
+    const s = await loadScenario(write({ ...minimal, payload: undefined, model: { path, cut: 'feat' } }));
+    expect(s.payload).toMatchObject({ cutBytes: 4 * 16 * 16 * 4, inputBytes: 3 * 16 * 16 * 4, resultBytes: (16 * 16 + 1) * 4 });
+    expect(deployment(s, 'split').devices.every((d) => d.downBytes === 1028)).toBe(true);
   });
 
   it('fill defaults: dedicated Ethernet, TCP, one worker, 60 s', async () => {

@@ -1,12 +1,19 @@
-/** `impera edge`: run the device side of a split deployment on frames, with fallback when the server cannot answer. */
+/**
+ * `impera edge`: run the device side of a split deployment on frames, with fallback when the server cannot answer;
+ * optionally keep every frame's outputs as `.npy` and measure their quality under the task's metric.
+ */
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadRuntimeConfig } from '../../runtime/edge/config.js';
 import { frameSource, pace } from '../../runtime/edge/frames.js';
+import { FrameQuality, saveOutputs } from '../../runtime/edge/quality.js';
 import { EdgeRunner, type FrameResult } from '../../runtime/edge/runner.js';
+import { formatQuality } from '../../plan/quality.js';
+import type { MetricName } from '../../task/types.js';
 import { summarize, type RunSummary } from '../../runtime/edge/summary.js';
 import { addDataOptions, datasetOptions, positiveInt, positiveNumber, printJson } from '../common.js';
 import { progressBar } from '../progress.js';
-import { fmtFraction, fmtMs as ms, table } from '../table.js';
+import { fmtMs as ms, table } from '../table.js';
 import { DEFAULT_DATA, NAMED_SOURCES } from '../../data/policy.js';
 
 interface EdgeOptions {
@@ -16,14 +23,22 @@ interface EdgeOptions {
   fps?: number;
   json?: boolean;
   jsonl?: boolean;
+  saveOutputs?: string;
+  reference?: string;
+  metric?: string;
+  threshold?: number;
+  metricModule?: string;
   preprocess?: string;
   labels?: string;
 }
 
 function summaryText(source: string, s: RunSummary): string {
   const outcomes = Object.entries(s.outcomes).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ');
+  const q = s.quality;
+  const quality = q ? `${q.label} ${formatQuality(q.metric, q.value)} [${formatQuality(q.metric, q.ci[0])}, ${formatQuality(q.metric, q.ci[1])}] on ${q.samples} frames against ${q.against} (${q.reason})` : `quality: ${s.qualityNote ?? 'not measured'}`;
   const lines = [
-    `${s.framesIn} frames in from ${source}, ${s.resultsOut} results out: ${outcomes}${s.accuracy !== undefined ? `; accuracy ${fmtFraction(s.accuracy)}` : ''}`,
+    `${s.framesIn} frames in from ${source}, ${s.resultsOut} results out: ${outcomes}`,
+    quality,
     table(['stage', 'frames', 'p50 ms', 'p90 ms', 'p99 ms'], s.stages.map((x) => [x.stage.replace(/Ms$/, ''), x.frames, ms(x.p50Ms), ms(x.p90Ms), ms(x.p99Ms)]), ['left', 'right', 'right', 'right', 'right']),
   ];
   if (s.reasons.length) lines.push(table(['fallback / failure', 'frames'], s.reasons.map((r) => [r.reason, r.frames])));
@@ -39,10 +54,17 @@ export function registerEdge(program: Command): void {
     .option('--fps <rate>', 'frames per second (default: as fast as they are processed)', positiveNumber('--fps'))
     .option('--json', 'print every frame result and the summary as one JSON object')
     .option('--jsonl', 'print each frame result as a JSON line as it completes, then the summary')
+    .option('--save-outputs <dir>', 'write every output of every frame as DIR/frame-NNNNNN.<output>.npy')
+    .option('--reference <model>', 'the full model, run here on each frame: quality is measured against its outputs')
+    .option('--metric <name>', 'quality metric (default: chosen from the outputs and whether the frames are labelled)')
+    .option('--threshold <t>', 'threshold of map metrics (default 0.5)', Number)
+    .option('--metric-module <file>', "a user's metric: a JS module exporting score and better")
     .action(async (o: EdgeOptions) => {
       const config = loadRuntimeConfig(o.config);
       const runner = await EdgeRunner.open(config);
       const source = frameSource(o.source, runner.inputs, datasetOptions(o));
+      const taskOptions = { ...(o.metric ? { metric: o.metric as MetricName } : {}), ...(o.threshold !== undefined ? { threshold: o.threshold } : {}), ...(o.metricModule ? { module: resolve(o.metricModule) } : {}) };
+      const quality = await FrameQuality.open(o.reference, { labelled: source.classes > 0, classes: source.classes }, taskOptions, config.threads);
       const count = o.frames ?? (Number.isFinite(source.size) ? source.size : 100);
       const bar = progressBar('frames', !o.json && !o.jsonl && process.stderr.isTTY === true);
       const results: FrameResult[] = [];
@@ -51,16 +73,19 @@ export function registerEdge(program: Command): void {
         for (let i = 0; i < count; i++) {
           await pace(i, o.fps, start);
           const f = source.frame(i);
-          const r = await runner.process(i, f.feeds, f.label);
-          results.push(r);
-          if (o.jsonl) process.stdout.write(`${JSON.stringify(r)}\n`);
+          const answer = await runner.processWithOutputs(i, f.feeds, f.label);
+          results.push(answer.result);
+          if (o.saveOutputs) saveOutputs(o.saveOutputs, answer);
+          await quality.add(answer, f.feeds, f.label);
+          if (o.jsonl) process.stdout.write(`${JSON.stringify(answer.result)}\n`);
           bar.update(i + 1, count);
         }
       } finally {
         bar.stop();
         await runner.close();
+        await quality.close();
       }
-      const summary = summarize(count, results);
+      const summary = summarize(count, results, quality.summary());
       if (o.json) printJson({ source: source.name, frames: results, summary });
       else if (o.jsonl) process.stdout.write(`${JSON.stringify({ summary })}\n`);
       else process.stdout.write(summaryText(source.name, summary));

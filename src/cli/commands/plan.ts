@@ -9,13 +9,13 @@ import { Option, type Command } from 'commander';
 import { plan } from '../../plan/planner.js';
 import { readPlanScenario } from '../../plan/scenario.js';
 import { exportPlan } from '../../runtime/deploy.js';
+import { formatQuality } from '../../plan/quality.js';
 import { chosen, formatConstraint, latencyAt } from '../../plan/recommend.js';
 import type { PlanConfiguration, PlanResult } from '../../plan/types.js';
 import { renderReport } from '../../report/html.js';
 import { PACKAGE_ROOT } from '../../util/package.js';
 import { positiveInt, printJson, printWarnings } from '../common.js';
 import { fmtInt, table } from '../table.js';
-import { fmtPoints as pct } from '../../util/format.js';
 import { progressBar } from '../progress.js';
 import { ImperaError } from '../../errors.js';
 
@@ -37,7 +37,7 @@ export function registerPlan(program: Command): void {
     .argument('[scenario]', 'scenario file, YAML or JSON (default: the built-in example, examples/plan/impera.yaml)')
     .option('--out <dir>', 'where plan.json and report.html go', 'impera-plan')
     .option('--export <dir>', 'also write the recommended deployment: parts with codec and exits, and the runtime config')
-    .option('--no-cache', 'recompute every analysis (profiles, accuracy, saliency, exits) instead of reusing cached ones')
+    .option('--no-cache', 'recompute every analysis (profiles, quality, saliency, exits) instead of reusing cached ones')
     .addOption(new Option('--catalog <file>', 'extra device catalog, YAML or JSON (repeatable)').argParser((v: string, prev: string[] = []) => [...prev, v]).default([]))
     .option('--top <n>', 'configurations in the printed table', positiveInt('--top'), 15)
     .option('--json', 'print plan.json to stdout')
@@ -74,12 +74,12 @@ function summary(r: PlanResult, top: number): string {
   const rows = order.slice(0, top).map((id, i) => {
     const c = byId.get(id)!;
     const mark = id === r.recommendation?.id ? '>' : r.pareto.includes(id) ? 'P' : c.feasible ? '' : 'x';
-    return [mark, i + 1, c.id, lat(c).toFixed(1), c.latency.source, `${pct(c.accuracy.value)}${c.accuracy.source === 'estimate' ? '~' : ''}`, fmtInt(c.bytes), c.energyJ === null ? '-' : (1000 * c.energyJ).toFixed(1), (c.edgeMemoryBytes / 1e6).toFixed(1), Number.isFinite(c.throughputFps) ? c.throughputFps.toFixed(0) : 'inf'];
+    return [mark, i + 1, c.id, lat(c).toFixed(1), c.latency.source, `${formatQuality(c.quality.metric, c.quality.value)}${c.quality.source === 'estimate' ? '~' : ''}`, fmtInt(c.bytes), fmtInt(c.downlinkBytes), c.energyJ === null ? '-' : (1000 * c.energyJ).toFixed(1), (c.edgeMemoryBytes / 1e6).toFixed(1), Number.isFinite(c.throughputFps) ? c.throughputFps.toFixed(0) : 'inf'];
   });
   const q = r.scenario.qos;
   const qos = [
     ...(q.latency ? [`latency ${q.latency.at} <= ${q.latency.limit} ms`] : []),
-    ...(q.accuracy ? [`accuracy >= ${pct(q.accuracy.limit)} %`] : []),
+    ...(q.quality ? [`${r.quality.label} ${q.quality.bound === 'min' ? '>=' : '<='} ${formatQuality(r.quality.metric, q.quality.limit)}`] : []),
     ...(q.edgeMemory ? [`edge memory <= ${(q.edgeMemory.limit / 1e6).toFixed(0)} MB`] : []),
     ...(q.energy ? [`edge energy <= ${(1000 * q.energy.limit).toFixed(1)} mJ`] : []),
     ...(q.bytes ? [`bytes <= ${fmtInt(q.bytes.limit)}`] : []),
@@ -90,13 +90,13 @@ function summary(r: PlanResult, top: number): string {
     `model    ${r.model.source} · ${fmtInt(r.model.macs / 1e6)} M MACs · ${r.cuts.length} candidate cuts`,
     `devices  ${r.setup.edge}${r.setup.server ? ` -> ${r.setup.links.join(' | ')} -> ${r.setup.server}` : ''} · ${r.setup.workload.devices} x ${r.setup.workload.fps} fps`,
     `qos      ${qos.join(', ') || 'none'} · objective ${r.scenario.objective}`,
-    r.fullAccuracy ? `accuracy full model ${pct(r.fullAccuracy.value)} % on ${r.fullAccuracy.samples} images` : 'accuracy estimated (no labelled data): marked ~',
+    `quality  ${r.quality.label} (${r.quality.metric}, ${r.quality.reason}) on ${r.quality.samples} samples of ${r.quality.data}: ${r.quality.source === 'estimate' ? `estimated, marked ~ (full model ${formatQuality(r.quality.metric, r.quality.full.value)} as stated)` : `full model ${formatQuality(r.quality.metric, r.quality.full.value)}`}`,
     '',
-    table(['', '#', 'configuration', `${at} ms`, 'latency', 'accuracy %', 'bytes', 'edge mJ', 'edge MB', 'max fps'], rows, ['left', 'right', 'left', 'right', 'left', 'right', 'right', 'right', 'right', 'right']),
+    table(['', '#', 'configuration', `${at} ms`, 'latency', r.quality.label, 'bytes up', 'bytes down', 'edge mJ', 'edge MB', 'max fps'], rows, ['left', 'right', 'left', 'right', 'left', 'right', 'right', 'right', 'right', 'right', 'right']),
     `${r.feasible.length} of ${r.configurations.length} configurations feasible, ${r.pareto.length} on the Pareto front (P); > recommended, x infeasible`,
     '',
     ...(r.recommendation?.explanation ?? r.nearestMiss?.explanation ?? []),
-    ...(r.nearestMiss ? [`(closest: ${formatConstraint(r.nearestMiss.constraint, r.nearestMiss.value)} vs ${formatConstraint(r.nearestMiss.constraint, r.nearestMiss.limit)})`] : []),
+    ...(r.nearestMiss ? [`(closest: ${formatConstraint(r.nearestMiss.constraint, r.nearestMiss.value, r.quality.metric)} vs ${formatConstraint(r.nearestMiss.constraint, r.nearestMiss.limit, r.quality.metric)})`] : []),
     ...(r.dads ? ['', `DADS min-cut (${r.setup.edge.split(', ')[0]} -> ${r.setup.links[0]} -> ${r.setup.server}, float32, additive node times): ${r.dads.latencyMs.toFixed(1)} ms, ${r.dads.placement === 'split' ? `sending ${r.dads.tensors.length} tensor(s)` : `all on the ${r.dads.placement === 'edge' ? 'edge' : 'server'}`}; best enumerated cut: ${r.dads.bestCut.latencyMs.toFixed(1)} ms (${r.dads.bestCut.id})`] : []),
     '',
     `time ${r.timings.totalS.toFixed(1)} s: ${r.timings.steps.map((s) => `${s.step} ${s.seconds.toFixed(1)} s${s.cached ? ' (cached)' : ''}`).join(', ')}`,

@@ -24,6 +24,8 @@ export interface FrameSource {
   name: string;
   /** Frames available (Infinity for synthetic ones). */
   size: number;
+  /** Number of classes of the labels (0: the frames have none). */
+  classes: number;
   frame(index: number): Frame;
 }
 
@@ -35,6 +37,7 @@ function fromDataset(d: Dataset, inputs: readonly TensorMetadata[]): FrameSource
   return {
     name: d.name,
     size: d.size,
+    classes: d.labelled ? d.classes.length : 0,
     frame: (index) => {
       const i = index % d.size;
       return { index, feeds: d.feeds([i], specs), ...(d.labelled ? { label: d.label(i) } : {}) };
@@ -49,6 +52,7 @@ function synthetic(inputs: readonly TensorMetadata[]): FrameSource {
   return {
     name: 'synthetic frames (seeded uniform [0, 1))',
     size: Infinity,
+    classes: 0,
     frame: (index) => {
       const rand = seededRandom(index + 1);
       const feeds: Feeds = Object.fromEntries(inputs.map((i) => {

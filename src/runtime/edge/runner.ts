@@ -14,9 +14,10 @@ import { argmax } from '../../util/stats.js';
 import { softmax } from '../../exits/policy.js';
 import { wireName } from '../../export/codec.js';
 import { loadModel, type OnnxModel } from '../../onnx/io.js';
-import type { Tensor, TypedArray } from '../../onnx/tensor.js';
+import type { Tensor } from '../../onnx/tensor.js';
 import { createSession, run, type Feeds, type ort } from '../../ort/session.js';
 import { loadWireCodec } from '../codec-file.js';
+import { onnxType } from '../protocol/datatypes.js';
 import type { InferResponse, TensorMetadata } from '../protocol/messages.js';
 import { modelMetadata } from '../protocol/metadata.js';
 import { inferTensor, type InferTensor } from '../protocol/tensor.js';
@@ -47,6 +48,7 @@ export interface FrameResult {
   reason?: string;
   /** Early exit that answered (index in the configuration). */
   exit?: number;
+  /** Top class and its probability, where the answer is class scores [1, K] (never of a map or a sequence). */
   prediction?: number;
   confidence?: number;
   label?: number;
@@ -58,6 +60,15 @@ export interface FrameResult {
 
 /** Largest softmax probability of a row of logits. */
 export const topProbability = (logits: ArrayLike<number>): number => softmax(logits).reduce((a, b) => Math.max(a, b), 0);
+
+/** A frame's result and every output it was answered with (the server's, the local tail's, or the exit's scores). */
+export interface FrameAnswer {
+  result: FrameResult;
+  outputs: Record<string, Tensor>;
+}
+
+/** Whether an output holds one frame's class scores ([1, K], K > 1): the only outputs a prediction is read from. */
+const isClassScores = (t: Tensor): boolean => t.dims.length === 2 && t.dims[0] === 1 && t.dims[1]! > 1 && !(t.data instanceof BigInt64Array || t.data instanceof BigUint64Array);
 
 /** Connection state: when the server may be tried again. */
 interface LinkState {
@@ -118,26 +129,38 @@ export class EdgeRunner {
     return [{ name: PACKED_WIRE_INPUT, datatype: 'BYTES', shape: [batch], data: samples }];
   }
 
-  private result(frame: number, outcome: Outcome, logits: TypedArray | undefined, timings: FrameTimings, extra: Partial<FrameResult> = {}): FrameResult {
-    const scores = logits ? Array.from(logits as Float32Array) : undefined;
-    return { frame, outcome, ...(scores ? { prediction: argmax(scores), confidence: topProbability(scores) } : {}), ...extra, timings };
+  /** The result of a frame answered by `outputs`, whose `answer` output (if any) it reads a prediction from. */
+  private answered(frame: number, outcome: Outcome, outputs: Record<string, Tensor>, answer: string | undefined, timings: FrameTimings, extra: Partial<FrameResult> = {}): FrameAnswer {
+    const t = answer === undefined ? undefined : outputs[answer];
+    const scores = t && isClassScores(t) ? Array.from(t.data as Float32Array) : undefined;
+    return { result: { frame, outcome, ...(scores ? { prediction: argmax(scores), confidence: topProbability(scores) } : {}), ...extra, timings }, outputs };
+  }
+
+  /** The name exit `k`'s scores are answered under: the model's output they stand for, where known. */
+  private exitKey(k: number): string {
+    return this.config.output ?? this.tail?.outputNames[0] ?? this.config.exits[k]!.output;
+  }
+
+  /** The answer of exit `k`: its class scores. */
+  private exitAnswer(k: number, headOut: Record<string, Tensor>): Record<string, Tensor> {
+    return { [this.exitKey(k)]: headOut[this.config.exits[k]!.output]! };
   }
 
   /** Run the local path after the server could not answer. */
-  private async fallback(frame: number, reason: string, headOut: Record<string, Tensor>, timings: Omit<FrameTimings, 'totalMs'>, start: number, extra: Partial<FrameResult>): Promise<FrameResult> {
+  private async fallback(frame: number, reason: string, headOut: Record<string, Tensor>, timings: Omit<FrameTimings, 'totalMs'>, start: number, extra: Partial<FrameResult>): Promise<FrameAnswer> {
     const policy = this.config.fallback;
-    const done = (outcome: Outcome, logits: TypedArray | undefined, more: Partial<FrameTimings> = {}, why = reason) =>
-      this.result(frame, outcome, logits, { ...timings, ...more, totalMs: performance.now() - start }, { ...extra, reason: why });
+    const done = (outcome: Outcome, outputs: Record<string, Tensor>, answer: string | undefined, more: Partial<FrameTimings> = {}, why = reason) =>
+      this.answered(frame, outcome, outputs, answer, { ...timings, ...more, totalMs: performance.now() - start }, { ...extra, reason: why });
     if (policy === 'exit') {
       const deepest = this.config.exits.length - 1;
-      return done('exit', headOut[this.config.exits[deepest]!.output]!.data, {}, `${reason}; answered by exit ${deepest}`);
+      return done('exit', this.exitAnswer(deepest, headOut), this.exitKey(deepest), {}, `${reason}; answered by exit ${deepest}`);
     }
     if (policy === 'local' && this.tail) {
       const t = performance.now();
       const out = await run(this.tail, Object.fromEntries(this.tail.inputNames.map((n) => [n, headOut[n]!])));
-      return done('local', out[this.config.output ?? this.tail.outputNames[0]!]!.data, { localMs: performance.now() - t }, `${reason}; ran the tail locally`);
+      return done('local', out, this.config.output ?? this.tail.outputNames[0]!, { localMs: performance.now() - t }, `${reason}; ran the tail locally`);
     }
-    return done('failed', undefined);
+    return done('failed', {}, undefined);
   }
 
   private noteFailure(e: CallError): string {
@@ -159,23 +182,36 @@ export class EdgeRunner {
     return e.message;
   }
 
-  /** The scores the frame's result reads from the server's answer; an answer without them is the server's failure. */
-  private answerLogits(response: InferResponse): TypedArray {
+  /**
+   * The outputs of the server's answer, and the one the result reads (the configured output, else the first); an
+   * answer without it, or with it empty or not numbers, is the server's failure.
+   */
+  private answerOutputs(response: InferResponse): { outputs: Record<string, Tensor>; answer: string } {
     const name = this.config.output ?? response.outputs[0]?.name;
     const out = response.outputs.find((o) => o.name === name);
     if (!out) throw new CallError('server', `the server's answer has no output${name === undefined ? 's' : ` '${name}'`}`);
-    if (Array.isArray(out.data) || out.data instanceof BigInt64Array || out.data instanceof BigUint64Array || out.data.length === 0) throw new CallError('server', `the server's output '${out.name}' is ${out.datatype} [${out.shape.join(', ')}], not scores`);
-    return out.data;
+    const outputs: Record<string, Tensor> = {};
+    for (const o of response.outputs) {
+      const numbers = !Array.isArray(o.data) && !(o.data instanceof BigInt64Array || o.data instanceof BigUint64Array) && o.data.length > 0;
+      if (o === out && !numbers) throw new CallError('server', `the server's output '${o.name}' is ${o.datatype} [${o.shape.join(', ')}], not scores`);
+      if (!Array.isArray(o.data)) outputs[o.name] = { dtype: onnxType(o.datatype), dims: o.shape, data: o.data };
+    }
+    return { outputs, answer: out.name };
   }
 
   /** Process one frame; never throws for a frame's own failure. */
   async process(frame: number, feeds: Feeds, label?: number): Promise<FrameResult> {
+    return (await this.processWithOutputs(frame, feeds, label)).result;
+  }
+
+  /** Process one frame, keeping the outputs it was answered with (to save them or score them). */
+  async processWithOutputs(frame: number, feeds: Feeds, label?: number): Promise<FrameAnswer> {
     const start = performance.now();
     const extra: Partial<FrameResult> = label !== undefined ? { label } : {};
     const headOut = await run(this.head, feeds);
     const timings: Omit<FrameTimings, 'totalMs'> = { headMs: performance.now() - start };
     const exitAt = this.config.exits.findIndex((e) => topProbability(headOut[e.output]!.data as Float32Array) >= e.threshold);
-    if (exitAt >= 0) return this.result(frame, 'exit', headOut[this.config.exits[exitAt]!.output]!.data, { ...timings, totalMs: performance.now() - start }, { ...extra, exit: exitAt });
+    if (exitAt >= 0) return this.answered(frame, 'exit', this.exitAnswer(exitAt, headOut), this.exitKey(exitAt), { ...timings, totalMs: performance.now() - start }, { ...extra, exit: exitAt });
     if (performance.now() < this.link.retryAt) return this.fallback(frame, `${this.link.why}; waiting before the next try`, headOut, timings, start, extra);
     const t = performance.now();
     const inputs = this.payload(headOut);
@@ -190,8 +226,8 @@ export class EdgeRunner {
       if (typeof p[TIMING.queue] === 'number') timings.serverQueueMs = p[TIMING.queue] as number;
       if (typeof p[TIMING.compute] === 'number') timings.serverComputeMs = p[TIMING.compute] as number;
       this.link.backoffMs = this.config.reconnect.initialMs;
-      const logits = this.answerLogits(reply.response);
-      return this.result(frame, 'server', logits, { ...timings, totalMs: performance.now() - start }, { ...extra, sentBytes: reply.sentBytes, receivedBytes: reply.receivedBytes });
+      const { outputs, answer } = this.answerOutputs(reply.response);
+      return this.answered(frame, 'server', outputs, answer, { ...timings, totalMs: performance.now() - start }, { ...extra, sentBytes: reply.sentBytes, receivedBytes: reply.receivedBytes });
     } catch (e) {
       if (!(e instanceof CallError)) throw e;
       timings.requestMs = performance.now() - sent;

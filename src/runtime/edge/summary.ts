@@ -1,5 +1,6 @@
-/** What a run of the edge runner did: frames in and results out, outcomes, accuracy, latency per stage. */
+/** What a run of the edge runner did: frames in and results out, outcomes, quality under the task's metric, latency per stage. */
 import { quantile } from '../../util/stats.js';
+import type { EdgeQuality } from './quality.js';
 import type { FrameResult, FrameTimings, Outcome } from './runner.js';
 
 export interface StageSummary {
@@ -14,8 +15,9 @@ export interface RunSummary {
   framesIn: number;
   resultsOut: number;
   outcomes: Record<Outcome, number>;
-  /** Share of labelled frames predicted right (labelled frames only). */
-  accuracy?: number;
+  /** Quality of the answers under the task's metric (quality.ts), or why there is none. */
+  quality?: EdgeQuality;
+  qualityNote?: string;
   stages: StageSummary[];
   /** Fallback and failure reasons with their counts. */
   reasons: { reason: string; frames: number }[];
@@ -26,10 +28,9 @@ const STAGES: (keyof FrameTimings)[] = ['totalMs', 'headMs', 'encodeMs', 'reques
 /** Reasons differ in details (the next try in N ms): count them by their first clause. */
 const reasonKey = (r: string): string => r.split(/[;(]/)[0]!.trim();
 
-export function summarize(framesIn: number, results: readonly FrameResult[]): RunSummary {
+export function summarize(framesIn: number, results: readonly FrameResult[], quality?: { quality: EdgeQuality } | { note: string }): RunSummary {
   const outcomes: Record<Outcome, number> = { server: 0, exit: 0, local: 0, failed: 0 };
   for (const r of results) outcomes[r.outcome]++;
-  const labelled = results.filter((r) => r.label !== undefined && r.prediction !== undefined);
   const stages = STAGES.flatMap((stage) => {
     const values = results.map((r) => r.timings[stage]).filter((v): v is number => v !== undefined);
     return values.length ? [{ stage, frames: values.length, p50Ms: quantile(values, 0.5), p90Ms: quantile(values, 0.9), p99Ms: quantile(values, 0.99) }] : [];
@@ -40,7 +41,7 @@ export function summarize(framesIn: number, results: readonly FrameResult[]): Ru
     framesIn,
     resultsOut: results.length,
     outcomes,
-    ...(labelled.length ? { accuracy: labelled.filter((r) => r.prediction === r.label).length / labelled.length } : {}),
+    ...(quality && 'quality' in quality ? { quality: quality.quality } : quality ? { qualityNote: quality.note } : {}),
     stages,
     reasons: [...reasons].map(([reason, frames]) => ({ reason, frames })),
   };

@@ -1,0 +1,104 @@
+/**
+ * What the edge delivered, kept and measured: every frame's outputs written as `.npy` files, and their quality
+ * under the task's metric (task/) instead of an argmax — each answered frame scored against the full model's
+ * outputs on the same frame, run here from a reference model (fidelity and agreement metrics), or against the
+ * frame's label (accuracy). The metric is chosen on the first answered frame, from its outputs (shapes and value
+ * range) and whether the frames are labelled, or set by the user; a metric that needs the full model without a
+ * reference is left out with a note saying how to get it.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeNpy } from '../../data/npy.js';
+import { isImperaError } from '../../errors.js';
+import { loadModel } from '../../onnx/io.js';
+import type { Tensor } from '../../onnx/tensor.js';
+import { createSession, run, type Feeds, type ort } from '../../ort/session.js';
+import { chooseTask } from '../../task/choose.js';
+import { qualityFigure } from '../../task/quality.js';
+import type { DataInfo, OutputInfo, QualityFigure, Task, TaskOptions } from '../../task/types.js';
+import type { FrameAnswer } from './runner.js';
+
+/** The quality of a run: the metric's figure over the scored frames, why that metric, and what it was compared with. */
+export interface EdgeQuality extends QualityFigure {
+  reason: string;
+  /** 'the full model run here' or 'labels'. */
+  against: string;
+}
+
+/** An output name as a file name: path separators and other odd characters become '_'. */
+const fileSafe = (name: string): string => name.replace(/[^A-Za-z0-9._-]/g, '_');
+
+/** The file one frame's output is saved to: `frame-000012.<output>.npy`. */
+export const outputFile = (dir: string, frame: number, output: string): string => join(dir, `frame-${String(frame).padStart(6, '0')}.${fileSafe(output)}.npy`);
+
+/** Write each output of a frame's answer as `.npy` under `dir` (created); returns the files. */
+export function saveOutputs(dir: string, answer: FrameAnswer): string[] {
+  mkdirSync(dir, { recursive: true });
+  return Object.entries(answer.outputs).map(([name, t]) => {
+    const file = outputFile(dir, answer.result.frame, name);
+    writeNpy(file, t);
+    return file;
+  });
+}
+
+/** What the metric is told about an output: its dims and the range of its values on the first frame. */
+function outputInfo(name: string, t: Tensor): OutputInfo {
+  let lo = Infinity;
+  let hi = -Infinity;
+  const values = t.data as ArrayLike<number | bigint>;
+  for (let i = 0; i < values.length; i++) {
+    const x = Number(values[i]);
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  return { name, dims: t.dims, range: [lo, hi] };
+}
+
+export class FrameQuality {
+  private task: Task | undefined;
+  private readonly scores: number[] = [];
+  /** Why frames are not scored: an automatic choice the outputs or labels refused. */
+  private refused: string | undefined;
+
+  private constructor(
+    private readonly reference: ort.InferenceSession | undefined,
+    private readonly data: DataInfo,
+    private readonly options: TaskOptions,
+  ) {}
+
+  /** `reference`: the full model's file (run on every frame), if given; `data`: whether the frames carry labels. */
+  static async open(reference: string | undefined, data: DataInfo, options: TaskOptions, threads?: number): Promise<FrameQuality> {
+    const model = reference === undefined ? undefined : loadModel(reference);
+    return new FrameQuality(model ? await createSession(model.proto, model.dir, threads ? { threads } : {}) : undefined, data, options);
+  }
+
+  /** Score one frame's answer; a frame without outputs (failed) is not scored. */
+  async add(answer: FrameAnswer, feeds: Feeds, label: number | undefined): Promise<void> {
+    if (Object.keys(answer.outputs).length === 0 || this.refused) return;
+    const full = this.reference ? await run(this.reference, feeds) : answer.outputs;
+    try {
+      this.task ??= await chooseTask(Object.entries(full).map(([name, t]) => outputInfo(name, t)), this.data, this.options);
+    } catch (e) {
+      // a metric the user set that does not fit is their error; an automatic choice that finds none only leaves quality out
+      if (this.options.metric !== undefined || this.options.module !== undefined || !isImperaError(e)) throw e;
+      this.refused = `no metric measured: ${e.message}`;
+      return;
+    }
+    if (!this.reference && !this.task.metric.needsLabels) return;
+    const [score] = await this.task.score({ n: 1, split: answer.outputs, full, labels: label === undefined ? null : [label] });
+    this.scores.push(score!);
+  }
+
+  /** The run's quality, or a note on why there is none. */
+  summary(): { quality: EdgeQuality } | { note: string } {
+    const t = this.task;
+    if (this.refused) return { note: this.refused };
+    if (!t) return { note: 'no frame was answered, so none was scored' };
+    if (!this.scores.length) return { note: `${t.metric.label} compares the outputs with the full model's: give --reference FULL.onnx to measure it` };
+    return { quality: { ...qualityFigure(t.metric, this.scores), reason: t.reason, against: this.reference ? 'the full model run here on the same frames' : 'the frames\u2019 labels' } };
+  }
+
+  async close(): Promise<void> {
+    await this.reference?.release();
+  }
+}

@@ -3,20 +3,19 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_CODECS, parseCodec } from '../../codecs/spec.js';
 import { findCuts, resolveCut, singleTensorCuts, type Cut } from '../../cuts/cuts.js';
-import { openDataset } from '../../data/dataset.js';
-import { calibrationData, DEFAULT_CALIBRATION, DEFAULT_DATA, NAMED_SOURCES } from '../../data/policy.js';
+import { calibrationData, DEFAULT_CALIBRATION, NAMED_SOURCES } from '../../data/policy.js';
 import { ImperaError } from '../../errors.js';
 import { DEFAULT_JPEG_QUALITIES, inputBaselines, type BaselineEval } from '../../eval/baselines.js';
 import { evaluate, type EvalReport } from '../../eval/evaluate.js';
 import type { Graph } from '../../graph/graph.js';
 import { rateAccuracySpec, renderSvg } from '../../report/plot.js';
-import { addDataOptions, addModelOptions, datasetOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
+import { addDataOptions, addModelOptions, datasetOptions, graphAndData, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtInt, table } from '../table.js';
 import { fmtPoints as pct } from '../../util/format.js';
 import { progressBar } from '../progress.js';
 
 interface EvalCliOptions extends ModelOptions {
-  data: string;
+  data?: string;
   calibration?: string;
   cuts: string;
   codecs: string;
@@ -43,7 +42,7 @@ function selectCuts(g: Graph, spec: string, width: number): Cut[] {
 export function registerEval(program: Command): void {
   addDataOptions(addModelOptions(program.command('eval')))
     .description('accuracy and bytes on the wire of every cut x codec on real data, with input-side baselines')
-    .option('--data <source>', `labelled images: a folder with one sub-folder per class, or ${NAMED_SOURCES.join(', ')}`, DEFAULT_DATA)
+    .option('--data <source>', `data: a folder of images (one sub-folder per class when labelled), an .npy or .npz file, or ${NAMED_SOURCES.join(', ')} (default: the built-in sample, for the built-in examples)`)
     .option('--calibration <source>', `images to fit codecs on (default '${DEFAULT_CALIBRATION}', else the evaluation data)`)
     .option('--cuts <list>', "'all' single-tensor cuts, or cuts by index (as `impera inspect` numbers them) or tensor name", 'all')
     .option('--codecs <list>', 'comma-separated codecs: fp32, fp16, int<1-16>[:tensor|:channel][:p<pct>], pca[:k|:c/<d>]+..., +sparse, +deflate|brotli|zstd', DEFAULT_CODECS.join(','))
@@ -62,8 +61,7 @@ export function registerEval(program: Command): void {
       const jpeg = options.jpeg.split(',').map(Number);
       if (jpeg.some((q) => !Number.isInteger(q) || q < 1 || q > 100)) throw new ImperaError('BAD_ARGUMENT', `--jpeg takes qualities from 1 to 100, got '${options.jpeg}'`);
       if (options.out && !options.out.toLowerCase().endsWith('.svg')) throw new ImperaError('BAD_ARGUMENT', `--out '${options.out}' must end in .svg`);
-      const data = openDataset(options.data, datasetOptions(options));
-      const g = await loadGraph(model, options, () => data);
+      const { g, data } = await graphAndData(model, options);
       const warnings = [...g.warnings];
       const calibration = calibrationData(options.calibration, { what: 'the evaluation images', data: () => data }, warnings, 'pass --calibration with other images', undefined, datasetOptions(options));
       const cuts = selectCuts(g, options.cuts, options.width);

@@ -61,9 +61,9 @@ export function openSource(source: string, baseDir?: string, options: DatasetOpt
 }
 
 /** 'fashion-mnist' (either split named) trains on its training split and tests on its test split; a folder is one set. */
-export function labelledSplits(source: string, baseDir?: string): LabelledSplits {
-  if (isFashionMnist(source)) return { train: once(() => openDataset('fashion-mnist:train')), test: once(() => openDataset('fashion-mnist:test')) };
-  return { train: once(() => openSource(source, baseDir)), test: null };
+export function labelledSplits(source: string, baseDir?: string, options: DatasetOptions = {}): LabelledSplits {
+  if (isFashionMnist(source)) return { train: once(() => openDataset('fashion-mnist:train', options)), test: once(() => openDataset('fashion-mnist:test', options)) };
+  return { train: once(() => openSource(source, baseDir, options)), test: null };
 }
 
 /**

@@ -8,6 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { computeSchema } from '../devices/resolve.js';
 import { NAMED_SOURCES } from '../data/policy.js';
+import { preprocessSchema } from '../data/preprocess-spec.js';
 import { ImperaError } from '../errors.js';
 import { linkConfigSchema } from '../net/link.js';
 import { transportSchema } from '../net/transfer.js';
@@ -45,8 +46,17 @@ export const planScenarioSchema = z
     model: z.string().min(1).optional(),
     /** Input shape for dynamic dims, e.g. [1, 3, 224, 224]. */
     inputShape: z.array(count('each dim')).optional(),
-    /** Labelled images: a folder (relative to this file) or a named dataset (data/policy.ts). Without data accuracy is an estimate. */
-    data: z.string().min(1).optional(),
+    /**
+     * Data: a folder of images (class sub-folders when labelled), an .npy/.npz file (relative to this file) or a named
+     * dataset (data/policy.ts); or `{source, preprocess, labels}` with a preprocessing (a preset, a compact string or
+     * its fields, docs/DATA.md). Without data accuracy is an estimate.
+     */
+    data: z
+      .union([
+        z.string().min(1),
+        z.object({ source: z.string().min(1), preprocess: z.union([z.string().min(1), preprocessSchema]).optional(), labels: z.string().min(1).optional() }).strict(),
+      ])
+      .optional(),
     /** Images for accuracy and saliency (default 200). */
     samples: count('samples').default(200),
     /** Images codecs are fitted on (default: data/policy.ts's calibration data if installed, else `data`). */

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { modelCost } from '../cost/part.js';
 import { DEFAULT_WIDTH, findCuts, resolveCut, singleTensorCuts, type Cut } from '../cuts/cuts.js';
 import { modelInputs, type DatasetOptions } from '../data/dataset.js';
-import { resolvePreprocess } from '../data/preprocess-spec.js';
+import type { PreprocessInput } from '../data/preprocess-spec.js';
 import { defaultData } from '../data/policy.js';
 import { loadCatalog, type Radio } from '../devices/catalog.js';
 import { ImperaError, isImperaError } from '../errors.js';
@@ -147,9 +147,8 @@ async function resolveSetup(g: Graph, s: PlanScenario, ctx: ComputeContext): Pro
  */
 function scenarioData(g: Graph, s: PlanScenario, warnings: string[]): { data: PlanData | null; evalData: PlanData } {
   const c = s.config;
-  const given = typeof c.data === 'string' ? { source: c.data } : c.data;
-  if (given?.preprocess !== undefined) resolvePreprocess(given.preprocess, 'data.preprocess');
-  const options: DatasetOptions = { ...(given?.preprocess !== undefined ? { preprocess: given.preprocess } : {}), ...(given?.labels ? { labels: resolve(s.baseDir, given.labels) } : {}) };
+  const given = c.data;
+  const options: DatasetOptions = { ...(given?.preprocess !== undefined ? { preprocess: given.preprocess as PreprocessInput } : {}), ...(given?.labels ? { labels: resolve(s.baseDir, given.labels) } : {}) };
   const data = given ? planData(given.source, { baseDir: s.baseDir, samples: c.samples, ...(c.calibration ? { calibration: c.calibration } : {}), exits: !!c.explore.exits, options }, warnings) : null;
   if (data) return { data, evalData: data };
   const probes = defaultData(modelInputs(g), tensor(g, g.outputs[0]!.name!).shape, "the scenario's data:");

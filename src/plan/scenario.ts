@@ -8,8 +8,8 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { computeSchema } from '../devices/resolve.js';
 import { NAMED_SOURCES } from '../data/policy.js';
-import { preprocessSchema } from '../data/preprocess-spec.js';
-import { ImperaError } from '../errors.js';
+import { resolvePreprocess, type PreprocessInput } from '../data/preprocess-spec.js';
+import { ImperaError, isImperaError } from '../errors.js';
 import { linkConfigSchema } from '../net/link.js';
 import { transportSchema } from '../net/transfer.js';
 import { readConfigFile } from '../util/config.js';
@@ -39,6 +39,18 @@ const exitsSchema = z
   })
   .strict();
 
+/** A scenario's preprocessing, checked by data/preprocess-spec.ts's own reading so its errors name the bad field. */
+const preprocessField = z.union([z.string().min(1), z.record(z.string(), z.unknown())]).superRefine((v, ctx) => {
+  try {
+    resolvePreprocess(v as PreprocessInput, 'preprocess');
+  } catch (e) {
+    if (!isImperaError(e)) throw e;
+    ctx.addIssue({ code: 'custom', message: e.message });
+  }
+});
+
+const dataSchema = z.object({ source: z.string().min(1), preprocess: preprocessField.optional(), labels: z.string().min(1).optional() }).strict();
+
 export const planScenarioSchema = z
   .object({
     name: z.string().min(1).optional(),
@@ -51,12 +63,7 @@ export const planScenarioSchema = z
      * dataset (data/policy.ts); or `{source, preprocess, labels}` with a preprocessing (a preset, a compact string or
      * its fields, docs/DATA.md). Without data accuracy is an estimate.
      */
-    data: z
-      .union([
-        z.string().min(1),
-        z.object({ source: z.string().min(1), preprocess: z.union([z.string().min(1), preprocessSchema]).optional(), labels: z.string().min(1).optional() }).strict(),
-      ])
-      .optional(),
+    data: z.preprocess((v) => (typeof v === 'string' ? { source: v } : v), dataSchema).optional(),
     /** Images for accuracy and saliency (default 200). */
     samples: count('samples').default(200),
     /** Images codecs are fitted on (default: data/policy.ts's calibration data if installed, else `data`). */

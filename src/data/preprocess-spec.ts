@@ -36,7 +36,6 @@ export const PRESETS = {
   imagenet: { resize: 'crop', multiple: 1, crop: 224 / 256, anchor: 'center', pad: 0, order: 'rgb', layout: 'nchw', scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], gray: 'convert' },
 } as const satisfies Record<string, PreprocessSpec>;
 
-
 /** `1/255`, `0.5` or a number. */
 const ratio = z.union([
   z.number(),

@@ -125,7 +125,7 @@ export function resolvePreprocess(given: string | PreprocessInput | undefined, w
     const issue = inner ? { ...inner, path: first.path } : first;
     const field = issue.path[0] === undefined ? '' : ` field '${String(issue.path[0])}'`;
     const value = issue.path[0] === undefined ? '' : ` ('${String((raw as Record<string, unknown>)[issue.path[0] as string])}')`;
-    const message = issue.code === 'unrecognized_keys' ? `has an unknown field '${issue.keys[0]}'` : `${field.trim()}${value} ${issue.message.toLowerCase()}`;
+    const message = issue.code === 'unrecognized_keys' ? `has an unknown field '${issue.keys[0]}'` : `${field.trim()}${value} ${issue.message.charAt(0).toLowerCase()}${issue.message.slice(1)}`;
     throw bad(where, message);
   }
   const { preset, size: wh, mean, std, ...fields } = parsed.data;

@@ -6,7 +6,9 @@ import { analyzeModel } from '../graph/analyze.js';
 import type { Graph } from '../graph/graph.js';
 import { parseInputShapes } from '../graph/input-shapes.js';
 import { loadModel } from '../onnx/io.js';
-import { dataShapes, declaredInputs, type Dataset, type DatasetOptions } from '../data/dataset.js';
+import { dataShapes, declaredInputs, modelInputs, openDataset, type Dataset, type DatasetOptions } from '../data/dataset.js';
+import { defaultData } from '../data/policy.js';
+import { tensor } from '../graph/graph.js';
 import { COMPACT_SYNTAX, resolvePreprocess } from '../data/preprocess-spec.js';
 import { EXAMPLE_MODEL } from '../util/package.js';
 
@@ -50,6 +52,17 @@ export async function loadGraph(modelPath: string | undefined, options: ModelOpt
     for (const i of open) inputShapes[i.name] = fromData[i.name]!.map((d, k) => (k === 0 && i.dims[0]! < 0 ? (options.batch ?? 1) : d));
   }
   return analyzeModel(model, { inputShapes, ...(options.batch ? { batch: options.batch } : {}) });
+}
+
+/**
+ * The model and a command's data: `--data` when given (deciding the model's dynamic dims), else the default that
+ * data/policy.ts allows for this model (the built-in sample for the built-in examples; others must give data).
+ */
+export async function graphAndData(model: string | undefined, options: ModelOptions & DataOptions & { data?: string }): Promise<{ g: Graph; data: Dataset }> {
+  const given = options.data ? openDataset(options.data, datasetOptions(options)) : undefined;
+  const g = await loadGraph(model, options, given && (() => given));
+  const data = given ?? openDataset(defaultData(modelInputs(g), tensor(g, g.outputs[0]!.name!).shape, '--data'), datasetOptions(options));
+  return { g, data };
 }
 
 /** How a command's data is read: its preprocessing and labels (besides the command's own --data). */

@@ -3,15 +3,35 @@
  * source splits into training and test images (a dataset with its own splits, or a folder of which a share is
  * held out), and the images codecs are fitted on when none are given. Callers ask; they never name a dataset.
  */
-import { isImperaError } from '../errors.js';
+import { ImperaError, isImperaError } from '../errors.js';
+import { FASHION_MNIST_CLASSES } from './fashion-mnist.js';
 import { EXAMPLE_DATA } from '../util/package.js';
-import { isFashionMnist, openDataset, type Dataset, type DatasetOptions } from './dataset.js';
+import { isFashionMnist, openDataset, type Dataset, type DatasetOptions, type InputSpec } from './dataset.js';
+import { DataType } from '../onnx/dtype.js';
 
 /**
  * The built-in labelled sample (200 images): the default images of every command that reads some, and the probes
  * the planner measures agreement with the full model on when a scenario gives no labelled data.
  */
 export const DEFAULT_DATA = EXAMPLE_DATA;
+
+/** A model the built-in sample fits: one float image [N, 1|3, H, W] in, its first output [N, 10] classes. */
+export function takesBuiltInSample(inputs: readonly InputSpec[], firstOutput: readonly number[]): boolean {
+  const [x] = inputs;
+  const image = inputs.length === 1 && x!.dtype === DataType.FLOAT && x!.dims.length === 4 && (x!.dims[1] === 1 || x!.dims[1] === 3);
+  return image && firstOutput.length === 2 && firstOutput[1] === FASHION_MNIST_CLASSES.length;
+}
+
+/**
+ * The data a command uses when none is given: the built-in sample for models like the built-in examples (10-class
+ * image classifiers); any other model is refused with what it takes and how to give data (`how`, e.g. '--data').
+ */
+export function defaultData(inputs: readonly InputSpec[], firstOutput: readonly number[], how: string): string {
+  if (takesBuiltInSample(inputs, firstOutput)) return DEFAULT_DATA;
+  const dims = (d: readonly number[]) => `[${d.map((v) => (v < 0 ? '?' : v)).join(', ')}]`;
+  const takes = inputs.map((i) => `${i.name} ${dims(i.dims)}`).join(', ');
+  throw new ImperaError('DATASET', `no data given, and the built-in sample (Fashion-MNIST images for 10-class classifiers) does not fit this model: it takes ${takes} and outputs ${dims(firstOutput)}`, `give data: ${how} with an image folder (class sub-folders when labelled), an .npy file or an .npz archive with one array per input`);
+}
 
 /** What exit branches train on unless told otherwise: they need many labelled images, more than the sample has. */
 export const DEFAULT_TRAINING_DATA = 'fashion-mnist';
@@ -41,9 +61,9 @@ export function openSource(source: string, baseDir?: string, options: DatasetOpt
 }
 
 /** 'fashion-mnist' (either split named) trains on its training split and tests on its test split; a folder is one set. */
-export function labelledSplits(source: string, baseDir?: string): LabelledSplits {
-  if (isFashionMnist(source)) return { train: once(() => openDataset('fashion-mnist:train')), test: once(() => openDataset('fashion-mnist:test')) };
-  return { train: once(() => openSource(source, baseDir)), test: null };
+export function labelledSplits(source: string, baseDir?: string, options: DatasetOptions = {}): LabelledSplits {
+  if (isFashionMnist(source)) return { train: once(() => openDataset('fashion-mnist:train', options)), test: once(() => openDataset('fashion-mnist:test', options)) };
+  return { train: once(() => openSource(source, baseDir, options)), test: null };
 }
 
 /**

@@ -36,8 +36,6 @@ export const PRESETS = {
   imagenet: { resize: 'crop', multiple: 1, crop: 224 / 256, anchor: 'center', pad: 0, order: 'rgb', layout: 'nchw', scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], gray: 'convert' },
 } as const satisfies Record<string, PreprocessSpec>;
 
-export type PresetName = keyof typeof PRESETS;
-
 /** `1/255`, `0.5` or a number. */
 const ratio = z.union([
   z.number(),
@@ -127,7 +125,7 @@ export function resolvePreprocess(given: string | PreprocessInput | undefined, w
     const issue = inner ? { ...inner, path: first.path } : first;
     const field = issue.path[0] === undefined ? '' : ` field '${String(issue.path[0])}'`;
     const value = issue.path[0] === undefined ? '' : ` ('${String((raw as Record<string, unknown>)[issue.path[0] as string])}')`;
-    const message = issue.code === 'unrecognized_keys' ? `has an unknown field '${issue.keys[0]}'` : `${field.trim()}${value} ${issue.message.toLowerCase()}`;
+    const message = issue.code === 'unrecognized_keys' ? `has an unknown field '${issue.keys[0]}'` : `${field.trim()}${value} ${issue.message.charAt(0).toLowerCase()}${issue.message.slice(1)}`;
     throw bad(where, message);
   }
   const { preset, size: wh, mean, std, ...fields } = parsed.data;
@@ -145,13 +143,4 @@ export function resolvePreprocess(given: string | PreprocessInput | undefined, w
   };
   if (spec.mean.length !== spec.std.length && spec.mean.length > 1 && spec.std.length > 1) throw bad(where, `gives ${spec.mean.length} means and ${spec.std.length} stds`, 'give one value, or one per channel, for each');
   return spec;
-}
-
-/** One line naming a spec, for reports: the preset when it is one, else its fields. */
-export function describePreprocess(spec: PreprocessSpec): string {
-  const preset = (Object.keys(PRESETS) as PresetName[]).find((p) => JSON.stringify(PRESETS[p]) === JSON.stringify(spec));
-  if (preset) return preset;
-  const size = spec.size ? `,size=${spec.size.width}x${spec.size.height}` : '';
-  const round = (v: number) => Number(v.toPrecision(6));
-  return `resize=${spec.resize}${size},order=${spec.order},layout=${spec.layout},scale=${round(spec.scale)},mean=${spec.mean.map(round).join(',')},std=${spec.std.map(round).join(',')}`;
 }

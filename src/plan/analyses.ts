@@ -6,7 +6,7 @@
  */
 import { parseCodec } from '../codecs/spec.js';
 import { singleTensorCuts, type Cut } from '../cuts/cuts.js';
-import { subsetDataset, type Dataset } from '../data/dataset.js';
+import { subsetDataset, type Dataset, type DatasetOptions } from '../data/dataset.js';
 import { calibrationData, labelledSplits } from '../data/policy.js';
 import { ImperaError } from '../errors.js';
 import { inputBaselines } from '../eval/baselines.js';
@@ -35,10 +35,10 @@ export interface PlanData {
 }
 
 /** Resolve the scenario's data; with exits on a folder, the test images are a held-out share the exits never see. */
-export function planData(source: string, o: { baseDir: string; samples: number; calibration?: string; exits: boolean; seed?: number }, warnings: string[]): PlanData {
-  const splits = labelledSplits(source, o.baseDir);
+export function planData(source: string, o: { baseDir: string; samples: number; calibration?: string; exits: boolean; seed?: number; options?: DatasetOptions }, warnings: string[]): PlanData {
+  const splits = labelledSplits(source, o.baseDir, o.options);
   const data = splits.test?.() ?? splits.train();
-  const calibration = calibrationData(o.calibration, { what: 'the evaluation images', data: () => data }, warnings, 'give calibration: with other images', o.baseDir);
+  const calibration = calibrationData(o.calibration, { what: 'the evaluation images', data: () => data }, warnings, 'give calibration: with other images', o.baseDir, o.options);
   if (splits.test) return { name: data.name, test: data, samples: Math.min(o.samples, data.size), calibration, train: splits.train(), folder: false };
   if (!o.exits) return { name: data.name, test: data, samples: Math.min(o.samples, data.size), calibration, train: data, folder: true };
   // the same split trainExits makes for these options, so exits are tested on exactly these images

@@ -6,7 +6,9 @@
 import { resolve } from 'node:path';
 import { modelCost } from '../cost/part.js';
 import { findCuts, resolveCut, singleTensorCuts, type Cut, type CutSpec } from '../cuts/cuts.js';
-import { DEFAULT_DATA } from '../data/policy.js';
+import { modelInputs, type DatasetOptions } from '../data/dataset.js';
+import type { PreprocessInput } from '../data/preprocess-spec.js';
+import { defaultData } from '../data/policy.js';
 import { loadCatalog, type Radio } from '../devices/catalog.js';
 import { ImperaError, isImperaError } from '../errors.js';
 import { analyzeModel } from '../graph/analyze.js';
@@ -146,11 +148,15 @@ async function resolveSetup(g: Graph, s: PlanScenario, ctx: ComputeContext): Pro
  * The scenario's data (null: none given), and the samples quality is measured on: that data, or without it the
  * built-in sample as probes for agreement with the full model (warned).
  */
-function scenarioData(s: PlanScenario, warnings: string[]): { data: PlanData | null; evalData: PlanData } {
+function scenarioData(g: Graph, s: PlanScenario, warnings: string[]): { data: PlanData | null; evalData: PlanData } {
   const c = s.config;
-  const data = c.data ? planData(c.data, { baseDir: s.baseDir, samples: c.samples, ...(c.calibration ? { calibration: c.calibration } : {}), exits: !!c.explore.exits }, warnings) : null;
-  if (!data) warnings.push(`no data given: quality is measured against the full model on the built-in sample images, and a classifier's accuracy is an estimate (${c.modelAccuracy !== undefined ? `the stated ${(100 * c.modelAccuracy).toFixed(1)} %` : 'relative to the full model, 100 %'} x each configuration's agreement with the full model)`);
-  return { data, evalData: data ?? planData(DEFAULT_DATA, { baseDir: s.baseDir, samples: c.samples, exits: false }, []) };
+  const given = c.data;
+  const options: DatasetOptions = { ...(given?.preprocess !== undefined ? { preprocess: given.preprocess as PreprocessInput } : {}), ...(given?.labels ? { labels: resolve(s.baseDir, given.labels) } : {}) };
+  const data = given ? planData(given.source, { baseDir: s.baseDir, samples: c.samples, ...(c.calibration ? { calibration: c.calibration } : {}), exits: !!c.explore.exits, options }, warnings) : null;
+  if (data) return { data, evalData: data };
+  const probes = defaultData(modelInputs(g), tensor(g, g.outputs[0]!.name!).shape, "the scenario's data:");
+  warnings.push(`no data given: quality is measured against the full model on the built-in sample images, and a classifier's accuracy is an estimate (${c.modelAccuracy !== undefined ? `the stated ${(100 * c.modelAccuracy).toFixed(1)} %` : 'relative to the full model, 100 %'} x each configuration's agreement with the full model)`);
+  return { data, evalData: planData(probes, { baseDir: s.baseDir, samples: c.samples, exits: false }, []) };
 }
 
 /** The expensive, cached analyses and the candidate cuts they decide. */
@@ -272,7 +278,7 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
   let listed: Cut[] | undefined;
   const allCuts = () => (listed ??= findCuts(g));
   const exitCuts = (c.explore.exits?.at ?? []).map((a, i) => scenarioCut(g, allCuts(), a, `explore.exits.at.${i}`));
-  const { data, evalData } = scenarioData(s, warnings);
+  const { data, evalData } = scenarioData(g, s, warnings);
   const analyses = await runAnalyses({ g, s, data, evalData, allCuts, exitCuts, cache, log, onProgress: o.onProgress });
 
   const t0 = performance.now();

@@ -8,7 +8,8 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { computeSchema } from '../devices/resolve.js';
 import { NAMED_SOURCES } from '../data/policy.js';
-import { ImperaError } from '../errors.js';
+import { resolvePreprocess, type PreprocessInput } from '../data/preprocess-spec.js';
+import { ImperaError, isImperaError } from '../errors.js';
 import { linkConfigSchema } from '../net/link.js';
 import { transportSchema } from '../net/transfer.js';
 import type { BuiltinMetric } from '../task/types.js';
@@ -68,6 +69,18 @@ const qualityQosSchema = z
   .strict()
   .refine((q) => (q.min === undefined) !== (q.max === undefined), 'give one of min (higher-is-better metrics) or max (lower-is-better metrics)');
 
+/** A scenario's preprocessing, checked by data/preprocess-spec.ts's own reading so its errors name the bad field. */
+const preprocessField = z.union([z.string().min(1), z.record(z.string(), z.unknown())]).superRefine((v, ctx) => {
+  try {
+    resolvePreprocess(v as PreprocessInput, 'preprocess');
+  } catch (e) {
+    if (!isImperaError(e)) throw e;
+    ctx.addIssue({ code: 'custom', message: e.message });
+  }
+});
+
+const dataSchema = z.object({ source: z.string().min(1), preprocess: preprocessField.optional(), labels: z.string().min(1).optional() }).strict();
+
 export const planScenarioSchema = z
   .object({
     name: z.string().min(1).optional(),
@@ -75,8 +88,12 @@ export const planScenarioSchema = z
     model: z.string().min(1).optional(),
     /** Input shape for dynamic dims, e.g. [1, 3, 224, 224]. */
     inputShape: z.array(count('each dim')).optional(),
-    /** Labelled images: a folder (relative to this file) or a named dataset (data/policy.ts). Without data accuracy is an estimate. */
-    data: z.string().min(1).optional(),
+    /**
+     * Data: a folder of images (class sub-folders when labelled), an .npy/.npz file (relative to this file) or a named
+     * dataset (data/policy.ts); or `{source, preprocess, labels}` with a preprocessing (a preset, a compact string or
+     * its fields, docs/DATA.md). Without data accuracy is an estimate.
+     */
+    data: z.preprocess((v) => (typeof v === 'string' ? { source: v } : v), dataSchema).optional(),
     /** Images for accuracy and saliency (default 200). */
     samples: count('samples').default(200),
     /** Images codecs are fitted on (default: data/policy.ts's calibration data if installed, else `data`). */

@@ -103,6 +103,8 @@ export const profileSchema = z.object({
     })
     .nullable(),
   batch: z.number().int().positive(),
+  /** Measured profiles: what the timed inputs were (the user's data, or default samples). */
+  data: z.string().optional(),
   nodes: z.array(node),
   parts: z.array(part),
   /** Measured profiles: edge costs of part inputs/outputs by shape, for predicting any part from its nodes. */

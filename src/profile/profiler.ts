@@ -10,6 +10,7 @@
 import { availableParallelism, cpus, hostname, platform, arch, release, totalmem } from 'node:os';
 import { findCuts, resolveCut } from '../cuts/cuts.js';
 import { ImperaError } from '../errors.js';
+import { modelInputs, type Dataset } from '../data/dataset.js';
 import { sampleFeeds } from '../data/samples.js';
 import { splitModel } from '../export/split.js';
 import { runtimeNodes, type Graph } from '../graph/graph.js';
@@ -35,6 +36,14 @@ export interface ProfileOptions {
   stages: readonly (readonly string[])[];
   measure?: Partial<MeasureOptions>;
   onProgress?: (step: string) => void;
+  /** Inputs to time on (default: data/samples.ts's samples for the model). */
+  data?: Dataset;
+}
+
+/** One batch of inputs: the first samples of `data` (repeated when it has fewer), else the default samples. */
+function timingFeeds(g: Graph, data: Dataset | undefined, batch: number): Feeds {
+  if (!data) return sampleFeeds(g.inputShapes, batch).feeds;
+  return data.feeds(Array.from({ length: batch }, (_, i) => i % data.size), modelInputs(g));
 }
 
 /** Progress steps profileModel reports for these options and graphs. */
@@ -73,6 +82,7 @@ export async function profileModel(graphs: readonly Graph[], o: ProfileOptions):
     },
     runtime: { engine: 'onnxruntime-node', version: ort.env.versions.node ?? 'unknown', executionProvider: 'cpu', threads: o.threads, graphOptimization: 'all' },
     batch: graphs[graphs.length - 1]!.batch?.size ?? 1,
+    data: o.data?.name ?? 'default samples (the first Fashion-MNIST test images for an image input when installed, else seeded random inputs)',
     nodes,
     parts,
     boundaries,
@@ -182,7 +192,7 @@ async function measureBatch(g: Graph, o: ProfileOptions): Promise<Measured> {
   const batch = g.batch?.size ?? 1;
   const progress = o.onProgress ?? (() => {});
   const measure = { ...measureFor(o.threads), ...o.measure };
-  const { feeds } = sampleFeeds(g.inputShapes, batch);
+  const feeds = timingFeeds(g, o.data, batch);
   const all = findCuts(g);
   const cuts = o.cuts.map((spec) => resolveCut(g, all, spec));
   const stagings = o.stages.map((specs) => specs.map((spec) => resolveCut(g, all, spec)));

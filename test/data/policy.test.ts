@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeGrayPng } from '../../src/data/images.js';
-import { calibrationData, DEFAULT_DATA, labelledSplits, openSource } from '../../src/data/policy.js';
+import { calibrationData, DEFAULT_DATA, defaultData, labelledSplits, openSource } from '../../src/data/policy.js';
+import { DataType } from '../../src/onnx/dtype.js';
 import { openDataset } from '../../src/data/dataset.js';
 import { EXAMPLE_DATA } from '../../src/util/package.js';
 
@@ -26,6 +27,18 @@ describe('data policy', () => {
   it('commands default to the built-in labelled sample', () => {
     expect(DEFAULT_DATA).toBe(EXAMPLE_DATA);
     expect(openDataset(DEFAULT_DATA).size).toBe(200);
+  });
+
+  it('give the built-in sample only to models like the built-in examples: one image in, 10 classes out', () => {
+    const image = { name: 'x', dtype: DataType.FLOAT, dims: [-1, 3, 224, 224] };
+    expect(defaultData([image], [1, 10], '--data')).toBe(DEFAULT_DATA);
+    expect(defaultData([{ ...image, dims: [-1, 1, 28, 28] }], [1, 10], '--data')).toBe(DEFAULT_DATA);
+    const refuse = (inputs: (typeof image)[], out: number[]) => () => defaultData(inputs, out, '--data');
+    // a detector's map, 1000 ImageNet classes, a token model, a model with two inputs
+    expect(refuse([{ ...image, dims: [-1, 3, 640, 640] }], [1, 1, 640, 640])).toThrow(expect.objectContaining({ code: 'DATASET', message: 'no data given, and the built-in sample (Fashion-MNIST images for 10-class classifiers) does not fit this model: it takes x [?, 3, 640, 640] and outputs [1, 1, 640, 640]', hint: expect.stringMatching(/^give data: --data with/) }));
+    expect(refuse([image], [1, 1000])).toThrow(/outputs \[1, 1000\]/);
+    expect(refuse([{ name: 'ids', dtype: DataType.INT64, dims: [-1, 16] }], [1, 10])).toThrow(/it takes ids \[\?, 16\]/);
+    expect(refuse([image, { ...image, name: 'y' }], [1, 10])).toThrow(/it takes x .*, y /);
   });
 
   it('a folder is one set (its test images a held-out share), relative to the scenario when a folder is given', () => {

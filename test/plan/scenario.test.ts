@@ -44,6 +44,16 @@ describe('plan scenario files', () => {
     expect(() => readPlanScenario(write('odd-cut.yaml', [...base, 'explore: { cuts: [{tensors: [a], at: 3}] }'].join('\n')))).toThrow(/explore.cuts.0/);
   });
 
+  it('takes data as a source alone or with its preprocessing (a compact string or fields) and labels', () => {
+    expect(readPlanScenario(write('data1.yaml', [...base, 'data: images'].join('\n'))).config.data).toEqual({ source: 'images' });
+    const fields = readPlanScenario(write('data2.yaml', [...base, 'data:', '  source: lines', '  preprocess: { resize: pad, size: 320x48, mean: 0.5, std: 0.5 }', '  labels: labels.npy'].join('\n'))).config.data;
+    expect(fields).toEqual({ source: 'lines', preprocess: { resize: 'pad', size: '320x48', mean: 0.5, std: 0.5 }, labels: 'labels.npy' });
+    const compact = readPlanScenario(write('data3.yaml', [...base, 'data: { source: lines, preprocess: "imagenet,order=bgr" }'].join('\n'))).config.data;
+    expect(compact).toEqual({ source: 'lines', preprocess: 'imagenet,order=bgr' });
+    const bad = write('data4.yaml', [...base, 'data:', '  source: lines', '  preprocess: { order: brg }'].join('\n'));
+    expect(() => readPlanScenario(bad)).toThrow(/line 8: data\.preprocess: preprocess field 'order' \('brg'\) invalid option: expected one of "rgb"\|"bgr"/);
+  });
+
   it('names the file, the line and the field of a wrong type, and what is allowed', () => {
     const file = write('types.yaml', [...base, 'qos:', '  latency: { ms: fast }'].join('\n'));
     expect(() => readPlanScenario(file)).toThrow(new RegExp(`scenario '${file}' line 7: qos.latency.ms: latency.ms must be a number`));

@@ -5,21 +5,20 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_CODECS, parseCodec } from '../../codecs/spec.js';
-import { openDataset } from '../../data/dataset.js';
-import { calibrationData, DEFAULT_CALIBRATION, DEFAULT_DATA, NAMED_SOURCES } from '../../data/policy.js';
+import { calibrationData, DEFAULT_CALIBRATION, NAMED_SOURCES } from '../../data/policy.js';
 import { ImperaError } from '../../errors.js';
 import { DEFAULT_JPEG_QUALITIES, inputBaselines, type BaselineEval } from '../../eval/baselines.js';
 import { evaluate, type EvalReport } from '../../eval/evaluate.js';
 import { rateAccuracySpec, renderSvg } from '../../report/plot.js';
 import { metricKind } from '../../task/choose.js';
 import type { MetricName, QualityFigure, TaskOptions } from '../../task/types.js';
-import { addCutListOptions, addDataOptions, addModelOptions, CUT_NAMING, datasetOptions, loadGraph, positiveInt, printJson, printWarnings, selectCuts, type CutListCliOptions, type ModelOptions } from '../common.js';
+import { addCutListOptions, addDataOptions, addModelOptions, CUT_NAMING, datasetOptions, graphAndData, positiveInt, printJson, printWarnings, selectCuts, type CutListCliOptions, type ModelOptions } from '../common.js';
 import { fmtInt, table } from '../table.js';
 import { fmtPoints as pct } from '../../util/format.js';
 import { progressBar } from '../progress.js';
 
 interface EvalCliOptions extends ModelOptions, CutListCliOptions {
-  data: string;
+  data?: string;
   calibration?: string;
   cuts: string;
   codecs: string;
@@ -59,7 +58,7 @@ const finiteNumber = (flag: string) => (value: string): number => {
 export function registerEval(program: Command): void {
   addDataOptions(addCutListOptions(addModelOptions(program.command('eval')), 'the cuts of --cuts all'))
     .description("quality under the task's metric and bytes on the wire of every cut x codec on real data, with input-side baselines")
-    .option('--data <source>', `labelled images: a folder with one sub-folder per class, or ${NAMED_SOURCES.join(', ')}`, DEFAULT_DATA)
+    .option('--data <source>', `data: a folder of images (one sub-folder per class when labelled), an .npy or .npz file, or ${NAMED_SOURCES.join(', ')} (default: the built-in sample, for the built-in examples)`)
     .option('--metric <name>', 'accuracy, top1-agreement, top5-agreement, rel-l2, cosine, snr-db, psnr-db, map-iou, map-f1, sequence-agreement, token-error-rate, or custom:<file.mjs> (default: chosen from the outputs and the data, and printed)')
     .option('--threshold <x>', 'threshold of the map metrics (default 0.5)', finiteNumber('--threshold'))
     .option('--metric-module <file>', 'your own metric: a .js/.mjs module exporting score(split, full, label) and better')
@@ -81,8 +80,7 @@ export function registerEval(program: Command): void {
       const jpeg = options.jpeg.split(',').map(Number);
       if (jpeg.some((q) => !Number.isInteger(q) || q < 1 || q > 100)) throw new ImperaError('BAD_ARGUMENT', `--jpeg takes qualities from 1 to 100, got '${options.jpeg}'`);
       if (options.out && !options.out.toLowerCase().endsWith('.svg')) throw new ImperaError('BAD_ARGUMENT', `--out '${options.out}' must end in .svg`);
-      const data = openDataset(options.data, datasetOptions(options));
-      const g = await loadGraph(model, options, () => data);
+      const { g, data } = await graphAndData(model, options);
       const warnings = [...g.warnings];
       const calibration = calibrationData(options.calibration, { what: 'the evaluation images', data: () => data }, warnings, 'pass --calibration with other images', undefined, datasetOptions(options));
       const cuts = selectCuts(g, options.cuts, options);

@@ -14,10 +14,11 @@ import type { Graph } from '../../graph/graph.js';
 import { loadProfile, saveProfile, type Profile } from '../../profile/profile-file.js';
 import { profileModel, profileSteps } from '../../profile/profiler.js';
 import { predictionErrors } from '../../profile/predict.js';
-import { addCutListOptions, addModelOptions, CUT_NAMING, loadGraph, positiveInt, printJson, printWarnings, resolveCuts, selectCuts, type CutListCliOptions, type ModelOptions } from '../common.js';
+import { addCutListOptions, addDataOptions, addModelOptions, CUT_NAMING, datasetOptions, loadGraph, positiveInt, printJson, printWarnings, resolveCuts, selectCuts, type CutListCliOptions, type ModelOptions } from '../common.js';
 import { fmtCount, fmtFraction, fmtSignedPercent as pct, table } from '../table.js';
 import { fmtMsFine as ms } from '../../util/format.js';
 import { progressBar } from '../progress.js';
+import { openDataset, type Dataset } from '../../data/dataset.js';
 import { median } from '../../util/stats.js';
 
 interface ProfileOptions extends ModelOptions, CutListCliOptions {
@@ -31,12 +32,16 @@ interface ProfileOptions extends ModelOptions, CutListCliOptions {
   calibrate?: string;
   catalog: string[];
   dtype: ComputeDtype;
+  data?: string;
+  preprocess?: string;
+  labels?: string;
 }
 
 const repeat = (v: string, prev: string[] = []) => [...prev, v];
 
 export function registerProfile(program: Command): void {
-  addCutListOptions(addModelOptions(program.command('profile')), 'the cuts of --cuts all')
+  addDataOptions(addCutListOptions(addModelOptions(program.command('profile')), 'the cuts of --cuts all'))
+    .option('--data <source>', 'inputs to time on: an image folder, an .npy or .npz file (default: the first Fashion-MNIST test images for an image input when installed, else seeded random inputs)')
     .description('measure the latency of every part of a model on this machine (with --batch N: at batch 1 and at N), or predict it for a catalog device with --device')
     .option('--cuts <spec>', `cuts whose head and tail to time: 'all' (every cut up to --width), 'none', or cuts ${CUT_NAMING}, separated by ','`, 'all')
     .addOption(new Option('--stages <cuts>', "a k-stage partition to time: its cuts in increasing depth separated by ',' (repeatable)").argParser(repeat).default([]))
@@ -52,13 +57,14 @@ export function registerProfile(program: Command): void {
       const deviceOnly = ['calibrate', 'catalog', 'dtype'].filter((k) => command.getOptionValueSource(k) === 'cli');
       if (!options.device && deviceOnly.length) throw new ImperaError('BAD_ARGUMENT', `${deviceOnly.map((k) => `--${k}`).join(', ')} ${deviceOnly.length === 1 ? 'applies' : 'apply'} only with --device (a predicted profile)`, 'add --device ID (see `impera devices`), or drop them to measure this machine');
       const batch = options.batch ?? 1;
-      const g1 = await loadGraph(model, { ...options, batch: 1 });
+      const data = options.data ? openDataset(options.data, datasetOptions(options)) : undefined;
+      const g1 = await loadGraph(model, { ...options, batch: 1 }, data && (() => data));
       const cuts = selectCuts(g1, options.cuts, options);
       const stages = options.stages.map((spec) => resolveCuts(g1, spec));
-      const graphs = batch > 1 ? [g1, await loadGraph(model, { ...options, batch })] : [g1];
+      const graphs = batch > 1 ? [g1, await loadGraph(model, { ...options, batch }, data && (() => data))] : [g1];
       const profile = options.device
         ? await predict(graphs[graphs.length - 1]!, options, cuts, stages)
-        : await measure(graphs, options, cuts.map((c) => c.id), stages.map((s) => s.map((c) => c.id)));
+        : await measure(graphs, options, cuts.map((c) => c.id), stages.map((s) => s.map((c) => c.id)), data);
       if (options.out) saveProfile(profile, options.out);
       if (options.json) return printJson(profile);
       printWarnings(g1.warnings);
@@ -66,12 +72,12 @@ export function registerProfile(program: Command): void {
     });
 }
 
-async function measure(graphs: readonly Graph[], o: ProfileOptions, cuts: string[], stages: string[][]): Promise<Profile> {
+async function measure(graphs: readonly Graph[], o: ProfileOptions, cuts: string[], stages: string[][], data?: Dataset): Promise<Profile> {
   const total = profileSteps(graphs, { cuts, stages });
   const bar = progressBar('profiling', !o.json && process.stderr.isTTY === true);
   let done = 0;
   try {
-    return await profileModel(graphs, { threads: o.threads, cuts, stages, onProgress: () => bar.update(++done, total) });
+    return await profileModel(graphs, { threads: o.threads, cuts, stages, onProgress: () => bar.update(++done, total), ...(data ? { data } : {}) });
   } finally {
     bar.stop();
   }
@@ -97,6 +103,7 @@ function report(p: Profile, o: ProfileOptions): string {
     lines.push(`device   ${p.device.name}: ${p.device.description} · ${p.runtime!.engine} ${p.runtime!.version} (${p.runtime!.executionProvider}, ${p.runtime!.threads} threads, optimisation ${p.runtime!.graphOptimization})`);
     const m = p.device.machine;
     if (m?.peakGflops && m.bandwidthGBs) lines.push(`machine  reaches ${fmtCount(m.peakGflops * 1e9)}FLOP/s in a large GEMM, ${m.bandwidthGBs.toFixed(1)} GB/s streaming`);
+    if (p.data) lines.push(`inputs   ${p.data}`);
   } else {
     lines.push(`device   ${p.device.name}: ${p.device.description} (predicted; calibrated on ${p.device.calibratedFrom})`);
     if (p.deviceModel) lines.push(deviceModelText(p.deviceModel));

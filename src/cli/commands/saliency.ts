@@ -2,17 +2,15 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { singleTensorCuts } from '../../cuts/cuts.js';
-import { openDataset } from '../../data/dataset.js';
 import { ImperaError } from '../../errors.js';
 import { curveSpec, renderSvg } from '../../report/plot.js';
 import { runSaliency, type SaliencyResult } from '../../saliency/dataset-saliency.js';
-import { DEFAULT_DATA } from '../../data/policy.js';
-import { addDataOptions, addModelOptions, datasetOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
+import { addDataOptions, addModelOptions, graphAndData, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtShape, table } from '../table.js';
 import { progressBar } from '../progress.js';
 
 interface SaliencyCliOptions extends ModelOptions {
-  data: string;
+  data?: string;
   classes?: string;
   samples?: number;
   target: string;
@@ -38,7 +36,7 @@ function parseClasses(spec: string | undefined): number[] | undefined {
 export function registerSaliency(program: Command): void {
   addDataOptions(addModelOptions(program.command('saliency')))
     .description("rank layers by interpretability (I-SPLIT): Grad-CAM per layer, the CUI curve and its peaks")
-    .option('--data <source>', "a folder with one sub-folder of images per class, or 'fashion-mnist' / 'fashion-mnist:train'", DEFAULT_DATA)
+    .option('--data <source>', "labelled images: a folder with one sub-folder of images per class, or 'fashion-mnist' / 'fashion-mnist:train' (default: the built-in sample, for the built-in examples)")
     .option('--classes <list>', 'only images of these classes, e.g. 0,3,7 (the curve of that class subset)')
     .option('--samples <n>', 'at most this many images', positiveInt('--samples'))
     .option('--target <which>', 'explain the labelled class (label) or the predicted one (pred)', 'label')
@@ -50,8 +48,7 @@ export function registerSaliency(program: Command): void {
     .action(async (model: string | undefined, options: SaliencyCliOptions) => {
       if (options.target !== 'label' && options.target !== 'pred') throw new ImperaError('BAD_ARGUMENT', `--target must be label or pred, not '${options.target}'`);
       if (options.out && !/\.(svg|csv)$/i.test(options.out)) throw new ImperaError('BAD_ARGUMENT', `--out '${options.out}' must end in .svg or .csv`);
-      const data = openDataset(options.data, datasetOptions(options));
-      const g = await loadGraph(model, options, () => data);
+      const { g, data } = await graphAndData(model, options);
       const bar = progressBar('saliency', !options.json && process.stderr.isTTY === true);
       const classes = parseClasses(options.classes);
       let result: SaliencyResult;

@@ -2,7 +2,7 @@
  * `impera/eval`: quality (under the task's metric) and bytes of every cut x codec on real data, input-side baselines,
  * Pareto fronts; the task layer that measures quality of any output (metrics, their automatic choice, intervals).
  */
-export { evaluate, feedsOf, type EvaluateOptions, type EvalReport, type CutEval, type CodecEval } from '../eval/evaluate.js';
+export { evaluate, type EvaluateOptions, type EvalReport, type CutEval, type CodecEval } from '../eval/evaluate.js';
 export { inputBaselines, type BaselineEval } from '../eval/baselines.js';
 export { paretoFront, bestWithin } from '../eval/pareto.js';
 export { chooseTask, metricKind } from '../task/choose.js';

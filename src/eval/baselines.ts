@@ -5,7 +5,8 @@
  * model's outputs, scored against themselves. JPEG runs the model on decoded images and scores its outputs against
  * the outputs on the original input.
  */
-import type { Dataset } from '../data/dataset.js';
+import { modelInputs, type Dataset } from '../data/dataset.js';
+import { ImperaError } from '../errors.js';
 import { encodePng, jpegRoundTrip } from '../data/images.js';
 import type { RasterImage } from '../data/preprocess.js';
 import type { Graph } from '../graph/graph.js';
@@ -15,7 +16,7 @@ import { createSession, run } from '../ort/session.js';
 import { qualityFigure } from '../task/quality.js';
 import type { QualityFigure, TaskOptions } from '../task/types.js';
 import { mean, quantile } from '../util/stats.js';
-import { feedsOf, labelsOf, modelInputsOf, taskOf } from './evaluate.js';
+import { labelsOf, taskOf } from './evaluate.js';
 
 export interface BaselineEval {
   name: string;
@@ -33,19 +34,21 @@ interface Batch {
 }
 
 export async function inputBaselines(g: Graph, data: Dataset, samples: number, opts: { jpegQualities?: readonly number[]; batchSize?: number; task?: TaskOptions } = {}): Promise<BaselineEval[]> {
-  const inputs = modelInputsOf(g);
+  const inputs = modelInputs(g);
   const [inputName, info] = [inputs[0]!.name, inputs[0]!];
   const [, channels, height, width] = info.dims as [number, number, number, number];
   const spec = { channels, height, width };
   const idx = Array.from({ length: samples }, (_, i) => i);
-  const rasters = idx.map((i) => data.raster(i));
+  const { raster, preprocess } = data;
+  if (!raster || !preprocess) throw new ImperaError('DATASET', `input baselines (PNG, JPEG) compress images, and '${data.name}' holds arrays`, 'leave the input baselines out for array data');
+  const rasters = idx.map((i) => raster(i));
   const session = await createSession(g.proto, g.model.dir);
   const size = opts.batchSize ?? 16;
   try {
     const batches: Batch[] = [];
     for (let start = 0; start < samples; start += size) {
       const indices = idx.slice(start, start + size);
-      batches.push({ indices, full: await run(session, feedsOf(data, indices, inputs)), labels: labelsOf(data, indices) });
+      batches.push({ indices, full: await run(session, data.feeds(indices, inputs)), labels: labelsOf(data, indices) });
     }
     const task = await taskOf(g, data, batches[0]!.full, opts.task);
     const scoreAll = async (outputs: (b: Batch) => Promise<Record<string, Tensor>>): Promise<QualityFigure> => {
@@ -64,7 +67,7 @@ export async function inputBaselines(g: Graph, data: Dataset, samples: number, o
       const coded = rasters.map((r) => jpegRoundTrip(r, q));
       const quality = await scoreAll((b) => {
         const x = new Float32Array(b.indices.length * channels * height * width);
-        b.indices.forEach((i, n) => data.preprocess(coded[i]!.decoded as RasterImage, spec, x, n * channels * height * width, `JPEG q${q}`));
+        b.indices.forEach((i, n) => preprocess(coded[i]!.decoded as RasterImage, spec, x, n * channels * height * width, `JPEG q${q}`));
         return run(session, { [inputName]: { dtype: DataType.FLOAT, dims: [b.indices.length, channels, height, width], data: x } });
       });
       const sizes = coded.map((c) => c.bytes);

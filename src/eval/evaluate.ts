@@ -15,8 +15,7 @@ import type { FittedCodec, FittedTensorCodec } from '../codecs/fitted.js';
 import { isLossy, type CodecSpec } from '../codecs/spec.js';
 import { packWire, encodeWire, type WireValues } from '../codecs/wire.js';
 import type { Cut, CutTensor } from '../cuts/cuts.js';
-import type { Dataset } from '../data/dataset.js';
-import { ImperaError } from '../errors.js';
+import { modelInputs, type Dataset, type InputSpec } from '../data/dataset.js';
 import { splitModel } from '../export/split.js';
 import { symbolicShape, tensor, type Graph } from '../graph/graph.js';
 import { DataType } from '../onnx/dtype.js';
@@ -114,30 +113,8 @@ function codecDims(g: Graph) {
   };
 }
 
-/** A model input as data fills it: batch first; the data layer's `InputSpec` (data/dataset.ts) has this shape. */
-export interface ModelInput {
-  name: string;
-  dtype: DataType;
-  dims: readonly number[];
-}
-
-export const modelInputsOf = (g: Graph): ModelInput[] => [...g.inputShapes].map(([name, info]) => ({ name, dtype: info.dtype, dims: info.shape }));
-
-/**
- * One batch of every model input: the one place evaluation reads inputs from data. For now one 4-D float input
- * filled by `data.load`; with the data layer's `Dataset.feeds` this is `data.feeds(indices, inputs)`.
- */
-export function feedsOf(data: Dataset, indices: readonly number[], inputs: readonly ModelInput[]): Record<string, Tensor> {
-  const input = inputs[0];
-  if (inputs.length !== 1 || input!.dims.length !== 4 || input!.dtype !== DataType.FLOAT) throw new ImperaError('BAD_ARGUMENT', `evaluation reads one float image input [N, C, H, W] from '${data.name}', and this model has ${inputs.map((i) => `'${i.name}' [${i.dims.join(', ')}]`).join(', ')}`);
-  const [, channels, height, width] = input!.dims as [number, number, number, number];
-  return { [input!.name]: { dtype: DataType.FLOAT, dims: [indices.length, channels, height, width], data: data.load(indices, { channels, height, width }) } };
-}
-
-/** Whether the data has labels (the data layer's `Dataset.labelled`; image folders and Fashion-MNIST have). */
-const isLabelled = (data: Dataset): boolean => (data as { labelled?: boolean }).labelled !== false && data.classes.length > 0;
-
-export const labelsOf = (data: Dataset, indices: readonly number[]): number[] | null => (isLabelled(data) ? indices.map((i) => data.label(i)) : null);
+/** Labels of a batch, or null for unlabelled data (metrics comparing with the full model need none). */
+export const labelsOf = (data: Dataset, indices: readonly number[]): number[] | null => (data.labelled ? indices.map((i) => data.label(i)) : null);
 
 /** Least and greatest value of a tensor (what tells a probability map from logits). */
 function rangeOf(t: Tensor): [number, number] {
@@ -153,7 +130,7 @@ function rangeOf(t: Tensor): [number, number] {
 /** The task of a model on its data, chosen from its outputs (shapes, and values on a first batch `out`) unless set. */
 export function taskOf(g: Graph, data: Dataset, out: Record<string, Tensor>, options: TaskOptions = {}): Promise<Task> {
   const outputs: OutputInfo[] = g.outputs.map((o) => ({ name: o.name!, dims: tensor(g, o.name!).shape, ...(out[o.name!] ? { range: rangeOf(out[o.name!]!) } : {}) }));
-  return chooseTask(outputs, { labelled: isLabelled(data), classes: isLabelled(data) ? data.classes.length : 0 }, options);
+  return chooseTask(outputs, { labelled: data.labelled, classes: data.labelled ? data.classes.length : 0 }, options);
 }
 
 /** What one codec at one cut has scored so far. */
@@ -169,7 +146,7 @@ interface Tally {
 interface EvalRun {
   g: Graph;
   task: Task;
-  inputs: ModelInput[];
+  inputs: InputSpec[];
   opset: number;
   options: EvaluateOptions;
   total: number;
@@ -190,7 +167,7 @@ const indicesFrom = (start: number, count: number): number[] => Array.from({ len
 
 export async function evaluate(g: Graph, options: EvaluateOptions): Promise<EvalReport> {
   const started = performance.now();
-  const inputs = modelInputsOf(g);
+  const inputs = modelInputs(g);
   const total = Math.min(options.samples ?? options.data.size, options.data.size);
   const batch = options.batchSize ?? 16;
   const timing = { fullS: 0, tailS: 0, codecS: 0, bytesS: 0 };
@@ -199,7 +176,7 @@ export async function evaluate(g: Graph, options: EvaluateOptions): Promise<Eval
   try {
     // the first batch decides the metric (value ranges tell maps from logits) before the codecs are fitted
     const t = performance.now();
-    const first = await runSession(full, feedsOf(options.data, indicesFrom(0, Math.min(batch, total)), inputs));
+    const first = await runSession(full, options.data.feeds(indicesFrom(0, Math.min(batch, total)), inputs));
     timing.fullS += (performance.now() - t) / 1000;
     const task = await taskOf(g, options.data, first, options.task);
     const t0 = performance.now();
@@ -284,7 +261,7 @@ async function evaluateBatch(run: EvalRun, start: number, first?: Record<string,
   const { options, task } = run;
   const idx = indicesFrom(start, Math.min(run.batch, run.total - start));
   const n = idx.length;
-  const out = first ?? (await timed(run, 'fullS', () => runSession(run.full, feedsOf(options.data, idx, run.inputs))));
+  const out = first ?? (await timed(run, 'fullS', () => runSession(run.full, options.data.feeds(idx, run.inputs))));
   const reference: Reference = { n, full: metricOutputs(run, out), labels: labelsOf(options.data, idx) };
   reference.predictions = task.predict?.(reference.full, n);
   run.fullScores.push(...(await task.scoreFull(reference)));

@@ -4,7 +4,7 @@
  */
 import { ImperaError } from '../errors.js';
 import { findCuts } from '../cuts/cuts.js';
-import type { Dataset } from '../data/dataset.js';
+import { modelInputs, type Dataset } from '../data/dataset.js';
 import { tensor, type Graph } from '../graph/graph.js';
 import { DataType } from '../onnx/dtype.js';
 import { createSession, run } from '../ort/session.js';
@@ -62,8 +62,7 @@ export async function runSaliency(g: Graph, data: Dataset, options: SaliencyOpti
   if (layers.length === 0) throw new ImperaError('BAD_ARGUMENT', 'no candidate layers: the model has no cut tensor of shape [N, C, H, W], [N, T, C] or [N, C]');
   const input = [...g.inputShapes.entries()];
   if (input.length !== 1 || input[0]![1].shape.length !== 4) throw new ImperaError('BAD_ARGUMENT', 'saliency needs a model with one image input [N, C, H, W]');
-  const [inputName, inputInfo] = input[0]!;
-  const [, channels, height, width] = inputInfo.shape as [number, number, number, number];
+  const inputs = modelInputs(g);
   const classCount = tensor(g, g.outputs[0]!.name!).shape[1]!;
   const subset = [...(options.classes ?? [...Array(classCount).keys()])];
   for (const c of subset) {
@@ -89,7 +88,7 @@ export async function runSaliency(g: Graph, data: Dataset, options: SaliencyOpti
       const chunk = indices.slice(start, start + batch);
       const labels = chunk.map((i) => data.label(i));
       const feeds = {
-        [inputName]: { dtype: DataType.FLOAT, dims: [chunk.length, channels, height, width], data: data.load(chunk, { channels, height, width }) },
+        ...data.feeds(chunk, inputs),
         ...(model.targetsInput ? { [model.targetsInput]: { dtype: DataType.INT64, dims: [chunk.length], data: BigInt64Array.from(labels.map(BigInt)) } } : {}),
       };
       const out = await run(session, feeds);

@@ -35,7 +35,7 @@ export function buildSaliencyModel(g: Graph, layers: readonly string[], target: 
     if (!channelLayout(t.shape)) throw new ImperaError('BAD_ARGUMENT', `layer '${l}' has shape [${t.shape}]; Grad-CAM needs [N, C, H, W], [N, T, C] or [N, C]`);
   }
   const bwd = buildBackwardGraph(g, { wrt: layers, targets: target === 'label' ? 'input' : 'predicted' });
-  const e = new Emitter(g.opsets.get('') ?? 1, 'gradcam');
+  const e = new Emitter(bwd.opset, 'gradcam'); // the backward model's opset, raised above the model's if a rule needed it
   const maps = new Map<string, string>();
   for (const l of layers) {
     const { channelAxis, positionAxes } = channelLayout(tensor(g, l).shape)!;

@@ -15,7 +15,7 @@ import type { Graph } from '../../graph/graph.js';
 import { rateAccuracySpec, renderSvg } from '../../report/plot.js';
 import { metricKind } from '../../task/choose.js';
 import type { MetricName, QualityFigure, TaskOptions } from '../../task/types.js';
-import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
+import { addDataOptions, addModelOptions, datasetOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtInt, table } from '../table.js';
 import { fmtPoints as pct } from '../../util/format.js';
 import { progressBar } from '../progress.js';
@@ -33,6 +33,8 @@ interface EvalCliOptions extends ModelOptions {
   baselines: boolean;
   jpeg: string;
   resize?: boolean;
+  preprocess?: string;
+  labels?: string;
   out?: string;
   json?: boolean;
   metric?: string;
@@ -64,7 +66,7 @@ function selectCuts(g: Graph, spec: string, width: number): Cut[] {
 }
 
 export function registerEval(program: Command): void {
-  addModelOptions(program.command('eval'))
+  addDataOptions(addModelOptions(program.command('eval')))
     .description("quality under the task's metric and bytes on the wire of every cut x codec on real data, with input-side baselines")
     .option('--data <source>', `labelled images: a folder with one sub-folder per class, or ${NAMED_SOURCES.join(', ')}`, DEFAULT_DATA)
     .option('--metric <name>', 'accuracy, top1-agreement, top5-agreement, rel-l2, cosine, snr-db, psnr-db, map-iou, map-f1, sequence-agreement, token-error-rate, or custom:<file.mjs> (default: chosen from the outputs and the data, and printed)')
@@ -89,10 +91,10 @@ export function registerEval(program: Command): void {
       const jpeg = options.jpeg.split(',').map(Number);
       if (jpeg.some((q) => !Number.isInteger(q) || q < 1 || q > 100)) throw new ImperaError('BAD_ARGUMENT', `--jpeg takes qualities from 1 to 100, got '${options.jpeg}'`);
       if (options.out && !options.out.toLowerCase().endsWith('.svg')) throw new ImperaError('BAD_ARGUMENT', `--out '${options.out}' must end in .svg`);
-      const g = await loadGraph(model, options);
+      const data = openDataset(options.data, datasetOptions(options));
+      const g = await loadGraph(model, options, () => data);
       const warnings = [...g.warnings];
-      const data = openDataset(options.data, options.resize ? { resize: true } : {});
-      const calibration = calibrationData(options.calibration, { what: 'the evaluation images', data: () => data }, warnings, 'pass --calibration with other images');
+      const calibration = calibrationData(options.calibration, { what: 'the evaluation images', data: () => data }, warnings, 'pass --calibration with other images', undefined, datasetOptions(options));
       const cuts = selectCuts(g, options.cuts, options.width);
       const bar = progressBar('eval', !options.json && process.stderr.isTTY === true);
       let report: EvalReport;

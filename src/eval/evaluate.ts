@@ -263,12 +263,11 @@ async function evaluateBatch(run: EvalRun, start: number, first?: Record<string,
   const n = idx.length;
   const out = first ?? (await timed(run, 'fullS', () => runSession(run.full, options.data.feeds(idx, run.inputs))));
   const reference: Reference = { n, full: metricOutputs(run, out), labels: labelsOf(options.data, idx) };
-  reference.self = await task.score({ ...reference, split: reference.full });
   reference.predictions = task.predict?.(reference.full, n);
   run.fullScores.push(...(await task.scoreFull(reference)));
   for (const [c, cut] of options.cuts.entries()) {
     await measureCutBytes(run, c, cut, out, start, n);
-    scoreLossless(run, c, cut, reference);
+    await scoreLossless(run, c, cut, reference);
     await scoreLossy(run, c, cut, out, reference);
     const lossy = lossyOf(run, cut);
     const fits = run.fitted.get(cut.id)!;
@@ -277,7 +276,7 @@ async function evaluateBatch(run: EvalRun, start: number, first?: Record<string,
   options.onProgress?.('evaluate', start + n, run.total);
 }
 
-/** A batch's full-model side: its outputs and labels, the scores of those outputs against themselves, its predicted classes. */
+/** A batch's full-model side: its outputs and labels, the scores of those outputs against themselves (once needed), its predicted classes. */
 interface Reference {
   n: number;
   full: Record<string, Tensor>;
@@ -309,11 +308,13 @@ function tallyBatch(run: EvalRun, tally: Tally, scores: readonly number[], ref: 
   }
 }
 
-/** Lossless codecs deliver the cut tensors exactly: their outputs are the full model's, scored against themselves. */
-function scoreLossless(run: EvalRun, c: number, cut: Cut, ref: Reference): void {
-  run.fitted.get(cut.id)!.forEach((fit, k) => {
-    if (!isLossy(fit.spec)) tallyBatch(run, run.tallies[c]![k]!, ref.self!, ref, ref.predictions);
-  });
+/** Lossless codecs deliver the cut tensors exactly: their outputs are the full model's, scored against themselves (once per batch). */
+async function scoreLossless(run: EvalRun, c: number, cut: Cut, ref: Reference): Promise<void> {
+  for (const [k, fit] of run.fitted.get(cut.id)!.entries()) {
+    if (isLossy(fit.spec)) continue;
+    ref.self ??= await run.task.score({ n: ref.n, split: ref.full, full: ref.full, labels: ref.labels });
+    tallyBatch(run, run.tallies[c]![k]!, ref.self, ref, ref.predictions);
+  }
 }
 
 /** One tail run for every lossy codec of the cut (the batch is codec after codec), returning the outputs the metric reads. */

@@ -49,6 +49,8 @@ const sequenceMetric = (name: MetricDef['name'], label: string, better: 'higher'
     const steps = split.dims[1]!;
     return perSample(split, full, n, null, (s, r) => f(greedyDecode(s, steps, o.blank), greedyDecode(r, steps, o.blank)));
   },
+  vacuous: (full, n, o) => perSample(full, full, n, null, (_s, r) => (greedyDecode(r, full.dims[1]!, o.blank).length === 0 ? 1 : 0)).reduce((a, b) => a + b, 0),
+  vacuousNote: (o) => `the full model's greedy decode is empty (every step blank ${o.blank}: two empty decodes agree by convention; check the blank id, or use data the model reads something in)`,
 });
 
 const sameSequence = (s: number[], r: number[]): number => (s.length === r.length && s.every((t, i) => t === r[i]) ? 1 : 0);

@@ -15,8 +15,11 @@ import { attachCodec, runCodecPair } from '../../src/export/codec.js';
 import { splitModel } from '../../src/export/split.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import { DataType } from '../../src/onnx/dtype.js';
-import { loadModel } from '../../src/onnx/io.js';
-import { createSession } from '../../src/ort/session.js';
+import { createSession, run as runSession } from '../../src/ort/session.js';
+import { ModelBuilder } from '../../src/onnx/builder.js';
+import { inMemoryModel, loadModel } from '../../src/onnx/io.js';
+import { seededRandom } from '../../src/util/random.js';
+import { weights } from '../helpers/models.js';
 import { EXAMPLE_DATA, EXAMPLE_MODEL } from '../../src/util/package.js';
 
 
@@ -117,5 +120,65 @@ describe('evaluate on the example model and data', async () => {
     }
     const wide = openDataset(dir, { resize: true });
     await expect(evaluate(g, { cuts: [cut], codecs: codecs.slice(0, 1), data: wide, calibration: data })).rejects.toThrow(/'logits' \[1, 10\] holds class scores, but the data's labels have 12 classes and the output scores only 10/);
+  });
+});
+
+/** x [N, 3, 8, 8] -> conv -> relu (r1) -> conv -> sigmoid: a map [N, 1, 8, 8]; and r1 pooled: features [N, 4]. */
+function twoOutputs() {
+  const b = new ModelBuilder();
+  b.input('x', 'float32', ['batch', 3, 8, 8]);
+  const conv = (x: string, cin: number, cout: number, seed: number, name: string) => b.op('Conv', [x, weights(b, `${name}.w`, [cout, cin, 3, 3], seed), weights(b, `${name}.b`, [cout], seed + 1)], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, { output: name });
+  const r1 = b.op('Relu', [conv('x', 3, 4, 1, 'c1')], {}, { output: 'r1' });
+  b.op('Sigmoid', [conv(r1, 4, 1, 3, 'c2')], {}, { output: 'map' });
+  b.op('Flatten', [b.op('GlobalAveragePool', [r1], {}, { output: 'gap' })], {}, { output: 'features' });
+  b.output('map', 'float32', ['batch', 1, 8, 8]);
+  b.output('features', 'float32', ['batch', 4]);
+  return inMemoryModel(b.build(), 'two-outputs');
+}
+
+describe('evaluate under a fidelity metric, on a model with two outputs', async () => {
+  const g = await analyzeModel(twoOutputs());
+  const cut = findCuts(g, { maxWidth: 1 }).find((c) => c.tensors[0] === 'r1')!;
+  const dir = mkdtempSync(join(tmpdir(), 'impera-fidelity-'));
+  mkdirSync(join(dir, 'noise'));
+  const rand = seededRandom(5);
+  for (let k = 0; k < 12; k++) writeFileSync(join(dir, 'noise', `${k}.png`), encodeGrayPng(8, 8, Uint8Array.from({ length: 64 }, () => Math.floor(rand() * 256))));
+  const data = openDataset(dir);
+  const codecs = ['fp32', 'int8', 'int3'].map(parseCodec);
+  const report = await evaluate(g, { cuts: [cut], codecs, data, calibration: data, byteSamples: 2, calibrationSamples: 12, batchSize: 5, detail: true, task: { metric: 'rel-l2' } });
+
+  it('reads every output, has no full-model figure (it is the reference), and fp32 is exact', () => {
+    expect(report.task).toMatchObject({ metric: 'rel-l2', better: 'lower', reason: "set: rel-l2 on 'map' [1, 1, 8, 8], 'features' [1, 4]" });
+    expect(report.full).toBeNull();
+    const [fp32, int8, int3] = report.cuts[0]!.codecs;
+    expect(fp32!.quality).toMatchObject({ value: 0, ci: [0, 0], samples: 12 });
+    expect(fp32!.agreement).toBeNull();
+    expect(int8!.quality.value).toBeGreaterThan(0);
+    expect(int3!.quality.value).toBeGreaterThan(int8!.quality.value);
+    expect(report.cuts[0]!.front).toEqual(['int3', 'int8', 'fp32']);
+  });
+
+  it("each sample's score is the mean over outputs of ||y - y_full|| / ||y_full||, y from the exported head+codec / codec+tail pair", async () => {
+    const fitted = (await fitCodecs(g, [cut], [codecs[2]!], data, { samples: 12 })).get(cut.id)![0]!;
+    const parts = attachCodec(g, splitModel(g, [cut]).parts as [never, never], fitted);
+    const sessions = [await createSession(parts[0].proto, g.model.dir), await createSession(parts[1].proto, g.model.dir)] as const;
+    const x = data.load([...Array(12).keys()], { channels: 3, height: 8, width: 8 });
+    const feeds = { x: { dtype: DataType.FLOAT, dims: [12, 3, 8, 8], data: x } };
+    const { outputs } = await runCodecPair(parts, sessions, fitted, feeds);
+    const full = await runSession(await createSession(g.proto, g.model.dir), feeds);
+    const relL2 = (name: string, n: number): number => {
+      const per = full[name]!.data.length / 12;
+      const [y, r] = [outputs[name]!.data, full[name]!.data].map((d) => Array.from(d as Float32Array).slice(n * per, (n + 1) * per));
+      return Math.hypot(...y!.map((v, i) => v - r![i]!)) / Math.hypot(...r!);
+    };
+    const expected = Array.from({ length: 12 }, (_, n) => (relL2('map', n) + relL2('features', n)) / 2);
+    report.cuts[0]!.codecs[2]!.scores!.forEach((s, n) => expect(s).toBeCloseTo(expected[n]!, 5));
+    await Promise.all(sessions.map((s) => s.release()));
+  });
+
+  it('chosen automatically, the first output decides: a probability map, scored by IoU', async () => {
+    const auto = await evaluate(g, { cuts: [cut], codecs: codecs.slice(0, 1), data, calibration: data, byteSamples: 0, calibrationSamples: 4 });
+    expect(auto.task.metric).toBe('map-iou');
+    expect(auto.cuts[0]!.codecs[0]!.quality.value).toBe(1);
   });
 });

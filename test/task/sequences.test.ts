@@ -29,5 +29,8 @@ describe('sequence metrics', () => {
     const ter = await chooseTask(outputs, { labelled: false, classes: 0 }, { metric: 'token-error-rate' });
     expect(await ter.score({ n: 2, split: { ctc: split }, full: { ctc: full }, labels: null })).toEqual([1 / 3, 0]);
     expect(ter.metric.better).toBe('lower');
+    // a full decode that is all blank says nothing about the split: noted
+    await ter.scoreFull({ n: 2, full: { ctc: f32([2, 6, 3], [...path([0, 0, 0, 0, 0, 0]), ...path([0, 2, 2, 0, 0, 0])]) }, labels: null });
+    expect(ter.notes!()).toEqual([expect.stringMatching(/^on 1 of 2 samples the full model's greedy decode is empty/)]);
   });
 });

@@ -84,7 +84,7 @@ describe('impera saliency', () => {
     const dir = tmp();
     const r = await impera('saliency', '--samples', '16', '--out', join(dir, 'curve.svg'));
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/16 images of .*fashion-mnist-sample \(all classes\), target: labelled class/);
+    expect(r.stdout).toMatch(/16 images of .*fashion-mnist-sample \(all classes\), objective: target logit \(labelled class\), accuracy/);
     expect(r.stdout).toMatch(/candidate split points \(local maxima of log10 CUI\): layers \d+/);
     expect(readFileSync(join(dir, 'curve.svg'), 'utf8')).toMatch(/^<svg[\s\S]*log10 CUI[\s\S]*<\/svg>$/);
     const csv = await impera('saliency', '--samples', '8', '--classes', '9', '--out', join(dir, 'curve.csv'), '--json');

@@ -18,8 +18,9 @@ export interface SaliencyOptions {
   /** Candidate layers (tensor names); default: every single-tensor cut with a Grad-CAM layout. */
   layers?: readonly string[];
   /**
-   * What the maps explain (docs/saliency/OBJECTIVES.md): the target logit (default, I-SPLIT), the l2 norm of (part
-   * of) an output, the fidelity loss against the model's own decision, or a fed output gradient (seed).
+   * What the maps explain (docs/saliency/OBJECTIVES.md): the target logit (I-SPLIT), the l2 norm of (part of) an
+   * output, the fidelity loss against the model's own decision, or a fed output gradient (seed). Default: seed
+   * with `outputGrads`, l2 with `select`, the target logit where the first output is class logits [N, K], else fidelity.
    */
   objective?: SaliencyObjective['objective'];
   /** target-logit: explain the labelled class (default) or the predicted one. */
@@ -75,7 +76,7 @@ export function candidateLayers(g: Graph): string[] {
 
 export async function runSaliency(g: Graph, data: Dataset, options: SaliencyOptions = {}): Promise<SaliencyResult> {
   const started = performance.now();
-  const objective = saliencyObjective(options);
+  const objective = saliencyObjective(g, options);
   const layers = options.layers ?? candidateLayers(g);
   if (layers.length === 0) throw new ImperaError('BAD_ARGUMENT', 'no candidate layers: the model has no cut tensor of shape [N, C, H, W], [N, T, C] or [N, C]');
   const input = [...g.inputShapes.entries()];
@@ -86,7 +87,7 @@ export async function runSaliency(g: Graph, data: Dataset, options: SaliencyOpti
   const shape = tensor(g, output).shape;
   // images are grouped by label only where the objective's output has classes to match them
   const classCount = shape.length === 2 && objective.objective !== 'seed' ? shape[1]! : 0;
-  if (!classCount && options.classes) throw new ImperaError('BAD_ARGUMENT', `a class subset picks images by class, but output '${output}' [${shape}] has no classes`, 'leave out the class subset (--classes)');
+  if (!classCount && options.classes) throw new ImperaError('BAD_ARGUMENT', `a class subset picks images by class, but output '${output}' [${shape}] has no classes`, 'leave out --classes');
   const subset = [...(options.classes ?? [...Array(classCount).keys()])];
   const indices = classCount ? imagesOfClasses(data, subset, classCount, options.samples) : [...Array(Math.min(data.size, options.samples ?? Infinity)).keys()];
   const grads = options.outputGrads ? checkOutputGrads(g, options.outputGrads, indices.length) : undefined;
@@ -139,9 +140,12 @@ export async function runSaliency(g: Graph, data: Dataset, options: SaliencyOpti
   };
 }
 
-/** The objective the options ask for; options that belong to another objective are refused. */
-function saliencyObjective(o: SaliencyOptions): SaliencyObjective {
-  const objective = o.objective ?? 'target-logit';
+/**
+ * The objective the options ask for; options that belong to another objective are refused. By default the target
+ * logit where the first output is class logits [N, K] (I-SPLIT), else the fidelity loss, which any model has.
+ */
+function saliencyObjective(g: Graph, o: SaliencyOptions): SaliencyObjective {
+  const objective = o.objective ?? defaultObjective(g, o);
   const refuse = (option: string, belongs: string) => {
     throw new ImperaError('BAD_ARGUMENT', `${option} applies to objective ${belongs}, not '${objective}'`);
   };
@@ -156,6 +160,14 @@ function saliencyObjective(o: SaliencyOptions): SaliencyObjective {
     return { objective, outputs: Object.keys(o.outputGrads) };
   }
   return { objective, ...(o.output ? { outputs: [o.output] } : {}), ...(o.select ? { select: o.select } : {}), ...(o.threshold !== undefined ? { threshold: o.threshold } : {}) };
+}
+
+/** What the other options imply (seed, l2, target-logit), else the target logit of class logits, else fidelity. */
+function defaultObjective(g: Graph, o: SaliencyOptions): SaliencyObjective['objective'] {
+  if (o.outputGrads) return 'seed';
+  if (o.select) return 'l2';
+  const classLogits = tensor(g, g.outputs[0]!.name!).shape.length === 2 && !o.output && o.threshold === undefined;
+  return o.target || classLogits ? 'target-logit' : 'fidelity';
 }
 
 function describeObjective(o: SaliencyObjective, output: string): string {

@@ -68,7 +68,8 @@ describe('Grad-CAM of another objective', () => {
 describe('runSaliency with objectives for any model', () => {
   it('fidelity on a probability map: a curve over every image, no classes, no accuracy', async () => {
     const g = await analyzeModel(mapModel());
-    const r = await runSaliency(g, openDataset(SAMPLE), { objective: 'fidelity', layers: ['a', 'b'], samples: 6, batchSize: 4 });
+    // fidelity is the default where the first output has no classes
+    const r = await runSaliency(g, openDataset(SAMPLE), { layers: ['a', 'b'], samples: 6, batchSize: 4 });
     expect(r.samples).toBe(6);
     expect(r.objective).toBe("fidelity loss of 'y' against the model's own decision");
     expect(r).toMatchObject({ counts: [], classes: [], subset: [], perClass: {}, accuracy: null });
@@ -107,7 +108,7 @@ describe('runSaliency with objectives for any model', () => {
     await expect(runSaliency(g, data, { target: 'pred', objective: 'l2' })).rejects.toThrow(/the target class \(label or pred\) applies to objective target-logit/);
     await expect(runSaliency(g, data, { objective: 'seed' })).rejects.toThrow(/objective seed needs the gradient of at least one output/);
     await expect(runSaliency(g, data, { objective: 'seed', outputGrads: { y: { dtype: DataType.FLOAT, dims: [3, 2, 28, 28], data: new Float32Array(3 * 1568) } }, samples: 5 })).rejects.toThrow(/must be float32 \[1, 2, 28, 28\] \(every image\) or \[5, 2, 28, 28\] \(one per image\)/);
-    await expect(runSaliency(g, data)).rejects.toThrow(/objective 'target-logit' needs an output of shape \[batch, classes\]/);
+    await expect(runSaliency(g, data, { objective: 'target-logit' })).rejects.toThrow(/objective 'target-logit' needs an output of shape \[batch, classes\]/);
   });
 
   it('keeps classes where the output has them: fidelity of a classifier groups images by label', async () => {

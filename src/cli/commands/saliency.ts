@@ -78,7 +78,7 @@ export function registerSaliency(program: Command): void {
     .option('--data <source>', "a folder with one sub-folder of images per class, or 'fashion-mnist' / 'fashion-mnist:train'", DEFAULT_DATA)
     .option('--classes <list>', 'only images of these classes, e.g. 0,3,7 (the curve of that class subset)')
     .option('--samples <n>', 'at most this many images', positiveInt('--samples'))
-    .option('--objective <name>', `what the maps explain (docs/saliency/OBJECTIVES.md): ${SALIENCY_OBJECTIVES.join(', ')} (default: target-logit; seed with --output-grad)`)
+    .option('--objective <name>', `what the maps explain (docs/saliency/OBJECTIVES.md): ${SALIENCY_OBJECTIVES.join(', ')} (default: seed with --output-grad, l2 with --channel/--region, target-logit where the first output is class logits [N, K], else fidelity)`)
     .option('--target <which>', 'target-logit: explain the labelled class (label, default) or the predicted one (pred)')
     .option('--output <name>', 'l2, fidelity: the output the objective is on (default: the first)')
     .option('--channel <c>', 'l2: only this channel of the output (C of [N, C, H, W] or [N, T, C])')
@@ -92,8 +92,8 @@ export function registerSaliency(program: Command): void {
     .option('--out <file>', 'write the curve as .svg (plot) or .csv')
     .option('--json', 'print the result as JSON')
     .action(async (model: string | undefined, options: SaliencyCliOptions) => {
-      const objective = options.objective ?? (options.outputGrad ? 'seed' : 'target-logit');
-      if (!(SALIENCY_OBJECTIVES as readonly string[]).includes(objective)) throw new ImperaError('BAD_ARGUMENT', `unknown --objective '${objective}'`, `choose one of ${SALIENCY_OBJECTIVES.join(', ')}`);
+      const objective = options.objective;
+      if (objective !== undefined && !(SALIENCY_OBJECTIVES as readonly string[]).includes(objective)) throw new ImperaError('BAD_ARGUMENT', `unknown --objective '${objective}'`, `choose one of ${SALIENCY_OBJECTIVES.join(', ')}`);
       if (options.target && options.target !== 'label' && options.target !== 'pred') throw new ImperaError('BAD_ARGUMENT', `--target must be label or pred, not '${options.target}'`);
       const threshold = options.threshold === undefined ? undefined : Number(options.threshold);
       if (threshold !== undefined && !Number.isFinite(threshold)) throw new ImperaError('BAD_ARGUMENT', `--threshold must be a number, not '${options.threshold}'`);
@@ -107,8 +107,8 @@ export function registerSaliency(program: Command): void {
       let result: SaliencyResult;
       try {
         result = await runSaliency(g, data, {
-          objective: objective as (typeof SALIENCY_OBJECTIVES)[number],
           batchSize: options.batchSize,
+          ...(objective ? { objective: objective as (typeof SALIENCY_OBJECTIVES)[number] } : {}),
           ...(options.target ? { target: options.target as 'label' | 'pred' } : {}),
           ...(options.output ? { output: options.output } : {}),
           ...(select ? { select } : {}),

@@ -32,6 +32,8 @@ export interface PlanOptions {
   cache?: boolean;
   cacheDir?: string;
   catalogFiles?: readonly string[];
+  /** false: skip the saliency pass (`--no-saliency`); its peaks are then no candidate cuts. */
+  saliency?: boolean;
   /** Progress of the current step (done of total), for a progress bar. */
   onProgress?: (step: string, done: number, total: number) => void;
 }
@@ -153,6 +155,7 @@ function scenarioData(s: PlanScenario, warnings: string[]): { data: PlanData | n
 /** The expensive, cached analyses and the candidate cuts they decide. */
 interface PlanAnalyses {
   saliency: SaliencySummary | null;
+  saliencySkipped: string | null;
   cuts: Cut[];
   accuracy: AccuracyAnalysis;
   exits: PlanContext['exits'];
@@ -168,6 +171,19 @@ interface AnalysisInputs {
   cache: AnalysisCache;
   log: StepLog;
   onProgress: PlanOptions['onProgress'];
+  /** Why saliency does not run (null: it runs). */
+  saliencySkipped: string | null;
+}
+
+/** Why the saliency pass does not run, or null when it does. */
+function saliencySkipped(c: PlanScenario['config'], enabled = true): string | null {
+  if (Array.isArray(c.explore.cuts)) return 'the scenario lists the cuts to explore (explore.cuts), so saliency peaks are not needed';
+  if (!c.saliency) return 'the scenario says saliency: false';
+  if (!enabled) {
+    if (c.explore.cuts === 'peaks') throw new ImperaError('BAD_ARGUMENT', "explore.cuts 'peaks' needs saliency, which --no-saliency turns off", 'drop --no-saliency, or explore cuts: candidates');
+    return 'planned with --no-saliency';
+  }
+  return c.data ? null : 'the scenario gives no data';
 }
 
 /** Saliency (with data), the candidate cuts, accuracy and bytes of cut x codec, and exits (with data and asked for). */
@@ -175,14 +191,15 @@ async function runAnalyses(x: AnalysisInputs): Promise<PlanAnalyses> {
   const { g, data, cache, log } = x;
   const c = x.s.config;
   const progress = (name: string) => (done: number, total: number) => x.onProgress?.(name, done, total);
-  const saliency = data ? await log.run('saliency (I-SPLIT)', () => saliencyAnalysis(g, data, cache, progress('saliency'))) : null;
+  const skipped = x.saliencySkipped;
+  const saliency = data && !skipped ? await log.run('saliency (I-SPLIT)', () => saliencyAnalysis(g, data, cache, progress('saliency'))) : null;
   const cuts = c.devices.edge !== undefined && c.explore.placements.includes('split') ? candidateCuts(g, c.explore.cuts, saliency, x.allCuts) : [];
   const single = singleTensorCuts(g);
   const accuracy = await log.run('accuracy and bytes of cut x codec', () => accuracyAnalysis(g, cuts, single[single.length - 1]!, c.explore.codecs, x.evalData, { inputs: c.devices.edge !== undefined && c.explore.placements.includes('remote') }, cache, progress('accuracy')));
-  if (!c.explore.exits || !data) return { saliency, cuts, accuracy, exits: null };
+  if (!c.explore.exits || !data) return { saliency, saliencySkipped: skipped, cuts, accuracy, exits: null };
   const e = c.explore.exits;
   const analysis = await log.run('early exits (training, calibration)', () => exitAnalysis(g, data, { cuts: x.exitCuts, hidden: e.hidden, taus: e.taus, calibrate: e.calibrate, valSamples: e.valSamples, calSamples: e.calSamples, ...(e.trainSamples ? { trainSamples: e.trainSamples } : {}) }, cache, (phase, d, t) => x.onProgress?.(phase, d, t)));
-  return { saliency, cuts, accuracy, exits: { analysis, cuts: x.exitCuts } };
+  return { saliency, saliencySkipped: skipped, cuts, accuracy, exits: { analysis, cuts: x.exitCuts } };
 }
 
 /** Bytes of the result the server sends back (the model's first output). */
@@ -245,6 +262,7 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
   const c = s.config;
   const log = stepLog();
   const warnings: string[] = [];
+  const skipped = saliencySkipped(c, o.saliency);
   const cache = analysisCache(o.cache !== false, o.cacheDir);
 
   const g = await log.run('analyse the model', async () => ({ value: await scenarioGraph(s), cached: false }));
@@ -256,7 +274,7 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
   const allCuts = () => (listed ??= findCuts(g, { maxWidth: DEFAULT_WIDTH }));
   const exitCuts = (c.explore.exits?.at ?? []).map((a, i) => scenarioCut(g, allCuts(), a, `explore.exits.at.${i}`));
   const { data, evalData } = scenarioData(s, warnings);
-  const analyses = await runAnalyses({ g, s, data, evalData, allCuts, exitCuts, cache, log, onProgress: o.onProgress });
+  const analyses = await runAnalyses({ g, s, data, evalData, allCuts, exitCuts, cache, log, onProgress: o.onProgress, saliencySkipped: skipped });
 
   const t0 = performance.now();
   const configs = configurations(g, c, setup, analyses, data !== null, catalog.radios);
@@ -280,6 +298,7 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
     setup: setupSummary(setup, c.workload),
     cuts: cuts.map(cutSummary),
     saliency: analyses.saliency,
+    ...(analyses.saliencySkipped ? { saliencySkipped: analyses.saliencySkipped } : {}),
     fullAccuracy: data ? { value: accuracy.full.accuracy, source: 'measured', ci: accuracy.full.ci, samples: accuracy.samples } : null,
     rateAccuracy: accuracy.codecs.map((x) => ({ cut: x.cut, codec: x.codec, bytes: x.bytesMean, accuracy: x.accuracy })),
     configurations: configs,

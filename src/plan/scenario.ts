@@ -51,6 +51,8 @@ export const planScenarioSchema = z
     samples: count('samples').default(200),
     /** Images codecs are fitted on (default: data/policy.ts's calibration data if installed, else `data`). */
     calibration: z.string().min(1).optional(),
+    /** Run the saliency pass (I-SPLIT) whose peaks are candidate cuts (default true; skipped anyway when explore.cuts lists the cuts). */
+    saliency: z.boolean().default(true),
     /** Without labelled data: the model's known accuracy, scaled by the measured agreement of each configuration. */
     modelAccuracy: fraction('modelAccuracy').optional(),
     devices: z
@@ -133,6 +135,7 @@ function checkConstraints(c: PlanScenarioConfig, where: string): void {
   }
   if (c.devices.edge !== undefined && c.devices.server !== undefined && c.links.uplink === undefined) fail('links.uplink', 'the edge device needs a link to the server (a preset such as wifi, lte, 5g, ethernet, or link fields)');
   if (c.explore.cuts === 'peaks' && !c.data) fail('explore.cuts', "'peaks' needs saliency, which needs data", 'give data, or explore cuts: candidates');
+  if (c.explore.cuts === 'peaks' && !c.saliency) fail('explore.cuts', "'peaks' needs saliency, which saliency: false turns off", 'remove saliency: false, or explore cuts: candidates');
   if (c.explore.exits && !c.data) fail('explore.exits', 'exit branches are trained on labelled data', `give data: a folder with one sub-folder of images per class, or ${NAMED_SOURCES.join(', ')}`);
   if (c.explore.exits && c.devices.chain) fail('explore.exits', 'exits are explored for an edge device and a server, not a chain', 'remove explore.exits, or plan devices.edge and devices.server instead of a chain');
 }

@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'BAD_ARGUMENT'
   | 'VERIFY_FAILED'
   | 'DATASET'
+  | 'METRIC'
   | 'PROFILE_INVALID'
   | 'PROFILE_MISMATCH'
   | 'UNKNOWN_DEVICE'

@@ -15,6 +15,7 @@ import { valueInfo } from '../onnx/builder.js';
 import { DataType, isFloatType } from '../onnx/dtype.js';
 import { onnx, type ModelProto } from '../onnx/proto.js';
 import { Emitter } from '../onnx/emitter.js';
+import { upgradeBlocker, withOpset } from '../onnx/opset-upgrade.js';
 import { getGradient } from './registry.js';
 import type { GradContext, GradRule, ShapeFacts } from './rule.js';
 
@@ -62,6 +63,8 @@ export interface BackwardSpec {
 
 export interface BackwardModel {
   proto: ModelProto;
+  /** Its default-domain opset: the model's, or raised to what a rule needs (see backwardOpset). */
+  opset: number;
   /** Output name of the gradient of each wrt tensor. */
   gradients: Map<string, string>;
   /** Input names added to the model's own: the targets; per output, its fed gradient (objective seed). */
@@ -122,7 +125,7 @@ export function buildBackwardGraph(g: Graph, spec: BackwardSpec): BackwardModel 
 
   const live = differentiable(g, new Set(spec.wrt));
   const path = nodesOnPath(g, live, outputs);
-  const opset = g.opsets.get('') ?? 1;
+  const opset = backwardOpset(g, path);
   const ruleOf = checkRules(g, path, live, opset);
 
   const emit = new Emitter(opset, 'grad');
@@ -176,11 +179,12 @@ export function buildBackwardGraph(g: Graph, spec: BackwardSpec): BackwardModel 
   const nodes = (forward.node ?? []).map((n, i) => (aux.has(i) ? onnx.NodeProto.create({ ...n, output: aux.get(i)! }) : n));
   const inputs = [...(forward.input ?? []), ...seed.inputs];
   const proto = onnx.ModelProto.create({
-    ...g.proto,
+    ...withOpset(g.proto, opset),
     graph: { ...forward, node: [...nodes, ...emit.nodes], initializer: [...(forward.initializer ?? []), ...emit.initializers], input: inputs, output: results, valueInfo: [] },
   });
   return {
     proto,
+    opset,
     gradients,
     unreachable,
     ...(seed.targetsInput ? { targetsInput: seed.targetsInput } : {}),
@@ -188,6 +192,26 @@ export function buildBackwardGraph(g: Graph, spec: BackwardSpec): BackwardModel 
     ...(seed.targetsOutput ? { targetsOutput: seed.targetsOutput } : {}),
     ...(seed.lossOutput ? { lossOutput: seed.lossOutput } : {}),
   };
+}
+
+/**
+ * The opset of the backward model: the model's, unless a rule's backward ops need a later one (a scatter-add);
+ * then that one, if every node of the model keeps its meaning there, else an error naming the node that does not.
+ */
+function backwardOpset(g: Graph, path: readonly GraphNode[]): number {
+  const current = g.opsets.get('') ?? 1;
+  let needed = current;
+  let by: GraphNode | undefined;
+  for (const node of path) {
+    const want = getGradient(node.domain, node.opType)?.opsetNeeded?.({ node, facts: (n) => tensor(g, n), x: (i) => node.inputs[i]! }) ?? 0;
+    if (want > needed) [needed, by] = [want, node];
+  }
+  if (!by) return current;
+  const why = upgradeBlocker(g.proto.graph!, current, needed, (t) => g.tensors.get(t)?.shape.length);
+  if (why) {
+    throw new ImperaError('NO_GRADIENT', `the gradient of ${by.opType} node '${by.name}' needs opset ${needed}, but the model is opset ${current} and cannot be raised: ${why}`, `re-export the model at opset ${needed} or later, or differentiate with respect to tensors after that node`);
+  }
+  return needed;
 }
 
 /** Every node on the path has a rule that supports it; otherwise one error listing what is missing. */
@@ -288,7 +312,7 @@ function objectiveSeed(g: Graph, e: Emitter, outputs: readonly string[], objecti
   const batchDim = symbolicShape(g, output)[0]!;
   const fromInput = (spec.targets ?? 'input') === 'input';
   const labels = fromInput ? TARGETS_INPUT : e.op('ArgMax', [output], { axis: 1, keepdims: 0 });
-  const oneHot = e.op('OneHot', [labels, e.constant(DataType.INT64, [], [classes]), e.constant(DataType.FLOAT, [2], [0, 1])], { axis: -1 });
+  const oneHot = e.oneHot(labels, classes);
   const base = {
     grad: oneHot,
     inputs: fromInput ? [valueInfo(TARGETS_INPUT, DataType.INT64, [batchDim])] : [],
@@ -366,7 +390,9 @@ function fidelitySeed(g: Graph, e: Emitter, output: string, threshold: number): 
   const axis = shape.length - 1;
   const positions = perSample / shape[axis]!;
   const labels = e.op('ArgMax', [output], { axis, keepdims: 0 });
-  const oneHot = e.op('OneHot', [labels, e.constant(DataType.INT64, [], [shape[axis]!]), e.constant(DataType.FLOAT, [2], [0, 1])], { axis: -1 });
+  // one-hot over the last axis as labels == [0..K) (Emitter.oneHot is for [N] labels; Equal exists in every opset)
+  const ids = e.constant(DataType.INT64, [...shape.slice(0, -1).map(() => 1), shape[axis]!], [...Array(shape[axis]!).keys()]);
+  const oneHot = e.op('Cast', [e.op('Equal', [e.unsqueeze(labels, [axis]), ids])], { to: DataType.FLOAT });
   const scale = e.scalar(positions);
   const probabilities = g.nodes[tensor(g, output).producer]?.opType === 'Softmax';
   // probabilities p: d/dp of -log p[t] = -onehot / p; logits z: d/dz = softmax(z) - onehot

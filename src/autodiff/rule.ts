@@ -38,6 +38,11 @@ export interface GradRule {
   grad(ctx: GradContext): (string | undefined)[];
   /** Forward outputs the rule reads besides the node's own (e.g. MaxPool indices); the builder adds them. */
   auxOutputs?(node: GraphNode): number;
+  /**
+   * The lowest opset the rule's backward ops exist in, where it may exceed the model's (a scatter-add): the
+   * backward model is then raised to it if every node of the model keeps its meaning (onnx/opset-upgrade.ts).
+   */
+  opsetNeeded?(ctx: Pick<GradContext, 'node' | 'facts' | 'x'>): number;
   /** Why this node cannot be differentiated (checked before anything is built), or undefined. */
   unsupported?(ctx: Pick<GradContext, 'node' | 'opset' | 'facts' | 'needs' | 'x' | 'y'>): string | undefined;
 }

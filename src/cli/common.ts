@@ -5,6 +5,8 @@ import { analyzeModel } from '../graph/analyze.js';
 import type { Graph } from '../graph/graph.js';
 import { parseInputShapes } from '../graph/input-shapes.js';
 import { loadModel } from '../onnx/io.js';
+import { dataShapes, declaredInputs, type Dataset, type DatasetOptions } from '../data/dataset.js';
+import { COMPACT_SYNTAX, resolvePreprocess } from '../data/preprocess-spec.js';
 import { EXAMPLE_MODEL } from '../util/package.js';
 
 export interface ModelOptions {
@@ -33,11 +35,39 @@ export function addModelOptions(cmd: Command): Command {
     .option('--batch <n>', 'value of a symbolic batch dim (default 1)', positiveInt('--batch'));
 }
 
-export async function loadGraph(modelPath: string | undefined, options: ModelOptions): Promise<Graph> {
+/**
+ * Load and analyse a model. Inputs with dynamic dims beyond the batch that `--input-shape` leaves open take their
+ * shape from `data` when given (the first sample as the data feeds it, e.g. a detector's height and width).
+ */
+export async function loadGraph(modelPath: string | undefined, options: ModelOptions, data?: () => Dataset): Promise<Graph> {
   const model = loadModel(modelPath ?? EXAMPLE_MODEL);
-  const inputNames = (model.proto.graph?.input ?? []).map((v) => v.name!).filter((n) => !(model.proto.graph?.initializer ?? []).some((t) => t.name === n));
-  const inputShapes = parseInputShapes(options.inputShape, inputNames);
+  const inputs = declaredInputs(model);
+  const inputShapes = parseInputShapes(options.inputShape, inputs.map((i) => i.name));
+  const open = inputs.filter((i) => !inputShapes[i.name] && i.dims.some((d, k) => d < 0 && k > 0));
+  if (data && open.length > 0) {
+    const fromData = dataShapes(data(), inputs);
+    for (const i of open) inputShapes[i.name] = fromData[i.name]!.map((d, k) => (k === 0 && i.dims[0]! < 0 ? (options.batch ?? 1) : d));
+  }
   return analyzeModel(model, { inputShapes, ...(options.batch ? { batch: options.batch } : {}) });
+}
+
+/** How a command's data is read: its preprocessing and labels (besides the command's own --data). */
+export interface DataOptions {
+  preprocess?: string;
+  labels?: string;
+  resize?: boolean;
+}
+
+export function addDataOptions(cmd: Command): Command {
+  return cmd
+    .option('--preprocess <spec>', `how images become the model's input: ${COMPACT_SYNTAX}; see docs/DATA.md`)
+    .option('--labels <file>', 'labels of an .npy or .npz source: an .npy file of one integer per sample (default: labels.npy beside it, or the .npz\'s labels)');
+}
+
+/** The dataset options the flags give; an invalid --preprocess fails here, before any data is read. */
+export function datasetOptions(o: DataOptions): DatasetOptions {
+  if (o.preprocess !== undefined) resolvePreprocess(o.preprocess);
+  return { ...(o.preprocess !== undefined ? { preprocess: o.preprocess } : {}), ...(o.labels ? { labels: o.labels } : {}), ...(o.resize ? { resize: true } : {}) };
 }
 
 export function printWarnings(warnings: readonly string[]): void {

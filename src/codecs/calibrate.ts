@@ -6,7 +6,7 @@
  */
 import { Emitter } from '../onnx/emitter.js';
 import type { Cut } from '../cuts/cuts.js';
-import type { Dataset } from '../data/dataset.js';
+import { modelInputs, type Dataset } from '../data/dataset.js';
 import { ImperaError } from '../errors.js';
 import { tensor, type Graph } from '../graph/graph.js';
 import { channelLayout } from '../graph/layout.js';
@@ -136,8 +136,7 @@ async function collect(g: Graph, data: Dataset, model: ReturnType<typeof statsMo
       ...(h.moments ? { moments: { gram: new Float64Array(h.channels * h.channels), sum: new Float64Array(h.channels), count: 0 } } : {}),
     });
   }
-  const [inputName, inputInfo] = [...g.inputShapes][0]!;
-  const [, c, hgt, wid] = inputInfo.shape as number[];
+  const inputs = modelInputs(g);
   const count = Math.min(opts.samples ?? 256, data.size);
   const batch = opts.batchSize ?? 16;
   const session = await createSession(model.proto, g.model.dir);
@@ -145,7 +144,7 @@ async function collect(g: Graph, data: Dataset, model: ReturnType<typeof statsMo
   try {
     for (let start = 0; start < count; start += batch) {
       const idx = range(Math.min(batch, count - start)).map((i) => start + i);
-      const out = await run(session, { [inputName]: { dtype: DataType.FLOAT, dims: [idx.length, c!, hgt!, wid!], data: data.load(idx, { channels: c!, height: hgt!, width: wid! }) } });
+      const out = await run(session, data.feeds(idx, inputs));
       for (const h of model.heads) {
         const s = stats.get(h.key)!;
         const mn = out[`${h.key}::min`]!.data as Float32Array;

@@ -33,6 +33,16 @@ function project(e: Emitter, x: string, fit: FittedTensorCodec, encode: boolean)
   return e.add(e.op('MatMul', [x, weight]), e.constant(DataType.FLOAT, [bias.length], bias));
 }
 
+/**
+ * min(max(x, lo), hi) with broadcast bounds, for integer-valued floats (below 2^24). Max and Min broadcast from
+ * opset 8; before, max(x, lo) = lo + relu(x - lo) and min(y, hi) = hi - relu(hi - y), exact on such values.
+ */
+function clampInteger(e: Emitter, x: string, lo: string, hi: string): string {
+  if (e.opset >= 8) return e.op('Min', [e.op('Max', [x, lo]), hi]);
+  const above = e.add(lo, e.op('Relu', [e.sub(x, lo)]));
+  return e.sub(hi, e.op('Relu', [e.sub(hi, above)]));
+}
+
 /** Nodes from the float cut tensor `x` to its wire form. */
 export function emitEncode(e: Emitter, x: string, fit: FittedTensorCodec): string {
   let t = fit.pca ? project(e, x, fit, true) : x;
@@ -41,7 +51,7 @@ export function emitEncode(e: Emitter, x: string, fit: FittedTensorCodec): strin
     const shape = scale.length > 1 ? along(fit.channelAxis, fit.rank, scale.length) : [];
     const s = e.constant(DataType.FLOAT, shape, [...scale]);
     const zp = e.constant(DataType.FLOAT, shape, [...zeroPoint]);
-    const q = e.op('Clip', [e.add(e.op('Round', [e.op('Div', [t, s])]), zp), e.scalar(0), e.scalar(2 ** bits - 1)]);
+    const q = e.clip(e.add(e.round(e.op('Div', [t, s])), zp), 0, 2 ** bits - 1);
     t = e.op('Cast', [q], { to: bits <= 8 ? DataType.UINT8 : DataType.UINT16 });
   } else if (fit.fp16) {
     t = e.op('Cast', [t], { to: DataType.FLOAT16 });
@@ -75,11 +85,9 @@ export function emitRoundTrip(e: Emitter, x: string, fit: FittedTensorCodec): st
     const s = e.constant(DataType.FLOAT, shape, [...scale]);
     const lo = [...zeroPoint].map((z) => -z);
     const hi = [...zeroPoint].map((z) => 2 ** bits - 1 - z);
-    const r = e.op('Round', [e.op('Div', [t, s])]);
+    const r = e.round(e.op('Div', [t, s]));
     // Clip takes scalar bounds only: per-channel bounds need Max/Min
-    const clipped = perChannel
-      ? e.op('Min', [e.op('Max', [r, e.constant(DataType.FLOAT, shape, lo)]), e.constant(DataType.FLOAT, shape, hi)])
-      : e.op('Clip', [r, e.scalar(lo[0]!), e.scalar(hi[0]!)]);
+    const clipped = perChannel ? clampInteger(e, r, e.constant(DataType.FLOAT, shape, lo), e.constant(DataType.FLOAT, shape, hi)) : e.clip(r, lo[0]!, hi[0]!);
     t = e.mul(clipped, s);
   } else if (fit.fp16) {
     t = e.op('Cast', [e.op('Cast', [t], { to: DataType.FLOAT16 })], { to: DataType.FLOAT });

@@ -5,7 +5,7 @@
  */
 import { isImperaError } from '../errors.js';
 import { EXAMPLE_DATA } from '../util/package.js';
-import { isFashionMnist, openDataset, type Dataset } from './dataset.js';
+import { isFashionMnist, openDataset, type Dataset, type DatasetOptions } from './dataset.js';
 
 /**
  * The built-in labelled sample (200 images): the default images of every command that reads some, and the probes
@@ -34,10 +34,10 @@ const once = <T>(make: () => T): (() => T) => {
   return () => (value ??= make());
 };
 
-/** Open a source: a named dataset, or a folder (relative to `baseDir` when given). */
-export function openSource(source: string, baseDir?: string): Dataset {
-  if (isFashionMnist(source) || baseDir === undefined || source.startsWith('/')) return openDataset(source);
-  return openDataset(`${baseDir}/${source}`);
+/** Open a source: a named dataset, or a folder or array file (relative to `baseDir` when given). */
+export function openSource(source: string, baseDir?: string, options: DatasetOptions = {}): Dataset {
+  if (isFashionMnist(source) || baseDir === undefined || source.startsWith('/')) return openDataset(source, options);
+  return openDataset(`${baseDir}/${source}`, options);
 }
 
 /** 'fashion-mnist' (either split named) trains on its training split and tests on its test split; a folder is one set. */
@@ -50,8 +50,8 @@ export function labelledSplits(source: string, baseDir?: string): LabelledSplits
  * Images to fit codecs on: `source` when given, else the default training split, else (that not installed)
  * `fallback`, with a warning saying so and `hint` (how to give other images).
  */
-export function calibrationData(source: string | undefined, fallback: { what: string; data: () => Dataset }, warnings: string[], hint: string, baseDir?: string): Dataset {
-  if (source) return openSource(source, baseDir);
+export function calibrationData(source: string | undefined, fallback: { what: string; data: () => Dataset }, warnings: string[], hint: string, baseDir?: string, options: DatasetOptions = {}): Dataset {
+  if (source) return openSource(source, baseDir, options);
   try {
     return openDataset(DEFAULT_CALIBRATION);
   } catch (e) {

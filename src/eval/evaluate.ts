@@ -1,9 +1,10 @@
 /**
- * Accuracy and bytes of every cut x codec on a labelled dataset. The work is the unavoidable minimum: one forward
- * pass of the full model per image batch, exposing every cut tensor at once (each head computed once), then for
- * every lossy codec one codec round trip and one tail pass per batch; lossless codecs reuse the full model's
- * predictions. Bytes are measured per sample (batch 1, as sc2bench reports) on the first `byteSamples` images by
- * running the real wire encoder.
+ * Quality and bytes of every cut x codec on a dataset, under the task's metric (task/): accuracy for a classifier
+ * with labels, agreement or fidelity to the full model otherwise. The work is the unavoidable minimum: one forward
+ * pass of the full model per batch, exposing every cut tensor at once (each head computed once), then for every
+ * lossy codec one codec round trip and one tail pass per batch returning the outputs the metric reads; lossless
+ * codecs reuse the full model's outputs. Bytes are measured per sample (batch 1, as sc2bench reports) on the first
+ * `byteSamples` samples by running the real wire encoder.
  */
 import { emitStackedRoundTrips, multiEncoderModel, sourceName } from '../codecs/onnx.js';
 import { Emitter } from '../onnx/emitter.js';
@@ -14,7 +15,7 @@ import type { FittedCodec, FittedTensorCodec } from '../codecs/fitted.js';
 import { isLossy, type CodecSpec } from '../codecs/spec.js';
 import { packWire, encodeWire, type WireValues } from '../codecs/wire.js';
 import type { Cut, CutTensor } from '../cuts/cuts.js';
-import type { Dataset } from '../data/dataset.js';
+import { modelInputs, type Dataset, type InputSpec } from '../data/dataset.js';
 import { ImperaError } from '../errors.js';
 import { splitModel } from '../export/split.js';
 import { symbolicShape, tensor, type Graph } from '../graph/graph.js';
@@ -22,7 +23,10 @@ import { DataType } from '../onnx/dtype.js';
 import { exposeTensors } from '../onnx/expose.js';
 import type { Tensor } from '../onnx/tensor.js';
 import { createSession, run as runSession, type ort } from '../ort/session.js';
-import { argmax, mean, quantile, wilson } from '../util/stats.js';
+import { chooseTask } from '../task/choose.js';
+import { qualityFigure } from '../task/quality.js';
+import type { MetricName, OutputInfo, QualityFigure, Task, TaskOptions } from '../task/types.js';
+import { mean, quantile } from '../util/stats.js';
 import { paretoFront } from './pareto.js';
 
 export interface EvaluateOptions {
@@ -35,19 +39,20 @@ export interface EvaluateOptions {
   byteSamples?: number;
   calibrationSamples?: number;
   batchSize?: number;
-  /** Keep each image's predicted class and each measured sample's bytes (CodecEval.predictions, .byteSizes). */
+  /** Keep each sample's score, predicted class (where classes) and measured bytes (CodecEval.scores, .predictions, .byteSizes). */
   detail?: boolean;
+  /** The metric, or how to choose it (default: chosen from the outputs and the data). */
+  task?: TaskOptions;
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
 export interface CodecEval {
   codec: string;
   lossy: boolean;
-  accuracy: number;
-  /** 95 % Wilson interval. */
-  ci: [number, number];
-  /** Share of images predicted as the full model predicts them. */
-  agreement: number;
+  /** The task's metric over the samples, with its 95 % interval. */
+  quality: QualityFigure;
+  /** Where the metric reads class scores: the share of samples predicted as the full model predicts them. */
+  agreement: number | null;
   /** Bytes per sample on the wire (batch 1). */
   bytes: { mean: number; p95: number; samples: number };
   /** Mean bytes before the entropy stage. */
@@ -56,9 +61,10 @@ export interface CodecEval {
   encoderBytes: number;
   /** Share of variance the PCA stage keeps (the least over the cut's tensors). */
   pcaExplained?: number;
-  /** With `detail`: the predicted class of every image, and the bytes of every measured sample. */
+  /** With `detail`: the predicted class of every sample (where classes), the bytes of every measured sample, every sample's score. */
   predictions?: number[];
   byteSizes?: number[];
+  scores?: number[];
 }
 
 export interface CutEval {
@@ -68,7 +74,7 @@ export interface CutEval {
   /** Bytes of the cut tensors as float32. */
   floatBytes: number;
   codecs: CodecEval[];
-  /** Codecs on the rate-accuracy Pareto front, by increasing bytes. */
+  /** Codecs on the rate-quality Pareto front (better quality as the metric has it), by increasing bytes. */
   front: string[];
 }
 
@@ -89,7 +95,10 @@ export interface EvalTiming {
 export interface EvalReport {
   dataset: string;
   samples: number;
-  full: { accuracy: number; ci: [number, number] };
+  /** The metric every figure speaks, and why it was chosen. */
+  task: { metric: MetricName; label: string; better: 'higher' | 'lower'; reason: string };
+  /** The full model's own figure; null where the metric compares with the full model (it is the reference). */
+  full: QualityFigure | null;
   cuts: CutEval[];
   timing: EvalTiming;
 }
@@ -105,30 +114,41 @@ function codecDims(g: Graph) {
   };
 }
 
-/** The model's one image input [N, C, H, W], its logits and classes, and the opset codec models are built in. */
-interface ImageModel {
-  inputName: string;
-  channels: number;
-  height: number;
-  width: number;
-  logitsName: string;
-  classes: number;
-  opset: number;
+/** Labels of a batch, or null for unlabelled data (metrics comparing with the full model need none). */
+export const labelsOf = (data: Dataset, indices: readonly number[]): number[] | null => (data.labelled ? indices.map((i) => data.label(i)) : null);
+
+/** Least and greatest value of a tensor (what tells a probability map from logits). */
+function rangeOf(t: Tensor): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of t.data) {
+    lo = Math.min(lo, Number(v));
+    hi = Math.max(hi, Number(v));
+  }
+  return [lo, hi];
+}
+
+/** The task of a model on its data, chosen from its outputs (shapes, and values on a first batch `out`) unless set. */
+export function taskOf(g: Graph, data: Dataset, out: Record<string, Tensor>, options: TaskOptions = {}): Promise<Task> {
+  const outputs: OutputInfo[] = g.outputs.map((o) => ({ name: o.name!, dims: tensor(g, o.name!).shape, ...(out[o.name!] ? { range: rangeOf(out[o.name!]!) } : {}) }));
+  return chooseTask(outputs, { labelled: data.labelled, classes: data.labelled ? data.classes.length : 0 }, options);
 }
 
 /** What one codec at one cut has scored so far. */
 interface Tally {
-  correct: number;
+  scores: number[];
   agree: number;
   bytes: number[];
   packed: number[];
   predictions: number[];
 }
 
-/** One evaluation while it runs: its settings, fitted codecs, open sessions, tallies and time spent. */
+/** One evaluation while it runs: its settings, task, fitted codecs, open sessions, tallies and time spent. */
 interface EvalRun {
   g: Graph;
-  model: ImageModel;
+  task: Task;
+  inputs: InputSpec[];
+  opset: number;
   options: EvaluateOptions;
   total: number;
   byteSamples: number;
@@ -140,63 +160,68 @@ interface EvalRun {
   /** Per cut, while bytes are measured: every codec's encoder. */
   encoders: Map<string, ort.InferenceSession>;
   tallies: Tally[][];
-  fullCorrect: number;
+  fullScores: number[];
   timing: { fullS: number; tailS: number; codecS: number; bytesS: number };
 }
 
+const indicesFrom = (start: number, count: number): number[] => Array.from({ length: count }, (_, i) => start + i);
+
 export async function evaluate(g: Graph, options: EvaluateOptions): Promise<EvalReport> {
   const started = performance.now();
-  const model = imageModel(g);
+  const inputs = modelInputs(g);
   const total = Math.min(options.samples ?? options.data.size, options.data.size);
-  checkLabels(options.data, total, model.classes);
-  const t0 = performance.now();
-  const fitted = await fitCodecs(g, options.cuts, options.codecs, options.calibration, { samples: options.calibrationSamples ?? 256, onProgress: (d, t) => options.onProgress?.('calibrate', d, t) });
-  const calibrationS = (performance.now() - t0) / 1000;
-  const run: EvalRun = {
-    g,
-    model,
-    options,
-    total,
-    byteSamples: Math.min(options.byteSamples ?? 100, total),
-    batch: options.batchSize ?? 16,
-    fitted,
-    full: await createSession(exposeTensors(g.proto, options.cuts.flatMap((c) => c.tensors)), g.model.dir),
-    fused: new Map(),
-    encoders: new Map(),
-    tallies: options.cuts.map((cut) => fitted.get(cut.id)!.map(() => ({ correct: 0, agree: 0, bytes: [], packed: [], predictions: [] }))),
-    fullCorrect: 0,
-    timing: { fullS: 0, tailS: 0, codecS: 0, bytesS: 0 },
-  };
+  const batch = options.batchSize ?? 16;
+  const timing = { fullS: 0, tailS: 0, codecS: 0, bytesS: 0 };
+  const full = await createSession(exposeTensors(g.proto, options.cuts.flatMap((c) => c.tensors)), g.model.dir);
+  const sessions: ort.InferenceSession[] = [full];
   try {
-    await openCodecSessions(run);
-    for (let start = 0; start < total; start += run.batch) await evaluateBatch(run, start);
+    // the first batch decides the metric (value ranges tell maps from logits) before the codecs are fitted
+    const t = performance.now();
+    const first = await runSession(full, options.data.feeds(indicesFrom(0, Math.min(batch, total)), inputs));
+    timing.fullS += (performance.now() - t) / 1000;
+    const task = await taskOf(g, options.data, first, options.task);
+    const t0 = performance.now();
+    const fitted = await fitCodecs(g, options.cuts, options.codecs, options.calibration, { samples: options.calibrationSamples ?? 256, onProgress: (d, n) => options.onProgress?.('calibrate', d, n) });
+    const calibrationS = (performance.now() - t0) / 1000;
+    const run: EvalRun = {
+      g,
+      task,
+      inputs,
+      opset: g.opsets.get('') ?? 13,
+      options,
+      total,
+      byteSamples: Math.min(options.byteSamples ?? 100, total),
+      batch,
+      fitted,
+      full,
+      fused: new Map(),
+      encoders: new Map(),
+      tallies: options.cuts.map((cut) => fitted.get(cut.id)!.map(() => ({ scores: [], agree: 0, bytes: [], packed: [], predictions: [] }))),
+      fullScores: [],
+      timing,
+    };
+    try {
+      await openCodecSessions(run);
+      for (let start = 0; start < total; start += batch) await evaluateBatch(run, start, start === 0 ? first : undefined);
+    } finally {
+      sessions.push(...run.fused.values(), ...run.encoders.values());
+    }
+    const m = task.metric;
+    return {
+      dataset: options.data.name,
+      samples: total,
+      task: { metric: m.name, label: m.label, better: m.better, reason: [task.reason, ...(task.notes?.() ?? [])].join('; ') },
+      full: comparesWithFull(task) ? null : qualityFigure(m, run.fullScores),
+      cuts: options.cuts.map((cut, c) => cutEval(run, cut, fitted.get(cut.id)!, run.tallies[c]!)),
+      timing: { wallS: (performance.now() - started) / 1000, calibrationS, ...timing },
+    };
   } finally {
-    await Promise.all([run.full, ...run.fused.values(), ...run.encoders.values()].map((s) => s.release()));
-  }
-  return {
-    dataset: options.data.name,
-    samples: total,
-    full: { accuracy: run.fullCorrect / total, ci: wilson(run.fullCorrect, total) },
-    cuts: options.cuts.map((cut, c) => cutEval(cut, fitted.get(cut.id)!, run.tallies[c]!, total, options.detail === true)),
-    timing: { wallS: (performance.now() - started) / 1000, calibrationS, ...run.timing },
-  };
-}
-
-function imageModel(g: Graph): ImageModel {
-  const inputs = [...g.inputShapes];
-  if (inputs.length !== 1 || inputs[0]![1].shape.length !== 4) throw new ImperaError('BAD_ARGUMENT', 'evaluation needs a model with one image input [N, C, H, W]');
-  const [inputName, inputInfo] = inputs[0]!;
-  const [, channels, height, width] = inputInfo.shape as [number, number, number, number];
-  const logitsName = g.outputs[0]!.name!;
-  return { inputName, channels, height, width, logitsName, classes: tensor(g, logitsName).shape[1]!, opset: g.opsets.get('') ?? 13 };
-}
-
-function checkLabels(data: Dataset, total: number, classes: number): void {
-  for (let i = 0; i < total; i++) {
-    const label = data.label(i);
-    if (label >= classes) throw new ImperaError('DATASET', `'${data.name}' has class index ${label} (${data.classes[label]}), but the model only has ${classes} classes`);
+    await Promise.all(sessions.map((s) => s.release()));
   }
 }
+
+/** Metrics that measure the split against the full model (no labels, built in): the full model is their reference. */
+const comparesWithFull = (task: Task): boolean => !task.metric.needsLabels && !task.metric.name.startsWith('custom:');
 
 /** Time `work` under `key` of the run's timing. */
 async function timed<T>(run: EvalRun, key: keyof EvalRun['timing'], work: () => Promise<T>): Promise<T> {
@@ -208,7 +233,7 @@ async function timed<T>(run: EvalRun, key: keyof EvalRun['timing'], work: () => 
   }
 }
 
-/** The indices of a cut's lossy codecs (lossless ones reuse the full model's predictions). */
+/** The indices of a cut's lossy codecs (lossless ones reuse the full model's outputs). */
 const lossyOf = (run: EvalRun, cut: Cut): number[] => run.fitted.get(cut.id)!.flatMap((f, k) => (isLossy(f.spec) ? [k] : []));
 
 async function openCodecSessions(run: EvalRun): Promise<void> {
@@ -218,34 +243,51 @@ async function openCodecSessions(run: EvalRun): Promise<void> {
   for (const cut of run.options.cuts) {
     const fits = run.fitted.get(cut.id)!;
     const lossy = lossyOf(run, cut);
-    if (lossy.length) run.fused.set(cut.id, await createSession(fusedTail(g, cut, lossy.map((k) => fits[k]!.tensors), run.model.opset), g.model.dir, sessionOptions));
-    if (run.byteSamples > 0) run.encoders.set(cut.id, await createSession(multiEncoderModel(fits.map((f) => f.tensors), run.model.opset, codecDims(g)), '.', sessionOptions));
+    if (lossy.length) run.fused.set(cut.id, await createSession(fusedTail(g, cut, lossy.map((k) => fits[k]!.tensors), run.opset), g.model.dir, sessionOptions));
+    if (run.byteSamples > 0) run.encoders.set(cut.id, await createSession(multiEncoderModel(fits.map((f) => f.tensors), run.opset, codecDims(g)), '.', sessionOptions));
   }
 }
 
-/** One batch of images from `start`: the full model once, then each cut's bytes, lossless and lossy codecs. */
-async function evaluateBatch(run: EvalRun, start: number): Promise<void> {
-  const { model, options } = run;
-  const idx = Array.from({ length: Math.min(run.batch, run.total - start) }, (_, i) => start + i);
-  const labels = idx.map((i) => options.data.label(i));
-  const { channels, height, width } = model;
-  const feeds = { [model.inputName]: { dtype: DataType.FLOAT, dims: [idx.length, channels, height, width], data: options.data.load(idx, { channels, height, width }) } };
-  const out = await timed(run, 'fullS', () => runSession(run.full, feeds));
-  const logits = out[model.logitsName]!;
-  const fullPred = idx.map((_, n) => argmax(logits.data.subarray(n * model.classes, (n + 1) * model.classes) as Float32Array));
-  fullPred.forEach((p, n) => p === labels[n] && run.fullCorrect++);
+/** Rows [from, from + count) of a batch-first tensor. */
+function rows(t: Tensor, from: number, count: number): Tensor {
+  const per = t.data.length / t.dims[0]!;
+  return { dtype: t.dtype, dims: [count, ...t.dims.slice(1)], data: t.data.subarray(from * per, (from + count) * per) as Tensor['data'] };
+}
+
+/** The outputs the metric reads, out of a run's results. */
+const metricOutputs = (run: EvalRun, out: Record<string, Tensor>): Record<string, Tensor> => Object.fromEntries(run.task.metric.outputs.map((o) => [o, out[o]!]));
+
+/** One batch from `start` (`first`: its full outputs, already computed): the full model once, then each cut's bytes and codecs. */
+async function evaluateBatch(run: EvalRun, start: number, first?: Record<string, Tensor>): Promise<void> {
+  const { options, task } = run;
+  const idx = indicesFrom(start, Math.min(run.batch, run.total - start));
+  const n = idx.length;
+  const out = first ?? (await timed(run, 'fullS', () => runSession(run.full, options.data.feeds(idx, run.inputs))));
+  const reference: Reference = { n, full: metricOutputs(run, out), labels: labelsOf(options.data, idx) };
+  reference.self = await task.score({ ...reference, split: reference.full });
+  reference.predictions = task.predict?.(reference.full, n);
+  run.fullScores.push(...(await task.scoreFull(reference)));
   for (const [c, cut] of options.cuts.entries()) {
-    await measureCutBytes(run, c, cut, out, start, idx.length);
-    scoreLossless(run, c, cut, labels, fullPred);
-    await scoreLossy(run, c, cut, out, labels, fullPred);
+    await measureCutBytes(run, c, cut, out, start, n);
+    scoreLossless(run, c, cut, reference);
+    await scoreLossy(run, c, cut, out, reference);
     const lossy = lossyOf(run, cut);
     const fits = run.fitted.get(cut.id)!;
-    if (start === 0 && lossy.length) run.timing.codecS += (await codecShare(cut, lossy.map((k) => fits[k]!.tensors), out, model.opset, run.g)) * Math.ceil(run.total / run.batch);
+    if (start === 0 && lossy.length) run.timing.codecS += (await codecShare(cut, lossy.map((k) => fits[k]!.tensors), out, run.opset, run.g)) * Math.ceil(run.total / run.batch);
   }
-  options.onProgress?.('evaluate', start + idx.length, run.total);
+  options.onProgress?.('evaluate', start + n, run.total);
 }
 
-/** Wire bytes of the batch's images that are among the first `byteSamples`; the encoders close after the last. */
+/** A batch's full-model side: its outputs and labels, the scores of those outputs against themselves, its predicted classes. */
+interface Reference {
+  n: number;
+  full: Record<string, Tensor>;
+  labels: number[] | null;
+  self?: number[];
+  predictions?: number[] | undefined;
+}
+
+/** Wire bytes of the batch's samples that are among the first `byteSamples`; the encoders close after the last. */
 async function measureCutBytes(run: EvalRun, c: number, cut: Cut, out: Record<string, Tensor>, start: number, size: number): Promise<void> {
   const measure = Math.max(0, Math.min(size, run.byteSamples - start));
   if (measure === 0) return;
@@ -259,53 +301,52 @@ async function measureCutBytes(run: EvalRun, c: number, cut: Cut, out: Record<st
   }
 }
 
-/** Lossless codecs deliver the cut tensors exactly: they predict what the full model predicts. */
-function scoreLossless(run: EvalRun, c: number, cut: Cut, labels: readonly number[], fullPred: readonly number[]): void {
+/** Add one codec's scores (and predictions) of a batch to its tally. */
+function tallyBatch(run: EvalRun, tally: Tally, scores: readonly number[], ref: Reference, predictions: readonly number[] | undefined): void {
+  tally.scores.push(...scores);
+  if (predictions && ref.predictions) {
+    tally.agree += predictions.filter((p, i) => p === ref.predictions![i]).length;
+    if (run.options.detail) tally.predictions.push(...predictions);
+  }
+}
+
+/** Lossless codecs deliver the cut tensors exactly: their outputs are the full model's, scored against themselves. */
+function scoreLossless(run: EvalRun, c: number, cut: Cut, ref: Reference): void {
   run.fitted.get(cut.id)!.forEach((fit, k) => {
-    if (isLossy(fit.spec)) return;
-    const tally = run.tallies[c]![k]!;
-    fullPred.forEach((p, n) => {
-      if (p === labels[n]) tally.correct++;
-      tally.agree++;
-    });
-    if (run.options.detail) tally.predictions.push(...fullPred);
+    if (!isLossy(fit.spec)) tallyBatch(run, run.tallies[c]![k]!, ref.self!, ref, ref.predictions);
   });
 }
 
-/** One tail run for every lossy codec of the cut: the batch is codec after codec. */
-async function scoreLossy(run: EvalRun, c: number, cut: Cut, out: Record<string, Tensor>, labels: readonly number[], fullPred: readonly number[]): Promise<void> {
+/** One tail run for every lossy codec of the cut (the batch is codec after codec), returning the outputs the metric reads. */
+async function scoreLossy(run: EvalRun, c: number, cut: Cut, out: Record<string, Tensor>, ref: Reference): Promise<void> {
   const lossy = lossyOf(run, cut);
   if (!lossy.length) return;
-  const { logitsName, classes } = run.model;
-  const tailOut = await timed(run, 'tailS', () => runSession(run.fused.get(cut.id)!, Object.fromEntries(cut.tensors.map((t) => [sourceName(t), out[t]!])), [logitsName]));
-  const tl = tailOut[logitsName]!.data as Float32Array;
-  lossy.forEach((k, j) => {
-    const tally = run.tallies[c]![k]!;
-    labels.forEach((label, n) => {
-      const row = (j * labels.length + n) * classes;
-      const p = argmax(tl.subarray(row, row + classes));
-      if (p === label) tally.correct++;
-      if (p === fullPred[n]) tally.agree++;
-      if (run.options.detail) tally.predictions.push(p);
-    });
-  });
+  const { task } = run;
+  const tailOut = await timed(run, 'tailS', () => runSession(run.fused.get(cut.id)!, Object.fromEntries(cut.tensors.map((t) => [sourceName(t), out[t]!])), task.metric.outputs));
+  for (const [j, k] of lossy.entries()) {
+    const split = Object.fromEntries(task.metric.outputs.map((o) => [o, rows(tailOut[o]!, j * ref.n, ref.n)]));
+    const scores = await task.score({ n: ref.n, split, full: ref.full, labels: ref.labels });
+    tallyBatch(run, run.tallies[c]![k]!, scores, ref, task.predict?.(split, ref.n));
+  }
 }
 
-function cutEval(cut: Cut, fits: readonly FittedCodec[], tallies: readonly Tally[], total: number, detail: boolean): CutEval {
+function cutEval(run: EvalRun, cut: Cut, fits: readonly FittedCodec[], tallies: readonly Tally[]): CutEval {
+  const { metric } = run.task;
+  const detail = run.options.detail === true;
+  const classes = run.task.predict !== undefined;
   const evals = fits.map((fit, k): CodecEval => {
     const a = tallies[k]!;
     const explained = fit.tensors.filter((t) => t.pca).map((t) => t.pca!.explained);
     return {
       codec: fit.spec.name,
       lossy: isLossy(fit.spec),
-      accuracy: a.correct / total,
-      ci: wilson(a.correct, total),
-      agreement: a.agree / total,
+      quality: qualityFigure(metric, a.scores),
+      agreement: classes ? a.agree / run.total : null,
       bytes: { mean: mean(a.bytes), p95: quantile(a.bytes, 0.95), samples: a.bytes.length },
       packedBytes: mean(a.packed),
       encoderBytes: cut.headCost.paramBytes + fit.paramBytes,
       ...(explained.length ? { pcaExplained: Math.min(...explained) } : {}),
-      ...(detail ? { predictions: a.predictions, byteSizes: a.bytes } : {}),
+      ...(detail ? { ...(classes ? { predictions: a.predictions } : {}), byteSizes: a.bytes, scores: a.scores } : {}),
     };
   });
   return {
@@ -314,7 +355,10 @@ function cutEval(cut: Cut, fits: readonly FittedCodec[], tallies: readonly Tally
     tensors: cut.detail,
     floatBytes: cut.wireBytes.float32,
     codecs: evals,
-    front: paretoFront(evals.map((e) => ({ label: e.codec, bytes: e.bytes.mean, accuracy: e.accuracy }))).map((p) => p.label),
+    front: paretoFront(
+      evals.map((e) => ({ label: e.codec, bytes: e.bytes.mean, quality: e.quality.value })),
+      metric.better,
+    ).map((p) => p.label),
   };
 }
 

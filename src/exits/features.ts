@@ -4,7 +4,7 @@
  * JavaScript; conv exits keep the whole tensor), plus the full model's logits. Branches then train for many epochs on the cached vectors.
  */
 import { Emitter } from '../onnx/emitter.js';
-import type { Dataset } from '../data/dataset.js';
+import { modelInputs, type Dataset } from '../data/dataset.js';
 import { ImperaError } from '../errors.js';
 import { tensor, type Graph } from '../graph/graph.js';
 import { channelLayout } from '../graph/layout.js';
@@ -67,16 +67,18 @@ export async function extractFeatures(g: Graph, exitTensors: readonly string[], 
   const features = width.map((w) => new Float32Array(count * w));
   const logits = new Float32Array(count * classes);
   const labels = Int32Array.from(indices, (i) => data.label(i));
-  const [inputName, info] = [...g.inputShapes][0]!;
-  const [, ch, h, w] = info.shape as [number, number, number, number];
+  const inputs = modelInputs(g);
+  const inputName = inputs[0]!.name;
   const batch = opts.batchSize ?? 32;
   const session = await createSession(proto, g.model.dir);
   try {
     for (let start = 0; start < count; start += batch) {
       const chunk = indices.slice(start, start + batch);
-      const dims = [chunk.length, ch, h, w];
-      const x = data.load(chunk, { channels: ch, height: h, width: w });
-      const out = await run(session, { [inputName]: { dtype: DataType.FLOAT, dims, data: opts.transform ? opts.transform(x, dims) : x } });
+      const feeds = data.feeds(chunk, inputs);
+      const x = feeds[inputName]!;
+      // a distortion (robustness) applies to the image input; other inputs pass as they are
+      if (opts.transform) feeds[inputName] = { ...x, data: opts.transform(x.data as Float32Array, [...x.dims]) };
+      const out = await run(session, feeds);
       logits.set(out[logitsName]!.data as Float32Array, start * classes);
       exitTensors.forEach((t, k) => features[k]!.set(out[featureName(t)]!.data as Float32Array, start * width[k]!));
       opts.onProgress?.(start + chunk.length, count);

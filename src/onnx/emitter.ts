@@ -110,8 +110,16 @@ export class Emitter {
     return this.op('Reshape', [x, this.shapeOf(like)]);
   }
 
+  /** Float zeros of x's shape (ConstantOfShape from opset 9; before, x > x cast to float: false even for NaN). */
   zerosLike(x: string): string {
+    if (this.opset < 9) return this.op('Cast', [this.op('Greater', [x, x])], { to: DataType.FLOAT });
     return this.op('ConstantOfShape', [this.shapeOf(x)], { value: makeTensorProto('zero', DataType.FLOAT, [1], Float32Array.of(0)) });
+  }
+
+  /** x broadcast to the shape of `like` (same rank, x's dims 1 or equal): Expand from opset 8, Tile before. */
+  expandLike(x: string, like: string): string {
+    if (this.opset >= 8) return this.op('Expand', [x, this.shapeOf(like)]);
+    return this.op('Tile', [x, this.op('Div', [this.shapeOf(like), this.shapeOf(x)])]);
   }
 
   private axesOp(opType: string, x: string, axes: readonly number[], attrs: Record<string, AttrValue>, inputSince: number): string {
@@ -140,8 +148,12 @@ export class Emitter {
     return this.axesOp('Squeeze', x, axes, {}, 13);
   }
 
-  /** Slice along axes with constant bounds (opset >= 10 form). */
+  /** Slice along axes with constant bounds (attributes before opset 10, which has no steps). */
   slice(x: string, starts: readonly number[], ends: readonly number[], axes: readonly number[], steps?: readonly number[]): string {
+    if (this.opset < 10) {
+      if (steps?.some((s) => s !== 1)) throw new Error(`Slice with steps needs opset 10 (the model has ${this.opset})`);
+      return this.op('Slice', [x], { starts: [...starts], ends: [...ends], axes: [...axes] });
+    }
     const inputs = [x, this.ints(starts), this.ints(ends), this.ints(axes), ...(steps ? [this.ints(steps)] : [])];
     return this.op('Slice', inputs);
   }
@@ -167,9 +179,61 @@ export class Emitter {
     return xs.length === 1 ? xs[0]! : this.op('Sum', xs);
   }
 
-  /** data with updates added at indices along axis (repeated indices add up from opset 16; before, last wins). */
+  /**
+   * data with updates added at indices along axis (repeated indices add up from opset 16; before, last wins).
+   * ScatterElements from opset 11, Scatter (the same op, under its first name) at 9 and 10; none before.
+   */
   scatterAdd(data: string, indices: string, updates: string, axis: number): string {
+    if (this.opset < 9) throw new Error(`a scatter needs opset 9 (the model has ${this.opset})`);
+    if (this.opset < 11) return this.op('Scatter', [data, indices, updates], { axis });
     return this.op('ScatterElements', [data, indices, updates], { axis, ...(this.opset >= 16 ? { reduction: 'add' } : {}) });
+  }
+
+  /**
+   * Round half to even, as Round (opset 11). Before: floor(x) + [frac > 1/2] + [frac = 1/2] * (floor(x) mod 2),
+   * every step exact in float (frac = x - floor(x) is; the parity is f - 2 floor(f / 2)), so bit-identical.
+   */
+  round(x: string): string {
+    if (this.opset >= 11) return this.op('Round', [x]);
+    const half = this.scalar(0.5);
+    const f = this.op('Floor', [x]);
+    const frac = this.sub(x, f);
+    const up = this.op('Greater', [frac, half]);
+    const tie = this.op('Not', [this.op('Or', [up, this.op('Less', [frac, half])])]);
+    const odd = this.sub(f, this.mul(this.op('Floor', [this.mul(f, half)]), this.scalar(2)));
+    const asFloat = (b: string) => this.op('Cast', [b], { to: DataType.FLOAT });
+    return this.add(this.add(f, asFloat(up)), this.mul(asFloat(tie), odd));
+  }
+
+  /** Clip to constant bounds: inputs from opset 11, attributes before. */
+  clip(x: string, min: number, max: number): string {
+    return this.opset >= 11 ? this.op('Clip', [x, this.scalar(min), this.scalar(max)]) : this.op('Clip', [x], { min: { float: min }, max: { float: max } });
+  }
+
+  /** cond ? a : b element-wise (Where from opset 9; before, a * c + b * (1 - c) with c the cast condition). */
+  where(condition: string, a: string, b: string): string {
+    if (this.opset >= 9) return this.op('Where', [condition, a, b]);
+    const c = this.op('Cast', [condition], { to: DataType.FLOAT });
+    return this.add(this.mul(a, c), this.mul(b, this.sub(this.scalar(1), c)));
+  }
+
+  /** Sign of a float tensor (Sign from opset 9; before, [x > 0] - [x < 0]). */
+  sign(x: string): string {
+    if (this.opset >= 9) return this.op('Sign', [x]);
+    const asFloat = (b: string) => this.op('Cast', [b], { to: DataType.FLOAT });
+    return this.sub(asFloat(this.op('Greater', [x, this.scalar(0)])), asFloat(this.op('Less', [x, this.scalar(0)])));
+  }
+
+  /** A x B without bias: Gemm's C is optional from opset 11; before, a zero scalar. */
+  gemm(a: string, b: string, attrs: Record<string, AttrValue>): string {
+    return this.op('Gemm', [a, b, ...(this.opset < 11 ? [this.scalar(0)] : [])], attrs);
+  }
+
+  /** Float one-hot rows [N, classes] of int64 labels [N] (OneHot from opset 9; before, labels = 0..classes-1). */
+  oneHot(labels: string, classes: number): string {
+    if (this.opset >= 9) return this.op('OneHot', [labels, this.constant(DataType.INT64, [], [classes]), this.constant(DataType.FLOAT, [2], [0, 1])], { axis: -1 });
+    const ids = this.constant(DataType.INT64, [1, classes], Array.from({ length: classes }, (_, i) => i));
+    return this.op('Cast', [this.op('Equal', [this.unsqueeze(labels, [1]), ids])], { to: DataType.FLOAT });
   }
 
   /** dy where the boolean mask holds, 0 elsewhere (a multiply by the cast mask: faster than Where in ORT). */

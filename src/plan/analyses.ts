@@ -92,18 +92,22 @@ export async function accuracyAnalysis(g: Graph, cuts: readonly Cut[], fallback:
     const evalCodecs = specs.some((s) => s.name === raw.name) ? specs : [raw, ...specs];
     const report = await evaluate(g, { cuts: cuts.length ? cuts : [fallback], codecs: evalCodecs, data: data.test, calibration: data.calibration, samples: data.samples, byteSamples: Math.min(50, data.samples), detail: true, onProgress: (_s, d, t) => onProgress?.(d, t) });
     const labels = Array.from({ length: report.samples }, (_, i) => data.test.label(i));
-    const predictions = report.cuts[0]!.codecs.find((c) => c.codec === raw.name)!.predictions!;
+    const rawEval = report.cuts[0]!.codecs.find((c) => c.codec === raw.name)!;
+    const predictions = rawEval.predictions ?? [];
+    // the metric's figures stand in for accuracy until the planner speaks the metric; without a full-model figure
+    // (fidelity metrics) the lossless codec's is the full model's own
+    const full = report.full ?? rawEval.quality;
     const wanted = new Set(specs.map((s) => s.name));
-    const inputs = o.inputs ? await inputBaselines(g, data.test, report.samples, report.full.accuracy, { jpegQualities: [90, 50] }) : [];
+    const inputs = o.inputs ? await inputBaselines(g, data.test, report.samples, { jpegQualities: [90, 50] }) : [];
     return {
       dataset: report.dataset,
       samples: report.samples,
       labels,
-      full: { ...report.full, predictions },
+      full: { accuracy: full.value, ci: full.ci, predictions },
       codecs: (cuts.length ? report.cuts : []).flatMap((c) =>
-        c.codecs.filter((e) => wanted.has(e.codec)).map((e) => ({ cut: c.id, codec: e.codec, lossy: e.lossy, bytesMean: e.bytes.mean, bytesP95: e.bytes.p95, accuracy: e.accuracy, ci: e.ci, agreement: e.agreement, encoderBytes: e.encoderBytes, predictions: e.predictions ?? [] })),
+        c.codecs.filter((e) => wanted.has(e.codec)).map((e) => ({ cut: c.id, codec: e.codec, lossy: e.lossy, bytesMean: e.bytes.mean, bytesP95: e.bytes.p95, accuracy: e.quality.value, ci: e.quality.ci, agreement: e.agreement ?? e.quality.value, encoderBytes: e.encoderBytes, predictions: e.predictions ?? [] })),
       ),
-      inputs: inputs.map((b) => ({ name: b.name, bytesMean: b.bytes.mean, bytesP95: b.bytes.p95, accuracy: b.accuracy, ci: b.ci })),
+      inputs: inputs.map((b) => ({ name: b.name, bytesMean: b.bytes.mean, bytesP95: b.bytes.p95, accuracy: b.quality.value, ci: b.quality.ci })),
     };
   });
 }

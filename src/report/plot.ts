@@ -57,8 +57,12 @@ export interface RateAccuracyPoint {
   accuracy: number;
 }
 
-/** Bytes per sample (log scale) against accuracy, one colour per codec; the full model's accuracy as a rule. */
-export function rateAccuracySpec(title: string, points: readonly RateAccuracyPoint[], fullAccuracy: number): TopLevelSpec {
+/**
+ * Bytes per sample (log scale) against accuracy, one colour per codec; the full model's accuracy as a rule. `y`
+ * names another metric's axis (task/): values plotted as they are unless `percent`; no rule where `full` is null.
+ */
+export function rateAccuracySpec(title: string, points: readonly RateAccuracyPoint[], fullAccuracy: number | null, y: { title: string; percent: boolean } = { title: 'accuracy (%)', percent: true }): TopLevelSpec {
+  const scale = y.percent ? 100 : 1;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
@@ -66,23 +70,23 @@ export function rateAccuracySpec(title: string, points: readonly RateAccuracyPoi
     height: 320,
     layer: [
       {
-        data: { values: points.map((p) => ({ ...p, accuracy: 100 * p.accuracy })) },
+        data: { values: points.map((p) => ({ ...p, accuracy: scale * p.accuracy })) },
         mark: { type: 'point', filled: true, size: 50, opacity: 0.8 },
         encoding: {
           x: { field: 'bytes', type: 'quantitative', scale: { type: 'log' }, title: 'bytes per sample on the wire' },
-          y: { field: 'accuracy', type: 'quantitative', scale: { zero: false }, title: 'accuracy (%)' },
+          y: { field: 'accuracy', type: 'quantitative', scale: { zero: false }, title: y.title },
           color: { field: 'series', type: 'nominal', title: 'codec' },
           tooltip: [{ field: 'label' }, { field: 'series' }, { field: 'bytes', format: ',.0f' }, { field: 'accuracy', format: '.2f' }],
         },
       },
-      fullAccuracyRule(fullAccuracy),
+      ...(fullAccuracy === null ? [] : [fullAccuracyRule(scale * fullAccuracy)]),
     ],
   };
 }
 
-/** The full model's accuracy (%) as a dashed horizontal rule, the reference every accuracy plot is read against. */
-const fullAccuracyRule = (fullAccuracy: number): UnitSpec<Field> => ({
-  data: { values: [{ full: 100 * fullAccuracy }] },
+/** The full model's figure (as plotted) as a dashed horizontal rule, the reference every accuracy plot is read against. */
+const fullAccuracyRule = (full: number): UnitSpec<Field> => ({
+  data: { values: [{ full }] },
   mark: { type: 'rule', strokeDash: [4, 4], color: '#888' },
   encoding: { y: { field: 'full', type: 'quantitative' } },
 });
@@ -115,7 +119,7 @@ export function exitTradeOffSpec(title: string, points: readonly TradeOffPoint[]
           tooltip: [{ field: 'series' }, { field: 'threshold' }, { field: 'earlyShare', format: '.1f' }, { field: 'accuracy', format: '.2f' }],
         },
       },
-      fullAccuracyRule(fullAccuracy),
+      fullAccuracyRule(100 * fullAccuracy),
     ],
   };
 }

@@ -4,7 +4,7 @@
  */
 import { ImperaError } from '../errors.js';
 import { findCuts } from '../cuts/cuts.js';
-import type { Dataset } from '../data/dataset.js';
+import { modelInputs, type Dataset } from '../data/dataset.js';
 import { tensor, type Graph } from '../graph/graph.js';
 import type { OutputSelection } from '../autodiff/backward.js';
 import { DataType } from '../onnx/dtype.js';
@@ -81,13 +81,15 @@ export async function runSaliency(g: Graph, data: Dataset, options: SaliencyOpti
   if (layers.length === 0) throw new ImperaError('BAD_ARGUMENT', 'no candidate layers: the model has no cut tensor of shape [N, C, H, W], [N, T, C] or [N, C]');
   const input = [...g.inputShapes.entries()];
   if (input.length !== 1 || input[0]![1].shape.length !== 4) throw new ImperaError('BAD_ARGUMENT', 'saliency needs a model with one image input [N, C, H, W]');
-  const [inputName, inputInfo] = input[0]!;
-  const [, channels, height, width] = inputInfo.shape as [number, number, number, number];
+  const inputs = modelInputs(g);
   const output = objective.objective === 'target-logit' ? g.outputs[0]!.name! : (objective.outputs?.[0] ?? g.outputs[0]!.name!);
   const shape = tensor(g, output).shape;
-  // images are grouped by label only where the objective's output has classes to match them
-  const classCount = shape.length === 2 && objective.objective !== 'seed' ? shape[1]! : 0;
-  if (!classCount && options.classes) throw new ImperaError('BAD_ARGUMENT', `a class subset picks images by class, but output '${output}' [${shape}] has no classes`, 'leave out --classes');
+  if (objective.objective === 'target-logit' && objective.target === 'label' && !data.labelled) {
+    throw new ImperaError('DATASET', `'${data.name}' has no labels to explain the labelled class`, 'explain the predicted class (--target pred), or the fidelity loss (--objective fidelity)');
+  }
+  // images are grouped by label only where the data has labels and the objective's output classes to match them
+  const classCount = shape.length === 2 && objective.objective !== 'seed' && data.labelled ? shape[1]! : 0;
+  if (!classCount && options.classes) throw new ImperaError('BAD_ARGUMENT', `a class subset picks images by class, but ${data.labelled ? `output '${output}' [${shape}] has no classes` : `'${data.name}' has no labels`}`, 'leave out --classes');
   const subset = [...(options.classes ?? [...Array(classCount).keys()])];
   const indices = classCount ? imagesOfClasses(data, subset, classCount, options.samples) : [...Array(Math.min(data.size, options.samples ?? Infinity)).keys()];
   const grads = options.outputGrads ? checkOutputGrads(g, options.outputGrads, indices.length) : undefined;
@@ -103,7 +105,7 @@ export async function runSaliency(g: Graph, data: Dataset, options: SaliencyOpti
       const chunk = indices.slice(start, start + batch);
       const labels = classCount ? chunk.map((i) => data.label(i)) : chunk.map(() => 0);
       const feeds = {
-        [inputName]: { dtype: DataType.FLOAT, dims: [chunk.length, channels, height, width], data: data.load(chunk, { channels, height, width }) },
+        ...data.feeds(chunk, inputs),
         ...(model.targetsInput ? { [model.targetsInput]: { dtype: DataType.INT64, dims: [chunk.length], data: BigInt64Array.from(labels.map(BigInt)) } } : {}),
         ...Object.fromEntries([...(model.outputGradInputs ?? [])].map(([o, name]) => [name, rowsOf(grads![o]!, start, chunk.length)])),
       };

@@ -39,16 +39,17 @@ export interface SaliencyModel {
   logits?: string;
 }
 
-export function buildSaliencyModel(g: Graph, layers: readonly string[], objective: SaliencyObjective): SaliencyModel {
+/** `objective`: 'label' or 'pred' is short for the target logit of that class. */
+export function buildSaliencyModel(g: Graph, layers: readonly string[], objective: SaliencyObjective | 'label' | 'pred'): SaliencyModel {
   for (const l of layers) {
     const t = g.tensors.get(l);
     if (!t) throw new ImperaError('BAD_ARGUMENT', `layer '${l}' is not a tensor of the model`);
     if (!channelLayout(t.shape)) throw new ImperaError('BAD_ARGUMENT', `layer '${l}' has shape [${t.shape}]; Grad-CAM needs [N, C, H, W], [N, T, C] or [N, C]`);
   }
-  const { objective: kind, ...rest } = objective;
+  const { objective: kind, ...rest } = typeof objective === 'string' ? ({ objective: 'target-logit', target: objective } as const) : objective;
   const spec: BackwardSpec = 'target' in rest ? { wrt: layers, targets: rest.target === 'label' ? 'input' : 'predicted' } : { wrt: layers, objective: kind, ...rest };
   const bwd = buildBackwardGraph(g, spec);
-  const e = new Emitter(g.opsets.get('') ?? 1, 'gradcam');
+  const e = new Emitter(bwd.opset, 'gradcam'); // the backward model's opset, raised above the model's if a rule needed it
   const maps = new Map<string, string>();
   for (const l of layers) {
     const { channelAxis, positionAxes } = channelLayout(tensor(g, l).shape)!;

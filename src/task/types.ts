@@ -26,6 +26,8 @@ export type MetricName = BuiltinMetric | `custom:${string}`;
 export interface OutputInfo {
   name: string;
   dims: readonly number[];
+  /** Least and greatest value seen on a first batch, when known: maps are taken for probabilities only in [0, 1]. */
+  range?: readonly [number, number];
 }
 
 /** The data's side of the choice. */
@@ -86,6 +88,13 @@ export interface Task {
   score(batch: ScoreBatch): Promise<number[]>;
   /** The full model's own score on a batch (labels needed for accuracy; fidelity metrics score the reference itself). */
   scoreFull(batch: Omit<ScoreBatch, 'split'>): Promise<number[]>;
+  /**
+   * What the scores do not say, from the batches given to `scoreFull` (e.g. a map metric whose reference map was
+   * empty on most samples, where IoU is 1 by convention): sentences for the report, empty when nothing is amiss.
+   */
+  notes?(): string[];
+  /** Where the metric reads class scores: the predicted class of each of n samples (for agreement and per-image predictions). */
+  predict?(outputs: Record<string, Tensor>, n: number): number[];
 }
 
 /** A summary of per-sample scores: the mean and a 95 % interval (Wilson for rates, seeded bootstrap for means). */

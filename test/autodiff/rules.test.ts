@@ -29,6 +29,7 @@ interface Case {
 const f = (...shape: number[]): Operand => ({ shape, batched: true });
 const w = (...shape: number[]): Operand => ({ shape });
 const ints = (...values: number[]): Operand => ({ shape: [values.length], constant: { dtype: 'int64', values } });
+const scales = (...values: number[]): Operand => ({ shape: [values.length], constant: { values } });
 const floatConst = (v: number): Operand => ({ shape: [], constant: { values: [v] } });
 const positive = (op: Operand): Operand => ({ ...op, values: randomValues(numel(op.shape), 3, 0.5, 2).map(Math.abs) });
 /** Distinct values far apart, so max-pooling has no near-ties. */
@@ -80,6 +81,8 @@ const CASES: Case[] = [
   { op: 'Softmax', inputs: [f(2, 5)], attrs: { axis: 1 }, opset: 11, label: 'opset 11 (flattening)' },
   { op: 'LogSoftmax', inputs: [f(2, 5)], attrs: { axis: -1 } },
   { op: 'MaxPool', inputs: [spread(f(2, 2, 7, 7))], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, label: 'overlapping windows' },
+  { op: 'MaxPool', inputs: [spread(f(2, 2, 7, 7))], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, opset: 11, label: 'overlapping windows, opset 11 (backward raised to 16)' },
+  { op: 'MaxPool', inputs: [spread(f(2, 2, 6, 6))], attrs: { kernel_shape: [2, 2], strides: [2, 2] }, opset: 7, label: 'opset 7 (no Indices output: backward raised to 9, Scatter)' },
   { op: 'MaxPool', inputs: [spread(f(2, 2, 5, 5))], attrs: { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 }, label: 'ceil_mode' },
   { op: 'AveragePool', inputs: [f(2, 2, 6, 5)], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, label: 'pads excluded from the count' },
   { op: 'AveragePool', inputs: [f(2, 2, 6, 6)], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], count_include_pad: 1 }, label: 'pads counted' },
@@ -97,6 +100,10 @@ const CASES: Case[] = [
   { op: 'Slice', inputs: [f(2, 7, 6), ints(1, -1), ints(6, 0), ints(1, 2), ints(1, -1)], label: 'forward and reversed' },
   { op: 'Gather', inputs: [f(2, 5, 3), { shape: [], constant: { dtype: 'int64', values: [0] } }], attrs: { axis: 1 }, label: 'scalar index (ViT cls token)' },
   { op: 'Gather', inputs: [f(2, 5, 3), { shape: [2, 2], constant: { dtype: 'int64', values: [1, 4, 1, -1] } }], attrs: { axis: 1 }, label: 'repeated and negative indices' },
+  { op: 'Gather', inputs: [f(2, 5, 3), { shape: [3], constant: { dtype: 'int64', values: [1, 4, 1] } }], attrs: { axis: 1 }, opset: 13, label: 'repeated indices, opset 13 (backward raised to 16)' },
+  { op: 'Resize', inputs: [f(2, 2, 3, 4), scales(), scales(1, 1, 2, 3)], attrs: { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }, opset: 11, label: 'nearest x2 x3, asymmetric floor (Paddle2ONNX)' },
+  { op: 'Resize', inputs: [f(2, 2, 3, 2), null, scales(1, 1, 3, 2)], attrs: { mode: 'nearest' }, label: 'nearest x3 x2, half_pixel' },
+  { op: 'Upsample', inputs: [f(2, 2, 3, 3), scales(1, 1, 2, 2)], attrs: { mode: 'nearest' }, opset: 9 },
   { op: 'Expand', inputs: [w(3, 1), ints(2, 3, 4)] },
   { op: 'Pad', inputs: [f(2, 3, 4), ints(0, 1, 2, 0, 0, 1)] },
 ];

@@ -55,7 +55,8 @@ describe('tensors without a channel axis', () => {
     b.output('y', 'float32', []);
     const tiny = await analyzeModel(inMemoryModel(b.build()));
     const cut = resolveCut(tiny, findCuts(tiny), 'r');
-    const images: Dataset = { name: 'noise', size: 4, classes: ['a'], label: () => 0, load: (idx) => Float32Array.from({ length: idx.length * 120 }, (_, i) => Math.sin(i)), raster: () => { throw new Error('unused'); }, preprocess: () => {} };
+    const noise = (idx: readonly number[]) => Float32Array.from({ length: idx.length * 120 }, (_, i) => Math.sin(i));
+    const images: Dataset = { name: 'noise', size: 4, classes: ['a'], labelled: true, label: () => 0, load: noise, feeds: (idx) => ({ x: { dtype: DataType.FLOAT, dims: [idx.length, 2, 3, 20], data: noise(idx) } }) };
     await expect(fitCodecs(tiny, [cut], [parseCodec('pca:2')], images)).rejects.toThrow(/needs channels, but cut tensor 'r' has shape \[1,2,3,4,5\]/);
     const fitted = (await fitCodecs(tiny, [cut], [parseCodec('int8')], images)).get(cut.id)![0]!;
     expect(fitted.tensors[0]!.quant!.scale).toHaveLength(1);

@@ -26,13 +26,24 @@ describe('statistics', () => {
     expect(lo).toBeCloseTo(0.8256, 3);
     expect(hi).toBeCloseTo(0.9448, 3);
     const points = [
-      { label: 'a', bytes: 100, accuracy: 0.9 },
-      { label: 'b', bytes: 50, accuracy: 0.8 },
-      { label: 'c', bytes: 80, accuracy: 0.7 },
-      { label: 'd', bytes: 200, accuracy: 0.9 },
+      { label: 'a', bytes: 100, quality: 0.9 },
+      { label: 'b', bytes: 50, quality: 0.8 },
+      { label: 'c', bytes: 80, quality: 0.7 },
+      { label: 'd', bytes: 200, quality: 0.9 },
     ];
     expect(paretoFront(points).map((p) => p.label)).toEqual(['b', 'a']);
     expect(bestWithin(points, 90)?.label).toBe('b');
+  });
+
+  it('the front of a lower-is-better metric keeps the points with less error', () => {
+    const errors = [
+      { label: 'a', bytes: 100, quality: 0.01 },
+      { label: 'b', bytes: 50, quality: 0.2 },
+      { label: 'c', bytes: 80, quality: 0.3 },
+      { label: 'd', bytes: 200, quality: 0.01 },
+    ];
+    expect(paretoFront(errors, 'lower').map((p) => p.label)).toEqual(['b', 'a']);
+    expect(bestWithin(errors, 150, 'lower')?.label).toBe('a');
   });
 });
 
@@ -44,9 +55,14 @@ describe('evaluate on the example model and data', async () => {
   const codecs = ['fp32', 'int8+deflate', 'pca:c/4+int8+deflate'].map(parseCodec);
   const report = await evaluate(g, { cuts: [cut], codecs, data, calibration: data, samples: 120, byteSamples: 40, calibrationSamples: 40, detail: true });
 
+  it('chooses accuracy for labelled class scores, and says why', () => {
+    expect(report.task).toEqual({ metric: 'accuracy', label: 'top-1 accuracy', better: 'higher', reason: "chosen: 'logits' [1, 10] holds class scores and the data is labelled (10 classes)" });
+    expect(report.full!.samples).toBe(120);
+  });
+
   it('the lossless codec keeps the full model accuracy exactly, and counts its bytes exactly', () => {
     const fp32 = report.cuts[0]!.codecs[0]!;
-    expect(fp32.accuracy).toBe(report.full.accuracy);
+    expect(fp32.quality).toEqual(report.full);
     expect(fp32.agreement).toBe(1);
     expect(fp32.bytes.mean).toBe(50_176 + 3); // the tensor plus its 3-byte length
     expect(fp32.bytes.samples).toBe(40);
@@ -58,7 +74,8 @@ describe('evaluate on the example model and data', async () => {
     expect(int8!.agreement).toBeGreaterThan(0.97);
     expect(pca!.bytes.mean).toBeLessThan(int8!.bytes.mean);
     expect(pca!.pcaExplained).toBeGreaterThan(0.5);
-    expect(pca!.ci[0]).toBeLessThanOrEqual(pca!.accuracy);
+    expect(pca!.quality.ci[0]).toBeLessThanOrEqual(pca!.quality.value);
+    expect(pca!.quality.ci).toEqual(wilson(pca!.scores!.reduce((a, b) => a + b, 0), 120));
     expect(report.cuts[0]!.front).toContain('pca:c/4+int8+deflate');
   });
 
@@ -83,11 +100,12 @@ describe('evaluate on the example model and data', async () => {
   });
 
   it('input baselines: lossless forms keep the accuracy, JPEG shrinks with quality', async () => {
-    const base = await inputBaselines(g, data, 24, 0.9, { jpegQualities: [90, 20] });
+    const base = await inputBaselines(g, data, 24, { jpegQualities: [90, 20] });
+    const full = await evaluate(g, { cuts: [cut], codecs: codecs.slice(0, 1), data, calibration: data, samples: 24, byteSamples: 0, calibrationSamples: 8 });
     expect(base.map((b) => b.name)).toEqual(['input tensor (float32)', 'raw image (28x28x1 uint8)', 'PNG', 'JPEG q90', 'JPEG q20']);
     expect(base[0]!.bytes.mean).toBe(602_112);
     expect(base[1]!.bytes.mean).toBe(784);
-    expect(base[2]!.accuracy).toBe(0.9);
+    expect(base[2]!.quality).toEqual(full.full);
     expect(base[4]!.bytes.mean).toBeLessThan(base[3]!.bytes.mean);
   });
 
@@ -98,6 +116,6 @@ describe('evaluate on the example model and data', async () => {
       writeFileSync(join(dir, `k${String(c).padStart(2, '0')}`, '0.png'), encodeGrayPng(28, 28, new Uint8Array(784)));
     }
     const wide = openDataset(dir, { resize: true });
-    await expect(evaluate(g, { cuts: [cut], codecs: codecs.slice(0, 1), data: wide, calibration: data })).rejects.toThrow(/has class index 10 \(k10\), but the model only has 10 classes/);
+    await expect(evaluate(g, { cuts: [cut], codecs: codecs.slice(0, 1), data: wide, calibration: data })).rejects.toThrow(/'logits' \[1, 10\] holds class scores, but the data's labels have 12 classes and the output scores only 10/);
   });
 });

@@ -37,7 +37,7 @@ describe('Grad-CAM inside the graph', () => {
     const g = await analyzeModel(residual());
     const feeds = syntheticFeeds(new Map([...g.inputShapes].map(([k, v]) => [k, { ...v, shape: [2, ...v.shape.slice(1)] }])), 4);
     const targets = { dtype: DataType.INT64, dims: [2], data: BigInt64Array.from([1n, 3n]) };
-    const sal = buildSaliencyModel(g, ['a', 'out'], { objective: 'target-logit', target: 'label' });
+    const sal = buildSaliencyModel(g, ['a', 'out'], 'label');
     const bwd = buildBackwardGraph(g, { wrt: ['a'], keep: ['a'] });
     const [s1, s2] = [await createSession(sal.proto, '.'), await createSession(bwd.proto, '.')];
     const maps = await run(s1, { ...feeds, [TARGETS_INPUT]: targets });

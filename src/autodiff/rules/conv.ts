@@ -72,8 +72,9 @@ export const convGradients: RuleList<GradRule> = [
       let dx: string | undefined;
       if (ctx.needs(0)) {
         const flipped = flippedConvPads(w);
-        if (flipped && ctx.facts(ctx.x(1)).isStatic) {
+        if (flipped && ctx.facts(ctx.x(1)).isStatic && ctx.opset >= 10) {
           // stride 1 with a constant weight: dx is an ordinary convolution of dy with the weight flipped in space
+          // (a Slice with step -1: opset 10)
           // and transposed per group. ORT folds the weight rearrangement at load and runs its fast Conv kernels.
           dx = e.op('Conv', [dy, flippedWeight(ctx, ctx.x(1), group, rank)], { group, dilations: w.dilations, kernel_shape: w.kernel, pads: flipped });
         } else {

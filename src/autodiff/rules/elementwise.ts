@@ -29,8 +29,9 @@ export const elementwiseGradients: RuleList<GradRule> = [
   ['Pow', binary((c, dy, i) => {
       const e = c.emit;
       if (i === 1) return e.mul(dy, e.mul(c.y(0), e.op('Log', [c.x(0)]))); // d/db a^b = a^b ln a
-      const bMinus1 = e.sub(c.x(1), e.op('CastLike', [e.scalar(1), c.x(1)]));
-      return e.mul(dy, e.mul(e.op('CastLike', [c.x(1), c.x(0)]), e.op('Pow', [c.x(0), bMinus1])));
+      // the exponent may be of another type than the base (opset 12); both types are known, so Cast, not CastLike (15)
+      const bMinus1 = e.sub(c.x(1), e.constant(c.facts(c.x(1)).dtype, [], [1]));
+      return e.mul(dy, e.mul(e.op('Cast', [c.x(1)], { to: c.facts(c.x(0)).dtype }), e.op('Pow', [c.x(0), bMinus1])));
     })],
   ['Sum', {
     grad: (ctx) => ctx.node.inputs.map((_, i) => (ctx.needs(i) ? ctx.sumTo(ctx.dy()!, out(ctx), ctx.x(i)) : undefined)),
@@ -39,7 +40,7 @@ export const elementwiseGradients: RuleList<GradRule> = [
   ['Identity', unary((_c, dy) => dy)],
   ['Dropout', unary((_c, dy) => dy)], // inference: the identity
   // inference: the identity
-  ['Abs', unary((c, dy) => c.emit.mul(dy, c.emit.op('Sign', [c.x(0)])))],
+  ['Abs', unary((c, dy) => c.emit.mul(dy, c.emit.sign(c.x(0))))],
   ['Exp', unary((c, dy) => c.emit.mul(dy, c.y(0)))],
   ['Log', unary((c, dy) => c.emit.op('Div', [dy, c.x(0)]))],
   ['Sqrt', unary((c, dy) => c.emit.op('Div', [c.emit.mul(dy, c.emit.scalar(0.5)), c.y(0)]))],
@@ -55,7 +56,7 @@ export const elementwiseGradients: RuleList<GradRule> = [
   ['LeakyRelu', unary((c, dy) => {
       const e = c.emit;
       const alpha = attrFloat(c.node.proto, 'alpha', 0.01);
-      return e.op('Where', [e.op('Greater', [c.x(0), e.scalar(0)]), dy, e.mul(dy, e.scalar(alpha))]);
+      return e.where(e.op('Greater', [c.x(0), e.scalar(0)]), dy, e.mul(dy, e.scalar(alpha)));
     })],
   ['Clip', {
     grad: (ctx) => {
@@ -95,7 +96,7 @@ export const elementwiseGradients: RuleList<GradRule> = [
     grad: (ctx) => {
       const e = ctx.emit;
       const dy = ctx.dy()!;
-      const zero = e.op('CastLike', [e.scalar(0), dy]);
+      const zero = e.constant(ctx.facts(ctx.y(0)).dtype, [], [0]);
       return [
         undefined,
         ctx.needs(1) ? ctx.sumTo(e.op('Where', [ctx.x(0), dy, zero]), out(ctx), ctx.x(1)) : undefined,

@@ -46,7 +46,7 @@ export const matmulGradients: RuleList<GradRule> = [
       const [transA, transB] = [attrInt(p, 'transA', 0), attrInt(p, 'transB', 0)];
       const [alpha, beta] = [attrFloat(p, 'alpha', 1), attrFloat(p, 'beta', 1)];
       const dy = ctx.dy()!;
-      const gemm = (x: string, z: string, tA: number, tB: number) => e.op('Gemm', [x, z], { transA: tA, transB: tB, alpha: { float: alpha } });
+      const gemm = (x: string, z: string, tA: number, tB: number) => e.gemm(x, z, { transA: tA, transB: tB, alpha: { float: alpha } });
       // dA = alpha dY op(B)^T (transposed back when transA); dB = alpha op(A)^T dY (likewise)
       const da = ctx.needs(0) ? (transA ? gemm(ctx.x(1), dy, transB, 1) : gemm(dy, ctx.x(1), 0, 1 - transB)) : undefined;
       const db = ctx.needs(1) ? (transB ? gemm(dy, ctx.x(0), 1, transA) : gemm(ctx.x(0), dy, 1 - transA, 0)) : undefined;

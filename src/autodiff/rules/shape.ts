@@ -73,7 +73,7 @@ function reduceRule(mean: boolean): GradRule {
       let dy = ctx.dy()!;
       if (!attrInt(ctx.node.proto, 'keepdims', 1)) dy = e.unsqueeze(dy, axes);
       if (mean) dy = e.mul(dy, e.scalar(1 / axes.reduce((n, a) => n * ctx.facts(ctx.x(0)).shape[a]!, 1)));
-      return [e.op('Expand', [dy, e.shapeOf(ctx.x(0))]), undefined];
+      return [e.expandLike(dy, ctx.x(0)), undefined];
     },
   };
 }
@@ -137,10 +137,10 @@ export const shapeGradients: RuleList<GradRule> = [
     },
   }],
   ['Gather', {
-    unsupported: (ctx) => {
+    // a scatter exists from opset 9; repeated indices add up with reduction 'add', opset 16
+    opsetNeeded: (ctx) => {
       const indices = constantInput(ctx, 1);
-      const unique = indices && new Set(indices).size === indices.length;
-      return ctx.opset < 16 && !unique ? 'Gather with possibly repeated indices below opset 16 (needs ScatterElements with reduction)' : undefined;
+      return indices && new Set(indices).size === indices.length ? 9 : 16;
     },
     grad: (ctx) => {
       if (!ctx.needs(0)) return [undefined];

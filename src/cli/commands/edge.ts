@@ -4,7 +4,7 @@ import { loadRuntimeConfig } from '../../runtime/edge/config.js';
 import { frameSource, pace } from '../../runtime/edge/frames.js';
 import { EdgeRunner, type FrameResult } from '../../runtime/edge/runner.js';
 import { summarize, type RunSummary } from '../../runtime/edge/summary.js';
-import { positiveInt, positiveNumber, printJson } from '../common.js';
+import { addDataOptions, datasetOptions, positiveInt, positiveNumber, printJson } from '../common.js';
 import { progressBar } from '../progress.js';
 import { fmtFraction, fmtMs as ms, table } from '../table.js';
 import { DEFAULT_DATA, NAMED_SOURCES } from '../../data/policy.js';
@@ -16,6 +16,8 @@ interface EdgeOptions {
   fps?: number;
   json?: boolean;
   jsonl?: boolean;
+  preprocess?: string;
+  labels?: string;
 }
 
 function summaryText(source: string, s: RunSummary): string {
@@ -29,11 +31,10 @@ function summaryText(source: string, s: RunSummary): string {
 }
 
 export function registerEdge(program: Command): void {
-  program
-    .command('edge')
+  addDataOptions(program.command('edge'))
     .description('run the head on frames and send the cut to the server, falling back locally when it cannot answer')
     .requiredOption('--config <file>', 'runtime configuration (impera-runtime/1, YAML or JSON; see docs/RUNTIME.md)')
-    .option('--source <frames>', `frames: 'synthetic', a dataset (${NAMED_SOURCES.join(', ')} or an image folder), or comma-separated image files`, DEFAULT_DATA)
+    .option('--source <frames>', `frames: 'synthetic', a dataset (${NAMED_SOURCES.join(', ')}, an image folder, an .npy or .npz file), or comma-separated image files`, DEFAULT_DATA)
     .option('--frames <n>', 'frames to process (default: every image of the source; synthetic: 100)', positiveInt('--frames'))
     .option('--fps <rate>', 'frames per second (default: as fast as they are processed)', positiveNumber('--fps'))
     .option('--json', 'print every frame result and the summary as one JSON object')
@@ -41,7 +42,7 @@ export function registerEdge(program: Command): void {
     .action(async (o: EdgeOptions) => {
       const config = loadRuntimeConfig(o.config);
       const runner = await EdgeRunner.open(config);
-      const source = frameSource(o.source, runner.inputs);
+      const source = frameSource(o.source, runner.inputs, datasetOptions(o));
       const count = o.frames ?? (Number.isFinite(source.size) ? source.size : 100);
       const bar = progressBar('frames', !o.json && !o.jsonl && process.stderr.isTTY === true);
       const results: FrameResult[] = [];

@@ -1,4 +1,7 @@
-/** `impera eval`: accuracy and bytes on the wire of every cut x codec on real data, with input-side baselines. */
+/**
+ * `impera eval`: quality (under the task's metric: accuracy, agreement, fidelity, map IoU, sequence agreement or the
+ * user's own) and bytes on the wire of every cut x codec on real data, with input-side baselines.
+ */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_CODECS, parseCodec } from '../../codecs/spec.js';
@@ -10,7 +13,9 @@ import { DEFAULT_JPEG_QUALITIES, inputBaselines, type BaselineEval } from '../..
 import { evaluate, type EvalReport } from '../../eval/evaluate.js';
 import type { Graph } from '../../graph/graph.js';
 import { rateAccuracySpec, renderSvg } from '../../report/plot.js';
-import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
+import { metricKind } from '../../task/choose.js';
+import type { MetricName, QualityFigure, TaskOptions } from '../../task/types.js';
+import { addDataOptions, addModelOptions, datasetOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtInt, table } from '../table.js';
 import { fmtPoints as pct } from '../../util/format.js';
 import { progressBar } from '../progress.js';
@@ -28,9 +33,31 @@ interface EvalCliOptions extends ModelOptions {
   baselines: boolean;
   jpeg: string;
   resize?: boolean;
+  preprocess?: string;
+  labels?: string;
   out?: string;
   json?: boolean;
+  metric?: string;
+  threshold?: number;
+  metricModule?: string;
+  outputs?: string;
 }
+
+/** The task options the flags set (the metric is checked against the outputs by the task layer). */
+function taskOptions(o: EvalCliOptions): TaskOptions {
+  return {
+    ...(o.metric ? { metric: o.metric as MetricName } : {}),
+    ...(o.threshold !== undefined ? { threshold: o.threshold } : {}),
+    ...(o.metricModule ? { module: o.metricModule } : {}),
+    ...(o.outputs ? { outputs: o.outputs.split(',').map((s) => s.trim()) } : {}),
+  };
+}
+
+const finiteNumber = (flag: string) => (value: string): number => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new ImperaError('BAD_ARGUMENT', `${flag} must be a number, got '${value}'`);
+  return n;
+};
 
 function selectCuts(g: Graph, spec: string, width: number): Cut[] {
   if (spec === 'all') return singleTensorCuts(g);
@@ -39,9 +66,13 @@ function selectCuts(g: Graph, spec: string, width: number): Cut[] {
 }
 
 export function registerEval(program: Command): void {
-  addModelOptions(program.command('eval'))
-    .description('accuracy and bytes on the wire of every cut x codec on real data, with input-side baselines')
+  addDataOptions(addModelOptions(program.command('eval')))
+    .description("quality under the task's metric and bytes on the wire of every cut x codec on real data, with input-side baselines")
     .option('--data <source>', `labelled images: a folder with one sub-folder per class, or ${NAMED_SOURCES.join(', ')}`, DEFAULT_DATA)
+    .option('--metric <name>', 'accuracy, top1-agreement, top5-agreement, rel-l2, cosine, snr-db, psnr-db, map-iou, map-f1, sequence-agreement, token-error-rate, or custom:<file.mjs> (default: chosen from the outputs and the data, and printed)')
+    .option('--threshold <x>', 'threshold of the map metrics (default 0.5)', finiteNumber('--threshold'))
+    .option('--metric-module <file>', 'your own metric: a .js/.mjs module exporting score(split, full, label) and better')
+    .option('--outputs <names>', 'comma-separated outputs the metric scores (default: all for fidelity metrics, else the first)')
     .option('--calibration <source>', `images to fit codecs on (default '${DEFAULT_CALIBRATION}', else the evaluation data)`)
     .option('--cuts <list>', "'all' single-tensor cuts, or cuts by index (as `impera inspect` numbers them) or tensor name", 'all')
     .option('--codecs <list>', 'comma-separated codecs: fp32, fp16, int<1-16>[:tensor|:channel][:p<pct>], pca[:k|:c/<d>]+..., +sparse, +deflate|brotli|zstd', DEFAULT_CODECS.join(','))
@@ -60,10 +91,10 @@ export function registerEval(program: Command): void {
       const jpeg = options.jpeg.split(',').map(Number);
       if (jpeg.some((q) => !Number.isInteger(q) || q < 1 || q > 100)) throw new ImperaError('BAD_ARGUMENT', `--jpeg takes qualities from 1 to 100, got '${options.jpeg}'`);
       if (options.out && !options.out.toLowerCase().endsWith('.svg')) throw new ImperaError('BAD_ARGUMENT', `--out '${options.out}' must end in .svg`);
-      const g = await loadGraph(model, options);
+      const data = openDataset(options.data, datasetOptions(options));
+      const g = await loadGraph(model, options, () => data);
       const warnings = [...g.warnings];
-      const data = openDataset(options.data, options.resize ? { resize: true } : {});
-      const calibration = calibrationData(options.calibration, { what: 'the evaluation images', data: () => data }, warnings, 'pass --calibration with other images');
+      const calibration = calibrationData(options.calibration, { what: 'the evaluation images', data: () => data }, warnings, 'pass --calibration with other images', undefined, datasetOptions(options));
       const cuts = selectCuts(g, options.cuts, options.width);
       const bar = progressBar('eval', !options.json && process.stderr.isTTY === true);
       let report: EvalReport;
@@ -77,16 +108,18 @@ export function registerEval(program: Command): void {
           byteSamples: options.byteSamples,
           calibrationSamples: options.calibrationSamples,
           batchSize: options.batchSize,
+          task: taskOptions(options),
           onProgress: (_stage, d, t) => bar.update(d, t),
           ...(options.samples ? { samples: options.samples } : {}),
         });
-        if (options.baselines) baselines = await inputBaselines(g, data, report.samples, report.full.accuracy, { jpegQualities: jpeg, batchSize: options.batchSize });
+        if (options.baselines) baselines = await inputBaselines(g, data, report.samples, { jpegQualities: jpeg, batchSize: options.batchSize, task: taskOptions(options) });
       } finally {
         bar.stop();
       }
       if (options.out) {
-        const points = [...report.cuts.flatMap((c) => c.codecs.map((e) => ({ series: e.codec, label: `cut #${c.index}`, bytes: e.bytes.mean, accuracy: e.accuracy }))), ...baselines.map((b) => ({ series: 'input baseline', label: b.name, bytes: b.bytes.mean, accuracy: b.accuracy }))];
-        writeFileSync(options.out, await renderSvg(rateAccuracySpec(`Rate-accuracy: ${g.model.source} (${report.samples} images)`, points, report.full.accuracy)));
+        const points = [...report.cuts.flatMap((c) => c.codecs.map((e) => ({ series: e.codec, label: `cut #${c.index}`, bytes: e.bytes.mean, accuracy: e.quality.value }))), ...baselines.map((b) => ({ series: 'input baseline', label: b.name, bytes: b.bytes.mean, accuracy: b.quality.value }))];
+        const rate = metricKind(report.task.metric) === 'rate';
+        writeFileSync(options.out, await renderSvg(rateAccuracySpec(`Rate-quality: ${g.model.source} (${report.samples} samples, ${report.task.label})`, points, report.full?.value ?? null, { title: rate ? `${report.task.label} (%)` : report.task.label, percent: rate })));
       }
       if (options.json) return printJson({ model: g.model.source, ...report, baselines, warnings });
       printWarnings(warnings);
@@ -94,8 +127,19 @@ export function registerEval(program: Command): void {
     });
 }
 
+/** A figure as the metric reads: rates in percent, other means to four significant digits. */
+function formatter(metric: MetricName): { value: (x: number) => string; unit: string; delta: string } {
+  if (metricKind(metric) === 'rate') return { value: pct, unit: ' %', delta: 'Δ points' };
+  return { value: (x) => (Number.isFinite(x) ? Number(x.toPrecision(4)).toString() : '-'), unit: '', delta: 'Δ' };
+}
+
 function reportText(r: EvalReport, baselines: readonly BaselineEval[]): string {
-  const full = `full model: accuracy ${pct(r.full.accuracy)} % [${pct(r.full.ci[0])}, ${pct(r.full.ci[1])}] on ${r.samples} images of ${r.dataset}`;
+  const f = formatter(r.task.metric);
+  const figure = (q: QualityFigure): string => `${f.value(q.value)} [${f.value(q.ci[0])}, ${f.value(q.ci[1])}]`;
+  const delta = (q: QualityFigure): string => (r.full ? f.value(q.value - r.full.value) : '');
+  const task = `metric: ${r.task.label} (${r.task.metric}, ${r.task.better} is better) — ${r.task.reason}`;
+  const full = r.full ? `full model: ${r.task.label} ${figure(r.full)}${f.unit} on ${r.samples} samples of ${r.dataset}` : `full model: the reference of ${r.task.label}, on ${r.samples} samples of ${r.dataset}`;
+  const agreement = r.cuts.some((c) => c.codecs.some((e) => e.agreement !== null));
   const rows = r.cuts.flatMap((c) =>
     c.codecs.map((e, k) => [
       k === 0 ? `#${c.index}` : '',
@@ -103,15 +147,16 @@ function reportText(r: EvalReport, baselines: readonly BaselineEval[]): string {
       e.codec,
       fmtInt(e.bytes.mean),
       fmtInt(e.bytes.p95),
-      `${pct(e.accuracy)} [${pct(e.ci[0])}, ${pct(e.ci[1])}]`,
-      (100 * (e.accuracy - r.full.accuracy)).toFixed(1),
-      `${pct(e.agreement)} %`,
+      figure(e.quality),
+      ...(r.full ? [delta(e.quality)] : []),
+      ...(agreement ? [e.agreement === null ? '-' : `${pct(e.agreement)} %`] : []),
       c.front.includes(e.codec) ? 'front' : '',
     ]),
   );
-  const cutTable = table(['cut', 'tensor(s)', 'codec', 'bytes mean', 'p95', 'accuracy % [95% CI]', 'Δ points', 'agrees', ''], rows, ['right', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'left']);
-  const baseRows = baselines.map((b) => [b.name, fmtInt(b.bytes.mean), fmtInt(b.bytes.p95), `${pct(b.accuracy)} [${pct(b.ci[0])}, ${pct(b.ci[1])}]`]);
+  const heads = ['cut', 'tensor(s)', 'codec', 'bytes mean', 'p95', `${r.task.label}${f.unit} [95% CI]`, ...(r.full ? [f.delta] : []), ...(agreement ? ['agrees'] : []), ''];
+  const cutTable = table(heads, rows, ['right', 'left', 'left', 'right', 'right', 'right', ...(r.full ? ['right' as const] : []), ...(agreement ? ['right' as const] : []), 'left']);
+  const baseRows = baselines.map((b) => [b.name, fmtInt(b.bytes.mean), fmtInt(b.bytes.p95), figure(b.quality)]);
   const t = r.timing;
   const timing = `time ${t.wallS.toFixed(1)} s: calibration ${t.calibrationS.toFixed(1)}, full model ${t.fullS.toFixed(1)}, tails ${t.tailS.toFixed(1)}, codecs ${t.codecS.toFixed(1)}, wire bytes ${t.bytesS.toFixed(1)}`;
-  return [full, '', cutTable, ...(baselines.length ? ['', 'sending the input instead (remote computing):', table(['input', 'bytes mean', 'p95', 'accuracy % [95% CI]'], baseRows, ['left', 'right', 'right', 'right'])] : []), '', timing].join('\n');
+  return [task, full, '', cutTable, ...(baselines.length ? ['', 'sending the input instead (remote computing):', table(['input', 'bytes mean', 'p95', `${r.task.label}${f.unit} [95% CI]`], baseRows, ['left', 'right', 'right', 'right'])] : []), '', timing].join('\n');
 }

@@ -12,7 +12,7 @@ import { curveSpec, renderSvg } from '../../report/plot.js';
 import { runSaliency, type SaliencyResult } from '../../saliency/dataset-saliency.js';
 import { DEFAULT_DATA } from '../../data/policy.js';
 import type { Tensor } from '../../onnx/tensor.js';
-import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
+import { addDataOptions, addModelOptions, datasetOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtShape, table } from '../table.js';
 import { progressBar } from '../progress.js';
 
@@ -31,6 +31,7 @@ interface SaliencyCliOptions extends ModelOptions {
   batchSize: number;
   resize?: boolean;
   preprocess?: string;
+  labels?: string;
   out?: string;
   json?: boolean;
 }
@@ -73,7 +74,7 @@ function readOutputGrads(spec: string, output: string): Record<string, Tensor> {
 }
 
 export function registerSaliency(program: Command): void {
-  addModelOptions(program.command('saliency'))
+  addDataOptions(addModelOptions(program.command('saliency')))
     .description("rank layers by interpretability (I-SPLIT): Grad-CAM per layer, the CUI curve and its peaks")
     .option('--data <source>', "a folder with one sub-folder of images per class, or 'fashion-mnist' / 'fashion-mnist:train'", DEFAULT_DATA)
     .option('--classes <list>', 'only images of these classes, e.g. 0,3,7 (the curve of that class subset)')
@@ -88,7 +89,6 @@ export function registerSaliency(program: Command): void {
     .option('--layers <tensors>', 'candidate layers, comma-separated (default: every single-tensor cut that is a feature map)')
     .option('--batch-size <n>', 'images per run', positiveInt('--batch-size'), 8)
     .option('--resize', 'resize (and convert to gray) images that do not match the model input')
-    .option('--preprocess <kind>', 'zoo ([0,1], as the zoo models were trained; default) or imagenet (resize, crop, mean/std)')
     .option('--out <file>', 'write the curve as .svg (plot) or .csv')
     .option('--json', 'print the result as JSON')
     .action(async (model: string | undefined, options: SaliencyCliOptions) => {
@@ -98,10 +98,9 @@ export function registerSaliency(program: Command): void {
       const threshold = options.threshold === undefined ? undefined : Number(options.threshold);
       if (threshold !== undefined && !Number.isFinite(threshold)) throw new ImperaError('BAD_ARGUMENT', `--threshold must be a number, not '${options.threshold}'`);
       const select = parseSelection(options.channel, options.region);
-      if (options.preprocess && options.preprocess !== 'zoo' && options.preprocess !== 'imagenet') throw new ImperaError('BAD_ARGUMENT', `--preprocess must be zoo or imagenet, not '${options.preprocess}'`);
       if (options.out && !/\.(svg|csv)$/i.test(options.out)) throw new ImperaError('BAD_ARGUMENT', `--out '${options.out}' must end in .svg or .csv`);
-      const g = await loadGraph(model, options);
-      const data = openDataset(options.data, { ...(options.preprocess ? { preprocess: options.preprocess as 'zoo' | 'imagenet' } : {}), ...(options.resize ? { resize: true } : {}) });
+      const data = openDataset(options.data, datasetOptions(options));
+      const g = await loadGraph(model, options, () => data);
       const bar = progressBar('saliency', !options.json && process.stderr.isTTY === true);
       const classes = parseClasses(options.classes);
       let result: SaliencyResult;

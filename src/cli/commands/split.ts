@@ -5,12 +5,12 @@ import type { Command } from 'commander';
 import { fitCodecs } from '../../codecs/calibrate.js';
 import type { FittedCodec } from '../../codecs/fitted.js';
 import { parseCodec } from '../../codecs/spec.js';
-import { openDataset } from '../../data/dataset.js';
+import { modelInputs, openDataset, type Dataset } from '../../data/dataset.js';
 import { calibrationData, DEFAULT_CALIBRATION, DEFAULT_DATA } from '../../data/policy.js';
 import { argmax } from '../../util/stats.js';
 import { attachCodec, describeWire, runCodecPair } from '../../export/codec.js';
 import type { ExportedPart } from '../../export/extract.js';
-import { createSession } from '../../ort/session.js';
+import { createSession, type Feeds } from '../../ort/session.js';
 import { cutRecord, findCuts, resolveCut } from '../../cuts/cuts.js';
 import { sampleFeeds } from '../../data/samples.js';
 import { ImperaError } from '../../errors.js';
@@ -18,7 +18,7 @@ import { splitModel, writeManifest, writeParts } from '../../export/split.js';
 import { referenceOutputs, verifyParts, type VerifyReport } from '../../export/verify.js';
 import { tensor, type Graph } from '../../graph/graph.js';
 import { dtypeName } from '../../onnx/dtype.js';
-import { addModelOptions, loadGraph, positiveInt, positiveNumber, printJson, printWarnings, type ModelOptions } from '../common.js';
+import { addDataOptions, addModelOptions, datasetOptions, loadGraph, positiveInt, positiveNumber, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtBytes, fmtCount, fmtInt, fmtShape, table } from '../table.js';
 
 interface SplitOptions extends ModelOptions {
@@ -31,6 +31,9 @@ interface SplitOptions extends ModelOptions {
   codec?: string;
   calibration?: string;
   calibrationSamples: number;
+  data?: string;
+  preprocess?: string;
+  labels?: string;
   json?: boolean;
 }
 
@@ -43,9 +46,16 @@ interface CodecCheck {
   bytesMean: number;
 }
 
+/** The first `count` samples of the user's data, else the default samples (data/samples.ts), and what they are. */
+function verifyFeeds(g: Graph, data: Dataset | undefined, count: number): { feeds: Feeds; source: string } {
+  if (!data) return sampleFeeds(g.inputShapes, count);
+  const n = Math.min(count, data.size);
+  return { feeds: data.feeds([...Array(n).keys()], modelInputs(g)), source: `the first ${n} samples of ${data.name}` };
+}
+
 /** Run the exported pair with the wire format between them and compare predictions with the full model. */
-async function checkCodecPair(g: Graph, parts: readonly [ExportedPart, ExportedPart], codec: FittedCodec, count: number): Promise<CodecCheck> {
-  const { feeds, source } = sampleFeeds(g.inputShapes, count);
+async function checkCodecPair(g: Graph, parts: readonly [ExportedPart, ExportedPart], codec: FittedCodec, data: Dataset | undefined, count: number): Promise<CodecCheck> {
+  const { feeds, source } = verifyFeeds(g, data, count);
   const [expected] = await referenceOutputs(g, feeds);
   const sessions = [await createSession(parts[0].proto, g.model.dir), await createSession(parts[1].proto, g.model.dir)] as const;
   try {
@@ -62,40 +72,43 @@ async function checkCodecPair(g: Graph, parts: readonly [ExportedPart, ExportedP
 }
 
 export function registerSplit(program: Command): void {
-  addModelOptions(program.command('split'))
+  addDataOptions(addModelOptions(program.command('split')))
     .description('export the head and tail (or k stages) of a model as standalone ONNX models')
     .requiredOption('--at <cuts>', "cut(s) by index or tensor name from `impera inspect`; '+' joins the tensors of one cut, ',' separates cuts for k stages")
     .requiredOption('--out <dir>', 'folder for the parts and split.json')
     .option('--width <n>', 'widest cut to consider when naming cuts by index (must match inspect)', positiveInt('--width'), 2)
     .option('--verify', 'run full model and parts in ONNX Runtime and compare outputs')
-    .option('--samples <n>', 'inputs to verify on (images of the default data when the model takes them)', positiveInt('--samples'), 8)
+    .option('--data <source>', 'data to verify on and fit the codec on: an image folder, an .npy or .npz file (default: the built-in sample for the example models, seeded random inputs otherwise)')
+    .option('--samples <n>', 'inputs to verify on (the first of --data, or default samples)', positiveInt('--samples'), 8)
     .option('--tolerance <x>', 'largest allowed |diff| relative to the output magnitude', positiveNumber('--tolerance'), 1e-5)
     .option('--codec <spec>', 'put a codec between head and tail (e.g. int8, pca:c/4+int8+deflate); one cut only')
-    .option('--calibration <source>', `images to fit the codec on (default '${DEFAULT_CALIBRATION}', else the built-in sample)`)
+    .option('--calibration <source>', `images to fit the codec on (default: --data, else '${DEFAULT_CALIBRATION}', else the built-in sample)`)
     .option('--calibration-samples <n>', 'images to fit the codec on', positiveInt('--calibration-samples'), 256)
     .option('--json', 'print the result as JSON')
     .action(async (model: string | undefined, options: SplitOptions) => {
-      const g = await loadGraph(model, options);
+      const data = options.data ? openDataset(options.data, datasetOptions(options)) : undefined;
+      const g = await loadGraph(model, options, data && (() => data));
       const all = findCuts(g, { maxWidth: options.width });
       const cuts = options.at.split(',').map((spec) => resolveCut(g, all, spec));
       const { stages, parts: plain } = splitModel(g, cuts);
       let parts = plain;
       let codec: FittedCodec | undefined;
+      let calibration: Dataset | undefined;
       const warnings = [...g.warnings];
       if (options.codec) {
         const spec = parseCodec(options.codec);
         if (cuts.length !== 1) throw new ImperaError('BAD_ARGUMENT', '--codec works with one cut (head and tail)', 'split at a single cut');
-        const calibration = calibrationData(options.calibration, { what: 'the built-in sample images', data: () => openDataset(DEFAULT_DATA) }, warnings, 'pass --calibration with other images');
-        codec = (await fitCodecs(g, cuts, [spec], calibration, { samples: options.calibrationSamples })).get(cuts[0]!.id)![0]!;
+        calibration = calibrationData(options.calibration ?? options.data, { what: 'the built-in sample images', data: () => openDataset(DEFAULT_DATA) }, warnings, 'pass --calibration with other images', undefined, datasetOptions(options));
+        codec = (await fitCodecs(g, cuts, [spec], calibration!, { samples: options.calibrationSamples })).get(cuts[0]!.id)![0]!;
         parts = attachCodec(g, [plain[0]!, plain[1]!], codec);
       }
       const files = writeParts(g, parts, options.out);
       if (codec) writeFileSync(join(options.out, 'codec.json'), `${JSON.stringify(describeWire(codec), null, 2)}\n`);
       let verify: (VerifyReport & { source: string }) | undefined;
       let codecCheck: CodecCheck | undefined;
-      if (options.verify && codec) codecCheck = await checkCodecPair(g, [parts[0]!, parts[1]!], codec, options.samples);
+      if (options.verify && codec) codecCheck = await checkCodecPair(g, [parts[0]!, parts[1]!], codec, data, options.samples);
       else if (options.verify) {
-        const { feeds, source } = sampleFeeds(g.inputShapes, options.samples);
+        const { feeds, source } = verifyFeeds(g, data, options.samples);
         verify = { ...(await verifyParts(g, parts, feeds, { tolerance: options.tolerance })), source };
       }
       const wire = codec ? describeWire(codec) : undefined;
@@ -110,6 +123,8 @@ export function registerSplit(program: Command): void {
         ...(wire ? { codec: wire } : {}),
         ...(verify ? { verify } : {}),
         ...(codecCheck ? { codecCheck } : {}),
+        // which data each check used, so a report never hides that it ran on the built-in sample
+        data: { verify: verify?.source ?? codecCheck?.source ?? null, calibration: calibration?.name ?? null },
       };
       writeManifest(options.out, manifest);
       if (options.json) printJson(manifest);

@@ -1,17 +1,17 @@
 /**
- * Frames for the edge runner: images from a dataset (a named one, an image folder, the built-in sample) or
- * single image files, preprocessed for the head's image input, or seeded synthetic frames; and pacing at a frame
+ * Frames for the edge runner: samples of a dataset (a named one, an image folder, the built-in sample, .npy/.npz
+ * arrays) or single image files, fed to every input of the head through `Dataset.feeds`, or seeded synthetic frames; and pacing at a frame
  * rate. Frames are read one at a time, so a long run holds one frame in memory.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ImperaError } from '../../errors.js';
-import { openDataset, type Dataset, type ImageSpec } from '../../data/dataset.js';
-import { decodeImage, IMAGE_EXTENSIONS } from '../../data/images.js';
-import { rasterToInput } from '../../data/preprocess.js';
+import { imageFiles, openDataset, type Dataset, type DatasetOptions, type InputSpec } from '../../data/dataset.js';
+import { IMAGE_EXTENSIONS } from '../../data/images.js';
 import { DataType, numel } from '../../onnx/dtype.js';
 import type { Feeds } from '../../ort/session.js';
 import { seededRandom } from '../../util/random.js';
 import type { TensorMetadata } from '../protocol/messages.js';
+import { onnxType } from '../protocol/datatypes.js';
 
 export interface Frame {
   index: number;
@@ -27,31 +27,17 @@ export interface FrameSource {
   frame(index: number): Frame;
 }
 
-/** The [N, C, H, W] image the head takes, batch 1. */
-function imageSpec(input: TensorMetadata): ImageSpec {
-  const [, c, h, w] = input.shape;
-  if (input.shape.length !== 4 || input.datatype !== 'FP32' || !(c! > 0 && h! > 0 && w! > 0)) {
-    throw new ImperaError('BAD_ARGUMENT', `the head's input '${input.name}' is ${input.datatype} [${input.shape.join(', ')}], not a float image [N, C, H, W]`, "use --source synthetic");
-  }
-  return { channels: c!, height: h!, width: w! };
-}
+/** The head's inputs as data fills them (a dim of -1 is the batch or one the data decides). */
+const inputSpecs = (inputs: readonly TensorMetadata[]): InputSpec[] => inputs.map((i) => ({ name: i.name, dtype: onnxType(i.datatype), dims: i.shape }));
 
-const imageFeeds = (input: TensorMetadata, spec: ImageSpec, data: Float32Array): Feeds => ({ [input.name]: { dtype: DataType.FLOAT, dims: [1, spec.channels, spec.height, spec.width], data } });
-
-function fromDataset(d: Dataset, input: TensorMetadata): FrameSource {
-  const spec = imageSpec(input);
-  return { name: d.name, size: d.size, frame: (index) => ({ index, feeds: imageFeeds(input, spec, d.load([index % d.size], spec)), label: d.label(index % d.size) }) };
-}
-
-function fromFiles(files: readonly string[], input: TensorMetadata): FrameSource {
-  const spec = imageSpec(input);
+function fromDataset(d: Dataset, inputs: readonly TensorMetadata[]): FrameSource {
+  const specs = inputSpecs(inputs);
   return {
-    name: `${files.length} image file${files.length > 1 ? 's' : ''}`,
-    size: files.length,
+    name: d.name,
+    size: d.size,
     frame: (index) => {
-      const out = new Float32Array(spec.channels * spec.height * spec.width);
-      rasterToInput(decodeImage(files[index % files.length]!), spec.channels, spec.height, spec.width, out, 0);
-      return { index, feeds: imageFeeds(input, spec, out) };
+      const i = index % d.size;
+      return { index, feeds: d.feeds([i], specs), ...(d.labelled ? { label: d.label(i) } : {}) };
     },
   };
 }
@@ -74,13 +60,15 @@ function synthetic(inputs: readonly TensorMetadata[]): FrameSource {
   };
 }
 
-/** 'synthetic', a dataset (a named one or an image folder), or comma-separated image files. */
-export function frameSource(source: string, inputs: readonly TensorMetadata[]): FrameSource {
+/**
+ * 'synthetic', a dataset (a named one, an image folder, an .npy or .npz file), or comma-separated image files (resized
+ * to the head unless `options` say otherwise).
+ */
+export function frameSource(source: string, inputs: readonly TensorMetadata[], options: DatasetOptions = {}): FrameSource {
   if (source === 'synthetic') return synthetic(inputs);
-  if (inputs.length !== 1) throw new ImperaError('BAD_ARGUMENT', `the head takes ${inputs.length} inputs; images feed one`, 'use --source synthetic');
   const files = source.split(',');
-  if (files.every((f) => IMAGE_EXTENSIONS.test(f))) return fromFiles(files, inputs[0]!);
-  return fromDataset(openDataset(source), inputs[0]!);
+  if (files.every((f) => IMAGE_EXTENSIONS.test(f))) return fromDataset(imageFiles(files, { resize: true, ...options }), inputs);
+  return fromDataset(openDataset(source, options), inputs);
 }
 
 /** Wait until frame `index` is due at `fps` frames per second from `startMs` (no wait without a rate). */

@@ -1,0 +1,77 @@
+/**
+ * Raising a model's default-domain opset so that nodes impera adds can use an op the model's opset lacks (a
+ * scatter-add needs opset 9, 11 or 16). Allowed only when every node of the model, subgraphs included, means
+ * the same at the new opset: the table lists, per op, the opsets at which a node written for an older one changes
+ * meaning or stops being valid (an attribute became an input, a default changed, the op was removed). Changes
+ * that only add types, optional attributes with the old behaviour as default, or negative axes keep the meaning.
+ * Sources: the ONNX operator changelog (docs/Changelog.md of onnx/onnx).
+ */
+import { attrInt } from './attributes.js';
+import type { onnx } from './proto.js';
+
+const REDUCE_18 = ['ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare'];
+
+/** Opsets at which a default-domain op's older nodes change meaning or become invalid. */
+const BREAKING = new Map<string, readonly number[]>([
+  ['Slice', [10]], // starts/ends/axes attributes -> inputs
+  ['TopK', [10]], // k attribute -> input
+  ['Upsample', [9, 10]], // scales attribute -> input, then removed
+  ['Clip', [11]], // min/max attributes -> inputs
+  ['Pad', [11]], // pads/value attributes -> inputs
+  ['Resize', [11]], // roi input and coordinate transformation modes
+  ['Scatter', [11]], // removed (ScatterElements)
+  ['Squeeze', [13]], // axes attribute -> input
+  ['Unsqueeze', [13]],
+  ['ReduceSum', [13]],
+  ['Split', [13, 18]], // split attribute -> input, then num_outputs required for equal splits
+  ['Softmax', [13]], // coerced to 2-D from `axis` on -> normalised along `axis` only
+  ['LogSoftmax', [13]],
+  ['Hardmax', [13]],
+  ['Scan', [9]], // batch axis removed
+  ['RoiAlign', [16]], // default coordinate_transformation_mode
+  ['GridSample', [20]], // mode names
+  ...REDUCE_18.map((op) => [op, [18]] as const),
+]);
+
+/** Softmax-like ops keep their meaning at 13 when they normalise over the last axis only. */
+const LAST_AXIS = new Set(['Softmax', 'LogSoftmax', 'Hardmax']);
+
+/** Attributes removed at an opset: a node still carrying one is rejected there. */
+const REMOVED_ATTRIBUTE = new Map<string, readonly [attribute: string, since: number][]>([
+  ['BatchNormalization', [['spatial', 9]]],
+  ['Dropout', [['ratio', 12]]], // -> an input; inference ignores it either way
+]);
+
+/**
+ * Why a graph's default-domain nodes would not keep their meaning from opset `from` to `to`, or undefined when they
+ * all do. `rankOf` gives a tensor's rank where known (Softmax over the last axis keeps its meaning at 13).
+ */
+export function upgradeBlocker(graph: onnx.IGraphProto, from: number, to: number, rankOf: (tensor: string) => number | undefined): string | undefined {
+  for (const node of graph.node ?? []) {
+    if (node.domain && node.domain !== 'ai.onnx') continue;
+    const op = node.opType ?? '';
+    const breaks = (BREAKING.get(op) ?? []).find((v) => v > from && v <= to);
+    const lastAxis = () => {
+      const rank = rankOf(node.input?.[0] ?? '');
+      const axis = attrInt(node as onnx.NodeProto, 'axis', 1);
+      return rank !== undefined && (axis === -1 || axis === rank - 1);
+    };
+    if (breaks !== undefined && !(LAST_AXIS.has(op) && breaks === 13 && lastAxis())) return `${op} node '${node.name ?? ''}' changes meaning at opset ${breaks}`;
+    for (const [attribute, since] of REMOVED_ATTRIBUTE.get(op) ?? []) {
+      if (since > from && since <= to && node.attribute?.some((a) => a.name === attribute)) return `${op} node '${node.name ?? ''}' has attribute '${attribute}', removed at opset ${since}`;
+    }
+    for (const a of node.attribute ?? []) {
+      for (const sub of [...(a.g ? [a.g] : []), ...(a.graphs ?? [])]) {
+        const why = upgradeBlocker(sub, from, to, rankOf);
+        if (why) return why;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The model with its default-domain opset set to `version` (other domains kept). */
+export function withOpset(model: onnx.IModelProto, version: number): onnx.IModelProto {
+  const others = (model.opsetImport ?? []).filter((o) => o.domain && o.domain !== 'ai.onnx');
+  return { ...model, opsetImport: [{ domain: '', version }, ...others] };
+}

@@ -1,0 +1,59 @@
+/** The automatic choice of a metric from output shapes and labels, and the refusals that name the metric that fits. */
+import { describe, expect, it } from 'vitest';
+import { chooseTask } from '../../src/task/choose.js';
+
+const labelled = { labelled: true, classes: 10 };
+const unlabelled = { labelled: false, classes: 0 };
+
+describe('chooseTask', () => {
+  it('chooses from the shapes and the data, and says why', async () => {
+    const cases: [number[], typeof labelled, string][] = [
+      [[1, 10], labelled, 'accuracy'],
+      [[1, 10], unlabelled, 'top1-agreement'],
+      [[1, 40, 6625], unlabelled, 'sequence-agreement'],
+      [[1, 1, 640, 640], labelled, 'map-iou'],
+      [[1, 3, 8, 8], unlabelled, 'map-iou'],
+      [[1, 1], labelled, 'rel-l2'],
+      [[1, 64, 1, 1], unlabelled, 'rel-l2'],
+    ];
+    for (const [dims, data, metric] of cases) {
+      const task = await chooseTask([{ name: 'out', dims }], data);
+      expect(task.metric.name, dims.join('x')).toBe(metric);
+      expect(task.reason).toMatch(/^chosen: 'out' \[/);
+    }
+  });
+
+  it('a map whose values leave [0, 1] is not a probability map unless a threshold is given', async () => {
+    const logits = { name: 'seg', dims: [1, 21, 8, 8], range: [-7.5, 12] as const };
+    expect((await chooseTask([logits], unlabelled)).metric.name).toBe('rel-l2');
+    await expect(chooseTask([logits], unlabelled, { metric: 'map-iou' })).rejects.toThrow(/map-iou does not fit 'seg' \[1, 21, 8, 8\]: its values run from -7.50 to 12.0/);
+    expect((await chooseTask([logits], unlabelled, { metric: 'map-iou', threshold: 0 })).metric.label).toBe('map IoU @0');
+  });
+
+  it('fidelity metrics read every output, the others the first; --outputs picks them', async () => {
+    const outs = [{ name: 'a', dims: [1, 4] }, { name: 'b', dims: [1, 1, 4, 4] }];
+    expect((await chooseTask(outs, unlabelled)).metric.outputs).toEqual(['a']);
+    expect((await chooseTask(outs, unlabelled, { metric: 'cosine' })).metric.outputs).toEqual(['a', 'b']);
+    expect((await chooseTask(outs, unlabelled, { outputs: ['b'] })).metric.name).toBe('map-iou');
+    await expect(chooseTask(outs, unlabelled, { outputs: ['c'] })).rejects.toMatchObject({ message: "the model has no output 'c'", hint: 'its outputs: a, b' });
+    await expect(chooseTask(outs, unlabelled, { outputs: ['a', 'b'], metric: 'map-iou' })).rejects.toThrow(/map-iou reads one output, and 2 were named/);
+  });
+
+  it('refuses a metric that does not fit, naming the one that does', async () => {
+    const detector = [{ name: 'sigmoid_0.tmp_0', dims: [1, 1, 640, 640] }];
+    const refusal = chooseTask(detector, labelled, { metric: 'accuracy' });
+    await expect(refusal).rejects.toThrow(/^accuracy does not fit 'sigmoid_0.tmp_0' \[1, 1, 640, 640\]: it needs class scores \[N, classes\], and this output has rank 4$/);
+    await expect(refusal).rejects.toMatchObject({ code: 'METRIC', hint: 'the metric that fits is map-iou' });
+    await expect(chooseTask([{ name: 'logits', dims: [1, 10] }], unlabelled, { metric: 'accuracy' })).rejects.toMatchObject({ message: /needs labelled data, and this data has no labels/, hint: 'the metric that fits is top1-agreement' });
+    await expect(chooseTask([{ name: 'ctc', dims: [1, 40, 6625] }], unlabelled, { metric: 'map-f1' })).rejects.toMatchObject({ hint: 'the metric that fits is sequence-agreement' });
+    await expect(chooseTask([{ name: 'logits', dims: [1, 4] }], unlabelled, { metric: 'top5-agreement' })).rejects.toThrow(/at least 6 class scores/);
+    await expect(chooseTask([{ name: 'logits', dims: [1, 10] }], unlabelled, { metric: 'f1' as never })).rejects.toThrow(/unknown metric 'f1'/);
+  });
+
+  it('refuses labels with more classes than the output scores, chosen or asked', async () => {
+    const out = [{ name: 'logits', dims: [1, 10] }];
+    const wide = { labelled: true, classes: 12 };
+    await expect(chooseTask(out, wide)).rejects.toThrow(/'logits' \[1, 10\] holds class scores, but the data's labels have 12 classes and the output scores only 10/);
+    await expect(chooseTask(out, wide, { metric: 'accuracy' })).rejects.toThrow(/labels have 12 classes/);
+  });
+});

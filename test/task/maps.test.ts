@@ -1,0 +1,31 @@
+/** Map IoU and F1 of thresholded maps, counted by hand on 2x3 maps. */
+import { describe, expect, it } from 'vitest';
+import { chooseTask } from '../../src/task/choose.js';
+import { f32 } from './helpers.js';
+
+const outputs = [{ name: 'prob', dims: [1, 1, 2, 3] }];
+// full mask (> 0.5): {0, 1, 2}; split mask: {1, 2, 3, 4} -> intersection 2, union 5, |A| + |B| = 7
+const full = f32([2, 1, 2, 3], [0.9, 0.8, 0.7, 0.1, 0.2, 0.3, /**/ 0, 0, 0, 0, 0, 0]);
+const split = f32([2, 1, 2, 3], [0.4, 0.6, 0.9, 0.51, 0.99, 0.5, /**/ 0, 0, 0.2, 0, 0, 0]);
+
+describe('map metrics', () => {
+  it('IoU = |A ∩ B| / |A ∪ B|; two empty masks agree', async () => {
+    const task = await chooseTask(outputs, { labelled: false, classes: 0 }, { metric: 'map-iou' });
+    expect(await task.score({ n: 2, split: { prob: split }, full: { prob: full }, labels: null })).toEqual([2 / 5, 1]);
+    expect(task.metric.label).toBe('map IoU @0.5');
+  });
+  it('says on how many samples the full model found nothing, where IoU is 1 by convention', async () => {
+    const task = await chooseTask(outputs, { labelled: false, classes: 0 }, { metric: 'map-iou' });
+    expect(task.notes!()).toEqual([]);
+    expect(await task.scoreFull({ n: 2, full: { prob: full }, labels: null })).toEqual([1, 1]);
+    expect(task.notes!()).toEqual(["on 1 of 2 samples the full model's map is empty at threshold 0.5 (IoU 1 by convention there: lower the threshold, or use data where the model finds something)"]);
+  });
+
+  it('F1 = 2 |A ∩ B| / (|A| + |B|), at a set threshold', async () => {
+    const task = await chooseTask(outputs, { labelled: false, classes: 0 }, { metric: 'map-f1' });
+    expect(await task.score({ n: 2, split: { prob: split }, full: { prob: full }, labels: null })).toEqual([4 / 7, 1]);
+    // at 0.15: full {0, 1, 2, 4, 5}, split {0..5} of sample 0 -> 2*5/11; sample 1: split {2}, full {} -> 0
+    const low = await chooseTask(outputs, { labelled: false, classes: 0 }, { metric: 'map-f1', threshold: 0.15 });
+    expect(await low.score({ n: 2, split: { prob: split }, full: { prob: full }, labels: null })).toEqual([10 / 11, 0]);
+  });
+});

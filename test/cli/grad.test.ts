@@ -123,6 +123,15 @@ describe('impera saliency', () => {
     await expectOneLineError(['saliency', ...common, '--objective', 'l2', '--region', '0:65,0:8'], /region range 0:65 does not fit axis 2 of 'sigmoid_0.tmp_0' \(size 64\)/);
   });
 
+  it('explains a CTC text recognizer (PaddleOCR v4, opset 9, [N, T, 6625] Softmax) by fidelity to its greedy decode', async () => {
+    const rec = join(OCR_MODELS, 'ch_PP-OCRv4_rec_infer.onnx');
+    const r = await impera('saliency', rec, '--input-shape', '1,3,48,64', '--resize', '--samples', '2', '--layers', 'p2o.Add.3,swish_17.tmp_0', '--json');
+    expect(r.stderr).toBe('');
+    const json = JSON.parse(r.stdout);
+    expect(json.objective).toBe("fidelity loss of 'softmax_11.tmp_0' against the model's own decision");
+    expect(json.curve.every((p: { cui: number }) => p.cui > 0)).toBe(true);
+  });
+
   it('takes a fed output gradient from .npy (one row for every image)', async () => {
     const dir = tmp();
     writeNpy(join(dir, 'dy.npy'), { dtype: DataType.FLOAT, dims: [1, 10], data: Float32Array.from({ length: 10 }, (_, k) => (k === 3 ? 1 : 0)) });

@@ -129,7 +129,7 @@ const timing = await bareOrtSeconds(denseRun, cuts.length - 1);
 const overhead = timing.epochS / timing.bareS;
 
 // POPEX: Raspberry Pi 4 (predicted from a profile measured here) -> Wi-Fi -> this machine
-const measured = await profileModel([g], { threads: availableParallelism(), cuts: [], stages: [], width: 1 });
+const measured = await profileModel([g], { threads: availableParallelism(), cuts: [], stages: [] });
 const rpi = predictedProfile(g, { device: findDevice(loadCatalog(), 'raspberry-pi-4'), model: calibrate(g, measured), dtype: 'fp32', calibratedFrom: 'a profile measured by bench:exits', cuts: [], stages: [] });
 const links = arg('links', 'wifi,wifi-ac,5g').split(',');
 const setups = links.map((l) => profilePopex(g, denseRun.exits, rpi, measured, resolveLink(l), resolveTransport({ protocol: 'tcp' })));

@@ -53,7 +53,7 @@ for (const name of MODELS) {
   const g = await analyzeModel(loadModel(join(ZOO, `${name}.onnx`)), { batch: 1 });
   const cuts = findCuts(g, { maxWidth: 1 }).map((c) => c.id);
   const t0 = performance.now();
-  const profile = await profileModel([g], { threads: THREADS, cuts, stages: [], width: 1 });
+  const profile = await profileModel([g], { threads: THREADS, cuts, stages: [] });
   const seconds = (performance.now() - t0) / 1000;
   graphs.set(name, g);
   profiles.set(name, profile);

@@ -8,7 +8,8 @@ export { registerOpRule, registeredOps, type RegisterOptions, type OpRule, type 
 export { partCost, modelCost, nodeCosts, type PartCost, type NodeCostRecord } from '../cost/part.js';
 export { modelSummary, type ModelSummary } from '../cost/summary.js';
 export { enumerateCuts, type RawCut, type EnumerateOptions } from '../cuts/enumerate.js';
-export { findCuts, describeCut, resolveCut, partition, stretches, cutRecord, type Cut, type CutRecord, type CutTensor, type Stage } from '../cuts/cuts.js';
+export { findCuts, singleTensorCuts, describeCut, resolveCut, partition, stretches, cutRecord, DEFAULT_WIDTH, type Cut, type CutListOptions, type CutSpec, type CutRecord, type CutTensor, type Stage } from '../cuts/cuts.js';
+export { paretoFront, dominatedTensors, type FrontPoint } from '../cuts/front.js';
 export { extractPart, type ExportedPart, type PartSpec } from '../export/extract.js';
 export { splitModel, writeParts, partNames, type SplitResult } from '../export/split.js';
 export { verifyParts, referenceOutputs, type VerifyReport, type VerifyOptions, type OutputCheck } from '../export/verify.js';

@@ -15,7 +15,7 @@ import { valueInfo } from '../onnx/builder.js';
 import { DataType, isFloatType } from '../onnx/dtype.js';
 import { onnx, type ModelProto } from '../onnx/proto.js';
 import { Emitter } from '../onnx/emitter.js';
-import { upgradeBlocker, withOpset } from '../onnx/opset-upgrade.js';
+import { raiseNodes, upgradeBlocker, withOpset } from '../onnx/opset-upgrade.js';
 import { getGradient } from './registry.js';
 import type { GradContext, GradRule, ShapeFacts } from './rule.js';
 
@@ -176,11 +176,12 @@ export function buildBackwardGraph(g: Graph, spec: BackwardSpec): BackwardModel 
   if (seed.lossOutput) results.push(valueInfo(seed.lossOutput, DataType.FLOAT));
 
   const forward = g.proto.graph!;
-  const nodes = (forward.node ?? []).map((n, i) => (aux.has(i) ? onnx.NodeProto.create({ ...n, output: aux.get(i)! }) : n));
+  const raised = raiseNodes(forward, g.opsets.get('') ?? 1, opset);
+  const nodes = raised.nodes.map((n, i) => (aux.has(i) ? onnx.NodeProto.create({ ...n, output: aux.get(i)! }) : n));
   const inputs = [...(forward.input ?? []), ...seed.inputs];
   const proto = onnx.ModelProto.create({
     ...withOpset(g.proto, opset),
-    graph: { ...forward, node: [...nodes, ...emit.nodes], initializer: [...(forward.initializer ?? []), ...emit.initializers], input: inputs, output: results, valueInfo: [] },
+    graph: { ...forward, node: [...nodes, ...emit.nodes], initializer: [...(forward.initializer ?? []), ...raised.initializers, ...emit.initializers], input: inputs, output: results, valueInfo: [] },
   });
   return {
     proto,

@@ -1,5 +1,6 @@
-/** Options and steps shared by commands: loading and analysing a model, the calibration data, parsing numbers, printing output. */
+/** Options and steps shared by commands: loading and analysing a model, listing and naming its cuts, parsing numbers, printing output. */
 import { Option, type Command } from 'commander';
+import { DEFAULT_WIDTH, findCuts, resolveCut, type Cut } from '../cuts/cuts.js';
 import { ImperaError } from '../errors.js';
 import { analyzeModel } from '../graph/analyze.js';
 import type { Graph } from '../graph/graph.js';
@@ -68,6 +69,34 @@ export function addDataOptions(cmd: Command): Command {
 export function datasetOptions(o: DataOptions): DatasetOptions {
   if (o.preprocess !== undefined) resolvePreprocess(o.preprocess);
   return { ...(o.preprocess !== undefined ? { preprocess: o.preprocess } : {}), ...(o.labels ? { labels: o.labels } : {}), ...(o.resize ? { resize: true } : {}) };
+}
+
+/** Which cuts a listing (or a cut list's 'all') holds. */
+export interface CutListCliOptions {
+  width: number;
+  pareto?: boolean;
+}
+
+/** How every command names cuts in its help. */
+export const CUT_NAMING = `by index as \`impera inspect\` numbers them (every cut of up to ${DEFAULT_WIDTH} tensors, whatever --width), or by tensor names joined by '+'`;
+
+export function addCutListOptions(cmd: Command, listed: string): Command {
+  return cmd
+    .option('--width <n>', `largest number of tensors in ${listed}; cuts wider than ${DEFAULT_WIDTH} have no index and are named by their tensors`, positiveInt('--width'), DEFAULT_WIDTH)
+    .option('--pareto', `only ${listed} on the front of bytes on the wire vs head FLOPs (both minimised), with their indices`);
+}
+
+/** A cut list on the command line: 'all' (every cut --width and --pareto list), 'none', or cuts named as resolveCuts takes them. */
+export function selectCuts(g: Graph, spec: string, options: CutListCliOptions): Cut[] {
+  if (spec === 'none') return [];
+  if (spec === 'all') return findCuts(g, { maxWidth: options.width, pareto: options.pareto ?? false });
+  return resolveCuts(g, spec);
+}
+
+/** Cuts named on the command line, separated by ','. */
+export function resolveCuts(g: Graph, spec: string): Cut[] {
+  const numbered = findCuts(g);
+  return spec.split(',').map((s) => resolveCut(g, numbered, s));
 }
 
 export function printWarnings(warnings: readonly string[]): void {

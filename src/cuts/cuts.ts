@@ -1,13 +1,15 @@
 /**
  * Cuts as users see them: the tensors with their shapes and bytes (as stored and at common wire types), and the
- * cost of the head and the tail. Also resolving a cut a user names (by index or tensor names) and partitioning
- * the graph into k consecutive stages along several cuts, or into the node stretches between them.
+ * cost of the head and the tail, numbered one way for every command (see findCuts). Also resolving a cut a user
+ * names (by index or tensor names) and partitioning the graph into k consecutive stages along several cuts, or into
+ * the node stretches between them.
  */
 import { ImperaError } from '../errors.js';
 import { runtimeNodes, tensor, type Graph } from '../graph/graph.js';
 import { dtypeName, numel, WIRE_BITS, WIRE_DTYPES, type WireDType } from '../onnx/dtype.js';
 import { partCost, type PartCost } from '../cost/part.js';
-import { cutFromTensors, enumerateCuts, type EnumerateOptions, type RawCut } from './enumerate.js';
+import { cutFromTensors, enumerateCuts, type RawCut } from './enumerate.js';
+import { dominatedTensors, frontPoint, paretoFront } from './front.js';
 
 export interface CutTensor {
   name: string;
@@ -49,33 +51,61 @@ export function describeCut(g: Graph, raw: RawCut, index: number): Cut {
   };
 }
 
-/** Every cut of up to `maxWidth` tensors, ordered by depth, with sizes and costs. */
-export function findCuts(g: Graph, options: EnumerateOptions = {}): Cut[] {
-  return enumerateCuts(g, options).map((raw, i) => describeCut(g, raw, i));
-}
-
-/** The width `impera inspect` lists by default: cut indices users see are positions among cuts of up to 2 tensors. */
+/** The width cut indices count at: every command and the library number cuts as positions among cuts of up to 2 tensors. */
 export const DEFAULT_WIDTH = 2;
 
-/** The single-tensor cuts, numbered as `impera inspect` numbers them by default (so '#39' means the same everywhere). */
-export function singleTensorCuts(g: Graph): Cut[] {
-  return findCuts(g, { maxWidth: DEFAULT_WIDTH }).filter((c) => c.tensors.length === 1);
+export interface CutListOptions {
+  /** Largest number of tensors in a cut (default DEFAULT_WIDTH). */
+  maxWidth?: number;
+  /** Keep only the cuts on the front of (bytes on the wire, head FLOPs), both minimised. */
+  pareto?: boolean;
 }
 
+const cutKey = (tensors: readonly string[]): string => [...tensors].sort().join('+');
+
 /**
- * The cut a user names: an index into `cuts`, or tensor names joined by '+'. Tensor sets that are not in the
- * list (wider than enumerated) are accepted when they separate the graph.
+ * Every cut of up to `maxWidth` tensors, ordered by depth, with sizes and costs. One numbering everywhere: a cut's
+ * index is its position among the cuts of up to DEFAULT_WIDTH tensors, whatever the width or filter asked (a
+ * narrower or Pareto list keeps the indices); wider cuts have index -1 and are named by their tensors.
  */
-export function resolveCut(g: Graph, cuts: readonly Cut[], spec: string): Cut {
-  const s = spec.trim();
-  if (/^\d+$/.test(s)) {
-    const cut = cuts[Number(s)];
-    if (!cut) throw new ImperaError('UNKNOWN_CUT', `there is no cut #${s}: the model has ${cuts.length} cuts (0-${cuts.length - 1})`, 'run `impera inspect` to list them');
-    return cut;
+export function findCuts(g: Graph, options: CutListOptions = {}): Cut[] {
+  const width = Math.max(1, options.maxWidth ?? DEFAULT_WIDTH);
+  const numbered = enumerateCuts(g, { maxWidth: DEFAULT_WIDTH });
+  const indexOf = new Map(numbered.map((c, i) => [cutKey(c.tensors), i]));
+  let raw: RawCut[];
+  if (width <= DEFAULT_WIDTH) raw = numbered.filter((c) => c.tensors.length <= width);
+  else if (options.pareto) {
+    const dominated = dominatedTensors(g);
+    raw = enumerateCuts(g, { maxWidth: width, allow: (t) => !dominated.has(t) });
+  } else raw = enumerateCuts(g, { maxWidth: width });
+  if (options.pareto) {
+    const front = paretoFront(raw.map((c) => frontPoint(g, c)));
+    raw = front.map((i) => raw[i]!);
   }
-  const names = s.split('+').map((n) => n.trim());
-  const known = cuts.find((c) => c.tensors.length === names.length && names.every((n) => c.tensors.includes(n)));
-  if (known) return known;
+  return raw.map((c) => describeCut(g, c, indexOf.get(cutKey(c.tensors)) ?? -1));
+}
+
+/** The single-tensor cuts, with their indices (so '#39' means the same everywhere). */
+export function singleTensorCuts(g: Graph): Cut[] {
+  return findCuts(g, { maxWidth: 1 });
+}
+
+/** How a cut is named: its index, its tensors joined by '+' (or an index as text), or the list of its tensors. */
+export type CutSpec = string | number | { tensors: readonly string[] };
+
+/**
+ * The cut a user names. An index means the same cut as in `impera inspect` (looked up in `cuts`, else among all
+ * numbered cuts); tensor sets not in the list (wider than enumerated) are accepted when they separate the graph.
+ */
+export function resolveCut(g: Graph, cuts: readonly Cut[], spec: CutSpec): Cut {
+  const text = typeof spec === 'object' ? spec.tensors.join('+') : String(spec).trim();
+  if (typeof spec !== 'object' && /^#?\d+$/.test(text)) return cutByIndex(g, cuts, Number(text.replace('#', '')));
+  const names = typeof spec === 'object' ? spec.tensors.map((n) => n.trim()) : text.split('+').map((n) => n.trim());
+  const listed = cuts.find((c) => cutKey(c.tensors) === cutKey(names));
+  if (listed) return listed;
+  const numbered = enumerateCuts(g, { maxWidth: DEFAULT_WIDTH });
+  const index = numbered.findIndex((c) => cutKey(c.tensors) === cutKey(names));
+  if (index >= 0) return describeCut(g, numbered[index]!, index);
   for (const n of names) {
     const t = g.tensors.get(n);
     if (!t) throw new ImperaError('UNKNOWN_CUT', `'${n}' is not a tensor of the model`, 'name a cut by its index or tensor name from `impera inspect`');
@@ -88,9 +118,20 @@ export function resolveCut(g: Graph, cuts: readonly Cut[], spec: string): Cut {
       cut.head.size === 0 ? 'its head would be empty'
       : missing.length ? `the tail also needs ${missing.slice(0, 3).map((m) => `'${m}'`).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''} from the head`
       : 'some of these tensors are not needed by the rest of the graph';
-    throw new ImperaError('INVALID_CUT', `'${s}' does not separate the graph: ${why}`, missing.length ? `cut at '${[...names, ...missing].join('+')}' instead` : 'pick a cut from `impera inspect`');
+    throw new ImperaError('INVALID_CUT', `'${text}' does not separate the graph: ${why}`, missing.length ? `cut at '${[...names, ...missing].join('+')}' instead` : 'pick a cut from `impera inspect`');
   }
   return describeCut(g, cut, -1);
+}
+
+function cutByIndex(g: Graph, cuts: readonly Cut[], index: number): Cut {
+  const listed = cuts.find((c) => c.index === index);
+  if (listed) return listed;
+  const numbered = enumerateCuts(g, { maxWidth: DEFAULT_WIDTH });
+  const cut = numbered[index];
+  if (!cut) {
+    throw new ImperaError('UNKNOWN_CUT', `there is no cut #${index}: the model has ${numbered.length} cuts (0-${numbered.length - 1}) of up to ${DEFAULT_WIDTH} tensors`, 'run `impera inspect` to list them; name a wider cut by its tensors joined by \'+\' (see `impera inspect --width N --pareto`)');
+  }
+  return describeCut(g, cut, index);
 }
 
 export interface Stage {

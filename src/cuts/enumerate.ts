@@ -104,15 +104,27 @@ const popcount = (bits: Uint32Array): number => {
 export interface EnumerateOptions {
   /** Largest number of tensors in a cut (default 2: branch + skip inside residual blocks). */
   maxWidth?: number;
+  /** Tensors that may cross (default all); cuts with any other tensor are skipped without being searched. */
+  allow?: (tensor: string) => boolean;
 }
 
 /** All cuts of up to `maxWidth` tensors, deduplicated, ordered by depth (head size, then position). */
 export function enumerateCuts(g: Graph, options: EnumerateOptions = {}): RawCut[] {
   const width = Math.max(1, options.maxWidth ?? 2);
   const ix = buildIndex(g);
+  // members are only ever added, so a search that would take a disallowed tensor can stop there
+  const allowed = ix.names.map((n) => options.allow?.(n) ?? true);
   const found = new Map<string, { members: number[]; head: Uint32Array }>();
+  // the head is always the union of the members' ancestries, so a state is its member set (and latest member);
+  // many orders of adding the same members reach it, and searching it again finds nothing new
+  const searched = new Set<string>();
 
-  const search = (members: number[], head: Uint32Array, latest: number): void => {
+  /** Search from `members`, whose head is `base`, grown by the ancestry of `absorb` (checked as a state first: cheaper). */
+  const search = (members: number[], base: Uint32Array, latest: number, absorb = -1): void => {
+    const state = `${latest}:${[...members].sort((a, b) => a - b).join(',')}`;
+    if (searched.has(state)) return;
+    searched.add(state);
+    const head = absorb >= 0 ? union(base, ix.anc[absorb]!) : base;
     const f = frontier(ix, head);
     // a member whose readers were all absorbed no longer crosses, and a growing head never makes it cross again
     if (!members.every((m) => f.includes(m))) return;
@@ -121,27 +133,27 @@ export function enumerateCuts(g: Graph, options: EnumerateOptions = {}): RawCut[
     const bPos = ix.prodPos[latest]!;
     const forced = leaks.filter((t) => ix.readers[t]!.some((r) => r > bPos && !has(head, r)));
     if (forced.length) {
-      if (members.length + forced.length <= width) search([...members, ...forced], head, latest);
+      if (members.length + forced.length <= width && forced.every((t) => allowed[t])) search([...members, ...forced], head, latest);
       return;
     }
     if (leaks.length === 0) {
       const key = [...members].sort((a, b) => a - b).join(',');
       if (!found.has(key)) found.set(key, { members, head });
       if (members.length < width) {
-        for (const a of candidates(ix, head, bPos, () => true)) search([...members, a], union(head, ix.anc[a]!), latest);
+        for (const a of candidates(ix, head, bPos, (t) => allowed[t]!)) search([...members, a], head, latest, a);
       }
       return;
     }
     if (members.length >= width) return;
     const x = leaks[0]!;
-    search([...members, x], head, latest);
+    if (allowed[x]) search([...members, x], head, latest);
     const outside = ix.readers[x]!.filter((r) => !has(head, r));
-    for (const a of candidates(ix, head, bPos, (t) => outside.some((r) => has(ix.anc[t]!, r)))) search([...members, a], union(head, ix.anc[a]!), latest);
+    for (const a of candidates(ix, head, bPos, (t) => allowed[t]! && outside.some((r) => has(ix.anc[t]!, r)))) search([...members, a], head, latest, a);
   };
 
   ix.names.forEach((_, b) => {
     const p = ix.prodPos[b]!;
-    if (p < 0 || !ix.readers[b]!.length) return; // graph inputs give an empty head; unread outputs never cross
+    if (p < 0 || !ix.readers[b]!.length || !allowed[b]) return; // graph inputs give an empty head; unread outputs never cross
     search([b], ix.anc[b]!, b);
   });
 

@@ -62,7 +62,7 @@ async function profileHere(g: Graph, ctx: ComputeContext): Promise<Profile> {
   const threads = availableParallelism();
   const key = { model: modelFingerprint(g.model), batch: g.batch?.size ?? 1, cpu: cpus()[0]?.model ?? '', threads };
   const started = performance.now();
-  const { value, cached } = await ctx.cache.get('profile', key, () => profileModel([g], { threads, cuts: [], stages: [], width: 1 }));
+  const { value, cached } = await ctx.cache.get('profile', key, () => profileModel([g], { threads, cuts: [], stages: [] }));
   ctx.onStep?.('profile on this machine', (performance.now() - started) / 1000, cached);
   return value;
 }

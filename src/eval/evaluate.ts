@@ -16,7 +16,6 @@ import { isLossy, type CodecSpec } from '../codecs/spec.js';
 import { packWire, encodeWire, type WireValues } from '../codecs/wire.js';
 import type { Cut, CutTensor } from '../cuts/cuts.js';
 import { modelInputs, type Dataset, type InputSpec } from '../data/dataset.js';
-import { ImperaError } from '../errors.js';
 import { splitModel } from '../export/split.js';
 import { symbolicShape, tensor, type Graph } from '../graph/graph.js';
 import { DataType } from '../onnx/dtype.js';

@@ -1,8 +1,9 @@
 /**
  * The one writer of ONNX nodes: every stage that emits ONNX (model builder, backward graphs, codecs, exit
  * branches, Grad-CAM, exported parts) goes through it. It gives fresh names, stores constants as initializers
- * (shared when equal) or Constant nodes, and writes the few ops whose form depends on the opset (axes as
- * attribute or input), so callers stay short and work at the opset of the model the nodes go into.
+ * (shared when equal) or Constant nodes, and writes the ops whose form depends on the opset (axes, bounds and
+ * pads as attribute or input; equivalents of ops newer than the model, from Round to Where), so callers stay short
+ * and work at the opset of the model the nodes go into, 7 to the newest (test/onnx/opsets.test.ts runs them all).
  */
 import { makeAttribute, type AttrValue } from './attributes.js';
 import { DataType, dtypeOf } from './dtype.js';

@@ -4,10 +4,14 @@
  * the same at the new opset: the table lists, per op, the opsets at which a node written for an older one changes
  * meaning or stops being valid (an attribute became an input, a default changed, the op was removed). Changes
  * that only add types, optional attributes with the old behaviour as default, or negative axes keep the meaning.
- * Sources: the ONNX operator changelog (docs/Changelog.md of onnx/onnx).
+ * A few changes have a mechanical equivalent and are rewritten instead (as the ONNX version converter's adapters
+ * do): Upsample's scales attribute becomes an input (opset 9), BatchNormalization drops spatial=1 (9), Dropout
+ * its ratio attribute (12; inference ignores it). Sources: the ONNX operator changelog (docs/Changelog.md).
  */
 import { attrInt } from './attributes.js';
+import { DataType } from './dtype.js';
 import type { onnx } from './proto.js';
+import { makeTensorProto } from './tensor.js';
 
 const REDUCE_18 = ['ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare'];
 
@@ -42,13 +46,49 @@ const REMOVED_ATTRIBUTE = new Map<string, readonly [attribute: string, since: nu
   ['Dropout', [['ratio', 12]]], // -> an input; inference ignores it either way
 ]);
 
+/** A node rewritten for a later opset with the same meaning, and the initializer it now reads, if any. */
+interface Adapted {
+  node: onnx.INodeProto;
+  initializer?: onnx.ITensorProto;
+}
+
+const crosses = (since: number, from: number, to: number) => since > from && since <= to;
+const withoutAttribute = (node: onnx.INodeProto, name: string): onnx.INodeProto => ({ ...node, attribute: (node.attribute ?? []).filter((a) => a.name !== name) });
+
+/** The node rewritten from opset `from` to `to` where a rewrite keeps its meaning; undefined when none is needed or none exists. */
+function adapt(node: onnx.INodeProto, from: number, to: number): Adapted | undefined {
+  const has = (name: string) => node.attribute?.find((a) => a.name === name);
+  switch (node.opType) {
+    case 'Upsample': {
+      const scales = has('scales');
+      if (!crosses(9, from, to) || to >= 10 || !scales) return undefined;
+      const name = `${node.output?.[0] ?? node.name}::scales`;
+      return { node: { ...withoutAttribute(node, 'scales'), input: [node.input![0]!, name] }, initializer: makeTensorProto(name, DataType.FLOAT, [scales.floats!.length], Float32Array.from(scales.floats!)) };
+    }
+    case 'BatchNormalization':
+      return crosses(9, from, to) && has('spatial') && attrInt(node as onnx.NodeProto, 'spatial', 1) === 1 ? { node: withoutAttribute(node, 'spatial') } : undefined;
+    case 'Dropout':
+      return crosses(12, from, to) && has('ratio') ? { node: withoutAttribute(node, 'ratio') } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** The graph's top-level nodes raised from opset `from` to `to` (same order), and the initializers rewrites add. */
+export function raiseNodes(graph: onnx.IGraphProto, from: number, to: number): { nodes: onnx.INodeProto[]; initializers: onnx.ITensorProto[] } {
+  const adapted = (graph.node ?? []).map((n) => (!n.domain || n.domain === 'ai.onnx' ? adapt(n, from, to) : undefined) ?? { node: n });
+  return { nodes: adapted.map((a) => a.node), initializers: adapted.flatMap((a) => (a.initializer ? [a.initializer] : [])) };
+}
+
 /**
- * Why a graph's default-domain nodes would not keep their meaning from opset `from` to `to`, or undefined when they
- * all do. `rankOf` gives a tensor's rank where known (Softmax over the last axis keeps its meaning at 13).
+ * Why a graph's default-domain nodes would not keep their meaning from opset `from` to `to` (after the rewrites
+ * `raiseNodes` makes at the top level), or undefined when they all do. `rankOf` gives a tensor's rank where known
+ * (Softmax over the last axis keeps its meaning at 13).
  */
-export function upgradeBlocker(graph: onnx.IGraphProto, from: number, to: number, rankOf: (tensor: string) => number | undefined): string | undefined {
+export function upgradeBlocker(graph: onnx.IGraphProto, from: number, to: number, rankOf: (tensor: string) => number | undefined, topLevel = true): string | undefined {
   for (const node of graph.node ?? []) {
     if (node.domain && node.domain !== 'ai.onnx') continue;
+    if (topLevel && adapt(node, from, to)) continue;
     const op = node.opType ?? '';
     const breaks = (BREAKING.get(op) ?? []).find((v) => v > from && v <= to);
     const lastAxis = () => {
@@ -62,7 +102,7 @@ export function upgradeBlocker(graph: onnx.IGraphProto, from: number, to: number
     }
     for (const a of node.attribute ?? []) {
       for (const sub of [...(a.g ? [a.g] : []), ...(a.graphs ?? [])]) {
-        const why = upgradeBlocker(sub, from, to, rankOf);
+        const why = upgradeBlocker(sub, from, to, rankOf, false);
         if (why) return why;
       }
     }

@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { modelCost } from '../cost/part.js';
-import { DEFAULT_WIDTH, findCuts, resolveCut, singleTensorCuts, type Cut } from '../cuts/cuts.js';
+import { findCuts, resolveCut, singleTensorCuts, type Cut, type CutSpec } from '../cuts/cuts.js';
 import { DEFAULT_DATA } from '../data/policy.js';
 import { loadCatalog, type Radio } from '../devices/catalog.js';
 import { ImperaError, isImperaError } from '../errors.js';
@@ -49,21 +49,22 @@ export interface PlanContext {
 const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 /** The cut a scenario names (index as `impera inspect` numbers it, or tensor names) at `field`; errors name the field. */
-function scenarioCut(g: Graph, all: readonly Cut[], spec: string | number, field: string): Cut {
+function scenarioCut(g: Graph, all: readonly Cut[], spec: CutSpec, field: string): Cut {
   try {
-    return resolveCut(g, all, String(spec));
+    return resolveCut(g, all, spec);
   } catch (e) {
     if (isImperaError(e)) throw new ImperaError('BAD_SCENARIO', `${field}: ${e.message}`, e.hint);
     throw e;
   }
 }
 
-/** Candidate cuts: every single-tensor cut after the first weighted layer, or the bytes minima along depth plus saliency peaks, or a list. */
+/** Candidate cuts: every single-tensor cut after the first weighted layer, or the bytes minima along depth plus saliency peaks, or the bytes/head-FLOPs front, or a list. */
 function candidateCuts(g: Graph, spec: PlanScenario['config']['explore']['cuts'], saliency: SaliencySummary | null, all: () => readonly Cut[]): Cut[] {
   const single = singleTensorCuts(g).filter((c) => c.headCost.macs > 0);
   if (Array.isArray(spec)) return spec.map((s, i) => scenarioCut(g, all(), s, `explore.cuts.${i}`));
   const peaks = new Set((saliency?.curve ?? []).filter((p) => p.peak).map((p) => p.layer));
   if (spec === 'all') return single;
+  if (spec === 'pareto') return findCuts(g, { pareto: true }).filter((c) => c.headCost.macs > 0);
   if (spec === 'peaks') return single.filter((c) => peaks.has(c.tensors[0]!));
   return single.filter((c, i) => peaks.has(c.tensors[0]!) || ((i === 0 || c.bytes < single[i - 1]!.bytes) && (i === single.length - 1 || c.bytes <= single[i + 1]!.bytes)));
 }
@@ -271,7 +272,7 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
   const setup = await resolveSetup(g, s, { catalog, baseDir: s.baseDir, cache, onStep: log.record });
   // every cut as `impera inspect` lists them, enumerated once if a step needs it
   let listed: Cut[] | undefined;
-  const allCuts = () => (listed ??= findCuts(g, { maxWidth: DEFAULT_WIDTH }));
+  const allCuts = () => (listed ??= findCuts(g));
   const exitCuts = (c.explore.exits?.at ?? []).map((a, i) => scenarioCut(g, allCuts(), a, `explore.exits.at.${i}`));
   const { data, evalData } = scenarioData(s, warnings);
   const analyses = await runAnalyses({ g, s, data, evalData, allCuts, exitCuts, cache, log, onProgress: o.onProgress, saliencySkipped: skipped });

@@ -23,10 +23,13 @@ const PERCENTILES = ['mean', 'p50', 'p95', 'p99'] as const;
 const OBJECTIVES = ['max-accuracy', 'min-latency', 'min-energy', 'min-bytes', 'max-throughput'] as const;
 const PLACEMENTS = ['local', 'remote', 'split'] as const;
 
+/** A cut as a scenario names it: its index as `impera inspect` numbers it, its tensors joined by '+', or { tensors: [...] }. */
+const cutSpec = z.union([z.string(), z.number().int().nonnegative(), z.object({ tensors: z.array(z.string().min(1)).min(1, 'name at least one tensor') }).strict()]);
+
 const exitsSchema = z
   .object({
-    /** Exit cuts (indices as `impera inspect` numbers them, or tensor names), input to output. */
-    at: z.array(z.union([z.string(), z.number().int().nonnegative()])).min(1, 'name at least one exit cut'),
+    /** Exit cuts, input to output. */
+    at: z.array(cutSpec).min(1, 'name at least one exit cut'),
     hidden: z.number().int().nonnegative().default(0),
     /** Max-softmax thresholds to explore. */
     taus: z.array(fraction('each tau')).min(1).default([0.9]),
@@ -94,8 +97,8 @@ export const planScenarioSchema = z
     accuracyTolerance: z.number().min(0).max(0.2, 'accuracyTolerance is a share: 0.005 = half a point').optional(),
     explore: z
       .object({
-        /** 'candidates' (bytes minima along depth and saliency peaks), 'all' single-tensor cuts, 'peaks', or a list. */
-        cuts: z.union([z.enum(['candidates', 'all', 'peaks']), z.array(z.union([z.string(), z.number().int().nonnegative()])).min(1)]).default('candidates'),
+        /** 'candidates' (bytes minima along depth and saliency peaks), 'all' single-tensor cuts, 'peaks', 'pareto' (the cuts of up to 2 tensors on the front of bytes vs head FLOPs), or a list. */
+        cuts: z.union([z.enum(['candidates', 'all', 'peaks', 'pareto']), z.array(cutSpec).min(1)]).default('candidates'),
         codecs: z.array(z.string().min(1)).min(1).default(['fp32', 'fp16', 'int8+deflate', 'int4+deflate', 'pca:c/4+int8+deflate']),
         placements: z.array(z.enum(PLACEMENTS)).min(1).default([...PLACEMENTS]),
         exits: exitsSchema.optional(),

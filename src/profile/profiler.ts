@@ -33,8 +33,6 @@ export interface ProfileOptions {
   cuts: readonly string[];
   /** k-stage partitions, each a list of cuts in increasing depth. */
   stages: readonly (readonly string[])[];
-  /** Widest cut considered when cuts are named by index. */
-  width: number;
   measure?: Partial<MeasureOptions>;
   onProgress?: (step: string) => void;
 }
@@ -185,7 +183,7 @@ async function measureBatch(g: Graph, o: ProfileOptions): Promise<Measured> {
   const progress = o.onProgress ?? (() => {});
   const measure = { ...measureFor(o.threads), ...o.measure };
   const { feeds } = sampleFeeds(g.inputShapes, batch);
-  const all = findCuts(g, { maxWidth: o.width });
+  const all = findCuts(g);
   const cuts = o.cuts.map((spec) => resolveCut(g, all, spec));
   const stagings = o.stages.map((specs) => specs.map((spec) => resolveCut(g, all, spec)));
   const graphOutputs = g.outputs.map((v) => v.name!);

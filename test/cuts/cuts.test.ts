@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { findCuts, partition, resolveCut } from '../../src/cuts/cuts.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
-import { chain, residual, shapeChain } from '../helpers/models.js';
+import { branches, chain, residual, shapeChain } from '../helpers/models.js';
 
 describe('findCuts', () => {
   it('gives bytes as stored and at wire types, and head/tail costs that add up', async () => {
@@ -16,6 +16,22 @@ describe('findCuts', () => {
   });
 });
 
+describe('one numbering', () => {
+  it('numbers cuts by their position among cuts of up to 2 tensors, in every narrower, wider or Pareto list', async () => {
+    const g = await analyzeModel(branches());
+    const numbered = findCuts(g);
+    expect(numbered.map((c) => c.index)).toEqual(numbered.map((_, i) => i));
+    const indexOf = new Map(numbered.map((c) => [c.id, c.index]));
+    const single = findCuts(g, { maxWidth: 1 });
+    expect(single.length).toBeGreaterThan(0);
+    for (const c of single) expect(c.index).toBe(indexOf.get(c.id));
+    const wide = findCuts(g, { maxWidth: 3 });
+    expect(wide.filter((c) => c.tensors.length === 3).length).toBeGreaterThan(0);
+    for (const c of wide) expect(c.index).toBe(c.tensors.length <= 2 ? indexOf.get(c.id) : -1);
+    for (const c of findCuts(g, { maxWidth: 3, pareto: true })) expect(c.index).toBe(c.tensors.length <= 2 ? indexOf.get(c.id) : -1);
+  });
+});
+
 describe('resolveCut', () => {
   it('accepts an index, a tensor name, or tensors joined by +', async () => {
     const g = await analyzeModel(residual());
@@ -25,16 +41,27 @@ describe('resolveCut', () => {
     expect(resolveCut(g, cuts, 'm1+a').tensors).toEqual(['a', 'm1']);
   });
 
-  it('accepts a valid cut wider than the enumeration', async () => {
+  it('gives a cut the same index whatever list it is resolved against', async () => {
     const g = await analyzeModel(residual());
     const narrow = findCuts(g, { maxWidth: 1 });
-    expect(resolveCut(g, narrow, 'a+m1').index).toBe(-1);
+    const index = findCuts(g).find((c) => c.id === 'a+m1')!.index;
+    expect(resolveCut(g, narrow, 'a+m1').index).toBe(index);
+    expect(resolveCut(g, narrow, String(index)).id).toBe('a+m1');
+    expect(resolveCut(g, [], `#${index}`).id).toBe('a+m1');
+    expect(resolveCut(g, [], { tensors: ['m1', 'a'] }).index).toBe(index);
+  });
+
+  it('accepts a valid cut wider than the numbered ones, without an index', async () => {
+    const g = await analyzeModel(branches());
+    const cut = resolveCut(g, findCuts(g), { tensors: ['p2', 'q2', 'r'] });
+    expect([cut.index, cut.tensors.length]).toEqual([-1, 3]);
+    expect(resolveCut(g, [], 'p2+q2+r').id).toBe(cut.id);
   });
 
   it('says which cut or tensor is unknown', async () => {
     const g = await analyzeModel(residual());
     const cuts = findCuts(g);
-    expect(() => resolveCut(g, cuts, '99')).toThrow(/no cut #99: the model has 8 cuts \(0-7\)/);
+    expect(() => resolveCut(g, cuts, '99')).toThrow(/no cut #99: the model has 8 cuts \(0-7\) of up to 2 tensors/);
     expect(() => resolveCut(g, cuts, 'nope')).toThrow(/'nope' is not a tensor of the model/);
     expect(() => resolveCut(g, cuts, 'stem.w')).toThrow(/constant: constants never cross/);
   });

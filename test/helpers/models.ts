@@ -179,3 +179,34 @@ export function hugeInput(): OnnxModel {
   b.output('y', 'float32', ['batch', 1e6, 1e6]);
   return inMemoryModel(b.build(), 'huge-input');
 }
+
+/**
+ * A random DAG whose tensors differ in size and whose nodes differ in cost: MatMuls to random widths, Relu and Sigmoid
+ * gates, Adds and Muls of equal-width tensors, a hard-swish-like gate (x * f(x)); every sink is projected to width 3
+ * and summed. Cut fronts on it have real trade-offs between bytes and compute.
+ */
+export function randomCostDag(seed: number, nodes: number): OnnxModel {
+  const rand = seededRandom(seed);
+  const b = new ModelBuilder();
+  const tensors: { name: string; width: number }[] = [{ name: b.input('x', 'float32', ['batch', 4]), width: 4 }];
+  const pick = () => tensors[Math.floor(rand() * tensors.length)]!;
+  for (let i = 0; i < nodes; i++) {
+    const a = pick();
+    const same = tensors.filter((t) => t.width === a.width && t !== a);
+    const r = rand();
+    const output = `t${i}`;
+    if (r < 0.3) {
+      const width = [2, 3, 5, 8][Math.floor(rand() * 4)]!;
+      tensors.push({ name: b.op('MatMul', [a.name, weights(b, `w${i}`, [a.width, width], seed * 100 + i)], {}, { output }), width });
+    } else if (r < 0.5) tensors.push({ name: b.op(rand() < 0.5 ? 'Relu' : 'Sigmoid', [a.name], {}, { output }), width: a.width });
+    else if (r < 0.65) tensors.push({ name: b.op('Mul', [a.name, b.op('Sigmoid', [a.name], {}, { output: `${output}.gate` })], {}, { output }), width: a.width });
+    else if (same.length) tensors.push({ name: b.op(rand() < 0.5 ? 'Add' : 'Mul', [a.name, same[Math.floor(rand() * same.length)]!.name], {}, { output }), width: a.width });
+    else tensors.push({ name: b.op('Relu', [a.name], {}, { output }), width: a.width });
+  }
+  const consumed = new Set(b.build().graph!.node!.flatMap((n) => n.input ?? []));
+  const sinks = tensors.filter((t) => !consumed.has(t.name));
+  const projected = sinks.map((t, k) => b.op('MatMul', [t.name, weights(b, `out${k}`, [t.width, 3], seed * 100 + 99 - k)], {}, { output: `p${k}` }));
+  b.op('Sum', projected, {}, { output: 'y' });
+  b.output('y', 'float32', ['batch', 3]);
+  return inMemoryModel(b.build(), `random-cost-${seed}`);
+}

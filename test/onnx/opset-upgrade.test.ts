@@ -1,15 +1,16 @@
 /** When a model may be raised to a later opset (every node keeps its meaning), and the backward graph doing it. */
 import { describe, expect, it } from 'vitest';
 import { buildBackwardGraph } from '../../src/autodiff/backward.js';
+import type { AttrValue } from '../../src/onnx/attributes.js';
 import { ImperaError } from '../../src/errors.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import { ModelBuilder } from '../../src/onnx/builder.js';
 import { inMemoryModel } from '../../src/onnx/io.js';
-import { upgradeBlocker, withOpset } from '../../src/onnx/opset-upgrade.js';
+import { raiseNodes, upgradeBlocker, withOpset } from '../../src/onnx/opset-upgrade.js';
 import { onnx } from '../../src/onnx/proto.js';
 
 /** A graph of one node reading a rank-`rank` tensor 'x'. */
-function oneNode(opType: string, attrs: Record<string, number | onnx.IGraphProto> = {}, inputs = ['x']): onnx.IGraphProto {
+function oneNode(opType: string, attrs: Record<string, AttrValue> = {}, inputs = ['x']): onnx.IGraphProto {
   const b = new ModelBuilder();
   b.node(opType, inputs, attrs, { outputs: ['y'] });
   return { node: b.nodes };
@@ -37,9 +38,23 @@ describe('upgradeBlocker', () => {
     expect(upgradeBlocker(oneNode('Softmax'), 11, 16, rank(3))).toMatch(/Softmax .* opset 13/);
   });
 
-  it('refuses a node carrying an attribute the new opset removed', () => {
-    expect(upgradeBlocker(oneNode('BatchNormalization', { spatial: 1 }), 7, 9, rank(4))).toMatch(/attribute 'spatial', removed at opset 9/);
-    expect(upgradeBlocker(oneNode('BatchNormalization'), 7, 16, rank(4))).toBeUndefined();
+  it('refuses a node carrying an attribute the new opset removed, unless dropping it keeps the meaning', () => {
+    expect(upgradeBlocker(oneNode('BatchNormalization', { spatial: 0 }), 7, 9, rank(4))).toMatch(/attribute 'spatial', removed at opset 9/);
+    expect(upgradeBlocker(oneNode('BatchNormalization', { spatial: 1 }), 7, 9, rank(4))).toBeUndefined();
+    expect(upgradeBlocker(oneNode('Dropout', { ratio: { float: 0.2 } }), 7, 16, rank(4))).toBeUndefined();
+    const bn = raiseNodes(oneNode('BatchNormalization', { spatial: 1, epsilon: { float: 1e-3 } }), 7, 16);
+    expect(bn.nodes[0]!.attribute!.map((a) => a.name)).toEqual(['epsilon']);
+  });
+
+  it("rewrites Upsample's scales attribute as an input at opset 9, and refuses past 9 (removed at 10)", () => {
+    const graph = oneNode('Upsample', { mode: 'nearest', scales: { floats: [1, 1, 2, 2] } });
+    expect(upgradeBlocker(graph, 7, 9, rank(4))).toBeUndefined();
+    const { nodes, initializers } = raiseNodes(graph, 7, 9);
+    expect(nodes[0]).toMatchObject({ opType: 'Upsample', input: ['x', 'y::scales'] });
+    expect(nodes[0]!.attribute!.map((a) => a.name)).toEqual(['mode']);
+    expect(initializers.map((t) => [t.name, [...t.dims!].map(Number)])).toEqual([['y::scales', [4]]]);
+    expect(upgradeBlocker(graph, 7, 16, rank(4))).toMatch(/Upsample node 'y' changes meaning/);
+    expect(raiseNodes(graph, 9, 16).nodes[0]).toBe(graph.node![0]);
   });
 
   it('looks inside subgraphs', () => {

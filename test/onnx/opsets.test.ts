@@ -1,13 +1,14 @@
 /**
  * Every opset ONNX Runtime runs, 7 to its newest (probed, so a newer ORT widens the matrix): one small model of
  * the op families impera differentiates and codes (strided Conv, BatchNorm, Relu/Clip/LeakyRelu/Abs/Sigmoid/Pow,
- * Max/Average/Global pooling, ReduceMean, Slice/Concat, a Shape->Gather->Unsqueeze->Concat->Reshape flatten,
+ * Max/Average/Global pooling, bilinear Upsample/Resize, ReduceMean, Slice/Concat, a Shape->Gather->Unsqueeze->Concat->Reshape flatten,
  * Gemm/MatMul, Softmax) is written in each opset's own form and put through everything impera emits —
  * gradients, codec models, Grad-CAM, exit branches, exported parts — so ORT itself checks every (op, opset).
  * Oracles: the same model at the newest opset (whose gradients rules.test.ts checks by finite differences), the
  * full model's output for composed parts, and closed-form quantisation (round half to even) for the codecs.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { buildBackwardGraph } from '../../src/autodiff/backward.js';
 import { computeGradients } from '../../src/autodiff/gradients.js';
 import { findCuts } from '../../src/cuts/cuts.js';
 import { initParams, makeBranch } from '../../src/exits/branch.js';
@@ -50,6 +51,17 @@ async function newestOpset(): Promise<number> {
 const NEWEST = await newestOpset();
 const OPSETS = Array.from({ length: NEWEST - 6 }, (_, i) => 7 + i);
 
+/**
+ * Bilinear x2 upsampling with asymmetric coordinates in the opset's own form (Upsample with scales as attribute
+ * to 8, as input at 9, Resize from 10).
+ */
+function upsample(b: ModelBuilder, x: string, opset: number): string {
+  const scales = b.constant(DataType.FLOAT, [4], [1, 1, 2, 2]);
+  if (opset < 9) return b.op('Upsample', [x], { mode: 'linear', scales: { floats: [1, 1, 2, 2] } });
+  if (opset < 11) return b.op(opset < 10 ? 'Upsample' : 'Resize', [x, scales], { mode: 'linear' });
+  return b.op('Resize', [x, b.constant(DataType.FLOAT, [0], []), scales], { mode: 'linear', coordinate_transformation_mode: 'asymmetric' });
+}
+
 /** The test model at `opset`, written as an exporter targeting that opset would write it. */
 function convnet(opset: number): ModelProto {
   const b = new ModelBuilder({ opset, irVersion: irFor(opset), name: `convnet_opset${opset}` });
@@ -71,8 +83,9 @@ function convnet(opset: number): ModelProto {
   const fl = b.op('Reshape', [sl, b.op('Concat', [batch, b.ints([-1])], { axis: 0 })], {}, { output: 'fl' });
   const gp = b.op('Flatten', [b.op('GlobalAveragePool', [r1])], { axis: 1 }, { output: 'gp' });
   const rm = b.op('Identity', [b.reduceMean(k2, [2, 3], false)], {}, { output: 'rm' });
-  const v = b.op('Concat', [fl, gp, rm], { axis: 1 }, { output: 'v' });
-  const gm = b.op('Gemm', [v, weights(b, 'fc.w', [10, 42], 8), weights(b, 'fc.b', [10], 9)], { transB: 1 }, { output: 'gm' });
+  const up = b.op('Identity', [b.reduceMean(b.op('Sigmoid', [upsample(b, k2, opset)]), [2, 3], false)], {}, { output: 'up' });
+  const v = b.op('Concat', [fl, gp, rm, up], { axis: 1 }, { output: 'v' });
+  const gm = b.op('Gemm', [v, weights(b, 'fc.w', [10, 48], 8), weights(b, 'fc.b', [10], 9)], { transB: 1 }, { output: 'gm' });
   b.op('Softmax', [b.op('MatMul', [gm, weights(b, 'mm.w', [10, 5], 10)])], { axis: 1 }, { output: 'y' });
   b.output('y', 'float32', ['batch', 5]);
   const proto = b.build();
@@ -188,6 +201,14 @@ describe(`everything impera emits, at every opset ONNX Runtime runs (7 to ${NEWE
     got.codecs.forEach((c, i) => expectClose(c, reference.codecs[i]!));
     got.gradcam.forEach((m, i) => expectClose(m, reference.gradcam[i]!, 1e-4));
     got.exits.forEach((l, i) => expectClose(l, reference.exits[i]!));
+  });
+
+  it.each([7, 8])('opset %i: the backward model is raised to 9 for MaxPool, its Upsample rewritten with scales as input', async (opset) => {
+    const bwd = buildBackwardGraph(await analyse(convnet(opset)), { wrt: ['x'] });
+    expect(bwd.opset).toBe(9);
+    const upsample = bwd.proto.graph!.node!.find((n) => n.opType === 'Upsample')!;
+    expect(upsample.input).toHaveLength(2);
+    expect(upsample.attribute!.map((a) => a.name)).toEqual(['mode']);
   });
 
   it.each(OPSETS)('opset %i: quantisers round half to even and clip exactly as the closed form, in every codec model', async (opset) => {

@@ -35,6 +35,15 @@ describe('plan scenario files', () => {
     expect(partial.explore.finalists).toBe(2);
   });
 
+  it('names cuts by index, by tensors joined by +, or as {tensors: [...]}, and explores the bytes/head-FLOPs front', () => {
+    const listed = readPlanScenario(write('cuts.yaml', [...base, 'explore:', "  cuts: [39, 'a+b', {tensors: [c, d, e]}]", '  exits: { at: [{tensors: [f]}] }', 'data: fashion-mnist'].join('\n'))).config;
+    expect(listed.explore.cuts).toEqual([39, 'a+b', { tensors: ['c', 'd', 'e'] }]);
+    expect(listed.explore.exits?.at).toEqual([{ tensors: ['f'] }]);
+    expect(readPlanScenario(write('pareto.yaml', [...base, 'explore: { cuts: pareto }'].join('\n'))).config.explore.cuts).toBe('pareto');
+    expect(() => readPlanScenario(write('empty-cut.yaml', [...base, 'explore: { cuts: [{tensors: []}] }'].join('\n')))).toThrow(/explore.cuts.0.tensors: name at least one tensor/);
+    expect(() => readPlanScenario(write('odd-cut.yaml', [...base, 'explore: { cuts: [{tensors: [a], at: 3}] }'].join('\n')))).toThrow(/explore.cuts.0/);
+  });
+
   it('names the file, the line and the field of a wrong type, and what is allowed', () => {
     const file = write('types.yaml', [...base, 'qos:', '  latency: { ms: fast }'].join('\n'));
     expect(() => readPlanScenario(file)).toThrow(new RegExp(`scenario '${file}' line 7: qos.latency.ms: latency.ms must be a number`));

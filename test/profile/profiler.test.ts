@@ -17,7 +17,7 @@ describe('profiling a model with ONNX Runtime', () => {
     const g1 = await analyzeModel(model, { batch: 1 });
     const g2 = await analyzeModel(model, { batch: 2 });
     const steps: string[] = [];
-    const options = { threads: 1, cuts: ['r1'], stages: [['r1', 'r2']], width: 1, measure: quick, onProgress: (s: string) => steps.push(s) };
+    const options = { threads: 1, cuts: ['r1'], stages: [['r1', 'r2']], measure: quick, onProgress: (s: string) => steps.push(s) };
     const profile = await profileModel([g1, g2], options);
 
     expect(steps).toHaveLength(profileSteps([g1, g2], options));
@@ -52,7 +52,7 @@ describe('profiling options', () => {
   it('rejects a thread count that is not a positive integer before running anything', async () => {
     const g = await analyzeModel(chain(), { batch: 1 });
     for (const threads of [0, -2, 1.5]) {
-      await expect(profileModel([g], { threads, cuts: [], stages: [], width: 1 })).rejects.toThrow(`threads must be a positive integer, got ${threads}`);
+      await expect(profileModel([g], { threads, cuts: [], stages: [] })).rejects.toThrow(`threads must be a positive integer, got ${threads}`);
     }
   });
 });

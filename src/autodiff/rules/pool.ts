@@ -1,10 +1,9 @@
 /**
  * Pooling. MaxPool routes dy to the argmax of each window: the forward node is asked for its Indices output and
  * dy is scatter-added there (overlapping windows add up). AveragePool spreads dy / window-count back with a
- * depthwise transposed convolution of ones; the counts are constants of the shapes. Nearest upsampling by whole
- * factors (a feature pyramid's Resize) sums dy over each pixel's block.
+ * depthwise transposed convolution of ones; the counts are constants of the shapes.
  */
-import { attrInt, attrInts, attrString } from '../../onnx/attributes.js';
+import { attrInt, attrInts } from '../../onnx/attributes.js';
 import { DataType, numel } from '../../onnx/dtype.js';
 import { convWindow, type Window } from '../../ops/conv.js';
 import type { RuleList } from '../../onnx/op-table.js';
@@ -33,42 +32,6 @@ function windowCounts(w: Window, inSpatial: readonly number[], outSpatial: reado
   );
   return perAxis.reduce<number[]>((acc, axis) => acc.flatMap((a) => axis.map((c) => a * c)), [1]);
 }
-
-/**
- * Whole upscaling factors (H, W) of a nearest Resize/Upsample that repeats every pixel in a block, or why not. It
- * does for half-pixel coordinates with any rounding, and for asymmetric ones rounding down (or to the nearest at
- * factor 2): Upsample and Resize-10 round down, Resize-11 defaults to half_pixel and round_prefer_floor.
- */
-function nearestBlocks(ctx: Pick<GradContext, 'node' | 'opset' | 'facts' | 'x' | 'y'>): number[] | string {
-  const p = ctx.node.proto;
-  const op = ctx.node.opType;
-  const mode = attrString(p, 'mode', 'nearest');
-  if (mode !== 'nearest') return `${op} in '${mode}' mode (only nearest upsampling by whole factors has a gradient rule)`;
-  const [x, y] = [ctx.facts(ctx.x(0)).shape, ctx.facts(ctx.y(0)).shape];
-  const factors = y.map((d, i) => d / x[i]!);
-  if (x.length !== 4 || factors[0] !== 1 || factors[1] !== 1 || factors.some((f) => !Number.isInteger(f))) return `${op} from [${x}] to [${y}] (only whole spatial factors of [N, C, H, W] have a gradient rule)`;
-  const modern = op === 'Resize' && ctx.opset >= 11;
-  const coordinates = modern ? attrString(p, 'coordinate_transformation_mode', 'half_pixel') : 'asymmetric';
-  const rounding = modern ? attrString(p, 'nearest_mode', 'round_prefer_floor') : 'floor';
-  const halfPixel = coordinates === 'half_pixel' || coordinates === 'pytorch_half_pixel';
-  const down = coordinates === 'asymmetric' && (rounding === 'floor' || (rounding === 'round_prefer_floor' && factors.every((f) => f <= 2)));
-  return halfPixel || down ? factors.slice(2) : `${op} with ${coordinates} coordinates and ${rounding} rounding (pixels not repeated in blocks)`;
-}
-
-/** Nearest upsampling by whole factors: each input pixel's gradient is the sum of dy over its block. */
-const nearestUpsample: GradRule = {
-  unsupported: (ctx) => {
-    const blocks = nearestBlocks(ctx);
-    return typeof blocks === 'string' ? blocks : undefined;
-  },
-  grad: (ctx) => {
-    if (!ctx.needs(0)) return [undefined];
-    const e = ctx.emit;
-    const f = nearestBlocks(ctx) as number[];
-    const mean = e.op('AveragePool', [ctx.dy()!], { kernel_shape: f, strides: f });
-    return [e.mul(mean, e.scalar(f[0]! * f[1]!))];
-  },
-};
 
 /** The gradient rules of this family, listed in registry.ts. */
 export const poolGradients: RuleList<GradRule> = [
@@ -110,7 +73,6 @@ export const poolGradients: RuleList<GradRule> = [
       return [dx];
     },
   }],
-  [['Resize', 'Upsample'], nearestUpsample],
   ['GlobalAveragePool', {
     grad: (ctx) => {
       if (!ctx.needs(0)) return [undefined];

@@ -64,7 +64,7 @@ function selectCuts(all: readonly Cut[], spec: string): Cut[] {
   }
   return spec.split(',').map((s) => {
     const c = all.find((x) => x.index === Number(s));
-    if (!c) throw new ImperaError('UNKNOWN_CUT', `--cuts: no single-tensor cut #${s}`, `cuts are numbered 0..${all.length - 1} (impera inspect --width 1)`);
+    if (!c) throw new ImperaError('UNKNOWN_CUT', `--cuts: no single-tensor cut #${s}`, 'use the index of a single-tensor cut as `impera inspect` numbers it');
     return c;
   });
 }
@@ -74,7 +74,7 @@ async function profileFor(name: string, g: Graph, cuts: readonly Cut[], o: Bench
   if (file && existsSync(file)) return loadProfile(file, g.model);
   const bar = progressBar(`profiling ${name}`, process.stderr.isTTY === true);
   let done = 0;
-  const profile = await profileModel([g], { threads: 1, cuts: cuts.map((c) => c.id), stages: [], width: 1, onProgress: () => bar.update(++done, 2 + cuts.length) });
+  const profile = await profileModel([g], { threads: 1, cuts: cuts.map((c) => c.id), stages: [], onProgress: () => bar.update(++done, 2 + cuts.length) });
   bar.stop();
   saveProfile(profile, file ?? join(workDir, `${name}.profile.json`));
   return profile;

@@ -5,27 +5,24 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_CODECS, parseCodec } from '../../codecs/spec.js';
-import { findCuts, resolveCut, singleTensorCuts, type Cut } from '../../cuts/cuts.js';
 import { openDataset } from '../../data/dataset.js';
 import { calibrationData, DEFAULT_CALIBRATION, DEFAULT_DATA, NAMED_SOURCES } from '../../data/policy.js';
 import { ImperaError } from '../../errors.js';
 import { DEFAULT_JPEG_QUALITIES, inputBaselines, type BaselineEval } from '../../eval/baselines.js';
 import { evaluate, type EvalReport } from '../../eval/evaluate.js';
-import type { Graph } from '../../graph/graph.js';
 import { rateAccuracySpec, renderSvg } from '../../report/plot.js';
 import { metricKind } from '../../task/choose.js';
 import type { MetricName, QualityFigure, TaskOptions } from '../../task/types.js';
-import { addDataOptions, addModelOptions, datasetOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
+import { addCutListOptions, addDataOptions, addModelOptions, CUT_NAMING, datasetOptions, loadGraph, positiveInt, printJson, printWarnings, selectCuts, type CutListCliOptions, type ModelOptions } from '../common.js';
 import { fmtInt, table } from '../table.js';
 import { fmtPoints as pct } from '../../util/format.js';
 import { progressBar } from '../progress.js';
 
-interface EvalCliOptions extends ModelOptions {
+interface EvalCliOptions extends ModelOptions, CutListCliOptions {
   data: string;
   calibration?: string;
   cuts: string;
   codecs: string;
-  width: number;
   samples?: number;
   byteSamples: number;
   calibrationSamples: number;
@@ -59,14 +56,8 @@ const finiteNumber = (flag: string) => (value: string): number => {
   return n;
 };
 
-function selectCuts(g: Graph, spec: string, width: number): Cut[] {
-  if (spec === 'all') return singleTensorCuts(g);
-  const all = findCuts(g, { maxWidth: width });
-  return spec.split(',').map((s) => resolveCut(g, all, s));
-}
-
 export function registerEval(program: Command): void {
-  addDataOptions(addModelOptions(program.command('eval')))
+  addDataOptions(addCutListOptions(addModelOptions(program.command('eval')), 'the cuts of --cuts all'))
     .description("quality under the task's metric and bytes on the wire of every cut x codec on real data, with input-side baselines")
     .option('--data <source>', `labelled images: a folder with one sub-folder per class, or ${NAMED_SOURCES.join(', ')}`, DEFAULT_DATA)
     .option('--metric <name>', 'accuracy, top1-agreement, top5-agreement, rel-l2, cosine, snr-db, psnr-db, map-iou, map-f1, sequence-agreement, token-error-rate, or custom:<file.mjs> (default: chosen from the outputs and the data, and printed)')
@@ -74,9 +65,8 @@ export function registerEval(program: Command): void {
     .option('--metric-module <file>', 'your own metric: a .js/.mjs module exporting score(split, full, label) and better')
     .option('--outputs <names>', 'comma-separated outputs the metric scores (default: all for fidelity metrics, else the first)')
     .option('--calibration <source>', `images to fit codecs on (default '${DEFAULT_CALIBRATION}', else the evaluation data)`)
-    .option('--cuts <list>', "'all' single-tensor cuts, or cuts by index (as `impera inspect` numbers them) or tensor name", 'all')
+    .option('--cuts <list>', `'all' (every cut up to --width), or cuts ${CUT_NAMING}, separated by ','`, 'all')
     .option('--codecs <list>', 'comma-separated codecs: fp32, fp16, int<1-16>[:tensor|:channel][:p<pct>], pca[:k|:c/<d>]+..., +sparse, +deflate|brotli|zstd', DEFAULT_CODECS.join(','))
-    .option('--width <n>', 'widest cut when naming cuts by index (as in inspect)', positiveInt('--width'), 2)
     .option('--samples <n>', 'evaluation images (default: all)', positiveInt('--samples'))
     .option('--byte-samples <n>', 'images whose bytes per sample are measured (batch 1)', positiveInt('--byte-samples'), 100)
     .option('--calibration-samples <n>', 'images to fit the codecs on', positiveInt('--calibration-samples'), 256)
@@ -95,7 +85,7 @@ export function registerEval(program: Command): void {
       const g = await loadGraph(model, options, () => data);
       const warnings = [...g.warnings];
       const calibration = calibrationData(options.calibration, { what: 'the evaluation images', data: () => data }, warnings, 'pass --calibration with other images', undefined, datasetOptions(options));
-      const cuts = selectCuts(g, options.cuts, options.width);
+      const cuts = selectCuts(g, options.cuts, options);
       const bar = progressBar('eval', !options.json && process.stderr.isTTY === true);
       let report: EvalReport;
       let baselines: BaselineEval[] = [];

@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { findCuts, resolveCut, type Cut } from '../../cuts/cuts.js';
+import { resolveCut, type Cut } from '../../cuts/cuts.js';
 import { openDataset, type Dataset } from '../../data/dataset.js';
 import { DEFAULT_TRAINING_DATA, labelledSplits } from '../../data/policy.js';
 import { ImperaError } from '../../errors.js';
@@ -26,7 +26,7 @@ import { analysisCache } from '../../util/analysis-cache.js';
 import { resolveCompute } from '../../devices/resolve.js';
 import { loadProfile, type Profile } from '../../profile/profile-file.js';
 import { exitTradeOffSpec, reliabilitySpec, renderSvg } from '../../report/plot.js';
-import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
+import { addModelOptions, CUT_NAMING, loadGraph, positiveInt, printJson, printWarnings, resolveCuts, type ModelOptions } from '../common.js';
 import { fmtBytes, fmtInt, table } from '../table.js';
 import { fmtPoints as pct } from '../../util/format.js';
 import { progressBar, type Progress } from '../progress.js';
@@ -104,7 +104,7 @@ async function popexSetup(g: Graph, exits: readonly TrainedExit[], o: ExitsCliOp
 export function registerExits(program: Command): void {
   addModelOptions(program.command('exits'))
     .description('train, calibrate and evaluate early-exit branches; POPEX partitioning; export with exits')
-    .requiredOption('--at <cuts>', 'exit cuts, comma-separated, input to output: indices as `impera inspect` numbers them, or tensor names')
+    .requiredOption('--at <cuts>', `exit cuts, comma-separated, input to output: single-tensor cuts ${CUT_NAMING}`)
     .option('--data <source>', `labelled images to train on: a named dataset (its train split; tests on its test split) or a folder with one sub-folder per class`, DEFAULT_TRAINING_DATA)
     .option('--test <source>', 'test images (default: the test split of --data, or 20 % of a folder held out)')
     .addOption(new Option('--kind <kind>', 'branch: GAP + (hidden) + linear, or a small 3x3 conv + GAP + linear').choices(['linear', 'conv']).default('linear'))
@@ -130,7 +130,7 @@ export function registerExits(program: Command): void {
     .option('--deadline <ms>', 'with --popex: report the share of samples missing this deadline')
     .option('--distort <spec>', "robustness: 'blur:1,2,3,4,5 noise:0.05,0.1' (sigma in input pixels / input units)")
     .option('--distort-samples <n>', 'test images per distortion', positiveInt('--distort-samples'), 1000)
-    .option('--split <cut>', 'export head (with the exits) and tail at this cut instead of the whole model with exits')
+    .option('--split <cut>', `export head (with the exits) and tail at this cut (${CUT_NAMING}) instead of the whole model with exits`)
     .option('--out <dir>', 'write the model with exits (or head/tail), exits.json, the report and plots')
     .option('--json', 'print the report as JSON')
     .action(async (model: string | undefined, o: ExitsCliOptions) => {
@@ -180,13 +180,12 @@ interface ExitsSetup {
 
 async function exitsSetup(model: string | undefined, o: ExitsCliOptions, settings: ExitsSettings): Promise<ExitsSetup> {
   const g = await loadGraph(model, o);
-  const all = findCuts(g, { maxWidth: 2 });
-  const cuts = o.at.split(',').map((s) => resolveCut(g, all, s.trim()));
+  const cuts = resolveCuts(g, o.at);
   checkExitCuts(cuts);
   const classes = g.outputs[0] ? (g.tensors.get(g.outputs[0].name!)?.shape[1] ?? 0) : 0;
   // fail before the long feature pass: fan-outs that do not fit, a conv exit on a vector
   cuts.forEach((c, k) => makeBranch(settings.branch, `exit${k}`, c.detail[0]!.shape, classes));
-  const split = o.split ? resolveCut(g, all, o.split) : undefined;
+  const split = o.split ? resolveCut(g, cuts, o.split) : undefined;
   if (split && cuts.some((c) => ![...c.head].every((i) => split.head.has(i)))) throw new ImperaError('BAD_ARGUMENT', `--split ${o.split}: every exit must lie in the head`, 'split at or after the deepest exit');
   if (settings.deadline !== undefined && !o.popex) throw new ImperaError('BAD_ARGUMENT', '--deadline needs --popex (path times come from the partition)');
   const data = exitData(o);

@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
-import { findCuts, resolveCut, type Cut } from '../../cuts/cuts.js';
+import type { Cut } from '../../cuts/cuts.js';
 import { ImperaError } from '../../errors.js';
 import { DTYPES, findDevice, loadCatalog, type ComputeDtype } from '../../devices/catalog.js';
 import { predictedProfile } from '../../devices/predicted.js';
@@ -14,15 +14,14 @@ import type { Graph } from '../../graph/graph.js';
 import { loadProfile, saveProfile, type Profile } from '../../profile/profile-file.js';
 import { profileModel, profileSteps } from '../../profile/profiler.js';
 import { predictionErrors } from '../../profile/predict.js';
-import { addModelOptions, loadGraph, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
+import { addCutListOptions, addModelOptions, CUT_NAMING, loadGraph, positiveInt, printJson, printWarnings, resolveCuts, selectCuts, type CutListCliOptions, type ModelOptions } from '../common.js';
 import { fmtCount, fmtFraction, fmtSignedPercent as pct, table } from '../table.js';
 import { fmtMsFine as ms } from '../../util/format.js';
 import { progressBar } from '../progress.js';
 import { median } from '../../util/stats.js';
 
-interface ProfileOptions extends ModelOptions {
+interface ProfileOptions extends ModelOptions, CutListCliOptions {
   cuts: string;
-  width: number;
   stages: string[];
   threads: number;
   out?: string;
@@ -37,10 +36,9 @@ interface ProfileOptions extends ModelOptions {
 const repeat = (v: string, prev: string[] = []) => [...prev, v];
 
 export function registerProfile(program: Command): void {
-  addModelOptions(program.command('profile'))
+  addCutListOptions(addModelOptions(program.command('profile')), 'the cuts of --cuts all')
     .description('measure the latency of every part of a model on this machine (with --batch N: at batch 1 and at N), or predict it for a catalog device with --device')
-    .option('--cuts <spec>', "cuts whose head and tail to time: 'all' (every cut up to --width), 'none', or indices / tensor names from `impera inspect` separated by ','", 'all')
-    .option('--width <n>', 'widest cut for --cuts all and for naming cuts by index', positiveInt('--width'), 1)
+    .option('--cuts <spec>', `cuts whose head and tail to time: 'all' (every cut up to --width), 'none', or cuts ${CUT_NAMING}, separated by ','`, 'all')
     .addOption(new Option('--stages <cuts>', "a k-stage partition to time: its cuts in increasing depth separated by ',' (repeatable)").argParser(repeat).default([]))
     .option('--threads <n>', 'intra-op threads per ONNX Runtime session', positiveInt('--threads'), availableParallelism())
     .option('--out <file>', 'write the profile (impera-profile/1 JSON) to this file')
@@ -55,9 +53,8 @@ export function registerProfile(program: Command): void {
       if (!options.device && deviceOnly.length) throw new ImperaError('BAD_ARGUMENT', `${deviceOnly.map((k) => `--${k}`).join(', ')} ${deviceOnly.length === 1 ? 'applies' : 'apply'} only with --device (a predicted profile)`, 'add --device ID (see `impera devices`), or drop them to measure this machine');
       const batch = options.batch ?? 1;
       const g1 = await loadGraph(model, { ...options, batch: 1 });
-      const all = findCuts(g1, { maxWidth: options.width });
-      const cuts = selectCuts(g1, all, options.cuts);
-      const stages = options.stages.map((spec) => spec.split(',').map((s) => resolveCut(g1, all, s)));
+      const cuts = selectCuts(g1, options.cuts, options);
+      const stages = options.stages.map((spec) => resolveCuts(g1, spec));
       const graphs = batch > 1 ? [g1, await loadGraph(model, { ...options, batch })] : [g1];
       const profile = options.device
         ? await predict(graphs[graphs.length - 1]!, options, cuts, stages)
@@ -69,18 +66,12 @@ export function registerProfile(program: Command): void {
     });
 }
 
-function selectCuts(g: Graph, all: readonly Cut[], spec: string): Cut[] {
-  if (spec === 'all') return [...all];
-  if (spec === 'none') return [];
-  return spec.split(',').map((s) => resolveCut(g, all, s));
-}
-
 async function measure(graphs: readonly Graph[], o: ProfileOptions, cuts: string[], stages: string[][]): Promise<Profile> {
   const total = profileSteps(graphs, { cuts, stages });
   const bar = progressBar('profiling', !o.json && process.stderr.isTTY === true);
   let done = 0;
   try {
-    return await profileModel(graphs, { threads: o.threads, cuts, stages, width: o.width, onProgress: () => bar.update(++done, total) });
+    return await profileModel(graphs, { threads: o.threads, cuts, stages, onProgress: () => bar.update(++done, total) });
   } finally {
     bar.stop();
   }

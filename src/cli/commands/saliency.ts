@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { OutputSelection } from '../../autodiff/backward.js';
+import { singleTensorCuts } from '../../cuts/cuts.js';
 import { openDataset } from '../../data/dataset.js';
 import { readNpy } from '../../data/npy.js';
 import { ImperaError } from '../../errors.js';
@@ -124,25 +125,29 @@ export function registerSaliency(program: Command): void {
       if (options.out) writeFileSync(options.out, options.out.toLowerCase().endsWith('.svg') ? await curveSvg(result, g.model.source) : curveCsv(result));
       if (options.json) return printJson({ model: g.model.source, ...result });
       printWarnings(g.warnings);
-      process.stdout.write(`${summary(result)}\n\n${curveTable(result)}\n`);
+      // layers are numbered along the curve; the cut index is what split, eval and plan take
+      const cutOf = new Map(singleTensorCuts(g).map((c) => [c.tensors[0]!, c.index]));
+      process.stdout.write(`${summary(result, cutOf)}\n\n${curveTable(result, cutOf)}\n`);
     });
 }
 
-function summary(r: SaliencyResult): string {
+const cutText = (cutOf: ReadonlyMap<string, number>, layer: string) => (cutOf.has(layer) ? `cut #${cutOf.get(layer)}` : 'not a single-tensor cut');
+
+function summary(r: SaliencyResult, cutOf: ReadonlyMap<string, number>): string {
   const subset = r.subset.length === r.classes.length ? (r.classes.length ? 'all classes' : 'every image') : `classes ${r.subset.map((c) => `${c} (${r.classes[c]})`).join(', ')}`;
-  const peaks = r.curve.filter((p) => p.peak).map((p) => p.index);
+  const peaks = r.curve.filter((p) => p.peak).map((p) => `${p.index} (${cutText(cutOf, p.layer)})`);
   const best = r.curve.find((p) => p.best)!;
   const accuracy = r.accuracy === null ? '' : `, accuracy ${(100 * r.accuracy).toFixed(1)} %`;
   return [
     `${r.samples} images of ${r.dataset} (${subset}), objective: ${r.objective}${accuracy}, ${r.seconds.toFixed(1)} s`,
     `candidate split points (local maxima of log10 CUI): layers ${peaks.join(', ')}`,
-    `best (global maximum): layer ${best.index}, ${best.layer}`,
+    `best (global maximum): layer ${best.index}, ${best.layer} (${cutText(cutOf, best.layer)})`,
   ].join('\n');
 }
 
-function curveTable(r: SaliencyResult): string {
-  const rows = r.curve.map((p, l) => [p.index, p.layer, fmtShape(r.layers[l]!.shape), p.cui.toExponential(3), p.log10 === null ? '-inf' : p.log10.toFixed(3), p.best ? 'best' : p.peak ? 'peak' : '']);
-  return table(['layer', 'tensor', 'shape', 'CUI', 'log10 CUI', ''], rows, ['right', 'left', 'left', 'right', 'right', 'left']);
+function curveTable(r: SaliencyResult, cutOf: ReadonlyMap<string, number>): string {
+  const rows = r.curve.map((p, l) => [p.index, cutOf.get(p.layer) ?? '-', p.layer, fmtShape(r.layers[l]!.shape), p.cui.toExponential(3), p.log10 === null ? '-inf' : p.log10.toFixed(3), p.best ? 'best' : p.peak ? 'peak' : '']);
+  return table(['layer', 'cut #', 'tensor', 'shape', 'CUI', 'log10 CUI', ''], rows, ['right', 'right', 'left', 'left', 'right', 'right', 'left']);
 }
 
 function curveSvg(r: SaliencyResult, model: string): Promise<string> {

@@ -11,20 +11,19 @@ import { argmax } from '../../util/stats.js';
 import { attachCodec, describeWire, runCodecPair } from '../../export/codec.js';
 import type { ExportedPart } from '../../export/extract.js';
 import { createSession, type Feeds } from '../../ort/session.js';
-import { cutRecord, findCuts, resolveCut } from '../../cuts/cuts.js';
+import { cutRecord } from '../../cuts/cuts.js';
 import { sampleFeeds } from '../../data/samples.js';
 import { ImperaError } from '../../errors.js';
 import { splitModel, writeManifest, writeParts } from '../../export/split.js';
 import { referenceOutputs, verifyParts, type VerifyReport } from '../../export/verify.js';
 import { tensor, type Graph } from '../../graph/graph.js';
 import { dtypeName } from '../../onnx/dtype.js';
-import { addDataOptions, addModelOptions, datasetOptions, loadGraph, positiveInt, positiveNumber, printJson, printWarnings, type ModelOptions } from '../common.js';
+import { addDataOptions, addModelOptions, CUT_NAMING, datasetOptions, loadGraph, positiveInt, positiveNumber, printJson, printWarnings, resolveCuts, type ModelOptions } from '../common.js';
 import { fmtBytes, fmtCount, fmtInt, fmtShape, table } from '../table.js';
 
 interface SplitOptions extends ModelOptions {
   at: string;
   out: string;
-  width: number;
   verify?: boolean;
   samples: number;
   tolerance: number;
@@ -74,9 +73,8 @@ async function checkCodecPair(g: Graph, parts: readonly [ExportedPart, ExportedP
 export function registerSplit(program: Command): void {
   addDataOptions(addModelOptions(program.command('split')))
     .description('export the head and tail (or k stages) of a model as standalone ONNX models')
-    .requiredOption('--at <cuts>', "cut(s) by index or tensor name from `impera inspect`; '+' joins the tensors of one cut, ',' separates cuts for k stages")
+    .requiredOption('--at <cuts>', `cut(s) ${CUT_NAMING}; ',' separates cuts for k stages`)
     .requiredOption('--out <dir>', 'folder for the parts and split.json')
-    .option('--width <n>', 'widest cut to consider when naming cuts by index (must match inspect)', positiveInt('--width'), 2)
     .option('--verify', 'run full model and parts in ONNX Runtime and compare outputs')
     .option('--data <source>', 'data to verify on and fit the codec on: an image folder, an .npy or .npz file (default: the built-in sample for the example models, seeded random inputs otherwise)')
     .option('--samples <n>', 'inputs to verify on (the first of --data, or default samples)', positiveInt('--samples'), 8)
@@ -88,8 +86,7 @@ export function registerSplit(program: Command): void {
     .action(async (model: string | undefined, options: SplitOptions) => {
       const data = options.data ? openDataset(options.data, datasetOptions(options)) : undefined;
       const g = await loadGraph(model, options, data && (() => data));
-      const all = findCuts(g, { maxWidth: options.width });
-      const cuts = options.at.split(',').map((spec) => resolveCut(g, all, spec));
+      const cuts = resolveCuts(g, options.at);
       const { stages, parts: plain } = splitModel(g, cuts);
       let parts = plain;
       let codec: FittedCodec | undefined;

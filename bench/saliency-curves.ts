@@ -28,6 +28,6 @@ for (const name of ['vgg16', 'resnet50', 'mobilenet_v2']) {
   writeFileSync(join(out, `${name}.json`), `${JSON.stringify({ model: `${name}.onnx`, ...r }, null, 1)}\n`);
   const best = r.curve.find((p) => p.best)!;
   summary[name] = { wall_s: +r.seconds.toFixed(1), best: best.layer, peaks: r.curve.filter((p) => p.peak).length };
-  console.log(`${name}: ${r.samples} images in ${r.seconds.toFixed(1)} s (${(r.samples / r.seconds).toFixed(1)} img/s), accuracy ${(100 * r.accuracy).toFixed(1)} %, ${r.layers.length} layers, peaks at ${r.curve.filter((p) => p.peak).map((p) => p.index).join(', ')}; best ${best.index} ${best.layer} (log10 CUI ${best.log10?.toFixed(3)})`);
+  console.log(`${name}: ${r.samples} images in ${r.seconds.toFixed(1)} s (${(r.samples / r.seconds).toFixed(1)} img/s), accuracy ${(100 * r.accuracy!).toFixed(1)} %, ${r.layers.length} layers, peaks at ${r.curve.filter((p) => p.peak).map((p) => p.index).join(', ')}; best ${best.index} ${best.layer} (log10 CUI ${best.log10?.toFixed(3)})`);
 }
 console.log(JSON.stringify({ bench: 'saliency-curves', samples, models: summary }));

@@ -9,6 +9,7 @@
  */
 import { ImperaError } from '../errors.js';
 import { symbolicShape, tensor, type Graph } from '../graph/graph.js';
+import { channelLayout } from '../graph/layout.js';
 import type { GraphNode } from '../graph/structure.js';
 import { valueInfo } from '../onnx/builder.js';
 import { DataType, isFloatType } from '../onnx/dtype.js';
@@ -18,21 +19,44 @@ import { raiseNodes, upgradeBlocker, withOpset } from '../onnx/opset-upgrade.js'
 import { getGradient } from './registry.js';
 import type { GradContext, GradRule, ShapeFacts } from './rule.js';
 
-/** What is differentiated: the target logit (default), cross-entropy, or a caller-given output gradient. */
-export type Objective = 'target-logit' | 'cross-entropy' | 'seed';
+/**
+ * What is differentiated (docs/saliency/OBJECTIVES.md): the target logit (default), cross-entropy, the squared L2
+ * norm of (part of) an output, the fidelity loss against the model's own decision, or a caller-given output gradient.
+ */
+export type Objective = 'target-logit' | 'cross-entropy' | 'l2' | 'fidelity' | 'seed';
+export const OBJECTIVES: readonly Objective[] = ['target-logit', 'cross-entropy', 'l2', 'fidelity', 'seed'];
+
+/** The part of an output the l2 objective covers, along the axes of its channel layout (graph/layout.ts). */
+export interface OutputSelection {
+  /** One index of the channel axis (C of [N, C, H, W] and of [N, T, C]). */
+  channel?: number;
+  /** Half-open [start, end) per position axis: [[y0, y1], [x0, x1]] for [N, C, H, W], [[t0, t1]] for [N, T, C]. */
+  region?: readonly (readonly [number, number])[];
+}
 
 export interface BackwardSpec {
   /** Tensors to differentiate with respect to (inputs, intermediates, initializers). */
   wrt: readonly string[];
-  /** The model output the objective is on (default: the first). */
-  output?: string;
+  /** The model outputs the objective is on (default: the first); several only with objective seed. */
+  outputs?: readonly string[];
   /**
-   * target-logit: sum over the batch of logit[target_i]; cross-entropy: mean cross-entropy against the targets
-   * (the loss is an output too); seed: the gradient of the output is fed as input `impera::output_grad`.
+   * Every objective but cross-entropy sums per-sample objectives over the batch, so a sample's gradient does not
+   * depend on the rest of its batch.
+   * target-logit: logit[target]; cross-entropy: mean cross-entropy against the targets over the batch;
+   * l2: ||y||^2 over the `select`ed part; fidelity: the output's own task loss against the model's decision
+   * (classes [N, K]: cross-entropy against the argmax; sequences [N, T, K]: per-step cross-entropy against the
+   * greedy decode, mean over steps; maps [N, C, H, W] of probabilities: binary cross-entropy against the map
+   * thresholded at `threshold`, mean over elements) — a Softmax output is read as probabilities, anything else
+   * as logits; seed: the gradient of each output is fed as an input (`outputGradInputs`).
+   * cross-entropy, l2 and fidelity output their value too (`lossOutput`).
    */
   objective?: Objective;
-  /** Where targets come from: the `impera::targets` input (int64 [N]) or each sample's predicted class. */
+  /** Where target-logit and cross-entropy take targets: the `impera::targets` input (int64 [N]) or each sample's predicted class. */
   targets?: 'input' | 'predicted';
+  /** l2 only: a channel and/or region of the output (default: all of it). */
+  select?: OutputSelection;
+  /** fidelity on maps: the threshold that makes the model's own map binary (default 0.5). */
+  threshold?: number;
   /** Forward tensors to output as well (e.g. activations for Grad-CAM). */
   keep?: readonly string[];
 }
@@ -43,10 +67,10 @@ export interface BackwardModel {
   opset: number;
   /** Output name of the gradient of each wrt tensor. */
   gradients: Map<string, string>;
-  /** Input names added to the model's own. */
+  /** Input names added to the model's own: the targets; per output, its fed gradient (objective seed). */
   targetsInput?: string;
-  outputGradInput?: string;
-  /** Output names: the targets used (when predicted), the loss (cross-entropy). */
+  outputGradInputs?: Map<string, string>;
+  /** Output names: the classes used (predicted, or fidelity's pseudo-labels on [N, K]), the objective's value. */
   targetsOutput?: string;
   lossOutput?: string;
   /** Wrt tensors the objective does not depend on (their gradient is zero). */
@@ -54,8 +78,9 @@ export interface BackwardModel {
 }
 
 export const TARGETS_INPUT = 'impera::targets';
-/** The mean cross-entropy output of a backward graph built with objective 'cross-entropy'. */
+/** The objective's value (cross-entropy, l2, fidelity). */
 export const LOSS_OUTPUT = 'impera::loss';
+/** The fed gradient of a single output; with several outputs, `impera::output_grad::<output>`. */
 export const OUTPUT_GRAD_INPUT = 'impera::output_grad';
 export const gradientName = (t: string) => `${t}::grad`;
 
@@ -73,9 +98,9 @@ function differentiable(g: Graph, wrt: ReadonlySet<string>): Set<string> {
   return live;
 }
 
-/** Nodes that lie between a differentiable input and the objective output, in topological order. */
-function nodesOnPath(g: Graph, live: ReadonlySet<string>, output: string): GraphNode[] {
-  const feeds = new Set<string>([output]);
+/** Nodes that lie between a differentiable input and the objective's outputs, in topological order. */
+function nodesOnPath(g: Graph, live: ReadonlySet<string>, outputs: readonly string[]): GraphNode[] {
+  const feeds = new Set<string>(outputs);
   const path: GraphNode[] = [];
   for (const i of [...g.order].reverse()) {
     const n = g.nodes[i]!;
@@ -88,20 +113,18 @@ function nodesOnPath(g: Graph, live: ReadonlySet<string>, output: string): Graph
 }
 
 export function buildBackwardGraph(g: Graph, spec: BackwardSpec): BackwardModel {
-  const output = spec.output ?? g.outputs[0]!.name!;
+  const outputs = spec.outputs ?? [g.outputs[0]!.name!];
   const objective = spec.objective ?? 'target-logit';
   for (const t of [...spec.wrt, ...(spec.keep ?? [])]) {
     if (!g.tensors.has(t)) throw new ImperaError('BAD_ARGUMENT', `'${t}' is not a tensor of the model`, 'name inputs, intermediate tensors or initializers as `impera inspect` lists them');
   }
-  if (!g.outputs.some((o) => o.name === output)) throw new ImperaError('BAD_ARGUMENT', `'${output}' is not an output of the model`);
+  const names = g.outputs.map((o) => o.name!);
+  for (const o of outputs) if (!names.includes(o)) throw new ImperaError('BAD_ARGUMENT', `'${o}' is not an output of the model`, `its outputs: ${names.join(', ')}`);
   for (const t of spec.wrt) if (!isFloatType(tensor(g, t).dtype)) throw new ImperaError('BAD_ARGUMENT', `'${t}' is not a float tensor: it has no gradient`);
-  const out = tensor(g, output);
-  if (objective !== 'seed' && out.shape.length !== 2) {
-    throw new ImperaError('BAD_ARGUMENT', `objective '${objective}' needs an output of shape [batch, classes]; '${output}' is [${out.shape}]`, 'use objective seed and feed the output gradient');
-  }
+  checkObjective(g, objective, outputs, spec);
 
   const live = differentiable(g, new Set(spec.wrt));
-  const path = nodesOnPath(g, live, output);
+  const path = nodesOnPath(g, live, outputs);
   const opset = backwardOpset(g, path);
   const ruleOf = checkRules(g, path, live, opset);
 
@@ -109,12 +132,12 @@ export function buildBackwardGraph(g: Graph, spec: BackwardSpec): BackwardModel 
   const aux = auxiliaryOutputs(path, ruleOf);
   const partials = new Map<string, string[]>();
   const addPartial = (t: string, grad: string) => (partials.get(t) ?? partials.set(t, []).get(t)!).push(grad);
-  const seed = objectiveSeed(g, emit, output, objective, spec.targets ?? 'input');
-  addPartial(output, seed.grad);
+  const seed = objectiveSeed(g, emit, outputs, objective, spec);
+  for (const [o, grad] of seed.grads) addPartial(o, grad);
 
   const shapeFacts = (name: string): ShapeFacts => tensor(g, name);
   for (const node of [...path].reverse()) {
-    const outputs = aux.get(node.index) ?? node.outputs;
+    const nodeOutputs = aux.get(node.index) ?? node.outputs;
     const dys = node.outputs.map((o) => (partials.has(o) ? emit.sum(partials.get(o)!) : undefined));
     if (dys.every((d) => d === undefined)) continue;
     const ctx: GradContext = {
@@ -122,7 +145,7 @@ export function buildBackwardGraph(g: Graph, spec: BackwardSpec): BackwardModel 
       opset,
       emit,
       x: (i) => node.inputs[i]!,
-      y: (i) => outputs[i]!,
+      y: (i) => nodeOutputs[i]!,
       facts: (name) => tensor(g, name),
       dy: (k = 0) => dys[k],
       needs: (i) => live.has(node.inputs[i] ?? ''),
@@ -135,7 +158,7 @@ export function buildBackwardGraph(g: Graph, spec: BackwardSpec): BackwardModel 
 
   const gradients = new Map<string, string>();
   const unreachable: string[] = [];
-  const outputs: onnx.IValueInfoProto[] = g.outputs.map((o) => valueInfo(o.name!, tensor(g, o.name!).dtype));
+  const results: onnx.IValueInfoProto[] = g.outputs.map((o) => valueInfo(o.name!, tensor(g, o.name!).dtype));
   const renamed = new Map<string, string>();
   for (const t of spec.wrt) {
     const parts = partials.get(t);
@@ -146,11 +169,11 @@ export function buildBackwardGraph(g: Graph, spec: BackwardSpec): BackwardModel 
     if (!renamed.has(grad) && emit.rename(grad, name)) renamed.set(grad, name);
     else emit.op('Identity', [renamed.get(grad) ?? grad], {}, { output: name });
     gradients.set(t, name);
-    outputs.push(valueInfo(name, tensor(g, t).dtype));
+    results.push(valueInfo(name, tensor(g, t).dtype));
   }
-  for (const k of spec.keep ?? []) if (!outputs.some((o) => o.name === k)) outputs.push(valueInfo(k, tensor(g, k).dtype));
-  if (seed.targetsOutput) outputs.push(valueInfo(seed.targetsOutput, DataType.INT64));
-  if (seed.lossOutput) outputs.push(valueInfo(seed.lossOutput, DataType.FLOAT));
+  for (const k of spec.keep ?? []) if (!results.some((o) => o.name === k)) results.push(valueInfo(k, tensor(g, k).dtype));
+  if (seed.targetsOutput) results.push(valueInfo(seed.targetsOutput, DataType.INT64));
+  if (seed.lossOutput) results.push(valueInfo(seed.lossOutput, DataType.FLOAT));
 
   const forward = g.proto.graph!;
   const raised = raiseNodes(forward, g.opsets.get('') ?? 1, opset);
@@ -158,7 +181,7 @@ export function buildBackwardGraph(g: Graph, spec: BackwardSpec): BackwardModel 
   const inputs = [...(forward.input ?? []), ...seed.inputs];
   const proto = onnx.ModelProto.create({
     ...withOpset(g.proto, opset),
-    graph: { ...forward, node: [...nodes, ...emit.nodes], initializer: [...(forward.initializer ?? []), ...raised.initializers, ...emit.initializers], input: inputs, output: outputs, valueInfo: [] },
+    graph: { ...forward, node: [...nodes, ...emit.nodes], initializer: [...(forward.initializer ?? []), ...raised.initializers, ...emit.initializers], input: inputs, output: results, valueInfo: [] },
   });
   return {
     proto,
@@ -166,7 +189,7 @@ export function buildBackwardGraph(g: Graph, spec: BackwardSpec): BackwardModel 
     gradients,
     unreachable,
     ...(seed.targetsInput ? { targetsInput: seed.targetsInput } : {}),
-    ...(seed.outputGradInput ? { outputGradInput: seed.outputGradInput } : {}),
+    ...(seed.outputGradInputs ? { outputGradInputs: seed.outputGradInputs } : {}),
     ...(seed.targetsOutput ? { targetsOutput: seed.targetsOutput } : {}),
     ...(seed.lossOutput ? { lossOutput: seed.lossOutput } : {}),
   };
@@ -223,38 +246,163 @@ function auxiliaryOutputs(path: readonly GraphNode[], rules: ReadonlyMap<number,
 }
 
 interface Seed {
-  grad: string;
+  /** Per objective output: the objective's gradient with respect to it. */
+  grads: Map<string, string>;
   inputs: onnx.IValueInfoProto[];
   targetsInput?: string;
-  outputGradInput?: string;
+  outputGradInputs?: Map<string, string>;
   targetsOutput?: string;
   lossOutput?: string;
 }
 
-/** The gradient of the objective with respect to the output, and the inputs/outputs it adds. */
-function objectiveSeed(g: Graph, e: Emitter, output: string, objective: Objective, targets: 'input' | 'predicted'): Seed {
-  const out = tensor(g, output);
-  if (objective === 'seed') {
-    return { grad: OUTPUT_GRAD_INPUT, outputGradInput: OUTPUT_GRAD_INPUT, inputs: [valueInfo(OUTPUT_GRAD_INPUT, out.dtype, symbolicShape(g, output))] };
+/** What each objective needs of its outputs, checked before anything is built: one line naming what fits. */
+function checkObjective(g: Graph, objective: Objective, outputs: readonly string[], spec: BackwardSpec): void {
+  const bad = (what: string, hint?: string) => {
+    throw new ImperaError('BAD_ARGUMENT', what, hint);
+  };
+  if (!OBJECTIVES.includes(objective)) bad(`unknown objective '${objective}'`, `choose one of ${OBJECTIVES.join(', ')}`);
+  if (objective !== 'seed' && outputs.length !== 1) bad(`objective '${objective}' is on one output; ${outputs.length} given`, 'name one output, or feed the gradient of several with objective seed');
+  if (spec.select && objective !== 'l2') bad(`a channel or region selects part of the output for objective l2, not '${objective}'`);
+  if (spec.threshold !== undefined && objective !== 'fidelity') bad(`a threshold applies to objective fidelity, not '${objective}'`);
+  const output = outputs[0]!;
+  const shape = tensor(g, output).shape;
+  if ((objective === 'target-logit' || objective === 'cross-entropy') && shape.length !== 2) {
+    bad(`objective '${objective}' needs an output of shape [batch, classes]; '${output}' is [${shape}]`, 'use objective l2 or fidelity, or feed the output gradient (seed)');
   }
-  const classes = out.shape[1]!;
+  if (objective === 'fidelity' && ![2, 3, 4].includes(shape.length)) {
+    bad(`objective fidelity needs classes [N, K], sequence logits [N, T, K] or a map [N, C, H, W]; '${output}' is [${shape}]`, 'use objective l2, or feed the output gradient (seed)');
+  }
+  if (spec.select) checkSelection(output, shape, spec.select);
+}
+
+function checkSelection(output: string, shape: readonly number[], select: OutputSelection): void {
+  const layout = channelLayout(shape);
+  if (!layout) throw new ImperaError('BAD_ARGUMENT', `a channel or region needs an output of shape [N, C, H, W], [N, T, C] or [N, C]; '${output}' is [${shape}]`, 'use objective l2 on the whole output');
+  const { channel, region } = select;
+  if (channel !== undefined && !(Number.isInteger(channel) && channel >= 0 && channel < layout.channels)) {
+    throw new ImperaError('BAD_ARGUMENT', `channel ${channel} is out of range: '${output}' has ${layout.channels} channels (0-${layout.channels - 1})`);
+  }
+  if (!region) return;
+  const axes = layout.positionAxes;
+  const form = axes.length === 2 ? 'y0:y1,x0:x1' : axes.length === 1 ? 't0:t1' : '';
+  if (region.length !== axes.length) {
+    throw new ImperaError('BAD_ARGUMENT', `'${output}' [${shape}] has ${axes.length} position axes; the region gives ${region.length} ranges`, axes.length ? `give ${form}` : 'give a channel only');
+  }
+  region.forEach(([a, b], k) => {
+    const size = shape[axes[k]!]!;
+    if (!(Number.isInteger(a) && Number.isInteger(b) && a >= 0 && a < b && b <= size)) {
+      throw new ImperaError('BAD_ARGUMENT', `region range ${a}:${b} does not fit axis ${axes[k]} of '${output}' (size ${size})`, `give ${form} with 0 <= start < end <= size`);
+    }
+  });
+}
+
+/** The gradient of the objective with respect to its outputs, and the inputs/outputs it adds. */
+function objectiveSeed(g: Graph, e: Emitter, outputs: readonly string[], objective: Objective, spec: BackwardSpec): Seed {
+  if (objective === 'seed') {
+    const names = new Map(outputs.map((o) => [o, outputs.length === 1 ? OUTPUT_GRAD_INPUT : `${OUTPUT_GRAD_INPUT}::${o}`]));
+    return { grads: names, outputGradInputs: names, inputs: outputs.map((o) => valueInfo(names.get(o)!, tensor(g, o).dtype, symbolicShape(g, o))) };
+  }
+  const output = outputs[0]!;
+  const one = (s: Omit<Seed, 'grads'> & { grad: string }): Seed => {
+    const { grad, ...rest } = s;
+    return { ...rest, grads: new Map([[output, grad]]) };
+  };
+  if (objective === 'l2') return one(l2Seed(g, e, output, spec.select ?? {}));
+  if (objective === 'fidelity') return one(fidelitySeed(g, e, output, spec.threshold ?? 0.5));
+  const classes = tensor(g, output).shape[1]!;
   const batchDim = symbolicShape(g, output)[0]!;
-  const fromInput = targets === 'input';
+  const fromInput = (spec.targets ?? 'input') === 'input';
   const labels = fromInput ? TARGETS_INPUT : e.op('ArgMax', [output], { axis: 1, keepdims: 0 });
   const oneHot = e.oneHot(labels, classes);
-  const base: Seed = {
+  const base = {
     grad: oneHot,
     inputs: fromInput ? [valueInfo(TARGETS_INPUT, DataType.INT64, [batchDim])] : [],
     ...(fromInput ? { targetsInput: TARGETS_INPUT } : { targetsOutput: 'impera::targets_used' }),
   };
   if (!fromInput) e.op('Identity', [labels], {}, { output: 'impera::targets_used' });
-  if (objective === 'target-logit') return base;
+  if (objective === 'target-logit') return one(base);
   // mean cross-entropy: d/dlogits = (softmax - onehot) / N
   const n = e.op('Cast', [e.slice(e.shapeOf(output), [0], [1], [0])], { to: DataType.FLOAT });
   const grad = e.op('Div', [e.sub(e.op('Softmax', [output], { axis: 1 }), oneHot), n]);
   const picked = e.reduceSum(e.mul(e.op('LogSoftmax', [output], { axis: 1 }), oneHot), [1], false);
   const loss = e.op('ReduceMean', [e.neg(picked)], { keepdims: 0 }, { output: LOSS_OUTPUT }); // no axes: over the batch
-  return { ...base, grad, lossOutput: loss };
+  return one({ ...base, grad, lossOutput: loss });
+}
+
+/** Sum of every element (a scalar), named as the objective's value. */
+const lossOf = (e: Emitter, x: string): string => e.op('ReduceSum', [x], { keepdims: 0 }, { output: LOSS_OUTPUT });
+
+/**
+ * ||m * y||^2 summed over the batch, m the 0/1 mask of the selection: gradient 2 m y. The mask is the product of a
+ * channel mask and a region mask, each shaped to broadcast ([1, C, 1, 1], [1, 1, H, W]), so it stays small.
+ */
+function l2Seed(g: Graph, e: Emitter, output: string, select: OutputSelection): { grad: string; inputs: []; lossOutput: string } {
+  const shape = tensor(g, output).shape;
+  const layout = channelLayout(shape);
+  const masks: string[] = [];
+  if (select.channel !== undefined) {
+    const dims = shape.map((d, i) => (i === layout!.channelAxis ? d : 1));
+    masks.push(e.constant(DataType.FLOAT, dims, Array.from({ length: layout!.channels }, (_, c) => (c === select.channel ? 1 : 0))));
+  }
+  if (select.region) masks.push(regionMask(e, shape, layout!.positionAxes, select.region));
+  const picked = masks.reduce((y, m) => e.mul(y, m), output);
+  return { grad: e.mul(picked, e.scalar(2)), inputs: [], lossOutput: lossOf(e, e.mul(picked, picked)) };
+}
+
+/** A 0/1 mask over the position axes (1 elsewhere) that is 1 inside the half-open ranges. */
+function regionMask(e: Emitter, shape: readonly number[], axes: readonly number[], region: OutputSelection['region'] & object): string {
+  const dims = shape.map((d, i) => (axes.includes(i) ? d : 1));
+  const values = new Array<number>(dims.reduce((a, b) => a * b, 1)).fill(0);
+  const sizes = axes.map((a) => shape[a]!);
+  values.forEach((_, flat) => {
+    let rest = flat;
+    const inside = [...sizes].reverse().every((size, r) => {
+      const k = sizes.length - 1 - r;
+      const at = rest % size;
+      rest = Math.floor(rest / size);
+      return at >= region[k]![0] && at < region[k]![1];
+    });
+    values[flat] = inside ? 1 : 0;
+  });
+  return e.constant(DataType.FLOAT, dims, values);
+}
+
+/** Probabilities are clamped to [EPS, 1 - EPS] before a log or a division, as frameworks' BCE does. */
+const EPS = 1e-7;
+
+/**
+ * The output's task loss against the model's own decision, summed over the batch of per-sample means: a non-zero
+ * gradient without labels. Classes and sequences: cross-entropy over the last axis against its argmax
+ * (pseudo-labels; the greedy decode of a sequence); maps: binary cross-entropy against the thresholded map.
+ */
+function fidelitySeed(g: Graph, e: Emitter, output: string, threshold: number): { grad: string; inputs: []; lossOutput: string; targetsOutput?: string } {
+  const shape = tensor(g, output).shape;
+  const perSample = shape.slice(1).reduce((a, b) => a * b, 1);
+  const clamp = (p: string) => e.op('Max', [e.op('Min', [p, e.scalar(1 - EPS)]), e.scalar(EPS)]);
+  if (shape.length === 4) {
+    const target = e.op('Cast', [e.op('Greater', [output, e.scalar(threshold)])], { to: DataType.FLOAT });
+    const p = clamp(output);
+    const q = e.sub(e.scalar(1), p);
+    // d/dp of -(t log p + (1 - t) log(1 - p)) = (p - t) / (p (1 - p)); through a Sigmoid this is (p - t) on its logits
+    const grad = e.op('Div', [e.sub(output, target), e.mul(e.mul(p, q), e.scalar(perSample))]);
+    const ll = e.add(e.mul(target, e.op('Log', [p])), e.mul(e.sub(e.scalar(1), target), e.op('Log', [q])));
+    return { grad, inputs: [], lossOutput: lossOf(e, e.op('Div', [e.neg(ll), e.scalar(perSample)])) };
+  }
+  const axis = shape.length - 1;
+  const positions = perSample / shape[axis]!;
+  const labels = e.op('ArgMax', [output], { axis, keepdims: 0 });
+  // one-hot over the last axis as labels == [0..K) (Emitter.oneHot is for [N] labels; Equal exists in every opset)
+  const ids = e.constant(DataType.INT64, [...shape.slice(0, -1).map(() => 1), shape[axis]!], [...Array(shape[axis]!).keys()]);
+  const oneHot = e.op('Cast', [e.op('Equal', [e.unsqueeze(labels, [axis]), ids])], { to: DataType.FLOAT });
+  const scale = e.scalar(positions);
+  const probabilities = g.nodes[tensor(g, output).producer]?.opType === 'Softmax';
+  // probabilities p: d/dp of -log p[t] = -onehot / p; logits z: d/dz = softmax(z) - onehot
+  const grad = probabilities ? e.op('Div', [e.neg(oneHot), e.mul(clamp(output), scale)]) : e.op('Div', [e.sub(e.op('Softmax', [output], { axis }), oneHot), scale]);
+  const logp = probabilities ? e.op('Log', [clamp(output)]) : e.op('LogSoftmax', [output], { axis });
+  const lossOutput = lossOf(e, e.op('Div', [e.neg(e.mul(logp, oneHot)), scale]));
+  if (shape.length === 3) return { grad, inputs: [], lossOutput };
+  e.op('Identity', [labels], {}, { output: 'impera::targets_used' });
+  return { grad, inputs: [], lossOutput, targetsOutput: 'impera::targets_used' };
 }
 
 /**

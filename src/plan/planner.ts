@@ -36,6 +36,8 @@ export interface PlanOptions {
   cache?: boolean;
   cacheDir?: string;
   catalogFiles?: readonly string[];
+  /** false: skip the saliency pass (`--no-saliency`); its peaks are then no candidate cuts. */
+  saliency?: boolean;
   /** Progress of the current step (done of total), for a progress bar. */
   onProgress?: (step: string, done: number, total: number) => void;
 }
@@ -162,6 +164,7 @@ function scenarioData(g: Graph, s: PlanScenario, warnings: string[]): { data: Pl
 /** The expensive, cached analyses and the candidate cuts they decide. */
 interface PlanAnalyses {
   saliency: SaliencySummary | null;
+  saliencySkipped: string | null;
   cuts: Cut[];
   quality: QualityAnalysis;
   exits: PlanContext['exits'];
@@ -177,6 +180,19 @@ interface AnalysisInputs {
   cache: AnalysisCache;
   log: StepLog;
   onProgress: PlanOptions['onProgress'];
+  /** Why saliency does not run (null: it runs). */
+  saliencySkipped: string | null;
+}
+
+/** Why the saliency pass does not run, or null when it does. */
+function saliencySkipped(c: PlanScenario['config'], enabled = true): string | null {
+  if (Array.isArray(c.explore.cuts)) return 'the scenario lists the cuts to explore (explore.cuts), so saliency peaks are not needed';
+  if (!c.saliency) return 'the scenario says saliency: false';
+  if (!enabled) {
+    if (c.explore.cuts === 'peaks') throw new ImperaError('BAD_ARGUMENT', "explore.cuts 'peaks' needs saliency, which --no-saliency turns off", 'drop --no-saliency, or explore cuts: candidates');
+    return 'planned with --no-saliency';
+  }
+  return c.data ? null : 'the scenario gives no data';
 }
 
 /** The scenario's `quality:` block as the task layer takes it, paths relative to the scenario. */
@@ -187,15 +203,16 @@ async function runAnalyses(x: AnalysisInputs): Promise<PlanAnalyses> {
   const { g, data, cache, log } = x;
   const c = x.s.config;
   const progress = (name: string) => (done: number, total: number) => x.onProgress?.(name, done, total);
-  const saliency = data ? await log.run('saliency (I-SPLIT)', () => saliencyAnalysis(g, data, cache, progress('saliency'))) : null;
+  const skipped = x.saliencySkipped;
+  const saliency = data && !skipped ? await log.run('saliency (I-SPLIT)', () => saliencyAnalysis(g, data, cache, progress('saliency'))) : null;
   const cuts = c.devices.edge !== undefined && c.explore.placements.includes('split') ? candidateCuts(g, c.explore.cuts, saliency, x.allCuts) : [];
   const single = singleTensorCuts(g);
   const quality = await log.run('quality and bytes of cut x codec', () => qualityAnalysis(g, cuts, single[single.length - 1]!, c.explore.codecs, x.evalData, { inputs: c.devices.edge !== undefined && c.explore.placements.includes('remote'), task: taskOptions(x.s) }, cache, progress('quality')));
-  if (!c.explore.exits || !data) return { saliency, cuts, quality, exits: null };
+  if (!c.explore.exits || !data) return { saliency, saliencySkipped: skipped, cuts, quality, exits: null };
   const e = c.explore.exits;
   if (quality.task.metric !== 'accuracy') throw new ImperaError('BAD_SCENARIO', `explore.exits: exits are trained and scored on class labels, but the task's metric is ${quality.task.label} (${quality.task.metric})`, 'remove explore.exits, or plan a classifier with labelled data');
   const analysis = await log.run('early exits (training, calibration)', () => exitAnalysis(g, data, { cuts: x.exitCuts, hidden: e.hidden, taus: e.taus, calibrate: e.calibrate, valSamples: e.valSamples, calSamples: e.calSamples, ...(e.trainSamples ? { trainSamples: e.trainSamples } : {}) }, cache, (phase, d, t) => x.onProgress?.(phase, d, t)));
-  return { saliency, cuts, quality, exits: { analysis, cuts: x.exitCuts } };
+  return { saliency, saliencySkipped: skipped, cuts, quality, exits: { analysis, cuts: x.exitCuts } };
 }
 
 /** Bytes the server sends back per inference: every output of the model (a 640x640 float map is 1.6 MB). */
@@ -268,6 +285,7 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
   const c = s.config;
   const log = stepLog();
   const warnings: string[] = [];
+  const skipped = saliencySkipped(c, o.saliency);
   const cache = analysisCache(o.cache !== false, o.cacheDir);
 
   const g = await log.run('analyse the model', async () => ({ value: await scenarioGraph(s), cached: false }));
@@ -279,7 +297,7 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
   const allCuts = () => (listed ??= findCuts(g));
   const exitCuts = (c.explore.exits?.at ?? []).map((a, i) => scenarioCut(g, allCuts(), a, `explore.exits.at.${i}`));
   const { data, evalData } = scenarioData(g, s, warnings);
-  const analyses = await runAnalyses({ g, s, data, evalData, allCuts, exitCuts, cache, log, onProgress: o.onProgress });
+  const analyses = await runAnalyses({ g, s, data, evalData, allCuts, exitCuts, cache, log, onProgress: o.onProgress, saliencySkipped: skipped });
 
   const t0 = performance.now();
   const quality = planQuality(analyses.quality, qualityModeOf(c, data !== null, analyses.quality));
@@ -305,6 +323,7 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
     setup: setupSummary(setup, c.workload),
     cuts: cuts.map(cutSummary),
     saliency: analyses.saliency,
+    ...(analyses.saliencySkipped ? { saliencySkipped: analyses.saliencySkipped } : {}),
     quality,
     rateQuality: quality.source === 'measured' ? analyses.quality.codecs.map((x) => ({ cut: x.cut, codec: x.codec, bytes: x.bytesMean, quality: x.quality.value })) : [],
     configurations: configs,

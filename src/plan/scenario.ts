@@ -98,6 +98,8 @@ export const planScenarioSchema = z
     samples: count('samples').default(200),
     /** Images codecs are fitted on (default: data/policy.ts's calibration data if installed, else `data`). */
     calibration: z.string().min(1).optional(),
+    /** Run the saliency pass (I-SPLIT) whose peaks are candidate cuts (default true; skipped anyway when explore.cuts lists the cuts). */
+    saliency: z.boolean().default(true),
     /** Without labelled data: the model's known accuracy, scaled by the measured agreement of each configuration. */
     modelAccuracy: fraction('modelAccuracy').optional(),
     /** How quality is measured: the metric and its settings (default: chosen from the outputs and the data). */
@@ -190,6 +192,7 @@ function checkConstraints(c: PlanScenarioConfig, where: string): void {
   if (c.qos.accuracy !== undefined && c.quality?.metric !== undefined && c.quality.metric !== 'accuracy') fail('qos.accuracy', `the scenario's metric is ${c.quality.metric}, not accuracy`, 'constrain it with qos: {quality: {min: ...}} (or {max: ...} for a lower-is-better metric)');
   if (c.qualityTolerance !== undefined && c.accuracyTolerance !== undefined) fail('accuracyTolerance', 'give qualityTolerance or accuracyTolerance (its alias), not both');
   if (c.explore.cuts === 'peaks' && !c.data) fail('explore.cuts', "'peaks' needs saliency, which needs data", 'give data, or explore cuts: candidates');
+  if (c.explore.cuts === 'peaks' && !c.saliency) fail('explore.cuts', "'peaks' needs saliency, which saliency: false turns off", 'remove saliency: false, or explore cuts: candidates');
   if (c.explore.exits && !c.data) fail('explore.exits', 'exit branches are trained on labelled data', `give data: a folder with one sub-folder of images per class, or ${NAMED_SOURCES.join(', ')}`);
   if (c.explore.exits && c.devices.chain) fail('explore.exits', 'exits are explored for an edge device and a server, not a chain', 'remove explore.exits, or plan devices.edge and devices.server instead of a chain');
 }

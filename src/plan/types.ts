@@ -167,6 +167,8 @@ export interface PlanResult {
   setup: { edge: string; server: string | null; chain: string[]; links: string[]; workload: { fps: number; devices: number } };
   cuts: CutSummary[];
   saliency: SaliencySummary | null;
+  /** Why the plan has no saliency curve (cuts listed, turned off, no data); absent when it has one. */
+  saliencySkipped?: string;
   quality: PlanQuality;
   rateQuality: RateQualityEntry[];
   configurations: PlanConfiguration[];

@@ -139,7 +139,7 @@ function saliencyChart(plan: PlanResult): ChartDef {
     id: 'saliency',
     title: 'Saliency along depth (I-SPLIT)',
     caption: s ? `log10 CUI of each candidate layer over ${s.samples} images; local maxima (peaks) are the candidate split points, the global maximum the best.` : '',
-    missing: 'No saliency pass in this plan: the scenario gives no labelled data.',
+    missing: `No saliency pass in this plan: ${plan.saliencySkipped ?? 'the scenario gives no labelled data'}.`,
     spec: s ? curveSpec(`log10 CUI per candidate layer (${s.samples} images)`, 'log10 CUI', s.curve.map((p) => ({ index: p.index, label: p.layer, value: p.log10, ...(p.best ? { mark: 'best' as const } : p.peak ? { mark: 'peak' as const } : {}) }))) : null,
   };
 }

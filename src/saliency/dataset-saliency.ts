@@ -6,18 +6,34 @@ import { ImperaError } from '../errors.js';
 import { findCuts } from '../cuts/cuts.js';
 import { modelInputs, type Dataset } from '../data/dataset.js';
 import { tensor, type Graph } from '../graph/graph.js';
+import type { OutputSelection } from '../autodiff/backward.js';
 import { DataType } from '../onnx/dtype.js';
+import type { Tensor } from '../onnx/tensor.js';
 import { createSession, run } from '../ort/session.js';
 import { CuiAccumulator, type CuiPoint, type SaliencyLayer } from './cui.js';
-import { buildSaliencyModel } from './gradcam.js';
+import { buildSaliencyModel, type SaliencyObjective } from './gradcam.js';
 import { channelLayout } from '../graph/layout.js';
 
 export interface SaliencyOptions {
   /** Candidate layers (tensor names); default: every single-tensor cut with a Grad-CAM layout. */
   layers?: readonly string[];
-  /** Explain the labelled class (default) or the predicted one. */
+  /**
+   * What the maps explain (docs/saliency/OBJECTIVES.md): the target logit (I-SPLIT), the l2 norm of (part of) an
+   * output, the fidelity loss against the model's own decision, or a fed output gradient (seed). Default: seed
+   * with `outputGrads`, l2 with `select`, the target logit where the first output is class logits [N, K], else fidelity.
+   */
+  objective?: SaliencyObjective['objective'];
+  /** target-logit: explain the labelled class (default) or the predicted one. */
   target?: 'label' | 'pred';
-  /** Only images of these classes (labels) count. */
+  /** l2, fidelity: the output the objective is on (default: the first). */
+  output?: string;
+  /** l2: a channel and/or region of the output. */
+  select?: OutputSelection;
+  /** fidelity on maps: the threshold of the model's own map (default 0.5). */
+  threshold?: number;
+  /** seed: dL/dy per output, [1, ...] (the same for every image) or [images, ...] (one per image, in order). */
+  outputGrads?: Record<string, Tensor>;
+  /** Only images of these classes (labels) count: only where the objective's output has classes ([N, K]). */
   classes?: readonly number[];
   /** At most this many images (after the class filter). */
   samples?: number;
@@ -28,19 +44,22 @@ export interface SaliencyOptions {
 
 export interface SaliencyResult {
   dataset: string;
-  target: 'label' | 'pred';
+  /** The objective the maps explain, in words. */
+  objective: string;
+  /** target-logit: which class was explained. */
+  target?: 'label' | 'pred';
   samples: number;
-  /** Images per class among those used. */
+  /** Images per class among those used (empty when the objective's output has no classes). */
   counts: number[];
   classes: readonly string[];
-  /** Classes the curve averages over. */
+  /** Classes the curve averages over (empty: every image, the output has no classes). */
   subset: number[];
   layers: SaliencyLayer[];
   curve: CuiPoint[];
   /** log10 CUI per layer for each class's own images (null where CUI is 0 or the class has no images). */
   perClass: Record<string, (number | null)[]>;
-  /** Share of the images the model classifies correctly. */
-  accuracy: number;
+  /** target-logit: share of the images the model classifies correctly. */
+  accuracy: number | null;
   seconds: number;
 }
 
@@ -57,46 +76,47 @@ export function candidateLayers(g: Graph): string[] {
 
 export async function runSaliency(g: Graph, data: Dataset, options: SaliencyOptions = {}): Promise<SaliencyResult> {
   const started = performance.now();
-  const target = options.target ?? 'label';
+  const objective = saliencyObjective(g, options);
   const layers = options.layers ?? candidateLayers(g);
   if (layers.length === 0) throw new ImperaError('BAD_ARGUMENT', 'no candidate layers: the model has no cut tensor of shape [N, C, H, W], [N, T, C] or [N, C]');
   const input = [...g.inputShapes.entries()];
   if (input.length !== 1 || input[0]![1].shape.length !== 4) throw new ImperaError('BAD_ARGUMENT', 'saliency needs a model with one image input [N, C, H, W]');
   const inputs = modelInputs(g);
-  const classCount = tensor(g, g.outputs[0]!.name!).shape[1]!;
+  const output = objective.objective === 'target-logit' ? g.outputs[0]!.name! : (objective.outputs?.[0] ?? g.outputs[0]!.name!);
+  const shape = tensor(g, output).shape;
+  if (objective.objective === 'target-logit' && objective.target === 'label' && !data.labelled) {
+    throw new ImperaError('DATASET', `'${data.name}' has no labels to explain the labelled class`, 'explain the predicted class (--target pred), or the fidelity loss (--objective fidelity)');
+  }
+  // images are grouped by label only where the data has labels and the objective's output classes to match them
+  const classCount = shape.length === 2 && objective.objective !== 'seed' && data.labelled ? shape[1]! : 0;
+  if (!classCount && options.classes) throw new ImperaError('BAD_ARGUMENT', `a class subset picks images by class, but ${data.labelled ? `output '${output}' [${shape}] has no classes` : `'${data.name}' has no labels`}`, 'leave out --classes');
   const subset = [...(options.classes ?? [...Array(classCount).keys()])];
-  for (const c of subset) {
-    if (!Number.isInteger(c) || c < 0 || c >= classCount) throw new ImperaError('BAD_ARGUMENT', `class ${c} is out of range: the model has ${classCount} classes (0-${classCount - 1})`);
-  }
-  const wanted = new Set(subset);
-  const indices: number[] = [];
-  for (let i = 0; i < data.size && indices.length < (options.samples ?? Infinity); i++) {
-    const label = data.label(i);
-    if (label >= classCount) throw new ImperaError('DATASET', `'${data.name}' has class index ${label} (${data.classes[label]}), but the model only has ${classCount} classes`);
-    if (wanted.has(label)) indices.push(i);
-  }
-  if (indices.length === 0) throw new ImperaError('DATASET', `'${data.name}' has no images of classes ${subset.join(', ')}`);
+  const indices = classCount ? imagesOfClasses(data, subset, classCount, options.samples) : [...Array(Math.min(data.size, options.samples ?? Infinity)).keys()];
+  const grads = options.outputGrads ? checkOutputGrads(g, options.outputGrads, indices.length) : undefined;
 
-  const model = buildSaliencyModel(g, layers, target);
+  const model = buildSaliencyModel(g, layers, objective);
   const session = await createSession(model.proto, g.model.dir, { ...(options.threads ? { threads: options.threads } : {}) });
   const info = layers.map((l) => ({ tensor: l, shape: [...tensor(g, l).shape.slice(1)], positions: channelLayout(tensor(g, l).shape)!.positions }));
-  const acc = new CuiAccumulator(info, classCount);
+  const acc = new CuiAccumulator(info, Math.max(classCount, 1));
   const batch = options.batchSize ?? 8;
   let correct = 0;
   try {
     for (let start = 0; start < indices.length; start += batch) {
       const chunk = indices.slice(start, start + batch);
-      const labels = chunk.map((i) => data.label(i));
+      const labels = classCount ? chunk.map((i) => data.label(i)) : chunk.map(() => 0);
       const feeds = {
         ...data.feeds(chunk, inputs),
         ...(model.targetsInput ? { [model.targetsInput]: { dtype: DataType.INT64, dims: [chunk.length], data: BigInt64Array.from(labels.map(BigInt)) } } : {}),
+        ...Object.fromEntries([...(model.outputGradInputs ?? [])].map(([o, name]) => [name, rowsOf(grads![o]!, start, chunk.length)])),
       };
       const out = await run(session, feeds);
-      const logits = out[model.logits]!.data as Float32Array;
-      labels.forEach((label, n) => {
-        const row = logits.subarray(n * classCount, (n + 1) * classCount);
-        if (row.indexOf(Math.max(...row)) === label) correct++;
-      });
+      if (model.logits) {
+        const logits = out[model.logits]!.data as Float32Array;
+        labels.forEach((label, n) => {
+          const row = logits.subarray(n * classCount, (n + 1) * classCount);
+          if (row.indexOf(Math.max(...row)) === label) correct++;
+        });
+      }
       // group by the image's class (its label): per-class curves and subsets are over images, as in I-SPLIT
       acc.add(layers.map((l) => out[model.maps.get(l)!]!.data as Float32Array), labels);
       options.onProgress?.(Math.min(start + batch, indices.length), indices.length);
@@ -104,18 +124,94 @@ export async function runSaliency(g: Graph, data: Dataset, options: SaliencyOpti
   } finally {
     await session.release();
   }
-  const perClass = Object.fromEntries(data.classes.slice(0, classCount).map((name, c) => [name, acc.counts[c] ? acc.curve([c]).map((p) => p.log10) : info.map(() => null)]));
+  const classes = data.classes.slice(0, classCount);
+  const perClass = Object.fromEntries(classes.map((name, c) => [name, acc.counts[c] ? acc.curve([c]).map((p) => p.log10) : info.map(() => null)]));
   return {
     dataset: data.name,
-    target,
+    objective: describeObjective(objective, output),
+    ...(objective.objective === 'target-logit' ? { target: objective.target } : {}),
     samples: indices.length,
-    counts: acc.counts,
-    classes: data.classes.slice(0, classCount),
-    subset,
+    counts: classCount ? acc.counts : [],
+    classes,
+    subset: classCount ? subset : [],
     layers: info,
-    curve: acc.curve(subset),
+    curve: acc.curve(classCount ? subset : [0]),
     perClass,
-    accuracy: correct / indices.length,
+    accuracy: model.logits ? correct / indices.length : null,
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+/**
+ * The objective the options ask for; options that belong to another objective are refused. By default the target
+ * logit where the first output is class logits [N, K] (I-SPLIT), else the fidelity loss, which any model has.
+ */
+function saliencyObjective(g: Graph, o: SaliencyOptions): SaliencyObjective {
+  const objective = o.objective ?? defaultObjective(g, o);
+  const refuse = (option: string, belongs: string) => {
+    throw new ImperaError('BAD_ARGUMENT', `${option} applies to objective ${belongs}, not '${objective}'`);
+  };
+  if (o.target && objective !== 'target-logit') refuse('the target class (label or pred)', 'target-logit');
+  if (o.select && objective !== 'l2') refuse('a channel or region', 'l2');
+  if (o.threshold !== undefined && objective !== 'fidelity') refuse('a threshold', 'fidelity');
+  if (o.outputGrads && objective !== 'seed') refuse('a fed output gradient', 'seed');
+  if (o.output && objective === 'target-logit') refuse('an output', 'l2 or fidelity (target-logit explains the first output)');
+  if (objective === 'target-logit') return { objective, target: o.target ?? 'label' };
+  if (objective === 'seed') {
+    if (!o.outputGrads || !Object.keys(o.outputGrads).length) throw new ImperaError('BAD_ARGUMENT', 'objective seed needs the gradient of at least one output', 'give dL/dy as a .npy file (--output-grad)');
+    return { objective, outputs: Object.keys(o.outputGrads) };
+  }
+  return { objective, ...(o.output ? { outputs: [o.output] } : {}), ...(o.select ? { select: o.select } : {}), ...(o.threshold !== undefined ? { threshold: o.threshold } : {}) };
+}
+
+/** What the other options imply (seed, l2, target-logit), else the target logit of class logits, else fidelity. */
+function defaultObjective(g: Graph, o: SaliencyOptions): SaliencyObjective['objective'] {
+  if (o.outputGrads) return 'seed';
+  if (o.select) return 'l2';
+  const classLogits = tensor(g, g.outputs[0]!.name!).shape.length === 2 && !o.output && o.threshold === undefined;
+  return o.target || classLogits ? 'target-logit' : 'fidelity';
+}
+
+function describeObjective(o: SaliencyObjective, output: string): string {
+  if (o.objective === 'target-logit') return `target logit (${o.target === 'label' ? 'labelled class' : 'predicted class'})`;
+  if (o.objective === 'seed') return `fed output gradient of ${o.outputs!.map((x) => `'${x}'`).join(', ')}`;
+  if (o.objective === 'fidelity') return `fidelity loss of '${output}' against the model's own decision${o.threshold !== undefined ? ` (map threshold ${o.threshold})` : ''}`;
+  const { channel, region } = o.select ?? {};
+  const part = [channel !== undefined ? `channel ${channel}` : '', region ? `region ${region.map(([a, b]) => `${a}:${b}`).join(',')}` : ''].filter(Boolean).join(', ');
+  return `squared L2 norm of '${output}'${part ? ` (${part})` : ''}`;
+}
+
+/** Up to `samples` images whose labels are in `subset`, in dataset order. */
+function imagesOfClasses(data: Dataset, subset: readonly number[], classCount: number, samples = Infinity): number[] {
+  for (const c of subset) {
+    if (!Number.isInteger(c) || c < 0 || c >= classCount) throw new ImperaError('BAD_ARGUMENT', `class ${c} is out of range: the model has ${classCount} classes (0-${classCount - 1})`);
+  }
+  const wanted = new Set(subset);
+  const indices: number[] = [];
+  for (let i = 0; i < data.size && indices.length < samples; i++) {
+    const label = data.label(i);
+    if (label >= classCount) throw new ImperaError('DATASET', `'${data.name}' has class index ${label} (${data.classes[label]}), but the model only has ${classCount} classes`);
+    if (wanted.has(label)) indices.push(i);
+  }
+  if (indices.length === 0) throw new ImperaError('DATASET', `'${data.name}' has no images of classes ${subset.join(', ')}`);
+  return indices;
+}
+
+/** Fed gradients fit their outputs: float32, the output's shape per image, one row for all images or one per image. */
+function checkOutputGrads(g: Graph, grads: Record<string, Tensor>, images: number): Record<string, Tensor> {
+  for (const [o, t] of Object.entries(grads)) {
+    if (!g.tensors.has(o) || !g.outputs.some((x) => x.name === o)) throw new ImperaError('BAD_ARGUMENT', `'${o}' is not an output of the model`, `its outputs: ${g.outputs.map((x) => x.name).join(', ')}`);
+    const per = tensor(g, o).shape.slice(1);
+    const fits = t.dtype === DataType.FLOAT && t.dims.length === per.length + 1 && t.dims.slice(1).every((d, i) => d === per[i]) && (t.dims[0] === 1 || t.dims[0] === images);
+    if (!fits) throw new ImperaError('BAD_ARGUMENT', `the gradient of output '${o}' is ${t.dtype === DataType.FLOAT ? '' : 'not float32, '}[${t.dims}]; it must be float32 [1, ${per.join(', ')}] (every image) or [${images}, ${per.join(', ')}] (one per image)`);
+  }
+  return grads;
+}
+
+/** Rows start..start+n of a fed gradient, or its one row repeated n times. */
+function rowsOf(t: Tensor, start: number, n: number): Tensor {
+  const data = t.data as Float32Array;
+  const per = data.length / t.dims[0]!;
+  const rows = t.dims[0] === 1 ? Float32Array.from({ length: n * per }, (_, i) => data[i % per]!) : data.slice(start * per, (start + n) * per);
+  return { dtype: DataType.FLOAT, dims: [n, ...t.dims.slice(1)], data: rows };
 }

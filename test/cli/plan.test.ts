@@ -57,6 +57,10 @@ describe('impera plan', () => {
     expect(plan.timings.steps.map((s: { cached: boolean }) => s.cached)).not.toContain(true);
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     expect(html).toContain(plan.recommendation.id);
+    // the scenario lists its cuts: no saliency pass, and the plan and the report say why
+    expect(plan.saliency).toBeNull();
+    expect(plan.saliencySkipped).toBe('the scenario lists the cuts to explore (explore.cuts), so saliency peaks are not needed');
+    expect(html).toContain('No saliency pass in this plan: the scenario lists the cuts to explore (explore.cuts)');
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href="http/);
 
     // the same scenario again: every analysis from the cache

@@ -8,6 +8,7 @@ import { inMemoryModel, loadModel, saveModel } from '../../src/onnx/io.js';
 import { downlinkBytesOf, plan } from '../../src/plan/planner.js';
 import { readPlanScenario } from '../../src/plan/scenario.js';
 import { modelFingerprint, PROFILE_FORMAT, saveProfile } from '../../src/profile/profile-file.js';
+import { EXAMPLE_MODEL } from '../../src/util/package.js';
 import { chain, weights } from '../helpers/models.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'impera-plan-run-'));
@@ -56,5 +57,25 @@ describe('what comes back to the device', () => {
     const g = await analyzeModel(inMemoryModel(b.build(), 'map'));
     expect(downlinkBytesOf(g)).toBe(640 * 640 * 4 + 4); // 1,638,404 bytes
     expect(downlinkBytesOf(await analyzeModel(chain(1)))).toBe(5 * 4);
+  });
+});
+
+describe('plan skips saliency when it is not needed or not wanted, and says why', () => {
+  // the example classifier (10 classes, as the data has), on the edge device alone
+  const local = (name: string, lines: string[]) => {
+    const file = join(dir, name);
+    writeFileSync(file, [`model: ${EXAMPLE_MODEL}`, 'data: fashion-mnist', 'samples: 8', ...lines, 'devices:', '  edge: raspberry-pi-4'].join('\n'));
+    return readPlanScenario(file);
+  };
+
+  it('saliency: false in the scenario: no saliency step, the reason in the result', async () => {
+    const { result } = await plan(local('off.yaml', ['saliency: false', 'explore: { placements: [local] }']), { cache: false });
+    expect(result.saliency).toBeNull();
+    expect(result.saliencySkipped).toBe('the scenario says saliency: false');
+    expect(result.timings.steps.map((s) => s.step)).not.toContain('saliency (I-SPLIT)');
+  });
+
+  it('--no-saliency with explore cuts: peaks is refused before any analysis', async () => {
+    await expect(plan(local('peaks.yaml', ['explore: { placements: [local], cuts: peaks }']), { cache: false, saliency: false })).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: "explore.cuts 'peaks' needs saliency, which --no-saliency turns off" });
   });
 });

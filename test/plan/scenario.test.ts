@@ -78,6 +78,8 @@ describe('plan scenario files', () => {
     expect(() => readPlanScenario(exits)).toThrow(/explore.exits: exit branches are trained on labelled data/);
     const peaks = write('peaks.yaml', [...base, 'explore:', '  cuts: peaks'].join('\n'));
     expect(() => readPlanScenario(peaks)).toThrow(/explore.cuts: 'peaks' needs saliency, which needs data/);
+    const peaksOff = write('peaks-off.yaml', [...base, 'data: fashion-mnist', 'saliency: false', 'explore:', '  cuts: peaks'].join('\n'));
+    expect(() => readPlanScenario(peaksOff)).toThrow(/explore.cuts: 'peaks' needs saliency, which saliency: false turns off/);
     const chainOf = (lines: string[]) => ['data: fashion-mnist', 'devices:', '  chain: [raspberry-pi-4, nvidia-t4]', 'links:', '  chain: [wifi]', ...lines].join('\n');
     expect(() => readPlanScenario(write('chain-energy.yaml', chainOf(['objective: min-energy'])))).toThrow(expect.objectContaining({ message: expect.stringMatching(/objective: min-energy applies to one edge device, not a chain/), hint: expect.stringMatching(/min-latency or max-throughput/) }));
     expect(() => readPlanScenario(write('chain-exits.yaml', chainOf(['explore:', '  exits: { at: [12] }'])))).toThrow(/explore.exits: exits are explored for an edge device and a server, not a chain/);

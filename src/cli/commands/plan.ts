@@ -25,6 +25,7 @@ interface PlanCliOptions {
   out: string;
   export?: string;
   cache: boolean;
+  saliency: boolean;
   catalog: string[];
   top: number;
   json?: boolean;
@@ -38,6 +39,7 @@ export function registerPlan(program: Command): void {
     .option('--out <dir>', 'where plan.json and report.html go', 'impera-plan')
     .option('--export <dir>', 'also write the recommended deployment: parts with codec and exits, and the runtime config')
     .option('--no-cache', 'recompute every analysis (profiles, quality, saliency, exits) instead of reusing cached ones')
+    .option('--no-saliency', 'skip the saliency pass (its peaks are then no candidate cuts); skipped anyway when the scenario lists explore.cuts or says saliency: false')
     .addOption(new Option('--catalog <file>', 'extra device catalog, YAML or JSON (repeatable)').argParser((v: string, prev: string[] = []) => [...prev, v]).default([]))
     .option('--top <n>', 'configurations in the printed table', positiveInt('--top'), 15)
     .option('--json', 'print plan.json to stdout')
@@ -47,7 +49,7 @@ export function registerPlan(program: Command): void {
       let result: PlanResult;
       let context: Awaited<ReturnType<typeof plan>>['context'];
       try {
-        ({ result, context } = await plan(scenario, { cache: o.cache, catalogFiles: o.catalog, onProgress: (step, done, total) => bar.update(done, total, step) }));
+        ({ result, context } = await plan(scenario, { cache: o.cache, saliency: o.saliency, catalogFiles: o.catalog, onProgress: (step, done, total) => bar.update(done, total, step) }));
       } finally {
         bar.stop();
       }

@@ -1,10 +1,16 @@
-/** `impera saliency`: I-SPLIT's CUI curve over a dataset, its peaks (candidate split points), a table and a plot. */
+/**
+ * `impera saliency`: I-SPLIT's CUI curve over a dataset, its peaks (candidate split points), a table and a plot —
+ * of the target logit, or for any model of another objective (l2 of an output's part, fidelity, a fed gradient).
+ */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import type { OutputSelection } from '../../autodiff/backward.js';
 import { singleTensorCuts } from '../../cuts/cuts.js';
+import { readNpy } from '../../data/npy.js';
 import { ImperaError } from '../../errors.js';
 import { curveSpec, renderSvg } from '../../report/plot.js';
 import { runSaliency, type SaliencyResult } from '../../saliency/dataset-saliency.js';
+import type { Tensor } from '../../onnx/tensor.js';
 import { addDataOptions, addModelOptions, graphAndData, positiveInt, printJson, printWarnings, type ModelOptions } from '../common.js';
 import { fmtShape, table } from '../table.js';
 import { progressBar } from '../progress.js';
@@ -13,7 +19,13 @@ interface SaliencyCliOptions extends ModelOptions {
   data?: string;
   classes?: string;
   samples?: number;
-  target: string;
+  objective?: string;
+  target?: string;
+  output?: string;
+  channel?: string;
+  region?: string;
+  threshold?: string;
+  outputGrad?: string;
   layers?: string;
   batchSize: number;
   resize?: boolean;
@@ -33,20 +45,58 @@ function parseClasses(spec: string | undefined): number[] | undefined {
   });
 }
 
+const SALIENCY_OBJECTIVES = ['target-logit', 'l2', 'fidelity', 'seed'] as const;
+
+/** --channel and --region as the l2 objective's selection. */
+function parseSelection(channel: string | undefined, region: string | undefined): OutputSelection | undefined {
+  if (channel === undefined && region === undefined) return undefined;
+  const int = (v: string, what: string) => {
+    const n = Number(v.trim());
+    if (v.trim() === '' || !Number.isInteger(n) || n < 0) throw new ImperaError('BAD_ARGUMENT', `${what}: '${v}' is not a whole number >= 0`, 'e.g. --channel 0 --region 0:32,16:48');
+    return n;
+  };
+  const ranges = region?.split(',').map((r) => {
+    const ends = r.split(':');
+    if (ends.length !== 2) throw new ImperaError('BAD_ARGUMENT', `--region takes start:end per position axis, like y0:y1,x0:x1; '${r}' is not one`);
+    return [int(ends[0]!, '--region'), int(ends[1]!, '--region')] as const;
+  });
+  return { ...(channel !== undefined ? { channel: int(channel, '--channel') } : {}), ...(ranges ? { region: ranges } : {}) };
+}
+
+/** --output-grad FILE.npy (for --output, or the first output) or NAME=FILE.npy,NAME=FILE.npy. */
+function readOutputGrads(spec: string, output: string): Record<string, Tensor> {
+  const pairs = spec.includes('=') ? spec.split(',').map((p) => p.split('=') as [string, string]) : [[output, spec] as [string, string]];
+  return Object.fromEntries(pairs.map(([name, file]) => {
+    if (!name || !file) throw new ImperaError('BAD_ARGUMENT', `--output-grad takes FILE.npy or OUTPUT=FILE.npy,...; '${spec}' is neither`);
+    return [name.trim(), readNpy(file.trim())];
+  }));
+}
+
 export function registerSaliency(program: Command): void {
   addDataOptions(addModelOptions(program.command('saliency')))
     .description("rank layers by interpretability (I-SPLIT): Grad-CAM per layer, the CUI curve and its peaks")
     .option('--data <source>', "labelled images: a folder with one sub-folder of images per class, or 'fashion-mnist' / 'fashion-mnist:train' (default: the built-in sample, for the built-in examples)")
     .option('--classes <list>', 'only images of these classes, e.g. 0,3,7 (the curve of that class subset)')
     .option('--samples <n>', 'at most this many images', positiveInt('--samples'))
-    .option('--target <which>', 'explain the labelled class (label) or the predicted one (pred)', 'label')
+    .option('--objective <name>', `what the maps explain (docs/saliency/OBJECTIVES.md): ${SALIENCY_OBJECTIVES.join(', ')} (default: seed with --output-grad, l2 with --channel/--region, target-logit where the first output is class logits [N, K], else fidelity)`)
+    .option('--target <which>', 'target-logit: explain the labelled class (label, default) or the predicted one (pred)')
+    .option('--output <name>', 'l2, fidelity: the output the objective is on (default: the first)')
+    .option('--channel <c>', 'l2: only this channel of the output (C of [N, C, H, W] or [N, T, C])')
+    .option('--region <ranges>', 'l2: only these positions, start:end per position axis: y0:y1,x0:x1 for [N, C, H, W], t0:t1 for [N, T, C]')
+    .option('--threshold <t>', 'fidelity on a probability map: the threshold of the model\'s own map (default 0.5)')
+    .option('--output-grad <files>', 'seed: dL/dy as float32 .npy, [1, ...] for every image or [images, ...]; FILE (for --output or the first output) or OUTPUT=FILE,...')
     .option('--layers <tensors>', 'candidate layers, comma-separated (default: every single-tensor cut that is a feature map)')
     .option('--batch-size <n>', 'images per run', positiveInt('--batch-size'), 8)
     .option('--resize', 'resize (and convert to gray) images that do not match the model input')
     .option('--out <file>', 'write the curve as .svg (plot) or .csv')
     .option('--json', 'print the result as JSON')
     .action(async (model: string | undefined, options: SaliencyCliOptions) => {
-      if (options.target !== 'label' && options.target !== 'pred') throw new ImperaError('BAD_ARGUMENT', `--target must be label or pred, not '${options.target}'`);
+      const objective = options.objective;
+      if (objective !== undefined && !(SALIENCY_OBJECTIVES as readonly string[]).includes(objective)) throw new ImperaError('BAD_ARGUMENT', `unknown --objective '${objective}'`, `choose one of ${SALIENCY_OBJECTIVES.join(', ')}`);
+      if (options.target && options.target !== 'label' && options.target !== 'pred') throw new ImperaError('BAD_ARGUMENT', `--target must be label or pred, not '${options.target}'`);
+      const threshold = options.threshold === undefined ? undefined : Number(options.threshold);
+      if (threshold !== undefined && !Number.isFinite(threshold)) throw new ImperaError('BAD_ARGUMENT', `--threshold must be a number, not '${options.threshold}'`);
+      const select = parseSelection(options.channel, options.region);
       if (options.out && !/\.(svg|csv)$/i.test(options.out)) throw new ImperaError('BAD_ARGUMENT', `--out '${options.out}' must end in .svg or .csv`);
       const { g, data } = await graphAndData(model, options);
       const bar = progressBar('saliency', !options.json && process.stderr.isTTY === true);
@@ -54,8 +104,13 @@ export function registerSaliency(program: Command): void {
       let result: SaliencyResult;
       try {
         result = await runSaliency(g, data, {
-          target: options.target,
           batchSize: options.batchSize,
+          ...(objective ? { objective: objective as (typeof SALIENCY_OBJECTIVES)[number] } : {}),
+          ...(options.target ? { target: options.target as 'label' | 'pred' } : {}),
+          ...(options.output ? { output: options.output } : {}),
+          ...(select ? { select } : {}),
+          ...(threshold !== undefined ? { threshold } : {}),
+          ...(options.outputGrad ? { outputGrads: readOutputGrads(options.outputGrad, options.output ?? g.outputs[0]!.name!) } : {}),
           onProgress: (d, t) => bar.update(d, t),
           ...(options.layers ? { layers: options.layers.split(',').map((l) => l.trim()) } : {}),
           ...(classes ? { classes } : {}),
@@ -76,11 +131,12 @@ export function registerSaliency(program: Command): void {
 const cutText = (cutOf: ReadonlyMap<string, number>, layer: string) => (cutOf.has(layer) ? `cut #${cutOf.get(layer)}` : 'not a single-tensor cut');
 
 function summary(r: SaliencyResult, cutOf: ReadonlyMap<string, number>): string {
-  const subset = r.subset.length === r.classes.length ? 'all classes' : `classes ${r.subset.map((c) => `${c} (${r.classes[c]})`).join(', ')}`;
+  const subset = r.subset.length === r.classes.length ? (r.classes.length ? 'all classes' : 'every image') : `classes ${r.subset.map((c) => `${c} (${r.classes[c]})`).join(', ')}`;
   const peaks = r.curve.filter((p) => p.peak).map((p) => `${p.index} (${cutText(cutOf, p.layer)})`);
   const best = r.curve.find((p) => p.best)!;
+  const accuracy = r.accuracy === null ? '' : `, accuracy ${(100 * r.accuracy).toFixed(1)} %`;
   return [
-    `${r.samples} images of ${r.dataset} (${subset}), target: ${r.target === 'label' ? 'labelled class' : 'predicted class'}, accuracy ${(100 * r.accuracy).toFixed(1)} %, ${r.seconds.toFixed(1)} s`,
+    `${r.samples} images of ${r.dataset} (${subset}), objective: ${r.objective}${accuracy}, ${r.seconds.toFixed(1)} s`,
     `candidate split points (local maxima of log10 CUI): layers ${peaks.join(', ')}`,
     `best (global maximum): layer ${best.index}, ${best.layer} (${cutText(cutOf, best.layer)})`,
   ].join('\n');

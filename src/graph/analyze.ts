@@ -1,15 +1,17 @@
 /**
- * From a loaded model to an analysed Graph: concrete input shapes, a shape-inference pass (with the ONNX
- * Runtime probe for ops without a rule), node costs, and how every shape follows the batch size — found by
- * running the pass again one batch larger, which is what lets exported parts keep a dynamic batch.
+ * From a loaded model to an analysed Graph: concrete input shapes, inputs bound to given values, a shape-inference
+ * pass (with the ONNX Runtime probe for ops without a rule), `If`s with a known condition folded into their branch
+ * (specialise.ts), node costs, and how every shape follows the batch size — found by running the pass again one
+ * batch larger, which is what lets exported parts keep a dynamic batch.
  */
-import { ImperaError } from '../errors.js';
+import { ImperaError, isImperaError } from '../errors.js';
 import type { OnnxModel } from '../onnx/io.js';
 import type { TensorInfo } from '../ops/types.js';
-import { bytesOf, type Graph, type TensorFacts } from './graph.js';
+import { bytesOf, type Graph, type Specialisation, type TensorFacts } from './graph.js';
 import { inferPass, type PassResult, type Probed } from './infer.js';
 import { resolveInputShapes } from './input-shapes.js';
 import { probeShapes } from './probe.js';
+import { bindInputValues, inlineBranches, knownBranches } from './specialise.js';
 import { buildStructure, type GraphStructure } from './structure.js';
 
 export interface AnalyzeOptions {
@@ -19,27 +21,50 @@ export interface AnalyzeOptions {
   batch?: number;
   /** Ask ONNX Runtime for the shapes of ops impera has no rule for (default true). */
   probe?: boolean;
+  /**
+   * Values per input name (flattened): those inputs become constants of the analysed model, so that an `If` on them
+   * (a sample rate) folds into the branch it takes. The analysis, cuts and exported parts are of that specialised model.
+   */
+  inputValues?: Record<string, readonly number[]>;
 }
 
 export async function analyzeModel(model: OnnxModel, options: AnalyzeOptions = {}): Promise<Graph> {
   if (options.batch !== undefined && (!Number.isInteger(options.batch) || options.batch <= 0)) {
     throw new ImperaError('BAD_ARGUMENT', `batch must be a positive integer, got ${options.batch}`);
   }
-  const s = buildStructure(model.proto);
+  const bound = bindInputValues(model.proto, options.inputValues ?? {}, options.inputShapes);
+  let s = buildStructure(bound);
   const { infos: inputs, batch } = resolveInputShapes(s.inputs, options.inputShapes, options.batch);
   const probe = options.probe ?? true;
-  const warnings: string[] = [];
-  const pass = await passWithProbe(s, model, inputs, probe, warnings);
-
+  const folded: { node: string; branch: 'then' | 'else' }[] = [];
+  let warnings: string[];
+  let pass: PassResult;
   let next: PassResult | undefined;
-  if (batch) {
-    const bigger = new Map([...inputs].map(([name, info]) => [name, batchDimIsSymbolic(s, name) ? { ...info, shape: [info.shape[0]! + 1, ...info.shape.slice(1)] } : info]));
-    try {
-      next = await passWithProbe(s, model, bigger, probe, []);
-    } catch {
-      warnings.push(`the model does not run at batch ${batch.size + 1}: exported parts keep the batch fixed at ${batch.size}`);
+  for (;;) {
+    const bigger = batch ? biggerBatch(s, inputs) : undefined;
+    // conditions known without the probe fold first: each probe is a whole ONNX Runtime run
+    const plain = bigger ? passOrNothing(() => inferPass(s, model.dir, bigger)) : undefined;
+    let taken = knownBranches(s, [inferPass(s, model.dir, inputs), ...(plain ? [plain] : [])]);
+    if (taken.size === 0) {
+      warnings = [];
+      pass = await passWithProbe(s, { ...model, proto: s.proto }, inputs, probe, warnings);
+      next = undefined;
+      if (bigger) {
+        try {
+          next = await passWithProbe(s, { ...model, proto: s.proto }, bigger, probe, []);
+        } catch {
+          warnings.push(`the model does not run at batch ${batch!.size + 1}: exported parts keep the batch fixed at ${batch!.size}`);
+        }
+      }
+      taken = knownBranches(s, next ? [pass, next] : [pass]);
+      if (taken.size === 0) break;
     }
+    for (const [i, then] of taken) folded.push({ node: s.nodes[i]!.name, branch: then ? 'then' : 'else' });
+    s = buildStructure(inlineBranches(s.proto, taken));
   }
+  const specialisation = specialisationOf(options.inputValues ?? {}, folded);
+  if (specialisation) warnings.push(specialisationNote(specialisation));
+  const analysed = specialisation ? { ...model, proto: s.proto, path: undefined } : model;
 
   const unknownCost = new Map<string, number>();
   pass.costs.forEach((c, i) => {
@@ -65,7 +90,32 @@ export async function analyzeModel(model: OnnxModel, options: AnalyzeOptions = {
     });
   }
   const isStaticNode = s.nodes.map((n) => n.outputs.every((o) => !o || pass.isStatic.has(o)));
-  return { ...s, model, tensors, costs: pass.costs, isStaticNode, inputShapes: inputs, batch, warnings };
+  return { ...s, model: analysed, tensors, costs: pass.costs, isStaticNode, inputShapes: inputs, batch, warnings, specialisation };
+}
+
+const specialisationOf = (inputValues: Record<string, readonly number[]>, folded: Specialisation['folded']): Specialisation | undefined =>
+  Object.keys(inputValues).length || folded.length ? { inputValues: Object.fromEntries(Object.entries(inputValues).map(([k, v]) => [k, [...v]])), folded } : undefined;
+
+function specialisationNote(sp: Specialisation): string {
+  const values = Object.entries(sp.inputValues).map(([k, v]) => `${k}=${v.join(',')}`);
+  const ifs = sp.folded.slice(0, 3).map((f) => `${f.node} -> ${f.branch}`).join(', ') + (sp.folded.length > 3 ? `, ... ${sp.folded.length - 3} more` : '');
+  const what = [values.length ? `the input value${values.length > 1 ? 's' : ''} ${values.join(' ')}` : '', sp.folded.length ? `${sp.folded.length} If node${sp.folded.length > 1 ? 's' : ''} folded into the branch their known condition takes (${ifs})` : ''].filter(Boolean).join(', with ');
+  return `analysed as the model specialised to ${what}; cuts and exported parts are of this specialised model${values.length ? ', which ignores other values of those inputs' : ''}`;
+}
+
+/** A pass at a batch the model may not run at (then nothing is learnt from it). */
+function passOrNothing(run: () => PassResult): PassResult | undefined {
+  try {
+    return run();
+  } catch (e) {
+    if (isImperaError(e)) return undefined;
+    throw e;
+  }
+}
+
+/** The inputs one batch larger (symbolic batch dims only). */
+function biggerBatch(s: GraphStructure, inputs: ReadonlyMap<string, TensorInfo>): Map<string, TensorInfo> {
+  return new Map([...inputs].map(([name, info]) => [name, batchDimIsSymbolic(s, name) ? { ...info, shape: [info.shape[0]! + 1, ...info.shape.slice(1)] } : info]));
 }
 
 function batchDimIsSymbolic(s: GraphStructure, input: string): boolean {

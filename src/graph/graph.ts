@@ -23,6 +23,14 @@ export interface TensorFacts extends ValueLinks, TensorInfo {
   readonly valueFollowsBatch: boolean;
 }
 
+/** What the analysed model was specialised to (graph/specialise.ts): it is what the analysis, cuts and parts describe. */
+export interface Specialisation {
+  /** Inputs bound to these values (flattened), now constants of the model. */
+  readonly inputValues: Readonly<Record<string, readonly number[]>>;
+  /** `If` nodes replaced by the branch their known condition takes, in the order they were folded. */
+  readonly folded: readonly { readonly node: string; readonly branch: 'then' | 'else' }[];
+}
+
 export interface Graph extends GraphStructure {
   readonly model: OnnxModel;
   readonly tensors: ReadonlyMap<string, TensorFacts>;
@@ -33,6 +41,8 @@ export interface Graph extends GraphStructure {
   readonly inputShapes: ReadonlyMap<string, TensorInfo>;
   readonly batch: { readonly symbol: string; readonly size: number } | undefined;
   readonly warnings: readonly string[];
+  /** Undefined when the model is analysed as its file has it. */
+  readonly specialisation: Specialisation | undefined;
 }
 
 export function tensor(g: Graph, name: string): TensorFacts {

@@ -41,7 +41,7 @@ export async function analyzeModel(model: OnnxModel, options: AnalyzeOptions = {
   let pass: PassResult;
   let next: PassResult | undefined;
   for (;;) {
-    const bigger = batch ? biggerBatch(s, inputs) : undefined;
+    const bigger = batch ? biggerBatch(s, inputs, batch.symbol) : undefined;
     // conditions known without the probe fold first: each probe is a whole ONNX Runtime run
     const plain = bigger ? passOrNothing(() => inferPass(s, model.dir, bigger)) : undefined;
     let taken = knownBranches(s, [inferPass(s, model.dir, inputs), ...(plain ? [plain] : [])]);
@@ -113,9 +113,15 @@ function passOrNothing(run: () => PassResult): PassResult | undefined {
   }
 }
 
-/** The inputs one batch larger (symbolic batch dims only). */
-function biggerBatch(s: GraphStructure, inputs: ReadonlyMap<string, TensorInfo>): Map<string, TensorInfo> {
-  return new Map([...inputs].map(([name, info]) => [name, batchDimIsSymbolic(s, name) ? { ...info, shape: [info.shape[0]! + 1, ...info.shape.slice(1)] } : info]));
+/** The inputs one batch larger: a symbolic first dim, and every dim named as the batch (an RNN state [layers, batch, n]). */
+function biggerBatch(s: GraphStructure, inputs: ReadonlyMap<string, TensorInfo>, symbol: string): Map<string, TensorInfo> {
+  return new Map(
+    [...inputs].map(([name, info]) => {
+      const declared = s.inputs.find((v) => v.name === name)?.type?.tensorType?.shape?.dim ?? [];
+      const grows = (i: number) => (i === 0 && batchDimIsSymbolic(s, name)) || (!!declared[i]?.dimParam && declared[i]!.dimParam === symbol);
+      return [name, { ...info, shape: info.shape.map((d, i) => (grows(i) ? d + 1 : d)) }];
+    }),
+  );
 }
 
 function batchDimIsSymbolic(s: GraphStructure, input: string): boolean {

@@ -50,11 +50,11 @@ export async function analyzeModel(model: OnnxModel, options: AnalyzeOptions = {
       pass = await passWithProbe(s, { ...model, proto: s.proto }, inputs, probe, warnings);
       next = undefined;
       if (bigger) {
-        try {
-          next = await passWithProbe(s, { ...model, proto: s.proto }, bigger, probe, []);
-        } catch {
-          warnings.push(`the model does not run at batch ${batch!.size + 1}: exported parts keep the batch fixed at ${batch!.size}`);
-        }
+        // dims the model leaves unnamed that equal the batch (Silero VAD v5's state [2, ?, 128]) grow too when that is what lets it run
+        const loose = biggerBatch(s, inputs, batch!.symbol, batch!.size);
+        const attempt = (shapes: Map<string, TensorInfo>) => passWithProbe(s, { ...model, proto: s.proto }, shapes, probe, []).catch(() => undefined);
+        next = (await attempt(bigger)) ?? (sameShapes(loose, bigger) ? undefined : await attempt(loose));
+        if (!next) warnings.push(`the model does not run at batch ${batch!.size + 1}: exported parts keep the batch fixed at ${batch!.size}`);
       }
       taken = knownBranches(s, next ? [pass, next] : [pass]);
       if (taken.size === 0) break;
@@ -113,16 +113,23 @@ function passOrNothing(run: () => PassResult): PassResult | undefined {
   }
 }
 
-/** The inputs one batch larger: a symbolic first dim, and every dim named as the batch (an RNN state [layers, batch, n]). */
-function biggerBatch(s: GraphStructure, inputs: ReadonlyMap<string, TensorInfo>, symbol: string): Map<string, TensorInfo> {
+/**
+ * The inputs one batch larger: a symbolic first dim, and every dim named as the batch (an RNN state [layers, batch, n]);
+ * with `unnamedOf`, also every unnamed dim whose size is that batch.
+ */
+function biggerBatch(s: GraphStructure, inputs: ReadonlyMap<string, TensorInfo>, symbol: string, unnamedOf?: number): Map<string, TensorInfo> {
   return new Map(
     [...inputs].map(([name, info]) => {
       const declared = s.inputs.find((v) => v.name === name)?.type?.tensorType?.shape?.dim ?? [];
-      const grows = (i: number) => (i === 0 && batchDimIsSymbolic(s, name)) || (!!declared[i]?.dimParam && declared[i]!.dimParam === symbol);
+      const named = (i: number) => !!declared[i]?.dimParam && declared[i]!.dimParam === symbol;
+      const unnamed = (i: number) => unnamedOf !== undefined && !!declared[i] && !declared[i]!.dimParam && !(Number(declared[i]!.dimValue ?? 0) > 0) && info.shape[i] === unnamedOf;
+      const grows = (i: number) => (i === 0 && batchDimIsSymbolic(s, name)) || named(i) || unnamed(i);
       return [name, { ...info, shape: info.shape.map((d, i) => (grows(i) ? d + 1 : d)) }];
     }),
   );
 }
+
+const sameShapes = (a: ReadonlyMap<string, TensorInfo>, b: ReadonlyMap<string, TensorInfo>): boolean => [...a].every(([k, v]) => v.shape.join() === b.get(k)?.shape.join());
 
 function batchDimIsSymbolic(s: GraphStructure, input: string): boolean {
   const d = s.inputs.find((v) => v.name === input)?.type?.tensorType?.shape?.dim?.[0];

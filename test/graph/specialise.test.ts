@@ -13,6 +13,7 @@ import { splitModel } from '../../src/export/split.js';
 import { verifyParts } from '../../src/export/verify.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import { parseInputValues } from '../../src/graph/input-shapes.js';
+import { tensor } from '../../src/graph/graph.js';
 import { controlInputs } from '../../src/graph/specialise.js';
 import { buildStructure } from '../../src/graph/structure.js';
 import { ModelBuilder } from '../../src/onnx/builder.js';
@@ -96,6 +97,8 @@ describe('Silero VAD legacy (the whole network inside one If on sr)', () => {
   it('gets cuts at sr = 16000, and its parts compose to the specialised model, which computes what the original does', async () => {
     const g = await analyzeModel(loadModel(file), { inputShapes, inputValues: { sr: [16000] } });
     expect(g.nodes.filter((n) => g.live[n.index] && n.opType === 'If')).toEqual([]);
+    // h and c carry the batch on dim 1, named as the audio's batch: the model runs one batch larger, parts keep it dynamic
+    expect(tensor(g, 'h').batchScale).toEqual([0, 1, 0]);
     const cuts = findCuts(g, { maxWidth: 3 });
     expect(cuts.length).toBeGreaterThan(10);
     // audio + recurrent state + sr, one row per sample as the data layer reads them
@@ -115,5 +118,15 @@ describe('Silero VAD legacy (the whole network inside one If on sr)', () => {
     const original = await runModel(loadModel(file).proto, dirname(file), { ...feeds, sr: int64(16000) });
     const specialised = await runModel(g.proto, g.model.dir, feeds);
     for (const o of ['output', 'hn', 'cn']) expect(Array.from(specialised[o]!.data as Float32Array)).toEqual(Array.from(original[o]!.data as Float32Array));
+  });
+});
+
+describe('Silero VAD v5 (If on sr, state [2, ?, 128] with an unnamed batch dim)', () => {
+  it('folds at sr = 16000 and finds that the unnamed dim of the state follows the batch', async () => {
+    const file = join(dirname(createRequire(import.meta.url).resolve('@ricky0123/vad-web/package.json')), 'dist', 'silero_vad_v5.onnx');
+    const g = await analyzeModel(loadModel(file), { inputShapes: { input: [1, 512], state: [2, 1, 128] }, inputValues: { sr: [16000] } });
+    expect(g.specialisation?.folded[0]).toEqual({ node: 'If_0', branch: 'then' });
+    expect(tensor(g, 'state').batchScale).toEqual([0, 1, 0]);
+    expect(g.warnings.join('\n')).not.toMatch(/does not run at batch/);
   });
 });

@@ -4,16 +4,20 @@ import { DEFAULT_WIDTH, findCuts, resolveCut, type Cut } from '../cuts/cuts.js';
 import { ImperaError } from '../errors.js';
 import { analyzeModel } from '../graph/analyze.js';
 import type { Graph } from '../graph/graph.js';
-import { parseInputShapes } from '../graph/input-shapes.js';
+import { parseInputShapes, parseInputValues } from '../graph/input-shapes.js';
+import { controlInputs } from '../graph/specialise.js';
+import { buildStructure } from '../graph/structure.js';
 import { loadModel } from '../onnx/io.js';
-import { dataShapes, declaredInputs, modelInputs, openDataset, type Dataset, type DatasetOptions } from '../data/dataset.js';
+import { dataShapes, declaredInputs, modelInputs, openDataset, type Dataset, type DatasetOptions, type InputSpec } from '../data/dataset.js';
 import { defaultData } from '../data/policy.js';
 import { tensor } from '../graph/graph.js';
+import { toNumbers } from '../onnx/tensor.js';
 import { COMPACT_SYNTAX, resolvePreprocess } from '../data/preprocess-spec.js';
 import { EXAMPLE_MODEL } from '../util/package.js';
 
 export interface ModelOptions {
   inputShape: string[];
+  inputValue: string[];
   batch?: number;
 }
 
@@ -35,23 +39,41 @@ export function addModelOptions(cmd: Command): Command {
   return cmd
     .argument('[model]', 'ONNX model file (default: the built-in MobileNetV2 example)')
     .addOption(new Option('--input-shape <spec>', 'input shape for dynamic dims, e.g. 1,3,224,224 or NAME=1,3,224,224 (repeatable)').argParser((v: string, prev: string[] = []) => [...prev, v]).default([]))
+    .addOption(new Option('--input-value <spec>', "an input's value, e.g. sr=16000 (repeatable): the model is analysed, cut and exported specialised to it, Ifs on it folded").argParser((v: string, prev: string[] = []) => [...prev, v]).default([]))
     .option('--batch <n>', 'value of a symbolic batch dim (default 1)', positiveInt('--batch'));
 }
 
 /**
  * Load and analyse a model. Inputs with dynamic dims beyond the batch that `--input-shape` leaves open take their
- * shape from `data` when given (the first sample as the data feeds it, e.g. a detector's height and width).
+ * shape from `data` when given (the first sample as the data feeds it, e.g. a detector's height and width), and
+ * inputs an `If` depends on (a sample rate) that `--input-value` leaves open take their value from it.
  */
 export async function loadGraph(modelPath: string | undefined, options: ModelOptions, data?: () => Dataset): Promise<Graph> {
   const model = loadModel(modelPath ?? EXAMPLE_MODEL);
   const inputs = declaredInputs(model);
   const inputShapes = parseInputShapes(options.inputShape, inputs.map((i) => i.name));
+  const inputValues = parseInputValues(options.inputValue ?? [], inputs.map((i) => i.name));
   const open = inputs.filter((i) => !inputShapes[i.name] && i.dims.some((d, k) => d < 0 && k > 0));
   if (data && open.length > 0) {
     const fromData = dataShapes(data(), inputs);
     for (const i of open) inputShapes[i.name] = fromData[i.name]!.map((d, k) => (k === 0 && i.dims[0]! < 0 ? (options.batch ?? 1) : d));
   }
-  return analyzeModel(model, { inputShapes, ...(options.batch ? { batch: options.batch } : {}) });
+  const control = controlInputs(buildStructure(model.proto)).filter((name) => !inputValues[name]);
+  if (data && control.length > 0) Object.assign(inputValues, dataValues(data(), inputs.filter((i) => control.includes(i.name))));
+  return analyzeModel(model, { inputShapes, inputValues, ...(options.batch ? { batch: options.batch } : {}) });
+}
+
+/** The values `data` gives `inputs`, which must be the same for every sample (they specialise the model). */
+function dataValues(data: Dataset, inputs: readonly InputSpec[]): Record<string, number[]> {
+  const first = data.feeds([0], inputs);
+  const last = data.feeds([data.size - 1], inputs);
+  return Object.fromEntries(
+    inputs.map(({ name }) => {
+      const [a, b] = [toNumbers(first[name]!.data), toNumbers(last[name]!.data)];
+      if (a.join() !== b.join()) throw new ImperaError('DATASET', `input '${name}' decides the model's branches (an If), but '${data.name}' gives it different values per sample`, `give it one value for all samples, e.g. --input-value ${name}=${a.join(',')}`);
+      return [name, a];
+    }),
+  );
 }
 
 /**

@@ -53,11 +53,18 @@ export interface VerifyReport {
   firstMismatch: OutputCheck | undefined;
 }
 
-/** Rows [start, end) of a batched tensor. */
-function rows(t: Tensor, start: number, end: number): Tensor {
-  const per = numel(t.dims.slice(1));
-  return { dtype: t.dtype, dims: [end - start, ...t.dims.slice(1)], data: t.data.subarray(start * per, end * per) as TypedArray };
+/** Samples [start, end) of a batched tensor, along its batch axis (dim 0, or the dim that follows the batch: an RNN state's dim 1). */
+function rows(t: Tensor, start: number, end: number, axis = 0): Tensor {
+  const [outer, inner] = [numel(t.dims.slice(0, axis)), numel(t.dims.slice(axis + 1))];
+  const size = t.dims[axis]!;
+  if (outer === 1) return { dtype: t.dtype, dims: t.dims.map((d, i) => (i === axis ? end - start : d)), data: t.data.subarray(start * inner, end * inner) as TypedArray };
+  const data = new (t.data.constructor as new (n: number) => TypedArray)(outer * (end - start) * inner);
+  for (let o = 0; o < outer; o++) (data as Float32Array).set(t.data.subarray((o * size + start) * inner, (o * size + end) * inner) as Float32Array, o * (end - start) * inner);
+  return { dtype: t.dtype, dims: t.dims.map((d, i) => (i === axis ? end - start : d)), data };
 }
+
+/** A tensor's batch axis: the first dim that is one batch per sample (dim 0 when the analysis does not say). */
+const batchAxis = (g: Graph, name: string): number => Math.max(0, g.tensors.get(name)?.batchScale?.indexOf(1) ?? 0);
 
 /**
  * Batches to run `samples` inputs in: all at once when the model (and every part) takes any batch, otherwise in
@@ -70,9 +77,12 @@ function chunks(g: Graph, samples: number, parts: readonly ExportedPart[]): [num
   return Array.from({ length: count }, (_, i) => [i * size, (i + 1) * size]);
 }
 
-const sliceFeeds = (feeds: Feeds, [start, end]: [number, number]): Feeds => Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, rows(v, start, end)]));
+const sliceFeeds = (g: Graph, feeds: Feeds, [start, end]: [number, number]): Feeds => Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, rows(v, start, end, batchAxis(g, k))]));
 
-const sampleCount = (feeds: Feeds): number => Object.values(feeds)[0]?.dims[0] ?? 1;
+const sampleCount = (g: Graph, feeds: Feeds): number => {
+  const [name, t] = Object.entries(feeds)[0] ?? [];
+  return name && t ? (t.dims[batchAxis(g, name)] ?? 1) : 1;
+};
 
 export interface ReferenceOptions extends SessionOptions {
   /** Tensors inside the model to return as well (the cut tensors). */
@@ -88,7 +98,7 @@ export async function referenceOutputs(g: Graph, feeds: Feeds, options: Referenc
   const full = await createSession(tensors.length ? exposeTensors(g.proto, tensors) : g.proto, g.model.dir, { optimization: 'disabled', ...session });
   try {
     const out: Record<string, Tensor>[] = [];
-    for (const range of chunks(g, sampleCount(feeds), [])) out.push(await run(full, sliceFeeds(feeds, range)));
+    for (const range of chunks(g, sampleCount(g, feeds), [])) out.push(await run(full, sliceFeeds(g, feeds, range)));
     return out;
   } finally {
     await full.release();
@@ -142,7 +152,7 @@ export async function verifyParts(g: Graph, parts: readonly ExportedPart[], feed
   const level = session.optimization ?? 'disabled';
   const tolerance = given ?? defaultTolerance(level);
   const compared = handedOn(g, parts);
-  const ranges = chunks(g, sampleCount(feeds), parts);
+  const ranges = chunks(g, sampleCount(g, feeds), parts);
   const cutTensors = compared.filter((c) => c.kind === 'cut').map((c) => c.name);
   const chunked = expected ?? (await referenceOutputs(g, feeds, { ...session, optimization: level, tensors: cutTensors }));
   const known = compared.filter((c) => chunked[0]![c.name]);
@@ -151,11 +161,11 @@ export async function verifyParts(g: Graph, parts: readonly ExportedPart[], feed
   const sessions = await Promise.all(parts.map((p) => createSession(p.proto, g.model.dir, { ...session, optimization: level })));
   try {
     for (const range of ranges) {
-      const env: Record<string, Tensor> = { ...sliceFeeds(feeds, range) };
+      const env: Record<string, Tensor> = { ...sliceFeeds(g, feeds, range) };
       for (const [i, part] of parts.entries()) {
         Object.assign(env, await run(sessions[i]!, Object.fromEntries(part.inputs.map((n) => [n, env[n]!])), part.outputs));
       }
-      for (const [name, s] of sums) accumulate(s, rows(reference.get(name)!, ...range), env[name]!);
+      for (const [name, s] of sums) accumulate(s, rows(reference.get(name)!, ...range, batchAxis(g, name)), env[name]!);
     }
   } finally {
     await Promise.all(sessions.map((s) => s.release()));

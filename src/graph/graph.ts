@@ -43,6 +43,14 @@ export interface DynamicDim {
   readonly probe: number | undefined;
 }
 
+/** What the analysed model was specialised to (graph/specialise.ts): it is what the analysis, cuts and parts describe. */
+export interface Specialisation {
+  /** Inputs bound to these values (flattened), now constants of the model. */
+  readonly inputValues: Readonly<Record<string, readonly number[]>>;
+  /** `If` nodes replaced by the branch their known condition takes, in the order they were folded. */
+  readonly folded: readonly { readonly node: string; readonly branch: 'then' | 'else' }[];
+}
+
 export interface Graph extends GraphStructure {
   readonly model: OnnxModel;
   readonly tensors: ReadonlyMap<string, TensorFacts>;
@@ -55,6 +63,8 @@ export interface Graph extends GraphStructure {
   /** Every dynamic input dim, the batch first; exported parts keep those with a `probe` dynamic. */
   readonly dynamicDims: readonly DynamicDim[];
   readonly warnings: readonly string[];
+  /** Undefined when the model is analysed as its file has it. */
+  readonly specialisation: Specialisation | undefined;
 }
 
 export function tensor(g: Graph, name: string): TensorFacts {

@@ -17,7 +17,7 @@ import type { GraphNode, GraphStructure } from './structure.js';
 export const FOLD_LIMIT = 4096;
 
 /** Ops whose outputs depend only on their inputs' shapes, so they are constant once shapes are fixed. */
-const SHAPE_ONLY = new Set(['Shape', 'Size', 'EyeLike']);
+export const SHAPE_ONLY = new Set(['Shape', 'Size', 'EyeLike']);
 
 export interface Probed {
   info: TensorInfo;

@@ -41,6 +41,25 @@ export function parseInputShapes(specs: readonly string[], inputNames: readonly 
   return out;
 }
 
+/**
+ * Parse `--input-value` values: `sr=16000`, or `NAME=v1,v2,...` for a tensor (its values in row-major order);
+ * the name may be left out for single-input models.
+ */
+export function parseInputValues(specs: readonly string[], inputNames: readonly string[]): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const spec of specs) {
+    const eq = spec.lastIndexOf('=');
+    const name = eq >= 0 ? spec.slice(0, eq) : inputNames.length === 1 ? inputNames[0]! : undefined;
+    if (name === undefined) throw new ImperaError('BAD_ARGUMENT', `--input-value '${spec}' does not say which input it is for; the model has inputs ${inputNames.join(', ')}`, 'write it as NAME=VALUE, e.g. sr=16000');
+    if (!inputNames.includes(name)) throw new ImperaError('BAD_ARGUMENT', `--input-value names '${name}', which is not an input of the model (inputs: ${inputNames.join(', ')})`);
+    const text = spec.slice(eq + 1).trim();
+    const values = text.split(',').map((v) => Number(v.trim()));
+    if (text === '' || values.some((v) => !Number.isFinite(v))) throw new ImperaError('BAD_ARGUMENT', `--input-value '${spec}' must give numbers, e.g. sr=16000 or mask=1,0,1`);
+    out[name] = values;
+  }
+  return out;
+}
+
 export interface ResolvedInputs {
   infos: Map<string, TensorInfo>;
   /** The batch symbol (the first dim's name when symbolic) and its value, if the model has a symbolic batch. */

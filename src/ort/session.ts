@@ -32,12 +32,14 @@ export type Feeds = Record<string, Tensor>;
 function ortOptions(o: SessionOptions): ort.InferenceSession.SessionOptions {
   return {
     graphOptimizationLevel: o.optimization ?? 'all',
+    // fatal only: ORT's own log lines repeat the errors it throws, which impera reports in one line (and its
+    // warnings, e.g. that a saved NCHWc graph is machine-specific, are not the user's to act on)
+    logSeverityLevel: 4,
     ...(o.threads ? { intraOpNumThreads: o.threads, interOpNumThreads: 1 } : {}),
     executionProviders: ['cpu'],
     ...(o.memoryArena === false ? { enableCpuMemArena: false } : {}),
     ...(o.profilePrefix ? { enableProfiling: true, profileFilePrefix: o.profilePrefix } : {}),
-    // ORT warns that a saved NCHWc graph is machine-specific: it is read back on this machine only
-    ...(o.optimizedModelPath ? { optimizedModelFilePath: o.optimizedModelPath, logSeverityLevel: 3 as const } : {}),
+    ...(o.optimizedModelPath ? { optimizedModelFilePath: o.optimizedModelPath } : {}),
   };
 }
 

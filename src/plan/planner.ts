@@ -111,7 +111,8 @@ async function scenarioGraph(s: PlanScenario): Promise<Graph> {
     throw e;
   }
   const input = [...(model.proto.graph?.input ?? [])].find((i) => !(model.proto.graph?.initializer ?? []).some((t) => t.name === i.name));
-  return analyzeModel(model, c.inputShape && input ? { inputShapes: { [input.name!]: c.inputShape } } : {});
+  const inputValues = Object.fromEntries(Object.entries(c.inputValues ?? {}).map(([k, v]) => [k, typeof v === 'number' ? [v] : v]));
+  return analyzeModel(model, { ...(c.inputShape && input ? { inputShapes: { [input.name!]: c.inputShape } } : {}), inputValues });
 }
 
 /** The devices and links a scenario names, resolved. */

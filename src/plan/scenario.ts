@@ -88,6 +88,8 @@ export const planScenarioSchema = z
     model: z.string().min(1).optional(),
     /** Input shape for dynamic dims, e.g. [1, 3, 224, 224]. */
     inputShape: z.array(count('each dim')).optional(),
+    /** Values of inputs, e.g. {sr: 16000}: the model is planned specialised to them (an If on them folded; graph/specialise.ts). */
+    inputValues: z.record(z.string(), z.union([z.number(), z.array(z.number()).min(1)])).optional(),
     /**
      * Data: a folder of images (class sub-folders when labelled), an .npy/.npz file (relative to this file) or a named
      * dataset (data/policy.ts); or `{source, preprocess, labels}` with a preprocessing (a preset, a compact string or

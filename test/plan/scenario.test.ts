@@ -54,6 +54,12 @@ describe('plan scenario files', () => {
     expect(() => readPlanScenario(bad)).toThrow(/line 8: data\.preprocess: preprocess field 'order' \('brg'\) invalid option: expected one of "rgb"\|"bgr"/);
   });
 
+  it('reads input values (a number or a list per input) that the model is planned specialised to', () => {
+    const c = readPlanScenario(write('values.yaml', [...base, 'inputValues: { sr: 16000, mask: [1, 0] }'].join('\n'))).config;
+    expect(c.inputValues).toEqual({ sr: 16000, mask: [1, 0] });
+    expect(() => readPlanScenario(write('bad-values.yaml', [...base, 'inputValues: { sr: fast }'].join('\n')))).toThrow(/values.yaml' line 6: inputValues.sr/);
+  });
+
   it('names the file, the line and the field of a wrong type, and what is allowed', () => {
     const file = write('types.yaml', [...base, 'qos:', '  latency: { ms: fast }'].join('\n'));
     expect(() => readPlanScenario(file)).toThrow(new RegExp(`scenario '${file}' line 7: qos.latency.ms: latency.ms must be a number`));

@@ -57,6 +57,27 @@ function reducedAxes(g: Graph, node: Graph['nodes'][number], rank: number): numb
   return axes?.map((a) => (a < 0 ? a + rank : a));
 }
 
+/**
+ * Where axis `x` of `from` lands when its data is reshaped (row-major) to `to`, if it survives whole: the axis with
+ * the same extent after the same number of elements; when only unit dims move (tf2onnx writes a Transpose that
+ * moves a unit dim as a Reshape), the same non-unit (or unit) dim in order.
+ */
+export function reshapedAxis(from: readonly number[], to: readonly number[], x: number): number | undefined {
+  const nonUnit = (s: readonly number[]) => s.map((_, a) => a).filter((a) => a > 0 && s[a] !== 1);
+  const unit = (s: readonly number[]) => s.map((_, a) => a).filter((a) => a > 0 && s[a] === 1);
+  const [fromBig, toBig] = [nonUnit(from), nonUnit(to)];
+  if (from[0] === to[0] && fromBig.length === toBig.length && fromBig.every((a, k) => from[a] === to[toBig[k]!])) {
+    if (from[x] !== 1) return toBig[fromBig.indexOf(x)];
+    const [fromOne, toOne] = [unit(from), unit(to)];
+    return fromOne.length === toOne.length ? toOne[fromOne.indexOf(x)] : undefined;
+  }
+  const before = from.slice(0, x).reduce((p, d) => p * d, 1);
+  const b = to.findIndex((_, a) => to.slice(0, a).reduce((p, d) => p * d, 1) === before && to[a] === from[x]);
+  return b >= 0 ? b : undefined;
+}
+
+const RESHAPES = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze']);
+
 function links(g: Graph, node: Graph['nodes'][number], rank: Rank): Link[] {
   const out = node.outputs[0];
   if (!out || !g.tensors.has(out)) return [];
@@ -65,6 +86,10 @@ function links(g: Graph, node: Graph['nodes'][number], rank: Rank): Link[] {
   if (node.opType === 'Transpose') {
     const perm = attrInts(node.proto, 'perm') ?? Array.from({ length: rank(out) }, (_, i) => rank(out) - 1 - i);
     return data.slice(0, 1).map((a) => ({ a, b: out, forward: (x) => perm.indexOf(x), backward: (x) => perm[x] }));
+  }
+  if (RESHAPES.has(node.opType) && data[0]) {
+    const [from, to] = [g.tensors.get(data[0])!.shape, g.tensors.get(out)!.shape];
+    return [{ a: data[0], b: out, forward: (x) => reshapedAxis(from, to, x), backward: (x) => reshapedAxis(to, from, x) }];
   }
   if (REDUCTIONS.has(node.opType) && data[0]) {
     const r = rank(data[0]);

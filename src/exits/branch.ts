@@ -6,7 +6,7 @@
  */
 import { Emitter } from '../onnx/emitter.js';
 import { ImperaError } from '../errors.js';
-import { channelLayout, type ChannelLayout } from '../graph/layout.js';
+import { channelLayout } from '../graph/layout.js';
 import { valueInfo, type Dim } from '../onnx/builder.js';
 import { DataType, numel } from '../onnx/dtype.js';
 import { onnx, type ModelProto } from '../onnx/proto.js';

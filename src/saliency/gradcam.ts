@@ -11,7 +11,7 @@
 import { buildBackwardGraph, gradientName, TARGETS_INPUT } from '../autodiff/backward.js';
 import { Emitter } from '../onnx/emitter.js';
 import { ImperaError } from '../errors.js';
-import { tensor, type Graph } from '../graph/graph.js';
+import type { Graph } from '../graph/graph.js';
 import { channelAxes, tensorLayout } from '../graph/layout.js';
 import { valueInfo } from '../onnx/builder.js';
 import { DataType } from '../onnx/dtype.js';

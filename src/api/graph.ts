@@ -2,7 +2,7 @@
 export { analyzeModel, type AnalyzeOptions } from '../graph/analyze.js';
 export { tensor, runtimeNodes, type Graph, type TensorFacts } from '../graph/graph.js';
 export { parseInputShapes } from '../graph/input-shapes.js';
-export { channelLayout, type ChannelLayout } from '../graph/layout.js';
+export { channelAxes, channelLayout, tensorLayout, type ChannelLayout } from '../graph/layout.js';
 export type { GraphNode } from '../graph/structure.js';
 export { registerOpRule, registeredOps, type RegisterOptions, type OpRule, type OpContext, type TensorInfo, type NodeCost, type ConstValue } from '../ops/index.js';
 export { partCost, modelCost, nodeCosts, type PartCost, type NodeCostRecord } from '../cost/part.js';

@@ -9,7 +9,7 @@ import type { Cut } from '../cuts/cuts.js';
 import { modelInputs, type Dataset } from '../data/dataset.js';
 import { ImperaError } from '../errors.js';
 import { tensor, type Graph } from '../graph/graph.js';
-import { channelLayout } from '../graph/layout.js';
+import { channelAxes, tensorLayout } from '../graph/layout.js';
 import { valueInfo } from '../onnx/builder.js';
 import { DataType, numel } from '../onnx/dtype.js';
 import { onnx, type ModelProto } from '../onnx/proto.js';
@@ -56,10 +56,11 @@ function pcaK(spec: CodecSpec, tensorName: string, channels: number): number {
 
 function planTensors(g: Graph, cuts: readonly Cut[], specs: readonly CodecSpec[]): Map<string, Plan> {
   const plans = new Map<string, Plan>();
+  const axes = channelAxes(g);
   for (const cut of cuts) {
     for (const t of cut.tensors) {
       const shape = tensor(g, t).shape;
-      const layout = channelLayout(shape);
+      const layout = tensorLayout(g, t, axes);
       const plan = plans.get(t) ?? { tensor: t, rank: shape.length, channelAxis: layout?.channelAxis ?? -1, channels: layout?.channels ?? 1, pcaKs: new Set<number>(), percentiles: false };
       for (const spec of specs) {
         if (spec.pca) {

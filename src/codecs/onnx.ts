@@ -24,11 +24,11 @@ function project(e: Emitter, x: string, fit: FittedTensorCodec, encode: boolean)
   const pt = new Float32Array(c * k);
   for (let i = 0; i < k; i++) for (let j = 0; j < c; j++) pt[j * k + i] = components[i * c + j]!;
   const bias = encode ? Array.from({ length: k }, (_, i) => -components.subarray(i * c, (i + 1) * c).reduce((s, p, j) => s + p * mean[j]!, 0)) : [...mean];
-  if (rank === 4) {
+  if (rank === 4 && channelAxis === 1) {
     const weight = encode ? e.constant(DataType.FLOAT, [k, c, 1, 1], [...components]) : e.constant(DataType.FLOAT, [c, k, 1, 1], [...pt]);
     return e.op('Conv', [x, weight, e.constant(DataType.FLOAT, [bias.length], bias)], { kernel_shape: [1, 1] });
   }
-  if (channelAxis !== rank - 1) throw new Error('PCA needs channels on the last axis for non-image tensors');
+  if (channelAxis !== rank - 1) throw new Error('PCA needs channels on axis 1 of a 4-D tensor or on the last axis');
   const weight = encode ? e.constant(DataType.FLOAT, [c, k], [...pt]) : e.constant(DataType.FLOAT, [k, c], [...components]);
   return e.add(e.op('MatMul', [x, weight]), e.constant(DataType.FLOAT, [bias.length], bias));
 }

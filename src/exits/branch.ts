@@ -81,13 +81,12 @@ export function channelStats(x: Float32Array, count: number, channels: number): 
   };
 }
 
-/** A branch for a cut tensor of shape `shape` (with the batch) feeding `classes` logits. */
-export function makeBranch(spec: BranchSpec, prefix: string, shape: readonly number[], classes: number, seed = 1, norm?: Standardisation): Branch {
+/** A branch for a cut tensor of shape `shape` (with the batch) and layout `layout` feeding `classes` logits. */
+export function makeBranch(spec: BranchSpec, prefix: string, shape: readonly number[], classes: number, seed = 1, norm?: Standardisation, layout = channelLayout(shape)): Branch {
   if (!Number.isInteger(spec.hidden) || spec.hidden < 0) throw new ImperaError('BAD_ARGUMENT', `hidden units must be a whole number >= 0, got ${spec.hidden}`);
   const fan = spec.fanOut ?? [];
   if (spec.kind === 'linear') {
     // the channels GAP leaves, as features.ts pools them
-    const layout = channelLayout(shape);
     if (!layout) throw new ImperaError('BAD_ARGUMENT', `an exit needs a feature map [N, C, H, W], token sequence [N, T, C] or vector [N, C], got [${shape}]`, 'pick a cut whose tensor has one of these shapes');
     const channels = layout.channels;
     const sizes = spec.hidden ? [channels, spec.hidden, classes] : [channels, classes];
@@ -112,7 +111,7 @@ export function makeBranch(spec: BranchSpec, prefix: string, shape: readonly num
       },
     };
   }
-  if (shape.length !== 4) throw new ImperaError('BAD_ARGUMENT', `the conv exit needs an [N, C, H, W] cut tensor, got [${shape}]`, 'use the linear exit (GAP) for token or vector tensors');
+  if (shape.length !== 4 || layout?.channelAxis !== 1) throw new ImperaError('BAD_ARGUMENT', `the conv exit needs an [N, C, H, W] cut tensor, got [${shape}]${shape.length === 4 ? ' with channels on axis ' + layout?.channelAxis : ''}`, 'use the linear exit (GAP) for token or vector tensors');
   const [, c, h, w] = shape as [number, number, number, number];
   const out = spec.hidden || Math.max(8, c >> 1);
   const conv: Param[] = [{ name: `${prefix}.conv.weight`, shape: [out, c, 3, 3], fanIn: c * 9 }, { name: `${prefix}.conv.bias`, shape: [out], fanIn: 0 }];

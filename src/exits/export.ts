@@ -10,6 +10,7 @@ import { checkPolicy, type Policy } from './policy.js';
 import type { TrainedExit } from './pipeline.js';
 import { ImperaError } from '../errors.js';
 import { tensor, type Graph } from '../graph/graph.js';
+import { tensorLayout } from '../graph/layout.js';
 import { valueInfo } from '../onnx/builder.js';
 import { DataType } from '../onnx/dtype.js';
 import { onnx } from '../onnx/proto.js';
@@ -33,7 +34,7 @@ export function attachExits(g: Graph, part: ExportedPart, exits: readonly Traine
     if (!inside.has(x.tensor)) {
       throw new ImperaError('BAD_ARGUMENT', `the exit at '${x.cut.id}' is not computed in ${part.name}`, 'exits run on the edge: split at a cut at or after the deepest exit');
     }
-    const input = x.branch.spec.kind === 'conv' ? x.tensor : emitPool(e, x.tensor, tensor(g, x.tensor).shape);
+    const input = x.branch.spec.kind === 'conv' ? x.tensor : emitPool(e, x.tensor, tensor(g, x.tensor).shape, tensorLayout(g, x.tensor));
     const logits = x.branch.emit(e, input, (p) => p.name);
     return e.op('Div', [logits, e.scalar(x.temperature)], {}, { output: exitOutput(k) });
   });

@@ -7,7 +7,7 @@ import { Emitter } from '../onnx/emitter.js';
 import { modelInputs, type Dataset } from '../data/dataset.js';
 import { ImperaError } from '../errors.js';
 import { tensor, type Graph } from '../graph/graph.js';
-import { channelLayout } from '../graph/layout.js';
+import { channelAxes, tensorLayout, type ChannelLayout } from '../graph/layout.js';
 import { valueInfo } from '../onnx/builder.js';
 import { DataType, numel } from '../onnx/dtype.js';
 import { onnx } from '../onnx/proto.js';
@@ -27,9 +27,8 @@ export interface ExitFeatures {
 
 export const featureName = (t: string): string => `${t}::features`;
 
-/** Global average pooling of an exit tensor: [N, C, H, W] over H, W; tokens [N, T, C] over T; [N, C] as is. */
-export function emitPool(e: Emitter, t: string, shape: readonly number[]): string {
-  const layout = channelLayout(shape);
+/** Global average pooling of an exit tensor over its positions (H, W of a map, T of tokens); a vector as is. */
+export function emitPool(e: Emitter, t: string, shape: readonly number[], layout: ChannelLayout | undefined): string {
   if (!layout) throw new ImperaError('BAD_ARGUMENT', `an exit needs a feature map [N, C, H, W], token sequence [N, T, C] or vector [N, C], but '${t}' has shape [${shape}]`, 'pick a cut whose tensor has one of these shapes');
   return layout.positionAxes.length ? e.reduceMean(t, layout.positionAxes, false) : t;
 }
@@ -49,14 +48,15 @@ export const MAX_FEATURE_BYTES = 6 * 2 ** 30;
 /** One pass over `indices` of `data`. */
 export async function extractFeatures(g: Graph, exitTensors: readonly string[], data: Dataset, indices: readonly number[], opts: FeatureOptions = {}): Promise<ExitFeatures> {
   const e = new Emitter(g.opsets.get('') ?? 13, 'exit');
-  const outputs = exitTensors.map((t, k) => e.op('Identity', [opts.maps?.[k] ? t : emitPool(e, t, tensor(g, t).shape)], {}, { output: featureName(t) }));
+  const axes = channelAxes(g);
+  const outputs = exitTensors.map((t, k) => e.op('Identity', [opts.maps?.[k] ? t : emitPool(e, t, tensor(g, t).shape, tensorLayout(g, t, axes))], {}, { output: featureName(t) }));
   const logitsName = g.outputs[0]!.name!;
   const graph = g.proto.graph!;
   const proto = onnx.ModelProto.create({
     ...g.proto,
     graph: { ...graph, node: [...(graph.node ?? []), ...e.nodes], initializer: [...(graph.initializer ?? []), ...e.initializers], output: [valueInfo(logitsName, DataType.FLOAT), ...outputs.map((o) => valueInfo(o, DataType.FLOAT))] },
   });
-  const channels = exitTensors.map((t) => channelLayout(tensor(g, t).shape)!.channels);
+  const channels = exitTensors.map((t) => tensorLayout(g, t, axes)!.channels);
   const classes = tensor(g, logitsName).shape[1]!;
   const width = exitTensors.map((t, k) => (opts.maps?.[k] ? numel(tensor(g, t).shape.slice(1)) : channels[k]!));
   const count = indices.length;

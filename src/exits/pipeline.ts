@@ -8,6 +8,7 @@ import type { Cut } from '../cuts/cuts.js';
 import type { Dataset } from '../data/dataset.js';
 import { ImperaError } from '../errors.js';
 import { tensor, type Graph } from '../graph/graph.js';
+import { channelAxes, tensorLayout } from '../graph/layout.js';
 import { createSession } from '../ort/session.js';
 import { seededRandom, shuffledIndices } from '../util/random.js';
 import { branchModel, channelStats, makeBranch, type Branch, type BranchSpec } from './branch.js';
@@ -216,6 +217,7 @@ export async function fitExits(g: Graph, cuts: readonly Cut[], cache: CachedFeat
   const { train: nTrain, val: nVal, cal: nCal } = cache.counts;
   const calibrate = o.calibrate !== false && nCal > 0;
   const tensors = cuts.map((c) => c.tensors[0]!);
+  const axes = channelAxes(g);
 
   const t1 = performance.now();
   const exits: TrainedExit[] = [];
@@ -224,7 +226,7 @@ export async function fitExits(g: Graph, cuts: readonly Cut[], cache: CachedFeat
     const shape = tensor(g, tensors[k]!).shape;
     const trainSet = featureRows(fit, k, 0, nTrain);
     const norm = channelStats(trainSet.x, nTrain, fit.channels[k]!);
-    const branch = makeBranch(specOf(o.branch, k), `exit${k}`, shape, fit.classes, (o.seed ?? 1) + k, norm);
+    const branch = makeBranch(specOf(o.branch, k), `exit${k}`, shape, fit.classes, (o.seed ?? 1) + k, norm, tensorLayout(g, tensors[k]!, axes));
     const started = performance.now();
     const trained = await trainBranch(branch, trainSet, featureRows(fit, k, nTrain, nTrain + nVal), {
       ...(o.maxEpochs ? { maxEpochs: o.maxEpochs } : {}),

@@ -16,6 +16,7 @@ import { makeBranch, type BranchSpec } from '../exits/branch.js';
 import { softmax } from '../exits/policy.js';
 import { splitSamples, trainExits, type TrainedExit } from '../exits/pipeline.js';
 import { tensor, type Graph } from '../graph/graph.js';
+import { tensorLayout } from '../graph/layout.js';
 import { numel } from '../onnx/dtype.js';
 import { modelFingerprint } from '../profile/profile-file.js';
 import { runSaliency } from '../saliency/dataset-saliency.js';
@@ -196,7 +197,7 @@ export function restoreExits(g: Graph, cuts: readonly Cut[], cached: readonly Ca
   return cached.map((c, k) => {
     const cut = cuts.find((x) => x.id === c.cut)!;
     const classes = tensor(g, g.outputs[0]!.name!).shape[1]!;
-    const branch = makeBranch(c.spec, `exit${k}`, cut.detail[0]!.shape, classes, c.seed, { mean: Float32Array.from(c.norm.mean), std: Float32Array.from(c.norm.std) });
+    const branch = makeBranch(c.spec, `exit${k}`, cut.detail[0]!.shape, classes, c.seed, { mean: Float32Array.from(c.norm.mean), std: Float32Array.from(c.norm.std) }, tensorLayout(g, cut.tensors[0]!));
     return { cut, tensor: cut.tensors[0]!, branch, values: new Map(Object.entries(c.values).map(([n, v]) => [n, Float32Array.from(v)])), temperature: c.temperature };
   });
 }

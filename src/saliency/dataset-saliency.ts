@@ -12,7 +12,7 @@ import type { Tensor } from '../onnx/tensor.js';
 import { createSession, run } from '../ort/session.js';
 import { CuiAccumulator, type CuiPoint, type SaliencyLayer } from './cui.js';
 import { buildSaliencyModel, type SaliencyObjective } from './gradcam.js';
-import { channelLayout } from '../graph/layout.js';
+import { channelAxes, tensorLayout } from '../graph/layout.js';
 
 export interface SaliencyOptions {
   /** Candidate layers (tensor names); default: every single-tensor cut with a Grad-CAM layout. */
@@ -69,8 +69,9 @@ export interface SaliencyResult {
  * Pooled vectors have one position, so their CUI is not comparable; pass them explicitly to include them.
  */
 export function candidateLayers(g: Graph): string[] {
+  const axes = channelAxes(g);
   return findCuts(g, { maxWidth: 1 })
-    .filter((c) => c.headCost.macs > 0 && [3, 4].includes(tensor(g, c.tensors[0]!).shape.length) && channelLayout(tensor(g, c.tensors[0]!).shape)!.positions > 1)
+    .filter((c) => c.headCost.macs > 0 && [3, 4].includes(tensor(g, c.tensors[0]!).shape.length) && tensorLayout(g, c.tensors[0]!, axes)!.positions > 1)
     .map((c) => c.tensors[0]!);
 }
 
@@ -96,7 +97,8 @@ export async function runSaliency(g: Graph, data: Dataset, options: SaliencyOpti
 
   const model = buildSaliencyModel(g, layers, objective);
   const session = await createSession(model.proto, g.model.dir, { ...(options.threads ? { threads: options.threads } : {}) });
-  const info = layers.map((l) => ({ tensor: l, shape: [...tensor(g, l).shape.slice(1)], positions: channelLayout(tensor(g, l).shape)!.positions }));
+  const axes = channelAxes(g);
+  const info = layers.map((l) => ({ tensor: l, shape: [...tensor(g, l).shape.slice(1)], positions: tensorLayout(g, l, axes)!.positions }));
   const acc = new CuiAccumulator(info, Math.max(classCount, 1));
   const batch = options.batchSize ?? 8;
   let correct = 0;

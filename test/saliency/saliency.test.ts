@@ -14,7 +14,7 @@ import { CuiAccumulator, findPeaks } from '../../src/saliency/cui.js';
 import { buildSaliencyModel } from '../../src/saliency/gradcam.js';
 import { candidateLayers, runSaliency } from '../../src/saliency/dataset-saliency.js';
 import { EXAMPLE_MODEL, PACKAGE_ROOT } from '../../src/util/package.js';
-import { residual } from '../helpers/models.js';
+import { residual, tf2onnxCnn } from '../helpers/models.js';
 
 describe('CUI', () => {
   it('averages maps over the images of a class subset', () => {
@@ -51,6 +51,24 @@ describe('Grad-CAM inside the graph', () => {
         expect((maps[sal.maps.get('a')!]!.data as Float32Array)[n * P + p]).toBeCloseTo(m, 5);
       }
     }
+  });
+});
+
+describe('Grad-CAM at an NHWC tensor (tf2onnx)', () => {
+  it('equals Grad-CAM at the same activations read NCHW before the transpose back', async () => {
+    const g = await analyzeModel(tf2onnxCnn());
+    const [nhwc, nchw] = ['conv2d/Relu:0', 'conv2d/Relu__nchw:0']; // [N, 6, 10, 5] and its [N, 5, 6, 10] source
+    const sal = buildSaliencyModel(g, [nhwc, nchw], 'pred');
+    const feeds = syntheticFeeds(new Map([...g.inputShapes].map(([k, v]) => [k, { ...v, shape: [3, ...v.shape.slice(1)] }])), 7);
+    const session = await createSession(sal.proto, '.');
+    const out = await run(session, { ...feeds, [TARGETS_INPUT]: { dtype: DataType.INT64, dims: [3], data: new BigInt64Array(3) } });
+    const [a, b] = [out[sal.maps.get(nhwc)!]!, out[sal.maps.get(nchw)!]!];
+    expect(a.dims).toEqual([3, 6, 10]);
+    expect(b.dims).toEqual([3, 6, 10]);
+    const [x, y] = [a.data as Float32Array, b.data as Float32Array];
+    expect(Math.max(...y)).toBeGreaterThan(0);
+    for (let i = 0; i < x.length; i++) expect(x[i]).toBeCloseTo(y[i]!, 6);
+    await session.release();
   });
 });
 

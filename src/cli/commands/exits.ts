@@ -19,6 +19,7 @@ import { checkExitCuts, earlyShare, trainExits, type ExitsResult, type PolicyRow
 import { attachExits, describeExits } from '../../exits/export.js';
 import { splitModel, writeParts } from '../../export/split.js';
 import type { Graph } from '../../graph/graph.js';
+import { tensorLayout } from '../../graph/layout.js';
 import { resolveLink } from '../../net/link.js';
 import { resolveTransport } from '../../net/transfer.js';
 import { loadCatalog } from '../../devices/catalog.js';
@@ -184,7 +185,7 @@ async function exitsSetup(model: string | undefined, o: ExitsCliOptions, setting
   checkExitCuts(cuts);
   const classes = g.outputs[0] ? (g.tensors.get(g.outputs[0].name!)?.shape[1] ?? 0) : 0;
   // fail before the long feature pass: fan-outs that do not fit, a conv exit on a vector
-  cuts.forEach((c, k) => makeBranch(settings.branch, `exit${k}`, c.detail[0]!.shape, classes));
+  cuts.forEach((c, k) => makeBranch(settings.branch, `exit${k}`, c.detail[0]!.shape, classes, 1, undefined, tensorLayout(g, c.tensors[0]!)));
   const split = o.split ? resolveCut(g, cuts, o.split) : undefined;
   if (split && cuts.some((c) => ![...c.head].every((i) => split.head.has(i)))) throw new ImperaError('BAD_ARGUMENT', `--split ${o.split}: every exit must lie in the head`, 'split at or after the deepest exit');
   if (settings.deadline !== undefined && !o.popex) throw new ImperaError('BAD_ARGUMENT', '--deadline needs --popex (path times come from the partition)');

@@ -20,9 +20,7 @@ describe('examples/ocr-detector', () => {
     expect(bytes).toBeLessThan(1_000_000);
   });
 
-  // Fails until the scenario keys of issue 16 are merged: data: {source, preprocess} (data layer), quality: and
-  // qos.quality, objective max-quality (planner). Then it must pass: turn `it.fails` into `it`.
-  it.fails('is a valid plan scenario: the installed detector, its images, map IoU at the DB threshold', () => {
+  it('is a valid plan scenario: the installed detector, its images, map IoU at the DB threshold', () => {
     const s = readPlanScenario(join(dir, 'impera.yaml'));
     const config = s.config as unknown as { model: string; data: { source: string }; quality: { metric: string; threshold: number }; inputShape: number[] };
     expect(existsSync(join(s.baseDir, config.model))).toBe(true);

@@ -59,7 +59,7 @@ export const scenarioSchema = z
     warmupS: z.number().nonnegative().default(0),
     deadlineMs: positive('deadlineMs').optional(),
     /** Cut sizes from a model: its path (relative to this file), the cut (index or tensor names), the wire type. */
-    model: z.object({ path: z.string(), cut: z.union([z.string(), z.number().int().nonnegative()]), wire: z.enum(WIRE_DTYPES).optional(), width: count('width').default(2) }).strict().optional(),
+    model: z.object({ path: z.string(), cut: z.union([z.string(), z.number().int().nonnegative()]), wire: z.enum(WIRE_DTYPES).optional() }).strict().optional(),
     /** Or the sizes themselves (and the cut's id, to find its times in profiles). */
     payload: z.object({ inputBytes: bytes('inputBytes').optional(), cutBytes: bytes('cutBytes').optional(), resultBytes: bytes('resultBytes').optional(), cut: z.string().optional() }).strict().optional(),
     compute: z.object({ device: computeSide.default({}), server: computeSide.default({}) }).strict().default({ device: {}, server: {} }),
@@ -163,7 +163,7 @@ function sideTimes(field: string, side: z.infer<typeof computeSide>, cut: string
 async function cutFromModel(m: NonNullable<ScenarioConfig['model']>, baseDir: string) {
   const model = loadModel(resolve(baseDir, m.path));
   const g = await analyzeModel(model, { batch: 1 });
-  const cut = resolveCut(g, findCuts(g, { maxWidth: m.width }), String(m.cut));
+  const cut = resolveCut(g, findCuts(g), String(m.cut));
   const sum = (names: readonly string[]) => names.reduce((s, n) => s + tensor(g, n).bytes, 0);
   return {
     model,

@@ -124,6 +124,8 @@ export function registerSplit(program: Command): void {
         model: g.model.source,
         cuts: cuts.map(cutRecord),
         parts: parts.map((p, i) => ({ name: p.name, file: files[i]!, inputs: p.inputs.map(io), outputs: p.outputs.map(io), dynamicBatch: p.dynamicBatch, dynamicDims: p.dynamicDims, cost: stages[i]!.cost })),
+        // the parts are of the model specialised to given input values, when it was (graph/specialise.ts)
+        ...(g.specialisation ? { specialisation: g.specialisation } : {}),
         ...(wire ? { codec: wire } : {}),
         ...(verify ? { verify } : {}),
         ...(codecCheck ? { codecCheck } : {}),

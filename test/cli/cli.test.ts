@@ -94,7 +94,7 @@ describe('impera split', () => {
 
   it("keeps a detector's dynamic height and width and verifies the parts at the analysed size and a larger one, or at sizes asked for", async () => {
     const det = join(PADDLE_OCR, 'ch_PP-OCRv4_det_infer.onnx');
-    const split = ['split', det, '--input-shape', '1,3,64,64', '--at', 'p2o.Add.27', '--width', '1', '--verify'];
+    const split = ['split', det, '--input-shape', '1,3,64,64', '--at', 'p2o.Add.27', '--verify'];
     const out = tmp();
     const r = await impera(...split, '--out', out, '--samples', '2');
     expect(r.code).toBe(0);
@@ -113,7 +113,7 @@ describe('impera split', () => {
 
   it('names the first tensor that differs when parts do not compose within the tolerance, in one line, without asking for a bug report', async () => {
     const rec = join(PADDLE_OCR, 'ch_PP-OCRv4_rec_infer.onnx');
-    const r = await impera('split', rec, '--input-shape', '1,3,48,320', '--at', 'p2o.Add.167', '--width', '2', '--out', tmp(), '--verify', '--optimization', 'all', '--tolerance', '1e-5');
+    const r = await impera('split', rec, '--input-shape', '1,3,48,320', '--at', 'p2o.Add.167', '--out', tmp(), '--verify', '--optimization', 'all', '--tolerance', '1e-5');
     expectOneLine(r, /^impera: error: at x 8x3x48x320, the first tensor that differs from the full model is output 'softmax_11\.tmp_0' \(from tail\): max \|diff\| .*, relative L2 .*, over the tolerance 0\.00001 \(ONNX Runtime optimisations all\) \(at this level ONNX Runtime fuses kernels across the cut in the full model only; verify with --optimization disabled/);
     expect(r.stderr).not.toMatch(/report/);
   });

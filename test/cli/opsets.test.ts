@@ -37,7 +37,7 @@ describe('an opset-9 Paddle2ONNX classifier', () => {
   });
 
   it('impera eval runs int8, int4 and PCA codecs at its opset', async () => {
-    const r = await impera('eval', CLS, ...SHAPE, ...DATA, '--samples', '4', '--calibration-samples', '4', '--byte-samples', '2', '--codecs', 'int8,int4,pca:c/4+int8', '--cuts', 'conv2d_58.tmp_0', '--no-baselines', '--json');
+    const r = await impera('eval', CLS, ...SHAPE, ...DATA, '--samples', '4', '--calibration-samples', '4', '--byte-samples', '2', '--codecs', 'int8,int4,pca:c/4+int8', '--cuts', 'conv2d_58.tmp_0', '--metric', 'top1-agreement', '--no-baselines', '--json');
     expect(r.stderr).not.toMatch(/No Op registered/);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/int4/);

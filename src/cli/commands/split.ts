@@ -53,8 +53,11 @@ interface CodecCheck {
  * The first `count` samples of the user's data, else the default samples (data/samples.ts), at `inputs`' shapes
  * (the batch aside), and what they are.
  */
+/** Where each input holds the batch, as the analysis found (axis 0 where it found none). */
+const inputBatchAxis = (g: Graph) => (input: string): number => Math.max(0, g.tensors.get(input)?.batchScale?.indexOf(1) ?? 0);
+
 function verifyFeeds(g: Graph, inputs: ReadonlyMap<string, TensorInfo>, data: Dataset | undefined, count: number): { feeds: Feeds; source: string } {
-  if (!data) return sampleFeeds(inputs, count);
+  if (!data) return sampleFeeds(inputs, count, inputBatchAxis(g));
   const n = Math.min(count, data.size);
   const specs = modelInputs(g).map((s) => ({ ...s, dims: s.dims.map((d, i) => (d < 0 ? d : inputs.get(s.name)!.shape[i]!)) }));
   return { feeds: data.feeds([...Array(n).keys()], specs), source: `the first ${n} samples of ${data.name}` };
@@ -187,7 +190,7 @@ async function verifyAtShapes(g: Graph, parts: readonly ExportedPart[], data: Da
       samples = verifyFeeds(g, inputs, data, options.samples);
     } catch (e) {
       if (i === 0 || options.verifyShapes || !isImperaError(e)) throw e;
-      const fallback = sampleFeeds(inputs, options.samples);
+      const fallback = sampleFeeds(inputs, options.samples, inputBatchAxis(g));
       samples = { feeds: fallback.feeds, source: `${fallback.source}, as ${data!.name} does not come at this size (${e.message})` };
     }
     reports.push({ ...(await verifyParts(g, parts, samples.feeds, { optimization: options.optimization, ...(options.tolerance ? { tolerance: options.tolerance } : {}) })), source: samples.source });

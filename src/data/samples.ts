@@ -17,7 +17,8 @@ export interface SampleFeeds {
   labels?: number[];
 }
 
-export function sampleFeeds(inputs: ReadonlyMap<string, TensorInfo>, count: number): SampleFeeds {
+/** `count` samples for `inputs`, stacked along each input's batch axis (`batchAxis`: dim 0, or an RNN state's dim 1). */
+export function sampleFeeds(inputs: ReadonlyMap<string, TensorInfo>, count: number, batchAxis: (input: string) => number = () => 0): SampleFeeds {
   const only = inputs.size === 1 ? [...inputs][0]! : undefined;
   const [name, info] = only ?? ['', undefined];
   const imageLike = info && info.dtype === DataType.FLOAT && info.shape.length === 4 && (info.shape[1] === 1 || info.shape[1] === 3);
@@ -35,6 +36,6 @@ export function sampleFeeds(inputs: ReadonlyMap<string, TensorInfo>, count: numb
       if (!isImperaError(e)) throw e;
     }
   }
-  const batched = new Map([...inputs].map(([n, i]) => [n, { ...i, shape: [count, ...i.shape.slice(1)] }]));
+  const batched = new Map([...inputs].map(([n, i]) => [n, { ...i, shape: i.shape.map((d, axis) => (axis === batchAxis(n) ? count : d)) }]));
   return { feeds: syntheticFeeds(batched), source: `${count} seeded random inputs (uniform [0, 1) floats, zero integers)` };
 }

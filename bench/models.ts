@@ -61,12 +61,12 @@ function cli(args: readonly string[]): Promise<CliRun> {
   });
 }
 
-/** The line that says what went wrong: impera's own `impera: error:` line, else the last line of stderr. */
+/** The line that says what went wrong: impera's own `impera: error:` (or internal error) line, else the last line of stderr. */
 function errorLine(run: CliRun): string {
   const lines = `${run.stderr}\n${run.stdout}`.split('\n').map((l) => l.trim()).filter(Boolean);
-  const own = lines.filter((l) => /^(impera: )?error:/i.test(l)).at(-1);
+  const own = lines.filter((l) => /^(impera: )?(internal )?error:/i.test(l)).at(-1);
   const line = own ?? lines.filter((l) => !/^\s*at /.test(l)).at(-1) ?? `exit ${run.code}, no output`;
-  return line.replace(/^impera: error: /, '').slice(0, 300);
+  return line.replace(/^impera: (error: )?/, '').slice(0, 300);
 }
 
 class StepFailure extends Error {}
@@ -169,6 +169,8 @@ function scenario(c: ModelCase, model: string, data: CaseData, cuts: Cuts): Reco
     inputShape: c.scenarioShape,
     ...(c.inputValues ? { inputValues: Object.fromEntries(c.inputValues.map((v) => v.split('=')).map(([name, value]) => [name, Number(value)])) } : {}),
     data: { source: data.source, ...(data.preprocess ? { preprocess: data.preprocess } : {}) },
+    // codecs fitted on the model's own data, as the eval step's --calibration (the default is Fashion-MNIST)
+    calibration: data.source,
     samples: FRAMES,
     quality: { metric: c.metric },
     devices: { edge: 'raspberry-pi-4', server: 'nvidia-t4' },

@@ -29,6 +29,10 @@ export interface ModelCase {
   covers: readonly string[];
   /** `--input-shape` values (NAME=dims), small sizes so the bench runs in minutes on 2 cores. */
   inputShapes: readonly string[];
+  /** `--input-value` values (NAME=value): inputs the model is specialised to, Ifs on them folded. */
+  inputValues?: readonly string[];
+  /** `--width` of the cuts listed, where every cut of the model carries more than 2 tensors (recurrent state). */
+  width?: number;
   /** The scenario's `inputShape` (the first input's dims). */
   scenarioShape: readonly number[];
   metric: string;
@@ -106,6 +110,7 @@ export const MODEL_CASES: readonly ModelCase[] = [
     kind: 'Silero VAD v5 (STFT conv + LSTM, If on the sample rate; inputs audio, recurrent state, sr), spox opset 16',
     covers: ['audio', 'several inputs', 'recurrent state'],
     inputShapes: ['input=1,512', 'state=2,1,128'],
+    inputValues: ['sr=16000'],
     scenarioShape: [1, 512],
     metric: 'rel-l2',
     objective: 'fidelity',
@@ -126,6 +131,9 @@ export const MODEL_CASES: readonly ModelCase[] = [
     kind: 'Silero VAD legacy (v4: inputs audio, sr, LSTM h and c), PyTorch 1.12 opset 16',
     covers: ['audio', 'several inputs', 'recurrent state'],
     inputShapes: ['input=1,512', 'h=2,1,64', 'c=2,1,64'],
+    inputValues: ['sr=16000'],
+    // every cut is an activation with the LSTM's h and c beside it
+    width: 3,
     scenarioShape: [1, 512],
     metric: 'rel-l2',
     objective: 'fidelity',

@@ -61,12 +61,12 @@ function cli(args: readonly string[]): Promise<CliRun> {
   });
 }
 
-/** The line that says what went wrong: impera's own `impera: error:` line, else the last line of stderr. */
+/** The line that says what went wrong: impera's own `impera: error:` (or internal error) line, else the last line of stderr. */
 function errorLine(run: CliRun): string {
   const lines = `${run.stderr}\n${run.stdout}`.split('\n').map((l) => l.trim()).filter(Boolean);
-  const own = lines.filter((l) => /^(impera: )?error:/i.test(l)).at(-1);
+  const own = lines.filter((l) => /^(impera: )?(internal )?error:/i.test(l)).at(-1);
   const line = own ?? lines.filter((l) => !/^\s*at /.test(l)).at(-1) ?? `exit ${run.code}, no output`;
-  return line.replace(/^impera: error: /, '').slice(0, 300);
+  return line.replace(/^impera: (error: )?/, '').slice(0, 300);
 }
 
 class StepFailure extends Error {}
@@ -74,43 +74,10 @@ const fail = (why: string): never => {
   throw new StepFailure(why);
 };
 
-/** Options the issue adds (each takes one value); a CLI without one is retried without it, to see what fails next. */
-const NEW_OPTIONS = ['--data', '--preprocess', '--objective', '--metric'];
-
-/** `args` less `option` and its value. */
-function without(args: readonly string[], option: string): string[] {
-  const i = args.indexOf(option);
-  return i < 0 ? [...args] : [...args.slice(0, i), ...args.slice(i + 2)];
-}
-
-/**
- * Runs the CLI and `check`s its stdout (returns a note or fails). A non-zero exit fails the step with its error
- * line; when that is an unknown option the issue adds, the command is run again without it and the step fails with
- * both: what the user's command said and what the command as it is today does after that.
- */
+/** Runs the CLI and `check`s its stdout (returns a note or fails); a non-zero exit fails the step with its error line. */
 async function must(args: readonly string[], check: (stdout: string) => string = () => ''): Promise<string> {
-  const first = await cli(args);
-  if (first.code === 0) return check(first.stdout);
-  const said = errorLine(first);
-  let rest = [...args];
-  let run = first;
-  const dropped: string[] = [];
-  while (run.code !== 0) {
-    const option = /unknown option '(--[\w-]+)'/.exec(errorLine(run))?.[1];
-    if (!option || !NEW_OPTIONS.includes(option) || !rest.includes(option)) {
-      return fail(dropped.length ? `${said}; without ${dropped.join(' ')}: ${errorLine(run)}` : said);
-    }
-    dropped.push(option);
-    rest = without(rest, option);
-    run = await cli(rest);
-  }
-  let outcome: string;
-  try {
-    outcome = `exit 0 (${check(run.stdout) || 'ok'})`;
-  } catch (e) {
-    outcome = `exit 0 but ${(e as Error).message}`;
-  }
-  return fail(`${said}; without ${dropped.join(' ')}: ${outcome}`);
+  const run = await cli(args);
+  return run.code === 0 ? check(run.stdout) : fail(errorLine(run));
 }
 
 function parseJson<T>(text: string, what: string): T {
@@ -168,10 +135,11 @@ function chooseCuts(cuts: readonly InspectCut[]): Cuts {
   };
 }
 
-/** The options every data-reading command gets: input shapes, the data and its preprocessing. */
+/** The options every model-reading command gets: input shapes and input values. */
 function modelArgs(c: ModelCase): string[] {
-  return c.inputShapes.flatMap((s) => ['--input-shape', s]);
+  return [...c.inputShapes.flatMap((s) => ['--input-shape', s]), ...(c.inputValues ?? []).flatMap((v) => ['--input-value', v])];
 }
+const widthArgs = (c: ModelCase): string[] => (c.width ? ['--width', String(c.width)] : []);
 const dataArgs = (d: CaseData, flag = '--data'): string[] => [flag, d.source, ...(d.preprocess ? ['--preprocess', d.preprocess] : [])];
 
 /** Figures of an eval report on the task layer (EvalReport.task, CodecEval.quality), or why it is not one. */
@@ -199,7 +167,10 @@ function scenario(c: ModelCase, model: string, data: CaseData, cuts: Cuts): Reco
     name: `bench:models ${c.id}`,
     model,
     inputShape: c.scenarioShape,
+    ...(c.inputValues ? { inputValues: Object.fromEntries(c.inputValues.map((v) => v.split('=')).map(([name, value]) => [name, Number(value)])) } : {}),
     data: { source: data.source, ...(data.preprocess ? { preprocess: data.preprocess } : {}) },
+    // codecs fitted on the model's own data, as the eval step's --calibration (the default is Fashion-MNIST)
+    calibration: data.source,
     samples: FRAMES,
     quality: { metric: c.metric },
     devices: { edge: 'raspberry-pi-4', server: 'nvidia-t4' },
@@ -247,7 +218,7 @@ async function runCase(c: ModelCase, roots: readonly string[], work: string): Pr
   const needCuts = (): Cuts => cuts ?? fail(`no cuts to use: ${noCuts}`);
 
   await record('inspect', async () => {
-    return must(['inspect', ...base, '--json'], (text) => {
+    return must(['inspect', ...base, ...widthArgs(c), '--json'], (text) => {
       const out = parseJson<{ cuts: InspectCut[] }>(text, 'inspect');
       const single = out.cuts.filter((cut) => cut.tensors.length === 1).length;
       try {
@@ -293,16 +264,7 @@ async function runCase(c: ModelCase, roots: readonly string[], work: string): Pr
       writeFileSync(file, stringify(config));
       return must(['plan', file, '--out', out, '--no-cache'], () => (existsSync(join(out, 'report.html')) ? 'report.html written' : fail('plan exited 0 without writing report.html')));
     };
-    const full = scenario(c, model, data, needCuts());
-    try {
-      return await planned('scenario.yaml', full);
-    } catch (e) {
-      if (!(e instanceof StepFailure)) throw e;
-      // the same scenario in today's keys (data: a path, no quality block), to see what fails after the keys
-      const today = Object.fromEntries(Object.entries({ ...full, data: data.source }).filter(([key]) => key !== 'quality'));
-      const outcome = await planned('scenario-today.yaml', today).catch((e2: Error) => e2.message);
-      return fail(`${e.message}; with data as a path and no quality block: ${outcome}`);
-    }
+    return planned('scenario.yaml', scenario(c, model, data, needCuts()));
   });
   await record('serve+edge', () => serveAndEdge(c, model, data, needCuts().b, dir));
   return { results, data: data.what };

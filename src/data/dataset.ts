@@ -274,7 +274,9 @@ function arrayFeed(t: Tensor, input: InputSpec, indices: readonly number[], sour
   const axis = Math.max(0, batchAxis);
   const perSample = [...input.dims.slice(0, axis), ...input.dims.slice(axis + 1)];
   const expected = `[N, ${perSample.map((d) => (d < 0 ? '?' : d)).join(', ')}]`;
-  if (t.dims.length !== input.dims.length || !fits([...t.dims.slice(1, axis + 1), indices.length, ...t.dims.slice(axis + 1)])) {
+  // a fixed batch (no dynamic dim: [1, T, C] as exported) is still the sample axis; its runner feeds it batch by batch
+  const batched = batchAxis < 0 ? [input.dims[0]!, ...t.dims.slice(1)] : [...t.dims.slice(1, axis + 1), indices.length, ...t.dims.slice(axis + 1)];
+  if (t.dims.length !== input.dims.length || !fits(batched)) {
     throw new ImperaError('DATASET', `${source} is [${t.dims.join(', ')}], input '${input.name}' takes [${input.dims.map((d) => (d < 0 ? '?' : d)).join(', ')}]: give it one row per sample, ${expected}`, 'save the array with one sample per row (the first axis)');
   }
   return rows(t, indices, axis);

@@ -17,7 +17,7 @@ export interface SampleFeeds {
   labels?: number[];
 }
 
-/** `batchAxis`: where each input holds the batch (an RNN state [layers, batch, n] holds it on axis 1; default 0). */
+/** `count` samples for `inputs`, stacked along each input's batch axis (`batchAxis`: dim 0, or an RNN state's dim 1). */
 export function sampleFeeds(inputs: ReadonlyMap<string, TensorInfo>, count: number, batchAxis: (input: string) => number = () => 0): SampleFeeds {
   const only = inputs.size === 1 ? [...inputs][0]! : undefined;
   const [name, info] = only ?? ['', undefined];
@@ -36,6 +36,6 @@ export function sampleFeeds(inputs: ReadonlyMap<string, TensorInfo>, count: numb
       if (!isImperaError(e)) throw e;
     }
   }
-  const batched = new Map([...inputs].map(([n, i]) => [n, { ...i, shape: i.shape.map((d, k) => (k === batchAxis(n) ? count : d)) }]));
+  const batched = new Map([...inputs].map(([n, i]) => [n, { ...i, shape: i.shape.map((d, axis) => (axis === batchAxis(n) ? count : d)) }]));
   return { feeds: syntheticFeeds(batched), source: `${count} seeded random inputs (uniform [0, 1) floats, zero integers)` };
 }

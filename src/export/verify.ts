@@ -64,7 +64,7 @@ function rows(t: Tensor, start: number, end: number, axis = 0): Tensor {
 }
 
 /** A tensor's batch axis: the first dim that is one batch per sample (dim 0 when the analysis does not say). */
-const batchAxis = (g: Graph, name: string): number => Math.max(0, g.tensors.get(name)?.batchScale?.indexOf(1) ?? 0);
+export const batchAxis = (g: Graph, name: string): number => Math.max(0, g.tensors.get(name)?.batchScale?.indexOf(1) ?? 0);
 
 /**
  * Batches to run `samples` inputs in: all at once when the model (and every part) takes any batch, otherwise in
@@ -183,7 +183,7 @@ export async function verifyParts(g: Graph, parts: readonly ExportedPart[], feed
     tolerance,
     optimization: level,
     samples: ranges.length * (first[1] - first[0]),
-    shapes: Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, [first[1] - first[0], ...v.dims.slice(1)]])),
+    shapes: Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, v.dims.map((d, i) => (i === batchAxis(g, k) ? first[1] - first[0] : d))])),
     outputs: checks.filter((c) => c.kind === 'output'),
     checks,
     firstMismatch,

@@ -57,6 +57,9 @@ const CASES: Case[] = [
   { op: 'Pow', inputs: [positive(f(2, 3)), w(3)], label: 'both operands' },
   { op: 'Pow', inputs: [positive(f(2, 3)), floatConst(2)], label: 'constant exponent' },
   { op: 'Sum', inputs: [f(2, 3), w(3), f(2, 1)] },
+  { op: 'Max', inputs: [f(2, 3, 4), w(3, 1)], label: 'broadcast', h: 1e-3 }, // a smaller step keeps clear of near-ties, where the max switches operand
+  { op: 'Max', inputs: [f(2, 3), floatConst(0.1)], label: 'constant operand' },
+  { op: 'Min', inputs: [f(2, 3), w(3), f(2, 1)], label: 'three operands' },
   { op: 'Relu', inputs: [f(2, 5)] },
   { op: 'LeakyRelu', inputs: [f(2, 5)], attrs: { alpha: 0.1 } },
   { op: 'Clip', inputs: [{ shape: [2, 6], batched: true, values: [-0.9, -0.6, -0.4, -0.1, 0.3, 0.5, 0.7, 0.95, -0.45, 0.55, 0.65, -0.2] }, floatConst(-0.5), floatConst(0.6)] },

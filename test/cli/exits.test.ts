@@ -1,15 +1,29 @@
 /** `impera exits` as users run it: real Fashion-MNIST, real training, the exported head checked against the report. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { openDataset } from '../../src/data/dataset.js';
 import { accuracyOf } from '../../src/exits/train.js';
 import { DataType } from '../../src/onnx/dtype.js';
-import { loadModel } from '../../src/onnx/io.js';
 import { createSession, run } from '../../src/ort/session.js';
-import { expectOneLineError, impera, tmp } from '../helpers/cli.js';
+import { loadModel, saveModel } from '../../src/onnx/io.js';
+import { expectOneLine, expectOneLineError, impera, tmp } from '../helpers/cli.js';
+import { chain } from '../helpers/models.js';
 
 const EXITS = '/1/features/features.10/Add_output_0,91';
+
+/** A labelled folder of `perClass` 16x16 PNGs in each of classes 0_dark and 1_light (a model of 8x8 needs resizing). */
+function labelledPngs(dir: string, perClass: number): void {
+  for (const [k, cls] of ['0_dark', '1_light'].entries()) {
+    mkdirSync(join(dir, cls), { recursive: true });
+    for (let i = 0; i < perClass; i++) {
+      const png = new PNG({ width: 16, height: 16 });
+      for (let p = 0; p < 256; p++) png.data.set([40 + 160 * k + ((p * 7 + i) % 30), 60 + 120 * k, (p * 13) % 256, 255], 4 * p);
+      writeFileSync(join(dir, cls, `img${i}.png`), PNG.sync.write(png));
+    }
+  }
+}
 
 describe('impera exits', () => {
   it('trains and calibrates exits, sweeps tau on the test split, and exports a head whose exits reproduce the report', async () => {
@@ -63,6 +77,23 @@ describe('impera exits', () => {
     expect(robustness.map((x: { distortion: string }) => x.distortion)).toEqual(['none', 'blur 3']);
     expect(robustness[0].partition.expectedMs).toBeGreaterThan(0);
   });
+
+  it('reads its data through --preprocess: images of another size train exits once resized, and fail without it', async () => {
+    const dir = tmp();
+    const model = join(dir, 'chain.onnx');
+    saveModel(chain(), model);
+    const images = join(dir, 'images');
+    labelledPngs(images, 10);
+    const args = ['exits', model, '--at', 'r1', '--data', images, '--epochs', '2', '--batch-size', '4', '--json'];
+    const r = await impera(...args, '--preprocess', 'resize=stretch,size=8x8,scale=1/255');
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    // 20 images, 20 % held out for the test: every one was read, at the model's 8x8
+    expect(report.samples.test).toBe(4);
+    expect(report.samples.train + report.samples.val + (report.samples.cal ?? 0) + report.samples.test).toBe(20);
+    expect(report.exits.map((e: { cut: string }) => e.cut)).toEqual(['r1']);
+    expectOneLine(await impera(...args), /image '.*img\d+\.png' is 16x16, the model takes 8x8/);
+  }, 60_000);
 
   it('rejects a cut that does not exist, tau outside (0, 1], a fan-out that does not fit, too few samples to calibrate', async () => {
     await expectOneLineError(['exits', '--at', '9999'], /there is no cut #9999: the model has 101 cuts/);

@@ -73,6 +73,17 @@ describe('array datasets', () => {
     expect(() => openDataset(npzFile({ ids: i64([2, 5], iota(10)) })).feeds([0], inputs.slice(0, 1))).toThrow(/array 'ids' of '.*' is \[2, 5\], input 'ids' takes \[\?, 4\]: give it one row per sample, \[N, 4\]/);
   });
 
+  it('slice rows for an input with a fixed batch ([1, T, C] as exported): the runner feeds the model batch by batch', () => {
+    const file = join(tmp(), 'x.npy');
+    writeFileSync(file, encodeNpy(f32([3, 1, 2], [0, 1, 10, 11, 20, 21])));
+    const fixed: InputSpec = { name: 'x', dtype: DataType.FLOAT, dims: [1, 1, 2] };
+    const d = openDataset(file);
+    expect(d.feeds([2, 0], [fixed])).toEqual({ x: f32([2, 1, 2], [20, 21, 0, 1]) });
+    expect(d.feeds([1], [fixed])).toEqual({ x: f32([1, 1, 2], [10, 11]) });
+    // the sample's own dims still have to match
+    expect(() => d.feeds([0], [{ ...fixed, dims: [1, 2, 1] }])).toThrow(/is \[3, 1, 2\], input 'x' takes \[1, 2, 1\]: give it one row per sample, \[N, 2, 1\]/);
+  });
+
   it('refuse labels that do not count the samples', () => {
     expect(() => openDataset(npzFile({ ids: i64([3, 4], iota(12)), labels: i64([2], [0, 1]) }))).toThrow(/hold 2 labels for 3 samples/);
   });

@@ -3,11 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { findCuts, resolveCut } from '../../src/cuts/cuts.js';
 import type { ExportedPart } from '../../src/export/extract.js';
 import { splitModel } from '../../src/export/split.js';
-import { defaultVerifyShapes, mismatchText, referenceOutputs, verifyParts, verifyShapesAt } from '../../src/export/verify.js';
+import { batchAxis, defaultVerifyShapes, mismatchText, referenceOutputs, verifyParts, verifyShapesAt } from '../../src/export/verify.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import { syntheticFeeds } from '../../src/graph/probe.js';
 import { sampleFeeds } from '../../src/data/samples.js';
-import { loadModel } from '../../src/onnx/io.js';
+import { ModelBuilder } from '../../src/onnx/builder.js';
+import { inMemoryModel, loadModel } from '../../src/onnx/io.js';
 import { onnx } from '../../src/onnx/proto.js';
 import { makeTensorProto, readTensor } from '../../src/onnx/tensor.js';
 import { chain, fcn, PADDLE_OCR, pooledShape } from '../helpers/models.js';
@@ -57,6 +58,29 @@ describe('verifyParts', () => {
     expect(exact.optimization).toBe('disabled');
     expect(exact.ok).toBe(true);
     for (const c of exact.checks) expect(c.maxAbsDiff, c.name).toBe(0);
+  });
+});
+
+/** x [batch, 3] and a recurrent state h [2, batch, 3] (the batch on dim 1, as Silero VAD's): y = relu(h + x). */
+function stateOnDim1() {
+  const b = new ModelBuilder();
+  b.input('x', 'float32', ['batch', 3]);
+  b.input('h', 'float32', [2, 'batch', 3]);
+  b.op('Relu', [b.op('Add', [b.op('Neg', ['h'], {}, { output: 'n' }), 'x'], {}, { output: 's' })], {}, { output: 'y' });
+  b.output('y', 'float32', [2, 'batch', 3]);
+  return inMemoryModel(b.build(), 'state-on-dim-1');
+}
+
+describe('sample inputs', () => {
+  it("stack the samples along each input's batch axis (an RNN state's dim 1), and the parts verify on them", async () => {
+    const g = await analyzeModel(stateOnDim1(), { inputShapes: { x: [1, 3], h: [2, 1, 3] } });
+    const { feeds } = sampleFeeds(g.inputShapes, 4, (name) => batchAxis(g, name));
+    expect(Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, t.dims]))).toEqual({ x: [4, 3], h: [2, 4, 3] });
+    const parts = splitModel(g, [resolveCut(g, findCuts(g), 's')]).parts;
+    const report = await verifyParts(g, parts, feeds);
+    expect(report.ok).toBe(true);
+    expect(report.samples).toBe(4);
+    expect(report.shapes).toEqual({ x: [4, 3], h: [2, 4, 3] });
   });
 });
 

@@ -20,6 +20,19 @@ function binary(partial: (ctx: GradContext, dy: string, i: 0 | 1) => string) {
   };
 }
 
+/**
+ * Max and Min of any number of broadcast operands: dy goes to the operands equal to y, shared evenly among ties
+ * (PyTorch's maximum/minimum give each of two tied operands dy / 2).
+ */
+const extremum: GradRule = {
+  grad: (ctx) => {
+    const e = ctx.emit;
+    const hits = ctx.node.inputs.map((_, j) => e.op('Cast', [e.op('Equal', [ctx.x(j), ctx.y(0)])], { to: ctx.facts(ctx.y(0)).dtype }));
+    const share = hits.length === 1 ? ctx.dy()! : e.op('Div', [ctx.dy()!, e.op('Sum', hits)]);
+    return hits.map((hit, i) => (ctx.needs(i) ? ctx.sumTo(e.mul(share, hit), out(ctx), ctx.x(i)) : undefined));
+  },
+};
+
 /** The gradient rules of this family, listed in registry.ts. */
 export const elementwiseGradients: RuleList<GradRule> = [
   ['Add', binary((_c, dy) => dy)],
@@ -36,6 +49,8 @@ export const elementwiseGradients: RuleList<GradRule> = [
   ['Sum', {
     grad: (ctx) => ctx.node.inputs.map((_, i) => (ctx.needs(i) ? ctx.sumTo(ctx.dy()!, out(ctx), ctx.x(i)) : undefined)),
   }],
+  ['Max', extremum],
+  ['Min', extremum],
   ['Neg', unary((c, dy) => c.emit.neg(dy))],
   ['Identity', unary((_c, dy) => dy)],
   ['Dropout', unary((_c, dy) => dy)], // inference: the identity

@@ -27,12 +27,12 @@ import { analysisCache } from '../../util/analysis-cache.js';
 import { resolveCompute } from '../../devices/resolve.js';
 import { loadProfile, type Profile } from '../../profile/profile-file.js';
 import { exitTradeOffSpec, reliabilitySpec, renderSvg } from '../../report/plot.js';
-import { addModelOptions, CUT_NAMING, loadGraph, positiveInt, printJson, printWarnings, resolveCuts, type ModelOptions } from '../common.js';
+import { addDataOptions, addModelOptions, CUT_NAMING, datasetOptions, loadGraph, positiveInt, printJson, printWarnings, resolveCuts, type DataOptions, type ModelOptions } from '../common.js';
 import { fmtBytes, fmtInt, table } from '../table.js';
 import { fmtPoints as pct } from '../../util/format.js';
 import { progressBar, type Progress } from '../progress.js';
 
-interface ExitsCliOptions extends ModelOptions {
+interface ExitsCliOptions extends ModelOptions, DataOptions {
   at: string;
   data: string;
   test?: string;
@@ -72,9 +72,10 @@ const number = (flag: string, value: string, ok: (x: number) => boolean, what: s
 
 /** Training data and test data: the source's own splits, or a folder with a held-out share (no test set here). */
 function exitData(o: ExitsCliOptions): { train: Dataset; test?: Dataset } {
-  const splits = labelledSplits(o.data);
+  const options = datasetOptions(o);
+  const splits = labelledSplits(o.data, undefined, options);
   const train = splits.train();
-  const test = o.test ? openDataset(o.test) : splits.test?.();
+  const test = o.test ? openDataset(o.test, options) : splits.test?.();
   return { train, ...(test ? { test } : {}) };
 }
 
@@ -103,7 +104,7 @@ async function popexSetup(g: Graph, exits: readonly TrainedExit[], o: ExitsCliOp
 
 
 export function registerExits(program: Command): void {
-  addModelOptions(program.command('exits'))
+  addDataOptions(addModelOptions(program.command('exits')))
     .description('train, calibrate and evaluate early-exit branches; POPEX partitioning; export with exits')
     .requiredOption('--at <cuts>', `exit cuts, comma-separated, input to output: single-tensor cuts ${CUT_NAMING}`)
     .option('--data <source>', `labelled images to train on: a named dataset (its train split; tests on its test split) or a folder with one sub-folder per class`, DEFAULT_TRAINING_DATA)

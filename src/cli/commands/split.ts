@@ -15,7 +15,7 @@ import { cutRecord } from '../../cuts/cuts.js';
 import { sampleFeeds } from '../../data/samples.js';
 import { ImperaError, isImperaError } from '../../errors.js';
 import { splitModel, writeManifest, writeParts } from '../../export/split.js';
-import { defaultTolerance, defaultVerifyShapes, mismatchText, referenceOutputs, verifyParts, verifyShapesAt, type OptimizationLevel, type VerifyReport } from '../../export/verify.js';
+import { batchAxis, defaultTolerance, defaultVerifyShapes, mismatchText, referenceOutputs, verifyParts, verifyShapesAt, type OptimizationLevel, type VerifyReport } from '../../export/verify.js';
 import { tensor, type Graph } from '../../graph/graph.js';
 import { parseInputShapes } from '../../graph/input-shapes.js';
 import { dtypeName } from '../../onnx/dtype.js';
@@ -53,11 +53,8 @@ interface CodecCheck {
  * The first `count` samples of the user's data, else the default samples (data/samples.ts), at `inputs`' shapes
  * (the batch aside), and what they are.
  */
-/** Where each input holds the batch, as the analysis found (axis 0 where it found none). */
-const inputBatchAxis = (g: Graph) => (input: string): number => Math.max(0, g.tensors.get(input)?.batchScale?.indexOf(1) ?? 0);
-
 function verifyFeeds(g: Graph, inputs: ReadonlyMap<string, TensorInfo>, data: Dataset | undefined, count: number): { feeds: Feeds; source: string } {
-  if (!data) return sampleFeeds(inputs, count, inputBatchAxis(g));
+  if (!data) return sampleFeeds(inputs, count, (name) => batchAxis(g, name));
   const n = Math.min(count, data.size);
   const specs = modelInputs(g).map((s) => ({ ...s, dims: s.dims.map((d, i) => (d < 0 ? d : inputs.get(s.name)!.shape[i]!)) }));
   return { feeds: data.feeds([...Array(n).keys()], specs), source: `the first ${n} samples of ${data.name}` };
@@ -127,8 +124,6 @@ export function registerSplit(program: Command): void {
         model: g.model.source,
         cuts: cuts.map(cutRecord),
         parts: parts.map((p, i) => ({ name: p.name, file: files[i]!, inputs: p.inputs.map(io), outputs: p.outputs.map(io), dynamicBatch: p.dynamicBatch, dynamicDims: p.dynamicDims, cost: stages[i]!.cost })),
-        // the parts are of the model specialised to given input values, when it was (graph/specialise.ts)
-        ...(g.specialisation ? { specialisation: g.specialisation } : {}),
         ...(wire ? { codec: wire } : {}),
         ...(verify ? { verify } : {}),
         ...(codecCheck ? { codecCheck } : {}),
@@ -190,7 +185,7 @@ async function verifyAtShapes(g: Graph, parts: readonly ExportedPart[], data: Da
       samples = verifyFeeds(g, inputs, data, options.samples);
     } catch (e) {
       if (i === 0 || options.verifyShapes || !isImperaError(e)) throw e;
-      const fallback = sampleFeeds(inputs, options.samples, inputBatchAxis(g));
+      const fallback = sampleFeeds(inputs, options.samples, (name) => batchAxis(g, name));
       samples = { feeds: fallback.feeds, source: `${fallback.source}, as ${data!.name} does not come at this size (${e.message})` };
     }
     reports.push({ ...(await verifyParts(g, parts, samples.feeds, { optimization: options.optimization, ...(options.tolerance ? { tolerance: options.tolerance } : {}) })), source: samples.source });

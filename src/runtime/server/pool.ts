@@ -36,8 +36,12 @@ function workerFile(): string {
   return found;
 }
 
-/** Zeros for every input at batch 1 (variable dims set to 1). */
-export function warmupFeeds(model: ServedModel): Record<string, Tensor> {
+/**
+ * Zeros for every input at batch 1, or none when an input has a variable dim besides the batch (an audio length, an
+ * image size): only requests give a size the model runs at (Silero VAD's reflect padding fails at length 1).
+ */
+export function warmupFeeds(model: ServedModel): Record<string, Tensor> | undefined {
+  if (model.metadata.inputs.some((m) => m.shape.some((d, i) => d === -1 && i > 0))) return undefined;
   return Object.fromEntries(model.metadata.inputs.map((m) => {
     const dims = m.shape.map((d) => (d === -1 ? 1 : d));
     return [m.name, { dtype: onnxType(m.datatype), dims, data: allocate(m.datatype as NumericDatatype, numel(dims)) }];
@@ -84,7 +88,7 @@ export class InferencePool {
     const pool = new InferencePool({
       models: Object.fromEntries(models.map((m) => [m.name, m.file])),
       threads: o.threads,
-      warmup: Object.fromEntries(models.map((m) => [m.name, warmupFeeds(m)])),
+      warmup: Object.fromEntries(models.flatMap((m) => { const feeds = warmupFeeds(m); return feeds ? [[m.name, feeds]] : []; })),
     });
     const file = workerFile();
     const loaded = await Promise.allSettled(Array.from({ length: o.workers }, () => pool.spawn(file)));

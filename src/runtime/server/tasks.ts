@@ -6,7 +6,7 @@ export interface WorkerSetup {
   models: Record<string, string>;
   /** Intra-op threads per session. */
   threads: number;
-  /** Warm-up feeds per model (batch 1). */
+  /** Warm-up feeds per model (batch 1); a model without any (a size only requests give) is not warmed up. */
   warmup: Record<string, Record<string, Tensor>>;
 }
 

@@ -17,7 +17,8 @@ async function open(setup: WorkerSetup): Promise<{ sessions: Map<string, ort.Inf
     try {
       const model = loadModel(file);
       const session = await createSession(model.proto, model.dir, { threads: setup.threads });
-      await run(session, setup.warmup[name]!);
+      const warmup = setup.warmup[name];
+      if (warmup) await run(session, warmup);
       sessions.set(name, session);
     } catch (e) {
       failed[name] = message(e);

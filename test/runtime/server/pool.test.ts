@@ -119,6 +119,22 @@ describe('a worker that fails', () => {
   });
 });
 
+describe('a model with a variable dim besides the batch', () => {
+  it('loads without a warm-up at size 1 (where reflect padding fails) and serves the sizes requests give', async () => {
+    const b = new ModelBuilder();
+    b.input('x', 'float32', ['batch', 'T']);
+    b.op('Pad', ['x', b.constantNode('int64', [4], [0, 2, 0, 2])], { mode: 'reflect' }, { output: 'y' });
+    b.output('y', 'float32', ['batch', 'T2']);
+    saveModel(inMemoryModel(b.build(), 'reflect'), join(repo.dir, 'reflect.onnx'));
+    server = await serve(repo, { workers: 1 });
+    client = new HttpClient({ url: server.url, protocol: 'binary' });
+    const x: InferTensor = { name: 'x', datatype: 'FP32', shape: [1, 4], data: Float32Array.of(1, 2, 3, 4) };
+    const { response } = await client.infer({ model: 'reflect', inputs: [x], timeoutMs: 20_000 });
+    expect(response.outputs[0]!.shape).toEqual([1, 8]);
+    expect([...(response.outputs[0]!.data as Float32Array)]).toEqual([3, 2, 1, 2, 3, 4, 3, 2]);
+  });
+});
+
 describe('a replacement that cannot load a model', () => {
   it('serves the other models, and requests for that one get a 503 naming why', async () => {
     server = await serve(repo, { workers: 1 });

@@ -6,7 +6,6 @@
  * the outputs on the original input.
  */
 import { modelInputs, type Dataset } from '../data/dataset.js';
-import { ImperaError } from '../errors.js';
 import { encodePng, jpegRoundTrip } from '../data/images.js';
 import type { RasterImage } from '../data/preprocess.js';
 import type { Graph } from '../graph/graph.js';
@@ -40,15 +39,18 @@ export async function inputBaselines(g: Graph, data: Dataset, samples: number, o
   const spec = { channels, height, width };
   const idx = Array.from({ length: samples }, (_, i) => i);
   const { raster, preprocess } = data;
-  if (!raster || !preprocess) throw new ImperaError('DATASET', `input baselines (PNG, JPEG) compress images, and '${data.name}' holds arrays`, 'leave the input baselines out for array data');
-  const rasters = idx.map((i) => raster(i));
+  // arrays (audio, features, token ids) have no image form: sending them means sending the input tensors as they are
+  const rasters = raster && preprocess ? idx.map((i) => raster(i)) : null;
   const session = await createSession(g.proto, g.model.dir);
   const size = opts.batchSize ?? 16;
   try {
     const batches: Batch[] = [];
+    const inputBytes: number[] = [];
     for (let start = 0; start < samples; start += size) {
       const indices = idx.slice(start, start + size);
-      batches.push({ indices, full: await run(session, data.feeds(indices, inputs)), labels: labelsOf(data, indices) });
+      const feeds = data.feeds(indices, inputs);
+      inputBytes.push(Object.values(feeds).reduce((sum, t) => sum + t.data.byteLength, 0) / indices.length);
+      batches.push({ indices, full: await run(session, feeds), labels: labelsOf(data, indices) });
     }
     const task = await taskOf(g, data, batches[0]!.full, opts.task);
     const scoreAll = async (outputs: (b: Batch) => Promise<Record<string, Tensor>>): Promise<QualityFigure> => {
@@ -58,8 +60,10 @@ export async function inputBaselines(g: Graph, data: Dataset, samples: number, o
     };
     const exact = await scoreAll(async (b) => b.full);
     const lossless = (name: string, sizes: number[]): BaselineEval => ({ name, bytes: { mean: mean(sizes), p95: quantile(sizes, 0.95), samples }, quality: exact });
+    const sent = batches.flatMap((b, k) => b.indices.map(() => inputBytes[k]!));
+    if (!rasters || !preprocess) return [lossless(`input tensors (${inputs.map((i) => i.name).join(', ')})`, sent)];
     const results = [
-      lossless('input tensor (float32)', idx.map(() => channels * height * width * 4)),
+      lossless('input tensor (float32)', sent),
       lossless(`raw image (${rasters[0]!.width}x${rasters[0]!.height}x${rasters[0]!.channels} uint8)`, rasters.map((r) => r.pixels.length)),
       lossless('PNG', rasters.map((r) => encodePng(r).length)),
     ];

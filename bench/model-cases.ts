@@ -7,7 +7,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataType } from '../src/onnx/dtype.js';
 import { PACKAGE_ROOT } from '../src/util/package.js';
-import { encodeNpz, gaussianArray, speechChunks, writeOrientationImages, writeTextImages } from './model-data.js';
+import { encodeNpz } from '../src/data/npz.js';
+import { gaussianArray, speechChunks, writeOrientationImages, writeTextImages } from './model-data.js';
 import { encodeNpy } from '../src/data/npy.js';
 
 /** The data one model is fed: a path any data option takes, and the preprocessing spec when it is images. */

@@ -5,9 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import { PNG } from 'pngjs';
-import { encodeNpy } from '../src/data/npy.js';
 import { DataType } from '../src/onnx/dtype.js';
 import type { Tensor } from '../src/onnx/tensor.js';
 import { gaussian, seededRandom } from '../src/util/random.js';
@@ -101,44 +99,3 @@ export function gaussianArray(dims: readonly number[], seed: number, scale = 1):
   return { dtype: DataType.FLOAT, dims: [...dims], data: Float32Array.from({ length: n }, () => scale * gaussian(rand)) };
 }
 
-/**
- * `arrays` as an .npz archive: a zip of NAME.npy members, stored uncompressed as `np.savez` writes them (local
- * headers, the central directory, its end record; no timestamps).
- */
-export function encodeNpz(arrays: Record<string, Tensor>): Uint8Array {
-  const locals: Buffer[] = [];
-  const central: Buffer[] = [];
-  let offset = 0;
-  for (const [name, tensor] of Object.entries(arrays)) {
-    const data = Buffer.from(encodeNpy(tensor));
-    const file = Buffer.from(`${name}.npy`, 'utf8');
-    const crc = crc32(data);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4); // version needed: 2.0
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(file.length, 26);
-    const entry = Buffer.alloc(46);
-    entry.writeUInt32LE(0x02014b50, 0);
-    entry.writeUInt16LE(20, 4);
-    entry.writeUInt16LE(20, 6);
-    entry.writeUInt32LE(crc, 16);
-    entry.writeUInt32LE(data.length, 20);
-    entry.writeUInt32LE(data.length, 24);
-    entry.writeUInt16LE(file.length, 28);
-    entry.writeUInt32LE(offset, 42);
-    locals.push(local, file, data);
-    central.push(entry, file);
-    offset += local.length + file.length + data.length;
-  }
-  const dir = Buffer.concat(central);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(Object.keys(arrays).length, 8);
-  end.writeUInt16LE(Object.keys(arrays).length, 10);
-  end.writeUInt32LE(dir.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, dir, end]);
-}

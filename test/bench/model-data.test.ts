@@ -7,7 +7,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { encodeNpz, gaussianArray, rotated180, textPage } from '../../bench/model-data.js';
+import { gaussianArray, rotated180, textPage } from '../../bench/model-data.js';
+import { encodeNpz } from '../../src/data/npz.js';
 import { DataType } from '../../src/onnx/dtype.js';
 
 const numpy = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' });

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DataType } from '../../src/onnx/dtype.js';
 import { expectOneLineError, impera, tmp } from '../helpers/cli.js';
-import { encodeNpz } from '../helpers/npz.js';
+import { encodeNpz } from '../../src/data/npz.js';
 
 const vad = (file: string) => join(dirname(createRequire(import.meta.url).resolve('@ricky0123/vad-web/package.json')), 'dist', file);
 const V5 = [vad('silero_vad_v5.onnx'), '--input-shape', 'input=1,512', '--input-shape', 'state=2,1,128'];

@@ -10,7 +10,7 @@ import { ModelBuilder } from '../../src/onnx/builder.js';
 import { DataType } from '../../src/onnx/dtype.js';
 import { inMemoryModel } from '../../src/onnx/io.js';
 import type { Tensor } from '../../src/onnx/tensor.js';
-import { encodeNpz } from '../helpers/npz.js';
+import { encodeNpz } from '../../src/data/npz.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'impera-arrays-'));
 const f32 = (dims: number[], values: number[]): Tensor => ({ dtype: DataType.FLOAT, dims, data: Float32Array.from(values) });

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeNpz } from '../../src/data/npz.js';
+import { decodeNpz, encodeNpz } from '../../src/data/npz.js';
 import { DataType } from '../../src/onnx/dtype.js';
-import { encodeNpz } from '../helpers/npz.js';
 
 // written by numpy 2.4: np.savez(b, x=np.array([[1.5, -2]], dtype=np.float32), sr=np.array(16000)) -- ZIP64 local headers
 const NUMPY_SAVEZ =

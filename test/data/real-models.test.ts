@@ -10,7 +10,7 @@ import { loadModel } from '../../src/onnx/io.js';
 import type { Tensor } from '../../src/onnx/tensor.js';
 import { createSession, run } from '../../src/ort/session.js';
 import { seededRandom } from '../../src/util/random.js';
-import { encodeNpz } from '../helpers/npz.js';
+import { encodeNpz } from '../../src/data/npz.js';
 
 // the installed packages' folders (their exports do not include package.json): node_modules beside the repository's
 const MODULES = new URL('../../node_modules/', import.meta.url).pathname;

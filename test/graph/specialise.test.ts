@@ -21,7 +21,7 @@ import { DataType } from '../../src/onnx/dtype.js';
 import { inMemoryModel, loadModel } from '../../src/onnx/io.js';
 import type { Tensor } from '../../src/onnx/tensor.js';
 import { createSession, run } from '../../src/ort/session.js';
-import { encodeNpz } from '../helpers/npz.js';
+import { encodeNpz } from '../../src/data/npz.js';
 
 /** y = Relu(If(k == 2, then: x * w, else: the constant c)) + x (w and c branch initializers); k an int64 scalar input. */
 function ifOnValue() {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeGrayPng } from '../../../src/data/images.js';
 import { DataType } from '../../../src/onnx/dtype.js';
 import { frameSource } from '../../../src/runtime/edge/frames.js';
-import { encodeNpz } from '../../helpers/npz.js';
+import { encodeNpz } from '../../../src/data/npz.js';
 
 describe('edge frames', () => {
   it('feed every input of a multi-input head from an .npz, one sample per frame, with its label', () => {

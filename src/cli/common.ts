@@ -5,13 +5,11 @@ import { ImperaError } from '../errors.js';
 import { analyzeModel } from '../graph/analyze.js';
 import type { Graph } from '../graph/graph.js';
 import { parseInputShapes, parseInputValues } from '../graph/input-shapes.js';
-import { controlInputs } from '../graph/specialise.js';
-import { buildStructure } from '../graph/structure.js';
 import { loadModel } from '../onnx/io.js';
-import { dataShapes, declaredInputs, modelInputs, openDataset, type Dataset, type DatasetOptions, type InputSpec } from '../data/dataset.js';
+import { declaredInputs, modelInputs, openDataset, type Dataset, type DatasetOptions } from '../data/dataset.js';
+import { completeFromData } from '../data/model-inputs.js';
 import { defaultData } from '../data/policy.js';
 import { tensor } from '../graph/graph.js';
-import { toNumbers } from '../onnx/tensor.js';
 import { COMPACT_SYNTAX, resolvePreprocess } from '../data/preprocess-spec.js';
 import { EXAMPLE_MODEL } from '../util/package.js';
 
@@ -50,30 +48,10 @@ export function addModelOptions(cmd: Command): Command {
  */
 export async function loadGraph(modelPath: string | undefined, options: ModelOptions, data?: () => Dataset): Promise<Graph> {
   const model = loadModel(modelPath ?? EXAMPLE_MODEL);
-  const inputs = declaredInputs(model);
-  const inputShapes = parseInputShapes(options.inputShape, inputs.map((i) => i.name));
-  const inputValues = parseInputValues(options.inputValue ?? [], inputs.map((i) => i.name));
-  const open = inputs.filter((i) => !inputShapes[i.name] && i.dims.some((d, k) => d < 0 && k > 0));
-  if (data && open.length > 0) {
-    const fromData = dataShapes(data(), inputs);
-    for (const i of open) inputShapes[i.name] = fromData[i.name]!.map((d, k) => (k === 0 && i.dims[0]! < 0 ? (options.batch ?? 1) : d));
-  }
-  const control = controlInputs(buildStructure(model.proto)).filter((name) => !inputValues[name]);
-  if (data && control.length > 0) Object.assign(inputValues, dataValues(data(), inputs.filter((i) => control.includes(i.name))));
+  const names = declaredInputs(model).map((i) => i.name);
+  const given = { inputShapes: parseInputShapes(options.inputShape, names), inputValues: parseInputValues(options.inputValue ?? [], names) };
+  const { inputShapes, inputValues } = data ? completeFromData(model, given, data(), options.batch ?? 1) : given;
   return analyzeModel(model, { inputShapes, inputValues, ...(options.batch ? { batch: options.batch } : {}) });
-}
-
-/** The values `data` gives `inputs`, which must be the same for every sample (they specialise the model). */
-function dataValues(data: Dataset, inputs: readonly InputSpec[]): Record<string, number[]> {
-  const first = data.feeds([0], inputs);
-  const last = data.feeds([data.size - 1], inputs);
-  return Object.fromEntries(
-    inputs.map(({ name }) => {
-      const [a, b] = [toNumbers(first[name]!.data), toNumbers(last[name]!.data)];
-      if (a.join() !== b.join()) throw new ImperaError('DATASET', `input '${name}' decides the model's branches (an If), but '${data.name}' gives it different values per sample`, `give it one value for all samples, e.g. --input-value ${name}=${a.join(',')}`);
-      return [name, a];
-    }),
-  );
 }
 
 /**

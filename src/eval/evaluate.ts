@@ -15,7 +15,7 @@ import type { FittedCodec, FittedTensorCodec } from '../codecs/fitted.js';
 import { isLossy, type CodecSpec } from '../codecs/spec.js';
 import { packWire, encodeWire, type WireValues } from '../codecs/wire.js';
 import type { Cut, CutTensor } from '../cuts/cuts.js';
-import { modelInputs, type Dataset, type InputSpec } from '../data/dataset.js';
+import { modelInputs, requireBatchFirst, type Dataset, type InputSpec } from '../data/dataset.js';
 import { splitModel } from '../export/split.js';
 import { symbolicShape, tensor, type Graph } from '../graph/graph.js';
 import { DataType } from '../onnx/dtype.js';
@@ -167,6 +167,7 @@ const indicesFrom = (start: number, count: number): number[] => Array.from({ len
 
 export async function evaluate(g: Graph, options: EvaluateOptions): Promise<EvalReport> {
   const started = performance.now();
+  requireBatchFirst(g, 'evaluation');
   const inputs = modelInputs(g);
   const total = Math.min(options.samples ?? options.data.size, options.data.size);
   const batch = options.batchSize ?? 16;

@@ -6,9 +6,10 @@
 import { resolve } from 'node:path';
 import { modelCost } from '../cost/part.js';
 import { findCuts, resolveCut, singleTensorCuts, type Cut, type CutSpec } from '../cuts/cuts.js';
-import { modelInputs, type DatasetOptions } from '../data/dataset.js';
+import { declaredInputs, modelInputs, requireBatchFirst, type DatasetOptions } from '../data/dataset.js';
+import { completeFromData } from '../data/model-inputs.js';
 import type { PreprocessInput } from '../data/preprocess-spec.js';
-import { defaultData } from '../data/policy.js';
+import { defaultData, openSource } from '../data/policy.js';
 import { loadCatalog, type Radio } from '../devices/catalog.js';
 import { ImperaError, isImperaError } from '../errors.js';
 import { analyzeModel } from '../graph/analyze.js';
@@ -110,9 +111,18 @@ async function scenarioGraph(s: PlanScenario): Promise<Graph> {
     if (isImperaError(e)) throw new ImperaError('BAD_SCENARIO', `model: ${e.message}`, e.hint);
     throw e;
   }
-  const input = [...(model.proto.graph?.input ?? [])].find((i) => !(model.proto.graph?.initializer ?? []).some((t) => t.name === i.name));
+  const input = declaredInputs(model)[0];
   const inputValues = Object.fromEntries(Object.entries(c.inputValues ?? {}).map(([k, v]) => [k, typeof v === 'number' ? [v] : v]));
-  return analyzeModel(model, { ...(c.inputShape && input ? { inputShapes: { [input.name!]: c.inputShape } } : {}), inputValues });
+  const given = { inputShapes: c.inputShape && input ? { [input.name]: c.inputShape } : {}, inputValues };
+  // the scenario's data decides what inputShape and inputValues leave open (other inputs' dims, a sample rate), as --data does
+  const completed = c.data ? completeFromData(model, given, openSource(c.data.source, s.baseDir, scenarioDatasetOptions(s))) : given;
+  return analyzeModel(model, completed);
+}
+
+/** How the scenario's data is read: its preprocessing and labels. */
+function scenarioDatasetOptions(s: PlanScenario): DatasetOptions {
+  const given = s.config.data;
+  return { ...(given?.preprocess !== undefined ? { preprocess: given.preprocess as PreprocessInput } : {}), ...(given?.labels ? { labels: resolve(s.baseDir, given.labels) } : {}) };
 }
 
 /** The devices and links a scenario names, resolved. */
@@ -154,8 +164,7 @@ async function resolveSetup(g: Graph, s: PlanScenario, ctx: ComputeContext): Pro
 function scenarioData(g: Graph, s: PlanScenario, warnings: string[]): { data: PlanData | null; evalData: PlanData } {
   const c = s.config;
   const given = c.data;
-  const options: DatasetOptions = { ...(given?.preprocess !== undefined ? { preprocess: given.preprocess as PreprocessInput } : {}), ...(given?.labels ? { labels: resolve(s.baseDir, given.labels) } : {}) };
-  const data = given ? planData(given.source, { baseDir: s.baseDir, samples: c.samples, ...(c.calibration ? { calibration: c.calibration } : {}), exits: !!c.explore.exits, options }, warnings) : null;
+  const data = given ? planData(given.source, { baseDir: s.baseDir, samples: c.samples, ...(c.calibration ? { calibration: c.calibration } : {}), exits: !!c.explore.exits, options: scenarioDatasetOptions(s) }, warnings) : null;
   if (data) return { data, evalData: data };
   const probes = defaultData(modelInputs(g), tensor(g, g.outputs[0]!.name!).shape, "the scenario's data:");
   warnings.push(`no data given: quality is measured against the full model on the built-in sample images, and a classifier's accuracy is an estimate (${c.modelAccuracy !== undefined ? `the stated ${(100 * c.modelAccuracy).toFixed(1)} %` : 'relative to the full model, 100 %'} x each configuration's agreement with the full model)`);
@@ -290,6 +299,7 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
   const cache = analysisCache(o.cache !== false, o.cacheDir);
 
   const g = await log.run('analyse the model', async () => ({ value: await scenarioGraph(s), cached: false }));
+  requireBatchFirst(g, 'impera plan');
   warnings.push(...g.warnings);
   const catalog = loadCatalog(o.catalogFiles ?? []);
   const setup = await resolveSetup(g, s, { catalog, baseDir: s.baseDir, cache, onStep: log.record });

@@ -4,6 +4,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeGrayPng } from '../../src/data/images.js';
+import { writeNpy } from '../../src/data/npy.js';
+import { DataType } from '../../src/onnx/dtype.js';
 import { expectOneLineError, impera, tmp } from '../helpers/cli.js';
 
 /** PaddleOCR v4's text detector (opset 11, Paddle2ONNX), from its npm package; input 'x' [N, 3, H, W] -> probability map [N, 1, H, W]. */
@@ -122,4 +124,13 @@ describe('impera split --codec', () => {
   });
 
   it('refuses a codec with several cuts', () => expectOneLineError(['split', '--at', '11,40', '--codec', 'int8', '--out', tmp()], /--codec works with one cut/));
+});
+
+describe('impera eval on a model exported with a fixed batch', () => {
+  it("refuses in one line, saying to export a dynamic batch (openWakeWord's head takes [1, 25, 96])", async () => {
+    const head = new URL('../../node_modules/openwakeword-js/models/hello_deepa.onnx', import.meta.url).pathname;
+    const npy = join(tmp(), 'embeddings.npy');
+    writeNpy(npy, { dtype: DataType.FLOAT, dims: [4, 25, 96], data: new Float32Array(4 * 25 * 96).fill(0.1) });
+    await expectOneLineError(['eval', head, '--data', npy, '--codecs', 'int8', '--no-baselines'], /evaluation runs batches of samples .*, but input 'onnx::Flatten_0' \[1, 25, 96\] has a fixed batch \(export the model with a dynamic batch dim/);
+  });
 });

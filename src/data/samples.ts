@@ -10,6 +10,9 @@ import { loadFashionMnist } from './fashion-mnist.js';
 import { grayToInput } from './preprocess.js';
 import { isImperaError } from '../errors.js';
 
+/** What `sampleFeeds` gives when no data is named, for help texts and reports (decided here, in data/). */
+export const DEFAULT_SAMPLES = 'the first Fashion-MNIST test images for an image input when installed, else seeded random inputs';
+
 export interface SampleFeeds {
   feeds: Record<string, Tensor>;
   /** What the samples are, for reports. */

@@ -11,7 +11,7 @@ import { availableParallelism, cpus, hostname, platform, arch, release, totalmem
 import { findCuts, resolveCut } from '../cuts/cuts.js';
 import { ImperaError } from '../errors.js';
 import { modelInputs, type Dataset } from '../data/dataset.js';
-import { sampleFeeds } from '../data/samples.js';
+import { DEFAULT_SAMPLES, sampleFeeds } from '../data/samples.js';
 import { splitModel } from '../export/split.js';
 import { runtimeNodes, type Graph } from '../graph/graph.js';
 import type { Tensor } from '../onnx/tensor.js';
@@ -82,7 +82,7 @@ export async function profileModel(graphs: readonly Graph[], o: ProfileOptions):
     },
     runtime: { engine: 'onnxruntime-node', version: ort.env.versions.node ?? 'unknown', executionProvider: 'cpu', threads: o.threads, graphOptimization: 'all' },
     batch: graphs[graphs.length - 1]!.batch?.size ?? 1,
-    data: o.data?.name ?? 'default samples (the first Fashion-MNIST test images for an image input when installed, else seeded random inputs)',
+    data: o.data?.name ?? `default samples (${DEFAULT_SAMPLES})`,
     nodes,
     parts,
     boundaries,

@@ -19,6 +19,7 @@ import { fmtCount, fmtFraction, fmtSignedPercent as pct, table } from '../table.
 import { fmtMsFine as ms } from '../../util/format.js';
 import { progressBar } from '../progress.js';
 import { openDataset, type Dataset } from '../../data/dataset.js';
+import { DEFAULT_SAMPLES } from '../../data/samples.js';
 import { median } from '../../util/stats.js';
 
 interface ProfileOptions extends ModelOptions, CutListCliOptions {
@@ -41,7 +42,7 @@ const repeat = (v: string, prev: string[] = []) => [...prev, v];
 
 export function registerProfile(program: Command): void {
   addDataOptions(addCutListOptions(addModelOptions(program.command('profile')), 'the cuts of --cuts all'))
-    .option('--data <source>', 'inputs to time on: an image folder, an .npy or .npz file (default: the first Fashion-MNIST test images for an image input when installed, else seeded random inputs)')
+    .option('--data <source>', `inputs to time on: an image folder, an .npy or .npz file (default: ${DEFAULT_SAMPLES})`)
     .description('measure the latency of every part of a model on this machine (with --batch N: at batch 1 and at N), or predict it for a catalog device with --device')
     .option('--cuts <spec>', `cuts whose head and tail to time: 'all' (every cut up to --width), 'none', or cuts ${CUT_NAMING}, separated by ','`, 'all')
     .addOption(new Option('--stages <cuts>', "a k-stage partition to time: its cuts in increasing depth separated by ',' (repeatable)").argParser(repeat).default([]))

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import type { OutputSelection } from '../../autodiff/backward.js';
 import { singleTensorCuts } from '../../cuts/cuts.js';
 import { readNpy } from '../../data/npy.js';
+import { NAMED_SOURCES } from '../../data/policy.js';
 import { ImperaError } from '../../errors.js';
 import { curveSpec, renderSvg } from '../../report/plot.js';
 import { runSaliency, type SaliencyResult } from '../../saliency/dataset-saliency.js';
@@ -75,7 +76,7 @@ function readOutputGrads(spec: string, output: string): Record<string, Tensor> {
 export function registerSaliency(program: Command): void {
   addDataOptions(addModelOptions(program.command('saliency')))
     .description("rank layers by interpretability (I-SPLIT): Grad-CAM per layer, the CUI curve and its peaks")
-    .option('--data <source>', "labelled images: a folder with one sub-folder of images per class, or 'fashion-mnist' / 'fashion-mnist:train' (default: the built-in sample, for the built-in examples)")
+    .option('--data <source>', `data: a folder of images (one sub-folder per class when labelled), an .npy or .npz file, or ${NAMED_SOURCES.join(', ')} (default: the built-in sample, for the built-in examples)`)
     .option('--classes <list>', 'only images of these classes, e.g. 0,3,7 (the curve of that class subset)')
     .option('--samples <n>', 'at most this many images', positiveInt('--samples'))
     .option('--objective <name>', `what the maps explain (docs/saliency/OBJECTIVES.md): ${SALIENCY_OBJECTIVES.join(', ')} (default: seed with --output-grad, l2 with --channel/--region, target-logit where the first output is class logits [N, K], else fidelity)`)

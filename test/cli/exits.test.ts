@@ -105,5 +105,10 @@ describe('impera exits', () => {
     await expectOneLineError(['exits', '--at', '91,68'], /exits must be distinct and in depth order/);
     await expectOneLineError(['exits', '--at', '91', '--popex', '--link', 'wifi'], /--popex needs --device \(a catalog device such as raspberry-pi-4, this-machine, or a PROFILE.json\)/);
     await expectOneLineError(['exits', '--at', '91', '--split', '68'], /every exit must lie in the head/);
+    // unlabelled data: exit branches are classifiers, said as such (not through the metric hint of a missing label)
+    const flat = tmp();
+    const png = new PNG({ width: 28, height: 28 });
+    writeFileSync(join(flat, 'a.png'), PNG.sync.write(png));
+    await expectOneLineError(['exits', '--at', '91', '--data', flat], /exit branches are classifiers trained on labels, and '.*' has none \(give labelled data/);
   });
 });

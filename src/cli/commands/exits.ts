@@ -75,6 +75,8 @@ function exitData(o: ExitsCliOptions): { train: Dataset; test?: Dataset } {
   const options = datasetOptions(o);
   const splits = labelledSplits(o.data, undefined, options);
   const train = splits.train();
+  // exit branches are classifiers trained on labels: say so here, not through the metric hint of a missing label
+  if (!train.labelled) throw new ImperaError('DATASET', `exit branches are classifiers trained on labels, and '${train.name}' has none`, 'give labelled data (class sub-folders, labels.npy beside an .npy file, or labels in the .npz); exits for outputs other than classes are not built yet');
   const test = o.test ? openDataset(o.test, options) : splits.test?.();
   return { train, ...(test ? { test } : {}) };
 }

@@ -1,0 +1,94 @@
+/**
+ * What the adaptive edge knows of its network, and when it switches: an estimator fed by its own transfers (the
+ * uplink as the harmonic mean of the last k per-request throughputs, robust to one fast outlier; the RTT and the
+ * server's queueing as EWMAs), and a chooser that evaluates the switching plan's latency model at the estimate and
+ * switches only when another option wins by the plan's margin for the plan's number of consecutive frames.
+ */
+import { predictLatency, rankAt, type NetworkPoint, type SwitchingOption, type SwitchingPlan } from '../../plan/switching.js';
+
+export interface EstimatorSettings {
+  /** Throughput samples the uplink estimate averages (harmonic mean). */
+  window: number;
+  /** EWMA weight of a new RTT or queueing sample. */
+  alpha: number;
+  /** Shortest transfer time credited to the bytes (ms): a request no slower than the RTT says little of the rate. */
+  minTransferMs: number;
+}
+
+export const ESTIMATOR_DEFAULTS: EstimatorSettings = { window: 5, alpha: 0.3, minTransferMs: 0.5 };
+
+export interface Estimate {
+  /** Last per-request uplink throughputs (Mb/s), newest last. */
+  throughputs: number[];
+  rttMs?: number;
+  queueMs?: number;
+}
+
+export const harmonicMean = (xs: readonly number[]): number => xs.length / xs.reduce((s, x) => s + 1 / x, 0);
+
+const ewma = (prev: number | undefined, x: number, alpha: number): number => (prev === undefined ? x : prev + alpha * (x - prev));
+
+/** A round trip measured without payload (a health probe); a request faster than the RTT estimate lowers it too. */
+export const observeRtt = (e: Estimate, ms: number, s = ESTIMATOR_DEFAULTS): Estimate => ({ ...e, rttMs: ewma(e.rttMs, ms, s.alpha) });
+
+/** Queueing the server reported for a request (or a stand-in for a refusal: 429). */
+export const observeQueue = (e: Estimate, ms: number, s = ESTIMATOR_DEFAULTS): Estimate => ({ ...e, queueMs: ewma(e.queueMs, ms, s.alpha) });
+
+/**
+ * A request that sent `bytes` and spent `networkMs` on the network (its time less the server's queueing and
+ * compute): the uplink it saw, 8 x bytes over the time beyond one RTT. A request that timed out gives an upper
+ * bound (its bytes did not arrive within the time), used as a sample so the estimate falls at once.
+ */
+export function observeTransfer(e: Estimate, bytes: number, networkMs: number, s = ESTIMATOR_DEFAULTS): Estimate {
+  const rttMs = e.rttMs !== undefined && networkMs < e.rttMs ? networkMs : e.rttMs;
+  const mbps = (8 * bytes) / (1e3 * Math.max(s.minTransferMs, networkMs - (rttMs ?? 0)));
+  return { ...e, ...(rttMs !== undefined ? { rttMs } : {}), throughputs: [...e.throughputs, mbps].slice(-s.window) };
+}
+
+/** The network point the estimate stands for; undefined before the first transfer. */
+export const currentPoint = (e: Estimate): NetworkPoint | undefined => (e.throughputs.length ? { upMbps: harmonicMean(e.throughputs), rttMs: e.rttMs ?? 0, queueMs: e.queueMs ?? 0 } : undefined);
+
+export interface ChooserState {
+  current: string;
+  /** The option that has been winning, and for how many consecutive frames. */
+  candidate?: string;
+  streak: number;
+}
+
+export interface SwitchDecision {
+  from: string;
+  to: string;
+  reason: string;
+}
+
+const fmt = (x: number) => (x >= 10 ? x.toFixed(0) : x.toPrecision(2));
+export const describePoint = (p: NetworkPoint): string => `uplink ${fmt(p.upMbps)} Mb/s, RTT ${fmt(p.rttMs)} ms, queue ${fmt(p.queueMs)} ms`;
+
+/** Why `best` beats the current option by the margin (undefined: it does not). */
+function winsBy(plan: Pick<SwitchingPlan, 'latencyLimitMs' | 'tolerance' | 'hysteresis'>, b: { best: SwitchingOption; lb: number }, c: { current: SwitchingOption; lc: number }, bestLimit: number): string | undefined {
+  const { latencyLimitMs: limit, hysteresis: { margin } } = plan;
+  const faster = b.lb <= c.lc * (1 - margin);
+  const late = `${c.current.name} predicted ${fmt(c.lc)} ms, over the ${fmt(limit)} ms limit`;
+  if (c.lc > limit) return b.lb <= bestLimit ? `${late}; ${b.best.name} ${fmt(b.lb)} ms` : faster ? `${late}; ${b.best.name} is faster (${fmt(b.lb)} ms)` : undefined;
+  if (b.best.goodness > c.current.goodness + plan.tolerance) return `${b.best.name} fits the ${fmt(limit)} ms limit (${fmt(b.lb)} ms) with better quality than ${c.current.name}`;
+  return faster ? `${b.best.name} is faster (${fmt(b.lb)} ms against ${fmt(c.lc)} ms) at equal quality` : undefined;
+}
+
+/**
+ * The option to run the next frame with. Another option must beat the current one by the margin: it counts as
+ * meeting the latency limit only with the margin to spare, and when nothing meets it, it must be faster by the
+ * margin; and it must win `frames` times in a row.
+ */
+export function choose(plan: Pick<SwitchingPlan, 'options' | 'latencyLimitMs' | 'tolerance' | 'hysteresis'>, state: ChooserState, p: NetworkPoint): { state: ChooserState; decision?: SwitchDecision } {
+  const { margin, frames } = plan.hysteresis;
+  const limit = plan.latencyLimitMs;
+  const current = plan.options.find((o) => o.name === state.current)!;
+  const limitOf = (o: SwitchingOption) => (o === current ? limit : limit * (1 - margin));
+  const best = rankAt(plan, p, limitOf)[0]!;
+  const [lb, lc] = [predictLatency(best, p), predictLatency(current, p)];
+  const why = winsBy(plan, { best, lb }, { current, lc }, limitOf(best));
+  if (best === current || !why) return { state: { current: state.current, streak: 0 } };
+  const streak = state.candidate === best.name ? state.streak + 1 : 1;
+  if (streak < frames) return { state: { current: state.current, candidate: best.name, streak } };
+  return { state: { current: best.name, streak: 0 }, decision: { from: current.name, to: best.name, reason: `${describePoint(p)}: ${why}, for ${frames} frame${frames > 1 ? 's' : ''}` } };
+}

@@ -61,7 +61,7 @@ export interface SwitchDecision {
   reason: string;
 }
 
-const fmt = (x: number) => (x >= 10 ? x.toFixed(0) : x.toPrecision(2));
+const fmt = (x: number) => (x >= 10 || x === 0 ? x.toFixed(0) : x.toPrecision(2));
 export const describePoint = (p: NetworkPoint): string => `uplink ${fmt(p.upMbps)} Mb/s, RTT ${fmt(p.rttMs)} ms, queue ${fmt(p.queueMs)} ms`;
 
 /** Why `best` beats the current option by the margin (undefined: it does not). */

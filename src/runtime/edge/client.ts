@@ -62,6 +62,8 @@ export interface InferenceClient {
   infer(call: InferCall): Promise<InferReply>;
   /** Is the server ready (GET /v2/health/ready)? */
   ready(timeoutMs: number): Promise<boolean>;
+  /** Does the server serve `model` (GET /v2/models/NAME/ready: 200 yes, 404 no)? undefined: it did not say (unreachable, other answers). */
+  serves(model: string, timeoutMs: number): Promise<boolean | undefined>;
   close(): void;
 }
 
@@ -171,6 +173,15 @@ export class HttpClient implements InferenceClient {
       return res.statusCode === 200;
     } catch {
       return false;
+    }
+  }
+
+  async serves(model: string, timeoutMs: number): Promise<boolean | undefined> {
+    try {
+      const { res } = await this.send('GET', `/v2/models/${encodeURIComponent(model)}/ready`, undefined, {}, timeoutMs);
+      return res.statusCode === 200 ? true : res.statusCode === 404 ? false : undefined;
+    } catch {
+      return undefined;
     }
   }
 
@@ -292,6 +303,10 @@ export class StreamClient implements InferenceClient {
 
   ready(timeoutMs: number): Promise<boolean> {
     return this.http.ready(timeoutMs);
+  }
+
+  serves(model: string, timeoutMs: number): Promise<boolean | undefined> {
+    return this.http.serves(model, timeoutMs);
   }
 
   close(): void {

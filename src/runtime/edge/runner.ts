@@ -22,7 +22,7 @@ import type { InferResponse, TensorMetadata } from '../protocol/messages.js';
 import { modelMetadata } from '../protocol/metadata.js';
 import { inferTensor, type InferTensor } from '../protocol/tensor.js';
 import { PACKED_WIRE_INPUT, TIMING } from '../protocol/extensions.js';
-import { CallError, createClient, type InferenceClient } from './client.js';
+import { CallError, createClient, type FailureKind, type InferenceClient } from './client.js';
 import type { RuntimeConfig } from './config.js';
 
 export type Outcome = 'server' | 'exit' | 'local' | 'failed';
@@ -56,6 +56,10 @@ export interface FrameResult {
   /** Bytes sent and received for the frame (server outcome). */
   sentBytes?: number;
   receivedBytes?: number;
+  /** How the call to the server failed, when it did (what an adaptive edge learns the network from). */
+  failure?: FailureKind;
+  /** The switching plan's option that ran the frame (adaptive edge). */
+  option?: string;
 }
 
 /** Largest softmax probability of a row of logits. */
@@ -231,8 +235,14 @@ export class EdgeRunner {
     } catch (e) {
       if (!(e instanceof CallError)) throw e;
       timings.requestMs = performance.now() - sent;
-      return this.fallback(frame, this.noteFailure(e), headOut, timings, start, extra);
+      return this.fallback(frame, this.noteFailure(e), headOut, timings, start, { ...extra, failure: e.kind });
     }
+  }
+
+  /** Run the head (and the local tail) once on `feeds`, so the first real frame does not pay for ONNX Runtime's first run. */
+  async warm(feeds: Feeds): Promise<void> {
+    const headOut = await run(this.head, feeds);
+    if (this.tail) await run(this.tail, Object.fromEntries(this.tail.inputNames.map((n) => [n, headOut[n]!])));
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@
  * between frames, saying why; the server restarting at that moment costs no frame; and a plan naming a model the
  * server lacks is refused before any frame.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -28,6 +28,7 @@ import { explore, type NamedLink } from './explore.js';
 import { qualityConstraint } from './quality.js';
 import { decide, type Qos } from './recommend.js';
 import { refineLatency } from './refine.js';
+import { switchingPlan } from './switching.js';
 import type { PlanScenario } from './scenario.js';
 import type { TaskOptions } from '../task/types.js';
 import type { CutSummary, PlanConfiguration, PlanQos, PlanQuality, PlanQualityFigure, PlanResult, SaliencySummary } from './types.js';
@@ -346,6 +347,8 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
     timings: { totalS: (performance.now() - started) / 1000, steps: log.steps },
     warnings,
   };
+  const switching = switchingPlan(result, { tolerance });
+  if (switching) result.switching = switching;
   return { result, context: { g, cuts, exits, data } };
 }
 

@@ -3,6 +3,7 @@
  * recommendation. `plan.json` is this object; the HTML report renders it and nothing else.
  */
 import type { MetricName, QualityFigure } from '../task/types.js';
+import type { SwitchingPlan } from './switching.js';
 
 /** Where the model runs. */
 export type Placement = 'local' | 'remote' | 'split' | 'chain';
@@ -182,6 +183,8 @@ export interface PlanResult {
    * cut under the same additive costs (first edge device and link, float32 on the wire).
    */
   dads?: { latencyMs: number; tensors: string[]; edgeNodes: number; placement: string; bestCut: { id: string | null; latencyMs: number } } | null;
+  /** The configurations an adaptive edge switches between and where each wins (absent: no split or no latency limit). */
+  switching?: SwitchingPlan;
   /** Where the time of planning went, and whether cached analyses were reused. */
   timings: { totalS: number; steps: { step: string; seconds: number; cached: boolean }[] };
   warnings: string[];

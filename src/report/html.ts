@@ -7,10 +7,11 @@
 // recommend.ts and quality.ts are pure functions over plan types: the report stays free of the planner's machinery
 import { formatQuality, qualityAxis } from '../plan/quality.js';
 import { chosen } from '../plan/recommend.js';
+import type { SwitchingPlan } from '../plan/switching.js';
 import type { ConstraintCheck, ConstraintName, PlanConfiguration, PlanQualityFigure, PlanResult } from '../plan/types.js';
 import { fmtBytes, fmtCount, fmtMs, fmtShape } from '../util/format.js';
 import type { TopLevelSpec } from 'vega-lite';
-import { bytesPerCutSpec, curveSpec, latencyBreakdownSpec, paretoSpec, rateAccuracySpec, renderSvg, type LatencyBar, type ParetoStatus } from './plot.js';
+import { bytesPerCutSpec, curveSpec, latencyBreakdownSpec, paretoSpec, rateAccuracySpec, renderSvg, switchingSpec, type LatencyBar, type ParetoStatus, type SwitchingCell } from './plot.js';
 
 /** Escapes text for HTML content and attribute values. */
 export function esc(text: string | number): string {
@@ -212,9 +213,36 @@ function paretoChart(plan: PlanResult): ChartDef {
   };
 }
 
+/** The switching plan's winners as uplink intervals (between geometric midpoints of grid points) per RTT and queueing band. */
+function switchingCells(sw: SwitchingPlan): { cells: SwitchingCell[]; bands: string[] } {
+  const up = sw.grid.upMbps;
+  const edge = (i: number) => (i <= 0 ? up[0]! : i >= up.length ? up[up.length - 1]! : Math.sqrt(up[i - 1]! * up[i]!));
+  const ids = new Map(sw.options.map((o) => [o.name, o.id]));
+  const bands: string[] = [];
+  const cells = sw.winners.flatMap((byRtt, q) => byRtt.flatMap((row, r) => {
+    const band = `RTT ${sw.grid.rttMs[r]} ms, queue ${sw.grid.queueMs[q]} ms`;
+    bands.push(band);
+    return row.map((option, u) => ({ fromMbps: edge(u), toMbps: edge(u + 1), band, option, configuration: ids.get(option)! }));
+  }));
+  return { cells, bands };
+}
+
+function switchingChart(plan: PlanResult): ChartDef {
+  const sw = plan.switching;
+  const grid = sw ? switchingCells(sw) : null;
+  const options = sw ? sw.options.map((o) => `${o.name}: ${o.id}`).join('; ') : '';
+  return {
+    id: 'switching',
+    title: 'Switching plan',
+    caption: sw ? `Which configuration an adaptive edge runs under which network conditions: the best one meeting the ${sw.latencyLimitMs} ms latency limit (by ${plan.quality.label}, then latency; the fastest where none does), from each configuration's device and server time plus RTT, queueing and its bytes over the uplink. The edge switches when another wins by ${(100 * sw.hysteresis.margin).toFixed(0)} % for ${sw.hysteresis.frames} frames. ${options}.` : '',
+    missing: 'No switching plan: it needs split configurations and a latency limit.',
+    spec: sw && grid ? switchingSpec(`${sw.options.length} configurations over uplink, RTT and queueing`, grid.cells, grid.bands) : null,
+  };
+}
+
 /** The charts in reading order, rendered to inline SVG. */
 function charts(plan: PlanResult): Promise<Chart[]> {
-  const defs = [saliencyChart(plan), bytesChart(plan), latencyChart(plan), rateQualityChart(plan), paretoChart(plan)];
+  const defs = [saliencyChart(plan), bytesChart(plan), latencyChart(plan), rateQualityChart(plan), paretoChart(plan), switchingChart(plan)];
   return Promise.all(defs.map(async ({ spec, ...c }) => ({ ...c, svg: spec ? embedSvg(await renderSvg(spec), c.id) : null })));
 }
 

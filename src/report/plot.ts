@@ -328,3 +328,33 @@ export function paretoSpec(title: string, points: readonly ParetoPoint[], axes: 
     ],
   };
 }
+
+/** One cell of the switching map: an uplink interval in one RTT and queueing band, and the option winning there. */
+export interface SwitchingCell {
+  fromMbps: number;
+  toMbps: number;
+  /** The band's label, e.g. 'RTT 30 ms, queue 0 ms'. */
+  band: string;
+  option: string;
+  /** The option's configuration id (tooltip). */
+  configuration: string;
+}
+
+/** Which option wins where: uplink (log) across, one row per RTT and queueing band, coloured by option. */
+export function switchingSpec(title: string, cells: readonly SwitchingCell[], bands: readonly string[]): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: { text: title, subtitle: 'hover a cell for the configuration', subtitleColor: '#555' },
+    width: 640,
+    height: { step: 16 },
+    data: { values: [...cells] },
+    mark: { type: 'rect' },
+    encoding: {
+      x: { field: 'fromMbps', type: 'quantitative', scale: { type: 'log' }, title: 'uplink (Mb/s)' },
+      x2: { field: 'toMbps' },
+      y: { field: 'band', type: 'ordinal', sort: [...bands], title: null },
+      color: { field: 'option', type: 'nominal', title: 'option' },
+      tooltip: [{ field: 'option' }, { field: 'configuration' }, { field: 'band' }, { field: 'fromMbps', format: '.3g', title: 'from Mb/s' }, { field: 'toMbps', format: '.3g', title: 'to Mb/s' }],
+    },
+  };
+}

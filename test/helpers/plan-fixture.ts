@@ -5,6 +5,7 @@
  * zoo's 92.6 %, a smooth CUI curve. Feasibility, the Pareto front and the recommendation are computed from those
  * figures the way the planner defines them, so the report is exercised with self-consistent data.
  */
+import { switchingPlan } from '../../src/plan/switching.js';
 import { decide } from '../../src/plan/recommend.js';
 import type { PlanConfiguration, PlanQualityFigure, PlanResult } from '../../src/plan/types.js';
 import type { QualityMeta } from '../../src/plan/quality.js';
@@ -218,7 +219,7 @@ export function planFixture(analysis: DemoAnalysis, o: PlanFixtureOptions): Plan
   const finalists = new Set((feasible.length ? feasible : [...analytic].sort((a, b) => a.latency.p95Ms - b.latency.p95Ms).map((c) => c.id)).slice(0, 5));
   const configs = analytic.map((c) => (finalists.has(c.id) ? { ...c, latency: { ...c.latency, source: 'des' as const } } : c));
   const input = [...g.inputShapes.values()][0]!;
-  return {
+  const result: PlanResult = {
     format: 'impera-plan/1',
     createdAt: '2026-11-22T12:00:00.000Z',
     scenario: { name: o.name, file: 'examples/impera.yaml', qos: { latency: { limit: o.latencyMs, at: 'p95' }, quality: qosQuality(o), energy: { limit: o.energyJ } }, objective: 'min-latency' },
@@ -233,4 +234,7 @@ export function planFixture(analysis: DemoAnalysis, o: PlanFixtureOptions): Plan
     timings: { totalS: 41.7, steps: [{ step: 'analyse model', seconds: 0.4, cached: false }, { step: 'profile edge', seconds: 23.1, cached: false }, { step: 'evaluate codecs', seconds: 17.2, cached: false }, { step: 'simulate finalists', seconds: 1.0, cached: false }] },
     warnings: o.measured ? [] : ['no labelled data: accuracy figures are estimates (give `data:` in the scenario to measure them)'],
   };
+  // as the planner: the switching plan over the configurations as decided
+  const switching = switchingPlan(result);
+  return switching ? { ...result, switching } : result;
 }

@@ -156,7 +156,7 @@ describe('the report of a feasible plan', () => {
   it('is complete without JavaScript: charts, verdict and every configuration', async () => {
     const noJs = await open('feasible-nojs', readFileSync(new URL(opened.url), 'utf8'), false);
     expect(noJs.errors).toEqual([]);
-    expect(Object.keys(await charts(noJs.page))).toHaveLength(5);
+    expect(Object.keys(await charts(noJs.page))).toHaveLength(6);
     expect(await text(noJs.page, '#recommendation')).toContain(plan.recommendation!.id);
     expect(await noJs.page.$$eval('#all-configurations tbody tr', (rows) => rows.length)).toBe(plan.configurations.length);
   });
@@ -174,7 +174,7 @@ describe('the report when nothing is feasible', () => {
     expect(box).toContain(`${miss.id}: latency is 37.1 ms against a limit of 30.0 ms, short by ${(100 * miss.shortBy).toFixed(1)} %`);
     expect(await text(page, '#constraints')).toMatch(/latency \(p95\)\s+≤ 30\.0 ms\s+37\.1 ms\s+-23\.7 %\s+✗ violated/);
     const drawn = await charts(page);
-    expect(Object.keys(drawn)).toHaveLength(5);
+    expect(Object.keys(drawn)).toHaveLength(6);
     for (const [id, c] of Object.entries(drawn)) expect(c.pixels, `${id}: drawn pixels`).toBeGreaterThan(DRAWN);
     expect(await page.$$eval('figure[data-chart="pareto"] svg text', (ts) => ts.map((t) => t.textContent))).toContain('nearest miss');
   });

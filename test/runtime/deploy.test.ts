@@ -16,7 +16,11 @@ import { DataType } from '../../src/onnx/dtype.js';
 import { loadModel } from '../../src/onnx/io.js';
 import type { Tensor } from '../../src/onnx/tensor.js';
 import { createSession, run } from '../../src/ort/session.js';
-import { exportPlan } from '../../src/runtime/deploy.js';
+import { exportPlan, exportSwitching } from '../../src/runtime/deploy.js';
+import { loadSwitchingPlan, SWITCHING_FORMAT, type SwitchingPlan } from '../../src/plan/switching.js';
+import { AdaptiveEdge } from '../../src/runtime/edge/adaptive.js';
+import { loadRepository } from '../../src/runtime/server/repository.js';
+import { serve, type SplitRepo } from '../helpers/runtime.js';
 import type { PlanContext } from '../../src/plan/planner.js';
 import type { PlanConfiguration, PlanResult } from '../../src/plan/types.js';
 import { loadRuntimeConfig } from '../../src/runtime/edge/config.js';
@@ -118,5 +122,41 @@ describe('exportPlan', () => {
 
     await expect(exportPlan(configuration('split', 'int8'), context, join(root, 'no-data'), result)).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringMatching(/calibration images/) });
     await expect(exportPlan(configuration('chain', 'fp32'), context, join(root, 'chain'), result)).rejects.toMatchObject({ code: 'BAD_ARGUMENT', hint: `write its stages with \`impera split MODEL --at ${r1.index} --out DIR\`` });
+  });
+});
+
+describe('exportSwitching', () => {
+  it('writes every option beside one repository holding all tails, which the adaptive edge opens against a real server', async () => {
+    const dir = join(root, 'switching-export');
+    const calibration = openDataset(calibrationImages());
+    const context: PlanContext = { g, cuts: [r1], exits: null, data: { name: 'calibration', test: calibration, samples: 12, calibration, train: calibration, folder: true } };
+    const configs = [configuration('split', 'fp32'), configuration('split', 'int8')];
+    const option = (name: string, id: string) => ({ name, id, deviceMs: 1, serverMs: 1, share: 1, bytes: 1, goodness: 1 });
+    const plan: SwitchingPlan = { format: SWITCHING_FORMAT, plan: 'p', latencyLimitMs: 50, tolerance: 0, hysteresis: { margin: 0.1, frames: 2 }, options: [option('c0', 'split fp32'), option('c1', 'split int8')], grid: { upMbps: [1], rttMs: [0], queueMs: [0] }, winners: [[['c0']]] };
+    const files = await exportSwitching(plan, configs, context, dir, result);
+    const file = join(dir, 'switching', 'switching.json');
+    expect(files).toContain(file);
+    const read = loadSwitchingPlan(file);
+    expect(read.options.map((o) => o.runtime)).toEqual(['c0/runtime.yaml', 'c1/runtime.yaml']);
+    const repo = join(dir, 'switching', 'server');
+    const served = loadRepository(repo, { maxBatch: 1 });
+    expect(served.map((m) => [m.name, m.wire !== undefined])).toEqual([['c0', false], ['c1', true]]);
+    const full = await run(await createSession(g.model.proto, g.model.dir), { x });
+    for (const name of ['c0', 'c1']) {
+      const config = loadRuntimeConfig(join(dir, 'switching', name, 'runtime.yaml'));
+      expect(config.server.model).toBe(name);
+      expect(config.tail).toBe(join(repo, name, 'model.onnx'));
+      const y = (await runFile(config.tail!, await runFile(config.head, { x }))).y!.data as Float32Array;
+      const scale = Math.max(...(full.y!.data as Float32Array).map(Math.abs));
+      (full.y!.data as Float32Array).forEach((v, i) => expect(Math.abs(y[i]! - v)).toBeLessThan(0.02 * scale));
+    }
+    const server = await serve({ dir: repo } as SplitRepo);
+    try {
+      const edge = await AdaptiveEdge.open(read, file, { url: server.url });
+      expect(edge.current).toBe('c0');
+      await edge.close();
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { plan } from '../../plan/planner.js';
 import { readPlanScenario } from '../../plan/scenario.js';
-import { exportPlan } from '../../runtime/deploy.js';
+import { exportPlan, exportSwitching } from '../../runtime/deploy.js';
 import { formatQuality } from '../../plan/quality.js';
 import { chosen, formatConstraint, latencyAt } from '../../plan/recommend.js';
 import type { PlanConfiguration, PlanResult } from '../../plan/types.js';
@@ -37,7 +37,7 @@ export function registerPlan(program: Command): void {
     .description('recommend where to cut, what to send and how, for a scenario (devices, links, workload, QoS); writes plan.json and an HTML report')
     .argument('[scenario]', 'scenario file, YAML or JSON (default: the built-in example, examples/plan/impera.yaml)')
     .option('--out <dir>', 'where plan.json and report.html go', 'impera-plan')
-    .option('--export <dir>', 'also write the recommended deployment: parts with codec and exits, and the runtime config')
+    .option('--export <dir>', 'also write the recommended deployment (parts with codec and exits, the runtime config) and the switching plan for an adaptive edge (DIR/switching)')
     .option('--no-cache', 'recompute every analysis (profiles, quality, saliency, exits) instead of reusing cached ones')
     .option('--no-saliency', 'skip the saliency pass (its peaks are then no candidate cuts); skipped anyway when the scenario lists explore.cuts or says saliency: false')
     .addOption(new Option('--catalog <file>', 'extra device catalog, YAML or JSON (repeatable)').argParser((v: string, prev: string[] = []) => [...prev, v]).default([]))
@@ -61,6 +61,7 @@ export function registerPlan(program: Command): void {
         const pick = chosen(result);
         if (!pick) throw new ImperaError('BAD_SCENARIO', 'the plan has no configuration to export', 'widen explore (cuts, codecs, placements) or the devices so that at least one configuration exists');
         files.push(...(await exportPlan(pick, context, o.export, result)));
+        if (result.switching) files.push(...(await exportSwitching(result.switching, result.configurations, context, o.export, result)));
       }
       if (o.json) return printJson(result);
       printWarnings(result.warnings);

@@ -55,7 +55,7 @@ async function open(name: string, html: string, javaScript = true): Promise<Open
 }
 
 /** SVG elements of data marks, by the role Vega gives them (axes, legends, rules and labels are not counted). */
-const DATA_MARKS = ['point', 'bar', 'tick', 'line mark'].map((r) => `svg [aria-roledescription="${r}"]`).join(', ');
+const DATA_MARKS = ['point', 'bar', 'tick', 'line mark', 'rect mark'].map((r) => `svg [aria-roledescription="${r}"]`).join(', ');
 
 /**
  * Pixels of a chart's plot area that change when its data marks are hidden: what the data draws, whatever its
@@ -101,9 +101,9 @@ describe('the report of a feasible plan', () => {
     expect(opened.requests).toEqual([opened.url]);
   });
 
-  it('draws all five charts with their data', async () => {
+  it('draws all six charts with their data', async () => {
     const drawn = await charts(opened.page);
-    expect(Object.keys(drawn).sort()).toEqual(['bytes', 'latency', 'pareto', 'rate-quality', 'saliency']);
+    expect(Object.keys(drawn).sort()).toEqual(['bytes', 'latency', 'pareto', 'rate-quality', 'saliency', 'switching']);
     for (const [id, c] of Object.entries(drawn)) expect(c.pixels, `${id}: drawn pixels`).toBeGreaterThan(DRAWN);
     expect(drawn.saliency!.marks).toBeGreaterThanOrEqual(plan.saliency!.curve.length);
     expect(drawn.bytes!.marks).toBeGreaterThanOrEqual(plan.cuts.length);
@@ -112,6 +112,7 @@ describe('the report of a feasible plan', () => {
     expect(drawn.latency!.marks).toBe(5 * bars);
     expect(drawn['rate-quality']!.marks).toBeGreaterThanOrEqual(plan.rateQuality.length);
     expect(drawn.pareto!.marks).toBeGreaterThanOrEqual(plan.configurations.length);
+    expect(drawn.switching!.marks).toBe(plan.switching!.winners.flat(2).length);
   });
 
   it('shows the recommendation with its explanation and figures, and highlights it', async () => {
@@ -193,7 +194,7 @@ describe('the report without labelled data or saliency', () => {
     expect(cells).toHaveLength(plan.configurations.length);
     for (const cell of cells) expect(cell).toMatch(/^≈\d+\.\d %$/);
     expect(await page.$$eval('[data-missing-chart]', (ps) => ps.map((p) => (p as HTMLElement).dataset.missingChart))).toEqual(['saliency', 'rate-quality']);
-    expect(Object.keys(await charts(page)).sort()).toEqual(['bytes', 'latency', 'pareto']);
+    expect(Object.keys(await charts(page)).sort()).toEqual(['bytes', 'latency', 'pareto', 'switching']);
     expect(await page.$eval('figure[data-chart="pareto"] svg', (s) => s.textContent)).toContain('top-1 accuracy (%), estimated');
   });
 });
@@ -208,7 +209,7 @@ describe('the report of a plan under a lower-is-better metric', () => {
     expect(plan.recommendation!.explanation.join(' ')).toMatch(/token error rate \d+\.\d %/);
     expect(await page.$eval('#all-configurations th:nth-child(7)', (th) => th.textContent)).toBe('token error rate');
     const drawn = await charts(page);
-    expect(Object.keys(drawn).sort()).toEqual(['bytes', 'latency', 'pareto', 'rate-quality', 'saliency']);
+    expect(Object.keys(drawn).sort()).toEqual(['bytes', 'latency', 'pareto', 'rate-quality', 'saliency', 'switching']);
     expect(drawn['rate-quality']!.pixels).toBeGreaterThan(DRAWN);
     for (const chart of ['pareto', 'rate-quality']) expect(await page.$eval(`figure[data-chart="${chart}"] svg`, (s) => s.textContent)).toContain('token error rate (%, lower is better)');
     expect(await text(page, '#chart-rate-quality h2')).toBe('Rate–token error rate');

@@ -1,6 +1,7 @@
 /**
  * `impera edge`: run the device side of a split deployment on frames, with fallback when the server cannot answer;
- * optionally keep every frame's outputs as `.npy` and measure their quality under the task's metric.
+ * optionally keep every frame's outputs as `.npy` and measure their quality under the task's metric. With
+ * `--switching`, the edge adapts: it switches between the plan's configurations as the network changes.
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -8,6 +9,9 @@ import { loadRuntimeConfig } from '../../runtime/edge/config.js';
 import { frameSource, pace } from '../../runtime/edge/frames.js';
 import { FrameQuality, saveOutputs } from '../../runtime/edge/quality.js';
 import { EdgeRunner, type FrameResult } from '../../runtime/edge/runner.js';
+import { AdaptiveEdge, type SwitchRecord } from '../../runtime/edge/adaptive.js';
+import { loadSwitchingPlan } from '../../plan/switching.js';
+import { ImperaError } from '../../errors.js';
 import { formatQuality } from '../../plan/quality.js';
 import type { MetricName } from '../../task/types.js';
 import { summarize, type RunSummary } from '../../runtime/edge/summary.js';
@@ -17,7 +21,9 @@ import { fmtMs as ms, table } from '../table.js';
 import { DEFAULT_DATA, NAMED_SOURCES } from '../../data/policy.js';
 
 interface EdgeOptions {
-  config: string;
+  config?: string;
+  switching?: string;
+  serverUrl?: string;
   source: string;
   frames?: number;
   fps?: number;
@@ -30,6 +36,21 @@ interface EdgeOptions {
   metricModule?: string;
   preprocess?: string;
   labels?: string;
+}
+
+function switchesText(switches: readonly SwitchRecord[]): string {
+  return switches.length ? `${table(['frame', 'from', 'to', 'why'], switches.map((x) => [x.frame, x.from, x.to, x.reason]), ['right', 'left', 'left', 'left'])}\n` : 'no switch\n';
+}
+
+/** The runner the options ask for: one configuration, or the switching plan's (adaptive). */
+async function openRunner(o: EdgeOptions): Promise<{ runner: EdgeRunner | AdaptiveEdge; threads: number }> {
+  if (!o.config === !o.switching) throw new ImperaError('BAD_ARGUMENT', 'give one of --config (one configuration) and --switching (an adaptive edge)', 'both are written by `impera plan --export DIR`: DIR/runtime.yaml and DIR/switching/switching.json');
+  if (o.config) {
+    const config = loadRuntimeConfig(o.config);
+    return { runner: await EdgeRunner.open(o.serverUrl ? { ...config, server: { ...config.server, url: o.serverUrl } } : config), threads: config.threads };
+  }
+  const edge = await AdaptiveEdge.open(loadSwitchingPlan(o.switching!), o.switching!, o.serverUrl ? { url: o.serverUrl } : {});
+  return { runner: edge, threads: 1 };
 }
 
 function summaryText(source: string, s: RunSummary): string {
@@ -48,7 +69,9 @@ function summaryText(source: string, s: RunSummary): string {
 export function registerEdge(program: Command): void {
   addDataOptions(program.command('edge'))
     .description('run the head on frames and send the cut to the server, falling back locally when it cannot answer')
-    .requiredOption('--config <file>', 'runtime configuration (impera-runtime/1, YAML or JSON; see docs/RUNTIME.md)')
+    .option('--config <file>', 'runtime configuration (impera-runtime/1, YAML or JSON; see docs/RUNTIME.md)')
+    .option('--switching <file>', 'adapt: a switching plan (impera-switching/1, from `impera plan --export`); its options switch as the network changes')
+    .option('--server-url <url>', "the server's address (default: the one the configuration names)")
     .option('--source <frames>', `frames: 'synthetic', a dataset (${NAMED_SOURCES.join(', ')}, an image folder, an .npy or .npz file), or comma-separated image files`, DEFAULT_DATA)
     .option('--frames <n>', 'frames to process (default: every image of the source; synthetic: 100)', positiveInt('--frames'))
     .option('--fps <rate>', 'frames per second (default: as fast as they are processed)', positiveNumber('--fps'))
@@ -60,11 +83,10 @@ export function registerEdge(program: Command): void {
     .option('--threshold <t>', 'threshold of map metrics (default 0.5)', Number)
     .option('--metric-module <file>', "a user's metric: a JS module exporting score and better")
     .action(async (o: EdgeOptions) => {
-      const config = loadRuntimeConfig(o.config);
-      const runner = await EdgeRunner.open(config);
+      const { runner, threads } = await openRunner(o);
       const source = frameSource(o.source, runner.inputs, datasetOptions(o));
       const taskOptions = { ...(o.metric ? { metric: o.metric as MetricName } : {}), ...(o.threshold !== undefined ? { threshold: o.threshold } : {}), ...(o.metricModule ? { module: resolve(o.metricModule) } : {}) };
-      const quality = await FrameQuality.open(o.reference, { labelled: source.classes > 0, classes: source.classes }, taskOptions, config.threads);
+      const quality = await FrameQuality.open(o.reference, { labelled: source.classes > 0, classes: source.classes }, taskOptions, threads);
       const count = o.frames ?? (Number.isFinite(source.size) ? source.size : 100);
       const bar = progressBar('frames', !o.json && !o.jsonl && process.stderr.isTTY === true);
       const results: FrameResult[] = [];
@@ -86,8 +108,9 @@ export function registerEdge(program: Command): void {
         await quality.close();
       }
       const summary = summarize(count, results, quality.summary());
-      if (o.json) printJson({ source: source.name, frames: results, summary });
-      else if (o.jsonl) process.stdout.write(`${JSON.stringify({ summary })}\n`);
-      else process.stdout.write(summaryText(source.name, summary));
+      const switches = runner instanceof AdaptiveEdge ? { switches: runner.switches } : {};
+      if (o.json) printJson({ source: source.name, frames: results, summary, ...switches });
+      else if (o.jsonl) process.stdout.write(`${JSON.stringify({ summary, ...switches })}\n`);
+      else process.stdout.write(`${summaryText(source.name, summary)}${switches.switches ? switchesText(switches.switches) : ''}`);
     });
 }

@@ -5,11 +5,29 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { BIN, expectOneLineError, impera, tmp } from '../helpers/cli.js';
-import { MALFORMED_ANSWERS, malformedServer, serve, splitRepo } from '../helpers/runtime.js';
+import { MALFORMED_ANSWERS, malformedServer, serve, splitRepo, switchingRepo } from '../helpers/runtime.js';
 import { hugeInput, mapModel, withExternalData } from '../helpers/models.js';
 import { saveModel } from '../../src/onnx/io.js';
 
 describe('impera serve and impera edge', () => {
+  it('edge --switching runs the switching plan, naming each frame\'s option and the switches, and takes one of --config and --switching', async () => {
+    const { dir } = await switchingRepo(1000);
+    const server = await serve({ dir: join(dir, 'server') } as Parameters<typeof serve>[0]);
+    try {
+      const plan = join(dir, 'switching.json');
+      const r = await impera('edge', '--switching', plan, '--server-url', server.url, '--source', 'synthetic', '--frames', '3', '--json');
+      expect(r.code).toBe(0);
+      const out = JSON.parse(r.stdout);
+      expect(out.frames.map((f: { outcome: string; option: string }) => [f.outcome, f.option])).toEqual([['server', 'c0'], ['server', 'c0'], ['server', 'c0']]);
+      expect(out.switches).toEqual([]);
+      const human = await impera('edge', '--switching', plan, '--server-url', server.url, '--source', 'synthetic', '--frames', '2');
+      expect(human.stdout).toMatch(/2 results out: server 2[\s\S]*no switch/);
+      await expectOneLineError(['edge', '--source', 'synthetic', '--frames', '1'], /give one of --config \(one configuration\) and --switching \(an adaptive edge\)/);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('serve a split and run frames through it, printing every result as JSON', async () => {
     const repo = await splitRepo();
     const server = spawn('node', [BIN, 'serve', '--model-repo', repo.dir, '--port', '0', '--json', '--threads', '1', '--token', 'cli-token'], { stdio: ['ignore', 'pipe', 'pipe'] });

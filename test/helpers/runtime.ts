@@ -22,6 +22,7 @@ import { parseCodec } from '../../src/codecs/spec.js';
 import { openDataset } from '../../src/data/dataset.js';
 import { attachCodec, describeWire } from '../../src/export/codec.js';
 import { EXAMPLE_DATA } from '../../src/util/package.js';
+import { SWITCHING_FORMAT, type SwitchingPlan } from '../../src/plan/switching.js';
 
 import { chain, weights } from './models.js';
 import { ModelBuilder } from '../../src/onnx/builder.js';
@@ -148,4 +149,31 @@ export async function malformedServer(): Promise<{ url: string; close: () => voi
       server.close();
     },
   };
+}
+
+/** Two options of chain() laid out as `plan --export` does: DIR/NAME/ head and runtime, DIR/server/NAME/model.onnx. */
+export async function switchingRepo(limitMs: number, model = (name: string) => name): Promise<{ dir: string; plan: SwitchingPlan }> {
+  const g = await analyzeModel(chain(), { batch: 1 });
+  const dir = mkdtempSync(join(tmpdir(), 'impera-adaptive-'));
+  const cuts = { c0: 'r1', c1: 'flat' };
+  for (const [name, at] of Object.entries(cuts)) {
+    const [head, tail] = splitModel(g, [resolveCut(g, findCuts(g, { maxWidth: 1 }), at)]).parts;
+    writeParts(g, [{ ...head!, name: 'head' }], join(dir, name));
+    writeParts(g, [{ ...tail!, name: 'model' }], join(dir, 'server', name));
+    const runtime = { format: 'impera-runtime/1', head: 'head.onnx', tail: `../server/${name}/model.onnx`, server: { url: 'http://127.0.0.1:1', model: model(name) }, latencyBudgetMs: 3000, reconnect: { initialMs: 100, maxMs: 200 } };
+    writeFileSync(join(dir, name, 'runtime.json'), JSON.stringify(runtime));
+  }
+  const option = (name: string, bytes: number, goodness: number) => ({ name, id: name, deviceMs: 0.1, serverMs: 0.1, share: 1, bytes, goodness, runtime: `${name}/runtime.json` });
+  const plan: SwitchingPlan = {
+    format: SWITCHING_FORMAT,
+    plan: 'test',
+    latencyLimitMs: limitMs,
+    tolerance: 0,
+    hysteresis: { margin: 0.15, frames: 2 },
+    options: [option('c0', 1024, 0.9), option('c1', 16, 0.8)],
+    grid: { upMbps: [1], rttMs: [0], queueMs: [0] },
+    winners: [[['c0']]],
+  };
+  writeFileSync(join(dir, 'switching.json'), JSON.stringify(plan));
+  return { dir, plan };
 }

@@ -4,48 +4,15 @@
  * between frames, saying why; the server restarting at that moment costs no frame; and a plan naming a model the
  * server lacks is refused before any frame.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findCuts, resolveCut } from '../../../src/cuts/cuts.js';
-import { splitModel, writeParts } from '../../../src/export/split.js';
-import { analyzeModel } from '../../../src/graph/analyze.js';
 import { ProxyPath } from '../../../src/harness/shaper/proxy.js';
-import { SWITCHING_FORMAT, type SwitchingPlan } from '../../../src/plan/switching.js';
+import type { SwitchingPlan } from '../../../src/plan/switching.js';
 import { AdaptiveEdge, type SwitchRecord } from '../../../src/runtime/edge/adaptive.js';
 import { frameSource } from '../../../src/runtime/edge/frames.js';
 import type { FrameResult } from '../../../src/runtime/edge/runner.js';
 import type { RunningServer } from '../../../src/runtime/server/app.js';
-import { chain } from '../../helpers/models.js';
-import { serve, type SplitRepo } from '../../helpers/runtime.js';
-
-/** Two options of chain() laid out as `plan --export` does: DIR/NAME/ head and runtime, DIR/server/NAME/model.onnx. */
-async function twoCuts(limitMs: number, model = (name: string) => name): Promise<{ dir: string; plan: SwitchingPlan }> {
-  const g = await analyzeModel(chain(), { batch: 1 });
-  const dir = mkdtempSync(join(tmpdir(), 'impera-adaptive-'));
-  const cuts = { c0: 'r1', c1: 'flat' };
-  for (const [name, at] of Object.entries(cuts)) {
-    const [head, tail] = splitModel(g, [resolveCut(g, findCuts(g, { maxWidth: 1 }), at)]).parts;
-    writeParts(g, [{ ...head!, name: 'head' }], join(dir, name));
-    writeParts(g, [{ ...tail!, name: 'model' }], join(dir, 'server', name));
-    const runtime = { format: 'impera-runtime/1', head: 'head.onnx', tail: `../server/${name}/model.onnx`, server: { url: 'http://127.0.0.1:1', model: model(name) }, latencyBudgetMs: 3000, reconnect: { initialMs: 100, maxMs: 200 } };
-    writeFileSync(join(dir, name, 'runtime.json'), JSON.stringify(runtime));
-  }
-  const option = (name: string, bytes: number, goodness: number) => ({ name, id: name, deviceMs: 0.1, serverMs: 0.1, share: 1, bytes, goodness, runtime: `${name}/runtime.json` });
-  const plan: SwitchingPlan = {
-    format: SWITCHING_FORMAT,
-    plan: 'test',
-    latencyLimitMs: limitMs,
-    tolerance: 0,
-    hysteresis: { margin: 0.15, frames: 2 },
-    options: [option('c0', 1024, 0.9), option('c1', 16, 0.8)],
-    grid: { upMbps: [1], rttMs: [0], queueMs: [0] },
-    winners: [[['c0']]],
-  };
-  writeFileSync(join(dir, 'switching.json'), JSON.stringify(plan));
-  return { dir, plan };
-}
+import { serve, switchingRepo, type SplitRepo } from '../../helpers/runtime.js';
 
 describe('the adaptive edge over a shaped link', () => {
   let dir: string;
@@ -54,7 +21,7 @@ describe('the adaptive edge over a shaped link', () => {
   const path = new ProxyPath();
   const repo = () => ({ dir: join(dir, 'server') }) as SplitRepo;
   beforeAll(async () => {
-    ({ dir, plan } = await twoCuts(150));
+    ({ dir, plan } = await switchingRepo(150));
     server = await serve(repo());
   });
   afterAll(async () => {
@@ -103,7 +70,7 @@ describe('the adaptive edge over a shaped link', () => {
   });
 
   it('refuses at the start a plan naming a model the server does not serve', async () => {
-    const other = await twoCuts(150, (name) => (name === 'c1' ? 'deep-cut' : name));
+    const other = await switchingRepo(150, (name) => (name === 'c1' ? 'deep-cut' : name));
     await expect(AdaptiveEdge.open(other.plan, join(other.dir, 'switching.json'), { url: server.url })).rejects.toThrow(
       expect.objectContaining({ code: 'BAD_SWITCHING_PLAN', message: `switching plan '${join(other.dir, 'switching.json')}': option 'c1' needs the model 'deep-cut', which the server at ${server.url} does not serve` }),
     );

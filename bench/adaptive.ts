@@ -13,7 +13,9 @@
  *    the tail here (as the product does), so it both misses and costs more.
  * The "best static" is the one with the fewest deadline misses (then the lowest p95). Last line:
  *   {"bench":"adaptive","p95_ratio":…,"miss_ratio":…,"lost":…,"switches":…, …}
- * Env: IMPERA_ADAPTIVE_S (seconds per run, default 24), IMPERA_ADAPTIVE_FPS (default 4), IMPERA_DEADLINE_MS (250).
+ * Each run is done twice, in the order adaptive, c0, c1, ..., then the reverse (ABBA), and the two pooled, so that
+ * the machine's other work weighs on every run alike.
+ * Env: IMPERA_ADAPTIVE_S (seconds per run, default 16), IMPERA_ADAPTIVE_FPS (default 2), IMPERA_DEADLINE_MS (300).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,9 +41,9 @@ import { EXAMPLE_DATA, EXAMPLE_MODEL } from '../src/util/package.js';
 import { mean, quantile } from '../src/util/stats.js';
 import { machine, pad } from './common.js';
 
-const RUN_S = Number(process.env.IMPERA_ADAPTIVE_S ?? 24);
-const FPS = Number(process.env.IMPERA_ADAPTIVE_FPS ?? 4);
-const DEADLINE_MS = Number(process.env.IMPERA_DEADLINE_MS ?? 250);
+const RUN_S = Number(process.env.IMPERA_ADAPTIVE_S ?? 16);
+const FPS = Number(process.env.IMPERA_ADAPTIVE_FPS ?? 2);
+const DEADLINE_MS = Number(process.env.IMPERA_DEADLINE_MS ?? 300);
 const CUT = '/1/features/features.16/Add_output_0';
 const CODECS = ['fp32', 'int8+deflate', 'int4+deflate'];
 const CALIBRATION_FRAMES = 30;
@@ -130,29 +132,34 @@ const runtimeOf = (name: string) => {
   return { ...c, server: { ...c.server, url: server.url }, latencyBudgetMs: DEADLINE_MS };
 };
 
-/** The plan's figures of one option, measured over the unshaped link on calibration frames (the last frames of the sample). */
-async function measure(name: string, codec: string): Promise<PlanConfiguration> {
-  const runner = await EdgeRunner.open({ ...runtimeOf(name), latencyBudgetMs: 10_000 });
-  const rs: FrameResult[] = [];
+/**
+ * The plan's figures of every option, measured over the unshaped link on calibration frames (the last frames of the
+ * sample), the options interleaved frame by frame and medians taken: the machine's other work comes and goes.
+ */
+async function measure(): Promise<PlanConfiguration[]> {
+  const runners = await Promise.all(CODECS.map((_, i) => EdgeRunner.open({ ...runtimeOf(`c${i}`), latencyBudgetMs: 10_000 })));
+  const rs: FrameResult[][] = CODECS.map(() => []);
   for (let i = 0; i < CALIBRATION_FRAMES; i++) {
     const f = frames.frame(frames.size - 1 - i);
-    rs.push(await runner.process(i, f.feeds, f.label));
+    for (const [k, runner] of runners.entries()) rs[k]!.push(await runner.process(i, f.feeds, f.label));
   }
-  await runner.close();
-  const ok = rs.slice(2).filter((r) => r.outcome === 'server'); // the first frames warm the server
-  const figures = {
-    deviceMs: mean(ok.map((r) => r.timings.headMs + (r.timings.encodeMs ?? 0))),
-    serverMs: mean(ok.map((r) => (r.timings.serverComputeMs ?? 0) + (r.timings.serverQueueMs ?? 0))),
-    bytes: mean(ok.map((r) => r.sentBytes!)),
-    accuracy: mean(rs.map((r) => Number(r.prediction === r.label))),
-  };
-  console.log(`  ${name} ${pad(codec, 13)}  device ${figures.deviceMs.toFixed(1)} ms  server ${figures.serverMs.toFixed(1)} ms  ${Math.round(figures.bytes)} B on the wire  accuracy ${(100 * figures.accuracy).toFixed(1)} % (${CALIBRATION_FRAMES} frames)`);
-  return configuration(codec, figures);
+  await Promise.all(runners.map((r) => r.close()));
+  return CODECS.map((codec, k) => {
+    const ok = rs[k]!.slice(2).filter((r) => r.outcome === 'server'); // the first frames warm the server
+    const median = (f: (r: FrameResult) => number) => quantile(ok.map(f), 0.5);
+    const figures = {
+      deviceMs: median((r) => r.timings.headMs + (r.timings.encodeMs ?? 0)),
+      serverMs: median((r) => (r.timings.serverComputeMs ?? 0) + (r.timings.serverQueueMs ?? 0)),
+      bytes: mean(ok.map((r) => r.sentBytes!)),
+      accuracy: mean(rs[k]!.map((r) => Number(r.prediction === r.label))),
+    };
+    console.log(`  c${k} ${pad(codec, 13)}  device ${figures.deviceMs.toFixed(1)} ms  server ${figures.serverMs.toFixed(1)} ms  ${Math.round(figures.bytes)} B on the wire  accuracy ${(100 * figures.accuracy).toFixed(1)} % (${CALIBRATION_FRAMES} frames; medians)`);
+    return configuration(codec, figures);
+  });
 }
 
 console.log('\nthe plan\'s figures, measured here:');
-const measured: PlanConfiguration[] = [];
-for (const [i, c] of CODECS.entries()) measured.push(await measure(`c${i}`, c));
+const measured = await measure();
 // the switching plan as the planner makes it from these figures; its options keep their exported folders
 const swept = switchingPlan({ configurations: measured, recommendation: { id: measured[0]!.id, objective: 'max-quality', explanation: [], binding: null, runnerUp: null }, scenario })!;
 const folderOf = new Map(measured.map((c, i) => [c.id, `c${i}`]));
@@ -165,17 +172,13 @@ console.log(`switching plan: ${plan.options.map((o) => `${o.name} (${o.id})`).jo
 
 // ------------------------------------------------------------------------------------------------ the runs
 
-interface RunFigures {
+/** One run's frames: latency from arrival, results, accuracy (task layer), switches. */
+interface Run {
   label: string;
-  framesIn: number;
-  resultsOut: number;
-  p50: number;
-  p95: number;
-  misses: number;
+  latencies: number[];
+  results: FrameResult[];
   accuracy: number | null;
-  fallbacks: number;
   switches: SwitchRecord[];
-  perOption: Record<string, number>;
 }
 
 /** What a run drives: the adaptive edge or one static runner. */
@@ -186,7 +189,7 @@ interface Processor {
 }
 
 /** One run: the trace replayed from its start, frames arriving at FPS, each frame's latency from its arrival. */
-async function runOnce(label: string, open: () => Promise<Processor>): Promise<RunFigures> {
+async function runOnce(label: string, open: () => Promise<Processor>): Promise<Run> {
   const edge = await open();
   const quality = await FrameQuality.open(undefined, { labelled: true, classes: frames.classes }, {}, 1);
   const count = Math.floor(RUN_S * FPS);
@@ -211,35 +214,58 @@ async function runOnce(label: string, open: () => Promise<Processor>): Promise<R
     await quality.close();
   }
   const q = quality.summary();
+  return { label, latencies, results, accuracy: 'quality' in q ? q.quality.value : null, switches: edge.switches ?? [] };
+}
+
+interface RunFigures {
+  label: string;
+  framesIn: number;
+  resultsOut: number;
+  p50: number;
+  p95: number;
+  misses: number;
+  accuracy: number | null;
+  fallbacks: number;
+  switches: SwitchRecord[];
+  perOption: Record<string, number>;
+}
+
+/** The runs of one label pooled: every frame of both, accuracy averaged (equal frame counts). */
+function pooled(label: string, rs: readonly Run[]): RunFigures {
+  const latencies = rs.flatMap((r) => r.latencies);
+  const results = rs.flatMap((r) => r.results);
   const perOption: Record<string, number> = {};
   for (const r of results) perOption[r.option ?? label] = (perOption[r.option ?? label] ?? 0) + 1;
+  const accuracies = rs.map((r) => r.accuracy).filter((a): a is number => a !== null);
   return {
     label,
-    framesIn: count,
-    resultsOut: new Set(results.map((r) => r.frame)).size,
+    framesIn: latencies.length,
+    resultsOut: rs.reduce((s, r) => s + new Set(r.results.map((x) => x.frame)).size, 0),
     p50: quantile(latencies, 0.5),
     p95: quantile(latencies, 0.95),
     misses: latencies.filter((l) => l > DEADLINE_MS).length,
-    accuracy: 'quality' in q ? q.quality.value : null,
+    accuracy: accuracies.length ? mean(accuracies) : null,
     fallbacks: results.filter((r) => r.outcome !== 'server').length,
-    switches: edge.switches ?? [],
+    switches: rs.flatMap((r) => r.switches),
     perOption,
   };
 }
 
-const runs: RunFigures[] = [];
-runs.push(await runOnce('adaptive', () => AdaptiveEdge.open(plan, planFile, { url: server.url })));
-for (const o of plan.options) {
-  runs.push(await runOnce(`static ${o.name}`, async () => {
+const openers: [string, () => Promise<Processor>][] = [
+  ['adaptive', () => AdaptiveEdge.open(plan, planFile, { url: server.url })],
+  ...plan.options.map((o): [string, () => Promise<Processor>] => [`static ${o.name}`, async () => {
     const runner = await EdgeRunner.open(runtimeOf(o.name));
     await runner.warm(frames.frame(0).feeds);
     return runner;
-  }));
-}
+  }]),
+];
+const done: Run[] = [];
+for (const [label, open] of [...openers, ...[...openers].reverse()]) done.push(await runOnce(label, open));
+const runs = openers.map(([label]) => pooled(label, done.filter((r) => r.label === label)));
 await server.stop();
 await path.close();
 
-console.log(`\n${RUN_S} s per run, ${FPS} fps, deadline ${DEADLINE_MS} ms, uplink trace ${TRACE_PERIOD.map(([t, m]) => `${m} Mb/s from ${t} s`).join(', ')} (period ${TRACE_PERIOD_S} s), delay ${LINK.delayMs} ms each way`);
+console.log(`\n2 x ${RUN_S} s per configuration (ABBA order, pooled), ${FPS} fps, deadline ${DEADLINE_MS} ms, uplink trace ${TRACE_PERIOD.map(([t, m]) => `${m} Mb/s from ${t} s`).join(', ')} (period ${TRACE_PERIOD_S} s), delay ${LINK.delayMs} ms each way`);
 console.log(`${pad('run', 10)} ${pad('frames', 7)} ${pad('results', 8)} ${pad('p50 ms', 8)} ${pad('p95 ms', 8)} ${pad('misses', 7)} ${pad('accuracy', 9)} ${pad('fallbacks', 10)} ${pad('switches', 9)}  frames per option`);
 for (const r of runs) {
   console.log(`${pad(r.label, 10)} ${pad(r.framesIn, 7)} ${pad(r.resultsOut, 8)} ${pad(r.p50.toFixed(1), 8)} ${pad(r.p95.toFixed(1), 8)} ${pad(r.misses, 7)} ${pad(r.accuracy === null ? '-' : `${(100 * r.accuracy).toFixed(1)} %`, 9)} ${pad(r.fallbacks, 10)} ${pad(r.switches.length, 9)}  ${Object.entries(r.perOption).map(([k, n]) => `${k} ${n}`).join(', ')}`);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadRuntimeConfig } from '../../src/runtime/edge/config.js';
+import { loadSwitchingPlan } from '../../src/plan/switching.js';
 import { loadModel } from '../../src/onnx/io.js';
 import { createSession } from '../../src/ort/session.js';
 import { EXAMPLE_DATA } from '../../src/util/package.js';
@@ -80,6 +81,13 @@ describe('impera plan', () => {
     const chosen = JSON.parse(readFileSync(join(deploy, 'configuration.json'), 'utf8')).configuration;
     expect(head.outputNames[0]).toMatch(chosen.codec === 'fp32' ? /Output_0$|output_0$/ : /::wire$/);
     await head.release();
+    // the switching plan beside it: the recommendation first, every option's runtime and its tail in one repository
+    const switching = loadSwitchingPlan(join(deploy, 'switching', 'switching.json'));
+    expect(switching.options[0]!.id).toBe(chosen.id);
+    for (const o of switching.options) {
+      expect(loadRuntimeConfig(join(deploy, 'switching', o.runtime!)).server.model).toBe(o.name);
+      expect(existsSync(join(deploy, 'switching', 'server', o.name, 'model.onnx'))).toBe(true);
+    }
   });
 
   it('when nothing is feasible, says which constraint is closest and by how much', async () => {

@@ -99,9 +99,16 @@ export class AdaptiveEdge {
     return this.plan.options.find((x) => x.name === name)!;
   }
 
-  private async probeRtt(): Promise<void> {
+  private probing: Promise<void> | undefined;
+
+  /** Time one health probe into the RTT estimate; at most one at a time. */
+  private probeRtt(): Promise<void> {
     const t = performance.now();
-    if (await this.probe.ready(PROBE_TIMEOUT_MS)) this.estimate = observeRtt(this.estimate, performance.now() - t, this.o.estimator);
+    this.probing ??= this.probe.ready(PROBE_TIMEOUT_MS).then((ok) => {
+      if (ok) this.estimate = observeRtt(this.estimate, performance.now() - t, this.o.estimator);
+      this.probing = undefined;
+    });
+    return this.probing;
   }
 
   /** Learn from a frame's call: its transfer, the server's queueing, a refusal or a timeout. */
@@ -133,7 +140,8 @@ export class AdaptiveEdge {
 
   /** Process one frame on the current option; never throws for a frame's own failure. */
   async processWithOutputs(frame: number, feeds: Feeds, label?: number): Promise<FrameAnswer> {
-    if (frame % (this.o.probeEvery ?? 10) === 0 && frame > 0) await this.probeRtt();
+    // beside the frame, not before it: the probe must not delay the frame it measures for
+    if (frame % (this.o.probeEvery ?? 10) === 0 && frame > 0) void this.probeRtt();
     this.maybeSwitch(frame);
     const option = this.current;
     const answer = await this.runners.get(option)!.processWithOutputs(frame, feeds, label);
@@ -142,6 +150,7 @@ export class AdaptiveEdge {
   }
 
   async close(): Promise<void> {
+    await this.probing;
     this.probe.close();
     await Promise.all([...this.runners.values()].map((r) => r.close()));
   }

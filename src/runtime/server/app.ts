@@ -236,7 +236,7 @@ function streamRoute(app: FastifyInstance, s: Serving, o: ServerOptions, logEntr
       }
       if (backlogged() && !stall) watchStall(socket.bufferedAmount);
     };
-    const answer = (frame: Buffer): void => {
+    const answer = (frame: Uint8Array): void => {
       pending--;
       if (socket.readyState !== socket.OPEN) return;
       if (socket.bufferedAmount > o.streamBufferLimit) return close('');

@@ -95,6 +95,7 @@ export function edgePageHtml(): string {
 <meta charset="utf-8">
 <title>impera browser edge</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <style>
 body { font: 14px system-ui, sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; margin-top: 1em; font-variant-numeric: tabular-nums; }

@@ -64,6 +64,7 @@ describe('the browser edge against impera serve', () => {
     page = await browser.newPage();
     page.on('pageerror', (e) => errors.push(String(e)));
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('response', (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
     await page.goto(`${server.url}${EDGE_PAGE_PATH}`, { waitUntil: 'load' });
   }, 60_000);
 

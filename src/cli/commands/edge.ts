@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { loadEdgePage, writeEdgePage } from '../../runtime/browser/edge-page.js';
 import { loadRuntimeConfig } from '../../runtime/edge/config.js';
 import { frameSource, pace } from '../../runtime/edge/frames.js';
 import { FrameQuality, saveOutputs } from '../../runtime/edge/quality.js';
@@ -30,6 +31,7 @@ interface EdgeOptions {
   metricModule?: string;
   preprocess?: string;
   labels?: string;
+  browser?: string;
 }
 
 function summaryText(source: string, s: RunSummary): string {
@@ -43,6 +45,11 @@ function summaryText(source: string, s: RunSummary): string {
   ];
   if (s.reasons.length) lines.push(table(['fallback / failure', 'frames'], s.reasons.map((r) => [r.reason, r.frames])));
   return `${lines.join('\n')}\n`;
+}
+
+function writeBrowserEdge(config: string, dir: string, preprocess: string | undefined): void {
+  const files = writeEdgePage(dir, loadEdgePage(config, preprocess, '--preprocess'));
+  process.stdout.write(`wrote the browser edge to ${dir} (${files.length} files: ${files.join(', ')}); serve the folder over HTTP and open index.html\n`);
 }
 
 export function registerEdge(program: Command): void {
@@ -59,7 +66,9 @@ export function registerEdge(program: Command): void {
     .option('--metric <name>', 'quality metric (default: chosen from the outputs and whether the frames are labelled)')
     .option('--threshold <t>', 'threshold of map metrics (default 0.5)', Number)
     .option('--metric-module <file>', "a user's metric: a JS module exporting score and better")
+    .option('--browser <dir>', "write the browser edge for this config into DIR instead of running (a static page that calls server.url; --preprocess says how camera frames become the head's input; docs/BROWSER.md)")
     .action(async (o: EdgeOptions) => {
+      if (o.browser) return writeBrowserEdge(o.config, o.browser, o.preprocess);
       const config = loadRuntimeConfig(o.config);
       const runner = await EdgeRunner.open(config);
       const source = frameSource(o.source, runner.inputs, datasetOptions(o));

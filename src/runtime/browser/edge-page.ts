@@ -38,9 +38,16 @@ function ortDist(): string {
   }
 }
 
-/** onnxruntime-web's files the page may load: its script and the WASM builds with their loaders. */
+/** The WASM build ORT_SCRIPT loads (its loader .mjs and its .wasm): WebGPU and CPU kernels in one. */
+const ORT_WASM = 'ort-wasm-simd-threaded.asyncify';
+
+/** onnxruntime-web's files the page loads: its script and its WASM build. */
 function ortFiles(): string[] {
-  return readdirSync(ortDist()).filter((f) => f === ORT_SCRIPT || /^ort-wasm[\w.-]*\.(wasm|mjs)$/.test(f));
+  const wanted = [ORT_SCRIPT, `${ORT_WASM}.mjs`, `${ORT_WASM}.wasm`];
+  const present = readdirSync(ortDist());
+  const missing = wanted.filter((f) => !present.includes(f));
+  if (missing.length) throw new ImperaError('BAD_ARGUMENT', `onnxruntime-web in ${ortDist()} lacks ${missing.join(', ')}`, 'install the onnxruntime-web version in package.json');
+  return wanted;
 }
 
 /** A camera's frames have any size and colour: stretched to the model's size, luma for a gray model, pixels x 1/255. */
@@ -50,11 +57,12 @@ const refuse = (file: string, why: string, hint: string) => new ImperaError('BAD
 
 /**
  * The page for the deployment `runtimeFile` describes (impera-runtime/1): its head, codec and server model; camera
- * frames and images are preprocessed per `preprocess` (the compact --preprocess syntax; default CAMERA_PREPROCESS).
+ * frames and images are preprocessed per `preprocess` (the compact --preprocess syntax, given with `flag`; default
+ * CAMERA_PREPROCESS).
  * What the page cannot do yet is refused here, at start: early exits, entropy coding (the browser has no brotli or
  * zstd and its deflate is asynchronous), a head with external data.
  */
-export function loadEdgePage(runtimeFile: string, preprocess?: string): EdgePage {
+export function loadEdgePage(runtimeFile: string, preprocess?: string, flag = '--edge-preprocess'): EdgePage {
   const c = loadRuntimeConfig(runtimeFile);
   if (c.exits.length) throw refuse(runtimeFile, `the browser edge does not run early exits (${c.exits.length} configured)`, 'drop exits: for the page, or use impera edge');
   const codec = c.codec ? readWireDescription(c.codec) : undefined;
@@ -76,7 +84,7 @@ export function loadEdgePage(runtimeFile: string, preprocess?: string): EdgePage
     cut,
     wire: c.server.wire,
     ...(codec ? { codec } : {}),
-    preprocess: resolvePreprocess(preprocess ?? CAMERA_PREPROCESS, '--edge-preprocess'),
+    preprocess: resolvePreprocess(preprocess ?? CAMERA_PREPROCESS, flag),
     latencyBudgetMs: c.latencyBudgetMs,
   };
   return { config, head: readFileSync(c.head), server: c.server.url };

@@ -400,6 +400,8 @@ async function start(): Promise<BrowserEdge> {
 export interface EdgeApi {
   ready: Promise<{ backend: Backend; note: string }>;
   run(frames: readonly FrameInput[], keep?: boolean): Promise<PageFrameAnswer[]>;
+  /** Every frame's result so far, whatever its source (camera, files, run). */
+  results(): Promise<PageFrameResult[]>;
 }
 
 const edge = start();
@@ -407,4 +409,5 @@ edge.catch((e: Error) => setStatus(`the browser edge could not start: ${e.messag
 (window as unknown as { imperaEdge: EdgeApi }).imperaEdge = {
   ready: edge.then((e) => ({ backend: e.backend, note: e.note })),
   run: async (frames, keep) => (await edge).run(frames, keep),
+  results: async () => (await edge).results,
 };

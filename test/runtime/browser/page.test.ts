@@ -3,24 +3,28 @@
  * on loopback: 100 frames through the page and through the Node edge (EdgeRunner, the same stream protocol) on a
  * head + int8 codec + tail split. Oracle: the Node edge. The page's packed cut bytes must equal the Node edge's bit
  * for bit (recorded by a relay between the Node edge and the server) and the server's answers must be equal. The
- * headless browser has no usable WebGPU: the page must run the head on WASM and say why.
+ * headless browser has no usable WebGPU: the page must run the head on WASM and say why. Image files and .npy
+ * tensors chosen with the page's file input are answered as the Node edge answers the same files.
  */
 import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { Browser, Page } from 'puppeteer-core';
+import type { Browser, ElementHandle, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { loadEdgePage } from '../../../src/runtime/browser/edge-page.js';
+import { CAMERA_PREPROCESS, loadEdgePage } from '../../../src/runtime/browser/edge-page.js';
 import type { EdgeApi, FrameInput, PageFrameAnswer } from '../../../src/runtime/browser/page.js';
 import { EDGE_PAGE_PATH } from '../../../src/runtime/browser/page-config.js';
 import { resolveRuntimeConfig } from '../../../src/runtime/edge/config.js';
 import { frameSource } from '../../../src/runtime/edge/frames.js';
-import { EdgeRunner, type FrameAnswer } from '../../../src/runtime/edge/runner.js';
+import { EdgeRunner, type FrameAnswer, type FrameResult } from '../../../src/runtime/edge/runner.js';
 import { PACKED_WIRE_INPUT } from '../../../src/runtime/protocol/extensions.js';
 import { decodeRequest } from '../../../src/runtime/protocol/messages.js';
 import { STREAM_PATH, unframeMessage } from '../../../src/runtime/protocol/stream.js';
 import type { RunningServer } from '../../../src/runtime/server/app.js';
+import { encodeNpy } from '../../../src/data/npy.js';
+import { DataType } from '../../../src/onnx/dtype.js';
+import { EXAMPLE_DATA } from '../../../src/util/package.js';
 import { launchChromium } from '../../../scripts/report-screenshot.mjs';
 import { serve, splitRepo, type SplitRepo } from '../../helpers/runtime.js';
 
@@ -106,6 +110,32 @@ describe('the browser edge against impera serve', () => {
     });
     // the codes are not all alike: the comparison covers real payloads
     expect(new Set(relay.wire.map((w) => w.join(','))).size).toBe(FRAMES);
+    expect(errors).toEqual([]);
+  }, 60_000);
+
+  it("answers image files and .npy tensors chosen on the page as the Node edge answers them", async () => {
+    const images = ['0_T-shirt-top/test-00019.png', '7_Sneaker/test-00009.png'].map((f) => join(EXAMPLE_DATA, f));
+    const runner = await EdgeRunner.open(resolveRuntimeConfig(runtimeConfig(server.url), join(repo.dir, 'edge.yaml')));
+    const pictures = frameSource(images.join(','), runner.inputs, { preprocess: CAMERA_PREPROCESS });
+    const tensors = frameSource('synthetic', runner.inputs);
+    const rows = [0, 1, 2].map((i) => tensors.frame(1000 + i).feeds.x!);
+    const npy = join(repo.dir, 'frames.npy');
+    writeFileSync(npy, encodeNpy({ dtype: DataType.FLOAT, dims: [3, 3, 8, 8], data: Float32Array.from(rows.flatMap((t) => Array.from(t.data as Float32Array))) }));
+    const node: FrameResult[] = [];
+    try {
+      for (let i = 0; i < images.length; i++) node.push(await runner.process(i, pictures.frame(i).feeds));
+      for (const [i, x] of rows.entries()) node.push(await runner.process(images.length + i, { x }));
+    } finally {
+      await runner.close();
+    }
+    const results = () => page.evaluate(() => (window as unknown as { imperaEdge: EdgeApi }).imperaEdge.results());
+    const before = (await results()).length;
+    await ((await page.$('#files')) as ElementHandle<HTMLInputElement>).uploadFile(...images, npy);
+    await page.waitForFunction(async (n) => document.querySelector('#status')!.textContent!.includes('error:') || (window as unknown as { imperaEdge: EdgeApi }).imperaEdge.results().then((r) => r.length >= n), {}, before + node.length);
+    expect(await page.$eval('#status', (e) => e.textContent)).not.toContain('error:');
+    const fromFiles = (await results()).slice(before);
+    expect(fromFiles.map((r) => r.outcome)).toEqual(Array(node.length).fill('server'));
+    expect(fromFiles.map((r) => [r.prediction, r.confidence])).toEqual(node.map((r) => [r.prediction, r.confidence]));
     expect(errors).toEqual([]);
   }, 60_000);
 });

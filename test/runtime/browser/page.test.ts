@@ -64,7 +64,8 @@ describe('the browser edge against impera serve', () => {
   beforeAll(async () => {
     repo = await splitRepo('int8');
     writeFileSync(join(repo.dir, 'edge.yaml'), JSON.stringify(runtimeConfig('http://127.0.0.1:1')));
-    [server, browser] = await Promise.all([serve(repo, { edgePage: loadEdgePage(join(repo.dir, 'edge.yaml')) }), launchChromium()]);
+    // a fake camera (Chromium's test pattern) that needs no permission prompt
+    [server, browser] = await Promise.all([serve(repo, { edgePage: loadEdgePage(join(repo.dir, 'edge.yaml')) }), launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'])]);
     page = await browser.newPage();
     page.on('pageerror', (e) => errors.push(String(e)));
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
@@ -136,6 +137,21 @@ describe('the browser edge against impera serve', () => {
     const fromFiles = (await results()).slice(before);
     expect(fromFiles.map((r) => r.outcome)).toEqual(Array(node.length).fill('server'));
     expect(fromFiles.map((r) => [r.prediction, r.confidence])).toEqual(node.map((r) => [r.prediction, r.confidence]));
+    expect(errors).toEqual([]);
+  }, 60_000);
+
+  it('runs camera frames until stopped, each answered by the server', async () => {
+    const results = () => page.evaluate(() => (window as unknown as { imperaEdge: EdgeApi }).imperaEdge.results());
+    const before = (await results()).length;
+    await page.click('#camera');
+    await page.waitForFunction(async (n) => document.querySelector('#status')!.textContent!.includes('error:') || (await (window as unknown as { imperaEdge: EdgeApi }).imperaEdge.results()).length >= n, {}, before + 5);
+    await page.click('#stop');
+    await page.waitForFunction(() => !(document.querySelector('#camera') as HTMLButtonElement).disabled);
+    expect(await page.$eval('#status', (e) => e.textContent)).not.toContain('error:');
+    const frames = (await results()).slice(before);
+    expect(frames.length).toBeGreaterThanOrEqual(5);
+    expect(frames.every((r) => r.outcome === 'server' && r.prediction !== undefined && r.sentBytes! > 0)).toBe(true);
+    expect(await page.$eval('#video', (v) => (v as HTMLVideoElement).hidden)).toBe(true);
     expect(errors).toEqual([]);
   }, 60_000);
 });

@@ -2,5 +2,5 @@
 import type { Browser } from 'puppeteer-core';
 
 export const CHROMIUM_PATH: string;
-export function launchChromium(): Promise<Browser>;
+export function launchChromium(extraArgs?: readonly string[]): Promise<Browser>;
 export function screenshotReport(htmlPath: string, pngPath: string, options?: { width?: number; height?: number }): Promise<void>;

@@ -10,13 +10,13 @@ import puppeteer from 'puppeteer-core';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-/** Chromium without sandbox (CI runs as root), GPU or first-run chores; the caller closes it. */
-export function launchChromium() {
+/** Chromium without sandbox (CI runs as root), GPU or first-run chores, plus `extraArgs`; the caller closes it. */
+export function launchChromium(extraArgs = []) {
   if (!existsSync(CHROMIUM_PATH)) return Promise.reject(new Error(`no Chromium at ${CHROMIUM_PATH}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`));
   return puppeteer.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
-    args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--no-default-browser-check', '--hide-scrollbars', '--font-render-hinting=none'],
+    args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--no-default-browser-check', '--hide-scrollbars', '--font-render-hinting=none', ...extraArgs],
   });
 }
 

@@ -3,6 +3,6 @@ export { parseCodec, isLossy, DEFAULT_CODECS, type CodecSpec, type QuantStage, t
 export { fitCodecs, type CalibrationOptions } from '../codecs/calibrate.js';
 export { fitPca, type Pca, type ChannelMoments } from '../codecs/pca.js';
 export { codecModel, emitEncode, emitDecode, emitRoundTrip } from '../codecs/onnx.js';
-export { encodeWire, decodeWire, type WireValues } from '../codecs/wire.js';
+export { encodeWire, decodeWire, wireCodec, type WireValues, type WireDescription } from '../codecs/wire.js';
 export type { FittedCodec, FittedTensorCodec } from '../codecs/fitted.js';
-export { attachCodec, describeWire, wireCodec, runCodecPair, type WireDescription } from '../export/codec.js';
+export { attachCodec, describeWire, runCodecPair } from '../export/codec.js';

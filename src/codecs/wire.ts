@@ -6,12 +6,13 @@
  *
  * Payloads: float32/float16 as little-endian bytes; n-bit codes packed LSB-first (8 and 16 bits as plain bytes);
  * sparse: a bitmap of non-zero codes (bit i of byte i/8, LSB first) followed by the packed non-zero codes.
+ * `codec.json` (WireDescription) holds what packing needs; the entropy stage is the only part that needs node:zlib.
  */
 import { brotliCompressSync, brotliDecompressSync, constants, deflateRawSync, inflateRawSync } from 'node:zlib';
 import * as zlib from 'node:zlib';
 import { ImperaError } from '../errors.js';
 import type { FittedCodec } from './fitted.js';
-import type { Entropy } from './spec.js';
+import { parseCodec, type Entropy } from './spec.js';
 
 export function packBits(values: ArrayLike<number>, bits: number): Uint8Array {
   const out = new Uint8Array(Math.ceil((values.length * bits) / 8));
@@ -154,4 +155,27 @@ export function decodeWire(codec: FittedCodec, bytes: Uint8Array): WireValues[] 
     }
     return fit.fp16 ? new Uint16Array(payload.buffer, payload.byteOffset, n) : new Float32Array(payload.buffer, payload.byteOffset, n);
   });
+}
+
+/** What a receiver needs to turn bytes back into the tail's inputs (written as codec.json). */
+export interface WireDescription {
+  codec: string;
+  tensors: { tensor: string; wire: string; dtype: string; rank: number; channelAxis: number; wireElements: number; bits?: number; fp16?: boolean; pcaK?: number }[];
+}
+
+/** Enough of a fitted codec to pack and unpack bytes (no parameters: those live in the models). */
+export function wireCodec(d: WireDescription): FittedCodec {
+  const spec = parseCodec(d.codec);
+  return {
+    spec,
+    paramBytes: 0,
+    tensors: d.tensors.map((t) => ({
+      tensor: t.tensor,
+      rank: t.rank,
+      channelAxis: t.channelAxis,
+      wireElements: t.wireElements,
+      ...(t.bits ? { quant: { bits: t.bits, scale: new Float32Array(0), zeroPoint: new Float32Array(0) } } : {}),
+      ...(t.fp16 ? { fp16: true } : {}),
+    })),
+  };
 }

@@ -64,7 +64,9 @@ export function decodeNpy(bytes: Uint8Array, source = 'array'): Tensor {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const [len, start] = major === 1 ? [view.getUint16(8, true), 10] : [view.getUint32(8, true), 12];
   if (start + len > bytes.length) throw new ImperaError('BAD_ARGUMENT', `'${source}' is truncated: its header claims ${len} bytes but the file has ${bytes.length - start} after the header length`, 'save the array again with numpy.save');
-  const header = Buffer.from(bytes.subarray(start, start + len)).toString(major === 3 ? 'utf8' : 'latin1');
+  // no Buffer: the browser edge reads .npy files too
+  const raw = bytes.subarray(start, start + len);
+  const header = major === 3 ? new TextDecoder('utf-8', { ignoreBOM: true }).decode(raw) : Array.from(raw, (c) => String.fromCharCode(c)).join('');
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*True/.test(header);
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];

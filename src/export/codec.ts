@@ -6,14 +6,13 @@
 import { Emitter } from '../onnx/emitter.js';
 import { emitDecode, emitEncode, wireDtype } from '../codecs/onnx.js';
 import type { FittedCodec, FittedTensorCodec } from '../codecs/fitted.js';
-import { parseCodec } from '../codecs/spec.js';
 import { symbolicShape, type Graph } from '../graph/graph.js';
 import { valueInfo } from '../onnx/builder.js';
 import { dtypeName } from '../onnx/dtype.js';
 import { onnx } from '../onnx/proto.js';
 import type { Tensor } from '../onnx/tensor.js';
 import { run, type Feeds, type ort } from '../ort/session.js';
-import { decodeWire, encodeWire, type WireValues } from '../codecs/wire.js';
+import { decodeWire, encodeWire, type WireDescription, type WireValues } from '../codecs/wire.js';
 import type { ExportedPart } from './extract.js';
 
 export const wireName = (t: string): string => `${t}::wire`;
@@ -53,12 +52,6 @@ export function attachCodec(g: Graph, [head, tail]: readonly [ExportedPart, Expo
   ];
 }
 
-/** What a receiver needs to turn bytes back into the tail's inputs (written as codec.json). */
-export interface WireDescription {
-  codec: string;
-  tensors: { tensor: string; wire: string; dtype: string; rank: number; channelAxis: number; wireElements: number; bits?: number; fp16?: boolean; pcaK?: number }[];
-}
-
 export function describeWire(codec: FittedCodec): WireDescription {
   return {
     codec: codec.spec.name,
@@ -72,23 +65,6 @@ export function describeWire(codec: FittedCodec): WireDescription {
       ...(f.quant ? { bits: f.quant.bits } : {}),
       ...(f.fp16 ? { fp16: true } : {}),
       ...(f.pca ? { pcaK: f.pca.k } : {}),
-    })),
-  };
-}
-
-/** Enough of a fitted codec to pack and unpack bytes (no parameters: those live in the models). */
-export function wireCodec(d: WireDescription): FittedCodec {
-  const spec = parseCodec(d.codec);
-  return {
-    spec,
-    paramBytes: 0,
-    tensors: d.tensors.map((t) => ({
-      tensor: t.tensor,
-      rank: t.rank,
-      channelAxis: t.channelAxis,
-      wireElements: t.wireElements,
-      ...(t.bits ? { quant: { bits: t.bits, scale: new Float32Array(0), zeroPoint: new Float32Array(0) } } : {}),
-      ...(t.fp16 ? { fp16: true } : {}),
     })),
   };
 }

@@ -136,7 +136,7 @@ function limitCases(t: HostileTarget, rand: Rand, path: string, auth: Record<str
 export interface HostileStreamMessage {
   kind: string;
   id: string;
-  message: Buffer;
+  message: Uint8Array;
 }
 
 /** `count` stream messages past the structure limits, each with its own id, from a seed. */

@@ -1,7 +1,7 @@
 /** Reading the codec.json `impera split --codec` writes: what both ends need to turn wire tensors into bytes and back. */
 import { z } from 'zod';
 import type { FittedCodec } from '../codecs/fitted.js';
-import { wireCodec, type WireDescription } from '../export/codec.js';
+import { wireCodec, type WireDescription } from '../codecs/wire.js';
 import { readConfigFile } from '../util/config.js';
 
 const wireSchema = z.object({

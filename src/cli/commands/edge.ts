@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { loadEdgePage, writeEdgePage } from '../../runtime/browser/edge-page.js';
 import { loadRuntimeConfig } from '../../runtime/edge/config.js';
 import { frameSource, pace } from '../../runtime/edge/frames.js';
 import { FrameQuality, saveOutputs } from '../../runtime/edge/quality.js';
@@ -36,6 +37,7 @@ interface EdgeOptions {
   metricModule?: string;
   preprocess?: string;
   labels?: string;
+  browser?: string;
 }
 
 function switchesText(switches: readonly SwitchRecord[]): string {
@@ -66,6 +68,11 @@ function summaryText(source: string, s: RunSummary): string {
   return `${lines.join('\n')}\n`;
 }
 
+function writeBrowserEdge(config: string, dir: string, preprocess: string | undefined): void {
+  const files = writeEdgePage(dir, loadEdgePage(config, preprocess, '--preprocess'));
+  process.stdout.write(`wrote the browser edge to ${dir} (${files.length} files: ${files.join(', ')}); serve the folder over HTTP and open index.html\n`);
+}
+
 export function registerEdge(program: Command): void {
   addDataOptions(program.command('edge'))
     .description('run the head on frames and send the cut to the server, falling back locally when it cannot answer')
@@ -82,7 +89,12 @@ export function registerEdge(program: Command): void {
     .option('--metric <name>', 'quality metric (default: chosen from the outputs and whether the frames are labelled)')
     .option('--threshold <t>', 'threshold of map metrics (default 0.5)', Number)
     .option('--metric-module <file>', "a user's metric: a JS module exporting score and better")
+    .option('--browser <dir>', "write the browser edge for this config into DIR instead of running (a static page that calls server.url; --preprocess says how camera frames become the head's input; docs/BROWSER.md)")
     .action(async (o: EdgeOptions) => {
+      if (o.browser) {
+        if (!o.config) throw new ImperaError('BAD_ARGUMENT', '--browser writes the page of one configuration: give it with --config', 'the browser edge runs one configuration; the switching plan is for the Node edge');
+        return writeBrowserEdge(o.config, o.browser, o.preprocess);
+      }
       const { runner, threads } = await openRunner(o);
       const source = frameSource(o.source, runner.inputs, datasetOptions(o));
       const taskOptions = { ...(o.metric ? { metric: o.metric as MetricName } : {}), ...(o.threshold !== undefined ? { threshold: o.threshold } : {}), ...(o.metricModule ? { module: resolve(o.metricModule) } : {}) };

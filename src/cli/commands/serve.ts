@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 import { ImperaError } from '../../errors.js';
 import { SERVER_DEFAULTS, SERVER_LIMITS, startServer, type RunningServer } from '../../runtime/server/app.js';
 import { checkTokens } from '../../runtime/server/auth.js';
+import { CAMERA_PREPROCESS, loadEdgePage } from '../../runtime/browser/edge-page.js';
+import { EDGE_PAGE_PATH } from '../../runtime/browser/page-config.js';
 import { loadRepository } from '../../runtime/server/repository.js';
 import { MAX_BATCH_DELAY_MS } from '../../runtime/server/scheduler.js';
 import { readUserFile } from '../../util/config.js';
@@ -30,6 +32,8 @@ interface ServeOptions {
   maxTensors: number;
   streamBufferLimit: number;
   accessLog?: boolean;
+  edgePage?: string;
+  edgePreprocess?: string;
   json?: boolean;
 }
 
@@ -105,11 +109,15 @@ export function registerServe(program: Command): void {
     .option('--max-tensors <n>', `most tensors a request may list (400 beyond), ${SERVER_LIMITS.maxTensors.join(' to ')}`, inRange('--max-tensors', SERVER_LIMITS.maxTensors), SERVER_DEFAULTS.maxTensors)
     .option('--stream-buffer-limit <size>', 'a WebSocket client with more unread answers than this is closed (1008)', parseBytes('--stream-buffer-limit'), SERVER_DEFAULTS.streamBufferLimit)
     .option('--access-log', 'log every request as one JSON line on stderr (server errors are logged always)')
+    .option('--edge-page <runtime.yaml>', 'also serve the browser edge at /edge/: the head, codec and model of this runtime config, run in the browser (docs/BROWSER.md)')
+    .option('--edge-preprocess <spec>', `how the page turns camera frames and images into the head's input (the --preprocess syntax; default: ${CAMERA_PREPROCESS})`)
     .option('--json', 'print the address and models as one JSON line once ready')
     .action(async (o: ServeOptions) => {
       if (!!o.tlsCert !== !!o.tlsKey) throw new ImperaError('BAD_ARGUMENT', '--tls-cert and --tls-key go together', 'give both, or neither for plain HTTP');
       const accepted = tokens(o);
       const tls = o.tlsCert && o.tlsKey ? { cert: readFileOption('--tls-cert', o.tlsCert), key: readFileOption('--tls-key', o.tlsKey) } : undefined;
+      if (o.edgePreprocess && !o.edgePage) throw new ImperaError('BAD_ARGUMENT', '--edge-preprocess goes with --edge-page', 'give --edge-page runtime.yaml too');
+      const edgePage = o.edgePage ? loadEdgePage(o.edgePage, o.edgePreprocess) : undefined;
       const models = loadRepository(o.modelRepo, { maxBatch: o.maxBatch, ...(o.batchDelayMs !== undefined ? { batchDelayMs: o.batchDelayMs } : {}) });
       const server = await startServer({
         models,
@@ -128,12 +136,13 @@ export function registerServe(program: Command): void {
         maxTensors: o.maxTensors,
         streamBufferLimit: o.streamBufferLimit,
         accessLog: !!o.accessLog,
+        ...(edgePage ? { edgePage } : {}),
       }).catch((e: NodeJS.ErrnoException) => {
         if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') throw new ImperaError('BAD_ARGUMENT', `cannot listen on ${o.host}:${o.port} (${e.code})`, 'choose another --port or --host');
         throw e;
       });
-      if (o.json) process.stdout.write(`${JSON.stringify({ url: server.url, port: server.port, models: models.map((m) => ({ name: m.name, version: m.version, maxBatch: m.maxBatch, batchDelayMs: m.batchDelayMs ?? null, wire: m.wire?.spec.name ?? null, metadata: m.metadata })) })}\n`);
-      else process.stdout.write(`${describe(server, { tokens: accepted.length, tls: !!tls })}body limit ${fmtBytes(o.bodyLimit)}, queue ${o.maxQueue}, ${o.workers} worker${o.workers > 1 ? 's' : ''}\n`);
+      if (o.json) process.stdout.write(`${JSON.stringify({ url: server.url, port: server.port, edgePage: edgePage ? `${server.url}${EDGE_PAGE_PATH}` : null, models: models.map((m) => ({ name: m.name, version: m.version, maxBatch: m.maxBatch, batchDelayMs: m.batchDelayMs ?? null, wire: m.wire?.spec.name ?? null, metadata: m.metadata })) })}\n`);
+      else process.stdout.write(`${describe(server, { tokens: accepted.length, tls: !!tls })}body limit ${fmtBytes(o.bodyLimit)}, queue ${o.maxQueue}, ${o.workers} worker${o.workers > 1 ? 's' : ''}\n${edgePage ? `browser edge at ${server.url}${EDGE_PAGE_PATH}\n` : ''}`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);

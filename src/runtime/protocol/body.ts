@@ -14,7 +14,7 @@ import { numel } from '../../onnx/dtype.js';
 import type { TypedArray } from '../../onnx/tensor.js';
 import { asBytes, elementBytes, fromBytes, isDatatype, type Datatype, type NumericDatatype } from './datatypes.js';
 import { ProtocolError } from './errors.js';
-import { checkJsonLimits, JSON_LIMITS, type JsonLimits } from './limits.js';
+import { checkJsonLimits, JSON_LIMITS, UTF8, type JsonLimits } from './limits.js';
 import { dataFromJson, dataToJson, type InferTensor, type Parameters } from './tensor.js';
 
 export const HEADER_LENGTH = 'inference-header-content-length';
@@ -63,7 +63,7 @@ export function encodeBody(fields: Record<string, unknown>, key: 'inputs' | 'out
     payloads.push(...parts);
     return { ...head, parameters: { ...t.parameters, [BINARY_SIZE]: binaryLength(parts) } };
   });
-  const json = Buffer.from(JSON.stringify({ ...fields, [key]: described }));
+  const json = new TextEncoder().encode(JSON.stringify({ ...fields, [key]: described }));
   const chunks = [json, ...payloads];
   return { chunks, headerLength: payloads.length ? json.length : undefined, byteLength: binaryLength(chunks) };
 }
@@ -82,7 +82,7 @@ export function parseHeaderLength(value: string | string[] | undefined, bodyLeng
 export function parseJsonObject(bytes: Uint8Array, what: string): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    value = JSON.parse(UTF8.decode(bytes));
   } catch (e) {
     throw new ProtocolError(400, `${what} is not valid JSON: ${(e as Error).message}`);
   }

@@ -7,6 +7,9 @@
  */
 import { ProtocolError } from './errors.js';
 
+/** UTF-8 as Buffer's toString reads it (a BOM kept, bad bytes replaced), in Node and in browsers alike. */
+export const UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });
+
 export interface JsonLimits {
   /** Deepest nesting of arrays and objects (the top-level object is level 1). */
   maxDepth: number;
@@ -27,7 +30,7 @@ const COMMA = 0x2c;
 /** The text of a JSON string token (quotes included), decoded; undefined if it is not valid JSON. */
 function stringToken(bytes: Uint8Array, from: number, to: number): string | undefined {
   try {
-    return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + from, to - from).toString('utf8')) as string;
+    return JSON.parse(UTF8.decode(bytes.subarray(from, to))) as string;
   } catch {
     return undefined;
   }

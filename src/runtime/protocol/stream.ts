@@ -11,11 +11,16 @@ import { ProtocolError } from './errors.js';
 
 export const STREAM_PATH = '/v2/stream';
 
-/** One WebSocket message from an encoded body. */
-export function frameMessage(body: EncodedBody): Buffer {
-  const prefix = Buffer.alloc(4);
-  prefix.writeUInt32LE(body.headerLength ?? body.byteLength, 0);
-  return Buffer.concat([prefix, ...body.chunks], 4 + body.byteLength);
+/** One WebSocket message from an encoded body (no Buffer: the browser edge frames its requests with it too). */
+export function frameMessage(body: EncodedBody): Uint8Array {
+  const message = new Uint8Array(4 + body.byteLength);
+  new DataView(message.buffer).setUint32(0, body.headerLength ?? body.byteLength, true);
+  let at = 4;
+  for (const chunk of body.chunks) {
+    message.set(chunk, at);
+    at += chunk.length;
+  }
+  return message;
 }
 
 /** A message's body and JSON length. */
@@ -28,7 +33,7 @@ export function unframeMessage(message: Uint8Array): { body: Uint8Array; headerL
 }
 
 /** The error message of the stream. */
-export function errorMessage(id: string | undefined, e: ProtocolError): Buffer {
-  const json = Buffer.from(JSON.stringify({ ...(id !== undefined ? { id } : {}), error: e.oneLine(), status: e.status, ...(e.retryAfterS !== undefined ? { retry_after_s: e.retryAfterS } : {}) }));
+export function errorMessage(id: string | undefined, e: ProtocolError): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify({ ...(id !== undefined ? { id } : {}), error: e.oneLine(), status: e.status, ...(e.retryAfterS !== undefined ? { retry_after_s: e.retryAfterS } : {}) }));
   return frameMessage({ chunks: [json], headerLength: undefined, byteLength: json.length });
 }

@@ -24,6 +24,7 @@ import { EXTENSIONS } from '../protocol/extensions.js';
 import { JSON_LIMITS, type JsonLimits } from '../protocol/limits.js';
 import { decodeRequest, encodeResponse, rawRequest, wantsBinary, type DecodedRequest, type ServerMetadata } from '../protocol/messages.js';
 import { errorMessage, frameMessage, STREAM_PATH, unframeMessage } from '../protocol/stream.js';
+import { registerEdgePage, type EdgePage } from '../browser/edge-page.js';
 import { bearerCheck, checkTokens } from './auth.js';
 import { infer, ModelTable } from './infer.js';
 import type { ServedModel } from './model.js';
@@ -65,6 +66,8 @@ export interface ServerOptions {
   accessLog: boolean;
   /** Where log lines go (default: stderr). */
   log?: (line: string) => void;
+  /** Serve the browser edge page at /edge/ (runtime/browser/edge-page.ts). */
+  edgePage?: EdgePage;
 }
 
 export const SERVER_DEFAULTS = {
@@ -236,7 +239,7 @@ function streamRoute(app: FastifyInstance, s: Serving, o: ServerOptions, logEntr
       }
       if (backlogged() && !stall) watchStall(socket.bufferedAmount);
     };
-    const answer = (frame: Buffer): void => {
+    const answer = (frame: Uint8Array): void => {
       pending--;
       if (socket.readyState !== socket.OPEN) return;
       if (socket.bufferedAmount > o.streamBufferLimit) return close('');
@@ -274,6 +277,8 @@ function streamRoute(app: FastifyInstance, s: Serving, o: ServerOptions, logEntr
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   checkTokens(o.tokens);
   if (o.tls) checkTls(o.tls);
+  // browsers cannot put an Authorization header on a WebSocket
+  if (o.edgePage && o.tokens.length) throw new ImperaError('BAD_ARGUMENT', 'the browser edge page cannot send a bearer token on its WebSocket, so it cannot be served with tokens', 'serve the page without --token (on a private address), or use impera edge');
   const pool = await InferencePool.start(o.models, { workers: o.workers, threads: o.threads });
   const scheduler = new Scheduler((task) => pool.run(task), { maxQueue: o.maxQueue, slots: o.workers });
   const serving: Serving = { table: new ModelTable(o.models), scheduler, limits: { maxDepth: o.maxJsonDepth, maxTensors: o.maxTensors }, timeoutMs: o.inferenceTimeoutMs };
@@ -316,6 +321,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.slice(0, 200)}` }));
   routes(app, serving, state);
   streamRoute(app, serving, o, logEntry);
+  if (o.edgePage) registerEdgePage(app, o.edgePage);
   try {
     await app.listen({ host: o.host, port: o.port });
   } catch (e) {

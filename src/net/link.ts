@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { ImperaError } from '../errors.js';
 import { readConfigFile, zodMessage } from '../util/config.js';
 import { FRAMINGS, type Framing } from './framing.js';
-import { constantRate, loadTrace, traceRate, type BandwidthTrace, type Rate } from './rate.js';
+import { constantRate, loadTrace, traceRate, TRACE_FORMATS, type BandwidthTrace, type Rate } from './rate.js';
 import { maxMcs, phyRateMbps, type WifiPhy } from './wifi.js';
 
 export interface Link {
@@ -89,8 +89,10 @@ const linkFieldsSchema = z
     framing: z.enum(FRAMINGS).optional(),
     loss: probability('loss').optional(),
     downLoss: probability('downLoss').optional(),
-    /** A bandwidth trace file (time_s, Mb/s) for the uplink; relative to the scenario file. */
+    /** A bandwidth trace file for the uplink (CSV time_s, Mb/s, or Mahimahi's delivery times); relative to the scenario file. */
     trace: z.string().optional(),
+    /** The trace's format when neither its extension nor its content tells (src/net/rate.ts). */
+    traceFormat: z.enum(TRACE_FORMATS).optional(),
     wifi: wifiConfigSchema.optional(),
   })
   .strict();
@@ -160,7 +162,7 @@ export function resolveLink(config: unknown, context: Partial<ConfigContext> = {
   const phyMbps = wifi ? phyRateMbps(wifi) : undefined;
   const upMbps = c.upMbps ?? (c.wifi ? phyMbps : fromPreset?.upMbps) ?? phyMbps;
   const downMbps = c.downMbps ?? (c.wifi ? phyMbps : fromPreset?.downMbps) ?? upMbps;
-  const trace = c.trace ? loadTrace(resolve(ctx.baseDir, c.trace)) : undefined;
+  const trace = c.trace ? loadTrace(resolve(ctx.baseDir, c.trace), c.traceFormat ? { format: c.traceFormat } : {}) : undefined;
   if (upMbps === undefined && !trace) throw new ImperaError('BAD_LINK', `${ctx.where}: no upload rate`, 'give upMbps');
   const up = trace ? traceRate(trace) : constantRate(upMbps!);
   return {

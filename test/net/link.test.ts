@@ -78,7 +78,7 @@ describe('bad links', () => {
   it('report a malformed trace file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'impera-link-'));
     writeFileSync(join(dir, 'bad.csv'), '0, 1\n1, lots\n');
-    expect(() => resolveLink({ preset: 'lte', trace: 'bad.csv' }, { baseDir: dir })).toThrow(/bad\.csv': line 2: expected two numbers/);
+    expect(() => resolveLink({ preset: 'lte', trace: 'bad.csv' }, { baseDir: dir })).toThrow(/bad\.csv': line 2, field 2 \(Mb\/s\): expected a number/);
   });
 });
 

@@ -107,7 +107,10 @@ function nodesOnPath(g: Graph, live: ReadonlySet<string>, outputs: readonly stri
     // a wrt tensor's own producer is not differentiated unless gradient must flow on through it
     if (!n.outputs.some((o) => feeds.has(o) && live.has(o)) || !n.inputs.some((x) => live.has(x))) continue;
     path.push(n);
-    for (const x of n.inputs) if (live.has(x)) feeds.add(x);
+    const constant = getGradient(n.domain, n.opType)?.constantInputs ?? [];
+    n.inputs.forEach((x, k) => {
+      if (live.has(x) && !constant.includes(k)) feeds.add(x);
+    });
   }
   return path.reverse();
 }

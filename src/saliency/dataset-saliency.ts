@@ -80,7 +80,11 @@ const CANDIDATE_WIDTHS = [1, 2, 3];
 export function candidateLayers(g: Graph, maxWidth?: number): string[] {
   const axes = channelAxes(g);
   const depth = new Map(g.order.flatMap((i, k) => g.nodes[i]!.outputs.map((o) => [o, k] as const)));
-  const positions = (t: string) => (depth.has(t) && (tensor(g, t).batchScale?.indexOf(1) ?? 0) <= 0 ? (tensorLayout(g, t, axes)?.positions ?? 0) : 0);
+  // a scalar per sample (a layer norm's mean) is no layer; a tensor holding the batch off axis 0 is a recurrent state
+  const positions = (t: string) => {
+    const layout = depth.has(t) && (tensor(g, t).batchScale?.indexOf(1) ?? 0) <= 0 ? tensorLayout(g, t, axes) : undefined;
+    return layout && layout.channels * layout.positions > 1 ? layout.positions : 0;
+  };
   for (const least of [2, 1]) {
     for (const width of maxWidth ? [maxWidth] : CANDIDATE_WIDTHS) {
       const found = new Set(findCuts(g, { maxWidth: width }).filter((c) => c.headCost.macs > 0).flatMap((c) => c.tensors.filter((t) => positions(t) >= least)));
@@ -113,7 +117,8 @@ export async function runSaliency(g: Graph, data: Dataset, options: SaliencyOpti
   const axes = channelAxes(g);
   const info = layers.map((l) => ({ tensor: l, shape: [...tensor(g, l).shape.slice(1)], positions: tensorLayout(g, l, axes)!.positions }));
   const acc = new CuiAccumulator(info, Math.max(classCount, 1));
-  const batch = options.batchSize ?? 8;
+  // a model exported with a fixed batch runs one sample at a time (each sample's maps are its own anyway)
+  const batch = inputs.every((i) => !i.dims.includes(-1)) ? 1 : (options.batchSize ?? 8);
   let correct = 0;
   try {
     for (let start = 0; start < indices.length; start += batch) {

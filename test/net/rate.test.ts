@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { PACKAGE_ROOT } from '../../src/util/package.js';
 import { constantRate, loadTrace, MAHIMAHI_BIN_MS, parseMahimahiTrace, parseTrace, traceFormat, traceRate } from '../../src/net/rate.js';
 
 describe('a constant rate', () => {
@@ -155,5 +156,16 @@ describe("Mahimahi packet-delivery traces", () => {
     writeFileSync(join(dir, 'link.down'), steady(2, 200));
     expect(loadTrace(join(dir, 'link.down')).mbps).toEqual([24, 24]);
     expect(loadTrace(join(dir, 'link.down'), { binMs: 200 }).mbps).toEqual([24]);
+  });
+});
+
+describe('the example traces (examples/traces/, scripts/make-example-traces.mjs)', () => {
+  it('load in both formats and swing by more than 10x between their lowest and highest rates', () => {
+    for (const file of ['lte-swing.csv', 'lte-swing.up']) {
+      const t = loadTrace(join(PACKAGE_ROOT, 'examples', 'traces', file));
+      const live = t.mbps.filter((r) => r > 0);
+      expect(Math.max(...live) / Math.min(...live), file).toBeGreaterThan(10);
+      expect(t.periodS, file).toBeGreaterThanOrEqual(30);
+    }
   });
 });

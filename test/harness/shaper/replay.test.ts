@@ -79,7 +79,7 @@ async function transfersDuringSteps(path: ShapedPath, base: ShapeParams): Promis
 }
 
 describe.skipIf(!canUseNetns())('a trace replayed on network namespaces', () => {
-  it('makes a transfer during the 2 Mb/s step take what TCP at 2 Mb/s takes, and one at 40 Mb/s far less', async () => {
+  it('makes a transfer during the 2 Mb/s step take what TCP at 2 Mb/s takes, and one at 40 Mb/s a third of it at most', async () => {
     const path = await NetnsPath.open(`${process.pid}7`);
     try {
       const base = shapeParams(resolveLink({ upMbps: 40, downMbps: 40, delayMs: 5, framing: 'ethernet' }));
@@ -88,7 +88,7 @@ describe.skipIf(!canUseNetns())('a trace replayed on network namespaces', () => 
       const expected = predicted('netns', 2, 40, 5, BYTES);
       expect(low / expected).toBeGreaterThan(0.85);
       expect(low / expected).toBeLessThan(1.6);
-      expect(high).toBeLessThan(low / 5);
+      expect(high).toBeLessThan(low / 3);
     } finally {
       await path.close();
     }
@@ -96,7 +96,7 @@ describe.skipIf(!canUseNetns())('a trace replayed on network namespaces', () => 
 });
 
 describe('a trace replayed on the shaping proxy', () => {
-  it('makes a transfer during the 2 Mb/s step take delay + bytes at 2 Mb/s, and one at 40 Mb/s far less', async () => {
+  it('makes a transfer during the 2 Mb/s step take delay + bytes at 2 Mb/s, and one at 40 Mb/s a third of it at most', async () => {
     const path = new ProxyPath();
     try {
       const base = shapeParams(resolveLink({ upMbps: 40, downMbps: 40, delayMs: 5, framing: 'none' }));
@@ -105,7 +105,7 @@ describe('a trace replayed on the shaping proxy', () => {
       expect(Math.abs(expected / (5 + (BYTES * 8) / 2000 + 5) - 1)).toBeLessThan(0.05);
       expect(low / expected).toBeGreaterThan(0.9);
       expect(low / expected).toBeLessThan(1.5);
-      expect(high).toBeLessThan(low / 5);
+      expect(high).toBeLessThan(low / 3);
     } finally {
       await path.close();
     }

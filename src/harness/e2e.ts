@@ -223,7 +223,8 @@ export async function runE2e(path: ShapedPath, models: readonly ModelUnderTest[]
           // a trace's time 0 is when its replay starts, just before the edge: frame k is predicted k periods in
           // (the edge's start-up shifts the measured frames later in the trace by a few hundred ms)
           const predicted = predictE2e({ ...base, periodMs });
-          const replay = link.trace ? await replayTrace(path, link.trace, shapeParams(link)) : await path.set(shapeParams(link));
+          const replay = link.trace ? await replayTrace(path, link.trace, shapeParams(link)) : undefined;
+          if (!replay) await path.set(shapeParams(link));
           const run = await runEdgeProcess(path, config, { source: o.source, frames: o.warmup + o.frames, fps: 1000 / periodMs }).finally(() => replay?.stop());
           const measuredFrames = run.frames.slice(o.warmup);
           const failed = measuredFrames.find((f) => f.outcome !== 'server');

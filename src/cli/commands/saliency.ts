@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { OutputSelection } from '../../autodiff/backward.js';
-import { singleTensorCuts } from '../../cuts/cuts.js';
+import { findCuts } from '../../cuts/cuts.js';
 import { readNpy } from '../../data/npy.js';
 import { NAMED_SOURCES } from '../../data/policy.js';
 import { ImperaError } from '../../errors.js';
@@ -127,12 +127,13 @@ export function registerSaliency(program: Command): void {
       if (options.json) return printJson({ model: g.model.source, ...result });
       printWarnings(g.warnings);
       // layers are numbered along the curve; the cut index is what split, eval and plan take
-      const cutOf = new Map(singleTensorCuts(g).map((c) => [c.tensors[0]!, c.index]));
+      // a layer's own single-tensor cut, else the first numbered cut it is in (a recurrent state beside it)
+      const cutOf = new Map(findCuts(g).filter((c) => c.index >= 0).sort((a, b) => a.tensors.length - b.tensors.length || a.index - b.index).flatMap((c) => c.tensors.map((t) => [t, c.index] as const)).reverse());
       process.stdout.write(`${summary(result, cutOf)}\n\n${curveTable(result, cutOf)}\n`);
     });
 }
 
-const cutText = (cutOf: ReadonlyMap<string, number>, layer: string) => (cutOf.has(layer) ? `cut #${cutOf.get(layer)}` : 'not a single-tensor cut');
+const cutText = (cutOf: ReadonlyMap<string, number>, layer: string) => (cutOf.has(layer) ? `cut #${cutOf.get(layer)}` : 'in no cut of up to 2 tensors');
 
 function summary(r: SaliencyResult, cutOf: ReadonlyMap<string, number>): string {
   const subset = r.subset.length === r.classes.length ? (r.classes.length ? 'all classes' : 'every sample') : `classes ${r.subset.map((c) => `${c} (${r.classes[c]})`).join(', ')}`;

@@ -107,7 +107,10 @@ function nodesOnPath(g: Graph, live: ReadonlySet<string>, outputs: readonly stri
     // a wrt tensor's own producer is not differentiated unless gradient must flow on through it
     if (!n.outputs.some((o) => feeds.has(o) && live.has(o)) || !n.inputs.some((x) => live.has(x))) continue;
     path.push(n);
-    for (const x of n.inputs) if (live.has(x)) feeds.add(x);
+    const constant = getGradient(n.domain, n.opType)?.constantInputs ?? [];
+    n.inputs.forEach((x, k) => {
+      if (live.has(x) && !constant.includes(k)) feeds.add(x);
+    });
   }
   return path.reverse();
 }
@@ -370,16 +373,29 @@ function regionMask(e: Emitter, shape: readonly number[], axes: readonly number[
 /** Probabilities are clamped to [EPS, 1 - EPS] before a log or a division, as frameworks' BCE does. */
 const EPS = 1e-7;
 
+/** Ops that keep their input's values (so a Sigmoid's probabilities stay probabilities through them). */
+const VALUE_KEEPING = new Set(['Identity', 'Reshape', 'Squeeze', 'Unsqueeze', 'Flatten', 'Transpose', 'ReduceMean', 'ReduceMax', 'ReduceMin']);
+
+/** `t` holds a Sigmoid's output, through ops that keep values. */
+function fromSigmoid(g: Graph, t: string): boolean {
+  const producer = g.nodes[tensor(g, t).producer];
+  if (!producer) return false;
+  return producer.opType === 'Sigmoid' || (VALUE_KEEPING.has(producer.opType) && fromSigmoid(g, producer.inputs[0]!));
+}
+
 /**
  * The output's task loss against the model's own decision, summed over the batch of per-sample means: a non-zero
  * gradient without labels. Classes and sequences: cross-entropy over the last axis against its argmax
- * (pseudo-labels; the greedy decode of a sequence); maps: binary cross-entropy against the thresholded map.
+ * (pseudo-labels; the greedy decode of a sequence); maps, and one Sigmoid score per sample: binary cross-entropy
+ * against the thresholded map or score.
  */
 function fidelitySeed(g: Graph, e: Emitter, output: string, threshold: number): { grad: string; inputs: []; lossOutput: string; targetsOutput?: string } {
   const shape = tensor(g, output).shape;
   const perSample = shape.slice(1).reduce((a, b) => a * b, 1);
   const clamp = (p: string) => e.op('Max', [e.op('Min', [p, e.scalar(1 - EPS)]), e.scalar(EPS)]);
-  if (shape.length === 4) {
+  // one score per sample from a Sigmoid (a VAD's speech probability) is a binary decision like a map's pixel:
+  // cross-entropy over one class would be 0 whatever the model does
+  if (shape.length === 4 || (shape[shape.length - 1] === 1 && fromSigmoid(g, output))) {
     const target = e.op('Cast', [e.op('Greater', [output, e.scalar(threshold)])], { to: DataType.FLOAT });
     const p = clamp(output);
     const q = e.sub(e.scalar(1), p);

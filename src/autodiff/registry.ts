@@ -10,10 +10,11 @@ import { elementwiseGradients } from './rules/elementwise.js';
 import { matmulGradients } from './rules/matmul.js';
 import { normGradients } from './rules/norm.js';
 import { poolGradients } from './rules/pool.js';
+import { recurrentGradients } from './rules/recurrent.js';
 import { resizeGradients } from './rules/resize.js';
 import { shapeGradients } from './rules/shape.js';
 
-const BUILT_IN: readonly RuleList<GradRule>[] = [elementwiseGradients, convGradients, matmulGradients, poolGradients, resizeGradients, normGradients, shapeGradients];
+const BUILT_IN: readonly RuleList<GradRule>[] = [elementwiseGradients, convGradients, matmulGradients, poolGradients, resizeGradients, normGradients, shapeGradients, recurrentGradients];
 
 const rules = OpTable.of('a gradient rule', 'registerGradient', BUILT_IN);
 

@@ -43,6 +43,11 @@ export interface GradRule {
    * backward model is then raised to it if every node of the model keeps its meaning (onnx/opset-upgrade.ts).
    */
   opsetNeeded?(ctx: Pick<GradContext, 'node' | 'facts' | 'x'>): number;
+  /**
+   * Inputs the rule holds constant (passes no gradient to, as Clip its bounds): what computes them is off the
+   * gradient's path, so it needs no rule of its own (a log-mel front end's top-dB floor from a ReduceMax).
+   */
+  constantInputs?: readonly number[];
   /** Why this node cannot be differentiated (checked before anything is built), or undefined. */
   unsupported?(ctx: Pick<GradContext, 'node' | 'opset' | 'facts' | 'needs' | 'x' | 'y'>): string | undefined;
 }

@@ -3,7 +3,9 @@
  * decide it (Conv, pooling, normalisations: NCHW on their data; MatMul/Gemm: the last axis) and it flows through
  * Transpose, element-wise ops, Concat and reductions, forwards and backwards, so a tf2onnx export's [N, H, W, C]
  * tensors between transposed convolutions are read channels-last. Where nothing decides, the conventions ONNX
- * exports follow: images [N, C, H, W], token sequences [N, T, C], vectors [N, C].
+ * exports follow: images [N, C, H, W], token sequences [N, T, C], vectors [N, C], and above rank 4 ONNX's own
+ * [N, C, D1, ..., Dk] (Conv3d volumes, video). A 1-D convolution's [N, C, T] (audio) is decided by its Conv.
+ * Positions are every axis but the batch (0) and the channels: H x W, T, D x H x W, or 1 for a vector.
  */
 import { attrInt, attrInts } from '../onnx/attributes.js';
 import type { Graph } from './graph.js';
@@ -16,7 +18,7 @@ export interface ChannelLayout {
   positions: number;
 }
 
-/** The layout of a tensor of rank 2 to 4 with channels on `channelAxis` (batch on axis 0). */
+/** The layout of a tensor of rank 2 or more with channels on `channelAxis` (batch on axis 0). */
 export function layoutAlong(shape: readonly number[], channelAxis: number): ChannelLayout {
   const positionAxes = shape.map((_, a) => a).filter((a) => a > 0 && a !== channelAxis);
   return { channelAxis, positionAxes, channels: shape[channelAxis]!, positions: positionAxes.reduce((p, a) => p * shape[a]!, 1) };
@@ -24,7 +26,7 @@ export function layoutAlong(shape: readonly number[], channelAxis: number): Chan
 
 /** The rank convention alone, for tensors no op decides. */
 export function channelLayout(shape: readonly number[]): ChannelLayout | undefined {
-  if (shape.length === 4) return layoutAlong(shape, 1);
+  if (shape.length >= 4) return layoutAlong(shape, 1);
   if (shape.length === 3 || shape.length === 2) return layoutAlong(shape, shape.length - 1);
   return undefined;
 }
@@ -153,5 +155,5 @@ export function tensorLayout(g: Graph, name: string, axes: ReadonlyMap<string, n
   const shape = g.tensors.get(name)?.shape;
   if (!shape) return undefined;
   const axis = axes.get(name);
-  return axis !== undefined && shape.length >= 2 && shape.length <= 4 ? layoutAlong(shape, axis) : channelLayout(shape);
+  return axis !== undefined && shape.length >= 2 ? layoutAlong(shape, axis) : channelLayout(shape);
 }

@@ -23,6 +23,7 @@ import type { Graph } from '../graph/graph.js';
 import { tensor } from '../graph/graph.js';
 import { parseLinkSpec, resolveLink, type Link } from '../net/link.js';
 import { pathOf } from '../net/path.js';
+import { constantRate } from '../net/rate.js';
 import { drawTransfers, resolveTransport, type Transport } from '../net/transfer.js';
 import { partMs, type Profile } from '../profile/profile-file.js';
 import { allocate, datatypeOf, type NumericDatatype } from '../runtime/protocol/datatypes.js';
@@ -35,15 +36,24 @@ import { NetnsPath, netnsUnavailable } from './shaper/netns.js';
 import { runEdgeProcess, startServerProcess } from './processes.js';
 import { HEADER_LENGTH } from '../runtime/protocol/body.js';
 import { shapeParams, type PathKind, type ShapedPath, type ShaperKind } from './shaper/path.js';
+import { replayTrace } from './shaper/replay.js';
 import { ProxyPath } from './shaper/proxy.js';
 import { median } from '../util/stats.js';
 
-/** The links of the check: `10/5` is 10 Mb/s both ways with a 5 ms one-way delay, Ethernet framing (the shapers emulate no more). */
+/**
+ * The links of the check: `10/5` is 10 Mb/s both ways with a 5 ms one-way delay, `trace:FILE/5` an uplink that
+ * follows a bandwidth trace (replayed on the path during the run), Ethernet framing (the shapers emulate no more).
+ */
 export function parseLinks(specs: string): Link[] {
   return specs.split(',').map((spec) => {
-    if (parseLinkSpec(spec).kind !== 'rate') throw new ImperaError('BAD_ARGUMENT', `link '${spec}' must be RATE/DELAY in Mb/s and ms, e.g. 10/5`);
+    if (!['rate', 'trace'].includes(parseLinkSpec(spec).kind)) throw new ImperaError('BAD_ARGUMENT', `link '${spec}' must be RATE/DELAY in Mb/s and ms, e.g. 10/5, or trace:FILE/DELAY`);
     return resolveLink(spec, { where: '--links' });
   });
+}
+
+/** The link at its trace's lowest rate above 0 (the link itself without a trace): frames paced for it never queue. */
+function slowestOf(link: Link): Link {
+  return link.trace ? { ...link, up: constantRate(Math.min(...link.trace.mbps.filter((r) => r > 0))) } : link;
 }
 
 /** The transport model of a shaped path (see the file header). */
@@ -207,12 +217,15 @@ export async function runE2e(path: ShapedPath, models: readonly ModelUnderTest[]
         const tailMs = partMs(m.profile, 'tail', cut.id);
         if (headMs === undefined || tailMs === undefined) throw new ImperaError('PROFILE_INVALID', `the profile of ${m.name} has no head/tail timing for cut '${cut.id}'`, 'profile every single-tensor cut (impera profile --cuts all)');
         for (const link of o.links) {
-          await path.set(shapeParams(link));
           const frames = Array.from({ length: o.frames }, (_, i) => o.warmup + i);
           const base = { headMs, tailMs, requestBytes: bytes.request, responseBytes: bytes.response, link, transport, frames, overheadMs: o.overheadMs };
-          const periodMs = framePeriod(base);
+          const periodMs = framePeriod({ ...base, link: slowestOf(link) });
+          // a trace's time 0 is when its replay starts, just before the edge: frame k is predicted k periods in
+          // (the edge's start-up shifts the measured frames later in the trace by a few hundred ms)
           const predicted = predictE2e({ ...base, periodMs });
-          const run = await runEdgeProcess(path, config, { source: o.source, frames: o.warmup + o.frames, fps: 1000 / periodMs });
+          const replay = link.trace ? await replayTrace(path, link.trace, shapeParams(link)) : undefined;
+          if (!replay) await path.set(shapeParams(link));
+          const run = await runEdgeProcess(path, config, { source: o.source, frames: o.warmup + o.frames, fps: 1000 / periodMs }).finally(() => replay?.stop());
           const measuredFrames = run.frames.slice(o.warmup);
           const failed = measuredFrames.find((f) => f.outcome !== 'server');
           if (failed) throw new ImperaError('SERVER_ERROR', `${m.name} cut ${cut.index} over ${link.name}: frame ${failed.frame} did not reach the server: ${failed.reason}`);

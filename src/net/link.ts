@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { ImperaError } from '../errors.js';
 import { readConfigFile, zodMessage } from '../util/config.js';
 import { FRAMINGS, type Framing } from './framing.js';
-import { constantRate, loadTrace, traceRate, type BandwidthTrace, type Rate } from './rate.js';
+import { constantRate, loadTrace, traceRate, TRACE_FORMATS, type BandwidthTrace, type Rate } from './rate.js';
 import { maxMcs, phyRateMbps, type WifiPhy } from './wifi.js';
 
 export interface Link {
@@ -89,8 +89,10 @@ const linkFieldsSchema = z
     framing: z.enum(FRAMINGS).optional(),
     loss: probability('loss').optional(),
     downLoss: probability('downLoss').optional(),
-    /** A bandwidth trace file (time_s, Mb/s) for the uplink; relative to the scenario file. */
+    /** A bandwidth trace file for the uplink (CSV time_s, Mb/s, or Mahimahi's delivery times); relative to the scenario file. */
     trace: z.string().optional(),
+    /** The trace's format when neither its extension nor its content tells (src/net/rate.ts). */
+    traceFormat: z.enum(TRACE_FORMATS).optional(),
     wifi: wifiConfigSchema.optional(),
   })
   .strict();
@@ -115,14 +117,18 @@ function preset(name: string, where: string): LinkFields {
 }
 
 /** A link as one string names it: a preset, a rate and a delay, or a link file. */
-export type LinkSpec = { kind: 'preset'; name: string } | { kind: 'rate'; mbps: number; delayMs: number } | { kind: 'file'; path: string };
+export type LinkSpec = { kind: 'preset'; name: string } | { kind: 'rate'; mbps: number; delayMs: number } | { kind: 'file'; path: string } | { kind: 'trace'; path: string; delayMs: number };
 
 /**
  * The one reading of a link spec, on a command line or in a scenario: `lte` (a preset), `10/5` or `10mbit/5ms`
- * (Mb/s both ways / one-way delay in ms, Ethernet framing), or `uplink.yaml` (a link file, YAML or JSON).
+ * (Mb/s both ways / one-way delay in ms, Ethernet framing), `trace:FILE` or `trace:FILE/DELAY` (the uplink follows a
+ * bandwidth trace, CSV or Mahimahi, the downlink runs at its mean rate; one-way delay in ms, default 0; Ethernet
+ * framing), or `uplink.yaml` (a link file, YAML or JSON).
  */
 export function parseLinkSpec(spec: string): LinkSpec {
   const s = spec.trim();
+  const trace = /^trace:(.+?)(?:\/(\d+(?:\.\d+)?)\s*(?:ms)?)?$/i.exec(s);
+  if (trace) return { kind: 'trace', path: trace[1]!.trim(), delayMs: Number(trace[2] ?? 0) };
   const rate = /^(\d+(?:\.\d+)?)\s*(?:mbit|mbps)?\s*\/\s*(\d+(?:\.\d+)?)\s*(?:ms)?$/i.exec(s);
   if (rate) return { kind: 'rate', mbps: Number(rate[1]), delayMs: Number(rate[2]) };
   if (/\.(ya?ml|json)$/i.test(s)) return { kind: 'file', path: s };
@@ -136,6 +142,7 @@ function specFields(spec: string, ctx: ConfigContext): { fields: LinkFieldsConfi
   const s = parseLinkSpec(spec);
   if (s.kind === 'preset') return { fields: { preset: s.name }, baseDir: ctx.baseDir };
   if (s.kind === 'rate') return { fields: { upMbps: s.mbps, downMbps: s.mbps, delayMs: s.delayMs, framing: 'ethernet' }, baseDir: ctx.baseDir, name: `${s.mbps} Mb/s, ${s.delayMs} ms` };
+  if (s.kind === 'trace') return { fields: { trace: s.path, delayMs: s.delayMs, framing: 'ethernet' }, baseDir: ctx.baseDir, name: `trace ${s.path}, ${s.delayMs} ms` };
   // a trace named in a link file is relative to that file, as in scenario files
   const file = resolve(ctx.baseDir, s.path);
   const fields = readConfigFile(file, linkFieldsSchema, { what: `${ctx.where}: link file`, code: 'BAD_LINK', missingHint: `give a link file (YAML or JSON), a preset (${Object.keys(LINK_PRESETS).join(', ')}) or RATE/DELAY such as 10/5`, invalidHint: LINK_HINT });
@@ -160,7 +167,7 @@ export function resolveLink(config: unknown, context: Partial<ConfigContext> = {
   const phyMbps = wifi ? phyRateMbps(wifi) : undefined;
   const upMbps = c.upMbps ?? (c.wifi ? phyMbps : fromPreset?.upMbps) ?? phyMbps;
   const downMbps = c.downMbps ?? (c.wifi ? phyMbps : fromPreset?.downMbps) ?? upMbps;
-  const trace = c.trace ? loadTrace(resolve(ctx.baseDir, c.trace)) : undefined;
+  const trace = c.trace ? loadTrace(resolve(ctx.baseDir, c.trace), c.traceFormat ? { format: c.traceFormat } : {}) : undefined;
   if (upMbps === undefined && !trace) throw new ImperaError('BAD_LINK', `${ctx.where}: no upload rate`, 'give upMbps');
   const up = trace ? traceRate(trace) : constantRate(upMbps!);
   return {

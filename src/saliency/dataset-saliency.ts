@@ -15,8 +15,10 @@ import { buildSaliencyModel, type SaliencyObjective } from './gradcam.js';
 import { channelAxes, tensorLayout } from '../graph/layout.js';
 
 export interface SaliencyOptions {
-  /** Candidate layers (tensor names); default: every single-tensor cut with a Grad-CAM layout. */
+  /** Candidate layers (tensor names); default: candidateLayers. */
   layers?: readonly string[];
+  /** The width of the cuts the default candidates come from (default: the narrowest that has any, 1 to 3). */
+  width?: number;
   /**
    * What the maps explain (docs/saliency/OBJECTIVES.md): the target logit (I-SPLIT), the l2 norm of (part of) an
    * output, the fidelity loss against the model's own decision, or a fed output gradient (seed). Default: seed
@@ -63,25 +65,40 @@ export interface SaliencyResult {
   seconds: number;
 }
 
+/** Cut widths searched for candidates, narrowest first: a recurrent state beside every activation makes cuts of 2 or 3 tensors. */
+const CANDIDATE_WIDTHS = [1, 2, 3];
+
 /**
- * Default candidates: single-tensor cuts, in depth order, that are feature maps ([N, C, H, W]) or token sequences
- * ([N, T, C]) with more than one position, computed by at least one weighted layer — the layers I-SPLIT ranks.
- * Pooled vectors have one position, so their CUI is not comparable; pass them explicitly to include them.
+ * Default candidates: tensors of the narrowest cuts that hold any, in depth order, that are computed by at least one
+ * weighted layer, hold the batch on axis 0 and have more than one position (graph/layout.ts: H x W of a feature map,
+ * T of a sequence [N, T, C] or of a 1-D convolution's [N, C, T], D x H x W above rank 4) — the layers I-SPLIT ranks.
+ * Single-tensor cuts (I-SPLIT's) where the model has candidates among them; else (a recurrent state crosses every
+ * cut, as in a VAD's LSTM) the activations of cuts of 2, then 3 tensors; `maxWidth` fixes the width instead.
+ * Vectors [N, C] have one position, so their CUI is not comparable to a map's: they are candidates only in a model
+ * whose cuts hold nothing else (an MLP), and can be passed explicitly anywhere.
  */
-export function candidateLayers(g: Graph): string[] {
+export function candidateLayers(g: Graph, maxWidth?: number): string[] {
   const axes = channelAxes(g);
-  return findCuts(g, { maxWidth: 1 })
-    .filter((c) => c.headCost.macs > 0 && [3, 4].includes(tensor(g, c.tensors[0]!).shape.length) && tensorLayout(g, c.tensors[0]!, axes)!.positions > 1)
-    .map((c) => c.tensors[0]!);
+  const depth = new Map(g.order.flatMap((i, k) => g.nodes[i]!.outputs.map((o) => [o, k] as const)));
+  // a scalar per sample (a layer norm's mean) is no layer; a tensor holding the batch off axis 0 is a recurrent state
+  const positions = (t: string) => {
+    const layout = depth.has(t) && (tensor(g, t).batchScale?.indexOf(1) ?? 0) <= 0 ? tensorLayout(g, t, axes) : undefined;
+    return layout && layout.channels * layout.positions > 1 ? layout.positions : 0;
+  };
+  for (const least of [2, 1]) {
+    for (const width of maxWidth ? [maxWidth] : CANDIDATE_WIDTHS) {
+      const found = new Set(findCuts(g, { maxWidth: width }).filter((c) => c.headCost.macs > 0).flatMap((c) => c.tensors.filter((t) => positions(t) >= least)));
+      if (found.size) return [...found].sort((a, b) => depth.get(a)! - depth.get(b)!);
+    }
+  }
+  return [];
 }
 
 export async function runSaliency(g: Graph, data: Dataset, options: SaliencyOptions = {}): Promise<SaliencyResult> {
   const started = performance.now();
   const objective = saliencyObjective(g, options);
-  const layers = options.layers ?? candidateLayers(g);
-  if (layers.length === 0) throw new ImperaError('BAD_ARGUMENT', 'no candidate layers: the model has no cut tensor of shape [N, C, H, W], [N, T, C] or [N, C]');
-  const input = [...g.inputShapes.entries()];
-  if (input.length !== 1 || input[0]![1].shape.length !== 4) throw new ImperaError('BAD_ARGUMENT', 'saliency needs a model with one image input [N, C, H, W]');
+  const layers = options.layers ?? candidateLayers(g, options.width);
+  if (layers.length === 0) throw new ImperaError('BAD_ARGUMENT', `no candidate layers: no cut${options.width ? ` of up to ${options.width} tensors` : ''} holds an activation after a weighted layer with the batch on axis 0`, 'name the layers (--layers)');
   const inputs = modelInputs(g);
   const output = objective.objective === 'target-logit' ? g.outputs[0]!.name! : (objective.outputs?.[0] ?? g.outputs[0]!.name!);
   const shape = tensor(g, output).shape;
@@ -100,7 +117,8 @@ export async function runSaliency(g: Graph, data: Dataset, options: SaliencyOpti
   const axes = channelAxes(g);
   const info = layers.map((l) => ({ tensor: l, shape: [...tensor(g, l).shape.slice(1)], positions: tensorLayout(g, l, axes)!.positions }));
   const acc = new CuiAccumulator(info, Math.max(classCount, 1));
-  const batch = options.batchSize ?? 8;
+  // a model exported with a fixed batch runs one sample at a time (each sample's maps are its own anyway)
+  const batch = inputs.every((i) => !i.dims.includes(-1)) ? 1 : (options.batchSize ?? 8);
   let correct = 0;
   try {
     for (let start = 0; start < indices.length; start += batch) {

@@ -7,6 +7,8 @@
  *  - tokens [N, T, C] (transformers): the analogue with tokens as positions: alpha_k = mean_t G[t,k];
  *    M[t] = ReLU(mean_k alpha_k A[t,k]); every token counts, the class token included.
  *  - vectors [N, C]: one position: M = ReLU(mean_k G[k] A[k]).
+ *  - any other rank the same way, with the positions every axis but the batch and the channels (graph/layout.ts): a
+ *    1-D convolution's [N, C, T] (audio) has T positions, a volume [N, C, D, H, W] D x H x W.
  * G is the gradient of the chosen objective: the target logit (I-SPLIT), or, for any model, the l2 norm of (part of)
  * an output, the fidelity loss against the model's own decision, or a fed output gradient (autodiff/backward.ts).
  */
@@ -27,7 +29,7 @@ export type SaliencyObjective = { objective: 'target-logit'; target: 'label' | '
 
 export interface SaliencyModel {
   proto: ModelProto;
-  /** Output name of each layer's map ([N, H, W], [N, T] or [N]). */
+  /** Output name of each layer's map: [N, ...positions] ([N, H, W], [N, T] or [N]). */
   maps: Map<string, string>;
   /** target-logit: the class each sample was explained for (labels fed, or predictions). */
   targetsOutput?: string;
@@ -45,7 +47,7 @@ export function buildSaliencyModel(g: Graph, layers: readonly string[], objectiv
   for (const l of layers) {
     const t = g.tensors.get(l);
     if (!t) throw new ImperaError('BAD_ARGUMENT', `layer '${l}' is not a tensor of the model`);
-    if (!tensorLayout(g, l, axes)) throw new ImperaError('BAD_ARGUMENT', `layer '${l}' has shape [${t.shape}]; Grad-CAM needs [N, C, H, W], [N, T, C] or [N, C]`);
+    if (!tensorLayout(g, l, axes)) throw new ImperaError('BAD_ARGUMENT', `layer '${l}' has shape [${t.shape}]; Grad-CAM needs a batch and channels (rank 2 or more)`);
   }
   const { objective: kind, ...rest } = typeof objective === 'string' ? ({ objective: 'target-logit', target: objective } as const) : objective;
   const spec: BackwardSpec = 'target' in rest ? { wrt: layers, targets: rest.target === 'label' ? 'input' : 'predicted' } : { wrt: layers, objective: kind, ...rest };

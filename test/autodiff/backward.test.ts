@@ -66,6 +66,22 @@ describe('buildBackwardGraph', () => {
     expect(got['x::grad']!.dims).toEqual([3, 2, 6, 6]);
   });
 
+  it("holds Clip's bounds constant: a bound computed by an op without a rule (ReduceMax) is off the path", async () => {
+    // y = Clip(x, max(x) - 1): a log-mel front end's top-dB floor; dy/dx is 1 above the floor, 0 where clipped
+    const b = new ModelBuilder();
+    b.input('x', 'float32', ['batch', 4]);
+    b.op('ReduceMax', ['x'], { keepdims: 0 }, { output: 'top' });
+    b.op('Sub', ['top', b.constant('float32', [], [1])], {}, { output: 'floor' });
+    b.op('Clip', ['x', 'floor'], {}, { output: 'y' });
+    b.output('y');
+    const g = await analyzeModel(inMemoryModel(b.build()));
+    const x: Tensor = { dtype: DataType.FLOAT, dims: [2, 4], data: Float32Array.from([3, 2.5, 1.2, 0.5, 2.9, 2.2, 1.9, -1]) };
+    const seed: Tensor = { dtype: DataType.FLOAT, dims: [2, 4], data: Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]) };
+    const out = await runModel(buildBackwardGraph(g, { wrt: ['x'], objective: 'seed' }).proto, { x, [OUTPUT_GRAD_INPUT]: seed });
+    // the floor is 3 - 1 = 2: x above it passes its seed, the rest 0
+    expect(Array.from(out['x::grad']!.data as Float32Array)).toEqual([1, 2, 0, 0, 5, 6, 0, 0]);
+  });
+
   it('differentiates initializers (weights) like inputs', async () => {
     const b = new ModelBuilder();
     b.input('x', 'float32', ['batch', 4]);

@@ -46,6 +46,17 @@ function classModel(): OnnxModel {
   return inMemoryModel(b.build(), 'classes');
 }
 
+/** x [N, 3] -> MatMul -> Sigmoid -> Flatten: one probability per sample [N, 1] (a voice activity score). */
+function scoreModel(): OnnxModel {
+  const b = new ModelBuilder();
+  b.input('x', 'float32', ['batch', 3]);
+  b.op('MatMul', ['x', weights(b, 'w', [3, 1], 6)], {}, { output: 'z' });
+  b.op('Sigmoid', ['z'], {}, { output: 'p' });
+  b.op('Flatten', ['p'], { axis: 1 }, { output: 'y' });
+  b.output('y', 'float32', ['batch', 1]);
+  return inMemoryModel(b.build(), 'score');
+}
+
 type Outputs = Record<string, Float32Array>;
 
 /** Forward outputs of `model` at x (float32 data of shape dims). */
@@ -146,6 +157,14 @@ describe('objective fidelity', () => {
   it('on a probability map: binary cross-entropy against the model’s own map thresholded at 0.5, mean per sample', async () => {
     const bce = (y: Outputs, t: number[]) => y.y!.reduce((s, p, i) => s - (t[i] ? Math.log(p) : Math.log(1 - p)) / 60, 0);
     const r = await check(mapModel(), [2, 2, 4, 5], { objective: 'fidelity' }, (y0) => Array.from(y0.y!, (p) => (p > 0.5 ? 1 : 0)), bce);
+    expect(r.norm).toBeGreaterThan(0.01);
+    expect(r.error).toBeLessThan(1e-3);
+    expect(r.value!).toBeCloseTo(r.expected, 4);
+  });
+
+  it('on one Sigmoid score per sample [N, 1]: binary cross-entropy against the score thresholded (not 1-class cross-entropy, always 0)', async () => {
+    const bce = (y: Outputs, t: number[]) => y.y!.reduce((s, p, i) => s - (t[i] ? Math.log(p) : Math.log(1 - p)), 0);
+    const r = await check(scoreModel(), [4, 3], { objective: 'fidelity' }, (y0) => Array.from(y0.y!, (p) => (p > 0.5 ? 1 : 0)), bce);
     expect(r.norm).toBeGreaterThan(0.01);
     expect(r.error).toBeLessThan(1e-3);
     expect(r.value!).toBeCloseTo(r.expected, 4);

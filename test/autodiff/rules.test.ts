@@ -101,6 +101,7 @@ const CASES: Case[] = [
   { op: 'Concat', inputs: [f(2, 3, 2), f(2, 1, 2), f(2, 2, 2)], attrs: { axis: 1 } },
   { op: 'Split', inputs: [f(2, 6), ints(2, 4)], attrs: { axis: 1 }, outputs: 2, label: 'first output' },
   { op: 'Slice', inputs: [f(2, 7, 6), ints(1, -1), ints(6, 0), ints(1, 2), ints(1, -1)], label: 'forward and reversed' },
+  { op: 'Slice', inputs: [f(2, 7, 6), ints(0, 1), ints(2 ** 62, 5), ints(0, 1)], label: 'the whole batch axis and a range (x[:, 1:5])' },
   { op: 'Gather', inputs: [f(2, 5, 3), { shape: [], constant: { dtype: 'int64', values: [0] } }], attrs: { axis: 1 }, label: 'scalar index (ViT cls token)' },
   { op: 'Gather', inputs: [f(2, 5, 3), { shape: [2, 2], constant: { dtype: 'int64', values: [1, 4, 1, -1] } }], attrs: { axis: 1 }, label: 'repeated and negative indices' },
   { op: 'Gather', inputs: [f(2, 5, 3), { shape: [3], constant: { dtype: 'int64', values: [1, 4, 1] } }], attrs: { axis: 1 }, opset: 13, label: 'repeated indices, opset 13 (backward raised to 16)' },

@@ -88,7 +88,7 @@ describe('impera saliency', () => {
     const dir = tmp();
     const r = await impera('saliency', '--samples', '16', '--out', join(dir, 'curve.svg'));
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/16 images of .*fashion-mnist-sample \(all classes\), objective: target logit \(labelled class\), accuracy/);
+    expect(r.stdout).toMatch(/16 samples of .*fashion-mnist-sample \(all classes\), objective: target logit \(labelled class\), accuracy/);
     expect(r.stdout).toMatch(/candidate split points \(local maxima of log10 CUI\): layers \d+/);
     expect(readFileSync(join(dir, 'curve.svg'), 'utf8')).toMatch(/^<svg[\s\S]*log10 CUI[\s\S]*<\/svg>$/);
     const csv = await impera('saliency', '--samples', '8', '--classes', '9', '--out', join(dir, 'curve.csv'), '--json');
@@ -120,7 +120,7 @@ describe('impera saliency', () => {
     expect(json.curve).toHaveLength(2);
     const region = await impera('saliency', ...common, '--objective', 'l2', '--channel', '0', '--region', '0:32,16:48');
     expect(region.code).toBe(0);
-    expect(region.stdout).toMatch(/2 images of .* \(every image\), objective: squared L2 norm of 'sigmoid_0.tmp_0' \(channel 0, region 0:32,16:48\)/);
+    expect(region.stdout).toMatch(/2 samples of .* \(every sample\), objective: squared L2 norm of 'sigmoid_0.tmp_0' \(channel 0, region 0:32,16:48\)/);
     await expectOneLineError(['saliency', ...common, '--classes', '1'], /a class subset picks images by class, but '.*images' has no labels \(leave out --classes\)/);
     await expectOneLineError(['saliency', ...common, '--objective', 'l2', '--region', '0:65,0:8'], /region range 0:65 does not fit axis 2 of 'sigmoid_0.tmp_0' \(size 64\)/);
   });

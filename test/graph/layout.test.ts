@@ -24,6 +24,16 @@ describe('reshapedAxis', () => {
   });
 });
 
+describe('the rank convention', () => {
+  it('reads [N, C, H, W] and [N, C, D1, ..., Dk] channels first, [N, T, C] and [N, C] channels last', () => {
+    expect(channelLayout([2, 8, 5, 6])).toEqual({ channelAxis: 1, positionAxes: [2, 3], channels: 8, positions: 30 });
+    expect(channelLayout([2, 8, 4, 5, 6])).toEqual({ channelAxis: 1, positionAxes: [2, 3, 4], channels: 8, positions: 120 });
+    expect(channelLayout([2, 7, 16])).toEqual({ channelAxis: 2, positionAxes: [1], channels: 16, positions: 7 });
+    expect(channelLayout([2, 16])).toEqual({ channelAxis: 1, positionAxes: [], channels: 16, positions: 1 });
+    expect(channelLayout([16])).toBeUndefined();
+  });
+});
+
 describe('channelAxes', () => {
   it('reads a tf2onnx CNN channels-last between its transposed convolutions', async () => {
     const g = await analyzeModel(tf2onnxCnn());
@@ -53,6 +63,17 @@ describe('channelAxes', () => {
     expect(new Set(convs)).toEqual(new Set([1]));
     const out = g.outputs[0]!.name!;
     expect(tensorLayout(g, out, axes)).toMatchObject({ channelAxis: 3, channels: 96, positions: 1 });
+  });
+
+  it("reads a 1-D convolution's [N, C, T] (Silero VAD's encoder) channels first, as its Conv decides", async () => {
+    const vad = join(dirname(createRequire(import.meta.url).resolve('@ricky0123/vad-web/package.json')), 'dist', 'silero_vad_legacy.onnx');
+    const g = await analyzeModel(loadModel(vad), { inputShapes: { input: [1, 512], h: [2, 1, 64], c: [2, 1, 64] }, inputValues: { sr: [16000] } });
+    const conv = g.nodes.find((n) => n.opType === 'Conv' && g.tensors.get(n.outputs[0]!)!.shape.length === 3)!.outputs[0]!;
+    const [, channels, frames] = g.tensors.get(conv)!.shape;
+    expect(frames).toBeGreaterThan(1);
+    expect(tensorLayout(g, conv)).toEqual({ channelAxis: 1, positionAxes: [2], channels, positions: frames });
+    // the rank convention alone would read it as tokens [N, T, C]
+    expect(channelLayout(g.tensors.get(conv)!.shape)!.channelAxis).toBe(2);
   });
 
   it('leaves an NCHW PyTorch export as the rank convention reads it', async () => {

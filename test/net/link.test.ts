@@ -78,7 +78,7 @@ describe('bad links', () => {
   it('report a malformed trace file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'impera-link-'));
     writeFileSync(join(dir, 'bad.csv'), '0, 1\n1, lots\n');
-    expect(() => resolveLink({ preset: 'lte', trace: 'bad.csv' }, { baseDir: dir })).toThrow(/bad\.csv': line 2: expected two numbers/);
+    expect(() => resolveLink({ preset: 'lte', trace: 'bad.csv' }, { baseDir: dir })).toThrow(/bad\.csv': line 2, field 2 \(Mb\/s\): expected a number/);
   });
 });
 
@@ -91,6 +91,19 @@ describe('link specs: one reading for command lines and scenarios', () => {
     expect(parseLinkSpec('links/uplink.yml')).toEqual({ kind: 'file', path: 'links/uplink.yml' });
     expect(parseLinkSpec('uplink.JSON')).toEqual({ kind: 'file', path: 'uplink.JSON' });
     for (const other of ['10', '10/5/1', 'a/b']) expect(parseLinkSpec(other).kind).toBe('preset');
+    expect(parseLinkSpec('trace:traces/lte.up/20')).toEqual({ kind: 'trace', path: 'traces/lte.up', delayMs: 20 });
+    expect(parseLinkSpec('trace:lte.csv/2.5ms')).toEqual({ kind: 'trace', path: 'lte.csv', delayMs: 2.5 });
+    expect(parseLinkSpec('trace:traces/lte.csv')).toEqual({ kind: 'trace', path: 'traces/lte.csv', delayMs: 0 });
+  });
+
+  it('build trace:FILE/DELAY as the trace up, its mean rate down, that delay, over Ethernet', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'impera-link-'));
+    // 3 packets per ms for 100 ms, then 1 per ms for 100 ms: 36 then 12 Mb/s, mean 24
+    writeFileSync(join(dir, 'swing.up'), [...Array.from({ length: 100 }, (_, i) => `${i + 1}\n`.repeat(3)), ...Array.from({ length: 100 }, (_, i) => `${i + 101}\n`)].join(''));
+    const l = resolveLink('trace:swing.up/15', { where: '--link', baseDir: dir });
+    expect(l.trace!.mbps).toEqual([36, 12]);
+    expect([l.up.meanMbps, l.down.meanMbps, l.delayMs, l.framing, l.name]).toEqual([24, 24, 15, 'ethernet', 'trace swing.up, 15 ms']);
+    expect(() => resolveLink('trace:none.csv/5', { where: '--link', baseDir: dir })).toThrow(/bandwidth trace '.*none\.csv' does not exist/);
   });
 
   it('build RATE/DELAY as that rate both ways and that one-way delay over Ethernet', () => {

@@ -129,7 +129,7 @@ describe('bad scenarios', () => {
   it('report a malformed or missing trace file', async () => {
     const path = write({ ...minimal, network: { link: { preset: 'lte', trace: 'up.csv' } } });
     writeFileSync(join(path, '..', 'up.csv'), '0, 5\n1, x\n');
-    await expect(loadScenario(path)).rejects.toThrow(/up\.csv': line 2: expected two numbers/);
+    await expect(loadScenario(path)).rejects.toThrow(/up\.csv': line 2, field 2 \(Mb\/s\): expected a number/);
     await expect(loadScenario(write({ ...minimal, network: { link: { preset: 'lte', trace: 'none.csv' } } }))).rejects.toThrow(/bandwidth trace '.*none\.csv' does not exist/);
   });
 

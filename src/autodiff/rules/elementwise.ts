@@ -74,6 +74,8 @@ export const elementwiseGradients: RuleList<GradRule> = [
       return e.where(e.op('Greater', [c.x(0), e.scalar(0)]), dy, e.mul(dy, e.scalar(alpha)));
     })],
   ['Clip', {
+    // the bounds are constants of the gradient: a bound computed from the data (a top-dB floor) passes none back
+    constantInputs: [1, 2],
     grad: (ctx) => {
       if (!ctx.needs(0)) return [undefined];
       const e = ctx.emit;

@@ -22,8 +22,14 @@ function splitNode(ctx: GradContext, x: string, sizes: number[], axis: number): 
   return ctx.opset >= 13 ? e.node('Split', [x, e.ints(sizes)], { axis }, { outputs: sizes.length }) : e.node('Split', [x], { axis, split: sizes }, { outputs: sizes.length });
 }
 
-/** Per sliced axis: where the slice starts, how many elements it takes, and its step (ONNX clamping). */
-function sliceAxes(ctx: Pick<GradContext, 'node' | 'facts' | 'x' | 'opset'>): { axis: number; start: number; count: number; step: number }[] | string {
+/** Ends at least this large take an axis to its end whatever its size (PyTorch writes INT64_MAX, tf2onnx INT32_MAX). */
+const OPEN_END = 2 ** 31 - 1;
+
+/**
+ * Per sliced axis: where the slice starts, how many elements it takes, its step (ONNX clamping), and whether it
+ * takes the whole axis at any size (start 0, an open end, step 1: PyTorch's `x[:, ...]` on the batch).
+ */
+function sliceAxes(ctx: Pick<GradContext, 'node' | 'facts' | 'x' | 'opset'>): { axis: number; start: number; count: number; step: number; whole: boolean }[] | string {
   const shape = ctx.facts(ctx.x(0)).shape;
   const fromInputs = ctx.node.inputs.length > 1;
   const starts = fromInputs ? constantInput(ctx, 1) : attrInts(ctx.node.proto, 'starts');
@@ -39,7 +45,7 @@ function sliceAxes(ctx: Pick<GradContext, 'node' | 'facts' | 'x' | 'opset'>): { 
     const [lo, hi] = step > 0 ? [0, d] : [-1, d - 1];
     const start = clamp(starts[j]!, lo, step > 0 ? d : d - 1);
     const end = clamp(ends[j]!, lo, hi);
-    return { axis, start, step, count: Math.max(0, Math.ceil((end - start) / step)) };
+    return { axis, start, step, count: Math.max(0, Math.ceil((end - start) / step)), whole: starts[j] === 0 && ends[j]! >= OPEN_END && step === 1 };
   });
 }
 
@@ -116,7 +122,7 @@ export const shapeGradients: RuleList<GradRule> = [
       const spec = sliceAxes(ctx);
       if (typeof spec === 'string') return spec;
       if (spec.some((s) => Math.abs(s.step) !== 1)) return 'Slice with a step other than 1 or -1';
-      if (spec.some((s) => followsBatch(ctx, ctx.x(0), s.axis))) return 'Slice along the batch axis';
+      if (spec.some((s) => !s.whole && followsBatch(ctx, ctx.x(0), s.axis))) return 'Slice along the batch axis';
       return undefined;
     },
     grad: (ctx) => {

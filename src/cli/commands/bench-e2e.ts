@@ -114,7 +114,7 @@ export function registerBenchE2e(program: Command): void {
     .description('run server and edge over a shaped link for every cut and compare the measured latency with the prediction')
     .option('--models <list>', 'zoo model names or .onnx paths, comma-separated', 'mobilenet_v2,resnet50')
     .option('--zoo <dir>', 'the reference zoo', zooDir())
-    .option('--links <list>', 'links as RATE/DELAY (Mb/s / ms one way), comma-separated', '10/5,10/20,100/5,100/20')
+    .option('--links <list>', 'links as RATE/DELAY (Mb/s / ms one way) or trace:FILE/DELAY (the uplink replays a bandwidth trace, CSV or Mahimahi; examples/traces/), comma-separated', '10/5,10/20,100/5,100/20')
     .option('--cuts <spec>', "single-tensor cuts: 'all', 'every:K', or indices", 'all')
     .option('--frames <n>', 'measured frames per cut and link (the median counts)', positiveInt('--frames'), 5)
     .option('--warmup <n>', 'frames first sent and not counted (connection set-up, caches)', positiveInt('--warmup'), 3)

@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { OutputSelection } from '../../autodiff/backward.js';
-import { singleTensorCuts } from '../../cuts/cuts.js';
+import { findCuts } from '../../cuts/cuts.js';
 import { readNpy } from '../../data/npy.js';
 import { NAMED_SOURCES } from '../../data/policy.js';
 import { ImperaError } from '../../errors.js';
@@ -28,6 +28,7 @@ interface SaliencyCliOptions extends ModelOptions {
   threshold?: string;
   outputGrad?: string;
   layers?: string;
+  width?: number;
   batchSize: number;
   resize?: boolean;
   preprocess?: string;
@@ -86,7 +87,8 @@ export function registerSaliency(program: Command): void {
     .option('--region <ranges>', 'l2: only these positions, start:end per position axis: y0:y1,x0:x1 for [N, C, H, W], t0:t1 for [N, T, C]')
     .option('--threshold <t>', 'fidelity on a probability map: the threshold of the model\'s own map (default 0.5)')
     .option('--output-grad <files>', 'seed: dL/dy as float32 .npy, [1, ...] for every image or [images, ...]; FILE (for --output or the first output) or OUTPUT=FILE,...')
-    .option('--layers <tensors>', 'candidate layers, comma-separated (default: every single-tensor cut that is a feature map)')
+    .option('--layers <tensors>', 'candidate layers, comma-separated (default: the activations with more than one position of the narrowest cuts that have any: single-tensor cuts, else cuts of 2 or 3 tensors beside a recurrent state)')
+    .option('--width <n>', 'take the default candidates from cuts of up to n tensors', positiveInt('--width'))
     .option('--batch-size <n>', 'images per run', positiveInt('--batch-size'), 8)
     .option('--resize', 'resize (and convert to gray) images that do not match the model input')
     .option('--out <file>', 'write the curve as .svg (plot) or .csv')
@@ -114,6 +116,7 @@ export function registerSaliency(program: Command): void {
           ...(options.outputGrad ? { outputGrads: readOutputGrads(options.outputGrad, options.output ?? g.outputs[0]!.name!) } : {}),
           onProgress: (d, t) => bar.update(d, t),
           ...(options.layers ? { layers: options.layers.split(',').map((l) => l.trim()) } : {}),
+          ...(options.width ? { width: options.width } : {}),
           ...(classes ? { classes } : {}),
           ...(options.samples ? { samples: options.samples } : {}),
         });
@@ -124,20 +127,21 @@ export function registerSaliency(program: Command): void {
       if (options.json) return printJson({ model: g.model.source, ...result });
       printWarnings(g.warnings);
       // layers are numbered along the curve; the cut index is what split, eval and plan take
-      const cutOf = new Map(singleTensorCuts(g).map((c) => [c.tensors[0]!, c.index]));
+      // a layer's own single-tensor cut, else the first numbered cut it is in (a recurrent state beside it)
+      const cutOf = new Map(findCuts(g).filter((c) => c.index >= 0).sort((a, b) => a.tensors.length - b.tensors.length || a.index - b.index).flatMap((c) => c.tensors.map((t) => [t, c.index] as const)).reverse());
       process.stdout.write(`${summary(result, cutOf)}\n\n${curveTable(result, cutOf)}\n`);
     });
 }
 
-const cutText = (cutOf: ReadonlyMap<string, number>, layer: string) => (cutOf.has(layer) ? `cut #${cutOf.get(layer)}` : 'not a single-tensor cut');
+const cutText = (cutOf: ReadonlyMap<string, number>, layer: string) => (cutOf.has(layer) ? `cut #${cutOf.get(layer)}` : 'in no cut of up to 2 tensors');
 
 function summary(r: SaliencyResult, cutOf: ReadonlyMap<string, number>): string {
-  const subset = r.subset.length === r.classes.length ? (r.classes.length ? 'all classes' : 'every image') : `classes ${r.subset.map((c) => `${c} (${r.classes[c]})`).join(', ')}`;
+  const subset = r.subset.length === r.classes.length ? (r.classes.length ? 'all classes' : 'every sample') : `classes ${r.subset.map((c) => `${c} (${r.classes[c]})`).join(', ')}`;
   const peaks = r.curve.filter((p) => p.peak).map((p) => `${p.index} (${cutText(cutOf, p.layer)})`);
   const best = r.curve.find((p) => p.best)!;
   const accuracy = r.accuracy === null ? '' : `, accuracy ${(100 * r.accuracy).toFixed(1)} %`;
   return [
-    `${r.samples} images of ${r.dataset} (${subset}), objective: ${r.objective}${accuracy}, ${r.seconds.toFixed(1)} s`,
+    `${r.samples} samples of ${r.dataset} (${subset}), objective: ${r.objective}${accuracy}, ${r.seconds.toFixed(1)} s`,
     `candidate split points (local maxima of log10 CUI): layers ${peaks.join(', ')}`,
     `best (global maximum): layer ${best.index}, ${best.layer} (${cutText(cutOf, best.layer)})`,
   ].join('\n');

@@ -1,0 +1,54 @@
+/**
+ * The LSTM gradient against central finite differences, through every output (Y, Y_h, Y_c summed) to X and the
+ * initial states, over several time steps and a batch of 2; and what the rule refuses.
+ */
+import { describe, expect, it } from 'vitest';
+import { buildBackwardGraph } from '../../src/autodiff/backward.js';
+import { analyzeModel } from '../../src/graph/analyze.js';
+import type { AttrValue } from '../../src/onnx/attributes.js';
+import { ModelBuilder } from '../../src/onnx/builder.js';
+import { inMemoryModel } from '../../src/onnx/io.js';
+import { gradCheck, randomValues } from './gradcheck.js';
+
+const [T, N, I, H] = [3, 2, 4, 5];
+
+/** z = Y + Y_h + Y_c (broadcast over time) of an LSTM with seeded weights; `attrs` and which inputs it has vary. */
+function lstmModel(options: { bias?: boolean; initial?: boolean; attrs?: Record<string, AttrValue> } = {}) {
+  const b = new ModelBuilder({ opset: 17 });
+  b.input('x', 'float32', [T, N, I]);
+  const w = b.initializer('w', 'float32', [1, 4 * H, I], randomValues(4 * H * I, 1, 0.1, 0.6));
+  const r = b.initializer('r', 'float32', [1, 4 * H, H], randomValues(4 * H * H, 2, 0.1, 0.6));
+  const bias = options.bias === false ? '' : b.initializer('b', 'float32', [1, 8 * H], randomValues(8 * H, 3, 0.1, 0.5));
+  const initial = options.initial !== false;
+  if (initial) {
+    b.input('h0', 'float32', [1, N, H]);
+    b.input('c0', 'float32', [1, N, H]);
+  }
+  const [y, yh, yc] = b.node('LSTM', ['x', w, r, bias, '', initial ? 'h0' : '', initial ? 'c0' : ''], { hidden_size: H, ...options.attrs }, { outputs: ['y', 'yh', 'yc'] });
+  b.op('Add', [b.op('Add', [y!, yh!]), yc!], {}, { output: 'z' });
+  b.output('z');
+  return b.build();
+}
+
+describe('the LSTM gradient rule', () => {
+  it('matches finite differences for X, initial_h and initial_c through Y, Y_h and Y_c', async () => {
+    const { errors, norms } = await gradCheck(lstmModel(), { x: { shape: [T, N, I] }, h0: { shape: [1, N, H] }, c0: { shape: [1, N, H] } }, ['x', 'h0', 'c0']);
+    for (const t of ['x', 'h0', 'c0']) {
+      expect(norms[t]).toBeGreaterThan(1e-3);
+      expect(errors[t], t).toBeLessThan(2e-3);
+    }
+  });
+
+  it('matches finite differences without a bias or initial states (zeros)', async () => {
+    const { errors, norms } = await gradCheck(lstmModel({ bias: false, initial: false }), { x: { shape: [T, N, I] } }, ['x']);
+    expect(norms.x).toBeGreaterThan(1e-3);
+    expect(errors.x).toBeLessThan(2e-3);
+  });
+
+  it('refuses what it does not model, in one line', async () => {
+    for (const [attrs, why] of <[Record<string, AttrValue>, RegExp][]>[[{ direction: 'reverse' }, /LSTM in direction reverse/], [{ clip: { float: 1 } }, /a cell clip/], [{ input_forget: 1 }, /input_forget/]]) {
+      const g = await analyzeModel(inMemoryModel(lstmModel({ attrs })));
+      expect(() => buildBackwardGraph(g, { wrt: ['x'], objective: 'seed' })).toThrow(why);
+    }
+  });
+});

@@ -24,8 +24,10 @@ import { findCuts, resolveCut } from '../src/cuts/cuts.js';
 import { openDataset } from '../src/data/dataset.js';
 import { analyzeModel } from '../src/graph/analyze.js';
 import { startServerProcess } from '../src/harness/processes.js';
-import type { ShapedPath, ShapeParams } from '../src/harness/shaper/path.js';
+import type { ShapeParams } from '../src/harness/shaper/path.js';
 import { ProxyPath } from '../src/harness/shaper/proxy.js';
+import { replayTrace } from '../src/harness/shaper/replay.js';
+import type { BandwidthTrace } from '../src/net/rate.js';
 import { loadModel } from '../src/onnx/io.js';
 import type { Feeds } from '../src/ort/session.js';
 import type { PlanContext } from '../src/plan/planner.js';
@@ -47,33 +49,12 @@ const DEADLINE_MS = Number(process.env.IMPERA_DEADLINE_MS ?? 300);
 const CUT = '/1/features/features.16/Add_output_0';
 const CODECS = ['fp32', 'int8+deflate', 'int4+deflate'];
 const CALIBRATION_FRAMES = 30;
-/** The trace: (seconds from the start, Mb/s) steps, repeated. */
-const TRACE_PERIOD: [number, number][] = [[0, 20], [4, 1], [6, 0.4]];
-const TRACE_PERIOD_S = 8;
-const LINK: Omit<ShapeParams, 'upMbps'> = { downMbps: 50, delayMs: 5, loss: 0, downLoss: 0, overheadBytes: 0 };
+/** The trace: 20 Mb/s from 0 s, 1 Mb/s from 4 s, 0.4 Mb/s from 6 s, repeated every 8 s. */
+const TRACE: BandwidthTrace = { source: 'bench:adaptive', timesS: [0, 4, 6], mbps: [20, 1, 0.4], periodS: 8 };
+const LINK: ShapeParams = { upMbps: TRACE.mbps[0]!, downMbps: 50, delayMs: 5, loss: 0, downLoss: 0, overheadBytes: 0 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 console.log(`bench:adaptive  ${new Date().toISOString()}  ${machine()}  node ${process.version}  ${RUN_S} s per run at ${FPS} fps, deadline ${DEADLINE_MS} ms`);
-
-/**
- * Replay the trace on the path from now: each step's uplink set at its time (the traces helper's replay API takes
- * this over); returns a function that stops it.
- */
-function replayTrace(path: ShapedPath, steps: readonly [number, number][], periodS: number): () => void {
-  let stopped = false;
-  const start = performance.now();
-  void (async () => {
-    for (let k = 0; !stopped; k++) {
-      const [atS, mbps] = steps[k % steps.length]!;
-      const due = start + 1000 * (Math.floor(k / steps.length) * periodS + atS);
-      await sleep(Math.max(0, due - performance.now()));
-      if (!stopped) await path.set({ ...LINK, upMbps: mbps });
-    }
-  })();
-  return () => {
-    stopped = true;
-  };
-}
 
 // ------------------------------------------------------------------------------------------------ the options
 
@@ -195,8 +176,7 @@ async function runOnce(label: string, open: () => Promise<Processor>): Promise<R
   const count = Math.floor(RUN_S * FPS);
   const latencies: number[] = [];
   const results: FrameResult[] = [];
-  await path.set({ ...LINK, upMbps: TRACE_PERIOD[0]![1] });
-  const stop = replayTrace(path, TRACE_PERIOD, TRACE_PERIOD_S);
+  const replay = await replayTrace(path, TRACE, LINK);
   const start = performance.now();
   try {
     for (let i = 0; i < count; i++) {
@@ -209,7 +189,7 @@ async function runOnce(label: string, open: () => Promise<Processor>): Promise<R
       await quality.add(answer, f.feeds, f.label);
     }
   } finally {
-    stop();
+    await replay.stop();
     await edge.close();
     await quality.close();
   }
@@ -265,7 +245,7 @@ const runs = openers.map(([label]) => pooled(label, done.filter((r) => r.label =
 await server.stop();
 await path.close();
 
-console.log(`\n2 x ${RUN_S} s per configuration (ABBA order, pooled), ${FPS} fps, deadline ${DEADLINE_MS} ms, uplink trace ${TRACE_PERIOD.map(([t, m]) => `${m} Mb/s from ${t} s`).join(', ')} (period ${TRACE_PERIOD_S} s), delay ${LINK.delayMs} ms each way`);
+console.log(`\n2 x ${RUN_S} s per configuration (ABBA order, pooled), ${FPS} fps, deadline ${DEADLINE_MS} ms, uplink trace ${TRACE.mbps.map((m, i) => `${m} Mb/s from ${TRACE.timesS[i]} s`).join(', ')} (period ${TRACE.periodS} s), delay ${LINK.delayMs} ms each way`);
 console.log(`${pad('run', 10)} ${pad('frames', 7)} ${pad('results', 8)} ${pad('p50 ms', 8)} ${pad('p95 ms', 8)} ${pad('misses', 7)} ${pad('accuracy', 9)} ${pad('fallbacks', 10)} ${pad('switches', 9)}  frames per option`);
 for (const r of runs) {
   console.log(`${pad(r.label, 10)} ${pad(r.framesIn, 7)} ${pad(r.resultsOut, 8)} ${pad(r.p50.toFixed(1), 8)} ${pad(r.p95.toFixed(1), 8)} ${pad(r.misses, 7)} ${pad(r.accuracy === null ? '-' : `${(100 * r.accuracy).toFixed(1)} %`, 9)} ${pad(r.fallbacks, 10)} ${pad(r.switches.length, 9)}  ${Object.entries(r.perOption).map(([k, n]) => `${k} ${n}`).join(', ')}`);

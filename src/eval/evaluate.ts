@@ -175,6 +175,7 @@ const indicesFrom = (start: number, count: number): number[] => Array.from({ len
 
 export async function evaluate(g: Graph, options: EvaluateOptions): Promise<EvalReport> {
   const started = performance.now();
+  if (!options.cuts.length) throw new ImperaError('BAD_ARGUMENT', 'evaluation has no cut to evaluate', 'where every cut carries several tensors (an RNN state beside each activation), list wider ones: `impera inspect --width 3`, then --width 3 or the cut named by its tensors');
   const inputs = modelInputs(g);
   const total = Math.min(options.samples ?? options.data.size, options.data.size);
   const batch = takesAnyBatch(g) ? (options.batchSize ?? 16) : fixedBatchOne(g, 'evaluation');

@@ -12,7 +12,6 @@ import { ImperaError } from '../errors.js';
 import { batchAxis, tensor, type Graph } from '../graph/graph.js';
 import type { TensorInfo } from '../ops/types.js';
 import { sliceAlong, type Tensor, type TypedArray } from '../onnx/tensor.js';
-import { numel } from '../onnx/dtype.js';
 import { exposeTensors } from '../onnx/expose.js';
 import { createSession, run, type Feeds, type SessionOptions } from '../ort/session.js';
 import type { ExportedPart } from './extract.js';

@@ -8,7 +8,7 @@ import { Emitter } from '../onnx/emitter.js';
 import type { Cut } from '../cuts/cuts.js';
 import { modelInputs, type Dataset } from '../data/dataset.js';
 import { ImperaError } from '../errors.js';
-import { tensor, type Graph } from '../graph/graph.js';
+import { batchAxis, takesAnyBatch, tensor, type Graph } from '../graph/graph.js';
 import { channelAxes, tensorLayout } from '../graph/layout.js';
 import { valueInfo } from '../onnx/builder.js';
 import { DataType, numel } from '../onnx/dtype.js';
@@ -23,6 +23,7 @@ import { quantile } from '../util/stats.js';
 export interface CalibrationOptions {
   /** Calibration images (default 256). */
   samples?: number;
+  /** Default 16, or 1 for a model with a fixed batch. */
   batchSize?: number;
   onProgress?: (done: number, total: number) => void;
 }
@@ -77,6 +78,12 @@ function planTensors(g: Graph, cuts: readonly Cut[], specs: readonly CodecSpec[]
 
 const range = (n: number) => [...Array(n).keys()];
 
+/** Elements of one sample of a tensor (the analysed shape over its batch, on whichever axis it is). */
+const perSample = (g: Graph, t: string): number => {
+  const shape = tensor(g, t).shape;
+  return numel(shape) / (shape[batchAxis(g, t)] ?? 1);
+};
+
 /**
  * Append statistics heads for `source` (named `prefix`) to an emitter: per-channel min and max, and optionally
  * the Gram matrix and channel sums (PCA) and the values as rows (percentiles). Returns the output names.
@@ -110,7 +117,7 @@ function statsModel(g: Graph, plans: readonly Plan[], pcas?: ReadonlyMap<string,
   const heads: Head[] = [];
   const outputs: string[] = [];
   for (const plan of plans) {
-    const positions = numel(tensor(g, plan.tensor).shape.slice(1)) / plan.channels;
+    const positions = perSample(g, plan.tensor) / plan.channels;
     const sources: [string, Pca | undefined][] = pcas ? [...pcas].filter(([key]) => key.startsWith(`${plan.tensor}@`)) : [[plan.tensor, undefined]];
     for (const [key, pca] of sources) {
       const source = pca ? emitEncode(e, plan.tensor, { tensor: plan.tensor, rank: plan.rank, channelAxis: plan.channelAxis, wireElements: 0, pca }) : plan.tensor;
@@ -139,7 +146,7 @@ async function collect(g: Graph, data: Dataset, model: ReturnType<typeof statsMo
   }
   const inputs = modelInputs(g);
   const count = Math.min(opts.samples ?? 256, data.size);
-  const batch = opts.batchSize ?? 16;
+  const batch = opts.batchSize ?? (takesAnyBatch(g) ? 16 : 1);
   const session = await createSession(model.proto, g.model.dir);
   let seen = 0;
   try {
@@ -222,7 +229,7 @@ export async function fitCodecs(g: Graph, cuts: readonly Cut[], specs: readonly 
       specs.map((spec) => {
         const tensors = cut.tensors.map((t): FittedTensorCodec => {
           const plan = plans.get(t)!;
-          const perSample = numel(tensor(g, t).shape.slice(1));
+          const elements = perSample(g, t);
           const k = spec.pca ? pcaK(spec, t, plan.channels) : undefined;
           const pca = k ? pcas.get(`${t}@${k}`) : undefined;
           const channels = pca ? pca.k : plan.channels;
@@ -231,7 +238,7 @@ export async function fitCodecs(g: Graph, cuts: readonly Cut[], specs: readonly 
             tensor: t,
             rank: plan.rank,
             channelAxis: plan.channelAxis,
-            wireElements: pca ? (perSample / plan.channels) * pca.k : perSample,
+            wireElements: pca ? (elements / plan.channels) * pca.k : elements,
             ...(pca ? { pca: { ...pca } } : {}),
             ...(spec.quant ? { quant: quantParams(spec, stats!, channels, plan.channelAxis >= 0) } : {}),
             ...(spec.fp16 ? { fp16: true } : {}),

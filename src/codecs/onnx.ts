@@ -130,13 +130,14 @@ export const sourceName = (t: string): string => `${t}::in`;
 
 /**
  * For evaluating several codecs at once: each cut tensor `t` (fed as `t::in`) goes through every codec's round
- * trip and the results are stacked along the batch, codec after codec, under the name `t` — so a tail appended to
- * this graph runs once, on a batch of codecs x samples, with its weights held once.
+ * trip and the results are stacked along the batch (`batchAxis` of the tensor: dim 0, an RNN state's dim 1), codec
+ * after codec, under the name `t` — so a tail appended to this graph runs once, on a batch of codecs x samples,
+ * with its weights held once.
  */
-export function emitStackedRoundTrips(e: Emitter, codecs: readonly (readonly FittedTensorCodec[])[]): void {
+export function emitStackedRoundTrips(e: Emitter, codecs: readonly (readonly FittedTensorCodec[])[], batchAxis: (tensor: string) => number): void {
   for (const [i, fit] of codecs[0]!.entries()) {
     const decoded = codecs.map((fits) => emitRoundTrip(e, sourceName(fit.tensor), fits[i]!));
-    e.op('Concat', decoded, { axis: 0 }, { output: fit.tensor });
+    e.op('Concat', decoded, { axis: batchAxis(fit.tensor) }, { output: fit.tensor });
   }
 }
 

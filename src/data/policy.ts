@@ -8,6 +8,7 @@ import { FASHION_MNIST_CLASSES } from './fashion-mnist.js';
 import { EXAMPLE_DATA } from '../util/package.js';
 import { isFashionMnist, openDataset, type Dataset, type DatasetOptions, type InputSpec } from './dataset.js';
 import { DataType } from '../onnx/dtype.js';
+import { resolve } from 'node:path';
 
 /**
  * The built-in labelled sample (200 images): the default images of every command that reads some, and the probes
@@ -67,11 +68,17 @@ export function labelledSplits(source: string, baseDir?: string, options: Datase
 }
 
 /**
- * Images to fit codecs on: `source` when given, else the default training split, else (that not installed)
- * `fallback`, with a warning saying so and `hint` (how to give other images).
+ * Images to fit codecs on: `source` when given; else, for the built-in examples' data (Fashion-MNIST or the built-in
+ * sample: `fallback.source` undefined or naming them), the default training split; else (other data, or that split
+ * not installed) `fallback`, the data itself, with a warning saying so and `hint` (how to give other samples).
  */
-export function calibrationData(source: string | undefined, fallback: { what: string; data: () => Dataset }, warnings: string[], hint: string, baseDir?: string, options: DatasetOptions = {}): Dataset {
+export function calibrationData(source: string | undefined, fallback: { what: string; data: () => Dataset; source?: string }, warnings: string[], hint: string, baseDir?: string, options: DatasetOptions = {}): Dataset {
   if (source) return openSource(source, baseDir, options);
+  const builtIn = fallback.source === undefined || isFashionMnist(fallback.source) || resolve(baseDir ?? '.', fallback.source) === resolve(DEFAULT_DATA);
+  if (!builtIn) {
+    warnings.push(`codecs are fitted on ${fallback.what}, the data given (the default, Fashion-MNIST's training images, is the built-in examples' own): ${hint}`);
+    return fallback.data();
+  }
   try {
     return openDataset(DEFAULT_CALIBRATION);
   } catch (e) {

@@ -8,14 +8,14 @@
 import { modelInputs, type Dataset } from '../data/dataset.js';
 import { encodePng, jpegRoundTrip } from '../data/images.js';
 import type { RasterImage } from '../data/preprocess.js';
-import type { Graph } from '../graph/graph.js';
+import { takesAnyBatch, type Graph } from '../graph/graph.js';
 import { DataType } from '../onnx/dtype.js';
 import type { Tensor } from '../onnx/tensor.js';
 import { createSession, run } from '../ort/session.js';
 import { qualityFigure } from '../task/quality.js';
 import type { QualityFigure, TaskOptions } from '../task/types.js';
 import { mean, quantile } from '../util/stats.js';
-import { labelsOf, taskOf } from './evaluate.js';
+import { fixedBatchOne, labelsOf, sampleRows, taskOf } from './evaluate.js';
 
 export interface BaselineEval {
   name: string;
@@ -42,7 +42,7 @@ export async function inputBaselines(g: Graph, data: Dataset, samples: number, o
   // arrays (audio, features, token ids) have no image form: sending them means sending the input tensors as they are
   const rasters = raster && preprocess ? idx.map((i) => raster(i)) : null;
   const session = await createSession(g.proto, g.model.dir);
-  const size = opts.batchSize ?? 16;
+  const size = takesAnyBatch(g) ? (opts.batchSize ?? 16) : fixedBatchOne(g, 'input baselines');
   try {
     const batches: Batch[] = [];
     const inputBytes: number[] = [];
@@ -50,7 +50,8 @@ export async function inputBaselines(g: Graph, data: Dataset, samples: number, o
       const indices = idx.slice(start, start + size);
       const feeds = data.feeds(indices, inputs);
       inputBytes.push(Object.values(feeds).reduce((sum, t) => sum + t.data.byteLength, 0) / indices.length);
-      batches.push({ indices, full: await run(session, feeds), labels: labelsOf(data, indices) });
+      const out = await run(session, feeds);
+      batches.push({ indices, full: sampleRows(g, out, Object.keys(out), 0, indices.length), labels: labelsOf(data, indices) });
     }
     const task = await taskOf(g, data, batches[0]!.full, opts.task);
     const scoreAll = async (outputs: (b: Batch) => Promise<Record<string, Tensor>>): Promise<QualityFigure> => {

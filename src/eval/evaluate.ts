@@ -5,6 +5,10 @@
  * lossy codec one codec round trip and one tail pass per batch returning the outputs the metric reads; lossless
  * codecs reuse the full model's outputs. Bytes are measured per sample (batch 1, as sc2bench reports) on the first
  * `byteSamples` samples by running the real wire encoder.
+ *
+ * Samples stack along each tensor's batch axis (dim 0, or an RNN state's dim 1: graph.batchAxis), and the metric
+ * reads outputs samples first. A model with a fixed batch of 1 runs one sample at a time, and its tail once per
+ * lossy codec (stacked codecs would not fit its batch).
  */
 import { emitStackedRoundTrips, multiEncoderModel, sourceName } from '../codecs/onnx.js';
 import { Emitter } from '../onnx/emitter.js';
@@ -15,12 +19,13 @@ import type { FittedCodec, FittedTensorCodec } from '../codecs/fitted.js';
 import { isLossy, type CodecSpec } from '../codecs/spec.js';
 import { packWire, encodeWire, type WireValues } from '../codecs/wire.js';
 import type { Cut, CutTensor } from '../cuts/cuts.js';
-import { modelInputs, requireBatchFirst, type Dataset, type InputSpec } from '../data/dataset.js';
+import { modelInputs, type Dataset, type InputSpec } from '../data/dataset.js';
+import { ImperaError } from '../errors.js';
 import { splitModel } from '../export/split.js';
-import { symbolicShape, tensor, type Graph } from '../graph/graph.js';
+import { batchAxis, symbolicShape, takesAnyBatch, tensor, type Graph } from '../graph/graph.js';
 import { DataType } from '../onnx/dtype.js';
 import { exposeTensors } from '../onnx/expose.js';
-import type { Tensor } from '../onnx/tensor.js';
+import { axisFirst, sliceAlong, type Tensor } from '../onnx/tensor.js';
 import { createSession, run as runSession, type ort } from '../ort/session.js';
 import { chooseTask } from '../task/choose.js';
 import { qualityFigure } from '../task/quality.js';
@@ -127,9 +132,12 @@ function rangeOf(t: Tensor): [number, number] {
   return [lo, hi];
 }
 
+/** A shape with its batch axis moved to the front, as the metric reads the tensor. */
+const samplesFirst = (dims: readonly number[], axis: number): number[] => [dims[axis] ?? 1, ...dims.filter((_, i) => i !== axis)];
+
 /** The task of a model on its data, chosen from its outputs (shapes, and values on a first batch `out`) unless set. */
 export function taskOf(g: Graph, data: Dataset, out: Record<string, Tensor>, options: TaskOptions = {}): Promise<Task> {
-  const outputs: OutputInfo[] = g.outputs.map((o) => ({ name: o.name!, dims: tensor(g, o.name!).shape, ...(out[o.name!] ? { range: rangeOf(out[o.name!]!) } : {}) }));
+  const outputs: OutputInfo[] = g.outputs.map((o) => ({ name: o.name!, dims: samplesFirst(tensor(g, o.name!).shape, batchAxis(g, o.name!)), ...(out[o.name!] ? { range: rangeOf(out[o.name!]!) } : {}) }));
   return chooseTask(outputs, { labelled: data.labelled, classes: data.labelled ? data.classes.length : 0 }, options);
 }
 
@@ -154,8 +162,8 @@ interface EvalRun {
   batch: number;
   fitted: Map<string, FittedCodec[]>;
   full: ort.InferenceSession;
-  /** Per cut: the tail behind every lossy codec's round trip, stacked along the batch. */
-  fused: Map<string, ort.InferenceSession>;
+  /** Per cut: the tail behind lossy codecs' round trips stacked along the batch (all at once, or one by one for a fixed batch), with the codecs (indices) each runs. */
+  fused: Map<string, { session: ort.InferenceSession; codecs: number[] }[]>;
   /** Per cut, while bytes are measured: every codec's encoder. */
   encoders: Map<string, ort.InferenceSession>;
   tallies: Tally[][];
@@ -167,10 +175,10 @@ const indicesFrom = (start: number, count: number): number[] => Array.from({ len
 
 export async function evaluate(g: Graph, options: EvaluateOptions): Promise<EvalReport> {
   const started = performance.now();
-  requireBatchFirst(g, 'evaluation');
+  if (!options.cuts.length) throw new ImperaError('BAD_ARGUMENT', 'evaluation has no cut to evaluate', 'where every cut carries several tensors (an RNN state beside each activation), list wider ones: `impera inspect --width 3`, then --width 3 or the cut named by its tensors');
   const inputs = modelInputs(g);
   const total = Math.min(options.samples ?? options.data.size, options.data.size);
-  const batch = options.batchSize ?? 16;
+  const batch = takesAnyBatch(g) ? (options.batchSize ?? 16) : fixedBatchOne(g, 'evaluation');
   const timing = { fullS: 0, tailS: 0, codecS: 0, bytesS: 0 };
   const full = await createSession(exposeTensors(g.proto, options.cuts.flatMap((c) => c.tensors)), g.model.dir);
   const sessions: ort.InferenceSession[] = [full];
@@ -204,7 +212,7 @@ export async function evaluate(g: Graph, options: EvaluateOptions): Promise<Eval
       await openCodecSessions(run);
       for (let start = 0; start < total; start += batch) await evaluateBatch(run, start, start === 0 ? first : undefined);
     } finally {
-      sessions.push(...run.fused.values(), ...run.encoders.values());
+      sessions.push(...[...run.fused.values()].flat().map((f) => f.session), ...run.encoders.values());
     }
     const m = task.metric;
     return {
@@ -218,6 +226,17 @@ export async function evaluate(g: Graph, options: EvaluateOptions): Promise<Eval
   } finally {
     await Promise.all(sessions.map((s) => s.release()));
   }
+}
+
+/**
+ * The batch of a model that runs at one batch size only: 1, one sample per run. A fixed batch of several samples
+ * is refused in one line (its last run would need padding, and each run's samples scored apart).
+ */
+export function fixedBatchOne(g: Graph, what: string): 1 {
+  const [name, info] = [...g.inputShapes][0] ?? [];
+  const size = info?.shape[0] ?? 1;
+  if (size === 1) return 1;
+  throw new ImperaError('BAD_ARGUMENT', `${what} runs a fixed-batch model one sample at a time, but input '${name}' [${info!.shape.join(', ')}] takes a fixed batch of ${size}`, 'export the model with a dynamic batch dim or with batch 1');
 }
 
 /** Metrics that measure the split against the full model (no labels, built in): the full model is their reference. */
@@ -243,19 +262,20 @@ async function openCodecSessions(run: EvalRun): Promise<void> {
   for (const cut of run.options.cuts) {
     const fits = run.fitted.get(cut.id)!;
     const lossy = lossyOf(run, cut);
-    if (lossy.length) run.fused.set(cut.id, await createSession(fusedTail(g, cut, lossy.map((k) => fits[k]!.tensors), run.opset), g.model.dir, sessionOptions));
+    const groups = takesAnyBatch(g) ? (lossy.length ? [lossy] : []) : lossy.map((k) => [k]);
+    const fused = [];
+    for (const codecs of groups) fused.push({ session: await createSession(fusedTail(g, cut, codecs.map((k) => fits[k]!.tensors), run.opset), g.model.dir, sessionOptions), codecs });
+    run.fused.set(cut.id, fused);
     if (run.byteSamples > 0) run.encoders.set(cut.id, await createSession(multiEncoderModel(fits.map((f) => f.tensors), run.opset, codecDims(g)), '.', sessionOptions));
   }
 }
 
-/** Rows [from, from + count) of a batch-first tensor. */
-function rows(t: Tensor, from: number, count: number): Tensor {
-  const per = t.data.length / t.dims[0]!;
-  return { dtype: t.dtype, dims: [count, ...t.dims.slice(1)], data: t.data.subarray(from * per, (from + count) * per) as Tensor['data'] };
-}
+/** Outputs `names` of a run's results, samples `from` to `from + n` along each one's batch axis, samples first (as metrics read them). */
+export const sampleRows = (g: Graph, out: Record<string, Tensor>, names: readonly string[], from: number, n: number): Record<string, Tensor> =>
+  Object.fromEntries(names.map((o) => [o, axisFirst(sliceAlong(out[o]!, batchAxis(g, o), from, from + n), batchAxis(g, o))]));
 
-/** The outputs the metric reads, out of a run's results. */
-const metricOutputs = (run: EvalRun, out: Record<string, Tensor>): Record<string, Tensor> => Object.fromEntries(run.task.metric.outputs.map((o) => [o, out[o]!]));
+/** The outputs the metric reads, out of a run's results (samples `from` to `from + n`), samples first. */
+const metricOutputs = (run: EvalRun, out: Record<string, Tensor>, from: number, n: number): Record<string, Tensor> => sampleRows(run.g, out, run.task.metric.outputs, from, n);
 
 /** One batch from `start` (`first`: its full outputs, already computed): the full model once, then each cut's bytes and codecs. */
 async function evaluateBatch(run: EvalRun, start: number, first?: Record<string, Tensor>): Promise<void> {
@@ -263,7 +283,7 @@ async function evaluateBatch(run: EvalRun, start: number, first?: Record<string,
   const idx = indicesFrom(start, Math.min(run.batch, run.total - start));
   const n = idx.length;
   const out = first ?? (await timed(run, 'fullS', () => runSession(run.full, options.data.feeds(idx, run.inputs))));
-  const reference: Reference = { n, full: metricOutputs(run, out), labels: labelsOf(options.data, idx) };
+  const reference: Reference = { n, full: metricOutputs(run, out, 0, n), labels: labelsOf(options.data, idx) };
   reference.predictions = task.predict?.(reference.full, n);
   run.fullScores.push(...(await task.scoreFull(reference)));
   for (const [c, cut] of options.cuts.entries()) {
@@ -272,7 +292,7 @@ async function evaluateBatch(run: EvalRun, start: number, first?: Record<string,
     await scoreLossy(run, c, cut, out, reference);
     const lossy = lossyOf(run, cut);
     const fits = run.fitted.get(cut.id)!;
-    if (start === 0 && lossy.length) run.timing.codecS += (await codecShare(cut, lossy.map((k) => fits[k]!.tensors), out, run.opset, run.g)) * Math.ceil(run.total / run.batch);
+    if (start === 0 && lossy.length) run.timing.codecS += (await codecShare(run.g, cut, lossy.map((k) => fits[k]!.tensors), out, run.opset)) * Math.ceil(run.total / run.batch);
   }
   options.onProgress?.('evaluate', start + n, run.total);
 }
@@ -293,7 +313,8 @@ async function measureCutBytes(run: EvalRun, c: number, cut: Cut, out: Record<st
   const fits = run.fitted.get(cut.id)!;
   const encoder = run.encoders.get(cut.id)!;
   const wire = await timed(run, 'bytesS', () => runSession(encoder, Object.fromEntries(cut.tensors.map((t) => [t, out[t]!]))));
-  await timed(run, 'bytesS', async () => fits.forEach((fit, k) => measureBytes(fit, cut.tensors.map((t) => wire[`${t}::wire::${k}`]!), measure, run.tallies[c]![k]!)));
+  const wireOf = (k: number) => cut.tensors.map((t) => axisFirst(wire[`${t}::wire::${k}`]!, batchAxis(run.g, t)));
+  await timed(run, 'bytesS', async () => fits.forEach((fit, k) => measureBytes(fit, wireOf(k), measure, run.tallies[c]![k]!)));
   if (start + run.batch >= run.byteSamples) {
     await encoder.release();
     run.encoders.delete(cut.id);
@@ -318,16 +339,16 @@ async function scoreLossless(run: EvalRun, c: number, cut: Cut, ref: Reference):
   }
 }
 
-/** One tail run for every lossy codec of the cut (the batch is codec after codec), returning the outputs the metric reads. */
+/** One tail run per group of lossy codecs of the cut (the batch is codec after codec), returning the outputs the metric reads. */
 async function scoreLossy(run: EvalRun, c: number, cut: Cut, out: Record<string, Tensor>, ref: Reference): Promise<void> {
-  const lossy = lossyOf(run, cut);
-  if (!lossy.length) return;
   const { task } = run;
-  const tailOut = await timed(run, 'tailS', () => runSession(run.fused.get(cut.id)!, Object.fromEntries(cut.tensors.map((t) => [sourceName(t), out[t]!])), task.metric.outputs));
-  for (const [j, k] of lossy.entries()) {
-    const split = Object.fromEntries(task.metric.outputs.map((o) => [o, rows(tailOut[o]!, j * ref.n, ref.n)]));
-    const scores = await task.score({ n: ref.n, split, full: ref.full, labels: ref.labels });
-    tallyBatch(run, run.tallies[c]![k]!, scores, ref, task.predict?.(split, ref.n));
+  for (const { session, codecs } of run.fused.get(cut.id)!) {
+    const tailOut = await timed(run, 'tailS', () => runSession(session, Object.fromEntries(cut.tensors.map((t) => [sourceName(t), out[t]!])), task.metric.outputs));
+    for (const [j, k] of codecs.entries()) {
+      const split = metricOutputs(run, tailOut, j * ref.n, ref.n);
+      const scores = await task.score({ n: ref.n, split, full: ref.full, labels: ref.labels });
+      tallyBatch(run, run.tallies[c]![k]!, scores, ref, task.predict?.(split, ref.n));
+    }
   }
 }
 
@@ -368,15 +389,15 @@ function fusedTail(g: Graph, cut: Cut, codecs: readonly (readonly FittedTensorCo
   const tail = splitModel(g, [cut]).parts[1]!.proto;
   const graph = tail.graph!;
   const e = new Emitter(opset, 'codec');
-  emitStackedRoundTrips(e, codecs);
+  emitStackedRoundTrips(e, codecs, (t) => batchAxis(g, t));
   const inputs = (graph.input ?? []).map((vi) => (cut.tensors.includes(vi.name!) ? onnx.ValueInfoProto.create({ ...vi, name: sourceName(vi.name!) }) : vi));
   return onnx.ModelProto.create({ ...tail, graph: { ...graph, input: inputs, node: [...e.nodes, ...(graph.node ?? [])], initializer: [...(graph.initializer ?? []), ...e.initializers] } });
 }
 
 /** Seconds the codec round trips alone take on one batch (what the fused tail runs spend decoding). */
-async function codecShare(cut: Cut, codecs: readonly (readonly FittedTensorCodec[])[], out: Record<string, Tensor>, opset: number, g: Graph): Promise<number> {
+async function codecShare(g: Graph, cut: Cut, codecs: readonly (readonly FittedTensorCodec[])[], out: Record<string, Tensor>, opset: number): Promise<number> {
   const e = new Emitter(opset, 'codec');
-  emitStackedRoundTrips(e, codecs);
+  emitStackedRoundTrips(e, codecs, (t) => batchAxis(g, t));
   const proto = onnx.ModelProto.create({
     irVersion: 8,
     opsetImport: [{ domain: '', version: opset }],
@@ -394,7 +415,7 @@ async function codecShare(cut: Cut, codecs: readonly (readonly FittedTensorCodec
   }
 }
 
-/** Wire bytes of the first `count` samples of a batch, one sample at a time. */
+/** Wire bytes of the first `count` samples of a batch (wire tensors samples first), one sample at a time. */
 function measureBytes(fit: FittedCodec, wire: readonly Tensor[], count: number, into: { bytes: number[]; packed: number[] }): void {
   for (let n = 0; n < count; n++) {
     const sample = wire.map((t) => {

@@ -2,6 +2,8 @@
  * Backbone features for exit branches, computed once: one pass of the frozen model over a dataset, exposing every
  * exit's cut tensor already globally average-pooled inside ONNX Runtime (so only C floats per image and exit reach
  * JavaScript; conv exits keep the whole tensor), plus the full model's logits. Branches then train for many epochs on the cached vectors.
+ * Exits are classifiers: the model's output must be class scores [N, K]. Their targets are the data's labels, or,
+ * for unlabelled data, the full model's top-1 (distillation: an exit's accuracy is then its agreement with the model).
  */
 import { Emitter } from '../onnx/emitter.js';
 import { modelInputs, type Dataset } from '../data/dataset.js';
@@ -12,20 +14,38 @@ import { valueInfo } from '../onnx/builder.js';
 import { DataType, numel } from '../onnx/dtype.js';
 import { onnx } from '../onnx/proto.js';
 import { createSession, run } from '../ort/session.js';
+import { argmax } from '../util/stats.js';
 
 export interface ExitFeatures {
   /** Per exit, samples x width row-major: the pooled vector (width = channels) or, for `maps`, the whole tensor. */
   features: Float32Array[];
   channels: number[];
   width: number[];
-  /** The full model's logits (samples x classes) and the labels. */
+  /** The full model's logits (samples x classes) and the labels: the data's, or the full model's top-1 (`distilled`). */
   logits: Float32Array;
   labels: Int32Array;
+  distilled: boolean;
   classes: number;
   count: number;
 }
 
 export const featureName = (t: string): string => `${t}::features`;
+
+/**
+ * The model's class scores [N, K] that exits learn to predict: an exit is a classifier whose softmax confidence
+ * decides when a sample leaves early, so a map, a sequence or an embedding output is refused in one line.
+ */
+export function classScores(g: Graph): { name: string; classes: number } {
+  const name = g.outputs[0]!.name!;
+  const shape = tensor(g, name).shape;
+  if (shape.length !== 2 || shape[1]! < 2) {
+    throw new ImperaError('BAD_ARGUMENT', `exit branches are classifiers whose softmax confidence decides when a sample leaves early, and output '${name}' [${shape.join(', ')}] is not class scores [N, K]`, 'exits work on classifiers (with labels, or distilled from the full model without); for maps, sequences and embeddings, compare cuts and codecs with impera eval or impera plan');
+  }
+  return { name, classes: shape[1]! };
+}
+
+/** The top class of each row of `logits` (samples x classes), as distillation targets. */
+const topClasses = (logits: Float32Array, classes: number): Int32Array => Int32Array.from({ length: logits.length / classes }, (_, n) => argmax(logits.subarray(n * classes, (n + 1) * classes)));
 
 /** Global average pooling of an exit tensor over its positions (H, W of a map, T of tokens); a vector as is. */
 export function emitPool(e: Emitter, t: string, shape: readonly number[], layout: ChannelLayout | undefined): string {
@@ -50,14 +70,13 @@ export async function extractFeatures(g: Graph, exitTensors: readonly string[], 
   const e = new Emitter(g.opsets.get('') ?? 13, 'exit');
   const axes = channelAxes(g);
   const outputs = exitTensors.map((t, k) => e.op('Identity', [opts.maps?.[k] ? t : emitPool(e, t, tensor(g, t).shape, tensorLayout(g, t, axes))], {}, { output: featureName(t) }));
-  const logitsName = g.outputs[0]!.name!;
+  const { name: logitsName, classes } = classScores(g);
   const graph = g.proto.graph!;
   const proto = onnx.ModelProto.create({
     ...g.proto,
     graph: { ...graph, node: [...(graph.node ?? []), ...e.nodes], initializer: [...(graph.initializer ?? []), ...e.initializers], output: [valueInfo(logitsName, DataType.FLOAT), ...outputs.map((o) => valueInfo(o, DataType.FLOAT))] },
   });
   const channels = exitTensors.map((t) => tensorLayout(g, t, axes)!.channels);
-  const classes = tensor(g, logitsName).shape[1]!;
   const width = exitTensors.map((t, k) => (opts.maps?.[k] ? numel(tensor(g, t).shape.slice(1)) : channels[k]!));
   const count = indices.length;
   const bytes = width.reduce((s, w) => s + w * count * 4, 0);
@@ -66,7 +85,6 @@ export async function extractFeatures(g: Graph, exitTensors: readonly string[], 
   }
   const features = width.map((w) => new Float32Array(count * w));
   const logits = new Float32Array(count * classes);
-  const labels = Int32Array.from(indices, (i) => data.label(i));
   const inputs = modelInputs(g);
   const inputName = inputs[0]!.name;
   const batch = opts.batchSize ?? 32;
@@ -86,5 +104,6 @@ export async function extractFeatures(g: Graph, exitTensors: readonly string[], 
   } finally {
     await session.release();
   }
-  return { features, channels, width, logits, labels, classes, count };
+  const labels = data.labelled ? Int32Array.from(indices, (i) => data.label(i)) : topClasses(logits, classes);
+  return { features, channels, width, logits, labels, distilled: !data.labelled, classes, count };
 }

@@ -84,6 +84,8 @@ export type PolicyRow = Omit<PolicyOutcome, 'taken'>;
 
 export interface ExitsResult {
   dataset: string;
+  /** The test data has no labels: every accuracy is agreement with the full model's top-1 (the exits' targets). */
+  distilled: boolean;
   samples: { train: number; val: number; cal: number; test: number };
   finalAccuracy: number;
   exits: ExitReport[];
@@ -276,6 +278,7 @@ export async function fitExits(g: Graph, cuts: readonly Cut[], cache: CachedFeat
   const within = calibratedSweep.filter((r) => r.accuracy >= finalAccuracy - 0.01).sort((a, b) => earlyShare(b) - earlyShare(a))[0];
   const result: ExitsResult = {
     dataset: cache.dataset,
+    distilled: test.distilled,
     samples: { train: nTrain, val: nVal, cal: nCal, test: test.count },
     finalAccuracy,
     exits: reports,

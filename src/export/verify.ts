@@ -9,10 +9,9 @@
  * right. Compared at another level, the tolerance has to allow for that.
  */
 import { ImperaError } from '../errors.js';
-import { tensor, type Graph } from '../graph/graph.js';
+import { batchAxis, tensor, type Graph } from '../graph/graph.js';
 import type { TensorInfo } from '../ops/types.js';
-import type { Tensor, TypedArray } from '../onnx/tensor.js';
-import { numel } from '../onnx/dtype.js';
+import { sliceAlong, type Tensor, type TypedArray } from '../onnx/tensor.js';
 import { exposeTensors } from '../onnx/expose.js';
 import { createSession, run, type Feeds, type SessionOptions } from '../ort/session.js';
 import type { ExportedPart } from './extract.js';
@@ -53,19 +52,6 @@ export interface VerifyReport {
   firstMismatch: OutputCheck | undefined;
 }
 
-/** Samples [start, end) of a batched tensor, along its batch axis (dim 0, or the dim that follows the batch: an RNN state's dim 1). */
-function rows(t: Tensor, start: number, end: number, axis = 0): Tensor {
-  const [outer, inner] = [numel(t.dims.slice(0, axis)), numel(t.dims.slice(axis + 1))];
-  const size = t.dims[axis]!;
-  if (outer === 1) return { dtype: t.dtype, dims: t.dims.map((d, i) => (i === axis ? end - start : d)), data: t.data.subarray(start * inner, end * inner) as TypedArray };
-  const data = new (t.data.constructor as new (n: number) => TypedArray)(outer * (end - start) * inner);
-  for (let o = 0; o < outer; o++) (data as Float32Array).set(t.data.subarray((o * size + start) * inner, (o * size + end) * inner) as Float32Array, o * (end - start) * inner);
-  return { dtype: t.dtype, dims: t.dims.map((d, i) => (i === axis ? end - start : d)), data };
-}
-
-/** A tensor's batch axis: the first dim that is one batch per sample (dim 0 when the analysis does not say). */
-export const batchAxis = (g: Graph, name: string): number => Math.max(0, g.tensors.get(name)?.batchScale?.indexOf(1) ?? 0);
-
 /**
  * Batches to run `samples` inputs in: all at once when the model (and every part) takes any batch, otherwise in
  * chunks of the analysed batch size; samples that do not fill a last chunk are left out.
@@ -77,7 +63,7 @@ function chunks(g: Graph, samples: number, parts: readonly ExportedPart[]): [num
   return Array.from({ length: count }, (_, i) => [i * size, (i + 1) * size]);
 }
 
-const sliceFeeds = (g: Graph, feeds: Feeds, [start, end]: [number, number]): Feeds => Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, rows(v, start, end, batchAxis(g, k))]));
+const sliceFeeds = (g: Graph, feeds: Feeds, [start, end]: [number, number]): Feeds => Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, sliceAlong(v, batchAxis(g, k), start, end)]));
 
 const sampleCount = (g: Graph, feeds: Feeds): number => {
   const [name, t] = Object.entries(feeds)[0] ?? [];
@@ -165,7 +151,7 @@ export async function verifyParts(g: Graph, parts: readonly ExportedPart[], feed
       for (const [i, part] of parts.entries()) {
         Object.assign(env, await run(sessions[i]!, Object.fromEntries(part.inputs.map((n) => [n, env[n]!])), part.outputs));
       }
-      for (const [name, s] of sums) accumulate(s, rows(reference.get(name)!, ...range, batchAxis(g, name)), env[name]!);
+      for (const [name, s] of sums) accumulate(s, sliceAlong(reference.get(name)!, batchAxis(g, name), ...range), env[name]!);
     }
   } finally {
     await Promise.all(sessions.map((s) => s.release()));

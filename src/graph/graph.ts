@@ -81,6 +81,15 @@ export function runtimeNodes(g: Graph): number[] {
   return g.order.filter((i) => g.live[i] && !g.isStaticNode[i]);
 }
 
+/** A tensor's batch axis: the first dim that is one batch per sample (dim 0 when the analysis does not say). */
+export const batchAxis = (g: Graph, name: string): number => Math.max(0, g.tensors.get(name)?.batchScale?.indexOf(1) ?? 0);
+
+/**
+ * Whether the model runs batches of any size: it has a batch and runs at another size (else its batch is fixed, as
+ * exported: [1, 25, 96], and samples go through it one by one).
+ */
+export const takesAnyBatch = (g: Graph): boolean => g.batch !== undefined && g.dynamicDims.some((d) => d.symbol === g.batch!.symbol && d.probe !== undefined);
+
 export const bytesOf = (t: TensorInfo): number => tensorBytes(t.dtype, numel(t.shape));
 
 /** The dynamic dims that dim `axis` of `t` follows, among `dims` (a dim follows one when it changed in its pass). */

@@ -1,4 +1,7 @@
-/** Tensor payloads: reading TensorProtos (inline, typed fields or external files) as typed arrays, and making them. */
+/**
+ * Tensor payloads: reading TensorProtos (inline, typed fields or external files) as typed arrays, and making them;
+ * slicing a tensor along one axis (a batch that is not dim 0, such as an RNN state's [layers, batch, n]).
+ */
 import { constants } from 'node:buffer';
 import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, normalize, relative, sep, win32 } from 'node:path';
@@ -198,4 +201,25 @@ export function typedArrayFrom(dtype: DataType, values: readonly number[]): Type
   if (out instanceof BigInt64Array || out instanceof BigUint64Array) values.forEach((v, i) => (out[i] = BigInt(Math.trunc(v))));
   else values.forEach((v, i) => ((out as Float32Array)[i] = v));
   return out;
+}
+
+/** Entries [start, end) of `t` along `axis` (the batch axis of an RNN state is dim 1): a view when `axis` leads. */
+export function sliceAlong(t: Tensor, axis: number, start: number, end: number): Tensor {
+  const [outer, inner] = [numel(t.dims.slice(0, axis)), numel(t.dims.slice(axis + 1))];
+  const size = t.dims[axis]!;
+  const dims = t.dims.map((d, i) => (i === axis ? end - start : d));
+  if (outer === 1) return { dtype: t.dtype, dims, data: t.data.subarray(start * inner, end * inner) as TypedArray };
+  const data = new (t.data.constructor as new (n: number) => TypedArray)(outer * (end - start) * inner);
+  for (let o = 0; o < outer; o++) (data as Float32Array).set(t.data.subarray((o * size + start) * inner, (o * size + end) * inner) as Float32Array, o * (end - start) * inner);
+  return { dtype: t.dtype, dims, data };
+}
+
+/** `t` with dim `axis` moved to the front (out[n, o, i] = t[o, n, i]): samples first, for code that reads them by rows. */
+export function axisFirst(t: Tensor, axis: number): Tensor {
+  if (axis === 0) return t;
+  const size = t.dims[axis]!;
+  const rows = Array.from({ length: size }, (_, n) => sliceAlong(t, axis, n, n + 1).data);
+  const data = new (t.data.constructor as new (n: number) => TypedArray)(t.data.length);
+  rows.forEach((r, n) => (data as Float32Array).set(r as Float32Array, n * r.length));
+  return { dtype: t.dtype, dims: [size, ...t.dims.filter((_, i) => i !== axis)], data };
 }

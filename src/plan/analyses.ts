@@ -39,7 +39,7 @@ export interface PlanData {
 export function planData(source: string, o: { baseDir: string; samples: number; calibration?: string; exits: boolean; seed?: number; options?: DatasetOptions }, warnings: string[]): PlanData {
   const splits = labelledSplits(source, o.baseDir, o.options);
   const data = splits.test?.() ?? splits.train();
-  const calibration = calibrationData(o.calibration, { what: 'the evaluation images', data: () => data }, warnings, 'give calibration: with other images', o.baseDir, o.options);
+  const calibration = calibrationData(o.calibration, { what: 'the evaluation images', data: () => data, source }, warnings, 'give calibration: with other images', o.baseDir, o.options);
   if (splits.test) return { name: data.name, test: data, samples: Math.min(o.samples, data.size), calibration, train: splits.train(), folder: false };
   if (!o.exits) return { name: data.name, test: data, samples: Math.min(o.samples, data.size), calibration, train: data, folder: true };
   // the same split trainExits makes for these options, so exits are tested on exactly these images

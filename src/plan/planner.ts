@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { modelCost } from '../cost/part.js';
 import { findCuts, resolveCut, singleTensorCuts, type Cut, type CutSpec } from '../cuts/cuts.js';
-import { declaredInputs, modelInputs, requireBatchFirst, type DatasetOptions } from '../data/dataset.js';
+import { declaredInputs, modelInputs, type DatasetOptions } from '../data/dataset.js';
 import { completeFromData } from '../data/model-inputs.js';
 import type { PreprocessInput } from '../data/preprocess-spec.js';
 import { defaultData, openSource } from '../data/policy.js';
@@ -300,7 +300,6 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
   const cache = analysisCache(o.cache !== false, o.cacheDir);
 
   const g = await log.run('analyse the model', async () => ({ value: await scenarioGraph(s), cached: false }));
-  requireBatchFirst(g, 'impera plan');
   warnings.push(...g.warnings);
   const catalog = loadCatalog(o.catalogFiles ?? []);
   const setup = await resolveSetup(g, s, { catalog, baseDir: s.baseDir, cache, onStep: log.record });

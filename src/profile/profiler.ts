@@ -13,7 +13,7 @@ import { ImperaError } from '../errors.js';
 import { modelInputs, type Dataset } from '../data/dataset.js';
 import { DEFAULT_SAMPLES, sampleFeeds } from '../data/samples.js';
 import { splitModel } from '../export/split.js';
-import { runtimeNodes, type Graph } from '../graph/graph.js';
+import { batchAxis, runtimeNodes, type Graph } from '../graph/graph.js';
 import type { Tensor } from '../onnx/tensor.js';
 import { createSession, ort, run, type Feeds } from '../ort/session.js';
 import { attributeKernels, shareFusedTime, type NodeTime, type OptimizedNode } from './attribute.js';
@@ -42,7 +42,7 @@ export interface ProfileOptions {
 
 /** One batch of inputs: the first samples of `data` (repeated when it has fewer), else the default samples. */
 function timingFeeds(g: Graph, data: Dataset | undefined, batch: number): Feeds {
-  if (!data) return sampleFeeds(g.inputShapes, batch).feeds;
+  if (!data) return sampleFeeds(g.inputShapes, batch, (name) => batchAxis(g, name)).feeds;
   return data.feeds(Array.from({ length: batch }, (_, i) => i % data.size), modelInputs(g));
 }
 

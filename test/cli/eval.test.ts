@@ -127,10 +127,18 @@ describe('impera split --codec', () => {
 });
 
 describe('impera eval on a model exported with a fixed batch', () => {
-  it("refuses in one line, saying to export a dynamic batch (openWakeWord's head takes [1, 25, 96])", async () => {
+  it("runs it one sample at a time (openWakeWord's head takes [1, 25, 96]): fp32 exact, int8 close, input tensors as the baseline", async () => {
     const head = new URL('../../node_modules/openwakeword-js/models/hello_deepa.onnx', import.meta.url).pathname;
     const npy = join(tmp(), 'embeddings.npy');
-    writeNpy(npy, { dtype: DataType.FLOAT, dims: [4, 25, 96], data: new Float32Array(4 * 25 * 96).fill(0.1) });
-    await expectOneLineError(['eval', head, '--data', npy, '--codecs', 'int8', '--no-baselines'], /evaluation runs batches of samples .*, but input 'onnx::Flatten_0' \[1, 25, 96\] has a fixed batch \(export the model with a dynamic batch dim/);
+    writeNpy(npy, { dtype: DataType.FLOAT, dims: [4, 25, 96], data: Float32Array.from({ length: 4 * 25 * 96 }, (_, i) => Math.sin(i / 7)) });
+    const r = await impera('eval', head, '--data', npy, '--calibration', npy, '--codecs', 'fp32,int8', '--cuts', '0', '--metric', 'rel-l2', '--json');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as { samples: number; cuts: { codecs: { codec: string; quality: { value: number } }[] }[]; baselines: { name: string; quality: { value: number } }[] };
+    expect(report.samples).toBe(4);
+    const [fp32, int8] = report.cuts[0]!.codecs;
+    expect(fp32!.quality.value).toBe(0);
+    expect(int8!.quality.value).toBeGreaterThan(0);
+    expect(int8!.quality.value).toBeLessThan(0.05);
+    expect(report.baselines.map((b) => [b.name, b.quality.value])).toEqual([['input tensors (onnx::Flatten_0)', 0]]);
   });
 });

@@ -1,5 +1,5 @@
 /** `impera exits` as users run it: real Fashion-MNIST, real training, the exported head checked against the report. */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { DataType } from '../../src/onnx/dtype.js';
 import { createSession, run } from '../../src/ort/session.js';
 import { loadModel, saveModel } from '../../src/onnx/io.js';
 import { expectOneLine, expectOneLineError, impera, tmp } from '../helpers/cli.js';
-import { chain } from '../helpers/models.js';
+import { chain, mapModel } from '../helpers/models.js';
 
 const EXITS = '/1/features/features.10/Add_output_0,91';
 
@@ -105,10 +105,27 @@ describe('impera exits', () => {
     await expectOneLineError(['exits', '--at', '91,68'], /exits must be distinct and in depth order/);
     await expectOneLineError(['exits', '--at', '91', '--popex', '--link', 'wifi'], /--popex needs --device \(a catalog device such as raspberry-pi-4, this-machine, or a PROFILE.json\)/);
     await expectOneLineError(['exits', '--at', '91', '--split', '68'], /every exit must lie in the head/);
-    // unlabelled data: exit branches are classifiers, said as such (not through the metric hint of a missing label)
-    const flat = tmp();
-    const png = new PNG({ width: 28, height: 28 });
-    writeFileSync(join(flat, 'a.png'), PNG.sync.write(png));
-    await expectOneLineError(['exits', '--at', '91', '--data', flat], /exit branches are classifiers trained on labels, and '.*' has none \(give labelled data/);
   });
+
+  it("without labels trains the exits on the full model's top-1 (agreement is 1 for the model itself), and refuses a map output in one line", async () => {
+    const dir = tmp();
+    const images = join(dir, 'images');
+    labelledPngs(images, 10);
+    const flat = join(dir, 'flat');
+    mkdirSync(flat);
+    for (const cls of readdirSync(images)) for (const f of readdirSync(join(images, cls))) copyFileSync(join(images, cls, f), join(flat, `${cls}-${f}`));
+    const [model, map] = [join(dir, 'chain.onnx'), join(dir, 'map.onnx')];
+    saveModel(chain(), model);
+    saveModel(mapModel(), map);
+    const args = ['--data', flat, '--epochs', '2', '--batch-size', '4', '--preprocess', 'resize=stretch,size=8x8,scale=1/255'];
+    const r = await impera('exits', model, '--at', 'r1', ...args, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.distilled).toBe(true);
+    expect(report.finalAccuracy).toBe(1);
+    expect(report.samples.test).toBe(4);
+    const text = await impera('exits', model, '--at', 'r1', ...args);
+    expect(text.stdout).toMatch(/no labels: the exits learn the full model's top-1 class, and every accuracy below is top-1 agreement with the full model/);
+    await expectOneLineError(['exits', map, '--at', 'feat', '--data', flat, '--preprocess', 'resize=stretch,size=16x16,scale=1/255'], /exit branches are classifiers whose softmax confidence decides when a sample leaves early, and output 'map' \[1, 1, 16, 16\] is not class scores \[N, K\] \(exits work on classifiers/);
+  }, 60_000);
 });

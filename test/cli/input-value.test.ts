@@ -23,7 +23,7 @@ describe('--input-value', () => {
     expect(report.cuts.length).toBeGreaterThan(10);
   });
 
-  it('takes sr from an .npz, and split --verify of the legacy VAD composes at a cut of the specialised model', async () => {
+  it('takes sr from an .npz: split --verify of the legacy VAD composes at a cut of the specialised model, and eval scores its codecs', async () => {
     const dir = tmp();
     const npz = join(dir, 'speech.npz');
     const frames = 3;
@@ -35,7 +35,13 @@ describe('--input-value', () => {
     expect(r.stderr).toMatch(/specialised to the input value sr=16000/);
     expect(r.stdout).toMatch(/parts compose exactly/);
     expect(r.code).toBe(0);
-    // evaluation stacks samples along axis 0, which the LSTM state does not: refused in one line, not an ORT failure
-    await expectOneLineError(['eval', vad('silero_vad_legacy.onnx'), '--input-shape', 'input=1,512', '--input-shape', 'h=2,1,64', '--input-shape', 'c=2,1,64', '--data', npz, '--codecs', 'int8', '--no-baselines'], /evaluation stacks samples along axis 0, but input 'h' \[2, N, 64\] holds the batch on axis 1 \(a recurrent state\): not supported yet/);
+    // evaluation stacks samples (and codecs) along the LSTM state's batch axis, dim 1; every cut is 3 wide
+    const legacy = [vad('silero_vad_legacy.onnx'), '--input-shape', 'input=1,512', '--input-shape', 'h=2,1,64', '--input-shape', 'c=2,1,64', '--data', npz, '--calibration', npz, '--no-baselines'];
+    await expectOneLineError(['eval', ...legacy, '--codecs', 'int8'], /evaluation has no cut to evaluate \(where every cut carries several tensors .*--width 3/);
+    const e = await impera('eval', ...legacy, '--cuts', 'c+h+245', '--codecs', 'fp32,int8', '--metric', 'rel-l2', '--json');
+    expect(e.code).toBe(0);
+    const [fp32, int8] = (JSON.parse(e.stdout) as { cuts: { codecs: { quality: { value: number; samples: number } }[] }[] }).cuts[0]!.codecs;
+    expect(fp32!.quality).toMatchObject({ value: 0, samples: frames });
+    expect(int8!.quality.value).toBeGreaterThan(0);
   });
 });

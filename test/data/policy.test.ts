@@ -70,4 +70,12 @@ describe('data policy', () => {
     expect(calibrationData(undefined, fallback, warnings, 'give calibration: with other images').name).toBe(`${root}/images`);
     expect(warnings).toEqual(['codecs are fitted on the evaluation images (Fashion-MNIST is not installed): give calibration: with other images']);
   });
+
+  it("data other than the built-in examples' is its own calibration by default (Fashion-MNIST's training images fit only those)", () => {
+    const warnings: string[] = [];
+    const own = { what: 'the evaluation images', data: () => openSource('images', root), source: 'images' };
+    expect(calibrationData(undefined, own, warnings, 'give calibration: with other samples', root).name).toBe(`${root}/images`);
+    expect(warnings).toEqual(["codecs are fitted on the evaluation images, the data given (the default, Fashion-MNIST's training images, is the built-in examples' own): give calibration: with other samples"]);
+    for (const source of ['fashion-mnist', DEFAULT_DATA]) expect(calibrationData(undefined, { ...own, source }, [], 'hint', root).name).toBe('Fashion-MNIST train');
+  });
 });

@@ -63,7 +63,7 @@ export function registerEval(program: Command): void {
     .option('--threshold <x>', 'threshold of the map metrics (default 0.5)', finiteNumber('--threshold'))
     .option('--metric-module <file>', 'your own metric: a .js/.mjs module exporting score(split, full, label) and better')
     .option('--outputs <names>', 'comma-separated outputs the metric scores (default: all for fidelity metrics, else the first)')
-    .option('--calibration <source>', `images to fit codecs on (default '${DEFAULT_CALIBRATION}', else the evaluation data)`)
+    .option('--calibration <source>', `samples to fit codecs on (default: '${DEFAULT_CALIBRATION}' for the built-in examples' data, else the evaluation data)`)
     .option('--cuts <list>', `'all' (every cut up to --width), or cuts ${CUT_NAMING}, separated by ','`, 'all')
     .option('--codecs <list>', 'comma-separated codecs: fp32, fp16, int<1-16>[:tensor|:channel][:p<pct>], pca[:k|:c/<d>]+..., +sparse, +deflate|brotli|zstd', DEFAULT_CODECS.join(','))
     .option('--samples <n>', 'evaluation images (default: all)', positiveInt('--samples'))
@@ -82,7 +82,7 @@ export function registerEval(program: Command): void {
       if (options.out && !options.out.toLowerCase().endsWith('.svg')) throw new ImperaError('BAD_ARGUMENT', `--out '${options.out}' must end in .svg`);
       const { g, data } = await graphAndData(model, options);
       const warnings = [...g.warnings];
-      const calibration = calibrationData(options.calibration, { what: 'the evaluation images', data: () => data }, warnings, 'pass --calibration with other images', undefined, datasetOptions(options));
+      const calibration = calibrationData(options.calibration, { what: 'the evaluation images', data: () => data, ...(options.data ? { source: options.data } : {}) }, warnings, 'pass --calibration with other images', undefined, datasetOptions(options));
       const cuts = selectCuts(g, options.cuts, options);
       const bar = progressBar('eval', !options.json && process.stderr.isTTY === true);
       let report: EvalReport;

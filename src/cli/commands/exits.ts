@@ -75,8 +75,6 @@ function exitData(o: ExitsCliOptions): { train: Dataset; test?: Dataset } {
   const options = datasetOptions(o);
   const splits = labelledSplits(o.data, undefined, options);
   const train = splits.train();
-  // exit branches are classifiers trained on labels: say so here, not through the metric hint of a missing label
-  if (!train.labelled) throw new ImperaError('DATASET', `exit branches are classifiers trained on labels, and '${train.name}' has none`, 'give labelled data (class sub-folders, labels.npy beside an .npy file, or labels in the .npz); exits for outputs other than classes are not built yet');
   const test = o.test ? openDataset(o.test, options) : splits.test?.();
   return { train, ...(test ? { test } : {}) };
 }
@@ -109,7 +107,7 @@ export function registerExits(program: Command): void {
   addDataOptions(addModelOptions(program.command('exits')))
     .description('train, calibrate and evaluate early-exit branches; POPEX partitioning; export with exits')
     .requiredOption('--at <cuts>', `exit cuts, comma-separated, input to output: single-tensor cuts ${CUT_NAMING}`)
-    .option('--data <source>', `labelled images to train on: a named dataset (its train split; tests on its test split) or a folder with one sub-folder per class`, DEFAULT_TRAINING_DATA)
+    .option('--data <source>', `images or arrays to train on: a named dataset (its train split; tests on its test split), a folder with one sub-folder per class, or unlabelled data (the exits then learn the full model's top-1)`, DEFAULT_TRAINING_DATA)
     .option('--test <source>', 'test images (default: the test split of --data, or 20 % of a folder held out)')
     .addOption(new Option('--kind <kind>', 'branch: GAP + (hidden) + linear, or a small 3x3 conv + GAP + linear').choices(['linear', 'conv']).default('linear'))
     .option('--hidden <n>', 'hidden units of the linear branch (0: none), or channels of the conv branch', (v) => number('--hidden', v, (x) => Number.isInteger(x) && x >= 0, 'a whole number >= 0'), 0)
@@ -282,6 +280,7 @@ async function writeOutputs(g: Graph, dir: string, exits: readonly TrainedExit[]
 function reportText(r: ExitsResult, popex: ReturnType<typeof popexReport> | undefined, rows: readonly RobustnessRow<PopexSummary>[]): string {
   const s = r.samples;
   const lines = [`full model: ${pct(r.finalAccuracy)} % on ${fmtInt(s.test)} test images · trained on ${fmtInt(s.train)}, validated on ${fmtInt(s.val)}${s.cal ? `, calibrated on ${fmtInt(s.cal)}` : ''} (${r.dataset})`, ''];
+  if (r.distilled) lines.splice(1, 0, "no labels: the exits learn the full model's top-1 class, and every accuracy below is top-1 agreement with the full model");
   lines.push(exitTable(r), '', ...sweepLines(r));
   if (r.calibrated) lines.push('', calibrationLine(r));
   if (popex) lines.push('', ...popexLines(popex));

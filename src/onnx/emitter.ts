@@ -242,6 +242,24 @@ export class Emitter {
     return this.op('Mul', [dy, this.op('Cast', [condition], { to: DataType.FLOAT })]);
   }
 
+  /**
+   * The float indicator [x > bound] ('above') or [x < bound] ('below') as two HardSigmoids, or undefined when
+   * |bound| is too large for the form (above 2^104). Unlike compare + Cast, HardSigmoid keeps ONNX Runtime's
+   * blocked NCHWc layout, so a ReLU mask costs no layout reorders. Exact for every finite x: the first stage
+   * computes clip(±2^k (x - bound), 0, 1) (scaling by 2^k is exact and the rounded sum keeps the sign of
+   * x - bound, so it is 0 exactly when x is not beyond the bound and at least 2^(k-149) when it is; x alone
+   * overflowing gives ±inf, still on the right side), the second stage multiplies by 2^127, which lifts anything
+   * from 2^(k-149) up to 1 for k >= 22.
+   */
+  indicator(x: string, side: 'above' | 'below', bound: number): string | undefined {
+    let k = 126; // largest k with |bound| 2^k finite in float32: beta must not overflow, or inf - inf could appear
+    while (k >= 22 && Math.abs(bound) * 2 ** k >= 2 ** 127) k--;
+    if (k < 22) return undefined;
+    const sign = side === 'above' ? 1 : -1;
+    const first = this.op('HardSigmoid', [x], { alpha: { float: sign * 2 ** k }, beta: { float: -sign * bound * 2 ** k } });
+    return this.op('HardSigmoid', [first], { alpha: { float: 2 ** 127 }, beta: { float: 0 } });
+  }
+
   /** Give a tensor produced by an emitted node a final name, everywhere it is used; false if not emitted here. */
   rename(from: string, to: string): boolean {
     if (!this.nodes.some((n) => n.output.includes(from))) return false;

@@ -23,6 +23,13 @@ export interface OpOptions extends Omit<NodeOptions, 'outputs'> {
   output?: string;
 }
 
+/** The largest k <= 126 with |bound| 2^k finite in float32 (a HardSigmoid's beta must not overflow: inf - inf). */
+function scaleFor(bound: number): number {
+  let k = 126;
+  while (Math.abs(bound) * 2 ** k >= 2 ** 127) k--;
+  return k;
+}
+
 export class Emitter {
   readonly nodes: onnx.NodeProto[] = [];
   readonly initializers: onnx.TensorProto[] = [];
@@ -243,21 +250,18 @@ export class Emitter {
   }
 
   /**
-   * The float indicator [x > bound] ('above') or [x < bound] ('below') as two HardSigmoids, or undefined when
-   * |bound| is too large for the form (above 2^104). Unlike compare + Cast, HardSigmoid keeps ONNX Runtime's
-   * blocked NCHWc layout, so a ReLU mask costs no layout reorders. Exact for every finite x: the first stage
-   * computes clip(±2^k (x - bound), 0, 1) (scaling by 2^k is exact and the rounded sum keeps the sign of
-   * x - bound, so it is 0 exactly when x is not beyond the bound and at least 2^(k-149) when it is; x alone
-   * overflowing gives ±inf, still on the right side), the second stage multiplies by 2^127, which lifts anything
-   * from 2^(k-149) up to 1 for k >= 22.
+   * The float indicator [x > above] * [x < below] (either bound may be left out) as HardSigmoids, or undefined
+   * when a bound is too large for the form (|bound| >= 2^40) or none is given. Unlike compare + Cast,
+   * HardSigmoid keeps ONNX Runtime's blocked NCHWc layout, so a ReLU mask costs no layout reorders. Exact for every finite x: a first stage per bound computes
+   * clip(±2^k (x - bound), 0, 1) (scaling by 2^k is exact and the rounded sum keeps the sign of x - bound, so it
+   * is 0 exactly when x is not beyond the bound and at least 2^(k-149) when it is; x alone overflowing gives ±inf,
+   * still on the right side); their product is then lifted by 2^127 to 1 (k >= 86 per bound suffices).
    */
-  indicator(x: string, side: 'above' | 'below', bound: number): string | undefined {
-    let k = 126; // largest k with |bound| 2^k finite in float32: beta must not overflow, or inf - inf could appear
-    while (k >= 22 && Math.abs(bound) * 2 ** k >= 2 ** 127) k--;
-    if (k < 22) return undefined;
-    const sign = side === 'above' ? 1 : -1;
-    const first = this.op('HardSigmoid', [x], { alpha: { float: sign * 2 ** k }, beta: { float: -sign * bound * 2 ** k } });
-    return this.op('HardSigmoid', [first], { alpha: { float: 2 ** 127 }, beta: { float: 0 } });
+  indicator(x: string, bounds: { above?: number; below?: number }): string | undefined {
+    const sides = ([[1, bounds.above], [-1, bounds.below]] as const).flatMap(([sign, bound]) => (bound === undefined ? [] : [{ sign, bound, k: scaleFor(bound) }]));
+    if (!sides.length || sides.some((s) => s.k < 86)) return undefined;
+    const stages = sides.map(({ sign, bound, k }) => this.op('HardSigmoid', [x], { alpha: { float: sign * 2 ** k }, beta: { float: -sign * bound * 2 ** k } }));
+    return this.op('HardSigmoid', [stages.length === 2 ? this.mul(stages[0]!, stages[1]!) : stages[0]!], { alpha: { float: 2 ** 127 }, beta: { float: 0 } });
   }
 
   /** Give a tensor produced by an emitted node a final name, everywhere it is used; false if not emitted here. */

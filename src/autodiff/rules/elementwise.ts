@@ -83,7 +83,7 @@ export const elementwiseGradients: RuleList<GradRule> = [
       const gauss = e.op('Exp', [e.neg(e.mul(c.x(0), c.x(0)))]);
       return e.mul(dy, e.mul(gauss, e.scalar(2 / Math.sqrt(Math.PI))));
     })],
-  ['Relu', unary((c, dy) => (isFloat32(c) ? c.emit.mul(dy, c.emit.indicator(c.y(0), 'above', 0)!) : c.emit.mask(dy, c.emit.op('Greater', [c.y(0), c.emit.scalar(0)]))))],
+  ['Relu', unary((c, dy) => (isFloat32(c) ? c.emit.mul(dy, c.emit.indicator(c.y(0), { above: 0 })!) : c.emit.mask(dy, c.emit.op('Greater', [c.y(0), c.emit.scalar(0)]))))],
   ['LeakyRelu', unary((c, dy) => {
       const e = c.emit;
       const alpha = attrFloat(c.node.proto, 'alpha', 0.01);
@@ -93,15 +93,14 @@ export const elementwiseGradients: RuleList<GradRule> = [
     grad: (ctx) => {
       if (!ctx.needs(0)) return [undefined];
       const e = ctx.emit;
-      const bounds = ([[1, 'min', 'above'], [2, 'max', 'below']] as const).flatMap(([i, attr, side]) => {
-        const b = clipBound(ctx, i, attr);
-        return b ? [{ ...b, side }] : [];
-      });
-      // constant bounds: indicators of y (min < x < max exactly when min < y < max) that keep the NCHWc layout
-      const fast = isFloat32(ctx) && bounds.every((b) => b.value !== undefined) ? bounds.map((b) => e.indicator(ctx.y(0), b.side, b.value!)) : undefined;
-      if (fast?.every((m) => m !== undefined)) return [fast.reduce<string>((acc, m) => e.mul(acc, m!), ctx.dy()!)];
-      const tests = bounds.map((b) => e.op(b.side === 'above' ? 'Greater' : 'Less', [ctx.x(0), b.tensor ?? e.scalar(b.value!)]));
-      return [tests.length ? e.mask(ctx.dy()!, tests.length === 2 ? e.op('And', tests) : tests[0]!) : ctx.dy()!];
+      const [low, high] = [clipBound(ctx, 1, 'min'), clipBound(ctx, 2, 'max')];
+      if (!low && !high) return [ctx.dy()!];
+      // constant bounds: an indicator of y (min < x < max exactly when min < y < max) that keeps the NCHWc layout
+      const constant = isFloat32(ctx) && [low, high].every((b) => !b || b.value !== undefined);
+      const keep = constant ? e.indicator(ctx.y(0), { ...(low ? { above: low.value! } : {}), ...(high ? { below: high.value! } : {}) }) : undefined;
+      if (keep) return [e.mul(ctx.dy()!, keep)];
+      const tests = [low && e.op('Greater', [ctx.x(0), low.tensor ?? e.scalar(low.value!)]), high && e.op('Less', [ctx.x(0), high.tensor ?? e.scalar(high.value!)])].filter((t) => t !== undefined);
+      return [e.mask(ctx.dy()!, tests.length === 2 ? e.op('And', tests) : tests[0]!)];
     },
   }],
   ['HardSigmoid', unary((c, dy) => {

@@ -90,7 +90,7 @@ const CASES: Case[] = [
   { op: 'LogSoftmax', inputs: [f(2, 5)], attrs: { axis: -1 } },
   { op: 'MaxPool', inputs: [spread(f(2, 2, 7, 7))], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, label: 'overlapping windows' },
   { op: 'MaxPool', inputs: [spread(f(2, 2, 7, 7))], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, opset: 11, label: 'overlapping windows, opset 11 (backward raised to 16)' },
-  { op: 'MaxPool', inputs: [spread(f(2, 2, 6, 6))], attrs: { kernel_shape: [2, 2], strides: [2, 2] }, opset: 7, label: 'opset 7 (no Indices output: backward raised to 9, Scatter)' },
+  { op: 'MaxPool', inputs: [spread(f(2, 2, 6, 6))], attrs: { kernel_shape: [2, 2], strides: [2, 2] }, opset: 7, label: 'opset 7 (no Indices output: backward raised to 9, MaxUnpool)' },
   { op: 'MaxPool', inputs: [spread(f(2, 2, 5, 5))], attrs: { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 }, label: 'ceil_mode' },
   { op: 'AveragePool', inputs: [f(2, 2, 6, 5)], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, label: 'pads excluded from the count' },
   { op: 'AveragePool', inputs: [f(2, 2, 6, 6)], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], count_include_pad: 1 }, label: 'pads counted' },

@@ -134,14 +134,23 @@ export function buildBackwardGraph(g: Graph, spec: BackwardSpec): BackwardModel 
   const emit = new Emitter(opset, 'grad');
   const aux = auxiliaryOutputs(path, ruleOf);
   const partials = new Map<string, string[]>();
-  const addPartial = (t: string, grad: string) => (partials.get(t) ?? partials.set(t, []).get(t)!).push(grad);
+  const gradientOf = new Map<string, string>(); // each gradient tensor emitted -> the forward tensor it is the gradient of
+  const addPartial = (t: string, grad: string) => {
+    gradientOf.set(grad, t);
+    (partials.get(t) ?? partials.set(t, []).get(t)!).push(grad);
+  };
+  const summed = (t: string) => {
+    const grad = emit.sum(partials.get(t)!);
+    gradientOf.set(grad, t);
+    return grad;
+  };
   const seed = objectiveSeed(g, emit, outputs, objective, spec);
   for (const [o, grad] of seed.grads) addPartial(o, grad);
 
   const shapeFacts = (name: string): ShapeFacts => tensor(g, name);
   for (const node of [...path].reverse()) {
     const nodeOutputs = aux.get(node.index) ?? node.outputs;
-    const dys = node.outputs.map((o) => (partials.has(o) ? emit.sum(partials.get(o)!) : undefined));
+    const dys = node.outputs.map((o) => (partials.has(o) ? summed(o) : undefined));
     if (dys.every((d) => d === undefined)) continue;
     const ctx: GradContext = {
       node,
@@ -167,24 +176,30 @@ export function buildBackwardGraph(g: Graph, spec: BackwardSpec): BackwardModel 
     const parts = partials.get(t);
     if (!parts) unreachable.push(t);
     const name = gradientName(t);
-    const grad = parts ? emit.sum(parts) : emit.zerosLike(t);
+    const grad = parts ? summed(t) : emit.zerosLike(t);
     // name the gradient tensor itself (no copy); a copy only when it is already named or not ours (the seed)
     if (!renamed.has(grad) && emit.rename(grad, name)) renamed.set(grad, name);
     else emit.op('Identity', [renamed.get(grad) ?? grad], {}, { output: name });
     gradients.set(t, name);
-    results.push(valueInfo(name, tensor(g, t).dtype));
+    results.push(valueInfo(name, tensor(g, t).dtype, symbolicShape(g, t)));
   }
   for (const k of spec.keep ?? []) if (!results.some((o) => o.name === k)) results.push(valueInfo(k, tensor(g, k).dtype));
   if (seed.targetsOutput) results.push(valueInfo(seed.targetsOutput, DataType.INT64));
   if (seed.lossOutput) results.push(valueInfo(seed.lossOutput, DataType.FLOAT));
 
+  // Each gradient has its tensor's shape. Declared, these let ONNX Runtime prove that a mask and the gradient it
+  // multiplies have the same shape (its own inference loses the batch dim through Shape + Expand), which its NCHWc
+  // layout pass needs to keep the element-wise ops of the backward in the blocked layout, without reorders.
+  const produced = new Set(emit.nodes.flatMap((n) => n.output));
+  const declared = new Set(results.map((r) => r.name));
+  const gradientShapes = [...gradientOf].filter(([grad]) => produced.has(grad) && !declared.has(grad)).map(([grad, t]) => valueInfo(grad, tensor(g, t).dtype, symbolicShape(g, t)));
   const forward = g.proto.graph!;
   const raised = raiseNodes(forward, g.opsets.get('') ?? 1, opset);
   const nodes = raised.nodes.map((n, i) => (aux.has(i) ? onnx.NodeProto.create({ ...n, output: aux.get(i)! }) : n));
   const inputs = [...(forward.input ?? []), ...seed.inputs];
   const proto = onnx.ModelProto.create({
     ...withOpset(g.proto, opset),
-    graph: { ...forward, node: [...nodes, ...emit.nodes], initializer: [...(forward.initializer ?? []), ...raised.initializers, ...emit.initializers], input: inputs, output: results, valueInfo: [] },
+    graph: { ...forward, node: [...nodes, ...emit.nodes], initializer: [...(forward.initializer ?? []), ...raised.initializers, ...emit.initializers], input: inputs, output: results, valueInfo: gradientShapes },
   });
   return {
     proto,

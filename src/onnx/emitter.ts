@@ -23,6 +23,13 @@ export interface OpOptions extends Omit<NodeOptions, 'outputs'> {
   output?: string;
 }
 
+/** The largest k <= 126 with |bound| 2^k finite in float32 (a HardSigmoid's beta must not overflow: inf - inf). */
+function scaleFor(bound: number): number {
+  let k = 126;
+  while (Math.abs(bound) * 2 ** k >= 2 ** 127) k--;
+  return k;
+}
+
 export class Emitter {
   readonly nodes: onnx.NodeProto[] = [];
   readonly initializers: onnx.TensorProto[] = [];
@@ -240,6 +247,21 @@ export class Emitter {
   /** dy where the boolean mask holds, 0 elsewhere (a multiply by the cast mask: faster than Where in ORT). */
   mask(dy: string, condition: string): string {
     return this.op('Mul', [dy, this.op('Cast', [condition], { to: DataType.FLOAT })]);
+  }
+
+  /**
+   * The float indicator [x > above] * [x < below] (either bound may be left out) as HardSigmoids, or undefined
+   * when a bound is too large for the form (|bound| >= 2^40) or none is given. Unlike compare + Cast,
+   * HardSigmoid keeps ONNX Runtime's blocked NCHWc layout, so a ReLU mask costs no layout reorders. Exact for every finite x: a first stage per bound computes
+   * clip(±2^k (x - bound), 0, 1) (scaling by 2^k is exact and the rounded sum keeps the sign of x - bound, so it
+   * is 0 exactly when x is not beyond the bound and at least 2^(k-149) when it is; x alone overflowing gives ±inf,
+   * still on the right side); their product is then lifted by 2^127 to 1 (k >= 86 per bound suffices).
+   */
+  indicator(x: string, bounds: { above?: number; below?: number }): string | undefined {
+    const sides = ([[1, bounds.above], [-1, bounds.below]] as const).flatMap(([sign, bound]) => (bound === undefined ? [] : [{ sign, bound, k: scaleFor(bound) }]));
+    if (!sides.length || sides.some((s) => s.k < 86)) return undefined;
+    const stages = sides.map(({ sign, bound, k }) => this.op('HardSigmoid', [x], { alpha: { float: sign * 2 ** k }, beta: { float: -sign * bound * 2 ** k } }));
+    return this.op('HardSigmoid', [stages.length === 2 ? this.mul(stages[0]!, stages[1]!) : stages[0]!], { alpha: { float: 2 ** 127 }, beta: { float: 0 } });
   }
 
   /** Give a tensor produced by an emitted node a final name, everywhere it is used; false if not emitted here. */

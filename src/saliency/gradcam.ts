@@ -57,7 +57,9 @@ export function buildSaliencyModel(g: Graph, layers: readonly string[], objectiv
   for (const l of layers) {
     const { channelAxis, positionAxes } = tensorLayout(g, l, axes)!;
     const grad = gradientName(l);
-    const alpha = positionAxes.length ? e.reduceMean(grad, positionAxes, true) : grad;
+    // channels first: GlobalAveragePool is the same mean, and runs in ORT's NCHWc layout (no reorder of the gradient)
+    const channelsFirst = channelAxis === 1 && positionAxes.length > 0 && positionAxes.every((a, i) => a === i + 2);
+    const alpha = channelsFirst ? e.op('GlobalAveragePool', [grad]) : positionAxes.length ? e.reduceMean(grad, positionAxes, true) : grad;
     const weighted = e.reduceMean(e.mul(alpha, l), [channelAxis], false);
     maps.set(l, e.op('Relu', [weighted], {}, { output: `${l}::gradcam` }));
   }

@@ -3,6 +3,11 @@ import { describe, expect, it } from 'vitest';
 import type { AttrValue } from '../../src/onnx/attributes.js';
 import { ModelBuilder, type Dim } from '../../src/onnx/builder.js';
 import { numel } from '../../src/onnx/dtype.js';
+import { buildBackwardGraph, OUTPUT_GRAD_INPUT } from '../../src/autodiff/backward.js';
+import { analyzeModel } from '../../src/graph/analyze.js';
+import { DataType } from '../../src/onnx/dtype.js';
+import { inMemoryModel } from '../../src/onnx/io.js';
+import { createSession, run } from '../../src/ort/session.js';
 import { gradCheck, randomValues, type FeedSpec } from './gradcheck.js';
 
 interface Operand {
@@ -85,7 +90,7 @@ const CASES: Case[] = [
   { op: 'LogSoftmax', inputs: [f(2, 5)], attrs: { axis: -1 } },
   { op: 'MaxPool', inputs: [spread(f(2, 2, 7, 7))], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, label: 'overlapping windows' },
   { op: 'MaxPool', inputs: [spread(f(2, 2, 7, 7))], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, opset: 11, label: 'overlapping windows, opset 11 (backward raised to 16)' },
-  { op: 'MaxPool', inputs: [spread(f(2, 2, 6, 6))], attrs: { kernel_shape: [2, 2], strides: [2, 2] }, opset: 7, label: 'opset 7 (no Indices output: backward raised to 9, Scatter)' },
+  { op: 'MaxPool', inputs: [spread(f(2, 2, 6, 6))], attrs: { kernel_shape: [2, 2], strides: [2, 2] }, opset: 7, label: 'opset 7 (no Indices output: backward raised to 9, MaxUnpool)' },
   { op: 'MaxPool', inputs: [spread(f(2, 2, 5, 5))], attrs: { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 }, label: 'ceil_mode' },
   { op: 'AveragePool', inputs: [f(2, 2, 6, 5)], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, label: 'pads excluded from the count' },
   { op: 'AveragePool', inputs: [f(2, 2, 6, 6)], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], count_include_pad: 1 }, label: 'pads counted' },
@@ -146,6 +151,42 @@ describe('gradient rules match finite differences', () => {
         expect(norms[t], `${t}: numeric gradient is zero, the check would be vacuous`).toBeGreaterThan(1e-3);
         expect(errors[t], `${t}: relative error`).toBeLessThan(c.tolerance ?? 2e-3);
       }
+    });
+  }
+});
+
+/**
+ * Kinks, subnormals and extremes, where finite differences say nothing: dx must be dy where PyTorch's rule passes
+ * (ReLU: x > 0; Clip: min < x < max) and 0 elsewhere, bit for bit, with ONNX Runtime's optimisations on (the masks
+ * are HardSigmoid indicators there, emitter.indicator).
+ */
+describe('ReLU and Clip masks follow PyTorch exactly at the kinks', () => {
+  const f32 = (v: number) => Math.fround(v);
+  const below6 = f32(6 - 2 ** -21); // the float before 6
+  const xs = [-3e38, -1e30, -1, -0.5, f32(-0.5 + 2 ** -25), -1e-45, -0, 0, 1e-45, 1e-40, 1.2e-38, 0.25, 0.6, f32(0.6 - 2 ** -24), below6, 6, f32(6 + 2 ** -21), 1e30, 3e38];
+  const cases: { label: string; op: string; bounds: (number | undefined)[]; opset?: number; passes: (x: number) => boolean }[] = [
+    { label: 'Relu', op: 'Relu', bounds: [], passes: (x) => x > 0 },
+    { label: 'Clip 0..6 (ReLU6)', op: 'Clip', bounds: [0, 6], passes: (x) => x > 0 && x < 6 },
+    { label: 'Clip -0.5..0.6', op: 'Clip', bounds: [-0.5, 0.6], passes: (x) => x > -0.5 && x < f32(0.6) },
+    { label: 'Clip max only', op: 'Clip', bounds: [undefined, 6], passes: (x) => x < 6 },
+    { label: 'Clip min only, attribute (opset 10)', op: 'Clip', bounds: [0, undefined], opset: 10, passes: (x) => x > 0 },
+    { label: 'Clip -2^41..2^41 (beyond the indicator form: compare + Cast)', op: 'Clip', bounds: [-(2 ** 41), 2 ** 41], passes: (x) => Math.abs(x) < 2 ** 41 },
+  ];
+  for (const c of cases) {
+    it(c.label, async () => {
+      const b = new ModelBuilder({ opset: c.opset ?? 17 });
+      b.input('x', 'float32', ['batch', xs.length]);
+      const [min, max] = c.bounds;
+      const attrs = c.opset && c.opset < 11 ? { ...(min !== undefined ? { min: { float: min } } : {}), ...(max !== undefined ? { max: { float: max } } : {}) } : {};
+      const inputs = c.op === 'Clip' && !(c.opset && c.opset < 11) ? ['x', min === undefined ? '' : b.scalar(min), ...(max === undefined ? [] : [b.scalar(max)])] : ['x'];
+      b.op(c.op, inputs, attrs, { output: 'y' });
+      b.output('y');
+      const g = await analyzeModel(inMemoryModel(b.build()));
+      const bwd = buildBackwardGraph(g, { wrt: ['x'], objective: 'seed' });
+      const dy = Float32Array.from(xs, (_, i) => 1 + i);
+      const session = await createSession(bwd.proto, '.');
+      const out = await run(session, { x: { dtype: DataType.FLOAT, dims: [1, xs.length], data: Float32Array.from(xs) }, [OUTPUT_GRAD_INPUT]: { dtype: DataType.FLOAT, dims: [1, xs.length], data: dy } });
+      expect([...(out[bwd.gradients.get('x')!]!.data as Float32Array)]).toEqual(xs.map((x, i) => (c.passes(f32(x)) ? dy[i]! : 0)));
     });
   }
 });

@@ -1,12 +1,28 @@
 /**
  * Gradients of element-wise ops. Masks follow PyTorch at the kinks so results match its autograd exactly:
- * ReLU passes where y > 0, Clip (ReLU6) where min < x < max, HardSwish as torch's hardswish_backward.
+ * ReLU passes where y > 0, Clip (ReLU6) where min < x < max, HardSwish as torch's hardswish_backward. Masks of
+ * float32 ReLU and constant-bound Clip are HardSigmoid indicators (emitter.indicator), which keep ONNX Runtime's
+ * NCHWc layout: no reorders around them.
  */
 import { attrFloat } from '../../onnx/attributes.js';
+import { DataType } from '../../onnx/dtype.js';
 import type { RuleList } from '../../onnx/op-table.js';
 import type { GradContext, GradRule, ShapeFacts } from '../rule.js';
 
 const out = (ctx: GradContext): ShapeFacts => ctx.facts(ctx.y(0));
+
+/** The output is float32, the one type ONNX Runtime's HardSigmoid (emitter.indicator) runs on. */
+const isFloat32 = (ctx: GradContext): boolean => ctx.facts(ctx.y(0)).dtype === DataType.FLOAT;
+
+/** A Clip bound the node has: its input tensor (none for an attribute, opset < 11) and its value when constant. */
+function clipBound(ctx: GradContext, input: number, attr: string): { tensor?: string; value: number | undefined } | undefined {
+  if (ctx.node.inputs[input]) {
+    const v = ctx.facts(ctx.x(input)).value;
+    return { tensor: ctx.x(input), value: v && v.data.length === 1 ? v.data[0] : undefined };
+  }
+  const value = attrFloat(ctx.node.proto, attr);
+  return value === undefined ? undefined : { value };
+}
 
 /** A rule for y = f(x) with dx = dy * f'(x) built by `derivative`. */
 function unary(derivative: (ctx: GradContext, dy: string) => string) {
@@ -67,7 +83,7 @@ export const elementwiseGradients: RuleList<GradRule> = [
       const gauss = e.op('Exp', [e.neg(e.mul(c.x(0), c.x(0)))]);
       return e.mul(dy, e.mul(gauss, e.scalar(2 / Math.sqrt(Math.PI))));
     })],
-  ['Relu', unary((c, dy) => c.emit.mask(dy, c.emit.op('Greater', [c.y(0), c.emit.scalar(0)])))],
+  ['Relu', unary((c, dy) => (isFloat32(c) ? c.emit.mul(dy, c.emit.indicator(c.y(0), { above: 0 })!) : c.emit.mask(dy, c.emit.op('Greater', [c.y(0), c.emit.scalar(0)]))))],
   ['LeakyRelu', unary((c, dy) => {
       const e = c.emit;
       const alpha = attrFloat(c.node.proto, 'alpha', 0.01);
@@ -79,16 +95,14 @@ export const elementwiseGradients: RuleList<GradRule> = [
     grad: (ctx) => {
       if (!ctx.needs(0)) return [undefined];
       const e = ctx.emit;
-      const bound = (i: number, attr: string, dflt: number) => (ctx.node.inputs[i] ? ctx.x(i) : e.scalar(attrFloat(ctx.node.proto, attr, dflt)));
-      const hasMin = !!ctx.node.inputs[1] || attrFloat(ctx.node.proto, 'min') !== undefined;
-      const hasMax = !!ctx.node.inputs[2] || attrFloat(ctx.node.proto, 'max') !== undefined;
-      let keep: string | undefined;
-      if (hasMin) keep = e.op('Greater', [ctx.x(0), bound(1, 'min', -Infinity)]);
-      if (hasMax) {
-        const below = e.op('Less', [ctx.x(0), bound(2, 'max', Infinity)]);
-        keep = keep ? e.op('And', [keep, below]) : below;
-      }
-      return [keep ? e.mask(ctx.dy()!, keep) : ctx.dy()!];
+      const [low, high] = [clipBound(ctx, 1, 'min'), clipBound(ctx, 2, 'max')];
+      if (!low && !high) return [ctx.dy()!];
+      // constant bounds: an indicator of y (min < x < max exactly when min < y < max) that keeps the NCHWc layout
+      const constant = isFloat32(ctx) && [low, high].every((b) => !b || b.value !== undefined);
+      const keep = constant ? e.indicator(ctx.y(0), { ...(low ? { above: low.value! } : {}), ...(high ? { below: high.value! } : {}) }) : undefined;
+      if (keep) return [e.mul(ctx.dy()!, keep)];
+      const tests = [low && e.op('Greater', [ctx.x(0), low.tensor ?? e.scalar(low.value!)]), high && e.op('Less', [ctx.x(0), high.tensor ?? e.scalar(high.value!)])].filter((t) => t !== undefined);
+      return [e.mask(ctx.dy()!, tests.length === 2 ? e.op('And', tests) : tests[0]!)];
     },
   }],
   ['HardSigmoid', unary((c, dy) => {

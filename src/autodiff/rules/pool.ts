@@ -1,6 +1,7 @@
 /**
- * Pooling. MaxPool routes dy to the argmax of each window: the forward node is asked for its Indices output and
- * dy is scatter-added there (overlapping windows add up). AveragePool spreads dy / window-count back with a
+ * Pooling. MaxPool routes dy to the argmax of each window (the first maximum, as PyTorch): the forward node is
+ * asked for its Indices output and dy is put there — by MaxUnpool when windows do not overlap, else scatter-added
+ * (overlapping windows add up). AveragePool spreads dy / window-count back with a
  * depthwise transposed convolution of ones; the counts are constants of the shapes.
  */
 import { attrInt, attrInts } from '../../onnx/attributes.js';
@@ -43,6 +44,19 @@ export const poolGradients: RuleList<GradRule> = [
     grad: (ctx) => {
       if (!ctx.needs(0)) return [undefined];
       const e = ctx.emit;
+      const w = window(ctx);
+      const xFacts = ctx.facts(ctx.x(0));
+      const spatialFixed = [...xFacts.shapeAt.values()].every((shape) => shape.slice(2).every((d, i) => d === xFacts.shape[i + 2]));
+      if (!overlapping(w) && spatialFixed) {
+        // every input element lies in at most one window, so the indices are distinct: MaxUnpool (opset 9) puts dy
+        // at them in one pass, without the scatter's flattening, zero tensor and index checks
+        // (ORT refuses an output_shape below the one the attributes imply: end pads absorb ceil_mode's extra row,
+        // computed at the analysed size, hence fixed spatial dims only)
+        const xs = xFacts.shape.slice(2);
+        const implied = ctx.facts(ctx.y(0)).shape.slice(2).map((o, i) => (o - 1) * w.strides[i]! + w.kernel[i]! - w.padBegin[i]! - w.padEnd[i]!);
+        const pads = [...w.padBegin, ...w.padEnd.map((p, i) => p + Math.max(0, implied[i]! - xs[i]!))];
+        return [e.op('MaxUnpool', [ctx.dy()!, ctx.y(1), e.shapeOf(ctx.x(0))], { kernel_shape: w.kernel, strides: w.strides, pads })];
+      }
       const flat = (t: string) => e.op('Reshape', [t, e.ints([-1])]);
       const scattered = e.scatterAdd(flat(e.zerosLike(ctx.x(0))), flat(ctx.y(1)), flat(ctx.dy()!), 0);
       return [e.reshapeLike(scattered, ctx.x(0))];

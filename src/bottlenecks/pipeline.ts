@@ -41,6 +41,8 @@ export interface BottleneckOptions extends DesignOptions {
   validationShare?: number;
   /** Test samples (default: all). */
   testSamples?: number;
+  /** Training samples the latent's quantisation ranges are fitted on (default 256). */
+  calibrationSamples?: number;
   cacheBytes?: number;
   epochs?: number;
   batchSize?: number;
@@ -155,7 +157,7 @@ export async function trainBottleneck(g: Graph, cut: Cut, data: { train: Dataset
   const full = await analyzeModel({ ...inMemoryModel(inserted.proto, `${g.model.source} with a bottleneck at ${cutTensor}`), dir: g.model.dir });
   const latentCut = describeCut(full, cutFromTensors(full, [inserted.latent]).cut, -1);
   const spec = parseCodec(`int${options.bits ?? 8}${options.deflate === false ? '' : '+deflate'}`);
-  const calibration = subsetDataset(data.train, Array.from({ length: Math.min(256, count) }, (_, i) => i), `${data.train.name} (calibration)`);
+  const calibration = subsetDataset(data.train, Array.from({ length: Math.min(options.calibrationSamples ?? 256, count) }, (_, i) => i), `${data.train.name} (calibration)`);
   const codec = (await fitCodecs(full, [latentCut], [spec], calibration)).get(latentCut.id)![0]!;
   const split = splitModel(full, [latentCut]).parts as [ExportedPart, ExportedPart];
   const parts = attachCodec(full, split, codec);

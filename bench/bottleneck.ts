@@ -8,13 +8,14 @@
  * bottleneck, Adam) against PyTorch CPU autograd doing the same step on the same graph and threads.
  *
  *   npm run bench:bottleneck -- [--models mobilenet_v2,resnet50] [--train 600] [--test 500] [--epochs 4]
- *     [--seeds 1,2] [--threads 2] [--only 0,5] [--cui-samples 200] [--skip-torch] [--step-only]
+ *     [--seeds 1,2] [--batch 16] [--lr 5e-3] [--threads 2] [--only 17,11,5] [--cui-samples 200] [--skip-torch]
+ *     [--step-only] [--step-cut TENSOR] [--step-batch 32]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gradientName, TARGETS_INPUT } from '../src/autodiff/backward.js';
+import { gradientName, LOSS_OUTPUT } from '../src/autodiff/backward.js';
 import { adamStep, BATCH_ROWS } from '../src/autodiff/training.js';
 import { designBottleneck, initParams } from '../src/bottlenecks/design.js';
 import { cacheFeatures } from '../src/bottlenecks/features.js';
@@ -55,6 +56,8 @@ const seeds = arg('seeds', '1,2').split(',').map(Number);
 const threads = Number(arg('threads', '2'));
 const only = arg('only', '') ? arg('only', '').split(',').map(Number) : undefined;
 const cuiSamples = Number(arg('cui-samples', '200'));
+const learningRate = Number(arg('lr', '5e-3'));
+const batchSize = Number(arg('batch', '16'));
 
 /** The I-SPLIT candidates of a zoo model: its block outputs, in depth order. */
 function candidates(model: string): string[] {
@@ -76,14 +79,15 @@ async function groundTruth(model: string): Promise<{ cui: number; depth: number;
   const names = candidates(model);
   const truth = readTruth();
   truth[model] ??= {};
-  console.log(`\n${model}: ${names.length} candidates, ${trainCount} training images (10 % validate), ${testCount} test images, ${epochs} epochs max, seeds ${seeds.join(',')}, ${threads} threads`);
+  console.log(`\n${model}: ${names.length} candidates, ${trainCount} training images (10 % validate), ${testCount} test images, ${epochs} epochs max, batch ${batchSize}, Adam ${learningRate}, seeds ${seeds.join(',')}, ${threads} threads`);
   console.log(`${pad('#', 3)} ${pad('tensor', 52)} ${pad('shape', 14)} ${seeds.map((s) => pad(`acc s${s}`, 8)).join(' ')} ${pad('bytes', 7)} ${pad('s', 6)}`);
-  for (const [depth, name] of names.entries()) {
-    if (only && !only.includes(depth)) continue;
+  // --only gives the candidates and their order (e.g. the cheap deep ones first, so a cut-off run keeps the most)
+  for (const depth of only ?? [...names.keys()]) {
+    const name = names[depth]!;
     const t0 = performance.now();
     const cut = resolveCut(g, numbered, name);
     const runs = [];
-    for (const seed of seeds) runs.push(await trainBottleneck(g, cut, { train, test }, { seed, epochs, threads, patience: 2, calibrationSamples: 64 }));
+    for (const seed of seeds) runs.push(await trainBottleneck(g, cut, { train, test }, { seed, epochs, threads, patience: 2, calibrationSamples: 64, learningRate, batchSize }));
     truth[model]![name] = { depth, acc: runs.map((r) => r.quality.value), bytes: runs[0]!.bytesPerSample, elementsRatio: runs[0]!.elementsRatio, fullAcc: runs[0]!.fullQuality.value, epochs: runs.map((r) => r.epochs) };
     mkdirSync(join(PACKAGE_ROOT, 'bench', 'data'), { recursive: true });
     writeFileSync(TRUTH, `${JSON.stringify(truth, null, 1)}\n`);
@@ -100,7 +104,7 @@ async function groundTruth(model: string): Promise<{ cui: number; depth: number;
 }
 
 /** Median seconds of one training step, ours and PyTorch's, at the given cut of a model. */
-async function stepRatio(model: string, name: string, batch: number): Promise<{ ours: number; torch: number | null }> {
+async function stepRatio(model: string, name: string, batch: number): Promise<{ ours: number; torch: number | null; losses: number[][] }> {
   const g = await analyzeModel(loadModel(join(ZOO, `${model}.onnx`)));
   const cut = resolveCut(g, findCuts(g), name);
   const d = designBottleneck(tensor(g, name).shape, tensorLayout(g, name));
@@ -117,30 +121,34 @@ async function stepRatio(model: string, name: string, batch: number): Promise<{ 
     [BATCH_ROWS]: { dtype: DataType.INT32, dims: [batch], data: Int32Array.from({ length: batch }, (_, i) => i) },
   };
   const times: number[] = [];
+  const losses: number[] = [];
   for (let i = 0; i <= 5; i++) {
     const t0 = performance.now();
     for (const p of d.params) feeds[p.name] = { dtype: DataType.FLOAT, dims: p.shape, data: values.get(p.name)! };
     const out = await run(session, feeds);
+    losses.push((out[LOSS_OUTPUT]!.data as Float32Array)[0]!);
     for (const p of d.params) adamStep(values.get(p.name)!, out[gradientName(p.name)]!.data as Float32Array, moments.get(p.name)![0], moments.get(p.name)![1], 1e-3, i + 1);
     if (i > 0) times.push((performance.now() - t0) / 1000);
   }
   await session.release();
-  if (process.argv.includes('--skip-torch') || spawnSync(PYTHON, ['-c', 'import torch, onnx'], { stdio: 'ignore' }).status !== 0) return { ours: median(times), torch: null };
+  if (process.argv.includes('--skip-torch') || spawnSync(PYTHON, ['-c', 'import torch, onnx'], { stdio: 'ignore' }).status !== 0) return { ours: median(times), torch: null, losses: [losses] };
   // the same graph PyTorch runs: bottleneck (batch-statistics BatchNorm) + frozen tail, weights as inputs
   const dir = mkdtempSync(join(tmpdir(), 'bench-bottleneck-'));
   saveModel({ proto: bottleneckedTail(d, tail, name, 'train', false, batch).proto, dir: g.model.dir }, join(dir, 'model.onnx'));
   writeFileSync(join(dir, 'x.f32'), f.x);
   writeFileSync(join(dir, 'params.json'), JSON.stringify(Object.fromEntries(d.params.map((p) => [p.name, { shape: p.shape, values: [...initParams(d, 1).get(p.name)!] }]))));
   const out = execFileSync(PYTHON, [join(PACKAGE_ROOT, 'bench', 'torch_bottleneck_step.py'), join(dir, 'model.onnx'), '--inputs', join(dir, 'x.f32'), '--input-name', CUT_INPUT, '--shape', [batch, ...d.shape.slice(1)].join(','), '--labels', [...f.labels!].join(','), '--params', join(dir, 'params.json'), '--threads', String(threads), '--repeats', '5'], { maxBuffer: 1 << 24 }).toString().trim().split('\n').pop()!;
-  return { ours: median(times), torch: JSON.parse(out).median_s as number };
+  const torch = JSON.parse(out) as { median_s: number; losses: number[] };
+  return { ours: median(times), torch: torch.median_s, losses: [losses, torch.losses] };
 }
 
 async function main(): Promise<void> {
-  console.log(`bench:bottleneck  ${new Date().toISOString()}  ${machine()}  node ${process.version}  (TARGETS ${TARGETS_INPUT})`);
+  console.log(`bench:bottleneck  ${new Date().toISOString()}  ${machine()}  node ${process.version}`);
   const spearmans: Record<string, { cui: number; depth: number; ceiling: number }> = {};
   if (!process.argv.includes('--step-only')) for (const m of models) spearmans[m] = await groundTruth(m);
   const stepCut = arg('step-cut', candidates('mobilenet_v2')[10]!);
   const step = await stepRatio('mobilenet_v2', stepCut, Number(arg('step-batch', '32')));
+  console.log(`loss per step (the same step on both sides): ${step.losses.map((l) => l.map((x) => x.toFixed(4)).join(' ')).join('  |  PyTorch ')}`);
   console.log(`\none training step at ${stepCut} of mobilenet_v2, batch ${arg('step-batch', '32')}, ${threads} threads: impera ${(1000 * step.ours).toFixed(0)} ms, PyTorch ${step.torch === null ? 'n/a' : (1000 * step.torch).toFixed(0) + ' ms'}`);
   const round = (x: number) => (Number.isFinite(x) ? +x.toFixed(3) : null);
   console.log(JSON.stringify({ bench: 'bottleneck', spearman: Object.fromEntries(Object.entries(spearmans).map(([m, s]) => [m, { cui: round(s.cui), depth: round(s.depth), ceiling: round(s.ceiling) }])), bytes_ratio: null, step_ratio: step.torch === null ? null : round(step.ours / step.torch) }));

@@ -153,6 +153,34 @@ describe('training the bottleneck through the frozen tail', () => {
   });
 });
 
+/** x [N,8,16] -> MatMul ('tok', tokens [N,T,C]) -> mean over T ('vec', [N,C]) -> MatMul -> y [N,4]. */
+function tokenModel() {
+  const b = new ModelBuilder();
+  b.input('x', 'float32', ['batch', 8, 16]);
+  const tok = b.op('MatMul', ['x', weights(b, 'w1', [16, 16], 1)], {}, { output: 'tok' });
+  const vec = b.op('ReduceMean', [tok], { axes: [1], keepdims: 0 }, { output: 'vec' });
+  b.op('MatMul', [vec, weights(b, 'w2', [16, 4], 2)], {}, { output: 'y' });
+  b.output('y', 'float32', ['batch', 4]);
+  return inMemoryModel(b.build(), 'tokens');
+}
+
+describe('the token and vector analogues', () => {
+  for (const [cut, ratio, latent] of [['tok', 1 / 16, [1, 2, 4]], ['vec', 1 / 4, [1, 4]]] as const) {
+    it(`trains at a ${cut === 'tok' ? 'token sequence [N, T, C]' : 'vector [N, C]'}: the loss falls and the latent is ${JSON.stringify(latent)}`, async () => {
+      const g = await analyzeModel(tokenModel());
+      const size = 160;
+      const x = noise(21, size * 128);
+      const data: Dataset = { name: 'tokens', size, classes: ['a', 'b', 'c', 'd'], labelled: true, label: (i) => i % 4, load: () => new Float32Array(0), feeds: (idx) => ({ x: { dtype: DataType.FLOAT, dims: [idx.length, 8, 16], data: Float32Array.from(idx.flatMap((i) => [...x.subarray(i * 128, (i + 1) * 128)])) } }) };
+      const f = await cacheFeatures(g, cut, data, Array.from({ length: size }, (_, i) => i));
+      const d = designBottleneck(g.tensors.get(cut)!.shape, channelLayout(g.tensors.get(cut)!.shape), { ratio });
+      expect(d.latentShape).toEqual(latent);
+      const tail = splitModel(g, [resolveCut(g, findCuts(g), cut)]).parts[1]!.proto;
+      const r = await trainWeights(d, tail, cut, sliceFeatures(f, 0, 128), sliceFeatures(f, 128, 160), { loss: 'fidelity', maxEpochs: 3, batchSize: 16, learningRate: 1e-2, patience: 5 });
+      expect(r.history[2]!.loss).toBeLessThan(r.history[0]!.loss);
+    });
+  }
+});
+
 describe('trainBottleneck', () => {
   it('trains, quantises the latent and measures quality and bytes through the exported pair', async () => {
     const g = await analyzeModel(classifier());

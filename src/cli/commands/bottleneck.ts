@@ -17,11 +17,11 @@ import { describeWire } from '../../export/codec.js';
 import { writeManifest, writeParts } from '../../export/split.js';
 import { saveModel } from '../../onnx/io.js';
 import { fmtPoints as pct } from '../../util/format.js';
-import { addCutListOptions, addDataOptions, addModelOptions, CUT_NAMING, datasetOptions, graphAndData, positiveInt, positiveNumber, printJson, printWarnings, resolveCuts, type CutListCliOptions, type DataOptions, type ModelOptions } from '../common.js';
+import { addDataOptions, addModelOptions, CUT_NAMING, datasetOptions, graphAndData, positiveInt, positiveNumber, printJson, printWarnings, resolveCuts, type DataOptions, type ModelOptions } from '../common.js';
 import { progressBar } from '../progress.js';
 import { fmtBytes, table } from '../table.js';
 
-interface BottleneckCliOptions extends ModelOptions, DataOptions, CutListCliOptions {
+interface BottleneckCliOptions extends ModelOptions, DataOptions {
   at: string;
   data?: string;
   test?: string;
@@ -71,7 +71,7 @@ function summary(r: TrainedBottleneck): Record<string, unknown> {
 }
 
 export function registerBottleneck(program: Command): void {
-  addCutListOptions(addDataOptions(addModelOptions(program.command('bottleneck'))), 'the cut list')
+  addDataOptions(addModelOptions(program.command('bottleneck')))
     .description('train a learned bottleneck (autoencoder) at a cut with the model frozen; report quality and bytes, export the pair')
     .requiredOption('--at <cut>', `the cut, ${CUT_NAMING}; one tensor`)
     .option('--data <source>', 'training data: fashion-mnist (trains on its training split, tests on its test split), a folder or an .npy/.npz file')

@@ -130,7 +130,7 @@ export function registerBottleneck(program: Command): void {
       const q = (f: TrainedBottleneck['quality']) => `${pct(f.value)} % [${pct(f.ci[0])}, ${pct(f.ci[1])}]`;
       const d = result.design;
       process.stdout.write(`bottleneck at ${result.cut} [${d.shape.slice(1).join('x')}] -> latent [${d.latentShape.slice(1).join('x')}] (${d.layout}, ${d.channels} -> ${d.hidden} -> ${d.latentChannels} channels, stride ${d.stride}), loss ${result.loss}\n`);
-      process.stdout.write(`${table(['epoch', 'loss', 'validation', 's'], result.history.map((h) => [String(h.epoch), h.loss.toFixed(4), result.loss === 'fidelity' ? h.valScore.toExponential(2) : pct(h.valScore), h.seconds.toFixed(1)]))}\n`);
+      process.stdout.write(`${table(['epoch', 'loss', 'validation', 's'], result.history.map((h) => [String(h.epoch), h.loss.toFixed(4), result.loss === 'fidelity' ? h.valScore.toExponential(2) : `${pct(h.valScore)} %`, h.seconds.toFixed(1)]))}\n`);
       process.stdout.write(`${table(['', result.quality.label, 'bytes/sample'], [
         ['full model', q(result.fullQuality), fmtBytes(result.rawBytes)],
         [`bottleneck ${result.codec.spec.name}`, q(result.quality), fmtBytes(result.bytesPerSample)],

@@ -4,7 +4,7 @@
  * and bytes (evaluate), latency (profile), the network (simulate), the recommendation (plan, renderReport) and
  * the runtime (startServer, EdgeRunner). Specialist layers are subpath exports: `impera/onnx`, `impera/graph`,
  * `impera/autodiff`, `impera/saliency`, `impera/codecs`, `impera/eval`, `impera/data`, `impera/profile`,
- * `impera/devices`, `impera/net`, `impera/sim`, `impera/exits`, `impera/placement`, `impera/plan`,
+ * `impera/devices`, `impera/net`, `impera/sim`, `impera/exits`, `impera/bottlenecks`, `impera/placement`, `impera/plan`,
  * `impera/report`, `impera/runtime` (src/api/).
  *
  * ```ts

@@ -9,6 +9,7 @@ import { registerGrad } from './commands/grad.js';
 import { registerSaliency } from './commands/saliency.js';
 import { registerEval } from './commands/eval.js';
 import { registerExits } from './commands/exits.js';
+import { registerBottleneck } from './commands/bottleneck.js';
 import { registerPlan } from './commands/plan.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerProfile } from './commands/profile.js';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerSaliency(program);
   registerEval(program);
   registerExits(program);
+  registerBottleneck(program);
   registerPlan(program);
   registerSimulate(program);
   registerProfile(program);

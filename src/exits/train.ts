@@ -2,15 +2,16 @@
  * Training an exit branch on the frozen backbone's cached features: cross-entropy, Adam, mini-batches, early
  * stopping on a validation split. Each step is one ONNX Runtime run of impera's own backward graph of the branch
  * (loss and weight gradients); the Adam update is a loop over the weights in JavaScript, in place — cheaper than
- * appending it to the graph, which would make ONNX Runtime hand back weights and both moments every step.
+ * appending it to the graph, which would make ONNX Runtime hand back weights and both moments every step
+ * (autodiff/training.ts).
  */
 import { buildBackwardGraph, gradientName, LOSS_OUTPUT, TARGETS_INPUT } from '../autodiff/backward.js';
 import { argmax } from '../util/stats.js';
 import { analyzeModel } from '../graph/analyze.js';
 import { DataType } from '../onnx/dtype.js';
 import { inMemoryModel } from '../onnx/io.js';
-import { onnx, type ModelProto } from '../onnx/proto.js';
-import { valueInfo } from '../onnx/builder.js';
+import type { ModelProto } from '../onnx/proto.js';
+import { adamStep, BATCH_ROWS, pickRows } from '../autodiff/training.js';
 import type { Tensor } from '../onnx/tensor.js';
 import { createSession, run, type ort } from '../ort/session.js';
 import { seededRandom, shuffledIndices } from '../util/random.js';
@@ -51,55 +52,21 @@ export interface TrainedBranch {
 /** Epochs when `maxEpochs` is not given. */
 export const DEFAULT_MAX_EPOCHS = 30;
 
-const BETA1 = 0.9;
-const BETA2 = 0.999;
-const EPS = 1e-8;
-
-/** Inputs of the training model besides the weights: every training sample, every label, and this step's rows. */
+/** Inputs of the training model besides the weights: every training sample and every label (fed whole; see autodiff/training.ts). */
 export const ALL_FEATURES = 'train::features';
 export const ALL_LABELS = 'train::labels';
-export const BATCH_ROWS = 'train::rows';
 
 /**
  * The branch's backward graph (the mean cross-entropy and its weight gradients), fed the whole training set and the
- * row numbers of one mini-batch: Gather picks the batch inside ONNX Runtime, which reads the set in place, so a
- * step costs no copying in JavaScript.
+ * row numbers of one mini-batch.
  */
 export async function trainingModel(branch: Branch, opset = 17): Promise<ModelProto> {
   const g = await analyzeModel(inMemoryModel(branchModel(branch, opset), 'exit branch'));
   const bwd = buildBackwardGraph(g, { wrt: branch.params.map((p) => p.name), objective: 'cross-entropy' }).proto;
-  const graph = bwd.graph!;
-  const pick = (from: string, to: string) => onnx.NodeProto.create({ opType: 'Gather', input: [from, BATCH_ROWS], output: [to], name: `pick ${to}`, attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }] });
-  const replaced = new Set([branch.input.name, TARGETS_INPUT]);
-  return onnx.ModelProto.create({
-    ...bwd,
-    graph: {
-      ...graph,
-      node: [pick(ALL_FEATURES, branch.input.name), pick(ALL_LABELS, TARGETS_INPUT), ...(graph.node ?? [])],
-      input: [
-        valueInfo(ALL_FEATURES, DataType.FLOAT, ['samples', ...branch.input.dims.slice(1)]),
-        valueInfo(ALL_LABELS, DataType.INT64, ['samples']),
-        valueInfo(BATCH_ROWS, DataType.INT32, ['batch']),
-        ...(graph.input ?? []).filter((i) => !replaced.has(i.name!)),
-      ],
-    },
-  });
-}
-
-/** One Adam step in place; a predefined-sparse weight keeps its absent connections at zero. */
-export function adamStep(w: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, lr: number, step: number, mask?: Float32Array): void {
-  // w -= lr m^ / (sqrt(v^) + eps), with m^ = m / (1 - b1^t) and v^ = v / (1 - b2^t) folded into two constants
-  const rate = lr / (1 - BETA1 ** step);
-  const scale = 1 / Math.sqrt(1 - BETA2 ** step);
-  for (let i = 0; i < w.length; i++) {
-    const g = grad[i]!;
-    const mi = BETA1 * m[i]! + (1 - BETA1) * g;
-    const vi = BETA2 * v[i]! + (1 - BETA2) * g * g;
-    m[i] = mi;
-    v[i] = vi;
-    w[i] = w[i]! - (rate * mi) / (Math.sqrt(vi) * scale + EPS);
-  }
-  if (mask) for (let i = 0; i < w.length; i++) if (mask[i] === 0) w[i] = 0;
+  return pickRows(bwd, [
+    { input: branch.input.name, whole: ALL_FEATURES, dtype: DataType.FLOAT, sampleDims: branch.input.dims.slice(1) },
+    { input: TARGETS_INPUT, whole: ALL_LABELS, dtype: DataType.INT64, sampleDims: [] },
+  ]);
 }
 
 /**

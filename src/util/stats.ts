@@ -40,3 +40,29 @@ export function argmax(row: ArrayLike<number>): number {
   for (let i = 1; i < row.length; i++) if (row[i]! > row[best]!) best = i;
   return best;
 }
+
+/** Ranks 1..n of `values`, ties sharing their mean rank. */
+export function ranks(values: readonly number[]): number[] {
+  const order = values.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
+  const out = new Array<number>(values.length);
+  for (let i = 0; i < order.length; ) {
+    let j = i;
+    while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
+    for (let k = i; k <= j; k++) out[order[k]![1]] = (i + j) / 2 + 1;
+    i = j + 1;
+  }
+  return out;
+}
+
+/** Spearman's rank correlation: Pearson's correlation of the ranks (ties averaged); NaN when either side is constant. */
+export function spearman(a: readonly number[], b: readonly number[]): number {
+  const [ra, rb] = [ranks(a), ranks(b)];
+  const [ma, mb] = [mean(ra), mean(rb)];
+  let [sab, saa, sbb] = [0, 0, 0];
+  for (let i = 0; i < ra.length; i++) {
+    sab += (ra[i]! - ma) * (rb[i]! - mb);
+    saa += (ra[i]! - ma) ** 2;
+    sbb += (rb[i]! - mb) ** 2;
+  }
+  return sab / Math.sqrt(saa * sbb);
+}

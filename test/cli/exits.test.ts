@@ -1,7 +1,6 @@
 /** `impera exits` as users run it: real Fashion-MNIST, real training, the exported head checked against the report. */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { openDataset } from '../../src/data/dataset.js';
 import { accuracyOf } from '../../src/exits/train.js';
@@ -10,20 +9,9 @@ import { createSession, run } from '../../src/ort/session.js';
 import { loadModel, saveModel } from '../../src/onnx/io.js';
 import { expectOneLine, expectOneLineError, impera, tmp } from '../helpers/cli.js';
 import { chain, mapModel } from '../helpers/models.js';
+import { labelledPngs } from '../helpers/images.js';
 
 const EXITS = '/1/features/features.10/Add_output_0,91';
-
-/** A labelled folder of `perClass` 16x16 PNGs in each of classes 0_dark and 1_light (a model of 8x8 needs resizing). */
-function labelledPngs(dir: string, perClass: number): void {
-  for (const [k, cls] of ['0_dark', '1_light'].entries()) {
-    mkdirSync(join(dir, cls), { recursive: true });
-    for (let i = 0; i < perClass; i++) {
-      const png = new PNG({ width: 16, height: 16 });
-      for (let p = 0; p < 256; p++) png.data.set([40 + 160 * k + ((p * 7 + i) % 30), 60 + 120 * k, (p * 13) % 256, 255], 4 * p);
-      writeFileSync(join(dir, cls, `img${i}.png`), PNG.sync.write(png));
-    }
-  }
-}
 
 describe('impera exits', () => {
   it('trains and calibrates exits, sweeps tau on the test split, and exports a head whose exits reproduce the report', async () => {

@@ -25,7 +25,7 @@ import type { Tensor } from '../onnx/tensor.js';
 import { createSession, run, type ort } from '../ort/session.js';
 import { chooseTask } from '../task/choose.js';
 import { qualityFigure } from '../task/quality.js';
-import type { OutputInfo, QualityFigure, Task, TaskOptions } from '../task/types.js';
+import type { MetricName, OutputInfo, QualityFigure, Task, TaskOptions } from '../task/types.js';
 
 /** The proxies, each a linear map to `ratio` of the elements and back (see `proxyShapes`). */
 export const PROXIES = ['project', 'channel', 'spatial'] as const;
@@ -98,14 +98,14 @@ export interface CutProxies {
 export interface ProxyReport {
   ratio: number;
   samples: number;
-  task: { metric: string; better: 'higher' | 'lower'; reason: string };
+  task: { metric: MetricName; better: 'higher' | 'lower'; reason: string };
   /** The full model's figure (null where the metric compares with the full model). */
   full: QualityFigure | null;
   cuts: CutProxies[];
 }
 
 /** The candidate tensor of a single-tensor cut, or a one-line refusal saying why a wider cut has no proxies. */
-function singleTensor(g: Graph, cut: Cut, axes: ReadonlyMap<string, number>): { name: string; layout: ChannelLayout } {
+export function singleTensor(g: Graph, cut: Cut, axes: ReadonlyMap<string, number>): { name: string; layout: ChannelLayout } {
   if (cut.tensors.length !== 1) throw new ImperaError('BAD_ARGUMENT', `cut ${cut.id} crosses ${cut.tensors.length} tensors; a bottleneck (and its predictors) sits on one tensor`, 'name a single-tensor cut (see `impera inspect`)');
   const name = cut.tensors[0]!;
   const layout = tensorLayout(g, name, axes);

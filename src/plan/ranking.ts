@@ -2,11 +2,12 @@
  * The candidate ranking the planner and `impera rank` share: per single-tensor cut its depth, I-SPLIT's CUI
  * (saliency/), the training-free bottleneck proxies (bottlenecks/) and `predicted`, the score cuts are ranked by.
  */
-import { measureProxies, type ProxyReport } from '../bottlenecks/proxies.js';
+import { measureProxies, singleTensor, type ProxyReport } from '../bottlenecks/proxies.js';
 import { rankCandidates, type RankedCandidate } from '../bottlenecks/rank.js';
 import type { Cut } from '../cuts/cuts.js';
 import type { Dataset } from '../data/dataset.js';
 import type { Graph } from '../graph/graph.js';
+import { channelAxes } from '../graph/layout.js';
 import { runSaliency } from '../saliency/dataset-saliency.js';
 
 export interface RankOptions {
@@ -32,6 +33,8 @@ export interface RankReport {
 }
 
 export async function rankCuts(g: Graph, cuts: readonly Cut[], o: RankOptions): Promise<RankReport> {
+  const axes = channelAxes(g);
+  for (const cut of cuts) singleTensor(g, cut, axes); // refuse a wider cut before any pass runs
   const samples = Math.min(o.samples ?? 200, o.data.size);
   const saliency = o.cui === false ? null : await runSaliency(g, o.data, { layers: cuts.map((c) => c.tensors[0]!), samples, onProgress: (d, t) => o.onProgress?.('saliency', d, t) });
   const proxies = await measureProxies(g, cuts, { data: o.data, calibration: o.calibration, samples, ...(o.ratio ? { ratio: o.ratio } : {}), ...(o.calibrationSamples ? { calibrationSamples: o.calibrationSamples } : {}), onProgress: (d, t) => o.onProgress?.('proxies', d, t) });

@@ -23,7 +23,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['cuts'],
   ['codecs'],
   ['export'],
-  ['saliency', 'eval', 'exits', 'profile'],
+  ['saliency', 'eval', 'exits', 'profile', 'bottlenecks'],
   ['devices'],
   ['placement', 'sim'],
   ['plan'],

@@ -65,6 +65,9 @@ function candidates(g: Graph, spec: string | undefined): Cut[] {
   return single.filter((c) => layers.has(c.tensors[0]!));
 }
 
+/** 1/64 as written, other ratios as decimals. */
+const ratioText = (r: number): string => (Number.isInteger(Math.round(1e9 / r) / 1e9) ? `1/${Math.round(1 / r)}` : Number(r.toPrecision(4)).toString());
+
 function reportText(r: RankReport, dataset: string): string {
   const rate = metricKind(r.task.metric) === 'rate';
   const score = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '-' : rate ? `${(100 * v).toFixed(1)} %` : Number(v.toPrecision(4)).toString());
@@ -73,7 +76,7 @@ function reportText(r: RankReport, dataset: string): string {
   const best = r.candidates.find((c) => c.rank === 1);
   const sign = r.task.better === 'higher' ? '' : ' (negated: higher is better)';
   return [
-    `${r.samples} images of ${dataset}, bottleneck ratio ${r.ratio.toPrecision(4)} of the elements; proxies scored by ${r.task.metric}${sign} — ${r.task.reason}`,
+    `${r.samples} images of ${dataset}, bottleneck ratio ${ratioText(r.ratio)} of the elements; proxies scored by ${r.task.metric}${sign} — ${r.task.reason}`,
     ...(r.full ? [`full model: ${score(r.full.value)}`] : []),
     `predicted = the best proxy (docs/BOTTLENECKS.md); best cut: ${best ? `#${best.cut} ${best.tensor}` : '-'}`,
     '',

@@ -12,7 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROXIES } from '../src/bottlenecks/proxies.js';
-import { spearman } from '../src/bottlenecks/rank.js';
+import { ranks, spearman } from '../src/bottlenecks/rank.js';
 import { singleTensorCuts } from '../src/cuts/cuts.js';
 import { openDataset } from '../src/data/dataset.js';
 import { analyzeModel } from '../src/graph/analyze.js';
@@ -41,6 +41,11 @@ const models = arg('models', Object.keys(truth).join(',') || 'mobilenet_v2').spl
 const meanAccuracy = (e: TruthEntry): number => {
   const accs = Object.values(e.acc ?? e.accuracy ?? {});
   return accs.reduce((s, v) => s + v, 0) / accs.length;
+};
+/** Per candidate, the mean of its ranks by `a` and by `b`. */
+const rankMean = (a: readonly number[], b: readonly number[]): number[] => {
+  const [ra, rb] = [ranks(a), ranks(b)];
+  return ra.map((r, i) => (r + rb[i]!) / 2);
 };
 const fixed = (v: number) => (Number.isFinite(v) ? +v.toFixed(3) : null);
 
@@ -81,6 +86,8 @@ for (const name of models) {
     cui: fixed(spearman(withTruth.map((c) => c.cui ?? NaN), acc)),
     depth: fixed(spearman(withTruth.map((c) => c.depth), acc)),
     ...Object.fromEntries(PROXIES.map((p) => [p, fixed(spearman(withTruth.map((c) => c.proxies[p] ?? NaN), acc))])),
+    // not the product's predictor: how much depth would add to it, as the mean of the two rank orders
+    'predicted+depth': fixed(spearman(rankMean(withTruth.map((c) => c.predicted), withTruth.map((c) => c.depth)), acc)),
   };
   result[name] = figures;
   console.log(`${name}: Spearman with the trained accuracy over ${withTruth.length} candidates: ${Object.entries(figures).map(([k, v]) => `${k} ${v}`).join(', ')}`);

@@ -86,7 +86,8 @@ export interface ProxyOptions {
   calibrationSamples?: number;
   batchSize?: number;
   task?: TaskOptions;
-  onProgress?: (done: number, total: number) => void;
+  /** Progress of the calibration pass (the PCAs), then of the scoring. */
+  onProgress?: (phase: 'calibrate' | 'proxies', done: number, total: number) => void;
 }
 
 export interface CutProxies {
@@ -170,7 +171,7 @@ async function fitProjections(g: Graph, cuts: readonly Cut[], shapes: readonly P
   const divisors = [...new Set(shapes.flat().filter((p) => p.divisor > 1).map((p) => p.divisor))];
   if (!divisors.length) return cuts.map(() => new Map());
   const specs = divisors.map((d) => parseCodec(`pca:c/${d}`));
-  const fitted = await fitCodecs(g, cuts, specs, o.calibration, { samples: o.calibrationSamples ?? 256 });
+  const fitted = await fitCodecs(g, cuts, specs, o.calibration, { samples: o.calibrationSamples ?? 256, onProgress: (d, t) => o.onProgress?.('calibrate', d, t) });
   return cuts.map((cut, c) => new Map(shapes[c]!.filter((p) => p.divisor > 1).map((p) => [p.name, fitted.get(cut.id)![divisors.indexOf(p.divisor)]!.tensors[0]!])));
 }
 
@@ -207,7 +208,7 @@ export async function measureProxies(g: Graph, cuts: readonly Cut[], o: ProxyOpt
       const reference = Object.fromEntries(task.metric.outputs.map((name) => [name, out[name]!]));
       const labels = o.data.labelled ? idx.map((i) => o.data.label(i)) : null;
       fullScores.push(...(await task.scoreFull({ n, full: reference, labels })));
-      o.onProgress?.(++step, steps);
+      o.onProgress?.('proxies', ++step, steps);
       for (const [c, cut] of cuts.entries()) {
         const t = cut.tensors[0]!;
         const tailOut = await run(tails[c]!, { [sourceName(t)]: out[t]! }, task.metric.outputs);
@@ -215,7 +216,7 @@ export async function measureProxies(g: Graph, cuts: readonly Cut[], o: ProxyOpt
           const split = Object.fromEntries(task.metric.outputs.map((name) => [name, rows(tailOut[name]!, k * n, n)]));
           scores[c]![k]!.push(...(await task.score({ n, split, full: reference, labels })));
         }
-        o.onProgress?.(++step, steps);
+        o.onProgress?.('proxies', ++step, steps);
       }
     }
     const m = task!.metric;

@@ -37,7 +37,7 @@ export async function rankCuts(g: Graph, cuts: readonly Cut[], o: RankOptions): 
   for (const cut of cuts) singleTensor(g, cut, axes); // refuse a wider cut before any pass runs
   const samples = Math.min(o.samples ?? 200, o.data.size);
   const saliency = o.cui === false ? null : await runSaliency(g, o.data, { layers: cuts.map((c) => c.tensors[0]!), samples, onProgress: (d, t) => o.onProgress?.('saliency', d, t) });
-  const proxies = await measureProxies(g, cuts, { data: o.data, calibration: o.calibration, samples, ...(o.ratio ? { ratio: o.ratio } : {}), ...(o.calibrationSamples ? { calibrationSamples: o.calibrationSamples } : {}), onProgress: (d, t) => o.onProgress?.('proxies', d, t) });
+  const proxies = await measureProxies(g, cuts, { data: o.data, calibration: o.calibration, samples, ...(o.ratio ? { ratio: o.ratio } : {}), ...(o.calibrationSamples ? { calibrationSamples: o.calibrationSamples } : {}), onProgress: (phase, d, t) => o.onProgress?.(phase, d, t) });
   const sign = proxies.task.better === 'higher' ? 1 : -1;
   const ranked = rankCandidates(
     cuts.map((cut, c) => ({

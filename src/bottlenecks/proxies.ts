@@ -100,7 +100,7 @@ export interface ProxyReport {
   ratio: number;
   samples: number;
   task: { metric: MetricName; better: 'higher' | 'lower'; reason: string };
-  /** The full model's figure (null where the metric compares with the full model). */
+  /** The full model's figure (null where the metric compares with the full model: it is the reference). */
   full: QualityFigure | null;
   cuts: CutProxies[];
 }
@@ -193,9 +193,12 @@ export async function measureProxies(g: Graph, cuts: readonly Cut[], o: ProxyOpt
   try {
     const full = await createSession(exposeTensors(g.proto, cuts.map((c) => c.tensors[0]!)), g.model.dir);
     sessions.push(full);
+    // many sessions live at once: without arenas each returns its activation memory after every run
     const tails: ort.InferenceSession[] = [];
-    for (const [c, cut] of cuts.entries()) tails.push(await createSession(proxyTail(g, cut, shapes[c]!, pcas[c]!, opset), g.model.dir, { memoryArena: false }));
-    sessions.push(...tails);
+    for (const [c, cut] of cuts.entries()) {
+      tails.push(await createSession(proxyTail(g, cut, shapes[c]!, pcas[c]!, opset), g.model.dir, { memoryArena: false }));
+      sessions.push(tails[c]!);
+    }
     let task: Task | undefined;
     const scores = shapes.map((s) => s.map(() => [] as number[]));
     const fullScores: number[] = [];
@@ -224,7 +227,8 @@ export async function measureProxies(g: Graph, cuts: readonly Cut[], o: ProxyOpt
       ratio,
       samples: total,
       task: { metric: m.name, better: m.better, reason: task!.reason },
-      full: m.needsLabels ? qualityFigure(m, fullScores) : null,
+      // as in eval/: metrics that compare with the full model (built in, without labels) have it as their reference
+      full: !m.needsLabels && !m.name.startsWith('custom:') ? null : qualityFigure(m, fullScores),
       cuts: cuts.map((cut, c) => ({ tensor: cut.tensors[0]!, proxies: shapes[c]!.map((p, k) => ({ ...p, quality: qualityFigure(m, scores[c]![k]!) })) })),
     };
   } finally {

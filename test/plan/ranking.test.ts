@@ -1,5 +1,5 @@
 /** The candidate ranking `impera rank` and the planner share, on a model with a known information bottleneck. */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,7 +8,9 @@ import { openDataset } from '../../src/data/dataset.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import { loadModel } from '../../src/onnx/io.js';
 import { planData, rankAnalysis } from '../../src/plan/analyses.js';
+import { plan } from '../../src/plan/planner.js';
 import { rankCuts } from '../../src/plan/ranking.js';
+import { readPlanScenario } from '../../src/plan/scenario.js';
 import { runSaliency } from '../../src/saliency/dataset-saliency.js';
 import { analysisCache } from '../../src/util/analysis-cache.js';
 import { writeBottleneckFixture } from '../bottlenecks/fixture.js';
@@ -40,5 +42,19 @@ describe('rankAnalysis', () => {
     expect(first.value.layers.map((l) => [l.layer, l.predicted, l.peak, l.rank])).toEqual([['open', 1, true, 1], ['hidden', expect.any(Number), false, 2]]);
     const again = await rankAnalysis(g, data, ['open', 'hidden'], { samples: 32, ratio: 1 / 64 }, cache);
     expect(again).toEqual({ value: first.value, cached: true });
+  });
+});
+
+describe('plan with rank:', () => {
+  it('takes the peaks of predicted as candidate cuts and reports the ranking beside the CUI curve', async () => {
+    const file = join(dir, 'impera.yaml');
+    writeFileSync(file, ['model: model.onnx', 'data: data.npz', 'calibration: calibration.npz', 'samples: 32', 'rank: { samples: 32 }', 'devices: { edge: raspberry-pi-4, server: nvidia-t4 }', 'links: { uplink: wifi }', 'explore: { cuts: peaks, placements: [split], codecs: [fp32] }'].join('\n'));
+    const { result } = await plan(readPlanScenario(file), { cache: false });
+    const ranking = result.saliency!.ranking!;
+    expect(result.saliency!.curve.map((p) => p.layer)).toEqual(ranking.layers.map((l) => l.layer));
+    const peaks = ranking.layers.filter((l) => l.peak).map((l) => l.layer);
+    expect(peaks).toContain('open');
+    expect(peaks).not.toContain('hidden');
+    expect(result.cuts.map((c) => c.id)).toEqual(peaks);
   });
 });

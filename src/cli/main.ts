@@ -7,6 +7,7 @@ import { registerInspect } from './commands/inspect.js';
 import { registerSplit } from './commands/split.js';
 import { registerGrad } from './commands/grad.js';
 import { registerSaliency } from './commands/saliency.js';
+import { registerRank } from './commands/rank.js';
 import { registerEval } from './commands/eval.js';
 import { registerExits } from './commands/exits.js';
 import { registerBottleneck } from './commands/bottleneck.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerSplit(program);
   registerGrad(program);
   registerSaliency(program);
+  registerRank(program);
   registerEval(program);
   registerExits(program);
   registerBottleneck(program);

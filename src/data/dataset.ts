@@ -79,6 +79,23 @@ export function declaredInputs(model: OnnxModel): InputSpec[] {
 }
 
 /**
+ * Refuse, in one line, a model with a fixed batch, or one that holds the batch off axis 0 of an input (an RNN state
+ * [layers, batch, n]), for `what`: an analysis that stacks samples along axis 0 (the bottleneck predictors; evaluation
+ * itself follows each input's batch axis).
+ */
+export function requireBatchFirst(g: Graph, what: string): void {
+  const inputs = modelInputs(g);
+  const fixed = inputs.every((i) => !i.dims.includes(-1));
+  if (fixed && inputs.length > 0) {
+    const first = inputs[0]!;
+    throw new ImperaError('BAD_ARGUMENT', `${what} runs batches of samples (and codecs side by side along the batch), but input '${first.name}' [${first.dims.join(', ')}] has a fixed batch`, 'export the model with a dynamic batch dim (e.g. torch.onnx.export(..., dynamic_axes={name: {0: "batch"}}))');
+  }
+  const off = inputs.find((i) => i.dims.indexOf(-1) > 0);
+  if (!off) return;
+  throw new ImperaError('BAD_ARGUMENT', `${what} stacks samples along axis 0, but input '${off.name}' [${off.dims.map((d) => (d < 0 ? 'N' : d)).join(', ')}] holds the batch on axis ${off.dims.indexOf(-1)} (a recurrent state): not supported yet`, 'split --verify, serve and edge run this model; evaluate codecs on a model whose inputs are batch-first');
+}
+
+/**
  * The inputs of an analysed model as data fills them: the analysed dims, with the batch (each dim that follows the
  * batch one to one) as -1, so every batch of data has the shapes the analysis measured.
  */

@@ -19,10 +19,12 @@ import { tensor, type Graph } from '../graph/graph.js';
 import { tensorLayout } from '../graph/layout.js';
 import { numel } from '../onnx/dtype.js';
 import { modelFingerprint } from '../profile/profile-file.js';
+import { findPeaks } from '../saliency/cui.js';
 import { runSaliency } from '../saliency/dataset-saliency.js';
 import type { QualityFigure, TaskOptions } from '../task/types.js';
 import type { AnalysisCache } from '../util/analysis-cache.js';
-import type { SaliencySummary } from './types.js';
+import { rankCuts } from './ranking.js';
+import type { RankSummary, SaliencySummary } from './types.js';
 
 /** Where the images come from: quality and saliency on `test`, codecs fitted on `calibration`, exits trained on `train`. */
 export interface PlanData {
@@ -122,6 +124,18 @@ export async function saliencyAnalysis(g: Graph, data: PlanData, cache: Analysis
     const r = await runSaliency(g, data.test, { samples: data.samples, ...(onProgress ? { onProgress } : {}) });
     const cutOf = new Map(singleTensorCuts(g).map((c) => [c.tensors[0]!, c.index]));
     return { curve: r.curve.map((p) => ({ index: p.index, layer: p.layer, log10: p.log10, peak: p.peak, best: p.best, cut: cutOf.get(p.layer) ?? null })), samples: r.samples, source: 'measured' as const };
+  });
+}
+
+/** The saliency layers ranked by the bottleneck predictor (the CUI is the saliency pass's, not recomputed). */
+export async function rankAnalysis(g: Graph, data: PlanData, layers: readonly string[], o: { samples: number; ratio: number }, cache: AnalysisCache, onProgress?: (done: number, total: number) => void): Promise<{ value: RankSummary; cached: boolean }> {
+  const key = { model: modelFingerprint(g.model), data: dataKey(data), layers, samples: o.samples, ratio: o.ratio };
+  return cache.get('rank', key, async () => {
+    const cutOf = new Map(singleTensorCuts(g).map((c) => [c.tensors[0]!, c]));
+    const cuts = layers.flatMap((l) => (cutOf.has(l) ? [cutOf.get(l)!] : []));
+    const r = await rankCuts(g, cuts, { data: data.test, calibration: data.calibration, ratio: o.ratio, samples: Math.min(o.samples, data.samples), cui: false, ...(onProgress ? { onProgress: (_p, d, t) => onProgress(d, t) } : {}) });
+    const { peaks } = findPeaks(r.candidates.map((c) => c.predicted));
+    return { ratio: r.ratio, samples: r.samples, metric: r.task.metric, layers: r.candidates.map((c, i) => ({ layer: c.tensor, cut: c.cut, predicted: c.predicted, proxies: c.proxies as Record<string, number>, peak: peaks.includes(i), rank: c.rank })) };
   });
 }
 

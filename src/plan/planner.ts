@@ -19,7 +19,7 @@ import { pathOf } from '../net/path.js';
 import { resolveTransport, transferStats, type Transport } from '../net/transfer.js';
 import { loadModel } from '../onnx/io.js';
 import { EXAMPLE_MODEL } from '../util/package.js';
-import { exitAnalysis, planData, qualityAnalysis, saliencyAnalysis, type ExitAnalysis, type PlanData, type QualityAnalysis } from './analyses.js';
+import { exitAnalysis, planData, qualityAnalysis, rankAnalysis, saliencyAnalysis, type ExitAnalysis, type PlanData, type QualityAnalysis } from './analyses.js';
 import { analysisCache, type AnalysisCache } from '../util/analysis-cache.js';
 import { planChain, type ChainProblem } from '../placement/chain.js';
 import { bestEnumeratedCut, dadsPartition, transferFromBytes, type EdgeCloudCosts } from '../placement/dads.js';
@@ -64,11 +64,12 @@ function scenarioCut(g: Graph, all: readonly Cut[], spec: CutSpec, field: string
   }
 }
 
-/** Candidate cuts: every single-tensor cut after the first weighted layer, or the bytes minima along depth plus saliency peaks, or the bytes/head-FLOPs front, or a list. */
+/** Candidate cuts: every single-tensor cut after the first weighted layer, or the bytes minima along depth plus saliency peaks (of `predicted` with the scenario's `rank`), or the bytes/head-FLOPs front, or a list. */
 function candidateCuts(g: Graph, spec: PlanScenario['config']['explore']['cuts'], saliency: SaliencySummary | null, all: () => readonly Cut[]): Cut[] {
   const single = singleTensorCuts(g).filter((c) => c.headCost.macs > 0);
   if (Array.isArray(spec)) return spec.map((s, i) => scenarioCut(g, all(), s, `explore.cuts.${i}`));
-  const peaks = new Set((saliency?.curve ?? []).filter((p) => p.peak).map((p) => p.layer));
+  // peaks of the bottleneck predictor where the scenario ranks by it, else the CUI's (I-SPLIT)
+  const peaks = new Set(saliency?.ranking ? saliency.ranking.layers.filter((p) => p.peak).map((p) => p.layer) : (saliency?.curve ?? []).filter((p) => p.peak).map((p) => p.layer));
   if (spec === 'all') return single;
   if (spec === 'pareto') return findCuts(g, { pareto: true }).filter((c) => c.headCost.macs > 0);
   if (spec === 'peaks') return single.filter((c) => peaks.has(c.tensors[0]!));
@@ -215,7 +216,9 @@ async function runAnalyses(x: AnalysisInputs): Promise<PlanAnalyses> {
   const c = x.s.config;
   const progress = (name: string) => (done: number, total: number) => x.onProgress?.(name, done, total);
   const skipped = x.saliencySkipped;
-  const saliency = data && !skipped ? await log.run('saliency (I-SPLIT)', () => saliencyAnalysis(g, data, cache, progress('saliency'))) : null;
+  const curve = data && !skipped ? await log.run('saliency (I-SPLIT)', () => saliencyAnalysis(g, data, cache, progress('saliency'))) : null;
+  const ranking = data && curve && c.rank ? await log.run('bottleneck predictors', () => rankAnalysis(g, data, curve.curve.map((p) => p.layer), c.rank!, cache, progress('rank'))) : null;
+  const saliency = curve && ranking ? { ...curve, ranking } : curve;
   const cuts = c.devices.edge !== undefined && c.explore.placements.includes('split') ? candidateCuts(g, c.explore.cuts, saliency, x.allCuts) : [];
   const single = singleTensorCuts(g);
   const quality = await log.run('quality and bytes of cut x codec', () => qualityAnalysis(g, cuts, single[single.length - 1]!, c.explore.codecs, x.evalData, { inputs: c.devices.edge !== undefined && c.explore.placements.includes('remote'), task: taskOptions(x.s) }, cache, progress('quality')));

@@ -102,6 +102,12 @@ export const planScenarioSchema = z
     calibration: z.string().min(1).optional(),
     /** Run the saliency pass (I-SPLIT) whose peaks are candidate cuts (default true; skipped anyway when explore.cuts lists the cuts). */
     saliency: z.boolean().default(true),
+    /**
+     * Rank the saliency layers by `predicted`, the training-free bottleneck predictor (docs/BOTTLENECKS.md), and take
+     * its peaks as candidate cuts in place of the CUI's (the CUI stays reported). Off by default: it costs one tail
+     * run per layer and batch; cached like every analysis.
+     */
+    rank: z.object({ samples: count('rank.samples').default(64), ratio: fraction('rank.ratio').default(1 / 64) }).strict().optional(),
     /** Without labelled data: the model's known accuracy, scaled by the measured agreement of each configuration. */
     modelAccuracy: fraction('modelAccuracy').optional(),
     /** How quality is measured: the metric and its settings (default: chosen from the outputs and the data). */

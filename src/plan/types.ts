@@ -112,12 +112,23 @@ export interface CutSummary {
   headPeakActivationBytes: number;
 }
 
+/** Saliency layers ranked by the training-free bottleneck predictor (plan/ranking.ts), in depth order. */
+export interface RankSummary {
+  ratio: number;
+  samples: number;
+  /** The metric the proxies are scored by (higher is better after orientation). */
+  metric: string;
+  layers: { layer: string; cut: number; predicted: number; proxies: Record<string, number>; /** A local maximum of predicted along depth: a candidate cut. */ peak: boolean; rank: number }[];
+}
+
 export interface SaliencySummary {
   /** log10 CUI per candidate layer in depth order, with peaks (I-SPLIT candidates). */
   curve: { index: number; layer: string; log10: number | null; peak: boolean; best: boolean; /** The layer's single-tensor cut (index as `inspect` numbers it). */ cut: number | null }[];
   samples: number;
   /** 'measured' from a gradient pass on the scenario's data. */
   source: 'measured';
+  /** With the scenario's `rank`: the layers ranked by `predicted`, whose peaks replace the CUI's as candidate cuts. */
+  ranking?: RankSummary;
 }
 
 export interface RateQualityEntry {

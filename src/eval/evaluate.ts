@@ -4,8 +4,11 @@
  * pass of the full model per batch, exposing every cut tensor at once (each head computed once), then for every
  * lossy codec one codec round trip and one tail pass per batch returning the outputs the metric reads; lossless
  * codecs reuse the full model's outputs. Bytes are measured per sample (batch 1, as sc2bench reports) on the first
- * `byteSamples` samples by running the real wire encoder.
+ * `byteSamples` samples by running the real wire encoder. With an adaptive rule (adaptive.ts) the samples come in
+ * rounds and a configuration that cannot matter stops being measured: its round trips leave the stacked tail run
+ * and its bytes are no longer encoded.
  */
+import { measureInRounds, type AdaptiveRule, type ArmFigure, type ArmStop, type RoundProgress, type StopReason } from './adaptive.js';
 import { emitStackedRoundTrips, multiEncoderModel, sourceName } from '../codecs/onnx.js';
 import { Emitter } from '../onnx/emitter.js';
 import { valueInfo } from '../onnx/builder.js';
@@ -42,14 +45,18 @@ export interface EvaluateOptions {
   detail?: boolean;
   /** The metric, or how to choose it (default: chosen from the outputs and the data). */
   task?: TaskOptions;
+  /** Measure in rounds and stop configurations that cannot matter (absent: every configuration on every sample). */
+  adaptive?: AdaptiveRule;
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
 export interface CodecEval {
   codec: string;
   lossy: boolean;
-  /** The task's metric over the samples, with its 95 % interval. */
+  /** The task's metric over the samples it was measured on (quality.samples), with its 95 % interval. */
   quality: QualityFigure;
+  /** Why measuring stopped before every sample (adaptive evaluation), or null when it was measured on all. */
+  stopped: StopReason | null;
   /** Where the metric reads class scores: the share of samples predicted as the full model predicts them. */
   agreement: number | null;
   /** Bytes per sample on the wire (batch 1). */
@@ -154,8 +161,10 @@ interface EvalRun {
   batch: number;
   fitted: Map<string, FittedCodec[]>;
   full: ort.InferenceSession;
-  /** Per cut: the tail behind every lossy codec's round trip, stacked along the batch. */
-  fused: Map<string, ort.InferenceSession>;
+  /** Per cut: the tail behind the round trips of its live lossy codecs (`codecs`), stacked along the batch. */
+  fused: Map<string, { codecs: number[]; session: ort.InferenceSession }>;
+  /** Per cut and codec: whether it is still measured. */
+  alive: boolean[][];
   /** Per cut, while bytes are measured: every codec's encoder. */
   encoders: Map<string, ort.InferenceSession>;
   tallies: Tally[][];
@@ -197,22 +206,25 @@ export async function evaluate(g: Graph, options: EvaluateOptions): Promise<Eval
       fused: new Map(),
       encoders: new Map(),
       tallies: options.cuts.map((cut) => fitted.get(cut.id)!.map(() => ({ scores: [], agree: 0, bytes: [], packed: [], predictions: [] }))),
+      alive: options.cuts.map((cut) => fitted.get(cut.id)!.map(() => true)),
       fullScores: [],
       timing,
     };
+    let stops: ArmStop[];
     try {
-      await openCodecSessions(run);
-      for (let start = 0; start < total; start += batch) await evaluateBatch(run, start, start === 0 ? first : undefined);
+      await openEncoders(run);
+      stops = await measureInRounds(roundDriver(run, first), options.adaptive ?? null);
     } finally {
-      sessions.push(...run.fused.values(), ...run.encoders.values());
+      sessions.push(...[...run.fused.values()].map((f) => f.session), ...run.encoders.values());
     }
+    const stopsOf = unflatten(options.cuts.map((cut) => fitted.get(cut.id)!.length), stops);
     const m = task.metric;
     return {
       dataset: options.data.name,
       samples: total,
       task: { metric: m.name, label: m.label, better: m.better, reason: [task.reason, ...(task.notes?.() ?? [])].join('; ') },
       full: comparesWithFull(task) ? null : qualityFigure(m, run.fullScores),
-      cuts: options.cuts.map((cut, c) => cutEval(run, cut, fitted.get(cut.id)!, run.tallies[c]!)),
+      cuts: options.cuts.map((cut, c) => cutEval(run, cut, fitted.get(cut.id)!, run.tallies[c]!, stopsOf[c]!)),
       timing: { wallS: (performance.now() - started) / 1000, calibrationS, ...timing },
     };
   } finally {
@@ -236,16 +248,64 @@ async function timed<T>(run: EvalRun, key: keyof EvalRun['timing'], work: () => 
 /** The indices of a cut's lossy codecs (lossless ones reuse the full model's outputs). */
 const lossyOf = (run: EvalRun, cut: Cut): number[] => run.fitted.get(cut.id)!.flatMap((f, k) => (isLossy(f.spec) ? [k] : []));
 
-async function openCodecSessions(run: EvalRun): Promise<void> {
-  const { g } = run;
-  // many sessions live at once: without arenas each returns its activation memory after every run
-  const sessionOptions = { memoryArena: false };
-  for (const cut of run.options.cuts) {
-    const fits = run.fitted.get(cut.id)!;
-    const lossy = lossyOf(run, cut);
-    if (lossy.length) run.fused.set(cut.id, await createSession(fusedTail(g, cut, lossy.map((k) => fits[k]!.tensors), run.opset), g.model.dir, sessionOptions));
-    if (run.byteSamples > 0) run.encoders.set(cut.id, await createSession(multiEncoderModel(fits.map((f) => f.tensors), run.opset, codecDims(g)), '.', sessionOptions));
+// many sessions live at once: without arenas each returns its activation memory after every run
+const SESSION_OPTIONS = { memoryArena: false };
+
+async function openEncoders(run: EvalRun): Promise<void> {
+  if (run.byteSamples === 0) return;
+  for (const cut of run.options.cuts) run.encoders.set(cut.id, await createSession(multiEncoderModel(run.fitted.get(cut.id)!.map((f) => f.tensors), run.opset, codecDims(run.g)), '.', SESSION_OPTIONS));
+}
+
+/** The cut's fused tail for its live lossy codecs, rebuilt when some stopped since the last one (null: none live). */
+async function fusedFor(run: EvalRun, c: number, cut: Cut): Promise<{ codecs: number[]; session: ort.InferenceSession } | null> {
+  const live = lossyOf(run, cut).filter((k) => run.alive[c]![k]);
+  const open = run.fused.get(cut.id);
+  if (open && open.codecs.join() === live.join()) return open;
+  if (open) {
+    run.fused.delete(cut.id);
+    await open.session.release();
   }
+  if (!live.length) return null;
+  const fits = run.fitted.get(cut.id)!;
+  const fused = { codecs: live, session: await createSession(fusedTail(run.g, cut, live.map((k) => fits[k]!.tensors), run.opset), run.g.model.dir, SESSION_OPTIONS) };
+  run.fused.set(cut.id, fused);
+  return fused;
+}
+
+/** `flat` cut into consecutive lists of the given lengths. */
+function unflatten<T>(lengths: readonly number[], flat: readonly T[]): T[][] {
+  let at = 0;
+  return lengths.map((n) => flat.slice(at, (at += n)));
+}
+
+/** The rounds' view of a run: every cut x codec an arm, lossless ones pinned (they cost nothing beyond the full pass). */
+function roundDriver(run: EvalRun, first: Record<string, Tensor>): Parameters<typeof measureInRounds>[0] {
+  const { options, task } = run;
+  const arms = options.cuts.flatMap((cut, c) => run.fitted.get(cut.id)!.map((fit, k) => ({ c, k, cut, lossy: isLossy(fit.spec) })));
+  const started = performance.now();
+  let armSamples = 0;
+  return {
+    arms: arms.length,
+    total: run.total,
+    pinned: arms.map((a) => !a.lossy),
+    async measure(alive, from, to) {
+      arms.forEach((a, i) => (run.alive[a.c]![a.k] = alive[i]!));
+      for (let start = from; start < to; start += run.batch) {
+        const size = Math.min(run.batch, to - start);
+        // the first batch's full outputs were computed to choose the metric: reused when the batch is the same
+        await evaluateBatch(run, start, size, start === 0 && size === first[Object.keys(first)[0]!]!.dims[0] ? first : undefined);
+        options.onProgress?.('evaluate', start + size, run.total);
+      }
+      armSamples += (to - from) * alive.filter(Boolean).length;
+    },
+    figures: () => arms.map((a): ArmFigure => ({ group: a.cut.id, bytes: mean(run.tallies[a.c]![a.k]!.bytes), quality: qualityFigure(task.metric, run.tallies[a.c]![a.k]!.scores) })),
+    onRound(p: RoundProgress) {
+      // an upper bound: every live configuration measured on every remaining sample at the pace so far
+      const perArmSample = (performance.now() - started) / 1000 / Math.max(1, armSamples);
+      const left = (run.total - p.samples) * p.alive * perArmSample;
+      options.onProgress?.(`round ${p.round}/${p.rounds}, ${p.alive} of ${p.arms} configurations measured${p.samples < run.total ? `, at most ${Math.ceil(left)} s left` : ''}`, p.samples, run.total);
+    },
+  };
 }
 
 /** Rows [from, from + count) of a batch-first tensor. */
@@ -257,10 +317,10 @@ function rows(t: Tensor, from: number, count: number): Tensor {
 /** The outputs the metric reads, out of a run's results. */
 const metricOutputs = (run: EvalRun, out: Record<string, Tensor>): Record<string, Tensor> => Object.fromEntries(run.task.metric.outputs.map((o) => [o, out[o]!]));
 
-/** One batch from `start` (`first`: its full outputs, already computed): the full model once, then each cut's bytes and codecs. */
-async function evaluateBatch(run: EvalRun, start: number, first?: Record<string, Tensor>): Promise<void> {
+/** `size` samples from `start` (`first`: their full outputs, already computed): the full model once, then each cut's bytes and live codecs. */
+async function evaluateBatch(run: EvalRun, start: number, size: number, first?: Record<string, Tensor>): Promise<void> {
   const { options, task } = run;
-  const idx = indicesFrom(start, Math.min(run.batch, run.total - start));
+  const idx = indicesFrom(start, size);
   const n = idx.length;
   const out = first ?? (await timed(run, 'fullS', () => runSession(run.full, options.data.feeds(idx, run.inputs))));
   const reference: Reference = { n, full: metricOutputs(run, out), labels: labelsOf(options.data, idx) };
@@ -274,7 +334,6 @@ async function evaluateBatch(run: EvalRun, start: number, first?: Record<string,
     const fits = run.fitted.get(cut.id)!;
     if (start === 0 && lossy.length) run.timing.codecS += (await codecShare(cut, lossy.map((k) => fits[k]!.tensors), out, run.opset, run.g)) * Math.ceil(run.total / run.batch);
   }
-  options.onProgress?.('evaluate', start + n, run.total);
 }
 
 /** A batch's full-model side: its outputs and labels, the scores of those outputs against themselves (once needed), its predicted classes. */
@@ -293,8 +352,8 @@ async function measureCutBytes(run: EvalRun, c: number, cut: Cut, out: Record<st
   const fits = run.fitted.get(cut.id)!;
   const encoder = run.encoders.get(cut.id)!;
   const wire = await timed(run, 'bytesS', () => runSession(encoder, Object.fromEntries(cut.tensors.map((t) => [t, out[t]!]))));
-  await timed(run, 'bytesS', async () => fits.forEach((fit, k) => measureBytes(fit, cut.tensors.map((t) => wire[`${t}::wire::${k}`]!), measure, run.tallies[c]![k]!)));
-  if (start + run.batch >= run.byteSamples) {
+  await timed(run, 'bytesS', async () => fits.forEach((fit, k) => run.alive[c]![k] && measureBytes(fit, cut.tensors.map((t) => wire[`${t}::wire::${k}`]!), measure, run.tallies[c]![k]!)));
+  if (start + size >= run.byteSamples) {
     await encoder.release();
     run.encoders.delete(cut.id);
   }
@@ -318,20 +377,20 @@ async function scoreLossless(run: EvalRun, c: number, cut: Cut, ref: Reference):
   }
 }
 
-/** One tail run for every lossy codec of the cut (the batch is codec after codec), returning the outputs the metric reads. */
+/** One tail run for every live lossy codec of the cut (the batch is codec after codec), returning the outputs the metric reads. */
 async function scoreLossy(run: EvalRun, c: number, cut: Cut, out: Record<string, Tensor>, ref: Reference): Promise<void> {
-  const lossy = lossyOf(run, cut);
-  if (!lossy.length) return;
+  const fused = await fusedFor(run, c, cut);
+  if (!fused) return;
   const { task } = run;
-  const tailOut = await timed(run, 'tailS', () => runSession(run.fused.get(cut.id)!, Object.fromEntries(cut.tensors.map((t) => [sourceName(t), out[t]!])), task.metric.outputs));
-  for (const [j, k] of lossy.entries()) {
+  const tailOut = await timed(run, 'tailS', () => runSession(fused.session, Object.fromEntries(cut.tensors.map((t) => [sourceName(t), out[t]!])), task.metric.outputs));
+  for (const [j, k] of fused.codecs.entries()) {
     const split = Object.fromEntries(task.metric.outputs.map((o) => [o, rows(tailOut[o]!, j * ref.n, ref.n)]));
     const scores = await task.score({ n: ref.n, split, full: ref.full, labels: ref.labels });
     tallyBatch(run, run.tallies[c]![k]!, scores, ref, task.predict?.(split, ref.n));
   }
 }
 
-function cutEval(run: EvalRun, cut: Cut, fits: readonly FittedCodec[], tallies: readonly Tally[]): CutEval {
+function cutEval(run: EvalRun, cut: Cut, fits: readonly FittedCodec[], tallies: readonly Tally[], stops: readonly ArmStop[]): CutEval {
   const { metric } = run.task;
   const detail = run.options.detail === true;
   const classes = run.task.predict !== undefined;
@@ -342,7 +401,8 @@ function cutEval(run: EvalRun, cut: Cut, fits: readonly FittedCodec[], tallies: 
       codec: fit.spec.name,
       lossy: isLossy(fit.spec),
       quality: qualityFigure(metric, a.scores),
-      agreement: classes ? a.agree / run.total : null,
+      stopped: stops[k]!.reason,
+      agreement: classes ? a.agree / a.scores.length : null,
       bytes: { mean: mean(a.bytes), p95: quantile(a.bytes, 0.95), samples: a.bytes.length },
       packedBytes: mean(a.packed),
       encoderBytes: cut.headCost.paramBytes + fit.paramBytes,

@@ -102,7 +102,7 @@ export interface EvalReport {
   dataset: string;
   samples: number;
   /** The metric every figure speaks, and why it was chosen. */
-  task: { metric: MetricName; label: string; better: 'higher' | 'lower'; reason: string };
+  task: { metric: MetricName; label: string; better: 'higher' | 'lower'; kind: 'rate' | 'mean'; reason: string };
   /** The full model's own figure; null where the metric compares with the full model (it is the reference). */
   full: QualityFigure | null;
   cuts: CutEval[];
@@ -222,7 +222,7 @@ export async function evaluate(g: Graph, options: EvaluateOptions): Promise<Eval
     return {
       dataset: options.data.name,
       samples: total,
-      task: { metric: m.name, label: m.label, better: m.better, reason: [task.reason, ...(task.notes?.() ?? [])].join('; ') },
+      task: { metric: m.name, label: m.label, better: m.better, kind: m.kind, reason: [task.reason, ...(task.notes?.() ?? [])].join('; ') },
       full: comparesWithFull(task) ? null : qualityFigure(m, run.fullScores),
       cuts: options.cuts.map((cut, c) => cutEval(run, cut, fitted.get(cut.id)!, run.tallies[c]!, stopsOf[c]!)),
       timing: { wallS: (performance.now() - started) / 1000, calibrationS, ...timing },

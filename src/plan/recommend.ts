@@ -166,5 +166,15 @@ function nearestMiss(configs: readonly PlanConfiguration[]): NearestMiss | null 
   };
 }
 
+/**
+ * The configurations whose quality the decision rests on — the first `finalists` feasible ones in rank order, the
+ * Pareto front, the nearest miss — that the adaptive evaluation measured on fewer samples than the rest (stopped early).
+ */
+export function stoppedFinalists(d: Decision, configs: readonly PlanConfiguration[], finalists: number): PlanConfiguration[] {
+  const ids = new Set([...d.feasible.slice(0, Math.max(1, finalists)), ...d.pareto].map((c) => c.id));
+  if (d.nearestMiss) ids.add(d.nearestMiss.id);
+  return configs.filter((c) => ids.has(c.id) && c.quality.stopped !== undefined);
+}
+
 /** The configuration a result recommends, or the nearest miss when nothing is feasible. */
 export const chosen = (r: PlanResult): PlanConfiguration | undefined => r.configurations.find((x) => x.id === (r.recommendation?.id ?? r.nearestMiss?.id));

@@ -102,6 +102,11 @@ export const planScenarioSchema = z
     calibration: z.string().min(1).optional(),
     /** Run the saliency pass (I-SPLIT) whose peaks are candidate cuts (default true; skipped anyway when explore.cuts lists the cuts). */
     saliency: z.boolean().default(true),
+    /**
+     * How quality and bytes of cut x codec are measured: 'adaptive' (in rounds on growing samples, each stopped once
+     * it cannot matter; the finalists and the Pareto front measured on every sample) or 'exhaustive' (each on every sample).
+     */
+    evaluation: z.enum(['adaptive', 'exhaustive']).default('adaptive'),
     /** Without labelled data: the model's known accuracy, scaled by the measured agreement of each configuration. */
     modelAccuracy: fraction('modelAccuracy').optional(),
     /** How quality is measured: the metric and its settings (default: chosen from the outputs and the data). */

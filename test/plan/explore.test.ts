@@ -58,13 +58,13 @@ function profileFile(name: string, msOf: (op: string) => number): string {
 
 const labels = [0, 1, 2, 3];
 const accuracyOf = (value: number, ci: [number, number]) => ({ metric: 'accuracy' as const, label: 'top-1 accuracy', better: 'higher' as const, value, ci, samples: labels.length });
-const codecFigure = (cut: Cut, bytesMean: number, accuracy: number, agreement: number): CodecFigure => ({ cut: cut.id, codec: 'fp32', lossy: false, bytesMean, bytesP95: bytesMean, quality: accuracyOf(accuracy, [0, 1]), agreement, encoderBytes: 0, predictions: [0, 1, 2, 0] });
+const codecFigure = (cut: Cut, bytesMean: number, accuracy: number, agreement: number): CodecFigure => ({ cut: cut.id, codec: 'fp32', lossy: false, bytesMean, bytesP95: bytesMean, quality: accuracyOf(accuracy, [0, 1]), agreement, encoderBytes: 0, predictions: [0, 1, 2, 0], scores: [], byteSizes: [], stopped: null });
 
 function inputs(over: Partial<ExploreInputs> = {}): ExploreInputs {
   const quality: QualityAnalysis = {
     dataset: 'test',
     samples: labels.length,
-    task: { metric: 'accuracy', label: 'top-1 accuracy', better: 'higher', reason: 'test' },
+    task: { metric: 'accuracy', label: 'top-1 accuracy', better: 'higher', kind: 'rate', reason: 'test' },
     labels,
     full: { quality: accuracyOf(0.75, [0.3, 0.95]), predictions: [0, 1, 2, 0] },
     // raw float32 cut tensors: r1 is [1,4,8,8] = 256 floats, flat is [1,4] = 4 floats

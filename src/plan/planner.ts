@@ -362,7 +362,7 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
     decision = decide(configs, qos, c.objective, c.workload.fps, tolerance);
     log.record(`simulate ${simulated} finalists (DES)`, (performance.now() - t1) / 1000, false);
     // what the decision rests on gets every sample; a new decision may rest on others (a few rounds at most)
-    const stopped = stoppedFinalists(decision, configs, c.explore.finalists);
+    const stopped = stoppedFinalists(decision, configs, c.explore.finalists, c.qos.latency?.at ?? 'p95');
     if (!stopped.length || topUps === MAX_TOP_UPS) break;
     analyses.quality = await log.run(`measure ${stopped.length} finalists on every sample`, () => topUp(inputs, analyses, stopped));
   }

@@ -5,7 +5,7 @@
  * and can be mailed or archived as is. The one inline script only makes the tables sortable.
  */
 // recommend.ts and quality.ts are pure functions over plan types: the report stays free of the planner's machinery
-import { formatQuality, qualityAxis } from '../plan/quality.js';
+import { describeEvaluation, describeStop, formatQuality, qualityAxis } from '../plan/quality.js';
 import { chosen } from '../plan/recommend.js';
 import type { ConstraintCheck, ConstraintName, PlanConfiguration, PlanQualityFigure, PlanResult } from '../plan/types.js';
 import { fmtBytes, fmtCount, fmtMs, fmtShape } from '../util/format.js';
@@ -63,8 +63,8 @@ function valueHtml(plan: PlanResult, name: ConstraintName, value: number, c: Pla
 /** Quality in its metric's units: an estimate as ≈, a measurement with its interval on hover. */
 function qualityHtml(q: PlanQualityFigure): string {
   if (q.source === 'estimate') return `<span title="estimated, not measured on labelled data">≈${esc(formatQuality(q.metric, q.value))}</span>`;
-  const ci = q.ci ? ` title="95 % interval ${esc(formatQuality(q.metric, q.ci[0]))} to ${esc(formatQuality(q.metric, q.ci[1]))}${q.samples ? `, ${q.samples} samples` : ''}"` : '';
-  return `<span${ci}>${esc(formatQuality(q.metric, q.value))}</span>`;
+  const ci = q.ci ? ` title="95 % interval ${esc(formatQuality(q.metric, q.ci[0]))} to ${esc(formatQuality(q.metric, q.ci[1]))}${q.samples ? `, ${q.samples} samples` : ''}${q.stopped ? esc(`; ${describeStop(q.stopped, q.samples)}`) : ''}"` : '';
+  return `<span${ci}>${esc(formatQuality(q.metric, q.value))}</span>${q.stopped ? ` <small>n=${esc(q.samples ?? '?')}</small>` : ''}`;
 }
 
 function exitsText(c: PlanConfiguration): string {
@@ -315,6 +315,7 @@ function setupAndModel(plan: PlanResult): string {
     ['cuts explored', esc(plan.cuts.length)],
     ['quality metric', esc(`${q.label} (${q.metric}, ${q.better} is better): ${q.reason}`)],
     ['quality measured on', esc(`${q.samples} samples of ${q.data}${q.source === 'estimate' ? ' (agreement with the full model only)' : ''}`)],
+    ['evaluation', esc(describeEvaluation(q))],
     [`full model's ${q.label}`, qualityHtml(q.full)],
   ]);
   return `<section id="setup" class="two-col"><div><h2>Set-up</h2>${setup}</div><div><h2>Model</h2>${model}</div></section>`;

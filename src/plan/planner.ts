@@ -13,7 +13,7 @@ import { defaultData, openSource } from '../data/policy.js';
 import { loadCatalog, type Radio } from '../devices/catalog.js';
 import { ImperaError, isImperaError } from '../errors.js';
 import { analyzeModel } from '../graph/analyze.js';
-import { tensor, type Graph } from '../graph/graph.js';
+import { runtimeNodes, tensor, type Graph } from '../graph/graph.js';
 import { resolveLink, type Link } from '../net/link.js';
 import { pathOf } from '../net/path.js';
 import { resolveTransport, transferStats, type Transport } from '../net/transfer.js';
@@ -29,6 +29,7 @@ import { explore, type NamedLink } from './explore.js';
 import { qualityConstraint } from './quality.js';
 import { decide, stoppedFinalists, type Decision, type Qos } from './recommend.js';
 import { refineLatency } from './refine.js';
+import { cutRuledOut, type BoundInputs } from './bounds.js';
 import type { PlanScenario } from './scenario.js';
 import type { TaskOptions } from '../task/types.js';
 import type { CutSummary, PlanConfiguration, PlanQos, PlanQuality, PlanQualityFigure, PlanResult, SaliencySummary } from './types.js';
@@ -179,6 +180,8 @@ interface PlanAnalyses {
   saliency: SaliencySummary | null;
   saliencySkipped: string | null;
   cuts: Cut[];
+  /** Candidate cuts the cheap models ruled out before measuring (adaptive evaluation), and why. */
+  ruledOut: PlanQuality['evaluation']['ruledOut'];
   quality: QualityAnalysis;
   exits: PlanContext['exits'];
 }
@@ -197,6 +200,8 @@ interface AnalysisInputs {
   saliencySkipped: string | null;
   /** How quality is measured (null: exhaustively). */
   adaptive: AdaptiveRule | null;
+  /** The cheap models' bounds that rule cuts out before measuring (null: none apply). */
+  bounds: BoundInputs | null;
 }
 
 /** Why the saliency pass does not run, or null when it does. */
@@ -239,14 +244,16 @@ async function runAnalyses(x: AnalysisInputs): Promise<PlanAnalyses> {
   const progress = (name: string) => (done: number, total: number) => x.onProgress?.(name, done, total);
   const skipped = x.saliencySkipped;
   const saliency = data && !skipped ? await log.run('saliency (I-SPLIT)', () => saliencyAnalysis(g, data, cache, progress('saliency'))) : null;
-  const cuts = c.devices.edge !== undefined && c.explore.placements.includes('split') ? candidateCuts(g, c.explore.cuts, saliency, x.allCuts) : [];
+  const candidates = c.devices.edge !== undefined && c.explore.placements.includes('split') ? candidateCuts(g, c.explore.cuts, saliency, x.allCuts) : [];
+  const ruledOut = x.bounds ? candidates.flatMap((cut) => ((reason) => (reason ? [{ index: cut.index, id: cut.id, reason }] : []))(cutRuledOut(cut, x.bounds!))) : [];
+  const cuts = candidates.filter((cut) => !ruledOut.some((r) => r.id === cut.id));
   const single = singleTensorCuts(g);
   const quality = await log.run('quality and bytes of cut x codec', () => qualityAnalysis(g, cuts, single[single.length - 1]!, c.explore.codecs, x.evalData, qualityOptions(x), cache, (stage, d, t) => x.onProgress?.(`quality: ${stage}`, d, t)));
-  if (!c.explore.exits || !data) return { saliency, saliencySkipped: skipped, cuts, quality, exits: null };
+  if (!c.explore.exits || !data) return { saliency, saliencySkipped: skipped, cuts, ruledOut, quality, exits: null };
   const e = c.explore.exits;
   if (quality.task.metric !== 'accuracy') throw new ImperaError('BAD_SCENARIO', `explore.exits: exits are trained and scored on class labels, but the task's metric is ${quality.task.label} (${quality.task.metric})`, 'remove explore.exits, or plan a classifier with labelled data');
   const analysis = await log.run('early exits (training, calibration)', () => exitAnalysis(g, data, { cuts: x.exitCuts, hidden: e.hidden, taus: e.taus, calibrate: e.calibrate, valSamples: e.valSamples, calSamples: e.calSamples, ...(e.trainSamples ? { trainSamples: e.trainSamples } : {}) }, cache, (phase, d, t) => x.onProgress?.(phase, d, t)));
-  return { saliency, saliencySkipped: skipped, cuts, quality, exits: { analysis, cuts: x.exitCuts } };
+  return { saliency, saliencySkipped: skipped, cuts, ruledOut, quality, exits: { analysis, cuts: x.exitCuts } };
 }
 
 /** Bytes the server sends back per inference: every output of the model (a 640x640 float map is 1.6 MB). */
@@ -341,7 +348,10 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
   const allCuts = () => (listed ??= findCuts(g));
   const exitCuts = (c.explore.exits?.at ?? []).map((a, i) => scenarioCut(g, allCuts(), a, `explore.exits.at.${i}`));
   const { data, evalData } = scenarioData(g, s, warnings);
-  const inputs: AnalysisInputs = { g, s, data, evalData, allCuts, exitCuts, cache, log, onProgress: o.onProgress, saliencySkipped: skipped, adaptive: adaptiveRule(c, evalData.samples, data !== null, o.exhaustive) };
+  const adaptive = adaptiveRule(c, evalData.samples, data !== null, o.exhaustive);
+  // exits answer some frames before the head ends, so the head's bounds hold only without them
+  const bounds = adaptive && setup.server && !c.explore.exits ? { edges: setup.edges, server: setup.server, nodes: new Set(runtimeNodes(g)), qos: c.qos, fps: c.workload.fps } : null;
+  const inputs: AnalysisInputs = { g, s, data, evalData, allCuts, exitCuts, cache, log, onProgress: o.onProgress, saliencySkipped: skipped, adaptive, bounds };
   const analyses = await runAnalyses(inputs);
 
   let quality: PlanQuality;
@@ -350,7 +360,7 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
   let qos: Qos;
   for (let topUps = 0; ; topUps++) {
     const t0 = performance.now();
-    quality = planQuality(analyses.quality, qualityModeOf(c, data !== null, analyses.quality), inputs.adaptive);
+    quality = planQuality(analyses.quality, qualityModeOf(c, data !== null, analyses.quality), inputs.adaptive, analyses.ruledOut);
     qos = { ...c.qos, quality: qualityConstraint(c.qos, quality) };
     configs = configurations(g, c, setup, analyses, quality.full, catalog.radios);
     const tolerance = c.qualityTolerance ?? c.accuracyTolerance ?? (quality.metric === 'accuracy' || analyses.quality.full.predictions.length ? Math.max(0.005, 1 / Math.max(1, quality.samples)) : 0);
@@ -399,12 +409,12 @@ const meanTransferMs = (link: Link, transport: Transport) => {
 };
 
 /** The plan's metric, the data it was measured on, and the full model's figure (an estimate's: the stated accuracy). */
-function planQuality(q: QualityAnalysis, mode: ReturnType<typeof qualityModeOf>, adaptive: AdaptiveRule | null): PlanQuality {
+function planQuality(q: QualityAnalysis, mode: ReturnType<typeof qualityModeOf>, adaptive: AdaptiveRule | null, ruledOut: PlanQuality['evaluation']['ruledOut']): PlanQuality {
   const full: PlanQualityFigure = mode.kind === 'measured' ? { ...q.full.quality, source: 'measured' } : { metric: 'accuracy', label: q.full.quality.label, better: 'higher', value: mode.scale, source: 'estimate' };
   const reason = mode.kind === 'measured' ? q.task.reason : `estimated: no data given, so the stated accuracy x agreement with the full model on ${q.dataset}`;
   const stopped: Partial<Record<StopReason, number>> = {};
   for (const x of q.codecs) if (x.stopped) stopped[x.stopped] = (stopped[x.stopped] ?? 0) + 1;
-  const evaluation = { mode: adaptive ? ('adaptive' as const) : ('exhaustive' as const), measured: q.codecs.length, full: q.codecs.filter((x) => !x.stopped).length, stopped };
+  const evaluation = { mode: adaptive ? ('adaptive' as const) : ('exhaustive' as const), measured: q.codecs.length, full: q.codecs.filter((x) => !x.stopped).length, stopped, ruledOut };
   return { metric: full.metric, label: full.label, better: full.better, reason, data: q.dataset, samples: q.samples, source: mode.kind, evaluation, full };
 }
 

@@ -71,7 +71,8 @@ export function describeEvaluation(q: Pick<PlanQuality, 'evaluation' | 'samples'
   const e = q.evaluation;
   if (e.mode === 'exhaustive') return `exhaustive: every cut x codec on all ${q.samples} samples`;
   const stopped = Object.entries(e.stopped).map(([r, n]) => `${n} ${STOP_NAMES[r as StopReason]}`);
-  return `adaptive: ${e.full} of ${e.measured} cut x codec on all ${q.samples} samples${stopped.length ? `, ${e.measured - e.full} stopped early (${stopped.join(', ')})` : ''}`;
+  const ruledOut = e.ruledOut.length ? `; ${e.ruledOut.length} candidate cut${e.ruledOut.length > 1 ? 's' : ''} not measured, no split there can meet the QoS (${e.ruledOut.map((r) => `#${r.index}`).join(', ')}: e.g. ${e.ruledOut[0]!.reason})` : '';
+  return `adaptive: ${e.full} of ${e.measured} cut x codec on all ${q.samples} samples${stopped.length ? `, ${e.measured - e.full} stopped early (${stopped.join(', ')})` : ''}${ruledOut}`;
 }
 
 /** Why a configuration was measured on fewer samples, in a sentence. */

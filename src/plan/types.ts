@@ -64,9 +64,11 @@ export interface PlanQuality {
   /**
    * How cut x codec were measured: 'exhaustive' (each on every sample) or 'adaptive' (in rounds, each stopped once
    * it could not matter; what is on the Pareto front or among the finalists measured on every sample), with how
-   * many were measured on all samples and how many stopped early for each reason.
+   * many were measured on all samples and how many stopped early for each reason; `ruledOut`: candidate cuts not
+   * measured at all, the cheap models (latency, memory, energy, throughput of the head) showing no split there can
+   * meet the QoS (plan/bounds.ts).
    */
-  evaluation: { mode: 'adaptive' | 'exhaustive'; measured: number; full: number; stopped: Partial<Record<StopReason, number>> };
+  evaluation: { mode: 'adaptive' | 'exhaustive'; measured: number; full: number; stopped: Partial<Record<StopReason, number>>; ruledOut: { index: number; id: string; reason: string }[] };
   /** The full model's quality (for fidelity metrics the reference itself: what a lossless configuration scores). */
   full: PlanQualityFigure;
 }

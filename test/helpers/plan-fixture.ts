@@ -226,7 +226,7 @@ export function planFixture(analysis: DemoAnalysis, o: PlanFixtureOptions): Plan
     setup: { edge: 'raspberry-pi-4 (catalog, predicted profile)', server: 'h100 (measured profile)', chain: [], links: ["wifi: Wi-Fi uplink, 18.88 Mb/s (Neurosurgeon's measurement), 2 ms"], workload: { fps: 10, devices: 1 } },
     cuts: cuts.map((c) => ({ index: c.index, id: c.id, bytes: c.wireBytes.float32, shapes: c.detail.map((t) => t.shape), headMacs: c.headCost.macs, tailMacs: c.tailCost.macs, headParamBytes: c.headCost.paramBytes, headPeakActivationBytes: c.headCost.peakActivationBytes })),
     saliency: o.measured ? saliency(g) : null,
-    quality: { ...metricOf(o), reason: 'chosen: test fixture', data: o.measured ? 'fashion-mnist (test split)' : 'the built-in sample', samples: TEST_SAMPLES, source: o.measured ? 'measured' : 'estimate', evaluation: { mode: 'exhaustive', measured: 0, full: 0, stopped: {} }, full: qualityFigure(FULL_ACCURACY, o) },
+    quality: { ...metricOf(o), reason: 'chosen: test fixture', data: o.measured ? 'fashion-mnist (test split)' : 'the built-in sample', samples: TEST_SAMPLES, source: o.measured ? 'measured' : 'estimate', evaluation: { mode: 'exhaustive', measured: 0, full: 0, stopped: {}, ruledOut: [] }, full: qualityFigure(FULL_ACCURACY, o) },
     rateQuality: o.measured ? configs.filter((c) => c.placement === 'split' && !c.exits).map((c) => ({ cut: c.cuts[0]!.id, codec: c.codec, bytes: c.bytes, quality: c.quality.value, samples: TEST_SAMPLES, stopped: null })) : [],
     configurations: configs,
     ...decision(configs, o),

@@ -349,8 +349,8 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
   const exitCuts = (c.explore.exits?.at ?? []).map((a, i) => scenarioCut(g, allCuts(), a, `explore.exits.at.${i}`));
   const { data, evalData } = scenarioData(g, s, warnings);
   const adaptive = adaptiveRule(c, evalData.samples, data !== null, o.exhaustive);
-  // exits answer some frames before the head ends, so the head's bounds hold only without them
-  const bounds = adaptive && setup.server && !c.explore.exits ? { edges: setup.edges, server: setup.server, nodes: new Set(runtimeNodes(g)), qos: c.qos, fps: c.workload.fps } : null;
+  // exits answer some frames before the head ends, so the head's bounds hold only without them; cuts the scenario lists are all shown
+  const bounds = adaptive && setup.server && !c.explore.exits && !Array.isArray(c.explore.cuts) ? { edges: setup.edges, server: setup.server, nodes: new Set(runtimeNodes(g)), qos: c.qos, fps: c.workload.fps } : null;
   const inputs: AnalysisInputs = { g, s, data, evalData, allCuts, exitCuts, cache, log, onProgress: o.onProgress, saliencySkipped: skipped, adaptive, bounds };
   const analyses = await runAnalyses(inputs);
 

@@ -182,11 +182,12 @@ function rateQualityChart(plan: PlanResult): ChartDef {
   // an exact configuration's SNR is infinite: it has no place on the axis (nor does the full model's reference)
   const points = plan.rateQuality.filter((p) => Number.isFinite(p.quality));
   const left = plan.rateQuality.length - points.length;
+  const stoppedEarly = plan.rateQuality.filter((p) => p.stopped).length;
   const full = Number.isFinite(q.full.value) ? q.full.value : null;
   return {
     id: 'rate-quality',
     title: `Rate–${q.label}`,
-    caption: `${q.label} against bytes on the wire for every cut × codec, measured on ${q.samples} samples of ${q.data}${full === null ? '' : `; dashed: the full model (${formatQuality(q.metric, full)})`}.${left ? ` ${left} exact configurations (infinite ${q.label}) are not drawn.` : ''}`,
+    caption: `${q.label} against bytes on the wire for every cut × codec, measured on ${q.samples} samples of ${q.data}${stoppedEarly ? ` (${stoppedEarly} stopped earlier by the adaptive evaluation, on fewer: ${describeEvaluation(q)})` : ''}${full === null ? '' : `; dashed: the full model (${formatQuality(q.metric, full)})`}.${left ? ` ${left} exact configurations (infinite ${q.label}) are not drawn.` : ''}`,
     missing: `No rate–${q.label} measurement: the scenario gives no data, so each codec's ${q.label} was estimated, not measured.`,
     spec: points.length ? rateAccuracySpec(`${q.label} against bytes per sample`, points.map((p) => ({ series: p.codec, label: cutLabel.get(p.cut) ?? p.cut, bytes: p.bytes, accuracy: p.quality })), full, qualityAxis(q)) : null,
   };

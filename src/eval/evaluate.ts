@@ -4,12 +4,15 @@
  * pass of the full model per batch, exposing every cut tensor at once (each head computed once), then for every
  * lossy codec one codec round trip and one tail pass per batch returning the outputs the metric reads; lossless
  * codecs reuse the full model's outputs. Bytes are measured per sample (batch 1, as sc2bench reports) on the first
- * `byteSamples` samples by running the real wire encoder.
+ * `byteSamples` samples by running the real wire encoder. With an adaptive rule (adaptive.ts) the samples come in
+ * rounds and a configuration that cannot matter stops being measured: its round trips leave the stacked tail run
+ * and its bytes are no longer encoded.
  *
  * Samples stack along each tensor's batch axis (dim 0, or an RNN state's dim 1: graph.batchAxis), and the metric
  * reads outputs samples first. A model with a fixed batch of 1 runs one sample at a time, and its tail once per
  * lossy codec (stacked codecs would not fit its batch).
  */
+import { measureInRounds, type AdaptiveRule, type ArmFigure, type ArmStop, type RoundProgress, type StopReason } from './adaptive.js';
 import { emitStackedRoundTrips, multiEncoderModel, sourceName } from '../codecs/onnx.js';
 import { Emitter } from '../onnx/emitter.js';
 import { valueInfo } from '../onnx/builder.js';
@@ -47,14 +50,18 @@ export interface EvaluateOptions {
   detail?: boolean;
   /** The metric, or how to choose it (default: chosen from the outputs and the data). */
   task?: TaskOptions;
+  /** Measure in rounds and stop configurations that cannot matter (absent: every configuration on every sample). */
+  adaptive?: AdaptiveRule;
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
 export interface CodecEval {
   codec: string;
   lossy: boolean;
-  /** The task's metric over the samples, with its 95 % interval. */
+  /** The task's metric over the samples it was measured on (quality.samples), with its 95 % interval. */
   quality: QualityFigure;
+  /** Why measuring stopped before every sample (adaptive evaluation), or null when it was measured on all. */
+  stopped: StopReason | null;
   /** Where the metric reads class scores: the share of samples predicted as the full model predicts them. */
   agreement: number | null;
   /** Bytes per sample on the wire (batch 1). */
@@ -100,7 +107,7 @@ export interface EvalReport {
   dataset: string;
   samples: number;
   /** The metric every figure speaks, and why it was chosen. */
-  task: { metric: MetricName; label: string; better: 'higher' | 'lower'; reason: string };
+  task: { metric: MetricName; label: string; better: 'higher' | 'lower'; kind: 'rate' | 'mean'; reason: string };
   /** The full model's own figure; null where the metric compares with the full model (it is the reference). */
   full: QualityFigure | null;
   cuts: CutEval[];
@@ -162,8 +169,10 @@ interface EvalRun {
   batch: number;
   fitted: Map<string, FittedCodec[]>;
   full: ort.InferenceSession;
-  /** Per cut: the tail behind lossy codecs' round trips stacked along the batch (all at once, or one by one for a fixed batch), with the codecs (indices) each runs. */
-  fused: Map<string, { session: ort.InferenceSession; codecs: number[] }[]>;
+  /** Per cut: the tail behind the round trips of its live lossy codecs stacked along the batch (all at once, or one by one for a fixed batch), with the codecs (indices) each runs. */
+  fused: Map<string, { codecs: number[]; session: ort.InferenceSession }[]>;
+  /** Per cut and codec: whether it is still measured. */
+  alive: boolean[][];
   /** Per cut, while bytes are measured: every codec's encoder. */
   encoders: Map<string, ort.InferenceSession>;
   tallies: Tally[][];
@@ -205,22 +214,25 @@ export async function evaluate(g: Graph, options: EvaluateOptions): Promise<Eval
       fused: new Map(),
       encoders: new Map(),
       tallies: options.cuts.map((cut) => fitted.get(cut.id)!.map(() => ({ scores: [], agree: 0, bytes: [], packed: [], predictions: [] }))),
+      alive: options.cuts.map((cut) => fitted.get(cut.id)!.map(() => true)),
       fullScores: [],
       timing,
     };
+    let stops: ArmStop[];
     try {
-      await openCodecSessions(run);
-      for (let start = 0; start < total; start += batch) await evaluateBatch(run, start, start === 0 ? first : undefined);
+      await openEncoders(run);
+      stops = await measureInRounds(roundDriver(run, first), options.adaptive ?? null);
     } finally {
       sessions.push(...[...run.fused.values()].flat().map((f) => f.session), ...run.encoders.values());
     }
+    const stopsOf = unflatten(options.cuts.map((cut) => fitted.get(cut.id)!.length), stops);
     const m = task.metric;
     return {
       dataset: options.data.name,
       samples: total,
-      task: { metric: m.name, label: m.label, better: m.better, reason: [task.reason, ...(task.notes?.() ?? [])].join('; ') },
+      task: { metric: m.name, label: m.label, better: m.better, kind: m.kind, reason: [task.reason, ...(task.notes?.() ?? [])].join('; ') },
       full: comparesWithFull(task) ? null : qualityFigure(m, run.fullScores),
-      cuts: options.cuts.map((cut, c) => cutEval(run, cut, fitted.get(cut.id)!, run.tallies[c]!)),
+      cuts: options.cuts.map((cut, c) => cutEval(run, cut, fitted.get(cut.id)!, run.tallies[c]!, stopsOf[c]!)),
       timing: { wallS: (performance.now() - started) / 1000, calibrationS, ...timing },
     };
   } finally {
@@ -255,19 +267,73 @@ async function timed<T>(run: EvalRun, key: keyof EvalRun['timing'], work: () => 
 /** The indices of a cut's lossy codecs (lossless ones reuse the full model's outputs). */
 const lossyOf = (run: EvalRun, cut: Cut): number[] => run.fitted.get(cut.id)!.flatMap((f, k) => (isLossy(f.spec) ? [k] : []));
 
-async function openCodecSessions(run: EvalRun): Promise<void> {
-  const { g } = run;
-  // many sessions live at once: without arenas each returns its activation memory after every run
-  const sessionOptions = { memoryArena: false };
-  for (const cut of run.options.cuts) {
-    const fits = run.fitted.get(cut.id)!;
-    const lossy = lossyOf(run, cut);
-    const groups = takesAnyBatch(g) ? (lossy.length ? [lossy] : []) : lossy.map((k) => [k]);
-    const fused = [];
-    for (const codecs of groups) fused.push({ session: await createSession(fusedTail(g, cut, codecs.map((k) => fits[k]!.tensors), run.opset), g.model.dir, sessionOptions), codecs });
-    run.fused.set(cut.id, fused);
-    if (run.byteSamples > 0) run.encoders.set(cut.id, await createSession(multiEncoderModel(fits.map((f) => f.tensors), run.opset, codecDims(g)), '.', sessionOptions));
+// many sessions live at once: without arenas each returns its activation memory after every run
+const SESSION_OPTIONS = { memoryArena: false };
+
+async function openEncoders(run: EvalRun): Promise<void> {
+  if (run.byteSamples === 0) return;
+  for (const cut of run.options.cuts) run.encoders.set(cut.id, await createSession(multiEncoderModel(run.fitted.get(cut.id)!.map((f) => f.tensors), run.opset, codecDims(run.g)), '.', SESSION_OPTIONS));
+}
+
+/** The cut's fused tails for its live lossy codecs, rebuilt when some stopped since the last ones (empty: none live). */
+async function fusedFor(run: EvalRun, c: number, cut: Cut): Promise<{ codecs: number[]; session: ort.InferenceSession }[]> {
+  const live = lossyOf(run, cut).filter((k) => run.alive[c]![k]);
+  const open = run.fused.get(cut.id);
+  if (open && open.flatMap((f) => f.codecs).join() === live.join()) return open;
+  if (open) {
+    run.fused.delete(cut.id);
+    for (const f of open) await f.session.release();
   }
+  if (!live.length) return [];
+  const fits = run.fitted.get(cut.id)!;
+  // a model with a fixed batch of 1 runs each codec's round trip alone: stacked codecs would not fit its batch
+  const groups = takesAnyBatch(run.g) ? [live] : live.map((k) => [k]);
+  const fused = [];
+  for (const codecs of groups) fused.push({ codecs, session: await createSession(fusedTail(run.g, cut, codecs.map((k) => fits[k]!.tensors), run.opset), run.g.model.dir, SESSION_OPTIONS) });
+  run.fused.set(cut.id, fused);
+  return fused;
+}
+
+/** How many samples a run's outputs hold (along the first output's batch axis). */
+function samplesIn(g: Graph, out: Record<string, Tensor>): number {
+  const name = Object.keys(out)[0]!;
+  return out[name]!.dims[batchAxis(g, name)]!;
+}
+
+/** `flat` cut into consecutive lists of the given lengths. */
+function unflatten<T>(lengths: readonly number[], flat: readonly T[]): T[][] {
+  let at = 0;
+  return lengths.map((n) => flat.slice(at, (at += n)));
+}
+
+/** The rounds' view of a run: every cut x codec an arm, lossless ones pinned (they cost nothing beyond the full pass). */
+function roundDriver(run: EvalRun, first: Record<string, Tensor>): Parameters<typeof measureInRounds>[0] {
+  const { options, task } = run;
+  const arms = options.cuts.flatMap((cut, c) => run.fitted.get(cut.id)!.map((fit, k) => ({ c, k, cut, lossy: isLossy(fit.spec) })));
+  const started = performance.now();
+  let armSamples = 0;
+  return {
+    arms: arms.length,
+    total: run.total,
+    pinned: arms.map((a) => !a.lossy),
+    async measure(alive, from, to) {
+      arms.forEach((a, i) => (run.alive[a.c]![a.k] = alive[i]!));
+      for (let start = from; start < to; start += run.batch) {
+        const size = Math.min(run.batch, to - start);
+        // the first batch's full outputs were computed to choose the metric: reused when the batch is the same
+        await evaluateBatch(run, start, size, start === 0 && size === samplesIn(run.g, first) ? first : undefined);
+        options.onProgress?.('evaluate', start + size, run.total);
+      }
+      armSamples += (to - from) * alive.filter(Boolean).length;
+    },
+    figures: () => arms.map((a): ArmFigure => ({ group: a.cut.id, bytes: mean(run.tallies[a.c]![a.k]!.bytes), quality: qualityFigure(task.metric, run.tallies[a.c]![a.k]!.scores) })),
+    onRound(p: RoundProgress) {
+      // an upper bound: every live configuration measured on every remaining sample at the pace so far
+      const perArmSample = (performance.now() - started) / 1000 / Math.max(1, armSamples);
+      const left = (run.total - p.samples) * p.alive * perArmSample;
+      options.onProgress?.(`round ${p.round}/${p.rounds}, ${p.alive} of ${p.arms} configurations measured${p.samples < run.total ? `, at most ${Math.ceil(left)} s left` : ''}`, p.samples, run.total);
+    },
+  };
 }
 
 /** Outputs `names` of a run's results, samples `from` to `from + n` along each one's batch axis, samples first (as metrics read them). */
@@ -277,10 +343,10 @@ export const sampleRows = (g: Graph, out: Record<string, Tensor>, names: readonl
 /** The outputs the metric reads, out of a run's results (samples `from` to `from + n`), samples first. */
 const metricOutputs = (run: EvalRun, out: Record<string, Tensor>, from: number, n: number): Record<string, Tensor> => sampleRows(run.g, out, run.task.metric.outputs, from, n);
 
-/** One batch from `start` (`first`: its full outputs, already computed): the full model once, then each cut's bytes and codecs. */
-async function evaluateBatch(run: EvalRun, start: number, first?: Record<string, Tensor>): Promise<void> {
+/** `size` samples from `start` (`first`: their full outputs, already computed): the full model once, then each cut's bytes and live codecs. */
+async function evaluateBatch(run: EvalRun, start: number, size: number, first?: Record<string, Tensor>): Promise<void> {
   const { options, task } = run;
-  const idx = indicesFrom(start, Math.min(run.batch, run.total - start));
+  const idx = indicesFrom(start, size);
   const n = idx.length;
   const out = first ?? (await timed(run, 'fullS', () => runSession(run.full, options.data.feeds(idx, run.inputs))));
   const reference: Reference = { n, full: metricOutputs(run, out, 0, n), labels: labelsOf(options.data, idx) };
@@ -294,7 +360,6 @@ async function evaluateBatch(run: EvalRun, start: number, first?: Record<string,
     const fits = run.fitted.get(cut.id)!;
     if (start === 0 && lossy.length) run.timing.codecS += (await codecShare(run.g, cut, lossy.map((k) => fits[k]!.tensors), out, run.opset)) * Math.ceil(run.total / run.batch);
   }
-  options.onProgress?.('evaluate', start + n, run.total);
 }
 
 /** A batch's full-model side: its outputs and labels, the scores of those outputs against themselves (once needed), its predicted classes. */
@@ -314,8 +379,8 @@ async function measureCutBytes(run: EvalRun, c: number, cut: Cut, out: Record<st
   const encoder = run.encoders.get(cut.id)!;
   const wire = await timed(run, 'bytesS', () => runSession(encoder, Object.fromEntries(cut.tensors.map((t) => [t, out[t]!]))));
   const wireOf = (k: number) => cut.tensors.map((t) => axisFirst(wire[`${t}::wire::${k}`]!, batchAxis(run.g, t)));
-  await timed(run, 'bytesS', async () => fits.forEach((fit, k) => measureBytes(fit, wireOf(k), measure, run.tallies[c]![k]!)));
-  if (start + run.batch >= run.byteSamples) {
+  await timed(run, 'bytesS', async () => fits.forEach((fit, k) => run.alive[c]![k] && measureBytes(fit, wireOf(k), measure, run.tallies[c]![k]!)));
+  if (start + size >= run.byteSamples) {
     await encoder.release();
     run.encoders.delete(cut.id);
   }
@@ -339,10 +404,10 @@ async function scoreLossless(run: EvalRun, c: number, cut: Cut, ref: Reference):
   }
 }
 
-/** One tail run per group of lossy codecs of the cut (the batch is codec after codec), returning the outputs the metric reads. */
+/** One tail run per group of live lossy codecs of the cut (the batch is codec after codec), returning the outputs the metric reads. */
 async function scoreLossy(run: EvalRun, c: number, cut: Cut, out: Record<string, Tensor>, ref: Reference): Promise<void> {
   const { task } = run;
-  for (const { session, codecs } of run.fused.get(cut.id)!) {
+  for (const { session, codecs } of await fusedFor(run, c, cut)) {
     const tailOut = await timed(run, 'tailS', () => runSession(session, Object.fromEntries(cut.tensors.map((t) => [sourceName(t), out[t]!])), task.metric.outputs));
     for (const [j, k] of codecs.entries()) {
       const split = metricOutputs(run, tailOut, j * ref.n, ref.n);
@@ -352,7 +417,7 @@ async function scoreLossy(run: EvalRun, c: number, cut: Cut, out: Record<string,
   }
 }
 
-function cutEval(run: EvalRun, cut: Cut, fits: readonly FittedCodec[], tallies: readonly Tally[]): CutEval {
+function cutEval(run: EvalRun, cut: Cut, fits: readonly FittedCodec[], tallies: readonly Tally[], stops: readonly ArmStop[]): CutEval {
   const { metric } = run.task;
   const detail = run.options.detail === true;
   const classes = run.task.predict !== undefined;
@@ -363,7 +428,8 @@ function cutEval(run: EvalRun, cut: Cut, fits: readonly FittedCodec[], tallies: 
       codec: fit.spec.name,
       lossy: isLossy(fit.spec),
       quality: qualityFigure(metric, a.scores),
-      agreement: classes ? a.agree / run.total : null,
+      stopped: stops[k]!.reason,
+      agreement: classes ? a.agree / a.scores.length : null,
       bytes: { mean: mean(a.bytes), p95: quantile(a.bytes, 0.95), samples: a.bytes.length },
       packedBytes: mean(a.packed),
       encoderBytes: cut.headCost.paramBytes + fit.paramBytes,

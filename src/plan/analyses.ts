@@ -10,7 +10,10 @@ import { subsetDataset, type Dataset, type DatasetOptions } from '../data/datase
 import { calibrationData, labelledSplits } from '../data/policy.js';
 import { ImperaError } from '../errors.js';
 import { inputBaselines } from '../eval/baselines.js';
-import { evaluate, type EvalReport } from '../eval/evaluate.js';
+import type { AdaptiveRule, StopReason } from '../eval/adaptive.js';
+import { evaluate, type CodecEval, type EvalReport } from '../eval/evaluate.js';
+import { qualityFigure } from '../task/quality.js';
+import { mean, quantile } from '../util/stats.js';
 import { argmax, wilson } from '../util/stats.js';
 import { makeBranch, type BranchSpec } from '../exits/branch.js';
 import { softmax } from '../exits/policy.js';
@@ -63,6 +66,11 @@ export interface CodecFigure {
   encoderBytes: number;
   /** Each sample's predicted class (empty where the task has no classes). */
   predictions: number[];
+  /** Each measured sample's score, and the bytes of each sample whose bytes were measured (what a top-up extends). */
+  scores: number[];
+  byteSizes: number[];
+  /** Why measuring stopped before every sample (adaptive evaluation); null: measured on all. */
+  stopped: StopReason | null;
 }
 
 export interface InputFigure {
@@ -87,18 +95,34 @@ export interface QualityAnalysis {
 
 const dataKey = (d: PlanData) => ({ test: d.test.name, size: d.test.size, samples: d.samples, calibration: d.calibration.name });
 
+/** Samples whose bytes are measured per configuration. */
+const BYTE_SAMPLES = 50;
+
+/** Settings of a quality analysis: also the input-side baselines (remote placements), the task, and the adaptive rule (null: exhaustive). */
+export interface QualityOptions {
+  inputs: boolean;
+  task: TaskOptions;
+  adaptive?: AdaptiveRule | null;
+}
+
+const qualityKey = (g: Graph, cuts: readonly Cut[], codecs: readonly string[], data: PlanData, o: QualityOptions) => ({ model: modelFingerprint(g.model), cuts: cuts.map((c) => c.id), codecs: codecs.map((c) => parseCodec(c).name), data: dataKey(data), inputs: o.inputs, task: o.task, adaptive: o.adaptive });
+
+/** A codec's figures as the plan keeps them. */
+function codecFigure(cut: string, e: CodecEval): CodecFigure {
+  return { cut, codec: e.codec, lossy: e.lossy, bytesMean: e.bytes.mean, bytesP95: e.bytes.p95, quality: e.quality, agreement: e.agreement, encoderBytes: e.encoderBytes, predictions: e.predictions ?? [], scores: e.scores ?? [], byteSizes: e.byteSizes ?? [], stopped: e.stopped };
+}
+
 /**
  * `cuts` may be empty (only local and remote placements): the full model's figures then come from the raw
  * float32 codec at `fallback`, which costs nothing beyond the full model's pass. `inputs`: also the input-side
  * baselines remote placements send (raw, PNG, JPEG), scored under the same metric.
  */
-export async function qualityAnalysis(g: Graph, cuts: readonly Cut[], fallback: Cut, codecs: readonly string[], data: PlanData, o: { inputs: boolean; task: TaskOptions }, cache: AnalysisCache, onProgress?: (done: number, total: number) => void): Promise<{ value: QualityAnalysis; cached: boolean }> {
+export async function qualityAnalysis(g: Graph, cuts: readonly Cut[], fallback: Cut, codecs: readonly string[], data: PlanData, o: QualityOptions, cache: AnalysisCache, onProgress?: (stage: string, done: number, total: number) => void): Promise<{ value: QualityAnalysis; cached: boolean }> {
   const specs = codecs.map((c) => parseCodec(c));
-  const key = { model: modelFingerprint(g.model), cuts: cuts.map((c) => c.id), codecs: specs.map((s) => s.name), data: dataKey(data), inputs: o.inputs, task: o.task };
-  return cache.get('quality', key, async () => {
+  return cache.get('quality', qualityKey(g, cuts, codecs, data, o), async () => {
     const raw = parseCodec('fp32');
     const evalCodecs = specs.some((s) => s.name === raw.name) ? specs : [raw, ...specs];
-    const report = await evaluate(g, { cuts: cuts.length ? cuts : [fallback], codecs: evalCodecs, data: data.test, calibration: data.calibration, samples: data.samples, byteSamples: Math.min(50, data.samples), task: o.task, detail: true, onProgress: (_s, d, t) => onProgress?.(d, t) });
+    const report = await evaluate(g, { cuts: cuts.length ? cuts : [fallback], codecs: evalCodecs, data: data.test, calibration: data.calibration, samples: data.samples, byteSamples: Math.min(BYTE_SAMPLES, data.samples), task: o.task, detail: true, ...(o.adaptive && cuts.length ? { adaptive: o.adaptive } : {}), ...(onProgress ? { onProgress } : {}) });
     const rawEval = report.cuts[0]!.codecs.find((c) => c.codec === raw.name)!;
     const full = report.full ?? rawEval.quality;
     const accuracy = report.task.metric === 'accuracy';
@@ -110,11 +134,45 @@ export async function qualityAnalysis(g: Graph, cuts: readonly Cut[], fallback: 
       task: report.task,
       labels: accuracy ? Array.from({ length: report.samples }, (_, i) => data.test.label(i)) : null,
       full: { quality: full, predictions: rawEval.predictions ?? [] },
-      codecs: (cuts.length ? report.cuts : []).flatMap((c) =>
-        c.codecs.filter((e) => wanted.has(e.codec)).map((e) => ({ cut: c.id, codec: e.codec, lossy: e.lossy, bytesMean: e.bytes.mean, bytesP95: e.bytes.p95, quality: e.quality, agreement: e.agreement, encoderBytes: e.encoderBytes, predictions: e.predictions ?? [] })),
-      ),
+      codecs: (cuts.length ? report.cuts : []).flatMap((c) => c.codecs.filter((e) => wanted.has(e.codec)).map((e) => codecFigure(c.id, e))),
       inputs: inputs.map((b) => ({ name: b.name, bytesMean: b.bytes.mean, bytesP95: b.bytes.p95, quality: b.quality })),
     };
+  });
+}
+
+/** A cut x codec the adaptive evaluation stopped early, to be measured on the rest of the samples. */
+export interface TopUp {
+  cut: Cut;
+  codec: string;
+}
+
+/**
+ * The analysis with the `arms` measured on every sample: each continues from the sample where it stopped (the
+ * codecs are fitted again on the same calibration images, which gives the same fit), its scores, predictions and
+ * bytes extended and its figures recomputed. Cached under the analysis and the arms.
+ */
+export async function topUpAnalysis(g: Graph, q: QualityAnalysis, arms: readonly TopUp[], all: { cuts: readonly Cut[]; codecs: readonly string[] }, data: PlanData, o: QualityOptions, cache: AnalysisCache, onProgress?: (stage: string, done: number, total: number) => void): Promise<{ value: QualityAnalysis; cached: boolean }> {
+  const figureOf = (a: TopUp) => q.codecs.find((c) => c.cut === a.cut.id && c.codec === a.codec)!;
+  const key = { analysis: qualityKey(g, all.cuts, all.codecs, data, o), arms: arms.map((a) => [a.cut.id, a.codec]).sort() };
+  return cache.get('quality-topup', key, async () => {
+    const from = Math.min(...arms.map((a) => figureOf(a).quality.samples));
+    const rest = subsetDataset(data.test, Array.from({ length: q.samples - from }, (_, i) => from + i));
+    const cuts = [...new Map(arms.map((a) => [a.cut.id, a.cut])).values()];
+    const report = await evaluate(g, { cuts, codecs: [...new Set(arms.map((a) => a.codec))].map((c) => parseCodec(c)), data: rest, calibration: data.calibration, byteSamples: Math.max(0, Math.min(BYTE_SAMPLES, q.samples) - from), task: o.task, detail: true, ...(onProgress ? { onProgress } : {}) });
+    const measured = new Map(report.cuts.flatMap((c) => c.codecs.map((e) => [`${c.id}|${e.codec}`, e] as const)));
+    const metric = { name: q.task.metric, label: q.task.label, better: q.task.better, kind: q.task.kind };
+    const extend = (f: CodecFigure): CodecFigure => {
+      const e = measured.get(`${f.cut}|${f.codec}`);
+      if (!e || !f.stopped) return f;
+      const skip = f.quality.samples - from;
+      const scores = [...f.scores, ...e.scores!.slice(skip)];
+      const predictions = [...f.predictions, ...(e.predictions ?? []).slice(skip)];
+      const byteSizes = [...f.byteSizes, ...e.byteSizes!.slice(Math.max(0, f.byteSizes.length - from))];
+      const full = q.full.predictions;
+      const agreement = f.agreement === null ? null : predictions.filter((p, i) => p === full[i]).length / predictions.length;
+      return { ...f, scores, predictions, byteSizes, bytesMean: mean(byteSizes), bytesP95: quantile(byteSizes, 0.95), quality: qualityFigure(metric, scores), agreement, stopped: null };
+    };
+    return { ...q, codecs: q.codecs.map(extend) };
   });
 }
 

@@ -154,7 +154,7 @@ function qualityFigure(e: Exploration, measured: QualityFigure, agreement: numbe
 }
 
 /** Accuracy of a configuration with exits, measured (exits are trained and scored on labelled data). */
-const exitsFigure = (e: Exploration, combined: { accuracy: number; ci: [number, number] }): PlanQualityFigure => ({ ...e.x.quality.full.quality, value: combined.accuracy, ci: combined.ci, source: 'measured' });
+const exitsFigure = (e: Exploration, combined: { accuracy: number; ci: [number, number]; samples: number }): PlanQualityFigure => ({ ...e.x.quality.full.quality, value: combined.accuracy, ci: combined.ci, samples: combined.samples, source: 'measured' });
 
 /**
  * The paths and exit figures of a configuration whose device runs a part of `headFlops` in `headMs` (the whole
@@ -166,7 +166,8 @@ function exitPaths(e: Exploration, edge: ComputeResource, headFlops: number, hea
     return { paths: [{ deviceMs: headMs, upBytes: bytes, serverMs, share: 1 }], exits: null, predictionsAccuracy: null };
   }
   const a = exitsInput.analysis;
-  const combined = combineExits(a, choice.tauIndex, choice.active, e.x.quality.labels!, endPredictions);
+  // a configuration the adaptive evaluation stopped early has predictions of its first samples only
+  const combined = combineExits(a, choice.tauIndex, choice.active, e.x.quality.labels!.slice(0, endPredictions.length), endPredictions);
   let reach = 0;
   const paths: FramePath[] = [];
   let branchMs = 0;
@@ -179,7 +180,7 @@ function exitPaths(e: Exploration, edge: ComputeResource, headFlops: number, hea
   }
   paths.push({ deviceMs: headMs + branchMs, upBytes: bytes, serverMs, share: Math.max(0, left) });
   const exits: ConfigurationExits = { policy: 'softmax', threshold: a.taus[choice.tauIndex]!.tau, cuts: e.exitCuts.slice(0, choice.active).map((c) => c.id), rates: combined.rates };
-  return { paths, exits, predictionsAccuracy: combined };
+  return { paths, exits, predictionsAccuracy: { ...combined, samples: endPredictions.length } };
 }
 
 /** Exit choices for a device part holding the first `active` exits: none, then each tau. */
@@ -271,7 +272,7 @@ function splitConfigurations(e: Exploration, edge: ComputeResource, server: Comp
           codec,
           exits,
           latency: latencyOf(paths, link, e.draws, x.downlinkBytes),
-          quality: predictionsAccuracy ? exitsFigure(e, predictionsAccuracy) : qualityFigure(e, fig.quality, fig.agreement),
+          quality: { ...(predictionsAccuracy ? exitsFigure(e, predictionsAccuracy) : qualityFigure(e, fig.quality, fig.agreement)), ...(fig.stopped ? { stopped: fig.stopped } : {}) },
           bytes: sent,
           downlinkBytes: offloadedShare(paths) * x.downlinkBytes,
           energyJ: energyOf(edge, link, x.radios, expectedDeviceMs(paths), sent),

@@ -13,22 +13,24 @@ import { defaultData, openSource } from '../data/policy.js';
 import { loadCatalog, type Radio } from '../devices/catalog.js';
 import { ImperaError, isImperaError } from '../errors.js';
 import { analyzeModel } from '../graph/analyze.js';
-import { tensor, type Graph } from '../graph/graph.js';
+import { runtimeNodes, tensor, type Graph } from '../graph/graph.js';
 import { resolveLink, type Link } from '../net/link.js';
 import { pathOf } from '../net/path.js';
 import { resolveTransport, transferStats, type Transport } from '../net/transfer.js';
 import { loadModel } from '../onnx/io.js';
 import { EXAMPLE_MODEL } from '../util/package.js';
-import { exitAnalysis, planData, qualityAnalysis, rankAnalysis, saliencyAnalysis, type ExitAnalysis, type PlanData, type QualityAnalysis } from './analyses.js';
+import { exitAnalysis, planData, qualityAnalysis, rankAnalysis, saliencyAnalysis, topUpAnalysis, type ExitAnalysis, type PlanData, type QualityAnalysis, type QualityOptions } from './analyses.js';
+import type { AdaptiveRule, StopReason } from '../eval/adaptive.js';
 import { analysisCache, type AnalysisCache } from '../util/analysis-cache.js';
 import { planChain, type ChainProblem } from '../placement/chain.js';
 import { bestEnumeratedCut, dadsPartition, transferFromBytes, type EdgeCloudCosts } from '../placement/dads.js';
 import { resolveCompute, type ComputeContext, type ComputeResource } from '../devices/resolve.js';
 import { explore, type NamedLink } from './explore.js';
 import { qualityConstraint } from './quality.js';
-import { decide, type Qos } from './recommend.js';
+import { decide, stoppedFinalists, type Decision, type Qos } from './recommend.js';
 import { refineLatency } from './refine.js';
 import { switchingPlan } from './switching.js';
+import { cutRuledOut, type BoundInputs } from './bounds.js';
 import type { PlanScenario } from './scenario.js';
 import type { TaskOptions } from '../task/types.js';
 import type { CutSummary, PlanConfiguration, PlanQos, PlanQuality, PlanQualityFigure, PlanResult, SaliencySummary } from './types.js';
@@ -40,6 +42,8 @@ export interface PlanOptions {
   catalogFiles?: readonly string[];
   /** false: skip the saliency pass (`--no-saliency`); its peaks are then no candidate cuts. */
   saliency?: boolean;
+  /** Measure every cut x codec on every sample (`--exhaustive`), whatever the scenario's `evaluation`. */
+  exhaustive?: boolean;
   /** Progress of the current step (done of total), for a progress bar. */
   onProgress?: (step: string, done: number, total: number) => void;
 }
@@ -178,6 +182,8 @@ interface PlanAnalyses {
   saliency: SaliencySummary | null;
   saliencySkipped: string | null;
   cuts: Cut[];
+  /** Candidate cuts the cheap models ruled out before measuring (adaptive evaluation), and why. */
+  ruledOut: PlanQuality['evaluation']['ruledOut'];
   quality: QualityAnalysis;
   exits: PlanContext['exits'];
 }
@@ -194,6 +200,10 @@ interface AnalysisInputs {
   onProgress: PlanOptions['onProgress'];
   /** Why saliency does not run (null: it runs). */
   saliencySkipped: string | null;
+  /** How quality is measured (null: exhaustively). */
+  adaptive: AdaptiveRule | null;
+  /** The cheap models' bounds that rule cuts out before measuring (null: none apply). */
+  bounds: BoundInputs | null;
 }
 
 /** Why the saliency pass does not run, or null when it does. */
@@ -210,6 +220,25 @@ function saliencySkipped(c: PlanScenario['config'], enabled = true): string | nu
 /** The scenario's `quality:` block as the task layer takes it, paths relative to the scenario. */
 const taskOptions = (s: PlanScenario): TaskOptions => ({ ...s.config.quality, ...(s.config.quality?.module ? { baseDir: s.baseDir } : {}) }) as TaskOptions;
 
+/** How the quality analysis runs for a scenario. */
+const qualityOptions = (x: AnalysisInputs): QualityOptions => ({ inputs: x.s.config.devices.edge !== undefined && x.s.config.explore.placements.includes('remote'), task: taskOptions(x.s), adaptive: x.adaptive });
+
+const maxQuality = (objective: PlanScenario['config']['objective']) => objective === 'max-quality' || objective === 'max-accuracy';
+
+/**
+ * The adaptive evaluation's stopping rule for a scenario (null: exhaustive): its QoS bound on quality, and the tie
+ * tolerance where the objective ranks by quality (max-quality); other objectives may recommend any configuration
+ * that meets the QoS, so there only the bound and dominance at a cut stop measuring. Without data quality is an
+ * estimate (the stated accuracy x agreement): the bound is not in agreement's units, and the tolerance is widened to them.
+ */
+export function adaptiveRule(c: PlanScenario['config'], samples: number, hasData: boolean, exhaustive = false): AdaptiveRule | null {
+  if (exhaustive || c.evaluation === 'exhaustive') return null;
+  const q = c.qos.quality;
+  const bound = c.qos.accuracy !== undefined ? { limit: c.qos.accuracy, bound: 'min' as const } : q?.min !== undefined ? { limit: q.min, bound: 'min' as const } : q?.max !== undefined ? { limit: q.max, bound: 'max' as const } : undefined;
+  const tolerance = (c.qualityTolerance ?? c.accuracyTolerance ?? Math.max(0.005, 1 / Math.max(1, samples))) / (hasData ? 1 : (c.modelAccuracy ?? 1));
+  return { tolerance: maxQuality(c.objective) ? tolerance : Infinity, ...(bound && hasData ? { bound } : {}) };
+}
+
 /** Saliency (with data), the candidate cuts, quality and bytes of cut x codec, and exits (with data and asked for). */
 async function runAnalyses(x: AnalysisInputs): Promise<PlanAnalyses> {
   const { g, data, cache, log } = x;
@@ -219,14 +248,16 @@ async function runAnalyses(x: AnalysisInputs): Promise<PlanAnalyses> {
   const curve = data && !skipped ? await log.run('saliency (I-SPLIT)', () => saliencyAnalysis(g, data, cache, progress('saliency'))) : null;
   const ranking = data && curve && c.rank ? await log.run('bottleneck predictors', () => rankAnalysis(g, data, curve.curve.map((p) => p.layer), c.rank!, cache, progress('rank'))) : null;
   const saliency = curve && ranking ? { ...curve, ranking } : curve;
-  const cuts = c.devices.edge !== undefined && c.explore.placements.includes('split') ? candidateCuts(g, c.explore.cuts, saliency, x.allCuts) : [];
+  const candidates = c.devices.edge !== undefined && c.explore.placements.includes('split') ? candidateCuts(g, c.explore.cuts, saliency, x.allCuts) : [];
+  const ruledOut = x.bounds ? candidates.flatMap((cut) => ((reason) => (reason ? [{ index: cut.index, id: cut.id, reason }] : []))(cutRuledOut(cut, x.bounds!))) : [];
+  const cuts = candidates.filter((cut) => !ruledOut.some((r) => r.id === cut.id));
   const single = singleTensorCuts(g);
-  const quality = await log.run('quality and bytes of cut x codec', () => qualityAnalysis(g, cuts, single[single.length - 1]!, c.explore.codecs, x.evalData, { inputs: c.devices.edge !== undefined && c.explore.placements.includes('remote'), task: taskOptions(x.s) }, cache, progress('quality')));
-  if (!c.explore.exits || !data) return { saliency, saliencySkipped: skipped, cuts, quality, exits: null };
+  const quality = await log.run('quality and bytes of cut x codec', () => qualityAnalysis(g, cuts, single[single.length - 1]!, c.explore.codecs, x.evalData, qualityOptions(x), cache, (stage, d, t) => x.onProgress?.(`quality: ${stage}`, d, t)));
+  if (!c.explore.exits || !data) return { saliency, saliencySkipped: skipped, cuts, ruledOut, quality, exits: null };
   const e = c.explore.exits;
   if (quality.task.metric !== 'accuracy') throw new ImperaError('BAD_SCENARIO', `explore.exits: exits are trained and scored on class labels, but the task's metric is ${quality.task.label} (${quality.task.metric})`, 'remove explore.exits, or plan a classifier with labelled data');
   const analysis = await log.run('early exits (training, calibration)', () => exitAnalysis(g, data, { cuts: x.exitCuts, hidden: e.hidden, taus: e.taus, calibrate: e.calibrate, valSamples: e.valSamples, calSamples: e.calSamples, ...(e.trainSamples ? { trainSamples: e.trainSamples } : {}) }, cache, (phase, d, t) => x.onProgress?.(phase, d, t)));
-  return { saliency, saliencySkipped: skipped, cuts, quality, exits: { analysis, cuts: x.exitCuts } };
+  return { saliency, saliencySkipped: skipped, cuts, ruledOut, quality, exits: { analysis, cuts: x.exitCuts } };
 }
 
 /** Bytes the server sends back per inference: every output of the model (a 640x640 float map is 1.6 MB). */
@@ -294,6 +325,15 @@ function setupSummary(setup: PlanSetup, workload: PlanResult['setup']['workload'
   return { edge: setup.edges.map((e) => e.name).join(', '), server: setup.server?.name ?? null, chain: setup.chainDevices.map((d) => d.name), links: [...setup.links.map((l) => l.name), ...setup.chainLinks.map((l) => l.name)], workload };
 }
 
+/** Rounds of measuring stopped finalists on every sample before the plan settles for what it has. */
+const MAX_TOP_UPS = 3;
+
+/** The quality analysis with the cut x codec of `configs` measured on every sample. */
+function topUp(x: AnalysisInputs, a: PlanAnalyses, configs: readonly PlanConfiguration[]): Promise<{ value: QualityAnalysis; cached: boolean }> {
+  const arms = [...new Map(configs.map((k) => [`${k.cuts[0]!.id}|${k.codec}`, { cut: a.cuts.find((cut) => cut.id === k.cuts[0]!.id)!, codec: k.codec }])).values()];
+  return topUpAnalysis(x.g, a.quality, arms, { cuts: a.cuts, codecs: x.s.config.explore.codecs }, x.evalData, qualityOptions(x), x.cache, (stage, d, t) => x.onProgress?.(`finalists: ${stage}`, d, t));
+}
+
 export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ result: PlanResult; context: PlanContext }> {
   const started = performance.now();
   const c = s.config;
@@ -311,20 +351,35 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
   const allCuts = () => (listed ??= findCuts(g));
   const exitCuts = (c.explore.exits?.at ?? []).map((a, i) => scenarioCut(g, allCuts(), a, `explore.exits.at.${i}`));
   const { data, evalData } = scenarioData(g, s, warnings);
-  const analyses = await runAnalyses({ g, s, data, evalData, allCuts, exitCuts, cache, log, onProgress: o.onProgress, saliencySkipped: skipped });
+  const adaptive = adaptiveRule(c, evalData.samples, data !== null, o.exhaustive);
+  // exits answer some frames before the head ends, so the head's bounds hold only without them; cuts the scenario lists are all shown
+  const bounds = adaptive && setup.server && !c.explore.exits && !Array.isArray(c.explore.cuts) ? { edges: setup.edges, server: setup.server, nodes: new Set(runtimeNodes(g)), qos: c.qos, fps: c.workload.fps } : null;
+  const inputs: AnalysisInputs = { g, s, data, evalData, allCuts, exitCuts, cache, log, onProgress: o.onProgress, saliencySkipped: skipped, adaptive, bounds };
+  const analyses = await runAnalyses(inputs);
 
-  const t0 = performance.now();
-  const quality = planQuality(analyses.quality, qualityModeOf(c, data !== null, analyses.quality));
-  const qos: Qos = { ...c.qos, quality: qualityConstraint(c.qos, quality) };
-  const configs = configurations(g, c, setup, analyses, quality.full, catalog.radios);
-  const tolerance = c.qualityTolerance ?? c.accuracyTolerance ?? (quality.metric === 'accuracy' || analyses.quality.full.predictions.length ? Math.max(0.005, 1 / Math.max(1, quality.samples)) : 0);
-  let decision = decide(configs, qos, c.objective, c.workload.fps, tolerance);
-  log.record(`explore ${configs.length} configurations`, (performance.now() - t0) / 1000, false);
+  let quality: PlanQuality;
+  let configs: PlanConfiguration[];
+  let decision: Decision;
+  let qos: Qos;
+  let tolerance: number;
+  for (let topUps = 0; ; topUps++) {
+    const t0 = performance.now();
+    quality = planQuality(analyses.quality, qualityModeOf(c, data !== null, analyses.quality), inputs.adaptive, analyses.ruledOut);
+    qos = { ...c.qos, quality: qualityConstraint(c.qos, quality) };
+    configs = configurations(g, c, setup, analyses, quality.full, catalog.radios);
+    tolerance = c.qualityTolerance ?? c.accuracyTolerance ?? (quality.metric === 'accuracy' || analyses.quality.full.predictions.length ? Math.max(0.005, 1 / Math.max(1, quality.samples)) : 0);
+    decision = decide(configs, qos, c.objective, c.workload.fps, tolerance);
+    log.record(`explore ${configs.length} configurations`, (performance.now() - t0) / 1000, false);
 
-  const t1 = performance.now();
-  const simulated = refineFinalists(g, configs, decision.feasible, setup, c);
-  decision = decide(configs, qos, c.objective, c.workload.fps, tolerance);
-  log.record(`simulate ${simulated} finalists (DES)`, (performance.now() - t1) / 1000, false);
+    const t1 = performance.now();
+    const simulated = refineFinalists(g, configs, decision.feasible, setup, c);
+    decision = decide(configs, qos, c.objective, c.workload.fps, tolerance);
+    log.record(`simulate ${simulated} finalists (DES)`, (performance.now() - t1) / 1000, false);
+    // what the decision rests on gets every sample; a new decision may rest on others (a few rounds at most)
+    const stopped = stoppedFinalists(decision, configs, c.explore.finalists, c.qos.latency?.at ?? 'p95');
+    if (!stopped.length || topUps === MAX_TOP_UPS) break;
+    analyses.quality = await log.run(`measure ${stopped.length} finalists on every sample`, () => topUp(inputs, analyses, stopped));
+  }
 
   const { edges, server, links, transport } = setup;
   const dads = server && edges[0] && links[0] ? dadsComparison(g, edges[0], server, links[0], transport, allCuts()) : null;
@@ -339,7 +394,7 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
     saliency: analyses.saliency,
     ...(analyses.saliencySkipped ? { saliencySkipped: analyses.saliencySkipped } : {}),
     quality,
-    rateQuality: quality.source === 'measured' ? analyses.quality.codecs.map((x) => ({ cut: x.cut, codec: x.codec, bytes: x.bytesMean, quality: x.quality.value })) : [],
+    rateQuality: quality.source === 'measured' ? analyses.quality.codecs.map((x) => ({ cut: x.cut, codec: x.codec, bytes: x.bytesMean, quality: x.quality.value, samples: x.quality.samples, stopped: x.stopped })) : [],
     configurations: configs,
     feasible: decision.feasible.map((x) => x.id),
     pareto: decision.pareto.map((x) => x.id),
@@ -360,10 +415,13 @@ const meanTransferMs = (link: Link, transport: Transport) => {
 };
 
 /** The plan's metric, the data it was measured on, and the full model's figure (an estimate's: the stated accuracy). */
-function planQuality(q: QualityAnalysis, mode: ReturnType<typeof qualityModeOf>): PlanQuality {
+function planQuality(q: QualityAnalysis, mode: ReturnType<typeof qualityModeOf>, adaptive: AdaptiveRule | null, ruledOut: PlanQuality['evaluation']['ruledOut']): PlanQuality {
   const full: PlanQualityFigure = mode.kind === 'measured' ? { ...q.full.quality, source: 'measured' } : { metric: 'accuracy', label: q.full.quality.label, better: 'higher', value: mode.scale, source: 'estimate' };
   const reason = mode.kind === 'measured' ? q.task.reason : `estimated: no data given, so the stated accuracy x agreement with the full model on ${q.dataset}`;
-  return { metric: full.metric, label: full.label, better: full.better, reason, data: q.dataset, samples: q.samples, source: mode.kind, full };
+  const stopped: Partial<Record<StopReason, number>> = {};
+  for (const x of q.codecs) if (x.stopped) stopped[x.stopped] = (stopped[x.stopped] ?? 0) + 1;
+  const evaluation = { mode: adaptive ? ('adaptive' as const) : ('exhaustive' as const), measured: q.codecs.length, full: q.codecs.filter((x) => !x.stopped).length, stopped, ruledOut };
+  return { metric: full.metric, label: full.label, better: full.better, reason, data: q.dataset, samples: q.samples, source: mode.kind, evaluation, full };
 }
 
 /**

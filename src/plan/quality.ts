@@ -5,7 +5,8 @@
  */
 import { ImperaError } from '../errors.js';
 import type { BuiltinMetric, MetricName } from '../task/types.js';
-import type { PlanQos } from './types.js';
+import { STOP_REASONS, type StopReason } from '../eval/adaptive.js';
+import type { PlanQos, PlanQuality } from './types.js';
 
 /** How a metric's values read: shares in %, decibels, or plain numbers. */
 type Unit = 'share' | 'db' | 'number';
@@ -62,6 +63,20 @@ export function qualityAxis(q: QualityMeta): { percent: boolean; title: string }
   const notes = [...(unit === 'share' ? ['%'] : unit === 'db' ? ['dB'] : []), ...(q.better === 'lower' ? ['lower is better'] : [])];
   return { percent: unit === 'share', title: notes.length ? `${q.label} (${notes.join(', ')})` : q.label };
 }
+
+const STOP_NAMES: Record<StopReason, string> = { 'below-qos': 'below the QoS bound', outranked: 'outranked', dominated: 'dominated at their cut' };
+
+/** How cut x codec were measured, in a sentence: 'adaptive: 12 of 30 cut x codec on all 200 samples, 18 stopped early (…)'. */
+export function describeEvaluation(q: Pick<PlanQuality, 'evaluation' | 'samples'>): string {
+  const e = q.evaluation;
+  if (e.mode === 'exhaustive') return `exhaustive: every cut x codec on all ${q.samples} samples`;
+  const stopped = Object.entries(e.stopped).map(([r, n]) => `${n} ${STOP_NAMES[r as StopReason]}`);
+  const ruledOut = e.ruledOut.length ? `; ${e.ruledOut.length} candidate cut${e.ruledOut.length > 1 ? 's' : ''} not measured, no split there can meet the QoS (${e.ruledOut.map((r) => `#${r.index}`).join(', ')}: e.g. ${e.ruledOut[0]!.reason})` : '';
+  return `adaptive: ${e.full} of ${e.measured} cut x codec on all ${q.samples} samples${stopped.length ? `, ${e.measured - e.full} stopped early (${stopped.join(', ')})` : ''}${ruledOut}`;
+}
+
+/** Why a configuration was measured on fewer samples, in a sentence. */
+export const describeStop = (reason: StopReason, samples: number | undefined): string => `measured on ${samples ?? '?'} samples only: ${STOP_REASONS[reason]}`;
 
 /** The scenario's QoS on quality: `quality: {min}` or `{max}`, or the `accuracy` alias (a floor on accuracy). */
 export interface QualityQos {

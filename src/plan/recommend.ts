@@ -166,5 +166,23 @@ function nearestMiss(configs: readonly PlanConfiguration[]): NearestMiss | null 
   };
 }
 
+/**
+ * Configurations the adaptive evaluation stopped early (measured on fewer samples) that the decision may rest on:
+ * among the first `finalists` feasible ones in rank order, on the Pareto front, the nearest miss, or any that would
+ * join the front at the optimistic end of its interval (its point estimate on few samples may keep it off wrongly).
+ */
+export function stoppedFinalists(d: Decision, configs: readonly PlanConfiguration[], finalists: number, at: string): PlanConfiguration[] {
+  const ids = new Set([...d.feasible.slice(0, Math.max(1, finalists)), ...d.pareto].map((c) => c.id));
+  if (d.nearestMiss) ids.add(d.nearestMiss.id);
+  const optimistic = (c: PlanConfiguration): PlanConfiguration => (c.quality.ci ? { ...c, quality: { ...c.quality, value: c.quality.better === 'higher' ? c.quality.ci[1] : c.quality.ci[0] } } : c);
+  // the quality bound is a floor on a higher-is-better metric, a ceiling on a lower-is-better one (quality.ts)
+  const meets = (c: PlanConfiguration, k: ConstraintCheck) => k.met || (k.constraint === 'quality' && gain(c.quality.better, c.quality.value) >= gain(c.quality.better, k.limit));
+  const couldJoinFront = (c: PlanConfiguration) => {
+    const best = optimistic(c);
+    return c.checks.every((k) => meets(best, k)) && paretoFront([best, ...d.feasible.filter((f) => f.id !== c.id)], at).some((f) => f.id === c.id);
+  };
+  return configs.filter((c) => c.quality.stopped !== undefined && (ids.has(c.id) || couldJoinFront(c)));
+}
+
 /** The configuration a result recommends, or the nearest miss when nothing is feasible. */
 export const chosen = (r: PlanResult): PlanConfiguration | undefined => r.configurations.find((x) => x.id === (r.recommendation?.id ?? r.nearestMiss?.id));

@@ -108,6 +108,11 @@ export const planScenarioSchema = z
      * run per layer and batch; cached like every analysis.
      */
     rank: z.object({ samples: count('rank.samples').default(64), ratio: fraction('rank.ratio').default(1 / 64) }).strict().optional(),
+    /**
+     * How quality and bytes of cut x codec are measured: 'adaptive' (in rounds on growing samples, each stopped once
+     * it cannot matter; the finalists and the Pareto front measured on every sample) or 'exhaustive' (each on every sample).
+     */
+    evaluation: z.enum(['adaptive', 'exhaustive']).default('adaptive'),
     /** Without labelled data: the model's known accuracy, scaled by the measured agreement of each configuration. */
     modelAccuracy: fraction('modelAccuracy').optional(),
     /** How quality is measured: the metric and its settings (default: chosen from the outputs and the data). */

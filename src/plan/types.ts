@@ -2,6 +2,7 @@
  * What a plan is: every configuration explored with its figures, the feasible set, the Pareto front and the
  * recommendation. `plan.json` is this object; the HTML report renders it and nothing else.
  */
+import type { StopReason } from '../eval/adaptive.js';
 import type { MetricName, QualityFigure } from '../task/types.js';
 import type { SwitchingPlan } from './switching.js';
 
@@ -46,7 +47,9 @@ export interface LatencyFigures {
 export interface PlanQualityFigure extends Omit<QualityFigure, 'ci' | 'samples'> {
   source: 'measured' | 'estimate';
   ci?: [number, number];
+  /** Samples it was measured on; fewer than the plan's where the adaptive evaluation stopped it (`stopped` says why). */
   samples?: number;
+  stopped?: StopReason;
 }
 
 /** The metric every quality figure of a plan is in, why it was chosen, and the data it was measured on. */
@@ -59,6 +62,14 @@ export interface PlanQuality {
   data: string;
   samples: number;
   source: 'measured' | 'estimate';
+  /**
+   * How cut x codec were measured: 'exhaustive' (each on every sample) or 'adaptive' (in rounds, each stopped once
+   * it could not matter; what is on the Pareto front or among the finalists measured on every sample), with how
+   * many were measured on all samples and how many stopped early for each reason; `ruledOut`: candidate cuts not
+   * measured at all, the cheap models (latency, memory, energy, throughput of the head) showing no split there can
+   * meet the QoS (plan/bounds.ts).
+   */
+  evaluation: { mode: 'adaptive' | 'exhaustive'; measured: number; full: number; stopped: Partial<Record<StopReason, number>>; ruledOut: { index: number; id: string; reason: string }[] };
   /** The full model's quality (for fidelity metrics the reference itself: what a lossless configuration scores). */
   full: PlanQualityFigure;
 }
@@ -137,6 +148,9 @@ export interface RateQualityEntry {
   bytes: number;
   /** In the plan's metric (PlanResult.quality). */
   quality: number;
+  /** Samples it was measured on, and why measuring stopped early (null: measured on all). */
+  samples: number;
+  stopped: StopReason | null;
 }
 
 export interface Recommendation {

@@ -5,7 +5,7 @@
  * and can be mailed or archived as is. The one inline script only makes the tables sortable.
  */
 // recommend.ts and quality.ts are pure functions over plan types: the report stays free of the planner's machinery
-import { formatQuality, qualityAxis } from '../plan/quality.js';
+import { describeEvaluation, describeStop, formatQuality, qualityAxis } from '../plan/quality.js';
 import { chosen } from '../plan/recommend.js';
 import type { SwitchingPlan } from '../plan/switching.js';
 import type { ConstraintCheck, ConstraintName, PlanConfiguration, PlanQualityFigure, PlanResult } from '../plan/types.js';
@@ -64,8 +64,8 @@ function valueHtml(plan: PlanResult, name: ConstraintName, value: number, c: Pla
 /** Quality in its metric's units: an estimate as ≈, a measurement with its interval on hover. */
 function qualityHtml(q: PlanQualityFigure): string {
   if (q.source === 'estimate') return `<span title="estimated, not measured on labelled data">≈${esc(formatQuality(q.metric, q.value))}</span>`;
-  const ci = q.ci ? ` title="95 % interval ${esc(formatQuality(q.metric, q.ci[0]))} to ${esc(formatQuality(q.metric, q.ci[1]))}${q.samples ? `, ${q.samples} samples` : ''}"` : '';
-  return `<span${ci}>${esc(formatQuality(q.metric, q.value))}</span>`;
+  const ci = q.ci ? ` title="95 % interval ${esc(formatQuality(q.metric, q.ci[0]))} to ${esc(formatQuality(q.metric, q.ci[1]))}${q.samples ? `, ${q.samples} samples` : ''}${q.stopped ? esc(`; ${describeStop(q.stopped, q.samples)}`) : ''}"` : '';
+  return `<span${ci}>${esc(formatQuality(q.metric, q.value))}</span>${q.stopped ? ` <small>n=${esc(q.samples ?? '?')}</small>` : ''}`;
 }
 
 function exitsText(c: PlanConfiguration): string {
@@ -183,11 +183,12 @@ function rateQualityChart(plan: PlanResult): ChartDef {
   // an exact configuration's SNR is infinite: it has no place on the axis (nor does the full model's reference)
   const points = plan.rateQuality.filter((p) => Number.isFinite(p.quality));
   const left = plan.rateQuality.length - points.length;
+  const stoppedEarly = plan.rateQuality.filter((p) => p.stopped).length;
   const full = Number.isFinite(q.full.value) ? q.full.value : null;
   return {
     id: 'rate-quality',
     title: `Rate–${q.label}`,
-    caption: `${q.label} against bytes on the wire for every cut × codec, measured on ${q.samples} samples of ${q.data}${full === null ? '' : `; dashed: the full model (${formatQuality(q.metric, full)})`}.${left ? ` ${left} exact configurations (infinite ${q.label}) are not drawn.` : ''}`,
+    caption: `${q.label} against bytes on the wire for every cut × codec, measured on ${q.samples} samples of ${q.data}${stoppedEarly ? ` (${stoppedEarly} stopped earlier by the adaptive evaluation, on fewer: ${describeEvaluation(q)})` : ''}${full === null ? '' : `; dashed: the full model (${formatQuality(q.metric, full)})`}.${left ? ` ${left} exact configurations (infinite ${q.label}) are not drawn.` : ''}`,
     missing: `No rate–${q.label} measurement: the scenario gives no data, so each codec's ${q.label} was estimated, not measured.`,
     spec: points.length ? rateAccuracySpec(`${q.label} against bytes per sample`, points.map((p) => ({ series: p.codec, label: cutLabel.get(p.cut) ?? p.cut, bytes: p.bytes, accuracy: p.quality })), full, qualityAxis(q)) : null,
   };
@@ -343,6 +344,7 @@ function setupAndModel(plan: PlanResult): string {
     ['cuts explored', esc(plan.cuts.length)],
     ['quality metric', esc(`${q.label} (${q.metric}, ${q.better} is better): ${q.reason}`)],
     ['quality measured on', esc(`${q.samples} samples of ${q.data}${q.source === 'estimate' ? ' (agreement with the full model only)' : ''}`)],
+    ['evaluation', esc(describeEvaluation(q))],
     [`full model's ${q.label}`, qualityHtml(q.full)],
   ]);
   return `<section id="setup" class="two-col"><div><h2>Set-up</h2>${setup}</div><div><h2>Model</h2>${model}</div></section>`;

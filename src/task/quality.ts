@@ -21,7 +21,7 @@ export function bootstrapMean(values: readonly number[], seed = 1): [number, num
   return [quantile(means, 0.025), quantile(means, 0.975)];
 }
 
-export function qualityFigure(metric: Metric, scores: readonly number[]): QualityFigure {
+export function qualityFigure(metric: Pick<Metric, 'name' | 'label' | 'better' | 'kind'>, scores: readonly number[]): QualityFigure {
   const value = mean(scores);
   const ci = metric.kind === 'rate' ? wilson(scores.reduce((a, b) => a + b, 0), scores.length) : bootstrapMean(scores);
   return { metric: metric.name, label: metric.label, better: metric.better, value, ci, samples: scores.length };

@@ -53,6 +53,9 @@ describe('impera plan', () => {
     expect(plan.configurations).toHaveLength(1 + 5 + 4);
     expect(plan.configurations.map((c: { id: string }) => c.id)).toContain('split #39 int8+deflate');
     expect(plan.quality).toMatchObject({ metric: 'accuracy', label: 'top-1 accuracy', better: 'higher', source: 'measured', samples: 24, full: { metric: 'accuracy', source: 'measured' } });
+    // 24 samples are less than the first round (32): adaptive evaluation measures everything on all of them
+    expect(plan.quality.evaluation).toEqual({ mode: 'adaptive', measured: 4, full: 4, stopped: {}, ruledOut: [] });
+    expect(r.stdout).toMatch(/^measured adaptive: 4 of 4 cut x codec on all 24 samples$/m);
     expect(plan.configurations.every((c: { downlinkBytes: number; placement: string }) => c.downlinkBytes === (c.placement === 'local' ? 0 : 40))).toBe(true); // 10 logits back
     expect(plan.recommendation.id).toBe(plan.feasible[0]);
     expect(plan.timings.steps.map((s: { cached: boolean }) => s.cached)).not.toContain(true);

@@ -82,6 +82,23 @@ describe('evaluate on the example model and data', async () => {
     expect(report.cuts[0]!.front).toContain('pca:c/4+int8+deflate');
   });
 
+  it('adaptive: configurations that cannot meet the QoS stop after the first round with the exhaustive figures of those samples; lossless ones go on', async () => {
+    // a floor of 101 % no configuration can meet: every lossy one stops after round 1 (32 samples); fp32 is pinned (it costs nothing)
+    const adaptive = await evaluate(g, { cuts: [cut], codecs, data, calibration: data, samples: 120, byteSamples: 40, calibrationSamples: 40, detail: true, adaptive: { tolerance: 0.005, bound: { limit: 1.01, bound: 'min' } } });
+    const [fp32, ...lossy] = adaptive.cuts[0]!.codecs;
+    expect(fp32!.stopped).toBeNull();
+    expect(fp32!.quality).toEqual(report.cuts[0]!.codecs[0]!.quality);
+    for (const [k, e] of lossy.entries()) {
+      const exhaustive = report.cuts[0]!.codecs[k + 1]!;
+      expect(e.stopped).toBe('below-qos');
+      expect(e.quality.samples).toBe(32);
+      expect(e.scores).toEqual(exhaustive.scores!.slice(0, 32));
+      expect(e.predictions).toEqual(exhaustive.predictions!.slice(0, 32));
+      expect(e.byteSizes).toEqual(exhaustive.byteSizes!.slice(0, 32));
+    }
+    expect(report.cuts[0]!.codecs.every((e) => e.stopped === null && e.quality.samples === 120)).toBe(true);
+  });
+
   it('the exported head+codec / codec+tail pair predicts and sends exactly what the evaluation reports', async () => {
     for (const k of [1, 2]) {
       const fitted = (await fitCodecs(g, [cut], [codecs[k]!], data, { samples: 40 })).get(cut.id)![0]!;

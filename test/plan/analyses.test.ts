@@ -15,7 +15,7 @@ import { analyzeModel } from '../../src/graph/analyze.js';
 import type { Graph } from '../../src/graph/graph.js';
 import { DataType } from '../../src/onnx/dtype.js';
 import { createSession, run } from '../../src/ort/session.js';
-import { combineExits, qualityAnalysis, planData, saliencyAnalysis, type ExitAnalysis, type PlanData } from '../../src/plan/analyses.js';
+import { combineExits, qualityAnalysis, planData, saliencyAnalysis, topUpAnalysis, type ExitAnalysis, type PlanData } from '../../src/plan/analyses.js';
 import { analysisCache } from '../../src/util/analysis-cache.js';
 import { candidateLayers } from '../../src/saliency/dataset-saliency.js';
 import { seededRandom } from '../../src/util/random.js';
@@ -93,6 +93,24 @@ describe('qualityAnalysis', () => {
     const raw = a.inputs.find((i) => /float32/.test(i.name))!;
     expect(raw.bytesMean).toBe(768);
     expect(raw.quality.value).toBe(a.full.quality.value);
+  });
+});
+
+describe('adaptive quality analysis and its top-up', () => {
+  it('codecs stopped after the first round (4 images), then measured on the other 6, have exactly the exhaustive figures', async () => {
+    const codecs = ['fp32', 'int8+deflate', 'int4+deflate'];
+    const fallback = singleTensorCuts(g).at(-1)!;
+    const { value: exhaustive } = await qualityAnalysis(g, [r1], fallback, codecs, data, { inputs: false, task: {} }, analysisCache(false));
+    // a floor of 101 % nothing meets: every lossy codec stops after round 1; fp32 (lossless, free) goes on
+    const o = { inputs: false, task: {}, adaptive: { tolerance: 0.005, first: 4, bound: { limit: 1.01, bound: 'min' as const } } };
+    const cache = analysisCache(true, join(dir, 'cache-topup'));
+    const { value: adaptive } = await qualityAnalysis(g, [r1], fallback, codecs, data, o, cache);
+    expect(adaptive.codecs.map((c) => [c.codec, c.quality.samples, c.stopped])).toEqual([['fp32', 10, null], ['int8+deflate', 4, 'below-qos'], ['int4+deflate', 4, 'below-qos']]);
+    const arms = codecs.slice(1).map((codec) => ({ cut: r1, codec }));
+    const topped = await topUpAnalysis(g, adaptive, arms, { cuts: [r1], codecs }, data, o, cache);
+    expect(topped.cached).toBe(false);
+    expect(topped.value.codecs).toEqual(exhaustive.codecs);
+    expect(await topUpAnalysis(g, adaptive, arms, { cuts: [r1], codecs }, data, o, cache)).toEqual({ value: topped.value, cached: true });
   });
 });
 

@@ -19,6 +19,7 @@ import { analysisCache } from '../../src/util/analysis-cache.js';
 import { resolveCompute, type ComputeResource } from '../../src/devices/resolve.js';
 import { explore, type ExploreInputs } from '../../src/plan/explore.js';
 import { decide } from '../../src/plan/recommend.js';
+import { cutRuledOut } from '../../src/plan/bounds.js';
 import type { PlanConfiguration } from '../../src/plan/types.js';
 import { modelFingerprint, PROFILE_FORMAT, saveProfile } from '../../src/profile/profile-file.js';
 import { chain } from '../helpers/models.js';
@@ -58,13 +59,13 @@ function profileFile(name: string, msOf: (op: string) => number): string {
 
 const labels = [0, 1, 2, 3];
 const accuracyOf = (value: number, ci: [number, number]) => ({ metric: 'accuracy' as const, label: 'top-1 accuracy', better: 'higher' as const, value, ci, samples: labels.length });
-const codecFigure = (cut: Cut, bytesMean: number, accuracy: number, agreement: number): CodecFigure => ({ cut: cut.id, codec: 'fp32', lossy: false, bytesMean, bytesP95: bytesMean, quality: accuracyOf(accuracy, [0, 1]), agreement, encoderBytes: 0, predictions: [0, 1, 2, 0] });
+const codecFigure = (cut: Cut, bytesMean: number, accuracy: number, agreement: number): CodecFigure => ({ cut: cut.id, codec: 'fp32', lossy: false, bytesMean, bytesP95: bytesMean, quality: accuracyOf(accuracy, [0, 1]), agreement, encoderBytes: 0, predictions: [0, 1, 2, 0], scores: [], byteSizes: [], stopped: null });
 
 function inputs(over: Partial<ExploreInputs> = {}): ExploreInputs {
   const quality: QualityAnalysis = {
     dataset: 'test',
     samples: labels.length,
-    task: { metric: 'accuracy', label: 'top-1 accuracy', better: 'higher', reason: 'test' },
+    task: { metric: 'accuracy', label: 'top-1 accuracy', better: 'higher', kind: 'rate', reason: 'test' },
     labels,
     full: { quality: accuracyOf(0.75, [0.3, 0.95]), predictions: [0, 1, 2, 0] },
     // raw float32 cut tensors: r1 is [1,4,8,8] = 256 floats, flat is [1,4] = 4 floats
@@ -245,5 +246,34 @@ describe('explore: figures of each configuration by hand', () => {
     const noPower = { ...edge, device: null };
     expect(explore(inputs({ edges: [noPower] })).every((c) => c.energyJ === null)).toBe(true);
     expect(explore(inputs({ server: null })).map((c) => c.id)).toEqual(['local']);
+  });
+});
+
+describe('cheap bounds (plan/bounds.ts) against the explored figures', () => {
+  // head and tail alone: r1 11 ms on the edge + 16.5 / 10 ms on the server = 12.65 ms; flat 24.5 + 0.3 = 24.8 ms
+  const boundsFor = (qos: Parameters<typeof cutRuledOut>[1]['qos'], fps = 10) => ({ edges: [edge], server, nodes: new Set(runtimeNodes(g)), qos, fps });
+
+  it('rule a cut out exactly when head and tail alone miss the latency limit, or the head a frame period', () => {
+    expect(cutRuledOut(cuts.r1, boundsFor({ latency: { ms: 12.6, at: 'p95' } }))).toMatch(/take 12\.\d ms on .* \(latency limit 12\.6 ms\)/);
+    expect(cutRuledOut(cuts.r1, boundsFor({ latency: { ms: 12.7, at: 'p95' } }))).toBeNull();
+    expect(cutRuledOut(cuts.flat, boundsFor({ latency: { ms: 24.7, at: 'p95' } }))).not.toBeNull();
+    expect(cutRuledOut(cuts.flat, boundsFor({ latency: { ms: 24.9, at: 'p95' } }))).toBeNull();
+    // 50 fps leaves 20 ms a frame: flat's head (24.5 ms) cannot keep up, r1's (11 ms) can
+    expect(cutRuledOut(cuts.flat, boundsFor({}, 50))).toMatch(/24\.5 ms .* 20\.0 ms at 50 fps/);
+    expect(cutRuledOut(cuts.r1, boundsFor({}, 50))).toBeNull();
+    expect(cutRuledOut(cuts.r1, boundsFor({ edgeMemoryMB: 1e-6 }))).toMatch(/MB on the device/);
+  });
+
+  it('a ruled-out cut has no feasible configuration in the exploration (brute force over latency limits and frame rates)', () => {
+    for (const ms of [5, 12, 13, 20, 24.7, 25, 30, 60])
+      for (const fps of [10, 45, 50, 100]) {
+        const qos = { latency: { ms, at: 'p95' as const } };
+        const configs = explore(inputs({ workload: { fps, devices: 1 } }));
+        decide(configs, qos, 'min-latency', fps);
+        for (const cut of [cuts.r1, cuts.flat]) {
+          if (cutRuledOut(cut, boundsFor(qos, fps)) === null) continue;
+          expect(configs.filter((c) => c.placement === 'split' && c.cuts[0]!.id === cut.id && c.feasible)).toEqual([]);
+        }
+      }
   });
 });

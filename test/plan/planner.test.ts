@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import { ModelBuilder } from '../../src/onnx/builder.js';
 import { inMemoryModel, loadModel, saveModel } from '../../src/onnx/io.js';
-import { downlinkBytesOf, plan } from '../../src/plan/planner.js';
+import { adaptiveRule, downlinkBytesOf, plan } from '../../src/plan/planner.js';
 import { readPlanScenario } from '../../src/plan/scenario.js';
 import { modelFingerprint, PROFILE_FORMAT, saveProfile } from '../../src/profile/profile-file.js';
 import { EXAMPLE_MODEL } from '../../src/util/package.js';
@@ -77,5 +77,24 @@ describe('plan skips saliency when it is not needed or not wanted, and says why'
 
   it('--no-saliency with explore cuts: peaks is refused before any analysis', async () => {
     await expect(plan(local('peaks.yaml', ['explore: { placements: [local], cuts: peaks }']), { cache: false, saliency: false })).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: "explore.cuts 'peaks' needs saliency, which --no-saliency turns off" });
+  });
+});
+
+describe('the adaptive evaluation rule of a scenario', () => {
+  const base = ['devices: { edge: raspberry-pi-4, server: nvidia-t4 }', 'links: { uplink: wifi }'];
+  it('max-quality: the QoS floor and the tie tolerance (half a point, or one sample of fewer than 200); other objectives stop only below the bound', () => {
+    const s = scenario('rule.yaml', [...base, 'qos: { accuracy: 0.9 }', 'objective: max-accuracy']);
+    expect(adaptiveRule(s.config, 1000, true)).toEqual({ tolerance: 0.005, bound: { limit: 0.9, bound: 'min' } });
+    expect(adaptiveRule(s.config, 100, true)).toEqual({ tolerance: 0.01, bound: { limit: 0.9, bound: 'min' } });
+    const latency = scenario('rule-latency.yaml', [...base, 'qos: { quality: { max: 0.2 } }', 'objective: min-latency']);
+    expect(adaptiveRule(latency.config, 1000, true)).toEqual({ tolerance: Infinity, bound: { limit: 0.2, bound: 'max' } });
+  });
+
+  it('exhaustive by the scenario or by --exhaustive; without data no bound (estimates are not in its units) and the tolerance in agreement units', () => {
+    const s = scenario('rule-exhaustive.yaml', [...base, 'evaluation: exhaustive']);
+    expect(adaptiveRule(s.config, 1000, true)).toBeNull();
+    const t = scenario('rule-nodata.yaml', [...base, 'qos: { accuracy: 0.9 }', 'modelAccuracy: 0.5']);
+    expect(adaptiveRule(t.config, 1000, true, true)).toBeNull();
+    expect(adaptiveRule(t.config, 1000, false)).toEqual({ tolerance: 0.01 });
   });
 });

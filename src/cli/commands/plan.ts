@@ -9,7 +9,7 @@ import { Option, type Command } from 'commander';
 import { plan } from '../../plan/planner.js';
 import { readPlanScenario } from '../../plan/scenario.js';
 import { exportPlan, exportSwitching } from '../../runtime/deploy.js';
-import { formatQuality } from '../../plan/quality.js';
+import { describeEvaluation, formatQuality } from '../../plan/quality.js';
 import { chosen, formatConstraint, latencyAt } from '../../plan/recommend.js';
 import type { PlanConfiguration, PlanResult } from '../../plan/types.js';
 import { renderReport } from '../../report/html.js';
@@ -26,6 +26,7 @@ interface PlanCliOptions {
   export?: string;
   cache: boolean;
   saliency: boolean;
+  exhaustive?: boolean;
   catalog: string[];
   top: number;
   json?: boolean;
@@ -39,6 +40,7 @@ export function registerPlan(program: Command): void {
     .option('--out <dir>', 'where plan.json and report.html go', 'impera-plan')
     .option('--export <dir>', 'also write the recommended deployment (parts with codec and exits, the runtime config) and the switching plan for an adaptive edge (DIR/switching)')
     .option('--no-cache', 'recompute every analysis (profiles, quality, saliency, exits) instead of reusing cached ones')
+    .option('--exhaustive', 'measure every cut x codec on every sample (default: the scenario\'s evaluation, adaptive unless it says exhaustive: each stopped once it cannot change the answer)')
     .option('--no-saliency', 'skip the saliency pass (its peaks are then no candidate cuts); skipped anyway when the scenario lists explore.cuts or says saliency: false')
     .addOption(new Option('--catalog <file>', 'extra device catalog, YAML or JSON (repeatable)').argParser((v: string, prev: string[] = []) => [...prev, v]).default([]))
     .option('--top <n>', 'configurations in the printed table', positiveInt('--top'), 15)
@@ -49,7 +51,7 @@ export function registerPlan(program: Command): void {
       let result: PlanResult;
       let context: Awaited<ReturnType<typeof plan>>['context'];
       try {
-        ({ result, context } = await plan(scenario, { cache: o.cache, saliency: o.saliency, catalogFiles: o.catalog, onProgress: (step, done, total) => bar.update(done, total, step) }));
+        ({ result, context } = await plan(scenario, { cache: o.cache, saliency: o.saliency, ...(o.exhaustive ? { exhaustive: true } : {}), catalogFiles: o.catalog, onProgress: (step, done, total) => bar.update(done, total, step) }));
       } finally {
         bar.stop();
       }
@@ -77,7 +79,7 @@ function summary(r: PlanResult, top: number): string {
   const rows = order.slice(0, top).map((id, i) => {
     const c = byId.get(id)!;
     const mark = id === r.recommendation?.id ? '>' : r.pareto.includes(id) ? 'P' : c.feasible ? '' : 'x';
-    return [mark, i + 1, c.id, lat(c).toFixed(1), c.latency.source, `${formatQuality(c.quality.metric, c.quality.value)}${c.quality.source === 'estimate' ? '~' : ''}`, fmtInt(c.bytes), fmtInt(c.downlinkBytes), c.energyJ === null ? '-' : (1000 * c.energyJ).toFixed(1), (c.edgeMemoryBytes / 1e6).toFixed(1), Number.isFinite(c.throughputFps) ? c.throughputFps.toFixed(0) : 'inf'];
+    return [mark, i + 1, c.id, lat(c).toFixed(1), c.latency.source, `${formatQuality(c.quality.metric, c.quality.value)}${c.quality.source === 'estimate' ? '~' : ''}${c.quality.stopped ? ` (n=${c.quality.samples})` : ''}`, fmtInt(c.bytes), fmtInt(c.downlinkBytes), c.energyJ === null ? '-' : (1000 * c.energyJ).toFixed(1), (c.edgeMemoryBytes / 1e6).toFixed(1), Number.isFinite(c.throughputFps) ? c.throughputFps.toFixed(0) : 'inf'];
   });
   const q = r.scenario.qos;
   const qos = [
@@ -94,6 +96,7 @@ function summary(r: PlanResult, top: number): string {
     `devices  ${r.setup.edge}${r.setup.server ? ` -> ${r.setup.links.join(' | ')} -> ${r.setup.server}` : ''} · ${r.setup.workload.devices} x ${r.setup.workload.fps} fps`,
     `qos      ${qos.join(', ') || 'none'} · objective ${r.scenario.objective}`,
     `quality  ${r.quality.label} (${r.quality.metric}, ${r.quality.reason}) on ${r.quality.samples} samples of ${r.quality.data}: ${r.quality.source === 'estimate' ? `estimated, marked ~ (full model ${formatQuality(r.quality.metric, r.quality.full.value)} as stated)` : `full model ${formatQuality(r.quality.metric, r.quality.full.value)}`}`,
+    `measured ${describeEvaluation(r.quality)}`,
     '',
     table(['', '#', 'configuration', `${at} ms`, 'latency', r.quality.label, 'bytes up', 'bytes down', 'edge mJ', 'edge MB', 'max fps'], rows, ['left', 'right', 'left', 'right', 'left', 'right', 'right', 'right', 'right', 'right', 'right']),
     `${r.feasible.length} of ${r.configurations.length} configurations feasible, ${r.pareto.length} on the Pareto front (P); > recommended, x infeasible`,

@@ -1,0 +1,113 @@
+/**
+ * Adaptive evaluation: configurations measured in rounds on growing samples (32, 64, 128, … images), each one
+ * stopped as soon as its quality's 95 % interval (the task layer's: Wilson for rates, bootstrap for means) shows it
+ * cannot matter — its upper bound misses the QoS bound on quality, or lies more than the planner's tie tolerance
+ * below the best configuration's lower bound, or another configuration at the same cut sends no more bytes and its
+ * interval lies wholly above. Everything still alive at the end is measured on every sample. No rule at all is the
+ * exhaustive evaluation: one round over every sample.
+ */
+import type { QualityFigure } from '../task/types.js';
+
+/** Why a configuration stopped being measured before the full sample. */
+export type StopReason = 'below-qos' | 'outranked' | 'dominated';
+
+/** When measuring a configuration can stop: the QoS bound on the metric (if any) and the planner's tie tolerance, in the metric's units. */
+export interface AdaptiveRule {
+  bound?: { limit: number; bound: 'min' | 'max' };
+  tolerance: number;
+  /** Samples of the first round (default 32); every later round doubles them, the last takes all. */
+  first?: number;
+}
+
+/** A configuration as the rules see it: its group (configurations sharing a cut: the same head), bytes so far, quality so far. */
+export interface ArmFigure {
+  group: string;
+  /** Mean bytes on the wire (NaN: not measured yet, never compared). */
+  bytes: number;
+  quality: Pick<QualityFigure, 'value' | 'ci' | 'better'>;
+}
+
+/** Where a configuration's measuring ended: on how many samples, and why (null: it was measured on all). */
+export interface ArmStop {
+  samples: number;
+  reason: StopReason | null;
+}
+
+/** Sample counts after each round: first, doubling, ending at total (one round of total without a rule). */
+export function roundEnds(total: number, rule: AdaptiveRule | null): number[] {
+  if (!rule) return [total];
+  const ends: number[] = [];
+  for (let n = Math.max(1, rule.first ?? 32); n < total; n *= 2) ends.push(n);
+  return [...ends, total];
+}
+
+/** A quality interval oriented so that more is better. */
+export function orientedInterval(q: ArmFigure['quality']): [number, number] {
+  return q.better === 'higher' ? [q.ci[0], q.ci[1]] : [-q.ci[1], -q.ci[0]];
+}
+
+/** Why each arm should stop now (null: keep measuring it); `alive` says which are still measured (stopped ones keep their figures and still count as evidence). */
+export function stopReasons(arms: readonly ArmFigure[], alive: readonly boolean[], rule: AdaptiveRule): (StopReason | null)[] {
+  const intervals = arms.map((a) => orientedInterval(a.quality));
+  const bestLower = Math.max(...intervals.map(([lo]) => lo));
+  const limit = rule.bound ? (rule.bound.bound === 'min' ? rule.bound.limit : -rule.bound.limit) : -Infinity;
+  return arms.map((arm, i) => {
+    if (!alive[i]) return null;
+    const upper = intervals[i]![1];
+    if (upper < limit) return 'below-qos';
+    if (upper < bestLower - rule.tolerance) return 'outranked';
+    const dominated = arms.some((other, j) => j !== i && other.group === arm.group && other.bytes <= arm.bytes && intervals[j]![0] > upper);
+    return dominated ? 'dominated' : null;
+  });
+}
+
+/** What a stop reason means, for reports. */
+export const STOP_REASONS: Record<StopReason, string> = {
+  'below-qos': "its interval's upper bound misses the QoS bound on quality",
+  outranked: "its interval's upper bound lies more than the tie tolerance below the best configuration's lower bound",
+  dominated: 'a configuration at the same cut sends no more bytes and its interval lies wholly above',
+};
+
+/** Progress of an adaptive evaluation after a round. */
+export interface RoundProgress {
+  round: number;
+  rounds: number;
+  /** Samples every live configuration has been measured on. */
+  samples: number;
+  alive: number;
+  arms: number;
+}
+
+export interface RoundDriver {
+  arms: number;
+  total: number;
+  /** Measure the live arms (alive[i]) on samples [from, to). */
+  measure(alive: readonly boolean[], from: number, to: number): Promise<void>;
+  /** Every arm's figure so far. */
+  figures(): ArmFigure[];
+  /** Arms that are measured on every sample whatever their figures (e.g. lossless codecs, which cost nothing). */
+  pinned?: readonly boolean[];
+  onRound?(p: RoundProgress): void;
+}
+
+/** Run the rounds: measure the live arms up to each round's end, then stop those the rule rules out. Returns where each arm stopped. */
+export async function measureInRounds(d: RoundDriver, rule: AdaptiveRule | null): Promise<ArmStop[]> {
+  const stops: ArmStop[] = Array.from({ length: d.arms }, () => ({ samples: d.total, reason: null }));
+  const alive = stops.map(() => true);
+  const ends = roundEnds(d.total, rule);
+  let from = 0;
+  for (const [r, to] of ends.entries()) {
+    await d.measure(alive, from, to);
+    from = to;
+    if (rule && to < d.total) {
+      stopReasons(d.figures(), alive, rule).forEach((reason, i) => {
+        if (reason === null || d.pinned?.[i]) return;
+        alive[i] = false;
+        stops[i] = { samples: to, reason };
+      });
+    }
+    d.onRound?.({ round: r + 1, rounds: ends.length, samples: to, alive: alive.filter(Boolean).length, arms: d.arms });
+    if (!alive.some(Boolean)) break;
+  }
+  return stops;
+}

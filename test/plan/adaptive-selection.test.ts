@@ -1,0 +1,125 @@
+/**
+ * Adaptive evaluation against exhaustive evaluation on synthetic configurations with known true accuracies: each
+ * sample of each configuration is a Bernoulli draw, the same draws for both (adaptive measures a prefix of the
+ * samples exhaustive measures, as on real images), and the planner's own decision (recommend.ts) picks the winner.
+ * Adaptive stops configurations by the rules of eval/adaptive.ts and measures the finalists and the Pareto front on
+ * every sample before deciding again, as planner.ts does.
+ */
+import { describe, expect, it } from 'vitest';
+import { measureInRounds, type AdaptiveRule, type ArmStop } from '../../src/eval/adaptive.js';
+import { decide, stoppedFinalists, type Qos } from '../../src/plan/recommend.js';
+import type { PlanConfiguration } from '../../src/plan/types.js';
+import { qualityFigure } from '../../src/task/quality.js';
+import type { Metric } from '../../src/task/types.js';
+import { seededRandom } from '../../src/util/random.js';
+
+const accuracy: Metric = { name: 'accuracy', label: 'top-1 accuracy', better: 'higher', kind: 'rate', needsLabels: true, outputs: ['y'] };
+const SAMPLES = 1000;
+const CUTS = 6;
+/** Accuracy each codec loses against the cut's own (lossless, near-lossless, lossy, very lossy) and its bytes as a share of float32. */
+const CODECS = [
+  { loss: 0, bytes: 1 },
+  { loss: 0.002, bytes: 0.25 },
+  { loss: 0.02, bytes: 0.12 },
+  { loss: 0.12, bytes: 0.06 },
+];
+
+interface Arm {
+  cut: number;
+  codec: number;
+  p: number;
+  bytes: number;
+  latencyMs: number;
+  draws: number[];
+}
+
+/** A scenario of CUTS x CODECS configurations: accuracies around 0.9, latencies and bytes that trade off along depth. */
+function scenario(seed: number): Arm[] {
+  const rand = seededRandom(seed);
+  return Array.from({ length: CUTS * CODECS.length }, (_, i) => {
+    const cut = Math.floor(i / CODECS.length);
+    const codec = CODECS[i % CODECS.length]!;
+    const p = Math.min(0.99, 0.86 + 0.06 * rand() - codec.loss);
+    const bytes = (200_000 / (cut + 1)) * codec.bytes;
+    return { cut, codec: i % CODECS.length, p, bytes, latencyMs: 20 + 15 * cut + bytes / 2_000 + 5 * rand(), draws: Array.from({ length: SAMPLES }, () => (rand() < p ? 1 : 0)) };
+  });
+}
+
+/** The configurations as the planner sees them, each with the figures of its first `samples[i]` draws. */
+function configurations(arms: readonly Arm[], stops: readonly ArmStop[]): PlanConfiguration[] {
+  return arms.map((a, i) => {
+    const q = qualityFigure(accuracy, a.draws.slice(0, stops[i]!.samples));
+    return {
+      id: `split #${a.cut} codec ${a.codec}`,
+      placement: 'split',
+      link: 'wifi',
+      cuts: [{ index: a.cut, id: `cut${a.cut}` }],
+      devices: ['edge', 'server'],
+      codec: `codec ${a.codec}`,
+      exits: null,
+      latency: { meanMs: a.latencyMs, p50Ms: a.latencyMs, p95Ms: a.latencyMs, p99Ms: a.latencyMs, source: 'analytic', breakdown: { deviceMs: a.latencyMs, transferMs: 0, serverMs: 0, queueMs: 0 } },
+      quality: { ...q, source: 'measured', ...(stops[i]!.reason ? { stopped: stops[i]!.reason! } : {}) },
+      bytes: a.bytes,
+      downlinkBytes: 0,
+      energyJ: null,
+      edgeMemoryBytes: 0,
+      throughputFps: Infinity,
+      checks: [],
+      feasible: true,
+    };
+  });
+}
+
+const QOS: Qos = { latency: { ms: 90, at: 'p95' }, quality: { limit: 0.84, bound: 'min' } };
+const TOLERANCE = 0.005;
+const decision = (configs: PlanConfiguration[]) => decide(configs, QOS, 'max-quality', 10, TOLERANCE);
+
+/** Adaptive: rounds with the stopping rule, then the finalists and the front on every sample until the decision rests on full figures. */
+async function adaptive(arms: readonly Arm[]) {
+  const rule: AdaptiveRule = { tolerance: TOLERANCE, bound: { limit: 0.84, bound: 'min' } };
+  const measured = arms.map(() => 0);
+  const stops = await measureInRounds(
+    {
+      arms: arms.length,
+      total: SAMPLES,
+      async measure(alive, _from, to) {
+        alive.forEach((a, i) => a && (measured[i] = to));
+      },
+      figures: () => arms.map((a, i) => ({ group: `cut${a.cut}`, bytes: a.bytes, quality: qualityFigure(accuracy, a.draws.slice(0, measured[i])) })),
+    },
+    rule,
+  );
+  const armSamples = stops.reduce((s, x) => s + x.samples, 0);
+  for (let topUps = 0; ; topUps++) {
+    const configs = configurations(arms, stops);
+    const d = decision(configs);
+    const stopped = stoppedFinalists(d, configs, 8, 'p95');
+    if (!stopped.length || topUps === 3) return { d, armSamples: stops.reduce((s, x) => s + x.samples, 0), beforeTopUp: armSamples };
+    for (const c of stopped) stops[configs.indexOf(c)] = { samples: SAMPLES, reason: null };
+  }
+}
+
+describe('adaptive against exhaustive evaluation', () => {
+  // measured 2026-12-07: the same recommendation for 300 of 300 seeds, the same front for 277 (92 %), 79 % of the
+  // samples. Fronts differ where a configuration's true accuracy lies at the QoS bound: exhaustive's own point
+  // estimate then puts it on either side by chance, while adaptive stops it once its interval lies below.
+  it('seeds 1-300: the same recommendation as exhaustive in >= 99 % of seeds (measured: 300 of 300), the same Pareto front in >= 90 %, on fewer samples', async () => {
+    let sameWinner = 0;
+    let sameFront = 0;
+    let adaptiveSamples = 0;
+    const seeds = Array.from({ length: 300 }, (_, i) => i + 1);
+    for (const seed of seeds) {
+      const arms = scenario(seed);
+      const exhaustive = decision(configurations(arms, arms.map(() => ({ samples: SAMPLES, reason: null }))));
+      const a = await adaptive(arms);
+      if (a.d.recommendation?.id === exhaustive.recommendation?.id) sameWinner++;
+      if (a.d.pareto.map((c) => c.id).sort().join() === exhaustive.pareto.map((c) => c.id).sort().join()) sameFront++;
+      adaptiveSamples += a.armSamples;
+    }
+    const share = adaptiveSamples / (seeds.length * CUTS * CODECS.length * SAMPLES);
+    console.log(`same recommendation ${sameWinner}/${seeds.length}, same front ${sameFront}/${seeds.length}, samples measured ${(100 * share).toFixed(1)} % of exhaustive`);
+    expect(sameWinner / seeds.length).toBeGreaterThanOrEqual(0.99);
+    expect(sameFront / seeds.length).toBeGreaterThanOrEqual(0.9);
+    expect(share).toBeLessThan(0.85);
+  });
+});

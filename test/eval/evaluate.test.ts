@@ -59,7 +59,7 @@ describe('evaluate on the example model and data', async () => {
   const report = await evaluate(g, { cuts: [cut], codecs, data, calibration: data, samples: 120, byteSamples: 40, calibrationSamples: 40, detail: true });
 
   it('chooses accuracy for labelled class scores, and says why', () => {
-    expect(report.task).toEqual({ metric: 'accuracy', label: 'top-1 accuracy', better: 'higher', reason: "chosen: 'logits' [1, 10] holds class scores and the data is labelled (10 classes)" });
+    expect(report.task).toEqual({ metric: 'accuracy', label: 'top-1 accuracy', better: 'higher', kind: 'rate', reason: "chosen: 'logits' [1, 10] holds class scores and the data is labelled (10 classes)" });
     expect(report.full!.samples).toBe(120);
   });
 

@@ -6,7 +6,8 @@
 import { ImperaError, isImperaError } from '../errors.js';
 import { FASHION_MNIST_CLASSES } from './fashion-mnist.js';
 import { EXAMPLE_DATA } from '../util/package.js';
-import { isFashionMnist, openDataset, type Dataset, type DatasetOptions, type InputSpec } from './dataset.js';
+import { seededRandom, shuffledIndices } from '../util/random.js';
+import { isFashionMnist, openDataset, subsetDataset, type Dataset, type DatasetOptions, type InputSpec } from './dataset.js';
 import { DataType } from '../onnx/dtype.js';
 import { resolve } from 'node:path';
 
@@ -65,6 +66,17 @@ export function openSource(source: string, baseDir?: string, options: DatasetOpt
 export function labelledSplits(source: string, baseDir?: string, options: DatasetOptions = {}): LabelledSplits {
   if (isFashionMnist(source)) return { train: once(() => openDataset('fashion-mnist:train', options)), test: once(() => openDataset('fashion-mnist:test', options)) };
   return { train: once(() => openSource(source, baseDir, options)), test: null };
+}
+
+/**
+ * One set split for training and testing, so no figure is measured on samples trained on: a `share` of it, drawn
+ * with a fixed seed (the same test samples whatever the training seed; a class-ordered folder is mixed), held out.
+ */
+export function holdOut(data: Dataset, share = 0.2): { train: Dataset; test: Dataset } {
+  if (data.size < 2) throw new ImperaError('BAD_ARGUMENT', `${data.name} has ${data.size} sample(s): training and testing need at least 2`, 'give more data, or a separate test set');
+  const order = shuffledIndices(data.size, seededRandom(1));
+  const tested = Math.min(data.size - 1, Math.max(1, Math.round(data.size * share)));
+  return { train: subsetDataset(data, order.slice(tested), `${data.name} (${data.size - tested} for training)`), test: subsetDataset(data, order.slice(0, tested)) };
 }
 
 /**

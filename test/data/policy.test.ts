@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeGrayPng } from '../../src/data/images.js';
-import { calibrationData, DEFAULT_DATA, defaultData, labelledSplits, openSource } from '../../src/data/policy.js';
+import { calibrationData, DEFAULT_DATA, defaultData, holdOut, labelledSplits, openSource } from '../../src/data/policy.js';
 import { DataType } from '../../src/onnx/dtype.js';
 import { openDataset } from '../../src/data/dataset.js';
 import { EXAMPLE_DATA } from '../../src/util/package.js';
@@ -77,5 +77,26 @@ describe('data policy', () => {
     expect(calibrationData(undefined, own, warnings, 'give calibration: with other samples', root).name).toBe(`${root}/images`);
     expect(warnings).toEqual(["codecs are fitted on the evaluation images, the data given (the default, Fashion-MNIST's training images, is the built-in examples' own): give calibration: with other samples"]);
     for (const source of ['fashion-mnist', DEFAULT_DATA]) expect(calibrationData(undefined, { ...own, source }, [], 'hint', root).name).toBe('Fashion-MNIST train');
+  });
+});
+
+describe('holdOut', () => {
+  it('holds 20 % out, disjoint from training, the same samples every time, from every class of a class-ordered folder', () => {
+    const data = openDataset(EXAMPLE_DATA);
+    const { train, test } = holdOut(data);
+    expect([train.size, test.size]).toEqual([160, 40]);
+    const tested = Array.from({ length: test.size }, (_, i) => test.label(i));
+    expect(new Set(tested).size).toBeGreaterThan(5);
+    const again = holdOut(data).test;
+    expect(Array.from({ length: again.size }, (_, i) => again.label(i))).toEqual(tested);
+    // every sample on exactly one side: the pixels of the two sides never coincide
+    const key = (d: typeof train, i: number) => Array.from(d.load([i], { channels: 1, width: 28, height: 28 })).join();
+    const trained = new Set(Array.from({ length: train.size }, (_, i) => key(train, i)));
+    expect(Array.from({ length: test.size }, (_, i) => key(test, i)).filter((k) => trained.has(k))).toEqual([]);
+  });
+
+  it('refuses a set too small to split, in one line', () => {
+    const one = openDataset(EXAMPLE_DATA);
+    expect(() => holdOut({ ...one, size: 1 })).toThrow(/has 1 sample\(s\): training and testing need at least 2/);
   });
 });

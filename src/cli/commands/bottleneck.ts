@@ -11,7 +11,7 @@ import { trainBottleneck, type TrainedBottleneck } from '../../bottlenecks/pipel
 import { LOSSES, type BottleneckLoss } from '../../bottlenecks/train.js';
 import { cutRecord } from '../../cuts/cuts.js';
 import { openDataset } from '../../data/dataset.js';
-import { labelledSplits } from '../../data/policy.js';
+import { holdOut, labelledSplits, NAMED_SOURCES } from '../../data/policy.js';
 import { ImperaError } from '../../errors.js';
 import { describeWire } from '../../export/codec.js';
 import { writeManifest, writeParts } from '../../export/split.js';
@@ -40,15 +40,13 @@ interface BottleneckCliOptions extends ModelOptions, DataOptions {
   json?: boolean;
 }
 
-/** Training and test data: the source's own splits (Fashion-MNIST), or one set with its last 20 % held out for testing. */
+/** Training and test data: --test, else the source's own splits (data/policy.ts), else a held-out 20 % of the one set. */
 function bottleneckData(o: BottleneckCliOptions, fallback: () => ReturnType<typeof openDataset>) {
   const options = datasetOptions(o);
-  if (!o.data) {
-    const data = fallback();
-    return { train: data, test: o.test ? openDataset(o.test, options) : data };
-  }
-  const splits = labelledSplits(o.data, undefined, options);
-  return { train: splits.train(), test: o.test ? openDataset(o.test, options) : (splits.test?.() ?? splits.train()) };
+  const splits = o.data ? labelledSplits(o.data, undefined, options) : null;
+  const whole = splits ? splits.train() : fallback();
+  if (o.test) return { train: whole, test: openDataset(o.test, options) };
+  return splits?.test ? { train: whole, test: splits.test() } : holdOut(whole);
 }
 
 function summary(r: TrainedBottleneck): Record<string, unknown> {
@@ -74,8 +72,8 @@ export function registerBottleneck(program: Command): void {
   addDataOptions(addModelOptions(program.command('bottleneck')))
     .description('train a learned bottleneck (autoencoder) at a cut with the model frozen; report quality and bytes, export the pair')
     .requiredOption('--at <cut>', `the cut, ${CUT_NAMING}; one tensor`)
-    .option('--data <source>', 'training data: fashion-mnist (trains on its training split, tests on its test split), a folder or an .npy/.npz file')
-    .option('--test <source>', 'test data (default: the source\'s test split; a folder or file is used for both)')
+    .option('--data <source>', `training data: a folder of images, an .npy or .npz file, or ${NAMED_SOURCES.join(', ')} (a named dataset trains on its training split and tests on its test split)`)
+    .option('--test <source>', 'test data (default: the source\'s test split; a folder or file holds 20 % of its samples out for testing)')
     .option('--ratio <r>', 'latent elements over the cut tensor\'s, e.g. 1/64', '1/64')
     .option('--bits <n>', 'bits per latent value on the wire', positiveInt('--bits'), 8)
     .option('--no-deflate', 'send the packed latent without deflate')

@@ -87,6 +87,23 @@ export function readNpz(path: string): Map<string, Tensor> {
   return decodeNpz(bytes, path);
 }
 
+interface ZipEntry {
+  method: number;
+  crc: number;
+  compressed: number;
+  size: number;
+  nameLength: number;
+}
+
+/** The fields a member's local header (from byte 8) and its central directory record (from byte 10) share, in the same order. */
+function writeEntry(b: Buffer, at: number, e: ZipEntry): void {
+  b.writeUInt16LE(e.method, at);
+  b.writeUInt32LE(e.crc, at + 6);
+  b.writeUInt32LE(e.compressed, at + 10);
+  b.writeUInt32LE(e.size, at + 14);
+  b.writeUInt16LE(e.nameLength, at + 18);
+}
+
 /** A zip of `name.npy` members in the given order; `deflate` compresses as numpy.savez_compressed. */
 export function encodeNpz(arrays: Record<string, Tensor>, deflate = false): Buffer {
   const locals: Buffer[] = [];
@@ -96,23 +113,16 @@ export function encodeNpz(arrays: Record<string, Tensor>, deflate = false): Buff
     const raw = encodeNpy(t);
     const data = deflate ? deflateRawSync(raw) : Buffer.from(raw);
     const file = Buffer.from(`${name}.npy`, 'utf8');
+    const entry = { method: deflate ? 8 : 0, crc: crc32(raw), compressed: data.length, size: raw.length, nameLength: file.length };
     const head = Buffer.alloc(30);
     head.writeUInt32LE(0x04034b50, 0);
     head.writeUInt16LE(20, 4);
-    head.writeUInt16LE(deflate ? 8 : 0, 8);
-    head.writeUInt32LE(crc32(raw), 14);
-    head.writeUInt32LE(data.length, 18);
-    head.writeUInt32LE(raw.length, 22);
-    head.writeUInt16LE(file.length, 26);
+    writeEntry(head, 8, entry);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
     central.writeUInt16LE(20, 4);
     central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(deflate ? 8 : 0, 10);
-    central.writeUInt32LE(crc32(raw), 16);
-    central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(raw.length, 24);
-    central.writeUInt16LE(file.length, 28);
+    writeEntry(central, 10, entry);
     central.writeUInt32LE(offset, 42);
     locals.push(head, file, data);
     centrals.push(central, file);

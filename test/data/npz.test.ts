@@ -1,6 +1,10 @@
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeNpz, encodeNpz } from '../../src/data/npz.js';
 import { DataType } from '../../src/onnx/dtype.js';
+import { tmp } from '../helpers/cli.js';
 
 // written by numpy 2.4: np.savez(b, x=np.array([[1.5, -2]], dtype=np.float32), sr=np.array(16000)) -- ZIP64 local headers
 const NUMPY_SAVEZ =
@@ -22,6 +26,16 @@ describe('.npz archives', () => {
   it('round-trip what the test writer stores or deflates', () => {
     const arrays = { a: { dtype: DataType.INT32, dims: [2], data: Int32Array.from([1, -1]) }, b: { dtype: DataType.UINT8, dims: [1, 1], data: Uint8Array.from([9]) } };
     for (const deflate of [false, true]) expect(Object.fromEntries(decodeNpz(encodeNpz(arrays, deflate)))).toEqual(arrays);
+  });
+
+  it('write archives numpy itself reads, stored and deflated (python3-numpy as the oracle)', () => {
+    const arrays = { x: { dtype: DataType.FLOAT, dims: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) }, sr: { dtype: DataType.INT64, dims: [], data: BigInt64Array.from([16000n]) } };
+    for (const deflate of [false, true]) {
+      const file = join(tmp(), 'a.npz');
+      writeFileSync(file, encodeNpz(arrays, deflate));
+      const r = spawnSync('python3', ['-c', 'import sys, numpy as np; a = np.load(sys.argv[1]); print(sorted(a.files), a["x"].shape, a["x"].sum(), int(a["sr"]))', file], { encoding: 'utf8' });
+      expect(r.stdout.trim(), r.stderr).toBe("['sr', 'x'] (2, 3) 21.0 16000");
+    }
   });
 
   it('refuse what is not a zip with one line', () => {

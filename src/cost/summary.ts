@@ -47,7 +47,7 @@ export function modelSummary(g: Graph): ModelSummary {
     batch: g.batch ?? null,
     inputs: g.inputs.map((v) => summarize(g, v.name!)),
     outputs: g.outputs.map((v) => summarize(g, v.name!)),
-    nodes: { total: g.nodes.length, runtime: runtime.length, constant: g.isStaticNode.filter(Boolean).length, dead: g.live.filter((l) => !l).length },
+    nodes: { total: g.nodes.length, runtime: runtime.length, constant: g.isStaticNode.filter(Boolean).length, dead: g.live.filter((l, i) => !l && !g.isStaticNode[i]).length },
     ops: Object.fromEntries([...ops].sort((a, b) => b[1] - a[1])),
     params: { count: cost.params, bytes: cost.paramBytes },
     cost,

@@ -13,7 +13,7 @@ import { inferPass, type PassResult, type Probed } from './infer.js';
 import { openDims, resolveInputShapes, type OpenDim } from './input-shapes.js';
 import { probeShapes } from './probe.js';
 import { bindInputValues, inlineBranches, knownBranches } from './specialise.js';
-import { buildStructure, type GraphStructure } from './structure.js';
+import { buildStructure, liveNodes, type GraphStructure } from './structure.js';
 
 export interface AnalyzeOptions {
   /** Whole shapes per input name; needed for dynamic dims other than the batch. */
@@ -112,7 +112,8 @@ export async function analyzeModel(model: OnnxModel, options: AnalyzeOptions = {
     });
   }
   const isStaticNode = s.nodes.map((n) => n.outputs.every((o) => !o || pass.isStatic.has(o)));
-  return { ...s, model: analysed, tensors, costs: pass.costs, isStaticNode, inputShapes: inputs, batch, dynamicDims, warnings, specialisation };
+  const live = liveNodes(s.nodes, s.values, s.outputs, (i) => isStaticNode[i]!);
+  return { ...s, live, model: analysed, tensors, costs: pass.costs, isStaticNode, inputShapes: inputs, batch, dynamicDims, warnings, specialisation };
 }
 
 const specialisationOf = (inputValues: Record<string, readonly number[]>, folded: Specialisation['folded']): Specialisation | undefined =>

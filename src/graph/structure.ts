@@ -43,7 +43,7 @@ export interface GraphStructure {
   readonly order: readonly number[];
   /** Opset version per domain ('' is the default ONNX domain). */
   readonly opsets: ReadonlyMap<string, number>;
-  /** Nodes that contribute to some graph output. */
+  /** Nodes that contribute to some graph output (after analysis: at run time, see liveNodes). */
   readonly live: readonly boolean[];
 }
 
@@ -117,13 +117,19 @@ function topologicalOrder(nodes: readonly GraphNode[], values: ReadonlyMap<strin
   return order;
 }
 
-function liveNodes(nodes: readonly GraphNode[], values: ReadonlyMap<string, ValueLinks>, outputs: readonly ValueInfoProto[]): boolean[] {
+/**
+ * Nodes that contribute to some graph output. A `folded` node's value is known before any inference, so what it
+ * reads is not needed at run time: a node whose outputs only feed folded ones (a tensor only measured by Shape, as
+ * exporters leave in attention layers) is live in the file but unused per inference.
+ */
+export function liveNodes(nodes: readonly GraphNode[], values: ReadonlyMap<string, ValueLinks>, outputs: readonly ValueInfoProto[], folded: (node: number) => boolean = () => false): boolean[] {
   const live = nodes.map(() => false);
   const stack = outputs.map((o) => values.get(o.name!)!.producer).filter((p) => p >= 0);
   while (stack.length) {
     const i = stack.pop()!;
     if (live[i]) continue;
     live[i] = true;
+    if (folded(i)) continue;
     for (const r of nodes[i]!.reads) {
       const p = values.get(r)!.producer;
       if (p >= 0 && !live[p]) stack.push(p);

@@ -60,7 +60,7 @@ export interface SaliencyResult {
   curve: CuiPoint[];
   /** log10 CUI per layer for each class's own images (null where CUI is 0 or the class has no images). */
   perClass: Record<string, (number | null)[]>;
-  /** target-logit: share of the images the model classifies correctly. */
+  /** target-logit on labelled data: share of the images the model classifies correctly (null without labels). */
   accuracy: number | null;
   seconds: number;
 }
@@ -130,7 +130,7 @@ export async function runSaliency(g: Graph, data: Dataset, options: SaliencyOpti
         ...Object.fromEntries([...(model.outputGradInputs ?? [])].map(([o, name]) => [name, rowsOf(grads![o]!, start, chunk.length)])),
       };
       const out = await run(session, feeds);
-      if (model.logits) {
+      if (model.logits && classCount) {
         const logits = out[model.logits]!.data as Float32Array;
         labels.forEach((label, n) => {
           const row = logits.subarray(n * classCount, (n + 1) * classCount);
@@ -157,7 +157,8 @@ export async function runSaliency(g: Graph, data: Dataset, options: SaliencyOpti
     layers: info,
     curve: acc.curve(classCount ? subset : [0]),
     perClass,
-    accuracy: model.logits ? correct / indices.length : null,
+    // without labels there is nothing to be correct about (the predicted class is explained)
+    accuracy: model.logits && classCount ? correct / indices.length : null,
     seconds: (performance.now() - started) / 1000,
   };
 }

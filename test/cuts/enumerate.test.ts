@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { enumerateCuts } from '../../src/cuts/enumerate.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import { runtimeNodes, type Graph } from '../../src/graph/graph.js';
-import { branches, chain, multiIO, randomDag, residual, shapeChain } from '../helpers/models.js';
+import { ModelBuilder } from '../../src/onnx/builder.js';
+import { inMemoryModel } from '../../src/onnx/io.js';
+import { modelSummary } from '../../src/cost/summary.js';
+import { branches, chain, multiIO, randomDag, residual, shapeChain, weights } from '../helpers/models.js';
 
 const keys = (cuts: { tensors: string[] }[]) => cuts.map((c) => [...c.tensors].sort().join('+'));
 
@@ -30,6 +33,22 @@ describe('enumerateCuts', () => {
   it('never lets a constant or a shape computation cross', async () => {
     const cuts = enumerateCuts(await analyzeModel(shapeChain()));
     expect(keys(cuts)).toEqual(['h', 't', 'r']);
+  });
+
+  it('runs nothing per inference whose value only feeds a Shape: it neither runs nor holds a cut open', async () => {
+    // as in PyTorch's attention: a tensor computed beside the main path and only measured, its shape a constant
+    const b = new ModelBuilder();
+    b.input('x', 'float32', ['batch', 6, 4]);
+    const h = b.op('MatMul', ['x', weights(b, 'w1', [4, 4], 1)], {}, { output: 'h' });
+    const side = b.op('Neg', ['x'], {}, { output: 'side' });
+    const rows = b.op('Gather', [b.op('Shape', [side], {}, { output: 'side_shape' }), b.constantNode('int64', [1], [1])], { axis: 0 }, { output: 'rows' });
+    const target = b.op('Concat', [b.constantNode('int64', [1], [-1]), rows, b.constantNode('int64', [1], [4])], { axis: 0 }, { output: 'target' });
+    b.op('Reshape', [b.op('Tanh', [h], {}, { output: 't' }), target], {}, { output: 'y' });
+    b.output('y', 'float32', ['batch', 6, 4]);
+    const g = await analyzeModel(inMemoryModel(b.build(), 'measured-side'));
+    expect(runtimeNodes(g).map((i) => g.nodes[i]!.opType)).toEqual(['MatMul', 'Tanh', 'Reshape']);
+    expect(keys(enumerateCuts(g))).toEqual(['h', 't']);
+    expect(modelSummary(g).nodes).toMatchObject({ runtime: 3, dead: 1 });
   });
 
   it('sends a second input the tail reads; the head delivers graph outputs the cut depends on', async () => {

@@ -20,6 +20,7 @@ import { loadModel } from '../../src/onnx/io.js';
 import { createSession, run } from '../../src/ort/session.js';
 import { buildSaliencyModel } from '../../src/saliency/gradcam.js';
 import { candidateLayers, runSaliency } from '../../src/saliency/dataset-saliency.js';
+import { EXAMPLE_MODEL } from '../../src/util/package.js';
 import { randomValues } from '../autodiff/gradcheck.js';
 
 const packageDir = (name: string) => dirname(createRequire(import.meta.url).resolve(`${name}/package.json`));
@@ -94,5 +95,15 @@ describe('saliency of a fixed-batch MLP whose cut tensors are vectors (openWakeW
     expect(r.layers.length).toBeGreaterThan(3);
     for (const l of r.layers) expect(l).toMatchObject({ shape: [32], positions: 1 });
     expect(r.curve.some((p) => p.cui > 0)).toBe(true);
+  });
+});
+
+describe('saliency of a classifier on data without labels', () => {
+  it('explains the predicted class and reports no accuracy (nothing to be correct about)', async () => {
+    const g = await analyzeModel(loadModel(EXAMPLE_MODEL));
+    const r = await runSaliency(g, openDataset(npy([3, 224, 224], 2)), { target: 'pred', layers: candidateLayers(g).slice(-1), batchSize: 2 });
+    expect(r.objective).toMatch(/predicted class/);
+    expect(r.accuracy).toBeNull();
+    expect(r.curve[0]!.cui).toBeGreaterThan(0);
   });
 });

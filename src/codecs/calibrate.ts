@@ -11,7 +11,7 @@ import { ImperaError } from '../errors.js';
 import { batchAxis, takesAnyBatch, tensor, type Graph } from '../graph/graph.js';
 import { channelAxes, tensorLayout } from '../graph/layout.js';
 import { valueInfo } from '../onnx/builder.js';
-import { DataType, numel } from '../onnx/dtype.js';
+import { DataType, dtypeName, numel } from '../onnx/dtype.js';
 import { onnx, type ModelProto } from '../onnx/proto.js';
 import { createSession, run } from '../ort/session.js';
 import { emitEncode } from './onnx.js';
@@ -59,7 +59,7 @@ function planTensors(g: Graph, cuts: readonly Cut[], specs: readonly CodecSpec[]
   const plans = new Map<string, Plan>();
   const axes = channelAxes(g);
   for (const cut of cuts) {
-    for (const t of cut.tensors) {
+    for (const t of cut.tensors.filter((name) => !passthroughType(g, name))) {
       const shape = tensor(g, t).shape;
       const layout = tensorLayout(g, t, axes);
       const plan = plans.get(t) ?? { tensor: t, rank: shape.length, channelAxis: layout?.channelAxis ?? -1, channels: layout?.channels ?? 1, pcaKs: new Set<number>(), percentiles: false };
@@ -77,6 +77,12 @@ function planTensors(g: Graph, cuts: readonly Cut[], specs: readonly CodecSpec[]
 }
 
 const range = (n: number) => [...Array(n).keys()];
+
+/** The element type of a cut tensor codecs leave as it is (anything but float32), or undefined. */
+export const passthroughType = (g: Graph, t: string): string | undefined => {
+  const dtype = tensor(g, t).dtype;
+  return dtype === DataType.FLOAT ? undefined : dtypeName(dtype);
+};
 
 /** Elements of one sample of a tensor (the analysed shape over its batch, on whichever axis it is). */
 const perSample = (g: Graph, t: string): number => {
@@ -228,6 +234,8 @@ export async function fitCodecs(g: Graph, cuts: readonly Cut[], specs: readonly 
       cut.id,
       specs.map((spec) => {
         const tensors = cut.tensors.map((t): FittedTensorCodec => {
+          const passthrough = passthroughType(g, t);
+          if (passthrough) return { tensor: t, rank: tensor(g, t).shape.length, channelAxis: -1, wireElements: perSample(g, t), passthrough };
           const plan = plans.get(t)!;
           const elements = perSample(g, t);
           const k = spec.pca ? pcaK(spec, t, plan.channels) : undefined;

@@ -13,6 +13,11 @@ export interface FittedTensorCodec {
   /** Affine quantisation: q = clip(round(x / scale) + zeroPoint, 0, 2^bits - 1); one value, or one per channel. */
   quant?: { bits: number; scale: Float32Array; zeroPoint: Float32Array };
   fp16?: boolean;
+  /**
+   * The tensor's element type by ONNX name where it is not float32 (a bool mask, int64 token ids beside an
+   * activation): such a tensor crosses as it is, losslessly; the codec's stages apply to the float32 tensors only.
+   */
+  passthrough?: string;
 }
 
 export interface FittedCodec {

@@ -6,7 +6,7 @@
  */
 import { Emitter } from '../onnx/emitter.js';
 import { valueInfo, type Dim } from '../onnx/builder.js';
-import { DataType } from '../onnx/dtype.js';
+import { DataType, dtypeOf } from '../onnx/dtype.js';
 import { onnx, type ModelProto } from '../onnx/proto.js';
 import type { FittedTensorCodec } from './fitted.js';
 
@@ -14,7 +14,10 @@ import type { FittedTensorCodec } from './fitted.js';
 const along = (axis: number, rank: number, n: number) => Array.from({ length: rank }, (_, i) => (i === axis ? n : 1));
 
 export const wireDtype = (fit: FittedTensorCodec): DataType =>
-  fit.quant ? (fit.quant.bits <= 8 ? DataType.UINT8 : DataType.UINT16) : fit.fp16 ? DataType.FLOAT16 : DataType.FLOAT;
+  fit.passthrough ? dtypeOf(fit.passthrough) : fit.quant ? (fit.quant.bits <= 8 ? DataType.UINT8 : DataType.UINT16) : fit.fp16 ? DataType.FLOAT16 : DataType.FLOAT;
+
+/** The cut tensor's own element type (what the head produces and the tail reads). */
+export const tensorDtype = (fit: FittedTensorCodec): DataType => (fit.passthrough ? dtypeOf(fit.passthrough) : DataType.FLOAT);
 
 function project(e: Emitter, x: string, fit: FittedTensorCodec, encode: boolean): string {
   const { k, components, mean } = fit.pca!;
@@ -110,12 +113,12 @@ export function codecModel(fits: readonly FittedTensorCodec[], part: CodecPart, 
     const wireName = `${fit.tensor}::wire`;
     if (part === 'decode') {
       inputs.push(valueInfo(wireName, wireDtype(fit), dims(fit, true)));
-      outputs.push(valueInfo(e.op('Identity', [emitDecode(e, wireName, fit)], {}, { output: `${fit.tensor}::decoded` }), DataType.FLOAT, dims(fit, false)));
+      outputs.push(valueInfo(e.op('Identity', [emitDecode(e, wireName, fit)], {}, { output: `${fit.tensor}::decoded` }), tensorDtype(fit), dims(fit, false)));
       continue;
     }
-    inputs.push(valueInfo(fit.tensor, DataType.FLOAT, dims(fit, false)));
+    inputs.push(valueInfo(fit.tensor, tensorDtype(fit), dims(fit, false)));
     if (part === 'encode') outputs.push(valueInfo(e.op('Identity', [emitEncode(e, fit.tensor, fit)], {}, { output: wireName }), wireDtype(fit), dims(fit, true)));
-    else outputs.push(valueInfo(e.op('Identity', [emitRoundTrip(e, fit.tensor, fit)], {}, { output: `${fit.tensor}::decoded` }), DataType.FLOAT, dims(fit, false)));
+    else outputs.push(valueInfo(e.op('Identity', [emitRoundTrip(e, fit.tensor, fit)], {}, { output: `${fit.tensor}::decoded` }), tensorDtype(fit), dims(fit, false)));
   }
   return onnx.ModelProto.create({
     irVersion: 8,
@@ -150,6 +153,6 @@ export function multiEncoderModel(codecs: readonly (readonly FittedTensorCodec[]
     irVersion: 8,
     producerName: 'impera',
     opsetImport: [{ domain: '', version: opset }],
-    graph: { name: 'codec_encoders', node: e.nodes, initializer: e.initializers, input: first.map((fit) => valueInfo(fit.tensor, DataType.FLOAT, dims(fit, false))), output: outputs },
+    graph: { name: 'codec_encoders', node: e.nodes, initializer: e.initializers, input: first.map((fit) => valueInfo(fit.tensor, tensorDtype(fit), dims(fit, false))), output: outputs },
   });
 }

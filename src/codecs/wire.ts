@@ -119,15 +119,39 @@ function decompress(bytes: Uint8Array, entropy: Entropy): Uint8Array {
   return (zlib as unknown as { zstdDecompressSync: (b: Uint8Array) => Uint8Array }).zstdDecompressSync(bytes);
 }
 
-/** A wire tensor for one sample: float32, float16 (raw bits) or codes. */
-export type WireValues = Float32Array | Uint16Array | Uint8Array;
+/** A wire tensor for one sample: float32, float16 (raw bits), codes, or a tensor that crosses as it is (bool as bytes). */
+export type WireValues = Float32Array | Uint16Array | Uint8Array | Int8Array | Int16Array | Int32Array | Uint32Array | Float64Array | BigInt64Array | BigUint64Array;
+
+type WireCtor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => WireValues;
+
+/** Typed arrays of the element types that cross as they are, by ONNX name. */
+const PASSTHROUGH: Record<string, WireCtor> = {
+  bool: Uint8Array,
+  uint8: Uint8Array,
+  int8: Int8Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  float16: Uint16Array,
+  bfloat16: Uint16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  float64: Float64Array,
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
+};
+
+function passthroughView(dtype: string, payload: Uint8Array, n: number): WireValues {
+  const Ctor = PASSTHROUGH[dtype];
+  if (!Ctor) throw new ImperaError('BAD_CODEC', `a cut tensor of element type ${dtype} cannot cross the wire`, 'cut elsewhere, where the tensors are numbers or bools');
+  return new Ctor(payload.buffer, payload.byteOffset, n);
+}
 
 /** One sample's wire tensors framed and packed, before the entropy stage. */
 export function packWire(codec: FittedCodec, sample: readonly WireValues[]): Uint8Array {
   const parts = codec.tensors.flatMap((fit, i) => {
     const v = sample[i]!;
     let payload: Uint8Array;
-    if (fit.quant) payload = codec.spec.sparse ? sparseEncode(v, fit.quant.bits) : packBits(v, fit.quant.bits);
+    if (fit.quant) payload = codec.spec.sparse ? sparseEncode(v as Uint16Array, fit.quant.bits) : packBits(v as Uint16Array, fit.quant.bits);
     else payload = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
     return [leb128(payload.length), payload];
   });
@@ -149,6 +173,7 @@ export function decodeWire(codec: FittedCodec, bytes: Uint8Array): WireValues[] 
     at = start + length;
     if (payload.length !== length) throw new ImperaError('BAD_CODEC', 'the payload ends early: bytes were lost or cut');
     const n = fit.wireElements;
+    if (fit.passthrough) return passthroughView(fit.passthrough, payload, n);
     if (fit.quant) {
       const codes = codec.spec.sparse ? sparseDecode(payload, fit.quant.bits, n) : unpackBits(payload, fit.quant.bits, n);
       return fit.quant.bits <= 8 ? Uint8Array.from(codes) : codes;
@@ -176,6 +201,7 @@ export function wireCodec(d: WireDescription): FittedCodec {
       wireElements: t.wireElements,
       ...(t.bits ? { quant: { bits: t.bits, scale: new Float32Array(0), zeroPoint: new Float32Array(0) } } : {}),
       ...(t.fp16 ? { fp16: true } : {}),
+      ...(!t.bits && !t.fp16 && t.dtype !== 'float32' ? { passthrough: t.dtype } : {}),
     })),
   };
 }

@@ -26,7 +26,6 @@ import { modelInputs, type Dataset, type InputSpec } from '../data/dataset.js';
 import { ImperaError } from '../errors.js';
 import { splitModel } from '../export/split.js';
 import { batchAxis, symbolicShape, takesAnyBatch, tensor, type Graph } from '../graph/graph.js';
-import { DataType } from '../onnx/dtype.js';
 import { exposeTensors } from '../onnx/expose.js';
 import { axisFirst, sliceAlong, type Tensor } from '../onnx/tensor.js';
 import { createSession, run as runSession, type ort } from '../ort/session.js';
@@ -467,7 +466,7 @@ async function codecShare(g: Graph, cut: Cut, codecs: readonly (readonly FittedT
   const proto = onnx.ModelProto.create({
     irVersion: 8,
     opsetImport: [{ domain: '', version: opset }],
-    graph: { name: 'roundtrips', node: e.nodes, initializer: e.initializers, input: cut.tensors.map((t) => valueInfo(sourceName(t), DataType.FLOAT, symbolicShape(g, t))), output: cut.tensors.map((t) => valueInfo(t, DataType.FLOAT)) },
+    graph: { name: 'roundtrips', node: e.nodes, initializer: e.initializers, input: cut.tensors.map((t) => valueInfo(sourceName(t), tensor(g, t).dtype, symbolicShape(g, t))), output: cut.tensors.map((t) => valueInfo(t, tensor(g, t).dtype)) },
   });
   const session = await createSession(proto, '.', { memoryArena: false });
   try {

@@ -94,7 +94,7 @@ export async function runCodecPair(parts: readonly [ExportedPart, ExportedPart],
     });
     const onWire = encodeWire(codec, sample);
     bytes.push(onWire.length);
-    decodeWire(codec, onWire).forEach((v, i) => (received[i] as Float32Array).set(v, n * v.length));
+    decodeWire(codec, onWire).forEach((v, i) => (received[i] as Float32Array).set(v as Float32Array, n * v.length));
   }
   const tailFeeds: Feeds = Object.fromEntries(tail.inputs.map((name) => {
     const i = codec.tensors.findIndex((f) => wireName(f.tensor) === name);

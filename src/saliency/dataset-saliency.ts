@@ -25,7 +25,7 @@ export interface SaliencyOptions {
    * with `outputGrads`, l2 with `select`, the target logit where the first output is class logits [N, K], else fidelity.
    */
   objective?: SaliencyObjective['objective'];
-  /** target-logit: explain the labelled class (default) or the predicted one. */
+  /** target-logit: explain the labelled class (the default on labelled data) or the predicted one (the default without labels). */
   target?: 'label' | 'pred';
   /** l2, fidelity: the output the objective is on (default: the first). */
   output?: string;
@@ -96,7 +96,7 @@ export function candidateLayers(g: Graph, maxWidth?: number): string[] {
 
 export async function runSaliency(g: Graph, data: Dataset, options: SaliencyOptions = {}): Promise<SaliencyResult> {
   const started = performance.now();
-  const objective = saliencyObjective(g, options);
+  const objective = saliencyObjective(g, options, data.labelled);
   const layers = options.layers ?? candidateLayers(g, options.width);
   if (layers.length === 0) throw new ImperaError('BAD_ARGUMENT', `no candidate layers: no cut${options.width ? ` of up to ${options.width} tensors` : ''} holds an activation after a weighted layer with the batch on axis 0`, 'name the layers (--layers)');
   const inputs = modelInputs(g);
@@ -165,9 +165,10 @@ export async function runSaliency(g: Graph, data: Dataset, options: SaliencyOpti
 
 /**
  * The objective the options ask for; options that belong to another objective are refused. By default the target
- * logit where the first output is class logits [N, K] (I-SPLIT), else the fidelity loss, which any model has.
+ * logit where the first output is class logits [N, K] (I-SPLIT: the labelled class, or the predicted one where the
+ * data has no labels), else the fidelity loss, which any model has.
  */
-function saliencyObjective(g: Graph, o: SaliencyOptions): SaliencyObjective {
+function saliencyObjective(g: Graph, o: SaliencyOptions, labelled: boolean): SaliencyObjective {
   const objective = o.objective ?? defaultObjective(g, o);
   const refuse = (option: string, belongs: string) => {
     throw new ImperaError('BAD_ARGUMENT', `${option} applies to objective ${belongs}, not '${objective}'`);
@@ -177,7 +178,7 @@ function saliencyObjective(g: Graph, o: SaliencyOptions): SaliencyObjective {
   if (o.threshold !== undefined && objective !== 'fidelity') refuse('a threshold', 'fidelity');
   if (o.outputGrads && objective !== 'seed') refuse('a fed output gradient', 'seed');
   if (o.output && objective === 'target-logit') refuse('an output', 'l2 or fidelity (target-logit explains the first output)');
-  if (objective === 'target-logit') return { objective, target: o.target ?? 'label' };
+  if (objective === 'target-logit') return { objective, target: o.target ?? (labelled ? 'label' : 'pred') };
   if (objective === 'seed') {
     if (!o.outputGrads || !Object.keys(o.outputGrads).length) throw new ImperaError('BAD_ARGUMENT', 'objective seed needs the gradient of at least one output', 'give dL/dy as a .npy file (--output-grad)');
     return { objective, outputs: Object.keys(o.outputGrads) };

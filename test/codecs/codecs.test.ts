@@ -16,7 +16,9 @@ import { createSession, run } from '../../src/ort/session.js';
 import { EXAMPLE_DATA, EXAMPLE_MODEL } from '../../src/util/package.js';
 import { seededRandom } from '../../src/util/random.js';
 import type { FittedTensorCodec } from '../../src/codecs/fitted.js';
-import { tf2onnxCnn } from '../helpers/models.js';
+import { tf2onnxCnn, weights } from '../helpers/models.js';
+import { wireCodec } from '../../src/codecs/wire.js';
+import { attachCodec, describeWire, runCodecPair } from '../../src/export/codec.js';
 
 
 describe('fitPca', () => {
@@ -172,5 +174,47 @@ describe('codecs at an NHWC cut (tf2onnx)', async () => {
     for (let i = 0; i < src.length; i++) worst = Math.max(worst, Math.abs(src[i]! - back[i]!));
     expect(worst).toBeLessThan(1e-4);
     await Promise.all([enc.release(), trip.release()]);
+  });
+});
+
+describe('a cut with a bool mask beside an activation (an attention mask, as in a transformer)', () => {
+  // y = where(x > 0, h, -h) with h = relu(x W): the cut {h, mask} carries a float32 and a bool tensor
+  async function maskModel() {
+    const b = new ModelBuilder();
+    b.input('x', 'float32', ['batch', 8]);
+    b.op('Greater', ['x', b.constantNode('float32', [], [0])], {}, { output: 'mask' });
+    b.op('Relu', [b.op('MatMul', ['x', weights(b, 'w', [8, 8], 3)], {}, { output: 'xw' })], {}, { output: 'h' });
+    b.op('Where', ['mask', 'h', b.op('Neg', ['h'], {}, { output: 'neg' })], {}, { output: 'y' });
+    b.output('y', 'float32', ['batch', 8]);
+    return analyzeModel(inMemoryModel(b.build(), 'mask'));
+  }
+  const noise = (idx: readonly number[]) => Float32Array.from({ length: idx.length * 8 }, (_, i) => Math.sin(1.7 * i + idx[0]!));
+  const data: Dataset = { name: 'noise', size: 16, classes: ['a'], labelled: false, label: () => 0, load: noise, feeds: (idx) => ({ x: { dtype: DataType.FLOAT, dims: [idx.length, 8], data: noise(idx) } }) };
+
+  it('the codec quantises the float tensor and sends the mask as it is, through ONNX, bytes and back', async () => {
+    const g = await maskModel();
+    const cut = resolveCut(g, findCuts(g), 'mask+h');
+    const fitted = (await fitCodecs(g, [cut], [parseCodec('int4+deflate')], data)).get(cut.id)![0]!;
+    const [mask, h] = ['mask', 'h'].map((t) => fitted.tensors.find((f) => f.tensor === t)!);
+    expect(mask).toEqual({ tensor: 'mask', rank: 2, channelAxis: -1, wireElements: 8, passthrough: 'bool' });
+    expect(h!.quant!.bits).toBe(4);
+    const described = describeWire(fitted);
+    expect(described.tensors.find((t) => t.tensor === 'mask')).toMatchObject({ dtype: 'bool', wireElements: 8 });
+    expect(wireCodec(described).tensors.find((t) => t.tensor === 'mask')!.passthrough).toBe('bool');
+
+    const parts = attachCodec(g, splitModel(g, [cut]).parts as [never, never], fitted);
+    const sessions = [await createSession(parts[0].proto, g.model.dir), await createSession(parts[1].proto, g.model.dir)] as const;
+    const feeds = data.feeds([0, 1, 2, 3], []);
+    const { outputs } = await runCodecPair(parts, sessions, fitted, feeds);
+    await Promise.all(sessions.map((s) => s.release()));
+    const full = await createSession(g.model.proto, g.model.dir);
+    const reference = (await run(full, feeds)).y!.data as Float32Array;
+    await full.release();
+    const split = outputs.y!.data as Float32Array;
+    // the mask crossed exactly: every output has the full model's sign wherever h is not quantised to zero
+    reference.forEach((r, i) => {
+      if (split[i] !== 0) expect(Math.sign(split[i]!)).toBe(Math.sign(r));
+    });
+    expect(split.some((v) => v < 0) && split.some((v) => v > 0)).toBe(true);
   });
 });

@@ -6,6 +6,9 @@ import { analyzeModel } from '../../src/graph/analyze.js';
 import { runtimeNodes } from '../../src/graph/graph.js';
 import { loadProfile, saveProfile } from '../../src/profile/profile-file.js';
 import { profileModel, profileSteps, traceScaleFor } from '../../src/profile/profiler.js';
+import { standaloneTimes } from '../../src/profile/probes.js';
+import { ModelBuilder } from '../../src/onnx/builder.js';
+import { inMemoryModel } from '../../src/onnx/io.js';
 import { chain } from '../helpers/models.js';
 
 // Few runs: these tests check what a profile holds, not how fast anything is.
@@ -64,5 +67,19 @@ describe('the scale on traced kernel times', () => {
 
   it('leaves the kernels a share when a slow edge probe claims the whole run (a tiny model under load)', () => {
     expect(traceScaleFor(0.012, { nodesMs: 0.015, boundaryMs: 0.013 })).toBe(0.1);
+  });
+});
+
+describe('standalone probes', () => {
+  it('time a node whose output is a bool mask (the probe reduces it after a cast: ReduceMax takes no bool)', async () => {
+    const b = new ModelBuilder();
+    b.input('x', 'float32', ['batch', 64]);
+    b.op('Greater', ['x', b.constantNode('float32', [], [0])], {}, { output: 'mask' });
+    b.op('Where', ['mask', 'x', b.op('Neg', ['x'], {}, { output: 'neg' })], {}, { output: 'y' });
+    b.output('y', 'float32', ['batch', 64]);
+    const g = await analyzeModel(inMemoryModel(b.build(), 'mask'));
+    const greater = runtimeNodes(g).find((i) => g.nodes[i]!.opType === 'Greater')!;
+    const times = await standaloneTimes(g, [greater], 1);
+    expect(times.get(greater)).toBeGreaterThanOrEqual(0);
   });
 });

@@ -99,9 +99,12 @@ describe('saliency of a fixed-batch MLP whose cut tensors are vectors (openWakeW
 });
 
 describe('saliency of a classifier on data without labels', () => {
-  it('explains the predicted class and reports no accuracy (nothing to be correct about)', async () => {
+  it('explains the predicted class by default and reports no accuracy (nothing to be correct about); the labelled class is refused', async () => {
     const g = await analyzeModel(loadModel(EXAMPLE_MODEL));
-    const r = await runSaliency(g, openDataset(npy([3, 224, 224], 2)), { target: 'pred', layers: candidateLayers(g).slice(-1), batchSize: 2 });
+    const data = openDataset(npy([3, 224, 224], 2));
+    const layers = candidateLayers(g).slice(-1);
+    await expect(runSaliency(g, data, { target: 'label', layers })).rejects.toThrow(/has no labels to explain the labelled class/);
+    const r = await runSaliency(g, data, { layers, batchSize: 2 });
     expect(r.objective).toMatch(/predicted class/);
     expect(r.accuracy).toBeNull();
     expect(r.curve[0]!.cui).toBeGreaterThan(0);

@@ -81,7 +81,7 @@ export function registerSaliency(program: Command): void {
     .option('--classes <list>', 'only images of these classes, e.g. 0,3,7 (the curve of that class subset)')
     .option('--samples <n>', 'at most this many images', positiveInt('--samples'))
     .option('--objective <name>', `what the maps explain (docs/saliency/OBJECTIVES.md): ${SALIENCY_OBJECTIVES.join(', ')} (default: seed with --output-grad, l2 with --channel/--region, target-logit where the first output is class logits [N, K], else fidelity)`)
-    .option('--target <which>', 'target-logit: explain the labelled class (label, default) or the predicted one (pred)')
+    .option('--target <which>', 'target-logit: explain the labelled class (label; the default on labelled data) or the predicted one (pred; the default without labels)')
     .option('--output <name>', 'l2, fidelity: the output the objective is on (default: the first)')
     .option('--channel <c>', 'l2: only this channel of the output (C of [N, C, H, W] or [N, T, C])')
     .option('--region <ranges>', 'l2: only these positions, start:end per position axis: y0:y1,x0:x1 for [N, C, H, W], t0:t1 for [N, T, C]')

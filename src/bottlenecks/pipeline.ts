@@ -16,6 +16,7 @@ import type { ExportedPart } from '../export/extract.js';
 import { splitModel } from '../export/split.js';
 import { analyzeModel } from '../graph/analyze.js';
 import { tensor, type Graph } from '../graph/graph.js';
+import { producerInfo } from '../graph/producers.js';
 import { tensorLayout } from '../graph/layout.js';
 import { DataType } from '../onnx/dtype.js';
 import { Emitter } from '../onnx/emitter.js';
@@ -127,7 +128,7 @@ export async function trainBottleneck(g: Graph, cut: Cut, data: { train: Dataset
   const cutTensor = cut.tensors[0]!;
   const d = designBottleneck(tensor(g, cutTensor).shape, tensorLayout(g, cutTensor), options);
   const outputName = g.outputs[0]!.name!;
-  const task = await chooseTask([{ name: outputName, dims: tensor(g, outputName).shape }], { labelled: data.train.labelled && data.test.labelled, classes: data.train.classes.length });
+  const task = await chooseTask([{ name: outputName, dims: tensor(g, outputName).shape, ...producerInfo(g, outputName) }], { labelled: data.train.labelled && data.test.labelled, classes: data.train.classes.length });
   const loss = chooseLoss(task, data.train.labelled, options.loss);
   const batchSize = options.batchSize ?? 32;
   const warnings: string[] = [];

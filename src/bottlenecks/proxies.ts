@@ -16,6 +16,7 @@ import { modelInputs, requireBatchFirst, type Dataset } from '../data/dataset.js
 import { ImperaError } from '../errors.js';
 import { splitModel } from '../export/split.js';
 import { tensor, type Graph } from '../graph/graph.js';
+import { producerInfo } from '../graph/producers.js';
 import { channelAxes, tensorLayout, type ChannelLayout } from '../graph/layout.js';
 import { DataType } from '../onnx/dtype.js';
 import { Emitter } from '../onnx/emitter.js';
@@ -153,7 +154,7 @@ export function proxyTail(g: Graph, cut: Cut, shapes: readonly ProxyShape[], pca
 /** The task of the model on its data, as eval/ chooses it: from the outputs' shapes and a first batch's value ranges, unless set. */
 function taskOf(g: Graph, data: Dataset, out: Record<string, Tensor>, options: TaskOptions = {}): Promise<Task> {
   const range = (t: Tensor): [number, number] => Array.from(t.data, Number).reduce(([lo, hi], v) => [Math.min(lo, v), Math.max(hi, v)], [Infinity, -Infinity]);
-  const outputs: OutputInfo[] = g.outputs.map((o) => ({ name: o.name!, dims: tensor(g, o.name!).shape, ...(out[o.name!] ? { range: range(out[o.name!]!) } : {}) }));
+  const outputs: OutputInfo[] = g.outputs.map((o) => ({ name: o.name!, dims: tensor(g, o.name!).shape, ...(out[o.name!] ? { range: range(out[o.name!]!) } : {}), ...producerInfo(g, o.name!) }));
   return chooseTask(outputs, { labelled: data.labelled, classes: data.labelled ? data.classes.length : 0 }, options);
 }
 

@@ -26,6 +26,7 @@ import { modelInputs, type Dataset, type InputSpec } from '../data/dataset.js';
 import { ImperaError } from '../errors.js';
 import { splitModel } from '../export/split.js';
 import { batchAxis, symbolicShape, takesAnyBatch, tensor, type Graph } from '../graph/graph.js';
+import { producerInfo } from '../graph/producers.js';
 import { exposeTensors } from '../onnx/expose.js';
 import { axisFirst, sliceAlong, type Tensor } from '../onnx/tensor.js';
 import { createSession, run as runSession, type ort } from '../ort/session.js';
@@ -143,7 +144,7 @@ const samplesFirst = (dims: readonly number[], axis: number): number[] => [dims[
 
 /** The task of a model on its data, chosen from its outputs (shapes, and values on a first batch `out`) unless set. */
 export function taskOf(g: Graph, data: Dataset, out: Record<string, Tensor>, options: TaskOptions = {}): Promise<Task> {
-  const outputs: OutputInfo[] = g.outputs.map((o) => ({ name: o.name!, dims: samplesFirst(tensor(g, o.name!).shape, batchAxis(g, o.name!)), ...(out[o.name!] ? { range: rangeOf(out[o.name!]!) } : {}) }));
+  const outputs: OutputInfo[] = g.outputs.map((o) => ({ name: o.name!, dims: samplesFirst(tensor(g, o.name!).shape, batchAxis(g, o.name!)), ...(out[o.name!] ? { range: rangeOf(out[o.name!]!) } : {}), ...producerInfo(g, o.name!) }));
   return chooseTask(outputs, { labelled: data.labelled, classes: data.labelled ? data.classes.length : 0 }, options);
 }
 

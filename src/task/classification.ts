@@ -24,6 +24,7 @@ function inTopK(row: Numbers, c: number, k: number): boolean {
 function notClassScores(out: OutputInfo, min: number): string | null {
   if (out.dims.length !== 2) return `it needs class scores [N, classes], and this output has rank ${out.dims.length}`;
   if (out.dims[1]! < min) return `it needs at least ${min} class scores, and this output has ${out.dims[1]}`;
+  if (out.producer === 'normalized') return 'this output is normalised (a layer norm or an L2 normalisation: an embedding or a hidden state), not class scores';
   return null;
 }
 

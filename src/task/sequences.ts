@@ -31,9 +31,14 @@ export function editDistance(a: readonly number[], b: readonly number[]): number
   return row[b.length]!;
 }
 
+/** What token scores come out of: a projection to the vocabulary, with or without a softmax. */
+const TOKEN_SCORES = new Set(['Softmax', 'LogSoftmax', 'linear', 'MatMul', 'Gemm', 'Conv']);
+
 function notASequence(out: OutputInfo): string | null {
   if (out.dims.length !== 3) return `it needs sequence logits [N, T, K], and this output has rank ${out.dims.length}`;
   if (out.dims[1]! < 2 || out.dims[2]! < 2) return `it needs more than one step and one token, and this output is [${out.dims.join(', ')}]`;
+  // a hidden state [N, T, D] or a detector's [N, 4 + classes, anchors] has the shape but not the meaning
+  if (out.producer !== undefined && !TOKEN_SCORES.has(out.producer)) return `this output comes from ${out.producer === 'normalized' ? 'a normalisation (a hidden state or an embedding)' : `${out.producer}, not a projection or a softmax`}, so its argmax per step is not a token`;
   return null;
 }
 

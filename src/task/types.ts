@@ -28,6 +28,12 @@ export interface OutputInfo {
   dims: readonly number[];
   /** Least and greatest value seen on a first batch, when known: maps are taken for probabilities only in [0, 1]. */
   range?: readonly [number, number];
+  /**
+   * What made the output, when the graph is known (graph/producers.ts): an op type, 'linear' (a projection with a
+   * bias) or 'normalized' (a layer norm or an L2 normalisation). Class and token scores come from projections and
+   * softmaxes; a normalised output is an embedding or a hidden state, whose argmax means nothing.
+   */
+  producer?: string;
 }
 
 /** The data's side of the choice. */

@@ -23,6 +23,20 @@ describe('chooseTask', () => {
     }
   });
 
+  it('reads what made an output where the graph is known: a normalised output is no class or token scores, a detector\'s concat no sequence', async () => {
+    const cases: [number[], string, typeof labelled, string][] = [
+      [[1, 10], 'Gemm', labelled, 'accuracy'],
+      [[1, 384], 'normalized', unlabelled, 'rel-l2'], // a sentence embedding
+      [[1, 16, 32], 'normalized', unlabelled, 'rel-l2'], // a transformer's last hidden state
+      [[1, 40, 6625], 'Softmax', unlabelled, 'sequence-agreement'],
+      [[1, 50, 32], 'linear', unlabelled, 'sequence-agreement'], // CTC logits from a projection with a bias
+      [[1, 84, 8400], 'Concat', unlabelled, 'rel-l2'], // boxes and class scores per anchor
+    ];
+    for (const [dims, producer, data, metric] of cases) expect((await chooseTask([{ name: 'out', dims, producer }], data)).metric.name, `${dims} from ${producer}`).toBe(metric);
+    await expect(chooseTask([{ name: 'emb', dims: [1, 384], producer: 'normalized' }], labelled, { metric: 'accuracy' })).rejects.toThrow(/accuracy does not fit 'emb' \[1, 384\]: this output is normalised \(a layer norm or an L2 normalisation: an embedding or a hidden state\), not class scores/);
+    await expect(chooseTask([{ name: 'boxes', dims: [1, 84, 8400], producer: 'Concat' }], unlabelled, { metric: 'token-error-rate' })).rejects.toThrow(/this output comes from Concat, not a projection or a softmax/);
+  });
+
   it('a map whose values leave [0, 1] is not a probability map unless a threshold is given', async () => {
     const logits = { name: 'seg', dims: [1, 21, 8, 8], range: [-7.5, 12] as const };
     expect((await chooseTask([logits], unlabelled)).metric.name).toBe('rel-l2');

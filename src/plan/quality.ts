@@ -21,6 +21,8 @@ const UNITS: Record<BuiltinMetric, Unit> = {
   'psnr-db': 'db',
   'map-iou': 'share',
   'map-f1': 'share',
+  'class-map-miou': 'share',
+  'pixel-agreement': 'share',
   'sequence-agreement': 'share',
   'token-error-rate': 'share',
 };

@@ -1,7 +1,7 @@
 /**
  * Which metric measures a model's quality: chosen from the outputs' shapes and the data (class scores with labels:
- * accuracy; without: top-1 agreement; sequence logits: sequence agreement; probability maps: map IoU; anything
- * else: relative L2 error), or set by the user and then checked: a metric that does not fit the output or the data
+ * accuracy; without: top-1 agreement; sequence logits: sequence agreement; class scores per pixel: class-map mIoU;
+ * probability maps: map IoU; anything else: relative L2 error), or set by the user and then checked: a metric that does not fit the output or the data
  * is refused with an error naming the one that does. The result is a `Task` that scores batches.
  */
 import { ImperaError } from '../errors.js';
@@ -41,6 +41,8 @@ function automatic(scored: readonly OutputInfo[], data: DataInfo, s: MetricSetti
     return one('accuracy', `holds class scores and the data is labelled (${data.classes} classes)`);
   }
   if (!metric('sequence-agreement').misfit(first, data, s)) return one('sequence-agreement', 'holds sequence logits [N, T, K]: greedy decodes compared with the full model\'s');
+  // by shape alone a feature map would pass: per-pixel classes only where the graph shows a classifier made them
+  if (first.producer !== undefined && !metric('class-map-miou').misfit(first, data, s)) return one('class-map-miou', `holds class scores per pixel (made by ${first.producer}): argmax class maps compared with the full model's, mean IoU over classes`);
   if (!metric('map-iou').misfit(first, data, s)) return one('map-iou', `is a probability map: thresholded at ${s.threshold} and compared with the full model's`);
   return { def: metric('rel-l2'), outputs: scored, reason: `chosen: ${scored.map(shapeOf).join(', ')} ${scored.length > 1 ? 'are' : 'is'} neither class scores, sequence logits nor a probability map: fidelity to the full model's outputs` };
 }

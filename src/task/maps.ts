@@ -3,6 +3,10 @@
  * `threshold` against the full model's map thresholded the same way, per sample over every channel and pixel.
  * Two empty masks agree perfectly (1). A map whose values leave [0, 1] is not a probability map: the default
  * threshold is then refused (see `choose.ts`), an explicit one is the user's scale.
+ *
+ * Class scores per pixel [N, C, H, W], C >= 2 (a semantic segmenter's logits or softmax): the class map is the
+ * argmax over C at each pixel; its mean IoU over the classes present in either map (the segmentation mIoU, against
+ * the full model's map instead of ground truth), or the share of pixels whose class agrees.
  */
 import { perSample, type MetricDef, type MetricSettings, type Numbers } from './metric.js';
 import type { OutputInfo } from './types.js';
@@ -55,4 +59,76 @@ const mapMetric = (name: MetricDef['name'], what: string, f: (s: Numbers, r: Num
   vacuousNote: (s) => `the full model's map is empty at threshold ${s.threshold} (${what} 1 by convention there: lower the threshold, or use data where the model finds something)`,
 });
 
-export const mapMetrics: readonly MetricDef[] = [mapMetric('map-iou', 'IoU', mapIou), mapMetric('map-f1', 'F1', mapF1)];
+/** The class of each of `pixels` positions: argmax over the C channels (channel c of pixel p at c * pixels + p). */
+function classMap(v: Numbers, channels: number): Uint16Array {
+  const pixels = v.length / channels;
+  const out = new Uint16Array(pixels);
+  for (let p = 0; p < pixels; p++) {
+    let best = v[p]!;
+    for (let c = 1; c < channels; c++) {
+      if (v[c * pixels + p]! > best) {
+        best = v[c * pixels + p]!;
+        out[p] = c;
+      }
+    }
+  }
+  return out;
+}
+
+/** Mean over the classes present in either class map of |A_c ∩ B_c| / |A_c ∪ B_c|. */
+export function classMapMiou(s: Numbers, r: Numbers, channels: number): number {
+  const [a, b] = [classMap(s, channels), classMap(r, channels)];
+  const both = new Float64Array(channels);
+  const either = new Float64Array(channels);
+  for (let p = 0; p < a.length; p++) {
+    either[a[p]!]!++;
+    if (a[p] === b[p]) both[a[p]!]!++;
+    else either[b[p]!]!++;
+  }
+  let sum = 0;
+  let present = 0;
+  for (let c = 0; c < channels; c++) {
+    if (either[c] === 0) continue;
+    sum += both[c]! / either[c]!;
+    present++;
+  }
+  return sum / present;
+}
+
+export function pixelAgreement(s: Numbers, r: Numbers, channels: number): number {
+  const [a, b] = [classMap(s, channels), classMap(r, channels)];
+  let same = 0;
+  for (let p = 0; p < a.length; p++) if (a[p] === b[p]) same++;
+  return same / a.length;
+}
+
+/** What per-pixel class scores come out of: a convolution or projection (often resized to the input), or a softmax. */
+const PIXEL_SCORES = new Set(['Conv', 'ConvTranspose', 'linear', 'Resize', 'Upsample', 'Softmax', 'LogSoftmax']);
+
+/** Why an output is not class scores per pixel [N, C >= 2, H, W], or null. */
+function notClassMaps(out: OutputInfo): string | null {
+  const { dims } = out;
+  if (dims.length !== 4) return `it needs class scores per pixel [N, C, H, W], and this output has rank ${dims.length}`;
+  if (dims[1]! < 2) return `it needs at least 2 classes per pixel, and this output has ${dims[1]} channel`;
+  if (dims[2]! * dims[3]! < 2) return 'it needs a map of more than one position';
+  if (out.producer !== undefined && !PIXEL_SCORES.has(out.producer)) return `this output comes from ${out.producer === 'normalized' ? 'a normalisation' : out.producer}, not a convolution, a projection or a softmax, so its argmax per pixel is not a class`;
+  return null;
+}
+
+const classMapMetric = (name: MetricDef['name'], label: string, f: (s: Numbers, r: Numbers, channels: number) => number): MetricDef => ({
+  name,
+  label: () => label,
+  better: 'higher',
+  kind: 'mean',
+  needsLabels: false,
+  readsAll: false,
+  misfit: (out) => notClassMaps(out),
+  score: (split, full, n) => perSample(split, full, n, null, (x, r) => f(x, r, split.dims[1]!)),
+});
+
+export const mapMetrics: readonly MetricDef[] = [
+  mapMetric('map-iou', 'IoU', mapIou),
+  mapMetric('map-f1', 'F1', mapF1),
+  classMapMetric('class-map-miou', 'class-map mIoU', classMapMiou),
+  classMapMetric('pixel-agreement', 'pixel agreement', pixelAgreement),
+];

@@ -17,6 +17,8 @@ export type BuiltinMetric =
   | 'psnr-db' // 10 log10(peak^2 / mse), peak = max |y_full| over the sample
   | 'map-iou' // IoU of (y > threshold) and (y_full > threshold), per sample
   | 'map-f1' // F1 of the thresholded maps, per sample
+  | 'class-map-miou' // [N, C, H, W] class scores per pixel: mean IoU over classes of the argmax maps, per sample
+  | 'pixel-agreement' // share of pixels whose argmax class is the full model's, per sample
   | 'sequence-agreement' // greedy (CTC-collapsed) decode of [N, T, K] equal to the full model's
   | 'token-error-rate'; // edit distance of the greedy decodes / length of the full model's (lower is better)
 

@@ -29,3 +29,27 @@ describe('map metrics', () => {
     expect(await low.score({ n: 2, split: { prob: split }, full: { prob: full }, labels: null })).toEqual([10 / 11, 0]);
   });
 });
+
+describe('class maps: per-pixel class scores [N, C, H, W] of a semantic segmenter', () => {
+  // 3 classes over 4 pixels, channel c of pixel p at c * 4 + p (logits, not probabilities)
+  // full:  classes [0, 1, 2, 2]; split: classes [0, 1, 1, 2]
+  const fullLogits = f32([1, 3, 2, 2], [5, -1, 0, 0, /**/ 1, 4, 0, 0, /**/ 0, 0, 3, 2]);
+  const splitLogits = f32([1, 3, 2, 2], [5, -1, 0, 0, /**/ 1, 4, 4, 0, /**/ 0, 0, 3, 2]);
+  const seg = [{ name: 'out', dims: [1, 3, 2, 2], range: [-1, 5] as const, producer: 'Resize' }];
+
+  it('mIoU over the classes present: class 0 1/1, class 1 1/2, class 2 1/2; pixel agreement 3/4', async () => {
+    const miou = await chooseTask(seg, { labelled: false, classes: 0 });
+    expect(miou.metric.name).toBe('class-map-miou');
+    expect(miou.reason).toMatch(/class scores per pixel \(made by Resize\)/);
+    expect(await miou.score({ n: 1, split: { out: splitLogits }, full: { out: fullLogits }, labels: null })).toEqual([(1 + 0.5 + 0.5) / 3]);
+    const agree = await chooseTask(seg, { labelled: false, classes: 0 }, { metric: 'pixel-agreement' });
+    expect(await agree.score({ n: 1, split: { out: splitLogits }, full: { out: fullLogits }, labels: null })).toEqual([0.75]);
+  });
+
+  it('is not chosen from the shape alone (a feature map has it too), nor for a sigmoid map or one channel', async () => {
+    expect((await chooseTask([{ ...seg[0]!, producer: undefined }], { labelled: false, classes: 0 })).metric.name).toBe('rel-l2');
+    expect((await chooseTask([{ ...seg[0]!, producer: 'Relu' }], { labelled: false, classes: 0 })).metric.name).toBe('rel-l2');
+    expect((await chooseTask([{ name: 'prob', dims: [1, 2, 2, 2], range: [0, 1] as const, producer: 'Sigmoid' }], { labelled: false, classes: 0 })).metric.name).toBe('map-iou');
+    await expect(chooseTask([{ name: 'prob', dims: [1, 1, 2, 2], producer: 'Conv' }], { labelled: false, classes: 0 }, { metric: 'class-map-miou' })).rejects.toThrow(/needs at least 2 classes per pixel, and this output has 1 channel/);
+  });
+});

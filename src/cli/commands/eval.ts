@@ -59,7 +59,7 @@ export function registerEval(program: Command): void {
   addDataOptions(addCutListOptions(addModelOptions(program.command('eval')), 'the cuts of --cuts all'))
     .description("quality under the task's metric and bytes on the wire of every cut x codec on real data, with input-side baselines")
     .option('--data <source>', `data: a folder of images (one sub-folder per class when labelled), an .npy or .npz file, or ${NAMED_SOURCES.join(', ')} (default: the built-in sample, for the built-in examples)`)
-    .option('--metric <name>', 'accuracy, top1-agreement, top5-agreement, rel-l2, cosine, snr-db, psnr-db, map-iou, map-f1, sequence-agreement, token-error-rate, or custom:<file.mjs> (default: chosen from the outputs and the data, and printed)')
+    .option('--metric <name>', 'accuracy, top1-agreement, top5-agreement, rel-l2, cosine, snr-db, psnr-db, map-iou, map-f1, class-map-miou, pixel-agreement, sequence-agreement, token-error-rate, or custom:<file.mjs> (default: chosen from the outputs and the data, and printed)')
     .option('--threshold <x>', 'threshold of the map metrics (default 0.5)', finiteNumber('--threshold'))
     .option('--metric-module <file>', 'your own metric: a .js/.mjs module exporting score(split, full, label) and better')
     .option('--outputs <names>', 'comma-separated outputs the metric scores (default: all for fidelity metrics, else the first)')

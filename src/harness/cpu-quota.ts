@@ -8,8 +8,14 @@ import { join } from 'node:path';
 import { ImperaError } from '../errors.js';
 
 export const CGROUP_ROOT = '/sys/fs/cgroup';
-/** The scheduler period the quota is a share of (µs): 100 ms, the kernel's default. */
-export const QUOTA_PERIOD_US = 100_000;
+/**
+ * The scheduler period the quota is a share of (µs). Not the kernel's default 100 ms: a quota is a budget per
+ * period, so a burst shorter than the budget (one inference of a few ms after an idle wait) would run at full
+ * speed; 10 ms periods slow such work too, as a slower processor would.
+ */
+export const QUOTA_PERIOD_US = 10_000;
+/** The smallest quota the kernel takes (µs). */
+const MIN_QUOTA_US = 1000;
 
 /** Where cpu cgroups are made: the hierarchy's folder and its version. */
 export interface CpuController {
@@ -60,7 +66,7 @@ function quotaFiles(version: 1 | 2, cores: number): [string, string][] {
 
 /** A new cgroup limited to `cores` (e.g. 0.25: a quarter of one core); refuses in one line where it cannot. */
 export function createCpuQuota(cores: number, o: { root?: string; name?: string } = {}): CpuQuota {
-  if (!(cores > 0)) throw new ImperaError('BAD_ARGUMENT', `a CPU quota must be a positive number of cores, not ${cores}`);
+  if (!(cores * QUOTA_PERIOD_US >= MIN_QUOTA_US)) throw new ImperaError('BAD_ARGUMENT', `a CPU quota must be at least ${MIN_QUOTA_US / QUOTA_PERIOD_US} core, not ${cores}`, `the kernel takes no less than ${MIN_QUOTA_US} µs per ${QUOTA_PERIOD_US} µs period`);
   const c = cpuController(o.root);
   if ('reason' in c) throw new ImperaError('CPU_QUOTA_FAILED', `cannot throttle the CPU: ${c.reason}`, HINT);
   const dir = join(c.dir, o.name ?? `impera-${process.pid}-${Date.now().toString(36)}`);

@@ -1,21 +1,22 @@
 /**
- * The CPU quota: a process moved under it gets no more CPU time per wall second than the quota, a busy loop's
- * CPU share is the oracle (unthrottled it takes what the scheduler gives, here far more than the quota); the
- * cgroup is gone after remove; and without a cpu cgroup it refuses in one line saying what it needs.
+ * The CPU quota: a process moved under it gets no more CPU time per wall second than the quota, so a burst of
+ * c ms of CPU work takes at least c / cores ms less one period (the oracle, a lower bound that load cannot break;
+ * unthrottled it takes about c ms, a few times that on a loaded machine); the cgroup is gone after remove; and
+ * without a cpu cgroup it refuses in one line saying what it needs.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cpuController, createCpuQuota } from '../../src/harness/cpu-quota.js';
+import { cpuController, createCpuQuota, QUOTA_PERIOD_US } from '../../src/harness/cpu-quota.js';
 
 const controller = cpuController();
 const why = 'reason' in controller ? controller.reason : '';
 
-/** A node child that, once told, spins for `wallMs` and prints the CPU time it used (ms). */
-async function busyLoopCpuShare(place: (pid: number) => void, wallMs: number): Promise<number> {
-  const script = `process.stdin.once('data', () => { const t = Date.now(), u = process.cpuUsage(); while (Date.now() - t < ${wallMs}); const d = process.cpuUsage(u); console.log((d.user + d.system) / 1000 / (Date.now() - t)); process.exit(0); });`;
+/** A node child that, once told, spins until it has used `cpuMs` of CPU time and prints the wall time it took (ms). */
+async function burstWallMs(place: (pid: number) => void, cpuMs: number): Promise<number> {
+  const script = `process.stdin.once('data', () => { const t = performance.now(), u = process.cpuUsage(); for (;;) { const d = process.cpuUsage(u); if ((d.user + d.system) / 1000 >= ${cpuMs}) break; } console.log(performance.now() - t); process.exit(0); });`;
   const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -31,19 +32,17 @@ describe('a CPU quota', () => {
     const root = mkdtempSync(join(tmpdir(), 'impera-cgroup-'));
     expect(cpuController(root)).toEqual({ reason: `no cpu cgroup under ${root} (neither v1's cpu/ nor v2's cgroup.controllers)` });
     expect(() => createCpuQuota(0.2, { root })).toThrow(/cannot throttle the CPU: no cpu cgroup/);
-    expect(() => createCpuQuota(0)).toThrow(/positive number of cores/);
+    expect(() => createCpuQuota(0.05)).toThrow(/at least 0.1 core/);
   });
 
   describe.skipIf(why !== '')(`on this machine's cgroups${why ? ` (skipped: ${why})` : ''}`, () => {
-    it('holds a busy loop to its share of a core, and is gone once removed', async () => {
+    it('slows a short burst of CPU work to its share of a core, and is gone once removed', async () => {
       const quota = createCpuQuota(0.1);
       try {
-        const share = await busyLoopCpuShare((pid) => quota.add(pid), 1500);
-        // at most the quota, with one period's slack (the loop may start with a full period's budget)
-        expect(share).toBeGreaterThan(0.03);
-        expect(share).toBeLessThanOrEqual(0.1 + 0.1 / 1.5);
+        // 40 ms of work at 0.1 core: at least 400 ms less one 10 ms period
+        expect(await burstWallMs((pid) => quota.add(pid), 40)).toBeGreaterThanOrEqual(40 / 0.1 - QUOTA_PERIOD_US / 1000);
         const v1 = existsSync(join(quota.dir, 'cpu.cfs_quota_us'));
-        expect(readFileSync(join(quota.dir, v1 ? 'cpu.cfs_quota_us' : 'cpu.max'), 'utf8').trim()).toBe(v1 ? '10000' : '10000 100000');
+        expect(readFileSync(join(quota.dir, v1 ? 'cpu.cfs_quota_us' : 'cpu.max'), 'utf8').trim()).toBe(v1 ? '1000' : '1000 10000');
       } finally {
         quota.remove();
       }

@@ -2,8 +2,10 @@
  * bench:adaptive's device: the Node edge in a process of its own, which the bench moves under a CPU quota (a slow
  * device beside an unthrottled server). It answers the bench's messages over IPC, one at a time:
  *  - measure: every option interleaved frame by frame on calibration frames, each frame's result;
- *  - open: the adaptive edge on a switching plan, or one option's runner, opened and warmed;
- *  - run: frames at a fixed rate on what is open, each frame's latency from its arrival; then it is closed.
+ *  - open: the adaptive edge on a switching plan, or one option's runner, opened and warmed, and the run's frames
+ *    read and resized beforehand (as a camera hands over a frame ready to run: on the throttled device, decoding
+ *    and resizing an image takes longer than the head);
+ *  - run: those frames at a fixed rate on what is open, each frame's latency from its arrival; then it is closed.
  * Timing runs here, on the device, as `impera edge` does: the bench starts the trace replay just before `run`.
  */
 import { join } from 'node:path';
@@ -11,7 +13,7 @@ import type { Feeds } from '../src/ort/session.js';
 import { loadSwitchingPlan } from '../src/plan/switching.js';
 import { AdaptiveEdge, type SwitchRecord } from '../src/runtime/edge/adaptive.js';
 import { loadRuntimeConfig, type RuntimeConfig } from '../src/runtime/edge/config.js';
-import { frameSource, type FrameSource } from '../src/runtime/edge/frames.js';
+import { frameSource, type Frame } from '../src/runtime/edge/frames.js';
 import { FrameQuality } from '../src/runtime/edge/quality.js';
 import { EdgeRunner, type FrameAnswer, type FrameResult } from '../src/runtime/edge/runner.js';
 import { EXAMPLE_DATA } from '../src/util/package.js';
@@ -28,8 +30,8 @@ export interface DeviceSetup {
 
 export type DeviceRequest =
   | { kind: 'measure'; setup: DeviceSetup; options: string[] }
-  | { kind: 'open'; setup: DeviceSetup; label: string; adaptive: boolean; option?: string }
-  | { kind: 'run'; count: number; fps: number };
+  | { kind: 'open'; setup: DeviceSetup; label: string; adaptive: boolean; option?: string; count: number }
+  | { kind: 'run'; fps: number };
 
 /** One run's frames, as the device saw them. */
 export interface DeviceRun {
@@ -69,28 +71,32 @@ async function measure(s: DeviceSetup, options: readonly string[]): Promise<Fram
   return rs;
 }
 
-async function open(r: Extract<DeviceRequest, { kind: 'open' }>): Promise<{ processor: Processor; setup: DeviceSetup }> {
+/** What is open for the next run: the processor and its frames, ready. */
+interface Opened {
+  processor: Processor;
+  frames: Frame[];
+  classes: number;
+}
+
+async function open(r: Extract<DeviceRequest, { kind: 'open' }>): Promise<Opened> {
   const s = r.setup;
-  if (r.adaptive) {
-    const file = join(s.root, 'switching.json');
-    return { processor: await AdaptiveEdge.open(loadSwitchingPlan(file), file, { url: s.url }), setup: s };
-  }
-  const runner = await EdgeRunner.open(runtimeOf(s, r.option!));
-  await runner.warm(frameSource('synthetic', runner.inputs).frame(0).feeds);
-  return { processor: runner, setup: s };
+  const file = join(s.root, 'switching.json');
+  const processor: Processor = r.adaptive ? await AdaptiveEdge.open(loadSwitchingPlan(file), file, { url: s.url }) : await EdgeRunner.open(runtimeOf(s, r.option!));
+  if (processor instanceof EdgeRunner) await processor.warm(frameSource('synthetic', processor.inputs).frame(0).feeds);
+  const source = frameSource(EXAMPLE_DATA, processor.inputs);
+  return { processor, frames: Array.from({ length: r.count }, (_, i) => source.frame(i % (source.size - s.calibrationFrames))), classes: source.classes };
 }
 
 /** Frames arriving at `fps`; a frame that waits for the previous one waits in its latency. */
-async function run(p: Processor, s: DeviceSetup, frames: FrameSource, count: number, fps: number): Promise<DeviceRun> {
-  const quality = await FrameQuality.open(undefined, { labelled: true, classes: frames.classes }, {}, 1);
+async function run({ processor: p, frames, classes }: Opened, fps: number): Promise<DeviceRun> {
+  const quality = await FrameQuality.open(undefined, { labelled: true, classes }, {}, 1);
   const latencies: number[] = [];
   const results: FrameResult[] = [];
   const start = performance.now();
   try {
-    for (let i = 0; i < count; i++) {
+    for (const [i, f] of frames.entries()) {
       const arrival = start + (1000 * i) / fps;
       await sleep(Math.max(0, arrival - performance.now()));
-      const f = frames.frame(i % (frames.size - s.calibrationFrames));
       const answer = await p.processWithOutputs(i, f.feeds, f.label);
       latencies.push(performance.now() - arrival);
       results.push(answer.result);
@@ -104,7 +110,7 @@ async function run(p: Processor, s: DeviceSetup, frames: FrameSource, count: num
   return { latencies, results, accuracy: 'quality' in q ? q.quality.value : null, switches: p.switches ?? [] };
 }
 
-let opened: { processor: Processor; setup: DeviceSetup } | undefined;
+let opened: Opened | undefined;
 
 async function answer(r: DeviceRequest): Promise<DeviceReply> {
   if (r.kind === 'measure') return { kind: 'measured', results: await measure(r.setup, r.options) };
@@ -114,7 +120,7 @@ async function answer(r: DeviceRequest): Promise<DeviceReply> {
   }
   const o = opened!;
   opened = undefined;
-  return { kind: 'ran', run: await run(o.processor, o.setup, frameSource(EXAMPLE_DATA, o.processor.inputs), r.count, r.fps) };
+  return { kind: 'ran', run: await run(o, r.fps) };
 }
 
 process.on('message', (r: DeviceRequest) => {

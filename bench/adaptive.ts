@@ -33,6 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { findCuts, resolveCut } from '../src/cuts/cuts.js';
 import { openDataset } from '../src/data/dataset.js';
 import { analyzeModel } from '../src/graph/analyze.js';
+import { isImperaError } from '../src/errors.js';
 import { createCpuQuota, type CpuQuota } from '../src/harness/cpu-quota.js';
 import { startServerProcess } from '../src/harness/processes.js';
 import type { ShapeParams } from '../src/harness/shaper/path.js';
@@ -140,7 +141,18 @@ function device(quota: CpuQuota | undefined): { ask: (r: DeviceRequest) => Promi
   return { ask, child };
 }
 
-const quota = DEVICE_QUOTA === 1 ? undefined : createCpuQuota(DEVICE_QUOTA);
+/** The device's quota, or one line saying why there is none and how to run without it. */
+function deviceQuota(): CpuQuota | undefined {
+  if (DEVICE_QUOTA === 1) return undefined;
+  try {
+    return createCpuQuota(DEVICE_QUOTA);
+  } catch (e) {
+    if (!isImperaError(e)) throw e;
+    console.error(`bench:adaptive needs a slow device: ${e.oneLine()}; or run \`npm run bench:adaptive -- --device-quota 1\` (no throttle: the device is as fast as the server)`);
+    process.exit(1);
+  }
+}
+const quota = deviceQuota();
 const path = new ProxyPath();
 const cleanups: (() => Promise<void> | void)[] = [() => path.close(), () => quota?.remove()];
 const cleanUp = async () => {

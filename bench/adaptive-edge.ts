@@ -30,7 +30,7 @@ export interface DeviceSetup {
 
 export type DeviceRequest =
   | { kind: 'measure'; setup: DeviceSetup; options: string[] }
-  | { kind: 'open'; setup: DeviceSetup; label: string; adaptive: boolean; option?: string; count: number }
+  | { kind: 'open'; setup: DeviceSetup; adaptive: boolean; option?: string; count: number }
   | { kind: 'run'; fps: number };
 
 /** One run's frames, as the device saw them. */

@@ -214,7 +214,7 @@ try {
   labels = ['adaptive', ...plan.options.map((o) => `static ${o.name}`)];
   const count = Math.floor(RUN_S * FPS);
   for (const label of [...labels, ...[...labels].reverse()]) {
-    await edge.ask(label === 'adaptive' ? { kind: 'open', setup, label, adaptive: true, count } : { kind: 'open', setup, label, adaptive: false, option: label.replace('static ', ''), count });
+    await edge.ask(label === 'adaptive' ? { kind: 'open', setup, adaptive: true, count } : { kind: 'open', setup, adaptive: false, option: label.replace('static ', ''), count });
     const replay = await replayTrace(path, TRACE, LINK);
     try {
       const ran = await edge.ask({ kind: 'run', fps: FPS });

@@ -1,72 +1,88 @@
 /**
  * bench:adaptive — the adaptive edge against every static configuration of its switching plan, on the same frames
- * over the same shaped link replaying the same bandwidth trace, with a deadline.
+ * over the same shaped link replaying the same bandwidth trace, with a deadline, on a slow device.
+ *  - The device: the Node edge in a process of its own (bench/adaptive-edge.ts) under a CPU quota (a cgroup, as
+ *    containers do; harness/cpu-quota.ts), so it is several times slower than `impera serve`, which runs
+ *    unthrottled in its own process and holds every tail. `--device-quota 1` runs without the throttle (and without
+ *    root); the quota is in cores (default 0.1: 10 % of one core in 10 ms periods, which made MobileNetV2 3-5x
+ *    slower here: the kernel throttles at its tick, so short bursts overrun the quota).
  *  - Model and data: the built-in MobileNetV2 on the Fashion-MNIST sample (labelled: quality is top-1 accuracy,
- *    scored by the task layer), split after features.16 with fp32, int8+deflate and int4+deflate on the wire,
- *    exported as `impera plan --export` writes a switching plan (runtime/deploy.ts exportSwitching).
- *  - The plan's figures are measured here first (head and encode time, bytes on the wire, server time, accuracy on
- *    calibration frames over the unshaped link), then swept by plan/switching.ts as the planner does.
- *  - `impera serve` in its own process holds every tail; the edge runs here behind the shaping proxy (loopback, no
- *    root needed), which replays a generated trace with a 50x swing (20 -> 1 -> 0.4 Mb/s every 8 s).
+ *    scored by the task layer), split at cuts from shallow (much to send, little device work) to deep (the reverse)
+ *    with a few codecs, every configuration exported as `impera plan --export` writes a switching plan
+ *    (runtime/deploy.ts exportSwitching).
+ *  - The plan's figures are measured first on the throttled device (head and encode time, bytes on the wire,
+ *    server time as the unthrottled server reports it, accuracy on calibration frames over the unshaped link), then
+ *    swept by plan/switching.ts as the planner does: the options it keeps are the ones the runs compare.
+ *  - The edge runs behind the shaping proxy (loopback, no root needed), which replays a generated trace with large
+ *    swings (TRACE below).
  *  - Frames arrive at a fixed rate; a frame's latency runs from its arrival to its result (a frame that waits for
  *    the previous one waits in it). The runner's latency budget is the deadline: a frame not answered by then runs
- *    the tail here (as the product does), so it both misses and costs more.
+ *    the tail on the device (as the product does), so it both misses and costs more.
  * The "best static" is the one with the fewest deadline misses (then the lowest p95). Last line:
  *   {"bench":"adaptive","p95_ratio":…,"miss_ratio":…,"lost":…,"switches":…, …}
  * Each run is done twice, in the order adaptive, c0, c1, ..., then the reverse (ABBA), and the two pooled, so that
  * the machine's other work weighs on every run alike.
- * Env: IMPERA_ADAPTIVE_S (seconds per run, default 16), IMPERA_ADAPTIVE_FPS (default 2), IMPERA_DEADLINE_MS (300).
+ * Env: IMPERA_ADAPTIVE_S (seconds per run, default 16), IMPERA_ADAPTIVE_FPS (default 4), IMPERA_DEADLINE_MS (150);
+ * --device-quota CORES (default 0.1; 1: no throttle).
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { findCuts, resolveCut } from '../src/cuts/cuts.js';
 import { openDataset } from '../src/data/dataset.js';
 import { analyzeModel } from '../src/graph/analyze.js';
+import { isImperaError } from '../src/errors.js';
+import { createCpuQuota, type CpuQuota } from '../src/harness/cpu-quota.js';
 import { startServerProcess } from '../src/harness/processes.js';
 import type { ShapeParams } from '../src/harness/shaper/path.js';
 import { ProxyPath } from '../src/harness/shaper/proxy.js';
-import { replayTrace } from '../src/harness/shaper/replay.js';
+import { replayTrace, traceStepAt } from '../src/harness/shaper/replay.js';
 import type { BandwidthTrace } from '../src/net/rate.js';
 import { loadModel } from '../src/onnx/io.js';
-import type { Feeds } from '../src/ort/session.js';
 import type { PlanContext } from '../src/plan/planner.js';
 import { DEFAULT_HYSTERESIS, loadSwitchingPlan, SWITCHING_FORMAT, switchingPlan, type SwitchingPlan } from '../src/plan/switching.js';
 import type { PlanConfiguration, PlanResult } from '../src/plan/types.js';
 import { exportSwitching } from '../src/runtime/deploy.js';
-import { AdaptiveEdge, type SwitchRecord } from '../src/runtime/edge/adaptive.js';
-import { loadRuntimeConfig } from '../src/runtime/edge/config.js';
-import { frameSource, type FrameSource } from '../src/runtime/edge/frames.js';
-import { FrameQuality } from '../src/runtime/edge/quality.js';
-import { EdgeRunner, type FrameAnswer, type FrameResult } from '../src/runtime/edge/runner.js';
+import type { SwitchRecord } from '../src/runtime/edge/adaptive.js';
+import type { FrameResult } from '../src/runtime/edge/runner.js';
 import { EXAMPLE_DATA, EXAMPLE_MODEL } from '../src/util/package.js';
 import { mean, quantile } from '../src/util/stats.js';
-import { machine, pad } from './common.js';
+import type { DeviceReply, DeviceRequest, DeviceRun, DeviceSetup } from './adaptive-edge.js';
+import { arg, machine, pad } from './common.js';
 
 const RUN_S = Number(process.env.IMPERA_ADAPTIVE_S ?? 16);
-const FPS = Number(process.env.IMPERA_ADAPTIVE_FPS ?? 2);
-const DEADLINE_MS = Number(process.env.IMPERA_DEADLINE_MS ?? 300);
-const CUT = '/1/features/features.16/Add_output_0';
-const CODECS = ['fp32', 'int8+deflate', 'int4+deflate'];
+const FPS = Number(process.env.IMPERA_ADAPTIVE_FPS ?? 4);
+const DEADLINE_MS = Number(process.env.IMPERA_DEADLINE_MS ?? 150);
+const DEVICE_QUOTA = Number(arg('device-quota', '0.1'));
+/** Accuracies within this count as equal (30 calibration frames: one frame is 3.3 points); the faster option wins. */
+const TOLERANCE = 0.05;
+/** Shallow to deep: after features.2 (24x56x56), features.6 (32x28x28), features.10 (64x14x14), features.16 (160x7x7). */
+const CUTS = ['/1/features/features.2/conv/conv.2/Conv_output_0', '/1/features/features.6/Add_output_0', '/1/features/features.10/Add_output_0', '/1/features/features.16/Add_output_0'];
+const CODECS = ['int8+deflate', 'int4+deflate'];
 const CALIBRATION_FRAMES = 30;
 /** The trace: 20 Mb/s from 0 s, 1 Mb/s from 4 s, 0.4 Mb/s from 6 s, repeated every 8 s. */
 const TRACE: BandwidthTrace = { source: 'bench:adaptive', timesS: [0, 4, 6], mbps: [20, 1, 0.4], periodS: 8 };
 const LINK: ShapeParams = { upMbps: TRACE.mbps[0]!, downMbps: 50, delayMs: 5, loss: 0, downLoss: 0, overheadBytes: 0 };
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-console.log(`bench:adaptive  ${new Date().toISOString()}  ${machine()}  node ${process.version}  ${RUN_S} s per run at ${FPS} fps, deadline ${DEADLINE_MS} ms`);
+console.log(`bench:adaptive  ${new Date().toISOString()}  ${machine()}  node ${process.version}  ${RUN_S} s per run at ${FPS} fps, deadline ${DEADLINE_MS} ms, device quota ${DEVICE_QUOTA === 1 ? 'none' : `${DEVICE_QUOTA} core`}`);
 
 // ------------------------------------------------------------------------------------------------ the options
 
 const dir = mkdtempSync(join(tmpdir(), 'impera-adaptive-bench-'));
 const g = await analyzeModel(loadModel(EXAMPLE_MODEL), { batch: 1 });
-const cut = resolveCut(g, findCuts(g, { maxWidth: 1 }), CUT);
+const allCuts = findCuts(g, { maxWidth: 1 });
+const cuts = CUTS.map((c) => resolveCut(g, allCuts, c));
 const images = openDataset(EXAMPLE_DATA);
-const context: PlanContext = { g, cuts: [cut], exits: null, data: { name: 'fashion-mnist sample', test: images, samples: images.size, calibration: images, train: images, folder: true } };
+const context: PlanContext = { g, cuts, exits: null, data: { name: 'fashion-mnist sample', test: images, samples: images.size, calibration: images, train: images, folder: true } };
 const scenario: PlanResult['scenario'] = { name: 'bench:adaptive', file: null, qos: { latency: { limit: DEADLINE_MS, at: 'p95' } }, objective: 'max-quality' };
+const grid = cuts.flatMap((cut) => CODECS.map((codec) => ({ cut, codec })));
+const cutName = (index: number) => CUTS[cuts.findIndex((c) => c.index === index)]!.replace(/^\/1\/features\//, '').replace(/\/.*(Add|Conv)_output_0$/, '');
 
 /** A configuration with placeholder figures, for the export; the measured ones replace them. */
-function configuration(codec: string, figures?: { deviceMs: number; serverMs: number; bytes: number; accuracy: number }): PlanConfiguration {
+function configuration(k: number, figures?: { deviceMs: number; serverMs: number; bytes: number; accuracy: number }): PlanConfiguration {
+  const { cut, codec } = grid[k]!;
   const f = figures ?? { deviceMs: 0, serverMs: 0, bytes: 0, accuracy: 0 };
   const total = f.deviceMs + f.serverMs;
   return {
@@ -74,7 +90,7 @@ function configuration(codec: string, figures?: { deviceMs: number; serverMs: nu
     placement: 'split',
     link: 'trace',
     cuts: [{ index: cut.index, id: cut.id }],
-    devices: ['this machine', 'impera serve'],
+    devices: ['this machine under a CPU quota', 'impera serve'],
     codec,
     exits: null,
     latency: { meanMs: total, p50Ms: total, p95Ms: total, p99Ms: total, source: 'analytic', breakdown: { deviceMs: f.deviceMs, transferMs: 0, serverMs: f.serverMs, queueMs: 0 } },
@@ -89,43 +105,64 @@ function configuration(codec: string, figures?: { deviceMs: number; serverMs: nu
   };
 }
 
-// every codec exported as one switching plan (all options), so one server holds every tail; figures come later
+// every configuration exported as one switching plan (all options), so one server holds every tail; figures come later
 const every: SwitchingPlan = {
   format: SWITCHING_FORMAT,
   plan: scenario.name,
   latencyLimitMs: DEADLINE_MS,
   tolerance: 0,
   hysteresis: DEFAULT_HYSTERESIS,
-  options: CODECS.map((c, i) => ({ name: `c${i}`, id: configuration(c).id, deviceMs: 0, serverMs: 0, share: 1, bytes: 0, goodness: 0 })),
+  options: grid.map((_, k) => ({ name: `o${k}`, id: configuration(k).id, deviceMs: 0, serverMs: 0, share: 1, bytes: 0, goodness: 0 })),
   grid: { upMbps: [1], rttMs: [0], queueMs: [0] },
-  winners: [[['c0']]],
+  winners: [[['o0']]],
 };
 const t0 = performance.now();
-await exportSwitching(every, CODECS.map((c) => configuration(c)), context, dir, { scenario });
-console.log(`exported ${CODECS.length} options (codecs fitted on the sample) in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${dir}/switching`);
+await exportSwitching(every, grid.map((_, k) => configuration(k)), context, dir, { scenario });
+const root = join(dir, 'switching');
+console.log(`exported ${grid.length} configurations (${cuts.length} cuts x ${CODECS.length} codecs, fitted on the sample) in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${root}`);
 
-const path = new ProxyPath();
-await path.set({ ...LINK, upMbps: 1000 });
-const server = await startServerProcess(path, join(dir, 'switching', 'server'), ['--threads', '1']);
-const frames: FrameSource = frameSource(EXAMPLE_DATA, (await EdgeRunner.open(loadRuntimeConfig(join(dir, 'switching', 'c0', 'runtime.yaml')))).inputs);
-const runtimeOf = (name: string) => {
-  const c = loadRuntimeConfig(join(dir, 'switching', name, 'runtime.yaml'));
-  return { ...c, server: { ...c.server, url: server.url }, latencyBudgetMs: DEADLINE_MS };
-};
+// ------------------------------------------------------------------------------------------------ the device
 
-/**
- * The plan's figures of every option, measured over the unshaped link on calibration frames (the last frames of the
- * sample), the options interleaved frame by frame and medians taken: the machine's other work comes and goes.
- */
-async function measure(): Promise<PlanConfiguration[]> {
-  const runners = await Promise.all(CODECS.map((_, i) => EdgeRunner.open({ ...runtimeOf(`c${i}`), latencyBudgetMs: 10_000 })));
-  const rs: FrameResult[][] = CODECS.map(() => []);
-  for (let i = 0; i < CALIBRATION_FRAMES; i++) {
-    const f = frames.frame(frames.size - 1 - i);
-    for (const [k, runner] of runners.entries()) rs[k]!.push(await runner.process(i, f.feeds, f.label));
+/** The edge process under the quota, and one request to it at a time. */
+function device(quota: CpuQuota | undefined): { ask: (r: DeviceRequest) => Promise<DeviceReply>; child: ChildProcess } {
+  const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'adaptive-edge.js'), [], { stdio: 'inherit' });
+  quota?.add(child.pid!);
+  const ask = (r: DeviceRequest) =>
+    new Promise<DeviceReply>((resolve, reject) => {
+      const gone = () => reject(new Error('the edge process exited'));
+      child.once('exit', gone);
+      child.once('message', (reply: DeviceReply) => {
+        child.off('exit', gone);
+        if (reply.kind === 'error') reject(new Error(`the edge process: ${reply.message}`));
+        else resolve(reply);
+      });
+      child.send(r);
+    });
+  return { ask, child };
+}
+
+/** The device's quota, or one line saying why there is none and how to run without it. */
+function deviceQuota(): CpuQuota | undefined {
+  if (DEVICE_QUOTA === 1) return undefined;
+  try {
+    return createCpuQuota(DEVICE_QUOTA);
+  } catch (e) {
+    if (!isImperaError(e)) throw e;
+    console.error(`bench:adaptive needs a slow device: ${e.oneLine()}; or run \`npm run bench:adaptive -- --device-quota 1\` (no throttle: the device is as fast as the server)`);
+    process.exit(1);
   }
-  await Promise.all(runners.map((r) => r.close()));
-  return CODECS.map((codec, k) => {
+}
+const quota = deviceQuota();
+const path = new ProxyPath();
+const cleanups: (() => Promise<void> | void)[] = [() => path.close(), () => quota?.remove()];
+const cleanUp = async () => {
+  for (const f of cleanups.splice(0).reverse()) await f();
+};
+process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
+
+/** The plan's figures of every configuration, measured on the device over the unshaped link (medians). */
+function figuresOf(rs: readonly FrameResult[][]): PlanConfiguration[] {
+  return grid.map(({ cut, codec }, k) => {
     const ok = rs[k]!.slice(2).filter((r) => r.outcome === 'server'); // the first frames warm the server
     const median = (f: (r: FrameResult) => number) => quantile(ok.map(f), 0.5);
     const figures = {
@@ -134,67 +171,61 @@ async function measure(): Promise<PlanConfiguration[]> {
       bytes: mean(ok.map((r) => r.sentBytes!)),
       accuracy: mean(rs[k]!.map((r) => Number(r.prediction === r.label))),
     };
-    console.log(`  c${k} ${pad(codec, 13)}  device ${figures.deviceMs.toFixed(1)} ms  server ${figures.serverMs.toFixed(1)} ms  ${Math.round(figures.bytes)} B on the wire  accuracy ${(100 * figures.accuracy).toFixed(1)} % (${CALIBRATION_FRAMES} frames; medians)`);
-    return configuration(codec, figures);
+    console.log(`  o${k} #${pad(cut.index, 2)} ${pad(cutName(cut.index), 11)} ${pad(codec, 13)}  device ${pad(figures.deviceMs.toFixed(1), 6)} ms  server ${pad(figures.serverMs.toFixed(1), 5)} ms  ${pad(Math.round(figures.bytes), 6)} B  accuracy ${(100 * figures.accuracy).toFixed(1)} %`);
+    return configuration(k, figures);
   });
 }
 
-console.log('\nthe plan\'s figures, measured here:');
-const measured = await measure();
-// the switching plan as the planner makes it from these figures; its options keep their exported folders
-const swept = switchingPlan({ configurations: measured, recommendation: { id: measured[0]!.id, objective: 'max-quality', explanation: [], binding: null, runnerUp: null }, scenario })!;
-const folderOf = new Map(measured.map((c, i) => [c.id, `c${i}`]));
-const plan: SwitchingPlan = { ...swept, options: swept.options.map((o) => ({ ...o, name: folderOf.get(o.id)!, runtime: `${folderOf.get(o.id)}/runtime.yaml` })) };
-plan.winners = plan.winners.map((q) => q.map((r) => r.map((w) => plan.options[swept.options.findIndex((o) => o.name === w)]!.name)));
-const planFile = join(dir, 'switching', 'switching.json');
-writeFileSync(planFile, JSON.stringify(plan, null, 1));
-loadSwitchingPlan(planFile);
-console.log(`switching plan: ${plan.options.map((o) => `${o.name} (${o.id})`).join(', ')}; hysteresis ${plan.hysteresis.margin} x ${plan.hysteresis.frames} frames`);
+/** The switching plan the planner makes from these figures; its options keep their exported folders. */
+function planOf(measured: PlanConfiguration[]): SwitchingPlan {
+  const swept = switchingPlan({ configurations: measured, recommendation: { id: measured.at(-1)!.id, objective: 'max-quality', explanation: [], binding: null, runnerUp: null }, scenario }, { tolerance: TOLERANCE })!;
+  const folderOf = new Map(measured.map((c, k) => [c.id, `o${k}`]));
+  const plan: SwitchingPlan = { ...swept, options: swept.options.map((o) => ({ ...o, name: folderOf.get(o.id)!, runtime: `${folderOf.get(o.id)}/runtime.yaml` })) };
+  plan.winners = plan.winners.map((q) => q.map((r) => r.map((w) => plan.options[swept.options.findIndex((o) => o.name === w)]!.name)));
+  return plan;
+}
 
-// ------------------------------------------------------------------------------------------------ the runs
-
-/** One run's frames: latency from arrival, results, accuracy (task layer), switches. */
-interface Run {
+/** One run label's frames over the trace replayed from its start. */
+interface Run extends DeviceRun {
   label: string;
-  latencies: number[];
-  results: FrameResult[];
-  accuracy: number | null;
-  switches: SwitchRecord[];
 }
 
-/** What a run drives: the adaptive edge or one static runner. */
-interface Processor {
-  processWithOutputs(frame: number, feeds: Feeds, label?: number): Promise<FrameAnswer>;
-  close(): Promise<void>;
-  switches?: SwitchRecord[];
-}
+let runs: RunFigures[];
+let plan: SwitchingPlan;
+let labels: string[];
+const done: Run[] = [];
+try {
+  const server = await startServerProcess(path, join(root, 'server'), ['--threads', '1']);
+  cleanups.push(() => server.stop());
+  await path.set({ ...LINK, upMbps: 1000 });
+  const edge = device(quota);
+  cleanups.push(() => void edge.child.kill());
+  const setup: DeviceSetup = { root, url: server.url, deadlineMs: DEADLINE_MS, calibrationFrames: CALIBRATION_FRAMES };
 
-/** One run: the trace replayed from its start, frames arriving at FPS, each frame's latency from its arrival. */
-async function runOnce(label: string, open: () => Promise<Processor>): Promise<Run> {
-  const edge = await open();
-  const quality = await FrameQuality.open(undefined, { labelled: true, classes: frames.classes }, {}, 1);
+  console.log(`\nthe plan's figures, measured on the device (${CALIBRATION_FRAMES} frames interleaved, medians; server ms as the server reports it):`);
+  const measured = await edge.ask({ kind: 'measure', setup, options: grid.map((_, k) => `o${k}`) });
+  plan = planOf(figuresOf((measured as Extract<DeviceReply, { kind: 'measured' }>).results));
+  const planFile = join(root, 'switching.json');
+  writeFileSync(planFile, JSON.stringify(plan, null, 1));
+  loadSwitchingPlan(planFile);
+  console.log(`switching plan (hysteresis ${plan.hysteresis.margin} x ${plan.hysteresis.frames} frames; accuracies within ${TOLERANCE} count as equal):`);
+  for (const o of plan.options) console.log(`  ${o.name} ${pad(o.id, 24)}  device ${pad(o.deviceMs.toFixed(1), 6)} ms  server ${pad(o.serverMs.toFixed(1), 5)} ms  ${pad(Math.round(o.bytes), 6)} B  accuracy ${(100 * o.goodness).toFixed(1)} %`);
+
+  labels = ['adaptive', ...plan.options.map((o) => `static ${o.name}`)];
   const count = Math.floor(RUN_S * FPS);
-  const latencies: number[] = [];
-  const results: FrameResult[] = [];
-  const replay = await replayTrace(path, TRACE, LINK);
-  const start = performance.now();
-  try {
-    for (let i = 0; i < count; i++) {
-      const arrival = start + (1000 * i) / FPS;
-      await sleep(Math.max(0, arrival - performance.now()));
-      const f = frames.frame(i % (frames.size - CALIBRATION_FRAMES));
-      const answer = await edge.processWithOutputs(i, f.feeds, f.label);
-      latencies.push(performance.now() - arrival);
-      results.push(answer.result);
-      await quality.add(answer, f.feeds, f.label);
+  for (const label of [...labels, ...[...labels].reverse()]) {
+    await edge.ask(label === 'adaptive' ? { kind: 'open', setup, adaptive: true, count } : { kind: 'open', setup, adaptive: false, option: label.replace('static ', ''), count });
+    const replay = await replayTrace(path, TRACE, LINK);
+    try {
+      const ran = await edge.ask({ kind: 'run', fps: FPS });
+      done.push({ label, ...(ran as Extract<DeviceReply, { kind: 'ran' }>).run });
+    } finally {
+      await replay.stop();
     }
-  } finally {
-    await replay.stop();
-    await edge.close();
-    await quality.close();
   }
-  const q = quality.summary();
-  return { label, latencies, results, accuracy: 'quality' in q ? q.quality.value : null, switches: edge.switches ?? [] };
+  runs = labels.map((label) => pooled(label, done.filter((r) => r.label === label)));
+} finally {
+  await cleanUp();
 }
 
 interface RunFigures {
@@ -231,24 +262,19 @@ function pooled(label: string, rs: readonly Run[]): RunFigures {
   };
 }
 
-const openers: [string, () => Promise<Processor>][] = [
-  ['adaptive', () => AdaptiveEdge.open(plan, planFile, { url: server.url })],
-  ...plan.options.map((o): [string, () => Promise<Processor>] => [`static ${o.name}`, async () => {
-    const runner = await EdgeRunner.open(runtimeOf(o.name));
-    await runner.warm(frames.frame(0).feeds);
-    return runner;
-  }]),
-];
-const done: Run[] = [];
-for (const [label, open] of [...openers, ...[...openers].reverse()]) done.push(await runOnce(label, open));
-const runs = openers.map(([label]) => pooled(label, done.filter((r) => r.label === label)));
-await server.stop();
-await path.close();
-
 console.log(`\n2 x ${RUN_S} s per configuration (ABBA order, pooled), ${FPS} fps, deadline ${DEADLINE_MS} ms, uplink trace ${TRACE.mbps.map((m, i) => `${m} Mb/s from ${TRACE.timesS[i]} s`).join(', ')} (period ${TRACE.periodS} s), delay ${LINK.delayMs} ms each way`);
 console.log(`${pad('run', 10)} ${pad('frames', 7)} ${pad('results', 8)} ${pad('p50 ms', 8)} ${pad('p95 ms', 8)} ${pad('misses', 7)} ${pad('accuracy', 9)} ${pad('fallbacks', 10)} ${pad('switches', 9)}  frames per option`);
 for (const r of runs) {
   console.log(`${pad(r.label, 10)} ${pad(r.framesIn, 7)} ${pad(r.resultsOut, 8)} ${pad(r.p50.toFixed(1), 8)} ${pad(r.p95.toFixed(1), 8)} ${pad(r.misses, 7)} ${pad(r.accuracy === null ? '-' : `${(100 * r.accuracy).toFixed(1)} %`, 9)} ${pad(r.fallbacks, 10)} ${pad(r.switches.length, 9)}  ${Object.entries(r.perOption).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+}
+// what the edge's uplink estimate has to read: the network part of each request (its time less what the server
+// reports) by trace step, per static option; options differing in bytes at one rate show the fixed cost per request
+const stepOf = (frame: number) => traceStepAt(TRACE, (1000 * frame) / FPS).index;
+console.log(`network ms per request (request less server time; medians) by trace step: ${TRACE.mbps.map((m) => `${m} Mb/s`).join(' | ')}`);
+for (const label of labels.slice(1)) {
+  const ok = done.filter((r) => r.label === label).flatMap((r) => r.results).filter((r) => r.outcome === 'server' && r.timings.requestMs !== undefined);
+  const byStep = TRACE.mbps.map((_, k) => ok.filter((r) => stepOf(r.frame) === k).map((r) => r.timings.requestMs! - (r.timings.serverQueueMs ?? 0) - (r.timings.serverComputeMs ?? 0)));
+  console.log(`  ${pad(label, 10)} ${pad(Math.round(mean(ok.map((r) => r.sentBytes!))), 6)} B  ${byStep.map((xs) => (xs.length ? `${quantile(xs, 0.5).toFixed(1)} ms (${xs.length})` : '-')).join(' | ')}`);
 }
 const adaptive = runs[0]!;
 for (const s of adaptive.switches) console.log(`  switch at frame ${s.frame}: ${s.from} -> ${s.to} (${s.reason})`);

@@ -37,7 +37,8 @@ export type ErrorCode =
   | 'BAD_SWITCHING_PLAN'
   | 'SERVER_ERROR'
   | 'SERVER_UNREACHABLE'
-  | 'SHAPER_FAILED';
+  | 'SHAPER_FAILED'
+  | 'CPU_QUOTA_FAILED';
 
 export class ImperaError extends Error {
   readonly code: ErrorCode;

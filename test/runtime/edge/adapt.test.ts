@@ -1,25 +1,56 @@
 /**
  * The adaptive edge's estimator and chooser, against closed forms: the uplink as the harmonic mean of per-request
- * throughputs beyond one RTT, EWMAs for RTT and queueing, and switches only after the margin is beaten for the
+ * throughputs beyond the fixed cost of a request (the least network time of the last requests, never under the
+ * probed RTT), EWMAs for RTT and queueing, and switches only after the margin is beaten for the
  * plan's number of consecutive frames.
  */
 import { describe, expect, it } from 'vitest';
 import type { SwitchingPlan } from '../../../src/plan/switching.js';
-import { choose, currentPoint, harmonicMean, observeQueue, observeRtt, observeTransfer, type ChooserState, type Estimate } from '../../../src/runtime/edge/adapt.js';
+import { choose, currentPoint, ESTIMATOR_DEFAULTS, fixedMs, harmonicMean, observeQueue, observeRtt, observeTransfer, type ChooserState, type Estimate } from '../../../src/runtime/edge/adapt.js';
 
 describe('the estimator', () => {
   it('averages throughputs harmonically', () => {
     expect(harmonicMean([1, 2, 4])).toBeCloseTo(12 / 7, 12);
   });
 
-  it('credits the bytes with the time beyond one RTT, over the last k requests', () => {
+  it('credits the bytes with the time beyond one RTT at first, over the last k requests', () => {
     let e: Estimate = observeRtt({ throughputs: [] }, 10);
     e = observeTransfer(e, 125_000, 110); // 1 Mbit in 100 ms: 10 Mb/s
     expect(e.throughputs).toEqual([10]);
-    e = observeTransfer(e, 125_000, 60); // 1 Mbit in 50 ms: 20 Mb/s
-    expect(currentPoint(e)).toEqual({ upMbps: 2 / (1 / 10 + 1 / 20), rttMs: 10, queueMs: 0 });
-    for (let i = 0; i < 5; i++) e = observeTransfer(e, 12_500, 110); // 0.1 Mbit in 100 ms: 1 Mb/s, five times
-    expect(e.throughputs).toEqual([1, 1, 1, 1, 1]);
+    expect(currentPoint(e)).toEqual({ upMbps: 10, rttMs: 110, queueMs: 0 }); // the fixed cost: the least request time so far
+    const k = { ...ESTIMATOR_DEFAULTS, window: 2 };
+    for (let i = 0; i < 3; i++) e = observeTransfer(e, 125_000, 160, k); // 1 Mbit 50 ms beyond the 110 ms request: 20 Mb/s
+    expect(e.throughputs).toEqual([20, 20]);
+  });
+
+  // a request costs rtt + c + 8 x bytes / rate: RTT 10 ms (the probe), 30 ms of fixed cost the probe does not see
+  const network = (bytes: number, mbps: number) => 10 + 30 + (8 * bytes) / (1e3 * mbps);
+
+  it('does not read the fixed cost of a request as a slow link: small payloads on a fast link read fast', () => {
+    let e: Estimate = observeRtt({ throughputs: [] }, 10);
+    for (let i = 0; i < 5; i++) e = observeTransfer(e, 3300, network(3300, 20));
+    // the first request has only the probe to go by (3300 B in 31.3 ms: 0.84 Mb/s, what the RTT-only estimate read
+    // forever); from the second, its own least time is the fixed cost, and the transfer is within the floor
+    expect(e.throughputs[0]).toBeCloseTo((8 * 3300) / (1e3 * (network(3300, 20) - 10)), 9);
+    expect(e.throughputs.slice(1)).toEqual([1, 2, 3, 4].map(() => (8 * 3300) / (1e3 * ESTIMATOR_DEFAULTS.minTransferMs)));
+    expect(currentPoint(e)!.rttMs).toBeCloseTo(network(3300, 20), 9);
+    // the link drops to 1 Mb/s: the time beyond the fixed cost is the transfer, less the 1.3 ms the fast one took
+    for (let i = 0; i < 5; i++) e = observeTransfer(e, 3300, network(3300, 1));
+    const p = currentPoint(e)!;
+    expect(p.upMbps).toBeCloseTo((8 * 3300) / (1e3 * (network(3300, 1) - network(3300, 20))), 9);
+    expect(p.upMbps).toBeGreaterThan(1);
+    expect(p.upMbps).toBeLessThan(1.06);
+    // what the chooser predicts for a 13.3 kB option from these: within 3 % of the true time
+    const predicted = p.rttMs + (8 * 13_300) / (1e3 * p.upMbps);
+    expect(Math.abs(predicted / network(13_300, 1) - 1)).toBeLessThan(0.03);
+  });
+
+  it('forgets the fixed cost after the last fixedWindow requests', () => {
+    const s = { ...ESTIMATOR_DEFAULTS, fixedWindow: 3 };
+    let e: Estimate = { throughputs: [] };
+    for (const ms of [40, 70, 70, 70]) e = observeTransfer(e, 1000, ms, s);
+    expect(fixedMs(e)).toBe(70);
+    expect(e.networkMs).toEqual([70, 70, 70]);
   });
 
   it('lowers the RTT to a faster request, and smooths RTT and queueing as EWMAs', () => {

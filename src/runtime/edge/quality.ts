@@ -3,14 +3,17 @@
  * under the task's metric (task/) instead of an argmax — each answered frame scored against the full model's
  * outputs on the same frame, run here from a reference model (fidelity and agreement metrics), or against the
  * frame's label (accuracy). The metric is chosen on the first answered frame, from its outputs (shapes and value
- * range) and whether the frames are labelled, or set by the user; a metric that needs the full model without a
+ * range, and what made them where the reference model's graph can be analysed) and whether the frames are labelled,
+ * or set by the user; a metric that needs the full model without a
  * reference is left out with a note saying how to get it.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeNpy } from '../../data/npy.js';
 import { isImperaError } from '../../errors.js';
-import { loadModel } from '../../onnx/io.js';
+import { analyzeModel } from '../../graph/analyze.js';
+import { outputProducer } from '../../graph/producers.js';
+import { loadModel, type OnnxModel } from '../../onnx/io.js';
 import type { Tensor } from '../../onnx/tensor.js';
 import { createSession, run, type Feeds, type ort } from '../../ort/session.js';
 import { chooseTask } from '../../task/choose.js';
@@ -41,8 +44,23 @@ export function saveOutputs(dir: string, answer: FrameAnswer): string[] {
   });
 }
 
-/** What the metric is told about an output: its dims and the range of its values on the first frame. */
-function outputInfo(name: string, t: Tensor): OutputInfo {
+/** What made each output of the model (graph/producers.ts); none where its graph cannot be analysed without more shapes. */
+async function outputProducers(model: OnnxModel): Promise<Map<string, string>> {
+  try {
+    const g = await analyzeModel(model);
+    return new Map(g.outputs.flatMap((o) => {
+      const p = outputProducer(g, o.name!);
+      return p === undefined ? [] : [[o.name!, p] as const];
+    }));
+  } catch (e) {
+    // a model with dynamic dims beyond the batch needs their sizes: the choice then reads shapes only
+    if (isImperaError(e)) return new Map();
+    throw e;
+  }
+}
+
+/** What the metric is told about an output: its dims, the range of its values on the first frame, and what made it. */
+function outputInfo(name: string, t: Tensor, producer: string | undefined): OutputInfo {
   let lo = Infinity;
   let hi = -Infinity;
   const values = t.data as ArrayLike<number | bigint>;
@@ -51,7 +69,7 @@ function outputInfo(name: string, t: Tensor): OutputInfo {
     if (x < lo) lo = x;
     if (x > hi) hi = x;
   }
-  return { name, dims: t.dims, range: [lo, hi] };
+  return { name, dims: t.dims, range: [lo, hi], ...(producer === undefined ? {} : { producer }) };
 }
 
 export class FrameQuality {
@@ -62,6 +80,7 @@ export class FrameQuality {
 
   private constructor(
     private readonly reference: ort.InferenceSession | undefined,
+    private readonly producers: ReadonlyMap<string, string>,
     private readonly data: DataInfo,
     private readonly options: TaskOptions,
   ) {}
@@ -69,7 +88,8 @@ export class FrameQuality {
   /** `reference`: the full model's file (run on every frame), if given; `data`: whether the frames carry labels. */
   static async open(reference: string | undefined, data: DataInfo, options: TaskOptions, threads?: number): Promise<FrameQuality> {
     const model = reference === undefined ? undefined : loadModel(reference);
-    return new FrameQuality(model ? await createSession(model.proto, model.dir, threads ? { threads } : {}) : undefined, data, options);
+    if (!model) return new FrameQuality(undefined, new Map(), data, options);
+    return new FrameQuality(await createSession(model.proto, model.dir, threads ? { threads } : {}), await outputProducers(model), data, options);
   }
 
   /** Score one frame's answer; a frame without outputs (failed) is not scored. */
@@ -77,7 +97,7 @@ export class FrameQuality {
     if (Object.keys(answer.outputs).length === 0 || this.refused) return;
     const full = this.reference ? await run(this.reference, feeds) : answer.outputs;
     try {
-      this.task ??= await chooseTask(Object.entries(full).map(([name, t]) => outputInfo(name, t)), this.data, this.options);
+      this.task ??= await chooseTask(Object.entries(full).map(([name, t]) => outputInfo(name, t, this.producers.get(name))), this.data, this.options);
     } catch (e) {
       // a metric the user set that does not fit is their error; an automatic choice that finds none only leaves quality out
       if (this.options.metric !== undefined || this.options.module !== undefined || !isImperaError(e)) throw e;

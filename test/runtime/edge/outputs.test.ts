@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../../src/data/npy.js';
-import { saveModel } from '../../../src/onnx/io.js';
+import { inMemoryModel, loadModel, saveModel } from '../../../src/onnx/io.js';
+import { ModelBuilder } from '../../../src/onnx/builder.js';
+import { DataType } from '../../../src/onnx/dtype.js';
 import { createSession, run } from '../../../src/ort/session.js';
 import { resolveRuntimeConfig } from '../../../src/runtime/edge/config.js';
 import { frameSource } from '../../../src/runtime/edge/frames.js';
@@ -17,7 +19,7 @@ import { FrameQuality, outputFile, saveOutputs } from '../../../src/runtime/edge
 import { EdgeRunner, type FrameAnswer } from '../../../src/runtime/edge/runner.js';
 import { summarize } from '../../../src/runtime/edge/summary.js';
 import type { RunningServer } from '../../../src/runtime/server/app.js';
-import { mapModel } from '../../helpers/models.js';
+import { mapModel, weights } from '../../helpers/models.js';
 import { serve, splitRepo, type SplitRepo } from '../../helpers/runtime.js';
 
 const FRAMES = 4;
@@ -122,5 +124,27 @@ describe('a probability map through serve and edge', () => {
     await quality.add(await runner.processWithOutputs(0, f.feeds), f.feeds, undefined);
     await runner.close();
     expect(quality.summary()).toEqual({ note: expect.stringMatching(/^map IoU .* compares the outputs with the full model's: give --reference FULL\.onnx to measure it$/) });
+  });
+});
+
+describe('the metric the edge chooses with a reference model', () => {
+  it('reads what made the output: an L2-normalised embedding [1, 8] is no class scores (rel-l2, not top-1 agreement)', async () => {
+    const b = new ModelBuilder();
+    b.input('x', 'float32', ['batch', 8]);
+    const h = b.op('MatMul', ['x', weights(b, 'w', [8, 8], 2)]);
+    b.op('Div', [h, b.op('ReduceL2', [h], { axes: [1], keepdims: 1 })], {}, { output: 'embedding' });
+    b.output('embedding', 'float32', ['batch', 8]);
+    const file = join(mkdtempSync(join(tmpdir(), 'impera-embedding-')), 'embedding.onnx');
+    saveModel(inMemoryModel(b.build(), 'embedding'), file);
+    const feeds = { x: { dtype: DataType.FLOAT, dims: [1, 8], data: Float32Array.from({ length: 8 }, (_, i) => Math.sin(i + 1)) } };
+    const session = await createSession(loadModel(file).proto, tmpdir());
+    const outputs = await run(session, feeds);
+    await session.release();
+    const quality = await FrameQuality.open(file, { labelled: false, classes: 0 }, {});
+    await quality.add({ outputs } as unknown as FrameAnswer, feeds, undefined);
+    await quality.close();
+    const summary = quality.summary() as { quality: { metric: string; value: number; reason: string } };
+    expect(summary.quality.metric).toBe('rel-l2');
+    expect(summary.quality.value).toBe(0);
   });
 });

@@ -12,7 +12,7 @@
  * reads outputs samples first. A model with a fixed batch of 1 runs one sample at a time, and its tail once per
  * lossy codec (stacked codecs would not fit its batch).
  */
-import { measureInRounds, type AdaptiveRule, type ArmFigure, type ArmStop, type RoundProgress, type StopReason } from './adaptive.js';
+import { measureInRounds, roundEnds, type AdaptiveRule, type ArmFigure, type ArmStop, type RoundProgress, type StopReason } from './adaptive.js';
 import { emitStackedRoundTrips, multiEncoderModel, sourceName } from '../codecs/onnx.js';
 import { Emitter } from '../onnx/emitter.js';
 import { valueInfo } from '../onnx/builder.js';
@@ -226,7 +226,7 @@ export async function evaluate(g: Graph, options: EvaluateOptions): Promise<Eval
     let stops: ArmStop[];
     try {
       await openEncoders(run);
-      stops = await measureInRounds(roundDriver(run, first), options.adaptive ?? null);
+      stops = await measureInRounds(roundDriver(run, first, roundEnds(total, options.adaptive ?? null).length), options.adaptive ?? null);
     } finally {
       sessions.push(...[...run.fused.values()].flat().map((f) => f.session), ...run.encoders.values());
     }
@@ -311,25 +311,33 @@ function unflatten<T>(lengths: readonly number[], flat: readonly T[]): T[][] {
   return lengths.map((n) => flat.slice(at, (at += n)));
 }
 
-/** The rounds' view of a run: every cut x codec an arm, lossless ones pinned (they cost nothing beyond the full pass). */
-function roundDriver(run: EvalRun, first: Record<string, Tensor>): Parameters<typeof measureInRounds>[0] {
+/**
+ * The rounds' view of a run: every cut x codec an arm, lossless ones pinned (they cost nothing beyond the full
+ * pass). Progress after every batch names the round, the configurations still measured and, from the pace so far,
+ * at most how long the rest takes (every live lossy configuration on every remaining sample).
+ */
+function roundDriver(run: EvalRun, first: Record<string, Tensor>, rounds: number): Parameters<typeof measureInRounds>[0] {
   const { options, task } = run;
   const arms = options.cuts.flatMap((cut, c) => run.fitted.get(cut.id)!.map((fit, k) => ({ c, k, cut, lossy: isLossy(fit.spec) })));
   const started = performance.now();
-  let armSamples = 0;
+  let lossySamples = 0;
+  let round = 1;
   return {
     arms: arms.length,
     total: run.total,
     pinned: arms.map((a) => !a.lossy),
     async measure(alive, from, to) {
       arms.forEach((a, i) => (run.alive[a.c]![a.k] = alive[i]!));
+      const live = alive.filter(Boolean).length;
+      const liveLossy = arms.filter((a, i) => alive[i] && a.lossy).length;
       for (let start = from; start < to; start += run.batch) {
         const size = Math.min(run.batch, to - start);
         // the first batch's full outputs were computed to choose the metric: reused when the batch is the same
         await evaluateBatch(run, start, size, start === 0 && size === samplesIn(run.g, first) ? first : undefined);
-        options.onProgress?.('evaluate', start + size, run.total);
+        lossySamples += size * liveLossy;
+        const left = ((performance.now() - started) / 1000 / Math.max(1, lossySamples)) * (run.total - start - size) * liveLossy;
+        options.onProgress?.(`evaluate: round ${round}/${rounds}, ${live} of ${arms.length} configurations measured, at most ${Math.ceil(left)} s left`, start + size, run.total);
       }
-      armSamples += (to - from) * alive.filter(Boolean).length;
     },
     figures: () =>
       arms.map((a): ArmFigure => {
@@ -337,10 +345,7 @@ function roundDriver(run: EvalRun, first: Record<string, Tensor>): Parameters<ty
         return { group: a.cut.id, bytes: mean(bytes), quality: qualityFigure(task.metric, scores), paired: pairedDifference(task.metric, scores, run.referenceScores) };
       }),
     onRound(p: RoundProgress) {
-      // an upper bound: every live configuration measured on every remaining sample at the pace so far
-      const perArmSample = (performance.now() - started) / 1000 / Math.max(1, armSamples);
-      const left = (run.total - p.samples) * p.alive * perArmSample;
-      options.onProgress?.(`round ${p.round}/${p.rounds}, ${p.alive} of ${p.arms} configurations measured${p.samples < run.total ? `, at most ${Math.ceil(left)} s left` : ''}`, p.samples, run.total);
+      round = p.round + 1;
     },
   };
 }

@@ -3,13 +3,19 @@
  * stopped as soon as its quality's 95 % interval (the task layer's: Wilson for rates, bootstrap for means) shows it
  * cannot matter — its upper bound misses the QoS bound on quality, or lies more than the planner's tie tolerance
  * below the best configuration's lower bound, or another configuration at the same cut sends no more bytes and its
- * interval lies wholly above. Everything still alive at the end is measured on every sample. No rule at all is the
- * exhaustive evaluation: one round over every sample.
+ * interval lies wholly above. Every configuration is scored on the same samples as the full model, so the interval
+ * of its difference from the full model (task/quality.ts pairedDifference: only the samples where the two disagree
+ * move it) rules as well: a configuration more than the tie tolerance below the full model is outranked by every
+ * lossless one, and one no better than the full model whose every other figure a configuration of the full model's
+ * quality beats (the planner's cheap bounds: `outclassed`) can neither be recommended nor join the Pareto front.
+ * Everything still alive at the end is measured on every sample. No rule at all is the exhaustive evaluation: one
+ * round over every sample.
  */
+import type { PairedDifference } from '../task/quality.js';
 import type { QualityFigure } from '../task/types.js';
 
 /** Why a configuration stopped being measured before the full sample. */
-export type StopReason = 'below-qos' | 'outranked' | 'dominated';
+export type StopReason = 'below-qos' | 'outranked' | 'dominated' | 'outclassed';
 
 /** When measuring a configuration can stop: the QoS bound on the metric (if any) and the planner's tie tolerance, in the metric's units. */
 export interface AdaptiveRule {
@@ -17,6 +23,12 @@ export interface AdaptiveRule {
   tolerance: number;
   /** Samples of the first round (default 32); every later round doubles them, the last takes all. */
   first?: number;
+  /**
+   * Whether, on every edge device and link, a configuration of the full model's quality (e.g. the input sent
+   * losslessly) is faster, sends no more bytes and spends no more energy than any split at cut `group` sending
+   * `bytes` (the planner's cheap bounds); absent: never.
+   */
+  outclassed?: (group: string, bytes: number) => boolean;
 }
 
 /** A configuration as the rules see it: its group (configurations sharing a cut: the same head), bytes so far, quality so far. */
@@ -25,6 +37,8 @@ export interface ArmFigure {
   /** Mean bytes on the wire (NaN: not measured yet, never compared). */
   bytes: number;
   quality: Pick<QualityFigure, 'value' | 'ci' | 'better'>;
+  /** Its difference from the full model on the same samples (this minus the full model, in the metric's units), where known. */
+  paired?: Pick<PairedDifference, 'ci'>;
 }
 
 /** Where a configuration's measuring ended: on how many samples, and why (null: it was measured on all). */
@@ -54,10 +68,13 @@ export function stopReasons(arms: readonly ArmFigure[], alive: readonly boolean[
   return arms.map((arm, i) => {
     if (!alive[i]) return null;
     const upper = intervals[i]![1];
+    // the upper bound of how much better than the full model it is (Infinity: not paired)
+    const gainOverFull = arm.paired ? orientedInterval({ ...arm.quality, ci: arm.paired.ci })[1] : Infinity;
     if (upper < limit) return 'below-qos';
-    if (upper < bestLower - rule.tolerance) return 'outranked';
+    if (upper < bestLower - rule.tolerance || gainOverFull < -rule.tolerance) return 'outranked';
     const dominated = arms.some((other, j) => j !== i && other.group === arm.group && other.bytes <= arm.bytes && intervals[j]![0] > upper);
-    return dominated ? 'dominated' : null;
+    if (dominated) return 'dominated';
+    return gainOverFull <= 0 && rule.outclassed?.(arm.group, arm.bytes) ? 'outclassed' : null;
   });
 }
 
@@ -66,6 +83,7 @@ export const STOP_REASONS: Record<StopReason, string> = {
   'below-qos': "its interval's upper bound misses the QoS bound on quality",
   outranked: "its interval's upper bound lies more than the tie tolerance below the best configuration's lower bound",
   dominated: 'a configuration at the same cut sends no more bytes and its interval lies wholly above',
+  outclassed: 'it is no better than the full model (paired interval) and a configuration of the full model\'s quality is faster, sends no more bytes and spends no more energy',
 };
 
 /** Progress of an adaptive evaluation after a round. */

@@ -12,7 +12,7 @@
  * reads outputs samples first. A model with a fixed batch of 1 runs one sample at a time, and its tail once per
  * lossy codec (stacked codecs would not fit its batch).
  */
-import { measureInRounds, type AdaptiveRule, type ArmFigure, type ArmStop, type RoundProgress, type StopReason } from './adaptive.js';
+import { measureInRounds, roundEnds, type AdaptiveRule, type ArmFigure, type ArmStop, type RoundProgress, type StopReason } from './adaptive.js';
 import { emitStackedRoundTrips, multiEncoderModel, sourceName } from '../codecs/onnx.js';
 import { Emitter } from '../onnx/emitter.js';
 import { valueInfo } from '../onnx/builder.js';
@@ -31,7 +31,7 @@ import { exposeTensors } from '../onnx/expose.js';
 import { axisFirst, sliceAlong, type Tensor } from '../onnx/tensor.js';
 import { createSession, run as runSession, type ort } from '../ort/session.js';
 import { chooseTask } from '../task/choose.js';
-import { qualityFigure } from '../task/quality.js';
+import { pairedDifference, qualityFigure, type PairedDifference } from '../task/quality.js';
 import type { MetricName, OutputInfo, QualityFigure, Task, TaskOptions } from '../task/types.js';
 import { mean, quantile } from '../util/stats.js';
 import { paretoFront } from './pareto.js';
@@ -62,6 +62,8 @@ export interface CodecEval {
   quality: QualityFigure;
   /** Why measuring stopped before every sample (adaptive evaluation), or null when it was measured on all. */
   stopped: StopReason | null;
+  /** Its difference from the full model (lossless) on the samples it was measured on: this minus the full model. */
+  paired: PairedDifference;
   /** Where the metric reads class scores: the share of samples predicted as the full model predicts them. */
   agreement: number | null;
   /** Bytes per sample on the wire (batch 1). */
@@ -177,6 +179,8 @@ interface EvalRun {
   encoders: Map<string, ort.InferenceSession>;
   tallies: Tally[][];
   fullScores: number[];
+  /** Every sample's score of the full model's outputs as a configuration's (what lossless codecs score): the reference of paired differences. */
+  referenceScores: number[];
   timing: { fullS: number; tailS: number; codecS: number; bytesS: number };
 }
 
@@ -216,12 +220,13 @@ export async function evaluate(g: Graph, options: EvaluateOptions): Promise<Eval
       tallies: options.cuts.map((cut) => fitted.get(cut.id)!.map(() => ({ scores: [], agree: 0, bytes: [], packed: [], predictions: [] }))),
       alive: options.cuts.map((cut) => fitted.get(cut.id)!.map(() => true)),
       fullScores: [],
+      referenceScores: [],
       timing,
     };
     let stops: ArmStop[];
     try {
       await openEncoders(run);
-      stops = await measureInRounds(roundDriver(run, first), options.adaptive ?? null);
+      stops = await measureInRounds(roundDriver(run, first, roundEnds(total, options.adaptive ?? null).length), options.adaptive ?? null);
     } finally {
       sessions.push(...[...run.fused.values()].flat().map((f) => f.session), ...run.encoders.values());
     }
@@ -306,32 +311,41 @@ function unflatten<T>(lengths: readonly number[], flat: readonly T[]): T[][] {
   return lengths.map((n) => flat.slice(at, (at += n)));
 }
 
-/** The rounds' view of a run: every cut x codec an arm, lossless ones pinned (they cost nothing beyond the full pass). */
-function roundDriver(run: EvalRun, first: Record<string, Tensor>): Parameters<typeof measureInRounds>[0] {
+/**
+ * The rounds' view of a run: every cut x codec an arm, lossless ones pinned (they cost nothing beyond the full
+ * pass). Progress after every batch names the round, the configurations still measured and, from the pace so far,
+ * at most how long the rest takes (every live lossy configuration on every remaining sample).
+ */
+function roundDriver(run: EvalRun, first: Record<string, Tensor>, rounds: number): Parameters<typeof measureInRounds>[0] {
   const { options, task } = run;
   const arms = options.cuts.flatMap((cut, c) => run.fitted.get(cut.id)!.map((fit, k) => ({ c, k, cut, lossy: isLossy(fit.spec) })));
   const started = performance.now();
-  let armSamples = 0;
+  let lossySamples = 0;
+  let round = 1;
   return {
     arms: arms.length,
     total: run.total,
     pinned: arms.map((a) => !a.lossy),
     async measure(alive, from, to) {
       arms.forEach((a, i) => (run.alive[a.c]![a.k] = alive[i]!));
+      const live = alive.filter(Boolean).length;
+      const liveLossy = arms.filter((a, i) => alive[i] && a.lossy).length;
       for (let start = from; start < to; start += run.batch) {
         const size = Math.min(run.batch, to - start);
         // the first batch's full outputs were computed to choose the metric: reused when the batch is the same
         await evaluateBatch(run, start, size, start === 0 && size === samplesIn(run.g, first) ? first : undefined);
-        options.onProgress?.('evaluate', start + size, run.total);
+        lossySamples += size * liveLossy;
+        const left = ((performance.now() - started) / 1000 / Math.max(1, lossySamples)) * (run.total - start - size) * liveLossy;
+        options.onProgress?.(`evaluate: round ${round}/${rounds}, ${live} of ${arms.length} configurations measured, at most ${Math.ceil(left)} s left`, start + size, run.total);
       }
-      armSamples += (to - from) * alive.filter(Boolean).length;
     },
-    figures: () => arms.map((a): ArmFigure => ({ group: a.cut.id, bytes: mean(run.tallies[a.c]![a.k]!.bytes), quality: qualityFigure(task.metric, run.tallies[a.c]![a.k]!.scores) })),
+    figures: () =>
+      arms.map((a): ArmFigure => {
+        const { scores, bytes } = run.tallies[a.c]![a.k]!;
+        return { group: a.cut.id, bytes: mean(bytes), quality: qualityFigure(task.metric, scores), paired: pairedDifference(task.metric, scores, run.referenceScores) };
+      }),
     onRound(p: RoundProgress) {
-      // an upper bound: every live configuration measured on every remaining sample at the pace so far
-      const perArmSample = (performance.now() - started) / 1000 / Math.max(1, armSamples);
-      const left = (run.total - p.samples) * p.alive * perArmSample;
-      options.onProgress?.(`round ${p.round}/${p.rounds}, ${p.alive} of ${p.arms} configurations measured${p.samples < run.total ? `, at most ${Math.ceil(left)} s left` : ''}`, p.samples, run.total);
+      round = p.round + 1;
     },
   };
 }
@@ -349,9 +363,11 @@ async function evaluateBatch(run: EvalRun, start: number, size: number, first?: 
   const idx = indicesFrom(start, size);
   const n = idx.length;
   const out = first ?? (await timed(run, 'fullS', () => runSession(run.full, options.data.feeds(idx, run.inputs))));
-  const reference: Reference = { n, full: metricOutputs(run, out, 0, n), labels: labelsOf(options.data, idx) };
-  reference.predictions = task.predict?.(reference.full, n);
-  run.fullScores.push(...(await task.scoreFull(reference)));
+  const full = metricOutputs(run, out, 0, n);
+  const labels = labelsOf(options.data, idx);
+  run.fullScores.push(...(await task.scoreFull({ n, full, labels })));
+  const reference: Reference = { n, full, labels, self: await task.score({ n, split: full, full, labels }), predictions: task.predict?.(full, n) };
+  run.referenceScores.push(...reference.self);
   for (const [c, cut] of options.cuts.entries()) {
     await measureCutBytes(run, c, cut, out, start, n);
     await scoreLossless(run, c, cut, reference);
@@ -362,12 +378,12 @@ async function evaluateBatch(run: EvalRun, start: number, size: number, first?: 
   }
 }
 
-/** A batch's full-model side: its outputs and labels, the scores of those outputs against themselves (once needed), its predicted classes. */
+/** A batch's full-model side: its outputs and labels, the scores of those outputs against themselves, its predicted classes. */
 interface Reference {
   n: number;
   full: Record<string, Tensor>;
   labels: number[] | null;
-  self?: number[];
+  self: number[];
   predictions?: number[] | undefined;
 }
 
@@ -399,7 +415,6 @@ function tallyBatch(run: EvalRun, tally: Tally, scores: readonly number[], ref: 
 async function scoreLossless(run: EvalRun, c: number, cut: Cut, ref: Reference): Promise<void> {
   for (const [k, fit] of run.fitted.get(cut.id)!.entries()) {
     if (isLossy(fit.spec)) continue;
-    ref.self ??= await run.task.score({ n: ref.n, split: ref.full, full: ref.full, labels: ref.labels });
     tallyBatch(run, run.tallies[c]![k]!, ref.self, ref, ref.predictions);
   }
 }
@@ -429,6 +444,7 @@ function cutEval(run: EvalRun, cut: Cut, fits: readonly FittedCodec[], tallies: 
       lossy: isLossy(fit.spec),
       quality: qualityFigure(metric, a.scores),
       stopped: stops[k]!.reason,
+      paired: pairedDifference(metric, a.scores, run.referenceScores),
       agreement: classes ? a.agree / a.scores.length : null,
       bytes: { mean: mean(a.bytes), p95: quantile(a.bytes, 0.95), samples: a.bytes.length },
       packedBytes: mean(a.packed),

@@ -107,9 +107,16 @@ export interface QualityOptions {
 
 const qualityKey = (g: Graph, cuts: readonly Cut[], codecs: readonly string[], data: PlanData, o: QualityOptions) => ({ model: modelFingerprint(g.model), cuts: cuts.map((c) => c.id), codecs: codecs.map((c) => parseCodec(c).name), data: dataKey(data), inputs: o.inputs, task: o.task, adaptive: o.adaptive });
 
-/** A codec's figures as the plan keeps them. */
-function codecFigure(cut: string, e: CodecEval): CodecFigure {
-  return { cut, codec: e.codec, lossy: e.lossy, bytesMean: e.bytes.mean, bytesP95: e.bytes.p95, quality: e.quality, agreement: e.agreement, encoderBytes: e.encoderBytes, predictions: e.predictions ?? [], scores: e.scores ?? [], byteSizes: e.byteSizes ?? [], stopped: e.stopped };
+/**
+ * A stopped configuration's quality: the full model's on every sample plus the paired difference on the samples it
+ * was measured on (a difference estimate; its own figure on those few samples would compare easier or harder
+ * samples with the others' figures on all).
+ */
+const differenceEstimate = (full: QualityFigure, e: CodecEval): QualityFigure => ({ ...e.quality, value: full.value + e.paired.value, ci: [full.value + e.paired.ci[0], full.value + e.paired.ci[1]] });
+
+/** A codec's figures as the plan keeps them (`full`: the full model's figure on every sample). */
+function codecFigure(cut: string, e: CodecEval, full: QualityFigure): CodecFigure {
+  return { cut, codec: e.codec, lossy: e.lossy, bytesMean: e.bytes.mean, bytesP95: e.bytes.p95, quality: e.stopped ? differenceEstimate(full, e) : e.quality, agreement: e.agreement, encoderBytes: e.encoderBytes, predictions: e.predictions ?? [], scores: e.scores ?? [], byteSizes: e.byteSizes ?? [], stopped: e.stopped };
 }
 
 /**
@@ -134,7 +141,7 @@ export async function qualityAnalysis(g: Graph, cuts: readonly Cut[], fallback: 
       task: report.task,
       labels: accuracy ? Array.from({ length: report.samples }, (_, i) => data.test.label(i)) : null,
       full: { quality: full, predictions: rawEval.predictions ?? [] },
-      codecs: (cuts.length ? report.cuts : []).flatMap((c) => c.codecs.filter((e) => wanted.has(e.codec)).map((e) => codecFigure(c.id, e))),
+      codecs: (cuts.length ? report.cuts : []).flatMap((c) => c.codecs.filter((e) => wanted.has(e.codec)).map((e) => codecFigure(c.id, e, full))),
       inputs: inputs.map((b) => ({ name: b.name, bytesMean: b.bytes.mean, bytesP95: b.bytes.p95, quality: b.quality })),
     };
   });

@@ -4,10 +4,20 @@
  * weights and peak activations, and spends at least the head's compute energy. A cut whose bounds miss the QoS on
  * every edge device cannot give a feasible configuration, so the adaptive evaluation does not measure it. Early
  * exits answer some frames sooner, so with exits explored no cut is ruled out this way.
+ *
+ * Once a codec's bytes are measured, a split of those bytes is compared with sending the input losslessly (the
+ * remote placement's raw image: the full model's quality): where that is strictly faster at every percentile (its
+ * slowest transfer draw against the split's fastest), sends no more bytes (so spends no more radio energy, and no
+ * compute) and sustains the frame rate, on every edge device and link, a split no better than the full model
+ * (eval/adaptive.ts: 'outclassed') is dominated on every axis of the Pareto front and loses every tie of the
+ * ranking to it.
  */
 import type { Cut } from '../cuts/cuts.js';
 import { computeEnergyJ } from '../devices/energy.js';
 import type { ComputeResource } from '../devices/resolve.js';
+import { pathOf } from '../net/path.js';
+import { drawTransfers, type Transport } from '../net/transfer.js';
+import type { NamedLink } from './explore.js';
 import type { PlanScenarioConfig } from './scenario.js';
 
 export interface BoundInputs {
@@ -36,4 +46,50 @@ export function splitMisses(cut: Cut, edge: ComputeResource, x: BoundInputs): st
 export function cutRuledOut(cut: Cut, x: BoundInputs): string | null {
   const reasons = x.edges.map((edge) => splitMisses(cut, edge, x));
   return reasons.length && reasons.every((r) => r !== null) ? reasons[0]! : null;
+}
+
+/** What comparing a split with the input sent losslessly needs beyond the cut bounds. */
+export interface OutclassInputs extends BoundInputs {
+  links: readonly NamedLink[];
+  transport: Transport;
+  workers: number;
+  /** Devices sharing the server. */
+  devices: number;
+  /** Bytes the server sends back per inference. */
+  downlinkBytes: number;
+  /** Bytes per inference of the input sent losslessly (the raw image's, at most). */
+  referenceBytes: number;
+}
+
+/** Fastest and slowest transfer of `bytes` over a link, among the draws exploration makes (explore.ts: one frame every period), and the link's busy time. */
+function transferRange(link: NamedLink, direction: 'up' | 'down', transport: Transport, bytes: number, periodMs: number): { min: number; max: number; busyMs: number } {
+  const { lossless, draws } = drawTransfers(pathOf(link.link, direction), transport, Math.max(1, Math.round(bytes)), { samples: 1000, seed: 7, periodMs });
+  const times = draws.filter((d) => !d.frameLost).map((d) => d.endMs);
+  return { min: Math.min(lossless.endMs, ...times), max: Math.max(lossless.endMs, ...times), busyMs: lossless.busyMs };
+}
+
+/**
+ * Whether a split at a cut (by id) sending `bytes` is beaten on latency, bytes and energy by sending the input
+ * losslessly, on every edge device and link (module comment); transfers are drawn once per link and size.
+ */
+export function outclassedBy(cuts: readonly Cut[], x: OutclassInputs): (cutId: string, bytes: number) => boolean {
+  const periodMs = 1000 / x.fps;
+  const memo = new Map<string, ReturnType<typeof transferRange>>();
+  const range = (link: NamedLink, direction: 'up' | 'down', bytes: number) => {
+    const key = `${link.name}|${direction}|${Math.round(bytes)}`;
+    return memo.get(key) ?? memo.set(key, transferRange(link, direction, x.transport, bytes, periodMs)).get(key)!;
+  };
+  const fullServerMs = x.server.ms([...x.nodes]);
+  const fps = x.qos.throughputFps ?? x.fps;
+  return (cutId, bytes) => {
+    const cut = cuts.find((c) => c.id === cutId);
+    if (!cut || !(bytes >= x.referenceBytes) || !x.links.length) return false;
+    const tailMs = x.server.ms([...x.nodes].filter((n) => !cut.head.has(n)));
+    return x.links.every((link) => {
+      const [refUp, up, down] = [range(link, 'up', x.referenceBytes), range(link, 'up', bytes), range(link, 'down', x.downlinkBytes)];
+      const referenceMs = refUp.max + fullServerMs + down.max;
+      const sustains = Math.max(refUp.busyMs, down.busyMs, (fullServerMs * x.devices) / x.workers) <= 1000 / fps;
+      return sustains && x.edges.every((edge) => referenceMs < edge.ms(cut.head) + tailMs + up.min + down.min);
+    });
+  };
 }

@@ -30,7 +30,7 @@ import { qualityConstraint } from './quality.js';
 import { decide, stoppedFinalists, type Decision, type Qos } from './recommend.js';
 import { refineLatency } from './refine.js';
 import { switchingPlan } from './switching.js';
-import { cutRuledOut, type BoundInputs } from './bounds.js';
+import { cutRuledOut, outclassedBy, type BoundInputs, type OutclassInputs } from './bounds.js';
 import type { PlanScenario } from './scenario.js';
 import type { TaskOptions } from '../task/types.js';
 import type { CutSummary, PlanConfiguration, PlanQos, PlanQuality, PlanQualityFigure, PlanResult, SaliencySummary } from './types.js';
@@ -204,6 +204,8 @@ interface AnalysisInputs {
   adaptive: AdaptiveRule | null;
   /** The cheap models' bounds that rule cuts out before measuring (null: none apply). */
   bounds: BoundInputs | null;
+  /** What tells a split outclassed by sending the input losslessly (null: no such remote placement is explored). */
+  outclass: OutclassInputs | null;
 }
 
 /** Why the saliency pass does not run, or null when it does. */
@@ -252,7 +254,10 @@ async function runAnalyses(x: AnalysisInputs): Promise<PlanAnalyses> {
   const ruledOut = x.bounds ? candidates.flatMap((cut) => ((reason) => (reason ? [{ index: cut.index, id: cut.id, reason }] : []))(cutRuledOut(cut, x.bounds!))) : [];
   const cuts = candidates.filter((cut) => !ruledOut.some((r) => r.id === cut.id));
   const single = singleTensorCuts(g);
-  const quality = await log.run('quality and bytes of cut x codec', () => qualityAnalysis(g, cuts, single[single.length - 1]!, c.explore.codecs, x.evalData, qualityOptions(x), cache, (stage, d, t) => x.onProgress?.(`quality: ${stage}`, d, t)));
+  // the cache key leaves the outclassing out (it depends on links): what a decision under other links rests on is topped up
+  const options = qualityOptions(x);
+  if (options.adaptive && x.outclass) options.adaptive = { ...options.adaptive, outclassed: outclassedBy(cuts, x.outclass) };
+  const quality = await log.run('quality and bytes of cut x codec', () => qualityAnalysis(g, cuts, single[single.length - 1]!, c.explore.codecs, x.evalData, options, cache, (stage, d, t) => x.onProgress?.(`quality: ${stage}`, d, t)));
   if (!c.explore.exits || !data) return { saliency, saliencySkipped: skipped, cuts, ruledOut, quality, exits: null };
   const e = c.explore.exits;
   if (quality.task.metric !== 'accuracy') throw new ImperaError('BAD_SCENARIO', `explore.exits: exits are trained and scored on class labels, but the task's metric is ${quality.task.label} (${quality.task.metric})`, 'remove explore.exits, or plan a classifier with labelled data');
@@ -325,6 +330,17 @@ function setupSummary(setup: PlanSetup, workload: PlanResult['setup']['workload'
   return { edge: setup.edges.map((e) => e.name).join(', '), server: setup.server?.name ?? null, chain: setup.chainDevices.map((d) => d.name), links: [...setup.links.map((l) => l.name), ...setup.chainLinks.map((l) => l.name)], workload };
 }
 
+/**
+ * The remote placement's lossless input as a rival of every split (bounds.ts outclassedBy): the raw image, at the
+ * most bytes of any sample measured; null without images (the float32 input tensors are no rival worth drawing).
+ */
+function outclassInputs(g: Graph, c: PlanScenario['config'], setup: PlanSetup, bounds: BoundInputs, data: PlanData): OutclassInputs | null {
+  const { raster, preprocess } = data.test;
+  if (!raster || !preprocess) return null;
+  const referenceBytes = Math.max(...Array.from({ length: data.samples }, (_, i) => raster(i).pixels.length));
+  return { ...bounds, links: setup.links, transport: setup.transport, workers: c.server.workers, devices: c.workload.devices, downlinkBytes: downlinkBytesOf(g), referenceBytes };
+}
+
 /** Rounds of measuring stopped finalists on every sample before the plan settles for what it has. */
 const MAX_TOP_UPS = 3;
 
@@ -354,7 +370,8 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
   const adaptive = adaptiveRule(c, evalData.samples, data !== null, o.exhaustive);
   // exits answer some frames before the head ends, so the head's bounds hold only without them; cuts the scenario lists are all shown
   const bounds = adaptive && setup.server && !c.explore.exits && !Array.isArray(c.explore.cuts) ? { edges: setup.edges, server: setup.server, nodes: new Set(runtimeNodes(g)), qos: c.qos, fps: c.workload.fps } : null;
-  const inputs: AnalysisInputs = { g, s, data, evalData, allCuts, exitCuts, cache, log, onProgress: o.onProgress, saliencySkipped: skipped, adaptive, bounds };
+  const outclass = bounds && c.explore.placements.includes('remote') ? outclassInputs(g, c, setup, bounds, evalData) : null;
+  const inputs: AnalysisInputs = { g, s, data, evalData, allCuts, exitCuts, cache, log, onProgress: o.onProgress, saliencySkipped: skipped, adaptive, bounds, outclass };
   const analyses = await runAnalyses(inputs);
 
   let quality: PlanQuality;

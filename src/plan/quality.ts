@@ -66,7 +66,7 @@ export function qualityAxis(q: QualityMeta): { percent: boolean; title: string }
   return { percent: unit === 'share', title: notes.length ? `${q.label} (${notes.join(', ')})` : q.label };
 }
 
-const STOP_NAMES: Record<StopReason, string> = { 'below-qos': 'below the QoS bound', outranked: 'outranked', dominated: 'dominated at their cut' };
+const STOP_NAMES: Record<StopReason, string> = { 'below-qos': 'below the QoS bound', outranked: 'outranked', dominated: 'dominated at their cut', outclassed: 'outclassed by the full model sent losslessly' };
 
 /** How cut x codec were measured, in a sentence: 'adaptive: 12 of 30 cut x codec on all 200 samples, 18 stopped early (…)'. */
 export function describeEvaluation(q: Pick<PlanQuality, 'evaluation' | 'samples'>): string {

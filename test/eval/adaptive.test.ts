@@ -48,6 +48,30 @@ describe('stopping rules', () => {
     expect(stopReasons(arms, arms.map(() => true), { tolerance: 10 })).toEqual([null, 'dominated', null, null, 'dominated', null]);
   });
 
+  it('paired with the full model: outranked once its difference lies wholly more than the tolerance below, though its own interval overlaps the best', () => {
+    // both near 0.9 on their own; paired, the second is 0.02-0.05 below the full model
+    const arms = [{ ...arm('a', 100, [0.85, 0.95]), paired: { ci: [-0.01, 0.01] as [number, number] } }, { ...arm('b', 50, [0.83, 0.93]), paired: { ci: [-0.05, -0.02] as [number, number] } }];
+    expect(stopReasons(arms, [true, true], { tolerance: 0.005 })).toEqual([null, 'outranked']);
+    expect(stopReasons(arms, [true, true], { tolerance: 0.02 })).toEqual([null, null]);
+    // lower is better: a difference of +0.02..+0.05 (more error) is the same loss
+    const low = [{ ...arm('a', 100, [0.1, 0.2], 'lower'), paired: { ci: [0.02, 0.05] as [number, number] } }];
+    expect(stopReasons(low, [true], { tolerance: 0.005 })).toEqual(['outranked']);
+  });
+
+  it('outclassed only when no better than the full model (paired upper bound <= 0) and the planner says the lossless input beats it at its cut and bytes', () => {
+    const outclassed = (group: string, bytes: number) => group === 'cut1' && bytes >= 1000;
+    const rule = { tolerance: Infinity, outclassed };
+    const paired = (hi: number) => ({ ci: [hi - 0.05, hi] as [number, number] });
+    const arms = [
+      { ...arm('cut1', 2000, [0.85, 0.95]), paired: paired(0) },
+      { ...arm('cut1', 2000, [0.85, 0.95]), paired: paired(0.001) },
+      { ...arm('cut1', 500, [0.85, 0.95]), paired: paired(-0.01) },
+      { ...arm('cut2', 2000, [0.85, 0.95]), paired: paired(-0.01) },
+      arm('cut1', 2000, [0.85, 0.95]),
+    ];
+    expect(stopReasons(arms, arms.map(() => true), rule)).toEqual(['outclassed', null, null, null, null]);
+  });
+
   it('stopped arms keep counting as evidence but get no new reason', () => {
     const arms = [arm('a', 100, [0.81, 0.9]), arm('b', 50, [0.7, 0.8])];
     expect(stopReasons(arms, [false, true], { tolerance: 0 })).toEqual([null, 'outranked']);

@@ -11,6 +11,7 @@ import { inputBaselines } from '../../src/eval/baselines.js';
 import { evaluate } from '../../src/eval/evaluate.js';
 import { bestWithin, paretoFront } from '../../src/eval/pareto.js';
 import { wilson } from '../../src/util/stats.js';
+import { pairedDifference } from '../../src/task/quality.js';
 import { attachCodec, runCodecPair } from '../../src/export/codec.js';
 import { splitModel } from '../../src/export/split.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
@@ -84,9 +85,16 @@ describe('evaluate on the example model and data', async () => {
 
   it('adaptive: configurations that cannot meet the QoS stop after the first round with the exhaustive figures of those samples; lossless ones go on', async () => {
     // a floor of 101 % no configuration can meet: every lossy one stops after round 1 (32 samples); fp32 is pinned (it costs nothing)
-    const adaptive = await evaluate(g, { cuts: [cut], codecs, data, calibration: data, samples: 120, byteSamples: 40, calibrationSamples: 40, detail: true, adaptive: { tolerance: 0.005, bound: { limit: 1.01, bound: 'min' } } });
+    const progress: string[] = [];
+    const adaptive = await evaluate(g, { cuts: [cut], codecs, data, calibration: data, samples: 120, byteSamples: 40, calibrationSamples: 40, detail: true, adaptive: { tolerance: 0.005, bound: { limit: 1.01, bound: 'min' } }, onProgress: (stage) => progress.push(stage) });
     const [fp32, ...lossy] = adaptive.cuts[0]!.codecs;
+    // the progress names the round (32, 64, 120 samples), the configurations still measured and the time left
+    const rounds = progress.filter((p) => p.startsWith('evaluate'));
+    expect(rounds[0]).toMatch(new RegExp(`^evaluate: round 1/3, ${codecs.length} of ${codecs.length} configurations measured, at most \\d+ s left$`));
+    expect(rounds.at(-1)).toMatch(new RegExp(`^evaluate: round 3/3, 1 of ${codecs.length} configurations measured, at most 0 s left$`));
     expect(fp32!.stopped).toBeNull();
+    // paired with the full model: fp32 is it (no difference); each lossy codec's difference from its own scores
+    expect(fp32!.paired).toMatchObject({ value: 0, samples: 120 });
     expect(fp32!.quality).toEqual(report.cuts[0]!.codecs[0]!.quality);
     for (const [k, e] of lossy.entries()) {
       const exhaustive = report.cuts[0]!.codecs[k + 1]!;
@@ -95,6 +103,7 @@ describe('evaluate on the example model and data', async () => {
       expect(e.scores).toEqual(exhaustive.scores!.slice(0, 32));
       expect(e.predictions).toEqual(exhaustive.predictions!.slice(0, 32));
       expect(e.byteSizes).toEqual(exhaustive.byteSizes!.slice(0, 32));
+      expect(e.paired).toEqual(pairedDifference({ kind: 'rate' }, e.scores!, fp32!.scores!));
     }
     expect(report.cuts[0]!.codecs.every((e) => e.stopped === null && e.quality.samples === 120)).toBe(true);
   });

@@ -19,6 +19,7 @@ import { combineExits, qualityAnalysis, planData, saliencyAnalysis, topUpAnalysi
 import { analysisCache } from '../../src/util/analysis-cache.js';
 import { candidateLayers } from '../../src/saliency/dataset-saliency.js';
 import { seededRandom } from '../../src/util/random.js';
+import { pairedDifference } from '../../src/task/quality.js';
 import { chain } from '../helpers/models.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'impera-analyses-'));
@@ -106,6 +107,13 @@ describe('adaptive quality analysis and its top-up', () => {
     const cache = analysisCache(true, join(dir, 'cache-topup'));
     const { value: adaptive } = await qualityAnalysis(g, [r1], fallback, codecs, data, o, cache);
     expect(adaptive.codecs.map((c) => [c.codec, c.quality.samples, c.stopped])).toEqual([['fp32', 10, null], ['int8+deflate', 4, 'below-qos'], ['int4+deflate', 4, 'below-qos']]);
+    // a stopped codec's figure: the full model's on all 10 images plus its paired difference on the first 4
+    const fullScores = adaptive.codecs[0]!.scores;
+    for (const c of adaptive.codecs.slice(1)) {
+      const d = pairedDifference({ kind: 'rate' }, c.scores, fullScores.slice(0, 4));
+      expect(c.quality.value).toBeCloseTo(adaptive.full.quality.value + d.value, 12);
+      expect(c.quality.ci).toEqual([adaptive.full.quality.value + d.ci[0], adaptive.full.quality.value + d.ci[1]]);
+    }
     const arms = codecs.slice(1).map((codec) => ({ cut: r1, codec }));
     const topped = await topUpAnalysis(g, adaptive, arms, { cuts: [r1], codecs }, data, o, cache);
     expect(topped.cached).toBe(false);

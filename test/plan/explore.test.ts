@@ -19,7 +19,7 @@ import { analysisCache } from '../../src/util/analysis-cache.js';
 import { resolveCompute, type ComputeResource } from '../../src/devices/resolve.js';
 import { explore, type ExploreInputs } from '../../src/plan/explore.js';
 import { decide } from '../../src/plan/recommend.js';
-import { cutRuledOut } from '../../src/plan/bounds.js';
+import { cutRuledOut, outclassedBy } from '../../src/plan/bounds.js';
 import type { PlanConfiguration } from '../../src/plan/types.js';
 import { modelFingerprint, PROFILE_FORMAT, saveProfile } from '../../src/profile/profile-file.js';
 import { chain } from '../helpers/models.js';
@@ -275,5 +275,54 @@ describe('cheap bounds (plan/bounds.ts) against the explored figures', () => {
           expect(configs.filter((c) => c.placement === 'split' && c.cuts[0]!.id === cut.id && c.feasible)).toEqual([]);
         }
       }
+  });
+});
+
+describe('outclassed splits (plan/bounds.ts outclassedBy) against the planner\'s own decision', () => {
+  // every split at the full model's quality (a tie: the strictest case) beside the input sent losslessly at `reference` bytes
+  const tied = (reference: number, bytes: number, link: Record<string, unknown>, fps: number) => {
+    const x = inputs({ workload: { fps, devices: 1 }, links: [{ name: 'wifi', link: resolveLink({ upMbps: 8, downMbps: 8, delayMs: 5, mtu: 576, framing: 'none', ...link }) }] });
+    const full = x.quality.full.quality;
+    const quality: QualityAnalysis = { ...x.quality, codecs: [codecFigure(cuts.r1, bytes, full.value, 1), codecFigure(cuts.flat, bytes, full.value, 1)], inputs: [{ name: 'raw', bytesMean: reference, bytesP95: reference, quality: full }] };
+    return { ...x, quality };
+  };
+
+  it('a split it calls outclassed is neither on the Pareto front nor recommended, brute force over bytes, links, frame rates and objectives', () => {
+    let outclassed = 0;
+    let kept = 0;
+    for (const reference of [100, 784, 3000])
+      for (const bytes of [50, 784, 1024, 4000, 20000])
+        for (const link of [{}, { upMbps: 0.5 }, { loss: 0.05 }])
+          for (const fps of [10, 100]) {
+            const x = tied(reference, bytes, link, fps);
+            const qos = { latency: { ms: 200, at: 'p95' as const } };
+            const isOutclassed = outclassedBy([cuts.r1, cuts.flat], { edges: [edge], server, nodes: new Set(runtimeNodes(g)), qos, fps, links: x.links, transport: x.transport, workers: 1, devices: 1, downlinkBytes: x.downlinkBytes, referenceBytes: reference });
+            for (const objective of ['max-quality', 'min-latency', 'min-energy'] as const) {
+              const configs = explore(x);
+              const d = decide(configs, qos, objective, fps);
+              for (const cut of [cuts.r1, cuts.flat]) {
+                const id = `split #${cut.index} fp32`;
+                if (!isOutclassed(cut.id, bytes)) {
+                  kept++;
+                  continue;
+                }
+                outclassed++;
+                expect(d.pareto.map((c) => c.id)).not.toContain(id);
+                expect(d.recommendation?.id).not.toBe(id);
+              }
+            }
+          }
+    // both answers occur: the check can fail
+    expect(outclassed).toBeGreaterThan(20);
+    expect(kept).toBeGreaterThan(20);
+  });
+
+  it('never when the split sends fewer bytes than the input, or the input cannot keep up with the frame rate', () => {
+    const x = tied(784, 500, {}, 10);
+    const args = { edges: [edge], server, nodes: new Set(runtimeNodes(g)), qos: {}, fps: 10, links: x.links, transport: x.transport, workers: 1, devices: 1, downlinkBytes: 20 };
+    expect(outclassedBy([cuts.r1], { ...args, referenceBytes: 784 })(cuts.r1.id, 500)).toBe(false);
+    expect(outclassedBy([cuts.r1], { ...args, referenceBytes: 784 })(cuts.r1.id, 1000)).toBe(true);
+    // at 10,000 fps a frame leaves 0.1 ms: the 784-byte input alone holds the 8 Mb/s uplink for 0.8 ms
+    expect(outclassedBy([cuts.r1], { ...args, fps: 10_000, referenceBytes: 784 })(cuts.r1.id, 1000)).toBe(false);
   });
 });

@@ -10,6 +10,7 @@
 import { ImperaError } from '../errors.js';
 import { symbolicShape, tensor, type Graph } from '../graph/graph.js';
 import { channelLayout } from '../graph/layout.js';
+import { outputProducer, PIXEL_CLASS_PRODUCERS } from '../graph/producers.js';
 import type { GraphNode } from '../graph/structure.js';
 import { valueInfo } from '../onnx/builder.js';
 import { DataType, isFloatType } from '../onnx/dtype.js';
@@ -401,13 +402,15 @@ function fromSigmoid(g: Graph, t: string): boolean {
 /**
  * The output's task loss against the model's own decision, summed over the batch of per-sample means: a non-zero
  * gradient without labels. Classes and sequences: cross-entropy over the last axis against its argmax
- * (pseudo-labels; the greedy decode of a sequence); maps, and one Sigmoid score per sample: binary cross-entropy
- * against the thresholded map or score.
+ * (pseudo-labels; the greedy decode of a sequence); class scores per pixel [N, C >= 2, H, W] (a segmenter's logits
+ * or softmax, as graph/producers.ts tells them): cross-entropy over the channels against each pixel's argmax, mean
+ * over pixels; other maps, and one Sigmoid score per sample: binary cross-entropy against the thresholded map or score.
  */
 function fidelitySeed(g: Graph, e: Emitter, output: string, threshold: number): { grad: string; inputs: []; lossOutput: string; targetsOutput?: string } {
   const shape = tensor(g, output).shape;
   const perSample = shape.slice(1).reduce((a, b) => a * b, 1);
   const clamp = (p: string) => e.op('Max', [e.op('Min', [p, e.scalar(1 - EPS)]), e.scalar(EPS)]);
+  if (shape.length === 4 && shape[1]! >= 2 && PIXEL_CLASS_PRODUCERS.has(outputProducer(g, output) ?? '')) return classMapSeed(g, e, output, clamp);
   // one score per sample from a Sigmoid (a VAD's speech probability) is a binary decision like a map's pixel:
   // cross-entropy over one class would be 0 whatever the model does
   if (shape.length === 4 || (shape[shape.length - 1] === 1 && fromSigmoid(g, output))) {
@@ -434,6 +437,32 @@ function fidelitySeed(g: Graph, e: Emitter, output: string, threshold: number): 
   if (shape.length === 3) return { grad, inputs: [], lossOutput };
   e.op('Identity', [labels], {}, { output: 'impera::targets_used' });
   return { grad, inputs: [], lossOutput, targetsOutput: 'impera::targets_used' };
+}
+
+/**
+ * Per-pixel cross-entropy of [N, C, H, W] class scores against each pixel's argmax class, mean over pixels. The
+ * softmax over axis 1 is written out (max, exp, sum): Softmax before opset 13 flattens every axis from `axis` on.
+ */
+function classMapSeed(g: Graph, e: Emitter, output: string, clamp: (p: string) => string): { grad: string; inputs: []; lossOutput: string } {
+  const [, channels, height, width] = tensor(g, output).shape as [number, number, number, number];
+  const scale = e.scalar(height * width);
+  const oneHot = e.op('Cast', [e.op('Equal', [e.op('ArgMax', [output], { axis: 1, keepdims: 1 }), e.constant(DataType.INT64, [1, channels, 1, 1], [...Array(channels).keys()])])], { to: DataType.FLOAT });
+  const probabilities = outputProducer(g, output) === 'Softmax';
+  let grad: string;
+  let logp: string;
+  if (probabilities) {
+    // d/dp of -log p[t] = -onehot / p
+    grad = e.op('Div', [e.neg(oneHot), e.mul(clamp(output), scale)]);
+    logp = e.op('Log', [clamp(output)]);
+  } else {
+    // logits z: d/dz = softmax(z) - onehot
+    const shifted = e.sub(output, e.reduce('ReduceMax', output, [1], true));
+    const exp = e.op('Exp', [shifted]);
+    const sum = e.reduceSum(exp, [1], true);
+    grad = e.op('Div', [e.sub(e.op('Div', [exp, sum]), oneHot), scale]);
+    logp = e.sub(shifted, e.op('Log', [sum]));
+  }
+  return { grad, inputs: [], lossOutput: lossOf(e, e.op('Div', [e.neg(e.mul(logp, oneHot)), scale])) };
 }
 
 /**

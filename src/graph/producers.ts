@@ -13,6 +13,9 @@ import type { Graph } from './graph.js';
  */
 export type OutputProducer = string | undefined;
 
+/** What per-pixel class scores [N, C >= 2, H, W] come out of: a convolution or projection (often resized to the input), or a softmax. */
+export const PIXEL_CLASS_PRODUCERS: ReadonlySet<string> = new Set(['Conv', 'ConvTranspose', 'linear', 'Resize', 'Upsample', 'Softmax', 'LogSoftmax']);
+
 const MOVES = new Set(['Identity', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'Cast', 'Dropout']);
 const PROJECTIONS = new Set(['MatMul', 'Gemm', 'Conv']);
 const NORMS = new Set(['LayerNormalization', 'LpNormalization', 'InstanceNormalization', 'SimplifiedLayerNormalization', 'SkipLayerNormalization']);

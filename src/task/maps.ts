@@ -8,6 +8,7 @@
  * argmax over C at each pixel; its mean IoU over the classes present in either map (the segmentation mIoU, against
  * the full model's map instead of ground truth), or the share of pixels whose class agrees.
  */
+import { PIXEL_CLASS_PRODUCERS } from '../graph/producers.js';
 import { perSample, type MetricDef, type MetricSettings, type Numbers } from './metric.js';
 import type { OutputInfo } from './types.js';
 
@@ -102,8 +103,6 @@ export function pixelAgreement(s: Numbers, r: Numbers, channels: number): number
   return same / a.length;
 }
 
-/** What per-pixel class scores come out of: a convolution or projection (often resized to the input), or a softmax. */
-const PIXEL_SCORES = new Set(['Conv', 'ConvTranspose', 'linear', 'Resize', 'Upsample', 'Softmax', 'LogSoftmax']);
 
 /** Why an output is not class scores per pixel [N, C >= 2, H, W], or null. */
 function notClassMaps(out: OutputInfo): string | null {
@@ -111,7 +110,7 @@ function notClassMaps(out: OutputInfo): string | null {
   if (dims.length !== 4) return `it needs class scores per pixel [N, C, H, W], and this output has rank ${dims.length}`;
   if (dims[1]! < 2) return `it needs at least 2 classes per pixel, and this output has ${dims[1]} channel`;
   if (dims[2]! * dims[3]! < 2) return 'it needs a map of more than one position';
-  if (out.producer !== undefined && !PIXEL_SCORES.has(out.producer)) return `this output comes from ${out.producer === 'normalized' ? 'a normalisation' : out.producer}, not a convolution, a projection or a softmax, so its argmax per pixel is not a class`;
+  if (out.producer !== undefined && !PIXEL_CLASS_PRODUCERS.has(out.producer)) return `this output comes from ${out.producer === 'normalized' ? 'a normalisation' : out.producer}, not a convolution, a projection or a softmax, so its argmax per pixel is not a class`;
   return null;
 }
 

@@ -170,6 +170,29 @@ describe('objective fidelity', () => {
     expect(r.value!).toBeCloseTo(r.expected, 4);
   });
 
+  it('on class scores per pixel [N, C, H, W] (a segmenter\'s conv logits, opset 11): cross-entropy over the channels against each pixel\'s argmax, mean over pixels', async () => {
+    const b = new ModelBuilder({ opset: 11 });
+    b.input('x', 'float32', ['batch', 2, 4, 5]);
+    b.op('Conv', ['x', weights(b, 'w', [3, 2, 1, 1], 1), weights(b, 'b', [3], 2)], { kernel_shape: [1, 1] }, { output: 'y' });
+    b.output('y', 'float32', ['batch', 3, 4, 5]);
+    const pixels = 20;
+    // pixel p of sample n: channel c at n * 60 + c * 20 + p
+    const classes = (y: Float32Array) => Array.from({ length: y.length / 3 }, (_, i) => {
+      const [n, p] = [Math.floor(i / pixels), i % pixels];
+      const row = [0, 1, 2].map((c) => y[n * 60 + c * pixels + p]!);
+      return row.indexOf(Math.max(...row));
+    });
+    const ce = (y: Outputs, t: number[]) => t.reduce((sum, label, i) => {
+      const [n, p] = [Math.floor(i / pixels), i % pixels];
+      const row = [0, 1, 2].map((c) => y.y![n * 60 + c * pixels + p]!);
+      return sum + (Math.log(row.reduce((a, v) => a + Math.exp(v), 0)) - row[label]!) / pixels;
+    }, 0);
+    const r = await check(inMemoryModel(b.build(), 'segmenter'), [2, 2, 4, 5], { objective: 'fidelity' }, (y0) => classes(y0.y!), ce);
+    expect(r.norm).toBeGreaterThan(0.01);
+    expect(r.error).toBeLessThan(1e-3);
+    expect(r.value!).toBeCloseTo(r.expected, 4);
+  });
+
   it('on a map at another threshold compares against that threshold', async () => {
     const bce = (y: Outputs, t: number[]) => y.y!.reduce((s, p, i) => s - (t[i] ? Math.log(p) : Math.log(1 - p)) / 60, 0);
     const r = await check(mapModel(), [1, 2, 4, 5], { objective: 'fidelity', threshold: 0.7 }, (y0) => Array.from(y0.y!, (p) => (p > 0.7 ? 1 : 0)), bce);

@@ -58,7 +58,7 @@ function fc(prefix: string, nIn: number, nOut: number, fanOut: number | undefine
 }
 
 /** (x - mean) / std per channel, as constants: channels on axis 1. */
-function standardise(e: Emitter, x: string, norm: Standardisation | undefined, rank: number): string {
+export function standardise(e: Emitter, x: string, norm: Standardisation | undefined, rank: number): string {
   if (!norm) return x;
   const shape = [norm.mean.length, ...Array<number>(rank - 2).fill(1)];
   return e.op('Div', [e.sub(x, e.constant(DataType.FLOAT, shape, [...norm.mean])), e.constant(DataType.FLOAT, shape, [...norm.std])]);
@@ -135,7 +135,7 @@ export function makeBranch(spec: BranchSpec, prefix: string, shape: readonly num
 }
 
 /** He-uniform weights (scaled to the connections that exist), zero biases, masks applied. */
-export function initParams(branch: Branch, seed = 1): Map<string, Float32Array> {
+export function initParams(branch: Pick<Branch, 'params'>, seed = 1): Map<string, Float32Array> {
   const rand = seededRandom(seed);
   return new Map(
     branch.params.map((p) => {
@@ -166,6 +166,6 @@ export function branchModel(branch: Branch, opset = 17): ModelProto {
 }
 
 /** Weights as initializer tensors, for models that carry a trained branch. */
-export function paramTensors(branch: Branch, values: ReadonlyMap<string, Float32Array>): onnx.TensorProto[] {
+export function paramTensors(branch: Pick<Branch, 'params'>, values: ReadonlyMap<string, Float32Array>): onnx.TensorProto[] {
   return branch.params.map((p) => makeTensorProto(p.name, DataType.FLOAT, p.shape, values.get(p.name)!));
 }

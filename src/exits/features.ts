@@ -21,7 +21,11 @@ export interface ExitFeatures {
   features: Float32Array[];
   channels: number[];
   width: number[];
-  /** The full model's logits (samples x classes) and the labels: the data's, or the full model's top-1 (`distilled`). */
+  /**
+   * The full model's logits (samples x classes) and the labels: the data's, or the full model's top-1 (`distilled`).
+   * With `anyOutput`, `logits` holds the model's first output whatever its shape, `classes` its values per sample,
+   * and there are no labels (all 0): exits that predict the output distil it (output-branch.ts).
+   */
   logits: Float32Array;
   labels: Int32Array;
   distilled: boolean;
@@ -59,6 +63,8 @@ export interface FeatureOptions {
   maps?: readonly boolean[];
   /** Distorts each input batch (robustness studies). */
   transform?: (x: Float32Array, dims: number[]) => Float32Array;
+  /** Cache the model's first output as it is (maps, sequences, embeddings) instead of class scores. */
+  anyOutput?: boolean;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -70,7 +76,7 @@ export async function extractFeatures(g: Graph, exitTensors: readonly string[], 
   const e = new Emitter(g.opsets.get('') ?? 13, 'exit');
   const axes = channelAxes(g);
   const outputs = exitTensors.map((t, k) => e.op('Identity', [opts.maps?.[k] ? t : emitPool(e, t, tensor(g, t).shape, tensorLayout(g, t, axes))], {}, { output: featureName(t) }));
-  const { name: logitsName, classes } = classScores(g);
+  const { name: logitsName, classes } = opts.anyOutput ? { name: g.outputs[0]!.name!, classes: numel(tensor(g, g.outputs[0]!.name!).shape.slice(1)) } : classScores(g);
   const graph = g.proto.graph!;
   const proto = onnx.ModelProto.create({
     ...g.proto,
@@ -104,6 +110,6 @@ export async function extractFeatures(g: Graph, exitTensors: readonly string[], 
   } finally {
     await session.release();
   }
-  const labels = data.labelled ? Int32Array.from(indices, (i) => data.label(i)) : topClasses(logits, classes);
-  return { features, channels, width, logits, labels, distilled: !data.labelled, classes, count };
+  const labels = opts.anyOutput ? new Int32Array(count) : data.labelled ? Int32Array.from(indices, (i) => data.label(i)) : topClasses(logits, classes);
+  return { features, channels, width, logits, labels, distilled: opts.anyOutput === true || !data.labelled, classes, count };
 }

@@ -11,13 +11,14 @@ import { findCuts, resolveCut } from '../../src/cuts/cuts.js';
 import type { Dataset } from '../../src/data/dataset.js';
 import { initParams } from '../../src/exits/branch.js';
 import { extractFeatures } from '../../src/exits/features.js';
-import { distillationModel, outputBranchModel, outputTarget, PREDICTION, ALL_TEACHER, type OutputTarget } from '../../src/exits/output-branch.js';
+import { distillationModel, makeOutputBranch, outputBranchModel, outputTarget, PREDICTION, ALL_TEACHER, type OutputTarget } from '../../src/exits/output-branch.js';
 import { trainOutputExits } from '../../src/exits/output-pipeline.js';
 import { applyTau, calibrateTau, confidences } from '../../src/exits/output-policy.js';
 import { ALL_FEATURES, tensorOf } from '../../src/exits/train.js';
 import { BATCH_ROWS } from '../../src/autodiff/training.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import type { Graph } from '../../src/graph/graph.js';
+import { tensorLayout } from '../../src/graph/layout.js';
 import { ModelBuilder } from '../../src/onnx/builder.js';
 import { DataType } from '../../src/onnx/dtype.js';
 import { inMemoryModel } from '../../src/onnx/io.js';
@@ -87,7 +88,7 @@ function noise(size: number, dims: number[], seed: number): Dataset {
 async function meanRelL2(g: Graph, target: OutputTarget, b: Parameters<typeof outputBranchModel>[0], values: Map<string, Float32Array>, test: Dataset): Promise<number> {
   const idx = [...Array(test.size).keys()];
   const f = await extractFeatures(g, ['feat'], test, idx, { maps: [target.kind !== 'vector'], anyOutput: true });
-  const s = await createSession(outputBranchModel(b, values));
+  const s = await createSession(outputBranchModel(b, values), '.');
   const out = (await run(s, { [b.input.name]: tensorOf(f.features[0]!, [f.count, ...(b.input.dims.slice(1) as number[])]) }))[PREDICTION]!.data as Float32Array;
   await s.release();
   let sum = 0;
@@ -125,11 +126,10 @@ describe.each([
     const target = outputTarget(g);
     const data = noise(8, dims, 3);
     const f = await extractFeatures(g, ['feat'], data, [...Array(8).keys()], { maps: [true], anyOutput: true });
-    const { makeOutputBranch } = await import('../../src/exits/output-branch.js');
-    const b = makeOutputBranch(target, 'exit0', g.tensors.get('feat')!.shape, (await import('../../src/graph/layout.js')).tensorLayout(g, 'feat'));
+    const b = makeOutputBranch(target, 'exit0', g.tensors.get('feat')!.shape, tensorLayout(g, 'feat'));
     expect(cut.tensors).toEqual(['feat']);
     const values = initParams(b, 4);
-    const trainer = await createSession(await distillationModel(b));
+    const trainer = await createSession(await distillationModel(b), '.');
     const feeds = {
       [ALL_FEATURES]: tensorOf(f.features[0]!, [8, ...(b.input.dims.slice(1) as number[])]),
       [ALL_TEACHER]: tensorOf(f.logits, [8, ...target.shape.slice(1)]),
@@ -138,7 +138,7 @@ describe.each([
     };
     const z = (await run(trainer, feeds))[PREDICTION]!.data as Float32Array;
     await trainer.release();
-    const exported = await createSession(outputBranchModel(b, values));
+    const exported = await createSession(outputBranchModel(b, values), '.');
     const y = (await run(exported, { [b.input.name]: feeds[ALL_FEATURES]! }))[PREDICTION]!.data as Float32Array;
     await exported.release();
     const expected = activation === 'sigmoid' ? Array.from(z, (v) => 1 / (1 + Math.exp(-v))) : softmaxRows(z, target.shape[2]!);

@@ -17,9 +17,8 @@ import type { QualityFigure, Task, TaskOptions } from '../task/types.js';
 import { channelStats, initParams } from './branch.js';
 import { extractFeatures, type ExitFeatures } from './features.js';
 import { distillationModel, makeOutputBranch, outputBranchModel, outputTarget, PREDICTION, ALL_TEACHER, type OutputBranch, type OutputTarget } from './output-branch.js';
-import { applyTau, calibrateTau, confidenceName, confidences, requireConfidence, type OutputPolicyRow, type ScoredExits } from './output-policy.js';
+import { applyTau, calibrateTau, confidenceName, confidences, requireConfidence, OUTPUT_TAUS, type OutputPolicyRow, type ScoredExits } from './output-policy.js';
 import { checkExitCuts, splitSamples, type ExitData } from './pipeline.js';
-import { DEFAULT_TAUS } from './policy.js';
 import { ALL_FEATURES, BRANCH_SESSION, DEFAULT_MAX_EPOCHS, fitParams, runInBatches, tensorOf, type FitEpoch } from './train.js';
 
 export interface OutputExitsOptions {
@@ -171,7 +170,7 @@ export async function trainOutputExits(g: Graph, cuts: readonly Cut[], data: Exi
     scored.cal.fullScores = await full(fit, nTrain + nVal, nTrain + nVal + nCal);
     scored.test.fullScores = await full(test, 0, test.count);
     const goal = o.target ?? defaultTarget(task.metric.name, task.metric.better);
-    const taus = o.taus ?? DEFAULT_TAUS;
+    const taus = o.taus ?? OUTPUT_TAUS;
     const tau = calibrateTau(scored.cal, taus, goal, task.metric.better);
     policy = { confidence, target: goal, tau, atTau: tau === null ? null : applyTau(scored.test, tau), sweep: taus.map((t) => applyTau(scored.test, t)) };
   } else {

@@ -114,6 +114,7 @@ describe('impera exits', () => {
     expect(report.samples.test).toBe(4);
     const text = await impera('exits', model, '--at', 'r1', ...args);
     expect(text.stdout).toMatch(/no labels: the exits learn the full model's top-1 class, and every accuracy below is top-1 agreement with the full model/);
+    await expectOneLineError(['exits', model, '--at', 'r1', ...args, '--target', '0.9'], /--target applies to exits on outputs that are not class scores \(maps, sequences, embeddings\)/);
     // a probability map: the exit predicts the map, distilled to the model, judged by map IoU; classifier-only options refused
     const mapArgs = [map, '--at', 'feat', '--data', flat, '--preprocess', 'resize=stretch,size=16x16,scale=1/255', '--epochs', '2', '--batch-size', '4'];
     const m = await impera('exits', ...mapArgs, '--json');

@@ -225,6 +225,8 @@ async function exitsSetup(model: string | undefined, o: ExitsCliOptions, setting
   checkExitCuts(cuts);
   const classes = g.outputs[0] ? (g.tensors.get(g.outputs[0].name!)?.shape[1] ?? 0) : 0;
   // fail before the long feature pass: fan-outs that do not fit, a conv exit on a vector (output exits check their own)
+  const outputOnly = [['--target', o.target], ['--metric', o.metric], ['--threshold', o.threshold]].filter(([, v]) => v !== undefined).map(([flag]) => flag);
+  if (hasClassScores(g) && outputOnly.length) throw new ImperaError('BAD_ARGUMENT', `${outputOnly.join(', ')} ${outputOnly.length > 1 ? 'apply' : 'applies'} to exits on outputs that are not class scores (maps, sequences, embeddings)`, 'classifier exits report accuracy (top-1 agreement without labels) and take --tau');
   if (hasClassScores(g)) cuts.forEach((c, k) => makeBranch(settings.branch, `exit${k}`, c.detail[0]!.shape, classes, 1, undefined, tensorLayout(g, c.tensors[0]!)));
   const split = o.split ? resolveCut(g, cuts, o.split) : undefined;
   if (split && cuts.some((c) => ![...c.head].every((i) => split.head.has(i)))) throw new ImperaError('BAD_ARGUMENT', `--split ${o.split}: every exit must lie in the head`, 'split at or after the deepest exit');

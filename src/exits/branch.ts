@@ -147,22 +147,30 @@ export function initParams(branch: Pick<Branch, 'params'>, seed = 1): Map<string
   );
 }
 
+/**
+ * A model of the nodes `e` emitted for a branch reading `input` and writing `output` (dims with the batch): the
+ * weights as inputs, or with `values` as initializers (an exported branch).
+ */
+export function branchGraph(e: Emitter, input: Branch['input'], params: readonly Param[], output: { name: string; dims: Dim[] }, values?: ReadonlyMap<string, Float32Array>): ModelProto {
+  return onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'impera',
+    opsetImport: [{ domain: '', version: e.opset }],
+    graph: {
+      name: 'exit_branch',
+      node: e.nodes,
+      initializer: [...e.initializers, ...(values ? paramTensors({ params: [...params] }, values) : [])],
+      input: [valueInfo(input.name, DataType.FLOAT, input.dims), ...(values ? [] : params.map((p) => valueInfo(p.name, DataType.FLOAT, p.shape)))],
+      output: [valueInfo(output.name, DataType.FLOAT, output.dims)],
+    },
+  });
+}
+
 /** The branch alone, weights as inputs (training, inference with changing weights). */
 export function branchModel(branch: Branch, opset = 17): ModelProto {
   const e = new Emitter(opset, 'branch');
   const logits = e.op('Identity', [branch.emit(e, branch.input.name, (p) => p.name)], {}, { output: 'logits' });
-  return onnx.ModelProto.create({
-    irVersion: 8,
-    producerName: 'impera',
-    opsetImport: [{ domain: '', version: opset }],
-    graph: {
-      name: 'exit_branch',
-      node: e.nodes,
-      initializer: e.initializers,
-      input: [valueInfo(branch.input.name, DataType.FLOAT, branch.input.dims), ...branch.params.map((p) => valueInfo(p.name, DataType.FLOAT, p.shape))],
-      output: [valueInfo(logits, DataType.FLOAT, ['batch', branch.classes])],
-    },
-  });
+  return branchGraph(e, branch.input, branch.params, { name: logits, dims: ['batch', branch.classes] });
 }
 
 /** Weights as initializer tensors, for models that carry a trained branch. */

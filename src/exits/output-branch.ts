@@ -19,7 +19,7 @@ import { DataType, numel } from '../onnx/dtype.js';
 import { Emitter } from '../onnx/emitter.js';
 import { inMemoryModel } from '../onnx/io.js';
 import { onnx, type ModelProto } from '../onnx/proto.js';
-import { paramTensors, standardise, type Param, type Standardisation } from './branch.js';
+import { branchGraph, standardise, type Param, type Standardisation } from './branch.js';
 import { ALL_FEATURES } from './train.js';
 
 export type OutputKind = 'map' | 'sequence' | 'vector';
@@ -181,18 +181,7 @@ export function outputBranchModel(b: OutputBranch, values?: ReadonlyMap<string, 
   const e = new Emitter(OPSET, 'exit');
   const z = b.emit(e, b.input.name, (p) => p.name);
   e.op('Identity', [activated ? activate(e, z, b.target) : z], {}, { output: PREDICTION });
-  return onnx.ModelProto.create({
-    irVersion: 8,
-    producerName: 'impera',
-    opsetImport: [{ domain: '', version: OPSET }],
-    graph: {
-      name: 'exit_branch',
-      node: e.nodes,
-      initializer: [...e.initializers, ...(values ? paramTensors(b, values) : [])],
-      input: [valueInfo(b.input.name, DataType.FLOAT, b.input.dims), ...(values ? [] : b.params.map((p) => valueInfo(p.name, DataType.FLOAT, p.shape)))],
-      output: [valueInfo(PREDICTION, DataType.FLOAT, ['batch', ...b.target.shape.slice(1)])],
-    },
-  });
+  return branchGraph(e, b.input, b.params, { name: PREDICTION, dims: ['batch', ...b.target.shape.slice(1)] }, values);
 }
 
 const TEACHER = 'distill::teacher';

@@ -11,7 +11,7 @@ import type { Cut } from '../../cuts/cuts.js';
 import type { Dataset } from '../../data/dataset.js';
 import type { Graph } from '../../graph/graph.js';
 import { outputBranchModel } from '../../exits/output-branch.js';
-import { trainOutputExits, type OutputExitsResult } from '../../exits/output-pipeline.js';
+import { trainOutputExits, type OutputExitsOptions, type OutputExitsResult } from '../../exits/output-pipeline.js';
 import type { OutputPolicyRow } from '../../exits/output-policy.js';
 import { encodeModel } from '../../onnx/io.js';
 import type { TaskOptions } from '../../task/types.js';
@@ -19,20 +19,15 @@ import { fmtInt, table } from '../table.js';
 import { fmtPoints as pct } from '../../util/format.js';
 import type { Progress } from '../progress.js';
 
+/** Training and split options, the same for classifier exits. */
+export type TrainingFlags = Pick<OutputExitsOptions, 'maxEpochs' | 'batchSize' | 'learningRate' | 'patience' | 'seed' | 'trainSamples' | 'valSamples' | 'calSamples' | 'testSamples'>;
+
 /** What the output exits read of `impera exits`'s options. */
 export interface OutputExitsCli {
   hidden: number;
   target?: string;
   task: TaskOptions;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  patience: number;
-  seed: number;
-  trainSamples?: number;
-  valSamples?: number;
-  calSamples?: number;
-  testSamples?: number;
+  training: TrainingFlags;
   out?: string;
   /** Options given that only classifier exits have (flag names). */
   classifierOnly: string[];
@@ -46,16 +41,8 @@ export async function runOutputExits(g: Graph, cuts: readonly Cut[], data: { tra
   const { result, branches, values } = await trainOutputExits(g, cuts, data, {
     hidden: o.hidden,
     task: o.task,
-    maxEpochs: o.epochs,
-    batchSize: o.batchSize,
-    learningRate: o.lr,
-    patience: o.patience,
-    seed: o.seed,
+    ...o.training,
     ...(target !== undefined ? { target } : {}),
-    ...(o.trainSamples ? { trainSamples: o.trainSamples } : {}),
-    ...(o.valSamples ? { valSamples: o.valSamples } : {}),
-    ...(o.calSamples ? { calSamples: o.calSamples } : {}),
-    ...(o.testSamples ? { testSamples: o.testSamples } : {}),
     onProgress: (phase, d, t) => bar.update(d, t, phase),
   });
   const files: string[] = [];

@@ -19,7 +19,7 @@ import { checkExitCuts, earlyShare, trainExits, type ExitsResult, type PolicyRow
 import { attachExits, describeExits } from '../../exits/export.js';
 import { hasClassScores } from '../../exits/output-branch.js';
 import type { MetricName } from '../../task/types.js';
-import { outputReportText, runOutputExits, type OutputExitsCli } from './exits-outputs.js';
+import { outputReportText, runOutputExits, type OutputExitsCli, type TrainingFlags } from './exits-outputs.js';
 import { splitModel, writeParts } from '../../export/split.js';
 import type { Graph } from '../../graph/graph.js';
 import { tensorLayout } from '../../graph/layout.js';
@@ -169,6 +169,21 @@ export function registerExits(program: Command): void {
     });
 }
 
+/** The training and split options every kind of exit takes from the flags. */
+function trainingOptions(o: ExitsCliOptions, settings: ExitsSettings): TrainingFlags {
+  return {
+    maxEpochs: o.epochs,
+    batchSize: o.batchSize,
+    learningRate: settings.lr,
+    patience: o.patience,
+    seed: o.seed,
+    ...(o.trainSamples ? { trainSamples: o.trainSamples } : {}),
+    ...(o.valSamples ? { valSamples: o.valSamples } : {}),
+    ...(o.calSamples ? { calSamples: o.calSamples } : {}),
+    ...(o.testSamples ? { testSamples: o.testSamples } : {}),
+  };
+}
+
 /** The options of exits on outputs that are not class scores; those only classifier exits have, named to be refused. */
 function outputOptions(o: ExitsCliOptions, settings: ExitsSettings): OutputExitsCli {
   const given: [string, unknown][] = [['--popex', o.popex], ['--distort', o.distort], ['--split', o.split], ['--calibrate', o.calibrate], ['--sparsity', o.sparsity], ['--kind conv', o.kind === 'conv' || undefined]];
@@ -176,15 +191,7 @@ function outputOptions(o: ExitsCliOptions, settings: ExitsSettings): OutputExits
     hidden: o.hidden,
     ...(o.target !== undefined ? { target: o.target } : {}),
     task: { ...(o.metric ? { metric: o.metric as MetricName } : {}), ...(o.threshold !== undefined ? { threshold: o.threshold } : {}) },
-    epochs: o.epochs,
-    batchSize: o.batchSize,
-    lr: settings.lr,
-    patience: o.patience,
-    seed: o.seed,
-    ...(o.trainSamples ? { trainSamples: o.trainSamples } : {}),
-    ...(o.valSamples ? { valSamples: o.valSamples } : {}),
-    ...(o.calSamples ? { calSamples: o.calSamples } : {}),
-    ...(o.testSamples ? { testSamples: o.testSamples } : {}),
+    training: trainingOptions(o, settings),
     ...(o.out ? { out: o.out } : {}),
     classifierOnly: given.filter(([, v]) => v).map(([flag]) => flag),
   };
@@ -245,15 +252,7 @@ async function runExits(setup: ExitsSetup, settings: ExitsSettings, o: ExitsCliO
     calibrate: o.calibrate === true,
     tau: settings.tau,
     outageTarget: settings.outageTarget,
-    maxEpochs: o.epochs,
-    batchSize: o.batchSize,
-    learningRate: settings.lr,
-    patience: o.patience,
-    seed: o.seed,
-    ...(o.trainSamples ? { trainSamples: o.trainSamples } : {}),
-    ...(o.valSamples ? { valSamples: o.valSamples } : {}),
-    ...(o.calSamples ? { calSamples: o.calSamples } : {}),
-    ...(o.testSamples ? { testSamples: o.testSamples } : {}),
+    ...trainingOptions(o, settings),
     onProgress: (phase, d, t) => bar.update(d, t, phase),
   });
   const policy: Policy = { kind: 'softmax', thresholds: cuts.map(() => settings.tau) };

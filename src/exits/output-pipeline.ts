@@ -1,7 +1,7 @@
 /**
  * Early exits for models whose output is not class scores (docs/exits/OUTPUTS.md): the backbone's cut tensors and the
  * full model's output cached once per split, one branch per exit distilled to that output on the training split
- * (output-branch.ts, the loop of train.ts), early stopping on the task's metric on the validation split, tau
+ * (output-branch.ts, the loop of train.ts), early stopping on the distillation loss on the validation split, tau
  * calibrated on the calibration split (output-policy.ts), and on the test split each exit's metric against the full
  * model and a sweep of tau: the share leaving early and the metric on the exited samples and overall.
  */
@@ -10,7 +10,9 @@ import { channelAxes, tensorLayout } from '../graph/layout.js';
 import { DataType } from '../onnx/dtype.js';
 import type { Cut } from '../cuts/cuts.js';
 import type { Tensor } from '../onnx/tensor.js';
-import { createSession } from '../ort/session.js';
+import { createSession, run } from '../ort/session.js';
+import { LOSS_OUTPUT } from '../autodiff/backward.js';
+import { BATCH_ROWS } from '../autodiff/training.js';
 import { chooseTask } from '../task/choose.js';
 import { qualityFigure } from '../task/quality.js';
 import type { QualityFigure, Task, TaskOptions } from '../task/types.js';
@@ -47,7 +49,8 @@ export interface OutputExitReport {
   design: string;
   weights: number;
   macs: number;
-  training: { epochs: number; bestEpoch: number; seconds: number; valScore: number; history: FitEpoch[] };
+  /** Early stopping on the validation loss (each epoch's valScore is minus it); the task's metric on validation at the best epoch. */
+  training: { epochs: number; bestEpoch: number; seconds: number; valLoss: number; valMetric: number; history: FitEpoch[] };
   /** The exit alone on every test sample, against the full model. */
   test: QualityFigure;
 }
@@ -100,7 +103,6 @@ export async function trainOutputExits(g: Graph, cuts: readonly Cut[], data: Exi
   const [nTrain, nVal, nCal] = [splits.train.length, splits.val.length, splits.cal.length];
   const range = fit.logits.reduce((r, v) => [Math.min(r[0], v), Math.max(r[1], v)] as [number, number], [Infinity, -Infinity] as [number, number]);
   const task = await chooseTask([{ name: target.name, dims: target.shape, range }], { labelled: false, classes: 0 }, o.task ?? {});
-  const oriented = (x: number) => (task.metric.better === 'higher' ? x : -x);
 
   const t1 = performance.now();
   const branches: OutputBranch[] = [];
@@ -116,13 +118,18 @@ export async function trainOutputExits(g: Graph, cuts: readonly Cut[], data: Exi
     try {
       const val = rowsOf(fit, k, nTrain, nTrain + nVal);
       const started = performance.now();
+      const trainer = await distillationModel(b);
+      const whole = (r: ReturnType<typeof rowsOf>): Record<string, Tensor> => ({ [ALL_FEATURES]: tensorOf(r.x, [r.count, ...(b.input.dims.slice(1) as number[])]), [ALL_TEACHER]: tensorOf(r.teacher, [r.count, ...target.shape.slice(1)]) });
+      // early stopping on the validation loss: exact-match metrics (sequence agreement) stay flat for many epochs
+      const validation = await createSession(trainer, '.', BRANCH_SESSION);
+      const valFeeds = { ...whole(val), [BATCH_ROWS]: { dtype: DataType.INT32, dims: [val.count], data: Int32Array.from({ length: val.count }, (_, i) => i) } };
       const trained = await fitParams(
         {
           params: b.params,
-          trainer: await distillationModel(b),
-          whole: { [ALL_FEATURES]: tensorOf(train.x, [nTrain, ...(b.input.dims.slice(1) as number[])]), [ALL_TEACHER]: tensorOf(train.teacher, [nTrain, ...target.shape.slice(1)]) },
+          trainer,
+          whole: whole(train),
           count: nTrain,
-          validate: async (v) => oriented(meanOf(await scoresOf(task, target, await predict(val.x, val.count, v), val.teacher, val.count))),
+          validate: async (v) => -((await run(validation, { ...valFeeds, ...Object.fromEntries(b.params.map((p) => [p.name, tensorOf(v.get(p.name)!, p.shape)])) }))[LOSS_OUTPUT]!.data as Float32Array)[0]!,
         },
         initParams(b, (o.seed ?? 1) + k),
         {
@@ -131,9 +138,11 @@ export async function trainOutputExits(g: Graph, cuts: readonly Cut[], data: Exi
           ...(o.learningRate ? { learningRate: o.learningRate } : {}),
           ...(o.patience ? { patience: o.patience } : {}),
           seed: (o.seed ?? 1) + k,
-          onEpoch: (log) => o.onProgress?.(`training exit ${k} at ${cut.id} (val ${task.metric.label} ${oriented(log.valScore).toPrecision(3)})`, log.epoch, o.maxEpochs ?? DEFAULT_MAX_EPOCHS),
+          onEpoch: (log) => o.onProgress?.(`training exit ${k} at ${cut.id} (val loss ${(-log.valScore).toPrecision(3)})`, log.epoch, o.maxEpochs ?? DEFAULT_MAX_EPOCHS),
         },
       );
+      await validation.release();
+      const valMetric = meanOf(await scoresOf(task, target, await predict(val.x, val.count, trained.values), val.teacher, val.count));
       const seconds = (performance.now() - started) / 1000;
       const testRows = rowsOf(test, k, 0, test.count);
       const testPredictions = await predict(testRows.x, test.count, trained.values);
@@ -155,7 +164,7 @@ export async function trainOutputExits(g: Graph, cuts: readonly Cut[], data: Exi
         design: b.design,
         weights: b.params.reduce((s, p) => s + p.shape.reduce((a, c) => a * c, 1), 0),
         macs: b.macs,
-        training: { epochs: trained.history.length, bestEpoch: trained.bestEpoch, seconds, valScore: oriented(trained.history[trained.bestEpoch - 1]!.valScore), history: trained.history },
+        training: { epochs: trained.history.length, bestEpoch: trained.bestEpoch, seconds, valLoss: -trained.history[trained.bestEpoch - 1]!.valScore, valMetric, history: trained.history },
         test: qualityFigure(task.metric, testScores),
       });
     } finally {

@@ -55,7 +55,7 @@ export function confidences(t: OutputTarget, predictions: Float32Array, count: n
 }
 
 /** Taus swept by default: these confidences start lower than a classifier's max softmax (a map's |2p - 1| starts at 0). */
-export const OUTPUT_TAUS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99];
+export const OUTPUT_TAUS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99, 0.995, 0.999];
 
 /** One split's view of the exits: per exit, each sample's confidence and task score; the full model's own scores. */
 export interface ScoredExits {

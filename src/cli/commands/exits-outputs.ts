@@ -69,7 +69,7 @@ export function outputReportText(r: OutputExitsResult): string {
     '',
     table(
       ['exit', 'cut', 'branch', 'weights', 'MACs', 'epochs', 's/epoch', `val ${m.label}`, `test ${m.label}`, '95 % CI'],
-      r.exits.map((e, k) => [k, e.cut, e.design, fmtInt(e.weights), fmtInt(e.macs), `${e.training.bestEpoch}/${e.training.epochs}`, (e.training.seconds / e.training.epochs).toFixed(2), value(e.training.valScore, m.name), value(e.test.value, m.name), `${value(e.test.ci[0], m.name)} - ${value(e.test.ci[1], m.name)}`]),
+      r.exits.map((e, k) => [k, e.cut, e.design, fmtInt(e.weights), fmtInt(e.macs), `${e.training.bestEpoch}/${e.training.epochs}`, (e.training.seconds / e.training.epochs).toFixed(2), value(e.training.valMetric, m.name), value(e.test.value, m.name), `${value(e.test.ci[0], m.name)} - ${value(e.test.ci[1], m.name)}`]),
     ),
     '',
     ...policyLines(r),

@@ -161,6 +161,32 @@ export function makeOutputBranch(target: OutputTarget, prefix: string, shape: re
   };
 }
 
+/**
+ * The output bias that makes an untrained branch predict the teacher's mean output (per channel of a map, per token
+ * of a sequence, per element of a vector), before the activation: log of the mean probability after a Softmax, its
+ * logit after a Sigmoid, the mean itself otherwise. Starting at the marginal spares the first epochs of a
+ * 6625-token softmax learning that most steps are blank.
+ */
+export function priorBias(target: OutputTarget, teacher: Float32Array, count: number): Float32Array {
+  const width = numel(target.shape.slice(1));
+  const vector = target.kind === 'vector';
+  const size = vector ? width : target.shape[target.axis]!;
+  const inner = vector ? 1 : numel(target.shape.slice(target.axis + 1));
+  const sums = new Float64Array(size);
+  for (let i = 0; i < count * width; i++) sums[Math.floor((i % width) / inner) % size]! += teacher[i]!;
+  const per = (count * width) / size;
+  const clamp = (m: number) => Math.min(1 - EPS, Math.max(EPS, m));
+  return Float32Array.from(sums, (sum) => {
+    const m = sum / Math.max(per, 1);
+    if (target.activation === 'softmax') return Math.log(clamp(m));
+    if (target.activation === 'sigmoid') return Math.log(clamp(m) / (1 - clamp(m)));
+    return m;
+  });
+}
+
+/** The bias of the branch's last layer (the output's channels): where `priorBias` goes. */
+export const outputBias = (b: OutputBranch): Param => b.params[b.params.length - 1]!;
+
 /** The output's activation applied to a prediction. */
 export function activate(e: Emitter, z: string, target: OutputTarget): string {
   if (target.activation === 'sigmoid') return e.op('Sigmoid', [z]);

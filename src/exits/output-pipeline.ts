@@ -18,7 +18,7 @@ import { qualityFigure } from '../task/quality.js';
 import type { QualityFigure, Task, TaskOptions } from '../task/types.js';
 import { channelStats, initParams } from './branch.js';
 import { extractFeatures, type ExitFeatures } from './features.js';
-import { distillationModel, makeOutputBranch, outputBranchModel, outputTarget, PREDICTION, ALL_TEACHER, type OutputBranch, type OutputTarget } from './output-branch.js';
+import { distillationModel, makeOutputBranch, outputBias, outputBranchModel, outputTarget, priorBias, PREDICTION, ALL_TEACHER, type OutputBranch, type OutputTarget } from './output-branch.js';
 import { applyTau, calibrateTau, confidenceName, confidences, requireConfidence, OUTPUT_TAUS, type OutputPolicyRow, type ScoredExits } from './output-policy.js';
 import { checkExitCuts, splitSamples, type ExitData } from './pipeline.js';
 import { ALL_FEATURES, BRANCH_SESSION, DEFAULT_MAX_EPOCHS, fitParams, runInBatches, tensorOf, type FitEpoch } from './train.js';
@@ -131,7 +131,7 @@ export async function trainOutputExits(g: Graph, cuts: readonly Cut[], data: Exi
           count: nTrain,
           validate: async (v) => -((await run(validation, { ...valFeeds, ...Object.fromEntries(b.params.map((p) => [p.name, tensorOf(v.get(p.name)!, p.shape)])) }))[LOSS_OUTPUT]!.data as Float32Array)[0]!,
         },
-        initParams(b, (o.seed ?? 1) + k),
+        new Map([...initParams(b, (o.seed ?? 1) + k), [outputBias(b).name, priorBias(target, train.teacher, nTrain)]]),
         {
           ...(o.maxEpochs ? { maxEpochs: o.maxEpochs } : {}),
           ...(o.batchSize ? { batchSize: o.batchSize } : {}),

@@ -11,7 +11,7 @@ import { findCuts, resolveCut } from '../../src/cuts/cuts.js';
 import type { Dataset } from '../../src/data/dataset.js';
 import { initParams } from '../../src/exits/branch.js';
 import { extractFeatures } from '../../src/exits/features.js';
-import { distillationModel, makeOutputBranch, outputBranchModel, outputTarget, PREDICTION, ALL_TEACHER, type OutputTarget } from '../../src/exits/output-branch.js';
+import { distillationModel, makeOutputBranch, outputBranchModel, priorBias, outputTarget, PREDICTION, ALL_TEACHER, type OutputTarget } from '../../src/exits/output-branch.js';
 import { trainOutputExits } from '../../src/exits/output-pipeline.js';
 import { applyTau, calibrateTau, confidences } from '../../src/exits/output-policy.js';
 import { ALL_FEATURES, tensorOf } from '../../src/exits/train.js';
@@ -167,6 +167,15 @@ describe('confidence and tau of exits without class scores', () => {
     expect([...confidences(map, Float32Array.of(0.5, 1, 0, 0.75, 0.5, 0.5, 0.5, 0.5), 2)]).toEqual([0.625, 0]);
     const c = confidences(seq, Float32Array.of(0.2, 0.7, 0.1, 0.5, 0.25, 0.25), 1);
     expect(c[0]).toBeCloseTo(0.6, 6); // float32 probabilities
+  });
+
+  it("start the output bias at the teacher's mean: log of a Softmax's mean per token, logit of a map's mean per channel", () => {
+    // two samples x two steps of three tokens: token means 0.5, 0.3, 0.2
+    const probs = Float32Array.of(0.6, 0.3, 0.1, 0.4, 0.3, 0.3, 0.5, 0.2, 0.3, 0.5, 0.4, 0.1);
+    expect([...priorBias({ ...seq, shape: [1, 2, 3] }, probs, 2)].map((v) => +v.toFixed(5))).toEqual([0.5, 0.3, 0.2].map((m) => +Math.log(m).toFixed(5)));
+    // one sample of two channels x two pixels: channel means 0.5 and 0.8
+    const map2: OutputTarget = { ...map, shape: [1, 2, 1, 2] };
+    expect([...priorBias(map2, Float32Array.of(0.4, 0.6, 0.9, 0.7), 1)].map((v) => +v.toFixed(5))).toEqual([0, +Math.log(0.8 / 0.2).toFixed(5)]);
   });
 
   it('calibrate tau to the smallest that keeps the exited samples on target, and count shares and metrics per tau', () => {

@@ -2,8 +2,9 @@
  * Backbone features for exit branches, computed once: one pass of the frozen model over a dataset, exposing every
  * exit's cut tensor already globally average-pooled inside ONNX Runtime (so only C floats per image and exit reach
  * JavaScript; conv exits keep the whole tensor), plus the full model's logits. Branches then train for many epochs on the cached vectors.
- * Exits are classifiers: the model's output must be class scores [N, K]. Their targets are the data's labels, or,
- * for unlabelled data, the full model's top-1 (distillation: an exit's accuracy is then its agreement with the model).
+ * Classifier exits need class scores [N, K]; their targets are the data's labels, or, for unlabelled data, the full
+ * model's top-1 (distillation: an exit's accuracy is then its agreement with the model). With `anyOutput` the model's
+ * first output is cached as it is, for exits that predict it (output-pipeline.ts).
  */
 import { Emitter } from '../onnx/emitter.js';
 import { modelInputs, type Dataset } from '../data/dataset.js';

@@ -35,7 +35,7 @@ export interface OutputExitsCli {
 
 export async function runOutputExits(g: Graph, cuts: readonly Cut[], data: { train: Dataset; test?: Dataset }, o: OutputExitsCli, bar: Progress): Promise<{ result: OutputExitsResult; files: string[] }> {
   const output = g.outputs[0]!.name!;
-  if (o.classifierOnly.length) throw new ImperaError('BAD_ARGUMENT', `${o.classifierOnly.join(', ')} ${o.classifierOnly.length > 1 ? 'work' : 'works'} on classifier exits, and output '${output}' is not class scores [N, K]`, 'drop it: exits on maps, sequences and embeddings are distilled to the output and report its metric');
+  if (o.classifierOnly.length) throw new ImperaError('BAD_ARGUMENT', `${o.classifierOnly.join(', ')} ${o.classifierOnly.length > 1 ? 'work' : 'works'} on classifier exits, and output '${output}' is not class scores [N, K]`, 'drop it: on maps, sequences and embeddings the exits are distilled to the output, judged by its metric, with tau calibrated to --target');
   const target = o.target === undefined ? undefined : Number(o.target);
   if (target !== undefined && !Number.isFinite(target)) throw new ImperaError('BAD_ARGUMENT', `--target must be a number on the metric's scale, got '${o.target}'`);
   const { result, branches, values } = await trainOutputExits(g, cuts, data, {

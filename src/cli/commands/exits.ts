@@ -144,13 +144,13 @@ export function registerExits(program: Command): void {
     .option('--metric <name>', 'outputs that are not class scores: the metric exits are judged by (default: chosen from the output, and printed), e.g. map-iou, sequence-agreement, token-error-rate, cosine, rel-l2')
     .option('--threshold <x>', 'threshold of the map metrics (default 0.5)', (v) => number('--threshold', v, () => true, 'a number'))
     .option('--json', 'print the report as JSON')
-    .action(async (model: string | undefined, o: ExitsCliOptions) => {
+    .action(async (model: string | undefined, o: ExitsCliOptions, command: Command) => {
       const settings = exitsSettings(o);
       const setup = await exitsSetup(model, o, settings);
       const bar = progressBar('exits', !o.json && process.stderr.isTTY === true);
       try {
         if (!hasClassScores(setup.g)) {
-          const { result, files } = await runOutputExits(setup.g, setup.cuts, setup.data, outputOptions(o, settings), bar);
+          const { result, files } = await runOutputExits(setup.g, setup.cuts, setup.data, outputOptions(o, settings, command.getOptionValueSource('tau') === 'cli'), bar);
           bar.stop();
           if (o.json) return printJson({ model: setup.g.model.source, ...result, files, warnings: setup.warnings });
           printWarnings(setup.warnings);
@@ -185,8 +185,9 @@ function trainingOptions(o: ExitsCliOptions, settings: ExitsSettings): TrainingF
 }
 
 /** The options of exits on outputs that are not class scores; those only classifier exits have, named to be refused. */
-function outputOptions(o: ExitsCliOptions, settings: ExitsSettings): OutputExitsCli {
-  const given: [string, unknown][] = [['--popex', o.popex], ['--distort', o.distort], ['--split', o.split], ['--calibrate', o.calibrate], ['--sparsity', o.sparsity], ['--kind conv', o.kind === 'conv' || undefined]];
+function outputOptions(o: ExitsCliOptions, settings: ExitsSettings, tauGiven: boolean): OutputExitsCli {
+  // tau is calibrated to --target on these exits, so a fixed --tau would be silently ignored
+  const given: [string, unknown][] = [['--tau', tauGiven || undefined], ['--popex', o.popex], ['--distort', o.distort], ['--split', o.split], ['--calibrate', o.calibrate], ['--sparsity', o.sparsity], ['--kind conv', o.kind === 'conv' || undefined]];
   return {
     hidden: o.hidden,
     ...(o.target !== undefined ? { target: o.target } : {}),

@@ -117,8 +117,18 @@ describe('impera exits', () => {
     await expectOneLineError(['exits', model, '--at', 'r1', ...args, '--target', '0.9'], /--target applies to exits on outputs that are not class scores \(maps, sequences, embeddings\)/);
     // a probability map: the exit predicts the map, distilled to the model, judged by map IoU; classifier-only options refused
     const mapArgs = [map, '--at', 'feat', '--data', flat, '--preprocess', 'resize=stretch,size=16x16,scale=1/255', '--epochs', '2', '--batch-size', '4'];
-    const m = await impera('exits', ...mapArgs, '--json');
+    const exported = join(dir, 'map-exits');
+    const m = await impera('exits', ...mapArgs, '--out', exported, '--json');
     expect(m.code, m.stderr).toBe(0);
+    // the exit as a standalone model: the cut tensor in, the activated map out
+    const exit = await createSession(loadModel(join(exported, 'exit0.onnx')).proto, exported);
+    const y = (await run(exit, { 'exit0.map': { dtype: DataType.FLOAT, dims: [2, 4, 16, 16], data: Float32Array.from({ length: 2048 }, (_, i) => (i % 7) / 7) } }))['prediction']!;
+    await exit.release();
+    expect(y.dims).toEqual([2, 1, 16, 16]);
+    const probabilities = [...(y.data as Float32Array)];
+    expect(probabilities.every((p) => p >= 0 && p <= 1)).toBe(true);
+    expect(new Set(probabilities).size).toBeGreaterThan(1);
+    expect(existsSync(join(exported, 'exits-report.json'))).toBe(true);
     const mapReport = JSON.parse(m.stdout);
     expect([mapReport.metric.name, mapReport.exits[0].test.metric, mapReport.output.activation]).toEqual(['map-iou', 'map-iou', 'sigmoid']);
     expect(mapReport.policy.confidence).toBe('mean |2p - 1| over the map');

@@ -151,6 +151,17 @@ function evalNote(text: string, metric: string): string {
   return codecs.map((q) => `${q.codec.split('+')[0]} ${q.quality?.value.toFixed(3) ?? '?'}`).join(', ');
 }
 
+/** An exits report on a classifier gives accuracy; on any other output, the exit's figure under the case's metric (never an argmax accuracy). */
+function exitsNote(text: string, metric: string, classifier: boolean): string {
+  const r = parseJson<{ metric?: { name: string }; exits?: { testAccuracy?: number; test?: { value: number } }[]; policy?: { tau?: number | null; refused?: string } }>(text, 'exits');
+  const first = r.exits?.[0] ?? fail('report has no exit');
+  if (classifier) return `test ${metric} ${first.testAccuracy?.toFixed(3) ?? fail('report has no test accuracy')}`;
+  if (!r.metric) fail(`report has no task metric (the argmax accuracy of a classifier exit: ${first.testAccuracy ?? '?'})`);
+  if (r.metric!.name !== metric) fail(`measured ${r.metric!.name}, not ${metric}`);
+  const policy = r.policy?.refused ? 'no tau policy (no confidence)' : `tau ${r.policy?.tau ?? 'none on target'}`;
+  return `${metric} ${first.test?.value.toFixed(3) ?? '?'}, ${policy}`;
+}
+
 /** The edge's summary must account for every frame, all answered by the server, without an argmax "accuracy" on a non-classifier. */
 function edgeNote(text: string, metric: string): string {
   const out = parseJson<{ summary?: { resultsOut: number; outcomes: Record<string, number>; accuracy?: number; reasons: { reason: string }[] } }>(text, 'edge');
@@ -253,8 +264,9 @@ async function runCase(c: ModelCase, roots: readonly string[], work: string): Pr
   if (c.spatial) {
     await record('exits', async () => {
       const at = needCuts().spatial ?? fail('no single-tensor feature-map cut');
-      await must(['exits', ...base, '--at', cutName(at), ...dataArgs(data), '--test', data.source, '--epochs', '2', '--batch-size', '8', '--json']);
-      return `at ${cutName(at)}`;
+      const classifier = c.metric === 'accuracy' || c.metric === 'top1-agreement';
+      const metric = classifier ? [] : ['--metric', c.metric];
+      return `at ${cutName(at)}: ${await must(['exits', ...base, '--at', cutName(at), ...dataArgs(data), '--test', data.source, ...metric, '--epochs', '2', '--batch-size', '8', '--json'], (out) => exitsNote(out, c.metric, classifier))}`;
     });
   } else results.exits = { status: 'n/a', note: 'no spatial feature map', seconds: 0 };
   await record('plan', async () => {

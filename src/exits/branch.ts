@@ -58,7 +58,7 @@ function fc(prefix: string, nIn: number, nOut: number, fanOut: number | undefine
 }
 
 /** (x - mean) / std per channel, as constants: channels on axis 1. */
-function standardise(e: Emitter, x: string, norm: Standardisation | undefined, rank: number): string {
+export function standardise(e: Emitter, x: string, norm: Standardisation | undefined, rank: number): string {
   if (!norm) return x;
   const shape = [norm.mean.length, ...Array<number>(rank - 2).fill(1)];
   return e.op('Div', [e.sub(x, e.constant(DataType.FLOAT, shape, [...norm.mean])), e.constant(DataType.FLOAT, shape, [...norm.std])]);
@@ -135,7 +135,7 @@ export function makeBranch(spec: BranchSpec, prefix: string, shape: readonly num
 }
 
 /** He-uniform weights (scaled to the connections that exist), zero biases, masks applied. */
-export function initParams(branch: Branch, seed = 1): Map<string, Float32Array> {
+export function initParams(branch: Pick<Branch, 'params'>, seed = 1): Map<string, Float32Array> {
   const rand = seededRandom(seed);
   return new Map(
     branch.params.map((p) => {
@@ -147,25 +147,33 @@ export function initParams(branch: Branch, seed = 1): Map<string, Float32Array> 
   );
 }
 
-/** The branch alone, weights as inputs (training, inference with changing weights). */
-export function branchModel(branch: Branch, opset = 17): ModelProto {
-  const e = new Emitter(opset, 'branch');
-  const logits = e.op('Identity', [branch.emit(e, branch.input.name, (p) => p.name)], {}, { output: 'logits' });
+/**
+ * A model of the nodes `e` emitted for a branch reading `input` and writing `output` (dims with the batch): the
+ * weights as inputs, or with `values` as initializers (an exported branch).
+ */
+export function branchGraph(e: Emitter, input: Branch['input'], params: readonly Param[], output: { name: string; dims: Dim[] }, values?: ReadonlyMap<string, Float32Array>): ModelProto {
   return onnx.ModelProto.create({
     irVersion: 8,
     producerName: 'impera',
-    opsetImport: [{ domain: '', version: opset }],
+    opsetImport: [{ domain: '', version: e.opset }],
     graph: {
       name: 'exit_branch',
       node: e.nodes,
-      initializer: e.initializers,
-      input: [valueInfo(branch.input.name, DataType.FLOAT, branch.input.dims), ...branch.params.map((p) => valueInfo(p.name, DataType.FLOAT, p.shape))],
-      output: [valueInfo(logits, DataType.FLOAT, ['batch', branch.classes])],
+      initializer: [...e.initializers, ...(values ? paramTensors({ params: [...params] }, values) : [])],
+      input: [valueInfo(input.name, DataType.FLOAT, input.dims), ...(values ? [] : params.map((p) => valueInfo(p.name, DataType.FLOAT, p.shape)))],
+      output: [valueInfo(output.name, DataType.FLOAT, output.dims)],
     },
   });
 }
 
+/** The branch alone, weights as inputs (training, inference with changing weights). */
+export function branchModel(branch: Branch, opset = 17): ModelProto {
+  const e = new Emitter(opset, 'branch');
+  const logits = e.op('Identity', [branch.emit(e, branch.input.name, (p) => p.name)], {}, { output: 'logits' });
+  return branchGraph(e, branch.input, branch.params, { name: logits, dims: ['batch', branch.classes] });
+}
+
 /** Weights as initializer tensors, for models that carry a trained branch. */
-export function paramTensors(branch: Branch, values: ReadonlyMap<string, Float32Array>): onnx.TensorProto[] {
+export function paramTensors(branch: Pick<Branch, 'params'>, values: ReadonlyMap<string, Float32Array>): onnx.TensorProto[] {
   return branch.params.map((p) => makeTensorProto(p.name, DataType.FLOAT, p.shape, values.get(p.name)!));
 }

@@ -2,8 +2,9 @@
  * Backbone features for exit branches, computed once: one pass of the frozen model over a dataset, exposing every
  * exit's cut tensor already globally average-pooled inside ONNX Runtime (so only C floats per image and exit reach
  * JavaScript; conv exits keep the whole tensor), plus the full model's logits. Branches then train for many epochs on the cached vectors.
- * Exits are classifiers: the model's output must be class scores [N, K]. Their targets are the data's labels, or,
- * for unlabelled data, the full model's top-1 (distillation: an exit's accuracy is then its agreement with the model).
+ * Classifier exits need class scores [N, K]; their targets are the data's labels, or, for unlabelled data, the full
+ * model's top-1 (distillation: an exit's accuracy is then its agreement with the model). With `anyOutput` the model's
+ * first output is cached as it is, for exits that predict it (output-pipeline.ts).
  */
 import { Emitter } from '../onnx/emitter.js';
 import { modelInputs, type Dataset } from '../data/dataset.js';
@@ -21,7 +22,11 @@ export interface ExitFeatures {
   features: Float32Array[];
   channels: number[];
   width: number[];
-  /** The full model's logits (samples x classes) and the labels: the data's, or the full model's top-1 (`distilled`). */
+  /**
+   * The full model's logits (samples x classes) and the labels: the data's, or the full model's top-1 (`distilled`).
+   * With `anyOutput`, `logits` holds the model's first output whatever its shape, `classes` its values per sample,
+   * and there are no labels (all 0): exits that predict the output distil it (output-branch.ts).
+   */
   logits: Float32Array;
   labels: Int32Array;
   distilled: boolean;
@@ -59,6 +64,8 @@ export interface FeatureOptions {
   maps?: readonly boolean[];
   /** Distorts each input batch (robustness studies). */
   transform?: (x: Float32Array, dims: number[]) => Float32Array;
+  /** Cache the model's first output as it is (maps, sequences, embeddings) instead of class scores. */
+  anyOutput?: boolean;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -70,7 +77,7 @@ export async function extractFeatures(g: Graph, exitTensors: readonly string[], 
   const e = new Emitter(g.opsets.get('') ?? 13, 'exit');
   const axes = channelAxes(g);
   const outputs = exitTensors.map((t, k) => e.op('Identity', [opts.maps?.[k] ? t : emitPool(e, t, tensor(g, t).shape, tensorLayout(g, t, axes))], {}, { output: featureName(t) }));
-  const { name: logitsName, classes } = classScores(g);
+  const { name: logitsName, classes } = opts.anyOutput ? { name: g.outputs[0]!.name!, classes: numel(tensor(g, g.outputs[0]!.name!).shape.slice(1)) } : classScores(g);
   const graph = g.proto.graph!;
   const proto = onnx.ModelProto.create({
     ...g.proto,
@@ -104,6 +111,6 @@ export async function extractFeatures(g: Graph, exitTensors: readonly string[], 
   } finally {
     await session.release();
   }
-  const labels = data.labelled ? Int32Array.from(indices, (i) => data.label(i)) : topClasses(logits, classes);
-  return { features, channels, width, logits, labels, distilled: !data.labelled, classes, count };
+  const labels = opts.anyOutput ? new Int32Array(count) : data.labelled ? Int32Array.from(indices, (i) => data.label(i)) : topClasses(logits, classes);
+  return { features, channels, width, logits, labels, distilled: opts.anyOutput === true || !data.labelled, classes, count };
 }

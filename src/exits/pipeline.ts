@@ -115,14 +115,14 @@ interface Splits {
 }
 
 /** Disjoint splits, drawn in a seeded order; the test split comes from `test` when given. */
-export function splitSamples(d: ExitData, o: Pick<ExitsOptions, 'trainSamples' | 'valSamples' | 'calSamples' | 'testSamples' | 'seed' | 'calibrate'>): Splits {
+export function splitSamples(d: ExitData, o: Pick<ExitsOptions, 'trainSamples' | 'valSamples' | 'calSamples' | 'testSamples' | 'seed' | 'calibrate'>, minCalibration = MIN_CALIBRATION): Splits {
   const order = shuffledIndices(d.train.size, seededRandom(o.seed ?? 1));
   const heldOut = d.test ? 0 : Math.min(o.testSamples ?? Math.round(order.length * 0.2), Math.round(order.length * 0.5));
   const rest = order.length - heldOut;
   const val = o.valSamples ?? Math.min(5000, Math.round(rest * 0.1));
   const cal = o.calibrate === false ? 0 : (o.calSamples ?? Math.min(5000, Math.round(rest * 0.1)));
-  if (o.calibrate !== false && cal < MIN_CALIBRATION) {
-    throw new ImperaError('BAD_ARGUMENT', `calibration needs at least ${MIN_CALIBRATION} samples, but ${d.train.name} leaves ${cal} for it`, `use a dataset with more images (about ${MIN_CALIBRATION * 10} or more), set --cal-samples, or drop --calibrate`);
+  if (o.calibrate !== false && cal < minCalibration) {
+    throw new ImperaError('BAD_ARGUMENT', `calibration needs at least ${minCalibration} samples, but ${d.train.name} leaves ${cal} for it`, `use a dataset with more images (about ${minCalibration * 10} or more), set --cal-samples, or drop --calibrate`);
   }
   const train = Math.min(o.trainSamples ?? rest - val - cal, rest - val - cal);
   if (val < 1 || train < 1) {

@@ -95,7 +95,7 @@ describe('impera exits', () => {
     await expectOneLineError(['exits', '--at', '91', '--split', '68'], /every exit must lie in the head/);
   });
 
-  it("without labels trains the exits on the full model's top-1 (agreement is 1 for the model itself), and refuses a map output in one line", async () => {
+  it("without labels trains the exits on the full model's top-1 (agreement is 1 for the model itself), and on a map output exits that predict the map", async () => {
     const dir = tmp();
     const images = join(dir, 'images');
     labelledPngs(images, 10);
@@ -114,6 +114,27 @@ describe('impera exits', () => {
     expect(report.samples.test).toBe(4);
     const text = await impera('exits', model, '--at', 'r1', ...args);
     expect(text.stdout).toMatch(/no labels: the exits learn the full model's top-1 class, and every accuracy below is top-1 agreement with the full model/);
-    await expectOneLineError(['exits', map, '--at', 'feat', '--data', flat, '--preprocess', 'resize=stretch,size=16x16,scale=1/255'], /exit branches are classifiers whose softmax confidence decides when a sample leaves early, and output 'map' \[1, 1, 16, 16\] is not class scores \[N, K\] \(exits work on classifiers/);
+    await expectOneLineError(['exits', model, '--at', 'r1', ...args, '--target', '0.9'], /--target applies to exits on outputs that are not class scores \(maps, sequences, embeddings\)/);
+    // a probability map: the exit predicts the map, distilled to the model, judged by map IoU; classifier-only options refused
+    const mapArgs = [map, '--at', 'feat', '--data', flat, '--preprocess', 'resize=stretch,size=16x16,scale=1/255', '--epochs', '2', '--batch-size', '4'];
+    const exported = join(dir, 'map-exits');
+    const m = await impera('exits', ...mapArgs, '--out', exported, '--json');
+    expect(m.code, m.stderr).toBe(0);
+    // the exit as a standalone model: the cut tensor in, the activated map out
+    const exit = await createSession(loadModel(join(exported, 'exit0.onnx')).proto, exported);
+    const y = (await run(exit, { 'exit0.map': { dtype: DataType.FLOAT, dims: [2, 4, 16, 16], data: Float32Array.from({ length: 2048 }, (_, i) => (i % 7) / 7) } }))['prediction']!;
+    await exit.release();
+    expect(y.dims).toEqual([2, 1, 16, 16]);
+    const probabilities = [...(y.data as Float32Array)];
+    expect(probabilities.every((p) => p >= 0 && p <= 1)).toBe(true);
+    expect(new Set(probabilities).size).toBeGreaterThan(1);
+    expect(existsSync(join(exported, 'exits-report.json'))).toBe(true);
+    const mapReport = JSON.parse(m.stdout);
+    expect([mapReport.metric.name, mapReport.exits[0].test.metric, mapReport.output.activation]).toEqual(['map-iou', 'map-iou', 'sigmoid']);
+    expect(mapReport.policy.confidence).toBe('mean |2p - 1| over the map');
+    const mapText = await impera('exits', ...mapArgs);
+    expect(mapText.stdout).toMatch(/metric: map IoU @0\.5 against the full model/);
+    expect(mapText.stdout).toMatch(/tau sweep on the test split: share leaving at each exit, map IoU @0\.5 on the samples leaving early and overall/);
+    await expectOneLineError(['exits', ...mapArgs, '--calibrate', '--tau', '0.8'], /--tau, --calibrate work on classifier exits, and output 'map' is not class scores \[N, K\] \(drop it: on maps, sequences and embeddings the exits are distilled to the output, judged by its metric, with tau calibrated to --target\)/);
   }, 60_000);
 });

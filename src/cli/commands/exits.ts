@@ -17,6 +17,9 @@ import { checkPolicy, missedDeadline, type Policy } from '../../exits/policy.js'
 import { robustness, type RobustnessRow } from '../../exits/robustness.js';
 import { checkExitCuts, earlyShare, trainExits, type ExitsResult, type PolicyRow, type TrainedExit, type TrainedExits } from '../../exits/pipeline.js';
 import { attachExits, describeExits } from '../../exits/export.js';
+import { hasClassScores } from '../../exits/output-branch.js';
+import type { MetricName } from '../../task/types.js';
+import { outputReportText, runOutputExits, type OutputExitsCli, type TrainingFlags } from './exits-outputs.js';
 import { splitModel, writeParts } from '../../export/split.js';
 import type { Graph } from '../../graph/graph.js';
 import { tensorLayout } from '../../graph/layout.js';
@@ -62,6 +65,9 @@ interface ExitsCliOptions extends ModelOptions, DataOptions {
   split?: string;
   out?: string;
   json?: boolean;
+  target?: string;
+  metric?: string;
+  threshold?: number;
 }
 
 const number = (flag: string, value: string, ok: (x: number) => boolean, what: string): number => {
@@ -134,12 +140,24 @@ export function registerExits(program: Command): void {
     .option('--distort-samples <n>', 'test images per distortion', positiveInt('--distort-samples'), 1000)
     .option('--split <cut>', `export head (with the exits) and tail at this cut (${CUT_NAMING}) instead of the whole model with exits`)
     .option('--out <dir>', 'write the model with exits (or head/tail), exits.json, the report and plots')
+    .option('--target <x>', "outputs that are not class scores (maps, sequences): the metric's target on samples that leave early, tau is calibrated to it (default 0.9 of a score, 0.1 of an error, 20 dB)")
+    .option('--metric <name>', 'outputs that are not class scores: the metric exits are judged by (default: chosen from the output, and printed), e.g. map-iou, sequence-agreement, token-error-rate, cosine, rel-l2')
+    .option('--threshold <x>', 'threshold of the map metrics (default 0.5)', (v) => number('--threshold', v, () => true, 'a number'))
     .option('--json', 'print the report as JSON')
-    .action(async (model: string | undefined, o: ExitsCliOptions) => {
+    .action(async (model: string | undefined, o: ExitsCliOptions, command: Command) => {
       const settings = exitsSettings(o);
       const setup = await exitsSetup(model, o, settings);
       const bar = progressBar('exits', !o.json && process.stderr.isTTY === true);
       try {
+        if (!hasClassScores(setup.g)) {
+          const { result, files } = await runOutputExits(setup.g, setup.cuts, setup.data, outputOptions(o, settings, command.getOptionValueSource('tau') === 'cli'), bar);
+          bar.stop();
+          if (o.json) return printJson({ model: setup.g.model.source, ...result, files, warnings: setup.warnings });
+          printWarnings(setup.warnings);
+          process.stdout.write(`${outputReportText(result)}\n`);
+          if (files.length) process.stdout.write(`\nwrote ${files.join(', ')}\n`);
+          return;
+        }
         const outcome = await runExits(setup, settings, o, bar);
         if (o.json) return printJson(outcome.report);
         printWarnings(setup.warnings);
@@ -149,6 +167,35 @@ export function registerExits(program: Command): void {
         bar.stop();
       }
     });
+}
+
+/** The training and split options every kind of exit takes from the flags. */
+function trainingOptions(o: ExitsCliOptions, settings: ExitsSettings): TrainingFlags {
+  return {
+    maxEpochs: o.epochs,
+    batchSize: o.batchSize,
+    learningRate: settings.lr,
+    patience: o.patience,
+    seed: o.seed,
+    ...(o.trainSamples ? { trainSamples: o.trainSamples } : {}),
+    ...(o.valSamples ? { valSamples: o.valSamples } : {}),
+    ...(o.calSamples ? { calSamples: o.calSamples } : {}),
+    ...(o.testSamples ? { testSamples: o.testSamples } : {}),
+  };
+}
+
+/** The options of exits on outputs that are not class scores; those only classifier exits have, named to be refused. */
+function outputOptions(o: ExitsCliOptions, settings: ExitsSettings, tauGiven: boolean): OutputExitsCli {
+  // tau is calibrated to --target on these exits, so a fixed --tau would be silently ignored
+  const given: [string, unknown][] = [['--tau', tauGiven || undefined], ['--popex', o.popex], ['--distort', o.distort], ['--split', o.split], ['--calibrate', o.calibrate], ['--sparsity', o.sparsity], ['--kind conv', o.kind === 'conv' || undefined]];
+  return {
+    hidden: o.hidden,
+    ...(o.target !== undefined ? { target: o.target } : {}),
+    task: { ...(o.metric ? { metric: o.metric as MetricName } : {}), ...(o.threshold !== undefined ? { threshold: o.threshold } : {}) },
+    training: trainingOptions(o, settings),
+    ...(o.out ? { out: o.out } : {}),
+    classifierOnly: given.filter(([, v]) => v).map(([flag]) => flag),
+  };
 }
 
 /** What the flags ask for, as numbers and specs, checked before the model is loaded. */
@@ -185,8 +232,10 @@ async function exitsSetup(model: string | undefined, o: ExitsCliOptions, setting
   const cuts = resolveCuts(g, o.at);
   checkExitCuts(cuts);
   const classes = g.outputs[0] ? (g.tensors.get(g.outputs[0].name!)?.shape[1] ?? 0) : 0;
-  // fail before the long feature pass: fan-outs that do not fit, a conv exit on a vector
-  cuts.forEach((c, k) => makeBranch(settings.branch, `exit${k}`, c.detail[0]!.shape, classes, 1, undefined, tensorLayout(g, c.tensors[0]!)));
+  // fail before the long feature pass: fan-outs that do not fit, a conv exit on a vector (output exits check their own)
+  const outputOnly = [['--target', o.target], ['--metric', o.metric], ['--threshold', o.threshold]].filter(([, v]) => v !== undefined).map(([flag]) => flag);
+  if (hasClassScores(g) && outputOnly.length) throw new ImperaError('BAD_ARGUMENT', `${outputOnly.join(', ')} ${outputOnly.length > 1 ? 'apply' : 'applies'} to exits on outputs that are not class scores (maps, sequences, embeddings)`, 'classifier exits report accuracy (top-1 agreement without labels) and take --tau');
+  if (hasClassScores(g)) cuts.forEach((c, k) => makeBranch(settings.branch, `exit${k}`, c.detail[0]!.shape, classes, 1, undefined, tensorLayout(g, c.tensors[0]!)));
   const split = o.split ? resolveCut(g, cuts, o.split) : undefined;
   if (split && cuts.some((c) => ![...c.head].every((i) => split.head.has(i)))) throw new ImperaError('BAD_ARGUMENT', `--split ${o.split}: every exit must lie in the head`, 'split at or after the deepest exit');
   if (settings.deadline !== undefined && !o.popex) throw new ImperaError('BAD_ARGUMENT', '--deadline needs --popex (path times come from the partition)');
@@ -204,15 +253,7 @@ async function runExits(setup: ExitsSetup, settings: ExitsSettings, o: ExitsCliO
     calibrate: o.calibrate === true,
     tau: settings.tau,
     outageTarget: settings.outageTarget,
-    maxEpochs: o.epochs,
-    batchSize: o.batchSize,
-    learningRate: settings.lr,
-    patience: o.patience,
-    seed: o.seed,
-    ...(o.trainSamples ? { trainSamples: o.trainSamples } : {}),
-    ...(o.valSamples ? { valSamples: o.valSamples } : {}),
-    ...(o.calSamples ? { calSamples: o.calSamples } : {}),
-    ...(o.testSamples ? { testSamples: o.testSamples } : {}),
+    ...trainingOptions(o, settings),
     onProgress: (phase, d, t) => bar.update(d, t, phase),
   });
   const policy: Policy = { kind: 'softmax', thresholds: cuts.map(() => settings.tau) };

@@ -64,6 +64,8 @@ export interface CodecFigure {
   agreement: number | null;
   /** What the device stores for head + encoder, bytes. */
   encoderBytes: number;
+  /** FLOPs per sample the codec adds on the device (encoding) and the server (decoding): a learned bottleneck's (absent in older cached entries: none). */
+  codecFlops?: { encode: number; decode: number };
   /** Each sample's predicted class (empty where the task has no classes). */
   predictions: number[];
   /** Each measured sample's score, and the bytes of each sample whose bytes were measured (what a top-up extends). */
@@ -93,10 +95,10 @@ export interface QualityAnalysis {
   inputs: InputFigure[];
 }
 
-const dataKey = (d: PlanData) => ({ test: d.test.name, size: d.test.size, samples: d.samples, calibration: d.calibration.name });
+export const dataKey = (d: PlanData) => ({ test: d.test.name, size: d.test.size, samples: d.samples, calibration: d.calibration.name });
 
 /** Samples whose bytes are measured per configuration. */
-const BYTE_SAMPLES = 50;
+export const BYTE_SAMPLES = 50;
 
 /** Settings of a quality analysis: also the input-side baselines (remote placements), the task, and the adaptive rule (null: exhaustive). */
 export interface QualityOptions {
@@ -108,8 +110,8 @@ export interface QualityOptions {
 const qualityKey = (g: Graph, cuts: readonly Cut[], codecs: readonly string[], data: PlanData, o: QualityOptions) => ({ model: modelFingerprint(g.model), cuts: cuts.map((c) => c.id), codecs: codecs.map((c) => parseCodec(c).name), data: dataKey(data), inputs: o.inputs, task: o.task, adaptive: o.adaptive });
 
 /** A codec's figures as the plan keeps them. */
-function codecFigure(cut: string, e: CodecEval): CodecFigure {
-  return { cut, codec: e.codec, lossy: e.lossy, bytesMean: e.bytes.mean, bytesP95: e.bytes.p95, quality: e.quality, agreement: e.agreement, encoderBytes: e.encoderBytes, predictions: e.predictions ?? [], scores: e.scores ?? [], byteSizes: e.byteSizes ?? [], stopped: e.stopped };
+export function codecFigure(cut: string, e: CodecEval): CodecFigure {
+  return { cut, codec: e.codec, lossy: e.lossy, bytesMean: e.bytes.mean, bytesP95: e.bytes.p95, quality: e.quality, agreement: e.agreement, encoderBytes: e.encoderBytes, codecFlops: e.codecFlops, predictions: e.predictions ?? [], scores: e.scores ?? [], byteSizes: e.byteSizes ?? [], stopped: e.stopped };
 }
 
 /**

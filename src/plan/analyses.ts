@@ -38,6 +38,8 @@ export interface PlanData {
   /** Training images for exits and, for a folder, the held-out test indices. */
   train: Dataset;
   folder: boolean;
+  /** Indices of `train` the evaluation tests on (a folder is one set): what a learned bottleneck must not train on. */
+  testedInTrain?: number[];
 }
 
 /** Resolve the scenario's data; with exits on a folder, the test images are a held-out share the exits never see. */
@@ -45,12 +47,13 @@ export function planData(source: string, o: { baseDir: string; samples: number; 
   const splits = labelledSplits(source, o.baseDir, o.options);
   const data = splits.test?.() ?? splits.train();
   const calibration = calibrationData(o.calibration, { what: 'the evaluation images', data: () => data, source }, warnings, 'give calibration: with other images', o.baseDir, o.options);
-  if (splits.test) return { name: data.name, test: data, samples: Math.min(o.samples, data.size), calibration, train: splits.train(), folder: false };
-  if (!o.exits) return { name: data.name, test: data, samples: Math.min(o.samples, data.size), calibration, train: data, folder: true };
+  if (splits.test) return { name: data.name, test: data, samples: Math.min(o.samples, data.size), calibration, train: splits.train(), folder: false, testedInTrain: [] };
+  const samples = Math.min(o.samples, data.size);
+  if (!o.exits) return { name: data.name, test: data, samples, calibration, train: data, folder: true, testedInTrain: Array.from({ length: samples }, (_, i) => i) };
   // the same split trainExits makes for these options, so exits are tested on exactly these images
   const held = splitSamples({ train: data }, { seed: o.seed ?? 1, testSamples: o.samples }).test.indices;
   const test = subsetDataset(data, held);
-  return { name: test.name, test, samples: Math.min(o.samples, test.size), calibration, train: data, folder: true };
+  return { name: test.name, test, samples: Math.min(o.samples, test.size), calibration, train: data, folder: true, testedInTrain: held.slice(0, Math.min(o.samples, test.size)) };
 }
 
 export interface CodecFigure {

@@ -10,6 +10,7 @@ import { trainBottleneck } from '../bottlenecks/pipeline.js';
 import { parseCodec } from '../codecs/spec.js';
 import type { Cut } from '../cuts/cuts.js';
 import { subsetDataset } from '../data/dataset.js';
+import { ImperaError } from '../errors.js';
 import { evaluate } from '../eval/evaluate.js';
 import { tensor, type Graph } from '../graph/graph.js';
 import { tensorLayout } from '../graph/layout.js';
@@ -56,11 +57,14 @@ export async function learnedAnalysis(g: Graph, cuts: readonly Cut[], data: Plan
   const out: LearnedCodecs = { codecs: [], figures: [], trained: [] };
   for (const [k, pick] of best.entries()) {
     const cut = candidates.find((c) => c.tensors[0] === pick.layer)!;
-    const trainKey = { model: modelFingerprint(g.model), cut: pick.layer, ratio: o.ratio, epochs: o.epochs, samples: o.samples, seed: o.seed, learningRate: o.learningRate, batchSize: o.batchSize, bits: o.bits, deflate: o.deflate, train: { name: data.train.name, size: data.train.size } };
+    const trainKey = { model: modelFingerprint(g.model), cut: pick.layer, ratio: o.ratio, epochs: o.epochs, samples: o.samples, seed: o.seed, learningRate: o.learningRate, batchSize: o.batchSize, bits: o.bits, deflate: o.deflate, train: { name: data.train.name, size: data.train.size, tested: data.testedInTrain?.length ?? 0 } };
     const folder = cache.folder('bottleneck', trainKey);
     const stage = (s: string) => `${s} ${k + 1}/${best.length}`;
     const trained = await cache.get('bottleneck', trainKey, async () => {
-      const train = subsetDataset(data.train, Array.from({ length: Math.min(o.samples, data.train.size) }, (_, i) => i));
+      const tested = new Set(data.testedInTrain ?? []);
+      const free = Array.from({ length: data.train.size }, (_, i) => i).filter((i) => !tested.has(i));
+      if (free.length < 2 * o.batchSize) throw new ImperaError('BAD_SCENARIO', `bottleneck: ${data.train.name} leaves ${free.length} images beside the ${tested.size} the plan tests on, too few to train on`, 'give a dataset with a training split (e.g. fashion-mnist) or more images than samples:');
+      const train = subsetDataset(data.train, free.slice(0, o.samples));
       // the plan measures the codec on its own images below: the pipeline's own test is one image
       const r = await trainBottleneck(g, cut, { train, test: subsetDataset(data.test, [0]) }, { ratio: o.ratio, epochs: o.epochs, bits: o.bits, deflate: o.deflate, seed: o.seed, learningRate: o.learningRate, batchSize: o.batchSize, onProgress: (phase, d, t, epoch) => onProgress?.(stage(phase === 'train' ? `bottleneck training, epoch ${epoch}` : `bottleneck ${phase}`), d, t) });
       writeBottleneckDir(folder, g, cut, r, bottleneckSummary(r));

@@ -22,6 +22,8 @@ describe('plan with bottleneck: {train: K}', () => {
     const { result } = await plan(s, { cacheDir });
     // 'open' keeps the class in its channel of most variance, constant over positions: predicted 1, ranked first
     expect(result.bottlenecks!.map((b) => [b.cut, b.predicted])).toEqual([['open', 1]]);
+    // trained on the 48 images the plan does not test on (a file is one set), 10 % of them validating
+    expect(result.bottlenecks![0]!.trainSamples).toBe(43);
     const codec = result.bottlenecks![0]!.codec;
     expect(codec).toMatch(/^learned:.*\+int8\+deflate$/);
     const learned = result.rateQuality.filter((r) => r.codec === codec);

@@ -4,13 +4,15 @@
  * I-SPLIT candidate: its tail is one 1x1 conv and the classifier, so training is cheap, and the trained ground truth
  * ranks it best), measured as the codec `learned:DIR` (latent int8/int6/int4, deflated or not) on the first N
  * Fashion-MNIST test images; then every training-free codec at every candidate cut (the block outputs of
- * timings_h100_cpu16.json): screened on the first S images, the survivors measured on all N in order of bytes until
- * one is at equal accuracy — the 95 % interval of its paired accuracy difference to the bottleneck reaching -0.5
- * points (generous to the training-free codec). bytes_ratio = its bytes / the bottleneck's. Writes
+ * timings_h100_cpu16.json) on the same images, adaptively (eval/adaptive.ts: one stops once its 95 % interval is
+ * below the bottleneck's accuracy less 0.5 points); those packing more than --cap x the bottleneck's bytes before
+ * entropy coding are not measured. The best is the one with the fewest bytes at equal accuracy — the 95 % interval
+ * of its paired accuracy difference to the bottleneck reaching -0.5 points (generous to the training-free codec).
+ * bytes_ratio = its bytes / the bottleneck's. Writes
  * bench/data/bottleneck-bytes.json, which bench:bottleneck's last line reports.
  *
  *   npm run bench:bottleneck-bytes -- [--cut TENSOR] [--train 12000] [--epochs 12] [--lr 2e-3] [--batch 32]
- *     [--test 2000] [--screen 300] [--trained DIR (reuse a trained folder)] [--out DIR]
+ *     [--test 2000] [--cap 40] [--trained DIR (reuse a trained folder)] [--out DIR]
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,7 +33,6 @@ const cutName = arg('cut', '/1/features/features.17/conv/conv.2/Conv_output_0');
 const trainCount = Number(arg('train', '12000'));
 const epochs = Number(arg('epochs', '12'));
 const testCount = Number(arg('test', '2000'));
-const screenCount = Number(arg('screen', '300'));
 const TOLERANCE = 0.005;
 const LEARNED_STAGES = ['int8+deflate', 'int8', 'int6+deflate', 'int4+deflate'];
 const FREE_CODECS = ['fp16+deflate', 'int8+deflate', 'int4+deflate', 'int2+deflate', 'pca:c/4+int8+deflate', 'pca:c/8+int8+deflate', 'pca:c/16+int8+deflate', 'pca:c/32+int8+deflate', 'pca:c/64+int8+deflate', 'pca:c/8+int4+deflate', 'pca:c/16+int4+deflate', 'pca:c/32+int4+deflate'];
@@ -79,35 +80,46 @@ async function main(): Promise<void> {
   const bottleneck = variants.filter((v) => equal(v, asTrained)).sort((a, b) => a.bytes.mean - b.bytes.mean)[0]!;
   console.log(`bottleneck compared: ${bottleneck.codec.split('+').slice(1).join('+')} latent, ${pct(bottleneck.quality.value)} %, ${bottleneck.bytes.mean.toFixed(1)} B`);
 
-  // training-free codecs at every candidate: a screen on the first images, then the cheapest survivors on all
+  // training-free codecs at every candidate, measured adaptively on all N images: a configuration stops once its
+  // 95 % interval shows it below the bottleneck's accuracy less 0.5 points (or dominated at its cut); those packing
+  // more than `cap` x the bottleneck's bytes before entropy coding are not measured (deflate would have to shrink
+  // them cap/4-fold to matter); cuts with the same measured codecs share one evaluation
   const timings = JSON.parse(readFileSync(join(ZOO, 'timings_h100_cpu16.json'), 'utf8')) as { models: Record<string, { points: { onnx_tensor: string }[] }> };
   const cuts = timings.models.mobilenet_v2!.points.map((p) => resolveCut(g, numbered, p.onnx_tensor));
-  const t1 = performance.now();
-  const screen = await evaluate(g, { cuts, codecs: FREE_CODECS.map((c) => parseCodec(c)), data: subsetDataset(test, [...Array(screenCount).keys()]), calibration, byteSamples: 50, batchSize: 8, detail: true });
   const target = bottleneck.quality.value;
-  const arms = screen.cuts.flatMap((c, i) => c.codecs.map((e) => ({ cut: cuts[i]!, e })));
-  console.log(`\nscreen: ${arms.length} training-free configurations (${cuts.length} cuts x ${FREE_CODECS.length} codecs) on ${screenCount} images, ${((performance.now() - t1) / 60000).toFixed(1)} min`);
-  // survivors: not ruled out by the screen (its 95 % interval reaches the bottleneck's accuracy less 0.5 points)
-  const survivors = arms.filter((a) => a.e.quality.ci[1] >= target - TOLERANCE).sort((a, b) => a.e.bytes.mean - b.e.bytes.mean);
-  console.log(`${survivors.length} survive; on all ${testCount} images, by increasing bytes:`);
-  console.log(`${pad('cut', 12)} ${pad('codec', 22)} ${pad('screen %', 8)} ${pad('acc %', 6)} ${pad('diff (95 % CI), points', 24)} ${pad('bytes', 8)}`);
-  let best: { cut: Cut; e: CodecEval; diff: [number, number, number] } | null = null;
-  const measured: { cut: string; codec: string; acc: number; diff: number[]; bytes: number }[] = [];
-  for (const a of survivors) {
-    const full = (await evaluate(g, { cuts: [a.cut], codecs: [parseCodec(a.e.codec)], data: test, calibration, byteSamples: testCount, detail: true })).cuts[0]!.codecs[0]!;
-    const diff = pairedInterval(full.scores!, bottleneck.scores!);
-    const name = a.cut.id.replace(/^\/1\/features\//, '').replace(/\/.*$/, '');
-    console.log(`${pad(name, 12)} ${pad(a.e.codec, 22)} ${pad(pct(a.e.quality.value), 8)} ${pad(pct(full.quality.value), 6)} ${pad(`${pct(diff[0])} [${pct(diff[1])}, ${pct(diff[2])}]`, 24)} ${pad(full.bytes.mean.toFixed(1), 8)}`);
-    measured.push({ cut: a.cut.id, codec: a.e.codec, acc: full.quality.value, diff, bytes: full.bytes.mean });
-    if (diff[2] >= -TOLERANCE) {
-      best = { cut: a.cut, e: full, diff };
-      break;
-    }
+  const cap = Number(arg('cap', '40'));
+  const packed = (cut: Cut, codec: string) => {
+    const spec = parseCodec(codec);
+    const { shape } = cut.detail[0]!;
+    const c = shape[1]!;
+    const k = spec.pca ? Math.max(1, Math.floor(c / spec.pca.divisor!)) : c;
+    return (shape.slice(1).reduce((x, y) => x * y, 1) / c) * k * (spec.quant ? spec.quant.bits : spec.fp16 ? 16 : 32) / 8;
+  };
+  const groups = new Map<string, Cut[]>();
+  for (const cut of cuts) {
+    const codecs = FREE_CODECS.filter((c) => packed(cut, c) <= cap * bottleneck.bytes.mean).join(',');
+    if (codecs) groups.set(codecs, [...(groups.get(codecs) ?? []), cut]);
   }
+  const skipped = cuts.length * FREE_CODECS.length - [...groups].reduce((s, [codecs, cs]) => s + codecs.split(',').length * cs.length, 0);
+  console.log(`\ntraining-free: ${cuts.length} cuts x ${FREE_CODECS.length} codecs; ${skipped} pack more than ${cap}x the bottleneck's bytes and are not measured; the rest adaptively on ${testCount} images in ${groups.size} evaluations`);
+  const t1 = performance.now();
+  const arms: { cut: Cut; e: CodecEval }[] = [];
+  for (const [codecs, cs] of groups) {
+    const report = await evaluate(g, { cuts: cs, codecs: codecs.split(',').map((c) => parseCodec(c)), data: test, calibration, byteSamples: 200, detail: true, adaptive: { bound: { limit: target - TOLERANCE, bound: 'min' }, tolerance: Infinity } });
+    report.cuts.forEach((c, i) => arms.push(...c.codecs.map((e) => ({ cut: cs[i]!, e }))));
+    console.log(`  ${cs.length} cuts x ${codecs.split(',').length} codecs: ${((performance.now() - t1) / 60000).toFixed(1)} min so far`);
+  }
+  const short = (id: string) => id.replace(/^\/1\/features\//, '').replace(/\/.*$/, '');
+  console.log(`${pad('cut', 12)} ${pad('codec', 22)} ${pad('images', 6)} ${pad('acc %', 6)} ${pad('diff (95 % CI), points', 26)} ${pad('bytes', 8)}`);
+  const rows = arms.map((a) => ({ ...a, diff: a.e.stopped ? null : pairedInterval(a.e.scores!, bottleneck.scores!) })).sort((x, y) => x.e.bytes.mean - y.e.bytes.mean);
+  for (const r of rows) console.log(`${pad(short(r.cut.id), 12)} ${pad(r.e.codec, 22)} ${pad(r.e.quality.samples, 6)} ${pad(pct(r.e.quality.value), 6)} ${pad(r.diff ? `${pct(r.diff[0])} [${pct(r.diff[1])}, ${pct(r.diff[2])}]` : `stopped: ${r.e.stopped}`, 26)} ${pad(r.e.bytes.mean.toFixed(1), 8)}`);
+  const measured = rows.map((r) => ({ cut: r.cut.id, codec: r.e.codec, images: r.e.quality.samples, acc: r.e.quality.value, diff: r.diff, bytes: r.e.bytes.mean, stopped: r.e.stopped }));
+  const passing = rows.find((r) => r.diff && r.diff[2] >= -TOLERANCE);
+  const best = passing ? { cut: passing.cut, e: passing.e, diff: passing.diff! } : null;
   const ratio = best ? best.e.bytes.mean / bottleneck.bytes.mean : null;
   console.log(best ? `\nbest training-free codec at equal accuracy: ${best.e.codec} at ${best.cut.id}, ${best.e.bytes.mean.toFixed(1)} B; bytes_ratio ${ratio!.toFixed(2)} (goal >= 4)` : '\nno training-free codec reaches the bottleneck\'s accuracy');
   mkdirSync(join(PACKAGE_ROOT, 'bench', 'data'), { recursive: true });
-  const record = { date: new Date().toISOString(), machine: machine(), cut: cutName, trainSamples: trained.trainSamples, epochs: trained.epochs, bestEpoch: trained.bestEpoch, testImages: testCount, screenImages: screenCount, full: learned.full!.value, learned: variants.map((v) => ({ codec: v.codec.split('+').slice(1).join('+'), acc: v.quality.value, ci: v.quality.ci, bytes: v.bytes.mean })), bottleneck: { acc: bottleneck.quality.value, bytes: bottleneck.bytes.mean }, bestFree: best ? { cut: best.cut.id, codec: best.e.codec, acc: best.e.quality.value, diff: best.diff, bytes: best.e.bytes.mean } : null, measured, bytes_ratio: ratio };
+  const record = { date: new Date().toISOString(), machine: machine(), cut: cutName, trainSamples: trained.trainSamples, epochs: trained.epochs, bestEpoch: trained.bestEpoch, testImages: testCount, cap, full: learned.full!.value, learned: variants.map((v) => ({ codec: v.codec.split('+').slice(1).join('+'), acc: v.quality.value, ci: v.quality.ci, bytes: v.bytes.mean })), bottleneck: { acc: bottleneck.quality.value, bytes: bottleneck.bytes.mean }, bestFree: best ? { cut: best.cut.id, codec: best.e.codec, acc: best.e.quality.value, diff: best.diff, bytes: best.e.bytes.mean } : null, measured, bytes_ratio: ratio };
   writeFileSync(RESULT, `${JSON.stringify(record, null, 1)}\n`);
   console.log(JSON.stringify({ bench: 'bottleneck', spearman: null, bytes_ratio: ratio === null ? null : +ratio.toFixed(3), step_ratio: null }));
 }

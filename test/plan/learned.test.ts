@@ -38,6 +38,8 @@ describe('plan with bottleneck: {train: K}', () => {
     // its encoder runs on the device: the head's time plus the encoder's, more than the same cut sending int8
     const same = result.configurations.find((c) => c.cuts[0]?.id === 'open' && c.codec === 'int8+deflate')!;
     expect(configs[0]!.latency.breakdown!.deviceMs).toBeGreaterThan(same.latency.breakdown!.deviceMs);
+    // and its decoder on the server, before the tail
+    expect(configs[0]!.latency.breakdown!.serverMs).toBeGreaterThan(same.latency.breakdown!.serverMs);
     const step = (r: typeof result) => r.timings.steps.find((x) => x.step.startsWith('learned bottlenecks'))!;
     expect(step(result).cached).toBe(false);
 

@@ -34,7 +34,7 @@ const trainCount = Number(arg('train', '12000'));
 const epochs = Number(arg('epochs', '12'));
 const testCount = Number(arg('test', '2000'));
 const TOLERANCE = 0.005;
-const LEARNED_STAGES = ['int8+deflate', 'int8', 'int6+deflate', 'int4+deflate'];
+const LEARNED_STAGES = ['int8+deflate', 'int8', 'int6+deflate', 'int4+deflate', 'int3+deflate', 'int2+deflate'];
 const FREE_CODECS = ['fp16+deflate', 'int8+deflate', 'int4+deflate', 'int2+deflate', 'pca:c/4+int8+deflate', 'pca:c/8+int8+deflate', 'pca:c/16+int8+deflate', 'pca:c/32+int8+deflate', 'pca:c/64+int8+deflate', 'pca:c/8+int4+deflate', 'pca:c/16+int4+deflate', 'pca:c/32+int4+deflate'];
 
 /** 95 % interval of the mean paired difference a - b of per-sample scores. */

@@ -45,7 +45,12 @@ const fixedDims = (vi: onnx.IValueInfoProto): number[] => (vi.type?.tensorType?.
 export async function loadLearned(dir: string, spec: string): Promise<LearnedStage> {
   const missing = Object.values(LEARNED_FILES).filter((f) => !existsSync(join(dir, f)));
   if (missing.length) throw new ImperaError('BAD_CODEC', `codec '${spec}': ${dir} has no ${missing.join(', ')}`, TRAIN_HINT);
-  const manifest = JSON.parse(readFileSync(join(dir, LEARNED_FILES.manifest), 'utf8')) as { cut?: string; design?: { latentShape?: number[] } };
+  let manifest: { cut?: string; design?: { latentShape?: number[] } } = {};
+  try {
+    manifest = JSON.parse(readFileSync(join(dir, LEARNED_FILES.manifest), 'utf8')) as typeof manifest;
+  } catch {
+    // unreadable: refused below like one that names nothing
+  }
   if (typeof manifest.cut !== 'string' || !Array.isArray(manifest.design?.latentShape)) throw new ImperaError('BAD_CODEC', `codec '${spec}': ${join(dir, LEARNED_FILES.manifest)} names no cut and latent shape`, TRAIN_HINT);
   const [encoder, decoder] = [loadModel(join(dir, LEARNED_FILES.encoder)), loadModel(join(dir, LEARNED_FILES.decoder))];
   const flops = async (m: typeof encoder) => modelCost(await analyzeModel(m)).flops;

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -84,5 +84,9 @@ describe('the learned:DIR codec', () => {
     const other = resolveCut(g, findCuts(g), 'h');
     await expect(fitCodecs(g, [other], [parseCodec(`learned:${dir}`)], data.train)).rejects.toThrow(/^codec 'learned:.*' was trained at tensor 'feat' and cannot run at 'h'$/);
     await expect(fitCodecs(g, [cut], [parseCodec(`learned:${join(dir, 'nothing')}`)], data.train)).rejects.toThrow(/has no bottleneck.json, encoder.onnx, decoder.onnx/);
+    const broken = mkdtempSync(join(tmpdir(), 'impera-learned-broken-'));
+    for (const f of ['encoder.onnx', 'decoder.onnx']) copyFileSync(join(dir, f), join(broken, f));
+    writeFileSync(join(broken, 'bottleneck.json'), '{"cut": "feat", "des');
+    await expect(fitCodecs(g, [cut], [parseCodec(`learned:${broken}`)], data.train)).rejects.toThrow(/bottleneck.json names no cut and latent shape/);
   });
 });

@@ -5,7 +5,8 @@
  * ceiling) and the Spearman of depth alone and of the CUI against the trained accuracy; writes the ground truth to
  * bench/data/bottleneck-truth.json (model -> candidate tensor -> {depth, acc per seed, bytes}) after every
  * candidate. Then one training step (cached head features, forward + backward through the frozen tail to the
- * bottleneck, Adam) against PyTorch CPU autograd doing the same step on the same graph and threads.
+ * bottleneck, Adam) against PyTorch CPU autograd doing the same step on the same graph and threads. The last line's
+ * bytes_ratio is bench:bottleneck-bytes's (bench/data/bottleneck-bytes.json).
  *
  *   npm run bench:bottleneck -- [--models mobilenet_v2,resnet50] [--train 600] [--test 500] [--epochs 4]
  *     [--seeds 1,2] [--batch 16] [--lr 5e-3] [--threads 2] [--only 17,11,5] [--cui-samples 200] [--skip-torch]
@@ -67,6 +68,12 @@ function candidates(model: string): string[] {
 
 function readTruth(): Record<string, Record<string, Truth>> {
   return existsSync(TRUTH) ? JSON.parse(readFileSync(TRUTH, 'utf8')) : {};
+}
+
+/** bytes_ratio as bench:bottleneck-bytes last measured it (bench/data/bottleneck-bytes.json), or null. */
+function bytesRatio(): number | null {
+  const file = join(PACKAGE_ROOT, 'bench', 'data', 'bottleneck-bytes.json');
+  return existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { bytes_ratio: number | null }).bytes_ratio ?? null) : null;
 }
 
 const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
@@ -151,7 +158,7 @@ async function main(): Promise<void> {
   console.log(`loss per step (the same step on both sides): ${step.losses.map((l) => l.map((x) => x.toFixed(4)).join(' ')).join('  |  PyTorch ')}`);
   console.log(`\none training step at ${stepCut} of mobilenet_v2, batch ${arg('step-batch', '32')}, ${threads} threads: impera ${(1000 * step.ours).toFixed(0)} ms, PyTorch ${step.torch === null ? 'n/a' : (1000 * step.torch).toFixed(0) + ' ms'}`);
   const round = (x: number) => (Number.isFinite(x) ? +x.toFixed(3) : null);
-  console.log(JSON.stringify({ bench: 'bottleneck', spearman: Object.fromEntries(Object.entries(spearmans).map(([m, s]) => [m, { cui: round(s.cui), depth: round(s.depth), ceiling: round(s.ceiling) }])), bytes_ratio: null, step_ratio: step.torch === null ? null : round(step.ours / step.torch) }));
+  console.log(JSON.stringify({ bench: 'bottleneck', spearman: Object.fromEntries(Object.entries(spearmans).map(([m, s]) => [m, { cui: round(s.cui), depth: round(s.depth), ceiling: round(s.ceiling) }])), bytes_ratio: bytesRatio(), step_ratio: step.torch === null ? null : round(step.ours / step.torch) }));
 }
 
 await main();

@@ -116,7 +116,7 @@ export function insertBottleneck(g: Graph, d: BottleneckDesign, cutTensor: strin
 }
 
 /** The encoder or the decoder alone, weights inside: the cut tensor to the latent, or the latent to the restored tensor. */
-function halfModel(full: Graph, from: string, to: string, name: string): ModelProto {
+export function halfModel(full: Graph, from: string, to: string, name: string): ModelProto {
   const cut = (t: string) => describeCut(full, cutFromTensors(full, [t]).cut, -1);
   const part = splitModel(full, [cut(from), cut(to)]).parts[1]!.proto;
   return onnx.ModelProto.create({ ...part, graph: { ...part.graph!, name } });

@@ -15,6 +15,7 @@ import { DataType, dtypeName, numel } from '../onnx/dtype.js';
 import { onnx, type ModelProto } from '../onnx/proto.js';
 import { createSession, run } from '../ort/session.js';
 import { emitEncode } from './onnx.js';
+import { checkLearnedAt, emitLearned, loadLearned, type LearnedStage } from './learned.js';
 import { fitPca, type ChannelMoments, type Pca } from './pca.js';
 import { codecParamBytes, type FittedCodec, type FittedTensorCodec } from './fitted.js';
 import type { CodecSpec } from './spec.js';
@@ -45,8 +46,13 @@ interface Plan {
   channels: number;
   /** PCA sizes wanted for this tensor. */
   pcaKs: Set<number>;
+  /** Learned bottlenecks trained at this tensor, by folder (their latents' ranges are fitted in the first pass). */
+  learned: Map<string, LearnedStage>;
   percentiles: boolean;
 }
+
+/** Key of a learned latent's statistics. */
+const learnedKey = (t: string, dir: string) => `${t}@learned:${dir}`;
 
 /** The k a PCA stage keeps for a tensor with `channels` channels: k as given (at most C), or max(1, floor(C / d)). */
 function pcaK(spec: CodecSpec, tensorName: string, channels: number): number {
@@ -55,15 +61,20 @@ function pcaK(spec: CodecSpec, tensorName: string, channels: number): number {
   return k;
 }
 
-function planTensors(g: Graph, cuts: readonly Cut[], specs: readonly CodecSpec[]): Map<string, Plan> {
+function planTensors(g: Graph, cuts: readonly Cut[], specs: readonly CodecSpec[], learned: ReadonlyMap<string, LearnedStage>): Map<string, Plan> {
   const plans = new Map<string, Plan>();
   const axes = channelAxes(g);
   for (const cut of cuts) {
     for (const t of cut.tensors.filter((name) => !passthroughType(g, name))) {
       const shape = tensor(g, t).shape;
       const layout = tensorLayout(g, t, axes);
-      const plan = plans.get(t) ?? { tensor: t, rank: shape.length, channelAxis: layout?.channelAxis ?? -1, channels: layout?.channels ?? 1, pcaKs: new Set<number>(), percentiles: false };
+      const plan = plans.get(t) ?? { tensor: t, rank: shape.length, channelAxis: layout?.channelAxis ?? -1, channels: layout?.channels ?? 1, pcaKs: new Set<number>(), learned: new Map(), percentiles: false };
       for (const spec of specs) {
+        if (spec.learned) {
+          const stage = learned.get(spec.learned.dir)!;
+          checkLearnedAt(stage, spec.name, t, shape);
+          plan.learned.set(stage.dir, stage);
+        }
         if (spec.pca) {
           if (!layout) throw new ImperaError('BAD_CODEC', `codec '${spec.name}' needs channels, but cut tensor '${t}' has shape [${shape}]`, 'PCA works on [N, C, H, W], [N, T, C] and [N, C] tensors');
           plan.pcaKs.add(pcaK(spec, t, layout.channels));
@@ -129,6 +140,13 @@ function statsModel(g: Graph, plans: readonly Plan[], pcas?: ReadonlyMap<string,
       const source = pca ? emitEncode(e, plan.tensor, { tensor: plan.tensor, rank: plan.rank, channelAxis: plan.channelAxis, wireElements: 0, pca }) : plan.tensor;
       const head = { key, plan, channels: pca ? pca.k : plan.channels, positions, moments: !pca && plan.pcaKs.size > 0 };
       outputs.push(...statsHeads(e, source, key, plan, head.channels, head.moments));
+      heads.push(head);
+    }
+    // learned latents: ranges (and percentiles) of the encoder's output, in the first pass
+    for (const stage of pcas ? [] : plan.learned.values()) {
+      const channels = stage.latentShape[plan.channelAxis]!;
+      const head = { key: learnedKey(plan.tensor, stage.dir), plan, channels, positions: numel(stage.latentShape.slice(1)) / channels, moments: false };
+      outputs.push(...statsHeads(e, emitLearned(e, plan.tensor, stage.encoder), head.key, plan, channels, false));
       heads.push(head);
     }
   }
@@ -221,7 +239,9 @@ function quantParams(spec: CodecSpec, s: Stats, channels: number, perChannelPoss
 
 /** Fit every codec to every cut: per cut id, one FittedCodec per spec (same order). */
 export async function fitCodecs(g: Graph, cuts: readonly Cut[], specs: readonly CodecSpec[], data: Dataset, opts: CalibrationOptions = {}): Promise<Map<string, FittedCodec[]>> {
-  const plans = planTensors(g, cuts, specs);
+  const learned = new Map<string, LearnedStage>();
+  for (const spec of specs) if (spec.learned && !learned.has(spec.learned.dir)) learned.set(spec.learned.dir, await loadLearned(spec.learned.dir, spec.name));
+  const plans = planTensors(g, cuts, specs, learned);
   const needsData = specs.some((s) => s.pca || s.quant);
   const first = needsData ? await collect(g, data, statsModel(g, [...plans.values()]), opts) : new Map<string, Stats>();
   const pcas = new Map<string, Pca>();
@@ -237,11 +257,12 @@ export async function fitCodecs(g: Graph, cuts: readonly Cut[], specs: readonly 
           const passthrough = passthroughType(g, t);
           if (passthrough) return { tensor: t, rank: tensor(g, t).shape.length, channelAxis: -1, wireElements: perSample(g, t), passthrough };
           const plan = plans.get(t)!;
-          const elements = perSample(g, t);
+          if (spec.learned) return fitLearned(spec, plan, learned.get(spec.learned.dir)!, first.get(learnedKey(t, spec.learned.dir)));
           const k = spec.pca ? pcaK(spec, t, plan.channels) : undefined;
           const pca = k ? pcas.get(`${t}@${k}`) : undefined;
           const channels = pca ? pca.k : plan.channels;
           const stats = pca ? second.get(`${t}@${k}`) : first.get(t);
+          const elements = perSample(g, t);
           return {
             tensor: t,
             rank: plan.rank,
@@ -257,4 +278,17 @@ export async function fitCodecs(g: Graph, cuts: readonly Cut[], specs: readonly 
     );
   }
   return fitted;
+}
+
+/** A learned bottleneck's codec at its tensor: the latent on the wire, quantised with ranges fitted on its calibration values. */
+function fitLearned(spec: CodecSpec, plan: Plan, stage: LearnedStage, stats: Stats | undefined): FittedTensorCodec {
+  return {
+    tensor: plan.tensor,
+    rank: plan.rank,
+    channelAxis: plan.channelAxis,
+    wireElements: numel(stage.latentShape.slice(1)),
+    learned: stage,
+    ...(spec.quant ? { quant: quantParams(spec, stats!, stage.latentShape[plan.channelAxis]!, true) } : {}),
+    ...(spec.fp16 ? { fp16: true } : {}),
+  };
 }

@@ -9,6 +9,7 @@ import { valueInfo, type Dim } from '../onnx/builder.js';
 import { DataType, dtypeOf } from '../onnx/dtype.js';
 import { onnx, type ModelProto } from '../onnx/proto.js';
 import type { FittedTensorCodec } from './fitted.js';
+import { emitLearned } from './learned.js';
 
 /** Shape that broadcasts a per-channel vector along `axis` of a rank-`rank` tensor. */
 const along = (axis: number, rank: number, n: number) => Array.from({ length: rank }, (_, i) => (i === axis ? n : 1));
@@ -46,9 +47,14 @@ function clampInteger(e: Emitter, x: string, lo: string, hi: string): string {
   return e.sub(hi, e.op('Relu', [e.sub(hi, above)]));
 }
 
+/** The float tensor the precision stages work on: the PCA projection or the learned encoder's latent, else `x`. */
+const reduce = (e: Emitter, x: string, fit: FittedTensorCodec): string => (fit.learned ? emitLearned(e, x, fit.learned.encoder) : fit.pca ? project(e, x, fit, true) : x);
+/** Back from the reduced float tensor to the cut tensor's shape. */
+const restore = (e: Emitter, t: string, fit: FittedTensorCodec): string => (fit.learned ? emitLearned(e, t, fit.learned.decoder) : fit.pca ? project(e, t, fit, false) : t);
+
 /** Nodes from the float cut tensor `x` to its wire form. */
 export function emitEncode(e: Emitter, x: string, fit: FittedTensorCodec): string {
-  let t = fit.pca ? project(e, x, fit, true) : x;
+  let t = reduce(e, x, fit);
   if (fit.quant) {
     const { bits, scale, zeroPoint } = fit.quant;
     const shape = scale.length > 1 ? along(fit.channelAxis, fit.rank, scale.length) : [];
@@ -72,7 +78,7 @@ export function emitDecode(e: Emitter, wire: string, fit: FittedTensorCodec): st
   } else if (fit.fp16) {
     t = e.op('Cast', [t], { to: DataType.FLOAT });
   }
-  return fit.pca ? project(e, t, fit, false) : t;
+  return restore(e, t, fit);
 }
 
 /**
@@ -80,7 +86,7 @@ export function emitDecode(e: Emitter, wire: string, fit: FittedTensorCodec): st
  * (clip(round(x / s) + zp, 0, L) - zp) * s exactly (zp is an integer), without the integer casts.
  */
 export function emitRoundTrip(e: Emitter, x: string, fit: FittedTensorCodec): string {
-  let t = fit.pca ? project(e, x, fit, true) : x;
+  let t = reduce(e, x, fit);
   if (fit.quant) {
     const { bits, scale, zeroPoint } = fit.quant;
     const perChannel = scale.length > 1;
@@ -95,7 +101,7 @@ export function emitRoundTrip(e: Emitter, x: string, fit: FittedTensorCodec): st
   } else if (fit.fp16) {
     t = e.op('Cast', [e.op('Cast', [t], { to: DataType.FLOAT16 })], { to: DataType.FLOAT });
   }
-  return fit.pca ? project(e, t, fit, false) : t;
+  return restore(e, t, fit);
 }
 
 export type CodecPart = 'encode' | 'decode' | 'roundtrip';

@@ -2,6 +2,9 @@
  * Codec specifications, written as stages joined by '+':
  *
  *   codec  := [pca] [fp16 | int<bits>] [sparse] [deflate | brotli | zstd]      (at least one stage; fp32 = none)
+ *           | 'learned:' <dir> ['+' stage]*     a trained bottleneck (`impera bottleneck --out <dir>`) then the
+ *                                               stages on its latent (no pca; none written: int8+deflate); a
+ *                                               <dir> with '+' in it cannot be named
  *   pca    := 'pca' [':' (<k> | 'c/' <d>)]        keep k channels (k <= C), or max(1, floor(C / d)) (default d = 4),
  *                                                 of a PCA fitted on sample data
  *   int<b> := 'int' <1..16> (':' opt)*            uniform affine quantisation; opts: channel (default) | tensor,
@@ -26,6 +29,8 @@ export interface QuantStage {
 export interface CodecSpec {
   /** The spec as written (canonical form). */
   name: string;
+  /** A trained bottleneck's folder: its encoder and decoder go around the stages below (codecs/learned.ts). */
+  learned?: { dir: string };
   pca?: { k?: number; divisor?: number };
   fp16?: boolean;
   quant?: QuantStage;
@@ -37,11 +42,21 @@ export const zstdAvailable = (): boolean => 'ZSTD_c_compressionLevel' in zlib;
 
 const fail = (spec: string, why: string) => new ImperaError('BAD_CODEC', `codec '${spec}': ${why}`, 'write codecs like fp16, int8, int4:tensor, pca:c/4+int8+deflate (see `impera eval --help`)');
 
+/** The default stages on a learned bottleneck's latent: what `impera bottleneck` trains for and measures. */
+const LEARNED_DEFAULT = ['int8', 'deflate'];
+
 export function parseCodec(spec: string): CodecSpec {
   const text = spec.trim();
   const out: CodecSpec = { name: text };
   if (text === 'fp32') return out;
-  const stages = text.split('+').map((s) => s.trim());
+  let stages = text.split('+').map((s) => s.trim());
+  if (stages[0]!.startsWith('learned:')) {
+    const dir = stages[0]!.slice('learned:'.length);
+    if (!dir) throw fail(text, "learned takes a folder written by 'impera bottleneck --out', as in learned:bn/");
+    out.learned = { dir };
+    stages = stages.length > 1 ? stages.slice(1) : LEARNED_DEFAULT;
+    if (stages.some((s) => s.split(':')[0] === 'pca')) throw fail(text, 'a learned bottleneck is its own projection: no pca stage after it');
+  }
   let order = 0; // stages must come in pca, precision, sparse, entropy order
   const place = (rank: number, stage: string) => {
     if (rank <= order) throw fail(text, `stage '${stage}' is out of place or repeated; the order is pca, fp16|intN, sparse, entropy`);
@@ -90,7 +105,7 @@ export function parseCodec(spec: string): CodecSpec {
 }
 
 /** Whether the codec changes the tensor (a tail pass is needed to know its accuracy). */
-export const isLossy = (c: CodecSpec): boolean => !!(c.pca || c.fp16 || c.quant);
+export const isLossy = (c: CodecSpec): boolean => !!(c.learned || c.pca || c.fp16 || c.quant);
 
 /** The evaluation's default set: the issue's table, each with entropy coding. */
 export const DEFAULT_CODECS = ['fp32+deflate', 'fp16+deflate', 'int8+deflate', 'int4+deflate', 'pca:c/4+int8+deflate', 'pca:c/8+int8+deflate'];

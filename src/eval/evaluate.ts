@@ -18,7 +18,7 @@ import { Emitter } from '../onnx/emitter.js';
 import { valueInfo } from '../onnx/builder.js';
 import { onnx, type ModelProto } from '../onnx/proto.js';
 import { fitCodecs } from '../codecs/calibrate.js';
-import type { FittedCodec, FittedTensorCodec } from '../codecs/fitted.js';
+import { codecFlops, wireDimsOf, type FittedCodec, type FittedTensorCodec } from '../codecs/fitted.js';
 import { isLossy, type CodecSpec } from '../codecs/spec.js';
 import { packWire, encodeWire, type WireValues } from '../codecs/wire.js';
 import type { Cut, CutTensor } from '../cuts/cuts.js';
@@ -72,6 +72,8 @@ export interface CodecEval {
   packedBytes: number;
   /** What the device stores: the head's weights plus the codec's parameters. */
   encoderBytes: number;
+  /** FLOPs per sample the codec adds to the head (encoding, on the device) and to the tail (decoding): a learned bottleneck's. */
+  codecFlops: { encode: number; decode: number };
   /** Share of variance the PCA stage keeps (the least over the cut's tensors). */
   pcaExplained?: number;
   /** With `detail`: the predicted class of every sample (where classes), the bytes of every measured sample, every sample's score. */
@@ -120,11 +122,7 @@ const rowsOf = (t: Tensor, n: number): number => t.data.length / n;
 
 /** Interface dims of a codec model: the tensor's own, with the channel count k on the wire after PCA. */
 function codecDims(g: Graph) {
-  return (fit: FittedTensorCodec, wire: boolean) => {
-    const dims = symbolicShape(g, fit.tensor);
-    if (wire && fit.pca) dims[fit.channelAxis] = fit.pca.k;
-    return dims;
-  };
+  return (fit: FittedTensorCodec, wire: boolean) => (wire ? wireDimsOf(fit, symbolicShape(g, fit.tensor)) : symbolicShape(g, fit.tensor));
 }
 
 /** Labels of a batch, or null for unlabelled data (metrics comparing with the full model need none). */
@@ -449,6 +447,7 @@ function cutEval(run: EvalRun, cut: Cut, fits: readonly FittedCodec[], tallies: 
       bytes: { mean: mean(a.bytes), p95: quantile(a.bytes, 0.95), samples: a.bytes.length },
       packedBytes: mean(a.packed),
       encoderBytes: cut.headCost.paramBytes + fit.paramBytes,
+      codecFlops: codecFlops(fit),
       ...(explained.length ? { pcaExplained: Math.min(...explained) } : {}),
       ...(detail ? { ...(classes ? { predictions: a.predictions } : {}), byteSizes: a.bytes, scores: a.scores } : {}),
     };

@@ -5,7 +5,7 @@
  */
 import { Emitter } from '../onnx/emitter.js';
 import { emitDecode, emitEncode, wireDtype } from '../codecs/onnx.js';
-import type { FittedCodec, FittedTensorCodec } from '../codecs/fitted.js';
+import { wireDimsOf, type FittedCodec, type FittedTensorCodec } from '../codecs/fitted.js';
 import { symbolicShape, type Graph } from '../graph/graph.js';
 import { valueInfo } from '../onnx/builder.js';
 import { dtypeName } from '../onnx/dtype.js';
@@ -17,11 +17,7 @@ import type { ExportedPart } from './extract.js';
 
 export const wireName = (t: string): string => `${t}::wire`;
 
-function wireDims(g: Graph, fit: FittedTensorCodec): (number | string)[] {
-  const dims = symbolicShape(g, fit.tensor);
-  if (fit.pca) dims[fit.channelAxis] = fit.pca.k;
-  return dims;
-}
+const wireDims = (g: Graph, fit: FittedTensorCodec): (number | string)[] => wireDimsOf(fit, symbolicShape(g, fit.tensor));
 
 /** Head and tail with the codec inside: the head outputs wire tensors, the tail takes them. */
 export function attachCodec(g: Graph, [head, tail]: readonly [ExportedPart, ExportedPart], codec: FittedCodec): [ExportedPart, ExportedPart] {

@@ -38,6 +38,8 @@ export interface PlanData {
   /** Training images for exits and, for a folder, the held-out test indices. */
   train: Dataset;
   folder: boolean;
+  /** Indices of `train` the evaluation tests on (a folder is one set): what a learned bottleneck must not train on. */
+  testedInTrain?: number[];
 }
 
 /** Resolve the scenario's data; with exits on a folder, the test images are a held-out share the exits never see. */
@@ -45,12 +47,13 @@ export function planData(source: string, o: { baseDir: string; samples: number; 
   const splits = labelledSplits(source, o.baseDir, o.options);
   const data = splits.test?.() ?? splits.train();
   const calibration = calibrationData(o.calibration, { what: 'the evaluation images', data: () => data, source }, warnings, 'give calibration: with other images', o.baseDir, o.options);
-  if (splits.test) return { name: data.name, test: data, samples: Math.min(o.samples, data.size), calibration, train: splits.train(), folder: false };
-  if (!o.exits) return { name: data.name, test: data, samples: Math.min(o.samples, data.size), calibration, train: data, folder: true };
+  if (splits.test) return { name: data.name, test: data, samples: Math.min(o.samples, data.size), calibration, train: splits.train(), folder: false, testedInTrain: [] };
+  const samples = Math.min(o.samples, data.size);
+  if (!o.exits) return { name: data.name, test: data, samples, calibration, train: data, folder: true, testedInTrain: Array.from({ length: samples }, (_, i) => i) };
   // the same split trainExits makes for these options, so exits are tested on exactly these images
   const held = splitSamples({ train: data }, { seed: o.seed ?? 1, testSamples: o.samples }).test.indices;
   const test = subsetDataset(data, held);
-  return { name: test.name, test, samples: Math.min(o.samples, test.size), calibration, train: data, folder: true };
+  return { name: test.name, test, samples: Math.min(o.samples, test.size), calibration, train: data, folder: true, testedInTrain: held.slice(0, Math.min(o.samples, test.size)) };
 }
 
 export interface CodecFigure {
@@ -64,6 +67,8 @@ export interface CodecFigure {
   agreement: number | null;
   /** What the device stores for head + encoder, bytes. */
   encoderBytes: number;
+  /** FLOPs per sample the codec adds on the device (encoding) and the server (decoding): a learned bottleneck's (absent in older cached entries: none). */
+  codecFlops?: { encode: number; decode: number };
   /** Each sample's predicted class (empty where the task has no classes). */
   predictions: number[];
   /** Each measured sample's score, and the bytes of each sample whose bytes were measured (what a top-up extends). */
@@ -93,10 +98,10 @@ export interface QualityAnalysis {
   inputs: InputFigure[];
 }
 
-const dataKey = (d: PlanData) => ({ test: d.test.name, size: d.test.size, samples: d.samples, calibration: d.calibration.name });
+export const dataKey = (d: PlanData) => ({ test: d.test.name, size: d.test.size, samples: d.samples, calibration: d.calibration.name });
 
 /** Samples whose bytes are measured per configuration. */
-const BYTE_SAMPLES = 50;
+export const BYTE_SAMPLES = 50;
 
 /** Settings of a quality analysis: also the input-side baselines (remote placements), the task, and the adaptive rule (null: exhaustive). */
 export interface QualityOptions {
@@ -114,9 +119,9 @@ const qualityKey = (g: Graph, cuts: readonly Cut[], codecs: readonly string[], d
  */
 const differenceEstimate = (full: QualityFigure, e: CodecEval): QualityFigure => ({ ...e.quality, value: full.value + e.paired.value, ci: [full.value + e.paired.ci[0], full.value + e.paired.ci[1]] });
 
-/** A codec's figures as the plan keeps them (`full`: the full model's figure on every sample). */
-function codecFigure(cut: string, e: CodecEval, full: QualityFigure): CodecFigure {
-  return { cut, codec: e.codec, lossy: e.lossy, bytesMean: e.bytes.mean, bytesP95: e.bytes.p95, quality: e.stopped ? differenceEstimate(full, e) : e.quality, agreement: e.agreement, encoderBytes: e.encoderBytes, predictions: e.predictions ?? [], scores: e.scores ?? [], byteSizes: e.byteSizes ?? [], stopped: e.stopped };
+/** A codec's figures as the plan keeps them (`full`: the full model's figure on every sample, which a stopped codec's estimate needs). */
+export function codecFigure(cut: string, e: CodecEval, full?: QualityFigure): CodecFigure {
+  return { cut, codec: e.codec, lossy: e.lossy, bytesMean: e.bytes.mean, bytesP95: e.bytes.p95, quality: e.stopped && full ? differenceEstimate(full, e) : e.quality, agreement: e.agreement, encoderBytes: e.encoderBytes, codecFlops: e.codecFlops, predictions: e.predictions ?? [], scores: e.scores ?? [], byteSizes: e.byteSizes ?? [], stopped: e.stopped };
 }
 
 /**

@@ -247,6 +247,16 @@ function remoteConfigurations(e: Exploration, edge: ComputeResource, server: Com
   });
 }
 
+/**
+ * Time of a codec's own layers (a learned bottleneck's encoder on the device, decoder on the server), at the pace
+ * the profile gives the head and the tail: FLOPs x their ms per FLOP.
+ */
+function codecMs(fig: QualityAnalysis['codecs'][number], cut: Cut, modelFlops: number, headMs: number, tailMs: number): { encodeMs: number; decodeMs: number } {
+  const flops = fig.codecFlops ?? { encode: 0, decode: 0 };
+  const tailFlops = modelFlops - cut.headCost.flops;
+  return { encodeMs: (flops.encode * headMs) / Math.max(1, cut.headCost.flops), decodeMs: (flops.decode * tailMs) / Math.max(1, tailFlops) };
+}
+
 /** Head on the device, tail on the server: each candidate cut x codec x exit policy (exits the head holds). */
 function splitConfigurations(e: Exploration, edge: ComputeResource, server: ComputeResource, link: NamedLink): Explored[] {
   const { x } = e;
@@ -259,8 +269,9 @@ function splitConfigurations(e: Exploration, edge: ComputeResource, server: Comp
     for (const codec of x.codecs) {
       const fig = x.quality.codecs.find((c) => c.cut === cut.id && c.codec === codec);
       if (!fig) continue;
+      const { encodeMs, decodeMs } = codecMs(fig, cut, e.model.flops, headMs, tailMs);
       for (const choice of exitChoices(e, activeExits)) {
-        const { paths, exits, predictionsAccuracy } = exitPaths(e, edge, cut.headCost.flops, headMs, fig.bytesMean, tailMs, choice, fig.predictions);
+        const { paths, exits, predictionsAccuracy } = exitPaths(e, edge, cut.headCost.flops, headMs + encodeMs, fig.bytesMean, tailMs + decodeMs, choice, fig.predictions);
         const sent = paths.reduce((s, p) => s + p.share * p.upBytes, 0);
         const exitBytes = x.exits && exits ? x.exits.analysis.exits.slice(0, activeExits).reduce((s, ex) => s + ex.paramBytes, 0) : 0;
         out.push({

@@ -19,6 +19,7 @@ import { pathOf } from '../net/path.js';
 import { resolveTransport, transferStats, type Transport } from '../net/transfer.js';
 import { loadModel } from '../onnx/io.js';
 import { EXAMPLE_MODEL } from '../util/package.js';
+import { learnedAnalysis, type LearnedCodecs } from './learned.js';
 import { exitAnalysis, planData, qualityAnalysis, rankAnalysis, saliencyAnalysis, topUpAnalysis, type ExitAnalysis, type PlanData, type QualityAnalysis, type QualityOptions } from './analyses.js';
 import type { AdaptiveRule, StopReason } from '../eval/adaptive.js';
 import { analysisCache, type AnalysisCache } from '../util/analysis-cache.js';
@@ -185,6 +186,8 @@ interface PlanAnalyses {
   /** Candidate cuts the cheap models ruled out before measuring (adaptive evaluation), and why. */
   ruledOut: PlanQuality['evaluation']['ruledOut'];
   quality: QualityAnalysis;
+  /** Learned bottlenecks trained at the best-predicted cuts (scenario `bottleneck`), their figures inside `quality`. */
+  learned: LearnedCodecs | null;
   exits: PlanContext['exits'];
 }
 
@@ -257,12 +260,14 @@ async function runAnalyses(x: AnalysisInputs): Promise<PlanAnalyses> {
   // the cache key leaves the outclassing out (it depends on links): what a decision under other links rests on is topped up
   const options = qualityOptions(x);
   if (options.adaptive && x.outclass) options.adaptive = { ...options.adaptive, outclassed: outclassedBy(cuts, x.outclass) };
-  const quality = await log.run('quality and bytes of cut x codec', () => qualityAnalysis(g, cuts, single[single.length - 1]!, c.explore.codecs, x.evalData, options, cache, (stage, d, t) => x.onProgress?.(`quality: ${stage}`, d, t)));
-  if (!c.explore.exits || !data) return { saliency, saliencySkipped: skipped, cuts, ruledOut, quality, exits: null };
+  const measured = await log.run('quality and bytes of cut x codec', () => qualityAnalysis(g, cuts, single[single.length - 1]!, c.explore.codecs, x.evalData, options, cache, (stage, d, t) => x.onProgress?.(`quality: ${stage}`, d, t)));
+  const learned = c.bottleneck && data ? await log.run(`learned bottlenecks at the best ${c.bottleneck.train} predicted cuts`, () => learnedAnalysis(g, cuts, data, x.evalData, c.bottleneck!, options.task, cache, (stage, d, t) => x.onProgress?.(stage, d, t))) : null;
+  const quality = learned ? { ...measured, codecs: [...measured.codecs, ...learned.figures] } : measured;
+  if (!c.explore.exits || !data) return { saliency, saliencySkipped: skipped, cuts, ruledOut, quality, learned, exits: null };
   const e = c.explore.exits;
   if (quality.task.metric !== 'accuracy') throw new ImperaError('BAD_SCENARIO', `explore.exits: exits are trained and scored on class labels, but the task's metric is ${quality.task.label} (${quality.task.metric})`, 'remove explore.exits, or plan a classifier with labelled data');
   const analysis = await log.run('early exits (training, calibration)', () => exitAnalysis(g, data, { cuts: x.exitCuts, hidden: e.hidden, taus: e.taus, calibrate: e.calibrate, valSamples: e.valSamples, calSamples: e.calSamples, ...(e.trainSamples ? { trainSamples: e.trainSamples } : {}) }, cache, (phase, d, t) => x.onProgress?.(phase, d, t)));
-  return { saliency, saliencySkipped: skipped, cuts, ruledOut, quality, exits: { analysis, cuts: x.exitCuts } };
+  return { saliency, saliencySkipped: skipped, cuts, ruledOut, quality, learned, exits: { analysis, cuts: x.exitCuts } };
 }
 
 /** Bytes the server sends back per inference: every output of the model (a 640x640 float map is 1.6 MB). */
@@ -291,7 +296,7 @@ function configurations(g: Graph, c: PlanScenario['config'], setup: PlanSetup, a
       transport: setup.transport,
       workload: c.workload,
       workers: c.server.workers,
-      codecs: c.explore.codecs,
+      codecs: [...c.explore.codecs, ...(a.learned?.codecs ?? [])],
       placements: c.explore.placements,
       quality: a.quality,
       qualityMode: qualityModeOf(c, full.source === 'measured', a.quality),
@@ -357,6 +362,7 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
   const warnings: string[] = [];
   const skipped = saliencySkipped(c, o.saliency);
   const cache = analysisCache(o.cache !== false, o.cacheDir);
+  if (c.bottleneck && !c.data) throw new ImperaError('BAD_SCENARIO', 'bottleneck: training a bottleneck needs images, and the scenario gives no data', 'add data: (a folder, an .npz file or a named dataset), or remove bottleneck:');
 
   const g = await log.run('analyse the model', async () => ({ value: await scenarioGraph(s), cached: false }));
   warnings.push(...g.warnings);
@@ -409,6 +415,7 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
     setup: setupSummary(setup, c.workload),
     cuts: cuts.map(cutSummary),
     saliency: analyses.saliency,
+    ...(analyses.learned ? { bottlenecks: analyses.learned.trained } : {}),
     ...(analyses.saliencySkipped ? { saliencySkipped: analyses.saliencySkipped } : {}),
     quality,
     rateQuality: quality.source === 'measured' ? analyses.quality.codecs.map((x) => ({ cut: x.cut, codec: x.codec, bytes: x.bytesMean, quality: x.quality.value, samples: x.quality.samples, stopped: x.stopped })) : [],

@@ -109,6 +109,25 @@ export const planScenarioSchema = z
      */
     rank: z.object({ samples: count('rank.samples').default(64), ratio: fraction('rank.ratio').default(1 / 64) }).strict().optional(),
     /**
+     * Train learned bottlenecks (docs/BOTTLENECKS.md) at the `train` candidate cuts with the highest `predicted` and
+     * weigh each as a codec beside explore.codecs; needs data. Minutes per cut on a CPU; cached per model, cut,
+     * design, training data, seed and epochs.
+     */
+    bottleneck: z
+      .object({
+        train: count('bottleneck.train'),
+        ratio: fraction('bottleneck.ratio').default(1 / 64),
+        epochs: count('bottleneck.epochs').default(5),
+        samples: count('bottleneck.samples').default(1000),
+        bits: count('bottleneck.bits').max(16, 'bottleneck.bits must be at most 16').default(8),
+        deflate: z.boolean().default(true),
+        seed: count('bottleneck.seed').default(1),
+        learningRate: z.number({ error: 'bottleneck.learningRate must be a number' }).positive('bottleneck.learningRate must be positive').default(2e-3),
+        batchSize: count('bottleneck.batchSize').default(32),
+      })
+      .strict()
+      .optional(),
+    /**
      * How quality and bytes of cut x codec are measured: 'adaptive' (in rounds on growing samples, each stopped once
      * it cannot matter; the finalists and the Pareto front measured on every sample) or 'exhaustive' (each on every sample).
      */

@@ -193,6 +193,8 @@ export interface PlanResult {
   setup: { edge: string; server: string | null; chain: string[]; links: string[]; workload: { fps: number; devices: number } };
   cuts: CutSummary[];
   saliency: SaliencySummary | null;
+  /** With the scenario's `bottleneck`: the learned bottlenecks trained, each explored as its codec at its cut. */
+  bottlenecks?: { cut: string; predicted: number; codec: string; trainSamples: number; epochs: number; bestEpoch: number }[];
   /** Why the plan has no saliency curve (cuts listed, turned off, no data); absent when it has one. */
   saliencySkipped?: string;
   quality: PlanQuality;

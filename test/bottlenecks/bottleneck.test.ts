@@ -18,41 +18,10 @@ import { DataType, numel } from '../../src/onnx/dtype.js';
 import { inMemoryModel } from '../../src/onnx/io.js';
 import type { Tensor } from '../../src/onnx/tensor.js';
 import { createSession, run } from '../../src/ort/session.js';
-import { seededRandom } from '../../src/util/random.js';
 import { argmax } from '../../src/util/stats.js';
 import { weights } from '../helpers/models.js';
 
-/** x [N,3,8,8] -> conv 3->16, relu ('feat', the cut) -> conv 16->8, relu -> GAP -> Gemm -> y [N,4]. */
-function classifier() {
-  const b = new ModelBuilder();
-  b.input('x', 'float32', ['batch', 3, 8, 8]);
-  const f = b.op('Relu', [b.op('Conv', ['x', weights(b, 'c1.w', [16, 3, 3, 3], 1), weights(b, 'c1.b', [16], 2)], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] })], {}, { output: 'feat' });
-  const h = b.op('Relu', [b.op('Conv', [f, weights(b, 'c2.w', [8, 16, 3, 3], 3), weights(b, 'c2.b', [8], 4)], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] })], {}, { output: 'h' });
-  const g = b.op('Flatten', [b.op('GlobalAveragePool', [h])]);
-  b.op('Gemm', [g, weights(b, 'fc.w', [4, 8], 5), weights(b, 'fc.b', [4], 6)], { transB: 1 }, { output: 'y' });
-  b.output('y', 'float32', ['batch', 4]);
-  return inMemoryModel(b.build(), 'classifier');
-}
-
-const noise = (seed: number, n: number) => {
-  const r = seededRandom(seed);
-  return Float32Array.from({ length: n }, () => 2 * r() - 1);
-};
-
-/** Noise images labelled by the full model's own decision, so the labels are learnable through the frozen tail. */
-async function labelledNoise(size: number, seed: number, labelled = true): Promise<Dataset> {
-  const x = noise(seed, size * 3 * 64);
-  const s = await createSession(classifier().proto, '.');
-  const y = (await run(s, { x: { dtype: DataType.FLOAT, dims: [size, 3, 8, 8], data: x } })).y!.data as Float32Array;
-  await s.release();
-  const labels = Array.from({ length: size }, (_, n) => argmax(y.subarray(4 * n, 4 * n + 4)));
-  const rows = (idx: readonly number[]) => {
-    const out = new Float32Array(idx.length * 192);
-    idx.forEach((i, k) => out.set(x.subarray(i * 192, (i + 1) * 192), k * 192));
-    return out;
-  };
-  return { name: `noise${seed}`, size, classes: ['a', 'b', 'c', 'd'], labelled, label: (i) => labels[i]!, load: rows, feeds: (idx) => ({ x: { dtype: DataType.FLOAT, dims: [idx.length, 3, 8, 8], data: rows(idx) } }) };
-}
+import { classifier, labelledNoise, noise } from './fixture.js';
 
 describe('the bottleneck design', () => {
   it('sends 1/64 of a map through C -> C/8 -> C/4 at stride 2, and the inference model restores the shape', async () => {

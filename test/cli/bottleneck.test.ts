@@ -31,9 +31,16 @@ describe('impera bottleneck', () => {
     expect(report.trainSamples).toBeLessThanOrEqual(19);
     // 4 latent values of 8 bits against 256 float32 values
     expect(report.bytesPerSample).toBeLessThan(report.rawBytes / 20);
-    for (const file of ['head.onnx', 'tail.onnx', 'codec.json', 'split.json', 'model.onnx', 'bottleneck.json']) expect(existsSync(join(out, file)), file).toBe(true);
+    for (const file of ['head.onnx', 'tail.onnx', 'codec.json', 'split.json', 'model.onnx', 'encoder.onnx', 'decoder.onnx', 'bottleneck.json']) expect(existsSync(join(out, file)), file).toBe(true);
     expect(existsSync(join(out, 'checkpoint.json'))).toBe(false);
     expect(JSON.parse(readFileSync(join(out, 'split.json'), 'utf8')).bottleneck).toBe('r1::latent');
+    // the folder is a codec: eval measures it at its cut, and refuses it at another in one line
+    const e = await impera('eval', f.model, '--cuts', 'r1', '--codecs', `learned:${out}`, ...f.common.slice(0, 4), '--samples', '8', '--json');
+    expect(e.code, e.stderr).toBe(0);
+    const codec = JSON.parse(e.stdout).cuts[0].codecs[0];
+    expect(codec.codec).toBe(`learned:${out}`);
+    expect(codec.bytes.mean).toBeLessThan(4 + 16);
+    await expectOneLineError(['eval', f.model, '--cuts', 'r2', '--codecs', `learned:${out}`, ...f.common.slice(0, 4), '--samples', '8'], /codec 'learned:.*' was trained at tensor 'r1' and cannot run at 'r2'/);
   });
 
   it('refuses bad input in one line', async () => {

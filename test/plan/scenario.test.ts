@@ -22,6 +22,13 @@ describe('plan scenario files', () => {
     expect(s.baseDir).toMatch(/examples\/plan$/);
   });
 
+  it('reads the learned-bottleneck example: the built-in setup plus bottleneck training, its defaults filled in', () => {
+    const s = readPlanScenario(new URL('../../examples/plan-bottleneck/impera.yaml', import.meta.url).pathname);
+    expect(s.config.bottleneck).toEqual({ train: 2, samples: 2000, epochs: 5, ratio: 1 / 64, bits: 8, deflate: true, seed: 1, learningRate: 2e-3, batchSize: 32 });
+    expect(s.config.devices).toEqual({ edge: 'raspberry-pi-4', server: 'nvidia-t4' });
+    expect(s.config.explore.placements).toEqual(['local', 'remote', 'split']);
+  });
+
   it('fills every default of a minimal scenario', () => {
     const c = readPlanScenario(write('minimal.yaml', base.join('\n'))).config;
     expect(c.workload).toEqual({ fps: 10, devices: 1 });

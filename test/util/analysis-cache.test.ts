@@ -57,4 +57,16 @@ describe('analysis cache', () => {
     expect(await cache.get('accuracy', { k: 1 }, c.compute)).toEqual({ value: { run: 2, figures: [1.5, 2.25] }, cached: false });
     expect(readdirSync(dir)).toEqual([]);
   });
+
+  it('names a folder per kind and key for files an analysis writes (beside its entry), and a fresh temporary one without a cache', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'impera-cache-'));
+    const cache = analysisCache(true, dir);
+    const a = cache.folder('bottleneck', { cut: 'a' });
+    expect(cache.folder('bottleneck', { cut: 'a' })).toBe(a);
+    expect(cache.folder('bottleneck', { cut: 'b' })).not.toBe(a);
+    expect(a.startsWith(join(dir, 'bottleneck-'))).toBe(true);
+    const off = analysisCache(false, dir);
+    expect(off.folder('bottleneck', { cut: 'a' })).not.toBe(off.folder('bottleneck', { cut: 'a' }));
+    expect(readdirSync(dir)).toEqual([]);
+  });
 });

@@ -1,21 +1,17 @@
 /**
- * `impera bottleneck`: train a learned bottleneck at a cut with the backbone frozen, and write what `impera split
- * --codec` writes (head.onnx ending in the encoder and the wire codec, tail.onnx starting with the decoder,
- * codec.json, split.json), which `serve`, `edge` and `export-triton` run, plus the model with the bottleneck inside.
+ * `impera bottleneck`: train a learned bottleneck at a cut with the backbone frozen, and write its folder
+ * (bottlenecks/files.ts): the deployed pair `serve`, `edge` and `export-triton` run, and what the `learned:DIR`
+ * codec reads.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { DEFAULT_RATIO, parseRatio } from '../../bottlenecks/design.js';
+import { bottleneckSummary, writeBottleneckDir } from '../../bottlenecks/files.js';
 import { trainBottleneck, type TrainedBottleneck } from '../../bottlenecks/pipeline.js';
 import { LOSSES, type BottleneckLoss } from '../../bottlenecks/train.js';
-import { cutRecord } from '../../cuts/cuts.js';
 import { openDataset } from '../../data/dataset.js';
 import { holdOut, labelledSplits, NAMED_SOURCES } from '../../data/policy.js';
 import { ImperaError } from '../../errors.js';
-import { describeWire } from '../../export/codec.js';
-import { writeManifest, writeParts } from '../../export/split.js';
-import { saveModel } from '../../onnx/io.js';
 import { fmtPoints as pct } from '../../util/format.js';
 import { addDataOptions, addModelOptions, CUT_NAMING, datasetOptions, graphAndData, positiveInt, positiveNumber, printJson, printWarnings, resolveCuts, type DataOptions, type ModelOptions } from '../common.js';
 import { progressBar } from '../progress.js';
@@ -47,25 +43,6 @@ function bottleneckData(o: BottleneckCliOptions, fallback: () => ReturnType<type
   const whole = splits ? splits.train() : fallback();
   if (o.test) return { train: whole, test: openDataset(o.test, options) };
   return splits?.test ? { train: whole, test: splits.test() } : holdOut(whole);
-}
-
-function summary(r: TrainedBottleneck): Record<string, unknown> {
-  return {
-    cut: r.cut,
-    latent: r.latent,
-    design: { layout: r.design.layout, channels: r.design.channels, hidden: r.design.hidden, latentChannels: r.design.latentChannels, stride: r.design.stride, ratio: r.design.ratio, latentShape: r.design.latentShape },
-    loss: r.loss,
-    quality: r.quality,
-    fullQuality: r.fullQuality,
-    bytesPerSample: r.bytesPerSample,
-    rawBytes: r.rawBytes,
-    elementsRatio: r.elementsRatio,
-    epochs: r.epochs,
-    bestEpoch: r.bestEpoch,
-    trainSamples: r.trainSamples,
-    history: r.history,
-    codec: r.codec.spec.name,
-  };
 }
 
 export function registerBottleneck(program: Command): void {
@@ -115,14 +92,8 @@ export function registerBottleneck(program: Command): void {
       } finally {
         bar.stop();
       }
-      const out = { model: g.model.source, cutIndex: cuts[0]!.index, ...summary(result), warnings: [...g.warnings, ...result.warnings] };
-      if (o.out) {
-        const files = writeParts(g, result.parts, o.out);
-        writeFileSync(join(o.out, 'codec.json'), `${JSON.stringify(describeWire(result.codec), null, 2)}\n`);
-        saveModel({ proto: result.model, dir: g.model.dir }, join(o.out, 'model.onnx'));
-        writeManifest(o.out, { model: g.model.source, cuts: [cutRecord(cuts[0]!)], bottleneck: result.latent, parts: result.parts.map((p, i) => ({ name: p.name, file: files[i]!, inputs: p.inputs, outputs: p.outputs, dynamicBatch: p.dynamicBatch, dynamicDims: p.dynamicDims })), codec: describeWire(result.codec) });
-        writeFileSync(join(o.out, 'bottleneck.json'), `${JSON.stringify(out, null, 2)}\n`);
-      }
+      const out = { model: g.model.source, cutIndex: cuts[0]!.index, ...bottleneckSummary(result), warnings: [...g.warnings, ...result.warnings] };
+      if (o.out) writeBottleneckDir(o.out, g, cuts[0]!, result, out);
       if (o.json) return printJson(out);
       printWarnings(out.warnings);
       const q = (f: TrainedBottleneck['quality']) => `${pct(f.value)} % [${pct(f.ci[0])}, ${pct(f.ci[1])}]`;

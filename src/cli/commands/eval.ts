@@ -65,7 +65,7 @@ export function registerEval(program: Command): void {
     .option('--outputs <names>', 'comma-separated outputs the metric scores (default: all for fidelity metrics, else the first)')
     .option('--calibration <source>', `samples to fit codecs on (default: '${DEFAULT_CALIBRATION}' for the built-in examples' data, else the evaluation data)`)
     .option('--cuts <list>', `'all' (every cut up to --width), or cuts ${CUT_NAMING}, separated by ','`, 'all')
-    .option('--codecs <list>', 'comma-separated codecs: fp32, fp16, int<1-16>[:tensor|:channel][:p<pct>], pca[:k|:c/<d>]+..., +sparse, +deflate|brotli|zstd', DEFAULT_CODECS.join(','))
+    .option('--codecs <list>', 'comma-separated codecs: fp32, fp16, int<1-16>[:tensor|:channel][:p<pct>], pca[:k|:c/<d>]+..., +sparse, +deflate|brotli|zstd; learned:DIR[+stages] (a bottleneck `impera bottleneck --out DIR` trained at this cut)', DEFAULT_CODECS.join(','))
     .option('--samples <n>', 'evaluation images (default: all)', positiveInt('--samples'))
     .option('--byte-samples <n>', 'images whose bytes per sample are measured (batch 1)', positiveInt('--byte-samples'), 100)
     .option('--calibration-samples <n>', 'images to fit the codecs on', positiveInt('--calibration-samples'), 256)

@@ -89,7 +89,7 @@ export function registerSplit(program: Command): void {
     .option('--tolerance <x>', `largest allowed |diff| relative to a tensor's magnitude (default ${defaultTolerance('disabled')} with optimisations disabled, ${defaultTolerance('all')} otherwise)`, positiveNumber('--tolerance'))
     .addOption(new Option('--optimization <level>', "ONNX Runtime graph optimisations on both sides while verifying: 'disabled' checks the split itself (float sums in the same order); a runtime's level fuses kernels across the cut in the full model only, so results differ by rounding").choices(['disabled', 'basic', 'extended', 'all']).default('disabled'))
     .option('--verify-shapes <shapes>', "input shapes to verify at, ';' between shapes, '+' between inputs as NAME=dims (default: the analysed shape and, where the parts keep dynamic dims other than the batch, those dims a few steps larger); the batch is --samples")
-    .option('--codec <spec>', 'put a codec between head and tail (e.g. int8, pca:c/4+int8+deflate); one cut only')
+    .option('--codec <spec>', 'put a codec between head and tail (e.g. int8, pca:c/4+int8+deflate, learned:DIR from impera bottleneck); one cut only')
     .option('--calibration <source>', `images to fit the codec on (default: --data, else '${DEFAULT_CALIBRATION}', else the built-in sample)`)
     .option('--calibration-samples <n>', 'images to fit the codec on', positiveInt('--calibration-samples'), 256)
     .option('--json', 'print the result as JSON')

@@ -1,6 +1,6 @@
 /**
  * bench:bottleneck-bytes — bytes of a learned bottleneck against every training-free codec at equal accuracy (issue
- * 17, "Must show"): a 1/64 bottleneck trained at one cut of the zoo's mobilenet_v2 (default features.17, the deepest
+ * 17, "Must show"): a bottleneck (1/64 of the elements, or --ratio) trained at one cut of the zoo's mobilenet_v2 (default features.17, the deepest
  * I-SPLIT candidate: its tail is one 1x1 conv and the classifier, so training is cheap, and the trained ground truth
  * ranks it best), measured as the codec `learned:DIR` (latent int8/int6/int4, deflated or not) on the first N
  * Fashion-MNIST test images; then every training-free codec at every candidate cut (the block outputs of
@@ -11,12 +11,13 @@
  * bytes_ratio = its bytes / the bottleneck's. Writes
  * bench/data/bottleneck-bytes.json, which bench:bottleneck's last line reports.
  *
- *   npm run bench:bottleneck-bytes -- [--cut TENSOR] [--train 12000] [--epochs 12] [--lr 2e-3] [--batch 32]
+ *   npm run bench:bottleneck-bytes -- [--cut TENSOR] [--ratio 1/64] [--train 12000] [--epochs 12] [--lr 2e-3] [--batch 32]
  *     [--test 2000] [--cap 40] [--trained DIR (reuse a trained folder)] [--out DIR]
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bottleneckSummary, writeBottleneckDir } from '../src/bottlenecks/files.js';
+import { parseRatio } from '../src/bottlenecks/design.js';
 import { trainBottleneck } from '../src/bottlenecks/pipeline.js';
 import { parseCodec } from '../src/codecs/spec.js';
 import { findCuts, resolveCut, type Cut } from '../src/cuts/cuts.js';
@@ -30,11 +31,12 @@ import { arg, machine, pad, ZOO } from './common.js';
 
 const RESULT = join(PACKAGE_ROOT, 'bench', 'data', 'bottleneck-bytes.json');
 const cutName = arg('cut', '/1/features/features.17/conv/conv.2/Conv_output_0');
+const latentRatio = parseRatio(arg('ratio', '1/64'));
 const trainCount = Number(arg('train', '12000'));
 const epochs = Number(arg('epochs', '12'));
 const testCount = Number(arg('test', '2000'));
 const TOLERANCE = 0.005;
-const LEARNED_STAGES = ['int8+deflate', 'int8', 'int6+deflate', 'int4+deflate', 'int3+deflate', 'int2+deflate'];
+const LEARNED_STAGES = ['int8+deflate', 'int8', 'int6+deflate', 'int4+deflate', 'int3+deflate', 'int2+deflate', 'int1+deflate'];
 const FREE_CODECS = ['fp16+deflate', 'int8+deflate', 'int4+deflate', 'int2+deflate', 'pca:c/4+int8+deflate', 'pca:c/8+int8+deflate', 'pca:c/16+int8+deflate', 'pca:c/32+int8+deflate', 'pca:c/64+int8+deflate', 'pca:c/8+int4+deflate', 'pca:c/16+int4+deflate', 'pca:c/32+int4+deflate'];
 
 /** 95 % interval of the mean paired difference a - b of per-sample scores. */
@@ -62,7 +64,7 @@ async function main(): Promise<void> {
     dir = arg('out', join(PACKAGE_ROOT, 'scratch', 'bottleneck-bytes'));
     const t0 = performance.now();
     const train = subsetDataset(trainSet, [...Array(trainCount).keys()], `fashion-mnist train (first ${trainCount})`);
-    const r = await trainBottleneck(g, cut, { train, test: subsetDataset(test, [0]) }, { epochs, learningRate: Number(arg('lr', '2e-3')), batchSize: Number(arg('batch', '32')), patience: 3, onEpoch: (h) => console.log(`  epoch ${h.epoch}: loss ${h.loss.toFixed(4)}, validation ${pct(h.valScore)} %, ${h.seconds.toFixed(0)} s`) });
+    const r = await trainBottleneck(g, cut, { train, test: subsetDataset(test, [0]) }, { ratio: latentRatio, epochs, learningRate: Number(arg('lr', '2e-3')), batchSize: Number(arg('batch', '32')), patience: 3, onEpoch: (h) => console.log(`  epoch ${h.epoch}: loss ${h.loss.toFixed(4)}, validation ${pct(h.valScore)} %, ${h.seconds.toFixed(0)} s`) });
     writeBottleneckDir(dir, g, cut, r, bottleneckSummary(r));
     console.log(`trained on ${r.trainSamples} images (+ ${trainCount - r.trainSamples} validating), best epoch ${r.bestEpoch} of ${r.epochs}, ${((performance.now() - t0) / 60000).toFixed(1)} min; wrote ${dir}`);
   }

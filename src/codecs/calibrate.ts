@@ -90,7 +90,7 @@ function planTensors(g: Graph, cuts: readonly Cut[], specs: readonly CodecSpec[]
 const range = (n: number) => [...Array(n).keys()];
 
 /** The element type of a cut tensor codecs leave as it is (anything but float32), or undefined. */
-export const passthroughType = (g: Graph, t: string): string | undefined => {
+const passthroughType = (g: Graph, t: string): string | undefined => {
   const dtype = tensor(g, t).dtype;
   return dtype === DataType.FLOAT ? undefined : dtypeName(dtype);
 };

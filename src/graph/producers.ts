@@ -5,21 +5,13 @@
  */
 import type { Graph } from './graph.js';
 
-/**
- * The op that made an output, as one word: an op type, or a pattern of several ops — 'linear' (a MatMul, Gemm or
- * Conv then a bias Add), 'normalized' (LayerNormalization, LpNormalization, or a division by a norm or standard
- * deviation, as exporters decompose layer norm and L2 normalisation, with its scale and shift) — or undefined for a
- * graph input or a constant.
- */
-export type OutputProducer = string | undefined;
-
 /** What per-pixel class scores [N, C >= 2, H, W] come out of: a convolution or projection (often resized to the input), or a softmax. */
 export const PIXEL_CLASS_PRODUCERS: ReadonlySet<string> = new Set(['Conv', 'ConvTranspose', 'linear', 'Resize', 'Upsample', 'Softmax', 'LogSoftmax']);
 
 const MOVES = new Set(['Identity', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'Cast', 'Dropout']);
 const PROJECTIONS = new Set(['MatMul', 'Gemm', 'Conv']);
 const NORMS = new Set(['LayerNormalization', 'LpNormalization', 'InstanceNormalization', 'SimplifiedLayerNormalization', 'SkipLayerNormalization']);
-/** Ops whose output divides a value by a norm or a standard deviation. */
+/** Ops that end a norm or a standard deviation: what a normalisation divides by. */
 const ROOTS = new Set(['Sqrt', 'ReduceL2', 'Pow']);
 
 function producerOf(g: Graph, name: string): number {
@@ -45,7 +37,13 @@ export function producerInfo(g: Graph, name: string): { producer?: string } {
   return producer === undefined ? {} : { producer };
 }
 
-export function outputProducer(g: Graph, name: string, depth = 6): OutputProducer {
+/**
+ * The op that made an output, as one word: an op type, or a pattern of several ops — 'linear' (a MatMul, Gemm or
+ * Conv then a bias Add), 'normalized' (LayerNormalization, LpNormalization, or a division by a norm or standard
+ * deviation, as exporters decompose layer norm and L2 normalisation, with its scale and shift) — or undefined for a
+ * graph input or a constant.
+ */
+export function outputProducer(g: Graph, name: string, depth = 6): string | undefined {
   let p = producerOf(g, name);
   while (p >= 0 && MOVES.has(g.nodes[p]!.opType)) p = producerOf(g, dataInputs(g, p)[0] ?? '');
   if (p < 0) return undefined;

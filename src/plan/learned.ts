@@ -63,7 +63,7 @@ export async function learnedAnalysis(g: Graph, cuts: readonly Cut[], data: Plan
     const trained = await cache.get('bottleneck', trainKey, async () => {
       const tested = new Set(data.testedInTrain ?? []);
       const free = Array.from({ length: data.train.size }, (_, i) => i).filter((i) => !tested.has(i));
-      if (free.length < 2 * o.batchSize) throw new ImperaError('BAD_SCENARIO', `bottleneck: ${data.train.name} leaves ${free.length} images beside the ${tested.size} the plan tests on, too few to train on`, 'give a dataset with a training split (e.g. fashion-mnist) or more images than samples:');
+      if (free.length < 2 * o.batchSize) throw new ImperaError('BAD_SCENARIO', `bottleneck: ${data.train.name} leaves ${free.length} images beside the ${tested.size} the plan tests on, too few to train on`, 'give data with a training split of its own, or more images than samples:');
       const train = subsetDataset(data.train, free.slice(0, o.samples));
       // the plan measures the codec on its own images below: the pipeline's own test is one image
       const r = await trainBottleneck(g, cut, { train, test: subsetDataset(data.test, [0]) }, { ratio: o.ratio, epochs: o.epochs, bits: o.bits, deflate: o.deflate, seed: o.seed, learningRate: o.learningRate, batchSize: o.batchSize, onProgress: (phase, d, t, epoch) => onProgress?.(stage(phase === 'train' ? `bottleneck training, epoch ${epoch}` : `bottleneck ${phase}`), d, t) });

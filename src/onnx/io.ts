@@ -2,6 +2,7 @@
 import { closeSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ImperaError } from '../errors.js';
+import { inlineFunctions } from './functions.js';
 import { externalExtent, isExternal, tensorRawBytes } from './tensor.js';
 import { onnx, type GraphProto, type ModelProto, type TensorProto } from './proto.js';
 
@@ -32,14 +33,17 @@ export function loadModel(path: string): OnnxModel {
   return { ...modelFromBytes(bytes, dirname(file), path), path: file };
 }
 
-/** A model from its bytes with its external data checked against `dir`: loadModel once the file is read. */
+/**
+ * A model from its bytes with its external data checked against `dir` and its local functions inlined
+ * (functions.ts): loadModel once the file is read.
+ */
 export function modelFromBytes(bytes: Uint8Array, dir: string, source: string): OnnxModel {
-  const model: OnnxModel = { proto: decodeModel(bytes, source), dir, source, fileBytes: bytes.byteLength };
+  const model: OnnxModel = { proto: inlineFunctions(decodeModel(bytes, source), source), dir, source, fileBytes: bytes.byteLength };
   checkExternalFiles(model);
   return model;
 }
 
-/** Decode ONNX bytes, telling a truncated file apart from something that is not ONNX at all. */
+/** Decode ONNX bytes as they are (local functions kept), telling a truncated file apart from something that is not ONNX at all. */
 export function decodeModel(bytes: Uint8Array, source = 'model'): ModelProto {
   let proto: ModelProto;
   try {
@@ -157,7 +161,7 @@ export function encodeModel(proto: ModelProto): Uint8Array {
   return onnx.ModelProto.encode(proto).finish();
 }
 
-/** A model built in memory (no file behind it; external data resolves against the working directory). */
+/** A model built in memory (no file behind it; external data resolves against the working directory; local functions inlined). */
 export function inMemoryModel(proto: ModelProto, source = 'in-memory model'): OnnxModel {
-  return { proto, dir: process.cwd(), source, fileBytes: encodeModel(proto).byteLength };
+  return { proto: inlineFunctions(proto, source), dir: process.cwd(), source, fileBytes: encodeModel(proto).byteLength };
 }

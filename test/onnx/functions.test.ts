@@ -17,7 +17,6 @@ import { analyzeModel } from '../../src/graph/analyze.js';
 import { attrInts } from '../../src/onnx/attributes.js';
 import { ModelBuilder, valueInfo } from '../../src/onnx/builder.js';
 import { DataType } from '../../src/onnx/dtype.js';
-import { Emitter } from '../../src/onnx/emitter.js';
 import { inlineFunctions } from '../../src/onnx/functions.js';
 import { decodeModel, inMemoryModel, loadModel } from '../../src/onnx/io.js';
 import { onnx, type ModelProto, type NodeProto } from '../../src/onnx/proto.js';
@@ -26,6 +25,7 @@ import { createSession, run, type Feeds } from '../../src/ort/session.js';
 import { isImperaError } from '../../src/errors.js';
 import { readNpy } from '../../src/data/npy.js';
 import { randomValues } from '../autodiff/gradcheck.js';
+import { dynamoExport, localFunction, reference, SUBGRAPHS, TORCH_LIB, TORCH_LIB_COMMON } from '../helpers/dynamo.js';
 import { weights } from '../helpers/models.js';
 
 const FIXTURE = new URL('../fixtures/pytorch-functions/', import.meta.url).pathname;
@@ -107,19 +107,6 @@ describe('a TorchScript export with export_modules_as_functions (torch 1.13, ops
 });
 
 const T = onnx.AttributeProto.AttributeType;
-/** An attribute that takes the calling node's attribute `from` (ref_attr_name). */
-const reference = (name: string, from: string, type: onnx.AttributeProto.AttributeType) => onnx.AttributeProto.create({ name, refAttrName: from, type });
-
-function fn(domain: string, name: string, io: { input: string[]; output: string[]; attribute?: string[]; defaults?: onnx.IAttributeProto[] }, opsets: Record<string, number>, body: (e: Emitter) => void): onnx.FunctionProto {
-  const e = new Emitter(opsets[''] ?? 18, name);
-  body(e);
-  return onnx.FunctionProto.create({
-    domain, name, input: io.input, output: io.output, attribute: io.attribute ?? [], attributeProto: io.defaults ?? [], node: e.nodes,
-    opsetImport: Object.entries(opsets).map(([d, version]) => ({ domain: d, version })),
-  });
-}
-
-const TORCH_LIB = 'pkg.onnxscript.torch_lib';
 const MODULES = 'pkg.torch.2.1.0';
 
 /**
@@ -144,22 +131,22 @@ function dynamoStyle(): ModelProto {
   const model = b.build();
   model.opsetImport.push({ domain: TORCH_LIB, version: 1 }, { domain: MODULES, version: 1 });
   model.functions = [
-    fn(MODULES, 'Block', { input: ['input', 'weight'], output: ['out'], attribute: [], defaults: [onnx.AttributeProto.create({ name: 'slope', type: T.FLOAT, f: 0.05 })] }, { '': 18, [TORCH_LIB]: 1 }, (e) => {
+    localFunction(MODULES, 'Block', { input: ['input', 'weight'], output: ['out'], attribute: [], defaults: [onnx.AttributeProto.create({ name: 'slope', type: T.FLOAT, f: 0.05 })] }, { '': 18, [TORCH_LIB]: 1 }, (e) => {
       e.node('Conv', ['input', 'weight'], { pads: [1, 1, 1, 1] }, { outputs: ['conv'] });
       e.node('aten_leaky_relu', ['conv'], {}, { outputs: ['out'], domain: TORCH_LIB });
       e.nodes.at(-1)!.attribute.push(reference('negative_slope', 'slope', T.FLOAT));
     }),
-    fn(TORCH_LIB, 'aten_leaky_relu', { input: ['self'], output: ['result'], defaults: [onnx.AttributeProto.create({ name: 'negative_slope', type: T.FLOAT, f: 0.01 })] }, { '': 18 }, (e) => {
+    localFunction(TORCH_LIB, 'aten_leaky_relu', { input: ['self'], output: ['result'], defaults: [onnx.AttributeProto.create({ name: 'negative_slope', type: T.FLOAT, f: 0.01 })] }, { '': 18 }, (e) => {
       e.node('LeakyRelu', ['self'], {}, { outputs: ['result'] });
       e.nodes.at(-1)!.attribute.push(reference('alpha', 'negative_slope', T.FLOAT));
     }),
-    fn(TORCH_LIB, '_aten_gate', { input: ['self'], output: ['result'] }, { '': 18 }, (e) => {
+    localFunction(TORCH_LIB, '_aten_gate', { input: ['self'], output: ['result'] }, { '': 18 }, (e) => {
       const positive = e.node('Greater', [e.node('ReduceSum', ['self'], { keepdims: 0 })[0]!, e.constantNode(DataType.FLOAT, [], [0])])[0]!;
       const branch = (name: string, op: string) => ({ name, node: [onnx.NodeProto.create({ opType: op, name: `${name}_op`, input: ['self'], output: [`${name}_out`] })], output: [valueInfo(`${name}_out`, 'float32')] });
       e.node('If', [positive], { then_branch: branch('then', 'Sigmoid'), else_branch: branch('else', 'Tanh') }, { outputs: ['gate'] });
       e.node('Mul', ['self', 'gate'], {}, { outputs: ['result'] });
     }),
-    fn(TORCH_LIB, 'aten_relu', { input: ['self'], output: ['return_val'] }, { '': 14 }, (e) => {
+    localFunction(TORCH_LIB, 'aten_relu', { input: ['self'], output: ['return_val'] }, { '': 14 }, (e) => {
       e.node('Relu', ['self'], {}, { outputs: ['return_val'] });
     }),
   ];
@@ -195,6 +182,28 @@ describe('a model written as PyTorch\'s dynamo exporter writes them (onnxscript 
   });
 });
 
+describe('a dynamo-style export at opset 21 (test/helpers/dynamo.ts): torch_lib calls calling IsScalar, an If in a body', () => {
+  const original = dynamoExport();
+  const x: Tensor = { dtype: DataType.FLOAT, dims: [2, 3, 16, 16], data: Float32Array.from(randomValues(2 * 768, 6, 0, 1)) };
+
+  it('inlines to plain ops, the attribute reference inside the If\'s branch resolved to the default', () => {
+    const proto = inlineFunctions(original);
+    expectPlain(proto, [TORCH_LIB, TORCH_LIB_COMMON, SUBGRAPHS]);
+    const mean = allNodes(proto.graph!.node!).find((n) => n.opType === 'ReduceMean')!;
+    expect(mean.attribute!.map((a) => [a.name, a.i, Object.hasOwn(a, 'refAttrName')])).toEqual([['keepdims', 0, false]]);
+    const split = proto.graph!.node!.find((n) => n.opType === 'Split')!;
+    expect(split.attribute!.map((a) => [a.name, a.i])).toEqual([['axis', 1], ['num_outputs', 2]]);
+  });
+
+  it('gives the outputs ONNX Runtime gives running the functions', async () => {
+    await expectSameOutputs(original, inlineFunctions(original), { x });
+  });
+
+  it('splits into parts that compose, its If folded by the analysis', async () => {
+    expect(await expectPartsCompose(inlineFunctions(original), { x }, 'dynamo export')).toBeGreaterThan(5);
+  });
+});
+
 describe('a function whose first output is its input and whose second output the call leaves out', () => {
   it('inlines to an Identity to the call\'s output and the Neg under a fresh name (ONNX Runtime refuses the function itself)', async () => {
     const b = new ModelBuilder({ opset: 18, irVersion: 9 });
@@ -202,7 +211,7 @@ describe('a function whose first output is its input and whose second output the
     b.nodes.push(onnx.NodeProto.create({ opType: 'both', domain: 'local', name: 'call', input: ['x'], output: ['alias'] }));
     b.op('Add', ['alias', 'x'], {}, { output: 'y' });
     b.output('y');
-    const model = onnx.ModelProto.create({ ...b.build(), functions: [fn('local', 'both', { input: ['self'], output: ['self', 'negated'] }, { '': 18 }, (e) => void e.node('Neg', ['self'], {}, { outputs: ['negated'] }))] });
+    const model = onnx.ModelProto.create({ ...b.build(), functions: [localFunction('local', 'both', { input: ['self'], output: ['self', 'negated'] }, { '': 18 }, (e) => void e.node('Neg', ['self'], {}, { outputs: ['negated'] }))] });
     const proto = inlineFunctions(model);
     expectPlain(proto, ['local']);
     expect(proto.graph!.node!.map((n) => `${n.opType}(${n.input}) -> ${n.output}`)).toEqual(['Neg(x) -> call/negated', 'Identity(x) -> alias', 'Add(alias,x) -> y']);
@@ -230,17 +239,17 @@ describe('functions impera refuses to inline', () => {
   };
 
   it('a function that calls itself', () => {
-    const loop = fn('local', 'f', { input: ['a'], output: ['b'] }, { '': 18, local: 1 }, (e) => void e.node('f', ['a'], {}, { outputs: ['b'], domain: 'local' }));
+    const loop = localFunction('local', 'f', { input: ['a'], output: ['b'] }, { '': 18, local: 1 }, (e) => void e.node('f', ['a'], {}, { outputs: ['b'], domain: 'local' }));
     expect(refusal(calling([loop]))).toMatch(/'local::f' calls itself/);
   });
 
   it('a body written for an older opset whose op changed meaning since (ReduceMean\'s axes became an input at 18)', () => {
-    const mean = fn('local', 'mean', { input: ['a'], output: ['b'] }, { '': 17 }, (e) => void e.node('ReduceMean', ['a'], { axes: [1] }, { outputs: ['b'] }));
+    const mean = localFunction('local', 'mean', { input: ['a'], output: ['b'] }, { '': 17 }, (e) => void e.node('ReduceMean', ['a'], { axes: [1] }, { outputs: ['b'] }));
     expect(refusal(calling([mean]))).toMatch(/^'bad.onnx': function 'local::mean' \(opset 17\) cannot be raised to opset 18: ReduceMean .* changes meaning at opset 18/);
   });
 
   it('another domain imported at two versions', () => {
-    const two = fn('local', 'g', { input: ['a'], output: ['b'] }, { '': 18, 'com.microsoft': 1 }, (e) => void e.node('Relu', ['a'], {}, { outputs: ['b'] }));
+    const two = localFunction('local', 'g', { input: ['a'], output: ['b'] }, { '': 18, 'com.microsoft': 1 }, (e) => void e.node('Relu', ['a'], {}, { outputs: ['b'] }));
     const model = calling([two]);
     model.opsetImport.push({ domain: 'com.microsoft', version: 2 } as onnx.OperatorSetIdProto);
     expect(refusal(model)).toMatch(/domain 'com.microsoft' is imported at opsets 2 and 1/);

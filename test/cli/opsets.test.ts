@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { writeNpy } from '../../src/data/npy.js';
 import { DataType } from '../../src/onnx/dtype.js';
-import { encodeModel } from '../../src/onnx/io.js';
+import { decodeModel, encodeModel } from '../../src/onnx/io.js';
 import { randomValues } from '../autodiff/gradcheck.js';
 import { impera, tmp } from '../helpers/cli.js';
 import { dynamoExport } from '../helpers/dynamo.js';
@@ -86,6 +86,22 @@ describe('a dynamo-style export at opset 21, written as calls to torch_lib funct
     const report = JSON.parse(r.stdout) as { cuts: { codecs: { quality: { value: number } }[] }[] };
     expect(report.cuts[0]!.codecs).toHaveLength(3);
     expect(report.cuts[0]!.codecs[0]!.quality.value).toBe(1);
+  });
+
+  it('impera exits trains an exit on a feature map and writes the model with it, at opset 21', async () => {
+    const out = join(dir, 'exits');
+    const r = await impera('exits', model, '--at', 'relu', ...data, '--test', images, '--epochs', '2', '--out', out);
+    expect(r.code).toBe(0);
+    const written = decodeModel(readFileSync(join(out, 'model_with_exits.onnx'))); // as written: no functions left to inline
+    expect(written.opsetImport!.find((o) => !o.domain)!.version).toBe(21);
+    expect(written.functions).toEqual([]);
+  });
+
+  it('impera bottleneck trains a learned bottleneck there and exports the pair', async () => {
+    const out = join(dir, 'bottleneck');
+    const r = await impera('bottleneck', model, '--at', 'relu', ...data, '--test', images, '--ratio', '1/16', '--loss', 'kd', '--epochs', '2', '--out', out);
+    expect(r.code).toBe(0);
+    for (const part of ['head.onnx', 'tail.onnx']) expect(decodeModel(readFileSync(join(out, part))).opsetImport!.find((o) => !o.domain)!.version).toBe(21);
   });
 
   it('impera plan writes a plan with split configurations', async () => {

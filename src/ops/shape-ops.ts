@@ -140,7 +140,15 @@ function resizeShape(ctx: OpContext): number[] {
   const out = [...x];
   if (isResize && ctx.opset >= 11 && present(3)) {
     const sizes = ctx.requireValue(3, 'sizes');
-    axes.forEach((a, j) => (out[a] = sizes[j]!));
+    const policy = attrString(ctx.node.proto, 'keep_aspect_ratio_policy', 'stretch');
+    if (policy === 'stretch') {
+      axes.forEach((a, j) => (out[a] = sizes[j]!));
+      return out;
+    }
+    // opset 18: one scale for every listed axis, the largest that fits inside `sizes` or the smallest that covers them
+    const ratios = axes.map((a, j) => sizes[j]! / x[a]!);
+    const scale = policy === 'not_larger' ? Math.min(...ratios) : Math.max(...ratios);
+    axes.forEach((a) => (out[a] = Math.floor(scale * x[a]! + 0.5)));
     return out;
   }
   const scalesIndex = isResize ? (ctx.opset >= 11 ? 2 : 1) : 1;

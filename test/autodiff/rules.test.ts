@@ -120,6 +120,8 @@ const CASES: Case[] = [
   { op: 'Resize', inputs: [f(2, 2, 6, 5), scales(), scales(1, 1, 0.5, 0.6)], attrs: { mode: 'linear', coordinate_transformation_mode: 'pytorch_half_pixel' }, label: 'linear downsampling, pytorch_half_pixel' },
   { op: 'Resize', inputs: [f(2, 2, 3, 4), scales(), scales(1, 1, 3, 2)], attrs: { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'round_prefer_ceil' }, label: 'nearest x3, asymmetric round_prefer_ceil (no blocks)' },
   { op: 'Resize', inputs: [f(2, 2, 6, 6), scales(), scales(), ints(4, 3)], attrs: { mode: 'nearest', axes: [2, 3] }, opset: 18, label: 'nearest to sizes of H and W, downsampling' },
+  { op: 'Resize', inputs: [f(2, 2, 4, 5), scales(), scales(), ints(7, 7)], attrs: { mode: 'linear', axes: [2, 3], keep_aspect_ratio_policy: 'not_larger' }, opset: 18, label: 'linear to sizes kept to the aspect ratio (one scale, 1.4)' },
+  { op: 'Resize', inputs: [f(2, 2, 4, 5), scales(), scales(3, 1.5)], attrs: { mode: 'linear', axes: [2, 3] }, opset: 18, label: 'linear, scales of the axes listed' },
   { op: 'Upsample', inputs: [f(2, 2, 3, 3), scales(1, 1, 2, 3)], attrs: { mode: 'linear' }, opset: 9, label: 'bilinear' },
   { op: 'Expand', inputs: [w(3, 1), ints(2, 3, 4)] },
   { op: 'Pad', inputs: [f(2, 3, 4), ints(0, 1, 2, 0, 0, 1)] },

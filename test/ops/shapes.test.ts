@@ -102,6 +102,15 @@ const CASES: Case[] = [
   { op: 'Erf', inputs: [f(2, 3)] },
   { op: 'HardSwish', inputs: [f(4)] },
   { op: 'Dropout', inputs: [f(2, 3)], outputs: 2, label: 'mask output' },
+  // opsets 18 to 21, as PyTorch's dynamo exporter writes them
+  { op: 'Resize', inputs: [f(1, 2, 5, 7), null, null, ints(4, 4)], attrs: { axes: [2, 3], keep_aspect_ratio_policy: 'not_larger' }, opset: 18, label: 'opset 18, sizes of H and W, not_larger' },
+  { op: 'Resize', inputs: [f(1, 2, 5, 7), null, null, ints(4, 4)], attrs: { axes: [2, 3], keep_aspect_ratio_policy: 'not_smaller' }, opset: 18, label: 'opset 18, sizes of H and W, not_smaller' },
+  { op: 'Resize', inputs: [f(1, 1, 4, 10), null, null, ints(10, 3)], attrs: { axes: [3, 2], keep_aspect_ratio_policy: 'not_larger' }, opset: 18, label: 'opset 18, axes W then H, not_larger, 7.5 rounded' },
+  { op: 'Split', inputs: [f(2, 7, 3)], attrs: { axis: 1, num_outputs: 3 }, outputs: 3, opset: 18, label: 'opset 18, num_outputs, a shorter last chunk' },
+  { op: 'Pad', inputs: [f(2, 3, 4), ints(1, 2, 0, 3), null, ints(0, -1)], opset: 18, label: 'opset 18, an axes input' },
+  { op: 'ReduceMean', inputs: [f(2, 3, 4), ints(-1)], attrs: { keepdims: 0 }, opset: 18, label: 'opset 18, axes as an input' },
+  { op: 'GroupNormalization', inputs: [f(2, 6, 3), f(6), f(6)], attrs: { num_groups: 3 }, opset: 21 },
+  { op: 'Gelu', inputs: [f(2, 3)], attrs: { approximate: 'tanh' }, opset: 20 },
 ];
 
 async function runCase(c: Case) {

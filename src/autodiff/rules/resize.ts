@@ -4,7 +4,7 @@
  * so dx = A_h^T dy A_w: two MatMuls with constant matrices. Nearest upsampling that repeats each pixel in a block
  * (a feature pyramid's x2) is cheaper as a sum over blocks: an AveragePool times the block size.
  */
-import { attrInt, attrString } from '../../onnx/attributes.js';
+import { attrFloats, attrInt, attrInts, attrString } from '../../onnx/attributes.js';
 import { DataType } from '../../onnx/dtype.js';
 import type { RuleList } from '../../onnx/op-table.js';
 import type { GradContext, GradRule } from '../rule.js';
@@ -21,15 +21,30 @@ interface Interpolation {
 
 const COORDINATES = new Set(['half_pixel', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn']);
 
-/** The scales a node was given (input or attribute), or undefined when it was given sizes. */
-function givenScales(ctx: Facts): number[] | undefined {
-  const op = ctx.node.opType;
-  const index = op === 'Resize' && ctx.opset >= 11 ? 2 : 1;
+const constantInput = (ctx: Facts, index: number): number[] | undefined => {
   const name = ctx.node.inputs[index];
-  const fromInput = name ? ctx.facts(name).value?.data : undefined;
-  if (fromInput?.length) return fromInput;
-  const attr = ctx.node.proto.attribute?.find((a) => a.name === 'scales');
-  return attr ? [...(attr.floats ?? [])] : undefined;
+  const values = name ? ctx.facts(name).value?.data : undefined;
+  return values?.length ? [...values] : undefined;
+};
+
+/**
+ * The scale per axis of x that the coordinates use, where the node fixes one: its scales (input or attribute, over
+ * opset 18's `axes` when given), or the one scale of sizes kept to the aspect ratio (opset 18's
+ * keep_aspect_ratio_policy); undefined for an axis whose output size alone sets it.
+ */
+function givenScales(ctx: Facts, rank: number): (number | undefined)[] {
+  const p = ctx.node.proto;
+  const modern = ctx.node.opType === 'Resize' && ctx.opset >= 11;
+  const axes = (attrInts(p, 'axes') ?? [...Array(rank).keys()]).map((a) => (a < 0 ? a + rank : a));
+  const perAxis = (values: readonly number[]) => Array.from({ length: rank }, (_, a) => (axes.includes(a) ? values[axes.indexOf(a)] : undefined));
+  const scales = constantInput(ctx, modern ? 2 : 1) ?? attrFloats(p, 'scales');
+  if (scales) return perAxis(scales);
+  const policy = attrString(p, 'keep_aspect_ratio_policy', 'stretch');
+  const sizes = modern ? constantInput(ctx, 3) : undefined;
+  if (policy === 'stretch' || !sizes) return [];
+  const x = ctx.facts(ctx.x(0)).shape;
+  const ratios = axes.map((a, j) => sizes[j]! / x[a]!);
+  return perAxis(axes.map(() => (policy === 'not_larger' ? Math.min(...ratios) : Math.max(...ratios))));
 }
 
 /** What the node computes, or why it has no gradient rule. */
@@ -44,8 +59,8 @@ function interpolation(ctx: Facts): Interpolation | string {
   const modern = op === 'Resize' && ctx.opset >= 11;
   const coordinates = modern ? attrString(p, 'coordinate_transformation_mode', 'half_pixel') : 'asymmetric';
   if (!COORDINATES.has(coordinates)) return `${op} with ${coordinates} coordinates`;
-  const scales = givenScales(ctx);
-  const axes = [2, 3].map((a) => ({ from: x[a]!, to: y[a]!, scale: scales?.[a] ?? y[a]! / x[a]! }));
+  const scales = givenScales(ctx, x.length);
+  const axes = [2, 3].map((a) => ({ from: x[a]!, to: y[a]!, scale: scales[a] ?? y[a]! / x[a]! }));
   // before opset 11 nearest rounds down when upsampling and up when downsampling (ORT's "simple" mode)
   const rounding = modern ? attrString(p, 'nearest_mode', 'round_prefer_floor') : 'simple';
   return { mode: mode === 'nearest' ? 'nearest' : 'linear', coordinates, rounding, axes };

@@ -21,6 +21,7 @@ type FunctionProto = onnx.IFunctionProto;
 const canonical = (domain: string | null | undefined): string => (!domain || domain === 'ai.onnx' ? '' : domain);
 const functionKey = (domain: string | null | undefined, name: string | null | undefined, overload: string | null | undefined) => `${canonical(domain)}\u0000${name ?? ''}\u0000${overload ?? ''}`;
 const subgraphs = (a: AttributeProto): GraphProto[] => [...(a.g ? [a.g] : []), ...(a.graphs ?? [])];
+const mapSubgraphs = (a: AttributeProto, graph: (g: GraphProto) => GraphProto): AttributeProto => ({ ...a, ...(a.g ? { g: graph(a.g) } : {}), graphs: (a.graphs ?? []).map(graph) });
 
 /** Every name a graph and its subgraphs define or use: values and node names. */
 function namesOf(g: GraphProto, into: Set<string>): Set<string> {
@@ -76,7 +77,7 @@ class Inliner {
   private inSubgraphs(n: NodeProto, calling: readonly string[]): NodeProto {
     if (!(n.attribute ?? []).some((a) => subgraphs(a).length)) return n;
     const graph = (g: GraphProto): GraphProto => ({ ...g, node: this.nodes(g.node ?? [], calling) });
-    return { ...n, attribute: (n.attribute ?? []).map((a) => ({ ...a, ...(a.g ? { g: graph(a.g) } : {}), graphs: (a.graphs ?? []).map(graph) })) };
+    return { ...n, attribute: (n.attribute ?? []).map((a) => mapSubgraphs(a, graph)) };
   }
 
   /** The body of `fn` as called by `call`: names bound and made unique, attribute references resolved. */
@@ -102,7 +103,7 @@ class Inliner {
         delete resolved.refAttrName;
         return [resolved];
       }
-      return [subgraphs(a).length ? { ...a, ...(a.g ? { g: graph(a.g) } : {}), graphs: (a.graphs ?? []).map(graph) } : a];
+      return [subgraphs(a).length ? mapSubgraphs(a, graph) : a];
     };
     const node = (n: NodeProto): NodeProto => ({ ...n, name: this.fresh.take(`${prefix}/${n.name || n.opType}`), input: (n.input ?? []).map(rename), output: (n.output ?? []).map(rename), attribute: (n.attribute ?? []).flatMap(attribute) });
     const valueInfo = (v: onnx.IValueInfoProto) => ({ ...v, name: rename(v.name ?? '') });

@@ -220,6 +220,21 @@ describe('a function whose first output is its input and whose second output the
   });
 });
 
+describe('a function body written for an older opset than the model', () => {
+  it('is raised as a top-level node would be: Upsample\'s scales attribute (opset 8) becomes a Constant input at 9', async () => {
+    const b = new ModelBuilder({ opset: 9, irVersion: 8 });
+    b.input('x', 'float32', [1, 1, 2, 2]);
+    b.nodes.push(onnx.NodeProto.create({ opType: 'up', domain: 'local', name: 'call', input: ['x'], output: ['y'] }));
+    b.output('y');
+    const up = localFunction('local', 'up', { input: ['a'], output: ['b'] }, { '': 8 }, (e) => void e.node('Upsample', ['a'], { mode: 'nearest', scales: { floats: [1, 1, 2, 2] } }, { outputs: ['b'] }));
+    const proto = inlineFunctions(onnx.ModelProto.create({ ...b.build(), functions: [up] }));
+    expectPlain(proto, ['local']);
+    expect(proto.graph!.node!.map((n) => `${n.opType}(${n.input})`)).toEqual(['Constant()', 'Upsample(x,call/b::scales)']);
+    const y = (await outputs(proto, { x: { dtype: DataType.FLOAT, dims: [1, 1, 2, 2], data: Float32Array.of(1, 2, 3, 4) } })).y!;
+    expect(Array.from(y.data as Float32Array)).toEqual([1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4]);
+  });
+});
+
 describe('functions impera refuses to inline', () => {
   const refusal = (model: ModelProto): string => {
     try {

@@ -1,12 +1,13 @@
 /**
  * Model-local functions inlined at load (src/onnx/functions.ts). Oracle: ONNX Runtime running the model as written,
  * which expands the functions itself; the inlined model gives the same outputs, holds no call left, and its parts
- * compose back into the model. Two models: a TorchScript export with export_modules_as_functions
+ * compose back into the model. Models: a TorchScript export with export_modules_as_functions
  * (test/fixtures/pytorch-functions, made by its make_modules.py: functions call functions three deep and a
- * convolution's strides come through two attribute references), and one built here as PyTorch's dynamo exporter
- * writes them (onnxscript functions in `pkg.onnxscript.torch_lib` with attribute defaults, a function written for
- * an older opset, a subgraph inside a body, one function called three times). ONNX Runtime refuses a function
- * whose output is one of its inputs; impera writes an Identity there (checked against the closed form).
+ * convolution's strides come through two attribute references); one built here as PyTorch's dynamo exporter writes
+ * them (onnxscript functions in `pkg.onnxscript.torch_lib` with attribute defaults, a function written for an
+ * older opset, a subgraph inside a body, one function called three times); the opset-21 dynamo-style export of
+ * test/helpers/dynamo.ts. Where ONNX Runtime refuses the model as written (a function whose output is one of its
+ * inputs) or cannot compare (a body at opset 8), the inlined model is checked against the closed form.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';

@@ -236,6 +236,29 @@ describe('a function body written for an older opset than the model', () => {
   });
 });
 
+describe('a function body written for a later opset than the model', () => {
+  const model = (topLevel: 'Relu' | 'ReduceMean') => {
+    const b = new ModelBuilder({ opset: 17, irVersion: 9 });
+    b.input('x', 'float32', [2, 3]);
+    b.op(topLevel, ['x'], topLevel === 'ReduceMean' ? { axes: [1], keepdims: 1 } : {}, { output: 'r' });
+    b.nodes.push(onnx.NodeProto.create({ opType: 'mean', domain: 'local', name: 'call', input: ['r'], output: ['y'] }));
+    b.output('y');
+    const mean = localFunction('local', 'mean', { input: ['a'], output: ['b'] }, { '': 18 }, (e) => void e.node('ReduceMean', ['a', e.constantNode(DataType.INT64, [1], [0])], {}, { outputs: ['b'] }));
+    return onnx.ModelProto.create({ ...b.build(), functions: [mean] });
+  };
+
+  it('raises the model to its opset when every node of the model keeps its meaning there', async () => {
+    const proto = inlineFunctions(model('Relu'));
+    expect(proto.opsetImport!.find((o) => !o.domain)!.version).toBe(18);
+    const y = (await outputs(proto, { x: { dtype: DataType.FLOAT, dims: [2, 3], data: Float32Array.of(1, -2, 3, 5, 4, -1) } })).y!;
+    expect(Array.from(y.data as Float32Array)).toEqual([3, 2, 1.5]); // column means of relu(x) = [[1, 0, 3], [5, 4, 0]]
+  });
+
+  it('refuses when a node of the model would change meaning (ReduceMean with an axes attribute at 18)', () => {
+    expect(() => inlineFunctions(model('ReduceMean'), 'bad.onnx')).toThrow(/^'bad.onnx': the model's graph \(opset 17\) cannot be raised to opset 18, the version its functions use: ReduceMean .* changes meaning at opset 18/);
+  });
+});
+
 describe('functions impera refuses to inline', () => {
   const refusal = (model: ModelProto): string => {
     try {

@@ -1,16 +1,17 @@
 /**
- * What the adaptive edge knows of its network, and when it switches: an estimator fed by its own transfers (the
+ * What the adaptive edge knows of its conditions, and when it switches: an estimator fed by its own frames (the
  * uplink as the harmonic mean of the last k per-request throughputs, robust to one fast outlier; the RTT and the
- * server's queueing as EWMAs; the fixed cost of a request as the least network time of the last requests), and a
- * chooser that evaluates the switching plan's latency model at the estimate and
- * switches only when another option wins by the plan's margin for the plan's number of consecutive frames.
+ * server's queueing as EWMAs; the fixed cost of a request as the least network time of the last requests; the
+ * device's slowdown as an EWMA of its measured head and encode times over the plan's), and a chooser that evaluates
+ * the switching plan's latency model at the estimate and switches only when another option wins by the plan's margin
+ * for the plan's number of consecutive frames.
  */
 import { predictLatency, rankAt, type NetworkPoint, type SwitchingOption, type SwitchingPlan } from '../../plan/switching.js';
 
 export interface EstimatorSettings {
   /** Throughput samples the uplink estimate averages (harmonic mean). */
   window: number;
-  /** EWMA weight of a new RTT or queueing sample. */
+  /** EWMA weight of a new RTT, queueing or device slowdown sample. */
   alpha: number;
   /** Shortest transfer time credited to the bytes (ms): a request no slower than the RTT says little of the rate. */
   minTransferMs: number;
@@ -27,6 +28,8 @@ export interface Estimate {
   queueMs?: number;
   /** Network times of the last requests (ms), newest last. */
   networkMs?: number[];
+  /** The device's time over the plan's for the same work (EWMA; 1 until a frame is measured). */
+  deviceSlowdown?: number;
 }
 
 export const harmonicMean = (xs: readonly number[]): number => xs.length / xs.reduce((s, x) => s + 1 / x, 0);
@@ -38,6 +41,13 @@ export const observeRtt = (e: Estimate, ms: number, s = ESTIMATOR_DEFAULTS): Est
 
 /** Queueing the server reported for a request (or a stand-in for a refusal: 429). */
 export const observeQueue = (e: Estimate, ms: number, s = ESTIMATOR_DEFAULTS): Estimate => ({ ...e, queueMs: ewma(e.queueMs, ms, s.alpha) });
+
+/**
+ * A frame's device work (head and encoding) took `measuredMs` where the plan says `plannedMs`: the ratio is one
+ * sample of the device's slowdown (other apps, thermal throttling), the same for every option's device work.
+ */
+export const observeDeviceTime = (e: Estimate, measuredMs: number, plannedMs: number, s = ESTIMATOR_DEFAULTS): Estimate =>
+  plannedMs > 0 ? { ...e, deviceSlowdown: ewma(e.deviceSlowdown, measuredMs / plannedMs, s.alpha) } : e;
 
 /**
  * The fixed cost of a request (ms): what it spends on the network whatever it sends (propagation, the protocol's
@@ -62,8 +72,9 @@ export function observeTransfer(e: Estimate, bytes: number, networkMs: number, s
   return { ...e, ...(rttMs !== undefined ? { rttMs } : {}), throughputs: [...e.throughputs, mbps].slice(-s.window), networkMs: [...(e.networkMs ?? []), networkMs].slice(-s.fixedWindow) };
 }
 
-/** The network point the estimate stands for (its RTT: the fixed cost of a request); undefined before the first transfer. */
-export const currentPoint = (e: Estimate): NetworkPoint | undefined => (e.throughputs.length ? { upMbps: harmonicMean(e.throughputs), rttMs: fixedMs(e), queueMs: e.queueMs ?? 0 } : undefined);
+/** The point the estimate stands for (its RTT: the fixed cost of a request); undefined before the first transfer. */
+export const currentPoint = (e: Estimate): NetworkPoint | undefined =>
+  e.throughputs.length ? { upMbps: harmonicMean(e.throughputs), rttMs: fixedMs(e), queueMs: e.queueMs ?? 0, deviceSlowdown: e.deviceSlowdown ?? 1 } : undefined;
 
 export interface ChooserState {
   current: string;
@@ -79,7 +90,7 @@ export interface SwitchDecision {
 }
 
 const fmt = (x: number) => (x >= 10 || x === 0 ? x.toFixed(0) : x.toPrecision(2));
-export const describePoint = (p: NetworkPoint): string => `uplink ${fmt(p.upMbps)} Mb/s, RTT ${fmt(p.rttMs)} ms, queue ${fmt(p.queueMs)} ms`;
+export const describePoint = (p: NetworkPoint): string => `uplink ${fmt(p.upMbps)} Mb/s, RTT ${fmt(p.rttMs)} ms, queue ${fmt(p.queueMs)} ms, device x${fmt(p.deviceSlowdown ?? 1)}`;
 
 /** Why `best` beats the current option by the margin (undefined: it does not). */
 function winsBy(plan: Pick<SwitchingPlan, 'latencyLimitMs' | 'tolerance' | 'hysteresis'>, b: { best: SwitchingOption; lb: number }, c: { current: SwitchingOption; lc: number }, bestLimit: number): string | undefined {

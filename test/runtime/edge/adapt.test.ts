@@ -1,12 +1,12 @@
 /**
  * The adaptive edge's estimator and chooser, against closed forms: the uplink as the harmonic mean of per-request
  * throughputs beyond the fixed cost of a request (the least network time of the last requests, never under the
- * probed RTT), EWMAs for RTT and queueing, and switches only after the margin is beaten for the
+ * probed RTT), EWMAs for RTT, queueing and the device's slowdown (measured device time over the plan's), and switches only after the margin is beaten for the
  * plan's number of consecutive frames.
  */
 import { describe, expect, it } from 'vitest';
 import type { SwitchingPlan } from '../../../src/plan/switching.js';
-import { choose, currentPoint, ESTIMATOR_DEFAULTS, fixedMs, harmonicMean, observeQueue, observeRtt, observeTransfer, type ChooserState, type Estimate } from '../../../src/runtime/edge/adapt.js';
+import { choose, currentPoint, ESTIMATOR_DEFAULTS, fixedMs, harmonicMean, observeDeviceTime, observeQueue, observeRtt, observeTransfer, type ChooserState, type Estimate } from '../../../src/runtime/edge/adapt.js';
 
 describe('the estimator', () => {
   it('averages throughputs harmonically', () => {
@@ -17,7 +17,7 @@ describe('the estimator', () => {
     let e: Estimate = observeRtt({ throughputs: [] }, 10);
     e = observeTransfer(e, 125_000, 110); // 1 Mbit in 100 ms: 10 Mb/s
     expect(e.throughputs).toEqual([10]);
-    expect(currentPoint(e)).toEqual({ upMbps: 10, rttMs: 110, queueMs: 0 }); // the fixed cost: the least request time so far
+    expect(currentPoint(e)).toEqual({ upMbps: 10, rttMs: 110, queueMs: 0, deviceSlowdown: 1 }); // the fixed cost: the least request time so far
     const k = { ...ESTIMATOR_DEFAULTS, window: 2 };
     for (let i = 0; i < 3; i++) e = observeTransfer(e, 125_000, 160, k); // 1 Mbit 50 ms beyond the 110 ms request: 20 Mb/s
     expect(e.throughputs).toEqual([20, 20]);
@@ -63,6 +63,20 @@ describe('the estimator', () => {
     expect(e.queueMs).toBeCloseTo(70, 12);
     expect(currentPoint({ throughputs: [] })).toBeUndefined();
   });
+
+  it("reads the device's slowdown as an EWMA of measured over planned device time, the same whichever option ran", () => {
+    // planned 20 ms (option a) and 50 ms (option b); the device turns 4x slower: samples 4, 4, 4 from both options
+    let e: Estimate = observeTransfer({ throughputs: [] }, 1000, 10);
+    expect(currentPoint(e)!.deviceSlowdown).toBe(1);
+    e = observeDeviceTime(e, 20, 20);
+    expect(e.deviceSlowdown).toBe(1);
+    for (const [measured, planned] of [[80, 20], [200, 50], [80, 20]] as const) e = observeDeviceTime(e, measured, planned);
+    // EWMA from 1 towards 4 with weight 0.3: 4 - 3 x 0.7^3
+    expect(e.deviceSlowdown).toBeCloseTo(4 - 3 * 0.7 ** 3, 12);
+    expect(currentPoint(e)!.deviceSlowdown).toBeCloseTo(4 - 3 * 0.7 ** 3, 12);
+    // an option planned at 0 ms (nothing on the device) says nothing of its speed
+    expect(observeDeviceTime(e, 5, 0)).toBe(e);
+  });
 });
 
 describe('the chooser', () => {
@@ -93,7 +107,7 @@ describe('the chooser', () => {
     expect(run([200, 200]).switches).toEqual([]);
     const { state, switches } = run([200, 200, 200]);
     expect(state.current).toBe('deep');
-    expect(switches).toEqual(['shallow->deep: uplink 200 Mb/s, RTT 0 ms, queue 0 ms: deep is faster (45 ms against 65 ms) at equal quality, for 3 frames']);
+    expect(switches).toEqual(['shallow->deep: uplink 200 Mb/s, RTT 0 ms, queue 0 ms, device x1.0: deep is faster (45 ms against 65 ms) at equal quality, for 3 frames']);
   });
 
   it('does not flap on noise: a frame won by the current option resets the count', () => {
@@ -103,6 +117,18 @@ describe('the chooser', () => {
   it('stays when the other option is faster by less than the margin', () => {
     // at 300 Mb/s shallow 51.7 ms, deep 45.3 ms: deep ranks first but is only 12 % faster
     expect(run([300, 300, 300, 300]).state.current).toBe('shallow');
+  });
+
+  it('moves to the shallow cut when the device slows down, on the same link', () => {
+    // at 200 Mb/s: deep 45.4 ms, shallow 65 ms; the device 4x slower: deep 160 + 5 + 0.4 = 165.4 ms, shallow 20 + 20 + 40 = 80 ms
+    let state: ChooserState = { current: 'deep', streak: 0 };
+    const reasons = [1, 4, 4, 4].map((deviceSlowdown) => {
+      const next = choose(plan, state, { upMbps: 200, rttMs: 0, queueMs: 0, deviceSlowdown });
+      state = next.state;
+      return next.decision?.reason;
+    });
+    expect(reasons.slice(0, 3)).toEqual([undefined, undefined, undefined]);
+    expect(reasons[3]).toBe('uplink 200 Mb/s, RTT 0 ms, queue 0 ms, device x4.0: shallow is faster (80 ms against 165 ms) at equal quality, for 3 frames');
   });
 
   it('leaves an option predicted over the latency limit', () => {

@@ -1,7 +1,9 @@
 /**
  * What the adaptive edge knows of its conditions, and when it switches: an estimator fed by its own frames (the
- * uplink as the harmonic mean of the last k per-request throughputs, robust to one fast outlier; the RTT and the
- * server's queueing as EWMAs; the fixed cost of a request as the least network time of the last requests; the
+ * uplink as the harmonic mean of the last k per-request throughputs, robust to one fast outlier, each read from the
+ * body's arrival as the server reports it where it does; the RTT and the server's queueing as EWMAs; the fixed cost
+ * of a request as an EWMA of its network time beyond the transfer, or else the least network time of the last
+ * requests; the
  * device's slowdown as an EWMA of its measured head and encode times over the plan's), and a chooser that evaluates
  * the switching plan's latency model at the estimate and switches only when another option wins by the plan's margin
  * for the plan's number of consecutive frames.
@@ -30,6 +32,14 @@ export interface Estimate {
   networkMs?: number[];
   /** The device's time over the plan's for the same work (EWMA; 1 until a frame is measured). */
   deviceSlowdown?: number;
+  /** A request's network time beyond its transfer (EWMA), where the server reports the body's arrival. */
+  overheadMs?: number;
+}
+
+/** The request body's arrival as the server reports it (impera_timing): bytes read after its headers, and the ms they took. */
+export interface BodyArrival {
+  ms: number;
+  bytes: number;
 }
 
 export const harmonicMean = (xs: readonly number[]): number => xs.length / xs.reduce((s, x) => s + 1 / x, 0);
@@ -56,17 +66,26 @@ export const observeDeviceTime = (e: Estimate, measuredMs: number, plannedMs: nu
  * inference request, so crediting the bytes with all the time beyond the RTT reads a fast link as a slow one when
  * the payload is small (measured: 3.3 kB at 20 Mb/s read as 1.7 Mb/s, with 25 ms of fixed cost). On a link that
  * never changes while one option runs, fixed cost and transfer cannot be told apart; the least time counts as
- * fixed, so the estimate reads the link as fast until a larger payload or a slower spell shows its rate.
+ * fixed, so the estimate reads the link as fast until a larger payload or a slower spell shows its rate. Where the
+ * server reports the body's arrival, the fixed cost is measured instead (observeTransfer).
  */
-export const fixedMs = (e: Estimate): number => Math.max(e.rttMs ?? 0, e.networkMs?.length ? Math.min(...e.networkMs) : 0);
+export const fixedMs = (e: Estimate): number => e.overheadMs ?? Math.max(e.rttMs ?? 0, e.networkMs?.length ? Math.min(...e.networkMs) : 0);
 
 /**
  * A request that sent `bytes` and spent `networkMs` on the network (its time less the server's queueing and
- * compute): the uplink it saw, 8 x bytes over the time beyond the fixed cost of a request (the requests before it).
- * A request that timed out gives an upper bound (its bytes did not arrive within the time), used as a sample so
- * the estimate falls at once.
+ * compute): the uplink it saw. Where the server reports the body's arrival (bytes after the headers' read, spread
+ * over their transfer), the rate is those bytes over their time — what the link did, whatever the device spent
+ * around the request: a device slowed by other work sends and reads more slowly, which the network time alone
+ * would read as a slow link — and the rest of the network time is a sample of the fixed cost. Otherwise 8 x bytes
+ * over the time beyond the fixed cost of a request (the requests before it). A request that timed out gives an
+ * upper bound (its bytes did not arrive within the time), used as a sample so the estimate falls at once.
  */
-export function observeTransfer(e: Estimate, bytes: number, networkMs: number, s = ESTIMATOR_DEFAULTS): Estimate {
+export function observeTransfer(e: Estimate, bytes: number, networkMs: number, s = ESTIMATOR_DEFAULTS, arrival?: BodyArrival): Estimate {
+  if (arrival && arrival.bytes > 0) {
+    const mbps = (8 * arrival.bytes) / (1e3 * Math.max(s.minTransferMs, arrival.ms));
+    const transferMs = (8 * bytes) / (1e3 * mbps);
+    return { ...e, throughputs: [...e.throughputs, mbps].slice(-s.window), overheadMs: ewma(e.overheadMs, Math.max(0, networkMs - transferMs), s.alpha) };
+  }
   const rttMs = e.rttMs !== undefined && networkMs < e.rttMs ? networkMs : e.rttMs;
   const mbps = (8 * bytes) / (1e3 * Math.max(s.minTransferMs, networkMs - fixedMs({ ...e, ...(rttMs !== undefined ? { rttMs } : {}) })));
   return { ...e, ...(rttMs !== undefined ? { rttMs } : {}), throughputs: [...e.throughputs, mbps].slice(-s.window), networkMs: [...(e.networkMs ?? []), networkMs].slice(-s.fixedWindow) };

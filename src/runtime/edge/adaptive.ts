@@ -120,7 +120,8 @@ export class AdaptiveEdge {
     if (t.encodeMs !== undefined) this.estimate = observeDeviceTime(this.estimate, t.headMs + t.encodeMs, option.deviceMs, s);
     if (r.outcome === 'server' && r.sentBytes !== undefined && t.requestMs !== undefined) {
       const networkMs = t.requestMs - (t.serverQueueMs ?? 0) - (t.serverComputeMs ?? 0);
-      this.estimate = observeQueue(observeTransfer(this.estimate, r.sentBytes, networkMs, s), t.serverQueueMs ?? 0, s);
+      const arrival = t.serverReceiveMs !== undefined && t.serverReceiveBytes !== undefined ? { ms: t.serverReceiveMs, bytes: t.serverReceiveBytes } : undefined;
+      this.estimate = observeQueue(observeTransfer(this.estimate, r.sentBytes, networkMs, s, arrival), t.serverQueueMs ?? 0, s);
     } else if (r.failure === 'timeout' && t.requestMs !== undefined) {
       this.estimate = observeTransfer(this.estimate, option.share > 0 ? option.bytes / option.share : option.bytes, t.requestMs, s);
     } else if (r.failure === 'overloaded') {

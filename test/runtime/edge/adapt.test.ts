@@ -1,7 +1,7 @@
 /**
  * The adaptive edge's estimator and chooser, against closed forms: the uplink as the harmonic mean of per-request
- * throughputs beyond the fixed cost of a request (the least network time of the last requests, never under the
- * probed RTT), EWMAs for RTT, queueing and the device's slowdown (measured device time over the plan's), and switches only after the margin is beaten for the
+ * throughputs, read from the body's arrival where the server reports it, else beyond the fixed cost of a request
+ * (the least network time of the last requests, never under the probed RTT), EWMAs for RTT, queueing and the device's slowdown (measured device time over the plan's), and switches only after the margin is beaten for the
  * plan's number of consecutive frames.
  */
 import { describe, expect, it } from 'vitest';
@@ -43,6 +43,30 @@ describe('the estimator', () => {
     // what the chooser predicts for a 13.3 kB option from these: within 3 % of the true time
     const predicted = p.rttMs + (8 * 13_300) / (1e3 * p.upMbps);
     expect(Math.abs(predicted / network(13_300, 1) - 1)).toBeLessThan(0.03);
+  });
+
+  it("reads the uplink from the body's arrival at the server, not fooled by a device that slows down around its requests", () => {
+    // 3300 B at 20 Mb/s; the server read 1852 B after the headers' segment, over 0.7408 ms (20 Mb/s); the request's
+    // network time: 40 ms of fixed cost + 1.32 ms of transfer; then the device slows and the same request takes 100 ms
+    const transfer = (8 * 3300) / (1e3 * 20);
+    const arrival = { ms: (8 * 1852) / (1e3 * 20), bytes: 1852 };
+    let e: Estimate = { throughputs: [] };
+    for (let i = 0; i < 3; i++) e = observeTransfer(e, 3300, 40 + transfer, ESTIMATOR_DEFAULTS, arrival);
+    expect(currentPoint(e)!.upMbps).toBeCloseTo(20, 9);
+    expect(currentPoint(e)!.rttMs).toBeCloseTo(40, 9);
+    let blind: Estimate = { throughputs: [] }; // the same requests without the server's account
+    for (let i = 0; i < 3; i++) blind = observeTransfer(blind, 3300, 40 + transfer);
+    for (let i = 0; i < 5; i++) {
+      e = observeTransfer(e, 3300, 100 + transfer, ESTIMATOR_DEFAULTS, arrival);
+      blind = observeTransfer(blind, 3300, 100 + transfer);
+    }
+    // still 20 Mb/s; the fixed cost moves towards 100 ms as an EWMA: 100 - 60 x 0.7^5
+    expect(currentPoint(e)!.upMbps).toBeCloseTo(20, 9);
+    expect(currentPoint(e)!.rttMs).toBeCloseTo(100 - 60 * 0.7 ** 5, 9);
+    // without it, the 60 ms the device added read as transfer: 3300 B in 60 ms, 0.44 Mb/s
+    expect(currentPoint(blind)!.upMbps).toBeCloseTo((8 * 3300) / (1e3 * 60), 9);
+    // a body that came whole with its headers says nothing of the rate: the estimate without it
+    expect(observeTransfer(blind, 3300, 100 + transfer, ESTIMATOR_DEFAULTS, { ms: 0.1, bytes: 0 })).toEqual(observeTransfer(blind, 3300, 100 + transfer));
   });
 
   it('forgets the fixed cost after the last fixedWindow requests', () => {

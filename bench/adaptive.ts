@@ -295,11 +295,12 @@ const spellOf = (frame: number) => {
   const t = (frame / FPS) % TRACE.periodS;
   return SPELLS.findIndex(([a, b]) => t >= a && t < b);
 };
-console.log(`misses (> ${DEADLINE_MS} ms) and p95 ms by spell: ${SPELLS.map(([a, b, name]) => `${a}-${b} s ${name}`).join(' | ')}`);
+console.log(`misses (> ${DEADLINE_MS} ms), p95 ms and device ms (head + encode, median) by spell: ${SPELLS.map(([a, b, name]) => `${a}-${b} s ${name}`).join(' | ')}`);
 for (const label of labels) {
-  const frames = done.filter((r) => r.label === label).flatMap((r) => r.latencies.map((latency, frame) => ({ latency, spell: spellOf(frame) })));
-  const bySpell = SPELLS.map((_, k) => frames.filter((f) => f.spell === k).map((f) => f.latency));
-  console.log(`  ${pad(label, 10)} ${bySpell.map((xs) => `${pad(xs.filter((l) => l > DEADLINE_MS).length, 3)} of ${xs.length}, p95 ${pad(quantile(xs, 0.95).toFixed(0), 4)}`).join(' | ')}`);
+  const frames = done.filter((r) => r.label === label).flatMap((r) => r.latencies.map((latency, frame) => ({ latency, spell: spellOf(frame), deviceMs: r.results[frame]!.timings.headMs + (r.results[frame]!.timings.encodeMs ?? 0) })));
+  const bySpell = SPELLS.map((_, k) => frames.filter((f) => f.spell === k));
+  const cell = (fs: typeof frames) => `${pad(fs.filter((f) => f.latency > DEADLINE_MS).length, 3)} of ${fs.length}, p95 ${pad(quantile(fs.map((f) => f.latency), 0.95).toFixed(0), 4)}, device ${pad(quantile(fs.map((f) => f.deviceMs), 0.5).toFixed(0), 3)}`;
+  console.log(`  ${pad(label, 10)} ${bySpell.map(cell).join(' | ')}`);
 }
 const adaptive = runs[0]!;
 for (const s of adaptive.switches) console.log(`  switch at frame ${s.frame}: ${s.from} -> ${s.to} (${s.reason})`);

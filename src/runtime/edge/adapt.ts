@@ -1,7 +1,8 @@
 /**
  * What the adaptive edge knows of its conditions, and when it switches: an estimator fed by its own frames (the
- * uplink as the harmonic mean of the last k per-request throughputs, robust to one fast outlier, each read from the
- * body's arrival as the server reports it where it does; the RTT and the server's queueing as EWMAs; the fixed cost
+ * uplink from the last k per-request throughputs: read from the body's arrival as the server reports it where it
+ * does, their median (an arrival errs slow: a late timer or a busy receiver spreads it), else their harmonic mean,
+ * robust to one fast outlier; the RTT and the server's queueing as EWMAs; the fixed cost
  * of a request as an EWMA of its network time beyond the transfer, or else the least network time of the last
  * requests; the
  * device's slowdown as an EWMA of its measured head and encode times over the plan's), and a chooser that evaluates
@@ -9,6 +10,7 @@
  * for the plan's number of consecutive frames.
  */
 import { predictLatency, rankAt, type NetworkPoint, type SwitchingOption, type SwitchingPlan } from '../../plan/switching.js';
+import { median } from '../../util/stats.js';
 
 export interface EstimatorSettings {
   /** Throughput samples the uplink estimate averages (harmonic mean). */
@@ -93,7 +95,7 @@ export function observeTransfer(e: Estimate, bytes: number, networkMs: number, s
 
 /** The point the estimate stands for (its RTT: the fixed cost of a request); undefined before the first transfer. */
 export const currentPoint = (e: Estimate): NetworkPoint | undefined =>
-  e.throughputs.length ? { upMbps: harmonicMean(e.throughputs), rttMs: fixedMs(e), queueMs: e.queueMs ?? 0, deviceSlowdown: e.deviceSlowdown ?? 1 } : undefined;
+  e.throughputs.length ? { upMbps: e.overheadMs === undefined ? harmonicMean(e.throughputs) : median(e.throughputs), rttMs: fixedMs(e), queueMs: e.queueMs ?? 0, deviceSlowdown: e.deviceSlowdown ?? 1 } : undefined;
 
 export interface ChooserState {
   current: string;

@@ -65,6 +65,10 @@ describe('the estimator', () => {
     expect(currentPoint(e)!.rttMs).toBeCloseTo(100 - 60 * 0.7 ** 5, 9);
     // without it, the 60 ms the device added read as transfer: 3300 B in 60 ms, 0.44 Mb/s
     expect(currentPoint(blind)!.upMbps).toBeCloseTo((8 * 3300) / (1e3 * 60), 9);
+    // one arrival spread by a late timer (1852 B over 12 ms: 1.2 Mb/s) moves the median of the last 5 not at all
+    const late = observeTransfer(e, 3300, 100 + transfer, ESTIMATOR_DEFAULTS, { ms: 12, bytes: 1852 });
+    expect(late.throughputs.map((x) => +x.toFixed(3))).toEqual([20, 20, 20, 20, 1.235]);
+    expect(currentPoint(late)!.upMbps).toBeCloseTo(20, 9);
     // a body that came whole with its headers says nothing of the rate: the estimate without it
     expect(observeTransfer(blind, 3300, 100 + transfer, ESTIMATOR_DEFAULTS, { ms: 0.1, bytes: 0 })).toEqual(observeTransfer(blind, 3300, 100 + transfer));
   });

@@ -302,6 +302,13 @@ for (const label of labels) {
   const cell = (fs: typeof frames) => `${pad(fs.filter((f) => f.latency > DEADLINE_MS).length, 3)} of ${fs.length}, p95 ${pad(quantile(fs.map((f) => f.latency), 0.95).toFixed(0), 4)}, device ${pad(quantile(fs.map((f) => f.deviceMs), 0.5).toFixed(0), 3)}`;
   console.log(`  ${pad(label, 10)} ${bySpell.map(cell).join(' | ')}`);
 }
+// what the adaptive edge read, by spell (medians of its estimate after each frame)
+const read = done.filter((r) => r.label === 'adaptive').flatMap((r) => r.conditions.map((c, frame) => ({ c, spell: spellOf(frame) })));
+console.log(`the adaptive edge's estimate by spell (medians): ${SPELLS.map((_, k) => {
+  const cs = read.filter((x) => x.spell === k && x.c).map((x) => x.c!);
+  const m = (f: (c: (typeof cs)[number]) => number) => quantile(cs.map(f), 0.5);
+  return `uplink ${m((c) => c.upMbps).toFixed(2)} Mb/s, fixed ${m((c) => c.rttMs).toFixed(0)} ms, device x${m((c) => c.deviceSlowdown ?? 1).toFixed(1)}`;
+}).join(' | ')}`);
 const adaptive = runs[0]!;
 for (const s of adaptive.switches) console.log(`  switch at frame ${s.frame}: ${s.from} -> ${s.to} (${s.reason})`);
 const statics = runs.slice(1);

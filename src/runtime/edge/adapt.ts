@@ -79,8 +79,7 @@ export const fixedMs = (e: Estimate): number => e.overheadMs ?? Math.max(e.rttMs
  * over their transfer), the rate is those bytes over their time — what the link did, whatever the device spent
  * around the request: a device slowed by other work sends and reads more slowly, which the network time alone
  * would read as a slow link — and the rest of the network time is a sample of the fixed cost. Otherwise 8 x bytes
- * over the time beyond the fixed cost of a request (the requests before it). A request that timed out gives an
- * upper bound (its bytes did not arrive within the time), used as a sample so the estimate falls at once.
+ * over the time beyond the fixed cost of a request (the requests before it).
  */
 export function observeTransfer(e: Estimate, bytes: number, networkMs: number, s = ESTIMATOR_DEFAULTS, arrival?: BodyArrival): Estimate {
   if (arrival && arrival.bytes > 0) {
@@ -91,6 +90,15 @@ export function observeTransfer(e: Estimate, bytes: number, networkMs: number, s
   const rttMs = e.rttMs !== undefined && networkMs < e.rttMs ? networkMs : e.rttMs;
   const mbps = (8 * bytes) / (1e3 * Math.max(s.minTransferMs, networkMs - fixedMs({ ...e, ...(rttMs !== undefined ? { rttMs } : {}) })));
   return { ...e, ...(rttMs !== undefined ? { rttMs } : {}), throughputs: [...e.throughputs, mbps].slice(-s.window), networkMs: [...(e.networkMs ?? []), networkMs].slice(-s.fixedWindow) };
+}
+
+/**
+ * A request that sent `bytes` and had no answer after `elapsedMs`: the uplink is at most 8 x bytes over the time
+ * beyond the fixed cost (an upper bound), and the throughputs start again from it, so the estimate falls at once.
+ */
+export function observeTimeout(e: Estimate, bytes: number, elapsedMs: number, s = ESTIMATOR_DEFAULTS): Estimate {
+  const bound = (8 * bytes) / (1e3 * Math.max(s.minTransferMs, elapsedMs - fixedMs(e)));
+  return { ...e, throughputs: [bound] };
 }
 
 /** The point the estimate stands for (its RTT: the fixed cost of a request); undefined before the first transfer. */

@@ -10,8 +10,8 @@
 import { dirname, resolve } from 'node:path';
 import { ImperaError } from '../../errors.js';
 import type { Feeds } from '../../ort/session.js';
-import type { SwitchingOption, SwitchingPlan } from '../../plan/switching.js';
-import { choose, currentPoint, ESTIMATOR_DEFAULTS, observeDeviceTime, observeQueue, observeRtt, observeTransfer, type ChooserState, type Estimate, type EstimatorSettings } from './adapt.js';
+import type { NetworkPoint, SwitchingOption, SwitchingPlan } from '../../plan/switching.js';
+import { choose, currentPoint, ESTIMATOR_DEFAULTS, observeDeviceTime, observeQueue, observeRtt, observeTimeout, observeTransfer, type ChooserState, type Estimate, type EstimatorSettings } from './adapt.js';
 import { createClient, type InferenceClient } from './client.js';
 import { loadRuntimeConfig, type RuntimeConfig } from './config.js';
 import { frameSource } from './frames.js';
@@ -96,6 +96,11 @@ export class AdaptiveEdge {
     return this.chooser.current;
   }
 
+  /** The conditions as estimated now (what the next choice reads); undefined before the first transfer. */
+  get conditions(): NetworkPoint | undefined {
+    return currentPoint(this.estimate);
+  }
+
   private option(name: string): SwitchingOption {
     return this.plan.options.find((x) => x.name === name)!;
   }
@@ -123,7 +128,7 @@ export class AdaptiveEdge {
       const arrival = t.serverReceiveMs !== undefined && t.serverReceiveBytes !== undefined ? { ms: t.serverReceiveMs, bytes: t.serverReceiveBytes } : undefined;
       this.estimate = observeQueue(observeTransfer(this.estimate, r.sentBytes, networkMs, s, arrival), t.serverQueueMs ?? 0, s);
     } else if (r.failure === 'timeout' && t.requestMs !== undefined) {
-      this.estimate = observeTransfer(this.estimate, option.share > 0 ? option.bytes / option.share : option.bytes, t.requestMs, s);
+      this.estimate = observeTimeout(this.estimate, option.share > 0 ? option.bytes / option.share : option.bytes, t.requestMs, s);
     } else if (r.failure === 'overloaded') {
       this.estimate = observeQueue(this.estimate, this.plan.latencyLimitMs, s);
     }

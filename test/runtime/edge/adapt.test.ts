@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { SwitchingPlan } from '../../../src/plan/switching.js';
-import { choose, currentPoint, ESTIMATOR_DEFAULTS, fixedMs, harmonicMean, observeDeviceTime, observeQueue, observeRtt, observeTransfer, type ChooserState, type Estimate } from '../../../src/runtime/edge/adapt.js';
+import { choose, currentPoint, ESTIMATOR_DEFAULTS, fixedMs, harmonicMean, observeDeviceTime, observeQueue, observeRtt, observeTimeout, observeTransfer, type ChooserState, type Estimate } from '../../../src/runtime/edge/adapt.js';
 
 describe('the estimator', () => {
   it('averages throughputs harmonically', () => {
@@ -69,6 +69,10 @@ describe('the estimator', () => {
     const late = observeTransfer(e, 3300, 100 + transfer, ESTIMATOR_DEFAULTS, { ms: 12, bytes: 1852 });
     expect(late.throughputs.map((x) => +x.toFixed(3))).toEqual([20, 20, 20, 20, 1.235]);
     expect(currentPoint(late)!.upMbps).toBeCloseTo(20, 9);
+    // a request of 13,300 B unanswered after 140 ms: at most 8 x 13300 / (140 - fixed) ms, at once, whatever came before
+    const timedOut = observeTimeout(late, 13_300, 140);
+    expect(timedOut.throughputs).toEqual([(8 * 13_300) / (1e3 * (140 - fixedMs(late)))]);
+    expect(currentPoint(timedOut)!.upMbps).toBeCloseTo((8 * 13_300) / (1e3 * (140 - fixedMs(late))), 9);
     // a body that came whole with its headers says nothing of the rate: the estimate without it
     expect(observeTransfer(blind, 3300, 100 + transfer, ESTIMATOR_DEFAULTS, { ms: 0.1, bytes: 0 })).toEqual(observeTransfer(blind, 3300, 100 + transfer));
   });

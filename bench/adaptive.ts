@@ -158,7 +158,9 @@ function device(quota: CpuQuota | undefined): { ask: (r: DeviceRequest) => Promi
 function deviceQuota(): CpuQuota | undefined {
   if (DEVICE_SLOW === 1) return undefined;
   try {
-    return createCpuQuota(1, { periodUs: QUOTA_PERIOD_US });
+    const quota = createCpuQuota(DEVICE_SLOW, { periodUs: QUOTA_PERIOD_US }); // refuses a quota the kernel would not take
+    quota.set(1);
+    return quota;
   } catch (e) {
     if (!isImperaError(e)) throw e;
     console.error(`bench:adaptive needs a device it can slow down: ${e.oneLine()}; or run \`npm run bench:adaptive -- --device-slow 1\` (no throttle: only the uplink varies)`);

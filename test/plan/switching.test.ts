@@ -102,8 +102,8 @@ describe('the sweep', () => {
   });
 
   it('keeps an option that wins only when the device is slower than planned, and draws the winners as planned', () => {
-    // at 100 Mb/s: deep 45.8 ms, mid (deviceMs 20, 2e5 B) 20 + 10 + 16 = 46 ms: deep wins at 1x; at 2x deep 85.8 ms,
-    // mid 66 ms, shallow 115 ms: mid wins; the brute-force crossover of mid and deep at 1x is 8 x 190000 / 15.8 / 1e3 = 96.2 Mb/s
+    // at 100 Mb/s: deep 40 + 5 + 0.8 = 45.8 ms, mid (deviceMs 20, 2e5 B) 20 + 10 + 16 = 46 ms: deep wins at 1x (the two
+    // cross where 45 + 80/U = 30 + 1600/U, U = 101.3 Mb/s); at 2x deep 85.8 ms, mid 66 ms: mid wins
     const mid = cfg('mid', { deviceMs: 20, serverMs: 10, bytes: 2e5, accuracy: 0.9 });
     const at100 = { upMbps: [100], rttMs: [0], queueMs: [0] };
     const kept = switchingPlan(result([deep, mid], 200), { grid: at100 })!;

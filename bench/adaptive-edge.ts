@@ -10,7 +10,7 @@
  */
 import { join } from 'node:path';
 import type { Feeds } from '../src/ort/session.js';
-import { loadSwitchingPlan } from '../src/plan/switching.js';
+import { loadSwitchingPlan, type NetworkPoint } from '../src/plan/switching.js';
 import { AdaptiveEdge, type SwitchRecord } from '../src/runtime/edge/adaptive.js';
 import { loadRuntimeConfig, type RuntimeConfig } from '../src/runtime/edge/config.js';
 import { frameSource, type Frame } from '../src/runtime/edge/frames.js';
@@ -37,6 +37,8 @@ export type DeviceRequest =
 export interface DeviceRun {
   latencies: number[];
   results: FrameResult[];
+  /** The adaptive edge's estimate after each frame (empty for a static run). */
+  conditions: (NetworkPoint | null)[];
   accuracy: number | null;
   switches: SwitchRecord[];
 }
@@ -48,6 +50,7 @@ interface Processor {
   processWithOutputs(frame: number, feeds: Feeds, label?: number): Promise<FrameAnswer>;
   close(): Promise<void>;
   switches?: SwitchRecord[];
+  conditions?: NetworkPoint | undefined;
   inputs: EdgeRunner['inputs'];
 }
 
@@ -92,6 +95,7 @@ async function run({ processor: p, frames, classes }: Opened, fps: number): Prom
   const quality = await FrameQuality.open(undefined, { labelled: true, classes }, {}, 1);
   const latencies: number[] = [];
   const results: FrameResult[] = [];
+  const conditions: (NetworkPoint | null)[] = [];
   const start = performance.now();
   try {
     for (const [i, f] of frames.entries()) {
@@ -100,6 +104,7 @@ async function run({ processor: p, frames, classes }: Opened, fps: number): Prom
       const answer = await p.processWithOutputs(i, f.feeds, f.label);
       latencies.push(performance.now() - arrival);
       results.push(answer.result);
+      if (p instanceof AdaptiveEdge) conditions.push(p.conditions ?? null);
       await quality.add(answer, f.feeds, f.label);
     }
   } finally {
@@ -107,7 +112,7 @@ async function run({ processor: p, frames, classes }: Opened, fps: number): Prom
     await quality.close();
   }
   const q = quality.summary();
-  return { latencies, results, accuracy: 'quality' in q ? q.quality.value : null, switches: p.switches ?? [] };
+  return { latencies, results, conditions, accuracy: 'quality' in q ? q.quality.value : null, switches: p.switches ?? [] };
 }
 
 let opened: Opened | undefined;

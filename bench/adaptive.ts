@@ -1,16 +1,22 @@
 /**
  * bench:adaptive — the adaptive edge against every static configuration of its switching plan, on the same frames
- * over the same shaped link replaying the same bandwidth trace, with a deadline, on a slow device.
+ * over the same shaped link replaying the same bandwidth trace, with a deadline, on a device whose own speed
+ * follows a trace of its own.
  *  - The device: the Node edge in a process of its own (bench/adaptive-edge.ts) under a CPU quota (a cgroup, as
- *    containers do; harness/cpu-quota.ts), so it is several times slower than `impera serve`, which runs
- *    unthrottled in its own process and holds every tail. `--device-quota 1` runs without the throttle (and without
- *    root); the quota is in cores (default 0.1: 10 % of one core in 10 ms periods, which made MobileNetV2 3-5x
- *    slower here: the kernel throttles at its tick, so short bursts overrun the quota).
+ *    containers do; harness/cpu-quota.ts) that follows DEVICE_TRACE: a spell at `--device-slow` cores (default
+ *    0.05 in 20 ms periods: another app busy, or thermal throttling; MobileNetV2 ~8x slower here, unevenly: the
+ *    kernel throttles at its tick, so short bursts overrun the quota), then a spell unthrottled. `impera serve`
+ *    runs unthrottled in its own process and holds every tail. `--device-slow 1` never throttles (and needs no
+ *    root): the uplink is the only condition that varies.
+ *  - The two traces are bad at different times (the device slow while the uplink is good; the uplink bad while the
+ *    device is fast; both good in between): the conditions an adaptive edge can win, where options weigh them
+ *    differently (a shallow cut: little device work, many bytes; a deep cut: the reverse). Where only the uplink
+ *    varies, the option with the fewest bytes meets the deadline wherever any option does (BENCHMARKS.md).
  *  - Model and data: the built-in MobileNetV2 on the Fashion-MNIST sample (labelled: quality is top-1 accuracy,
  *    scored by the task layer), split at cuts from shallow (much to send, little device work) to deep (the reverse)
  *    with a few codecs, every configuration exported as `impera plan --export` writes a switching plan
  *    (runtime/deploy.ts exportSwitching).
- *  - The plan's figures are measured first on the throttled device (head and encode time, bytes on the wire,
+ *  - The plan's figures are measured first on the unthrottled device (head and encode time, bytes on the wire,
  *    server time as the unthrottled server reports it, accuracy on calibration frames over the unshaped link), then
  *    swept by plan/switching.ts as the planner does: the options it keeps are the ones the runs compare.
  *  - The edge runs behind the shaping proxy (loopback, no root needed), which replays a generated trace with large
@@ -22,8 +28,9 @@
  *   {"bench":"adaptive","p95_ratio":…,"miss_ratio":…,"lost":…,"switches":…, …}
  * Each run is done twice, in the order adaptive, c0, c1, ..., then the reverse (ABBA), and the two pooled, so that
  * the machine's other work weighs on every run alike.
- * Env: IMPERA_ADAPTIVE_S (seconds per run, default 16), IMPERA_ADAPTIVE_FPS (default 4), IMPERA_DEADLINE_MS (150);
- * --device-quota CORES (default 0.1; 1: no throttle).
+ * The adaptive edge knows neither trace: it reads the uplink from its requests and its slowdown from its head times.
+ * Env: IMPERA_ADAPTIVE_S (seconds per run, default 24: two periods of the traces), IMPERA_ADAPTIVE_FPS (default 4),
+ * IMPERA_DEADLINE_MS (150); --device-slow CORES (default 0.05; 1: no throttle).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -34,7 +41,7 @@ import { findCuts, resolveCut } from '../src/cuts/cuts.js';
 import { openDataset } from '../src/data/dataset.js';
 import { analyzeModel } from '../src/graph/analyze.js';
 import { isImperaError } from '../src/errors.js';
-import { createCpuQuota, type CpuQuota } from '../src/harness/cpu-quota.js';
+import { createCpuQuota, replayCpuQuota, type CpuQuota, type CpuQuotaTrace } from '../src/harness/cpu-quota.js';
 import { startServerProcess } from '../src/harness/processes.js';
 import type { ShapeParams } from '../src/harness/shaper/path.js';
 import { ProxyPath } from '../src/harness/shaper/proxy.js';
@@ -52,21 +59,27 @@ import { mean, quantile } from '../src/util/stats.js';
 import type { DeviceReply, DeviceRequest, DeviceRun, DeviceSetup } from './adaptive-edge.js';
 import { arg, machine, pad } from './common.js';
 
-const RUN_S = Number(process.env.IMPERA_ADAPTIVE_S ?? 16);
+const RUN_S = Number(process.env.IMPERA_ADAPTIVE_S ?? 24);
 const FPS = Number(process.env.IMPERA_ADAPTIVE_FPS ?? 4);
 const DEADLINE_MS = Number(process.env.IMPERA_DEADLINE_MS ?? 150);
-const DEVICE_QUOTA = Number(arg('device-quota', '0.1'));
+const DEVICE_SLOW = Number(arg('device-slow', '0.05'));
+/** The quota's period (µs): 20 ms takes quotas down to 0.05 core (1 ms, the kernel's least). */
+const QUOTA_PERIOD_US = 20_000;
 /** Accuracies within this count as equal (30 calibration frames: one frame is 3.3 points); the faster option wins. */
 const TOLERANCE = 0.05;
 /** Shallow to deep: after features.2 (24x56x56), features.6 (32x28x28), features.10 (64x14x14), features.16 (160x7x7). */
 const CUTS = ['/1/features/features.2/conv/conv.2/Conv_output_0', '/1/features/features.6/Add_output_0', '/1/features/features.10/Add_output_0', '/1/features/features.16/Add_output_0'];
 const CODECS = ['int8+deflate', 'int4+deflate'];
 const CALIBRATION_FRAMES = 30;
-/** The trace: 20 Mb/s from 0 s, 1 Mb/s from 4 s, 0.4 Mb/s from 6 s, repeated every 8 s. */
-const TRACE: BandwidthTrace = { source: 'bench:adaptive', timesS: [0, 4, 6], mbps: [20, 1, 0.4], periodS: 8 };
+/** The uplink: 20 Mb/s from 0 s, 0.4 Mb/s from 8 s, repeated every 12 s (50x). */
+const TRACE: BandwidthTrace = { source: 'bench:adaptive', timesS: [0, 8], mbps: [20, 0.4], periodS: 12 };
+/** The device: slow from 0 s, unthrottled (1 core) from 4 s, repeated every 12 s: slow only while the uplink is good. */
+const DEVICE_TRACE: CpuQuotaTrace = { timesS: [0, 4], cores: [DEVICE_SLOW, 1], periodS: 12 };
+/** The spells of the two traces together, for the per-spell tables: [start s, end s, name]. */
+const SPELLS: [number, number, string][] = [[0, 4, `20 Mb/s, device ${DEVICE_SLOW} core`], [4, 8, '20 Mb/s, device 1 core'], [8, 12, '0.4 Mb/s, device 1 core']];
 const LINK: ShapeParams = { upMbps: TRACE.mbps[0]!, downMbps: 50, delayMs: 5, loss: 0, downLoss: 0, overheadBytes: 0 };
 
-console.log(`bench:adaptive  ${new Date().toISOString()}  ${machine()}  node ${process.version}  ${RUN_S} s per run at ${FPS} fps, deadline ${DEADLINE_MS} ms, device quota ${DEVICE_QUOTA === 1 ? 'none' : `${DEVICE_QUOTA} core`}`);
+console.log(`bench:adaptive  ${new Date().toISOString()}  ${machine()}  node ${process.version}  ${RUN_S} s per run at ${FPS} fps, deadline ${DEADLINE_MS} ms, device ${DEVICE_SLOW === 1 ? 'unthrottled' : `${DEVICE_SLOW} core (${QUOTA_PERIOD_US / 1000} ms periods) from ${DEVICE_TRACE.timesS[0]} s, unthrottled from ${DEVICE_TRACE.timesS[1]} s, every ${DEVICE_TRACE.periodS} s`}`);
 
 // ------------------------------------------------------------------------------------------------ the options
 
@@ -141,14 +154,16 @@ function device(quota: CpuQuota | undefined): { ask: (r: DeviceRequest) => Promi
   return { ask, child };
 }
 
-/** The device's quota, or one line saying why there is none and how to run without it. */
+/** The device's quota (unthrottled until a run replays its trace), or one line saying why there is none and how to run without it. */
 function deviceQuota(): CpuQuota | undefined {
-  if (DEVICE_QUOTA === 1) return undefined;
+  if (DEVICE_SLOW === 1) return undefined;
   try {
-    return createCpuQuota(DEVICE_QUOTA);
+    const quota = createCpuQuota(DEVICE_SLOW, { periodUs: QUOTA_PERIOD_US }); // refuses a quota the kernel would not take
+    quota.set(1);
+    return quota;
   } catch (e) {
     if (!isImperaError(e)) throw e;
-    console.error(`bench:adaptive needs a slow device: ${e.oneLine()}; or run \`npm run bench:adaptive -- --device-quota 1\` (no throttle: the device is as fast as the server)`);
+    console.error(`bench:adaptive needs a device it can slow down: ${e.oneLine()}; or run \`npm run bench:adaptive -- --device-slow 1\` (no throttle: only the uplink varies)`);
     process.exit(1);
   }
 }
@@ -215,12 +230,13 @@ try {
   const count = Math.floor(RUN_S * FPS);
   for (const label of [...labels, ...[...labels].reverse()]) {
     await edge.ask(label === 'adaptive' ? { kind: 'open', setup, adaptive: true, count } : { kind: 'open', setup, adaptive: false, option: label.replace('static ', ''), count });
-    const replay = await replayTrace(path, TRACE, LINK);
+    const replays = [await replayTrace(path, TRACE, LINK), ...(quota ? [await replayCpuQuota(quota, DEVICE_TRACE)] : [])];
     try {
       const ran = await edge.ask({ kind: 'run', fps: FPS });
       done.push({ label, ...(ran as Extract<DeviceReply, { kind: 'ran' }>).run });
     } finally {
-      await replay.stop();
+      for (const r of replays) await r.stop();
+      quota?.set(1);
     }
   }
   runs = labels.map((label) => pooled(label, done.filter((r) => r.label === label)));
@@ -262,7 +278,7 @@ function pooled(label: string, rs: readonly Run[]): RunFigures {
   };
 }
 
-console.log(`\n2 x ${RUN_S} s per configuration (ABBA order, pooled), ${FPS} fps, deadline ${DEADLINE_MS} ms, uplink trace ${TRACE.mbps.map((m, i) => `${m} Mb/s from ${TRACE.timesS[i]} s`).join(', ')} (period ${TRACE.periodS} s), delay ${LINK.delayMs} ms each way`);
+console.log(`\n2 x ${RUN_S} s per configuration (ABBA order, pooled), ${FPS} fps, deadline ${DEADLINE_MS} ms, uplink trace ${TRACE.mbps.map((m, i) => `${m} Mb/s from ${TRACE.timesS[i]} s`).join(', ')} (period ${TRACE.periodS} s), delay ${LINK.delayMs} ms each way; device ${quota ? DEVICE_TRACE.cores.map((c, i) => `${c} core from ${DEVICE_TRACE.timesS[i]} s`).join(', ') : 'unthrottled'}`);
 console.log(`${pad('run', 10)} ${pad('frames', 7)} ${pad('results', 8)} ${pad('p50 ms', 8)} ${pad('p95 ms', 8)} ${pad('misses', 7)} ${pad('accuracy', 9)} ${pad('fallbacks', 10)} ${pad('switches', 9)}  frames per option`);
 for (const r of runs) {
   console.log(`${pad(r.label, 10)} ${pad(r.framesIn, 7)} ${pad(r.resultsOut, 8)} ${pad(r.p50.toFixed(1), 8)} ${pad(r.p95.toFixed(1), 8)} ${pad(r.misses, 7)} ${pad(r.accuracy === null ? '-' : `${(100 * r.accuracy).toFixed(1)} %`, 9)} ${pad(r.fallbacks, 10)} ${pad(r.switches.length, 9)}  ${Object.entries(r.perOption).map(([k, n]) => `${k} ${n}`).join(', ')}`);
@@ -276,6 +292,25 @@ for (const label of labels.slice(1)) {
   const byStep = TRACE.mbps.map((_, k) => ok.filter((r) => stepOf(r.frame) === k).map((r) => r.timings.requestMs! - (r.timings.serverQueueMs ?? 0) - (r.timings.serverComputeMs ?? 0)));
   console.log(`  ${pad(label, 10)} ${pad(Math.round(mean(ok.map((r) => r.sentBytes!))), 6)} B  ${byStep.map((xs) => (xs.length ? `${quantile(xs, 0.5).toFixed(1)} ms (${xs.length})` : '-')).join(' | ')}`);
 }
+// where each run misses: deadline misses and p95 by spell of the two traces (a frame's spell: when it arrived)
+const spellOf = (frame: number) => {
+  const t = (frame / FPS) % TRACE.periodS;
+  return SPELLS.findIndex(([a, b]) => t >= a && t < b);
+};
+console.log(`misses (> ${DEADLINE_MS} ms), p95 ms and device ms (head + encode, median) by spell: ${SPELLS.map(([a, b, name]) => `${a}-${b} s ${name}`).join(' | ')}`);
+for (const label of labels) {
+  const frames = done.filter((r) => r.label === label).flatMap((r) => r.latencies.map((latency, frame) => ({ latency, spell: spellOf(frame), deviceMs: r.results[frame]!.timings.headMs + (r.results[frame]!.timings.encodeMs ?? 0) })));
+  const bySpell = SPELLS.map((_, k) => frames.filter((f) => f.spell === k));
+  const cell = (fs: typeof frames) => `${pad(fs.filter((f) => f.latency > DEADLINE_MS).length, 3)} of ${fs.length}, p95 ${pad(quantile(fs.map((f) => f.latency), 0.95).toFixed(0), 4)}, device ${pad(quantile(fs.map((f) => f.deviceMs), 0.5).toFixed(0), 3)}`;
+  console.log(`  ${pad(label, 10)} ${bySpell.map(cell).join(' | ')}`);
+}
+// what the adaptive edge read, by spell (medians of its estimate after each frame)
+const read = done.filter((r) => r.label === 'adaptive').flatMap((r) => r.conditions.map((c, frame) => ({ c, spell: spellOf(frame) })));
+console.log(`the adaptive edge's estimate by spell (medians): ${SPELLS.map((_, k) => {
+  const cs = read.filter((x) => x.spell === k && x.c).map((x) => x.c!);
+  const m = (f: (c: (typeof cs)[number]) => number) => quantile(cs.map(f), 0.5);
+  return `uplink ${m((c) => c.upMbps).toFixed(2)} Mb/s, fixed ${m((c) => c.rttMs).toFixed(0)} ms, device x${m((c) => c.deviceSlowdown ?? 1).toFixed(1)}`;
+}).join(' | ')}`);
 const adaptive = runs[0]!;
 for (const s of adaptive.switches) console.log(`  switch at frame ${s.frame}: ${s.from} -> ${s.to} (${s.reason})`);
 const statics = runs.slice(1);

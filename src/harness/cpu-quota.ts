@@ -1,17 +1,20 @@
 /**
  * A slow device on this machine: processes run under a CPU quota in a cgroup of their own (as containers do), so
  * that an edge process can be several times slower than the server beside it. cgroup v1's cpu controller
- * (cpu.cfs_quota_us over cpu.cfs_period_us) or cgroup v2's cpu.max; both need root and a writable hierarchy.
+ * (cpu.cfs_quota_us over cpu.cfs_period_us) or cgroup v2's cpu.max; both need root and a writable hierarchy. The
+ * quota can change while processes run under it, and follow a trace (a device whose speed varies: other apps,
+ * thermal throttling).
  */
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImperaError } from '../errors.js';
+import { replaySteps, type TraceReplay } from './shaper/replay.js';
 
 export const CGROUP_ROOT = '/sys/fs/cgroup';
 /**
- * The scheduler period the quota is a share of (µs). Not the kernel's default 100 ms: a quota is a budget per
- * period, so a burst shorter than the budget (one inference of a few ms after an idle wait) would run at full
- * speed; 10 ms periods slow such work too, as a slower processor would.
+ * The scheduler period the quota is a share of (µs), by default. Not the kernel's default 100 ms: a quota is a
+ * budget per period, so a burst shorter than the budget (one inference of a few ms after an idle wait) would run at
+ * full speed; 10 ms periods slow such work too, as a slower processor would. A longer period takes smaller quotas.
  */
 export const QUOTA_PERIOD_US = 10_000;
 /** The smallest quota the kernel takes (µs). */
@@ -47,7 +50,10 @@ export function cpuController(root = CGROUP_ROOT): CpuController | { reason: str
 /** A cgroup holding processes to `cores` of CPU time per wall second. */
 export interface CpuQuota {
   readonly dir: string;
+  /** The quota now (cores). */
   readonly cores: number;
+  /** Change the quota, for the processes already under it too. */
+  set(cores: number): void;
   /** Move a process (and the threads it starts afterwards) under the quota. */
   add(pid: number): void;
   /** Move what is left back to the hierarchy's root and delete the cgroup; safe to call twice. */
@@ -56,17 +62,26 @@ export interface CpuQuota {
 
 const HINT = 'run as root on Linux with a writable cpu cgroup (v1 /sys/fs/cgroup/cpu or v2 with the cpu controller), or go without the throttle';
 
-/** The files that set `cores` of quota, by version. */
-function quotaFiles(version: 1 | 2, cores: number): [string, string][] {
-  const quota = String(Math.round(cores * QUOTA_PERIOD_US));
+/** The files that set `cores` of quota in periods of `periodUs`, by version. */
+function quotaFiles(version: 1 | 2, cores: number, periodUs: number): [string, string][] {
+  const quota = String(Math.round(cores * periodUs));
   return version === 1
-    ? [['cpu.cfs_period_us', String(QUOTA_PERIOD_US)], ['cpu.cfs_quota_us', quota]]
-    : [['cpu.max', `${quota} ${QUOTA_PERIOD_US}`]];
+    ? [['cpu.cfs_period_us', String(periodUs)], ['cpu.cfs_quota_us', quota]]
+    : [['cpu.max', `${quota} ${periodUs}`]];
 }
 
-/** A new cgroup limited to `cores` (e.g. 0.25: a quarter of one core); refuses in one line where it cannot. */
-export function createCpuQuota(cores: number, o: { root?: string; name?: string } = {}): CpuQuota {
-  if (!(cores * QUOTA_PERIOD_US >= MIN_QUOTA_US)) throw new ImperaError('BAD_ARGUMENT', `a CPU quota must be at least ${MIN_QUOTA_US / QUOTA_PERIOD_US} core, not ${cores}`, `the kernel takes no less than ${MIN_QUOTA_US} µs per ${QUOTA_PERIOD_US} µs period`);
+/** Refuse a quota the kernel would not take, in one line. */
+function checkQuota(cores: number, periodUs: number): void {
+  if (!(cores * periodUs >= MIN_QUOTA_US)) throw new ImperaError('BAD_ARGUMENT', `a CPU quota must be at least ${MIN_QUOTA_US / periodUs} core, not ${cores}`, `the kernel takes no less than ${MIN_QUOTA_US} µs per ${periodUs} µs period`);
+}
+
+/**
+ * A new cgroup limited to `cores` (e.g. 0.25: a quarter of one core) in periods of `periodUs` (default
+ * QUOTA_PERIOD_US); refuses in one line where it cannot.
+ */
+export function createCpuQuota(cores: number, o: { root?: string; name?: string; periodUs?: number } = {}): CpuQuota {
+  const periodUs = o.periodUs ?? QUOTA_PERIOD_US;
+  checkQuota(cores, periodUs);
   const c = cpuController(o.root);
   if ('reason' in c) throw new ImperaError('CPU_QUOTA_FAILED', `cannot throttle the CPU: ${c.reason}`, HINT);
   const dir = join(c.dir, o.name ?? `impera-${process.pid}-${Date.now().toString(36)}`);
@@ -81,9 +96,18 @@ export function createCpuQuota(cores: number, o: { root?: string; name?: string 
   if (c.version === 2 && !readFileSync(join(c.dir, 'cgroup.subtree_control'), 'utf8').includes('cpu')) writeFileSync(join(c.dir, 'cgroup.subtree_control'), '+cpu');
   mkdirSync(dir);
   let removed = false;
+  let now = cores;
   const quota: CpuQuota = {
     dir,
-    cores,
+    get cores() {
+      return now;
+    },
+    set(next) {
+      checkQuota(next, periodUs);
+      // v1 checks the quota against the period already written: the period first
+      for (const [file, text] of quotaFiles(c.version, next, periodUs)) write(file, text);
+      now = next;
+    },
     add: (pid) => write('cgroup.procs', String(pid)),
     remove() {
       if (removed) return;
@@ -99,10 +123,22 @@ export function createCpuQuota(cores: number, o: { root?: string; name?: string 
     },
   };
   try {
-    for (const [file, text] of quotaFiles(c.version, cores)) write(file, text);
+    quota.set(cores);
   } catch (e) {
     quota.remove();
     throw e;
   }
   return quota;
 }
+
+/** A CPU quota over time: `cores[i]` from `timesS[i]` (s) within each period of `periodS`, repeated. */
+export interface CpuQuotaTrace {
+  timesS: number[];
+  cores: number[];
+  periodS: number;
+}
+
+/** Make `quota` follow `trace` from now on (step 0 applied before it resolves) until stopped. */
+export const replayCpuQuota = (quota: CpuQuota, trace: CpuQuotaTrace): Promise<TraceReplay> =>
+  // async: a step the kernel refuses becomes the replay's error, not an exception in a timer
+  replaySteps(trace, async (index) => quota.set(trace.cores[index]!));

@@ -82,7 +82,8 @@ export function messageBytes(g: Graph, cut: Cut, protocol: Protocol, host: strin
   const inputs = cut.tensors.map((name) => graphTensor(g, name));
   const request = encodeRequest({ inputs }, { binaryInputs: true, ...(protocol === 'websocket' ? { modelName: 'tail' } : {}) });
   const outputs = [graphTensor(g, g.outputs[0]!.name!)];
-  const timing = { [TIMING.queue]: 0.0123456789, [TIMING.compute]: 1.23456789012, [TIMING.batch]: 1 };
+  // typical digits; over HTTP also the body's arrival
+  const timing = { [TIMING.queue]: 0.0123456789, [TIMING.compute]: 1.23456789012, [TIMING.batch]: 1, ...(protocol === 'websocket' ? {} : { [TIMING.receive]: 0.123456789012, [TIMING.receiveBytes]: 1234 }) };
   const response = encodeResponse({ model_name: 'tail', model_version: '1', parameters: timing, outputs }, () => true);
   if (protocol === 'websocket') {
     const frame = (n: number) => n + 4 + (n < 126 ? 2 : n < 65536 ? 4 : 10); // JSON-length prefix + WebSocket header

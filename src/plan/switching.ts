@@ -1,11 +1,14 @@
 /**
- * The switching plan: a few split configurations and the network conditions (uplink bandwidth, RTT, server
- * queueing) under which each is the best feasible one, for an edge that adapts while it runs. Each option's latency
- * is the planner's analytic breakdown with the network part re-evaluated at a point:
- *   device + server + share x (RTT + queue) + 8 x bytes / uplink
- * (share: the frames that reach the server, after exits; bytes: mean bytes sent per frame). Swept over a grid, this
- * draws which option wins where; the edge evaluates the same function at its own estimates (runtime/edge/adapt.ts)
- * and switches with hysteresis (a margin and a number of frames) so that noise does not flap.
+ * The switching plan: a few split configurations and the conditions (uplink bandwidth, RTT, server queueing, the
+ * device's own slowdown) under which each is the best feasible one, for an edge that adapts while it runs. Each
+ * option's latency is the planner's analytic breakdown re-evaluated at a point:
+ *   slowdown x device + server + share x (RTT + queue) + 8 x bytes / uplink
+ * (share: the frames that reach the server, after exits; bytes: mean bytes sent per frame; slowdown: the device's
+ * speed against the plan's, 1 as planned: other apps or thermal throttling make a real device slower at times, which
+ * favours a shallow cut). Swept over a grid, this draws which option wins where (at the planned device speed); an
+ * option is kept when it wins anywhere, at that speed or a slower one. The edge evaluates the same function at its
+ * own estimates (runtime/edge/adapt.ts) and switches with hysteresis (a margin and a number of frames) so that noise
+ * does not flap.
  */
 import { z } from 'zod';
 import { ImperaError } from '../errors.js';
@@ -15,11 +18,13 @@ import type { PlanConfiguration, PlanResult } from './types.js';
 
 export const SWITCHING_FORMAT = 'impera-switching/1';
 
-/** Network conditions at the edge: uplink (Mb/s), round-trip time and server queueing (ms). */
+/** Conditions at the edge: uplink (Mb/s), round-trip time and server queueing (ms), and the device's slowdown. */
 export interface NetworkPoint {
   upMbps: number;
   rttMs: number;
   queueMs: number;
+  /** The device's time over the plan's for the same work (1, the default: as planned; 2: twice as slow). */
+  deviceSlowdown?: number;
 }
 
 const nonNegative = z.number().nonnegative();
@@ -62,9 +67,9 @@ export const switchingSchema = z
 export type SwitchingOption = z.infer<typeof optionSchema>;
 export type SwitchingPlan = z.infer<typeof switchingSchema>;
 
-/** The network-dependent latency model of an option at a point (ms). */
+/** The condition-dependent latency model of an option at a point (ms). */
 export const predictLatency = (o: Pick<SwitchingOption, 'deviceMs' | 'serverMs' | 'share' | 'bytes'>, p: NetworkPoint): number =>
-  o.deviceMs + o.serverMs + o.share * (p.rttMs + p.queueMs) + (8 * o.bytes) / (1e3 * p.upMbps);
+  (p.deviceSlowdown ?? 1) * o.deviceMs + o.serverMs + o.share * (p.rttMs + p.queueMs) + (8 * o.bytes) / (1e3 * p.upMbps);
 
 /** What ranking needs from a plan: its options, the latency limit and the quality tolerance. */
 export type Ranking = Pick<SwitchingPlan, 'options' | 'latencyLimitMs' | 'tolerance'>;
@@ -91,6 +96,9 @@ export const DEFAULT_GRID: SwitchingPlan['grid'] = {
   queueMs: [0, 20, 100],
 };
 
+/** Device slowdowns an option may win at to be kept (beside the planned speed, 1): a device loaded or throttled. */
+export const DEFAULT_SLOWDOWNS: readonly number[] = [1, 2, 4, 8];
+
 export const DEFAULT_HYSTERESIS: SwitchingPlan['hysteresis'] = { margin: 0.15, frames: 3 };
 
 /** Whether a configuration can be an option: a split whose checks other than latency and throughput (which the network changes) are met. */
@@ -103,19 +111,22 @@ function optionOf(c: PlanConfiguration, name: string): SwitchingOption {
   return { name, id: c.id, deviceMs, serverMs, share, bytes: c.bytes, goodness: gain(c.quality.better, c.quality.value) };
 }
 
-/** Winners over the grid, [queue][rtt][uplink]. */
-const sweep = (plan: Ranking, grid: SwitchingPlan['grid']): string[][][] =>
-  grid.queueMs.map((queueMs) => grid.rttMs.map((rttMs) => grid.upMbps.map((upMbps) => rankAt(plan, { upMbps, rttMs, queueMs })[0]!.name)));
+/** Winners over the grid at one device slowdown, [queue][rtt][uplink]. */
+const sweep = (plan: Ranking, grid: SwitchingPlan['grid'], deviceSlowdown = 1): string[][][] =>
+  grid.queueMs.map((queueMs) => grid.rttMs.map((rttMs) => grid.upMbps.map((upMbps) => rankAt(plan, { upMbps, rttMs, queueMs, deviceSlowdown })[0]!.name)));
 
 export interface SwitchingOptions {
   grid?: SwitchingPlan['grid'];
+  /** Device slowdowns swept to decide which options to keep (default DEFAULT_SLOWDOWNS; the winners drawn are at 1). */
+  slowdowns?: readonly number[];
   hysteresis?: SwitchingPlan['hysteresis'];
   tolerance?: number;
 }
 
 /**
- * The switching plan of a result: every switchable configuration swept over the grid, kept when it wins somewhere
- * (the recommendation always kept, first); null when the plan has no split configuration or no latency limit.
+ * The switching plan of a result: every switchable configuration swept over the grid at each device slowdown, kept
+ * when it wins somewhere (the recommendation always kept, first); null when the plan has no split configuration or
+ * no latency limit.
  */
 export function switchingPlan(r: Pick<PlanResult, 'configurations' | 'recommendation' | 'scenario'>, o: SwitchingOptions = {}): SwitchingPlan | null {
   const limit = r.scenario.qos.latency?.limit;
@@ -124,18 +135,21 @@ export function switchingPlan(r: Pick<PlanResult, 'configurations' | 'recommenda
   const grid = o.grid ?? DEFAULT_GRID;
   const tolerance = o.tolerance ?? 0;
   const all = candidates.map((c, i) => optionOf(c, `c${i}`));
-  const won = new Set(sweep({ options: all, latencyLimitMs: limit, tolerance }, grid).flat(2));
+  const won = new Set((o.slowdowns ?? DEFAULT_SLOWDOWNS).flatMap((slowdown) => sweep({ options: all, latencyLimitMs: limit, tolerance }, grid, slowdown).flat(2)));
   const options = all.filter((x, i) => won.has(x.name) || (i === 0 && x.id === r.recommendation?.id)).map((x, i) => ({ ...x, name: `c${i}` }));
   const ranking = { options, latencyLimitMs: limit, tolerance };
   return { format: SWITCHING_FORMAT, plan: r.scenario.name, latencyLimitMs: limit, tolerance, hysteresis: o.hysteresis ?? DEFAULT_HYSTERESIS, options, grid, winners: sweep(ranking, grid) };
 }
 
+/** The conditions the grid sweeps (the device's slowdown is not drawn: the winners are at the planned speed). */
+type GridCondition = 'upMbps' | 'rttMs' | 'queueMs';
+
 /** Where an option wins: the ranges of each condition over the grid points it wins (null: nowhere). */
-export function winningRanges(plan: SwitchingPlan, name: string): Record<keyof NetworkPoint, [number, number]> | null {
-  const points: NetworkPoint[] = [];
+export function winningRanges(plan: SwitchingPlan, name: string): Record<GridCondition, [number, number]> | null {
+  const points: Pick<NetworkPoint, GridCondition>[] = [];
   plan.winners.forEach((byRtt, q) => byRtt.forEach((row, r) => row.forEach((w, u) => w === name && points.push({ upMbps: plan.grid.upMbps[u]!, rttMs: plan.grid.rttMs[r]!, queueMs: plan.grid.queueMs[q]! }))));
   if (!points.length) return null;
-  const range = (k: keyof NetworkPoint): [number, number] => [Math.min(...points.map((p) => p[k])), Math.max(...points.map((p) => p[k]))];
+  const range = (k: GridCondition): [number, number] => [Math.min(...points.map((p) => p[k])), Math.max(...points.map((p) => p[k]))];
   return { upMbps: range('upMbps'), rttMs: range('rttMs'), queueMs: range('queueMs') };
 }
 

@@ -47,6 +47,10 @@ describe('the latency model at a network point', () => {
     expect(predictLatency({ deviceMs: 10, serverMs: 5, share: 0.5, bytes: 125_000 }, { upMbps: 10, rttMs: 20, queueMs: 4 })).toBeCloseTo(10 + 5 + 0.5 * 24 + 100, 9);
   });
 
+  it("scales the device's time, and only it, by the device's slowdown", () => {
+    expect(predictLatency({ deviceMs: 10, serverMs: 5, share: 0.5, bytes: 125_000 }, { upMbps: 10, rttMs: 20, queueMs: 4, deviceSlowdown: 3 })).toBeCloseTo(3 * 10 + 5 + 0.5 * 24 + 100, 9);
+  });
+
   it('takes the share sent to the server from the exit rates', () => {
     const p = switchingPlan(result([cfg('x', { deviceMs: 1, serverMs: 1, bytes: 10, accuracy: 0.9, exitRate: 0.25 })]))!;
     expect(p.options[0]!.share).toBeCloseTo(0.75, 12);
@@ -95,6 +99,17 @@ describe('the sweep', () => {
     expect(winningRanges(p, 'c1')).toEqual({ upMbps: [1, 390], rttMs: [0, 50], queueMs: [0, 30] });
     expect(winningRanges(p, 'c0')).toEqual({ upMbps: [400, 5000], rttMs: [0, 50], queueMs: [0, 30] });
     expect(switchingPlan(result([local]))).toBeNull();
+  });
+
+  it('keeps an option that wins only when the device is slower than planned, and draws the winners as planned', () => {
+    // at 100 Mb/s: deep 40 + 5 + 0.8 = 45.8 ms, mid (deviceMs 20, 2e5 B) 20 + 10 + 16 = 46 ms: deep wins at 1x (the two
+    // cross where 45 + 80/U = 30 + 1600/U, U = 101.3 Mb/s); at 2x deep 85.8 ms, mid 66 ms: mid wins
+    const mid = cfg('mid', { deviceMs: 20, serverMs: 10, bytes: 2e5, accuracy: 0.9 });
+    const at100 = { upMbps: [100], rttMs: [0], queueMs: [0] };
+    const kept = switchingPlan(result([deep, mid], 200), { grid: at100 })!;
+    expect(kept.options.map((o) => o.id)).toEqual(['deep', 'mid']);
+    expect(kept.winners).toEqual([[['c0']]]);
+    expect(switchingPlan(result([deep, mid], 200), { grid: at100, slowdowns: [1] })!.options.map((o) => o.id)).toEqual(['deep']);
   });
 });
 

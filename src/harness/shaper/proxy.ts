@@ -1,13 +1,18 @@
 /**
- * The fallback shaper: a TCP proxy on loopback that delivers each chunk of the byte stream after serialising it
- * at the direction's rate (behind the bytes before it) and delaying it by the one-way delay. It needs no
- * privileges, but it carries a byte stream, not packets: both TCP connections run over loopback, so there is
- * no slow start or window on the shaped link (a transfer takes delay + bytes / rate) and no packet loss.
+ * The fallback shaper: a TCP proxy on loopback that delivers the byte stream in segments of at most a TCP
+ * segment's payload, each after serialising it at the direction's rate (behind the bytes before it) and delaying
+ * it by the one-way delay, so a message arrives spread over its transfer time as it would over a link (a receiver
+ * can time its arrival). It needs no privileges, but it carries a byte stream, not packets: both TCP connections
+ * run over loopback, so there is no slow start or window on the shaped link (a transfer takes delay + bytes /
+ * rate) and no packet loss.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { ImperaError } from '../../errors.js';
 import { LoopbackPath } from './loopback.js';
 import type { ShapedPath, ShapeParams } from './path.js';
+
+/** The most bytes delivered at once: a TCP segment's payload on Ethernet (1500 less 52 bytes of IP and TCP headers). */
+export const SEGMENT_BYTES = 1448;
 
 /** Bytes in flight through one direction before the sender is paused. */
 const HIGH_WATER = 4 * 1024 * 1024;
@@ -36,15 +41,18 @@ function shape(from: Socket, to: Socket, direction: Direction): void {
   let lastDue = 0;
   from.on('data', (chunk: Buffer) => {
     const { mbps, delayMs } = direction();
-    freeAt = Math.max(performance.now(), freeAt) + (chunk.length * 8) / (mbps * 1000);
-    lastDue = freeAt + delayMs;
     inFlight += chunk.length;
     if (inFlight > HIGH_WATER) from.pause();
-    deliver(lastDue, () => {
-      to.write(chunk);
-      inFlight -= chunk.length;
-      if (from.isPaused() && inFlight <= HIGH_WATER / 2) from.resume();
-    });
+    for (let at = 0; at < chunk.length; at += SEGMENT_BYTES) {
+      const segment = chunk.subarray(at, at + SEGMENT_BYTES);
+      freeAt = Math.max(performance.now(), freeAt) + (segment.length * 8) / (mbps * 1000);
+      lastDue = freeAt + delayMs;
+      deliver(lastDue, () => {
+        to.write(segment);
+        inFlight -= segment.length;
+        if (from.isPaused() && inFlight <= HIGH_WATER / 2) from.resume();
+      });
+    }
   });
   from.on('end', () => deliver(lastDue, () => to.end()));
   from.on('error', () => to.destroy());

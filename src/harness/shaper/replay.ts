@@ -5,7 +5,8 @@
  * the clock, so a late timer applies the step due now rather than drifting. Both shapers fix a packet's (or chunk's)
  * serialisation time when it is queued: bytes queued before a change keep the old rate, so the replay is faithful
  * to within the queue's drain time at a step. Neither shaper can stop a link (a rate of 0 is unlimited in the
- * emulator), so an outage (0 Mb/s) is replayed at MIN_REPLAY_MBPS.
+ * emulator), so an outage (0 Mb/s) is replayed at MIN_REPLAY_MBPS. The step timing is shared with any condition
+ * that follows a trace (replaySteps: a device's CPU quota, harness/cpu-quota.ts).
  */
 import type { BandwidthTrace } from '../../net/rate.js';
 import type { ShapedPath, ShapeParams } from './path.js';
@@ -26,7 +27,7 @@ export interface TraceReplay {
 }
 
 /** The step of `trace` at `elapsedMs` after its start: its index within a period and when the next step begins. */
-export function traceStepAt(trace: BandwidthTrace, elapsedMs: number): { index: number; nextMs: number } {
+export function traceStepAt(trace: StepTrace, elapsedMs: number): { index: number; nextMs: number } {
   const periodMs = trace.periodS * 1000;
   const cycle = Math.floor(elapsedMs / periodMs);
   const within = elapsedMs - cycle * periodMs;
@@ -42,12 +43,15 @@ export function replayParams(trace: BandwidthTrace, index: number, base: ShapePa
   return { ...base, ...(direction !== 'down' ? { upMbps: mbps } : {}), ...(direction !== 'up' ? { downMbps: mbps } : {}) };
 }
 
+/** What times a replay: step start times within a period (s) and the period (s); a bandwidth trace is one. */
+export type StepTrace = Pick<BandwidthTrace, 'timesS' | 'periodS'>;
+
 /**
- * Replay `trace` on `path` from now on; the other numbers of the link (delay, loss, the other direction) are
- * `base`'s. Resolves once the trace's first step is applied, which is the replay's time 0 (`startMs`).
+ * Apply the steps of `trace` from now on, `apply(index)` when each begins, until stopped. Resolves once step 0 is
+ * applied, which is the replay's time 0 (`startMs`).
  */
-export async function replayTrace(path: ShapedPath, trace: BandwidthTrace, base: ShapeParams, direction: ReplayDirection = 'up'): Promise<TraceReplay> {
-  await path.set(replayParams(trace, 0, base, direction));
+export async function replaySteps(trace: StepTrace, apply: (index: number) => Promise<void>): Promise<TraceReplay> {
+  await apply(0);
   const startMs = performance.now();
   let applied = 0;
   let stopped = false;
@@ -58,7 +62,7 @@ export async function replayTrace(path: ShapedPath, trace: BandwidthTrace, base:
     const { index, nextMs } = traceStepAt(trace, performance.now() - startMs);
     if (index !== applied) {
       applied = index;
-      pending = path.set(replayParams(trace, index, base, direction)).catch((e: Error) => {
+      pending = apply(index).catch((e: Error) => {
         error ??= e;
         stopped = true;
         clearTimeout(timer);
@@ -79,3 +83,10 @@ export async function replayTrace(path: ShapedPath, trace: BandwidthTrace, base:
     },
   };
 }
+
+/**
+ * Replay `trace` on `path` from now on; the other numbers of the link (delay, loss, the other direction) are
+ * `base`'s. Resolves once the trace's first step is applied, which is the replay's time 0 (`startMs`).
+ */
+export const replayTrace = (path: ShapedPath, trace: BandwidthTrace, base: ShapeParams, direction: ReplayDirection = 'up'): Promise<TraceReplay> =>
+  replaySteps(trace, (index) => path.set(replayParams(trace, index, base, direction)));

@@ -3,14 +3,15 @@
  * the server checked to hold every tail, frames run one at a time on the current option, and between frames the
  * chooser (adapt.ts) may move to another option from what the frames so far measured: the uplink from bytes and
  * network time per request, the RTT from a probe every few frames, the server's queueing from the time it reports
- * (and 429s). A switch happens between two frames, so no frame is lost or run twice; each one is logged with its
- * reason. Whatever the server does meanwhile, each frame ends as the runner ends it: a result or an explicit error.
+ * (and 429s), the device's slowdown from its head and encode times against the plan's. A switch happens between two
+ * frames, so no frame is lost or run twice; each one is logged with its reason. Whatever the server does meanwhile,
+ * each frame ends as the runner ends it: a result or an explicit error.
  */
 import { dirname, resolve } from 'node:path';
 import { ImperaError } from '../../errors.js';
 import type { Feeds } from '../../ort/session.js';
-import type { SwitchingOption, SwitchingPlan } from '../../plan/switching.js';
-import { choose, currentPoint, ESTIMATOR_DEFAULTS, observeQueue, observeRtt, observeTransfer, type ChooserState, type Estimate, type EstimatorSettings } from './adapt.js';
+import type { NetworkPoint, SwitchingOption, SwitchingPlan } from '../../plan/switching.js';
+import { choose, currentPoint, ESTIMATOR_DEFAULTS, observeDeviceTime, observeQueue, observeRtt, observeTimeout, observeTransfer, type ChooserState, type Estimate, type EstimatorSettings } from './adapt.js';
 import { createClient, type InferenceClient } from './client.js';
 import { loadRuntimeConfig, type RuntimeConfig } from './config.js';
 import { frameSource } from './frames.js';
@@ -95,6 +96,11 @@ export class AdaptiveEdge {
     return this.chooser.current;
   }
 
+  /** The conditions as estimated now (what the next choice reads); undefined before the first transfer. */
+  get conditions(): NetworkPoint | undefined {
+    return currentPoint(this.estimate);
+  }
+
   private option(name: string): SwitchingOption {
     return this.plan.options.find((x) => x.name === name)!;
   }
@@ -111,16 +117,18 @@ export class AdaptiveEdge {
     return this.probing;
   }
 
-  /** Learn from a frame's call: its transfer, the server's queueing, a refusal or a timeout. */
-  private observe(r: FrameResult): void {
+  /** Learn from a frame: the device's speed, and from its call the transfer, the server's queueing, a refusal or a timeout. */
+  private observe(r: FrameResult, option: SwitchingOption): void {
     const s = this.o.estimator ?? ESTIMATOR_DEFAULTS;
     const t = r.timings;
+    // a frame that was encoded did all the device work the plan priced (an exit's or a waiting frame's did less)
+    if (t.encodeMs !== undefined) this.estimate = observeDeviceTime(this.estimate, t.headMs + t.encodeMs, option.deviceMs, s);
     if (r.outcome === 'server' && r.sentBytes !== undefined && t.requestMs !== undefined) {
       const networkMs = t.requestMs - (t.serverQueueMs ?? 0) - (t.serverComputeMs ?? 0);
-      this.estimate = observeQueue(observeTransfer(this.estimate, r.sentBytes, networkMs, s), t.serverQueueMs ?? 0, s);
+      const arrival = t.serverReceiveMs !== undefined && t.serverReceiveBytes !== undefined ? { ms: t.serverReceiveMs, bytes: t.serverReceiveBytes } : undefined;
+      this.estimate = observeQueue(observeTransfer(this.estimate, r.sentBytes, networkMs, s, arrival), t.serverQueueMs ?? 0, s);
     } else if (r.failure === 'timeout' && t.requestMs !== undefined) {
-      const o = this.option(this.current);
-      this.estimate = observeTransfer(this.estimate, o.share > 0 ? o.bytes / o.share : o.bytes, t.requestMs, s);
+      this.estimate = observeTimeout(this.estimate, option.share > 0 ? option.bytes / option.share : option.bytes, t.requestMs, s);
     } else if (r.failure === 'overloaded') {
       this.estimate = observeQueue(this.estimate, this.plan.latencyLimitMs, s);
     }
@@ -145,7 +153,7 @@ export class AdaptiveEdge {
     this.maybeSwitch(frame);
     const option = this.current;
     const answer = await this.runners.get(option)!.processWithOutputs(frame, feeds, label);
-    this.observe(answer.result);
+    this.observe(answer.result, this.option(option));
     return { ...answer, result: { ...answer.result, option } };
   }
 

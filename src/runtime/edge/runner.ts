@@ -36,6 +36,9 @@ export interface FrameTimings {
   /** The server's own account (impera serve): waiting for a worker, and inference. */
   serverQueueMs?: number;
   serverComputeMs?: number;
+  /** The request body's arrival at the server (HTTP): the bytes read after its headers, and the ms they took. */
+  serverReceiveMs?: number;
+  serverReceiveBytes?: number;
   /** The tail run locally (fallback). */
   localMs?: number;
   totalMs: number;
@@ -229,6 +232,8 @@ export class EdgeRunner {
       const p = reply.response.parameters ?? {};
       if (typeof p[TIMING.queue] === 'number') timings.serverQueueMs = p[TIMING.queue] as number;
       if (typeof p[TIMING.compute] === 'number') timings.serverComputeMs = p[TIMING.compute] as number;
+      if (typeof p[TIMING.receive] === 'number') timings.serverReceiveMs = p[TIMING.receive] as number;
+      if (typeof p[TIMING.receiveBytes] === 'number') timings.serverReceiveBytes = p[TIMING.receiveBytes] as number;
       this.link.backoffMs = this.config.reconnect.initialMs;
       const { outputs, answer } = this.answerOutputs(reply.response);
       return this.answered(frame, 'server', outputs, answer, { ...timings, totalMs: performance.now() - start }, { ...extra, sentBytes: reply.sentBytes, receivedBytes: reply.receivedBytes });

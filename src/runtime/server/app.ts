@@ -20,7 +20,7 @@ import { ImperaError } from '../../errors.js';
 import { VERSION } from '../../util/package.js';
 import { type EncodedBody, HEADER_LENGTH, joinBody, parseHeaderLength } from '../protocol/body.js';
 import { isProtocolError, ProtocolError } from '../protocol/errors.js';
-import { EXTENSIONS } from '../protocol/extensions.js';
+import { EXTENSIONS, TIMING } from '../protocol/extensions.js';
 import { JSON_LIMITS, type JsonLimits } from '../protocol/limits.js';
 import { decodeRequest, encodeResponse, rawRequest, wantsBinary, type DecodedRequest, type ServerMetadata } from '../protocol/messages.js';
 import { errorMessage, frameMessage, STREAM_PATH, unframeMessage } from '../protocol/stream.js';
@@ -169,12 +169,31 @@ function httpServerFactory(o: ServerOptions) {
     o.tls ? createHttps({ ...settings, cert: o.tls.cert, key: o.tls.key }, handler) : createHttp(settings, handler);
 }
 
-/** What the routes share: the models, the queue, and the request limits. */
+/** When a request's headers were read, and the socket's bytes read by then. */
+interface Arrival {
+  atMs: number;
+  bytesRead: number;
+}
+
+/** What the routes share: the models, the queue, the request limits, and when each request arrived. */
 interface Serving {
   table: ModelTable;
   scheduler: Scheduler;
   limits: JsonLimits;
   timeoutMs: number;
+  arrivals: WeakMap<FastifyRequest, Arrival>;
+}
+
+/**
+ * The body's arrival as this server saw it (impera_timing): the bytes read after the headers' read, and the time
+ * they took to come. Over a link the body arrives spread over its transfer, so these two give the uplink's rate
+ * free of what the client spends around the request (its own CPU, the RTT); a body that came in the headers' read
+ * gives 0 bytes.
+ */
+function bodyArrival(s: Serving, req: FastifyRequest): Record<string, number> {
+  const a = s.arrivals.get(req);
+  if (!a) return {};
+  return { [TIMING.receive]: performance.now() - a.atMs, [TIMING.receiveBytes]: req.raw.socket.bytesRead - a.bytesRead };
 }
 
 function routes(app: FastifyInstance, s: Serving, state: { ready: boolean }): void {
@@ -197,8 +216,9 @@ function routes(app: FastifyInstance, s: Serving, state: { ready: boolean }): vo
       const headerLength = parseHeaderLength(req.headers[HEADER_LENGTH], body.length);
       const decoded: DecodedRequest = headerLength === 0 ? rawRequest(body, onlyInput(m), m.maxBatch > 1) : decodeRequest(body, headerLength, s.limits);
       if (decoded.modelName !== undefined && decoded.modelName !== m.name) throw new ProtocolError(400, `the body names model '${decoded.modelName}' but the URL names '${m.name}'`);
+      const arrival = bodyArrival(s, req);
       const res = await infer(s.scheduler, m, decoded, () => req.raw.socket.destroyed, s.timeoutMs);
-      return sendBody(reply, encodeResponse(res, (name) => wantsBinary(decoded, name)));
+      return sendBody(reply, encodeResponse({ ...res, parameters: { ...res.parameters, ...arrival } }, (name) => wantsBinary(decoded, name)));
     });
   }
 }
@@ -281,7 +301,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   if (o.edgePage && o.tokens.length) throw new ImperaError('BAD_ARGUMENT', 'the browser edge page cannot send a bearer token on its WebSocket, so it cannot be served with tokens', 'serve the page without --token (on a private address), or use impera edge');
   const pool = await InferencePool.start(o.models, { workers: o.workers, threads: o.threads });
   const scheduler = new Scheduler((task) => pool.run(task), { maxQueue: o.maxQueue, slots: o.workers });
-  const serving: Serving = { table: new ModelTable(o.models), scheduler, limits: { maxDepth: o.maxJsonDepth, maxTensors: o.maxTensors }, timeoutMs: o.inferenceTimeoutMs };
+  const serving: Serving = { table: new ModelTable(o.models), scheduler, limits: { maxDepth: o.maxJsonDepth, maxTensors: o.maxTensors }, timeoutMs: o.inferenceTimeoutMs, arrivals: new WeakMap() };
   const state = { ready: false };
   const authorized = bearerCheck(o.tokens);
   const logEntry = accessLogger(o);
@@ -304,6 +324,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   await app.register(websocket, { options: { maxPayload: o.bodyLimit + 4 } });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.addHook('onRequest', async (req) => {
+    serving.arrivals.set(req, { atMs: performance.now(), bytesRead: req.raw.socket.bytesRead });
+  });
   app.addHook('onRequest', async (req, reply) => {
     if (HEALTH.test(req.routeOptions.url ?? '') || authorized(req.headers.authorization)) return; // the matched route, not the raw URL
     return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'missing or wrong bearer token (send Authorization: Bearer <token>)' });

@@ -1,12 +1,12 @@
 /**
  * The adaptive edge's estimator and chooser, against closed forms: the uplink as the harmonic mean of per-request
- * throughputs beyond the fixed cost of a request (the least network time of the last requests, never under the
- * probed RTT), EWMAs for RTT and queueing, and switches only after the margin is beaten for the
+ * throughputs, read from the body's arrival where the server reports it, else beyond the fixed cost of a request
+ * (the least network time of the last requests, never under the probed RTT), EWMAs for RTT, queueing and the device's slowdown (measured device time over the plan's), and switches only after the margin is beaten for the
  * plan's number of consecutive frames.
  */
 import { describe, expect, it } from 'vitest';
 import type { SwitchingPlan } from '../../../src/plan/switching.js';
-import { choose, currentPoint, ESTIMATOR_DEFAULTS, fixedMs, harmonicMean, observeQueue, observeRtt, observeTransfer, type ChooserState, type Estimate } from '../../../src/runtime/edge/adapt.js';
+import { choose, currentPoint, ESTIMATOR_DEFAULTS, fixedMs, harmonicMean, observeDeviceTime, observeQueue, observeRtt, observeTimeout, observeTransfer, type ChooserState, type Estimate } from '../../../src/runtime/edge/adapt.js';
 
 describe('the estimator', () => {
   it('averages throughputs harmonically', () => {
@@ -17,7 +17,7 @@ describe('the estimator', () => {
     let e: Estimate = observeRtt({ throughputs: [] }, 10);
     e = observeTransfer(e, 125_000, 110); // 1 Mbit in 100 ms: 10 Mb/s
     expect(e.throughputs).toEqual([10]);
-    expect(currentPoint(e)).toEqual({ upMbps: 10, rttMs: 110, queueMs: 0 }); // the fixed cost: the least request time so far
+    expect(currentPoint(e)).toEqual({ upMbps: 10, rttMs: 110, queueMs: 0, deviceSlowdown: 1 }); // the fixed cost: the least request time so far
     const k = { ...ESTIMATOR_DEFAULTS, window: 2 };
     for (let i = 0; i < 3; i++) e = observeTransfer(e, 125_000, 160, k); // 1 Mbit 50 ms beyond the 110 ms request: 20 Mb/s
     expect(e.throughputs).toEqual([20, 20]);
@@ -45,6 +45,38 @@ describe('the estimator', () => {
     expect(Math.abs(predicted / network(13_300, 1) - 1)).toBeLessThan(0.03);
   });
 
+  it("reads the uplink from the body's arrival at the server, not fooled by a device that slows down around its requests", () => {
+    // 3300 B at 20 Mb/s; the server read 1852 B after the headers' segment, over 0.7408 ms (20 Mb/s); the request's
+    // network time: 40 ms of fixed cost + 1.32 ms of transfer; then the device slows and the same request takes 100 ms
+    const transfer = (8 * 3300) / (1e3 * 20);
+    const arrival = { ms: (8 * 1852) / (1e3 * 20), bytes: 1852 };
+    let e: Estimate = { throughputs: [] };
+    for (let i = 0; i < 3; i++) e = observeTransfer(e, 3300, 40 + transfer, ESTIMATOR_DEFAULTS, arrival);
+    expect(currentPoint(e)!.upMbps).toBeCloseTo(20, 9);
+    expect(currentPoint(e)!.rttMs).toBeCloseTo(40, 9);
+    let blind: Estimate = { throughputs: [] }; // the same requests without the server's account
+    for (let i = 0; i < 3; i++) blind = observeTransfer(blind, 3300, 40 + transfer);
+    for (let i = 0; i < 5; i++) {
+      e = observeTransfer(e, 3300, 100 + transfer, ESTIMATOR_DEFAULTS, arrival);
+      blind = observeTransfer(blind, 3300, 100 + transfer);
+    }
+    // still 20 Mb/s; the fixed cost moves towards 100 ms as an EWMA: 100 - 60 x 0.7^5
+    expect(currentPoint(e)!.upMbps).toBeCloseTo(20, 9);
+    expect(currentPoint(e)!.rttMs).toBeCloseTo(100 - 60 * 0.7 ** 5, 9);
+    // without it, the 60 ms the device added read as transfer: 3300 B in 60 ms, 0.44 Mb/s
+    expect(currentPoint(blind)!.upMbps).toBeCloseTo((8 * 3300) / (1e3 * 60), 9);
+    // one arrival spread by a late timer (1852 B over 12 ms: 1.2 Mb/s) moves the median of the last 5 not at all
+    const late = observeTransfer(e, 3300, 100 + transfer, ESTIMATOR_DEFAULTS, { ms: 12, bytes: 1852 });
+    expect(late.throughputs.map((x) => +x.toFixed(3))).toEqual([20, 20, 20, 20, 1.235]);
+    expect(currentPoint(late)!.upMbps).toBeCloseTo(20, 9);
+    // a request of 13,300 B unanswered after 140 ms: at most 8 x 13300 / (140 - fixed) ms, at once, whatever came before
+    const timedOut = observeTimeout(late, 13_300, 140);
+    expect(timedOut.throughputs).toEqual([(8 * 13_300) / (1e3 * (140 - fixedMs(late)))]);
+    expect(currentPoint(timedOut)!.upMbps).toBeCloseTo((8 * 13_300) / (1e3 * (140 - fixedMs(late))), 9);
+    // a body that came whole with its headers says nothing of the rate: the estimate without it
+    expect(observeTransfer(blind, 3300, 100 + transfer, ESTIMATOR_DEFAULTS, { ms: 0.1, bytes: 0 })).toEqual(observeTransfer(blind, 3300, 100 + transfer));
+  });
+
   it('forgets the fixed cost after the last fixedWindow requests', () => {
     const s = { ...ESTIMATOR_DEFAULTS, fixedWindow: 3 };
     let e: Estimate = { throughputs: [] };
@@ -62,6 +94,20 @@ describe('the estimator', () => {
     e = observeQueue(observeQueue(e, 100), 0);
     expect(e.queueMs).toBeCloseTo(70, 12);
     expect(currentPoint({ throughputs: [] })).toBeUndefined();
+  });
+
+  it("reads the device's slowdown as an EWMA of measured over planned device time, the same whichever option ran", () => {
+    // planned 20 ms (option a) and 50 ms (option b); the device turns 4x slower: samples 4, 4, 4 from both options
+    let e: Estimate = observeTransfer({ throughputs: [] }, 1000, 10);
+    expect(currentPoint(e)!.deviceSlowdown).toBe(1);
+    e = observeDeviceTime(e, 20, 20);
+    expect(e.deviceSlowdown).toBe(1);
+    for (const [measured, planned] of [[80, 20], [200, 50], [80, 20]] as const) e = observeDeviceTime(e, measured, planned);
+    // EWMA from 1 towards 4 with weight 0.3: 4 - 3 x 0.7^3
+    expect(e.deviceSlowdown).toBeCloseTo(4 - 3 * 0.7 ** 3, 12);
+    expect(currentPoint(e)!.deviceSlowdown).toBeCloseTo(4 - 3 * 0.7 ** 3, 12);
+    // an option planned at 0 ms (nothing on the device) says nothing of its speed
+    expect(observeDeviceTime(e, 5, 0)).toBe(e);
   });
 });
 
@@ -93,7 +139,7 @@ describe('the chooser', () => {
     expect(run([200, 200]).switches).toEqual([]);
     const { state, switches } = run([200, 200, 200]);
     expect(state.current).toBe('deep');
-    expect(switches).toEqual(['shallow->deep: uplink 200 Mb/s, RTT 0 ms, queue 0 ms: deep is faster (45 ms against 65 ms) at equal quality, for 3 frames']);
+    expect(switches).toEqual(['shallow->deep: uplink 200 Mb/s, RTT 0 ms, queue 0 ms, device x1.0: deep is faster (45 ms against 65 ms) at equal quality, for 3 frames']);
   });
 
   it('does not flap on noise: a frame won by the current option resets the count', () => {
@@ -103,6 +149,18 @@ describe('the chooser', () => {
   it('stays when the other option is faster by less than the margin', () => {
     // at 300 Mb/s shallow 51.7 ms, deep 45.3 ms: deep ranks first but is only 12 % faster
     expect(run([300, 300, 300, 300]).state.current).toBe('shallow');
+  });
+
+  it('moves to the shallow cut when the device slows down, on the same link', () => {
+    // at 200 Mb/s: deep 45.4 ms, shallow 65 ms; the device 4x slower: deep 160 + 5 + 0.4 = 165.4 ms, shallow 20 + 20 + 40 = 80 ms
+    let state: ChooserState = { current: 'deep', streak: 0 };
+    const reasons = [1, 4, 4, 4].map((deviceSlowdown) => {
+      const next = choose(plan, state, { upMbps: 200, rttMs: 0, queueMs: 0, deviceSlowdown });
+      state = next.state;
+      return next.decision?.reason;
+    });
+    expect(reasons.slice(0, 3)).toEqual([undefined, undefined, undefined]);
+    expect(reasons[3]).toBe('uplink 200 Mb/s, RTT 0 ms, queue 0 ms, device x4.0: shallow is faster (80 ms against 165 ms) at equal quality, for 3 frames');
   });
 
   it('leaves an option predicted over the latency limit', () => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CallError, HttpClient, StreamClient } from '../../../src/runtime/edge/client.js';
 import { hostileRequests } from '../../../src/harness/hostile.js';
+import { ProxyPath, SEGMENT_BYTES } from '../../../src/harness/shaper/proxy.js';
 import { joinBody } from '../../../src/runtime/protocol/body.js';
 import { encodeRequest } from '../../../src/runtime/protocol/messages.js';
 import { TIMING } from '../../../src/runtime/protocol/extensions.js';
@@ -68,6 +69,28 @@ describe('the protocol endpoints', () => {
       expect(y).toMatchObject({ name: 'y', datatype: 'FP32', shape: [3, 5] });
       close(y.data as Float32Array, expected);
       expect(reply.response.parameters?.[TIMING.compute]).toBeGreaterThan(0);
+    }
+  });
+
+  it("reports the body's arrival over HTTP: bytes read after the headers, no faster than the link delivered them", async () => {
+    // 8 kB of body (the most the tail takes) over a 0.5 Mb/s uplink: the segments after the headers' arrive over ~110 ms
+    const path = new ProxyPath();
+    try {
+      await path.set({ upMbps: 0.5, downMbps: 100, delayMs: 1, loss: 0, downLoss: 0, overheadBytes: 0 });
+      const client = new HttpClient({ url: await path.expose(server.port), protocol: 'binary', token: TOKEN });
+      const reply = await client.infer({ model: 'tail', inputs: cutInputs(repo, 8), timeoutMs: 10_000 });
+      client.close();
+      const p = reply.response.parameters!;
+      const [ms, bytes] = [p[TIMING.receive] as number, p[TIMING.receiveBytes] as number];
+      // at least the body less the headers' segment, at most what was sent
+      expect(bytes).toBeGreaterThan(8 * 1024 - SEGMENT_BYTES);
+      expect(bytes).toBeLessThanOrEqual(reply.sentBytes);
+      // the shaper never delivers a segment early: the bytes after the first read took at least (bytes - one
+      // segment) at 0.5 Mb/s; late timers under load only lengthen it (a 4x bound, for a loaded machine)
+      expect(ms).toBeGreaterThanOrEqual((8 * (bytes - SEGMENT_BYTES)) / (1e3 * 0.5));
+      expect(ms).toBeLessThan((4 * 8 * bytes) / (1e3 * 0.5));
+    } finally {
+      await path.close();
     }
   });
 

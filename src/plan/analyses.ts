@@ -166,8 +166,10 @@ export interface TopUp {
 export async function topUpAnalysis(g: Graph, q: QualityAnalysis, arms: readonly TopUp[], all: { cuts: readonly Cut[]; codecs: readonly string[] }, data: PlanData, o: QualityOptions, cache: AnalysisCache, onProgress?: (stage: string, done: number, total: number) => void): Promise<{ value: QualityAnalysis; cached: boolean }> {
   const figureOf = (a: TopUp) => q.codecs.find((c) => c.cut === a.cut.id && c.codec === a.codec)!;
   const key = { analysis: qualityKey(g, all.cuts, all.codecs, data, o), arms: arms.map((a) => [a.cut.id, a.codec]).sort() };
+  // a configuration the screen settled was measured on no prefix (eval/adaptive.ts: its scores are bounds)
+  const prefix = (f: CodecFigure) => (f.stopped === 'outclassed' ? 0 : f.quality.samples);
   return cache.get('quality-topup', key, async () => {
-    const from = Math.min(...arms.map((a) => figureOf(a).quality.samples));
+    const from = Math.min(...arms.map((a) => prefix(figureOf(a))));
     const rest = subsetDataset(data.test, Array.from({ length: q.samples - from }, (_, i) => from + i));
     const cuts = [...new Map(arms.map((a) => [a.cut.id, a.cut])).values()];
     const report = await evaluate(g, { cuts, codecs: [...new Set(arms.map((a) => a.codec))].map((c) => parseCodec(c)), data: rest, calibration: data.calibration, byteSamples: Math.max(0, Math.min(BYTE_SAMPLES, q.samples) - from), task: o.task, detail: true, ...(onProgress ? { onProgress } : {}) });
@@ -176,7 +178,7 @@ export async function topUpAnalysis(g: Graph, q: QualityAnalysis, arms: readonly
     const extend = (f: CodecFigure): CodecFigure => {
       const e = measured.get(`${f.cut}|${f.codec}`);
       if (!e || !f.stopped) return f;
-      const skip = f.quality.samples - from;
+      const skip = prefix(f) - from;
       const scores = [...f.scores, ...e.scores!.slice(skip)];
       const predictions = [...f.predictions, ...(e.predictions ?? []).slice(skip)];
       const byteSizes = [...f.byteSizes, ...e.byteSizes!.slice(Math.max(0, f.byteSizes.length - from))];

@@ -15,7 +15,9 @@
  * model on the samples where the full model's own score is not already the best there is (for accuracy: the
  * images it gets wrong, a few per cent of them), so its scores on those samples alone bound its gain over the full
  * model on every sample from above. Where that bound is at most the tie tolerance (a tie by the planner's own rule)
- * and the full model meets the QoS bound, the split is outclassed whatever its other scores are, and the planner
+ * and the full model meets the QoS bound, the split is outclassed whatever its other scores are (a split that won
+ * more stays, and each round's losses on the other samples lower its bound until it is settled so or measured on
+ * all), and the planner
  * (recommend.ts) applies the same rule to every measured configuration, so adaptive and exhaustive evaluation
  * decide alike.
  */
@@ -49,6 +51,8 @@ export interface ArmFigure {
   quality: Pick<QualityFigure, 'value' | 'ci' | 'better'>;
   /** Its difference from the full model on the same samples (this minus the full model, in the metric's units), where known. */
   paired?: Pick<PairedDifference, 'ci'>;
+  /** After a screen: the exact upper bound of its gain over the full model on every sample (oriented), the screen's tightened by the losses measured since. */
+  gainBound?: number;
 }
 
 /** Where a configuration's measuring ended: on how many samples, and why (null: it was measured on all). */
@@ -151,8 +155,8 @@ export interface RoundDriver {
 export async function measureInRounds(d: RoundDriver, rule: AdaptiveRule | null): Promise<ArmStop[]> {
   const stops: ArmStop[] = Array.from({ length: d.arms }, () => ({ samples: d.total, reason: null }));
   const alive = stops.map(() => true);
-  if (rule?.outclassed && d.screen) {
-    const screen = await d.screen.run();
+  const screen = rule?.outclassed && d.screen ? await d.screen.run() : null;
+  if (rule && screen && d.screen) {
     screenStops(d.screen.arms, screen, rule).forEach((out, i) => {
       if (!out || d.pinned?.[i]) return;
       alive[i] = false;
@@ -169,7 +173,11 @@ export async function measureInRounds(d: RoundDriver, rule: AdaptiveRule | null)
     await d.measure(alive, from, to);
     from = to;
     if (rule && to < d.total) {
-      stopReasons(d.figures(), alive, rule).forEach((reason, i) => {
+      const figures = d.figures();
+      const reasons = stopReasons(figures, alive, rule);
+      // the screen's bounds tightened by the losses since: a split whose gain is a tie by now is settled
+      if (screen && d.screen) screenStops(d.screen.arms, { ...screen, gains: figures.map((f) => f.gainBound ?? Infinity) }, rule).forEach((out, i) => out && alive[i] && reasons[i] === null && (reasons[i] = 'outclassed'));
+      reasons.forEach((reason, i) => {
         if (reason === null || d.pinned?.[i]) return;
         alive[i] = false;
         stops[i] = { samples: to, reason };

@@ -186,7 +186,7 @@ interface EvalRun {
   /** Whether every byte sample's bytes are measured already (by the screen): the rounds measure none. */
   bytesDone: boolean;
   /** What the screen found (null: none ran): per cut and codec the summed score difference from the full model on the samples screened. */
-  screen: { samples: number; difference: number[][]; disagree: number[][] } | null;
+  screen: { headroom: Set<number>; difference: number[][]; disagree: number[][] } | null;
   timing: { fullS: number; tailS: number; codecS: number; bytesS: number };
 }
 
@@ -350,7 +350,8 @@ function roundDriver(run: EvalRun, first: Record<string, Tensor>, rounds: number
     figures: () =>
       arms.map((a): ArmFigure => {
         const { scores, bytes } = run.tallies[a.c]![a.k]!;
-        return { group: a.cut.id, bytes: mean(bytes), quality: qualityFigure(task.metric, scores), paired: pairedDifference(task.metric, scores, run.referenceScores) };
+        const gain = run.screen && a.lossy ? { gainBound: (task.metric.better === 'higher' ? 1 : -1) * screenedDifference(run, a.c, a.k, scores) } : {};
+        return { group: a.cut.id, bytes: mean(bytes), quality: qualityFigure(task.metric, scores), paired: pairedDifference(task.metric, scores, run.referenceScores), ...gain };
       }),
     onRound(p: RoundProgress) {
       round = p.round + 1;
@@ -391,7 +392,7 @@ function screenDriver(run: EvalRun, first: Record<string, Tensor>, arms: readonl
         run.bytesDone = true;
         const best = task.metric.better === 'higher' ? 1 : 0;
         const headroom = reference.self.flatMap((v, i) => (v !== best ? [i] : []));
-        const screen = { samples: headroom.length, difference: options.cuts.map((cut) => run.fitted.get(cut.id)!.map(() => 0)), disagree: options.cuts.map((cut) => run.fitted.get(cut.id)!.map(() => 0)) };
+        const screen = { headroom: new Set(headroom), difference: options.cuts.map((cut) => run.fitted.get(cut.id)!.map(() => 0)), disagree: options.cuts.map((cut) => run.fitted.get(cut.id)!.map(() => 0)) };
         for (let at = 0; at < headroom.length; at += run.batch) {
           const idx = headroom.slice(at, at + run.batch);
           const out = await timed(run, 'fullS', () => runSession(run.full, options.data.feeds(idx, run.inputs)));
@@ -520,7 +521,7 @@ function cutEval(run: EvalRun, cut: Cut, fits: readonly FittedCodec[], tallies: 
   const evals = fits.map((fit, k): CodecEval => {
     const a = tallies[k]!;
     const explained = fit.tensors.filter((t) => t.pca).map((t) => t.pca!.explained);
-    const screened = stops[k]!.reason === 'outclassed' && run.screen ? screenedFigures(run, run.screen.difference[c]![k]!, run.screen.disagree[c]![k]!) : null;
+    const screened = stops[k]!.reason === 'outclassed' && run.screen ? screenedFigures(run, c, k, a.scores) : null;
     return {
       codec: fit.spec.name,
       lossy: isLossy(fit.spec),
@@ -549,20 +550,30 @@ function cutEval(run: EvalRun, cut: Cut, fits: readonly FittedCodec[], tallies: 
   };
 }
 
+/** A lossy codec's exact upper bound of its difference from the full model on every sample, from the screen and its `scores` of the first samples since (on the rest it can only lose). */
+function screenedDifference(run: EvalRun, c: number, k: number, scores: readonly number[]): number {
+  const { headroom, difference } = run.screen!;
+  let sum = difference[c]![k]!;
+  scores.forEach((v, i) => !headroom.has(i) && (sum += v - run.referenceScores[i]!));
+  return sum / run.total;
+}
+
 /**
- * A codec the screen settled, as upper bounds: its quality is at most the full model's plus its summed difference
- * on the screened samples (on every other sample it can only lose), its difference from the full model at most
- * that (at least that minus every other sample lost), its agreement at most all but its disagreements.
+ * A codec the screen settled, as upper bounds: its quality is at most the full model's plus its difference on the
+ * samples measured (the screened ones and any first samples since; on every other sample it can only lose), its
+ * difference from the full model at most that (at least that minus every other sample lost), its agreement at most
+ * all but its disagreements on the screened samples.
  */
-function screenedFigures(run: EvalRun, difference: number, disagree: number): { quality: QualityFigure; paired: PairedDifference; agreement: number } {
+function screenedFigures(run: EvalRun, c: number, k: number, scores: readonly number[]): { quality: QualityFigure; paired: PairedDifference; agreement: number } {
   const { metric } = run.task;
   const n = run.total;
-  const screened = run.screen!.samples;
-  const d = difference / n;
+  const { headroom, disagree } = run.screen!;
+  const screened = headroom.size + scores.filter((_, i) => !headroom.has(i)).length;
+  const d = screenedDifference(run, c, k, scores);
   const worst = (n - screened) / n;
   const ci: [number, number] = metric.better === 'higher' ? [d - worst, d] : [d, d + worst];
   const full = mean(run.referenceScores);
-  return { quality: { metric: metric.name, label: metric.label, better: metric.better, value: full + d, ci: [full + ci[0], full + ci[1]], samples: screened }, paired: { value: d, ci, samples: screened }, agreement: (n - disagree) / n };
+  return { quality: { metric: metric.name, label: metric.label, better: metric.better, value: full + d, ci: [full + ci[0], full + ci[1]], samples: screened }, paired: { value: d, ci, samples: screened }, agreement: (n - disagree[c]![k]!) / n };
 }
 
 /** The tail of `cut` preceded by the round trips of several codecs, stacked along the batch (see emitStackedRoundTrips). */

@@ -166,7 +166,7 @@ export interface TopUp {
 export async function topUpAnalysis(g: Graph, q: QualityAnalysis, arms: readonly TopUp[], all: { cuts: readonly Cut[]; codecs: readonly string[] }, data: PlanData, o: QualityOptions, cache: AnalysisCache, onProgress?: (stage: string, done: number, total: number) => void): Promise<{ value: QualityAnalysis; cached: boolean }> {
   const figureOf = (a: TopUp) => q.codecs.find((c) => c.cut === a.cut.id && c.codec === a.codec)!;
   const key = { analysis: qualityKey(g, all.cuts, all.codecs, data, o), arms: arms.map((a) => [a.cut.id, a.codec]).sort() };
-  // a configuration the screen settled was measured on no prefix (eval/adaptive.ts: its scores are bounds)
+  // a configuration the screen settled counts as measured on no first samples (eval/adaptive.ts: its figures are bounds)
   const prefix = (f: CodecFigure) => (f.stopped === 'outclassed' ? 0 : f.quality.samples);
   return cache.get('quality-topup', key, async () => {
     const from = Math.min(...arms.map((a) => prefix(figureOf(a))));
@@ -179,8 +179,8 @@ export async function topUpAnalysis(g: Graph, q: QualityAnalysis, arms: readonly
       const e = measured.get(`${f.cut}|${f.codec}`);
       if (!e || !f.stopped) return f;
       const skip = prefix(f) - from;
-      const scores = [...f.scores, ...e.scores!.slice(skip)];
-      const predictions = [...f.predictions, ...(e.predictions ?? []).slice(skip)];
+      const scores = [...f.scores.slice(0, prefix(f)), ...e.scores!.slice(skip)];
+      const predictions = [...f.predictions.slice(0, prefix(f)), ...(e.predictions ?? []).slice(skip)];
       const byteSizes = [...f.byteSizes, ...e.byteSizes!.slice(Math.max(0, f.byteSizes.length - from))];
       const full = q.full.predictions;
       const agreement = f.agreement === null ? null : predictions.filter((p, i) => p === full[i]).length / predictions.length;

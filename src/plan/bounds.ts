@@ -6,14 +6,14 @@
  * exits answer some frames sooner, so with exits explored no cut is ruled out this way.
  *
  * Once a codec's bytes are measured, a split of those bytes is compared with sending the input losslessly (the
- * remote placement's raw image: the full model's quality): where that is strictly faster at every percentile and
- * on average, sends no more bytes (so spends no more radio energy, and no compute) and sustains the frame rate, on
- * every edge device and link, a split within the tie tolerance of the full model (recommend.ts `outclass`) is
- * dominated on every axis of the Pareto front once ties count as ties, and loses every tie of the ranking to it.
- * Faster at every percentile is checked as exploration computes percentiles (explore.ts latencyOf): both send
- * the same outputs back over the same downlink draws, quantile by quantile, so the input's uplink quantile plus
- * the whole model on the server must lie below the split's uplink quantile plus head and tail at every quantile
- * (their quantile functions are piecewise linear, so at every breakpoint of either), and so must the means.
+ * remote placement's raw image: the full model's quality): where that is strictly faster at the latency the QoS
+ * names (p95 by default) and sustains at least the split's frame rate, sends no more bytes (so spends no more
+ * radio energy, and no compute) and sustains the scenario's frame rate, on every edge device and link, a split
+ * within the tie tolerance of the full model (recommend.ts `outclass`) is dominated on every axis of the Pareto
+ * front once ties count as ties, and ranks after it under every objective. The latency is computed as exploration
+ * computes it (explore.ts latencyOf: stratified quantiles of the uplink and downlink draws summed with the compute
+ * times), the split's with its head and tail alone (a codec's own layers only add), so the comparison is exact
+ * for the figures the decision reads.
  */
 import type { Cut } from '../cuts/cuts.js';
 import { computeEnergyJ } from '../devices/energy.js';
@@ -73,10 +73,14 @@ function transferTimes(link: NamedLink, direction: 'up' | 'down', transport: Tra
   return { sorted, mean: sorted.reduce((a, b) => a + b, 0) / sorted.length, busyMs: lossless.busyMs };
 }
 
-/** Whether `a + extraA` lies below `b + extraB` at every quantile (piecewise-linear quantile functions: checked at every breakpoint of either). */
-function belowAtEveryQuantile(a: Float64Array, extraA: number, b: Float64Array, extraB: number): boolean {
-  const breaks = (n: number) => Array.from({ length: n }, (_, i) => (n > 1 ? i / (n - 1) : 0));
-  return [...breaks(a.length), ...breaks(b.length), 1].every((q) => quantileSorted(a, q) + extraA < quantileSorted(b, q) + extraB);
+/** Strata of exploration's latency percentiles (explore.ts SAMPLES). */
+const STRATA = 1000;
+
+/** A frame's latency at `at` (mean or a percentile) as exploration computes it: `fixedMs` plus the uplink's and downlink's quantiles, stratum by stratum. */
+function latencyAt(up: ReturnType<typeof transferTimes>, down: ReturnType<typeof transferTimes>, fixedMs: number, at: string): number {
+  if (at === 'mean') return fixedMs + up.mean + down.mean;
+  const samples = Float64Array.from({ length: STRATA }, (_, i) => fixedMs + quantileSorted(up.sorted, (i + 0.5) / STRATA) + quantileSorted(down.sorted, (i + 0.5) / STRATA)).sort();
+  return quantileSorted(samples, at === 'p50' ? 0.5 : at === 'p99' ? 0.99 : 0.95);
 }
 
 /**
@@ -92,16 +96,20 @@ export function outclassedBy(cuts: readonly Cut[], x: OutclassInputs): (cutId: s
   };
   const fullServerMs = x.server.ms([...x.nodes]);
   const fps = x.qos.throughputFps ?? x.fps;
+  const at = x.qos.latency?.at ?? 'p95';
   return (cutId, bytes) => {
     const cut = cuts.find((c) => c.id === cutId);
     if (!cut || !(bytes >= x.referenceBytes) || !x.links.length) return false;
     const tailMs = x.server.ms([...x.nodes].filter((n) => !cut.head.has(n)));
     return x.links.every((link) => {
       const [refUp, up, down] = [range(link, 'up', x.referenceBytes), range(link, 'up', bytes), range(link, 'down', x.downlinkBytes)];
-      const sustains = Math.max(refUp.busyMs, down.busyMs, (fullServerMs * x.devices) / x.workers) <= 1000 / fps;
-      return sustains && x.edges.every((edge) => {
-        const splitMs = edge.ms(cut.head) + tailMs;
-        return refUp.mean + fullServerMs < up.mean + splitMs && belowAtEveryQuantile(refUp.sorted, fullServerMs, up.sorted, splitMs);
+      const referenceStage = Math.max(refUp.busyMs, down.busyMs, (fullServerMs * x.devices) / x.workers);
+      const referenceMs = latencyAt(refUp, down, fullServerMs, at);
+      return referenceStage <= 1000 / fps && x.edges.every((edge) => {
+        const headMs = edge.ms(cut.head);
+        // the split's slowest stage (explore.ts throughputOf) is no faster than the input's
+        const splitStage = Math.max(headMs, up.busyMs, down.busyMs, (tailMs * x.devices) / x.workers);
+        return referenceStage <= splitStage && referenceMs < latencyAt(up, down, headMs + tailMs, at);
       });
     });
   };

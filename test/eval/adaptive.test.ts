@@ -163,4 +163,25 @@ describe('the screen', () => {
     rounds.length = 0;
     expect((await measureInRounds(driver([0, 0, 0]), { tolerance: 0.005 })).map((s) => s.reason)).toEqual([null, null, null]);
   });
+
+  it("tightens a survivor's bound by the losses of each round: settled once its gain is a tie, with the samples measured by then", async () => {
+    const rule = { tolerance: 0.005, outclassed: beaten };
+    let measured = 0;
+    // two wins on the screened samples (1 point: no tie); one loss appears by 64 samples
+    const stops = await measureInRounds(
+      {
+        arms: 2,
+        total: 200,
+        pinned: [true, false],
+        async measure(_alive, _from, to) {
+          measured = to;
+        },
+        figures: () => [arm('cut1', 2000, [0.9, 0.96]), { ...arm('cut1', 2000, [0.9, 0.96]), gainBound: (2 - (measured >= 64 ? 1 : 0)) / 200 }],
+        screen: { arms: [{ group: 'cut1' }, { group: 'cut1' }], run: async () => screen([0, 2 / 200], [2000, 2000]) },
+      },
+      rule,
+    );
+    expect(stops).toEqual([{ samples: 200, reason: null }, { samples: 64, reason: 'outclassed' }]);
+  });
 });
+

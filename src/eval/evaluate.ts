@@ -443,7 +443,8 @@ async function evaluateBatch(run: EvalRun, start: number, size: number, first?: 
     await measureCutBytes(run, c, cut, out, start, n);
     await scoreLossless(run, c, cut, reference);
     await scoreLossy(run, c, cut, out, reference);
-    const lossy = lossyOf(run, cut);
+    // the live ones only: a codec the screen settled has no tail runs to take a share of
+    const lossy = lossyOf(run, cut).filter((k) => run.alive[c]![k]);
     const fits = run.fitted.get(cut.id)!;
     if (start === 0 && lossy.length) run.timing.codecS += (await codecShare(run.g, cut, lossy.map((k) => fits[k]!.tensors), out, run.opset)) * Math.ceil(run.total / run.batch);
   }

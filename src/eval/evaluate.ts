@@ -186,7 +186,7 @@ interface EvalRun {
   /** Whether every byte sample's bytes are measured already (by the screen): the rounds measure none. */
   bytesDone: boolean;
   /** What the screen found (null: none ran): per cut and codec the summed score difference from the full model on the samples screened. */
-  screen: { headroom: Set<number>; difference: number[][]; disagree: number[][] } | null;
+  screen: { headroom: Set<number>; difference: number[][]; disagree: number[][]; screened: boolean[][] } | null;
   timing: { fullS: number; tailS: number; codecS: number; bytesS: number };
 }
 
@@ -350,7 +350,7 @@ function roundDriver(run: EvalRun, first: Record<string, Tensor>, rounds: number
     figures: () =>
       arms.map((a): ArmFigure => {
         const { scores, bytes } = run.tallies[a.c]![a.k]!;
-        const gain = run.screen && a.lossy ? { gainBound: (task.metric.better === 'higher' ? 1 : -1) * screenedDifference(run, a.c, a.k, scores) } : {};
+        const gain = run.screen?.screened[a.c]![a.k] ? { gainBound: (task.metric.better === 'higher' ? 1 : -1) * screenedDifference(run, a.c, a.k, scores) } : {};
         return { group: a.cut.id, bytes: mean(bytes), quality: qualityFigure(task.metric, scores), paired: pairedDifference(task.metric, scores, run.referenceScores), ...gain };
       }),
     onRound(p: RoundProgress) {
@@ -390,9 +390,13 @@ function screenDriver(run: EvalRun, first: Record<string, Tensor>, arms: readonl
           options.onProgress?.('evaluate: screen, the full model and bytes', start + idx.length, run.total);
         }
         run.bytesDone = true;
+        // only codecs the planner says the lossless input beats at their bytes can be settled: the others' tails wait for the rounds
+        const candidates = arms.map((a) => a.lossy && options.adaptive!.outclassed!(a.cut.id, mean(run.tallies[a.c]![a.k]!.bytes)));
+        arms.forEach((a, i) => (run.alive[a.c]![a.k] = candidates[i]!));
         const best = task.metric.better === 'higher' ? 1 : 0;
         const headroom = reference.self.flatMap((v, i) => (v !== best ? [i] : []));
-        const screen = { headroom: new Set(headroom), difference: options.cuts.map((cut) => run.fitted.get(cut.id)!.map(() => 0)), disagree: options.cuts.map((cut) => run.fitted.get(cut.id)!.map(() => 0)) };
+        const screened = options.cuts.map((_, c) => arms.filter((a) => a.c === c).map((a) => candidates[arms.indexOf(a)]!));
+        const screen = { headroom: new Set(headroom), screened, difference: options.cuts.map((cut) => run.fitted.get(cut.id)!.map(() => 0)), disagree: options.cuts.map((cut) => run.fitted.get(cut.id)!.map(() => 0)) };
         for (let at = 0; at < headroom.length; at += run.batch) {
           const idx = headroom.slice(at, at + run.batch);
           const out = await timed(run, 'fullS', () => runSession(run.full, options.data.feeds(idx, run.inputs)));
@@ -403,13 +407,14 @@ function screenDriver(run: EvalRun, first: Record<string, Tensor>, arms: readonl
               if (predictions && ref.predictions) screen.disagree[c]![k]! += predictions.filter((p, i) => p !== ref.predictions![i]).length;
             });
           }
-          options.onProgress?.(`evaluate: screen, ${arms.filter((a) => a.lossy).length} lossy configurations on the ${headroom.length} samples the full model can lose`, at + idx.length, headroom.length);
+          options.onProgress?.(`evaluate: screen, ${candidates.filter(Boolean).length} lossy configurations on the ${headroom.length} samples the full model can lose`, at + idx.length, headroom.length);
         }
         run.screen = screen;
+        arms.forEach((a) => (run.alive[a.c]![a.k] = true));
         const sign = task.metric.better === 'higher' ? 1 : -1;
         // the planner ties qualities of accuracy or of a model with classes only (planner.ts), so only there does the screen
         const ties = task.metric.name === 'accuracy' || task.predict !== undefined;
-        return { gains: arms.map((a) => (sign * screen.difference[a.c]![a.k]!) / run.total), bytes: arms.map((a) => mean(run.tallies[a.c]![a.k]!.bytes)), full: mean(reference.self), samples: headroom.length, ...(ties ? {} : { tie: 0 }) };
+        return { gains: arms.map((a, i) => (candidates[i] ? (sign * screen.difference[a.c]![a.k]!) / run.total : Infinity)), bytes: arms.map((a) => mean(run.tallies[a.c]![a.k]!.bytes)), full: mean(reference.self), samples: headroom.length, ...(ties ? {} : { tie: 0 }) };
       },
     },
     async settle() {

@@ -301,8 +301,11 @@ async function fusedFor(run: EvalRun, c: number, cut: Cut): Promise<{ codecs: nu
   const fits = run.fitted.get(cut.id)!;
   // a model with a fixed batch of 1 runs each codec's round trip alone: stacked codecs would not fit its batch
   const groups = takesAnyBatch(run.g) ? [live] : live.map((k) => [k]);
+  // after a screen the few tails left run on every sample, and ONNX Runtime's arena saves a fifth to a third of
+  // their CPU (docs/BENCHMARKS.md bench:plan); with every cut's tail open at once, its peaks would add up
+  const settings = run.screen ? { memoryArena: true } : SESSION_OPTIONS;
   const fused = [];
-  for (const codecs of groups) fused.push({ codecs, session: await createSession(fusedTail(run.g, cut, codecs.map((k) => fits[k]!.tensors), run.opset), run.g.model.dir, SESSION_OPTIONS) });
+  for (const codecs of groups) fused.push({ codecs, session: await createSession(fusedTail(run.g, cut, codecs.map((k) => fits[k]!.tensors), run.opset), run.g.model.dir, settings) });
   run.fused.set(cut.id, fused);
   return fused;
 }

@@ -56,6 +56,8 @@ export interface EvaluateOptions {
   task?: TaskOptions;
   /** Measure in rounds and stop configurations that cannot matter (absent: every configuration on every sample). */
   adaptive?: AdaptiveRule;
+  /** Time the codecs' round trips apart (EvalTiming.codecS: one more session and run per cut); default true, the planner, which reads no timing, says false. */
+  timeCodecs?: boolean;
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
@@ -382,15 +384,22 @@ function screenDriver(run: EvalRun, first: Record<string, Tensor>, arms: readonl
     screen: {
       arms: arms.map((a) => ({ group: a.cut.id })),
       async run(): Promise<Screen> {
-        for (let start = 0; start < run.total; start += run.batch) {
-          const idx = indicesFrom(start, Math.min(run.batch, run.total - start));
-          const out = start === 0 && idx.length === samplesIn(run.g, first) ? first : await timed(run, 'fullS', () => runSession(run.full, options.data.feeds(idx, run.inputs)));
-          const ref = await referenceOf(run, out, idx);
-          reference.fullScores.push(...(await task.scoreFull({ n: ref.n, full: ref.full, labels: ref.labels })));
-          reference.self.push(...ref.self);
-          reference.predictions.push(...(ref.predictions ?? []));
-          for (const [c, cut] of options.cuts.entries()) await measureCutBytes(run, c, cut, out, start, idx.length);
-          options.onProgress?.('evaluate: screen, the full model and bytes', start + idx.length, run.total);
+        // past the byte samples only the model's outputs are read: the plain model spares copying out every cut tensor
+        const plain = run.byteSamples < run.total ? await createSession(run.g.proto, run.g.model.dir) : null;
+        try {
+          for (let start = 0; start < run.total; start += run.batch) {
+            const idx = indicesFrom(start, Math.min(run.batch, run.total - start));
+            const session = plain && start >= run.byteSamples ? plain : run.full;
+            const out = start === 0 && idx.length === samplesIn(run.g, first) ? first : await timed(run, 'fullS', () => runSession(session, options.data.feeds(idx, run.inputs)));
+            const ref = await referenceOf(run, out, idx);
+            reference.fullScores.push(...(await task.scoreFull({ n: ref.n, full: ref.full, labels: ref.labels })));
+            reference.self.push(...ref.self);
+            reference.predictions.push(...(ref.predictions ?? []));
+            for (const [c, cut] of options.cuts.entries()) await measureCutBytes(run, c, cut, out, start, idx.length);
+            options.onProgress?.('evaluate: screen, the full model and bytes', start + idx.length, run.total);
+          }
+        } finally {
+          await plain?.release();
         }
         run.bytesDone = true;
         // only codecs the planner says the lossless input beats at their bytes can be settled: the others' tails wait for the rounds
@@ -454,7 +463,7 @@ async function evaluateBatch(run: EvalRun, start: number, size: number, first?: 
     // the live ones only: a codec the screen settled has no tail runs to take a share of
     const lossy = lossyOf(run, cut).filter((k) => run.alive[c]![k]);
     const fits = run.fitted.get(cut.id)!;
-    if (start === 0 && lossy.length) run.timing.codecS += (await codecShare(run.g, cut, lossy.map((k) => fits[k]!.tensors), out, run.opset)) * Math.ceil(run.total / run.batch);
+    if (start === 0 && lossy.length && options.timeCodecs !== false) run.timing.codecS += (await codecShare(run.g, cut, lossy.map((k) => fits[k]!.tensors), out, run.opset)) * Math.ceil(run.total / run.batch);
   }
 }
 

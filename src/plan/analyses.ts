@@ -134,7 +134,7 @@ export async function qualityAnalysis(g: Graph, cuts: readonly Cut[], fallback: 
   return cache.get('quality', qualityKey(g, cuts, codecs, data, o), async () => {
     const raw = parseCodec('fp32');
     const evalCodecs = specs.some((s) => s.name === raw.name) ? specs : [raw, ...specs];
-    const report = await evaluate(g, { cuts: cuts.length ? cuts : [fallback], codecs: evalCodecs, data: data.test, calibration: data.calibration, samples: data.samples, byteSamples: Math.min(BYTE_SAMPLES, data.samples), task: o.task, detail: true, ...(o.adaptive && cuts.length ? { adaptive: o.adaptive } : {}), ...(onProgress ? { onProgress } : {}) });
+    const report = await evaluate(g, { cuts: cuts.length ? cuts : [fallback], codecs: evalCodecs, data: data.test, calibration: data.calibration, samples: data.samples, byteSamples: Math.min(BYTE_SAMPLES, data.samples), task: o.task, detail: true, timeCodecs: false, ...(o.adaptive && cuts.length ? { adaptive: o.adaptive } : {}), ...(onProgress ? { onProgress } : {}) });
     const rawEval = report.cuts[0]!.codecs.find((c) => c.codec === raw.name)!;
     const full = report.full ?? rawEval.quality;
     const accuracy = report.task.metric === 'accuracy';
@@ -172,7 +172,7 @@ export async function topUpAnalysis(g: Graph, q: QualityAnalysis, arms: readonly
     const from = Math.min(...arms.map((a) => prefix(figureOf(a))));
     const rest = subsetDataset(data.test, Array.from({ length: q.samples - from }, (_, i) => from + i));
     const cuts = [...new Map(arms.map((a) => [a.cut.id, a.cut])).values()];
-    const report = await evaluate(g, { cuts, codecs: [...new Set(arms.map((a) => a.codec))].map((c) => parseCodec(c)), data: rest, calibration: data.calibration, byteSamples: Math.max(0, Math.min(BYTE_SAMPLES, q.samples) - from), task: o.task, detail: true, ...(onProgress ? { onProgress } : {}) });
+    const report = await evaluate(g, { cuts, codecs: [...new Set(arms.map((a) => a.codec))].map((c) => parseCodec(c)), data: rest, calibration: data.calibration, byteSamples: Math.max(0, Math.min(BYTE_SAMPLES, q.samples) - from), task: o.task, detail: true, timeCodecs: false, ...(onProgress ? { onProgress } : {}) });
     const measured = new Map(report.cuts.flatMap((c) => c.codecs.map((e) => [`${c.id}|${e.codec}`, e] as const)));
     const metric = { name: q.task.metric, label: q.task.label, better: q.task.better, kind: q.task.kind };
     const extend = (f: CodecFigure): CodecFigure => {

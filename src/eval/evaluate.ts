@@ -174,6 +174,7 @@ interface EvalRun {
   byteSamples: number;
   batch: number;
   fitted: Map<string, FittedCodec[]>;
+  /** The full model exposing the cut tensors the evaluation reads. */
   full: ort.InferenceSession;
   /** Per cut: the tail behind the round trips of its live lossy codecs stacked along the batch (all at once, or one by one for a fixed batch), with the codecs (indices) each runs. */
   fused: Map<string, { codecs: number[]; session: ort.InferenceSession }[]>;
@@ -238,7 +239,7 @@ export async function evaluate(g: Graph, options: EvaluateOptions): Promise<Eval
       await openEncoders(run);
       stops = await measureInRounds(roundDriver(run, first, roundEnds(total, options.adaptive ?? null).length), options.adaptive ?? null);
     } finally {
-      sessions.push(...[...run.fused.values()].flat().map((f) => f.session), ...run.encoders.values());
+      sessions.push(...[...run.fused.values()].flat().map((f) => f.session), ...run.encoders.values(), ...(run.full !== full ? [run.full] : []));
     }
     const stopsOf = unflatten(options.cuts.map((cut) => fitted.get(cut.id)!.length), stops);
     const m = task.metric;
@@ -341,6 +342,7 @@ function roundDriver(run: EvalRun, first: Record<string, Tensor>, rounds: number
     pinned: arms.map((a) => !a.lossy),
     async measure(alive, from, to) {
       arms.forEach((a, i) => (run.alive[a.c]![a.k] = alive[i]!));
+      if (from === 0 && run.screen) await narrowFull(run);
       const live = alive.filter(Boolean).length;
       const liveLossy = arms.filter((a, i) => alive[i] && a.lossy).length;
       for (let start = from; start < to; start += run.batch) {
@@ -363,6 +365,15 @@ function roundDriver(run: EvalRun, first: Record<string, Tensor>, rounds: number
     },
     ...(task.metric.kind === 'rate' && options.adaptive?.outclassed ? screenDriver(run, first, arms) : {}),
   };
+}
+
+/**
+ * After a screen the rounds read only the cut tensors of codecs still measured (bytes are measured, lossless codecs
+ * read the model's outputs): the full model exposing those alone spares copying out the rest.
+ */
+async function narrowFull(run: EvalRun): Promise<void> {
+  const live = run.options.cuts.filter((cut, c) => lossyOf(run, cut).some((k) => run.alive[c]![k]));
+  if (live.length < run.options.cuts.length) run.full = await createSession(exposeTensors(run.g.proto, live.flatMap((c) => c.tensors)), run.g.model.dir);
 }
 
 /** The full model's side of every sample, as the screen computes it once. */

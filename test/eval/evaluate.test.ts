@@ -143,6 +143,16 @@ describe('evaluate on the example model and data', async () => {
     expect(progress.some((p) => p.includes('round'))).toBe(false);
   });
 
+  it("after the screen the rounds read only the cuts still measured: the other cut's codecs have exactly the exhaustive figures", async () => {
+    const other = resolveCut(g, cuts, '41');
+    const o = { cuts: [cut, other], codecs, data, calibration: data, samples: 48, byteSamples: 20, calibrationSamples: 40, detail: true };
+    const exhaustive = await evaluate(g, o);
+    // every gain a tie, but only splits at the first cut beaten: those settle, the other cut's go through the rounds
+    const screened = await evaluate(g, { ...o, adaptive: { tolerance: 1, outclassed: (group: string) => group === cut.id } });
+    expect(screened.cuts.map((c) => c.codecs.map((e) => e.stopped))).toEqual([[null, 'outclassed', 'outclassed'], [null, null, null]]);
+    expect(screened.cuts[1]!.codecs).toEqual(exhaustive.cuts[1]!.codecs);
+  });
+
   it('the exported head+codec / codec+tail pair predicts and sends exactly what the evaluation reports', async () => {
     for (const k of [1, 2]) {
       const fitted = (await fitCodecs(g, [cut], [codecs[k]!], data, { samples: 40 })).get(cut.id)![0]!;

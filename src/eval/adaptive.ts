@@ -6,10 +6,20 @@
  * interval lies wholly above. Every configuration is scored on the same samples as the full model, so the interval
  * of its difference from the full model (task/quality.ts pairedDifference: only the samples where the two disagree
  * move it) rules as well: a configuration more than the tie tolerance below the full model is outranked by every
- * lossless one, and one no better than the full model whose every other figure a configuration of the full model's
- * quality beats (the planner's cheap bounds: `outclassed`) can neither be recommended nor join the Pareto front.
- * Everything still alive at the end is measured on every sample. No rule at all is the exhaustive evaluation: one
- * round over every sample.
+ * lossless one. Everything still alive at the end is measured on every sample. No rule at all is the exhaustive
+ * evaluation: one round over every sample.
+ *
+ * Before the rounds, where the driver can screen (a metric of 0/1 scores) and the planner says which splits the
+ * input sent losslessly outclasses (`outclassed`: faster at every percentile, no more bytes, no more energy), a
+ * screen settles those splits exactly rather than statistically: a configuration can only score above the full
+ * model on the samples where the full model's own score is not already the best there is (for accuracy: the
+ * images it gets wrong, a few per cent of them), so its scores on those samples alone bound its gain over the full
+ * model on every sample from above. Where that bound is at most the tie tolerance (a tie by the planner's own rule)
+ * and the full model meets the QoS bound, the split is outclassed whatever its other scores are (a split that won
+ * more stays, and each round's losses on the other samples lower its bound until it is settled so or measured on
+ * all), and the planner
+ * (recommend.ts) applies the same rule to every measured configuration, so adaptive and exhaustive evaluation
+ * decide alike.
  */
 import type { PairedDifference } from '../task/quality.js';
 import type { QualityFigure } from '../task/types.js';
@@ -21,12 +31,14 @@ export type StopReason = 'below-qos' | 'outranked' | 'dominated' | 'outclassed';
 export interface AdaptiveRule {
   bound?: { limit: number; bound: 'min' | 'max' };
   tolerance: number;
+  /** The tie tolerance of the decision whatever the objective (`tolerance` is Infinity where it does not rank by quality): the screen's; absent: `tolerance`. */
+  tie?: number;
   /** Samples of the first round (default 32); every later round doubles them, the last takes all. */
   first?: number;
   /**
    * Whether, on every edge device and link, a configuration of the full model's quality (e.g. the input sent
-   * losslessly) is faster, sends no more bytes and spends no more energy than any split at cut `group` sending
-   * `bytes` (the planner's cheap bounds); absent: never.
+   * losslessly) is faster at every percentile, sends no more bytes and spends no more energy than any split at cut
+   * `group` sending `bytes` (the planner's cheap bounds, plan/bounds.ts); absent: never (no screen).
    */
   outclassed?: (group: string, bytes: number) => boolean;
 }
@@ -39,6 +51,8 @@ export interface ArmFigure {
   quality: Pick<QualityFigure, 'value' | 'ci' | 'better'>;
   /** Its difference from the full model on the same samples (this minus the full model, in the metric's units), where known. */
   paired?: Pick<PairedDifference, 'ci'>;
+  /** After a screen: the exact upper bound of its gain over the full model on every sample (oriented), the screen's tightened by the losses measured since. */
+  gainBound?: number;
 }
 
 /** Where a configuration's measuring ended: on how many samples, and why (null: it was measured on all). */
@@ -73,9 +87,34 @@ export function stopReasons(arms: readonly ArmFigure[], alive: readonly boolean[
     if (upper < limit) return 'below-qos';
     if (upper < bestLower - rule.tolerance || gainOverFull < -rule.tolerance) return 'outranked';
     const dominated = arms.some((other, j) => j !== i && other.group === arm.group && other.bytes <= arm.bytes && intervals[j]![0] > upper);
-    if (dominated) return 'dominated';
-    return gainOverFull <= 0 && rule.outclassed?.(arm.group, arm.bytes) ? 'outclassed' : null;
+    return dominated ? 'dominated' : null;
   });
+}
+
+/** Slack for rounding when a gain is compared with the tie tolerance (a gain of exactly one tolerance is a tie). */
+const TIE_SLACK = 1e-9;
+
+/** Whether a gain over the full model (oriented: more is better) is a tie under `tolerance`. */
+export const withinTie = (gain: number, tolerance: number): boolean => gain <= tolerance + TIE_SLACK;
+
+/** What a screen found: per arm the exact upper bound of its gain over the full model and its bytes (all byte samples), and the full model's quality. */
+export interface Screen {
+  /** Per arm, oriented (more is better): its quality minus the full model's on every sample is at most this. */
+  gains: number[];
+  bytes: number[];
+  /** The full model's quality (a lossless configuration's), which the QoS bound must admit for the rival to be feasible. */
+  full: number;
+  /** Samples the screen scored the arms on (those where the full model could be beaten). */
+  samples: number;
+  /** The tie tolerance the decision will use, where the metric makes it narrower than the rule's (the planner ties nothing on a metric without classes but accuracy). */
+  tie?: number;
+}
+
+/** The arms a screen settles: outclassed where the gain bound is a tie and the planner's `outclassed` holds, the full model meeting the QoS bound. */
+export function screenStops(arms: readonly { group: string }[], screen: Screen, rule: AdaptiveRule): boolean[] {
+  const fullMeets = !rule.bound || (rule.bound.bound === 'min' ? screen.full >= rule.bound.limit : screen.full <= rule.bound.limit);
+  const tie = screen.tie ?? rule.tie ?? rule.tolerance;
+  return arms.map((a, i) => fullMeets && withinTie(screen.gains[i]!, tie) && rule.outclassed !== undefined && rule.outclassed(a.group, screen.bytes[i]!));
 }
 
 /** What a stop reason means, for reports. */
@@ -83,7 +122,7 @@ export const STOP_REASONS: Record<StopReason, string> = {
   'below-qos': "its interval's upper bound misses the QoS bound on quality",
   outranked: "its interval's upper bound lies more than the tie tolerance below the best configuration's lower bound",
   dominated: 'a configuration at the same cut sends no more bytes and its interval lies wholly above',
-  outclassed: 'it is no better than the full model (paired interval) and a configuration of the full model\'s quality is faster, sends no more bytes and spends no more energy',
+  outclassed: "its gain over the full model is at most the tie tolerance (bounded exactly on the samples the full model gets wrong) and sending the input losslessly is faster, sends no more bytes and spends no more energy",
 };
 
 /** Progress of an adaptive evaluation after a round. */
@@ -105,6 +144,10 @@ export interface RoundDriver {
   figures(): ArmFigure[];
   /** Arms that are measured on every sample whatever their figures (e.g. lossless codecs, which cost nothing). */
   pinned?: readonly boolean[];
+  /** Each arm's group and the metric's orientation, and the screen (module comment); absent: no screen. */
+  screen?: { arms: readonly { group: string }[]; run(): Promise<Screen> };
+  /** Called when the screen stops every arm not pinned: the pinned arms' figures come from the screen, no round runs. */
+  settle?(): Promise<void>;
   onRound?(p: RoundProgress): void;
 }
 
@@ -112,13 +155,29 @@ export interface RoundDriver {
 export async function measureInRounds(d: RoundDriver, rule: AdaptiveRule | null): Promise<ArmStop[]> {
   const stops: ArmStop[] = Array.from({ length: d.arms }, () => ({ samples: d.total, reason: null }));
   const alive = stops.map(() => true);
+  const screen = rule?.outclassed && d.screen ? await d.screen.run() : null;
+  if (rule && screen && d.screen) {
+    screenStops(d.screen.arms, screen, rule).forEach((out, i) => {
+      if (!out || d.pinned?.[i]) return;
+      alive[i] = false;
+      stops[i] = { samples: 0, reason: 'outclassed' };
+    });
+    if (d.settle && alive.every((on, i) => !on || d.pinned?.[i])) {
+      await d.settle();
+      return stops;
+    }
+  }
   const ends = roundEnds(d.total, rule);
   let from = 0;
   for (const [r, to] of ends.entries()) {
     await d.measure(alive, from, to);
     from = to;
     if (rule && to < d.total) {
-      stopReasons(d.figures(), alive, rule).forEach((reason, i) => {
+      const figures = d.figures();
+      const reasons = stopReasons(figures, alive, rule);
+      // the screen's bounds tightened by the losses since: a split whose gain is a tie by now is settled
+      if (screen && d.screen) screenStops(d.screen.arms, { ...screen, gains: figures.map((f) => f.gainBound ?? Infinity) }, rule).forEach((out, i) => out && alive[i] && reasons[i] === null && (reasons[i] = 'outclassed'));
+      reasons.forEach((reason, i) => {
         if (reason === null || d.pinned?.[i]) return;
         alive[i] = false;
         stops[i] = { samples: to, reason };

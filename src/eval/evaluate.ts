@@ -6,13 +6,17 @@
  * codecs reuse the full model's outputs. Bytes are measured per sample (batch 1, as sc2bench reports) on the first
  * `byteSamples` samples by running the real wire encoder. With an adaptive rule (adaptive.ts) the samples come in
  * rounds and a configuration that cannot matter stops being measured: its round trips leave the stacked tail run
- * and its bytes are no longer encoded.
+ * and its bytes are no longer encoded. Where the rule can screen (adaptive.ts: a metric of 0/1 scores and the
+ * planner's `outclassed`), one pass first runs the full model on every sample and measures every codec's bytes, and
+ * the lossy codecs' tails run on the samples where the full model's score is not the best there is (the only ones a
+ * codec can win); a codec the screen settles reports the upper bound of its quality (the full model's plus its gain
+ * there) and is measured no further. When the screen settles every lossy codec, no round runs.
  *
  * Samples stack along each tensor's batch axis (dim 0, or an RNN state's dim 1: graph.batchAxis), and the metric
  * reads outputs samples first. A model with a fixed batch of 1 runs one sample at a time, and its tail once per
  * lossy codec (stacked codecs would not fit its batch).
  */
-import { measureInRounds, roundEnds, type AdaptiveRule, type ArmFigure, type ArmStop, type RoundProgress, type StopReason } from './adaptive.js';
+import { measureInRounds, roundEnds, type AdaptiveRule, type ArmFigure, type ArmStop, type RoundProgress, type Screen, type StopReason } from './adaptive.js';
 import { emitStackedRoundTrips, multiEncoderModel, sourceName } from '../codecs/onnx.js';
 import { Emitter } from '../onnx/emitter.js';
 import { valueInfo } from '../onnx/builder.js';
@@ -52,6 +56,8 @@ export interface EvaluateOptions {
   task?: TaskOptions;
   /** Measure in rounds and stop configurations that cannot matter (absent: every configuration on every sample). */
   adaptive?: AdaptiveRule;
+  /** Time the codecs' round trips apart (EvalTiming.codecS: one more session and run per cut); default true, the planner, which reads no timing, says false. */
+  timeCodecs?: boolean;
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
@@ -168,6 +174,7 @@ interface EvalRun {
   byteSamples: number;
   batch: number;
   fitted: Map<string, FittedCodec[]>;
+  /** The full model exposing the cut tensors the evaluation reads. */
   full: ort.InferenceSession;
   /** Per cut: the tail behind the round trips of its live lossy codecs stacked along the batch (all at once, or one by one for a fixed batch), with the codecs (indices) each runs. */
   fused: Map<string, { codecs: number[]; session: ort.InferenceSession }[]>;
@@ -179,6 +186,10 @@ interface EvalRun {
   fullScores: number[];
   /** Every sample's score of the full model's outputs as a configuration's (what lossless codecs score): the reference of paired differences. */
   referenceScores: number[];
+  /** Whether every byte sample's bytes are measured already (by the screen): the rounds measure none. */
+  bytesDone: boolean;
+  /** What the screen found (null: none ran): per cut and codec the summed score difference from the full model on the samples screened. */
+  screen: { headroom: Set<number>; difference: number[][]; disagree: number[][]; screened: boolean[][] } | null;
   timing: { fullS: number; tailS: number; codecS: number; bytesS: number };
 }
 
@@ -219,6 +230,8 @@ export async function evaluate(g: Graph, options: EvaluateOptions): Promise<Eval
       alive: options.cuts.map((cut) => fitted.get(cut.id)!.map(() => true)),
       fullScores: [],
       referenceScores: [],
+      bytesDone: false,
+      screen: null,
       timing,
     };
     let stops: ArmStop[];
@@ -226,7 +239,7 @@ export async function evaluate(g: Graph, options: EvaluateOptions): Promise<Eval
       await openEncoders(run);
       stops = await measureInRounds(roundDriver(run, first, roundEnds(total, options.adaptive ?? null).length), options.adaptive ?? null);
     } finally {
-      sessions.push(...[...run.fused.values()].flat().map((f) => f.session), ...run.encoders.values());
+      sessions.push(...[...run.fused.values()].flat().map((f) => f.session), ...run.encoders.values(), ...(run.full !== full ? [run.full] : []));
     }
     const stopsOf = unflatten(options.cuts.map((cut) => fitted.get(cut.id)!.length), stops);
     const m = task.metric;
@@ -291,8 +304,11 @@ async function fusedFor(run: EvalRun, c: number, cut: Cut): Promise<{ codecs: nu
   const fits = run.fitted.get(cut.id)!;
   // a model with a fixed batch of 1 runs each codec's round trip alone: stacked codecs would not fit its batch
   const groups = takesAnyBatch(run.g) ? [live] : live.map((k) => [k]);
+  // after a screen the few tails left run on every sample, and ONNX Runtime's arena saves a fifth to a third of
+  // their CPU (docs/BENCHMARKS.md bench:plan); with every cut's tail open at once, its peaks would add up
+  const settings = run.screen ? { memoryArena: true } : SESSION_OPTIONS;
   const fused = [];
-  for (const codecs of groups) fused.push({ codecs, session: await createSession(fusedTail(run.g, cut, codecs.map((k) => fits[k]!.tensors), run.opset), run.g.model.dir, SESSION_OPTIONS) });
+  for (const codecs of groups) fused.push({ codecs, session: await createSession(fusedTail(run.g, cut, codecs.map((k) => fits[k]!.tensors), run.opset), run.g.model.dir, settings) });
   run.fused.set(cut.id, fused);
   return fused;
 }
@@ -326,6 +342,7 @@ function roundDriver(run: EvalRun, first: Record<string, Tensor>, rounds: number
     pinned: arms.map((a) => !a.lossy),
     async measure(alive, from, to) {
       arms.forEach((a, i) => (run.alive[a.c]![a.k] = alive[i]!));
+      if (from === 0 && run.screen) await narrowFull(run);
       const live = alive.filter(Boolean).length;
       const liveLossy = arms.filter((a, i) => alive[i] && a.lossy).length;
       for (let start = from; start < to; start += run.batch) {
@@ -340,10 +357,96 @@ function roundDriver(run: EvalRun, first: Record<string, Tensor>, rounds: number
     figures: () =>
       arms.map((a): ArmFigure => {
         const { scores, bytes } = run.tallies[a.c]![a.k]!;
-        return { group: a.cut.id, bytes: mean(bytes), quality: qualityFigure(task.metric, scores), paired: pairedDifference(task.metric, scores, run.referenceScores) };
+        const gain = run.screen?.screened[a.c]![a.k] ? { gainBound: (task.metric.better === 'higher' ? 1 : -1) * screenedDifference(run, a.c, a.k, scores) } : {};
+        return { group: a.cut.id, bytes: mean(bytes), quality: qualityFigure(task.metric, scores), paired: pairedDifference(task.metric, scores, run.referenceScores), ...gain };
       }),
     onRound(p: RoundProgress) {
       round = p.round + 1;
+    },
+    ...(task.metric.kind === 'rate' && options.adaptive?.outclassed ? screenDriver(run, first, arms) : {}),
+  };
+}
+
+/**
+ * After a screen the rounds read only the cut tensors of codecs still measured (bytes are measured, lossless codecs
+ * read the model's outputs): the full model exposing those alone spares copying out the rest.
+ */
+async function narrowFull(run: EvalRun): Promise<void> {
+  const live = run.options.cuts.filter((cut, c) => lossyOf(run, cut).some((k) => run.alive[c]![k]));
+  if (live.length < run.options.cuts.length) run.full = await createSession(exposeTensors(run.g.proto, live.flatMap((c) => c.tensors)), run.g.model.dir);
+}
+
+/** The full model's side of every sample, as the screen computes it once. */
+interface ScreenReference {
+  fullScores: number[];
+  self: number[];
+  predictions: number[];
+}
+
+/**
+ * The screen (module comment) and, when it settles every lossy codec, the lossless codecs' figures from its pass:
+ * one pass of the full model over every sample (bytes of every codec on the byte samples), then every lossy codec's
+ * tail on the samples where the full model's 0/1 score is not the best (1 for higher-is-better, 0 for lower).
+ */
+function screenDriver(run: EvalRun, first: Record<string, Tensor>, arms: readonly { c: number; k: number; cut: Cut; lossy: boolean }[]): Pick<Parameters<typeof measureInRounds>[0], 'screen' | 'settle'> {
+  const { options, task } = run;
+  const reference: ScreenReference = { fullScores: [], self: [], predictions: [] };
+  return {
+    screen: {
+      arms: arms.map((a) => ({ group: a.cut.id })),
+      async run(): Promise<Screen> {
+        // past the byte samples only the model's outputs are read: the plain model spares copying out every cut tensor
+        const plain = run.byteSamples < run.total ? await createSession(run.g.proto, run.g.model.dir) : null;
+        try {
+          for (let start = 0; start < run.total; start += run.batch) {
+            const idx = indicesFrom(start, Math.min(run.batch, run.total - start));
+            const session = plain && start >= run.byteSamples ? plain : run.full;
+            const out = start === 0 && idx.length === samplesIn(run.g, first) ? first : await timed(run, 'fullS', () => runSession(session, options.data.feeds(idx, run.inputs)));
+            const ref = await referenceOf(run, out, idx);
+            reference.fullScores.push(...(await task.scoreFull({ n: ref.n, full: ref.full, labels: ref.labels })));
+            reference.self.push(...ref.self);
+            reference.predictions.push(...(ref.predictions ?? []));
+            for (const [c, cut] of options.cuts.entries()) await measureCutBytes(run, c, cut, out, start, idx.length);
+            options.onProgress?.('evaluate: screen, the full model and bytes', start + idx.length, run.total);
+          }
+        } finally {
+          await plain?.release();
+        }
+        run.bytesDone = true;
+        // only codecs the planner says the lossless input beats at their bytes can be settled: the others' tails wait for the rounds
+        const candidates = arms.map((a) => a.lossy && options.adaptive!.outclassed!(a.cut.id, mean(run.tallies[a.c]![a.k]!.bytes)));
+        arms.forEach((a, i) => (run.alive[a.c]![a.k] = candidates[i]!));
+        const best = task.metric.better === 'higher' ? 1 : 0;
+        const headroom = reference.self.flatMap((v, i) => (v !== best ? [i] : []));
+        const screened = options.cuts.map((_, c) => arms.filter((a) => a.c === c).map((a) => candidates[arms.indexOf(a)]!));
+        const screen = { headroom: new Set(headroom), screened, difference: options.cuts.map((cut) => run.fitted.get(cut.id)!.map(() => 0)), disagree: options.cuts.map((cut) => run.fitted.get(cut.id)!.map(() => 0)) };
+        for (let at = 0; at < headroom.length; at += run.batch) {
+          const idx = headroom.slice(at, at + run.batch);
+          const out = await timed(run, 'fullS', () => runSession(run.full, options.data.feeds(idx, run.inputs)));
+          const ref = await referenceOf(run, out, idx);
+          for (const [c, cut] of options.cuts.entries()) {
+            await tailScores(run, c, cut, out, ref, (k, scores, predictions) => {
+              screen.difference[c]![k]! += scores.reduce((s, v, i) => s + v - ref.self[i]!, 0);
+              if (predictions && ref.predictions) screen.disagree[c]![k]! += predictions.filter((p, i) => p !== ref.predictions![i]).length;
+            });
+          }
+          options.onProgress?.(`evaluate: screen, ${candidates.filter(Boolean).length} lossy configurations on the ${headroom.length} samples the full model can lose`, at + idx.length, headroom.length);
+        }
+        run.screen = screen;
+        arms.forEach((a) => (run.alive[a.c]![a.k] = true));
+        const sign = task.metric.better === 'higher' ? 1 : -1;
+        // the planner ties qualities of accuracy or of a model with classes only (planner.ts), so only there does the screen
+        const ties = task.metric.name === 'accuracy' || task.predict !== undefined;
+        return { gains: arms.map((a, i) => (candidates[i] ? (sign * screen.difference[a.c]![a.k]!) / run.total : Infinity)), bytes: arms.map((a) => mean(run.tallies[a.c]![a.k]!.bytes)), full: mean(reference.self), samples: headroom.length, ...(ties ? {} : { tie: 0 }) };
+      },
+    },
+    async settle() {
+      run.fullScores.push(...reference.fullScores);
+      run.referenceScores.push(...reference.self);
+      const ref = { predictions: reference.predictions } as Reference;
+      for (const [c, cut] of options.cuts.entries()) {
+        for (const [k, fit] of run.fitted.get(cut.id)!.entries()) if (!isLossy(fit.spec)) tallyBatch(run, run.tallies[c]![k]!, reference.self, ref, task.predict ? reference.predictions : undefined);
+      }
     },
   };
 }
@@ -361,18 +464,17 @@ async function evaluateBatch(run: EvalRun, start: number, size: number, first?: 
   const idx = indicesFrom(start, size);
   const n = idx.length;
   const out = first ?? (await timed(run, 'fullS', () => runSession(run.full, options.data.feeds(idx, run.inputs))));
-  const full = metricOutputs(run, out, 0, n);
-  const labels = labelsOf(options.data, idx);
-  run.fullScores.push(...(await task.scoreFull({ n, full, labels })));
-  const reference: Reference = { n, full, labels, self: await task.score({ n, split: full, full, labels }), predictions: task.predict?.(full, n) };
+  const reference = await referenceOf(run, out, idx);
+  run.fullScores.push(...(await task.scoreFull({ n, full: reference.full, labels: reference.labels })));
   run.referenceScores.push(...reference.self);
   for (const [c, cut] of options.cuts.entries()) {
     await measureCutBytes(run, c, cut, out, start, n);
     await scoreLossless(run, c, cut, reference);
     await scoreLossy(run, c, cut, out, reference);
-    const lossy = lossyOf(run, cut);
+    // the live ones only: a codec the screen settled has no tail runs to take a share of
+    const lossy = lossyOf(run, cut).filter((k) => run.alive[c]![k]);
     const fits = run.fitted.get(cut.id)!;
-    if (start === 0 && lossy.length) run.timing.codecS += (await codecShare(run.g, cut, lossy.map((k) => fits[k]!.tensors), out, run.opset)) * Math.ceil(run.total / run.batch);
+    if (start === 0 && lossy.length && options.timeCodecs !== false) run.timing.codecS += (await codecShare(run.g, cut, lossy.map((k) => fits[k]!.tensors), out, run.opset)) * Math.ceil(run.total / run.batch);
   }
 }
 
@@ -385,9 +487,17 @@ interface Reference {
   predictions?: number[] | undefined;
 }
 
+/** The full model's side of the samples `idx` whose outputs are `out`: what each configuration of them is scored against. */
+async function referenceOf(run: EvalRun, out: Record<string, Tensor>, idx: readonly number[]): Promise<Reference> {
+  const n = idx.length;
+  const full = metricOutputs(run, out, 0, n);
+  const labels = labelsOf(run.options.data, idx);
+  return { n, full, labels, self: await run.task.score({ n, split: full, full, labels }), predictions: run.task.predict?.(full, n) };
+}
+
 /** Wire bytes of the batch's samples that are among the first `byteSamples`; the encoders close after the last. */
 async function measureCutBytes(run: EvalRun, c: number, cut: Cut, out: Record<string, Tensor>, start: number, size: number): Promise<void> {
-  const measure = Math.max(0, Math.min(size, run.byteSamples - start));
+  const measure = run.bytesDone ? 0 : Math.max(0, Math.min(size, run.byteSamples - start));
   if (measure === 0) return;
   const fits = run.fitted.get(cut.id)!;
   const encoder = run.encoders.get(cut.id)!;
@@ -417,33 +527,37 @@ async function scoreLossless(run: EvalRun, c: number, cut: Cut, ref: Reference):
   }
 }
 
-/** One tail run per group of live lossy codecs of the cut (the batch is codec after codec), returning the outputs the metric reads. */
-async function scoreLossy(run: EvalRun, c: number, cut: Cut, out: Record<string, Tensor>, ref: Reference): Promise<void> {
+/** One tail run per group of live lossy codecs of the cut (the batch is codec after codec): each codec's scores and predicted classes. */
+async function tailScores(run: EvalRun, c: number, cut: Cut, out: Record<string, Tensor>, ref: Reference, each: (k: number, scores: number[], predictions: number[] | undefined) => void): Promise<void> {
   const { task } = run;
   for (const { session, codecs } of await fusedFor(run, c, cut)) {
     const tailOut = await timed(run, 'tailS', () => runSession(session, Object.fromEntries(cut.tensors.map((t) => [sourceName(t), out[t]!])), task.metric.outputs));
     for (const [j, k] of codecs.entries()) {
       const split = metricOutputs(run, tailOut, j * ref.n, ref.n);
-      const scores = await task.score({ n: ref.n, split, full: ref.full, labels: ref.labels });
-      tallyBatch(run, run.tallies[c]![k]!, scores, ref, task.predict?.(split, ref.n));
+      each(k, await task.score({ n: ref.n, split, full: ref.full, labels: ref.labels }), task.predict?.(split, ref.n));
     }
   }
 }
+
+/** The live lossy codecs of the cut on a batch, added to their tallies. */
+const scoreLossy = (run: EvalRun, c: number, cut: Cut, out: Record<string, Tensor>, ref: Reference): Promise<void> => tailScores(run, c, cut, out, ref, (k, scores, predictions) => tallyBatch(run, run.tallies[c]![k]!, scores, ref, predictions));
 
 function cutEval(run: EvalRun, cut: Cut, fits: readonly FittedCodec[], tallies: readonly Tally[], stops: readonly ArmStop[]): CutEval {
   const { metric } = run.task;
   const detail = run.options.detail === true;
   const classes = run.task.predict !== undefined;
+  const c = run.options.cuts.indexOf(cut);
   const evals = fits.map((fit, k): CodecEval => {
     const a = tallies[k]!;
     const explained = fit.tensors.filter((t) => t.pca).map((t) => t.pca!.explained);
+    const screened = stops[k]!.reason === 'outclassed' && run.screen ? screenedFigures(run, c, k, a.scores) : null;
     return {
       codec: fit.spec.name,
       lossy: isLossy(fit.spec),
-      quality: qualityFigure(metric, a.scores),
+      quality: screened?.quality ?? qualityFigure(metric, a.scores),
       stopped: stops[k]!.reason,
-      paired: pairedDifference(metric, a.scores, run.referenceScores),
-      agreement: classes ? a.agree / a.scores.length : null,
+      paired: screened?.paired ?? pairedDifference(metric, a.scores, run.referenceScores),
+      agreement: classes ? (screened?.agreement ?? a.agree / a.scores.length) : null,
       bytes: { mean: mean(a.bytes), p95: quantile(a.bytes, 0.95), samples: a.bytes.length },
       packedBytes: mean(a.packed),
       encoderBytes: cut.headCost.paramBytes + fit.paramBytes,
@@ -463,6 +577,32 @@ function cutEval(run: EvalRun, cut: Cut, fits: readonly FittedCodec[], tallies: 
       metric.better,
     ).map((p) => p.label),
   };
+}
+
+/** A lossy codec's exact upper bound of its difference from the full model on every sample, from the screen and its `scores` of the first samples since (on the rest it can only lose). */
+function screenedDifference(run: EvalRun, c: number, k: number, scores: readonly number[]): number {
+  const { headroom, difference } = run.screen!;
+  let sum = difference[c]![k]!;
+  scores.forEach((v, i) => !headroom.has(i) && (sum += v - run.referenceScores[i]!));
+  return sum / run.total;
+}
+
+/**
+ * A codec the screen settled, as upper bounds: its quality is at most the full model's plus its difference on the
+ * samples measured (the screened ones and any first samples since; on every other sample it can only lose), its
+ * difference from the full model at most that (at least that minus every other sample lost), its agreement at most
+ * all but its disagreements on the screened samples.
+ */
+function screenedFigures(run: EvalRun, c: number, k: number, scores: readonly number[]): { quality: QualityFigure; paired: PairedDifference; agreement: number } {
+  const { metric } = run.task;
+  const n = run.total;
+  const { headroom, disagree } = run.screen!;
+  const screened = headroom.size + scores.filter((_, i) => !headroom.has(i)).length;
+  const d = screenedDifference(run, c, k, scores);
+  const worst = (n - screened) / n;
+  const ci: [number, number] = metric.better === 'higher' ? [d - worst, d] : [d, d + worst];
+  const full = mean(run.referenceScores);
+  return { quality: { metric: metric.name, label: metric.label, better: metric.better, value: full + d, ci: [full + ci[0], full + ci[1]], samples: screened }, paired: { value: d, ci, samples: screened }, agreement: (n - disagree[c]![k]!) / n };
 }
 
 /** The tail of `cut` preceded by the round trips of several codecs, stacked along the batch (see emitStackedRoundTrips). */

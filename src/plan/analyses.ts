@@ -134,7 +134,7 @@ export async function qualityAnalysis(g: Graph, cuts: readonly Cut[], fallback: 
   return cache.get('quality', qualityKey(g, cuts, codecs, data, o), async () => {
     const raw = parseCodec('fp32');
     const evalCodecs = specs.some((s) => s.name === raw.name) ? specs : [raw, ...specs];
-    const report = await evaluate(g, { cuts: cuts.length ? cuts : [fallback], codecs: evalCodecs, data: data.test, calibration: data.calibration, samples: data.samples, byteSamples: Math.min(BYTE_SAMPLES, data.samples), task: o.task, detail: true, ...(o.adaptive && cuts.length ? { adaptive: o.adaptive } : {}), ...(onProgress ? { onProgress } : {}) });
+    const report = await evaluate(g, { cuts: cuts.length ? cuts : [fallback], codecs: evalCodecs, data: data.test, calibration: data.calibration, samples: data.samples, byteSamples: Math.min(BYTE_SAMPLES, data.samples), task: o.task, detail: true, timeCodecs: false, ...(o.adaptive && cuts.length ? { adaptive: o.adaptive } : {}), ...(onProgress ? { onProgress } : {}) });
     const rawEval = report.cuts[0]!.codecs.find((c) => c.codec === raw.name)!;
     const full = report.full ?? rawEval.quality;
     const accuracy = report.task.metric === 'accuracy';
@@ -166,19 +166,21 @@ export interface TopUp {
 export async function topUpAnalysis(g: Graph, q: QualityAnalysis, arms: readonly TopUp[], all: { cuts: readonly Cut[]; codecs: readonly string[] }, data: PlanData, o: QualityOptions, cache: AnalysisCache, onProgress?: (stage: string, done: number, total: number) => void): Promise<{ value: QualityAnalysis; cached: boolean }> {
   const figureOf = (a: TopUp) => q.codecs.find((c) => c.cut === a.cut.id && c.codec === a.codec)!;
   const key = { analysis: qualityKey(g, all.cuts, all.codecs, data, o), arms: arms.map((a) => [a.cut.id, a.codec]).sort() };
+  // a configuration the screen settled counts as measured on no first samples (eval/adaptive.ts: its figures are bounds)
+  const prefix = (f: CodecFigure) => (f.stopped === 'outclassed' ? 0 : f.quality.samples);
   return cache.get('quality-topup', key, async () => {
-    const from = Math.min(...arms.map((a) => figureOf(a).quality.samples));
+    const from = Math.min(...arms.map((a) => prefix(figureOf(a))));
     const rest = subsetDataset(data.test, Array.from({ length: q.samples - from }, (_, i) => from + i));
     const cuts = [...new Map(arms.map((a) => [a.cut.id, a.cut])).values()];
-    const report = await evaluate(g, { cuts, codecs: [...new Set(arms.map((a) => a.codec))].map((c) => parseCodec(c)), data: rest, calibration: data.calibration, byteSamples: Math.max(0, Math.min(BYTE_SAMPLES, q.samples) - from), task: o.task, detail: true, ...(onProgress ? { onProgress } : {}) });
+    const report = await evaluate(g, { cuts, codecs: [...new Set(arms.map((a) => a.codec))].map((c) => parseCodec(c)), data: rest, calibration: data.calibration, byteSamples: Math.max(0, Math.min(BYTE_SAMPLES, q.samples) - from), task: o.task, detail: true, timeCodecs: false, ...(onProgress ? { onProgress } : {}) });
     const measured = new Map(report.cuts.flatMap((c) => c.codecs.map((e) => [`${c.id}|${e.codec}`, e] as const)));
     const metric = { name: q.task.metric, label: q.task.label, better: q.task.better, kind: q.task.kind };
     const extend = (f: CodecFigure): CodecFigure => {
       const e = measured.get(`${f.cut}|${f.codec}`);
       if (!e || !f.stopped) return f;
-      const skip = f.quality.samples - from;
-      const scores = [...f.scores, ...e.scores!.slice(skip)];
-      const predictions = [...f.predictions, ...(e.predictions ?? []).slice(skip)];
+      const skip = prefix(f) - from;
+      const scores = [...f.scores.slice(0, prefix(f)), ...e.scores!.slice(skip)];
+      const predictions = [...f.predictions.slice(0, prefix(f)), ...(e.predictions ?? []).slice(skip)];
       const byteSizes = [...f.byteSizes, ...e.byteSizes!.slice(Math.max(0, f.byteSizes.length - from))];
       const full = q.full.predictions;
       const agreement = f.agreement === null ? null : predictions.filter((p, i) => p === full[i]).length / predictions.length;

@@ -6,17 +6,21 @@
  * exits answer some frames sooner, so with exits explored no cut is ruled out this way.
  *
  * Once a codec's bytes are measured, a split of those bytes is compared with sending the input losslessly (the
- * remote placement's raw image: the full model's quality): where that is strictly faster at every percentile (its
- * slowest transfer draw against the split's fastest), sends no more bytes (so spends no more radio energy, and no
- * compute) and sustains the frame rate, on every edge device and link, a split no better than the full model
- * (eval/adaptive.ts: 'outclassed') is dominated on every axis of the Pareto front and loses every tie of the
- * ranking to it.
+ * remote placement's raw image: the full model's quality): where that is strictly faster at the latency the QoS
+ * names (p95 by default) and sustains at least the split's frame rate, sends no more bytes (so spends no more
+ * radio energy, and no compute) and sustains the scenario's frame rate, on every edge device and link, a split
+ * within the tie tolerance of the full model (recommend.ts `outclass`) is dominated on every axis of the Pareto
+ * front once ties count as ties, and ranks after it under every objective. The latency is computed as exploration
+ * computes it (explore.ts latencyOf: stratified quantiles of the uplink and downlink draws summed with the compute
+ * times), the split's with its head and tail alone (a codec's own layers only add), so the comparison is exact
+ * for the figures the decision reads.
  */
 import type { Cut } from '../cuts/cuts.js';
 import { computeEnergyJ } from '../devices/energy.js';
 import type { ComputeResource } from '../devices/resolve.js';
 import { pathOf } from '../net/path.js';
 import { drawTransfers, type Transport } from '../net/transfer.js';
+import { quantileSorted } from '../util/stats.js';
 import type { NamedLink } from './explore.js';
 import type { PlanScenarioConfig } from './scenario.js';
 
@@ -61,11 +65,22 @@ export interface OutclassInputs extends BoundInputs {
   referenceBytes: number;
 }
 
-/** Fastest and slowest transfer of `bytes` over a link, among the draws exploration makes (explore.ts: one frame every period), and the link's busy time. */
-function transferRange(link: NamedLink, direction: 'up' | 'down', transport: Transport, bytes: number, periodMs: number): { min: number; max: number; busyMs: number } {
+/** The transfer times of `bytes` over a link that exploration draws (explore.ts transferDraws: one frame every period, lost frames left out), sorted, their mean, and the link's busy time. */
+function transferTimes(link: NamedLink, direction: 'up' | 'down', transport: Transport, bytes: number, periodMs: number): { sorted: Float64Array; mean: number; busyMs: number } {
   const { lossless, draws } = drawTransfers(pathOf(link.link, direction), transport, Math.max(1, Math.round(bytes)), { samples: 1000, seed: 7, periodMs });
-  const times = draws.filter((d) => !d.frameLost).map((d) => d.endMs);
-  return { min: Math.min(lossless.endMs, ...times), max: Math.max(lossless.endMs, ...times), busyMs: lossless.busyMs };
+  const times = Float64Array.from(draws.filter((d) => !d.frameLost), (d) => d.endMs).sort();
+  const sorted = times.length ? times : Float64Array.of(lossless.endMs);
+  return { sorted, mean: sorted.reduce((a, b) => a + b, 0) / sorted.length, busyMs: lossless.busyMs };
+}
+
+/** Strata of exploration's latency percentiles (explore.ts SAMPLES). */
+const STRATA = 1000;
+
+/** A frame's latency at `at` (mean or a percentile) as exploration computes it: `fixedMs` plus the uplink's and downlink's quantiles, stratum by stratum. */
+function latencyAt(up: ReturnType<typeof transferTimes>, down: ReturnType<typeof transferTimes>, fixedMs: number, at: string): number {
+  if (at === 'mean') return fixedMs + up.mean + down.mean;
+  const samples = Float64Array.from({ length: STRATA }, (_, i) => fixedMs + quantileSorted(up.sorted, (i + 0.5) / STRATA) + quantileSorted(down.sorted, (i + 0.5) / STRATA)).sort();
+  return quantileSorted(samples, at === 'p50' ? 0.5 : at === 'p99' ? 0.99 : 0.95);
 }
 
 /**
@@ -74,22 +89,28 @@ function transferRange(link: NamedLink, direction: 'up' | 'down', transport: Tra
  */
 export function outclassedBy(cuts: readonly Cut[], x: OutclassInputs): (cutId: string, bytes: number) => boolean {
   const periodMs = 1000 / x.fps;
-  const memo = new Map<string, ReturnType<typeof transferRange>>();
+  const memo = new Map<string, ReturnType<typeof transferTimes>>();
   const range = (link: NamedLink, direction: 'up' | 'down', bytes: number) => {
     const key = `${link.name}|${direction}|${Math.round(bytes)}`;
-    return memo.get(key) ?? memo.set(key, transferRange(link, direction, x.transport, bytes, periodMs)).get(key)!;
+    return memo.get(key) ?? memo.set(key, transferTimes(link, direction, x.transport, bytes, periodMs)).get(key)!;
   };
   const fullServerMs = x.server.ms([...x.nodes]);
   const fps = x.qos.throughputFps ?? x.fps;
+  const at = x.qos.latency?.at ?? 'p95';
   return (cutId, bytes) => {
     const cut = cuts.find((c) => c.id === cutId);
     if (!cut || !(bytes >= x.referenceBytes) || !x.links.length) return false;
     const tailMs = x.server.ms([...x.nodes].filter((n) => !cut.head.has(n)));
     return x.links.every((link) => {
       const [refUp, up, down] = [range(link, 'up', x.referenceBytes), range(link, 'up', bytes), range(link, 'down', x.downlinkBytes)];
-      const referenceMs = refUp.max + fullServerMs + down.max;
-      const sustains = Math.max(refUp.busyMs, down.busyMs, (fullServerMs * x.devices) / x.workers) <= 1000 / fps;
-      return sustains && x.edges.every((edge) => referenceMs < edge.ms(cut.head) + tailMs + up.min + down.min);
+      const referenceStage = Math.max(refUp.busyMs, down.busyMs, (fullServerMs * x.devices) / x.workers);
+      const referenceMs = latencyAt(refUp, down, fullServerMs, at);
+      return referenceStage <= 1000 / fps && x.edges.every((edge) => {
+        const headMs = edge.ms(cut.head);
+        // the split's slowest stage (explore.ts throughputOf) is no faster than the input's
+        const splitStage = Math.max(headMs, up.busyMs, down.busyMs, (tailMs * x.devices) / x.workers);
+        return referenceStage <= splitStage && referenceMs < latencyAt(up, down, headMs + tailMs, at);
+      });
     });
   };
 }

@@ -28,7 +28,7 @@ import { bestEnumeratedCut, dadsPartition, transferFromBytes, type EdgeCloudCost
 import { resolveCompute, type ComputeContext, type ComputeResource } from '../devices/resolve.js';
 import { explore, type NamedLink } from './explore.js';
 import { qualityConstraint } from './quality.js';
-import { decide, stoppedFinalists, type Decision, type Qos } from './recommend.js';
+import { decide, outclass, stoppedFinalists, type Decision, type Qos } from './recommend.js';
 import { refineLatency } from './refine.js';
 import { switchingPlan } from './switching.js';
 import { cutRuledOut, outclassedBy, type BoundInputs, type OutclassInputs } from './bounds.js';
@@ -241,7 +241,7 @@ export function adaptiveRule(c: PlanScenario['config'], samples: number, hasData
   const q = c.qos.quality;
   const bound = c.qos.accuracy !== undefined ? { limit: c.qos.accuracy, bound: 'min' as const } : q?.min !== undefined ? { limit: q.min, bound: 'min' as const } : q?.max !== undefined ? { limit: q.max, bound: 'max' as const } : undefined;
   const tolerance = (c.qualityTolerance ?? c.accuracyTolerance ?? Math.max(0.005, 1 / Math.max(1, samples))) / (hasData ? 1 : (c.modelAccuracy ?? 1));
-  return { tolerance: maxQuality(c.objective) ? tolerance : Infinity, ...(bound && hasData ? { bound } : {}) };
+  return { tolerance: maxQuality(c.objective) ? tolerance : Infinity, tie: tolerance, ...(bound && hasData ? { bound } : {}) };
 }
 
 /** Saliency (with data), the candidate cuts, quality and bytes of cut x codec, and exits (with data and asked for). */
@@ -346,6 +346,18 @@ function outclassInputs(g: Graph, c: PlanScenario['config'], setup: PlanSetup, b
   return { ...bounds, links: setup.links, transport: setup.transport, workers: c.server.workers, devices: c.workload.devices, downlinkBytes: downlinkBytesOf(g), referenceBytes };
 }
 
+/**
+ * The splits the input sent losslessly outclasses (recommend.ts `outclass`), each against the raw image sent on its
+ * own edge device and link, with the decision's tie tolerance (what the adaptive screen used, in the figures' units).
+ */
+function markOutclassed(configs: readonly PlanConfiguration[], beaten: (cutId: string, bytes: number) => boolean, qos: Qos, tolerance: number): void {
+  const rivals = configs.filter((x) => x.placement === 'remote' && x.codec.startsWith('raw image'));
+  for (const rival of rivals) {
+    const mine = configs.filter((x) => x.placement === 'split' && x.devices[0] === rival.devices[0] && x.link === rival.link);
+    outclass(mine, rival, qos, tolerance, (x) => beaten(x.cuts[0]!.id, x.bytes));
+  }
+}
+
 /** Rounds of measuring stopped finalists on every sample before the plan settles for what it has. */
 const MAX_TOP_UPS = 3;
 
@@ -375,9 +387,10 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
   const { data, evalData } = scenarioData(g, s, warnings);
   const adaptive = adaptiveRule(c, evalData.samples, data !== null, o.exhaustive);
   // exits answer some frames before the head ends, so the head's bounds hold only without them; cuts the scenario lists are all shown
-  const bounds = adaptive && setup.server && !c.explore.exits && !Array.isArray(c.explore.cuts) ? { edges: setup.edges, server: setup.server, nodes: new Set(runtimeNodes(g)), qos: c.qos, fps: c.workload.fps } : null;
-  const outclass = bounds && c.explore.placements.includes('remote') ? outclassInputs(g, c, setup, bounds, evalData) : null;
-  const inputs: AnalysisInputs = { g, s, data, evalData, allCuts, exitCuts, cache, log, onProgress: o.onProgress, saliencySkipped: skipped, adaptive, bounds, outclass };
+  const cheap = setup.server && !c.explore.exits && !Array.isArray(c.explore.cuts) ? { edges: setup.edges, server: setup.server, nodes: new Set(runtimeNodes(g)), qos: c.qos, fps: c.workload.fps } : null;
+  // outclassing is a rule of the decision, so exhaustive evaluation applies it too; ruling cuts out is adaptive's
+  const outclass = cheap && c.explore.placements.includes('remote') ? outclassInputs(g, c, setup, cheap, evalData) : null;
+  const inputs: AnalysisInputs = { g, s, data, evalData, allCuts, exitCuts, cache, log, onProgress: o.onProgress, saliencySkipped: skipped, adaptive, bounds: adaptive ? cheap : null, outclass };
   const analyses = await runAnalyses(inputs);
 
   let quality: PlanQuality;
@@ -391,6 +404,7 @@ export async function plan(s: PlanScenario, o: PlanOptions = {}): Promise<{ resu
     qos = { ...c.qos, quality: qualityConstraint(c.qos, quality) };
     configs = configurations(g, c, setup, analyses, quality.full, catalog.radios);
     tolerance = c.qualityTolerance ?? c.accuracyTolerance ?? (quality.metric === 'accuracy' || analyses.quality.full.predictions.length ? Math.max(0.005, 1 / Math.max(1, quality.samples)) : 0);
+    if (outclass) markOutclassed(configs, outclassedBy(analyses.cuts, outclass), qos, tolerance);
     decision = decide(configs, qos, c.objective, c.workload.fps, tolerance);
     log.record(`explore ${configs.length} configurations`, (performance.now() - t0) / 1000, false);
 

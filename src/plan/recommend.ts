@@ -3,7 +3,17 @@
  * Pareto front over latency, quality (oriented by the metric's better direction), bytes and energy, the pick by the stated objective with a plain-language
  * explanation (the binding constraint and its margin, what the runner-up would change) — or, when nothing is
  * feasible, the constraint closest to being met and by how much.
+ *
+ * Ties on quality count on the front as they do in the ranking: a configuration marked outclassed (`outclassedBy`,
+ * set by the planner from `outclass`) is one that another configuration beats at every latency percentile, in
+ * bytes and in energy while it leads that configuration on quality by at most the tie tolerance — a difference of
+ * a sample or two, which max-quality already calls a tie. It is dominated once ties count as ties, so it is neither
+ * recommended, nor on the Pareto front, nor one of the finalists, and its quality does not raise the bar the tie is
+ * measured from (a split scoring one image above the full model by chance would otherwise redefine what ties).
+ * The adaptive evaluation settles such splits without measuring them on every sample (eval/adaptive.ts screen),
+ * and since the rule reads only bytes, bounds and a bound on quality, exhaustive evaluation decides alike.
  */
+import { withinTie } from '../eval/adaptive.js';
 import type { MetricName } from '../task/types.js';
 import { formatQuality, formatQualityDelta, gain } from './quality.js';
 import type { PlanScenarioConfig } from './scenario.js';
@@ -114,6 +124,22 @@ function rank(feasible: PlanConfiguration[], objective: Objective, at: string, t
   return [...tied, ...sorted.filter((c) => goodness(c) < top)];
 }
 
+/**
+ * Mark the splits that `rival` outclasses (module comment): those `beaten` says it beats at every percentile, in
+ * bytes and in energy, whose quality leads the rival's by at most `tolerance` — measured, or (`stopped`
+ * 'outclassed') bounded so by the adaptive screen. A rival that misses the QoS on quality outclasses nothing.
+ */
+export function outclass(configs: readonly PlanConfiguration[], rival: Pick<PlanConfiguration, 'id' | 'quality'>, qos: Qos, tolerance: number, beaten: (c: PlanConfiguration) => boolean): void {
+  const q = qos.quality;
+  if (q && !(q.bound === 'min' ? rival.quality.value >= q.limit : rival.quality.value <= q.limit)) return;
+  const rivalGain = goodness(rival as PlanConfiguration);
+  for (const c of configs) {
+    if (c.placement !== 'split' || c.exits) continue;
+    const tie = c.quality.stopped === 'outclassed' || (c.quality.stopped === undefined && withinTie(goodness(c) - rivalGain, tolerance));
+    if (tie && beaten(c)) c.outclassedBy = rival.id;
+  }
+}
+
 /** `tolerance`: of max-quality, in the metric's units. */
 export function decide(configs: PlanConfiguration[], qos: Qos, objective: Objective, fps: number, tolerance = 0.005): Decision {
   const at = qos.latency?.at ?? 'p95';
@@ -121,7 +147,9 @@ export function decide(configs: PlanConfiguration[], qos: Qos, objective: Object
     c.checks = checkConfiguration(c, qos, fps);
     c.feasible = c.checks.every((k) => k.met);
   }
-  const feasible = rank(configs.filter((c) => c.feasible), objective, at, tolerance);
+  // outclassed configurations rank after every other and stay off the front (module comment)
+  const meets = configs.filter((c) => c.feasible);
+  const feasible = [...rank(meets.filter((c) => !c.outclassedBy), objective, at, tolerance), ...rank(meets.filter((c) => c.outclassedBy), objective, at, tolerance)];
   if (feasible.length === 0) return { feasible, pareto: [], recommendation: null, nearestMiss: nearestMiss(configs) };
   const [best, runnerUp] = feasible;
   const binding = best!.checks.reduce<ConstraintCheck | null>((m, k) => (m === null || k.margin < m.margin ? k : m), null);
@@ -131,7 +159,7 @@ export function decide(configs: PlanConfiguration[], qos: Qos, objective: Object
     ...(binding ? [`Binding constraint: ${checkName(best!, binding)}, ${checkValue(best!, binding, binding.value)} against a limit of ${checkValue(best!, binding, binding.limit)} (margin ${(100 * binding.margin).toFixed(1)} %).`] : []),
     ...(runnerUp ? [`Runner-up: ${runnerUp.id} — ${diff(best!, runnerUp, at)}.`] : ['No other configuration is feasible.']),
   ];
-  return { feasible, pareto: paretoFront(feasible, at), recommendation: { id: best!.id, objective, explanation, binding, runnerUp: runnerUp?.id ?? null }, nearestMiss: null };
+  return { feasible, pareto: paretoFront(feasible.filter((c) => !c.outclassedBy), at), recommendation: { id: best!.id, objective, explanation, binding, runnerUp: runnerUp?.id ?? null }, nearestMiss: null };
 }
 
 /** What switching from `a` to `b` changes. */
@@ -181,7 +209,8 @@ export function stoppedFinalists(d: Decision, configs: readonly PlanConfiguratio
     const best = optimistic(c);
     return c.checks.every((k) => meets(best, k)) && paretoFront([best, ...d.feasible.filter((f) => f.id !== c.id)], at).some((f) => f.id === c.id);
   };
-  return configs.filter((c) => c.quality.stopped !== undefined && (ids.has(c.id) || couldJoinFront(c)));
+  // an outclassed configuration is settled: it can neither lead nor join the front, whatever the rest of its samples
+  return configs.filter((c) => c.quality.stopped !== undefined && !c.outclassedBy && (ids.has(c.id) || couldJoinFront(c)));
 }
 
 /** The configuration a result recommends, or the nearest miss when nothing is feasible. */

@@ -109,6 +109,12 @@ export interface PlanConfiguration {
   throughputFps: number;
   checks: ConstraintCheck[];
   feasible: boolean;
+  /**
+   * The configuration that outclasses it (recommend.ts `outclass`): faster at every percentile, no more bytes or
+   * energy, and of a quality this one beats by no more than the tie tolerance; such a configuration is neither
+   * recommended nor on the Pareto front. Absent: not outclassed.
+   */
+  outclassedBy?: string;
 }
 
 export interface CutSummary {

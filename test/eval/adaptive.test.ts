@@ -4,7 +4,7 @@
  * driver on arms whose scores are fixed.
  */
 import { describe, expect, it } from 'vitest';
-import { measureInRounds, orientedInterval, roundEnds, stopReasons, type ArmFigure } from '../../src/eval/adaptive.js';
+import { measureInRounds, orientedInterval, roundEnds, screenStops, stopReasons, withinTie, type ArmFigure } from '../../src/eval/adaptive.js';
 import { qualityFigure } from '../../src/task/quality.js';
 import type { Metric } from '../../src/task/types.js';
 
@@ -58,18 +58,10 @@ describe('stopping rules', () => {
     expect(stopReasons(low, [true], { tolerance: 0.005 })).toEqual(['outranked']);
   });
 
-  it('outclassed only when no better than the full model (paired upper bound <= 0) and the planner says the lossless input beats it at its cut and bytes', () => {
-    const outclassed = (group: string, bytes: number) => group === 'cut1' && bytes >= 1000;
-    const rule = { tolerance: Infinity, outclassed };
-    const paired = (hi: number) => ({ ci: [hi - 0.05, hi] as [number, number] });
-    const arms = [
-      { ...arm('cut1', 2000, [0.85, 0.95]), paired: paired(0) },
-      { ...arm('cut1', 2000, [0.85, 0.95]), paired: paired(0.001) },
-      { ...arm('cut1', 500, [0.85, 0.95]), paired: paired(-0.01) },
-      { ...arm('cut2', 2000, [0.85, 0.95]), paired: paired(-0.01) },
-      arm('cut1', 2000, [0.85, 0.95]),
-    ];
-    expect(stopReasons(arms, arms.map(() => true), rule)).toEqual(['outclassed', null, null, null, null]);
+  it('no rule of the rounds outclasses: a split no better than the full model (paired) that the planner says is beaten goes on', () => {
+    const rule = { tolerance: Infinity, outclassed: () => true };
+    const arms = [{ ...arm('cut1', 2000, [0.85, 0.95]), paired: { ci: [-0.05, 0] as [number, number] } }];
+    expect(stopReasons(arms, [true], rule)).toEqual([null]);
   });
 
   it('stopped arms keep counting as evidence but get no new reason', () => {
@@ -120,3 +112,76 @@ describe('rounds driver', () => {
     expect((await measureInRounds(d, { tolerance: 0.005 })).map((s) => s.samples)).toEqual([512, 512]);
   });
 });
+
+describe('the screen', () => {
+  const screen = (gains: number[], bytes: number[], full = 0.93) => ({ gains, bytes, full, samples: 14 });
+  const beaten = (group: string, bytes: number) => group === 'cut1' && bytes >= 1000;
+
+  it('settles a split exactly when its gain bound is within the tie tolerance, the planner says it is beaten and the full model meets the QoS bound', () => {
+    const arms = [{ group: 'cut1' }, { group: 'cut1' }, { group: 'cut1' }, { group: 'cut2' }];
+    const rule = { tolerance: 0.005, bound: { limit: 0.9, bound: 'min' as const }, outclassed: beaten };
+    // a gain of one image in 200 is a tie; two are not; fewer bytes than the rival's or another cut are not beaten
+    expect(screenStops(arms, screen([1 / 200, 2 / 200, 0, 0], [2000, 2000, 500, 2000]), rule)).toEqual([true, false, false, false]);
+    // a full model below the QoS bound outclasses nothing (a tied split could meet the bound where it does not)
+    expect(screenStops(arms, screen([0, 0, 0, 0], [2000, 2000, 2000, 2000], 0.89), rule)).toEqual([false, false, false, false]);
+    // the decision's tie tolerance, not the rounds' (Infinity where the objective does not rank by quality)
+    expect(screenStops(arms, screen([0.004, 0.006, 0, 0], [2000, 2000, 2000, 2000]), { ...rule, tolerance: Infinity, tie: 0.005 })).toEqual([true, false, true, false]);
+    // a metric the planner ties nothing on
+    expect(screenStops(arms, { ...screen([0.004, 0, 0, 0], [2000, 2000, 2000, 2000]), tie: 0 }, rule)).toEqual([false, true, true, false]);
+  });
+
+  it('a tie is a gain of at most the tolerance, rounding aside', () => {
+    expect(withinTie(0.935 - 0.93, 0.005)).toBe(true);
+    expect(withinTie(0.0051, 0.005)).toBe(false);
+  });
+
+  it('runs before the rounds: settled arms are measured on no round, and when only pinned arms are left no round runs', async () => {
+    const rule = { tolerance: 0.005, outclassed: beaten };
+    const rounds: number[] = [];
+    let settled = 0;
+    const driver = (gains: number[]) => ({
+      arms: 3,
+      total: 200,
+      pinned: [true, false, false],
+      async measure(_alive: readonly boolean[], _from: number, to: number) {
+        rounds.push(to);
+      },
+      figures: () => [arm('cut1', 2000, [0.9, 0.96]), arm('cut1', 2000, [0.9, 0.96]), arm('cut1', 2000, [0.9, 0.96])],
+      screen: { arms: [{ group: 'cut1' }, { group: 'cut1' }, { group: 'cut1' }], run: async () => screen(gains, [2000, 2000, 2000]) },
+      async settle() {
+        settled++;
+      },
+    });
+    expect(await measureInRounds(driver([0, 0, 0.02]), rule)).toEqual([{ samples: 200, reason: null }, { samples: 0, reason: 'outclassed' }, { samples: 200, reason: null }]);
+    expect(rounds).toEqual([32, 64, 128, 200]);
+    expect(settled).toBe(0);
+    rounds.length = 0;
+    expect((await measureInRounds(driver([0, 0, 0]), rule)).map((s) => s.reason)).toEqual([null, 'outclassed', 'outclassed']);
+    expect(rounds).toEqual([]);
+    expect(settled).toBe(1);
+    // without the planner's outclassed no screen runs
+    rounds.length = 0;
+    expect((await measureInRounds(driver([0, 0, 0]), { tolerance: 0.005 })).map((s) => s.reason)).toEqual([null, null, null]);
+  });
+
+  it("tightens a survivor's bound by the losses of each round: settled once its gain is a tie, with the samples measured by then", async () => {
+    const rule = { tolerance: 0.005, outclassed: beaten };
+    let measured = 0;
+    // two wins on the screened samples (1 point: no tie); one loss appears by 64 samples
+    const stops = await measureInRounds(
+      {
+        arms: 2,
+        total: 200,
+        pinned: [true, false],
+        async measure(_alive, _from, to) {
+          measured = to;
+        },
+        figures: () => [arm('cut1', 2000, [0.9, 0.96]), { ...arm('cut1', 2000, [0.9, 0.96]), gainBound: (2 - (measured >= 64 ? 1 : 0)) / 200 }],
+        screen: { arms: [{ group: 'cut1' }, { group: 'cut1' }], run: async () => screen([0, 2 / 200], [2000, 2000]) },
+      },
+      rule,
+    );
+    expect(stops).toEqual([{ samples: 200, reason: null }, { samples: 64, reason: 'outclassed' }]);
+  });
+});
+

@@ -108,6 +108,51 @@ describe('evaluate on the example model and data', async () => {
     expect(report.cuts[0]!.codecs.every((e) => e.stopped === null && e.quality.samples === 120)).toBe(true);
   });
 
+  it('the screen: a settled codec reports upper bounds of its exhaustive figures and a gain within the tolerance, the rest the exhaustive figures exactly', async () => {
+    const outclassed = () => true;
+    const screened = await evaluate(g, { cuts: [cut], codecs, data, calibration: data, samples: 120, byteSamples: 40, calibrationSamples: 40, detail: true, adaptive: { tolerance: 0.005, outclassed } });
+    const full = report.cuts[0]!.codecs[0]!;
+    expect(screened.cuts[0]!.codecs[0]).toMatchObject({ stopped: null, quality: full.quality, scores: full.scores });
+    let settled = 0;
+    for (const [k, e] of screened.cuts[0]!.codecs.entries()) {
+      const exhaustive = report.cuts[0]!.codecs[k]!;
+      // bytes come from the screen's pass over the same 40 samples either way
+      expect(e.byteSizes).toEqual(exhaustive.byteSizes);
+      if (e.stopped === 'outclassed') {
+        settled++;
+        expect(exhaustive.quality.value - full.quality.value).toBeLessThanOrEqual(0.005 + 1e-9);
+        expect(e.quality.value).toBeGreaterThanOrEqual(exhaustive.quality.value - 1e-12);
+        expect(e.quality.ci[0]).toBeLessThanOrEqual(exhaustive.quality.value);
+      } else {
+        expect(e.stopped).toBeNull();
+        expect(e.scores).toEqual(exhaustive.scores);
+      }
+    }
+    // int8+deflate changes no prediction of the full model's on these images: a tie, settled
+    expect(settled).toBeGreaterThanOrEqual(1);
+    // where nothing is outclassed, or nothing ties, nothing is settled
+    const never = await evaluate(g, { cuts: [cut], codecs, data, calibration: data, samples: 120, byteSamples: 40, calibrationSamples: 40, detail: true, adaptive: { tolerance: 0.005, tie: -1, outclassed } });
+    expect(never.cuts[0]!.codecs.map((e) => e.stopped)).toEqual([null, null, null]);
+  });
+
+  it('the screen settling every lossy codec runs no round: the lossless codec still has the exhaustive figures of every sample', async () => {
+    const progress: string[] = [];
+    const screened = await evaluate(g, { cuts: [cut], codecs, data, calibration: data, samples: 120, byteSamples: 40, calibrationSamples: 40, detail: true, adaptive: { tolerance: 1, outclassed: () => true }, onProgress: (stage) => progress.push(stage) });
+    expect(screened.cuts[0]!.codecs.map((e) => e.stopped)).toEqual([null, 'outclassed', 'outclassed']);
+    expect(screened.cuts[0]!.codecs[0]).toMatchObject({ quality: report.cuts[0]!.codecs[0]!.quality, scores: report.cuts[0]!.codecs[0]!.scores, predictions: report.cuts[0]!.codecs[0]!.predictions, agreement: 1 });
+    expect(progress.some((p) => p.includes('round'))).toBe(false);
+  });
+
+  it("after the screen the rounds read only the cuts still measured: the other cut's codecs have exactly the exhaustive figures", async () => {
+    const other = resolveCut(g, cuts, '41');
+    const o = { cuts: [cut, other], codecs, data, calibration: data, samples: 48, byteSamples: 20, calibrationSamples: 40, detail: true };
+    const exhaustive = await evaluate(g, o);
+    // every gain a tie, but only splits at the first cut beaten: those settle, the other cut's go through the rounds
+    const screened = await evaluate(g, { ...o, adaptive: { tolerance: 1, outclassed: (group: string) => group === cut.id } });
+    expect(screened.cuts.map((c) => c.codecs.map((e) => e.stopped))).toEqual([[null, 'outclassed', 'outclassed'], [null, null, null]]);
+    expect(screened.cuts[1]!.codecs).toEqual(exhaustive.cuts[1]!.codecs);
+  });
+
   it('the exported head+codec / codec+tail pair predicts and sends exactly what the evaluation reports', async () => {
     for (const k of [1, 2]) {
       const fitted = (await fitCodecs(g, [cut], [codecs[k]!], data, { samples: 40 })).get(cut.id)![0]!;

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { measureInRounds, type AdaptiveRule, type ArmStop } from '../../src/eval/adaptive.js';
-import { decide, stoppedFinalists, type Qos } from '../../src/plan/recommend.js';
+import { decide, outclass, stoppedFinalists, type Qos } from '../../src/plan/recommend.js';
 import type { PlanConfiguration } from '../../src/plan/types.js';
 import { pairedDifference, qualityFigure } from '../../src/task/quality.js';
 import type { Metric } from '../../src/task/types.js';
@@ -53,7 +53,7 @@ function configurations(arms: readonly Arm[], stops: readonly ArmStop[], full?: 
   return arms.map((a, i) => {
     const n = stops[i]!.samples;
     const own = qualityFigure(accuracy, a.draws.slice(0, n));
-    const d = full && n < SAMPLES ? pairedDifference(accuracy, a.draws.slice(0, n), full) : null;
+    const d = full && n < SAMPLES ? (stops[i]!.reason === 'outclassed' ? screenedDifference(a, full) : pairedDifference(accuracy, a.draws.slice(0, n), full)) : null;
     const fullValue = full ? qualityFigure(accuracy, full).value : 0;
     const q = d ? { ...own, value: fullValue + d.value, ci: [fullValue + d.ci[0], fullValue + d.ci[1]] as [number, number] } : own;
     return {
@@ -75,6 +75,16 @@ function configurations(arms: readonly Arm[], stops: readonly ArmStop[], full?: 
       feasible: true,
     };
   });
+}
+
+/** Samples where the full model is wrong: the only ones a split can win. */
+const headroom = (full: readonly number[]): number[] => full.flatMap((f, i) => (f === 0 ? [i] : []));
+
+/** A screened split's difference from the full model as evaluate.ts reports it: its wins on the full model's errors, an upper bound. */
+function screenedDifference(a: Arm, full: readonly number[]): { value: number; ci: [number, number] } {
+  const h = headroom(full);
+  const wins = h.reduce((s, i) => s + a.draws[i]!, 0) / SAMPLES;
+  return { value: wins, ci: [wins - (SAMPLES - h.length) / SAMPLES, wins] };
 }
 
 const QOS: Qos = { latency: { ms: 90, at: 'p95' }, quality: { limit: 0.84, bound: 'min' } };
@@ -134,8 +144,10 @@ describe('adaptive against exhaustive evaluation', () => {
 /**
  * Paired with a full model: each configuration's draws are the full model's, changed on a few samples (a lossless,
  * a near-lossless, a lossy and a very lossy codec at every cut), and sending the input losslessly (the full model's
- * quality, 10 ms, fewer bytes than any split) outclasses every split: a split stops once its paired interval says it
- * is no better than the full model, or more than the tolerance worse.
+ * quality, 10 ms, fewer bytes than any split) outclasses every split that leads it by no more than the tolerance
+ * (recommend.ts `outclass`, in both modes): the screen scores each split on the samples the full model gets wrong
+ * (the only ones it can win) and stops those whose wins there are within the tolerance; the rest go through the
+ * rounds, stopping once their paired interval lies more than the tolerance below the full model.
  */
 const PAIRED_CODECS = [
   { worse: 0, better: 0, bytes: 1 },
@@ -165,7 +177,8 @@ function remote(full: readonly number[]): PlanConfiguration {
 }
 
 describe('adaptive against exhaustive evaluation, paired with the full model', () => {
-  // measured 2026-12-07: the same recommendation and the same front for 300 of 300 seeds, on 44 % of the lossy samples
+  // measured 2026-12-08 (outclassing with ties, the screen): the same recommendation and the same front for 300 of
+  // 300 seeds, on 11 % of the lossy samples (44 % before the screen, with the paired rule alone)
   it('seeds 1-300: the same recommendation in >= 99 % of seeds and the same Pareto front in >= 95 %, stopping splits no better than the full model', async () => {
     let sameWinner = 0;
     let sameFront = 0;
@@ -175,8 +188,12 @@ describe('adaptive against exhaustive evaluation, paired with the full model', (
     for (const seed of seeds) {
       const { full, arms } = pairedScenario(seed);
       const all = arms.map(() => ({ samples: SAMPLES, reason: null }));
-      const exhaustive = decision([remote(full), ...configurations(arms, all)]);
+      const isBeaten = (c: PlanConfiguration) => c.bytes >= 500;
+      const exhaustiveConfigs = [remote(full), ...configurations(arms, all)];
+      outclass(exhaustiveConfigs, exhaustiveConfigs[0]!, QOS, TOLERANCE, isBeaten);
+      const exhaustive = decision(exhaustiveConfigs);
       const measured = arms.map(() => 0);
+      const h = headroom(full);
       const rule: AdaptiveRule = { tolerance: TOLERANCE, bound: { limit: 0.84, bound: 'min' }, outclassed: (_group, bytes) => bytes >= 500 };
       const stops = await measureInRounds(
         {
@@ -187,6 +204,10 @@ describe('adaptive against exhaustive evaluation, paired with the full model', (
             alive.forEach((on, i) => on && (measured[i] = to));
           },
           figures: () => arms.map((a, i) => ({ group: `cut${a.cut}`, bytes: a.bytes, quality: qualityFigure(accuracy, a.draws.slice(0, measured[i])), paired: pairedDifference(accuracy, a.draws.slice(0, measured[i]), full) })),
+          screen: {
+            arms: arms.map((a) => ({ group: `cut${a.cut}` })),
+            run: async () => ({ gains: arms.map((a) => h.reduce((s, i) => s + a.draws[i]! - full[i]!, 0) / SAMPLES), bytes: arms.map((a) => a.bytes), full: qualityFigure(accuracy, full).value, samples: h.length }),
+          },
         },
         rule,
       );
@@ -194,6 +215,7 @@ describe('adaptive against exhaustive evaluation, paired with the full model', (
       const decided = () => {
         for (let topUps = 0; ; topUps++) {
           const configs = [remote(full), ...configurations(arms, stops, full)];
+          outclass(configs, configs[0]!, QOS, TOLERANCE, isBeaten);
           const d = decision(configs);
           const stopped = stoppedFinalists(d, configs, 8, 'p95');
           if (!stopped.length || topUps === 3) return d;
@@ -203,13 +225,14 @@ describe('adaptive against exhaustive evaluation, paired with the full model', (
       const d = decided();
       if (d.recommendation?.id === exhaustive.recommendation?.id) sameWinner++;
       if (d.pareto.map((c) => c.id).sort().join() === exhaustive.pareto.map((c) => c.id).sort().join()) sameFront++;
-      adaptiveSamples += stops.reduce((sum, x, i) => sum + (arms[i]!.codec === 0 ? 0 : x.samples), 0);
+      // a screened split was scored on the full model's errors; every lossy one was screened
+      adaptiveSamples += stops.reduce((sum, x, i) => sum + (arms[i]!.codec === 0 ? 0 : x.reason === 'outclassed' ? h.length : h.length + x.samples), 0);
       lossySamples += arms.filter((a) => a.codec !== 0).length * SAMPLES;
     }
     const share = adaptiveSamples / lossySamples;
     console.log(`paired: same recommendation ${sameWinner}/${seeds.length}, same front ${sameFront}/${seeds.length}, lossy samples measured ${(100 * share).toFixed(1)} % of exhaustive`);
     expect(sameWinner / seeds.length).toBeGreaterThanOrEqual(0.99);
     expect(sameFront / seeds.length).toBeGreaterThanOrEqual(0.95);
-    expect(share).toBeLessThan(0.85);
+    expect(share).toBeLessThan(0.3);
   });
 });

@@ -120,6 +120,25 @@ describe('adaptive quality analysis and its top-up', () => {
     expect(topped.value.codecs).toEqual(exhaustive.codecs);
     expect(await topUpAnalysis(g, adaptive, arms, { cuts: [r1], codecs }, data, o, cache)).toEqual({ value: topped.value, cached: true });
   });
+
+  it('codecs the screen settled (figures are bounds, no first samples), then measured on every sample, have exactly the exhaustive figures', async () => {
+    const codecs = ['fp32', 'int8+deflate', 'int4+deflate'];
+    const fallback = singleTensorCuts(g).at(-1)!;
+    const { value: exhaustive } = await qualityAnalysis(g, [r1], fallback, codecs, data, { inputs: false, task: {} }, analysisCache(false));
+    // every gain is a tie under a tolerance of 1 and every split is beaten: the screen settles every lossy codec
+    const o = { inputs: false, task: {}, adaptive: { tolerance: 1, outclassed: () => true } };
+    const cache = analysisCache(true, join(dir, 'cache-screen'));
+    const { value: adaptive } = await qualityAnalysis(g, [r1], fallback, codecs, data, o, cache);
+    expect(adaptive.codecs.map((c) => [c.codec, c.stopped])).toEqual([['fp32', null], ['int8+deflate', 'outclassed'], ['int4+deflate', 'outclassed']]);
+    // a settled codec's figure bounds its exhaustive one from above; its bytes are the exhaustive ones
+    for (const [k, c] of adaptive.codecs.entries()) {
+      expect(c.quality.value).toBeGreaterThanOrEqual(exhaustive.codecs[k]!.quality.value - 1e-12);
+      expect(c.byteSizes).toEqual(exhaustive.codecs[k]!.byteSizes);
+    }
+    const arms = codecs.slice(1).map((codec) => ({ cut: r1, codec }));
+    const topped = await topUpAnalysis(g, adaptive, arms, { cuts: [r1], codecs }, data, o, cache);
+    expect(topped.value.codecs).toEqual(exhaustive.codecs);
+  });
 });
 
 describe('saliencyAnalysis', () => {

@@ -82,12 +82,12 @@ describe('plan skips saliency when it is not needed or not wanted, and says why'
 
 describe('the adaptive evaluation rule of a scenario', () => {
   const base = ['devices: { edge: raspberry-pi-4, server: nvidia-t4 }', 'links: { uplink: wifi }'];
-  it('max-quality: the QoS floor and the tie tolerance (half a point, or one sample of fewer than 200); other objectives stop only below the bound', () => {
+  it('max-quality: the QoS floor and the tie tolerance (half a point, or one sample of fewer than 200); other objectives stop only below the bound; the screen ties by the tolerance whatever the objective', () => {
     const s = scenario('rule.yaml', [...base, 'qos: { accuracy: 0.9 }', 'objective: max-accuracy']);
-    expect(adaptiveRule(s.config, 1000, true)).toEqual({ tolerance: 0.005, bound: { limit: 0.9, bound: 'min' } });
-    expect(adaptiveRule(s.config, 100, true)).toEqual({ tolerance: 0.01, bound: { limit: 0.9, bound: 'min' } });
+    expect(adaptiveRule(s.config, 1000, true)).toEqual({ tolerance: 0.005, tie: 0.005, bound: { limit: 0.9, bound: 'min' } });
+    expect(adaptiveRule(s.config, 100, true)).toEqual({ tolerance: 0.01, tie: 0.01, bound: { limit: 0.9, bound: 'min' } });
     const latency = scenario('rule-latency.yaml', [...base, 'qos: { quality: { max: 0.2 } }', 'objective: min-latency']);
-    expect(adaptiveRule(latency.config, 1000, true)).toEqual({ tolerance: Infinity, bound: { limit: 0.2, bound: 'max' } });
+    expect(adaptiveRule(latency.config, 1000, true)).toEqual({ tolerance: Infinity, tie: 0.005, bound: { limit: 0.2, bound: 'max' } });
   });
 
   it('exhaustive by the scenario or by --exhaustive; without data no bound (estimates are not in its units) and the tolerance in agreement units', () => {
@@ -95,6 +95,6 @@ describe('the adaptive evaluation rule of a scenario', () => {
     expect(adaptiveRule(s.config, 1000, true)).toBeNull();
     const t = scenario('rule-nodata.yaml', [...base, 'qos: { accuracy: 0.9 }', 'modelAccuracy: 0.5']);
     expect(adaptiveRule(t.config, 1000, true, true)).toBeNull();
-    expect(adaptiveRule(t.config, 1000, false)).toEqual({ tolerance: 0.01 });
+    expect(adaptiveRule(t.config, 1000, false)).toEqual({ tolerance: 0.01, tie: 0.01 });
   });
 });

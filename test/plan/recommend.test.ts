@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkConfiguration, chosen, decide, formatConstraint, paretoFront } from '../../src/plan/recommend.js';
+import { checkConfiguration, chosen, decide, formatConstraint, outclass, paretoFront } from '../../src/plan/recommend.js';
 import type { QualityMeta } from '../../src/plan/quality.js';
 import type { PlanConfiguration, PlanResult } from '../../src/plan/types.js';
 
@@ -130,3 +130,39 @@ describe('QoS matching and the recommendation', () => {
     expect(formatConstraint('quality', 24.34, 'snr-db')).toBe('24.3 dB');
   });
 });
+
+describe('outclassing: ties count on the front as in the ranking', () => {
+  const QOS = { latency: { ms: 100, at: 'p95' as const }, quality: { limit: 0.9, bound: 'min' as const } };
+  const rival = () => ({ ...cfg('remote raw', 10, 0.93, 784, 0.01), placement: 'remote' as const, cuts: [] });
+  const beaten = (c: PlanConfiguration) => c.bytes >= 784;
+
+  it('marks the splits the rival beats that lead it by at most the tolerance, or that the screen settled; the rest stay', () => {
+    const settled = { ...cfg('settled', 60, 0.94, 2000), quality: { ...cfg('x', 50, 0.94).quality, stopped: 'outclassed' as const } };
+    const configs = [rival(), cfg('one image above', 45, 0.935, 2000), cfg('three images above', 50, 0.945, 2000), cfg('fewer bytes', 50, 0.93, 500), settled, { ...cfg('with exits', 50, 0.93, 2000), exits: { policy: 'softmax' as const, threshold: 0.9, cuts: ['t'], rates: [0.5] } }];
+    outclass(configs, configs[0]!, QOS, 0.005, beaten);
+    expect(configs.map((c) => c.outclassedBy ?? null)).toEqual([null, 'remote raw', null, null, 'remote raw', null]);
+    const d = decide(configs, QOS, 'max-accuracy', 10, 0.005);
+    // without the rule the split one image above would be on the front (more accurate than the rival)
+    expect(paretoFront(d.feasible, 'p95').map((c) => c.id)).toContain('one image above');
+    expect(d.pareto.map((c) => c.id).sort()).toEqual(['fewer bytes', 'remote raw', 'three images above'].sort());
+    expect(d.recommendation!.id).toBe('three images above');
+    // outclassed ones rank after every other
+    expect(d.feasible.slice(-2).map((c) => c.id).sort()).toEqual(['one image above', 'settled']);
+  });
+
+  it('an outclassed split does not raise the bar ties are measured from', () => {
+    const jpeg = { ...cfg('remote JPEG', 5, 0.926, 500, 0.005), placement: 'remote' as const, cuts: [] };
+    const configs = [rival(), cfg('one image above', 50, 0.935, 2000), jpeg];
+    expect(decide(configs, QOS, 'max-accuracy', 10, 0.005).recommendation!.id).toBe('remote raw');
+    outclass(configs, configs[0]!, QOS, 0.005, beaten);
+    // the best is the full model's 93.0 %, and 92.6 % ties with it
+    expect(decide(configs, QOS, 'max-accuracy', 10, 0.005).recommendation!.id).toBe('remote JPEG');
+  });
+
+  it('a rival that misses the QoS on quality outclasses nothing', () => {
+    const configs = [{ ...rival(), quality: { ...rival().quality, value: 0.895 } }, cfg('tie', 50, 0.9, 2000)];
+    outclass(configs, configs[0]!, QOS, 0.005, beaten);
+    expect(configs[1]!.outclassedBy).toBeUndefined();
+  });
+});
+

@@ -1,4 +1,5 @@
 /** What every bench script shares: its command-line options, the zoo, and the machine line of its header. */
+import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { TARGETS_INPUT } from '../src/autodiff/backward.js';
 import { openDataset } from '../src/data/dataset.js';
@@ -7,6 +8,16 @@ import type { Feeds } from '../src/ort/session.js';
 import { zooDir } from '../src/util/package.js';
 
 export const ZOO = zooDir();
+
+/** `--help`: the bench script's own header comment (what it measures, its options), then exit without running. */
+function exitWithUsageOnHelp(argv: readonly string[]): void {
+  if (!argv.includes('--help') && !argv.includes('-h')) return;
+  const header = /\/\*\*([\s\S]*?)\*\//.exec(readFileSync(argv[1]!, 'utf8'))?.[1] ?? '';
+  process.stdout.write(`${header.split('\n').map((line) => line.replace(/^\s*\* ?/, '')).join('\n').trim()}\n`);
+  process.exit(0);
+}
+// Every bench imports this module before it reads an option, so `--help` never starts a long run by accident.
+exitWithUsageOnHelp(process.argv);
 
 /** The value after `--NAME` on the command line, or the default. */
 export function arg(name: string, dflt: string): string {

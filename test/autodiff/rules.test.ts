@@ -109,7 +109,7 @@ const CASES: Case[] = [
   { op: 'Slice', inputs: [f(2, 7, 6), ints(0, 1), ints(2 ** 62, 5), ints(0, 1)], label: 'the whole batch axis and a range (x[:, 1:5])' },
   { op: 'Gather', inputs: [f(2, 5, 3), { shape: [], constant: { dtype: 'int64', values: [0] } }], attrs: { axis: 1 }, label: 'scalar index (ViT cls token)' },
   { op: 'Gather', inputs: [f(2, 5, 3), { shape: [2, 2], constant: { dtype: 'int64', values: [1, 4, 1, -1] } }], attrs: { axis: 1 }, label: 'repeated and negative indices' },
-  { op: 'Gather', inputs: [f(2, 5, 3), { shape: [3], constant: { dtype: 'int64', values: [1, 4, 1] } }], attrs: { axis: 1 }, opset: 13, label: 'repeated indices, opset 13 (backward raised to 16)' },
+  { op: 'Gather', inputs: [f(2, 5, 3), { shape: [3], constant: { dtype: 'int64', values: [1, 4, 1] } }], attrs: { axis: 1 }, opset: 13, label: 'repeated indices, opset 13 (a one-hot product: no scatter-add before 16)' },
   { op: 'Resize', inputs: [f(2, 2, 3, 4), scales(), scales(1, 1, 2, 3)], attrs: { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }, opset: 11, label: 'nearest x2 x3, asymmetric floor (Paddle2ONNX)' },
   { op: 'Resize', inputs: [f(2, 2, 3, 2), null, scales(1, 1, 3, 2)], attrs: { mode: 'nearest' }, label: 'nearest x3 x2, half_pixel' },
   { op: 'Upsample', inputs: [f(2, 2, 3, 3), scales(1, 1, 2, 2)], attrs: { mode: 'nearest' }, opset: 9 },
@@ -153,6 +153,25 @@ describe('gradient rules match finite differences', () => {
       }
     });
   }
+});
+
+describe('Gather by indices computed at run time', () => {
+  // a detector's post-processing at opset 11: boxes gathered by TopK indices (here each twice), then an Unsqueeze,
+  // which changes meaning at 13, so the backward model cannot be raised to 16 for a scatter-add
+  it('adds up the rows of repeated indices with a one-hot product at opset 11, matching finite differences', async () => {
+    const b = new ModelBuilder({ opset: 11 });
+    b.input('x', 'float32', [6, 4]);
+    const scores = b.op('ReduceSum', ['x'], { axes: [1], keepdims: 0 });
+    const [, indices] = b.node('TopK', [scores, b.constant(DataType.INT64, [1], [3])], { axis: 0 }, { outputs: ['top', 'indices'] });
+    const twice = b.op('Concat', [indices!, indices!], { axis: 0 });
+    b.op('Unsqueeze', [b.op('Gather', ['x', twice], { axis: 0 })], { axes: [0] }, { output: 'y' });
+    b.output('y');
+    // distinct row sums far apart, so no finite-difference step reorders the top 3
+    const values = Array.from({ length: 24 }, (_, i) => (Math.floor(i / 4) * 7) % 6 - 2.5 + (i % 4) * 0.05);
+    const { errors, norms } = await gradCheck(b.build(), { x: { shape: [6, 4], values } }, ['x'], { h: 1e-2 });
+    expect(norms.x).toBeGreaterThan(1e-3);
+    expect(errors.x).toBeLessThan(2e-3);
+  });
 });
 
 /**

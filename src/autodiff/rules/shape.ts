@@ -22,6 +22,25 @@ function splitNode(ctx: GradContext, x: string, sizes: number[], axis: number): 
   return ctx.opset >= 13 ? e.node('Split', [x, e.ints(sizes)], { axis }, { outputs: sizes.length }) : e.node('Split', [x], { axis, split: sizes }, { outputs: sizes.length });
 }
 
+/**
+ * Gather's gradient where indices may repeat and ScatterElements cannot add (opset < 16): dy [.., M, ..] moved to
+ * [M, R] and multiplied by the one-hot [M, D] of the M indices, transposed: row d of the product sums the rows of
+ * dy that index d (a detector's boxes gathered by TopK or NMS indices, which no constant says are distinct).
+ */
+function oneHotScatter(ctx: GradContext, flatIdx: string, dy: string, axis: number): string {
+  const e = ctx.emit;
+  const rank = ctx.facts(ctx.x(0)).shape.length;
+  const perm = [axis, ...[...Array(rank).keys()].filter((i) => i !== axis)];
+  const moved = e.op('Transpose', [dy], { perm });
+  const depth = e.slice(e.shapeOf(ctx.x(0)), [axis], [axis + 1], [0]);
+  const dtype = ctx.facts(ctx.x(0)).dtype;
+  const oneHot = e.op('OneHot', [flatIdx, depth, e.constant(dtype, [2], [0, 1])], { axis: -1 });
+  const rows = e.op('MatMul', [e.op('Transpose', [oneHot], { perm: [1, 0] }), e.op('Flatten', [moved], { axis: 1 })]);
+  const shape = e.op('Concat', [depth, e.slice(e.shapeOf(moved), [1], [INT64_MAX], [0])], { axis: 0 });
+  const inverse = perm.map((_, i) => perm.indexOf(i));
+  return e.op('Transpose', [e.op('Reshape', [rows, shape])], { perm: inverse });
+}
+
 /** Ends at least this large take an axis to its end whatever its size (PyTorch writes INT64_MAX, tf2onnx INT32_MAX). */
 const OPEN_END = 2 ** 31 - 1;
 
@@ -143,11 +162,8 @@ export const shapeGradients: RuleList<GradRule> = [
     },
   }],
   ['Gather', {
-    // a scatter exists from opset 9; repeated indices add up with reduction 'add', opset 16
-    opsetNeeded: (ctx) => {
-      const indices = constantInput(ctx, 1);
-      return indices && new Set(indices).size === indices.length ? 9 : 16;
-    },
+    // a scatter exists from opset 9 (repeated indices add up with reduction 'add' from 16; before, a one-hot product)
+    opsetNeeded: () => 9,
     grad: (ctx) => {
       if (!ctx.needs(0)) return [undefined];
       const e = ctx.emit;
@@ -159,6 +175,8 @@ export const shapeGradients: RuleList<GradRule> = [
       const before = e.slice(e.shapeOf(ctx.y(0)), [0], [axis], [0]);
       const after = e.slice(e.shapeOf(ctx.y(0)), [axis + indexRank], [INT64_MAX], [0]);
       const dy = e.op('Reshape', [ctx.dy()!, e.op('Concat', [before, e.ints([-1]), after], { axis: 0 })]);
+      const indices = constantInput(ctx, 1);
+      if (ctx.opset < 16 && !(indices && new Set(indices).size === indices.length)) return [oneHotScatter(ctx, flatIdx, dy, axis), undefined];
       const idxShape = [...Array(data.shape.length).keys()].map((i) => (i === axis ? -1 : 1));
       const idx = e.op('Expand', [e.op('Reshape', [flatIdx, e.ints(idxShape)]), e.shapeOf(dy)]);
       return [e.scatterAdd(e.zerosLike(ctx.x(0)), idx, dy, axis), undefined];

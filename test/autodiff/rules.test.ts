@@ -110,6 +110,8 @@ const CASES: Case[] = [
   { op: 'Gather', inputs: [f(2, 5, 3), { shape: [], constant: { dtype: 'int64', values: [0] } }], attrs: { axis: 1 }, label: 'scalar index (ViT cls token)' },
   { op: 'Gather', inputs: [f(2, 5, 3), { shape: [2, 2], constant: { dtype: 'int64', values: [1, 4, 1, -1] } }], attrs: { axis: 1 }, label: 'repeated and negative indices' },
   { op: 'Gather', inputs: [f(2, 5, 3), { shape: [3], constant: { dtype: 'int64', values: [1, 4, 1] } }], attrs: { axis: 1 }, opset: 13, label: 'repeated indices, opset 13 (a one-hot product: no scatter-add before 16)' },
+  { op: 'GatherND', inputs: [w(4, 3, 2), { shape: [3, 2], constant: { dtype: 'int64', values: [1, 2, 3, 0, 1, 2] } }], label: 'repeated index pairs (ScatterND adding)' },
+  { op: 'GatherND', inputs: [w(4, 3, 2), { shape: [2, 2, 1], constant: { dtype: 'int64', values: [1, -1, 3, 1] } }], opset: 13, label: 'repeated and negative indices, opset 13 (a one-hot product)' },
   { op: 'Resize', inputs: [f(2, 2, 3, 4), scales(), scales(1, 1, 2, 3)], attrs: { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }, opset: 11, label: 'nearest x2 x3, asymmetric floor (Paddle2ONNX)' },
   { op: 'Resize', inputs: [f(2, 2, 3, 2), null, scales(1, 1, 3, 2)], attrs: { mode: 'nearest' }, label: 'nearest x3 x2, half_pixel' },
   { op: 'Upsample', inputs: [f(2, 2, 3, 3), scales(1, 1, 2, 2)], attrs: { mode: 'nearest' }, opset: 9 },
@@ -168,6 +170,19 @@ describe('Gather by indices computed at run time', () => {
     b.output('y');
     // distinct row sums far apart, so no finite-difference step reorders the top 3
     const values = Array.from({ length: 24 }, (_, i) => (Math.floor(i / 4) * 7) % 6 - 2.5 + (i % 4) * 0.05);
+    const { errors, norms } = await gradCheck(b.build(), { x: { shape: [6, 4], values } }, ['x'], { h: 1e-2 });
+    expect(norms.x).toBeGreaterThan(1e-3);
+    expect(errors.x).toBeLessThan(2e-3);
+  });
+
+  it('passes the rows a boolean mask keeps (NonZero + GatherND, boxes[scores > 0]) back at opset 11, matching finite differences', async () => {
+    const b = new ModelBuilder({ opset: 11 });
+    b.input('x', 'float32', [6, 4]);
+    const keep = b.op('Greater', [b.op('ReduceSum', ['x'], { axes: [1], keepdims: 0 }), b.constant(DataType.FLOAT, [], [0])]);
+    const indices = b.op('Transpose', [b.op('NonZero', [keep])], { perm: [1, 0] });
+    b.op('Unsqueeze', [b.op('GatherND', ['x', indices])], { axes: [0] }, { output: 'y' });
+    b.output('y');
+    const values = Array.from({ length: 24 }, (_, i) => (Math.floor(i / 4) % 3 === 1 ? -1 : 1) * (0.5 + 0.1 * (i % 4)));
     const { errors, norms } = await gradCheck(b.build(), { x: { shape: [6, 4], values } }, ['x'], { h: 1e-2 });
     expect(norms.x).toBeGreaterThan(1e-3);
     expect(errors.x).toBeLessThan(2e-3);

@@ -23,22 +23,43 @@ function splitNode(ctx: GradContext, x: string, sizes: number[], axis: number): 
 }
 
 /**
- * Gather's gradient where indices may repeat and ScatterElements cannot add (opset < 16): dy [.., M, ..] moved to
- * [M, R] and multiplied by the one-hot [M, D] of the M indices, transposed: row d of the product sums the rows of
- * dy that index d (a detector's boxes gathered by TopK or NMS indices, which no constant says are distinct).
+ * A scatter-add of `dy` [.., M, ..] into zeros shaped like `like` at the M indices `flatIdx` along `axis`, where
+ * indices may repeat and ScatterElements cannot add (opset < 16): dy moved to [M, R] and multiplied by the one-hot
+ * [M, D] of the indices, transposed; row d of the product sums the rows of dy that index d (a detector's boxes
+ * gathered by TopK or NMS indices, which no constant says are distinct).
  */
-function oneHotScatter(ctx: GradContext, flatIdx: string, dy: string, axis: number): string {
+function oneHotScatter(ctx: GradContext, like: string, rank: number, flatIdx: string, dy: string, axis: number): string {
   const e = ctx.emit;
-  const rank = ctx.facts(ctx.x(0)).shape.length;
   const perm = [axis, ...[...Array(rank).keys()].filter((i) => i !== axis)];
   const moved = e.op('Transpose', [dy], { perm });
-  const depth = e.slice(e.shapeOf(ctx.x(0)), [axis], [axis + 1], [0]);
-  const dtype = ctx.facts(ctx.x(0)).dtype;
-  const oneHot = e.op('OneHot', [flatIdx, depth, e.constant(dtype, [2], [0, 1])], { axis: -1 });
+  const depth = e.slice(e.shapeOf(like), [axis], [axis + 1], [0]);
+  const oneHot = e.op('OneHot', [flatIdx, depth, e.constant(ctx.facts(ctx.x(0)).dtype, [2], [0, 1])], { axis: -1 });
   const rows = e.op('MatMul', [e.op('Transpose', [oneHot], { perm: [1, 0] }), e.op('Flatten', [moved], { axis: 1 })]);
   const shape = e.op('Concat', [depth, e.slice(e.shapeOf(moved), [1], [INT64_MAX], [0])], { axis: 0 });
   const inverse = perm.map((_, i) => perm.indexOf(i));
   return e.op('Transpose', [e.op('Reshape', [rows, shape])], { perm: inverse });
+}
+
+/**
+ * GatherND's gradient below opset 16 (ScatterND adds from 16): its k-tuples of indices into data's first k dims
+ * as one index into those dims flattened (negative ones wrapped), then a one-hot scatter along that axis.
+ */
+function gatherNdScatter(ctx: GradContext, k: number): string {
+  const e = ctx.emit;
+  const shape = e.shapeOf(ctx.x(0));
+  const lead = (j: number) => e.op('Gather', [shape, e.ints([j])], { axis: 0 });
+  const column = (j: number) => {
+    const i = e.op('Gather', [ctx.x(1), e.ints([j])], { axis: -1 });
+    return e.where(e.op('Less', [i, e.ints([0])]), e.add(i, lead(j)), i);
+  };
+  let flat = column(0);
+  for (let j = 1; j < k; j++) flat = e.add(e.mul(flat, lead(j)), column(j));
+  const rest = e.slice(shape, [k], [INT64_MAX], [0]);
+  const rows = e.op('Concat', [e.ints([-1]), rest], { axis: 0 });
+  const like = e.op('Reshape', [e.zerosLike(ctx.x(0)), rows]);
+  const dy = e.op('Reshape', [ctx.dy()!, rows]);
+  const rank = ctx.facts(ctx.x(0)).shape.length - k + 1;
+  return e.op('Reshape', [oneHotScatter(ctx, like, rank, e.op('Reshape', [flat, e.ints([-1])]), dy, 0), shape]);
 }
 
 /** Ends at least this large take an axis to its end whatever its size (PyTorch writes INT64_MAX, tf2onnx INT32_MAX). */
@@ -176,10 +197,20 @@ export const shapeGradients: RuleList<GradRule> = [
       const after = e.slice(e.shapeOf(ctx.y(0)), [axis + indexRank], [INT64_MAX], [0]);
       const dy = e.op('Reshape', [ctx.dy()!, e.op('Concat', [before, e.ints([-1]), after], { axis: 0 })]);
       const indices = constantInput(ctx, 1);
-      if (ctx.opset < 16 && !(indices && new Set(indices).size === indices.length)) return [oneHotScatter(ctx, flatIdx, dy, axis), undefined];
+      if (ctx.opset < 16 && !(indices && new Set(indices).size === indices.length)) return [oneHotScatter(ctx, ctx.x(0), data.shape.length, flatIdx, dy, axis), undefined];
       const idxShape = [...Array(data.shape.length).keys()].map((i) => (i === axis ? -1 : 1));
       const idx = e.op('Expand', [e.op('Reshape', [flatIdx, e.ints(idxShape)]), e.shapeOf(dy)]);
       return [e.scatterAdd(e.zerosLike(ctx.x(0)), idx, dy, axis), undefined];
+    },
+  }],
+  ['GatherND', {
+    // a detector's boxes[mask] (NonZero + GatherND); ScatterND adds repeated indices from opset 16, a one-hot product before
+    unsupported: (ctx) => (attrInt(ctx.node.proto, 'batch_dims', 0) !== 0 ? 'GatherND with batch_dims has no gradient rule' : undefined),
+    grad: (ctx) => {
+      if (!ctx.needs(0)) return [undefined];
+      const k = ctx.facts(ctx.x(1)).shape.at(-1)!;
+      if (ctx.opset < 16) return [gatherNdScatter(ctx, k), undefined];
+      return [ctx.emit.op('ScatterND', [ctx.emit.zerosLike(ctx.x(0)), ctx.x(1), ctx.dy()!], { reduction: 'add' }), undefined];
     },
   }],
   ['Expand', {

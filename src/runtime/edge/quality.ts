@@ -84,10 +84,14 @@ export class FrameQuality {
     private readonly options: TaskOptions,
   ) {}
 
-  /** `reference`: the full model's file (run on every frame), if given; `data`: whether the frames carry labels. */
-  static async open(reference: string | undefined, data: DataInfo, options: TaskOptions, threads?: number): Promise<FrameQuality> {
+  /**
+   * `reference`: the full model's file (run on every frame), if given; `data`: whether the frames carry labels;
+   * `tail`: the part whose outputs the frames' are, read for what its graph says of them when there is no reference
+   * (a detector's NMS outputs have a data-dependent length, which shapes alone do not show).
+   */
+  static async open(reference: string | undefined, data: DataInfo, options: TaskOptions, threads?: number, tail?: string): Promise<FrameQuality> {
     const model = reference === undefined ? undefined : loadModel(reference);
-    if (!model) return new FrameQuality(undefined, new Map(), data, options);
+    if (!model) return new FrameQuality(undefined, tail === undefined ? new Map() : await outputFacts(loadModel(tail)), data, options);
     return new FrameQuality(await createSession(model.proto, model.dir, threads ? { threads } : {}), await outputFacts(model), data, options);
   }
 

@@ -17,6 +17,13 @@ function recurrentDims(ctx: OpContext) {
   if (attrInt(ctx.node.proto, 'layout', 0) !== 0) throw badNode(ctx, 'layout 1 (batch first), which ONNX Runtime does not run');
   const hidden = attrInt(ctx.node.proto, 'hidden_size', 0) || ctx.input(2).shape[2]!;
   const directions = attrString(ctx.node.proto, 'direction', 'forward') === 'bidirectional' ? 2 : 1;
+  const w = ctx.input(1).shape;
+  if (w[2] !== x[2]) throw badNode(ctx, `W [${w}] does not take inputs of size ${x[2]}`);
+  // initial states [directions, batch, hidden] must have X's batch (a state whose batch dim did not grow with X's)
+  for (const k of [5, 6]) {
+    const state = ctx.node.inputs[k] ? ctx.inputs[k]?.shape : undefined;
+    if (state && state[1] !== x[1]) throw badNode(ctx, `initial state ${k === 5 ? 'h' : 'c'} [${state}] has batch ${state[1]}, X [${x}] has ${x[1]}`);
+  }
   return { steps: x[0]!, batch: x[1]!, input: x[2]!, hidden, directions };
 }
 

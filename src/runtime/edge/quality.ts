@@ -44,10 +44,13 @@ export function saveOutputs(dir: string, answer: FrameAnswer): string[] {
   });
 }
 
-/** What the graph says of each output of the model (graph/producers.ts); nothing where it cannot be analysed without more shapes. */
-async function outputFacts(model: OnnxModel): Promise<Map<string, GraphFacts>> {
+/**
+ * What the graph says of each output of the model (graph/producers.ts), analysed at `inputShapes` (a frame's, which
+ * fix a segmenter's dynamic H and W) where given; nothing where it cannot be analysed without more shapes.
+ */
+async function outputFacts(model: OnnxModel, inputShapes?: Record<string, number[]>): Promise<Map<string, GraphFacts>> {
   try {
-    const g = await analyzeModel(model);
+    const g = await analyzeModel(model, inputShapes ? { inputShapes } : {});
     return new Map(g.outputs.map((o) => [o.name!, producerInfo(g, o.name!)]));
   } catch (e) {
     // a model with dynamic dims beyond the batch needs their sizes: the choice then reads shapes only
@@ -77,9 +80,13 @@ export class FrameQuality {
   /** Why frames are not scored: an automatic choice the outputs or labels refused. */
   private refused: string | undefined;
 
+  /** What the graph says of each output, read on the first frame. */
+  private facts: ReadonlyMap<string, GraphFacts> | undefined;
+
   private constructor(
     private readonly reference: ort.InferenceSession | undefined,
-    private readonly facts: ReadonlyMap<string, GraphFacts>,
+    /** The model whose graph tells what the outputs are: the reference (analysed at the frames' shapes) or the tail. */
+    private readonly described: { model: OnnxModel; atFrameShapes: boolean } | undefined,
     private readonly data: DataInfo,
     private readonly options: TaskOptions,
   ) {}
@@ -91,8 +98,8 @@ export class FrameQuality {
    */
   static async open(reference: string | undefined, data: DataInfo, options: TaskOptions, threads?: number, tail?: string): Promise<FrameQuality> {
     const model = reference === undefined ? undefined : loadModel(reference);
-    if (!model) return new FrameQuality(undefined, tail === undefined ? new Map() : await outputFacts(loadModel(tail)), data, options);
-    return new FrameQuality(await createSession(model.proto, model.dir, threads ? { threads } : {}), await outputFacts(model), data, options);
+    if (!model) return new FrameQuality(undefined, tail === undefined ? undefined : { model: loadModel(tail), atFrameShapes: false }, data, options);
+    return new FrameQuality(await createSession(model.proto, model.dir, threads ? { threads } : {}), { model, atFrameShapes: true }, data, options);
   }
 
   /** Score one frame's answer; a frame without outputs (failed) is not scored. */
@@ -100,7 +107,9 @@ export class FrameQuality {
     if (Object.keys(answer.outputs).length === 0 || this.refused) return;
     const full = this.reference ? await run(this.reference, feeds) : answer.outputs;
     try {
-      this.task ??= await chooseTask(Object.entries(full).map(([name, t]) => outputInfo(name, t, this.facts.get(name))), this.data, this.options);
+      const d = this.described;
+      this.facts ??= d ? await outputFacts(d.model, d.atFrameShapes ? Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, [...t.dims]])) : undefined) : new Map();
+      this.task ??= await chooseTask(Object.entries(full).map(([name, t]) => outputInfo(name, t, this.facts!.get(name))), this.data, this.options);
     } catch (e) {
       // a metric the user set that does not fit is their error; an automatic choice that finds none only leaves quality out
       if (this.options.metric !== undefined || this.options.module !== undefined || !isImperaError(e)) throw e;

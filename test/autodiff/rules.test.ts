@@ -98,6 +98,10 @@ const CASES: Case[] = [
   { op: 'GlobalAveragePool', inputs: [f(2, 3, 4, 5)] },
   { op: 'ReduceMean', inputs: [f(2, 3, 4)], attrs: { axes: [1, 2], keepdims: 0 } },
   { op: 'ReduceSum', inputs: [f(2, 3, 4), ints(-1)], attrs: { keepdims: 1 } },
+  { op: 'ReduceMax', inputs: [spread(f(2, 3, 4))], attrs: { axes: [1], keepdims: 0 }, label: 'one axis (a detector\'s best class score per anchor)' },
+  { op: 'ReduceMin', inputs: [spread(f(2, 3, 4))], attrs: { axes: [1, 2], keepdims: 1 }, opset: 11, label: 'two axes, keepdims, opset 11' },
+  { op: 'TopK', inputs: [spread(f(2, 3, 6)), ints(2)], attrs: { axis: -1 }, outputs: 2, label: 'values (a detector\'s pre-NMS ranking)' },
+  { op: 'TopK', inputs: [spread(f(2, 5, 3)), ints(3)], attrs: { axis: 1, largest: 0 }, outputs: 2, opset: 11, label: 'smallest, opset 11' },
   { op: 'Flatten', inputs: [f(2, 3, 4)], attrs: { axis: 1 } },
   { op: 'Reshape', inputs: [f(2, 3, 4), ints(0, 4, 3)] },
   { op: 'Squeeze', inputs: [f(2, 1, 4), ints(1)] },
@@ -155,6 +159,20 @@ describe('gradient rules match finite differences', () => {
       }
     });
   }
+});
+
+describe('ReduceMax with ties', () => {
+  it("shares dy evenly among the maxima, as PyTorch's amax", async () => {
+    const b = new ModelBuilder({ opset: 17 });
+    b.input('x', 'float32', ['batch', 4]);
+    b.op('ReduceMax', ['x'], { axes: [1], keepdims: 0 }, { output: 'y' });
+    b.output('y');
+    const g = await analyzeModel(inMemoryModel(b.build()));
+    const bwd = buildBackwardGraph(g, { wrt: ['x'], objective: 'seed' });
+    const session = await createSession(bwd.proto, '.');
+    const out = await run(session, { x: { dtype: DataType.FLOAT, dims: [2, 4], data: Float32Array.from([1, 3, 3, 2, 5, 5, 5, 0]) }, [OUTPUT_GRAD_INPUT]: { dtype: DataType.FLOAT, dims: [2], data: Float32Array.from([6, 3]) } });
+    expect([...(out[bwd.gradients.get('x')!]!.data as Float32Array)]).toEqual([0, 3, 3, 0, 1, 1, 1, 0]);
+  });
 });
 
 describe('Gather by indices computed at run time', () => {

@@ -123,5 +123,9 @@ describe('saliency of a detector with its NMS in the graph (test/fixtures/pytorc
     expect(r.layers.length).toBe(6);
     for (const p of r.curve) expect(p.cui).toBeGreaterThan(0);
     for (const objective of ['fidelity', 'target-logit'] as const) await expect(runSaliency(g, data, { samples: 1, objective })).rejects.toThrow(/'boxes' \[\d+,4\] has a data-dependent length/);
+    // the kept scores' norm: back through TopK, the best class (ReduceMax) and the sigmoid
+    const scores = await runSaliency(g, data, { samples: 3, objective: 'l2', output: 'scores' });
+    expect(scores.objective).toBe("squared L2 norm of 'scores'");
+    for (const p of scores.curve) expect(p.cui).toBeGreaterThan(0);
   });
 });

@@ -94,7 +94,7 @@ function padNode(ctx: GradContext, x: string, begin: number[], end: number[]): s
   return ctx.opset >= 11 ? e.op('Pad', [x, e.ints([...begin, ...end])]) : e.op('Pad', [x], { pads: [...begin, ...end] });
 }
 
-/** Reduced axes of ReduceSum/ReduceMean, or 'none' when the node is the identity. */
+/** Reduced axes of a reduction (ReduceSum, ReduceMean, ReduceMax, ReduceMin), or 'none' when the node is the identity. */
 function reducedAxes(ctx: Pick<GradContext, 'node' | 'facts' | 'x'>): number[] | 'none' | undefined {
   const rank = ctx.facts(ctx.x(0)).shape.length;
   const given = ctx.node.inputs[1] ? constantInput(ctx, 1) : (attrInts(ctx.node.proto, 'axes') ?? []);
@@ -120,6 +120,27 @@ function reduceRule(mean: boolean): GradRule {
       if (!attrInt(ctx.node.proto, 'keepdims', 1)) dy = e.unsqueeze(dy, axes);
       if (mean) dy = e.mul(dy, e.scalar(1 / axes.reduce((n, a) => n * ctx.facts(ctx.x(0)).shape[a]!, 1)));
       return [e.expandLike(dy, ctx.x(0)), undefined];
+    },
+  };
+}
+
+/**
+ * ReduceMax / ReduceMin: dy goes to the elements equal to the extreme, shared evenly among ties (PyTorch's amax and
+ * amin); a detector's best class score per anchor. Ties are found with Less / Greater, which take floats at every opset.
+ */
+function extremeRule(max: boolean): GradRule {
+  return {
+    unsupported: (ctx) => (reducedAxes(ctx) ? undefined : 'a reduction over axes computed at run time'),
+    grad: (ctx) => {
+      if (!ctx.needs(0)) return [undefined];
+      const e = ctx.emit;
+      const axes = reducedAxes(ctx)!;
+      if (axes === 'none') return [ctx.dy()!, undefined];
+      const keep = attrInt(ctx.node.proto, 'keepdims', 1) !== 0;
+      const [y, dy] = keep ? [ctx.y(0), ctx.dy()!] : [e.unsqueeze(ctx.y(0), axes), e.unsqueeze(ctx.dy()!, axes)];
+      const beyond = e.op(max ? 'Less' : 'Greater', [ctx.x(0), y]);
+      const hits = e.op('Cast', [e.op('Not', [beyond])], { to: ctx.facts(ctx.x(0)).dtype });
+      return [e.mul(hits, e.op('Div', [dy, e.reduceSum(hits, axes, true)])), undefined];
     },
   };
 }
@@ -237,4 +258,14 @@ export const shapeGradients: RuleList<GradRule> = [
   }],
   ['ReduceSum', reduceRule(false)],
   ['ReduceMean', reduceRule(true)],
+  ['ReduceMax', extremeRule(true)],
+  ['ReduceMin', extremeRule(false)],
+  ['TopK', {
+    // the values' gradient back where they were taken; TopK's indices are distinct in each slice, so a scatter that does not add is enough
+    grad: (ctx) => {
+      if (!ctx.needs(0) || !ctx.dy(0)) return [undefined, undefined];
+      const axis = axisOf(attrInt(ctx.node.proto, 'axis', -1), ctx.facts(ctx.x(0)).shape.length);
+      return [ctx.emit.scatterAdd(ctx.emit.zerosLike(ctx.x(0)), ctx.y(1), ctx.dy(0)!, axis), undefined];
+    },
+  }],
 ];

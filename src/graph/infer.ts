@@ -20,10 +20,12 @@ export const FOLD_LIMIT = 4096;
 export const SHAPE_ONLY = new Set(['Shape', 'Size', 'EyeLike']);
 
 /**
- * Ops whose output shapes depend on the values they read (a detector's NonZero and NonMaxSuppression, an `If` whose
- * branches differ): the probe's shapes hold for its one run, so Shape() of such a tensor is no constant.
+ * Ops whose output shapes depend on the values they read (a detector's NonZero and NonMaxSuppression, a Loop's trip
+ * count): the probe's shapes hold for its one run, so Shape() of such a tensor is no constant. An `If` is one where
+ * a branch reads such a tensor (its reads include its branches'), not otherwise: a scripted model's `if y.mean() > t`
+ * on its data keeps its shapes.
  */
-export const DATA_DEPENDENT_SHAPE = new Set(['NonZero', 'NonMaxSuppression', 'Unique', 'Compress', 'If', 'Loop']);
+export const DATA_DEPENDENT_SHAPE = new Set(['NonZero', 'NonMaxSuppression', 'Unique', 'Compress', 'Loop']);
 
 export interface Probed {
   info: TensorInfo;

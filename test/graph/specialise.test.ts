@@ -97,6 +97,33 @@ describe('specialising a model to input values', () => {
     }
   });
 
+  it("keeps an If on the data itself (a scripted PyTorch model's `if y.mean() > 0.5`): the image is no control input, and the shapes after it hold", async () => {
+    const doubled = new ModelBuilder();
+    doubled.op('Mul', ['x', doubled.constant(DataType.FLOAT, [], [2])], {}, { output: 'twice' });
+    doubled.output('twice', 'float32');
+    const lowered = new ModelBuilder();
+    lowered.op('Sub', ['x', lowered.constant(DataType.FLOAT, [], [1])], {}, { output: 'less' });
+    lowered.output('less', 'float32');
+    const b = new ModelBuilder({ opset: 13 });
+    b.input('x', 'float32', ['batch', 3, 4, 4]);
+    b.op('Greater', [b.op('ReduceMean', ['x'], { keepdims: 0 }, { output: 'mean' }), b.constant(DataType.FLOAT, [], [0.5])], {}, { output: 'bright' });
+    b.op('If', ['bright'], { then_branch: doubled.build().graph!, else_branch: lowered.build().graph! }, { output: 'chosen' });
+    b.op('Relu', ['chosen'], {}, { output: 'y' });
+    b.output('y', 'float32', ['batch', 3, 4, 4]);
+    const model = inMemoryModel(b.build(), 'if-on-data');
+    expect(controlInputs(buildStructure(model.proto))).toEqual([]);
+    const g = await analyzeModel(model);
+    expect(g.specialisation).toBeUndefined();
+    expect(tensor(g, 'y').dataDependent).toBe(false);
+    expect(symbolicShape(g, 'y')).toEqual(['batch', 3, 4, 4]);
+    // the parts compose to the model whichever branch the data takes
+    const parts = splitModel(g, [findCuts(g).find((c) => c.tensors.join() === 'chosen')!]).parts;
+    for (const level of [0.2, 0.8]) {
+      const x = { dtype: DataType.FLOAT, dims: [2, 3, 4, 4], data: new Float32Array(96).fill(level) };
+      expect((await verifyParts(g, parts, { x })).ok).toBe(true);
+    }
+  });
+
   it('refuses values that do not fit the input', async () => {
     await expect(analyzeModel(ifOnValue(), { inputValues: { k: [1, 2] } })).rejects.toThrow(/input 'k' is \[\] \(1 value\), --input-value gives 2/);
     await expect(analyzeModel(ifOnValue(), { inputValues: { k: [1.5] } })).rejects.toThrow(/not all integers/);

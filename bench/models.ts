@@ -183,7 +183,7 @@ function scenario(c: ModelCase, model: string, data: CaseData, cuts: Cuts): Reco
     // codecs fitted on the model's own data, as the eval step's --calibration (the default is Fashion-MNIST)
     calibration: data.source,
     samples: FRAMES,
-    quality: { metric: c.metric },
+    quality: c.metric.startsWith('custom:') ? { module: c.metric.slice('custom:'.length) } : { metric: c.metric },
     devices: { edge: 'raspberry-pi-4', server: 'nvidia-t4' },
     links: { uplink: 'wifi' },
     transport: { protocol: 'tcp' },
@@ -252,8 +252,8 @@ async function runCase(c: ModelCase, roots: readonly string[], work: string): Pr
   else await record('verify multi', verify(() => needCuts().multi, 'multi'));
   await record('saliency', async () => {
     const objective = c.objective ? ['--objective', c.objective] : [];
-    await must(['saliency', ...base, ...dataArgs(data), '--samples', '4', '--batch-size', '4', ...objective, '--json']);
-    return c.objective ?? 'target logit';
+    // the objective the report names (the default depends on the output: a detector's kept boxes get their squared norm)
+    return must(['saliency', ...base, ...dataArgs(data), '--samples', '4', '--batch-size', '4', ...objective, '--json'], (out) => parseJson<{ objective?: string }>(out, 'saliency').objective ?? '?');
   });
   await record('eval', async () => {
     const cut = cutName(needCuts().a);
@@ -261,14 +261,14 @@ async function runCase(c: ModelCase, roots: readonly string[], work: string): Pr
     const args = ['eval', ...base, ...dataArgs(data), '--metric', c.metric, '--cuts', cut, '--codecs', 'fp32,int8,int4', '--samples', String(FRAMES), '--byte-samples', '2', '--batch-size', '5', '--no-baselines', ...calibration, '--json'];
     return must(args, (out) => evalNote(out, c.metric));
   });
-  if (c.spatial) {
+  if (c.spatial && !c.noExits) {
     await record('exits', async () => {
       const at = needCuts().spatial ?? fail('no single-tensor feature-map cut');
       const classifier = c.metric === 'accuracy' || c.metric === 'top1-agreement';
       const metric = classifier ? [] : ['--metric', c.metric];
       return `at ${cutName(at)}: ${await must(['exits', ...base, '--at', cutName(at), ...dataArgs(data), '--test', data.source, ...metric, '--epochs', '2', '--batch-size', '8', '--json'], (out) => exitsNote(out, c.metric, classifier))}`;
     });
-  } else results.exits = { status: 'n/a', note: 'no spatial feature map', seconds: 0 };
+  } else results.exits = { status: 'n/a', note: c.noExits ?? 'no spatial feature map', seconds: 0 };
   await record('plan', async () => {
     const out = join(dir, 'plan');
     const planned = async (name: string, config: object) => {

@@ -285,6 +285,9 @@ function checkObjective(g: Graph, objective: Objective, outputs: readonly string
   if (spec.threshold !== undefined && objective !== 'fidelity') bad(`a threshold applies to objective fidelity, not '${objective}'`);
   const output = outputs[0]!;
   const shape = tensor(g, output).shape;
+  if (tensor(g, output).dataDependent && ['target-logit', 'cross-entropy', 'fidelity'].includes(objective)) {
+    bad(`objective '${objective}' reads classes, sequences or a map per sample, and '${output}' [${shape}] has a data-dependent length (as a detector's boxes after NMS)`, 'use objective l2 (the squared norm of what it kept: --objective l2 --output NAME), or feed the output gradient (seed)');
+  }
   if ((objective === 'target-logit' || objective === 'cross-entropy') && shape.length !== 2) {
     bad(`objective '${objective}' needs an output of shape [batch, classes]; '${output}' is [${shape}]`, 'use objective l2 or fidelity, or feed the output gradient (seed)');
   }

@@ -45,7 +45,7 @@ export interface GradRule {
   opsetNeeded?(ctx: Pick<GradContext, 'node' | 'facts' | 'x'>): number;
   /**
    * Inputs the rule holds constant (passes no gradient to, as Clip its bounds): what computes them is off the
-   * gradient's path, so it needs no rule of its own (a log-mel front end's top-dB floor from a ReduceMax).
+   * gradient's path, so it needs no rule of its own (a log-mel front end's top-dB floor from the input's maximum).
    */
   constantInputs?: readonly number[];
   /** Why this node cannot be differentiated (checked before anything is built), or undefined. */

@@ -39,6 +39,11 @@ export function sampleFeeds(inputs: ReadonlyMap<string, TensorInfo>, count: numb
       if (!isImperaError(e)) throw e;
     }
   }
+  return randomSampleFeeds(inputs, count, batchAxis);
+}
+
+/** `count` seeded random samples of the inputs (uniform [0, 1) floats, zero integers), stacked along each input's batch axis. */
+export function randomSampleFeeds(inputs: ReadonlyMap<string, TensorInfo>, count: number, batchAxis: (input: string) => number = () => 0): SampleFeeds {
   const batched = new Map([...inputs].map(([n, i]) => [n, { ...i, shape: i.shape.map((d, axis) => (axis === batchAxis(n) ? count : d)) }]));
   return { feeds: syntheticFeeds(batched), source: `${count} seeded random inputs (uniform [0, 1) floats, zero integers)` };
 }

@@ -42,8 +42,8 @@ export const featureName = (t: string): string => `${t}::features`;
  */
 export function classScores(g: Graph): { name: string; classes: number } {
   const name = g.outputs[0]!.name!;
-  const shape = tensor(g, name).shape;
-  if (shape.length !== 2 || shape[1]! < 2) {
+  const { shape, dataDependent } = tensor(g, name);
+  if (shape.length !== 2 || shape[1]! < 2 || dataDependent) {
     throw new ImperaError('BAD_ARGUMENT', `exit branches are classifiers whose softmax confidence decides when a sample leaves early, and output '${name}' [${shape.join(', ')}] is not class scores [N, K]`, 'exits work on classifiers (with labels, or distilled from the full model without); for maps, sequences and embeddings, compare cuts and codecs with impera eval or impera plan');
   }
   return { name, classes: shape[1]! };

@@ -48,15 +48,18 @@ function activationOf(g: Graph, t: string): Activation {
   return VALUE_KEEPING.has(producer.opType) ? activationOf(g, producer.inputs[0]!) : 'none';
 }
 
-/** Whether the model's first output is class scores [N, K] (the classifier exits of branch.ts). */
+/** Whether the model's first output is class scores [N, K] (the classifier exits of branch.ts); a detector's [K, 4] kept boxes are not. */
 export function hasClassScores(g: Graph): boolean {
-  const shape = tensor(g, g.outputs[0]!.name!).shape;
-  return shape.length === 2 && shape[1]! >= 2;
+  const t = tensor(g, g.outputs[0]!.name!);
+  return t.shape.length === 2 && t.shape[1]! >= 2 && !t.dataDependent;
 }
 
 /** What the model's first output is, for an exit that predicts it; another shape is refused in one line. */
 export function outputTarget(g: Graph): OutputTarget {
   const name = g.outputs[0]!.name!;
+  if (tensor(g, name).dataDependent) {
+    throw new ImperaError('BAD_ARGUMENT', `an exit predicts the model's output of each sample, and output '${name}' has a data-dependent length (as a detector's boxes after NMS), which no branch of fixed size can predict`, 'compare cuts and codecs of this model with impera eval (with a metric module) or impera plan');
+  }
   const shape = [...tensor(g, name).shape];
   const layout = tensorLayout(g, name);
   const activation = activationOf(g, name);

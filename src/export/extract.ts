@@ -173,10 +173,24 @@ class PartBuilder {
   }
 }
 
+/**
+ * The node with the output shapes its subgraphs declare (an If's branches) left out: their dim names are the
+ * exporter's ('batch'), and ONNX Runtime binds them to a part's own dims of that name, which a part run on stacked
+ * samples (several codecs at once) does not share. The types stay; the shapes are optional.
+ */
+function withoutSubgraphShapes(n: onnx.NodeProto): onnx.NodeProto {
+  const graphs = (n.attribute ?? []).filter((a) => a.g || a.graphs?.length);
+  if (!graphs.length) return n;
+  const open = (g: onnx.IGraphProto): onnx.GraphProto =>
+    onnx.GraphProto.create({ ...g, node: (g.node ?? []).map((x) => withoutSubgraphShapes(onnx.NodeProto.create(x))), output: (g.output ?? []).map((o) => onnx.ValueInfoProto.create({ ...o, type: { tensorType: { elemType: o.type?.tensorType?.elemType ?? 0 } } })) });
+  const attribute = (n.attribute ?? []).map((a) => (a.g || a.graphs?.length ? onnx.AttributeProto.create({ ...a, ...(a.g ? { g: open(a.g) } : {}), ...(a.graphs?.length ? { graphs: a.graphs.map(open) } : {}) }) : a));
+  return onnx.NodeProto.create({ ...n, attribute });
+}
+
 function build(g: Graph, spec: PartSpec, open: readonly DynamicDim[]): ExportedPart {
   const part = new PartBuilder(g, spec, open);
   const original = g.proto;
-  const nodes = [...part.added.nodes, ...g.order.filter((i) => part.nodes.has(i)).map((i) => g.nodes[i]!.proto as onnx.NodeProto)];
+  const nodes = [...part.added.nodes, ...g.order.filter((i) => part.nodes.has(i)).map((i) => withoutSubgraphShapes(g.nodes[i]!.proto as onnx.NodeProto))];
   const fixed = new Set(g.dynamicDims.filter((d) => !open.includes(d)).map((d) => d.symbol));
   const io = (n: string) => valueInfo(n, tensor(g, n).dtype, symbolicShape(g, n, fixed));
   const proto = onnx.ModelProto.create({

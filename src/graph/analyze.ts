@@ -109,6 +109,7 @@ export async function analyzeModel(model: OnnxModel, options: AnalyzeOptions = {
       batchScale: next && batch ? batchScale(info, other, batch.size) : undefined,
       valueFollowsBatch: next ? JSON.stringify(pass.values.get(name)?.data) !== JSON.stringify(next.values.get(name)?.data) : false,
       shapeAt: new Map([...passes].flatMap(([symbol, p]) => (p.infos.has(name) ? [[symbol, p.infos.get(name)!.shape]] : []))),
+      dataDependent: pass.dataDependent.has(name),
     });
   }
   const isStaticNode = s.nodes.map((n) => n.outputs.every((o) => !o || pass.isStatic.has(o)));

@@ -26,6 +26,11 @@ export interface TensorFacts extends ValueLinks, TensorInfo {
    * `shape` follows that input dim. Symbols whose second pass failed are absent.
    */
   readonly shapeAt: ReadonlyMap<string, readonly number[]>;
+  /**
+   * The shape depends on values computed at run time (the boxes a detector's NMS keeps): `shape` is that of one
+   * run on synthetic inputs, and a model interface leaves every dim of it open.
+   */
+  readonly dataDependent: boolean;
 }
 
 /**
@@ -116,13 +121,14 @@ function dimName(t: TensorFacts, name: string, axis: number, dims: readonly Dyna
 
 /**
  * The tensor's shape for a model interface: a dim that follows dynamic input dims gets a symbolic name (the batch
- * symbol, `k*<batch>`, `<H>/4`, ...), other dims stay numbers. `fixed` lists symbols to keep at their analysed
- * size (a part that cannot follow them).
+ * symbol, `k*<batch>`, `<H>/4`, ...), other dims stay numbers; every dim of a data-dependent tensor is
+ * `<tensor>_dim<axis>`. `fixed` lists symbols to keep at their analysed size (a part that cannot follow them).
  */
 export function symbolicShape(g: Graph, name: string, fixed: ReadonlySet<string> = new Set()): (number | string)[] {
   const t = tensor(g, name);
   const open = g.dynamicDims.filter((d) => d.probe !== undefined && !fixed.has(d.symbol));
   return t.shape.map((d, i) => {
+    if (t.dataDependent) return `${name}_dim${i}`;
     const follows = followedDims(t, i, open);
     return follows.length ? dimName(t, name, i, follows) : d;
   });

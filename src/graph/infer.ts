@@ -19,6 +19,14 @@ export const FOLD_LIMIT = 4096;
 /** Ops whose outputs depend only on their inputs' shapes, so they are constant once shapes are fixed. */
 export const SHAPE_ONLY = new Set(['Shape', 'Size', 'EyeLike']);
 
+/**
+ * Ops whose output shapes depend on the values they read (a detector's NonZero and NonMaxSuppression, a Loop's trip
+ * count): the probe's shapes hold for its one run, so Shape() of such a tensor is no constant. An `If` is one where
+ * a branch reads such a tensor (its reads include its branches'), not otherwise: a scripted model's `if y.mean() > t`
+ * on its data keeps its shapes.
+ */
+export const DATA_DEPENDENT_SHAPE = new Set(['NonZero', 'NonMaxSuppression', 'Unique', 'Compress', 'Loop']);
+
 export interface Probed {
   info: TensorInfo;
   value?: ConstValue;
@@ -34,6 +42,8 @@ export interface PassResult {
   unresolved: { node: GraphNode; reason: string }[];
   /** Nodes whose outputs came from the probe (no rule here, so no cost either). */
   probedNodes: GraphNode[];
+  /** Tensors whose shape depends on values computed at run time (DATA_DEPENDENT_SHAPE and what follows them): known for one run only. */
+  dataDependent: Set<string>;
 }
 
 export function inferPass(g: GraphStructure, dir: string, inputs: ReadonlyMap<string, TensorInfo>, probed: ReadonlyMap<string, Probed> = new Map()): PassResult {
@@ -43,6 +53,7 @@ export function inferPass(g: GraphStructure, dir: string, inputs: ReadonlyMap<st
   const costs: (NodeCost | undefined)[] = g.nodes.map(() => undefined);
   const unresolved: PassResult['unresolved'] = [];
   const probedNodes: GraphNode[] = [];
+  const dataDependent = new Set<string>();
   const attrCache = new Map<TensorProto, ConstValue>();
 
   const readConst = (t: TensorProto): ConstValue => {
@@ -76,7 +87,11 @@ export function inferPass(g: GraphStructure, dir: string, inputs: ReadonlyMap<st
     const node = g.nodes[i]!;
     const ins = node.inputs.map((n) => (n === '' ? undefined : infos.get(n)));
     const missing = node.inputs.find((n, k) => n !== '' && ins[k] === undefined);
-    const nodeStatic = !RANDOM_OPS.has(node.opType) && (SHAPE_ONLY.has(node.opType) || node.reads.every((r) => isStatic.has(r)));
+    const readsDataDependent = node.reads.some((r) => dataDependent.has(r));
+    const shapeOnly = SHAPE_ONLY.has(node.opType);
+    const nodeStatic = !RANDOM_OPS.has(node.opType) && (shapeOnly ? !readsDataDependent : node.reads.every((r) => isStatic.has(r)));
+    // a probed op with a rule was probed because its rule needed a value computed at run time (a Reshape to a computed shape)
+    let needsRunTimeValue = false;
     const fromProbe = node.outputs.every((o) => !o || probed.has(o));
     const rule = getOpRule(node.domain, node.opType);
     if (missing !== undefined && !fromProbe) {
@@ -112,6 +127,7 @@ export function inferPass(g: GraphStructure, dir: string, inputs: ReadonlyMap<st
       costs[i] = nodeStatic ? { macs: 0, flops: 0 } : rule.cost?.(ctx, outs);
     } else if (fromProbe) {
       outs = node.outputs.map((o) => probed.get(o)!.info);
+      needsRunTimeValue = !!rule && !nodeStatic && needsValue(() => rule.infer(ctx));
       node.outputs.forEach((o) => {
         const v = probed.get(o)?.value;
         if (v && nodeStatic) values.set(o, v);
@@ -126,6 +142,7 @@ export function inferPass(g: GraphStructure, dir: string, inputs: ReadonlyMap<st
       if (!o || !outs[k]) return;
       infos.set(o, outs[k]!);
       if (nodeStatic) isStatic.add(o);
+      else if (!shapeOnly && (readsDataDependent || needsRunTimeValue || (node.domain === '' && DATA_DEPENDENT_SHAPE.has(node.opType)))) dataDependent.add(o);
     });
     if (nodeStatic && rule?.evaluate && !fromProbe && outs.every((o) => numel(o.shape) <= FOLD_LIMIT)) {
       try {
@@ -135,5 +152,15 @@ export function inferPass(g: GraphStructure, dir: string, inputs: ReadonlyMap<st
       }
     }
   }
-  return { infos, values, isStatic, costs, unresolved, probedNodes };
+  return { infos, values, isStatic, costs, unresolved, probedNodes, dataDependent };
+}
+
+/** Whether a shape rule stops for a value it is not given (any other failure: it does not). */
+function needsValue(infer: () => unknown): boolean {
+  try {
+    infer();
+    return false;
+  } catch (e) {
+    return e instanceof NeedsValueError;
+  }
 }

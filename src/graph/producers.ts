@@ -31,10 +31,10 @@ function isRoot(g: Graph, name: string, depth = 4): boolean {
   return ['Add', 'Max', 'Clip', 'Expand', ...MOVES].includes(op) && dataInputs(g, p).some((r) => isRoot(g, r, depth - 1));
 }
 
-/** `{ producer }` for an OutputInfo, or nothing where no op made the output. */
-export function producerInfo(g: Graph, name: string): { producer?: string } {
+/** `{ producer }` for an OutputInfo (nothing where no op made the output), and `variableLength` where its shape depends on the values. */
+export function producerInfo(g: Graph, name: string): { producer?: string; variableLength?: boolean } {
   const producer = outputProducer(g, name);
-  return producer === undefined ? {} : { producer };
+  return { ...(producer === undefined ? {} : { producer }), ...(g.tensors.get(name)?.dataDependent ? { variableLength: true } : {}) };
 }
 
 /**

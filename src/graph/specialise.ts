@@ -39,12 +39,22 @@ export function bindInputValues(proto: ModelProto, values: Readonly<Record<strin
   return onnx.ModelProto.create({ ...proto, graph: graph as onnx.IGraphProto });
 }
 
+/** Most elements an input that selects a branch holds (a sample rate, a few flags); anything larger is data. */
+const CONTROL_ELEMENTS = 16;
+
+/** Whether an input is declared with fixed dims and at most CONTROL_ELEMENTS elements. */
+function isSmallInput(v: GraphStructure['inputs'][number]): boolean {
+  const dims = declaredShape(v);
+  return !!dims && dims.every((d): d is number => typeof d === 'number') && numel(dims) <= CONTROL_ELEMENTS;
+}
+
 /**
- * Graph inputs whose values decide an `If` (its condition depends on them through the graph, not through their
- * shapes): data is asked for their values, which the analysis then binds.
+ * Small graph inputs whose values decide an `If` (its condition depends on them through the graph, not through
+ * their shapes): data is asked for their values, which the analysis then binds. An If on the data itself (a
+ * scripted PyTorch model's `if y.mean() > 0.1` on its image) is no such input's: it stays in the model.
  */
 export function controlInputs(s: GraphStructure): string[] {
-  const inputs = new Set(s.inputs.map((v) => v.name!));
+  const inputs = new Set(s.inputs.filter(isSmallInput).map((v) => v.name!));
   const found = new Set<string>();
   const seen = new Set<string>();
   const stack = s.nodes.filter((n) => n.opType === 'If' && n.domain === '').map((n) => n.inputs[0]!);

@@ -10,11 +10,12 @@ import { convRules } from './conv.js';
 import { elementwiseRules } from './elementwise.js';
 import { matmulRules } from './matmul.js';
 import { normRules } from './norm.js';
+import { recurrentRules } from './recurrent.js';
 import { reduceRules } from './reduce.js';
 import { shapeRules } from './shape-ops.js';
 import type { OpRule } from './types.js';
 
-const BUILT_IN: readonly RuleList<OpRule>[] = [elementwiseRules, convRules, matmulRules, normRules, reduceRules, shapeRules, constantRules];
+const BUILT_IN: readonly RuleList<OpRule>[] = [elementwiseRules, convRules, matmulRules, normRules, recurrentRules, reduceRules, shapeRules, constantRules];
 
 const rules = OpTable.of('an op rule', 'registerOpRule', BUILT_IN);
 

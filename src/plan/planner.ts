@@ -69,16 +69,29 @@ function scenarioCut(g: Graph, all: readonly Cut[], spec: CutSpec, field: string
   }
 }
 
-/** Candidate cuts: every single-tensor cut after the first weighted layer, or the bytes minima along depth plus saliency peaks (of `predicted` with the scenario's `rank`), or the bytes/head-FLOPs front, or a list. */
+/**
+ * The cuts after the first weighted layer that candidates are chosen from: the single-tensor ones, or where a model
+ * has none (a recurrent state beside every activation: a PyTorch GRU's h0, Silero's LSTM state) the narrowest
+ * wider ones, up to 3 tensors.
+ */
+function narrowestCuts(g: Graph): Cut[] {
+  for (let width = 1; width <= 3; width++) {
+    const cuts = findCuts(g, { maxWidth: width }).filter((c) => c.headCost.macs > 0);
+    if (cuts.length) return cuts;
+  }
+  return [];
+}
+
+/** Candidate cuts: every narrowest cut after the first weighted layer, or the bytes minima along depth plus saliency peaks (of `predicted` with the scenario's `rank`), or the bytes/head-FLOPs front, or a list. */
 function candidateCuts(g: Graph, spec: PlanScenario['config']['explore']['cuts'], saliency: SaliencySummary | null, all: () => readonly Cut[]): Cut[] {
-  const single = singleTensorCuts(g).filter((c) => c.headCost.macs > 0);
+  const single = narrowestCuts(g);
   if (Array.isArray(spec)) return spec.map((s, i) => scenarioCut(g, all(), s, `explore.cuts.${i}`));
   // peaks of the bottleneck predictor where the scenario ranks by it, else the CUI's (I-SPLIT)
   const peaks = new Set(saliency?.ranking ? saliency.ranking.layers.filter((p) => p.peak).map((p) => p.layer) : (saliency?.curve ?? []).filter((p) => p.peak).map((p) => p.layer));
   if (spec === 'all') return single;
   if (spec === 'pareto') return findCuts(g, { pareto: true }).filter((c) => c.headCost.macs > 0);
-  if (spec === 'peaks') return single.filter((c) => peaks.has(c.tensors[0]!));
-  return single.filter((c, i) => peaks.has(c.tensors[0]!) || ((i === 0 || c.bytes < single[i - 1]!.bytes) && (i === single.length - 1 || c.bytes <= single[i + 1]!.bytes)));
+  if (spec === 'peaks') return single.filter((c) => c.tensors.some((t) => peaks.has(t)));
+  return single.filter((c, i) => c.tensors.some((t) => peaks.has(t)) || ((i === 0 || c.bytes < single[i - 1]!.bytes) && (i === single.length - 1 || c.bytes <= single[i + 1]!.bytes)));
 }
 
 function cutSummary(c: Cut): CutSummary {
@@ -256,11 +269,13 @@ async function runAnalyses(x: AnalysisInputs): Promise<PlanAnalyses> {
   const candidates = c.devices.edge !== undefined && c.explore.placements.includes('split') ? candidateCuts(g, c.explore.cuts, saliency, x.allCuts) : [];
   const ruledOut = x.bounds ? candidates.flatMap((cut) => ((reason) => (reason ? [{ index: cut.index, id: cut.id, reason }] : []))(cutRuledOut(cut, x.bounds!))) : [];
   const cuts = candidates.filter((cut) => !ruledOut.some((r) => r.id === cut.id));
-  const single = singleTensorCuts(g);
+  // the full model's quality is measured beside the last cut when no candidate is left to measure
+  const fallback = singleTensorCuts(g).at(-1) ?? findCuts(g, { maxWidth: 3 }).at(-1);
+  if (!fallback) throw new ImperaError('BAD_ARGUMENT', 'the model has no cut of up to 3 tensors to measure quality at', 'cut it by tensor names in explore.cuts ({tensors: [a, b, c, d]})');
   // the cache key leaves the outclassing out (it depends on links): what a decision under other links rests on is topped up
   const options = qualityOptions(x);
   if (options.adaptive && x.outclass) options.adaptive = { ...options.adaptive, outclassed: outclassedBy(cuts, x.outclass) };
-  const measured = await log.run('quality and bytes of cut x codec', () => qualityAnalysis(g, cuts, single[single.length - 1]!, c.explore.codecs, x.evalData, options, cache, (stage, d, t) => x.onProgress?.(`quality: ${stage}`, d, t)));
+  const measured = await log.run('quality and bytes of cut x codec', () => qualityAnalysis(g, cuts, fallback, c.explore.codecs, x.evalData, options, cache, (stage, d, t) => x.onProgress?.(`quality: ${stage}`, d, t)));
   const learned = c.bottleneck && data ? await log.run(`learned bottlenecks at the best ${c.bottleneck.train} predicted cuts`, () => learnedAnalysis(g, cuts, data, x.evalData, c.bottleneck!, options.task, cache, (stage, d, t) => x.onProgress?.(stage, d, t))) : null;
   const quality = learned ? { ...measured, codecs: [...measured.codecs, ...learned.figures] } : measured;
   if (!c.explore.exits || !data) return { saliency, saliencySkipped: skipped, cuts, ruledOut, quality, learned, exits: null };

@@ -20,6 +20,7 @@ import type { KernelTime } from './trace.js';
 import { median } from '../util/stats.js';
 
 const PROBE = { warmup: 5, runs: 30 };
+const REDUCIBLE = new Set<DataType>([DataType.FLOAT, DataType.DOUBLE, DataType.INT32, DataType.INT64]);
 const SEED = 7;
 
 /**
@@ -37,15 +38,15 @@ export async function standaloneTimes(g: Graph, nodes: readonly number[], thread
   const terminal = [...new Set(nodes.flatMap((n) => g.nodes[n]!.outputs.filter(isData)))].filter((t) => !read.has(t));
   const part = extractPart(g, { name: 'standalone', nodes: new Set(nodes), inputs, outputs: terminal });
   const graph = part.proto.graph!;
-  // ReduceMax takes no bool (a mask): such a tensor is cast to uint8 first
-  const isBool = (t: string) => g.tensors.get(t)!.dtype === DataType.BOOL;
+  // ReduceMax takes float, double, int32 and int64 at every opset (uint8 only from 12, bool never): others are cast to float first
+  const cast = (t: string) => !REDUCIBLE.has(g.tensors.get(t)!.dtype);
   const sinks = terminal.flatMap((t, i) => {
-    const cast = isBool(t) ? [onnx.NodeProto.create({ name: `impera_sink_cast_${i}`, opType: 'Cast', input: [t], output: [`impera_sink_cast_${i}`], attribute: [makeAttribute('to', DataType.UINT8)] })] : [];
-    const source = isBool(t) ? `impera_sink_cast_${i}` : t;
-    return [...cast, onnx.NodeProto.create({ name: `impera_sink_${i}`, opType: 'ReduceMax', input: [source], output: [`impera_sink_${i}`], attribute: [makeAttribute('keepdims', 0)] })];
+    const casts = cast(t) ? [onnx.NodeProto.create({ name: `impera_sink_cast_${i}`, opType: 'Cast', input: [t], output: [`impera_sink_cast_${i}`], attribute: [makeAttribute('to', DataType.FLOAT)] })] : [];
+    const source = cast(t) ? `impera_sink_cast_${i}` : t;
+    return [...casts, onnx.NodeProto.create({ name: `impera_sink_${i}`, opType: 'ReduceMax', input: [source], output: [`impera_sink_${i}`], attribute: [makeAttribute('keepdims', 0)] })];
   });
   graph.node = [...(graph.node ?? []), ...sinks];
-  graph.output = terminal.map((t, i) => valueInfo(`impera_sink_${i}`, isBool(t) ? DataType.UINT8 : g.tensors.get(t)!.dtype, []));
+  graph.output = terminal.map((t, i) => valueInfo(`impera_sink_${i}`, cast(t) ? DataType.FLOAT : g.tensors.get(t)!.dtype, []));
   const feeds = syntheticFeeds(new Map(inputs.map((name) => [name, g.tensors.get(name)!])), SEED);
   const traced = await traceRuns(part.proto, g.model.dir, feeds, { threads, ...PROBE, optimization: 'basic' });
   const byName = new Map(traced.kernels.map((k) => [k.name, k.ms]));

@@ -166,7 +166,8 @@ export async function runSaliency(g: Graph, data: Dataset, options: SaliencyOpti
 /**
  * The objective the options ask for; options that belong to another objective are refused. By default the target
  * logit where the first output is class logits [N, K] (I-SPLIT: the labelled class, or the predicted one where the
- * data has no labels), else the fidelity loss, which any model has.
+ * data has no labels), the squared L2 norm of an output of data-dependent length (a detector's kept boxes), else
+ * the fidelity loss, which any other model has.
  */
 function saliencyObjective(g: Graph, o: SaliencyOptions, labelled: boolean): SaliencyObjective {
   const objective = o.objective ?? defaultObjective(g, o);
@@ -186,11 +187,14 @@ function saliencyObjective(g: Graph, o: SaliencyOptions, labelled: boolean): Sal
   return { objective, ...(o.output ? { outputs: [o.output] } : {}), ...(o.select ? { select: o.select } : {}), ...(o.threshold !== undefined ? { threshold: o.threshold } : {}) };
 }
 
-/** What the other options imply (seed, l2, target-logit), else the target logit of class logits, else fidelity. */
+/** What the other options imply (seed, l2, target-logit), else l2 of an output of data-dependent length, the target logit of class logits, else fidelity. */
 function defaultObjective(g: Graph, o: SaliencyOptions): SaliencyObjective['objective'] {
   if (o.outputGrads) return 'seed';
   if (o.select) return 'l2';
-  const classLogits = tensor(g, g.outputs[0]!.name!).shape.length === 2 && !o.output && o.threshold === undefined;
+  // a detector's [K, 4] boxes after NMS are rank 2 too, but K is how many it kept: only their norm means something
+  const first = tensor(g, o.output ?? g.outputs[0]!.name!);
+  if (first.dataDependent && !o.target && o.threshold === undefined) return 'l2';
+  const classLogits = first.shape.length === 2 && !o.output && o.threshold === undefined;
   return o.target || classLogits ? 'target-logit' : 'fidelity';
 }
 

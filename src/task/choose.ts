@@ -30,8 +30,15 @@ interface Choice {
   reason: string;
 }
 
+/** A refusal of every built-in metric for an output of data-dependent length, naming what does fit. */
+function variableLength(out: OutputInfo): ImperaError {
+  return new ImperaError('METRIC', `output '${out.name}' has a data-dependent length (as a detector's boxes after NMS: each sample keeps its own number, [${out.dims.join(', ')}] on one run), and built-in metrics compare outputs of one shape element by element`, 'give a metric module that matches them (--metric-module FILE.mjs, or quality: {module: FILE.mjs} in a scenario; e.g. box F1 or mAP, docs/METRICS.md), or score fixed-size outputs only (--outputs)');
+}
+
 /** The metric the outputs and the data call for (the first scored output decides). */
 function automatic(scored: readonly OutputInfo[], data: DataInfo, s: MetricSettings): Choice {
+  const varying = scored.find((o) => o.variableLength);
+  if (varying) throw variableLength(varying);
   const first = scored[0]!;
   const one = (name: BuiltinMetric, why: string): Choice => ({ def: metric(name), outputs: [first], reason: `chosen: ${shapeOf(first)} ${why}` });
   if (!metric('top1-agreement').misfit(first, data, s)) {
@@ -53,6 +60,8 @@ function explicit(name: string, scored: readonly OutputInfo[], data: DataInfo, s
   if (!def) throw new ImperaError('METRIC', `unknown metric '${name}'`, `use one of ${BUILTIN_METRICS.map((d) => d.name).join(', ')}, or custom:<file.mjs>`);
   if (!def.readsAll && given && scored.length > 1) throw new ImperaError('METRIC', `${name} reads one output, and ${scored.length} were named`, 'name one output, or use a fidelity metric (rel-l2, cosine, snr-db, psnr-db) for several');
   const outputs = def.readsAll ? scored : [scored[0]!];
+  const varying = outputs.find((o) => o.variableLength);
+  if (varying) throw variableLength(varying);
   for (const out of outputs) {
     const why = def.misfit(out, data, s);
     if (why) {

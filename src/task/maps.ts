@@ -122,6 +122,9 @@ const classMapMetric = (name: MetricDef['name'], label: string, f: (s: Numbers, 
   needsLabels: false,
   readsAll: false,
   misfit: (out) => notClassMaps(out),
+  // a segmenter that puts one class on every pixel (untrained, or data with nothing to segment) makes the metric easy
+  vacuous: (full, n) => perSample(full, full, n, null, (_x, r) => (classMap(r, full.dims[1]!).every((c, _p, m) => c === m[0]) ? 1 : 0)).reduce((a, b) => a + b, 0),
+  vacuousNote: () => `the full model's class map is one class on every pixel (${label} then only asks whether the split model keeps that class: use data where the model segments something)`,
   score: (split, full, n) => perSample(split, full, n, null, (x, r) => f(x, r, split.dims[1]!)),
 });
 

@@ -36,6 +36,11 @@ export interface OutputInfo {
    * softmaxes; a normalised output is an embedding or a hidden state, whose argmax means nothing.
    */
   producer?: string;
+  /**
+   * Its shape depends on the values (a detector's boxes, scores and labels after NMS): each sample has its own
+   * length, so no built-in metric, which compares tensors of one shape element by element, fits it.
+   */
+  variableLength?: boolean;
 }
 
 /** The data's side of the choice. */

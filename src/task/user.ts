@@ -1,6 +1,7 @@
 /**
  * A user's own metric: a JavaScript module (`.js`/`.mjs`) exporting `score(split, full, label)` and `better`,
- * loaded by dynamic import and called once per sample with that sample's outputs ([1, ...] tensors). Every way it
+ * loaded by dynamic import and called once per sample with that sample's outputs ([1, ...] tensors; a model that runs
+ * one sample at a time gives its outputs as they are, a detector's [K, 4] boxes included). Every way it
  * can fail (missing file, no `score`, a throw, a NaN or infinite return) is a one-line METRIC error naming it.
  */
 import { existsSync } from 'node:fs';
@@ -27,11 +28,12 @@ async function loadModule(file: string, baseDir: string): Promise<UserMetricModu
   return m as UserMetricModule;
 }
 
-/** Sample i of every output in `names`, as [1, ...] tensors. */
+/** Sample i of every output in `names`, as [1, ...] tensors; a batch of one as it is (a detector's [K, 4] boxes, which have no batch axis). */
 function sampleTensors(outputs: Record<string, Tensor>, names: readonly string[], n: number, i: number): Record<string, Tensor> {
   return Object.fromEntries(
     names.map((name) => {
       const t = outputs[name]!;
+      if (n === 1) return [name, t];
       const per = t.data.length / n;
       return [name, { dtype: t.dtype, dims: [1, ...t.dims.slice(1)], data: t.data.subarray(i * per, (i + 1) * per) } as Tensor];
     }),

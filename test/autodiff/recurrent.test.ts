@@ -1,6 +1,6 @@
 /**
- * The LSTM gradient against central finite differences, through every output (Y, Y_h, Y_c summed) to X and the
- * initial states, over several time steps and a batch of 2; and what the rule refuses.
+ * The LSTM and GRU gradients against central finite differences, through every output (Y, Y_h, Y_c summed) to X
+ * and the initial states, over several time steps and a batch of 2; and what the rules refuse.
  */
 import { describe, expect, it } from 'vitest';
 import { buildBackwardGraph } from '../../src/autodiff/backward.js';
@@ -48,6 +48,45 @@ describe('the LSTM gradient rule', () => {
   it('refuses what it does not model, in one line', async () => {
     for (const [attrs, why] of <[Record<string, AttrValue>, RegExp][]>[[{ direction: 'reverse' }, /LSTM in direction reverse/], [{ clip: { float: 1 } }, /a cell clip/], [{ input_forget: 1 }, /input_forget/]]) {
       const g = await analyzeModel(inMemoryModel(lstmModel({ attrs })));
+      expect(() => buildBackwardGraph(g, { wrt: ['x'], objective: 'seed' })).toThrow(why);
+    }
+  });
+});
+
+/** z = Y + Y_h (broadcast over time) of a GRU with seeded weights; `attrs` and which inputs it has vary. */
+function gruModel(options: { bias?: boolean; initial?: boolean; attrs?: Record<string, AttrValue> } = {}) {
+  const b = new ModelBuilder({ opset: 13 });
+  b.input('x', 'float32', [T, N, I]);
+  const w = b.initializer('w', 'float32', [1, 3 * H, I], randomValues(3 * H * I, 4, 0.1, 0.6));
+  const r = b.initializer('r', 'float32', [1, 3 * H, H], randomValues(3 * H * H, 5, 0.1, 0.6));
+  const bias = options.bias === false ? '' : b.initializer('b', 'float32', [1, 6 * H], randomValues(6 * H, 6, 0.1, 0.5));
+  const initial = options.initial !== false;
+  if (initial) b.input('h0', 'float32', [1, N, H]);
+  const [y, yh] = b.node('GRU', ['x', w, r, bias, '', initial ? 'h0' : ''], { hidden_size: H, ...options.attrs }, { outputs: ['y', 'yh'] });
+  b.op('Add', [y!, yh!], {}, { output: 'z' });
+  b.output('z');
+  return b.build();
+}
+
+describe('the GRU gradient rule', () => {
+  // PyTorch exports linear_before_reset 1; ONNX's default is 0
+  it.each([1, 0])('matches finite differences for X and initial_h through Y and Y_h (linear_before_reset %i)', async (linear) => {
+    const { errors, norms } = await gradCheck(gruModel({ attrs: { linear_before_reset: linear } }), { x: { shape: [T, N, I] }, h0: { shape: [1, N, H] } }, ['x', 'h0']);
+    for (const t of ['x', 'h0']) {
+      expect(norms[t]).toBeGreaterThan(1e-3);
+      expect(errors[t], t).toBeLessThan(2e-3);
+    }
+  });
+
+  it('matches finite differences without a bias or initial state (zeros)', async () => {
+    const { errors, norms } = await gradCheck(gruModel({ bias: false, initial: false, attrs: { linear_before_reset: 1 } }), { x: { shape: [T, N, I] } }, ['x']);
+    expect(norms.x).toBeGreaterThan(1e-3);
+    expect(errors.x).toBeLessThan(2e-3);
+  });
+
+  it('refuses what it does not model, in one line', async () => {
+    for (const [attrs, why] of <[Record<string, AttrValue>, RegExp][]>[[{ direction: 'reverse' }, /GRU in direction reverse/], [{ clip: { float: 1 } }, /GRU with a cell clip/]]) {
+      const g = await analyzeModel(inMemoryModel(gruModel({ attrs })));
       expect(() => buildBackwardGraph(g, { wrt: ['x'], objective: 'seed' })).toThrow(why);
     }
   });

@@ -100,6 +100,10 @@ const CASES: Case[] = [
   { op: 'GlobalAveragePool', inputs: [f(2, 3, 4, 5)] },
   { op: 'ReduceMean', inputs: [f(2, 3, 4)], attrs: { axes: [1, 2], keepdims: 0 } },
   { op: 'ReduceSum', inputs: [f(2, 3, 4), ints(-1)], attrs: { keepdims: 1 } },
+  { op: 'ReduceMax', inputs: [spread(f(2, 3, 4))], attrs: { axes: [1], keepdims: 0 }, label: 'one axis (a detector\'s best class score per anchor)' },
+  { op: 'ReduceMin', inputs: [spread(f(2, 3, 4))], attrs: { axes: [1, 2], keepdims: 1 }, opset: 11, label: 'two axes, keepdims, opset 11' },
+  { op: 'TopK', inputs: [spread(f(2, 3, 6)), ints(2)], attrs: { axis: -1 }, outputs: 2, label: 'values (a detector\'s pre-NMS ranking)' },
+  { op: 'TopK', inputs: [spread(f(2, 5, 3)), ints(3)], attrs: { axis: 1, largest: 0 }, outputs: 2, opset: 11, label: 'smallest, opset 11' },
   { op: 'Flatten', inputs: [f(2, 3, 4)], attrs: { axis: 1 } },
   { op: 'Reshape', inputs: [f(2, 3, 4), ints(0, 4, 3)] },
   { op: 'Squeeze', inputs: [f(2, 1, 4), ints(1)] },
@@ -111,7 +115,9 @@ const CASES: Case[] = [
   { op: 'Slice', inputs: [f(2, 7, 6), ints(0, 1), ints(2 ** 62, 5), ints(0, 1)], label: 'the whole batch axis and a range (x[:, 1:5])' },
   { op: 'Gather', inputs: [f(2, 5, 3), { shape: [], constant: { dtype: 'int64', values: [0] } }], attrs: { axis: 1 }, label: 'scalar index (ViT cls token)' },
   { op: 'Gather', inputs: [f(2, 5, 3), { shape: [2, 2], constant: { dtype: 'int64', values: [1, 4, 1, -1] } }], attrs: { axis: 1 }, label: 'repeated and negative indices' },
-  { op: 'Gather', inputs: [f(2, 5, 3), { shape: [3], constant: { dtype: 'int64', values: [1, 4, 1] } }], attrs: { axis: 1 }, opset: 13, label: 'repeated indices, opset 13 (backward raised to 16)' },
+  { op: 'Gather', inputs: [f(2, 5, 3), { shape: [3], constant: { dtype: 'int64', values: [1, 4, 1] } }], attrs: { axis: 1 }, opset: 13, label: 'repeated indices, opset 13 (a one-hot product: no scatter-add before 16)' },
+  { op: 'GatherND', inputs: [w(4, 3, 2), { shape: [3, 2], constant: { dtype: 'int64', values: [1, 2, 3, 0, 1, 2] } }], label: 'repeated index pairs (ScatterND adding)' },
+  { op: 'GatherND', inputs: [w(4, 3, 2), { shape: [2, 2, 1], constant: { dtype: 'int64', values: [1, -1, 3, 1] } }], opset: 13, label: 'repeated and negative indices, opset 13 (a one-hot product)' },
   { op: 'Resize', inputs: [f(2, 2, 3, 4), scales(), scales(1, 1, 2, 3)], attrs: { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }, opset: 11, label: 'nearest x2 x3, asymmetric floor (Paddle2ONNX)' },
   { op: 'Resize', inputs: [f(2, 2, 3, 2), null, scales(1, 1, 3, 2)], attrs: { mode: 'nearest' }, label: 'nearest x3 x2, half_pixel' },
   { op: 'Upsample', inputs: [f(2, 2, 3, 3), scales(1, 1, 2, 2)], attrs: { mode: 'nearest' }, opset: 9 },
@@ -166,6 +172,52 @@ describe('gradient rules match finite differences', () => {
       }
     });
   }
+});
+
+describe('ReduceMax with ties', () => {
+  it("shares dy evenly among the maxima, as PyTorch's amax", async () => {
+    const b = new ModelBuilder({ opset: 17 });
+    b.input('x', 'float32', ['batch', 4]);
+    b.op('ReduceMax', ['x'], { axes: [1], keepdims: 0 }, { output: 'y' });
+    b.output('y');
+    const g = await analyzeModel(inMemoryModel(b.build()));
+    const bwd = buildBackwardGraph(g, { wrt: ['x'], objective: 'seed' });
+    const session = await createSession(bwd.proto, '.');
+    const out = await run(session, { x: { dtype: DataType.FLOAT, dims: [2, 4], data: Float32Array.from([1, 3, 3, 2, 5, 5, 5, 0]) }, [OUTPUT_GRAD_INPUT]: { dtype: DataType.FLOAT, dims: [2], data: Float32Array.from([6, 3]) } });
+    expect([...(out[bwd.gradients.get('x')!]!.data as Float32Array)]).toEqual([0, 3, 3, 0, 1, 1, 1, 0]);
+  });
+});
+
+describe('Gather by indices computed at run time', () => {
+  // a detector's post-processing at opset 11: boxes gathered by TopK indices (here each twice), then an Unsqueeze,
+  // which changes meaning at 13, so the backward model cannot be raised to 16 for a scatter-add
+  it('adds up the rows of repeated indices with a one-hot product at opset 11, matching finite differences', async () => {
+    const b = new ModelBuilder({ opset: 11 });
+    b.input('x', 'float32', [6, 4]);
+    const scores = b.op('ReduceSum', ['x'], { axes: [1], keepdims: 0 });
+    const [, indices] = b.node('TopK', [scores, b.constant(DataType.INT64, [1], [3])], { axis: 0 }, { outputs: ['top', 'indices'] });
+    const twice = b.op('Concat', [indices!, indices!], { axis: 0 });
+    b.op('Unsqueeze', [b.op('Gather', ['x', twice], { axis: 0 })], { axes: [0] }, { output: 'y' });
+    b.output('y');
+    // distinct row sums far apart, so no finite-difference step reorders the top 3
+    const values = Array.from({ length: 24 }, (_, i) => (Math.floor(i / 4) * 7) % 6 - 2.5 + (i % 4) * 0.05);
+    const { errors, norms } = await gradCheck(b.build(), { x: { shape: [6, 4], values } }, ['x'], { h: 1e-2 });
+    expect(norms.x).toBeGreaterThan(1e-3);
+    expect(errors.x).toBeLessThan(2e-3);
+  });
+
+  it('passes the rows a boolean mask keeps (NonZero + GatherND, boxes[scores > 0]) back at opset 11, matching finite differences', async () => {
+    const b = new ModelBuilder({ opset: 11 });
+    b.input('x', 'float32', [6, 4]);
+    const keep = b.op('Greater', [b.op('ReduceSum', ['x'], { axes: [1], keepdims: 0 }), b.constant(DataType.FLOAT, [], [0])]);
+    const indices = b.op('Transpose', [b.op('NonZero', [keep])], { perm: [1, 0] });
+    b.op('Unsqueeze', [b.op('GatherND', ['x', indices])], { axes: [0] }, { output: 'y' });
+    b.output('y');
+    const values = Array.from({ length: 24 }, (_, i) => (Math.floor(i / 4) % 3 === 1 ? -1 : 1) * (0.5 + 0.1 * (i % 4)));
+    const { errors, norms } = await gradCheck(b.build(), { x: { shape: [6, 4], values } }, ['x'], { h: 1e-2 });
+    expect(norms.x).toBeGreaterThan(1e-3);
+    expect(errors.x).toBeLessThan(2e-3);
+  });
 });
 
 /**

@@ -48,6 +48,18 @@ describe('impera split with --data', () => {
   }, 60_000);
 });
 
+describe('split --verify at a second resolution the user\'s data does not come at', () => {
+  it('runs there on seeded random inputs, never on the built-in Fashion-MNIST images (a PyTorch U-Net with dynamic H and W fed a 64x64 .npz)', async () => {
+    const fixtures = new URL('../fixtures/pytorch-models/', import.meta.url).pathname;
+    const r = await impera('split', join(fixtures, 'unet.onnx'), '--input-shape', 'image=1,3,64,64', '--at', '5', '--out', join(tmp(), 'parts'), '--verify', '--samples', '2', '--data', join(fixtures, 'detector.npz'), '--json');
+    expect(r.code).toBe(0);
+    const reports = (JSON.parse(r.stdout) as { verify: { reports: { ok: boolean; shapes: Record<string, number[]>; source: string }[] } }).verify.reports;
+    expect(reports.map((x) => [x.ok, x.shapes.image])).toEqual([[true, [2, 3, 64, 64]], [true, [2, 3, 96, 96]]]);
+    expect(reports[0]!.source).toMatch(/^the first 2 samples of .*detector\.npz$/);
+    expect(reports[1]!.source).toMatch(/^2 seeded random inputs \(uniform \[0, 1\) floats, zero integers\), as .*detector\.npz does not come at this size/);
+  }, 60_000);
+});
+
 describe('bad data options, each one line', () => {
   it('an invalid --preprocess names the field', () => expectOneLineError(['split', '--at', '39', '--out', tmp(), '--data', tmp(), '--preprocess', 'resize=pad,order=brg'], /--preprocess field 'order' \('brg'\) invalid option/));
 

@@ -126,3 +126,17 @@ describe('evaluate a model with a fixed batch of 1 (the openWakeWord "hello deep
     await expect(evaluate(g, { cuts: [findCuts(g)[0]!], codecs: [parseCodec('int8')], data, calibration: data })).rejects.toThrow(/evaluation runs a fixed-batch model one sample at a time, but input 'x' \[2, 3\] takes a fixed batch of 2/);
   });
 });
+
+describe('evaluate a scripted PyTorch model with an If on its data (test/fixtures/pytorch-models/scripted.onnx)', () => {
+  it('runs its tail on samples stacked for several codecs: the If branches\' declared [batch, ...] outputs bind no part dim', async () => {
+    const fixtures = new URL('../fixtures/pytorch-models/', import.meta.url).pathname;
+    const data = openDataset(join(fixtures, 'scripted.npz'));
+    const g = await analyzeModel(loadModel(join(fixtures, 'scripted.onnx')));
+    const cut = findCuts(g).find((c) => c.tensors.join() === '/Relu_output_0')!;
+    const report = await evaluate(g, { cuts: [cut], codecs: ['fp32', 'int8', 'int4'].map(parseCodec), data, calibration: data, batchSize: 5, detail: true, task: { metric: 'rel-l2' } });
+    const [fp32, int8, int4] = report.cuts[0]!.codecs;
+    expect(fp32!.scores).toEqual(new Array(10).fill(0));
+    expect(int8!.quality.value).toBeGreaterThan(0);
+    expect(int4!.quality.value).toBeGreaterThan(int8!.quality.value);
+  });
+});

@@ -10,8 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { findCuts, resolveCut } from '../../src/cuts/cuts.js';
 import type { Dataset } from '../../src/data/dataset.js';
 import { initParams } from '../../src/exits/branch.js';
-import { extractFeatures } from '../../src/exits/features.js';
-import { distillationModel, makeOutputBranch, outputBranchModel, priorBias, outputTarget, PREDICTION, ALL_TEACHER, type OutputTarget } from '../../src/exits/output-branch.js';
+import { classScores, extractFeatures } from '../../src/exits/features.js';
+import { distillationModel, hasClassScores, makeOutputBranch, outputBranchModel, priorBias, outputTarget, PREDICTION, ALL_TEACHER, type OutputTarget } from '../../src/exits/output-branch.js';
 import { trainOutputExits } from '../../src/exits/output-pipeline.js';
 import { applyTau, calibrateTau, confidences } from '../../src/exits/output-policy.js';
 import { ALL_FEATURES, tensorOf } from '../../src/exits/train.js';
@@ -21,7 +21,7 @@ import type { Graph } from '../../src/graph/graph.js';
 import { tensorLayout } from '../../src/graph/layout.js';
 import { ModelBuilder } from '../../src/onnx/builder.js';
 import { DataType } from '../../src/onnx/dtype.js';
-import { inMemoryModel } from '../../src/onnx/io.js';
+import { inMemoryModel, loadModel } from '../../src/onnx/io.js';
 import { createSession, run } from '../../src/ort/session.js';
 import { relL2 } from '../../src/task/fidelity.js';
 import { seededRandom } from '../../src/util/random.js';
@@ -196,5 +196,16 @@ describe('confidence and tau of exits without class scores', () => {
     expect(result.metric.name).toBe('rel-l2');
     expect('refused' in result.policy).toBe(true);
     expect(result.exits[0]!.test.samples).toBe(10);
+  });
+});
+
+describe('exits of a model whose output has a data-dependent length', () => {
+  it("are refused in one line: a detector's kept boxes [K, 4] are neither class scores of K samples nor an output a branch can predict", async () => {
+    const g = await analyzeModel(loadModel(new URL('../fixtures/pytorch-models/detector.onnx', import.meta.url).pathname));
+    // rank 2 with 4 columns, as class scores would be
+    expect(g.tensors.get('boxes')!.shape).toHaveLength(2);
+    expect(hasClassScores(g)).toBe(false);
+    expect(() => outputTarget(g)).toThrow(/^an exit predicts the model's output of each sample, and output 'boxes' has a data-dependent length \(as a detector's boxes after NMS\), which no branch of fixed size can predict$/);
+    expect(() => classScores(g)).toThrow(/output 'boxes' \[\d+, 4\] is not class scores/);
   });
 });

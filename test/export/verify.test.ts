@@ -12,7 +12,7 @@ import { ModelBuilder } from '../../src/onnx/builder.js';
 import { inMemoryModel, loadModel } from '../../src/onnx/io.js';
 import { onnx } from '../../src/onnx/proto.js';
 import { makeTensorProto, readTensor } from '../../src/onnx/tensor.js';
-import { chain, fcn, PADDLE_OCR, pooledShape } from '../helpers/models.js';
+import { chain, dataDependentIf, fcn, PADDLE_OCR, pooledShape } from '../helpers/models.js';
 
 /** The head with its first conv's weights and bias doubled: its output relu(conv(x)) is exactly twice the true one. */
 function doubledHead(head: ExportedPart): ExportedPart {
@@ -43,6 +43,19 @@ describe('verifyParts', () => {
     const expected = await referenceOutputs(g, feeds);
     expect(Object.keys(expected[0]!)).toEqual(['y']);
     expect((await verifyParts(g, [doubledHead(head), tail], feeds, { expected })).firstMismatch?.name).toBe('r1');
+  });
+
+  it('compares outputs of data-dependent length and no batch axis sample by sample (a fixed-batch detector with its NMS in the graph)', async () => {
+    const g = await analyzeModel(dataDependentIf());
+    const parts = splitModel(g, [resolveCut(g, findCuts(g), 's')]).parts;
+    // 2, 0 and 4 values above 0.5: y is [2], [1] (the then branch's -1) and [4]
+    const x = { dtype: 1, dims: [3, 6], data: Float32Array.from([0.9, 0, 0.7, 0, 0, 0, ...new Array(6).fill(0.1), 0.6, 0.6, 0.6, 0.6, 0, 0]) };
+    const report = await verifyParts(g, parts, { x });
+    expect(report.samples).toBe(3);
+    expect(report.ok).toBe(true);
+    expect(report.outputs[0]).toMatchObject({ name: 'y', maxAbsDiff: 0, maxAbs: 3 });
+    // the tail declares y of open length, as the model does
+    expect(parts[1]!.proto.graph!.output![0]!.type!.tensorType!.shape!.dim!.map((d) => d.dimParam)).toEqual(['y_dim0']);
   });
 
   it('reproduces the PaddleOCR recognizer failure of issue 16: parts differ from the full model at ONNX Runtime level all, and compose exactly with optimisations off', async () => {

@@ -4,7 +4,7 @@ import { symbolicShape, tensor } from '../../src/graph/graph.js';
 import { parseInputShapes } from '../../src/graph/input-shapes.js';
 import { DataType } from '../../src/onnx/dtype.js';
 import { ModelBuilder } from '../../src/onnx/builder.js';
-import { inMemoryModel } from '../../src/onnx/io.js';
+import { inMemoryModel, loadModel } from '../../src/onnx/io.js';
 import { branches, chain, dynamicSequence, fcn, shapeChain, spatialShapes, unknownOp, weights } from '../helpers/models.js';
 
 describe('analyzeModel', () => {
@@ -92,6 +92,16 @@ describe('analyzeModel', () => {
     const conv = g.nodes.findIndex((n) => n.outputs[0] === 'stem');
     // 3 out channels x 6x6 outputs x (2 in channels x 3x3 kernel)
     expect(g.costs[conv]!.macs).toBe(3 * 36 * 2 * 9);
+  });
+
+  it("shapes and costs a PyTorch GRU's layers without ONNX Runtime: 3 gates of hidden x (input + hidden) per step and sample", async () => {
+    const model = loadModel(new URL('../fixtures/pytorch-models/gru.onnx', import.meta.url).pathname);
+    const g = await analyzeModel(model, { inputShapes: { feats: [2, 24, 20], h0: [2, 2, 32] } });
+    expect(g.warnings.join('\n')).not.toMatch(/GRU/);
+    const grus = g.nodes.filter((n) => n.opType === 'GRU');
+    expect(grus.map((n) => tensor(g, n.outputs[0]!).shape)).toEqual([[24, 1, 2, 32], [24, 1, 2, 32]]);
+    // 24 steps x 2 samples x 32 units x 3 gates x (32 inputs + 32 hidden), both layers 32 wide
+    for (const n of grus) expect(g.costs[n.index]!.macs).toBe(24 * 2 * 32 * 3 * (32 + 32));
   });
 });
 

@@ -13,7 +13,7 @@ import { splitModel } from '../../src/export/split.js';
 import { verifyParts } from '../../src/export/verify.js';
 import { analyzeModel } from '../../src/graph/analyze.js';
 import { parseInputValues } from '../../src/graph/input-shapes.js';
-import { tensor } from '../../src/graph/graph.js';
+import { symbolicShape, tensor } from '../../src/graph/graph.js';
 import { controlInputs } from '../../src/graph/specialise.js';
 import { buildStructure } from '../../src/graph/structure.js';
 import { ModelBuilder } from '../../src/onnx/builder.js';
@@ -22,6 +22,7 @@ import { inMemoryModel, loadModel } from '../../src/onnx/io.js';
 import type { Tensor } from '../../src/onnx/tensor.js';
 import { createSession, run } from '../../src/ort/session.js';
 import { encodeNpz } from '../../src/data/npz.js';
+import { dataDependentIf } from '../helpers/models.js';
 
 /** y = Relu(If(k == 2, then: x * w, else: the constant c)) + x (w and c branch initializers); k an int64 scalar input. */
 function ifOnValue() {
@@ -77,6 +78,50 @@ describe('specialising a model to input values', () => {
     const g = await analyzeModel(model);
     expect(g.nodes.some((n) => n.opType === 'If')).toBe(true);
     expect(g.specialisation).toBeUndefined();
+  });
+
+  it('keeps an If whose condition reads the size of a data-dependent tensor (NonZero), which the probe run knows but another input changes', async () => {
+    const model = dataDependentIf();
+    const g = await analyzeModel(model);
+    // the probe's uniform input has values above 0.5, so its run takes the else branch; an input without any takes then
+    expect(g.specialisation).toBeUndefined();
+    expect(g.nodes.filter((n) => g.live[n.index]).map((n) => n.opType)).toContain('If');
+    expect(tensor(g, 'count').isStatic).toBe(false);
+    expect(['nz', 'kept', 'y'].map((t) => tensor(g, t).dataDependent)).toEqual([true, true, true]);
+    expect(['x', 'r', 'count'].map((t) => tensor(g, t).dataDependent)).toEqual([false, false, false]);
+    expect(symbolicShape(g, 'kept')).toEqual(['kept_dim0']);
+    for (const values of [[0, 0.9, 0.2, 0.7, 0.1, 0.6], [0, 0.1, 0.2, 0.3, 0.4, 0.5]]) {
+      const feeds = { x: { dtype: DataType.FLOAT, dims: [1, 6], data: Float32Array.from(values) } };
+      const want = await runModel(model.proto, model.dir, feeds);
+      expect(Array.from((await runModel(g.proto, g.model.dir, feeds)).y!.data as BigInt64Array)).toEqual(Array.from(want.y!.data as BigInt64Array));
+    }
+  });
+
+  it("keeps an If on the data itself (a scripted PyTorch model's `if y.mean() > 0.5`): the image is no control input, and the shapes after it hold", async () => {
+    const doubled = new ModelBuilder();
+    doubled.op('Mul', ['x', doubled.constant(DataType.FLOAT, [], [2])], {}, { output: 'twice' });
+    doubled.output('twice', 'float32');
+    const lowered = new ModelBuilder();
+    lowered.op('Sub', ['x', lowered.constant(DataType.FLOAT, [], [1])], {}, { output: 'less' });
+    lowered.output('less', 'float32');
+    const b = new ModelBuilder({ opset: 13 });
+    b.input('x', 'float32', ['batch', 3, 4, 4]);
+    b.op('Greater', [b.op('ReduceMean', ['x'], { keepdims: 0 }, { output: 'mean' }), b.constant(DataType.FLOAT, [], [0.5])], {}, { output: 'bright' });
+    b.op('If', ['bright'], { then_branch: doubled.build().graph!, else_branch: lowered.build().graph! }, { output: 'chosen' });
+    b.op('Relu', ['chosen'], {}, { output: 'y' });
+    b.output('y', 'float32', ['batch', 3, 4, 4]);
+    const model = inMemoryModel(b.build(), 'if-on-data');
+    expect(controlInputs(buildStructure(model.proto))).toEqual([]);
+    const g = await analyzeModel(model);
+    expect(g.specialisation).toBeUndefined();
+    expect(tensor(g, 'y').dataDependent).toBe(false);
+    expect(symbolicShape(g, 'y')).toEqual(['batch', 3, 4, 4]);
+    // the parts compose to the model whichever branch the data takes
+    const parts = splitModel(g, [findCuts(g).find((c) => c.tensors.join() === 'chosen')!]).parts;
+    for (const level of [0.2, 0.8]) {
+      const x = { dtype: DataType.FLOAT, dims: [2, 3, 4, 4], data: new Float32Array(96).fill(level) };
+      expect((await verifyParts(g, parts, { x })).ok).toBe(true);
+    }
   });
 
   it('refuses values that do not fit the input', async () => {

@@ -4,6 +4,7 @@
  * where the real third-party models of the devDependencies are installed.
  */
 import { ModelBuilder } from '../../src/onnx/builder.js';
+import { DataType } from '../../src/onnx/dtype.js';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -304,4 +305,28 @@ export function tf2onnxCnn(): OnnxModel {
   b.op('Softmax', [logits], { axis: -1 }, { output: 'dense/Softmax:0' });
   b.output('dense/Softmax:0', 'float32', ['unk__6', 4]);
   return inMemoryModel(b.build(), 'tf2onnx-nhwc');
+}
+
+/**
+ * Post-processing as a detector exports it (torchvision's batched_nms under tracing): x [1, 6] with a fixed batch,
+ * s = x - 0.5, r = Relu(s), kept = the column indices of r's non-zeros ([K], K data-dependent), and
+ * y = If(Size(kept) == 0, then: [-1], else: kept). An input with no value above 0.5 takes the then branch.
+ */
+export function dataDependentIf(): OnnxModel {
+  const empty = new ModelBuilder();
+  empty.initializer('none', DataType.INT64, [1], [-1]);
+  empty.output('none', 'int64');
+  const found = new ModelBuilder();
+  found.op('Identity', ['kept'], {}, { output: 'found' });
+  found.output('found', 'int64');
+  const b = new ModelBuilder({ opset: 13 });
+  b.input('x', 'float32', [1, 6]);
+  b.op('Sub', ['x', b.constant(DataType.FLOAT, [], [0.5])], {}, { output: 's' });
+  b.op('Relu', ['s'], {}, { output: 'r' });
+  b.op('NonZero', ['r'], {}, { output: 'nz' });
+  b.op('Gather', ['nz', b.constant(DataType.INT64, [], [1])], { axis: 0 }, { output: 'kept' });
+  b.op('Equal', [b.op('Size', ['kept'], {}, { output: 'count' }), b.constant(DataType.INT64, [], [0])], {}, { output: 'none_kept' });
+  b.op('If', ['none_kept'], { then_branch: empty.build().graph!, else_branch: found.build().graph! }, { output: 'y' });
+  b.output('y', 'int64');
+  return inMemoryModel(b.build(), 'data-dependent-if');
 }

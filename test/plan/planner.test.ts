@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyzeModel } from '../../src/graph/analyze.js';
+import { encodeNpz, readNpz } from '../../src/data/npz.js';
+import { DataType } from '../../src/onnx/dtype.js';
 import { ModelBuilder } from '../../src/onnx/builder.js';
 import { inMemoryModel, loadModel, saveModel } from '../../src/onnx/io.js';
 import { adaptiveRule, downlinkBytesOf, plan } from '../../src/plan/planner.js';
@@ -97,4 +99,20 @@ describe('the adaptive evaluation rule of a scenario', () => {
     expect(adaptiveRule(t.config, 1000, true, true)).toBeNull();
     expect(adaptiveRule(t.config, 1000, false)).toEqual({ tolerance: 0.01, tie: 0.01 });
   });
+});
+
+describe('candidate cuts of a model with a recurrent state beside every activation', () => {
+  it("are its narrowest cuts (a PyTorch GRU tagger's h0 + each activation): split configurations are planned, not none", async () => {
+    const fixtures = new URL('../fixtures/pytorch-models/', import.meta.url).pathname;
+    const data = join(dir, 'gru-rows.npz');
+    // the fixture's h0 is [2, N, 32] zeros as PyTorch takes it; data has one row per sample
+    const feats = readNpz(join(fixtures, 'gru.npz')).get('feats')!;
+    writeFileSync(data, encodeNpz({ feats, h0: { dtype: DataType.FLOAT, dims: [10, 2, 32], data: new Float32Array(640) } }));
+    const file = join(dir, 'gru.yaml');
+    writeFileSync(file, [`model: ${join(fixtures, 'gru.onnx')}`, 'inputShape: [1, 24, 20]', `data: ${data}`, `calibration: ${data}`, 'samples: 4', 'saliency: false', 'devices: { edge: raspberry-pi-4, server: nvidia-t4 }', 'links: { uplink: wifi }', 'explore: { placements: [split], codecs: [fp32] }'].join('\n'));
+    const { result } = await plan(readPlanScenario(file), { cache: false });
+    const cuts = result.cuts.map((c: { id: string }) => c.id);
+    expect(cuts.length).toBeGreaterThan(0);
+    for (const id of cuts) expect(id.split('+')).toContain('h0');
+  }, 120_000);
 });

@@ -110,3 +110,22 @@ describe('saliency of a classifier on data without labels', () => {
     expect(r.curve[0]!.cui).toBeGreaterThan(0);
   });
 });
+
+describe('saliency of a detector with its NMS in the graph (test/fixtures/pytorch-models/detector.onnx, PyTorch opset 11)', () => {
+  const DETECTOR = new URL('../fixtures/pytorch-models/', import.meta.url).pathname;
+  it('explains the squared norm of the kept boxes by default (their [K, 4] is no class scores), and refuses objectives that read classes', async () => {
+    const g = await analyzeModel(loadModel(join(DETECTOR, 'detector.onnx')));
+    const data = openDataset(join(DETECTOR, 'detector.npz'));
+    const r = await runSaliency(g, data, { samples: 3 });
+    expect(r.objective).toBe("squared L2 norm of 'boxes'");
+    expect(r.accuracy).toBeNull();
+    // the gradient reaches every backbone layer through the GatherND and Gather of the kept boxes
+    expect(r.layers.length).toBe(6);
+    for (const p of r.curve) expect(p.cui).toBeGreaterThan(0);
+    for (const objective of ['fidelity', 'target-logit'] as const) await expect(runSaliency(g, data, { samples: 1, objective })).rejects.toThrow(/'boxes' \[\d+,4\] has a data-dependent length/);
+    // the kept scores' norm: back through TopK, the best class (ReduceMax) and the sigmoid
+    const scores = await runSaliency(g, data, { samples: 3, objective: 'l2', output: 'scores' });
+    expect(scores.objective).toBe("squared L2 norm of 'scores'");
+    for (const p of scores.curve) expect(p.cui).toBeGreaterThan(0);
+  });
+});

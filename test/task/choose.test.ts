@@ -64,6 +64,15 @@ describe('chooseTask', () => {
     await expect(chooseTask([{ name: 'logits', dims: [1, 10] }], unlabelled, { metric: 'f1' as never })).rejects.toThrow(/unknown metric 'f1'/);
   });
 
+  it('refuses every built-in metric for an output of data-dependent length (a detector\'s boxes after NMS), naming a metric module', async () => {
+    const detections = [{ name: 'boxes', dims: [24, 4], variableLength: true }, { name: 'labels', dims: [24], variableLength: true }];
+    const why = /^output 'boxes' has a data-dependent length \(as a detector's boxes after NMS: each sample keeps its own number, \[24, 4\] on one run\), and built-in metrics compare outputs of one shape element by element$/;
+    // by shape alone [24, 4] would be class scores of 24 samples
+    await expect(chooseTask(detections, unlabelled)).rejects.toMatchObject({ code: 'METRIC', message: expect.stringMatching(why), hint: expect.stringMatching(/^give a metric module that matches them \(--metric-module FILE.mjs/) });
+    for (const metric of ['top1-agreement', 'rel-l2', 'cosine'] as const) await expect(chooseTask(detections, unlabelled, { metric })).rejects.toThrow(why);
+    expect((await chooseTask([{ name: 'scores', dims: [1, 8] }, ...detections], unlabelled, { outputs: ['scores'] })).metric.name).toBe('top1-agreement');
+  });
+
   it('refuses labels with more classes than the output scores, chosen or asked', async () => {
     const out = [{ name: 'logits', dims: [1, 10] }];
     const wide = { labelled: true, classes: 12 };

@@ -46,6 +46,14 @@ describe('class maps: per-pixel class scores [N, C, H, W] of a semantic segmente
     expect(await agree.score({ n: 1, split: { out: splitLogits }, full: { out: fullLogits }, labels: null })).toEqual([0.75]);
   });
 
+  it('says on how many samples the full model put one class on every pixel (an untrained U-Net: mIoU 1 there says little)', async () => {
+    // sample 2 is class 1 everywhere
+    const twoSamples = f32([2, 3, 2, 2], [...(fullLogits.data as Float32Array), ...[0, 0, 0, 0, /**/ 2, 2, 2, 2, /**/ 1, 1, 1, 1]]);
+    const miou = await chooseTask(seg, { labelled: false, classes: 0 });
+    await miou.scoreFull({ n: 2, full: { out: twoSamples }, labels: null });
+    expect(miou.notes!()).toEqual(["on 1 of 2 samples the full model's class map is one class on every pixel (class-map mIoU then only asks whether the split model keeps that class: use data where the model segments something)"]);
+  });
+
   it('is not chosen from the shape alone (a feature map has it too), nor for a sigmoid map or one channel', async () => {
     expect((await chooseTask([{ ...seg[0]!, producer: undefined }], { labelled: false, classes: 0 })).metric.name).toBe('rel-l2');
     expect((await chooseTask([{ ...seg[0]!, producer: 'Relu' }], { labelled: false, classes: 0 })).metric.name).toBe('rel-l2');

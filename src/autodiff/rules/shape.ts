@@ -22,6 +22,46 @@ function splitNode(ctx: GradContext, x: string, sizes: number[], axis: number): 
   return ctx.opset >= 13 ? e.node('Split', [x, e.ints(sizes)], { axis }, { outputs: sizes.length }) : e.node('Split', [x], { axis, split: sizes }, { outputs: sizes.length });
 }
 
+/**
+ * A scatter-add of `dy` [.., M, ..] into zeros shaped like `like` at the M indices `flatIdx` along `axis`, where
+ * indices may repeat and ScatterElements cannot add (opset < 16): dy moved to [M, R] and multiplied by the one-hot
+ * [M, D] of the indices, transposed; row d of the product sums the rows of dy that index d (a detector's boxes
+ * gathered by TopK or NMS indices, which no constant says are distinct).
+ */
+function oneHotScatter(ctx: GradContext, like: string, rank: number, flatIdx: string, dy: string, axis: number): string {
+  const e = ctx.emit;
+  const perm = [axis, ...[...Array(rank).keys()].filter((i) => i !== axis)];
+  const moved = e.op('Transpose', [dy], { perm });
+  const depth = e.slice(e.shapeOf(like), [axis], [axis + 1], [0]);
+  const oneHot = e.op('OneHot', [flatIdx, depth, e.constant(ctx.facts(ctx.x(0)).dtype, [2], [0, 1])], { axis: -1 });
+  const rows = e.op('MatMul', [e.op('Transpose', [oneHot], { perm: [1, 0] }), e.op('Flatten', [moved], { axis: 1 })]);
+  const shape = e.op('Concat', [depth, e.slice(e.shapeOf(moved), [1], [INT64_MAX], [0])], { axis: 0 });
+  const inverse = perm.map((_, i) => perm.indexOf(i));
+  return e.op('Transpose', [e.op('Reshape', [rows, shape])], { perm: inverse });
+}
+
+/**
+ * GatherND's gradient below opset 16 (ScatterND adds from 16): its k-tuples of indices into data's first k dims
+ * as one index into those dims flattened (negative ones wrapped), then a one-hot scatter along that axis.
+ */
+function gatherNdScatter(ctx: GradContext, k: number): string {
+  const e = ctx.emit;
+  const shape = e.shapeOf(ctx.x(0));
+  const lead = (j: number) => e.op('Gather', [shape, e.ints([j])], { axis: 0 });
+  const column = (j: number) => {
+    const i = e.op('Gather', [ctx.x(1), e.ints([j])], { axis: -1 });
+    return e.where(e.op('Less', [i, e.ints([0])]), e.add(i, lead(j)), i);
+  };
+  let flat = column(0);
+  for (let j = 1; j < k; j++) flat = e.add(e.mul(flat, lead(j)), column(j));
+  const rest = e.slice(shape, [k], [INT64_MAX], [0]);
+  const rows = e.op('Concat', [e.ints([-1]), rest], { axis: 0 });
+  const like = e.op('Reshape', [e.zerosLike(ctx.x(0)), rows]);
+  const dy = e.op('Reshape', [ctx.dy()!, rows]);
+  const rank = ctx.facts(ctx.x(0)).shape.length - k + 1;
+  return e.op('Reshape', [oneHotScatter(ctx, like, rank, e.op('Reshape', [flat, e.ints([-1])]), dy, 0), shape]);
+}
+
 /** Ends at least this large take an axis to its end whatever its size (PyTorch writes INT64_MAX, tf2onnx INT32_MAX). */
 const OPEN_END = 2 ** 31 - 1;
 
@@ -54,7 +94,7 @@ function padNode(ctx: GradContext, x: string, begin: number[], end: number[]): s
   return ctx.opset >= 11 ? e.op('Pad', [x, e.ints([...begin, ...end])]) : e.op('Pad', [x], { pads: [...begin, ...end] });
 }
 
-/** Reduced axes of ReduceSum/ReduceMean, or 'none' when the node is the identity. */
+/** Reduced axes of a reduction (ReduceSum, ReduceMean, ReduceMax, ReduceMin), or 'none' when the node is the identity. */
 function reducedAxes(ctx: Pick<GradContext, 'node' | 'facts' | 'x'>): number[] | 'none' | undefined {
   const rank = ctx.facts(ctx.x(0)).shape.length;
   const given = ctx.node.inputs[1] ? constantInput(ctx, 1) : (attrInts(ctx.node.proto, 'axes') ?? []);
@@ -99,6 +139,27 @@ function reduceRule(mean: boolean): GradRule {
       if (!attrInt(ctx.node.proto, 'keepdims', 1)) dy = e.unsqueeze(dy, axes);
       if (mean) dy = e.mul(dy, e.scalar(1 / axes.reduce((n, a) => n * ctx.facts(ctx.x(0)).shape[a]!, 1)));
       return [e.expandLike(dy, ctx.x(0)), undefined];
+    },
+  };
+}
+
+/**
+ * ReduceMax / ReduceMin: dy goes to the elements equal to the extreme, shared evenly among ties (PyTorch's amax and
+ * amin); a detector's best class score per anchor. Ties are found with Less / Greater, which take floats at every opset.
+ */
+function extremeRule(max: boolean): GradRule {
+  return {
+    unsupported: (ctx) => (reducedAxes(ctx) ? undefined : 'a reduction over axes computed at run time'),
+    grad: (ctx) => {
+      if (!ctx.needs(0)) return [undefined];
+      const e = ctx.emit;
+      const axes = reducedAxes(ctx)!;
+      if (axes === 'none') return [ctx.dy()!, undefined];
+      const keep = attrInt(ctx.node.proto, 'keepdims', 1) !== 0;
+      const [y, dy] = keep ? [ctx.y(0), ctx.dy()!] : [e.unsqueeze(ctx.y(0), axes), e.unsqueeze(ctx.dy()!, axes)];
+      const beyond = e.op(max ? 'Less' : 'Greater', [ctx.x(0), y]);
+      const hits = e.op('Cast', [e.op('Not', [beyond])], { to: ctx.facts(ctx.x(0)).dtype });
+      return [e.mul(hits, e.op('Div', [dy, e.reduceSum(hits, axes, true)])), undefined];
     },
   };
 }
@@ -162,11 +223,8 @@ export const shapeGradients: RuleList<GradRule> = [
     },
   }],
   ['Gather', {
-    // a scatter exists from opset 9; repeated indices add up with reduction 'add', opset 16
-    opsetNeeded: (ctx) => {
-      const indices = constantInput(ctx, 1);
-      return indices && new Set(indices).size === indices.length ? 9 : 16;
-    },
+    // a scatter exists from opset 9 (repeated indices add up with reduction 'add' from 16; before, a one-hot product)
+    opsetNeeded: () => 9,
     grad: (ctx) => {
       if (!ctx.needs(0)) return [undefined];
       const e = ctx.emit;
@@ -178,9 +236,21 @@ export const shapeGradients: RuleList<GradRule> = [
       const before = e.slice(e.shapeOf(ctx.y(0)), [0], [axis], [0]);
       const after = e.slice(e.shapeOf(ctx.y(0)), [axis + indexRank], [INT64_MAX], [0]);
       const dy = e.op('Reshape', [ctx.dy()!, e.op('Concat', [before, e.ints([-1]), after], { axis: 0 })]);
+      const indices = constantInput(ctx, 1);
+      if (ctx.opset < 16 && !(indices && new Set(indices).size === indices.length)) return [oneHotScatter(ctx, ctx.x(0), data.shape.length, flatIdx, dy, axis), undefined];
       const idxShape = [...Array(data.shape.length).keys()].map((i) => (i === axis ? -1 : 1));
       const idx = e.op('Expand', [e.op('Reshape', [flatIdx, e.ints(idxShape)]), e.shapeOf(dy)]);
       return [e.scatterAdd(e.zerosLike(ctx.x(0)), idx, dy, axis), undefined];
+    },
+  }],
+  ['GatherND', {
+    // a detector's boxes[mask] (NonZero + GatherND); ScatterND adds repeated indices from opset 16, a one-hot product before
+    unsupported: (ctx) => (attrInt(ctx.node.proto, 'batch_dims', 0) !== 0 ? 'GatherND with batch_dims has no gradient rule' : undefined),
+    grad: (ctx) => {
+      if (!ctx.needs(0)) return [undefined];
+      const k = ctx.facts(ctx.x(1)).shape.at(-1)!;
+      if (ctx.opset < 16) return [gatherNdScatter(ctx, k), undefined];
+      return [ctx.emit.op('ScatterND', [ctx.emit.zerosLike(ctx.x(0)), ctx.x(1), ctx.dy()!], { reduction: 'add' }), undefined];
     },
   }],
   ['Expand', {
@@ -206,4 +276,14 @@ export const shapeGradients: RuleList<GradRule> = [
   }],
   ['ReduceSum', reduceRule(false)],
   ['ReduceMean', reduceRule(true)],
+  ['ReduceMax', extremeRule(true)],
+  ['ReduceMin', extremeRule(false)],
+  ['TopK', {
+    // the values' gradient back where they were taken; TopK's indices are distinct in each slice, so a scatter that does not add is enough
+    grad: (ctx) => {
+      if (!ctx.needs(0) || !ctx.dy(0)) return [undefined, undefined];
+      const axis = axisOf(attrInt(ctx.node.proto, 'axis', -1), ctx.facts(ctx.x(0)).shape.length);
+      return [ctx.emit.scatterAdd(ctx.emit.zerosLike(ctx.x(0)), ctx.y(1), ctx.dy(0)!, axis), undefined];
+    },
+  }],
 ];

@@ -45,11 +45,11 @@ function switchesText(switches: readonly SwitchRecord[]): string {
 }
 
 /** The runner the options ask for: one configuration, or the switching plan's (adaptive). */
-async function openRunner(o: EdgeOptions): Promise<{ runner: EdgeRunner | AdaptiveEdge; threads: number }> {
+async function openRunner(o: EdgeOptions): Promise<{ runner: EdgeRunner | AdaptiveEdge; threads: number; tail?: string }> {
   if (!o.config === !o.switching) throw new ImperaError('BAD_ARGUMENT', 'give one of --config (one configuration) and --switching (an adaptive edge)', 'both are written by `impera plan --export DIR`: DIR/runtime.yaml and DIR/switching/switching.json');
   if (o.config) {
     const config = loadRuntimeConfig(o.config);
-    return { runner: await EdgeRunner.open(o.serverUrl ? { ...config, server: { ...config.server, url: o.serverUrl } } : config), threads: config.threads };
+    return { runner: await EdgeRunner.open(o.serverUrl ? { ...config, server: { ...config.server, url: o.serverUrl } } : config), threads: config.threads, ...(config.tail ? { tail: config.tail } : {}) };
   }
   const edge = await AdaptiveEdge.open(loadSwitchingPlan(o.switching!), o.switching!, o.serverUrl ? { url: o.serverUrl } : {});
   return { runner: edge, threads: 1 };
@@ -95,10 +95,10 @@ export function registerEdge(program: Command): void {
         if (!o.config) throw new ImperaError('BAD_ARGUMENT', '--browser writes the page of one configuration: give it with --config', 'the browser edge runs one configuration; the switching plan is for the Node edge');
         return writeBrowserEdge(o.config, o.browser, o.preprocess);
       }
-      const { runner, threads } = await openRunner(o);
+      const { runner, threads, tail } = await openRunner(o);
       const source = frameSource(o.source, runner.inputs, datasetOptions(o));
       const taskOptions = { ...(o.metric ? { metric: o.metric as MetricName } : {}), ...(o.threshold !== undefined ? { threshold: o.threshold } : {}), ...(o.metricModule ? { module: resolve(o.metricModule) } : {}) };
-      const quality = await FrameQuality.open(o.reference, { labelled: source.classes > 0, classes: source.classes }, taskOptions, threads);
+      const quality = await FrameQuality.open(o.reference, { labelled: source.classes > 0, classes: source.classes }, taskOptions, threads, tail);
       const count = o.frames ?? (Number.isFinite(source.size) ? source.size : 100);
       const bar = progressBar('frames', !o.json && !o.jsonl && process.stderr.isTTY === true);
       const results: FrameResult[] = [];

@@ -12,7 +12,7 @@ import { attachCodec, describeWire, runCodecPair } from '../../export/codec.js';
 import type { ExportedPart } from '../../export/extract.js';
 import { createSession, type Feeds } from '../../ort/session.js';
 import { cutRecord } from '../../cuts/cuts.js';
-import { sampleFeeds } from '../../data/samples.js';
+import { randomSampleFeeds, sampleFeeds } from '../../data/samples.js';
 import { ImperaError, isImperaError } from '../../errors.js';
 import { splitModel, writeManifest, writeParts } from '../../export/split.js';
 import { defaultTolerance, defaultVerifyShapes, mismatchText, referenceOutputs, verifyParts, verifyShapesAt, type OptimizationLevel, type VerifyReport } from '../../export/verify.js';
@@ -170,7 +170,7 @@ interface SplitVerify {
 
 /**
  * Verify the parts at each shape asked for, or at the analysed shape and a second resolution. The user's data
- * feeds every shape; where it cannot come at the second resolution (images not resized), the default samples do,
+ * feeds every shape; where it cannot come at the second resolution (arrays of one size), seeded random inputs do,
  * and the report says so.
  */
 async function verifyAtShapes(g: Graph, parts: readonly ExportedPart[], data: Dataset | undefined, options: SplitOptions): Promise<SplitVerify> {
@@ -185,7 +185,8 @@ async function verifyAtShapes(g: Graph, parts: readonly ExportedPart[], data: Da
       samples = verifyFeeds(g, inputs, data, options.samples);
     } catch (e) {
       if (i === 0 || options.verifyShapes || !isImperaError(e)) throw e;
-      const fallback = sampleFeeds(inputs, options.samples, (name) => batchAxis(g, name));
+      // not the built-in Fashion-MNIST images: they are the example's data, never stand-ins for a user's
+      const fallback = randomSampleFeeds(inputs, options.samples, (name) => batchAxis(g, name));
       samples = { feeds: fallback.feeds, source: `${fallback.source}, as ${data!.name} does not come at this size (${e.message})` };
     }
     reports.push({ ...(await verifyParts(g, parts, samples.feeds, { optimization: options.optimization, ...(options.tolerance ? { tolerance: options.tolerance } : {}) })), source: samples.source });

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { writeNpy } from '../../data/npy.js';
 import { isImperaError } from '../../errors.js';
 import { analyzeModel } from '../../graph/analyze.js';
-import { outputProducer } from '../../graph/producers.js';
+import { producerInfo } from '../../graph/producers.js';
 import { loadModel, type OnnxModel } from '../../onnx/io.js';
 import type { Tensor } from '../../onnx/tensor.js';
 import { createSession, run, type Feeds, type ort } from '../../ort/session.js';
@@ -44,14 +44,14 @@ export function saveOutputs(dir: string, answer: FrameAnswer): string[] {
   });
 }
 
-/** What made each output of the model (graph/producers.ts); none where its graph cannot be analysed without more shapes. */
-async function outputProducers(model: OnnxModel): Promise<Map<string, string>> {
+/**
+ * What the graph says of each output of the model (graph/producers.ts), analysed at `inputShapes` (a frame's, which
+ * fix a segmenter's dynamic H and W) where given; nothing where it cannot be analysed without more shapes.
+ */
+async function outputFacts(model: OnnxModel, inputShapes?: Record<string, number[]>): Promise<Map<string, GraphFacts>> {
   try {
-    const g = await analyzeModel(model);
-    return new Map(g.outputs.flatMap((o) => {
-      const p = outputProducer(g, o.name!);
-      return p === undefined ? [] : [[o.name!, p] as const];
-    }));
+    const g = await analyzeModel(model, inputShapes ? { inputShapes } : {});
+    return new Map(g.outputs.map((o) => [o.name!, producerInfo(g, o.name!)]));
   } catch (e) {
     // a model with dynamic dims beyond the batch needs their sizes: the choice then reads shapes only
     if (isImperaError(e)) return new Map();
@@ -59,8 +59,10 @@ async function outputProducers(model: OnnxModel): Promise<Map<string, string>> {
   }
 }
 
-/** What the metric is told about an output: its dims, the range of its values on the first frame, and what made it. */
-function outputInfo(name: string, t: Tensor, producer: string | undefined): OutputInfo {
+type GraphFacts = ReturnType<typeof producerInfo>;
+
+/** What the metric is told about an output: its dims, the range of its values on the first frame, and what the graph says of it. */
+function outputInfo(name: string, t: Tensor, facts: GraphFacts = {}): OutputInfo {
   let lo = Infinity;
   let hi = -Infinity;
   const values = t.data as ArrayLike<number | bigint>;
@@ -69,7 +71,7 @@ function outputInfo(name: string, t: Tensor, producer: string | undefined): Outp
     if (x < lo) lo = x;
     if (x > hi) hi = x;
   }
-  return { name, dims: t.dims, range: [lo, hi], ...(producer === undefined ? {} : { producer }) };
+  return { name, dims: t.dims, range: [lo, hi], ...facts };
 }
 
 export class FrameQuality {
@@ -78,18 +80,26 @@ export class FrameQuality {
   /** Why frames are not scored: an automatic choice the outputs or labels refused. */
   private refused: string | undefined;
 
+  /** What the graph says of each output, read on the first frame. */
+  private facts: ReadonlyMap<string, GraphFacts> | undefined;
+
   private constructor(
     private readonly reference: ort.InferenceSession | undefined,
-    private readonly producers: ReadonlyMap<string, string>,
+    /** The model whose graph tells what the outputs are: the reference (analysed at the frames' shapes) or the tail. */
+    private readonly described: { model: OnnxModel; atFrameShapes: boolean } | undefined,
     private readonly data: DataInfo,
     private readonly options: TaskOptions,
   ) {}
 
-  /** `reference`: the full model's file (run on every frame), if given; `data`: whether the frames carry labels. */
-  static async open(reference: string | undefined, data: DataInfo, options: TaskOptions, threads?: number): Promise<FrameQuality> {
+  /**
+   * `reference`: the full model's file (run on every frame), if given; `data`: whether the frames carry labels;
+   * `tail`: the part whose outputs the frames' are, read for what its graph says of them when there is no reference
+   * (a detector's NMS outputs have a data-dependent length, which shapes alone do not show).
+   */
+  static async open(reference: string | undefined, data: DataInfo, options: TaskOptions, threads?: number, tail?: string): Promise<FrameQuality> {
     const model = reference === undefined ? undefined : loadModel(reference);
-    if (!model) return new FrameQuality(undefined, new Map(), data, options);
-    return new FrameQuality(await createSession(model.proto, model.dir, threads ? { threads } : {}), await outputProducers(model), data, options);
+    if (!model) return new FrameQuality(undefined, tail === undefined ? undefined : { model: loadModel(tail), atFrameShapes: false }, data, options);
+    return new FrameQuality(await createSession(model.proto, model.dir, threads ? { threads } : {}), { model, atFrameShapes: true }, data, options);
   }
 
   /** Score one frame's answer; a frame without outputs (failed) is not scored. */
@@ -97,7 +107,9 @@ export class FrameQuality {
     if (Object.keys(answer.outputs).length === 0 || this.refused) return;
     const full = this.reference ? await run(this.reference, feeds) : answer.outputs;
     try {
-      this.task ??= await chooseTask(Object.entries(full).map(([name, t]) => outputInfo(name, t, this.producers.get(name))), this.data, this.options);
+      const d = this.described;
+      this.facts ??= d ? await outputFacts(d.model, d.atFrameShapes ? Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, [...t.dims]])) : undefined) : new Map();
+      this.task ??= await chooseTask(Object.entries(full).map(([name, t]) => outputInfo(name, t, this.facts!.get(name))), this.data, this.options);
     } catch (e) {
       // a metric the user set that does not fit is their error; an automatic choice that finds none only leaves quality out
       if (this.options.metric !== undefined || this.options.module !== undefined || !isImperaError(e)) throw e;

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../../src/data/npy.js';
+import { readNpz } from '../../../src/data/npz.js';
 import { inMemoryModel, loadModel, saveModel } from '../../../src/onnx/io.js';
 import { ModelBuilder } from '../../../src/onnx/builder.js';
 import { DataType } from '../../../src/onnx/dtype.js';
@@ -146,5 +147,40 @@ describe('the metric the edge chooses with a reference model', () => {
     const summary = quality.summary() as { quality: { metric: string; value: number; reason: string } };
     expect(summary.quality.metric).toBe('rel-l2');
     expect(summary.quality.value).toBe(0);
+  });
+});
+
+describe('what the edge reads of the outputs from a graph', () => {
+  const fixtures = new URL('../../fixtures/pytorch-models/', import.meta.url).pathname;
+  const images = readNpz(join(fixtures, 'detector.npz')).get('image')!;
+  const frame = { feeds: { image: { dtype: DataType.FLOAT, dims: [1, 3, 64, 64], data: (images.data as Float32Array).subarray(0, 3 * 64 * 64) } } };
+
+  it("reads the tail's graph without a reference: a detector's NMS outputs of data-dependent length get a note saying no built-in metric fits, not a top-1 agreement over [K, 4] boxes", async () => {
+    const repo = await splitRepo(undefined, loadModel(join(fixtures, 'detector.onnx')), '/backbone/backbone.3/Relu_output_0');
+    const full = await createSession(loadModel(join(fixtures, 'detector.onnx')).proto, '.');
+    const f = frame;
+    const outputs = await run(full, f.feeds);
+    await full.release();
+    const answer = { result: {}, outputs } as FrameAnswer;
+    // shapes alone: boxes [K, 4] look like class scores of K frames
+    const blind = await FrameQuality.open(undefined, { labelled: false, classes: 0 }, {});
+    await blind.add(answer, f.feeds, undefined);
+    expect(blind.summary()).toEqual({ note: expect.stringMatching(/^top-1 agreement compares/) });
+    const quality = await FrameQuality.open(undefined, { labelled: false, classes: 0 }, {}, undefined, join(repo.dir, 'tail.onnx'));
+    await quality.add(answer, f.feeds, undefined);
+    expect(quality.summary()).toEqual({ note: expect.stringMatching(/^no metric measured: output 'boxes' has a data-dependent length/) });
+  });
+
+  it("reads a reference with dynamic H and W at the frames' shapes: a PyTorch U-Net's class scores per pixel get class-map mIoU, as in impera eval, not rel-L2", async () => {
+    const unet = join(fixtures, 'unet.onnx');
+    const session = await createSession(loadModel(unet).proto, '.');
+    const outputs = await run(session, frame.feeds);
+    await session.release();
+    const quality = await FrameQuality.open(unet, { labelled: false, classes: 0 }, {});
+    await quality.add({ result: {}, outputs } as FrameAnswer, frame.feeds, undefined);
+    const summary = quality.summary() as { quality: { metric: string; value: number; reason: string } };
+    await quality.close();
+    expect(summary.quality).toMatchObject({ metric: 'class-map-miou', value: 1 });
+    expect(summary.quality.reason).toMatch(/made by Conv/);
   });
 });

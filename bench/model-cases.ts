@@ -213,6 +213,35 @@ export const MODEL_CASES: readonly ModelCase[] = [
     noExits: 'refused in one line: no exit of fixed size predicts outputs of data-dependent length',
     data: () => ({ source: join(PYTORCH, 'detector.npz'), what: '10 images [3, 64, 64] in [0, 1] with bright rectangles (.npz)' }),
   },
+  {
+    id: 'pytorch-nhwc',
+    pkg: 'test fixture: PyTorch 1.13, random weights',
+    file: 'test/fixtures/pytorch-models/nhwc.onnx',
+    fixture: true,
+    kind: 'channels-last image [N, 32, 32, 3] (Transpose at the input) beside int64 token ids [N, 8], class scores [N, 10], TorchScript opset 13',
+    covers: ['NHWC export', 'several inputs of different dtypes'],
+    inputShapes: [],
+    scenarioShape: [1, 32, 32, 3],
+    metric: 'top1-agreement',
+    objective: null,
+    // every cut of the image's maps also carries the ids' path, so no single-tensor map cut takes an exit
+    spatial: false,
+    data: () => ({ source: join(PYTORCH, 'nhwc.npz'), what: '10 channels-last images and 10 rows of 8 token ids (.npz, two inputs)' }),
+  },
+  {
+    id: 'pytorch-scripted',
+    pkg: 'test fixture: PyTorch 1.13, random weights',
+    file: 'test/fixtures/pytorch-models/scripted.onnx',
+    fixture: true,
+    kind: "torch.jit.script model with an `if` on its own data (an If on a feature map's mean) and an unrolled loop, image [N, 3, 16, 16], class scores [N, 10], TorchScript opset 13",
+    covers: ['control flow on data (If)'],
+    inputShapes: [],
+    scenarioShape: [1, 3, 16, 16],
+    metric: 'top1-agreement',
+    objective: null,
+    spatial: true,
+    data: () => ({ source: join(PYTORCH, 'scripted.npz'), what: '10 images [3, 16, 16] (.npz)' }),
+  },
 ];
 
 /**

@@ -12,7 +12,8 @@
  *    device is fast; both good in between): the conditions an adaptive edge can win, where options weigh them
  *    differently (a shallow cut: little device work, many bytes; a deep cut: the reverse). Where only the uplink
  *    varies, the option with the fewest bytes meets the deadline wherever any option does (BENCHMARKS.md).
- *  - Model and data: the built-in MobileNetV2 on the Fashion-MNIST sample (labelled: quality is top-1 accuracy,
+ *  - Model and data: the built-in MobileNetV2 (or `--model resnet50`, the zoo's, whose cuts differ by tens of ms of
+ *    device work where MobileNetV2's differ by ~3) on the Fashion-MNIST sample (labelled: quality is top-1 accuracy,
  *    scored by the task layer), split at cuts from shallow (much to send, little device work) to deep (the reverse)
  *    with a few codecs, every configuration exported as `impera plan --export` writes a switching plan
  *    (runtime/deploy.ts exportSwitching).
@@ -30,7 +31,7 @@
  * the machine's other work weighs on every run alike.
  * The adaptive edge knows neither trace: it reads the uplink from its requests and its slowdown from its head times.
  * Env: IMPERA_ADAPTIVE_S (seconds per run, default 24: two periods of the traces), IMPERA_ADAPTIVE_FPS (default 4),
- * IMPERA_DEADLINE_MS (150); --device-slow CORES (default 0.05; 1: no throttle).
+ * IMPERA_DEADLINE_MS (150); --device-slow CORES (default 0.05; 1: no throttle); --model mobilenet_v2 | resnet50.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -57,7 +58,7 @@ import type { FrameResult } from '../src/runtime/edge/runner.js';
 import { EXAMPLE_DATA, EXAMPLE_MODEL } from '../src/util/package.js';
 import { mean, quantile } from '../src/util/stats.js';
 import type { DeviceReply, DeviceRequest, DeviceRun, DeviceSetup } from './adaptive-edge.js';
-import { arg, machine, pad } from './common.js';
+import { arg, machine, pad, ZOO } from './common.js';
 
 const RUN_S = Number(process.env.IMPERA_ADAPTIVE_S ?? 24);
 const FPS = Number(process.env.IMPERA_ADAPTIVE_FPS ?? 4);
@@ -67,8 +68,20 @@ const DEVICE_SLOW = Number(arg('device-slow', '0.05'));
 const QUOTA_PERIOD_US = 20_000;
 /** Accuracies within this count as equal (30 calibration frames: one frame is 3.3 points); the faster option wins. */
 const TOLERANCE = 0.05;
-/** Shallow to deep: after features.2 (24x56x56), features.6 (32x28x28), features.10 (64x14x14), features.16 (160x7x7). */
-const CUTS = ['/1/features/features.2/conv/conv.2/Conv_output_0', '/1/features/features.6/Add_output_0', '/1/features/features.10/Add_output_0', '/1/features/features.16/Add_output_0'];
+/** The models the bench runs, each with its cuts from shallow to deep. */
+const MODELS: Record<string, { file: string; cuts: string[] }> = {
+  /** After features.2 (24x56x56), features.6 (32x28x28), features.10 (64x14x14), features.16 (160x7x7): ~3 ms of device work apart. */
+  mobilenet_v2: { file: EXAMPLE_MODEL, cuts: ['/1/features/features.2/conv/conv.2/Conv_output_0', '/1/features/features.6/Add_output_0', '/1/features/features.10/Add_output_0', '/1/features/features.16/Add_output_0'] },
+  /** After the stem (64x56x56, 3 % of the MACs), layer2 (512x28x28), layer3 (1024x14x14), the pool (2048: all of them). */
+  resnet50: { file: join(ZOO, 'resnet50.onnx'), cuts: ['/1/maxpool/MaxPool_output_0', '/1/layer2/layer2.3/relu_2/Relu_output_0', '/1/layer3/layer3.5/relu_2/Relu_output_0', '/1/avgpool/GlobalAveragePool_output_0'] },
+};
+const MODEL_NAME = arg('model', 'mobilenet_v2');
+const MODEL = MODELS[MODEL_NAME];
+if (!MODEL) {
+  console.error(`bench:adaptive: no model '${MODEL_NAME}' (use --model ${Object.keys(MODELS).join(' or ')})`);
+  process.exit(1);
+}
+const CUTS = MODEL.cuts;
 const CODECS = ['int8+deflate', 'int4+deflate'];
 const CALIBRATION_FRAMES = 30;
 /** The uplink: 20 Mb/s from 0 s, 0.4 Mb/s from 8 s, repeated every 12 s (50x). */
@@ -79,19 +92,23 @@ const DEVICE_TRACE: CpuQuotaTrace = { timesS: [0, 4], cores: [DEVICE_SLOW, 1], p
 const SPELLS: [number, number, string][] = [[0, 4, `20 Mb/s, device ${DEVICE_SLOW} core`], [4, 8, '20 Mb/s, device 1 core'], [8, 12, '0.4 Mb/s, device 1 core']];
 const LINK: ShapeParams = { upMbps: TRACE.mbps[0]!, downMbps: 50, delayMs: 5, loss: 0, downLoss: 0, overheadBytes: 0 };
 
-console.log(`bench:adaptive  ${new Date().toISOString()}  ${machine()}  node ${process.version}  ${RUN_S} s per run at ${FPS} fps, deadline ${DEADLINE_MS} ms, device ${DEVICE_SLOW === 1 ? 'unthrottled' : `${DEVICE_SLOW} core (${QUOTA_PERIOD_US / 1000} ms periods) from ${DEVICE_TRACE.timesS[0]} s, unthrottled from ${DEVICE_TRACE.timesS[1]} s, every ${DEVICE_TRACE.periodS} s`}`);
+console.log(`bench:adaptive  ${new Date().toISOString()}  ${machine()}  node ${process.version}  ${MODEL_NAME}  ${RUN_S} s per run at ${FPS} fps, deadline ${DEADLINE_MS} ms, device ${DEVICE_SLOW === 1 ? 'unthrottled' : `${DEVICE_SLOW} core (${QUOTA_PERIOD_US / 1000} ms periods) from ${DEVICE_TRACE.timesS[0]} s, unthrottled from ${DEVICE_TRACE.timesS[1]} s, every ${DEVICE_TRACE.periodS} s`}`);
 
 // ------------------------------------------------------------------------------------------------ the options
 
 const dir = mkdtempSync(join(tmpdir(), 'impera-adaptive-bench-'));
-const g = await analyzeModel(loadModel(EXAMPLE_MODEL), { batch: 1 });
+const g = await analyzeModel(loadModel(MODEL.file), { batch: 1 });
 const allCuts = findCuts(g, { maxWidth: 1 });
 const cuts = CUTS.map((c) => resolveCut(g, allCuts, c));
 const images = openDataset(EXAMPLE_DATA);
 const context: PlanContext = { g, cuts, exits: null, data: { name: 'fashion-mnist sample', test: images, samples: images.size, calibration: images, train: images, folder: true } };
 const scenario: PlanResult['scenario'] = { name: 'bench:adaptive', file: null, qos: { latency: { limit: DEADLINE_MS, at: 'p95' } }, objective: 'max-quality' };
 const grid = cuts.flatMap((cut) => CODECS.map((codec) => ({ cut, codec })));
-const cutName = (index: number) => CUTS[cuts.findIndex((c) => c.index === index)]!.replace(/^\/1\/features\//, '').replace(/\/.*(Add|Conv)_output_0$/, '');
+/** A cut's short name: its block (features.2, layer3.5), else its layer (maxpool). */
+const cutName = (index: number) => {
+  const parts = CUTS[cuts.findIndex((c) => c.index === index)]!.split('/').filter(Boolean).slice(1);
+  return parts.length > 2 ? parts[1]! : parts[0]!;
+};
 
 /** A configuration with placeholder figures, for the export; the measured ones replace them. */
 function configuration(k: number, figures?: { deviceMs: number; serverMs: number; bytes: number; accuracy: number }): PlanConfiguration {

@@ -2,7 +2,8 @@
  * The adaptive edge's estimator and chooser, against closed forms: the uplink as the harmonic mean of per-request
  * throughputs, read from the body's arrival where the server reports it, else beyond the fixed cost of a request
  * (the least network time of the last requests, never under the probed RTT), EWMAs for RTT, queueing and the device's slowdown (measured device time over the plan's), and switches only after the margin is beaten for the
- * plan's number of consecutive frames.
+ * plan's number of consecutive frames, or at once when the current option is predicted over the latency limit and
+ * another meets it.
  */
 import { describe, expect, it } from 'vitest';
 import type { SwitchingPlan } from '../../../src/plan/switching.js';
@@ -163,8 +164,27 @@ describe('the chooser', () => {
     expect(reasons[3]).toBe('uplink 200 Mb/s, RTT 0 ms, queue 0 ms, device x4.0: shallow is faster (80 ms against 165 ms) at equal quality, for 3 frames');
   });
 
-  it('leaves an option predicted over the latency limit', () => {
-    // at 10 Mb/s shallow 825 ms, deep 53 ms
-    expect(run([10, 10, 10]).switches[0]).toMatch(/^shallow->deep: uplink 10 Mb\/s.*: shallow predicted 825 ms, over the 200 ms limit; deep 53 ms/);
+  it('leaves an option predicted over the latency limit at once when another meets it', () => {
+    // at 10 Mb/s shallow 825 ms, deep 53 ms: on the first frame, no hysteresis
+    const { state, switches } = run([10]);
+    expect(state).toEqual({ current: 'deep', streak: 0 });
+    expect(switches).toEqual(['shallow->deep: uplink 10 Mb/s, RTT 0 ms, queue 0 ms, device x1.0: shallow predicted 825 ms, over the 200 ms limit; deep 53 ms, at once']);
+  });
+
+  it('switches at once when the device slows the current option past the limit, and keeps the hysteresis when nothing meets it', () => {
+    const step = (state: ChooserState, upMbps: number, deviceSlowdown: number) => choose(plan, state, { upMbps, rttMs: 0, queueMs: 0, deviceSlowdown });
+    // 200 Mb/s, device 8x: deep 320 + 5 + 0.4 = 325.4 ms, over 200; shallow 40 + 20 + 40 = 100 ms, under 200 x 0.85
+    const rescued = step({ current: 'deep', streak: 0 }, 200, 8);
+    expect(rescued.state).toEqual({ current: 'shallow', streak: 0 });
+    expect(rescued.decision?.reason).toBe('uplink 200 Mb/s, RTT 0 ms, queue 0 ms, device x8.0: deep predicted 325 ms, over the 200 ms limit; shallow 100 ms, at once');
+    // 40 Mb/s, device 8x: deep 320 + 5 + 2 = 327 ms, shallow 40 + 20 + 200 = 260 ms: both over the limit, shallow
+    // faster by 20 % (more than the margin): a gain, not a rescue, so it waits for 3 frames
+    let state: ChooserState = { current: 'deep', streak: 0 };
+    const decisions = [1, 2, 3].map(() => {
+      const next = step(state, 40, 8);
+      state = next.state;
+      return next.decision?.reason;
+    });
+    expect(decisions).toEqual([undefined, undefined, 'uplink 40 Mb/s, RTT 0 ms, queue 0 ms, device x8.0: deep predicted 327 ms, over the 200 ms limit; shallow is faster (260 ms), for 3 frames']);
   });
 });

@@ -47,7 +47,7 @@ export type DeviceReply = { kind: 'measured'; results: FrameResult[][] } | { kin
 
 /** What a run drives: the adaptive edge or one static runner. */
 interface Processor {
-  processWithOutputs(frame: number, feeds: Feeds, label?: number): Promise<FrameAnswer>;
+  processWithOutputs(frame: number, feeds: Feeds, label?: number, arrivedAtMs?: number): Promise<FrameAnswer>;
   close(): Promise<void>;
   switches?: SwitchRecord[];
   conditions?: NetworkPoint | undefined;
@@ -101,7 +101,7 @@ async function run({ processor: p, frames, classes }: Opened, fps: number): Prom
     for (const [i, f] of frames.entries()) {
       const arrival = start + (1000 * i) / fps;
       await sleep(Math.max(0, arrival - performance.now()));
-      const answer = await p.processWithOutputs(i, f.feeds, f.label);
+      const answer = await p.processWithOutputs(i, f.feeds, f.label, arrival);
       latencies.push(performance.now() - arrival);
       results.push(answer.result);
       if (p instanceof AdaptiveEdge) conditions.push(p.conditions ?? null);

@@ -5,7 +5,8 @@
  *   slowdown x device + server + share x (RTT + queue) + 8 x bytes / uplink
  * (share: the frames that reach the server, after exits; bytes: mean bytes sent per frame; slowdown: the device's
  * speed against the plan's, 1 as planned: other apps or thermal throttling make a real device slower at times, which
- * favours a shallow cut). Swept over a grid, this draws which option wins where (at the planned device speed); an
+ * favours a shallow cut); at the edge, where frames come at a rate of their own, plus each frame's wait behind the
+ * frames before it (queueWaitMs). Swept over a grid, this draws which option wins where (at the planned device speed); an
  * option is kept when it wins anywhere, at that speed or a slower one. The edge evaluates the same function at its
  * own estimates (runtime/edge/adapt.ts) and switches with hysteresis (a margin and a number of frames) so that noise
  * does not flap.
@@ -25,6 +26,8 @@ export interface NetworkPoint {
   queueMs: number;
   /** The device's time over the plan's for the same work (1, the default: as planned; 2: twice as slow). */
   deviceSlowdown?: number;
+  /** Time between frames arriving at the edge (ms), where frames come at a rate of their own (a camera); none: no queueing. */
+  frameIntervalMs?: number;
 }
 
 const nonNegative = z.number().nonnegative();
@@ -67,22 +70,44 @@ export const switchingSchema = z
 export type SwitchingOption = z.infer<typeof optionSchema>;
 export type SwitchingPlan = z.infer<typeof switchingSchema>;
 
-/** The condition-dependent latency model of an option at a point (ms). */
-export const predictLatency = (o: Pick<SwitchingOption, 'deviceMs' | 'serverMs' | 'share' | 'bytes'>, p: NetworkPoint): number =>
+type Priced = Pick<SwitchingOption, 'deviceMs' | 'serverMs' | 'share' | 'bytes'>;
+
+/** One frame's service time at a point (ms): the edge runs frames one at a time, so it is busy for all of it. */
+export const serviceMs = (o: Priced, p: NetworkPoint): number =>
   (p.deviceSlowdown ?? 1) * o.deviceMs + o.serverMs + o.share * (p.rttMs + p.queueMs) + (8 * o.bytes) / (1e3 * p.upMbps);
+
+/**
+ * A frame's mean wait behind the frames before it (ms), service time `s` against a frame every `t`: utilisation
+ * rho = s / t; at rho >= 1 the frames pile up and the wait grows without bound (Infinity); below it, the M/D/1 wait
+ * rho x s / (2 (1 - rho)), which is also Kingman's G/G/1 wait for periodic frames (arrival variability 0) whose
+ * service times vary as much as exponential ones (a device slowed by other work: measured 300-900 ms for one
+ * option within a spell). Without an interval (frames taken as fast as they are served) nothing waits.
+ */
+export function queueWaitMs(s: number, t: number | undefined): number {
+  if (t === undefined) return 0;
+  const rho = s / t;
+  return rho >= 1 ? Infinity : (rho * s) / (2 * (1 - rho));
+}
+
+/** The condition-dependent latency model of an option at a point (ms): its service time and its wait behind earlier frames. */
+export const predictLatency = (o: Priced, p: NetworkPoint): number => {
+  const s = serviceMs(o, p);
+  return s + queueWaitMs(s, p.frameIntervalMs);
+};
 
 /** What ranking needs from a plan: its options, the latency limit and the quality tolerance. */
 export type Ranking = Pick<SwitchingPlan, 'options' | 'latencyLimitMs' | 'tolerance'>;
 
 /**
  * The options best first at a point: those meeting the latency limit by quality (within the tolerance of the best
- * counts as equal, the fastest first), then the rest by latency. `limitOf` gives an option's own limit (the
+ * counts as equal, the fastest first), then the rest by latency (ties, such as frames piling up, by service time). `limitOf` gives an option's own limit (the
  * hysteresis gives the current one more room).
  */
 export function rankAt(plan: Ranking, p: NetworkPoint, limitOf: (o: SwitchingOption) => number = () => plan.latencyLimitMs): SwitchingOption[] {
   const lat = new Map(plan.options.map((o) => [o, predictLatency(o, p)]));
   const feasible = plan.options.filter((o) => lat.get(o)! <= limitOf(o));
-  const byLatency = (a: SwitchingOption, b: SwitchingOption) => lat.get(a)! - lat.get(b)!;
+  // options whose frames pile up (Infinity) rank by service time: the least grows the backlog most slowly
+  const byLatency = (a: SwitchingOption, b: SwitchingOption) => lat.get(a)! - lat.get(b)! || serviceMs(a, p) - serviceMs(b, p);
   const top = Math.max(...feasible.map((o) => o.goodness)) - plan.tolerance;
   const tied = feasible.filter((o) => o.goodness >= top).sort(byLatency);
   const lesser = feasible.filter((o) => o.goodness < top).sort((a, b) => b.goodness - a.goodness || byLatency(a, b));

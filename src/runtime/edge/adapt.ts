@@ -5,12 +5,13 @@
  * robust to one fast outlier; the RTT and the server's queueing as EWMAs; the fixed cost
  * of a request as an EWMA of its network time beyond the transfer, or else the least network time of the last
  * requests; the
- * device's slowdown as an EWMA of its measured head and encode times over the plan's), and a chooser that evaluates
+ * device's slowdown as an EWMA of its measured head and encode times over the plan's; the time between frames'
+ * arrivals as an EWMA, against which an option's frames queue), and a chooser that evaluates
  * the switching plan's latency model at the estimate and switches only when another option wins by the plan's margin
  * for the plan's number of consecutive frames, or at once when the current option is predicted over the latency
  * limit and another meets it.
  */
-import { predictLatency, rankAt, type NetworkPoint, type SwitchingOption, type SwitchingPlan } from '../../plan/switching.js';
+import { predictLatency, rankAt, serviceMs, type NetworkPoint, type SwitchingOption, type SwitchingPlan } from '../../plan/switching.js';
 import { median } from '../../util/stats.js';
 
 export interface EstimatorSettings {
@@ -37,6 +38,8 @@ export interface Estimate {
   deviceSlowdown?: number;
   /** A request's network time beyond its transfer (EWMA), where the server reports the body's arrival. */
   overheadMs?: number;
+  /** Time between frames' arrivals (EWMA), where they are given. */
+  frameIntervalMs?: number;
 }
 
 /** The request body's arrival as the server reports it (impera_timing): bytes read after its headers, and the ms they took. */
@@ -61,6 +64,9 @@ export const observeQueue = (e: Estimate, ms: number, s = ESTIMATOR_DEFAULTS): E
  */
 export const observeDeviceTime = (e: Estimate, measuredMs: number, plannedMs: number, s = ESTIMATOR_DEFAULTS): Estimate =>
   plannedMs > 0 ? { ...e, deviceSlowdown: ewma(e.deviceSlowdown, measuredMs / plannedMs, s.alpha) } : e;
+
+/** A frame arrived `gapMs` after the one before it (a camera's frame interval, as the edge saw it). */
+export const observeArrival = (e: Estimate, gapMs: number, s = ESTIMATOR_DEFAULTS): Estimate => ({ ...e, frameIntervalMs: ewma(e.frameIntervalMs, gapMs, s.alpha) });
 
 /**
  * The fixed cost of a request (ms): what it spends on the network whatever it sends (propagation, the protocol's
@@ -104,7 +110,7 @@ export function observeTimeout(e: Estimate, bytes: number, elapsedMs: number, s 
 
 /** The point the estimate stands for (its RTT: the fixed cost of a request); undefined before the first transfer. */
 export const currentPoint = (e: Estimate): NetworkPoint | undefined =>
-  e.throughputs.length ? { upMbps: e.overheadMs === undefined ? harmonicMean(e.throughputs) : median(e.throughputs), rttMs: fixedMs(e), queueMs: e.queueMs ?? 0, deviceSlowdown: e.deviceSlowdown ?? 1 } : undefined;
+  e.throughputs.length ? { upMbps: e.overheadMs === undefined ? harmonicMean(e.throughputs) : median(e.throughputs), rttMs: fixedMs(e), queueMs: e.queueMs ?? 0, deviceSlowdown: e.deviceSlowdown ?? 1, ...(e.frameIntervalMs !== undefined ? { frameIntervalMs: e.frameIntervalMs } : {}) } : undefined;
 
 export interface ChooserState {
   current: string;
@@ -120,14 +126,20 @@ export interface SwitchDecision {
 }
 
 const fmt = (x: number) => (x >= 10 || x === 0 ? x.toFixed(0) : x.toPrecision(2));
-export const describePoint = (p: NetworkPoint): string => `uplink ${fmt(p.upMbps)} Mb/s, RTT ${fmt(p.rttMs)} ms, queue ${fmt(p.queueMs)} ms, device x${fmt(p.deviceSlowdown ?? 1)}`;
+export const describePoint = (p: NetworkPoint): string =>
+  `uplink ${fmt(p.upMbps)} Mb/s, RTT ${fmt(p.rttMs)} ms, queue ${fmt(p.queueMs)} ms, device x${fmt(p.deviceSlowdown ?? 1)}${p.frameIntervalMs !== undefined ? `, a frame every ${fmt(p.frameIntervalMs)} ms` : ''}`;
+
+/** An option's predicted latency in words: its ms, or its frames piling up (service time over the frame interval). */
+const describeLatency = (o: SwitchingOption, ms: number, p: NetworkPoint): string =>
+  Number.isFinite(ms) ? `${fmt(ms)} ms` : `frames piling up (${fmt(serviceMs(o, p))} ms each)`;
 
 /** Why `best` beats the current option by the margin (undefined: it does not). */
-function winsBy(plan: Pick<SwitchingPlan, 'latencyLimitMs' | 'tolerance' | 'hysteresis'>, b: { best: SwitchingOption; lb: number }, c: { current: SwitchingOption; lc: number }, bestLimit: number): string | undefined {
+function winsBy(plan: Pick<SwitchingPlan, 'latencyLimitMs' | 'tolerance' | 'hysteresis'>, b: { best: SwitchingOption; lb: number }, c: { current: SwitchingOption; lc: number }, bestLimit: number, p: NetworkPoint): string | undefined {
   const { latencyLimitMs: limit, hysteresis: { margin } } = plan;
-  const faster = b.lb <= c.lc * (1 - margin);
-  const late = `${c.current.name} predicted ${fmt(c.lc)} ms, over the ${fmt(limit)} ms limit`;
-  if (c.lc > limit) return b.lb <= bestLimit ? `${late}; ${b.best.name} ${fmt(b.lb)} ms` : faster ? `${late}; ${b.best.name} is faster (${fmt(b.lb)} ms)` : undefined;
+  // where both options' frames pile up, the one with the shorter service time by the margin grows its backlog slower
+  const faster = Number.isFinite(b.lb) ? b.lb <= c.lc * (1 - margin) : !Number.isFinite(c.lc) && serviceMs(b.best, p) <= serviceMs(c.current, p) * (1 - margin);
+  const late = `${c.current.name} predicted ${describeLatency(c.current, c.lc, p)}, over the ${fmt(limit)} ms limit`;
+  if (c.lc > limit) return b.lb <= bestLimit ? `${late}; ${b.best.name} ${fmt(b.lb)} ms` : faster ? `${late}; ${b.best.name} is faster (${describeLatency(b.best, b.lb, p)})` : undefined;
   if (b.best.goodness > c.current.goodness + plan.tolerance) return `${b.best.name} fits the ${fmt(limit)} ms limit (${fmt(b.lb)} ms) with better quality than ${c.current.name}`;
   return faster ? `${b.best.name} is faster (${fmt(b.lb)} ms against ${fmt(c.lc)} ms) at equal quality` : undefined;
 }
@@ -146,7 +158,7 @@ export function choose(plan: Pick<SwitchingPlan, 'options' | 'latencyLimitMs' | 
   const limitOf = (o: SwitchingOption) => (o === current ? limit : limit * (1 - margin));
   const best = rankAt(plan, p, limitOf)[0]!;
   const [lb, lc] = [predictLatency(best, p), predictLatency(current, p)];
-  const why = winsBy(plan, { best, lb }, { current, lc }, limitOf(best));
+  const why = winsBy(plan, { best, lb }, { current, lc }, limitOf(best), p);
   if (best === current || !why) return { state: { current: state.current, streak: 0 } };
   const rescue = lc > limit && lb <= limitOf(best);
   const streak = state.candidate === best.name ? state.streak + 1 : 1;

@@ -3,7 +3,8 @@
  * the server checked to hold every tail, frames run one at a time on the current option, and between frames the
  * chooser (adapt.ts) may move to another option from what the frames so far measured: the uplink from bytes and
  * network time per request, the RTT from a probe every few frames, the server's queueing from the time it reports
- * (and 429s), the device's slowdown from its head and encode times against the plan's. A switch happens between two
+ * (and 429s), the device's slowdown from its head and encode times against the plan's, and, where frames are
+ * handed over with their arrival times, the time between frames (against which a slow option's frames queue). A switch happens between two
  * frames, so no frame is lost or run twice; each one is logged with its reason. Whatever the server does meanwhile,
  * each frame ends as the runner ends it: a result or an explicit error.
  */
@@ -11,7 +12,7 @@ import { dirname, resolve } from 'node:path';
 import { ImperaError } from '../../errors.js';
 import type { Feeds } from '../../ort/session.js';
 import type { NetworkPoint, SwitchingOption, SwitchingPlan } from '../../plan/switching.js';
-import { choose, currentPoint, ESTIMATOR_DEFAULTS, observeDeviceTime, observeQueue, observeRtt, observeTimeout, observeTransfer, type ChooserState, type Estimate, type EstimatorSettings } from './adapt.js';
+import { choose, currentPoint, ESTIMATOR_DEFAULTS, observeArrival, observeDeviceTime, observeQueue, observeRtt, observeTimeout, observeTransfer, type ChooserState, type Estimate, type EstimatorSettings } from './adapt.js';
 import { createClient, type InferenceClient } from './client.js';
 import { loadRuntimeConfig, type RuntimeConfig } from './config.js';
 import { frameSource } from './frames.js';
@@ -146,8 +147,18 @@ export class AdaptiveEdge {
     this.o.onSwitch?.(record);
   }
 
-  /** Process one frame on the current option; never throws for a frame's own failure. */
-  async processWithOutputs(frame: number, feeds: Feeds, label?: number): Promise<FrameAnswer> {
+  private lastArrivalMs: number | undefined;
+
+  /**
+   * Process one frame on the current option; never throws for a frame's own failure. `arrivedAtMs` (performance.now()
+   * time): when the frame came (a camera's frame time), so that the chooser counts the wait behind earlier frames;
+   * without it, frames are taken as fast as they are served and none waits.
+   */
+  async processWithOutputs(frame: number, feeds: Feeds, label?: number, arrivedAtMs?: number): Promise<FrameAnswer> {
+    if (arrivedAtMs !== undefined) {
+      if (this.lastArrivalMs !== undefined) this.estimate = observeArrival(this.estimate, arrivedAtMs - this.lastArrivalMs, this.o.estimator);
+      this.lastArrivalMs = arrivedAtMs;
+    }
     // beside the frame, not before it: the probe must not delay the frame it measures for
     if (frame % (this.o.probeEvery ?? 10) === 0 && frame > 0) void this.probeRtt();
     this.maybeSwitch(frame);

@@ -3,11 +3,12 @@
  * throughputs, read from the body's arrival where the server reports it, else beyond the fixed cost of a request
  * (the least network time of the last requests, never under the probed RTT), EWMAs for RTT, queueing and the device's slowdown (measured device time over the plan's), and switches only after the margin is beaten for the
  * plan's number of consecutive frames, or at once when the current option is predicted over the latency limit and
- * another meets it.
+ * another meets it; with frames arriving at a rate of their own, each option's latency counts the wait behind earlier
+ * frames (the M/D/1 mean wait; unbounded when the service time reaches the frame interval).
  */
 import { describe, expect, it } from 'vitest';
-import type { SwitchingPlan } from '../../../src/plan/switching.js';
-import { choose, currentPoint, ESTIMATOR_DEFAULTS, fixedMs, harmonicMean, observeDeviceTime, observeQueue, observeRtt, observeTimeout, observeTransfer, type ChooserState, type Estimate } from '../../../src/runtime/edge/adapt.js';
+import { predictLatency, queueWaitMs, rankAt, serviceMs, type SwitchingPlan } from '../../../src/plan/switching.js';
+import { choose, currentPoint, ESTIMATOR_DEFAULTS, fixedMs, harmonicMean, observeArrival, observeDeviceTime, observeQueue, observeRtt, observeTimeout, observeTransfer, type ChooserState, type Estimate } from '../../../src/runtime/edge/adapt.js';
 
 describe('the estimator', () => {
   it('averages throughputs harmonically', () => {
@@ -112,6 +113,33 @@ describe('the estimator', () => {
   });
 });
 
+describe('queueing behind earlier frames', () => {
+  it('smooths the time between arrivals as an EWMA and hands it to the chooser', () => {
+    let e: Estimate = observeTransfer({ throughputs: [] }, 1000, 10);
+    expect(currentPoint(e)).not.toHaveProperty('frameIntervalMs');
+    for (const gap of [250, 250, 350]) e = observeArrival(e, gap);
+    expect(e.frameIntervalMs).toBeCloseTo(250 + 0.3 * 100, 12);
+    expect(currentPoint(e)!.frameIntervalMs).toBeCloseTo(280, 12);
+  });
+
+  it('waits the M/D/1 mean wait, rho s / (2 (1 - rho)), and without bound once the service time reaches the interval', () => {
+    // s = 100 ms, a frame every 250 ms: rho 0.4, wait 0.4 x 100 / 1.2
+    expect(queueWaitMs(100, 250)).toBeCloseTo(100 / 3, 12);
+    expect(queueWaitMs(100, undefined)).toBe(0);
+    expect(queueWaitMs(250, 250)).toBe(Infinity);
+    expect(queueWaitMs(300, 250)).toBe(Infinity);
+    // the wait grows without bound as rho nears 1
+    expect(queueWaitMs(249, 250)).toBeGreaterThan(30_000);
+    // an option: service 2 x 40 + 10 + 20 + 8 x 125 kB / 10 Mb/s = 210 ms, a frame every 300 ms: rho 0.7, wait 245 ms
+    const o = { deviceMs: 40, serverMs: 10, share: 1, bytes: 125_000 };
+    const p = { upMbps: 10, rttMs: 20, queueMs: 0, deviceSlowdown: 2 };
+    expect(serviceMs(o, p)).toBeCloseTo(210, 9);
+    expect(predictLatency(o, p)).toBeCloseTo(210, 9);
+    expect(predictLatency(o, { ...p, frameIntervalMs: 300 })).toBeCloseTo(210 + (0.7 * 210) / 0.6, 9);
+    expect(predictLatency(o, { ...p, frameIntervalMs: 200 })).toBe(Infinity);
+  });
+});
+
 describe('the chooser', () => {
   // shallow: 25 + 8000/bw ms; deep: 45 + 80/bw ms; equal quality
   const plan: Pick<SwitchingPlan, 'options' | 'latencyLimitMs' | 'tolerance' | 'hysteresis'> = {
@@ -186,5 +214,36 @@ describe('the chooser', () => {
       return next.decision?.reason;
     });
     expect(decisions).toEqual([undefined, undefined, 'uplink 40 Mb/s, RTT 0 ms, queue 0 ms, device x8.0: deep predicted 327 ms, over the 200 ms limit; shallow is faster (260 ms), for 3 frames']);
+  });
+
+  it('counts the wait behind earlier frames: an option under the limit alone is over it when its frames queue', () => {
+    // 200 Mb/s, device 4x: deep serves a frame in 160 + 5 + 0.4 = 165.4 ms, under the 200 ms limit; shallow 80 ms
+    const point = (frameIntervalMs?: number) => ({ upMbps: 200, rttMs: 0, queueMs: 0, deviceSlowdown: 4, ...(frameIntervalMs ? { frameIntervalMs } : {}) });
+    const deep: ChooserState = { current: 'deep', streak: 0 };
+    // frames taken as fast as they are served: a gain only (shallow faster by 52 %), so it waits for 3 frames
+    expect(choose(plan, deep, point()).state).toEqual({ current: 'deep', candidate: 'shallow', streak: 1 });
+    // a frame every 250 ms: deep rho 0.6616, waits 161.7 ms, 327 ms in all; shallow rho 0.32, 80 + 18.8 ms: at once
+    const queued = choose(plan, deep, point(250));
+    const wait = (s: number, t: number) => (s / t) * s / (2 * (1 - s / t));
+    expect(predictLatency(plan.options[1]!, point(250))).toBeCloseTo(165.4 + wait(165.4, 250), 9);
+    expect(queued.state).toEqual({ current: 'shallow', streak: 0 });
+    expect(queued.decision?.reason).toBe('uplink 200 Mb/s, RTT 0 ms, queue 0 ms, device x4.0, a frame every 250 ms: deep predicted 327 ms, over the 200 ms limit; shallow 99 ms, at once');
+    // a frame every 150 ms: deep's frames pile up (service 165 ms over the interval); shallow 80 + 45.7 ms
+    expect(choose(plan, deep, point(150)).decision?.reason).toBe('uplink 200 Mb/s, RTT 0 ms, queue 0 ms, device x4.0, a frame every 150 ms: deep predicted frames piling up (165 ms each), over the 200 ms limit; shallow 126 ms, at once');
+  });
+
+  it('where every option piles up, ranks them by service time and moves to the shortest after the hysteresis', () => {
+    // a frame every 50 ms: deep 165.4 ms and shallow 80 ms a frame, both over the interval
+    const p = { upMbps: 200, rttMs: 0, queueMs: 0, deviceSlowdown: 4, frameIntervalMs: 50 };
+    expect(rankAt(plan, p).map((o) => o.name)).toEqual(['shallow', 'deep']);
+    let state: ChooserState = { current: 'deep', streak: 0 };
+    const reasons = [1, 2, 3].map(() => {
+      const next = choose(plan, state, p);
+      state = next.state;
+      return next.decision?.reason;
+    });
+    expect(reasons).toEqual([undefined, undefined, 'uplink 200 Mb/s, RTT 0 ms, queue 0 ms, device x4.0, a frame every 50 ms: deep predicted frames piling up (165 ms each), over the 200 ms limit; shallow is faster (frames piling up (80 ms each)), for 3 frames']);
+    // and stays on the shorter one: deep is not faster by the margin
+    expect(choose(plan, state, p).state).toEqual({ current: 'shallow', streak: 0 });
   });
 });

@@ -34,6 +34,13 @@ interface Step {
   tanhC: string;
 }
 
+/** dh into step t: what flows back from step t + 1 plus the step's own output gradient dY[t] (dY is [T, 1, B, H]). */
+function withStepOutputGradient(e: GradContext['emit'], dY: string | undefined, t: number, dh: string | undefined): string | undefined {
+  if (!dY) return dh;
+  const here = e.squeeze(e.slice(dY, [t], [t + 1], [0]), [0, 1]);
+  return dh ? e.add(dh, here) : here;
+}
+
 function lstmGrad(ctx: GradContext): (string | undefined)[] {
   const e = ctx.emit;
   const steps = ctx.facts(ctx.x(X)).shape[0]!;
@@ -71,10 +78,7 @@ function lstmGrad(ctx: GradContext): (string | undefined)[] {
   const dxs: string[] = [];
   for (let t = steps - 1; t >= 0; t--) {
     const s = forward[t]!;
-    if (dY) {
-      const here = e.squeeze(e.slice(dY, [t], [t + 1], [0]), [0, 1]);
-      dh = dh ? e.add(dh, here) : here;
-    }
+    dh = withStepOutputGradient(e, dY, t, dh);
     const fromH = dh ? e.mul(e.mul(dh, s.o), oneMinus(e.mul(s.tanhC, s.tanhC))) : undefined;
     const dcAll = dc && fromH ? e.add(dc, fromH) : (dc ?? fromH);
     const zero = e.mul(s.i, e.scalar(0));
@@ -144,10 +148,7 @@ function gruGrad(ctx: GradContext): (string | undefined)[] {
   const dxs: string[] = [];
   for (let t = steps - 1; t >= 0; t--) {
     const s = forward[t]!;
-    if (dY) {
-      const here = e.squeeze(e.slice(dY, [t], [t + 1], [0]), [0, 1]);
-      dh = dh ? e.add(dh, here) : here;
-    }
+    dh = withStepOutputGradient(e, dY, t, dh);
     const dPh = e.mul(e.mul(dh!, oneMinus(s.z)), oneMinus(e.mul(s.hTilde, s.hTilde)));
     const dPz = e.mul(e.mul(dh!, e.sub(s.hPrev, s.hTilde)), e.mul(s.z, oneMinus(s.z)));
     const dRh = beforeReset ? undefined : e.op('MatMul', [dPh, rows(r, 2, 3)]);

@@ -45,19 +45,23 @@ function symmetricEigen(a: Matrix): { values: number[]; vectors: Matrix } {
   return { values: order.map(([v]) => v), vectors };
 }
 
+/** u . v, summed in index order (plain loops: a closure per element made the randomized solver's JS the slow part). */
+function dot(u: Float64Array, v: Float64Array): number {
+  let sum = 0;
+  for (let r = 0; r < u.length; r++) sum += u[r]! * v[r]!;
+  return sum;
+}
+
 /** Modified Gram-Schmidt on the columns of a (C x m, column arrays). */
 function orthonormalize(cols: Float64Array[]): Float64Array[] {
   for (let j = 0; j < cols.length; j++) {
     const v = cols[j]!;
     for (let i = 0; i < j; i++) {
       const u = cols[i]!;
-      let dot = 0;
-      for (let r = 0; r < v.length; r++) dot += u[r]! * v[r]!;
-      for (let r = 0; r < v.length; r++) v[r]! -= dot * u[r]!;
+      const along = dot(u, v);
+      for (let r = 0; r < v.length; r++) v[r]! -= along * u[r]!;
     }
-    let norm = 0;
-    for (let r = 0; r < v.length; r++) norm += v[r]! * v[r]!;
-    norm = Math.sqrt(norm) || 1;
+    const norm = Math.sqrt(dot(v, v)) || 1;
     for (let r = 0; r < v.length; r++) v[r]! /= norm;
   }
   return cols;
@@ -79,10 +83,17 @@ class CovarianceProduct {
   async times(cols: Float64Array[]): Promise<Float64Array[]> {
     const m = cols.length;
     const q = new Float32Array(this.c * m);
-    cols.forEach((col, j) => col.forEach((v, r) => (q[r * m + j] = v)));
+    for (let j = 0; j < m; j++) {
+      const col = cols[j]!;
+      for (let r = 0; r < this.c; r++) q[r * m + j] = col[r]!;
+    }
     const out = await run(this.session, { a: { dtype: DataType.FLOAT, dims: [this.c, this.c], data: this.cov }, q: { dtype: DataType.FLOAT, dims: [this.c, m], data: q } });
     const y = out.y!.data as Float32Array;
-    return cols.map((_, j) => Float64Array.from({ length: this.c }, (_, r) => y[r * m + j]!));
+    return cols.map((_, j) => {
+      const col = new Float64Array(this.c);
+      for (let r = 0; r < this.c; r++) col[r] = y[r * m + j]!;
+      return col;
+    });
   }
 
   release(): Promise<void> {
@@ -111,12 +122,15 @@ export async function fitPca(moments: ChannelMoments, k: number, seed = 7): Prom
       for (let it = 0; it < 4; it++) q = orthonormalize(await product.times(q));
       const aq = await product.times(q);
       const small = new Matrix(m, m);
-      for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) small.set(i, j, q[i]!.reduce((s, v, r) => s + v * aq[j]![r]!, 0));
+      for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) small.set(i, j, dot(q[i]!, aq[j]!));
       const eig = symmetricEigen(small.add(small.transpose()).mul(0.5));
       directions = Array.from({ length: k }, (_, j) => {
         const v = eig.vectors.getColumn(j);
         const d = new Float64Array(c);
-        for (let i = 0; i < m; i++) for (let r = 0; r < c; r++) d[r]! += q[i]![r]! * v[i]!;
+        for (let i = 0; i < m; i++) {
+          const [qi, vi] = [q[i]!, v[i]!];
+          for (let r = 0; r < c; r++) d[r]! += qi[r]! * vi;
+        }
         return d;
       });
       values = eig.values.slice(0, k);

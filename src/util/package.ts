@@ -15,9 +15,9 @@ function findRoot(): string {
 
 export const PACKAGE_ROOT = findRoot();
 export const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version;
-/** The demo model shipped with impera (MobileNetV2 trained on Fashion-MNIST, from the reference zoo). */
+/** The built-in example's model (a MobileNetV2 from the reference zoo; its data is EXAMPLE_DATA). */
 export const EXAMPLE_MODEL = join(PACKAGE_ROOT, 'examples', 'mobilenet_v2.onnx');
-/** The built-in labelled images (200 Fashion-MNIST test images as PNG, one folder per class). */
+/** The built-in example's labelled images (200 test images as PNG, one folder per class; the folder's name says which dataset). */
 export const EXAMPLE_DATA = join(PACKAGE_ROOT, 'examples', 'fashion-mnist-sample');
 /** The reference zoo (../shared/zoo beside the checkout), or `IMPERA_ZOO`: the benches' and bench-e2e's models. */
 export const zooDir = (env: NodeJS.ProcessEnv = process.env): string => env.IMPERA_ZOO ?? join(PACKAGE_ROOT, '..', 'shared', 'zoo');

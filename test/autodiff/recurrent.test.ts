@@ -12,13 +12,19 @@ import { gradCheck, randomValues } from './gradcheck.js';
 
 const [T, N, I, H] = [3, 2, 4, 5];
 
+/** Input x [T, N, I] and seeded W [1, G*H, I], R [1, G*H, H], B [1, 2*G*H] ('' without bias) of a cell with G gates. */
+function recurrentWeights(b: ModelBuilder, gates: number, seed: number, withBias: boolean) {
+  b.input('x', 'float32', [T, N, I]);
+  const w = b.initializer('w', 'float32', [1, gates * H, I], randomValues(gates * H * I, seed, 0.1, 0.6));
+  const r = b.initializer('r', 'float32', [1, gates * H, H], randomValues(gates * H * H, seed + 1, 0.1, 0.6));
+  const bias = withBias ? b.initializer('b', 'float32', [1, 2 * gates * H], randomValues(2 * gates * H, seed + 2, 0.1, 0.5)) : '';
+  return { w, r, bias };
+}
+
 /** z = Y + Y_h + Y_c (broadcast over time) of an LSTM with seeded weights; `attrs` and which inputs it has vary. */
 function lstmModel(options: { bias?: boolean; initial?: boolean; attrs?: Record<string, AttrValue> } = {}) {
   const b = new ModelBuilder({ opset: 17 });
-  b.input('x', 'float32', [T, N, I]);
-  const w = b.initializer('w', 'float32', [1, 4 * H, I], randomValues(4 * H * I, 1, 0.1, 0.6));
-  const r = b.initializer('r', 'float32', [1, 4 * H, H], randomValues(4 * H * H, 2, 0.1, 0.6));
-  const bias = options.bias === false ? '' : b.initializer('b', 'float32', [1, 8 * H], randomValues(8 * H, 3, 0.1, 0.5));
+  const { w, r, bias } = recurrentWeights(b, 4, 1, options.bias !== false);
   const initial = options.initial !== false;
   if (initial) {
     b.input('h0', 'float32', [1, N, H]);
@@ -56,10 +62,7 @@ describe('the LSTM gradient rule', () => {
 /** z = Y + Y_h (broadcast over time) of a GRU with seeded weights; `attrs` and which inputs it has vary. */
 function gruModel(options: { bias?: boolean; initial?: boolean; attrs?: Record<string, AttrValue> } = {}) {
   const b = new ModelBuilder({ opset: 13 });
-  b.input('x', 'float32', [T, N, I]);
-  const w = b.initializer('w', 'float32', [1, 3 * H, I], randomValues(3 * H * I, 4, 0.1, 0.6));
-  const r = b.initializer('r', 'float32', [1, 3 * H, H], randomValues(3 * H * H, 5, 0.1, 0.6));
-  const bias = options.bias === false ? '' : b.initializer('b', 'float32', [1, 6 * H], randomValues(6 * H, 6, 0.1, 0.5));
+  const { w, r, bias } = recurrentWeights(b, 3, 4, options.bias !== false);
   const initial = options.initial !== false;
   if (initial) b.input('h0', 'float32', [1, N, H]);
   const [y, yh] = b.node('GRU', ['x', w, r, bias, '', initial ? 'h0' : ''], { hidden_size: H, ...options.attrs }, { outputs: ['y', 'yh'] });

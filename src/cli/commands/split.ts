@@ -185,7 +185,7 @@ async function verifyAtShapes(g: Graph, parts: readonly ExportedPart[], data: Da
       samples = verifyFeeds(g, inputs, data, options.samples);
     } catch (e) {
       if (i === 0 || options.verifyShapes || !isImperaError(e)) throw e;
-      // not the built-in Fashion-MNIST images: they are the example's data, never stand-ins for a user's
+      // not the built-in example's images: they are that example's data, never stand-ins for a user's
       const fallback = randomSampleFeeds(inputs, options.samples, (name) => batchAxis(g, name));
       samples = { feeds: fallback.feeds, source: `${fallback.source}, as ${data!.name} does not come at this size (${e.message})` };
     }
